@@ -1,0 +1,1 @@
+"""Composition layer: storage, HTTP API and the `winkwatch` command line."""

@@ -1,0 +1,1 @@
+"""The `winkwatch` command line (typer). One module per command group."""

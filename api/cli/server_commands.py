@@ -1,0 +1,9 @@
+"""`winkwatch` commands of the server group."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to `app`."""

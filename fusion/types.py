@@ -1,0 +1,133 @@
+"""Data types shared by every stage of the analysis core.
+
+Conventions used throughout `fusion`:
+- time `t_s`: seconds, float64, strictly increasing, on a clock shared by both sensors;
+- specific force `acc_mps2`: (N, 3) m/s^2 in the sensor frame (reads +9.81 along "up" at rest);
+- angular rate `gyr_radps`: (N, 3) rad/s in the sensor frame;
+- quaternions `quat_wxyz`: (N, 4) scalar-first, sensor-to-earth, earth z up;
+- angles in degrees with the sign conventions of DOMAIN.md: thigh angle 0 standing, 90
+  parallel; pelvic tilt relative to standing, anterior positive; hip flexion = thigh angle +
+  pelvic tilt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STANDARD_GRAVITY_MPS2 = 9.80665
+
+
+@dataclass(frozen=True)
+class ImuRecording:
+    """One IMU's samples: `t_s` (N,), `acc_mps2` (N, 3), `gyr_radps` (N, 3), sensor frame."""
+
+    t_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyr_radps: np.ndarray
+
+    def __post_init__(self) -> None:
+        t_s = np.asarray(self.t_s, dtype=float)
+        acc = np.asarray(self.acc_mps2, dtype=float)
+        gyr = np.asarray(self.gyr_radps, dtype=float)
+        if t_s.ndim != 1:
+            raise ValueError(f"t_s must be 1-D, got shape {t_s.shape}")
+        n = t_s.shape[0]
+        for name, arr in (("acc_mps2", acc), ("gyr_radps", gyr)):
+            if arr.shape != (n, 3):
+                raise ValueError(f"{name} must have shape ({n}, 3), got {arr.shape}")
+        object.__setattr__(self, "t_s", t_s)
+        object.__setattr__(self, "acc_mps2", acc)
+        object.__setattr__(self, "gyr_radps", gyr)
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def median_rate_hz(self) -> float:
+        """Sampling rate from the median sample interval (robust to gaps and jitter)."""
+        if len(self) < 2:
+            return float("nan")
+        return float(1.0 / np.median(np.diff(self.t_s)))
+
+
+# The exact leading columns of `winkwatch analyze` output; more may follow.
+REP_CSV_COLUMNS: tuple[str, ...] = (
+    "rep",
+    "start_s",
+    "bottom_s",
+    "end_s",
+    "depth_deg",
+    "hip_flexion_max_deg",
+    "pelvic_tilt_peak_deg",
+    "pelvic_tilt_bottom_deg",
+    "wink_deg",
+    "wink_onset_depth_deg",
+    "butt_wink",
+    "load_kg",
+)
+
+# Extra columns written after REP_CSV_COLUMNS, in this order.
+REP_CSV_EXTRA_COLUMNS: tuple[str, ...] = (
+    "loaded_wink",
+    "wink_onset_s",
+    "descent_s",
+    "ascent_s",
+    "quality",
+)
+
+
+@dataclass(frozen=True)
+class RepMetrics:
+    """Everything measured for one rep. Times on the recording clock (s), angles in deg."""
+
+    rep: int
+    start_s: float
+    bottom_s: float
+    end_s: float
+    depth_deg: float
+    hip_flexion_max_deg: float
+    pelvic_tilt_peak_deg: float
+    pelvic_tilt_bottom_deg: float
+    wink_deg: float
+    wink_onset_depth_deg: float | None
+    butt_wink: bool
+    load_kg: float | None
+    loaded_wink: bool
+    wink_onset_s: float | None
+    descent_s: float
+    ascent_s: float
+    quality: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_row(self) -> dict[str, object]:
+        """Column name -> value, in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS order."""
+        return {
+            "rep": self.rep,
+            "start_s": self.start_s,
+            "bottom_s": self.bottom_s,
+            "end_s": self.end_s,
+            "depth_deg": self.depth_deg,
+            "hip_flexion_max_deg": self.hip_flexion_max_deg,
+            "pelvic_tilt_peak_deg": self.pelvic_tilt_peak_deg,
+            "pelvic_tilt_bottom_deg": self.pelvic_tilt_bottom_deg,
+            "wink_deg": self.wink_deg,
+            "wink_onset_depth_deg": self.wink_onset_depth_deg,
+            "butt_wink": int(self.butt_wink),
+            "load_kg": self.load_kg,
+            "loaded_wink": int(self.loaded_wink),
+            "wink_onset_s": self.wink_onset_s,
+            "descent_s": self.descent_s,
+            "ascent_s": self.ascent_s,
+            "quality": ";".join(self.quality),
+        }
+
+
+@dataclass(frozen=True)
+class QualityFinding:
+    """A data-quality problem, said in plain words. `code` is stable and machine-readable."""
+
+    code: str
+    message: str
+    sensor: str | None = None  # "sacrum", "thigh" or None for the pair
+    rep: int | None = None
