@@ -1,0 +1,84 @@
+"""Quaternion helpers for orientation results: up vector and heading-free tilt error.
+
+Quaternions are scalar-first (w, x, y, z) arrays of shape (N, 4), sensor-to-earth
+(they rotate sensor-frame vectors into the earth frame), earth z up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_CONJUGATE_SIGNS = np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def _as_quat_array(quat_wxyz: np.ndarray, name: str) -> np.ndarray:
+    quat = np.asarray(quat_wxyz, dtype=float)
+    if quat.ndim != 2 or quat.shape[1] != 4:
+        raise ValueError(f"{name} must have shape (N, 4) in w, x, y, z order, got {quat.shape}")
+    return quat
+
+
+def quat_multiply(left_wxyz: np.ndarray, right_wxyz: np.ndarray) -> np.ndarray:
+    """Hamilton product `left * right` row by row, shapes (N, 4) -> (N, 4)."""
+    w1, x1, y1, z1 = np.moveaxis(np.asarray(left_wxyz, dtype=float), -1, 0)
+    w2, x2, y2, z2 = np.moveaxis(np.asarray(right_wxyz, dtype=float), -1, 0)
+    return np.stack(
+        [
+            w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2,
+            w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+            w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2,
+            w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2,
+        ],
+        axis=-1,
+    )
+
+
+def quat_conjugate(quat_wxyz: np.ndarray) -> np.ndarray:
+    """Conjugate (the inverse of a unit quaternion), shape preserved."""
+    return np.asarray(quat_wxyz, dtype=float) * _CONJUGATE_SIGNS
+
+
+def up_in_sensor_frame(quat_wxyz: np.ndarray) -> np.ndarray:
+    """The earth's up unit vector in the sensor frame, (N, 4) -> (N, 3).
+
+    For sensor-to-earth `quat_wxyz` with rotation matrix R this is R^T e_z, the third row
+    of R. It does not depend on heading, so it is what 6-axis fusion determines; at rest it
+    equals the normalised accelerometer reading.
+    """
+    quat = _as_quat_array(quat_wxyz, "quat_wxyz")
+    quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+    w, x, y, z = quat.T
+    return np.column_stack(
+        [2.0 * (x * z - w * y), 2.0 * (y * z + w * x), w * w - x * x - y * y + z * z]
+    )
+
+
+def inclination_error_deg(q_est_wxyz: np.ndarray, q_true_wxyz: np.ndarray) -> np.ndarray:
+    """Heading-free orientation error (deg) of each estimate, (N, 4), (N, 4) -> (N,).
+
+    The error quaternion e = q_est * q_true^-1 is an earth-frame rotation; its heading part
+    (about earth z) is unobservable without a magnetometer and is ignored, leaving the
+    inclination 2 * acos(sqrt(w^2 + z^2)) of e. Rows where the truth is NaN give NaN.
+    """
+    q_est = _as_quat_array(q_est_wxyz, "q_est_wxyz")
+    q_true = _as_quat_array(q_true_wxyz, "q_true_wxyz")
+    if q_est.shape != q_true.shape:
+        raise ValueError(f"q_est_wxyz {q_est.shape} and q_true_wxyz {q_true.shape} differ in shape")
+    q_est = q_est / np.linalg.norm(q_est, axis=1, keepdims=True)
+    q_true = q_true / np.linalg.norm(q_true, axis=1, keepdims=True)
+    error = quat_multiply(q_est, quat_conjugate(q_true))
+    cos_half = np.sqrt(error[:, 0] ** 2 + error[:, 3] ** 2)
+    return np.degrees(2.0 * np.arccos(np.clip(cos_half, 0.0, 1.0)))
+
+
+def inclination_rmse_deg(
+    q_est_wxyz: np.ndarray, q_true_wxyz: np.ndarray, mask: np.ndarray | None = None
+) -> float:
+    """Root-mean-square inclination error (deg) over `mask` (default all), NaN truth skipped."""
+    error_deg = inclination_error_deg(q_est_wxyz, q_true_wxyz)
+    keep = np.isfinite(error_deg)
+    if mask is not None:
+        keep &= np.asarray(mask, dtype=bool)
+    if not keep.any():
+        return float("nan")
+    return float(np.sqrt(np.mean(error_deg[keep] ** 2)))
