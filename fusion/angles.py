@@ -1,0 +1,64 @@
+"""Thigh angle, pelvic tilt and hip flexion from two calibrated segments.
+
+Signs follow DOMAIN.md. The calibration only knows each segment's flexion axis up to its
+direction, so the sign is fixed from the squat itself:
+- thigh angle: squatting takes the thigh towards horizontal, so its large excursion from
+  standing is positive;
+- pelvic tilt: in the lumbopelvic rhythm the pelvis tilts anteriorly as the thigh flexes on
+  the way down, so tilt is signed to rise with the thigh angle over the descent.
+Hip flexion (pelvis relative to femur in the sagittal plane) = thigh angle + pelvic tilt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.calibration import SegmentCalibration, sagittal_angle_deg
+
+
+@dataclass(frozen=True)
+class SagittalAngles:
+    """Per-sample angles on one time grid, deg: `thigh_deg`, `pelvic_tilt_deg`, `hip_flexion_deg` (N,)."""
+
+    thigh_deg: np.ndarray
+    pelvic_tilt_deg: np.ndarray
+    hip_flexion_deg: np.ndarray
+
+
+def thigh_sign(thigh_raw_deg: np.ndarray) -> float:
+    """+1 or -1 so that the thigh's larger excursion from standing is positive."""
+    upper = np.percentile(thigh_raw_deg, 99)
+    lower = np.percentile(thigh_raw_deg, 1)
+    return 1.0 if upper >= -lower else -1.0
+
+
+def pelvis_sign(pelvis_raw_deg: np.ndarray, thigh_deg: np.ndarray) -> float:
+    """+1 or -1 so that pelvic tilt rises with the thigh angle during descents (anterior positive).
+
+    Only the first part of each descent (thigh below 60 % of the set's depth) is used, since
+    near the bottom a butt wink turns the pelvis the other way on purpose.
+    """
+    deep = np.percentile(thigh_deg, 98)
+    dthigh = np.gradient(thigh_deg)
+    early_descent = (dthigh > 0) & (thigh_deg > 0.1 * deep) & (thigh_deg < 0.6 * deep)
+    if np.count_nonzero(early_descent) < 5:
+        early_descent = dthigh > 0
+    dpelvis = np.gradient(pelvis_raw_deg)
+    agreement = float(np.sum(dpelvis[early_descent] * dthigh[early_descent]))
+    return 1.0 if agreement >= 0 else -1.0
+
+
+def segment_angles(
+    sacrum_up: np.ndarray,
+    thigh_up: np.ndarray,
+    sacrum_cal: SegmentCalibration,
+    thigh_cal: SegmentCalibration,
+) -> SagittalAngles:
+    """Angles from each sensor's earth-up vector (N,3, sensor frame) and its calibration."""
+    thigh_raw = sagittal_angle_deg(thigh_up, thigh_cal)
+    thigh_deg = thigh_sign(thigh_raw) * thigh_raw
+    pelvis_raw = sagittal_angle_deg(sacrum_up, sacrum_cal)
+    tilt_deg = pelvis_sign(pelvis_raw, thigh_deg) * pelvis_raw
+    return SagittalAngles(thigh_deg, tilt_deg, thigh_deg + tilt_deg)

@@ -1,0 +1,118 @@
+"""Sensor-to-segment calibration that does not assume how a sensor was strapped on.
+
+For each segment we need two directions in the sensor frame:
+- the segment's long axis ("up" when standing): the earth's up direction seen by the sensor
+  while the athlete stands still;
+- the flexion (medio-lateral) axis: the squat rotates both segments mainly about it, so it
+  is the principal direction of the angular rate while moving, made perpendicular to up.
+Together they give the segment's sagittal plane, in which `sagittal_angle_deg` measures
+rotation from standing. The sign is fixed later from the motion itself (see `angles`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.errors import AnalysisError
+
+STILL_GYR_RADPS = 0.15          # below this the sensor is nearly still (human sway ~0.05)
+STILL_MIN_S = 0.5               # a still window this long gives a trustworthy vertical
+STILL_SEARCH_S = 6.0            # look for standing in the first seconds of a recording
+SHORT_STILL_MIN_S = 0.2         # shortest usable window when no proper still period exists
+MOVING_GYR_RADPS = 0.4          # samples above this rotate enough to show the flexion axis
+MIN_MOVING_SAMPLES = 20
+PLANAR_MOTION_MIN_SHARE = 0.6   # share of rotation energy about the flexion axis to trust it
+
+
+@dataclass(frozen=True)
+class StillWindow:
+    """Where the athlete stood still: sample indices [start, stop) and whether it is long enough."""
+
+    start: int
+    stop: int
+    duration_s: float
+    trustworthy: bool
+
+
+@dataclass(frozen=True)
+class SegmentCalibration:
+    """Unit axes of the segment frame expressed in the sensor frame (x anterior-ish, y flexion, z up)."""
+
+    x_axis: np.ndarray
+    y_axis: np.ndarray
+    z_axis: np.ndarray
+    still: StillWindow
+    planar_share: float  # share of rotation energy about y while moving (1 = pure flexion)
+
+    @property
+    def trustworthy(self) -> bool:
+        return self.still.trustworthy and self.planar_share >= PLANAR_MOTION_MIN_SHARE
+
+
+def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
+    kernel = np.ones(width) / width
+    return np.convolve(values, kernel, mode="same")
+
+
+def find_still_window(gyr_radps: np.ndarray, rate_hz: float) -> StillWindow:
+    """The first still stretch in the opening seconds; else the quietest short stretch there.
+
+    Standing is assumed at the start of a set (the lifter walks up, stands, squats). If no
+    stretch of `STILL_MIN_S` is still, the quietest `SHORT_STILL_MIN_S` is used and marked
+    untrustworthy so the caller can say so.
+    """
+    speed = np.linalg.norm(gyr_radps, axis=1)
+    search = speed[: max(int(STILL_SEARCH_S * rate_hz), 2)]
+    still = search < STILL_GYR_RADPS
+    min_len = max(int(STILL_MIN_S * rate_hz), 1)
+    # Run lengths of consecutive still samples.
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], still.astype(np.int8), [0]))))
+    starts, stops = edges[::2], edges[1::2]
+    long_runs = np.flatnonzero(stops - starts >= min_len)
+    if long_runs.size:
+        start, stop = int(starts[long_runs[0]]), int(stops[long_runs[0]])
+        return StillWindow(start, stop, (stop - start) / rate_hz, trustworthy=True)
+    width = max(min(int(SHORT_STILL_MIN_S * rate_hz), search.size), 1)
+    energy = _moving_average(search, width)
+    half = width // 2
+    centre = int(np.argmin(energy[half : search.size - (width - half) + 1]) + half) if search.size > width else half
+    start = max(centre - half, 0)
+    stop = min(start + width, search.size)
+    return StillWindow(start, stop, (stop - start) / rate_hz, trustworthy=False)
+
+
+def calibrate_segment(
+    up_sensor: np.ndarray, gyr_radps: np.ndarray, still: StillWindow
+) -> SegmentCalibration:
+    """Segment axes from the standing vertical (`up_sensor` (N,3) earth-up in sensor frame)
+    and the principal rotation axis of `gyr_radps` (N,3) rad/s while moving."""
+    z_axis = up_sensor[still.start : still.stop].mean(axis=0)
+    z_axis = z_axis / np.linalg.norm(z_axis)
+    moving = np.linalg.norm(gyr_radps, axis=1) > MOVING_GYR_RADPS
+    if np.count_nonzero(moving) < MIN_MOVING_SAMPLES:
+        raise AnalysisError(
+            "the sensor hardly rotates: no squat motion found to find the flexion axis; "
+            "record at least one rep"
+        )
+    rates = gyr_radps[moving]
+    horizontal = rates - np.outer(rates @ z_axis, z_axis)
+    _, singular, vt = np.linalg.svd(horizontal, full_matrices=False)
+    y_axis = vt[0] - (vt[0] @ z_axis) * z_axis
+    y_axis /= np.linalg.norm(y_axis)
+    x_axis = np.cross(y_axis, z_axis)
+    energy = singular**2
+    planar_share = float(energy[0] / energy.sum()) if energy.sum() > 0 else 0.0
+    return SegmentCalibration(x_axis, y_axis, z_axis, still, planar_share)
+
+
+def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -> np.ndarray:
+    """Rotation of the segment about its flexion axis from standing, deg (sign not yet fixed).
+
+    Uses only the inclination (earth-up in the sensor frame), so it is heading-free; motion
+    out of the sagittal plane is projected away.
+    """
+    return np.degrees(
+        np.arctan2(up_sensor @ calibration.x_axis, up_sensor @ calibration.z_axis)
+    )

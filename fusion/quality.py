@@ -1,0 +1,125 @@
+"""Data-quality findings: said in plain words, never hidden.
+
+Each check is a pure function returning `QualityFinding`s (fusion.types) with a stable
+`code` for machines and a message for people.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusion.calibration import SegmentCalibration
+from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
+
+REST_GRAVITY_TOLERANCE_MPS2 = 0.5   # a calibrated accelerometer reads 9.81 +- ~0.2 at rest
+CLIP_MIN_ACC_MPS2 = 2 * STANDARD_GRAVITY_MPS2  # plateaus below 2 g are posture, not clipping
+CLIP_MIN_GYR_RADPS = np.radians(200.0)
+MIN_RECORDING_S = 2.0
+
+
+def gap_findings(recording: ImuRecording, sensor: str, max_gap_s: float) -> list[QualityFinding]:
+    """Intervals between samples longer than `max_gap_s` (lost packets, dropped link)."""
+    intervals_s = np.diff(recording.t_s)
+    long = intervals_s[intervals_s > max_gap_s]
+    if long.size == 0:
+        return []
+    nominal_s = float(np.median(intervals_s))
+    missing = int(np.sum(np.round(long / nominal_s) - 1))
+    return [
+        QualityFinding(
+            "gaps",
+            f"{sensor}: {long.size} gap(s) in the samples, about {missing} sample(s) missing, "
+            f"longest {long.max():.3f} s; angles are interpolated across them",
+            sensor,
+        )
+    ]
+
+
+def _plateau_at_extreme(values: np.ndarray, floor: float) -> np.ndarray:
+    """Samples that sit at the axis' extreme absolute value for 2+ consecutive samples."""
+    clipped = np.zeros(values.shape[0], dtype=bool)
+    for axis in range(values.shape[1]):
+        magnitude = np.abs(values[:, axis])
+        extreme = magnitude.max()
+        if extreme < floor:
+            continue
+        at_extreme = magnitude >= extreme * (1 - 1e-6)
+        repeated = at_extreme[1:] & at_extreme[:-1]
+        clipped[1:] |= repeated
+        clipped[:-1] |= repeated
+    return clipped
+
+
+def clipping_mask(recording: ImuRecording) -> np.ndarray:
+    """Per-sample flag: accelerometer or gyroscope stuck at its range limit."""
+    return _plateau_at_extreme(recording.acc_mps2, CLIP_MIN_ACC_MPS2) | _plateau_at_extreme(
+        recording.gyr_radps, CLIP_MIN_GYR_RADPS
+    )
+
+
+def clipping_findings(recording: ImuRecording, sensor: str) -> list[QualityFinding]:
+    count = int(np.count_nonzero(clipping_mask(recording)))
+    if count == 0:
+        return []
+    return [
+        QualityFinding(
+            "clipping",
+            f"{sensor}: {count} sample(s) stuck at the sensor's range limit (clipping); "
+            "choose a larger range (e.g. +-16 g, +-2000 dps)",
+            sensor,
+        )
+    ]
+
+
+def rest_gravity_finding(rest_acc_norm_mps2: float, sensor: str) -> list[QualityFinding]:
+    """The accelerometer's magnitude at rest should be g; far off means it is uncalibrated."""
+    if abs(rest_acc_norm_mps2 - STANDARD_GRAVITY_MPS2) <= REST_GRAVITY_TOLERANCE_MPS2:
+        return []
+    return [
+        QualityFinding(
+            "gravity_off",
+            f"{sensor}: accelerometer reads {rest_acc_norm_mps2:.2f} m/s^2 at rest instead of "
+            f"{STANDARD_GRAVITY_MPS2:.2f}: it is uncalibrated; rescaled to g for fusion, but "
+            "calibrate the sensor (six-position test) for trustworthy numbers",
+            sensor,
+        )
+    ]
+
+
+def calibration_findings(cal: SegmentCalibration, sensor: str) -> list[QualityFinding]:
+    findings = []
+    if not cal.still.trustworthy:
+        findings.append(
+            QualityFinding(
+                "no_still_period",
+                f"{sensor}: no still standing period at the start (quietest "
+                f"{cal.still.duration_s:.2f} s used for the vertical); angles may be offset by a "
+                "few degrees: stand still for 1-2 s before the first rep",
+                sensor,
+            )
+        )
+    if cal.planar_share < 0.6:
+        findings.append(
+            QualityFinding(
+                "out_of_plane",
+                f"{sensor}: only {100 * cal.planar_share:.0f}% of the rotation is about one axis; "
+                "the flexion axis is uncertain (lots of twisting or a loose strap)",
+                sensor,
+            )
+        )
+    return findings
+
+
+def overlap_findings(sacrum: ImuRecording, thigh: ImuRecording) -> list[QualityFinding]:
+    start = max(sacrum.t_s[0], thigh.t_s[0])
+    end = min(sacrum.t_s[-1], thigh.t_s[-1])
+    lost = max(sacrum.t_s[-1], thigh.t_s[-1]) - min(sacrum.t_s[0], thigh.t_s[0]) - (end - start)
+    if lost <= 0.5:
+        return []
+    return [
+        QualityFinding(
+            "partial_overlap",
+            f"the two sensors overlap for {end - start:.1f} s only; {lost:.1f} s recorded by one "
+            "sensor alone is not analysed",
+        )
+    ]

@@ -1,0 +1,71 @@
+"""Rep segmentation and wink measurement on traces with known answers."""
+
+import numpy as np
+
+from fusion.reps import RepThresholds, segment_reps
+from fusion.wink import measure_wink
+
+RATE_HZ = 100.0
+
+
+def _rep_profile(depth_deg: float, duration_s: float = 2.6) -> np.ndarray:
+    phase = np.linspace(0, 2 * np.pi, int(duration_s * RATE_HZ))
+    return depth_deg * 0.5 * (1 - np.cos(phase))
+
+
+def _set(depths: list[float], pause_s: float = 0.6, base_deg: float = 0.0) -> np.ndarray:
+    pause = np.zeros(int(pause_s * RATE_HZ))
+    parts = [np.zeros(int(1.5 * RATE_HZ))]
+    for depth in depths:
+        parts += [_rep_profile(depth), pause]
+    return np.concatenate(parts) + base_deg
+
+
+def test_counts_full_and_partial_reps_with_their_depths() -> None:
+    depths = [100.0, 45.0, 120.0, 60.0]
+    thigh = _set(depths, base_deg=-6.0)
+    found = segment_reps(thigh)
+    assert len(found.reps) == 4 and found.incomplete == 0
+    np.testing.assert_allclose([thigh[r.bottom] + 6.0 for r in found.reps], depths, atol=0.05)
+    for rep in found.reps:
+        assert rep.start < rep.bottom < rep.end
+        assert thigh[rep.start] + 6.0 < 0.05 * 120 + 2.1
+        assert thigh[rep.end] + 6.0 < 0.05 * 120 + 2.1
+
+
+def test_noise_between_thresholds_does_not_split_a_rep() -> None:
+    rng = np.random.default_rng(0)
+    thigh = _set([90.0, 90.0]) + rng.normal(0, 1.5, size=_set([90.0, 90.0]).size)
+    assert len(segment_reps(thigh).reps) == 2
+
+
+def test_shallow_bobbing_is_not_a_rep() -> None:
+    thigh = _set([15.0, 12.0])
+    assert segment_reps(thigh, RepThresholds(enter_deg=20.0, exit_deg=10.0)).reps == []
+
+
+def test_excursions_cut_off_by_the_recording_are_incomplete() -> None:
+    full = _set([90.0, 90.0, 90.0])
+    cut = full[int(2.6 * RATE_HZ) : -int(2.0 * RATE_HZ)]  # starts mid-rep 1, ends mid-rep 3
+    found = segment_reps(cut)
+    assert len(found.reps) == 1
+    assert found.incomplete == 2
+
+
+def test_wink_amplitude_and_onset_from_a_known_tilt_trace() -> None:
+    thigh = _set([110.0])
+    k, onset_deg, wink_deg = 0.3, 80.0, 9.0
+    # Rhythm up to the onset, then posterior rotation growing to wink_deg at the bottom.
+    s = np.clip((thigh - onset_deg) / (110.0 - onset_deg), 0, 1)
+    tilt = np.where(thigh < onset_deg, k * thigh, k * onset_deg - wink_deg * s)
+    rep = segment_reps(thigh).reps[0]
+    wink = measure_wink(thigh, tilt, rep)
+    assert abs(wink.wink_deg - wink_deg) < 0.15  # grid sampling of the peak
+    assert abs(thigh[wink.peak_index] - onset_deg) < 1.0
+
+
+def test_no_wink_when_tilt_follows_the_rhythm_through_the_bottom() -> None:
+    thigh = _set([110.0])
+    wink = measure_wink(thigh, 0.3 * thigh, segment_reps(thigh).reps[0])
+    # Only the ascent's first few degrees are inside the bottom window.
+    assert wink.wink_deg < 0.3 * 3.0
