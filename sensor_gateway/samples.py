@@ -28,7 +28,8 @@ class SampleBatch:
     `acc_mps2` (N, 3) specific force and `gyr_radps` (N, 3) angular rate, sensor frame.
     `sensor_time_s` (N,) the device's own clock per sample when the protocol carries one,
     else None. `seq` the packet sequence number when the protocol carries one, else None.
-    `received_s` gateway clock when the batch arrived.
+    `received_s` gateway clock when the batch arrived. `nominal_rate_hz` the rate the sensor
+    was configured to (None when unknown); protocols without timestamps need it.
     """
 
     address: str
@@ -38,6 +39,7 @@ class SampleBatch:
     gyr_radps: np.ndarray
     sensor_time_s: np.ndarray | None = None
     seq: int | None = None
+    nominal_rate_hz: float | None = None
 
 
 class LinkState(str, Enum):
@@ -58,6 +60,12 @@ class SensorStatus:
     battery_pct: int | None = None
     rssi_dbm: int | None = None
     detail: str = ""
+    # On STREAMING after a reconnect: the gap on the gateway clock (last sample received
+    # before the drop, first after) and the samples the sensor took in between but never
+    # delivered (from sensor timestamps when the protocol has them, else the nominal rate).
+    gap_start_s: float | None = None
+    gap_end_s: float | None = None
+    missing_samples: int | None = None
 
 
 BatchCallback = Callable[[SampleBatch], None]

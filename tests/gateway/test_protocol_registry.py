@@ -1,0 +1,40 @@
+"""Recognising sensors from advertisements; the per-kind GATT layout and rate checks."""
+
+import pytest
+
+from sensor_gateway.protocols import UnsupportedRateError, get_protocol, recognise_kind
+from sensor_gateway.protocols import movella_dot, winkwatch, witmotion
+from sensor_gateway.samples import SensorKind
+
+
+@pytest.mark.parametrize(
+    ("name", "uuids", "kind"),
+    [
+        (None, [winkwatch.SERVICE_UUID.upper()], SensorKind.WINKWATCH),
+        ("anything", [witmotion.SERVICE_UUID], SensorKind.WITMOTION),
+        (None, ["15170000-4947-11e9-8646-d663bd873d93"], SensorKind.MOVELLA_DOT),
+        ("Xsens DOT", [], SensorKind.MOVELLA_DOT),
+        ("WT901BLE68", [], SensorKind.WITMOTION),
+        ("WinkWatch-3F2A", [], SensorKind.WINKWATCH),
+        ("Forerunner 255", ["0000180d-0000-1000-8000-00805f9a34fb"], None),
+        (None, [], None),
+    ],
+)
+def test_recognise_kind(name, uuids, kind) -> None:
+    assert recognise_kind(name, uuids) == kind
+
+
+def test_rates_are_checked_with_a_helpful_message() -> None:
+    assert get_protocol("witmotion").check_rate(None) == 200
+    assert get_protocol("winkwatch").check_rate(100) == 100
+    assert get_protocol("movella_dot").check_rate(200) is None  # set in the sensor itself
+    with pytest.raises(UnsupportedRateError, match="WitMotion.*50, 100, 200"):
+        get_protocol("witmotion").check_rate(75)
+    with pytest.raises(ValueError, match="winkwatch, witmotion, movella_dot"):
+        get_protocol("simulated")
+
+
+def test_start_commands_per_kind() -> None:
+    assert get_protocol("winkwatch").start_commands(100) == [winkwatch.start_command(100)]
+    assert get_protocol("witmotion").start_commands(50) == witmotion.start_commands(50)
+    assert get_protocol("movella_dot").start_commands(None) == [movella_dot.start_command()]
