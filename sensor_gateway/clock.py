@@ -1,0 +1,302 @@
+"""Map each sensor's clock to the gateway clock; detect lost packets.
+
+A packet's receive time is its sample time plus a latency that is never negative (radio
+connection interval, retransmissions, the OS): `received_s = t_true + latency_s`. Against
+the sensor's own clock (offset and drift of tens to hundreds of ppm):
+
+    received_s - sensor_s = a + b * (sensor_s - ref_s) + latency_s,    latency_s >= 0
+
+so the line we want is the *lower envelope* of the points (sensor_s, received_s - sensor_s):
+the minimum-delay line fit (Moon, Skelly & Towsley 1999, for network clock skew). Choosing
+the line below every point that maximises its height at the points' mean sensor time is a
+linear programme whose solution is the lower-convex-hull edge above that mean; that is
+what `lower_envelope_line` computes. Points are reduced to one per `bucket_s` of sensor
+time (the lowest-delay packet of the bucket) and the fit uses the last `fit_window_s`.
+
+What remains unobservable is the constant minimum latency: mapped times are the sample
+times plus the smallest latency seen (a few ms over BLE). Both sensors of an athlete go
+through the same radio and see nearly the same minimum, so their alignment is much better
+than either's absolute time.
+
+Protocols without a sensor clock (WitMotion): the sensor time of sample k is k / nominal
+rate, and the same fit then estimates the sensor's true rate (slope b) and offset. Lost
+packets are detected from sequence numbers (when the protocol has them), from jumps of the
+sensor clock, and for count-timed sensors from the receive times running ahead of the
+mapped times by more than `max_latency_s` (then the count is re-anchored).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sensor_gateway.samples import SampleBatch
+
+DEFAULT_BUCKET_S = 1.0        # one envelope point per second of sensor time
+DEFAULT_FIT_WINDOW_S = 120.0  # drift of a crystal is stable over minutes
+# Drift is fitted only over at least this much sensor time; before, offset only (100 ppm
+# over 5 s is 0.5 ms).
+DEFAULT_MIN_FIT_SPAN_S = 5.0
+# Count-timed sensors: receive times this far ahead of the mapped times mean samples were
+# lost (BLE latency stays well below this unless the link is failing).
+DEFAULT_MAX_LATENCY_S = 0.25
+# ... for this long of receive time (a latency spike is shorter: later packets are on time).
+LATE_CONFIRM_S = 0.2
+# Timestamped sensors: a residual jump this large means the sensor clock was reset.
+CLOCK_RESET_JUMP_S = 2.0
+MIN_STEP_S = 1e-6             # mapped times are kept strictly increasing by at least this
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Samples missing between two batches, on the gateway clock."""
+
+    start_s: float           # mapped time of the last sample before the gap
+    end_s: float             # mapped time of the first sample after the gap
+    missing_samples: int
+    reason: str              # "seq" (sequence jump), "clock" (sensor time jump), "late" (count-timed)
+
+
+@dataclass(frozen=True)
+class MappedBatch:
+    """Gateway-clock times `t_s` (N,) of one batch's samples, and a gap before it if any."""
+
+    t_s: np.ndarray
+    gap: Gap | None = None
+    clock_reset: bool = False
+
+
+def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Line y = a + b * x below every point, as high as possible at mean(x) -> (a, b).
+
+    `x` must be strictly increasing. One point gives a flat line through it.
+    """
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("need at least one point")
+    if n == 1:
+        return float(y[0]), 0.0
+    hull: list[int] = []  # lower convex hull (monotone chain), indices into x/y
+    for i in range(n):
+        while len(hull) >= 2:
+            o, p = hull[-2], hull[-1]
+            cross = (x[p] - x[o]) * (y[i] - y[o]) - (y[p] - y[o]) * (x[i] - x[o])
+            if cross <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    x_mean = float(np.mean(x))
+    for left, right in zip(hull, hull[1:]):
+        if x[left] <= x_mean <= x[right]:
+            slope = (y[right] - y[left]) / (x[right] - x[left])
+            return float(y[left] - slope * x[left]), float(slope)
+    # x_mean always lies within [x[0], x[-1]], covered by the hull edges.
+    raise AssertionError("unreachable: mean outside the hull")
+
+
+class SensorClockMapper:
+    """Online mapping of one sensor's samples to the gateway clock (see module docstring).
+
+    `nominal_rate_hz` times the samples of sensors whose batches carry no `sensor_time_s`,
+    and sizes gaps until the real sample interval has been seen.
+    """
+
+    def __init__(
+        self,
+        nominal_rate_hz: float,
+        *,
+        bucket_s: float = DEFAULT_BUCKET_S,
+        fit_window_s: float = DEFAULT_FIT_WINDOW_S,
+        min_fit_span_s: float = DEFAULT_MIN_FIT_SPAN_S,
+        max_latency_s: float = DEFAULT_MAX_LATENCY_S,
+    ) -> None:
+        if not nominal_rate_hz > 0:
+            raise ValueError(f"nominal_rate_hz must be positive, got {nominal_rate_hz}")
+        self.nominal_rate_hz = float(nominal_rate_hz)
+        self.bucket_s = bucket_s
+        self.fit_window_s = fit_window_s
+        self.min_fit_span_s = min_fit_span_s
+        self.max_latency_s = max_latency_s
+        self.offset_s = math.nan   # a: (received - sensor) at the reference sensor time
+        self.drift = 0.0           # b: gateway seconds gained per sensor second (ppm * 1e-6)
+        self._ref_s = 0.0
+        self._points_x: list[float] = []   # one lowest-delay point per completed bucket
+        self._points_y: list[float] = []
+        self._bucket_index: int | None = None
+        self._bucket_best: tuple[float, float] | None = None
+        self._interval_s = 1.0 / self.nominal_rate_hz
+        self._last_sensor_s: float | None = None
+        self._last_t_s = -math.inf
+        self._last_seq: int | None = None
+        self._count = 0            # samples counted, for count-timed sensors
+        self._late_since_s: float | None = None
+        self.samples_mapped = 0
+        self.gaps = 0
+        self.samples_missing = 0
+        self.clock_resets = 0
+
+    # -- public -----------------------------------------------------------------------------
+    def map(self, batch: SampleBatch) -> MappedBatch:
+        """Gateway-clock times of `batch`'s samples (strictly increasing across calls)."""
+        n = int(batch.acc_mps2.shape[0])
+        missing_by_seq = self._missing_packets(batch.seq)
+        timestamped = batch.sensor_time_s is not None
+        if timestamped:
+            sensor_s = np.asarray(batch.sensor_time_s, dtype=float)
+        else:
+            self._count += missing_by_seq * n
+            sensor_s = (self._count + np.arange(n)) / self.nominal_rate_hz
+            self._count += n
+        if n > 1:
+            self._interval_s = float(sensor_s[-1] - sensor_s[0]) / (n - 1)
+
+        reset = self._check_reset(sensor_s, batch.received_s, timestamped)
+        previous_last_s = self._last_sensor_s
+        self._add_point(float(sensor_s[-1]), batch.received_s)
+        t_s = self._to_gateway(sensor_s)
+
+        gap = None
+        if reset:
+            if self._last_t_s > -math.inf:
+                missing = max(0, int(round((t_s[0] - self._last_t_s) / self._interval_s)) - 1)
+                gap = Gap(self._last_t_s, float(t_s[0]), missing, "late" if not timestamped else "clock")
+        elif previous_last_s is not None:
+            gap = self._gap(previous_last_s, sensor_s, t_s, missing_by_seq, timestamped)
+        self._last_sensor_s = float(sensor_s[-1])
+
+        # Strictly increasing even while the fit settles (it may step back by a few ms).
+        t_s = np.maximum(t_s, self._last_t_s + MIN_STEP_S * (1 + np.arange(n)))
+        self._last_t_s = float(t_s[-1])
+        self.samples_mapped += n
+        if gap is not None:
+            self.gaps += 1
+            self.samples_missing += gap.missing_samples
+        return MappedBatch(t_s=t_s, gap=gap, clock_reset=reset)
+
+    def to_gateway(self, sensor_s: float | np.ndarray) -> np.ndarray:
+        """Current mapping of sensor times (s) to gateway times (s)."""
+        return self._to_gateway(np.asarray(sensor_s, dtype=float))
+
+    def restart(self) -> None:
+        """The sensor reconnected: its sample count / sequence restart; the drift is kept."""
+        self._count = 0
+        self._last_sensor_s = None
+        self._last_seq = None
+        self._reset_points()
+
+    # -- internals --------------------------------------------------------------------------
+    def _missing_packets(self, seq: int | None) -> int:
+        if seq is None:
+            return 0
+        last, self._last_seq = self._last_seq, seq
+        if last is None or seq <= last:
+            return 0  # first packet, or the sensor restarted its counter
+        return seq - last - 1
+
+    def _check_reset(self, sensor_s: np.ndarray, received_s: float, timestamped: bool) -> bool:
+        """Start a new mapping epoch when the sensor clock (or sample count) is discontinuous."""
+        if math.isnan(self.offset_s):
+            self._reset_points(anchor_s=float(sensor_s[0]))
+            return False
+        if self._last_sensor_s is not None and sensor_s[0] < self._last_sensor_s - 1e-9:
+            reset = True  # sensor clock went backwards: it restarted
+        else:
+            residual_s = received_s - float(self._to_gateway(sensor_s[-1:])[0])
+            if timestamped:
+                reset = abs(residual_s) > CLOCK_RESET_JUMP_S
+            else:
+                reset = self._count_timing_lost(residual_s, received_s)
+        if reset:
+            self.clock_resets += 1
+            self._reset_points(anchor_s=float(sensor_s[0]))
+        return reset
+
+    def _count_timing_lost(self, residual_s: float, received_s: float) -> bool:
+        """Count-timed sensor: are the receive times persistently off the mapped times?
+
+        Persistently behind: samples were lost with no sequence number to tell. Ahead: the
+        nominal rate is far off. A latency spike is not persistent: the packets that follow
+        it arrive on time again, so only `LATE_CONFIRM_S` of being off triggers a re-anchor.
+        """
+        if abs(residual_s) <= self.max_latency_s:
+            self._late_since_s = None
+            return False
+        if self._late_since_s is None:
+            self._late_since_s = received_s
+        if received_s - self._late_since_s < LATE_CONFIRM_S:
+            return False
+        self._late_since_s = None
+        return True
+
+    def _reset_points(self, anchor_s: float | None = None) -> None:
+        self._points_x.clear()
+        self._points_y.clear()
+        self._bucket_index = None
+        self._bucket_best = None
+        self.offset_s = math.nan
+        if anchor_s is not None:
+            self._ref_s = anchor_s
+
+    def _add_point(self, sensor_s: float, received_s: float) -> None:
+        x = sensor_s - self._ref_s
+        y = received_s - sensor_s
+        bucket = math.floor(x / self.bucket_s)
+        if bucket != self._bucket_index:
+            if self._bucket_best is not None:
+                self._points_x.append(self._bucket_best[0])
+                self._points_y.append(self._bucket_best[1])
+                horizon = x - self.fit_window_s
+                while self._points_x and self._points_x[0] < horizon:
+                    self._points_x.pop(0)
+                    self._points_y.pop(0)
+            self._bucket_index = bucket
+            self._bucket_best = (x, y)
+            self._refit()
+            return
+        assert self._bucket_best is not None
+        best_x, best_y = self._bucket_best
+        if y - self.drift * x < best_y - self.drift * best_x:
+            self._bucket_best = (x, y)
+            if len(self._points_x) < 2:  # while warming up, follow every improvement
+                self._refit()
+
+    def _refit(self) -> None:
+        """Fit the envelope to the completed buckets plus the current bucket's best point.
+
+        Every point has latency >= 0, so the partial bucket is as valid as the others.
+        The drift is only estimated once the points span `min_fit_span_s`: over a shorter
+        span latency jitter would dominate it.
+        """
+        assert self._bucket_best is not None
+        xs = np.asarray(self._points_x + [self._bucket_best[0]])
+        ys = np.asarray(self._points_y + [self._bucket_best[1]])
+        if xs[-1] - xs[0] >= self.min_fit_span_s:
+            self.offset_s, self.drift = lower_envelope_line(xs, ys)
+        else:
+            self.offset_s = float(np.min(ys - self.drift * xs))
+
+    def _to_gateway(self, sensor_s: np.ndarray) -> np.ndarray:
+        return sensor_s + self.offset_s + self.drift * (sensor_s - self._ref_s)
+
+    def _gap(
+        self,
+        previous_last_s: float,
+        sensor_s: np.ndarray,
+        t_s: np.ndarray,
+        missing_by_seq: int,
+        timestamped: bool,
+    ) -> Gap | None:
+        if timestamped:
+            step_s = float(sensor_s[0]) - previous_last_s
+            missing = int(round(step_s / self._interval_s)) - 1
+            if missing <= 0:
+                return None
+        elif missing_by_seq:
+            missing = missing_by_seq * sensor_s.shape[0]
+        else:
+            return None
+        gap_start_s = float(self._to_gateway(np.array([previous_last_s]))[0])
+        return Gap(gap_start_s, float(t_s[0]), missing, "seq" if missing_by_seq else "clock")

@@ -1,0 +1,135 @@
+"""Clock mapping against generated timestamps with known offset, drift, latency and loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sensor_gateway.clock import SensorClockMapper, lower_envelope_line
+from sensor_gateway.samples import SampleBatch, SensorKind
+
+MIN_LATENCY_S = 0.004  # unobservable constant: mapped = true + this
+
+
+def _stream(rng, *, duration_s=60.0, rate_hz=200.0, per_packet=4, drift_ppm=150.0,
+            sensor_offset_s=1234.5, t0_s=50.0, loss=0.0, spikes=0.02, timestamped=True,
+            true_rate_hz=None):
+    """Packets of one sensor: (batch, true sample times). Latency >= MIN_LATENCY_S."""
+    true_rate_hz = true_rate_hz or rate_hz
+    n = int(duration_s * true_rate_hz)
+    t_true = t0_s + np.arange(n) / true_rate_hz
+    sensor_s = (t_true - t0_s) * (1 + drift_ppm * 1e-6) + sensor_offset_s
+    out = []
+    for seq, start in enumerate(range(0, n - per_packet + 1, per_packet)):
+        if rng.random() < loss:
+            continue
+        sl = slice(start, start + per_packet)
+        latency = MIN_LATENCY_S + rng.exponential(0.006)
+        if rng.random() < spikes:
+            latency += rng.uniform(0.05, 0.3)  # retransmission / congestion
+        batch = SampleBatch(address="AA", kind=SensorKind.SIMULATED,
+                            received_s=float(t_true[sl][-1] + latency),
+                            acc_mps2=np.zeros((per_packet, 3)), gyr_radps=np.zeros((per_packet, 3)),
+                            sensor_time_s=sensor_s[sl] if timestamped else None, seq=seq)
+        out.append((batch, t_true[sl]))
+    return out
+
+
+def _run(mapper, packets):
+    mapped, truth, gaps = [], [], []
+    for batch, t_true in packets:
+        result = mapper.map(batch)
+        mapped.append(result.t_s)
+        truth.append(t_true)
+        if result.gap is not None:
+            gaps.append(result.gap)
+    return np.concatenate(mapped), np.concatenate(truth), gaps
+
+
+def test_lower_envelope_line_recovers_line_under_one_sided_noise():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 100, 400)
+    y = 0.3 + 2e-4 * x + rng.exponential(0.005, x.shape)
+    a, b = lower_envelope_line(x, y)
+    assert a == pytest.approx(0.3, abs=5e-4) and b == pytest.approx(2e-4, abs=1e-5)
+    assert np.all(y >= a + b * x - 1e-12)
+
+
+@pytest.mark.parametrize("drift_ppm", [-300.0, 0.0, 80.0, 250.0])
+def test_timestamped_sensor_maps_within_a_millisecond_after_warmup(drift_ppm):
+    rng = np.random.default_rng(1)
+    mapper = SensorClockMapper(200.0)
+    mapped, truth, gaps = _run(mapper, _stream(rng, drift_ppm=drift_ppm))
+    err_s = mapped - truth - MIN_LATENCY_S
+    settled = truth > truth[0] + 10.0
+    assert np.max(np.abs(err_s[settled])) < 1e-3
+    assert np.max(np.abs(err_s)) < 0.02  # even the first packets (one-packet estimate)
+    assert mapper.drift == pytest.approx(-drift_ppm * 1e-6 / (1 + drift_ppm * 1e-6), abs=20e-6)
+    assert np.all(np.diff(mapped) > 0)
+    assert gaps == []
+
+
+def test_two_sensors_are_aligned_on_the_gateway_clock():
+    rng = np.random.default_rng(2)
+    sacrum = _stream(rng, drift_ppm=120.0, sensor_offset_s=10.0, rate_hz=200.0)
+    thigh = _stream(rng, drift_ppm=-90.0, sensor_offset_s=9999.0, rate_hz=100.0, per_packet=2)
+    m1, t1, _ = _run(SensorClockMapper(200.0), sacrum)
+    m2, t2, _ = _run(SensorClockMapper(100.0), thigh)
+    # Where both sensors sample the same true instant, their mapped times agree.
+    common, i1, i2 = np.intersect1d(np.round(t1, 6), np.round(t2, 6), return_indices=True)
+    settled = common > common[0] + 10.0
+    assert np.max(np.abs(m1[i1] - m2[i2])[settled]) < 1e-3
+
+
+def test_lost_packets_are_reported_with_their_sample_count():
+    rng = np.random.default_rng(3)
+    packets = _stream(rng, loss=0.03, duration_s=30.0)
+    mapper = SensorClockMapper(200.0)
+    mapped, truth, gaps = _run(mapper, packets)
+    seqs = np.array([b.seq for b, _ in packets])
+    expected_missing = int(np.sum(np.diff(seqs) - 1) * 4)
+    assert len(gaps) == int(np.sum(np.diff(seqs) > 1))
+    assert sum(g.missing_samples for g in gaps) == expected_missing == mapper.samples_missing
+    for gap in gaps:
+        assert gap.end_s - gap.start_s == pytest.approx((gap.missing_samples + 1) / 200.0, abs=2e-3)
+    settled = truth > truth[0] + 10.0
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[settled]) < 1e-3
+
+
+def test_count_timed_sensor_learns_its_true_rate():
+    # WitMotion-like: no timestamps, no seq, the true rate is 0.4 % off the nominal one.
+    rng = np.random.default_rng(4)
+    packets = _stream(rng, timestamped=False, rate_hz=100.0, true_rate_hz=100.4, per_packet=1,
+                      duration_s=60.0)
+    packets = [(SampleBatch(**{**b.__dict__, "seq": None}), t) for b, t in packets]
+    mapper = SensorClockMapper(100.0)
+    mapped, truth, _ = _run(mapper, packets)
+    settled = truth > truth[0] + 15.0
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[settled]) < 2e-3
+    assert np.all(np.diff(mapped) > 0)
+
+
+def test_count_timed_sensor_reanchors_after_silent_loss():
+    rng = np.random.default_rng(5)
+    packets = _stream(rng, timestamped=False, rate_hz=100.0, per_packet=1, duration_s=40.0, spikes=0)
+    packets = [(SampleBatch(**{**b.__dict__, "seq": None}), t) for b, t in packets]
+    # One second of samples vanish with nothing to tell (e.g. a reconnect without status).
+    packets = packets[:2000] + packets[2100:]
+    mapper = SensorClockMapper(100.0)
+    mapped, truth, gaps = _run(mapper, packets)
+    assert len(gaps) == 1 and gaps[0].reason == "late"
+    assert gaps[0].missing_samples == pytest.approx(100, abs=2)
+    after = truth > truth[2000] + 0.5
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[after]) < 5e-3
+
+
+def test_sensor_clock_restart_starts_a_new_epoch():
+    rng = np.random.default_rng(6)
+    first = _stream(rng, duration_s=10.0, sensor_offset_s=500.0)
+    second = _stream(rng, duration_s=10.0, sensor_offset_s=0.0, t0_s=62.0)  # rebooted sensor
+    mapper = SensorClockMapper(200.0)
+    mapped, truth, gaps = _run(mapper, first + second)
+    assert mapper.clock_resets == 1 and len(gaps) == 1
+    tail = truth > 65.0
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[tail]) < 0.02
+    assert np.all(np.diff(mapped) > 0)
