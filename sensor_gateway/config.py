@@ -1,0 +1,208 @@
+"""Gateway settings and the sensor -> (athlete, placement) assignments.
+
+- `GatewaySettings`: tuning from the environment (`WINKWATCH_GATEWAY_*`), units in names.
+- `AssignmentStore`: which sensor sits where on whom, kept in a small JSON file in the user's
+  config directory (platformdirs) so it survives restarts. Every change is written
+  atomically (temporary file, fsync, rename): a crash leaves the old or the new file, never
+  half of one. A file that cannot be read is never overwritten: `ConfigError` says where it
+  is and how to fix it.
+
+An athlete has at most one sensor per placement; assigning a second sensor to the same
+athlete and placement moves the first one out (it becomes unassigned).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sensor_gateway.errors import ConfigError
+from sensor_gateway.events import Placement
+from sensor_gateway.samples import SensorKind
+
+CONFIG_FILE_NAME = "gateway.json"
+CONFIG_FORMAT_VERSION = 1
+
+
+def default_config_path() -> Path:
+    """`gateway.json` in the user's config directory (e.g. ~/.config/winkwatch/)."""
+    return Path(platformdirs.user_config_dir("winkwatch")) / CONFIG_FILE_NAME
+
+
+class GatewaySettings(BaseSettings):
+    """Gateway tuning; each field can be set with WINKWATCH_GATEWAY_<NAME> (e.g. ..._IDLE_STOP_S)."""
+
+    model_config = SettingsConfigDict(env_prefix="WINKWATCH_GATEWAY_", extra="ignore")
+
+    config_file: Path = Field(default_factory=default_config_path)
+    # Rate requested from sensors that can be set; also the nominal rate of count-timed ones.
+    sample_rate_hz: int = Field(default=200, gt=0, le=1000)
+    # A set stops by itself after this long without a rep (or without samples).
+    idle_stop_s: float = Field(default=120.0, gt=0)
+    # Live angles published to clients at about this rate (the analysis runs at full rate).
+    live_angles_rate_hz: float = Field(default=20.0, gt=0, le=200)
+    # Per-subscriber queue bound before oldest events are dropped.
+    max_queued_events: int = Field(default=1000, ge=1)
+    # Count-timed sensors: receive times this far off mean lost samples (see clock.py).
+    max_latency_s: float = Field(default=0.25, gt=0)
+
+
+class SensorAssignment(BaseModel):
+    """One sensor's place: on athlete `athlete_id` at `placement`; optional rate override."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    kind: SensorKind
+    athlete_id: str
+    placement: Placement
+    rate_hz: int | None = Field(default=None, gt=0, le=1000)
+    label: str = ""
+
+    @field_validator("address")
+    @classmethod
+    def _normalise_address(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not value:
+            raise ValueError("sensor address must not be empty")
+        return value
+
+    @field_validator("athlete_id")
+    @classmethod
+    def _check_athlete(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("athlete_id must not be empty")
+        return value
+
+
+class _ConfigFile(BaseModel):
+    version: int = CONFIG_FORMAT_VERSION
+    sensors: list[SensorAssignment] = Field(default_factory=list)
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().upper()
+
+
+class AssignmentStore:
+    """Sensor assignments backed by a JSON file; every change is saved atomically."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._by_address: dict[str, SensorAssignment] = {}
+        self._load()
+
+    # -- queries ---------------------------------------------------------------------------
+    def all(self) -> list[SensorAssignment]:
+        return sorted(self._by_address.values(), key=lambda a: (a.athlete_id, a.placement.value))
+
+    def get(self, address: str) -> SensorAssignment | None:
+        return self._by_address.get(normalise_address(address))
+
+    def athletes(self) -> list[str]:
+        return sorted({a.athlete_id for a in self._by_address.values()})
+
+    def for_athlete(self, athlete_id: str) -> dict[Placement, SensorAssignment]:
+        return {a.placement: a for a in self._by_address.values() if a.athlete_id == athlete_id}
+
+    # -- changes ---------------------------------------------------------------------------
+    def assign(
+        self,
+        address: str,
+        kind: SensorKind | str,
+        athlete_id: str,
+        placement: Placement | str,
+        *,
+        rate_hz: int | None = None,
+        label: str = "",
+    ) -> SensorAssignment:
+        """Put sensor `address` on `athlete_id` at `placement` and save. Returns the assignment."""
+        try:
+            assignment = SensorAssignment(address=address, kind=kind, athlete_id=athlete_id,
+                                          placement=placement, rate_hz=rate_hz, label=label)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid sensor assignment: {_first_error(exc)}") from exc
+        updated = {
+            addr: a
+            for addr, a in self._by_address.items()
+            if addr != assignment.address
+            and not (a.athlete_id == assignment.athlete_id and a.placement == assignment.placement)
+        }
+        updated[assignment.address] = assignment
+        self._save(updated)
+        return assignment
+
+    def unassign(self, address: str) -> bool:
+        """Forget sensor `address`; False if it was not assigned."""
+        address = normalise_address(address)
+        if address not in self._by_address:
+            return False
+        self._save({k: v for k, v in self._by_address.items() if k != address})
+        return True
+
+    # -- file ------------------------------------------------------------------------------
+    def _load(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ConfigError(f"cannot read the gateway config {self.path}: {exc}") from exc
+        try:
+            data = _ConfigFile.model_validate(json.loads(text))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            detail = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise ConfigError(
+                f"the gateway config {self.path} is not valid ({detail}); fix it by hand or move "
+                "it away to start with no sensor assignments"
+            ) from exc
+        if data.version > CONFIG_FORMAT_VERSION:
+            raise ConfigError(f"the gateway config {self.path} has format version {data.version}; "
+                              "this WinkWatch reads up to version "
+                              f"{CONFIG_FORMAT_VERSION}: upgrade WinkWatch")
+        by_address: dict[str, SensorAssignment] = {}
+        for assignment in data.sensors:
+            by_address[assignment.address] = assignment
+        self._by_address = by_address
+
+    def _save(self, by_address: dict[str, SensorAssignment]) -> None:
+        data = _ConfigFile(sensors=sorted(by_address.values(), key=lambda a: a.address))
+        write_atomically(self.path, data.model_dump_json(indent=2) + "\n")
+        self._by_address = by_address
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old or the new file, never a mix."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the gateway config {path}: {exc}; check the directory "
+                          "exists and is writable, or set WINKWATCH_GATEWAY_CONFIG_FILE") from exc
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err.get("loc", ()))
+    return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
