@@ -1,0 +1,37 @@
+"""Settings of the server and storage, from WINKWATCH_* environment variables."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    """SQLite file in the user's data directory (e.g. ~/.local/share/winkwatch/winkwatch.db)."""
+    from platformdirs import user_data_dir
+
+    return f"sqlite:///{Path(user_data_dir('winkwatch', appauthor=False)) / 'winkwatch.db'}"
+
+
+class Settings(BaseSettings):
+    """Everything configurable; each field reads WINKWATCH_<FIELD NAME> from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="WINKWATCH_", extra="ignore")
+
+    database_url: str = Field(default_factory=default_database_url)
+    # PostgreSQL schema to use (search_path); None = the server's default (public).
+    database_schema: str | None = None
+    # Names this gateway's sets, so that a restart only marks its own unfinished sets
+    # interrupted when several gateways write to one PostgreSQL server.
+    gateway_id: str = Field(default_factory=socket.gethostname)
+    # Raw samples and reps of a set in progress reach the database at least this often.
+    commit_interval_s: float = Field(default=1.0, gt=0.0, le=1.0)
+    # Live angle messages per second sent to stream clients (per athlete).
+    live_angles_rate_hz: float = Field(default=20.0, gt=0.0, le=200.0)
+    # Messages queued per stream client before it counts as too slow and is dropped.
+    live_queue_size: int = Field(default=256, ge=8, le=100_000)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, Alembic-managed schema, repository functions, raw-sample codec."""

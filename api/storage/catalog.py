@@ -1,0 +1,143 @@
+"""Athletes, sensors (placement assignment) and training sessions."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.errors import ConflictError, NotFoundError
+from api.storage.models import Athlete, Sensor, TrainingSession, utc_now
+from api.storage.paging import Page, fetch_page
+from api.vocab import Placement
+
+
+def create_athlete(db: Session, name: str, notes: str = "") -> Athlete:
+    athlete = Athlete(name=name, notes=notes)
+    db.add(athlete)
+    db.flush()
+    return athlete
+
+
+def get_athlete(db: Session, athlete_id: int) -> Athlete:
+    athlete = db.get(Athlete, athlete_id)
+    if athlete is None:
+        raise NotFoundError("athlete", athlete_id)
+    return athlete
+
+
+def update_athlete(db: Session, athlete_id: int, *, name: str | None = None,
+                   notes: str | None = None) -> Athlete:
+    athlete = get_athlete(db, athlete_id)
+    if name is not None:
+        athlete.name = name
+    if notes is not None:
+        athlete.notes = notes
+    db.flush()
+    return athlete
+
+
+def list_athletes(db: Session, cursor: int | None = None, limit: int = 100) -> Page[Athlete]:
+    return fetch_page(db, select(Athlete), Athlete.id, cursor, limit)
+
+
+def get_sensor(db: Session, sensor_id: int) -> Sensor:
+    sensor = db.get(Sensor, sensor_id)
+    if sensor is None:
+        raise NotFoundError("sensor", sensor_id)
+    return sensor
+
+
+def sensor_by_address(db: Session, address: str) -> Sensor | None:
+    return db.scalar(select(Sensor).where(Sensor.address == address))
+
+
+def register_sensor(db: Session, address: str, kind: str, name: str = "") -> Sensor:
+    """Add a sensor, or return the existing one with that address (kind/name refreshed)."""
+    sensor = sensor_by_address(db, address)
+    if sensor is None:
+        sensor = Sensor(address=address, kind=kind, name=name)
+        db.add(sensor)
+    else:
+        sensor.kind = kind
+        if name:
+            sensor.name = name
+    db.flush()
+    return sensor
+
+
+def assign_sensor(db: Session, sensor_id: int, athlete_id: int | None,
+                  placement: Placement | None) -> Sensor:
+    """Put a sensor on an athlete's sacrum or thigh (or unassign it with None, None).
+
+    The sensor that held that athlete's placement before is unassigned: an athlete wears
+    one sacrum and one thigh sensor.
+    """
+    sensor = get_sensor(db, sensor_id)
+    if (athlete_id is None) != (placement is None):
+        raise ConflictError("give both athlete_id and placement to assign, or neither to unassign")
+    if athlete_id is not None:
+        get_athlete(db, athlete_id)
+        for previous in db.scalars(select(Sensor).where(
+            Sensor.athlete_id == athlete_id, Sensor.placement == placement.value, Sensor.id != sensor.id
+        )):
+            previous.athlete_id = None
+            previous.placement = None
+    sensor.athlete_id = athlete_id
+    sensor.placement = placement.value if placement is not None else None
+    db.flush()
+    return sensor
+
+
+def list_sensors(db: Session, athlete_id: int | None = None, cursor: int | None = None,
+                 limit: int = 100) -> Page[Sensor]:
+    query = select(Sensor)
+    if athlete_id is not None:
+        query = query.where(Sensor.athlete_id == athlete_id)
+    return fetch_page(db, query, Sensor.id, cursor, limit)
+
+
+def sensors_of_athlete(db: Session, athlete_id: int) -> dict[Placement, Sensor]:
+    sensors = db.scalars(select(Sensor).where(Sensor.athlete_id == athlete_id))
+    return {Placement(s.placement): s for s in sensors if s.placement is not None}
+
+
+def create_session(db: Session, athlete_id: int, gateway_id: str = "", notes: str = "") -> TrainingSession:
+    get_athlete(db, athlete_id)
+    session = TrainingSession(athlete_id=athlete_id, gateway_id=gateway_id, notes=notes)
+    db.add(session)
+    db.flush()
+    return session
+
+
+def get_session(db: Session, session_id: int) -> TrainingSession:
+    session = db.get(TrainingSession, session_id)
+    if session is None:
+        raise NotFoundError("session", session_id)
+    return session
+
+
+def end_session(db: Session, session_id: int) -> TrainingSession:
+    session = get_session(db, session_id)
+    if session.ended_at is None:
+        session.ended_at = utc_now()
+    db.flush()
+    return session
+
+
+def open_session_for(db: Session, athlete_id: int, gateway_id: str) -> TrainingSession:
+    """The athlete's latest session that has not ended, or a new one."""
+    session = db.scalar(
+        select(TrainingSession)
+        .where(TrainingSession.athlete_id == athlete_id, TrainingSession.ended_at.is_(None))
+        .order_by(TrainingSession.id.desc())
+        .limit(1)
+    )
+    return session if session is not None else create_session(db, athlete_id, gateway_id)
+
+
+def list_sessions(db: Session, athlete_id: int | None = None, cursor: int | None = None,
+                  limit: int = 100) -> Page[TrainingSession]:
+    query = select(TrainingSession)
+    if athlete_id is not None:
+        query = query.where(TrainingSession.athlete_id == athlete_id)
+    return fetch_page(db, query, TrainingSession.id, cursor, limit)

@@ -1,0 +1,110 @@
+"""Open the database: engine with the right pragmas, schema upgraded by Alembic, sessions.
+
+SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives the
+process being killed (kill -9); only an OS crash or power cut may lose the last commits,
+never corrupt the file. PostgreSQL is selected by a postgresql+psycopg:// URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import StorageError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # several writers (server + CLI) wait rather than fail
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_db_engine(url: str, schema: str | None = None) -> Engine:
+    """Engine for `url`; for PostgreSQL, `schema` becomes the search_path of every connection."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError and ValueError variants
+        raise StorageError(
+            f"database URL {url!r} is not valid; use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST:PORT/DB in WINKWATCH_DATABASE_URL"
+        ) from exc
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        if schema is not None and not schema.replace("_", "").isalnum():
+            raise StorageError(f"schema name {schema!r} must be letters, digits and underscores")
+        connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        engine.winkwatch_schema = schema  # type: ignore[attr-defined]
+        return engine
+    raise StorageError(
+        f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL"
+    )
+
+
+def _sqlite_engine(parsed) -> Engine:
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        # pysqlite's own transaction handling would defer BEGIN; SQLAlchemy manages it.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return engine
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    try:
+        with engine.begin() as connection:
+            schema = _search_path_schema(engine)
+            if schema:
+                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise StorageError(
+            f"cannot create or upgrade the database schema at {engine.url!r}: {exc.__class__.__name__}: "
+            f"{exc}. Check WINKWATCH_DATABASE_URL and that the database server is running"
+        ) from exc
+
+
+def _search_path_schema(engine: Engine) -> str | None:
+    return getattr(engine, "winkwatch_schema", None)
+
+
+def open_database(url: str, schema: str | None = None, *, upgrade: bool = True) -> Database:
+    """Engine + session factory, with the schema brought up to date first."""
+    engine = create_db_engine(url, schema)
+    if upgrade:
+        upgrade_schema(engine)
+    else:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot reach the database at {engine.url!r}: {exc}") from exc
+    return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,187 @@
+"""Tables. Times are stored as UTC; set-relative times (`*_s`) are seconds since the set began.
+
+Raw samples are never a row per sample: `RawChunk` holds a compressed block of one sensor's
+samples (see `api.storage.raw_codec`), written about once a second while a set records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Athlete(Base):
+    __tablename__ = "athletes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class Sensor(Base):
+    __tablename__ = "sensors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    placement: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    athlete_id: Mapped[int | None] = mapped_column(
+        ForeignKey("athletes.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class TrainingSession(Base):
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"), index=True)
+    gateway_id: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class ExerciseSet(Base):
+    __tablename__ = "sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The gateway's key of the set (sensor_gateway.events.SetInfo.set_key).
+    set_key: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"), index=True)
+    variant: Mapped[str] = mapped_column(String(32))
+    load_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    gateway_id: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Seconds of raw data safely stored (set-relative end of the last committed chunk).
+    recorded_s: Mapped[float] = mapped_column(Float, default=0.0)
+    reps_source: Mapped[str] = mapped_column(String(16), default="live")
+    # JSON list of {"code", "message", "sensor", "rep"} quality findings of the last analysis.
+    findings_json: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class Rep(Base):
+    """One rep: every `winkwatch analyze` column, plus ids and when it happened."""
+
+    __tablename__ = "reps"
+    __table_args__ = (
+        Index("ix_reps_athlete_performed", "athlete_id", "performed_at"),
+        Index("ix_reps_set_rep", "set_id", "rep"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("sets.id", ondelete="CASCADE"))
+    # Copied from the set so the rep list filters on one table (kept in sync on set edits).
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"))
+    variant: Mapped[str] = mapped_column(String(32), index=True)
+    performed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rep: Mapped[int] = mapped_column(Integer)
+    start_s: Mapped[float] = mapped_column(Float)
+    bottom_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    depth_deg: Mapped[float] = mapped_column(Float)
+    hip_flexion_max_deg: Mapped[float] = mapped_column(Float)
+    pelvic_tilt_peak_deg: Mapped[float] = mapped_column(Float)
+    pelvic_tilt_bottom_deg: Mapped[float] = mapped_column(Float)
+    wink_deg: Mapped[float] = mapped_column(Float)
+    wink_onset_depth_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    butt_wink: Mapped[bool] = mapped_column(Boolean, index=True)
+    load_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    loaded_wink: Mapped[bool] = mapped_column(Boolean)
+    wink_onset_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    descent_s: Mapped[float] = mapped_column(Float)
+    ascent_s: Mapped[float] = mapped_column(Float)
+    quality: Mapped[str] = mapped_column(Text, default="")  # codes joined by ";"
+
+
+class Calibration(Base):
+    __tablename__ = "calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"), index=True)
+    set_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sets.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class RawChunk(Base):
+    """A compressed block of one sensor's raw samples of one set."""
+
+    __tablename__ = "raw_chunks"
+    __table_args__ = (Index("ix_raw_chunks_set_placement", "set_id", "placement", "chunk_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("sets.id", ondelete="CASCADE"))
+    placement: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    n_samples: Mapped[int] = mapped_column(Integer)
+    t_first_s: Mapped[float] = mapped_column(Float)
+    t_last_s: Mapped[float] = mapped_column(Float)
+    codec: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ApiToken(Base):
+    """A bearer token; only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -1,0 +1,257 @@
+"""`DatabaseSink`: the gateway's durable sink (sensor_gateway.sink.GatewaySink) on the database.
+
+The gateway calls `write_samples` / `record_event` from its event loop; they only append
+to an in-memory list. A writer thread commits everything pending in one transaction every
+`commit_interval_s` (at most 1 s): one compressed raw chunk per sensor, the reps, the
+calibrations, set starts and stops. So a `kill -9` loses at most the last interval, and the
+database is never half-written (each flush is one transaction). If the database is
+unreachable, the pending data is kept and retried on the next tick (bounded, see
+MAX_PENDING_SAMPLES).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from api.errors import ConflictError, NotFoundError
+from api.storage import catalog
+from api.storage import sets as set_store
+from api.storage.db import Database
+from api.storage.models import Athlete, ExerciseSet
+from api.vocab import SetStatus
+from sensor_gateway.events import (
+    Calibrated,
+    GatewayEvent,
+    LiveAngles,
+    QualityWarning,
+    RepCompleted,
+    SensorStatusChanged,
+    SetInfo,
+    SetStarted,
+    SetStopped,
+)
+from sensor_gateway.sink import RawSamples
+
+log = logging.getLogger(__name__)
+
+# ~70 s of 7 sensors at 200 Hz: what is kept while the database is unreachable before the
+# oldest raw samples are dropped (with an error logged) to bound memory.
+MAX_PENDING_SAMPLES = 100_000
+
+
+@dataclass
+class _OpenSet:
+    set_id: int
+    athlete_id: int
+    started_s: float  # gateway clock at the set start; stored times are relative to it
+    chunk_index: dict[str, int]
+
+
+def resolve_athlete_key(db: Session, athlete_key: str) -> int:
+    """Database id of the gateway's athlete key: a numeric key is an id; any other key names
+    an athlete (created on first use, e.g. simulated athletes of a config file)."""
+    if athlete_key.isdigit() and db.get(Athlete, int(athlete_key)) is not None:
+        return int(athlete_key)
+    found = db.scalar(select(Athlete.id).where(Athlete.name == athlete_key).order_by(Athlete.id).limit(1))
+    if found is not None:
+        return found
+    return catalog.create_athlete(db, athlete_key, notes="created by the gateway").id
+
+
+class DatabaseSink:
+    """Buffers gateway output and commits it at least every `commit_interval_s`."""
+
+    def __init__(self, database: Database, *, gateway_id: str, commit_interval_s: float = 1.0,
+                 start_thread: bool = True) -> None:
+        self._db = database
+        self.gateway_id = gateway_id
+        self.commit_interval_s = commit_interval_s
+        self._lock = threading.Lock()  # guards _pending and _pending_samples
+        self._flush_lock = threading.Lock()  # one flush at a time
+        self._pending: list[GatewayEvent | RawSamples] = []
+        self._pending_samples = 0
+        self._open_sets: dict[str, _OpenSet] = {}
+        self._stop = threading.Event()
+        self.flushes = 0
+        self.failed_flushes = 0
+        self.dropped_samples = 0
+        self.last_error: str | None = None
+        self._thread: threading.Thread | None = None
+        if start_thread:
+            self._thread = threading.Thread(target=self._run, name="winkwatch-db-writer", daemon=True)
+            self._thread.start()
+
+    # -- GatewaySink, called from the gateway's event loop: never blocks on the database ----
+    def write_samples(self, samples: RawSamples) -> None:
+        with self._lock:
+            self._pending.append(samples)
+            self._pending_samples += len(samples)
+            if self._pending_samples > MAX_PENDING_SAMPLES:
+                self._drop_oldest_samples()
+
+    def record_event(self, event: GatewayEvent) -> None:
+        if isinstance(event, LiveAngles):
+            return  # derived, 20 Hz: re-computable from the raw samples
+        with self._lock:
+            self._pending.append(event)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30.0)
+        self.flush()
+
+    # -- synchronous helpers for the HTTP layer -----------------------------------------------
+    def ensure_set(self, info: SetInfo, session_id: int | None = None) -> int:
+        """Database id of the gateway's set, creating its row now if the writer has not yet."""
+        with self._flush_lock, self._db.sessions.begin() as db:
+            return self._open_set(db, info, session_id).set_id
+
+    # -- writer ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.wait(self.commit_interval_s):
+            self.flush()
+
+    def flush(self) -> bool:
+        """Commit everything pending in one transaction; False (data kept) if that failed."""
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                self._pending_samples = 0
+            if not batch:
+                return True
+            open_sets_before = dict(self._open_sets)
+            try:
+                with self._db.sessions.begin() as db:
+                    self._write(db, batch)
+            except (SQLAlchemyError, NotFoundError, ConflictError) as exc:
+                self._open_sets = open_sets_before
+                self.failed_flushes += 1
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.error("could not store gateway data (will retry in %.1f s): %s",
+                          self.commit_interval_s, self.last_error)
+                with self._lock:
+                    self._pending = batch + self._pending
+                    self._pending_samples = sum(len(i) for i in self._pending if isinstance(i, RawSamples))
+                    if self._pending_samples > MAX_PENDING_SAMPLES:
+                        self._drop_oldest_samples()
+                return False
+            self.flushes += 1
+            return True
+
+    def _drop_oldest_samples(self) -> None:
+        for index, item in enumerate(self._pending):
+            if isinstance(item, RawSamples):
+                del self._pending[index]
+                self._pending_samples -= len(item)
+                self.dropped_samples += len(item)
+                log.error("database unreachable for too long: dropped %d raw samples of %s",
+                          len(item), item.address)
+                return
+
+    def _write(self, db: Session, batch: list[GatewayEvent | RawSamples]) -> None:
+        samples: dict[tuple[str, str], list[RawSamples]] = defaultdict(list)
+        for item in batch:
+            if isinstance(item, RawSamples):
+                samples[(item.set_key, item.placement.value)].append(item)
+                continue
+            # Samples before an event of the same set are written first (keeps order simple).
+            if isinstance(item, SetStopped):
+                self._write_samples(db, samples, only_set=item.set.set_key)
+            self._write_event(db, item)
+        self._write_samples(db, samples)
+
+    def _open_set(self, db: Session, info: SetInfo, session_id: int | None = None) -> _OpenSet:
+        known = self._open_sets.get(info.set_key)
+        if known is not None:
+            return known
+        row = set_store.set_by_key(db, info.set_key)
+        if row is None:
+            athlete_id = resolve_athlete_key(db, info.athlete_id)
+            row = set_store.start_set(
+                db, athlete_id, info.variant, load_kg=info.load_kg, notes=info.notes,
+                session_id=session_id, gateway_id=self.gateway_id, set_key=info.set_key,
+                started_at=info.started_utc,
+            )
+        opened = _OpenSet(set_id=row.id, athlete_id=row.athlete_id, started_s=info.started_s,
+                          chunk_index=defaultdict(int))
+        self._open_sets[info.set_key] = opened
+        return opened
+
+    def _write_event(self, db: Session, event: GatewayEvent) -> None:
+        if isinstance(event, SetStarted):
+            self._open_set(db, event.set)
+        elif isinstance(event, SetStopped):
+            opened = self._open_set(db, event.set)
+            row = set_store.get_set(db, opened.set_id)
+            if row.status == SetStatus.RECORDING.value:
+                set_store.finish_set(db, opened.set_id, SetStatus.COMPLETED)
+            self._open_sets.pop(event.set.set_key, None)
+        elif isinstance(event, RepCompleted):
+            opened = self._open_sets.get(event.set_key)
+            if opened is None:
+                log.warning("rep of unknown set %s not stored", event.set_key)
+                return
+            row = set_store.get_set(db, opened.set_id)
+            set_store.add_reps(db, row, [_relative_metrics(event, opened.started_s)])
+        elif isinstance(event, Calibrated):
+            opened = self._open_sets.get(event.set_key)
+            if opened is not None:
+                set_store.add_calibration(db, opened.athlete_id, opened.set_id, event.ok,
+                                          event.message, at=event.wall_utc)
+        elif isinstance(event, QualityWarning) and event.set_key in self._open_sets:
+            row = set_store.get_set(db, self._open_sets[event.set_key].set_id)
+            findings = json.loads(row.findings_json or "[]")
+            findings.append({"code": event.code, "message": event.message,
+                             "sensor": event.placement.value if event.placement else None,
+                             "rep": event.rep})
+            row.findings_json = json.dumps(findings)
+        elif isinstance(event, SensorStatusChanged) and event.kind is not None:
+            if catalog.sensor_by_address(db, event.address) is None:
+                catalog.register_sensor(db, event.address, event.kind.value)
+
+    def _write_samples(self, db: Session, samples: dict[tuple[str, str], list[RawSamples]],
+                       only_set: str | None = None) -> None:
+        for key in [k for k in samples if only_set is None or k[0] == only_set]:
+            chunks = samples.pop(key)
+            set_key, placement = key
+            opened = self._open_sets.get(set_key)
+            if opened is None:
+                log.warning("%d samples of unknown set %s not stored", sum(map(len, chunks)), set_key)
+                continue
+            t_s = np.concatenate([c.t_s for c in chunks]) - opened.started_s
+            acc = np.concatenate([c.acc_mps2 for c in chunks])
+            gyr = np.concatenate([c.gyr_radps for c in chunks])
+            index = opened.chunk_index[placement]
+            opened.chunk_index[placement] = index + 1
+            set_store.add_raw_chunk(db, opened.set_id, chunks[0].placement, chunks[0].address,
+                                    index, t_s, acc, gyr)
+            row = db.get(ExerciseSet, opened.set_id)
+            row.recorded_s = max(row.recorded_s, float(t_s[-1]))
+
+
+def _relative_metrics(event: RepCompleted, started_s: float):
+    """The rep's times moved from the gateway clock to seconds since the set started."""
+    m = event.metrics
+    return replace(
+        m, start_s=m.start_s - started_s, bottom_s=m.bottom_s - started_s, end_s=m.end_s - started_s,
+        wink_onset_s=None if m.wink_onset_s is None else m.wink_onset_s - started_s,
+    )
+
+
+def recover_after_restart(database: Database, gateway_id: str) -> list[int]:
+    """Mark the sets this gateway left `recording` as interrupted; returns their ids."""
+    with database.sessions.begin() as db:
+        return set_store.mark_interrupted(db, gateway_id)
+
+
+__all__ = ["DatabaseSink", "recover_after_restart", "resolve_athlete_key"]

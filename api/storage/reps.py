@@ -1,0 +1,179 @@
+"""Rep queries: filtered pages, streamed iteration for export, per-athlete summaries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Iterator
+
+import numpy as np
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from api.errors import InvalidInputError, NotFoundError
+from api.storage import catalog
+from api.storage.models import ExerciseSet, Rep
+from api.storage.paging import Page, fetch_page
+from api.vocab import SetVariant
+
+EXPORT_BATCH_ROWS = 2000  # rows fetched per round trip while streaming an export
+
+
+@dataclass(frozen=True)
+class RepFilter:
+    athlete_id: int | None = None
+    set_id: int | None = None
+    session_id: int | None = None
+    variant: SetVariant | None = None
+    butt_wink: bool | None = None  # True = flagged reps only
+    since: datetime | None = None  # performed_at >= since
+    until: datetime | None = None  # performed_at < until
+
+    def apply(self, query: Select) -> Select:
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise InvalidInputError("`since` must be before `until`")
+        if self.athlete_id is not None:
+            query = query.where(Rep.athlete_id == self.athlete_id)
+        if self.set_id is not None:
+            query = query.where(Rep.set_id == self.set_id)
+        if self.session_id is not None:
+            query = query.where(Rep.set_id.in_(
+                select(ExerciseSet.id).where(ExerciseSet.session_id == self.session_id)))
+        if self.variant is not None:
+            query = query.where(Rep.variant == SetVariant(self.variant).value)
+        if self.butt_wink is not None:
+            query = query.where(Rep.butt_wink.is_(self.butt_wink))
+        if self.since is not None:
+            query = query.where(Rep.performed_at >= self.since)
+        if self.until is not None:
+            query = query.where(Rep.performed_at < self.until)
+        return query
+
+
+def get_rep(db: Session, rep_id: int) -> Rep:
+    rep = db.get(Rep, rep_id)
+    if rep is None:
+        raise NotFoundError("rep", rep_id)
+    return rep
+
+
+def list_reps(db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100) -> Page[Rep]:
+    return fetch_page(db, where.apply(select(Rep)), Rep.id, cursor, limit)
+
+
+def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:
+    """Every matching rep (its columns + `session_id`), oldest first, in bounded memory.
+
+    Walks the id keyset in batches rather than holding one cursor open, so a slow client
+    never pins a transaction or a server-side cursor.
+    """
+    table = Rep.__table__
+    last_id = 0
+    while True:
+        query = (
+            where.apply(select(table, ExerciseSet.session_id).join(ExerciseSet, ExerciseSet.id == table.c.set_id))
+            .where(table.c.id > last_id)
+            .order_by(table.c.id)
+        )
+        rows = db.execute(query.limit(EXPORT_BATCH_ROWS)).mappings().all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1]["id"]
+        if len(rows) < EXPORT_BATCH_ROWS:
+            return
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    variant: str
+    reps: int
+    wink_reps: int
+    loaded_wink_reps: int
+    median_depth_deg: float | None
+    median_wink_deg: float | None
+    # Thigh angle at which the wink starts: median over the reps that winked.
+    median_wink_onset_depth_deg: float | None
+    # Same, only over reps under load (load_kg > 0): "depth at which it starts under load".
+    median_loaded_onset_depth_deg: float | None
+    # Shallowest onset seen under load: a box set just above it avoids the wink.
+    min_loaded_onset_depth_deg: float | None
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    variant: str
+    reps: int
+    wink_reps: int
+    median_wink_onset_depth_deg: float | None
+
+
+@dataclass(frozen=True)
+class LoadPoint:
+    variant: str
+    load_kg: float
+    reps: int
+    wink_reps: int
+    median_wink_onset_depth_deg: float | None
+
+
+@dataclass(frozen=True)
+class AthleteSummary:
+    athlete_id: int
+    variants: list[VariantSummary]
+    over_time: list[DayPoint]
+    by_load: list[LoadPoint]
+
+
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def summarize_athlete(db: Session, athlete_id: int, since: datetime | None = None,
+                      until: datetime | None = None) -> AthleteSummary:
+    """Wink onset depth per variant, per day (trend) and per load."""
+    catalog.get_athlete(db, athlete_id)
+    where = RepFilter(athlete_id=athlete_id, since=since, until=until)
+    query = where.apply(select(
+        Rep.variant, Rep.performed_at, Rep.load_kg, Rep.depth_deg, Rep.wink_deg,
+        Rep.wink_onset_depth_deg, Rep.butt_wink, Rep.loaded_wink,
+    )).order_by(Rep.performed_at)
+    per_variant: dict[str, list] = defaultdict(list)
+    per_day: dict[tuple[date, str], list] = defaultdict(list)
+    per_load: dict[tuple[str, float], list] = defaultdict(list)
+    for row in db.execute(query):
+        per_variant[row.variant].append(row)
+        per_day[(row.performed_at.date(), row.variant)].append(row)
+        if row.load_kg is not None:
+            per_load[(row.variant, round(float(row.load_kg), 1))].append(row)
+
+    def onsets(rows) -> list[float]:
+        return [r.wink_onset_depth_deg for r in rows if r.butt_wink and r.wink_onset_depth_deg is not None]
+
+    variants = []
+    for variant, rows in sorted(per_variant.items()):
+        loaded = [r for r in rows if r.load_kg is not None and r.load_kg > 0]
+        loaded_onsets = onsets(loaded)
+        variants.append(VariantSummary(
+            variant=variant, reps=len(rows), wink_reps=sum(bool(r.butt_wink) for r in rows),
+            loaded_wink_reps=sum(bool(r.loaded_wink) for r in rows),
+            median_depth_deg=_median([r.depth_deg for r in rows]),
+            median_wink_deg=_median([r.wink_deg for r in rows]),
+            median_wink_onset_depth_deg=_median(onsets(rows)),
+            median_loaded_onset_depth_deg=_median(loaded_onsets),
+            min_loaded_onset_depth_deg=min(loaded_onsets) if loaded_onsets else None,
+        ))
+    over_time = [
+        DayPoint(day=day, variant=variant, reps=len(rows), wink_reps=sum(bool(r.butt_wink) for r in rows),
+                 median_wink_onset_depth_deg=_median(onsets(rows)))
+        for (day, variant), rows in sorted(per_day.items())
+    ]
+    by_load = [
+        LoadPoint(variant=variant, load_kg=load, reps=len(rows),
+                  wink_reps=sum(bool(r.butt_wink) for r in rows),
+                  median_wink_onset_depth_deg=_median(onsets(rows)))
+        for (variant, load), rows in sorted(per_load.items())
+    ]
+    return AthleteSummary(athlete_id=athlete_id, variants=variants, over_time=over_time, by_load=by_load)

@@ -1,0 +1,198 @@
+"""Sets: start, stop, edit, recovery after a crash; their reps, calibrations and raw samples."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from api.errors import ConflictError, NotFoundError
+from api.storage import catalog
+from api.storage.models import Calibration, ExerciseSet, RawChunk, Rep, utc_now
+from api.storage.paging import Page, fetch_page
+from api.storage.raw_codec import CODEC, decode_samples, encode_samples
+from api.vocab import Placement, RepSource, SetStatus, SetVariant
+from fusion.types import ImuRecording, QualityFinding, RepMetrics
+
+
+def start_set(db: Session, athlete_id: int, variant: SetVariant, *, load_kg: float | None = None,
+              notes: str = "", session_id: int | None = None, gateway_id: str = "",
+              set_key: str | None = None, started_at: datetime | None = None) -> ExerciseSet:
+    """A new set in status `recording` (in the athlete's open session unless one is given).
+
+    `set_key` is the gateway's key of the set (a new UUID when the set has no gateway).
+    """
+    catalog.get_athlete(db, athlete_id)
+    busy = db.scalar(select(ExerciseSet.id).where(
+        ExerciseSet.athlete_id == athlete_id, ExerciseSet.status == SetStatus.RECORDING.value
+    ))
+    if busy is not None:
+        raise ConflictError(f"athlete {athlete_id} is already recording set {busy}; stop it first")
+    if session_id is None:
+        session = catalog.open_session_for(db, athlete_id, gateway_id)
+    else:
+        session = catalog.get_session(db, session_id)
+        if session.athlete_id != athlete_id:
+            raise ConflictError(f"session {session_id} belongs to athlete {session.athlete_id}, "
+                                f"not {athlete_id}")
+        if session.ended_at is not None:
+            raise ConflictError(f"session {session_id} has ended; start a new session")
+    exercise_set = ExerciseSet(
+        session_id=session.id, athlete_id=athlete_id, variant=SetVariant(variant).value,
+        load_kg=load_kg, notes=notes, status=SetStatus.RECORDING.value, gateway_id=gateway_id,
+        set_key=set_key or uuid.uuid4().hex, started_at=started_at or utc_now(),
+    )
+    db.add(exercise_set)
+    db.flush()
+    return exercise_set
+
+
+def set_by_key(db: Session, set_key: str) -> ExerciseSet | None:
+    return db.scalar(select(ExerciseSet).where(ExerciseSet.set_key == set_key))
+
+
+def get_set(db: Session, set_id: int) -> ExerciseSet:
+    exercise_set = db.get(ExerciseSet, set_id)
+    if exercise_set is None:
+        raise NotFoundError("set", set_id)
+    return exercise_set
+
+
+def finish_set(db: Session, set_id: int, status: SetStatus = SetStatus.COMPLETED) -> ExerciseSet:
+    exercise_set = get_set(db, set_id)
+    if exercise_set.status != SetStatus.RECORDING.value:
+        raise ConflictError(f"set {set_id} is already {exercise_set.status}")
+    exercise_set.status = status.value
+    exercise_set.ended_at = utc_now()
+    db.flush()
+    return exercise_set
+
+
+def update_set(db: Session, set_id: int, *, variant: SetVariant | None = None,
+               load_kg: float | None = None, notes: str | None = None) -> ExerciseSet:
+    """Correct a set's variant, load or notes; its reps follow."""
+    exercise_set = get_set(db, set_id)
+    if variant is not None:
+        exercise_set.variant = SetVariant(variant).value
+        db.execute(update(Rep).where(Rep.set_id == set_id).values(variant=exercise_set.variant))
+    if load_kg is not None:
+        exercise_set.load_kg = load_kg
+        db.execute(update(Rep).where(Rep.set_id == set_id).values(load_kg=load_kg))
+    if notes is not None:
+        exercise_set.notes = notes
+    db.flush()
+    return exercise_set
+
+
+def mark_interrupted(db: Session, gateway_id: str) -> list[int]:
+    """Sets this gateway left `recording` (it was killed): mark them interrupted."""
+    ids = list(db.scalars(select(ExerciseSet.id).where(
+        ExerciseSet.status == SetStatus.RECORDING.value, ExerciseSet.gateway_id == gateway_id
+    )))
+    if ids:
+        db.execute(update(ExerciseSet).where(ExerciseSet.id.in_(ids)).values(
+            status=SetStatus.INTERRUPTED.value, ended_at=utc_now()))
+    return ids
+
+
+def list_sets(db: Session, *, athlete_id: int | None = None, session_id: int | None = None,
+              variant: SetVariant | None = None, status: SetStatus | None = None,
+              cursor: int | None = None, limit: int = 100) -> Page[ExerciseSet]:
+    query = select(ExerciseSet)
+    if athlete_id is not None:
+        query = query.where(ExerciseSet.athlete_id == athlete_id)
+    if session_id is not None:
+        query = query.where(ExerciseSet.session_id == session_id)
+    if variant is not None:
+        query = query.where(ExerciseSet.variant == SetVariant(variant).value)
+    if status is not None:
+        query = query.where(ExerciseSet.status == SetStatus(status).value)
+    return fetch_page(db, query, ExerciseSet.id, cursor, limit)
+
+
+def rep_row(exercise_set: ExerciseSet, metrics: RepMetrics) -> dict[str, object]:
+    """Column values of a `Rep` for `metrics` of `exercise_set` (times set-relative, s)."""
+    values = asdict(metrics)
+    values["quality"] = ";".join(metrics.quality)
+    values.update(
+        set_id=exercise_set.id, athlete_id=exercise_set.athlete_id, variant=exercise_set.variant,
+        performed_at=exercise_set.started_at + timedelta(seconds=float(metrics.start_s)),
+    )
+    for key, value in values.items():
+        if isinstance(value, (np.floating, np.integer, np.bool_)):
+            values[key] = value.item()
+    return values
+
+
+def add_reps(db: Session, exercise_set: ExerciseSet, reps: Iterable[RepMetrics]) -> int:
+    rows = [rep_row(exercise_set, metrics) for metrics in reps]
+    if rows:
+        db.execute(Rep.__table__.insert(), rows)
+    return len(rows)
+
+
+def replace_reps(db: Session, set_id: int, reps: Sequence[RepMetrics],
+                 findings: Sequence[QualityFinding], source: RepSource) -> int:
+    exercise_set = get_set(db, set_id)
+    db.execute(delete(Rep).where(Rep.set_id == set_id))
+    exercise_set.reps_source = source.value
+    exercise_set.findings_json = findings_to_json(findings)
+    db.flush()
+    return add_reps(db, exercise_set, reps)
+
+
+def findings_to_json(findings: Sequence[QualityFinding]) -> str:
+    return json.dumps([asdict(finding) for finding in findings])
+
+
+def add_calibration(db: Session, athlete_id: int, set_id: int | None, ok: bool, message: str,
+                    at: datetime | None = None) -> Calibration:
+    calibration = Calibration(athlete_id=athlete_id, set_id=set_id, ok=ok, message=message,
+                              created_at=at or utc_now())
+    db.add(calibration)
+    db.flush()
+    return calibration
+
+
+def add_raw_chunk(db: Session, set_id: int, placement: Placement, address: str, chunk_index: int,
+                  t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> None:
+    """Store one block of samples; `t_s` seconds since the set started."""
+    t_s = np.asarray(t_s, dtype=float)
+    if t_s.size == 0:
+        return
+    db.execute(RawChunk.__table__.insert(), [dict(
+        set_id=set_id, placement=Placement(placement).value, address=address,
+        chunk_index=chunk_index, n_samples=int(t_s.size), t_first_s=float(t_s[0]),
+        t_last_s=float(t_s[-1]), codec=CODEC, payload=encode_samples(t_s, acc_mps2, gyr_radps),
+    )])
+
+
+def raw_placements(db: Session, set_id: int) -> list[Placement]:
+    rows = db.scalars(select(RawChunk.placement).where(RawChunk.set_id == set_id).distinct())
+    return sorted((Placement(p) for p in rows), key=lambda p: p.value)
+
+
+def load_raw(db: Session, set_id: int, placement: Placement) -> ImuRecording:
+    """All stored samples of one sensor of a set, in time order (set-relative seconds)."""
+    get_set(db, set_id)
+    rows = db.execute(
+        select(RawChunk.n_samples, RawChunk.codec, RawChunk.payload)
+        .where(RawChunk.set_id == set_id, RawChunk.placement == Placement(placement).value)
+        .order_by(RawChunk.chunk_index, RawChunk.id)
+    ).all()
+    if not rows:
+        raise NotFoundError(f"raw {Placement(placement).value} samples of set", set_id)
+    parts = [decode_samples(row.payload, row.n_samples, row.codec) for row in rows]
+    t_s = np.concatenate([p[0] for p in parts])
+    acc = np.concatenate([p[1] for p in parts])
+    gyr = np.concatenate([p[2] for p in parts])
+    # Keep strictly increasing times only: drops any block a retried write stored twice.
+    keep = np.ones(t_s.shape, dtype=bool)
+    keep[1:] = t_s[1:] > np.maximum.accumulate(t_s)[:-1]
+    return ImuRecording(t_s=t_s[keep], acc_mps2=acc[keep], gyr_radps=gyr[keep])
