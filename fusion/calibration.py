@@ -22,7 +22,7 @@ STILL_MIN_S = 0.5               # a still window this long gives a trustworthy v
 STILL_SEARCH_S = 6.0            # look for standing in the first seconds of a recording
 SHORT_STILL_MIN_S = 0.2         # shortest usable window when no proper still period exists
 MOVING_GYR_RADPS = 0.4          # samples above this rotate enough to show the flexion axis
-MIN_MOVING_SAMPLES = 20
+MIN_MOVING_SAMPLES = 5
 PLANAR_MOTION_MIN_SHARE = 0.6   # share of rotation energy about the flexion axis to trust it
 
 
@@ -86,10 +86,16 @@ def find_still_window(gyr_radps: np.ndarray, rate_hz: float) -> StillWindow:
 def calibrate_segment(
     up_sensor: np.ndarray, gyr_radps: np.ndarray, still: StillWindow
 ) -> SegmentCalibration:
-    """Segment axes from the standing vertical (`up_sensor` (N,3) earth-up in sensor frame)
-    and the principal rotation axis of `gyr_radps` (N,3) rad/s while moving."""
-    z_axis = up_sensor[still.start : still.stop].mean(axis=0)
-    z_axis = z_axis / np.linalg.norm(z_axis)
+    """Segment axes from the standing vertical (`up_sensor` (N,3) earth-up in sensor frame,
+    averaged over `still`) and the principal rotation axis of `gyr_radps` (N,3) while moving."""
+    return calibrate_from_vertical(_unit(up_sensor[still.start : still.stop].mean(axis=0)), gyr_radps, still)
+
+
+def calibrate_from_vertical(
+    z_axis: np.ndarray, gyr_radps: np.ndarray, still: StillWindow
+) -> SegmentCalibration:
+    """Segment axes from a known standing vertical `z_axis` (unit, sensor frame) and the
+    principal horizontal rotation axis of `gyr_radps` (N,3) rad/s while moving."""
     moving = np.linalg.norm(gyr_radps, axis=1) > MOVING_GYR_RADPS
     if np.count_nonzero(moving) < MIN_MOVING_SAMPLES:
         raise AnalysisError(
@@ -99,12 +105,15 @@ def calibrate_segment(
     rates = gyr_radps[moving]
     horizontal = rates - np.outer(rates @ z_axis, z_axis)
     _, singular, vt = np.linalg.svd(horizontal, full_matrices=False)
-    y_axis = vt[0] - (vt[0] @ z_axis) * z_axis
-    y_axis /= np.linalg.norm(y_axis)
+    y_axis = _unit(vt[0] - (vt[0] @ z_axis) * z_axis)
     x_axis = np.cross(y_axis, z_axis)
     energy = singular**2
     planar_share = float(energy[0] / energy.sum()) if energy.sum() > 0 else 0.0
     return SegmentCalibration(x_axis, y_axis, z_axis, still, planar_share)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / np.linalg.norm(vector)
 
 
 def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -> np.ndarray:

@@ -7,12 +7,17 @@ reps -> butt wink -> quality findings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fusion.angles import SagittalAngles, segment_angles
-from fusion.calibration import SegmentCalibration, calibrate_segment, find_still_window
+from fusion.angles import segment_angles
+from fusion.calibration import (
+    SegmentCalibration,
+    calibrate_from_vertical,
+    calibrate_segment,
+    find_still_window,
+)
 from fusion.errors import AnalysisError
 from fusion.orientation import DEFAULT_OFFLINE_ENGINE, estimate_orientation, up_in_sensor_frame
 from fusion.quality import (
@@ -25,9 +30,9 @@ from fusion.quality import (
     rest_gravity_finding,
 )
 from fusion.resample import DEFAULT_MAX_GAP_S, UniformSamples, resample_to_grid, uniform_grid
-from fusion.reps import RepThresholds, RepWindow, segment_reps
-from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding, RepMetrics
-from fusion.wink import measure_wink
+from fusion.reps import RepThresholds, Segmentation, segment_reps
+from fusion.metrics import rep_metrics
+from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
 
 # Default butt-wink threshold: see README "Choosing the butt-wink threshold" for the data
 # behind it (simulated no-wink noise floor vs real labelled reps).
@@ -106,38 +111,14 @@ def _sensor_stage(rec: ImuRecording, name: str, grid: np.ndarray, config: Analys
     return _SensorStage(samples, up, calibration, findings, clipped_grid)
 
 
-def _rep_metrics(
-    number: int,
-    window: RepWindow,
-    t_s: np.ndarray,
-    angles: SagittalAngles,
-    bad_samples: dict[str, np.ndarray],
-    load_kg: float | None,
-    threshold_deg: float,
-) -> RepMetrics:
-    wink = measure_wink(angles.thigh_deg, angles.pelvic_tilt_deg, window)
-    butt_wink = wink.wink_deg >= threshold_deg
-    span = slice(window.start, window.end + 1)
-    quality = tuple(code for code, mask in bad_samples.items() if mask[span].any())
-    return RepMetrics(
-        rep=number,
-        start_s=float(t_s[window.start]),
-        bottom_s=float(t_s[window.bottom]),
-        end_s=float(t_s[window.end]),
-        depth_deg=float(angles.thigh_deg[window.bottom]),
-        hip_flexion_max_deg=float(angles.hip_flexion_deg[span].max()),
-        pelvic_tilt_peak_deg=float(angles.pelvic_tilt_deg[window.start : window.bottom + 1].max()),
-        pelvic_tilt_bottom_deg=float(angles.pelvic_tilt_deg[window.bottom]),
-        wink_deg=wink.wink_deg,
-        wink_onset_depth_deg=float(angles.thigh_deg[wink.peak_index]) if butt_wink else None,
-        butt_wink=butt_wink,
-        load_kg=load_kg,
-        loaded_wink=bool(butt_wink and load_kg is not None and load_kg > 0),
-        wink_onset_s=float(t_s[wink.peak_index]) if butt_wink else None,
-        descent_s=float(t_s[window.bottom] - t_s[window.start]),
-        ascent_s=float(t_s[window.end] - t_s[window.bottom]),
-        quality=quality,
-    )
+def _standing_from_rep_tops(stage: _SensorStage, segmentation: Segmentation) -> _SensorStage:
+    """Without a still period, the lifter still stands at the start and end of every rep:
+    take the vertical from those moments instead of from the quietest one."""
+    tops = [w.start for w in segmentation.reps] + [w.end for w in segmentation.reps]
+    z_axis = stage.up[tops].mean(axis=0)
+    z_axis /= np.linalg.norm(z_axis)
+    calibration = calibrate_from_vertical(z_axis, stage.samples.gyr_radps, stage.calibration.still)
+    return replace(stage, calibration=calibration)
 
 
 def analyze_recordings(
@@ -155,13 +136,17 @@ def analyze_recordings(
     pelvis = _sensor_stage(sacrum, "sacrum", grid, config)
     femur = _sensor_stage(thigh, "thigh", grid, config)
     angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
+    segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
+    if segmentation.reps and not (pelvis.calibration.still.trustworthy and femur.calibration.still.trustworthy):
+        pelvis, femur = (_standing_from_rep_tops(stage, segmentation) for stage in (pelvis, femur))
+        angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
+        segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
     bad_samples = {
         "gap": pelvis.samples.in_gap | femur.samples.in_gap,
         "clipping": pelvis.clipped | femur.clipped,
     }
-    segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
     reps = tuple(
-        _rep_metrics(k + 1, w, grid, angles, bad_samples, load_kg, config.wink_threshold_deg)
+        rep_metrics(k + 1, w, grid, angles, bad_samples, load_kg, config.wink_threshold_deg)
         for k, w in enumerate(segmentation.reps)
     )
     findings = overlap_findings(sacrum, thigh) + pelvis.findings + femur.findings

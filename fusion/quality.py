@@ -92,9 +92,9 @@ def calibration_findings(cal: SegmentCalibration, sensor: str) -> list[QualityFi
         findings.append(
             QualityFinding(
                 "no_still_period",
-                f"{sensor}: no still standing period at the start (quietest "
-                f"{cal.still.duration_s:.2f} s used for the vertical); angles may be offset by a "
-                "few degrees: stand still for 1-2 s before the first rep",
+                f"{sensor}: no still standing period at the start; the vertical was taken from "
+                "the standing moments between reps, so angles may be offset by a few degrees: "
+                "stand still for 1-2 s before the first rep",
                 sensor,
             )
         )

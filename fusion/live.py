@@ -1,0 +1,437 @@
+"""Causal, incremental analysis of one athlete's two sensors, for the live gateway.
+
+Pure and synchronous: samples in (`push`), events out. The caller maps each sensor's clock
+to the gateway clock first; here both streams are interpolated onto one uniform grid as far
+as both have data, fused causally, calibrated on the fly and segmented into reps. Completed
+reps are measured with the same `rep_metrics` as the offline pipeline.
+
+Calibration on the fly:
+1. standing still (or, after `STILL_SEARCH_S`, the quietest moment) gives each segment's
+   vertical;
+2. the first descent (thigh inclination past `AXIS_LOCK_DEG`) gives each flexion axis from
+   the angular rate so far, and the signs (thigh positive, pelvis rising with the thigh).
+Angles and reps start after that; the first rep is kept because its samples are buffered.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fusion.angles import SagittalAngles
+from fusion.calibration import (
+    MOVING_GYR_RADPS,
+    STILL_GYR_RADPS,
+    STILL_MIN_S,
+    STILL_SEARCH_S,
+    SegmentCalibration,
+    StillWindow,
+    calibrate_from_vertical,
+    find_still_window,
+    sagittal_angle_deg,
+)
+from fusion.metrics import rep_metrics
+from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
+from fusion.pipeline import WINK_THRESHOLD_DEG
+from fusion.reps import LEAVE_FRACTION, LEAVE_MIN_DEG, RepThresholds, RepWindow
+from fusion.types import RepMetrics
+from fusion.wink import BOTTOM_EXIT_DEG
+
+PLACEMENTS = ("sacrum", "thigh")
+AXIS_LOCK_DEG = 15.0      # thigh inclination that shows the squat has begun: fix the axes
+HISTORY_S = 30.0          # grid history kept (longest rep plus the standing before it)
+MIN_AXIS_SAMPLES = 10     # moving samples needed before the flexion axis is trusted
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    grid_rate_hz: float = 100.0
+    engine: str = DEFAULT_LIVE_ENGINE
+    wink_threshold_deg: float = WINK_THRESHOLD_DEG
+    rep_thresholds: RepThresholds = field(default_factory=RepThresholds)
+
+
+# Events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveAngles:
+    """New per-sample angles on the analyser's grid: all arrays (m,), deg; `t_s` gateway clock."""
+
+    t_s: np.ndarray
+    thigh_deg: np.ndarray
+    pelvic_tilt_deg: np.ndarray
+    hip_flexion_deg: np.ndarray
+
+
+@dataclass(frozen=True)
+class RepStarted:
+    rep: int
+    t_s: float
+
+
+@dataclass(frozen=True)
+class WinkOnset:
+    """The pelvis has turned back by the wink threshold: `t_s` is where that rotation began."""
+
+    rep: int
+    t_s: float
+    onset_depth_deg: float
+    wink_deg: float
+    detected_s: float  # grid time at which the threshold was crossed
+
+
+@dataclass(frozen=True)
+class RepCompleted:
+    metrics: RepMetrics
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    ok: bool
+    message: str
+
+
+LiveEvent = LiveAngles | RepStarted | WinkOnset | RepCompleted | Calibrated
+
+
+# Internals --------------------------------------------------------------------------------
+
+
+class _SensorBuffer:
+    """Raw samples of one sensor not yet consumed by the grid (keeps one sample before)."""
+
+    def __init__(self) -> None:
+        self.t_s = np.empty(0)
+        self.acc = np.empty((0, 3))
+        self.gyr = np.empty((0, 3))
+
+    def append(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+        keep = t_s > (self.t_s[-1] if self.t_s.size else -np.inf)  # drop repeats and reorders
+        self.t_s = np.concatenate([self.t_s, t_s[keep]])
+        self.acc = np.concatenate([self.acc, acc[keep]])
+        self.gyr = np.concatenate([self.gyr, gyr[keep]])
+
+    def interpolate(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        acc = np.column_stack([np.interp(grid, self.t_s, self.acc[:, k]) for k in range(3)])
+        gyr = np.column_stack([np.interp(grid, self.t_s, self.gyr[:, k]) for k in range(3)])
+        return acc, gyr
+
+    def drop_before(self, t_s: float) -> None:
+        first = max(int(np.searchsorted(self.t_s, t_s, side="right")) - 1, 0)
+        self.t_s, self.acc, self.gyr = self.t_s[first:], self.acc[first:], self.gyr[first:]
+
+
+class _History:
+    """Grid history: time, both up-vectors, both gyro rates, gap flags (ring-trimmed)."""
+
+    def __init__(self) -> None:
+        self.t_s = np.empty(0)
+        self.up = {p: np.empty((0, 3)) for p in PLACEMENTS}
+        self.gyr = {p: np.empty((0, 3)) for p in PLACEMENTS}
+        self.in_gap = np.empty(0, dtype=bool)
+        self.offset = 0  # absolute index of element 0
+
+    def extend(self, t_s, up, gyr, in_gap) -> None:
+        self.t_s = np.concatenate([self.t_s, t_s])
+        for p in PLACEMENTS:
+            self.up[p] = np.concatenate([self.up[p], up[p]])
+            self.gyr[p] = np.concatenate([self.gyr[p], gyr[p]])
+        self.in_gap = np.concatenate([self.in_gap, in_gap])
+
+    def trim_before(self, absolute_index: int) -> None:
+        cut = absolute_index - self.offset
+        if cut <= 0:
+            return
+        self.t_s = self.t_s[cut:]
+        for p in PLACEMENTS:
+            self.up[p] = self.up[p][cut:]
+            self.gyr[p] = self.gyr[p][cut:]
+        self.in_gap = self.in_gap[cut:]
+        self.offset = absolute_index
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.t_s.size
+
+
+@dataclass
+class _RepState:
+    number: int
+    start: int  # absolute grid indices
+    bottom: int
+    peak_tilt: int
+    wink_announced: bool = False
+    exit_index: int | None = None  # where the thigh fell below the exit level
+    lowest_after: int | None = None
+
+
+class LiveSquatAnalyzer:
+    """Live analysis of one athlete. Not thread-safe: one caller feeds it."""
+
+    def __init__(self, *, load_kg: float | None = None, config: LiveConfig | None = None) -> None:
+        self.config = config or LiveConfig()
+        self.load_kg = load_kg
+        self._buffers = {p: _SensorBuffer() for p in PLACEMENTS}
+        self._fusers = {
+            p: CausalOrientation(self.config.grid_rate_hz, self.config.engine) for p in PLACEMENTS
+        }
+        self._history = _History()
+        self._next_grid_s: float | None = None
+        self._gaps: list[tuple[str, float, float]] = []
+        self._vertical: dict[str, np.ndarray] | None = None
+        self._still: StillWindow | None = None
+        self._calibration: dict[str, SegmentCalibration] | None = None
+        self._signs = {p: 1.0 for p in PLACEMENTS}
+        self._thigh = np.empty(0)  # angles aligned with history
+        self._tilt = np.empty(0)
+        self._standing_deg = 0.0
+        self._rep: _RepState | None = None
+        self._reps_done = 0
+        self._last_end = 0  # absolute grid index where the last rep ended
+        self._scan_from = 0  # absolute grid index the rep state machine continues from
+
+    # Public API -------------------------------------------------------------------------
+
+    def set_load(self, load_kg: float | None) -> None:
+        self.load_kg = load_kg
+
+    def mark_gap(self, placement: str, start_s: float, end_s: float) -> None:
+        """Tell the analyser that `placement` lost samples between `start_s` and `end_s`."""
+        self._check_placement(placement)
+        self._gaps.append((placement, start_s, end_s))
+
+    def push(
+        self, placement: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> list[LiveEvent]:
+        """Add samples of one sensor (gateway clock, sensor frame); return the events they cause."""
+        self._check_placement(placement)
+        t_s = np.asarray(t_s, dtype=float).reshape(-1)
+        acc = np.asarray(acc_mps2, dtype=float).reshape(-1, 3)
+        gyr = np.asarray(gyr_radps, dtype=float).reshape(-1, 3)
+        if not (t_s.size == acc.shape[0] == gyr.shape[0]):
+            raise ValueError("t_s, acc_mps2 and gyr_radps must have the same number of samples")
+        finite = np.isfinite(t_s) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+        self._buffers[placement].append(t_s[finite], acc[finite], gyr[finite])
+        return self._advance()
+
+    def finish(self) -> list[LiveEvent]:
+        """End of the set: a rep still in progress is incomplete and is dropped."""
+        self._rep = None
+        return []
+
+    # Grid ---------------------------------------------------------------------------------
+
+    def _check_placement(self, placement: str) -> None:
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+
+    def _advance(self) -> list[LiveEvent]:
+        buffers = self._buffers
+        if any(b.t_s.size < 2 for b in buffers.values()):
+            return []
+        step_s = 1.0 / self.config.grid_rate_hz
+        if self._next_grid_s is None:
+            self._next_grid_s = max(b.t_s[0] for b in buffers.values())
+        until_s = min(b.t_s[-1] for b in buffers.values())
+        count = int(np.floor((until_s - self._next_grid_s) / step_s + 1e-9)) + 1
+        if count <= 0:
+            return []
+        grid = self._next_grid_s + np.arange(count) * step_s
+        self._next_grid_s = float(grid[-1] + step_s)
+        up, gyr = {}, {}
+        for p in PLACEMENTS:
+            acc_g, gyr_g = buffers[p].interpolate(grid)
+            up[p] = up_in_sensor_frame(self._fusers[p].update(gyr_g, acc_g))
+            gyr[p] = gyr_g
+            buffers[p].drop_before(float(grid[-1]))
+        self._history.extend(grid, up, gyr, self._gap_flags(grid))
+        events: list[LiveEvent] = []
+        if self._calibration is None:
+            events += self._try_calibrate()
+        if self._calibration is not None:
+            events += self._update_angles()
+            events += self._run_reps()
+        self._trim()
+        return events
+
+    def _gap_flags(self, grid: np.ndarray) -> np.ndarray:
+        flags = np.zeros(grid.size, dtype=bool)
+        for _, start_s, end_s in self._gaps:
+            flags |= (grid >= start_s) & (grid <= end_s)
+        return flags
+
+    def _trim(self) -> None:
+        keep = int(HISTORY_S * self.config.grid_rate_hz)
+        oldest_needed = self._history.end - keep
+        if self._rep is not None:
+            oldest_needed = min(oldest_needed, self._rep.start)
+        if self._calibration is None:
+            if self._vertical is None:
+                self._history.trim_before(oldest_needed)
+            return
+        cut = oldest_needed - self._history.offset
+        if cut > 0:
+            self._thigh = self._thigh[cut:]
+            self._tilt = self._tilt[cut:]
+            self._history.trim_before(oldest_needed)
+        horizon_s = float(self._history.t_s[0]) if self._history.t_s.size else -np.inf
+        self._gaps = [g for g in self._gaps if g[2] >= horizon_s]
+
+    # Calibration --------------------------------------------------------------------------
+
+    def _try_calibrate(self) -> list[LiveEvent]:
+        h = self._history
+        rate = self.config.grid_rate_hz
+        events: list[LiveEvent] = []
+        if self._vertical is None:
+            still_needed = int(STILL_MIN_S * rate)
+            quiet = np.ones(h.t_s.size, dtype=bool)
+            for p in PLACEMENTS:
+                quiet &= np.linalg.norm(h.gyr[p], axis=1) < STILL_GYR_RADPS
+            run = _trailing_run(quiet)
+            if run >= still_needed:
+                stop = h.t_s.size
+                self._vertical = {p: _mean_unit(h.up[p][stop - run : stop]) for p in PLACEMENTS}
+                self._still = StillWindow(h.offset + stop - run, h.end, run / rate, True)
+            elif h.t_s.size >= int(STILL_SEARCH_S * rate):
+                still = find_still_window(h.gyr["thigh"] + h.gyr["sacrum"], rate)
+                self._vertical = {p: _mean_unit(h.up[p][still.start : still.stop]) for p in PLACEMENTS}
+                self._still = still
+                events.append(Calibrated(False, "no still standing period: vertical from the "
+                                         "quietest moment; stand still 1-2 s before the set"))
+            else:
+                return events
+            self._vertical_since = h.end  # absolute index
+        thigh_incl = np.degrees(np.arccos(np.clip(h.up["thigh"][-1] @ self._vertical["thigh"], -1, 1)))
+        if thigh_incl < AXIS_LOCK_DEG:
+            return events
+        events += self._lock_axes()
+        return events
+
+    def _lock_axes(self) -> list[LiveEvent]:
+        h = self._history
+        since = max(self._vertical_since - h.offset - int(STILL_MIN_S * self.config.grid_rate_hz), 0)
+        calibration = {}
+        for p in PLACEMENTS:
+            gyr = h.gyr[p][since:]
+            moving = np.linalg.norm(gyr, axis=1) > MOVING_GYR_RADPS
+            if np.count_nonzero(moving) < MIN_AXIS_SAMPLES:
+                return []  # not enough rotation yet: try again with the next samples
+            calibration[p] = calibrate_from_vertical(self._vertical[p], gyr, self._still)
+        thigh_raw = sagittal_angle_deg(h.up["thigh"][since:], calibration["thigh"])
+        self._signs["thigh"] = 1.0 if thigh_raw[-1] >= 0 else -1.0
+        pelvis_raw = sagittal_angle_deg(h.up["sacrum"][since:], calibration["sacrum"])
+        agreement = float(np.sum(np.diff(pelvis_raw) * np.diff(self._signs["thigh"] * thigh_raw)))
+        self._signs["sacrum"] = 1.0 if agreement >= 0 else -1.0
+        self._calibration = calibration
+        self._thigh = np.empty(0)
+        self._tilt = np.empty(0)
+        self._angles_from = h.offset
+        self._scan_from = h.offset
+        trusted = self._still.trustworthy and all(c.planar_share >= 0.6 for c in calibration.values())
+        return [Calibrated(trusted, "calibrated from standing and the first descent"
+                           if trusted else "calibrated, but without a clean still period or "
+                           "with a lot of out-of-plane motion: angles may be offset")]
+
+    # Angles and reps ----------------------------------------------------------------------
+
+    def _update_angles(self) -> list[LiveEvent]:
+        h = self._history
+        done = self._thigh.size
+        new_up = {p: h.up[p][done:] for p in PLACEMENTS}
+        if new_up["thigh"].shape[0] == 0:
+            return []
+        thigh = self._signs["thigh"] * sagittal_angle_deg(new_up["thigh"], self._calibration["thigh"])
+        tilt = self._signs["sacrum"] * sagittal_angle_deg(new_up["sacrum"], self._calibration["sacrum"])
+        self._thigh = np.concatenate([self._thigh, thigh])
+        self._tilt = np.concatenate([self._tilt, tilt])
+        return [LiveAngles(h.t_s[done:].copy(), thigh, tilt, thigh + tilt)]
+
+    def _run_reps(self) -> list[LiveEvent]:
+        events: list[LiveEvent] = []
+        h = self._history
+        enter = self._standing_deg + self.config.rep_thresholds.enter_deg
+        exit_level = self._standing_deg + self.config.rep_thresholds.exit_deg
+        for absolute in range(max(self._scan_from, h.offset), h.end):
+            i = absolute - h.offset
+            thigh = self._thigh[i]
+            rep = self._rep
+            if rep is None:
+                if thigh > enter:
+                    rep = self._start_rep(absolute)
+                    events.append(RepStarted(rep.number, float(h.t_s[rep.start - h.offset])))
+                continue
+            if rep.exit_index is None:
+                if thigh > self._thigh[rep.bottom - h.offset]:
+                    rep.bottom = absolute
+                    if self._tilt[i] >= self._tilt[rep.peak_tilt - h.offset]:
+                        rep.peak_tilt = absolute
+                events += self._check_wink(rep, i)
+                if thigh < exit_level:
+                    rep.exit_index = absolute
+                    rep.lowest_after = absolute
+                continue
+            if thigh <= self._thigh[rep.lowest_after - h.offset]:
+                rep.lowest_after = absolute
+            excursion = self._thigh[rep.bottom - h.offset] - self._standing_deg
+            back_at_standing = thigh <= self._standing_deg + max(LEAVE_FRACTION * excursion, LEAVE_MIN_DEG)
+            rising_again = thigh > self._thigh[rep.lowest_after - h.offset] + LEAVE_MIN_DEG
+            if back_at_standing or rising_again:
+                end = absolute if back_at_standing else rep.lowest_after
+                events.append(self._complete_rep(rep, end))
+        self._scan_from = h.end
+        return events
+
+    def _start_rep(self, absolute: int) -> _RepState:
+        h = self._history
+        i = absolute - h.offset
+        since = max(self._last_end - h.offset, 0)
+        before = self._thigh[since : i + 1]
+        lowest = float(before.min())
+        margin = max(LEAVE_FRACTION * self.config.rep_thresholds.enter_deg, LEAVE_MIN_DEG)
+        start = since + int(np.flatnonzero(before <= lowest + margin)[-1])
+        peak = start + int(np.argmax(self._tilt[start : i + 1]))
+        self._reps_done += 1
+        self._rep = _RepState(self._reps_done, h.offset + start, absolute, h.offset + peak)
+        return self._rep
+
+    def _check_wink(self, rep: _RepState, i: int) -> list[LiveEvent]:
+        if rep.wink_announced:
+            return []
+        h = self._history
+        peak = rep.peak_tilt - h.offset
+        drop_deg = float(self._tilt[peak] - self._tilt[i])
+        in_bottom = self._thigh[i] >= self._thigh[rep.bottom - h.offset] - BOTTOM_EXIT_DEG
+        if drop_deg < self.config.wink_threshold_deg or not in_bottom:
+            return []
+        rep.wink_announced = True
+        return [WinkOnset(rep.number, float(h.t_s[peak]), float(self._thigh[peak]), drop_deg,
+                          float(h.t_s[i]))]
+
+    def _complete_rep(self, rep: _RepState, end: int) -> RepCompleted:
+        h = self._history
+        o = h.offset
+        window = RepWindow(rep.start - o, rep.bottom - o, end - o)
+        angles = SagittalAngles(self._thigh, self._tilt, self._thigh + self._tilt)
+        metrics = rep_metrics(
+            rep.number, window, h.t_s, angles, {"gap": h.in_gap}, self.load_kg,
+            self.config.wink_threshold_deg,
+        )
+        self._standing_deg = float(self._thigh[rep.lowest_after - o])
+        self._last_end = end
+        self._rep = None
+        return RepCompleted(metrics)
+
+
+def _trailing_run(mask: np.ndarray) -> int:
+    """Length of the run of True at the end of `mask`."""
+    false_at = np.flatnonzero(~mask)
+    return int(mask.size - (false_at[-1] + 1)) if false_at.size else int(mask.size)
+
+
+def _mean_unit(vectors: np.ndarray) -> np.ndarray:
+    mean = vectors.mean(axis=0)
+    return mean / np.linalg.norm(mean)

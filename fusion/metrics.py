@@ -1,0 +1,49 @@
+"""Per-rep metrics from the angle traces: the same function serves offline and live analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusion.angles import SagittalAngles
+from fusion.reps import RepWindow
+from fusion.types import RepMetrics
+from fusion.wink import measure_wink
+
+
+def rep_metrics(
+    number: int,
+    window: RepWindow,
+    t_s: np.ndarray,
+    angles: SagittalAngles,
+    bad_samples: dict[str, np.ndarray],
+    load_kg: float | None,
+    threshold_deg: float,
+) -> RepMetrics:
+    """Metrics of rep `number` (1-based) in `window` of grid `t_s`.
+
+    `bad_samples` maps a quality code to a per-sample mask; a rep touching a flagged sample
+    carries that code in its `quality`.
+    """
+    wink = measure_wink(angles.thigh_deg, angles.pelvic_tilt_deg, window)
+    butt_wink = wink.wink_deg >= threshold_deg
+    span = slice(window.start, window.end + 1)
+    quality = tuple(code for code, mask in bad_samples.items() if mask[span].any())
+    return RepMetrics(
+        rep=number,
+        start_s=float(t_s[window.start]),
+        bottom_s=float(t_s[window.bottom]),
+        end_s=float(t_s[window.end]),
+        depth_deg=float(angles.thigh_deg[window.bottom]),
+        hip_flexion_max_deg=float(angles.hip_flexion_deg[span].max()),
+        pelvic_tilt_peak_deg=float(angles.pelvic_tilt_deg[window.start : window.bottom + 1].max()),
+        pelvic_tilt_bottom_deg=float(angles.pelvic_tilt_deg[window.bottom]),
+        wink_deg=wink.wink_deg,
+        wink_onset_depth_deg=float(angles.thigh_deg[wink.peak_index]) if butt_wink else None,
+        butt_wink=butt_wink,
+        load_kg=load_kg,
+        loaded_wink=bool(butt_wink and load_kg is not None and load_kg > 0),
+        wink_onset_s=float(t_s[wink.peak_index]) if butt_wink else None,
+        descent_s=float(t_s[window.bottom] - t_s[window.start]),
+        ascent_s=float(t_s[window.end] - t_s[window.bottom]),
+        quality=quality,
+    )
