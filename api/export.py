@@ -1,0 +1,133 @@
+"""CSV export, streamed in bounded memory.
+
+Reps: the `winkwatch analyze` columns (fusion.types.REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS,
+same order and encoding as RepMetrics.as_row) followed by REP_EXPORT_ID_COLUMNS.
+Raw samples: the raw-recording CSV format (sensor_gateway.recording_csv), one file per
+sensor, or both in a zip; time in seconds since the set started.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from typing import Iterable, Iterator
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.storage import sets as set_store
+from api.storage.models import RawChunk
+from api.storage.raw_codec import decode_samples
+from api.storage.reps import RepFilter, iter_rep_rows
+from api.vocab import Placement
+from fusion.types import REP_CSV_COLUMNS, REP_CSV_EXTRA_COLUMNS
+from sensor_gateway.recording_csv import RECORDING_CSV_HEADER
+
+REP_EXPORT_ID_COLUMNS: tuple[str, ...] = (
+    "rep_id", "set_id", "session_id", "athlete_id", "variant", "performed_at",
+)
+REP_EXPORT_COLUMNS: tuple[str, ...] = REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS + REP_EXPORT_ID_COLUMNS
+ROWS_PER_CHUNK = 500  # CSV rows per yielded text chunk
+_BOOL_COLUMNS = ("butt_wink", "loaded_wink")
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _export_values(row) -> list[object]:
+    values = []
+    for column in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS:
+        value = row[column]
+        values.append(int(bool(value)) if column in _BOOL_COLUMNS else _cell(value))
+    values += [row["id"], row["set_id"], row["session_id"], row["athlete_id"], row["variant"],
+               row["performed_at"].isoformat()]
+    return values
+
+
+def iter_reps_csv(db: Session, where: RepFilter) -> Iterator[str]:
+    """The reps matching `where` as CSV text, header first, a few hundred rows per chunk."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REP_EXPORT_COLUMNS)
+    pending = 0
+    for row in iter_rep_rows(db, where):
+        writer.writerow(_export_values(row))
+        pending += 1
+        if pending >= ROWS_PER_CHUNK:
+            yield _drain(buffer)
+            pending = 0
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def iter_raw_csv(db: Session, set_id: int, placement: Placement) -> Iterator[str]:
+    """One sensor's raw samples of a set in the raw-recording CSV format, chunk by chunk."""
+    set_store.get_set(db, set_id)
+    yield ",".join(RECORDING_CSV_HEADER) + "\n"
+    last_t_s = -np.inf
+    chunk_ids = list(db.scalars(
+        select(RawChunk.id)
+        .where(RawChunk.set_id == set_id, RawChunk.placement == Placement(placement).value)
+        .order_by(RawChunk.chunk_index, RawChunk.id)
+    ))
+    for chunk_id in chunk_ids:
+        chunk = db.get(RawChunk, chunk_id)
+        t_s, acc, gyr = decode_samples(chunk.payload, chunk.n_samples, chunk.codec)
+        db.expunge(chunk)
+        keep = t_s > np.maximum.accumulate(np.concatenate([[last_t_s], t_s[:-1]]))
+        if not keep.any():
+            continue
+        last_t_s = max(last_t_s, float(t_s[keep][-1]))
+        text = io.StringIO()
+        np.savetxt(text, np.column_stack([t_s[keep], acc[keep], gyr[keep]]), delimiter=",", fmt="%.9g")
+        yield text.getvalue()
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only, unseekable sink whose bytes are collected and handed out by `take`."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def iter_raw_zip(db: Session, set_id: int) -> Iterator[bytes]:
+    """A zip of `set<ID>_<placement>.csv` for every sensor of the set, streamed."""
+    set_store.get_set(db, set_id)
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for placement in set_store.raw_placements(db, set_id):
+            with archive.open(f"set{set_id}_{placement.value}.csv", "w") as member:
+                for text in iter_raw_csv(db, set_id, placement):
+                    member.write(text.encode("utf-8"))
+                    yield pipe.take()
+    yield pipe.take()
+
+
+def encode_text(chunks: Iterable[str]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk.encode("utf-8")

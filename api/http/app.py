@@ -1,0 +1,55 @@
+"""The FastAPI application factory. `/` is left free for the dashboard; OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.http.errors import install_error_handlers
+from api.service import GatewayPort, LiveService
+from api.settings import Settings
+from api.storage.db import Database, open_database
+from api.storage.recorder import DatabaseSink, recover_after_restart
+
+API_DESCRIPTION = """Rep-by-rep butt-wink data: athletes, sensors, sessions, sets, reps,
+summaries, CSV export and live streams. Every endpoint except `/health` needs
+`Authorization: Bearer <token>` (create one with `winkwatch token create`); changes need an
+admin token. Angles in degrees, times of a rep in seconds since its set started."""
+
+
+def create_app(settings: Settings | None = None, gateway: GatewayPort | None = None, *,
+               database: Database | None = None, sink: DatabaseSink | None = None) -> FastAPI:
+    """Build the app. Opens (and upgrades) the database unless one is given.
+
+    With a `gateway`, pass the `sink` the gateway writes into (see `api.server`), so that
+    starting a set through the API and the gateway's own records meet in one place.
+    """
+    settings = settings or Settings()
+    owns_database = database is None
+    database = database or open_database(settings.database_url, settings.database_schema)
+    interrupted = recover_after_restart(database, settings.gateway_id)
+    service = LiveService(database=database, gateway_id=settings.gateway_id, gateway=gateway, sink=sink)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+            if owns_database:
+                database.dispose()
+
+    app = FastAPI(title="WinkWatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.service = service
+    app.state.interrupted_set_ids = interrupted
+    install_error_handlers(app)
+
+    from api.http.routes import athletes, exports, health, live, reps, sensors, sessions, sets
+
+    for module in (health, athletes, sensors, sessions, sets, reps, exports, live):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,66 @@
+"""Dependencies of the routes: database session, settings, caller's token, gateway service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, authenticate
+from api.settings import Settings
+from api.storage.db import Database
+
+_bearer = HTTPBearer(auto_error=False, description="token from `winkwatch token create`")
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed if the route returns, rolled back if it raises."""
+    with request.app.state.database.sessions.begin() as db:
+        yield db
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def principal_for(database: Database, secret: str | None) -> Principal | None:
+    if not secret:
+        return None
+    with database.sessions() as db:
+        return authenticate(db, secret)
+
+
+def require_reader(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    principal = principal_for(request.app.state.database,
+                              credentials.credentials if credentials else None)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing, unknown or revoked token; send `Authorization: Bearer <token>` with a token "
+            "from `winkwatch token create`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_admin(principal: Annotated[Principal, Depends(require_reader)]) -> Principal:
+    if not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"token {principal.name!r} is read-only; this needs an admin token")
+    return principal
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Reader = Annotated[Principal, Depends(require_reader)]
+Admin = Annotated[Principal, Depends(require_admin)]

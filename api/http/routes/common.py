@@ -1,0 +1,36 @@
+"""Parameter types shared by the routes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from api.errors import InvalidInputError
+from api.http.schemas import MAX_ID
+from api.storage.paging import MAX_PAGE_SIZE
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+Cursor = Annotated[int | None, Query(ge=1, le=MAX_ID, description="`next_cursor` of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
+Since = Annotated[datetime | None, Query(description="from this instant (ISO 8601; UTC if no zone)")]
+Until = Annotated[datetime | None, Query(description="before this instant (ISO 8601; UTC if no zone)")]
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def as_utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    try:
+        value = value.astimezone(timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInputError(f"`{name}` is out of range") from exc
+    if not EARLIEST <= value <= LATEST:
+        raise InvalidInputError(f"`{name}` must be between 1970 and 9000")
+    return value

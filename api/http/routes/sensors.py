@@ -1,0 +1,45 @@
+"""Sensors: register, assign to an athlete's sacrum or thigh, live link status."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from api.http.deps import Admin, DbDep, Reader
+from api.http.routes.common import Cursor, IdPath, Limit, OptionalId
+from api.http.schemas import Page, SensorAssign, SensorCreate, SensorLive, SensorPublic
+from api.storage import catalog
+
+router = APIRouter(prefix="/sensors", tags=["sensors"])
+
+
+@router.post("", response_model=SensorPublic, status_code=status.HTTP_201_CREATED)
+def register_sensor(body: SensorCreate, db: DbDep, _: Admin):
+    return catalog.register_sensor(db, body.address.upper(), body.kind, body.name)
+
+
+@router.get("", response_model=Page[SensorPublic])
+def list_sensors(db: DbDep, _: Reader, athlete_id: OptionalId = None, cursor: Cursor = None,
+                 limit: Limit = 100):
+    page = catalog.list_sensors(db, athlete_id, cursor, limit)
+    return Page[SensorPublic](items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/status", response_model=list[SensorLive])
+def sensor_status(request: Request, _: Reader):
+    """Latest link state, battery and signal of every sensor the gateway has seen."""
+    return [SensorLive(address=s.address, state=s.state, battery_pct=s.battery_pct, rssi_dbm=s.rssi_dbm,
+                       detail=s.detail, updated_at=s.updated_at)
+            for s in request.app.state.service.sensor_status.values()]
+
+
+@router.get("/{sensor_id}", response_model=SensorPublic)
+def get_sensor(sensor_id: IdPath, db: DbDep, _: Reader):
+    return catalog.get_sensor(db, sensor_id)
+
+
+@router.put("/{sensor_id}/assignment", response_model=SensorPublic)
+def assign_sensor(sensor_id: IdPath, body: SensorAssign, request: Request, db: DbDep, _: Admin):
+    """Put the sensor on an athlete's sacrum or thigh (the one there before is unassigned)."""
+    sensor = catalog.assign_sensor(db, sensor_id, body.athlete_id, body.placement)
+    request.app.state.service.assign_on_gateway(sensor.address, sensor.kind, body.athlete_id, body.placement)
+    return sensor

@@ -1,0 +1,61 @@
+"""Sets: start and stop (which tells the gateway), correct variant/load/notes, list."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Query, Request, status
+
+from api.http.deps import Admin, DbDep, Reader
+from api.http.routes.common import Cursor, IdPath, Limit, OptionalId
+from api.http.schemas import Finding, Page, SetPublic, SetStart, SetUpdate
+from api.storage import sets as set_store
+from api.storage.models import ExerciseSet
+from api.vocab import SetStatus, SetVariant
+
+router = APIRouter(prefix="/sets", tags=["sets"])
+
+
+def set_public(row: ExerciseSet) -> SetPublic:
+    public = SetPublic.model_validate(row)
+    public.findings = [Finding(**f) for f in json.loads(row.findings_json or "[]")]
+    return public
+
+
+def _read_set(request: Request, set_id: int) -> SetPublic:
+    with request.app.state.database.sessions() as db:
+        return set_public(set_store.get_set(db, set_id))
+
+
+@router.post("", response_model=SetPublic, status_code=status.HTTP_201_CREATED)
+async def start_set(body: SetStart, request: Request, _: Admin):
+    """Start recording a set for an athlete: the gateway starts analysing their sensors."""
+    set_id = await request.app.state.service.start_set(
+        body.athlete_id, body.variant, body.load_kg, body.notes, body.session_id)
+    return _read_set(request, set_id)
+
+
+@router.post("/{set_id}/stop", response_model=SetPublic)
+async def stop_set(set_id: IdPath, request: Request, _: Admin):
+    await request.app.state.service.stop_set(set_id)
+    return _read_set(request, set_id)
+
+
+@router.patch("/{set_id}", response_model=SetPublic)
+def update_set(set_id: IdPath, body: SetUpdate, db: DbDep, _: Admin):
+    return set_public(set_store.update_set(db, set_id, variant=body.variant, load_kg=body.load_kg,
+                                           notes=body.notes))
+
+
+@router.get("", response_model=Page[SetPublic])
+def list_sets(db: DbDep, _: Reader, athlete_id: OptionalId = None, session_id: OptionalId = None,
+              variant: SetVariant | None = None, status_: SetStatus | None = Query(None, alias="status"),
+              cursor: Cursor = None, limit: Limit = 100):
+    page = set_store.list_sets(db, athlete_id=athlete_id, session_id=session_id, variant=variant,
+                               status=status_, cursor=cursor, limit=limit)
+    return Page[SetPublic](items=[set_public(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{set_id}", response_model=SetPublic)
+def get_set(set_id: IdPath, db: DbDep, _: Reader):
+    return set_public(set_store.get_set(db, set_id))

@@ -1,0 +1,225 @@
+"""Request and response bodies (`XCreate` in, `XPublic` out). Units in field names."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from api.vocab import Placement, SetStatus, SetVariant, TokenRole
+
+T = TypeVar("T")
+
+# Database integer columns are 32-bit on PostgreSQL: larger ids cannot exist.
+MAX_ID = 2**31 - 1
+# Text without NUL characters (PostgreSQL cannot store them), bounded length.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                        pattern=r"^[^\x00]*$")]
+Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=r"^[^\x00]*$")]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                           pattern=r"^[^\x00]*$")]
+LoadKg = Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False,
+                                description="external load in kg (0 = bodyweight)")]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: int | None = Field(
+        description="pass as `cursor` to get the next page; null when there are no more")
+
+
+class _FromRow(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AthleteCreate(BaseModel):
+    name: Name
+    notes: Notes = ""
+
+
+class AthleteUpdate(BaseModel):
+    name: Name | None = None
+    notes: Notes | None = None
+
+
+class AthletePublic(_FromRow):
+    id: int
+    name: str
+    notes: str
+    created_at: datetime
+
+
+class SensorCreate(BaseModel):
+    address: Address
+    kind: str = Field(default="winkwatch", max_length=32, pattern=r"^[a-z0-9_]+$",
+                      description="sensor_gateway.samples.SensorKind value")
+    name: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")] = ""
+
+
+class SensorAssign(BaseModel):
+    """Put the sensor on an athlete's sacrum or thigh; both null to unassign it."""
+
+    athlete_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    placement: Placement | None = None
+
+
+class SensorPublic(_FromRow):
+    id: int
+    address: str
+    kind: str
+    placement: Placement | None
+    athlete_id: int | None
+    name: str
+    created_at: datetime
+
+
+class SensorLive(BaseModel):
+    """Latest link status the gateway reported for a sensor."""
+
+    address: str
+    state: str
+    battery_pct: int | None = None
+    rssi_dbm: int | None = None
+    detail: str = ""
+    updated_at: datetime | None = None
+
+
+class SessionCreate(BaseModel):
+    athlete_id: int = Field(ge=1, le=MAX_ID)
+    notes: Notes = ""
+
+
+class SessionPublic(_FromRow):
+    id: int
+    athlete_id: int
+    gateway_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    notes: str
+
+
+class SetStart(BaseModel):
+    athlete_id: int = Field(ge=1, le=MAX_ID)
+    variant: SetVariant
+    load_kg: LoadKg | None = None
+    notes: Notes = ""
+    session_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                                   description="default: the athlete's open session (or a new one)")
+
+
+class SetUpdate(BaseModel):
+    variant: SetVariant | None = None
+    load_kg: LoadKg | None = None
+    notes: Notes | None = None
+
+
+class Finding(BaseModel):
+    code: str
+    message: str
+    sensor: str | None = None
+    rep: int | None = None
+
+
+class SetPublic(_FromRow):
+    id: int
+    set_key: str
+    session_id: int
+    athlete_id: int
+    variant: SetVariant
+    load_kg: float | None
+    notes: str
+    status: SetStatus
+    gateway_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    recorded_s: float = Field(description="seconds of raw samples stored")
+    reps_source: str
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class RepPublic(_FromRow):
+    """A rep: the `winkwatch analyze` columns (times in s since the set started) plus ids."""
+
+    id: int
+    set_id: int
+    athlete_id: int
+    variant: SetVariant
+    performed_at: datetime
+    rep: int
+    start_s: float
+    bottom_s: float
+    end_s: float
+    depth_deg: float
+    hip_flexion_max_deg: float
+    pelvic_tilt_peak_deg: float
+    pelvic_tilt_bottom_deg: float
+    wink_deg: float
+    wink_onset_depth_deg: float | None
+    butt_wink: bool
+    load_kg: float | None
+    loaded_wink: bool
+    wink_onset_s: float | None
+    descent_s: float
+    ascent_s: float
+    quality: list[str]
+
+    @field_validator("quality", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [code for code in value.split(";") if code]
+        return value
+
+
+class VariantSummaryPublic(_FromRow):
+    variant: str
+    reps: int
+    wink_reps: int
+    loaded_wink_reps: int
+    median_depth_deg: float | None
+    median_wink_deg: float | None
+    median_wink_onset_depth_deg: float | None
+    median_loaded_onset_depth_deg: float | None
+    min_loaded_onset_depth_deg: float | None
+
+
+class DayPointPublic(_FromRow):
+    day: date
+    variant: str
+    reps: int
+    wink_reps: int
+    median_wink_onset_depth_deg: float | None
+
+
+class LoadPointPublic(_FromRow):
+    variant: str
+    load_kg: float
+    reps: int
+    wink_reps: int
+    median_wink_onset_depth_deg: float | None
+
+
+class AthleteSummaryPublic(_FromRow):
+    athlete_id: int
+    variants: list[VariantSummaryPublic]
+    over_time: list[DayPointPublic]
+    by_load: list[LoadPointPublic]
+
+
+class TokenPublic(_FromRow):
+    id: int
+    name: str
+    role: TokenRole
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    gateway: bool
+
+
+class ErrorBody(BaseModel):
+    detail: str

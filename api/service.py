@@ -1,0 +1,144 @@
+"""Composition of storage with the live gateway: what the HTTP routes call to act on sets.
+
+The gateway (sensor_gateway) knows athletes by a string key; the database by an integer id.
+The gateway is configured with the database id as key (str(id)); `DatabaseSink` resolves
+other keys by athlete name. Without a gateway (create_app(..., gateway=None)) sets are still
+started and stopped in the database, so the API and its tests work with no sensors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ConflictError
+from api.storage import catalog
+from api.storage import sets as set_store
+from api.storage.db import Database
+from api.storage.recorder import DatabaseSink
+from api.vocab import Placement, SetStatus, SetVariant
+from sensor_gateway.events import SensorStatusChanged, SetInfo
+from sensor_gateway.pubsub import EventBus, SubscriptionClosed
+
+log = logging.getLogger(__name__)
+
+
+class GatewayPort(Protocol):
+    """What the API needs from the running gateway (sensor_gateway.gateway.Gateway)."""
+
+    bus: EventBus
+
+    def start_set(self, athlete_id: str, variant: SetVariant, load_kg: float | None = None,
+                  notes: str = "") -> SetInfo: ...
+
+    def stop_set(self, athlete_id: str) -> Any: ...
+
+
+@dataclass
+class SensorLiveStatus:
+    address: str
+    state: str
+    battery_pct: int | None
+    rssi_dbm: int | None
+    detail: str
+    updated_at: datetime
+
+
+@dataclass
+class LiveService:
+    database: Database
+    gateway_id: str
+    gateway: GatewayPort | None = None
+    sink: DatabaseSink | None = None
+    sensor_status: dict[str, SensorLiveStatus] = field(default_factory=dict)
+    _status_task: asyncio.Task | None = None
+
+    # -- lifecycle (inside the running event loop) --------------------------------------------
+    def start(self) -> None:
+        if self.gateway is not None:
+            self._status_task = asyncio.get_running_loop().create_task(self._track_status())
+
+    async def stop(self) -> None:
+        if self._status_task is not None:
+            self._status_task.cancel()
+            try:
+                await self._status_task
+            except asyncio.CancelledError:
+                pass
+
+    async def _track_status(self) -> None:
+        subscription = self.gateway.bus.subscribe(event_types=[SensorStatusChanged], max_queued=1000)
+        try:
+            async for event in subscription:
+                previous = self.sensor_status.get(event.address)
+                self.sensor_status[event.address] = SensorLiveStatus(
+                    address=event.address, state=event.state.value,
+                    battery_pct=event.battery_pct if event.battery_pct is not None
+                    else (previous.battery_pct if previous else None),
+                    rssi_dbm=event.rssi_dbm, detail=event.detail, updated_at=event.wall_utc,
+                )
+        except SubscriptionClosed:
+            pass
+        finally:
+            subscription.unsubscribe()
+
+    # -- sets ---------------------------------------------------------------------------------
+    async def start_set(self, athlete_id: int, variant: SetVariant, load_kg: float | None,
+                        notes: str, session_id: int | None) -> int:
+        """Start recording a set; with a gateway, it starts analysing the athlete's sensors."""
+        if self.gateway is None or self.sink is None:
+            return await run_in_threadpool(self._start_without_gateway, athlete_id, variant,
+                                           load_kg, notes, session_id)
+        await run_in_threadpool(self._check_can_start, athlete_id, session_id)
+        info = self.gateway.start_set(str(athlete_id), SetVariant(variant), load_kg, notes)
+        return await run_in_threadpool(self.sink.ensure_set, info, session_id)
+
+    def _start_without_gateway(self, athlete_id, variant, load_kg, notes, session_id) -> int:
+        with self.database.sessions.begin() as db:
+            return set_store.start_set(db, athlete_id, variant, load_kg=load_kg, notes=notes,
+                                       session_id=session_id, gateway_id=self.gateway_id).id
+
+    def _check_can_start(self, athlete_id: int, session_id: int | None) -> None:
+        with self.database.sessions() as db:
+            catalog.get_athlete(db, athlete_id)
+            if session_id is not None:
+                session = catalog.get_session(db, session_id)
+                if session.athlete_id != athlete_id or session.ended_at is not None:
+                    raise ConflictError(f"session {session_id} is not an open session of athlete "
+                                        f"{athlete_id}")
+
+    async def stop_set(self, set_id: int) -> None:
+        """Stop a recording set (the gateway flushes its analysis and the sink stores it)."""
+        row = await run_in_threadpool(self._get_set, set_id)
+        if row.status != SetStatus.RECORDING.value:
+            raise ConflictError(f"set {set_id} is already {row.status}")
+        if self.gateway is not None and self.sink is not None and row.gateway_id == self.gateway_id:
+            self.gateway.stop_set(str(row.athlete_id))
+            await run_in_threadpool(self.sink.flush)
+        await run_in_threadpool(self._finish_if_recording, set_id)
+
+    def _get_set(self, set_id: int):
+        with self.database.sessions() as db:
+            return set_store.get_set(db, set_id)
+
+    def _finish_if_recording(self, set_id: int) -> None:
+        with self.database.sessions.begin() as db:
+            if set_store.get_set(db, set_id).status == SetStatus.RECORDING.value:
+                set_store.finish_set(db, set_id, SetStatus.COMPLETED)
+
+    # -- sensors ------------------------------------------------------------------------------
+    def assign_on_gateway(self, address: str, kind: str, athlete_id: int | None,
+                          placement: Placement | None) -> None:
+        """Mirror an assignment into the gateway's own store, if the gateway has one."""
+        assignments = getattr(self.gateway, "assignments", None)
+        if assignments is None:
+            return
+        if athlete_id is None:
+            assignments.unassign(address)
+        else:
+            assignments.assign(address, kind, str(athlete_id), placement)
