@@ -1,0 +1,82 @@
+"""The causal live analyser against simulated ground truth, fed the way the gateway feeds it."""
+
+import numpy as np
+import pytest
+
+from fusion.live import Calibrated, LiveAngles, LiveSquatAnalyzer, RepCompleted, RepStarted, WinkOnset
+from fusion.simulator import SquatSetSpec, random_spec, simulate_set
+
+
+def feed(analyzer: LiveSquatAnalyzer, sim, chunk_s: float = 0.05) -> list:
+    """Interleave both sensors' samples in chunks of `chunk_s`, as notifications arrive."""
+    events = []
+    start = min(sim.sacrum.t_s[0], sim.thigh.t_s[0])
+    stop = max(sim.sacrum.t_s[-1], sim.thigh.t_s[-1]) + chunk_s
+    for a, b in zip(np.arange(start, stop, chunk_s), np.arange(start + chunk_s, stop + chunk_s, chunk_s)):
+        for placement, rec in (("sacrum", sim.sacrum), ("thigh", sim.thigh)):
+            m = (rec.t_s >= a) & (rec.t_s < b)
+            if m.any():
+                events += analyzer.push(placement, rec.t_s[m], rec.acc_mps2[m], rec.gyr_radps[m])
+    return events
+
+
+def _nearest_truth(sim, bottom_s: float):
+    return min(sim.reps, key=lambda r: abs(r.bottom_s - bottom_s))
+
+
+def test_live_reps_match_truth_over_a_random_sweep() -> None:
+    depth_errors, wink_errors, exact = [], [], 0
+    for seed in range(12):
+        sim = simulate_set(random_spec(np.random.default_rng(1000 + seed)), seed=seed)
+        reps = [e.metrics for e in feed(LiveSquatAnalyzer(), sim) if isinstance(e, RepCompleted)]
+        exact += len(reps) == len(sim.reps)
+        for rep in reps:
+            truth = _nearest_truth(sim, rep.bottom_s)
+            depth_errors.append(rep.depth_deg - truth.depth_deg)
+            wink_errors.append(rep.wink_deg - truth.wink_deg)
+    assert exact == 12
+    assert np.sqrt(np.mean(np.square(depth_errors))) <= 2.5
+    assert np.sqrt(np.mean(np.square(wink_errors))) <= 2.0
+
+
+def test_wink_onset_is_announced_during_the_rep_with_its_depth() -> None:
+    spec = SquatSetSpec(reps=4, depth_deg=110.0, wink_deg=12.0, wink_onset_fraction=0.75)
+    sim = simulate_set(spec, seed=7)
+    events = feed(LiveSquatAnalyzer(load_kg=80.0), sim)
+    kinds = [type(e) for e in events if not isinstance(e, LiveAngles)]
+    assert kinds[0] is Calibrated
+    onsets = [e for e in events if isinstance(e, WinkOnset)]
+    completed = [e.metrics for e in events if isinstance(e, RepCompleted)]
+    assert len(onsets) == len(completed) == 4
+    for onset, rep in zip(onsets, completed):
+        truth = _nearest_truth(sim, rep.bottom_s)
+        assert kinds.index(WinkOnset) < kinds.index(RepCompleted)
+        assert abs(onset.onset_depth_deg - truth.wink_onset_depth_deg) < 6.0
+        assert onset.detected_s <= rep.end_s
+        assert rep.butt_wink and rep.loaded_wink and rep.load_kg == 80.0
+    assert [type(e) for e in events].count(RepStarted) == 4
+
+
+def test_no_wink_events_for_a_clean_set() -> None:
+    sim = simulate_set(SquatSetSpec(reps=3, depth_deg=100.0, wink_deg=0.0), seed=3)
+    events = feed(LiveSquatAnalyzer(), sim)
+    assert not [e for e in events if isinstance(e, WinkOnset)]
+    reps = [e.metrics for e in events if isinstance(e, RepCompleted)]
+    assert len(reps) == 3 and not any(r.butt_wink for r in reps)
+
+
+def test_marked_gap_shows_in_rep_quality() -> None:
+    sim = simulate_set(SquatSetSpec(reps=2, depth_deg=100.0), seed=5)
+    analyzer = LiveSquatAnalyzer()
+    first_bottom = sim.reps[0].bottom_s
+    analyzer.mark_gap("thigh", first_bottom - 0.1, first_bottom + 0.1)
+    reps = [e.metrics for e in feed(analyzer, sim) if isinstance(e, RepCompleted)]
+    assert "gap" in reps[0].quality and "gap" not in reps[1].quality
+
+
+def test_bad_placement_and_shapes_are_refused() -> None:
+    analyzer = LiveSquatAnalyzer()
+    with pytest.raises(ValueError, match="placement"):
+        analyzer.push("shin", np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="same number"):
+        analyzer.push("thigh", np.zeros(2), np.zeros((1, 3)), np.zeros((1, 3)))
