@@ -216,10 +216,10 @@ class SquatSetSpec:
     wink_onset_deg: float | None = None
     wink_onset_fraction: float = 0.75
     wink_onset_jitter_deg: float = 0.0
-    descent_peak_speed_degps: float = 120.0
+    descent_peak_speed_degps: float = 125.0
     ascent_peak_speed_degps: float = 130.0
     tempo_jitter: float = 0.05
-    bottom_pause_s: tuple[float, float] = (0.0, 0.2)
+    bottom_pause_s: tuple[float, float] = (0.0, 0.1)
     pause_between_s: tuple[float, float] = (0.3, 0.9)
     standing_s: float = 2.0
     standing_end_s: float = 2.0
