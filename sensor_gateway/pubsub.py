@@ -91,13 +91,13 @@ class Subscription:
         return self._queue.popleft()
 
     async def get(self) -> GatewayEvent:
-        """Wait for the next event; raise `SubscriptionClosed` once the subscription is closed."""
+        """Wait for the next event; raise `SubscriptionClosed` once closed and drained."""
         while True:
-            if self.closed:
-                raise SubscriptionClosed(self.closed_reason or "closed")
             event = self.get_nowait()
             if event is not None:
                 return event
+            if self.closed:
+                raise SubscriptionClosed(self.closed_reason or "closed")
             self._wakeup.clear()
             await self._wakeup.wait()
 
@@ -116,11 +116,12 @@ class Subscription:
     def __exit__(self, *exc: object) -> None:
         self.unsubscribe()
 
-    def _close(self, reason: str) -> None:
+    def _close(self, reason: str, *, keep_pending: bool = False) -> None:
         if self.closed:
             return
         self.closed_reason = reason
-        self._queue.clear()
+        if not keep_pending:
+            self._queue.clear()
         self._bus._remove(self)
         self._wakeup.set()
 
@@ -171,9 +172,9 @@ class EventBus:
                 self.dropped += sub.dropped - before
 
     def close(self) -> None:
-        """End every subscription (gateway shutdown)."""
+        """End every subscription (gateway shutdown); queued events can still be read."""
         for sub in tuple(self._subscriptions):
-            sub._close("gateway stopped")
+            sub._close("gateway stopped", keep_pending=True)
 
     def _remove(self, sub: Subscription) -> None:
         try:

@@ -1,0 +1,431 @@
+"""The live gateway: sources in, events out, raw samples to the sink.
+
+    gateway = Gateway(settings, AssignmentStore(settings.config_file), sink=storage_sink)
+    gateway.add_source(BleSource(...))        # or SimulatedSource / ReplaySource
+    sub = gateway.bus.subscribe(athlete_id="alice")
+    await gateway.run()                        # until gateway.request_stop() or cancelled
+
+Per batch (in the event loop thread, no awaits): map the sensor clock to the gateway clock,
+report gaps, look up who wears the sensor, and while that athlete has a set running hand
+the raw samples to the sink and the mapped samples to the athlete's `AthletePipeline`;
+its events go to the sink (all but LiveAngles) and to the pub/sub bus.
+
+`start_set` / `stop_set` / `assign_sensor` are what the HTTP API calls (from the same loop).
+A failing sink, analyser or malformed batch is logged and counted, never raised into a
+source: one bad sensor or set never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sensor_gateway.clock import SensorClockMapper
+from sensor_gateway.config import AssignmentStore, GatewaySettings, SensorAssignment
+from sensor_gateway.errors import SetError
+from sensor_gateway.events import (
+    GatewayClock,
+    GatewayEvent,
+    LiveAngles,
+    Placement,
+    QualityWarning,
+    SensorStatusChanged,
+    SetInfo,
+    SetVariant,
+    StopReason,
+)
+from sensor_gateway.pipeline import AnalyzerFactory, AthletePipeline, default_analyzer_factory
+from sensor_gateway.pubsub import EventBus
+from sensor_gateway.samples import LinkState, SampleBatch, SampleSource, SensorKind, SensorStatus
+from sensor_gateway.sink import GatewaySink, RawSamples
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0  # how often idle sets are checked when no samples arrive
+
+
+@dataclass
+class SensorState:
+    """What the gateway knows about one sensor (mutable, owned by the gateway)."""
+
+    address: str
+    kind: SensorKind
+    mapper: SensorClockMapper
+    assignment: SensorAssignment | None = None
+    state: LinkState = LinkState.CONNECTING
+    battery_pct: int | None = None
+    rssi_dbm: int | None = None
+    timestamped: bool | None = None
+    disconnected_at_s: float | None = None
+    batches: int = 0
+    samples: int = 0
+    last_received_s: float = -math.inf
+
+
+@dataclass(frozen=True)
+class SensorSnapshot:
+    """A sensor as shown to clients."""
+
+    address: str
+    kind: SensorKind
+    athlete_id: str | None
+    placement: Placement | None
+    state: LinkState
+    battery_pct: int | None
+    rssi_dbm: int | None
+    samples: int
+    gaps: int
+    samples_missing: int
+    drift_ppm: float
+    last_received_s: float
+
+
+@dataclass
+class GatewayStats:
+    batches: int = 0
+    samples: int = 0
+    bad_batches: int = 0
+    unassigned_samples: int = 0
+    sink_errors: int = 0
+    processing_s: float = 0.0  # time spent inside on_batch
+    events: dict[str, int] = field(default_factory=dict)
+
+
+class Gateway:
+    """Orchestrates sources, clock mapping, per-athlete pipelines, the bus and the sink."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        assignments: AssignmentStore,
+        *,
+        sink: GatewaySink | None = None,
+        bus: EventBus | None = None,
+        clock: GatewayClock | None = None,
+        analyzer_factory: AnalyzerFactory = default_analyzer_factory,
+    ) -> None:
+        self.settings = settings
+        self.assignments = assignments
+        self.sink = sink
+        self.bus = bus or EventBus(default_max_queued=settings.max_queued_events)
+        self.clock = clock or GatewayClock()
+        self.analyzer_factory = analyzer_factory
+        self.stats = GatewayStats()
+        self._sources: list[SampleSource] = []
+        self._sensors: dict[str, SensorState] = {}
+        self._pipelines: dict[str, AthletePipeline] = {}
+        self._stop = asyncio.Event()
+        self._running = False
+
+    # -- running ---------------------------------------------------------------------------
+    def add_source(self, source: SampleSource) -> None:
+        if self._running:
+            raise RuntimeError("add sources before run()")
+        self._sources.append(source)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, *, stop_when_sources_end: bool = False) -> None:
+        """Stream every source until `request_stop()`, cancellation, or (optionally) their end.
+
+        On the way out every running set is stopped (reason SHUTDOWN), the sink closed and
+        every subscription ended.
+        """
+        self._running = True
+        source_tasks = [
+            asyncio.create_task(self._run_source(src), name=f"source-{i}")
+            for i, src in enumerate(self._sources)
+        ]
+        ticker = asyncio.create_task(self._tick(), name="gateway-ticker")
+        stopper = asyncio.create_task(self._stop.wait(), name="gateway-stop")
+        try:
+            if stop_when_sources_end and source_tasks:
+                await asyncio.wait([stopper, asyncio.gather(*source_tasks)],
+                                   return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await stopper
+        finally:
+            for task in (*source_tasks, ticker, stopper):
+                task.cancel()
+            await asyncio.gather(*source_tasks, ticker, stopper, return_exceptions=True)
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop every set, close the sink and the bus (idempotent)."""
+        now_s = self.clock.now_s()
+        for athlete_id in list(self._pipelines):
+            self._dispatch(self._pipelines[athlete_id].stop_set(StopReason.SHUTDOWN, now_s))
+        if self.sink is not None and self._running:
+            try:
+                self.sink.close()
+            except Exception:  # noqa: BLE001 - shutting down: report and go on
+                log.exception("closing the sink failed")
+        self._running = False
+        self.bus.close()
+
+    async def _run_source(self, source: SampleSource) -> None:
+        try:
+            await source.run(self.on_batch, self.on_status)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a broken source must not take the others down
+            log.exception("sample source %r stopped with an error", source)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            now_s = self.clock.now_s()
+            for pipeline in list(self._pipelines.values()):
+                if pipeline.should_auto_stop(now_s):
+                    self._dispatch(pipeline.stop_set(StopReason.IDLE, now_s))
+
+    # -- sets (called by the HTTP API / CLI) -----------------------------------------------
+    def start_set(
+        self,
+        athlete_id: str,
+        variant: SetVariant | str = SetVariant.BACK_SQUAT,
+        load_kg: float | None = None,
+        notes: str = "",
+        *,
+        now_s: float | None = None,
+    ) -> SetInfo:
+        """Start a set for `athlete_id` (a running one is stopped first). Raises SetError."""
+        placements = self.assignments.for_athlete(athlete_id)
+        if not placements:
+            raise SetError(f"athlete {athlete_id!r} has no sensors assigned: assign a sacrum and "
+                           "a thigh sensor first")
+        try:
+            variant = SetVariant(variant)
+        except ValueError:
+            names = ", ".join(v.value for v in SetVariant)
+            raise SetError(f"unknown set variant {variant!r}; use one of: {names}") from None
+        if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
+            raise SetError(f"load_kg must be a non-negative number, got {load_kg!r}")
+        now_s = self.clock.now_s() if now_s is None else now_s
+        pipeline = self._pipeline(athlete_id)
+        events = pipeline.start_set(variant, load_kg, now_s, notes)
+        info = pipeline.current_set
+        assert info is not None
+        missing = [p.value for p in Placement if p not in placements]
+        if missing:
+            events.append(QualityWarning(
+                athlete_id=athlete_id, t_s=now_s, wall_utc=self.clock.to_utc(now_s),
+                code="sensor_unassigned", set_key=info.set_key,
+                message=f"no {' or '.join(missing)} sensor assigned to {athlete_id}: "
+                        "angles and reps need both; raw samples are still recorded"))
+        self._dispatch(events)
+        return info
+
+    def stop_set(self, athlete_id: str, reason: StopReason = StopReason.REQUESTED,
+                 *, now_s: float | None = None) -> SetInfo | None:
+        """Stop `athlete_id`'s running set; returns it, or None when none was running."""
+        pipeline = self._pipelines.get(athlete_id)
+        if pipeline is None or pipeline.current_set is None:
+            return None
+        info = pipeline.current_set
+        self._dispatch(pipeline.stop_set(reason, self.clock.now_s() if now_s is None else now_s))
+        return info
+
+    def set_load(self, athlete_id: str, load_kg: float | None) -> None:
+        pipeline = self._pipelines.get(athlete_id)
+        if pipeline is None or pipeline.current_set is None:
+            raise SetError(f"athlete {athlete_id!r} has no set running")
+        pipeline.set_load(load_kg)
+
+    def active_sets(self) -> dict[str, SetInfo]:
+        return {a: p.current_set for a, p in self._pipelines.items() if p.current_set is not None}
+
+    def rep_count(self, athlete_id: str) -> int:
+        pipeline = self._pipelines.get(athlete_id)
+        return pipeline.rep_count if pipeline else 0
+
+    # -- sensors (called by the HTTP API / CLI) --------------------------------------------
+    def assign_sensor(self, address: str, kind: SensorKind | str, athlete_id: str,
+                      placement: Placement | str, *, rate_hz: int | None = None) -> SensorAssignment:
+        """Assign (and persist) a sensor; takes effect with its next batch. Raises ConfigError."""
+        assignment = self.assignments.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
+        self._refresh_assignments()
+        return assignment
+
+    def unassign_sensor(self, address: str) -> bool:
+        removed = self.assignments.unassign(address)
+        self._refresh_assignments()
+        return removed
+
+    def sensors(self) -> list[SensorSnapshot]:
+        """Every sensor seen or assigned, with its link state and counters."""
+        out = []
+        seen = set()
+        for st in self._sensors.values():
+            seen.add(st.address)
+            a = st.assignment
+            out.append(SensorSnapshot(
+                address=st.address, kind=st.kind, athlete_id=a.athlete_id if a else None,
+                placement=a.placement if a else None, state=st.state, battery_pct=st.battery_pct,
+                rssi_dbm=st.rssi_dbm, samples=st.samples, gaps=st.mapper.gaps,
+                samples_missing=st.mapper.samples_missing, drift_ppm=st.mapper.drift * 1e6,
+                last_received_s=st.last_received_s))
+        for a in self.assignments.all():
+            if a.address not in seen:
+                out.append(SensorSnapshot(
+                    address=a.address, kind=a.kind, athlete_id=a.athlete_id, placement=a.placement,
+                    state=LinkState.SCANNING, battery_pct=None, rssi_dbm=None, samples=0, gaps=0,
+                    samples_missing=0, drift_ppm=0.0, last_received_s=-math.inf))
+        return out
+
+    # -- source callbacks ------------------------------------------------------------------
+    def on_batch(self, batch: SampleBatch) -> None:
+        """Handle one batch from a source. Never raises."""
+        started = time.perf_counter()
+        try:
+            self._handle_batch(batch)
+        except Exception:  # noqa: BLE001 - bad input never crashes the gateway
+            self.stats.bad_batches += 1
+            log.exception("dropped a batch from %s", getattr(batch, "address", "?"))
+        finally:
+            self.stats.processing_s += time.perf_counter() - started
+
+    def on_status(self, status: SensorStatus) -> None:
+        """Handle a link change from a source. Never raises."""
+        try:
+            self._handle_status(status)
+        except Exception:  # noqa: BLE001
+            log.exception("could not handle status %r", status)
+
+    # -- internals -------------------------------------------------------------------------
+    def _handle_batch(self, batch: SampleBatch) -> None:
+        acc = np.asarray(batch.acc_mps2, dtype=float)
+        gyr = np.asarray(batch.gyr_radps, dtype=float)
+        n = acc.shape[0] if acc.ndim == 2 else -1
+        if n < 1 or acc.shape != (n, 3) or gyr.shape != (n, 3) or not math.isfinite(batch.received_s) or (
+            batch.sensor_time_s is not None and np.shape(batch.sensor_time_s) != (n,)
+        ):
+            raise ValueError(f"malformed batch: acc {acc.shape}, gyr {gyr.shape}")
+        st = self._sensor(batch.address, batch.kind)
+        st.timestamped = batch.sensor_time_s is not None
+        mapped = st.mapper.map(batch)
+        st.batches += 1
+        st.samples += n
+        st.last_received_s = batch.received_s
+        if st.state is not LinkState.STREAMING:
+            st.state = LinkState.STREAMING
+        self.stats.batches += 1
+        self.stats.samples += n
+        a = st.assignment
+        if mapped.gap is not None:
+            gap = mapped.gap
+            self._report_gap(st, gap.start_s, gap.end_s, gap.missing_samples,
+                             f"{gap.missing_samples} samples lost ({gap.reason})")
+        if a is None:
+            self.stats.unassigned_samples += n
+            return
+        pipeline = self._pipelines.get(a.athlete_id)
+        info = pipeline.current_set if pipeline else None
+        if pipeline is None or info is None:
+            return
+        self._write_samples(RawSamples(
+            set_key=info.set_key, athlete_id=a.athlete_id, placement=a.placement,
+            address=st.address, kind=st.kind, t_s=mapped.t_s, acc_mps2=acc, gyr_radps=gyr,
+            received_s=np.full(n, batch.received_s),
+            sensor_time_s=None if batch.sensor_time_s is None else np.asarray(batch.sensor_time_s, float),
+            seq=batch.seq))
+        self._dispatch(pipeline.push(a.placement, mapped.t_s, acc, gyr))
+        if pipeline.should_auto_stop():
+            self._dispatch(pipeline.stop_set(StopReason.IDLE, float(mapped.t_s[-1])))
+
+    def _handle_status(self, status: SensorStatus) -> None:
+        st = self._sensor(status.address, None)
+        previous = st.state
+        st.state = status.state
+        if status.battery_pct is not None:
+            st.battery_pct = status.battery_pct
+        if status.rssi_dbm is not None:
+            st.rssi_dbm = status.rssi_dbm
+        if status.state is LinkState.DISCONNECTED and previous is not LinkState.DISCONNECTED:
+            st.disconnected_at_s = status.at_s
+        gap_start = gap_end = None
+        missing = None
+        if status.state is LinkState.STREAMING and st.disconnected_at_s is not None:
+            gap_start, gap_end = st.disconnected_at_s, status.at_s
+            missing = max(0, int(round((gap_end - gap_start) * st.mapper.nominal_rate_hz)))
+            st.disconnected_at_s = None
+            if st.timestamped is False:
+                st.mapper.restart()  # a count-timed sensor starts counting again
+        self._publish_status(st, status.detail, gap_start, gap_end, missing, at_s=status.at_s)
+        if gap_start is not None and st.assignment is not None:
+            pipeline = self._pipelines.get(st.assignment.athlete_id)
+            if pipeline is not None:
+                self._dispatch(pipeline.mark_gap(st.assignment.placement, gap_start, gap_end, missing))
+
+    def _report_gap(self, st: SensorState, start_s: float, end_s: float, missing: int, detail: str) -> None:
+        self._publish_status(st, detail, start_s, end_s, missing, at_s=end_s)
+        if st.assignment is not None:
+            pipeline = self._pipelines.get(st.assignment.athlete_id)
+            if pipeline is not None:
+                self._dispatch(pipeline.mark_gap(st.assignment.placement, start_s, end_s, missing))
+
+    def _publish_status(self, st: SensorState, detail: str, gap_start: float | None,
+                        gap_end: float | None, missing: int | None, *, at_s: float) -> None:
+        a = st.assignment
+        self._dispatch([SensorStatusChanged(
+            athlete_id=a.athlete_id if a else None, t_s=at_s, wall_utc=self.clock.to_utc(at_s),
+            address=st.address, kind=st.kind, placement=a.placement if a else None,
+            state=st.state, battery_pct=st.battery_pct, rssi_dbm=st.rssi_dbm, detail=detail,
+            gap_start_s=gap_start, gap_end_s=gap_end, missing_samples=missing)])
+
+    def _sensor(self, address: str, kind: SensorKind | None) -> SensorState:
+        key = address.strip().upper()
+        st = self._sensors.get(key)
+        if st is None:
+            assignment = self.assignments.get(key)
+            rate_hz = (assignment.rate_hz if assignment and assignment.rate_hz else
+                       self.settings.sample_rate_hz)
+            st = SensorState(
+                address=key,
+                kind=kind or (assignment.kind if assignment else SensorKind.SIMULATED),
+                mapper=SensorClockMapper(rate_hz, max_latency_s=self.settings.max_latency_s),
+                assignment=assignment)
+            self._sensors[key] = st
+        elif kind is not None:
+            st.kind = kind
+        return st
+
+    def _refresh_assignments(self) -> None:
+        for st in self._sensors.values():
+            st.assignment = self.assignments.get(st.address)
+
+    def _pipeline(self, athlete_id: str) -> AthletePipeline:
+        pipeline = self._pipelines.get(athlete_id)
+        if pipeline is None:
+            pipeline = AthletePipeline(
+                athlete_id, self.clock, live_angles_rate_hz=self.settings.live_angles_rate_hz,
+                idle_stop_s=self.settings.idle_stop_s, analyzer_factory=self.analyzer_factory)
+            self._pipelines[athlete_id] = pipeline
+        return pipeline
+
+    def _write_samples(self, samples: RawSamples) -> None:
+        if self.sink is None:
+            return
+        try:
+            self.sink.write_samples(samples)
+        except Exception:  # noqa: BLE001 - storage trouble must not stop live analysis
+            self.stats.sink_errors += 1
+            log.exception("the sink refused %d samples of %s", len(samples), samples.address)
+
+    def _dispatch(self, events: list[GatewayEvent]) -> None:
+        for event in events:
+            name = type(event).__name__
+            self.stats.events[name] = self.stats.events.get(name, 0) + 1
+            if self.sink is not None and not isinstance(event, LiveAngles):
+                try:
+                    self.sink.record_event(event)
+                except Exception:  # noqa: BLE001
+                    self.stats.sink_errors += 1
+                    log.exception("the sink refused event %s", name)
+            self.bus.publish(event)

@@ -1,0 +1,259 @@
+"""Live pipeline of one athlete: time-mapped samples in, gateway events out.
+
+The science is in `fusion.live.LiveSquatAnalyzer` (causal fusion, calibration, angles,
+incremental reps, wink onset). This module owns what is around it during a set:
+- the set itself (start, load, stop by request or after `idle_stop_s` without a rep),
+- turning the analyser's outputs into gateway events with athlete, set and wall-clock time,
+- decimating the live angles to ~`live_angles_rate_hz` for clients,
+- sensor gaps (told to the analyser and reported as quality warnings),
+- containment: an analyser failure becomes a QualityWarning and the set keeps recording raw
+  samples (the set can be re-analysed from storage later).
+
+Pure and synchronous (no asyncio, no I/O): the gateway calls it from its event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from sensor_gateway.events import (
+    Calibrated,
+    GatewayClock,
+    GatewayEvent,
+    LiveAngles,
+    Placement,
+    QualityWarning,
+    RepCompleted,
+    RepStarted,
+    SetInfo,
+    SetStarted,
+    SetStopped,
+    SetVariant,
+    StopReason,
+    WinkOnset,
+)
+
+log = logging.getLogger(__name__)
+
+AnalyzerFactory = Callable[[float | None], Any]
+
+
+def default_analyzer_factory(load_kg: float | None) -> Any:
+    """A fresh `fusion.live.LiveSquatAnalyzer` (imported here: it pulls in the whole core)."""
+    from fusion.live import LiveSquatAnalyzer
+
+    return LiveSquatAnalyzer(load_kg=load_kg)
+
+
+@dataclass
+class _ActiveSet:
+    info: SetInfo
+    analyzer: Any
+    analysis_failed: bool = False
+    rep_count: int = 0
+    last_activity_s: float = -math.inf   # data time of the last rep event (or the start)
+    last_sample_s: float = -math.inf     # latest mapped sample time seen in this set
+    next_angles_bin: int | None = None
+
+
+class AthletePipeline:
+    """Set lifecycle and live analysis of one athlete."""
+
+    def __init__(
+        self,
+        athlete_id: str,
+        clock: GatewayClock,
+        *,
+        live_angles_rate_hz: float = 20.0,
+        idle_stop_s: float = 120.0,
+        analyzer_factory: AnalyzerFactory = default_analyzer_factory,
+    ) -> None:
+        self.athlete_id = athlete_id
+        self.clock = clock
+        self.live_angles_rate_hz = live_angles_rate_hz
+        self.idle_stop_s = idle_stop_s
+        self.analyzer_factory = analyzer_factory
+        self._set: _ActiveSet | None = None
+
+    # -- set lifecycle ---------------------------------------------------------------------
+    @property
+    def current_set(self) -> SetInfo | None:
+        return self._set.info if self._set else None
+
+    @property
+    def rep_count(self) -> int:
+        return self._set.rep_count if self._set else 0
+
+    def start_set(
+        self, variant: SetVariant, load_kg: float | None, now_s: float, notes: str = ""
+    ) -> list[GatewayEvent]:
+        """Start a set (stopping a running one first, reason REPLACED)."""
+        events: list[GatewayEvent] = []
+        if self._set is not None:
+            events += self.stop_set(StopReason.REPLACED, now_s)
+        info = SetInfo(
+            set_key=uuid.uuid4().hex,
+            athlete_id=self.athlete_id,
+            variant=SetVariant(variant),
+            load_kg=load_kg,
+            started_s=now_s,
+            started_utc=self.clock.to_utc(now_s),
+            notes=notes,
+        )
+        self._set = _ActiveSet(info=info, analyzer=self.analyzer_factory(load_kg),
+                               last_activity_s=now_s)
+        events.append(SetStarted(athlete_id=self.athlete_id, t_s=now_s,
+                                 wall_utc=info.started_utc, set=info))
+        return events
+
+    def set_load(self, load_kg: float | None) -> None:
+        """Change the load of the running set (reps completed from now on carry it)."""
+        if self._set is None:
+            return
+        self._set.info = SetInfo(**{**self._set.info.__dict__, "load_kg": load_kg})
+        self._set.analyzer.set_load(load_kg)
+
+    def stop_set(self, reason: StopReason, now_s: float) -> list[GatewayEvent]:
+        """Stop the running set: flush the analyser, then SetStopped. [] when no set runs."""
+        active = self._set
+        if active is None:
+            return []
+        events = self._convert(active, self._guarded(active, active.analyzer.finish))
+        self._set = None
+        events.append(SetStopped(athlete_id=self.athlete_id, t_s=now_s,
+                                 wall_utc=self.clock.to_utc(now_s), set=active.info,
+                                 reason=reason, rep_count=active.rep_count))
+        return events
+
+    def idle_for_s(self, now_s: float | None = None) -> float:
+        """How long the running set has gone without a rep, on the data clock (0 if none).
+
+        With `now_s`, measured to that instant instead (no samples at all arrive).
+        """
+        if self._set is None:
+            return 0.0
+        latest = self._set.last_sample_s if now_s is None else max(now_s, self._set.last_sample_s)
+        return max(0.0, latest - self._set.last_activity_s)
+
+    def should_auto_stop(self, now_s: float | None = None) -> bool:
+        return self._set is not None and self.idle_for_s(now_s) > self.idle_stop_s
+
+    # -- samples ---------------------------------------------------------------------------
+    def push(
+        self, placement: Placement, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> list[GatewayEvent]:
+        """Feed time-mapped samples of one placement; events of the running set (or [])."""
+        active = self._set
+        if active is None:
+            return []
+        if t_s.size:
+            active.last_sample_s = max(active.last_sample_s, float(t_s[-1]))
+        if active.analysis_failed:
+            return []
+        outputs = self._guarded(
+            active, lambda: active.analyzer.push(placement.value, t_s, acc_mps2, gyr_radps)
+        )
+        return self._convert(active, outputs)
+
+    def mark_gap(self, placement: Placement, start_s: float, end_s: float, missing: int) -> list[GatewayEvent]:
+        """A sensor lost samples: tell the analyser and warn (during a set only)."""
+        active = self._set
+        if active is None:
+            return []
+        if not active.analysis_failed:
+            self._guarded(active, lambda: active.analyzer.mark_gap(placement.value, start_s, end_s))
+        return [QualityWarning(
+            athlete_id=self.athlete_id, t_s=end_s, wall_utc=self.clock.to_utc(end_s),
+            code="sensor_gap", set_key=active.info.set_key, placement=placement,
+            message=f"{placement.value} sensor lost {missing} samples "
+                    f"({end_s - start_s:.2f} s); angles across the gap are interpolated",
+        )]
+
+    # -- internals -------------------------------------------------------------------------
+    def _guarded(self, active: _ActiveSet, call: Callable[[], Any]) -> list[Any]:
+        """Run an analyser call; a failure is logged once and disables analysis for the set."""
+        if active.analysis_failed:
+            return []
+        try:
+            return list(call() or [])
+        except Exception as exc:  # noqa: BLE001 - containment: one bad set must not stop the gateway
+            log.exception("live analysis of athlete %s failed; raw samples keep being recorded",
+                          self.athlete_id)
+            active.analysis_failed = True
+            return [_AnalysisFailure(str(exc))]
+
+    def _convert(self, active: _ActiveSet, outputs: list[Any]) -> list[GatewayEvent]:
+        # Matched by class name: `fusion.live` is imported only when a set starts.
+        events: list[GatewayEvent] = []
+        key = active.info.set_key
+        athlete = self.athlete_id
+        utc = self.clock.to_utc
+        for out in outputs:
+            name = type(out).__name__
+            if name == "LiveAngles":
+                events += self._decimate(active, out)
+            elif name == "RepStarted":
+                active.last_activity_s = max(active.last_activity_s, out.t_s)
+                events.append(RepStarted(athlete_id=athlete, t_s=out.t_s, wall_utc=utc(out.t_s),
+                                         set_key=key, rep=out.rep))
+            elif name == "WinkOnset":
+                events.append(WinkOnset(athlete_id=athlete, t_s=out.t_s, wall_utc=utc(out.t_s),
+                                        set_key=key, rep=out.rep,
+                                        onset_depth_deg=out.onset_depth_deg, wink_deg=out.wink_deg))
+            elif name == "RepCompleted":
+                end_s = out.metrics.end_s
+                active.rep_count += 1
+                active.last_activity_s = max(active.last_activity_s, end_s)
+                events.append(RepCompleted(athlete_id=athlete, t_s=end_s, wall_utc=utc(end_s),
+                                           set_key=key, metrics=out.metrics))
+            elif name == "Calibrated":
+                at_s = active.last_sample_s
+                events.append(Calibrated(athlete_id=athlete, t_s=at_s, wall_utc=utc(at_s),
+                                         set_key=key, ok=out.ok, message=out.message))
+                if not out.ok:
+                    events.append(QualityWarning(athlete_id=athlete, t_s=at_s, wall_utc=utc(at_s),
+                                                 code="calibration", set_key=key, message=out.message))
+            elif name == "_AnalysisFailure":
+                at_s = active.last_sample_s if math.isfinite(active.last_sample_s) else active.info.started_s
+                events.append(QualityWarning(
+                    athlete_id=athlete, t_s=at_s, wall_utc=utc(at_s), code="analysis_failed",
+                    set_key=key, message=f"live analysis stopped for this set ({out.message}); raw "
+                    "samples are still recorded: re-analyse the set later"))
+            else:
+                log.warning("ignoring unknown analyser output %r", out)
+        return events
+
+    def _decimate(self, active: _ActiveSet, angles: Any) -> list[GatewayEvent]:
+        """One LiveAngles event per 1/live_angles_rate_hz of data time (first sample of each bin)."""
+        t_s = np.asarray(angles.t_s)
+        if t_s.size == 0:
+            return []
+        bins = np.floor(t_s * self.live_angles_rate_hz).astype(np.int64)
+        first_of_bin = np.ones(t_s.size, dtype=bool)
+        first_of_bin[1:] = bins[1:] != bins[:-1]
+        if active.next_angles_bin is not None:
+            first_of_bin &= bins >= active.next_angles_bin
+        picks = np.flatnonzero(first_of_bin)
+        if picks.size == 0:
+            return []
+        active.next_angles_bin = int(bins[picks[-1]]) + 1
+        key = active.info.set_key
+        return [
+            LiveAngles(athlete_id=self.athlete_id, t_s=float(t_s[i]),
+                       wall_utc=self.clock.to_utc(float(t_s[i])), set_key=key,
+                       thigh_deg=float(angles.thigh_deg[i]),
+                       pelvic_tilt_deg=float(angles.pelvic_tilt_deg[i]),
+                       hip_flexion_deg=float(angles.hip_flexion_deg[i]))
+            for i in picks
+        ]
+
+
+@dataclass(frozen=True)
+class _AnalysisFailure:
+    message: str

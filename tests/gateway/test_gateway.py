@@ -1,0 +1,230 @@
+"""The whole gateway end to end with simulated sensors (ground truth from fusion.simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from fusion.simulator import SquatSetSpec
+from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.errors import SetError
+from sensor_gateway.events import (
+    LiveAngles,
+    Placement,
+    QualityWarning,
+    RepCompleted,
+    SensorStatusChanged,
+    SetStarted,
+    SetStopped,
+    StopReason,
+    WinkOnset,
+)
+from sensor_gateway.gateway import Gateway
+from sensor_gateway.samples import LinkState, SampleBatch, SensorKind, SensorStatus
+from sensor_gateway.sink import MemorySink
+from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+
+WINK_SPEC = SquatSetSpec(reps=4, wink_deg=12.0, standing_end_s=1.5)
+CLEAN_SPEC = SquatSetSpec(reps=3, wink_deg=0.0, standing_end_s=1.5)
+
+
+def _gateway(tmp_path, athletes, *, idle_stop_s=120.0, hooks=True, encoding="none", sink=None):
+    settings = GatewaySettings(config_file=tmp_path / "gateway.json", idle_stop_s=idle_stop_s)
+    store = AssignmentStore(settings.config_file)
+    for athlete in athletes:
+        store.assign(athlete.sacrum_address, "simulated", athlete.athlete_id, "sacrum")
+        store.assign(athlete.thigh_address, "simulated", athlete.athlete_id, "thigh")
+    gateway = Gateway(settings, store, sink=sink if sink is not None else MemorySink())
+    source = SimulatedSource(
+        athletes, realtime=False, encoding=encoding,
+        on_set_start=lambda a, p: gateway.start_set(a.athlete_id, a.variant, a.load_kg,
+                                                    now_s=p.first_received_s - 1e-3),
+        on_set_end=(lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3))
+        if hooks else None,
+    )
+    gateway.add_source(source)
+    return gateway, source
+
+
+def _drain(sub):
+    events = []
+    while (event := sub.get_nowait()) is not None:
+        events.append(event)
+    return events
+
+
+def _run(gateway, *subscribe_kwargs):
+    async def main():
+        subs = [gateway.bus.subscribe(**kw) for kw in subscribe_kwargs]
+        await gateway.run(stop_when_sources_end=True)
+        return [_drain(s) for s in subs], subs
+
+    return asyncio.run(main())
+
+
+@pytest.fixture(scope="module")
+def two_athletes_run(tmp_path_factory):
+    alice = SimulatedAthlete("alice", sets=[WINK_SPEC, CLEAN_SPEC], seed=11, load_kg=100.0)
+    bob = SimulatedAthlete("bob", sets=[CLEAN_SPEC], seed=12, load_kg=None)
+    gateway, source = _gateway(tmp_path_factory.mktemp("gw"), [alice, bob], encoding="winkwatch")
+    (everything, only_bob, slow), subs = _run(
+        gateway, {}, {"athlete_id": "bob"}, {"max_queued": 5})
+    return gateway, source, everything, only_bob, subs
+
+
+def test_reps_and_metrics_match_the_simulator_truth(two_athletes_run):
+    gateway, source, events, _, _ = two_athletes_run
+    started = [e for e in events if isinstance(e, SetStarted)]
+    assert len(started) == len(source.played) == 3
+    for set_event, played in zip(sorted(started, key=lambda e: e.t_s),
+                                 sorted(source.played, key=lambda p: p.first_received_s)):
+        assert set_event.athlete_id == played.athlete_id
+        key = set_event.set.set_key
+        reps = [e.metrics for e in events if isinstance(e, RepCompleted) and e.set_key == key]
+        truth = played.simulated.reps
+        assert len(reps) == len(truth)
+        for metrics, true in zip(reps, truth):
+            assert metrics.depth_deg == pytest.approx(true.depth_deg, abs=3.0)
+            assert metrics.wink_deg == pytest.approx(true.wink_deg, abs=2.0)
+            assert metrics.butt_wink == (true.wink_deg >= 8.0)
+            assert metrics.bottom_s == pytest.approx(played.base_s + true.bottom_s, abs=0.2)
+            assert metrics.load_kg == (100.0 if played.athlete_id == "alice" else None)
+            if true.wink_onset_depth_deg is not None:
+                assert metrics.wink_onset_depth_deg == pytest.approx(true.wink_onset_depth_deg, abs=3.0)
+        stopped = [e for e in events if isinstance(e, SetStopped) and e.set.set_key == key]
+        assert len(stopped) == 1 and stopped[0].rep_count == len(truth)
+        assert stopped[0].reason is StopReason.REQUESTED
+
+
+def test_wink_onset_events_come_live_for_winking_reps_only(two_athletes_run):
+    _, source, events, _, _ = two_athletes_run
+    for played in source.played:
+        key = next(e.set.set_key for e in events if isinstance(e, SetStarted)
+                   and e.athlete_id == played.athlete_id and abs(e.t_s - played.first_received_s) < 0.01)
+        onsets = [e for e in events if isinstance(e, WinkOnset) and e.set_key == key]
+        winking = [r for r in played.simulated.reps if r.wink_deg >= 8.0]
+        assert [e.rep for e in onsets] == [r.rep for r in winking]
+        for onset, true in zip(onsets, winking):
+            assert onset.t_s == pytest.approx(played.base_s + true.wink_onset_s, abs=0.15)
+            # Published before the rep completed: a phone can beep during the rep.
+            order = events.index(onset)
+            completed = next(i for i, e in enumerate(events) if isinstance(e, RepCompleted)
+                             and e.set_key == key and e.metrics.rep == onset.rep)
+            assert order < completed
+
+
+def test_sink_got_every_sample_in_order(two_athletes_run):
+    gateway, source, events, _, _ = two_athletes_run
+    sink = gateway.sink
+    assert sink.closed
+    assert sink.sample_count() == source.samples_sent == gateway.stats.samples
+    for info in sink.sets():
+        for placement in Placement:
+            recording = sink.recording(info.set_key, placement)
+            assert len(recording) > 1000 and np.all(np.diff(recording.t_s) > 0)
+    # Every event but the live angles is stored, in publication order.
+    published = [e for e in events if not isinstance(e, LiveAngles)]
+    assert sink.events == published
+
+
+def test_live_angles_are_decimated_and_follow_the_truth(two_athletes_run):
+    _, source, events, _, _ = two_athletes_run
+    played = next(p for p in source.played if p.athlete_id == "bob")
+    angles = [e for e in events if isinstance(e, LiveAngles) and e.athlete_id == "bob"]
+    t = np.array([e.t_s for e in angles])
+    assert np.median(np.diff(t)) == pytest.approx(0.05, abs=0.005)  # ~20 Hz
+    truth = played.simulated.truth
+    thigh_truth = np.interp(t - played.base_s, truth.t_s, truth.thigh_deg)
+    thigh = np.array([e.thigh_deg for e in angles])
+    assert np.sqrt(np.mean((thigh - thigh_truth) ** 2)) < 3.0
+
+
+def test_athlete_filter_and_slow_subscriber(two_athletes_run):
+    gateway, _, everything, only_bob, subs = two_athletes_run
+    assert only_bob and all(e.athlete_id == "bob" for e in only_bob)
+    assert only_bob == [e for e in everything if e.athlete_id == "bob"]
+    slow = subs[2]
+    assert slow.dropped == len(everything) - 5  # never read: it lost events, the run did not wait
+    assert gateway.stats.bad_batches == 0 and gateway.stats.sink_errors == 0
+
+
+def test_idle_set_stops_by_itself(tmp_path):
+    athlete = SimulatedAthlete("carol", sets=[SquatSetSpec(reps=2, standing_end_s=8.0)], seed=5)
+    gateway, source = _gateway(tmp_path, [athlete], idle_stop_s=4.0, hooks=False)
+    (events,), _ = _run(gateway, {})
+    stopped = [e for e in events if isinstance(e, SetStopped)]
+    assert len(stopped) == 1 and stopped[0].reason is StopReason.IDLE and stopped[0].rep_count == 2
+    last_rep_end = [e.metrics.end_s for e in events if isinstance(e, RepCompleted)][-1]
+    assert stopped[0].t_s - last_rep_end == pytest.approx(4.0, abs=0.1)
+
+
+def test_start_set_refuses_unknown_athlete_and_bad_input(tmp_path):
+    athlete = SimulatedAthlete("dave", sets=[CLEAN_SPEC])
+    gateway, _ = _gateway(tmp_path, [athlete])
+    with pytest.raises(SetError, match="no sensors assigned"):
+        gateway.start_set("nobody")
+    with pytest.raises(SetError, match="unknown set variant"):
+        gateway.start_set("dave", "leg_press")
+    with pytest.raises(SetError, match="load_kg"):
+        gateway.start_set("dave", load_kg=-5.0)
+    assert gateway.stop_set("dave") is None
+
+
+def test_disconnect_gap_and_malformed_batches_never_crash(tmp_path):
+    athlete = SimulatedAthlete("erin", sets=[CLEAN_SPEC])
+    gateway, _ = _gateway(tmp_path, [athlete])
+    sub = gateway.bus.subscribe()
+    info = gateway.start_set("erin", now_s=10.0)
+    address = athlete.thigh_address
+    good = SampleBatch(address=address, kind=SensorKind.SIMULATED, received_s=10.1,
+                       acc_mps2=np.tile([0, 0, 9.81], (4, 1)), gyr_radps=np.zeros((4, 3)),
+                       sensor_time_s=np.arange(4) * 0.005, seq=0)
+    gateway.on_batch(good)
+    gateway.on_batch(SampleBatch(address=address, kind=SensorKind.SIMULATED, received_s=10.2,
+                                 acc_mps2=np.zeros((3, 2)), gyr_radps=np.zeros((3, 3))))
+    gateway.on_batch("not a batch")  # type: ignore[arg-type]
+    assert gateway.stats.bad_batches == 2 and gateway.stats.samples == 4
+    gateway.on_status(SensorStatus(address, LinkState.DISCONNECTED, 11.0, detail="link lost"))
+    gateway.on_status(SensorStatus(address, LinkState.STREAMING, 12.5, battery_pct=80))
+    statuses = [e for e in _drain(sub) if isinstance(e, SensorStatusChanged)]
+    assert [s.state for s in statuses] == [LinkState.DISCONNECTED, LinkState.STREAMING]
+    gap = statuses[-1]
+    assert (gap.gap_start_s, gap.gap_end_s, gap.missing_samples) == (11.0, 12.5, 300)
+    assert gap.athlete_id == "erin" and gap.placement is Placement.THIGH and gap.battery_pct == 80
+    warnings = [e for e in gateway.sink.events if isinstance(e, QualityWarning)]
+    assert warnings and warnings[-1].code == "sensor_gap" and warnings[-1].set_key == info.set_key
+    snapshot = {s.address: s for s in gateway.sensors()}
+    assert snapshot[address].state is LinkState.STREAMING and snapshot[address].samples == 4
+    assert snapshot[athlete.sacrum_address].state is LinkState.SCANNING  # assigned, never seen
+
+
+def test_failing_sink_and_analyser_do_not_stop_the_gateway(tmp_path):
+    from fusion.live import LiveSquatAnalyzer
+
+    class BrokenSink(MemorySink):
+        def write_samples(self, samples):
+            raise OSError("disk full")
+
+    class FailingAnalyzer(LiveSquatAnalyzer):
+        def push(self, placement, t_s, acc_mps2, gyr_radps):
+            if t_s[-1] > self._fail_after_s:
+                raise FloatingPointError("numerical trouble")
+            return super().push(placement, t_s, acc_mps2, gyr_radps)
+
+    athlete = SimulatedAthlete("fay", sets=[CLEAN_SPEC], seed=2)
+    sink = BrokenSink()
+    gateway, source = _gateway(tmp_path, [athlete], sink=sink)
+
+    def factory(load_kg):
+        analyzer = FailingAnalyzer(load_kg=load_kg)
+        analyzer._fail_after_s = source.played[-1].base_s + 5.0
+        return analyzer
+
+    gateway.analyzer_factory = factory
+    (events,), _ = _run(gateway, {})
+    assert gateway.stats.sink_errors > 0 and gateway.stats.samples == source.samples_sent
+    failures = [e for e in events if isinstance(e, QualityWarning) and e.code == "analysis_failed"]
+    assert len(failures) == 1 and "re-analyse" in failures[0].message
+    assert any(isinstance(e, SetStopped) for e in events)
