@@ -1,0 +1,248 @@
+"""One sensor's link: connect, subscribe, start, stream, and recover by itself.
+
+States reported through `on_status`: CONNECTING on each attempt, STREAMING when the first
+samples of a connection arrive (with the gap since the last samples, after a drop),
+DISCONNECTED on an unexpected drop, GONE when the sensor has not been seen for the give-up
+time or the source stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from bleak.exc import BleakError
+from bleak_retry_connector import BleakClientWithServiceCache
+
+from sensor_gateway.ble.backoff import GIVE_UP_AFTER_S, RETRY_BASE_DELAY_S, RETRY_MAX_DELAY_S, reconnect_delay_s
+from sensor_gateway.ble.battery import battery_from_advertisement, read_battery_pct
+from sensor_gateway.ble.connection import ConnectionManager
+from sensor_gateway.ble.gaps import missing_samples
+from sensor_gateway.ble.scanner import AdvertisementTracker, Sighting
+from sensor_gateway.protocols import DecodeStats, ProtocolSpec, StreamDecoder
+from sensor_gateway.samples import (
+    BatchCallback,
+    LinkState,
+    SampleBatch,
+    SensorStatus,
+    StatusCallback,
+)
+
+log = logging.getLogger(__name__)
+
+# Stop commands on shutdown are a courtesy (saves the sensor's battery); never wait long.
+STOP_COMMAND_TIMEOUT_S = 2.0
+# Connection errors that mean "try again later", not "bug".
+CONNECT_ERRORS = (BleakError, TimeoutError, EOFError, BrokenPipeError, ConnectionError, OSError)
+
+
+@dataclass(frozen=True)
+class LinkTiming:
+    """Give-up and retry timing of one link (seconds)."""
+
+    give_up_after_s: float = GIVE_UP_AFTER_S
+    retry_base_delay_s: float = RETRY_BASE_DELAY_S
+    retry_max_delay_s: float = RETRY_MAX_DELAY_S
+
+
+@dataclass
+class LinkStats:
+    """What happened on one link, for logs and benchmarks."""
+
+    connections: int = 0
+    failed_attempts: int = 0
+    drops: int = 0
+    decode: DecodeStats = field(default_factory=DecodeStats)
+    connect_durations_s: list[float] = field(default_factory=list)
+
+    def absorb(self, decoder_stats: DecodeStats) -> None:
+        self.decode.packets_decoded += decoder_stats.packets_decoded
+        self.decode.samples_decoded += decoder_stats.samples_decoded
+        self.decode.packets_dropped += decoder_stats.packets_dropped
+        self.decode.bytes_discarded += decoder_stats.bytes_discarded
+        self.decode.drop_reasons.update(decoder_stats.drop_reasons)
+
+
+class SensorLink:
+    def __init__(self, address: str, spec: ProtocolSpec, rate_hz: int | None, *,
+                 tracker: AdvertisementTracker, connections: ConnectionManager,
+                 on_batch: BatchCallback, on_status: StatusCallback,
+                 timing: LinkTiming = LinkTiming()) -> None:
+        self.address = address.upper()
+        self.spec = spec
+        self.rate_hz = spec.check_rate(rate_hz)
+        self._tracker = tracker
+        self._connections = connections
+        self._on_batch = on_batch
+        self._on_status = on_status
+        self._timing = timing
+        self.stats = LinkStats()
+        self._battery_pct: int | None = None
+        self._last_batch: SampleBatch | None = None  # last batch delivered before a gap
+        self._sample_interval_s: float | None = None
+        self._awaiting_first_batch = False
+        self._gap_pending = False
+        self._link_up = False
+        self._dropped = asyncio.Event()
+        self._drop_s = float("nan")
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Stream until cancelled or the sensor is gone; never raises for link trouble."""
+        seen_after_s = -float("inf")
+        failed_attempts = 0
+        try:
+            while True:
+                sighting = await self._tracker.wait_for(
+                    self.address, seen_after_s=seen_after_s, timeout_s=self._timing.give_up_after_s)
+                if sighting is None:
+                    self._status(LinkState.GONE, time.monotonic(),
+                                 f"not seen for {self._timing.give_up_after_s:g} s; gave up")
+                    return
+                client = await self._connect(sighting, failed_attempts)
+                if client is None:
+                    failed_attempts += 1
+                    self.stats.failed_attempts += 1
+                    await asyncio.sleep(reconnect_delay_s(
+                        failed_attempts, base_s=self._timing.retry_base_delay_s,
+                        max_s=self._timing.retry_max_delay_s))
+                    continue
+                failed_attempts = 0
+                drop_s = await self._stream(client, sighting)
+                seen_after_s = drop_s
+                await asyncio.sleep(reconnect_delay_s(0))
+        except asyncio.CancelledError:
+            self._status(LinkState.GONE, time.monotonic(), "stopped")
+            raise
+
+    async def _connect(self, sighting: Sighting, failed_attempts: int) -> BleakClientWithServiceCache | None:
+        self._status(LinkState.CONNECTING, time.monotonic(),
+                     f"attempt {failed_attempts + 1}", rssi_dbm=sighting.advertisement.rssi)
+        started_s = time.monotonic()
+        try:
+            client = await self._connections.connect(
+                sighting.device, name=sighting.advertisement.local_name or self.address,
+                disconnected_callback=self._on_disconnected)
+        except CONNECT_ERRORS as exc:
+            delay_s = reconnect_delay_s(failed_attempts + 1, base_s=self._timing.retry_base_delay_s,
+                                        max_s=self._timing.retry_max_delay_s)
+            self._status(LinkState.DISCONNECTED, time.monotonic(),
+                         f"connect failed: {exc}; retrying in {delay_s:g} s")
+            return None
+        if not client.is_connected:  # dropped again before we got hold of it
+            self._status(LinkState.DISCONNECTED, time.monotonic(), "link lost while connecting")
+            await client.disconnect()
+            return None
+        self.stats.connect_durations_s.append(time.monotonic() - started_s)
+        self._dropped = asyncio.Event()
+        self._link_up = True
+        return client
+
+    async def _stream(self, client: BleakClientWithServiceCache, sighting: Sighting) -> float:
+        """Subscribe and start; returns the gateway time of the unexpected drop."""
+        decoder = self.spec.new_decoder(self.address, self.rate_hz)
+        try:
+            try:
+                self._battery_pct = (battery_from_advertisement(sighting.advertisement)
+                                     or await read_battery_pct(client, sighting.device))
+                self._awaiting_first_batch = True
+                await client.start_notify(self.spec.notify_char_uuid,
+                                          lambda _char, data: self._on_notification(decoder, data))
+                for command in self.spec.start_commands(self.rate_hz):
+                    await client.write_gatt_char(self.spec.control_char_uuid, command,
+                                                 response=self.spec.write_with_response)
+            except CONNECT_ERRORS as exc:
+                if not self._dropped.is_set():
+                    log.warning("%s: could not start streaming: %s", self.address, exc)
+                    self._on_disconnected(client)
+            else:
+                self.stats.connections += 1
+            await self._dropped.wait()
+            return self._drop_s
+        except asyncio.CancelledError:
+            self._link_up = False  # a disconnect from here on is ours, not a drop
+            await self._stop_sensor(client)
+            raise
+        finally:
+            self._link_up = False
+            self.stats.absorb(decoder.stats)
+            # after an unexpected drop, this releases bleak's D-Bus connection of the link
+            await client.disconnect()
+
+    def _on_disconnected(self, _client: BleakClientWithServiceCache) -> None:
+        if not self._link_up or self._dropped.is_set():
+            return
+        self._drop_s = time.monotonic()
+        self._dropped.set()
+        self.stats.drops += 1
+        self._awaiting_first_batch = False
+        self._gap_pending = self._last_batch is not None
+        self._status(LinkState.DISCONNECTED, self._drop_s, "link lost; reconnecting")
+
+    async def _stop_sensor(self, client: BleakClientWithServiceCache) -> None:
+        if not client.is_connected or not self.spec.stop_commands:
+            return
+        try:
+            async with asyncio.timeout(STOP_COMMAND_TIMEOUT_S):
+                for command in self.spec.stop_commands:
+                    await client.write_gatt_char(self.spec.control_char_uuid, command,
+                                                 response=self.spec.write_with_response)
+        except CONNECT_ERRORS as exc:
+            log.info("%s: stop command not delivered: %s", self.address, exc)
+
+    # --- samples -----------------------------------------------------------------------------
+
+    def _on_notification(self, decoder: StreamDecoder, data: bytearray) -> None:
+        batch = decoder.feed(data, time.monotonic())
+        if batch is None:
+            return
+        if self._awaiting_first_batch:
+            self._awaiting_first_batch = False
+            self._report_streaming(batch)
+        self._track_interval(batch)
+        self._last_batch = batch
+        try:
+            self._on_batch(batch)
+        except Exception:  # a consumer's bug must not stop the radio side
+            log.exception("%s: on_batch callback failed; the batch was dropped", self.address)
+
+    def _report_streaming(self, first: SampleBatch) -> None:
+        gap: dict[str, float | int | None] = {}
+        detail = "streaming"
+        if self._gap_pending and self._last_batch is not None:
+            rate_hz = first.nominal_rate_hz or (1 / self._sample_interval_s if self._sample_interval_s else None)
+            missing = missing_samples(self._last_batch, first, rate_hz)
+            gap = {"gap_start_s": self._last_batch.received_s, "gap_end_s": first.received_s,
+                   "missing_samples": missing}
+            detail = (f"streaming again after a {first.received_s - self._last_batch.received_s:.2f} s gap"
+                      + (f", {missing} samples missing" if missing is not None else ""))
+        self._gap_pending = False
+        self._status(LinkState.STREAMING, first.received_s, detail, **gap)
+
+    def _track_interval(self, batch: SampleBatch) -> None:
+        times = batch.sensor_time_s
+        if times is None:
+            return
+        if len(times) >= 2:
+            self._sample_interval_s = float(times[1] - times[0])
+        elif self._last_batch is not None and self._last_batch.sensor_time_s is not None \
+                and not self._gap_pending:
+            step = float(times[0] - self._last_batch.sensor_time_s[-1])
+            if step > 0:
+                self._sample_interval_s = step
+
+    def _status(self, state: LinkState, at_s: float, detail: str, *, rssi_dbm: int | None = None,
+                **gap: float | int | None) -> None:
+        if rssi_dbm is None:
+            sighting = self._tracker.last_sighting(self.address)
+            rssi_dbm = sighting.advertisement.rssi if sighting is not None else None
+        status = SensorStatus(address=self.address, state=state, at_s=at_s,
+                              battery_pct=self._battery_pct, rssi_dbm=rssi_dbm, detail=detail, **gap)
+        log.info("%s %s: %s", self.address, state.value, detail)
+        try:
+            self._on_status(status)
+        except Exception:
+            log.exception("%s: on_status callback failed", self.address)

@@ -1,0 +1,75 @@
+"""The BLE sample source: streams a list of (address, kind) sensors through one adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Iterable
+
+from sensor_gateway.ble.connection import ConnectionManager
+from sensor_gateway.ble.errors import SensorConfigError
+from sensor_gateway.ble.link import LinkStats, LinkTiming, SensorLink
+from sensor_gateway.ble.scanner import AdvertisementTracker
+from sensor_gateway.protocols import UnsupportedRateError, get_protocol
+from sensor_gateway.samples import BatchCallback, SensorKind, StatusCallback
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BleSensor:
+    """A sensor to stream. `rate_hz` None: the kind's default (DOT: as set in the sensor)."""
+
+    address: str
+    kind: SensorKind
+    rate_hz: int | None = None
+
+
+class BleSource:
+    """`SampleSource` for BLE sensors: one process owns the adapter; one scan, one
+    connection attempt at a time, every sensor reconnecting by itself."""
+
+    def __init__(self, sensors: Iterable[BleSensor | tuple[str, SensorKind | str]], *,
+                 timing: LinkTiming = LinkTiming(), adapter: str | None = None) -> None:
+        self.sensors = [_as_sensor(s) for s in sensors]
+        addresses = [s.address for s in self.sensors]
+        if len(set(addresses)) != len(addresses):
+            raise SensorConfigError(f"a sensor address is listed twice: {addresses}")
+        self.timing = timing
+        self.adapter = adapter
+        self.links: dict[str, SensorLink] = {}
+
+    async def run(self, on_batch: BatchCallback, on_status: StatusCallback) -> None:
+        connections = ConnectionManager()
+        async with AdvertisementTracker(self.adapter) as tracker:
+            self.links = {
+                s.address: SensorLink(s.address, get_protocol(s.kind), s.rate_hz, tracker=tracker,
+                                      connections=connections, on_batch=on_batch,
+                                      on_status=on_status, timing=self.timing)
+                for s in self.sensors
+            }
+            async with asyncio.TaskGroup() as group:
+                for link in self.links.values():
+                    group.create_task(link.run(), name=f"ble-link-{link.address}")
+
+    def stats(self) -> dict[str, LinkStats]:
+        return {address: link.stats for address, link in self.links.items()}
+
+
+def _as_sensor(item: BleSensor | tuple[str, SensorKind | str]) -> BleSensor:
+    if isinstance(item, BleSensor):
+        sensor = item
+    else:
+        address, kind = item
+        try:
+            sensor = BleSensor(address, SensorKind(kind))
+        except ValueError:
+            raise SensorConfigError(f"unknown sensor kind {kind!r} for {address}") from None
+    try:
+        get_protocol(sensor.kind).check_rate(sensor.rate_hz)
+    except UnsupportedRateError as exc:
+        raise SensorConfigError(f"{sensor.address}: {exc}") from exc
+    except ValueError as exc:
+        raise SensorConfigError(f"{sensor.address}: {exc}") from exc
+    return BleSensor(sensor.address.upper(), sensor.kind, sensor.rate_hz)
