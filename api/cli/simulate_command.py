@@ -1,9 +1,151 @@
-"""`winkwatch` command module simulate_command."""
+"""`winkwatch simulate`: write a simulated squat set and its ground truth to a folder.
+
+    winkwatch simulate --out DIR [--reps N] [--wink-deg A] [--depth-deg D] [--rate-hz R] [--seed S] ...
+
+Files written to DIR:
+- sacrum.csv, thigh.csv: raw recordings (sensor_gateway.recording_csv format), t_s on the
+  recorded clock shared by both sensors (each sensor's drifting clock mapped by offset);
+- truth_reps.csv: one row per rep (TRUTH_REP_COLUMNS), times on the true time base;
+- truth_samples.csv: t_s (true time), thigh_deg, pelvic_tilt_deg, hip_flexion_deg on a
+  uniform grid;
+- simulation.json: seed, load, the full spec and each sensor's drawn mount and biases.
+Exit code 2 for an invalid option, 1 when DIR cannot be written.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
 import typer
+
+EXIT_CANNOT_WRITE = 1
+EXIT_BAD_OPTION = 2
+
+
+def simulate(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder to write the recordings and truth to.")],
+    reps: Annotated[Optional[int], typer.Option(help="Number of reps.")] = None,
+    wink_deg: Annotated[Optional[float], typer.Option(help="Butt-wink amplitude per rep, deg (0 = none).")] = None,
+    depth_deg: Annotated[Optional[float], typer.Option(help="Thigh angle at the bottom, deg (90 = parallel).")] = None,
+    rate_hz: Annotated[Optional[float], typer.Option(help="Sampling rate of both sensors, Hz.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    thigh_rate_hz: Annotated[Optional[float], typer.Option(help="Sampling rate of the thigh sensor, Hz.")] = None,
+    wink_onset_deg: Annotated[Optional[float], typer.Option(help="Thigh angle where the wink starts, deg.")] = None,
+    wink_onset_fraction: Annotated[Optional[float], typer.Option(help="Wink onset as a fraction of each rep's depth.")] = None,
+    loss: Annotated[Optional[float], typer.Option(help="Share of packets lost per sensor (0-0.5).")] = None,
+    standing_s: Annotated[Optional[float], typer.Option(help="Standing still before the first rep, s.")] = None,
+    aligned_mount: Annotated[bool, typer.Option(help="Sensor axes aligned with the segments instead of random.")] = False,
+    ideal_sensors: Annotated[bool, typer.Option(help="No noise, bias, drift, jitter, quantisation or loss.")] = False,
+    randomise: Annotated[bool, typer.Option("--random", help="Start from a random realistic set drawn from the seed.")] = False,
+    load_kg: Annotated[Optional[float], typer.Option(help="Load to note in simulation.json, kg.")] = None,
+) -> None:
+    """Simulate a squat set from a sacrum and a thigh IMU, with its exact ground truth."""
+    from fusion.simulator import SimulationSpecError
+
+    try:
+        spec = _build_spec(
+            seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_hz, wink_onset_deg,
+            wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors,
+        )
+    except SimulationSpecError as exc:
+        _fail(f"invalid option: {exc}", EXIT_BAD_OPTION)
+    if load_kg is not None and not 0 <= load_kg <= 1000:
+        _fail(f"invalid option: --load-kg {load_kg} must be between 0 and 1000", EXIT_BAD_OPTION)
+
+    from fusion.simulator import simulate_set
+
+    simulated = simulate_set(spec, seed)
+    try:
+        _write_outputs(out, simulated, load_kg)
+    except OSError as exc:
+        _fail(f"cannot write to {out}: {exc.strerror or exc}; choose a writable folder", EXIT_CANNOT_WRITE)
+    winking = sum(rep.wink_onset_depth_deg is not None for rep in simulated.reps)
+    typer.echo(
+        f"wrote {len(simulated.sacrum)} sacrum and {len(simulated.thigh)} thigh samples, "
+        f"{len(simulated.reps)} rep(s) ({winking} winking) to {out}",
+        err=True,
+    )
+
+
+def _build_spec(seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_hz, wink_onset_deg,
+                wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors):
+    """The set spec: defaults (or a random one), with every given option applied on top."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from fusion.simulator import SensorSpec, SquatSetSpec, random_spec
+
+    spec = random_spec(np.random.default_rng(seed)) if randomise else SquatSetSpec()
+    changes = {
+        "reps": reps, "wink_deg": wink_deg, "depth_deg": depth_deg, "wink_onset_deg": wink_onset_deg,
+        "wink_onset_fraction": wink_onset_fraction, "standing_s": standing_s,
+    }
+    spec = replace(spec, **{name: value for name, value in changes.items() if value is not None})
+    sensors = {}
+    for placement, rate in (("sacrum", rate_hz), ("thigh", thigh_rate_hz if thigh_rate_hz is not None else rate_hz)):
+        sensor = getattr(spec, placement)
+        if ideal_sensors:
+            sensor = SensorSpec.ideal(rate_hz=sensor.rate_hz, mount=sensor.mount)
+        if rate is not None:
+            sensor = replace(sensor, rate_hz=rate)
+        if loss is not None:
+            sensor = replace(sensor, loss_probability=loss)
+        if aligned_mount:
+            sensor = replace(sensor, mount="aligned")
+        sensors[placement] = sensor
+    return replace(spec, **sensors)
+
+
+def _write_outputs(out: Path, simulated, load_kg: float | None) -> None:
+    import csv
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    from fusion.simulator import TRUTH_REP_COLUMNS, TRUTH_SAMPLE_COLUMNS
+    from sensor_gateway.recording_csv import write_recording_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_recording_csv(out / "sacrum.csv", simulated.sacrum)
+    write_recording_csv(out / "thigh.csv", simulated.thigh)
+    with (out / "truth_reps.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(TRUTH_REP_COLUMNS)
+        for rep in simulated.reps:
+            writer.writerow("" if value is None else value for value in rep.as_row().values())
+    truth = simulated.truth
+    samples = np.column_stack([truth.t_s, truth.thigh_deg, truth.pelvic_tilt_deg, truth.hip_flexion_deg])
+    with (out / "truth_samples.csv").open("w", newline="", encoding="utf-8") as handle:
+        handle.write(",".join(TRUTH_SAMPLE_COLUMNS) + "\n")
+        np.savetxt(handle, samples, delimiter=",", fmt="%.9g")
+    meta = {
+        "seed": simulated.seed,
+        "load_kg": load_kg,
+        "time_bases": "sacrum.csv/thigh.csv t_s: recorded clock shared by both sensors (drifting sensor "
+                      "clocks mapped by offset); truth_*.csv: true time, t = 0 at the start of the set",
+        "heading_start_deg": simulated.heading_start_deg,
+        "sensors": {
+            placement: {
+                "mount_quat_wxyz_sensor_to_segment": truth_.errors.mount_quat_wxyz.tolist(),
+                "gyr_bias_radps": truth_.errors.gyr_bias_radps.tolist(),
+                "acc_bias_mps2": truth_.errors.acc_bias_mps2.tolist(),
+                "acc_scale": truth_.errors.acc_scale.tolist(),
+            }
+            for placement, truth_ in (("sacrum", simulated.sacrum_truth), ("thigh", simulated.thigh_truth))
+        },
+        "spec": dataclasses.asdict(simulated.spec),
+    }
+    (out / "simulation.json").write_text(json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add `simulate` to `app`."""
+    app.command(name="simulate")(simulate)

@@ -143,7 +143,9 @@ def plan_set(spec: SquatSetSpec, rng: np.random.Generator) -> SetPlan:
         ascent_s = tempo * MIN_JERK_PEAK_SPEED_FACTOR * depth_deg / spec.ascent_peak_speed_degps
         bottom_pause_s = rng.uniform(*spec.bottom_pause_s)
         rhythm_k = float(np.clip(spec.rhythm_k + rng.normal(0.0, spec.rhythm_k_jitter), 0.0, 1.0))
-        wink_deg = max(0.0, spec.wink_deg + rng.normal(0.0, spec.wink_jitter_deg)) if spec.wink_jitter_deg else spec.wink_deg
+        wink_deg = spec.wink_deg
+        if wink_deg > 0 and spec.wink_jitter_deg:  # jitter varies a wink; it never creates one
+            wink_deg = max(0.0, wink_deg + rng.normal(0.0, spec.wink_jitter_deg))
         onset_deg: float | None = _rep_onset_deg(spec, depth_deg, rng)
         if wink_deg <= 0.0 or not (2.0 * MIN_WINK_RANGE_DEG <= onset_deg <= depth_deg - MIN_WINK_RANGE_DEG):
             wink_deg, onset_deg = 0.0, None

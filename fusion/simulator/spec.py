@@ -196,7 +196,7 @@ class SquatSetSpec:
 
     Depth (thigh angle at the bottom) per rep: `depth_deg` + N(0, `depth_jitter_deg`).
     Lumbopelvic rhythm: pelvic tilt = k * thigh angle, k = `rhythm_k` + N(0, `rhythm_k_jitter`).
-    Wink per rep: amplitude `wink_deg` + N(0, `wink_jitter_deg`) (>= 0), starting at thigh
+    Wink per rep: amplitude `wink_deg` + N(0, `wink_jitter_deg`) (>= 0; 0 stays 0), starting at thigh
     angle `wink_onset_deg` (or `wink_onset_fraction` * that rep's depth when `wink_onset_deg`
     is None) + N(0, `wink_onset_jitter_deg`). A rep whose depth does not pass its onset by
     `MIN_WINK_RANGE_DEG` does not wink (partial squats above the onset).
