@@ -1,0 +1,79 @@
+"""AthletePipeline: set lifecycle, decimation, load changes, idle detection (real analyser)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusion.simulator import SquatSetSpec, simulate_set
+from sensor_gateway.events import (
+    GatewayClock,
+    LiveAngles,
+    Placement,
+    RepCompleted,
+    SetStarted,
+    SetStopped,
+    SetVariant,
+    StopReason,
+)
+from sensor_gateway.pipeline import AthletePipeline
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    return simulate_set(SquatSetSpec(reps=4, wink_deg=0.0), seed=8)
+
+
+def _feed(pipeline, sim, chunk=8, until_s=np.inf, on_rep=None):
+    events = []
+    streams = [(Placement.SACRUM, sim.sacrum), (Placement.THIGH, sim.thigh)]
+    position = {p: 0 for p, _ in streams}
+    while True:
+        progressed = False
+        for placement, rec in streams:
+            a = position[placement]
+            if a >= len(rec) or rec.t_s[a] > until_s:
+                continue
+            b = min(a + chunk, len(rec))
+            position[placement] = b
+            new = pipeline.push(placement, rec.t_s[a:b], rec.acc_mps2[a:b], rec.gyr_radps[a:b])
+            events += new
+            if on_rep is not None and any(isinstance(e, RepCompleted) for e in new):
+                on_rep(pipeline)
+            progressed = True
+        if not progressed:
+            return events
+
+
+def test_set_lifecycle_decimation_and_load_change(simulated):
+    pipeline = AthletePipeline("ann", GatewayClock(), live_angles_rate_hz=10.0)
+    assert pipeline.push(Placement.THIGH, simulated.thigh.t_s[:4], simulated.thigh.acc_mps2[:4],
+                         simulated.thigh.gyr_radps[:4]) == []  # no set: nothing happens
+    started = pipeline.start_set(SetVariant.FRONT_SQUAT, 60.0, now_s=0.0)
+    assert isinstance(started[0], SetStarted) and started[0].set.variant is SetVariant.FRONT_SQUAT
+    events = _feed(pipeline, simulated, on_rep=lambda p: p.set_load(70.0))
+    reps = [e.metrics for e in events if isinstance(e, RepCompleted)]
+    assert len(reps) == 4
+    assert [m.load_kg for m in reps] == [60.0, 70.0, 70.0, 70.0]
+    assert pipeline.current_set.load_kg == 70.0
+    angles = [e for e in events if isinstance(e, LiveAngles)]
+    t = np.array([e.t_s for e in angles])
+    assert np.all(np.diff(np.floor(t * 10.0)) == 1)  # exactly one per 0.1 s bin
+    stopped = pipeline.stop_set(StopReason.REQUESTED, now_s=30.0)
+    assert isinstance(stopped[-1], SetStopped) and stopped[-1].rep_count == 4
+    assert pipeline.current_set is None and pipeline.stop_set(StopReason.REQUESTED, 31.0) == []
+
+
+def test_idle_time_counts_from_the_last_rep_and_replacing_a_set(simulated):
+    pipeline = AthletePipeline("ann", GatewayClock(), idle_stop_s=3.0)
+    pipeline.start_set(SetVariant.BACK_SQUAT, None, now_s=0.0)
+    events = _feed(pipeline, simulated)
+    last_end = [e.metrics.end_s for e in events if isinstance(e, RepCompleted)][-1]
+    last_sample = max(simulated.sacrum.t_s[-1], simulated.thigh.t_s[-1])
+    assert pipeline.idle_for_s() == pytest.approx(last_sample - last_end, abs=0.02)
+    assert not pipeline.should_auto_stop()  # the simulated set ends standing for ~2 s
+    assert pipeline.should_auto_stop(now_s=last_end + 3.5)  # no samples, wall clock moved on
+    first_key = pipeline.current_set.set_key
+    replaced = pipeline.start_set(SetVariant.BOX_SQUAT, 40.0, now_s=100.0)
+    assert isinstance(replaced[0], SetStopped) and replaced[0].reason is StopReason.REPLACED
+    assert replaced[0].set.set_key == first_key and pipeline.current_set.set_key != first_key
