@@ -43,7 +43,11 @@ class SetScore:
 
 def score_set(result: AnalysisResult, truth_t_s: np.ndarray, truth_thigh_deg: np.ndarray,
               truth_tilt_deg: np.ndarray, truth_reps: list[tuple[float, float, float]]) -> SetScore:
-    """Compare `result` to truth traces (on their own grid) and true reps (bottom_s, depth_deg, wink_deg)."""
+    """Compare `result` to truth traces (on their own grid) and true reps (bottom_s, depth_deg, wink_deg).
+
+    Per-sample errors leave out samples inside gaps (no data there: the analysis reports them).
+    """
+    valid = ~result.in_gap
     thigh = np.interp(result.t_s, truth_t_s, truth_thigh_deg)
     tilt = np.interp(result.t_s, truth_t_s, truth_tilt_deg)
     comparisons = []
@@ -57,9 +61,9 @@ def score_set(result: AnalysisResult, truth_t_s: np.ndarray, truth_thigh_deg: np
     return SetScore(
         true_reps=len(truth_reps),
         found_reps=len(result.reps),
-        thigh_sq_errors=(result.thigh_deg - thigh) ** 2,
-        tilt_sq_errors=(result.pelvic_tilt_deg - tilt) ** 2,
-        hip_sq_errors=(result.hip_flexion_deg - (thigh + tilt)) ** 2,
+        thigh_sq_errors=((result.thigh_deg - thigh) ** 2)[valid],
+        tilt_sq_errors=((result.pelvic_tilt_deg - tilt) ** 2)[valid],
+        hip_sq_errors=((result.hip_flexion_deg - (thigh + tilt)) ** 2)[valid],
         reps=tuple(comparisons),
     )
 

@@ -19,6 +19,7 @@ from fusion.calibration import (
     find_still_window,
 )
 from fusion.errors import AnalysisError
+from fusion.gaps import stretches_between_gaps, up_across_gaps
 from fusion.orientation import DEFAULT_OFFLINE_ENGINE, estimate_orientation, up_in_sensor_frame
 from fusion.quality import (
     MIN_RECORDING_S,
@@ -60,6 +61,7 @@ class AnalysisResult:
     thigh_deg: np.ndarray
     pelvic_tilt_deg: np.ndarray
     hip_flexion_deg: np.ndarray
+    in_gap: np.ndarray  # (N,) bool: either sensor had no samples here (values interpolated)
     reps: tuple[RepMetrics, ...]
     findings: tuple[QualityFinding, ...]
     sacrum_calibration: SegmentCalibration
@@ -103,8 +105,17 @@ def _sensor_stage(rec: ImuRecording, name: str, grid: np.ndarray, config: Analys
     acc = samples.acc_mps2
     if abs(rest_norm / STANDARD_GRAVITY_MPS2 - 1) > GRAVITY_RESCALE_TOLERANCE:
         acc = acc * (STANDARD_GRAVITY_MPS2 / rest_norm)
-    quat = estimate_orientation(samples.gyr_radps, acc, samples.rate_hz, engine=config.engine)
-    up = up_in_sensor_frame(quat)
+    stretches = stretches_between_gaps(rec.t_s, grid)
+    if not stretches:
+        raise AnalysisError(f"the {name} recording has no stretch of samples without long gaps")
+
+    def up_of(stretch: slice) -> np.ndarray:
+        quat = estimate_orientation(
+            samples.gyr_radps[stretch], acc[stretch], samples.rate_hz, engine=config.engine
+        )
+        return up_in_sensor_frame(quat)
+
+    up = up_across_gaps(stretches, grid.size, up_of)
     calibration = calibrate_segment(up, samples.gyr_radps, still)
     findings += calibration_findings(calibration, name)
     clipped_grid = np.interp(grid, rec.t_s, clipping_mask(rec).astype(float)) > 0
@@ -173,6 +184,7 @@ def analyze_recordings(
         thigh_deg=angles.thigh_deg,
         pelvic_tilt_deg=angles.pelvic_tilt_deg,
         hip_flexion_deg=angles.hip_flexion_deg,
+        in_gap=bad_samples["gap"],
         reps=reps,
         findings=tuple(findings),
         sacrum_calibration=pelvis.calibration,

@@ -1,0 +1,44 @@
+"""Offline analysis speed: whole pipeline, input samples per second on one core.
+
+A two-sensor recording (sacrum + thigh, 200 Hz each, 10 reps) from the simulator is
+analysed with every orientation engine that is fast enough to matter; samples/s counts the
+samples of both sensors. Best of several repeats (machines are noisy). Goal: >= 500k/s
+with the default engine.
+
+Usage: python benchmarks/pipeline_speed.py [REPEATS]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import replace
+
+from fusion.pipeline import AnalysisConfig, analyze_recordings
+from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
+
+
+def main(argv: list[str]) -> int:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    repeats = int(argv[1]) if len(argv) > 1 else 5
+    spec = SquatSetSpec(reps=10, sacrum=SensorSpec(rate_hz=200.0), thigh=SensorSpec(rate_hz=200.0))
+    sim = simulate_set(spec, seed=1)
+    samples = len(sim.sacrum) + len(sim.thigh)
+    print(f"recording: {samples} samples ({samples // 2} per sensor, {sim.sacrum.t_s[-1]:.0f} s)\n")
+    print("| engine | best time | samples/s |")
+    print("| --- | --- | --- |")
+    for engine in ("vqf-offline", "vqf", "madgwick"):
+        config = replace(AnalysisConfig(), engine=engine)
+        best = float("inf")
+        for _ in range(repeats if engine.startswith("vqf") else 1):
+            start = time.perf_counter()
+            analyze_recordings(sim.sacrum, sim.thigh, config=config)
+            best = min(best, time.perf_counter() - start)
+        print(f"| {engine} | {best * 1000:.1f} ms | {samples / best:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
