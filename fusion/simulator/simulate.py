@@ -87,12 +87,14 @@ class SetTruth:
 
 @dataclass(frozen=True)
 class SensorTruth:
-    """Per recorded sample of one sensor: `true_t_s` (N,) when it was taken and `quat_wxyz` (N, 4)
-    sensor-to-earth then; plus the sensor's drawn constants (`errors`: mount sensor-to-segment,
-    biases and gains in the sensor frame)."""
+    """Per recorded sample of one sensor: `true_t_s` (N,) when it was taken, `quat_wxyz` (N, 4)
+    sensor-to-earth then, `sample_index` (N,) its number among all samples the sensor took
+    (gaps = lost packets; a sequence counter); plus the sensor's drawn constants (`errors`:
+    mount sensor-to-segment, biases and gains in the sensor frame)."""
 
     true_t_s: np.ndarray
     quat_wxyz: np.ndarray
+    sample_index: np.ndarray
     errors: SensorErrors
 
 
@@ -123,7 +125,7 @@ def _simulate_sensor(
     segment = getattr(evaluate_motion(plan, set_spec.body, times.true_t_s), placement)
     acc_mps2, gyr_radps = measure(spec, errors, segment.gyr_radps, segment.specific_force_mps2, rng)
     recording = ImuRecording(t_s=times.t_s, acc_mps2=acc_mps2, gyr_radps=gyr_radps)
-    return recording, SensorTruth(times.true_t_s, _sensor_quat(segment, errors), errors)
+    return recording, SensorTruth(times.true_t_s, _sensor_quat(segment, errors), np.flatnonzero(times.kept), errors)
 
 
 def _wink_onset_s(rep: RepPlan) -> float | None:

@@ -47,6 +47,7 @@ def test_packet_loss_removes_whole_packets() -> None:
     index = np.round(sim.thigh.t_s * 100.0).astype(int)  # sample numbers on an exact 100-Hz clock
     lost = np.setdiff1d(np.arange(index[-1] + 1), index)
     assert lost.size > 0 and np.all(np.bincount(lost // 5)[np.unique(lost // 5)] == 5)
+    np.testing.assert_array_equal(sim.thigh_truth.sample_index, index)
     steps = np.diff(sim.thigh.t_s)
     assert steps.max() >= 0.06 - 1e-9  # a burst of >= 2 packets
 
