@@ -8,9 +8,11 @@ from typing import Callable
 from bleak.backends.device import BLEDevice
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
-# bleak-retry-connector retries transient BlueZ errors itself; more attempts than this per
-# call would hold the adapter lock while other sensors wait to reconnect.
-CONNECT_ATTEMPTS_PER_CALL = 2
+# One attempt per call: the adapter lock is held for the whole call, so a sensor that keeps
+# refusing must not make the others wait; the link's own capped backoff does the retrying.
+# (bleak-retry-connector still retries errors it knows to be transient, e.g. BlueZ's
+# le-connection-abort-by-local.)
+CONNECT_ATTEMPTS_PER_CALL = 1
 
 
 class ConnectionManager:
