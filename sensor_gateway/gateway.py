@@ -62,6 +62,7 @@ class SensorState:
     rssi_dbm: int | None = None
     timestamped: bool | None = None
     disconnected_at_s: float | None = None
+    reconnect_gap_reported: bool = False
     batches: int = 0
     samples: int = 0
     last_received_s: float = -math.inf
@@ -318,7 +319,8 @@ class Gateway:
         self.stats.batches += 1
         self.stats.samples += n
         a = st.assignment
-        if mapped.gap is not None:
+        reconnected, st.reconnect_gap_reported = st.reconnect_gap_reported, False
+        if mapped.gap is not None and not reconnected:  # a reconnect gap was reported already
             gap = mapped.gap
             self._report_gap(st, gap.start_s, gap.end_s, gap.missing_samples,
                              f"{gap.missing_samples} samples lost ({gap.reason})")
@@ -355,6 +357,7 @@ class Gateway:
             gap_start, gap_end = st.disconnected_at_s, status.at_s
             missing = max(0, int(round((gap_end - gap_start) * st.mapper.nominal_rate_hz)))
             st.disconnected_at_s = None
+            st.reconnect_gap_reported = True
             if st.timestamped is False:
                 st.mapper.restart()  # a count-timed sensor starts counting again
         self._publish_status(st, status.detail, gap_start, gap_end, missing, at_s=status.at_s)
