@@ -1,0 +1,67 @@
+"""`winkwatch scan` and scan_sensors through bleak against the fake BlueZ."""
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner
+
+from sensor_gateway.ble import scan_sensors
+from sensor_gateway.protocols import winkwatch
+from sensor_gateway.samples import SensorKind
+
+from tests.gateway.fake_bluez import FakeSensor
+
+@pytest.fixture
+def sensors(fake_bluez) -> list[FakeSensor]:
+    made = [
+        FakeSensor(SensorKind.WINKWATCH, "5A:C7:00:00:00:01", rssi_dbm=-48, battery_pct=91),
+        FakeSensor(SensorKind.WITMOTION, "5A:C7:00:00:00:02", rssi_dbm=-71, battery_pct=40),
+        FakeSensor(SensorKind.MOVELLA_DOT, "5A:C7:00:00:00:03", rssi_dbm=-60, battery_pct=12),
+    ]
+    fake_bluez.add(*made)
+    return made
+
+
+def test_scan_recognises_every_kind_with_rssi_and_battery(sensors) -> None:
+    found = asyncio.run(scan_sensors(0.6, read_battery=True))
+    assert [(r.address, r.kind, r.rssi_dbm) for r in found] == [
+        (s.address, s.kind, s.rssi_dbm) for s in (sensors[0], sensors[2], sensors[1])]  # by signal
+    by_address = {r.address: r for r in found}
+    assert (by_address[sensors[0].address].battery_pct, by_address[sensors[0].address].battery_source) \
+        == (91, "advertisement")  # no connection needed
+    assert (by_address[sensors[1].address].battery_pct, by_address[sensors[1].address].battery_source) \
+        == (40, "connection")
+    assert by_address[sensors[2].address].battery_pct == 12
+    assert sensors[0].connect_attempts == [] and len(sensors[1].connect_attempts) == 1
+    assert by_address[sensors[0].address].name == sensors[0].name
+
+
+def test_scan_without_battery_flag_never_connects(sensors) -> None:
+    found = asyncio.run(scan_sensors(0.4))
+    assert {r.address: r.battery_pct for r in found} == {
+        sensors[0].address: 91, sensors[1].address: None, sensors[2].address: None}
+    assert all(not s.connect_attempts for s in sensors)
+
+
+def test_discovery_by_service_uuid(sensors) -> None:
+    found = asyncio.run(scan_sensors(0.4, service_uuids=[winkwatch.SERVICE_UUID]))
+    assert [r.kind for r in found] == [SensorKind.WINKWATCH]
+
+
+def test_scan_command_prints_a_table(sensors) -> None:
+    from api.cli.main import app
+
+    result = CliRunner().invoke(app, ["scan", "--timeout-s", "0.5"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    for sensor in sensors:
+        assert sensor.address in result.output and sensor.kind.value in result.output
+    assert "91 (adv)" in result.output and "? (--battery)" in result.output
+
+
+def test_scan_command_without_bluez_says_what_to_do(tmp_path, monkeypatch) -> None:
+    from api.cli.main import app
+
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path}/no-such-bus")
+    result = CliRunner().invoke(app, ["scan", "--timeout-s", "0.5"])
+    assert result.exit_code == 2
+    assert "bluetoothd" in result.output or "adapter" in result.output
