@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.simulator.movement import SegmentAngles, segment_angles
+from fusion.simulator.profiles import Jet
 from fusion.simulator.rotations import body_rates, point_acceleration, segment_matrix, segment_quat
 from fusion.simulator.scenario import SetPlan
 from fusion.simulator.spec import BodySpec
@@ -44,13 +45,20 @@ class SegmentMotion:
 
 @dataclass(frozen=True)
 class SetMotion:
-    """Truth angles (deg, (N,)) and the pelvis and thigh segment motion at N instants."""
+    """Truth angles (deg, (N,)) and the pelvis and thigh segment motion at N instants.
+
+    `thigh_angle` is the thigh angle with its first two time derivatives (deg jet).
+    """
 
     t_s: np.ndarray
-    thigh_deg: np.ndarray
+    thigh_angle: Jet
     pelvic_tilt_deg: np.ndarray
     pelvis: SegmentMotion
     thigh: SegmentMotion
+
+    @property
+    def thigh_deg(self) -> np.ndarray:
+        return self.thigh_angle.value
 
     @property
     def hip_flexion_deg(self) -> np.ndarray:
@@ -97,7 +105,7 @@ def evaluate_motion(plan: SetPlan, body: BodySpec, t_s: np.ndarray) -> SetMotion
     hip_acc = knee_acc + thigh.acceleration(hip_lever)
     return SetMotion(
         t_s=t_s,
-        thigh_deg=angles.thigh_deg.value,
+        thigh_angle=angles.thigh_deg,
         pelvic_tilt_deg=angles.pelvic_tilt_deg.value,
         pelvis=SegmentMotion(
             matrix=pelvis.matrix,

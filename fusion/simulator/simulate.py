@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.orientation.quaternions import quat_multiply
-from fusion.simulator.imu import SensorErrors, draw_sensor_errors, measure
-from fusion.simulator.kinematics import SegmentMotion, evaluate_motion
+from fusion.simulator.imu import SensorErrors, SensorFrameTruth, draw_sensor_errors, measure, sensor_frame_truth
+from fusion.simulator.kinematics import SetMotion, evaluate_motion
 from fusion.simulator.profiles import minimum_jerk
 from fusion.simulator.sampling import sample_times
 from fusion.simulator.scenario import RepPlan, SetPlan, plan_set
@@ -113,8 +113,11 @@ class SimulatedSet:
     heading_start_deg: float
 
 
-def _sensor_quat(segment: SegmentMotion, errors: SensorErrors) -> np.ndarray:
-    return quat_multiply(segment.quat_wxyz, errors.mount_quat_wxyz[None, :])
+def _sensor_truth(motion: SetMotion, placement: str, errors: SensorErrors) -> tuple[SensorFrameTruth, np.ndarray]:
+    """Error-free sensor-frame readings and sensor-to-earth quaternions (w, x, y, z) at the motion's instants."""
+    segment = getattr(motion, placement)
+    truth = sensor_frame_truth(errors, motion.t_s, motion.thigh_angle, segment.gyr_radps, segment.specific_force_mps2)
+    return truth, quat_multiply(segment.quat_wxyz, truth.mount_quat_wxyz)
 
 
 def _simulate_sensor(
@@ -122,10 +125,10 @@ def _simulate_sensor(
 ) -> tuple[ImuRecording, SensorTruth]:
     errors = draw_sensor_errors(spec, rng)
     times = sample_times(spec, plan.duration_s, rng)
-    segment = getattr(evaluate_motion(plan, set_spec.body, times.true_t_s), placement)
-    acc_mps2, gyr_radps = measure(spec, errors, segment.gyr_radps, segment.specific_force_mps2, rng)
+    frame_truth, quat_wxyz = _sensor_truth(evaluate_motion(plan, set_spec.body, times.true_t_s), placement, errors)
+    acc_mps2, gyr_radps = measure(spec, errors, frame_truth, rng)
     recording = ImuRecording(t_s=times.t_s, acc_mps2=acc_mps2, gyr_radps=gyr_radps)
-    return recording, SensorTruth(times.true_t_s, _sensor_quat(segment, errors), np.flatnonzero(times.kept), errors)
+    return recording, SensorTruth(times.true_t_s, quat_wxyz, np.flatnonzero(times.kept), errors)
 
 
 def _wink_onset_s(rep: RepPlan) -> float | None:
@@ -177,8 +180,8 @@ def simulate_set(spec: SquatSetSpec | None = None, seed: int | None = None) -> S
         thigh_deg=motion.thigh_deg,
         pelvic_tilt_deg=motion.pelvic_tilt_deg,
         hip_flexion_deg=motion.hip_flexion_deg,
-        sacrum_quat_wxyz=_sensor_quat(motion.pelvis, sacrum_truth.errors),
-        thigh_quat_wxyz=_sensor_quat(motion.thigh, thigh_truth.errors),
+        sacrum_quat_wxyz=_sensor_truth(motion, "pelvis", sacrum_truth.errors)[1],
+        thigh_quat_wxyz=_sensor_truth(motion, "thigh", thigh_truth.errors)[1],
     )
     return SimulatedSet(
         spec=spec,

@@ -60,6 +60,8 @@ class SensorSpec:
     mapped to the shared clock by offset only (see `sampling`).
     Loss: packets of `samples_per_packet` consecutive samples are lost with long-run
     probability `loss_probability`, in bursts of `loss_burst_packets` packets on average.
+    Soft tissue: `soft_tissue_deg` > 0 rocks the sensor on its segment (3-10 Hz, growing
+    with the thigh angle); truth sensor orientations include it, segment angles do not.
     """
 
     rate_hz: float = 100.0
@@ -81,6 +83,7 @@ class SensorSpec:
     loss_probability: float = 0.01
     loss_burst_packets: float = 1.5
     samples_per_packet: int = 6
+    soft_tissue_deg: float = 0.0  # wobble on the segment at a 100-deg thigh angle (see `wobble`)
 
     def __post_init__(self) -> None:
         _check_range("rate_hz", self.rate_hz, 10.0, 2000.0)
@@ -114,6 +117,7 @@ class SensorSpec:
         _check_range("loss_probability", self.loss_probability, 0.0, 0.5)
         _check_range("loss_burst_packets", self.loss_burst_packets, 1.0, 100.0)
         _check_range("samples_per_packet", self.samples_per_packet, 1, 100)
+        _check_range("soft_tissue_deg", self.soft_tissue_deg, 0.0, 10.0)
 
     @classmethod
     def ideal(cls, rate_hz: float = 100.0, mount: MountSpec = "random") -> SensorSpec:

@@ -71,9 +71,12 @@ def _integrate_gyro(quat0: np.ndarray, gyr_radps: np.ndarray, t_s: np.ndarray) -
     return np.array(quats)
 
 
+@pytest.mark.parametrize("soft_tissue_deg", [0.0, 2.0])
 @pytest.mark.parametrize("placement", ["sacrum", "thigh"])
-def test_integrating_the_gyroscope_reproduces_the_true_orientation(placement: str) -> None:
-    sim = simulate_set(_ideal_spec(), seed=3)
+def test_integrating_the_gyroscope_reproduces_the_true_orientation(placement: str, soft_tissue_deg: float) -> None:
+    sensor = SensorSpec.ideal(rate_hz=200.0)
+    sensor = SensorSpec(**{**sensor.__dict__, "soft_tissue_deg": soft_tissue_deg})
+    sim = simulate_set(_ideal_spec(sacrum=sensor, thigh=sensor), seed=3)
     recording, truth = getattr(sim, placement), getattr(sim, f"{placement}_truth")
     integrated = _integrate_gyro(truth.quat_wxyz[0], recording.gyr_radps, recording.t_s)
     error = quat_multiply(integrated, quat_conjugate(truth.quat_wxyz))
@@ -82,9 +85,11 @@ def test_integrating_the_gyroscope_reproduces_the_true_orientation(placement: st
     assert np.degrees(np.abs(recording.gyr_radps).max()) > 60  # the sensor did rotate
 
 
+@pytest.mark.parametrize("soft_tissue_deg", [0.0, 2.0])
 @pytest.mark.parametrize("placement", ["pelvis", "thigh"])
-def test_accelerometer_is_specific_force_of_the_sensor_trajectory(placement: str) -> None:
-    spec = _ideal_spec(sacrum=SensorSpec.ideal(rate_hz=100.0), thigh=SensorSpec.ideal(rate_hz=100.0))
+def test_accelerometer_is_specific_force_of_the_sensor_trajectory(placement: str, soft_tissue_deg: float) -> None:
+    sensor = SensorSpec(**{**SensorSpec.ideal(rate_hz=100.0).__dict__, "soft_tissue_deg": soft_tissue_deg})
+    spec = _ideal_spec(sacrum=sensor, thigh=sensor)
     sim = simulate_set(spec, seed=8)
     recording = sim.sacrum if placement == "pelvis" else sim.thigh
     truth = sim.sacrum_truth if placement == "pelvis" else sim.thigh_truth
@@ -116,3 +121,18 @@ def test_slow_heading_drift_keeps_rest_readings_close_to_gravity() -> None:
     still = sim.sacrum.t_s < sim.reps[0].start_s
     np.testing.assert_allclose(np.linalg.norm(sim.sacrum.acc_mps2[still], axis=1), STANDARD_GRAVITY_MPS2, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(sim.sacrum.gyr_radps[still], axis=1), np.radians(0.5), rtol=1e-9)
+
+
+def test_soft_tissue_wobble_moves_the_sensor_not_the_segment_truth() -> None:
+    wobbly = SensorSpec(**{**SensorSpec.ideal(rate_hz=100.0).__dict__, "soft_tissue_deg": 2.0})
+    firm = simulate_set(_ideal_spec(), seed=9)
+    soft = simulate_set(_ideal_spec(thigh=wobbly), seed=9)
+    np.testing.assert_array_equal(firm.truth.thigh_deg, soft.truth.thigh_deg)
+    error = quat_multiply(soft.truth.thigh_quat_wxyz, quat_conjugate(firm.truth.thigh_quat_wxyz))
+    error_deg = np.degrees(2 * np.arccos(np.clip(np.abs(error[:, 0]), 0, 1)))
+    standing = firm.truth.thigh_deg == 0
+    assert error_deg[standing].max() < 1e-4
+    assert 0.5 < error_deg.max() < 4.0
+    wobble_power = np.abs(np.fft.rfft(soft.thigh.gyr_radps[:, 0] - firm.thigh.gyr_radps[:, 0]))
+    freqs = np.fft.rfftfreq(len(firm.thigh), 1 / 100.0)
+    assert freqs[np.argmax(wobble_power)] >= 2.5
