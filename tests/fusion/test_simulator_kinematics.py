@@ -125,7 +125,7 @@ def test_slow_heading_drift_keeps_rest_readings_close_to_gravity() -> None:
 
 def test_soft_tissue_wobble_moves_the_sensor_not_the_segment_truth() -> None:
     wobbly = SensorSpec(**{**SensorSpec.ideal(rate_hz=100.0).__dict__, "soft_tissue_deg": 2.0})
-    firm = simulate_set(_ideal_spec(), seed=9)
+    firm = simulate_set(_ideal_spec(thigh=SensorSpec.ideal(rate_hz=100.0)), seed=9)
     soft = simulate_set(_ideal_spec(thigh=wobbly), seed=9)
     np.testing.assert_array_equal(firm.truth.thigh_deg, soft.truth.thigh_deg)
     error = quat_multiply(soft.truth.thigh_quat_wxyz, quat_conjugate(firm.truth.thigh_quat_wxyz))
