@@ -37,6 +37,7 @@ def simulate(
     standing_s: Annotated[Optional[float], typer.Option(help="Standing still before the first rep, s.")] = None,
     aligned_mount: Annotated[bool, typer.Option(help="Sensor axes aligned with the segments instead of random.")] = False,
     ideal_sensors: Annotated[bool, typer.Option(help="No noise, bias, drift, jitter, quantisation or loss.")] = False,
+    soft_tissue_deg: Annotated[Optional[float], typer.Option(help="Sensor wobble on the segment at a 100-deg thigh angle, deg.")] = None,
     randomise: Annotated[bool, typer.Option("--random", help="Start from a random realistic set drawn from the seed.")] = False,
     load_kg: Annotated[Optional[float], typer.Option(help="Load to note in simulation.json, kg.")] = None,
 ) -> None:
@@ -46,7 +47,7 @@ def simulate(
     try:
         spec = _build_spec(
             seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_hz, wink_onset_deg,
-            wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors,
+            wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors, soft_tissue_deg,
         )
     except SimulationSpecError as exc:
         _fail(f"invalid option: {exc}", EXIT_BAD_OPTION)
@@ -69,7 +70,7 @@ def simulate(
 
 
 def _build_spec(seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_hz, wink_onset_deg,
-                wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors):
+                wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors, soft_tissue_deg):
     """The set spec: defaults (or a random one), with every given option applied on top."""
     from dataclasses import replace
 
@@ -94,6 +95,8 @@ def _build_spec(seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_
             sensor = replace(sensor, loss_probability=loss)
         if aligned_mount:
             sensor = replace(sensor, mount="aligned")
+        if soft_tissue_deg is not None:
+            sensor = replace(sensor, soft_tissue_deg=soft_tissue_deg)
         sensors[placement] = sensor
     return replace(spec, **sensors)
 

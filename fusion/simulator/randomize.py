@@ -8,6 +8,8 @@ or clearly do not (<= 2 deg), with some in between.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from fusion.simulator.spec import OutOfPlaneSpec, SensorSpec, SquatSetSpec
@@ -43,18 +45,20 @@ def random_sensor_spec(rng: np.random.Generator) -> SensorSpec:
     )
 
 
-def random_spec(rng: np.random.Generator) -> SquatSetSpec:
+def random_spec(rng: np.random.Generator, soft_tissue_max_deg: float = 0.0) -> SquatSetSpec:
     """A realistic random set: 3-10 reps, depth 50-120 deg (a quarter partial), wink 0-15 deg.
 
     Wink mix (set means): 45 % clear (8.5-15 deg), 45 % none (0-1.5 deg), 10 % in between.
-    Every rep's exact amplitude is in the truth.
+    Every rep's exact amplitude is in the truth. `soft_tissue_max_deg` > 0 adds a
+    soft-tissue wobble of up to that much to each sensor (drawn last, so the rest of the
+    spec is the same as without it).
     """
     partial = rng.random() < 0.25
     depth_deg = float(rng.uniform(50.0, 70.0) if partial else rng.uniform(70.0, 120.0))
     kind = rng.random()
     wink_range = CLEAR_WINK_DEG if kind < 0.45 else NO_WINK_DEG if kind < 0.9 else (NO_WINK_DEG[1], CLEAR_WINK_DEG[0])
     onset_fraction = float(rng.uniform(0.6, 0.85))
-    return SquatSetSpec(
+    spec = SquatSetSpec(
         reps=int(rng.integers(3, 11)),
         depth_deg=depth_deg,
         depth_jitter_deg=float(rng.uniform(0.0, 5.0)),
@@ -81,3 +85,10 @@ def random_spec(rng: np.random.Generator) -> SquatSetSpec:
         sacrum=random_sensor_spec(rng),
         thigh=random_sensor_spec(rng),
     )
+    if soft_tissue_max_deg > 0:
+        spec = replace(
+            spec,
+            sacrum=replace(spec.sacrum, soft_tissue_deg=float(rng.uniform(0.0, soft_tissue_max_deg))),
+            thigh=replace(spec.thigh, soft_tissue_deg=float(rng.uniform(0.0, soft_tissue_max_deg))),
+        )
+    return spec

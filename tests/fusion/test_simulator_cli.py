@@ -57,8 +57,11 @@ def test_same_seed_same_files_and_options_take_effect(tmp_path) -> None:
 
 
 def test_random_set_and_no_wink(tmp_path) -> None:
-    result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--random", "--seed", "11", "--wink-deg", "0"])
+    result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--random", "--seed", "11", "--wink-deg", "0",
+                                 "--soft-tissue-deg", "1.5"])
     assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "simulation.json").read_text())
+    assert meta["spec"]["thigh"]["soft_tissue_deg"] == 1.5 and meta["spec"]["wink_deg"] == 0
     reps = _rows(tmp_path / "truth_reps.csv")[1:]
     assert reps and all(row[7] == "0.0" and row[8] == "" for row in reps)
 

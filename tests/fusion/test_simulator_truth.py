@@ -131,6 +131,9 @@ def test_random_specs_cover_the_benchmark_mix() -> None:
     assert sum(s.depth_deg < 70 for s in specs) >= 4 and max(s.depth_deg for s in specs) > 110
     assert sum(s.wink_deg >= 8 for s in specs) >= 10 and sum(s.wink_deg <= 2 for s in specs) >= 10
     assert all(abs(s.sacrum.drift_ppm) <= 200 for s in specs) and max(abs(s.thigh.drift_ppm) for s in specs) > 50
+    assert all(s.thigh.soft_tissue_deg == 0 for s in specs)
+    soft = random_spec(np.random.default_rng(1000), soft_tissue_max_deg=2.0)
+    assert soft.depth_deg == specs[0].depth_deg and 0 < soft.thigh.soft_tissue_deg <= 2.0
 
 
 @pytest.mark.parametrize(
