@@ -48,5 +48,6 @@ def test_up_in_sensor_frame_is_earth_up_rotated_into_the_sensor() -> None:
     q = _quat([0, 1, 0], 90.0)
     np.testing.assert_allclose(up_in_sensor_frame(q)[0], [-1.0, 0.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(up_in_sensor_frame(np.array([[1.0, 0, 0, 0]]))[0], [0, 0, 1])
+    assert up_in_sensor_frame(np.empty((0, 4))).shape == (0, 3)  # empty live chunks pass through
     with pytest.raises(ValueError, match=r"shape \(N, 4\)"):
         up_in_sensor_frame(np.zeros((3, 3)))
