@@ -8,10 +8,8 @@ started and stopped in the database, so the API and its tests work with no senso
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -22,8 +20,9 @@ from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement, SetStatus, SetVariant
-from sensor_gateway.events import SensorStatusChanged, SetInfo
-from sensor_gateway.pubsub import EventBus, SubscriptionClosed
+from sensor_gateway.errors import GatewayError
+from sensor_gateway.events import SetInfo
+from sensor_gateway.pubsub import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +37,11 @@ class GatewayPort(Protocol):
 
     def stop_set(self, athlete_id: str) -> Any: ...
 
+    def sensors(self) -> list[Any]: ...
 
-@dataclass
-class SensorLiveStatus:
-    address: str
-    state: str
-    battery_pct: int | None
-    rssi_dbm: int | None
-    detail: str
-    updated_at: datetime
+    def assign_sensor(self, address: str, kind: Any, athlete_id: str, placement: Any) -> Any: ...
+
+    def unassign_sensor(self, address: str) -> bool: ...
 
 
 @dataclass
@@ -55,37 +50,11 @@ class LiveService:
     gateway_id: str
     gateway: GatewayPort | None = None
     sink: DatabaseSink | None = None
-    sensor_status: dict[str, SensorLiveStatus] = field(default_factory=dict)
-    _status_task: asyncio.Task | None = None
 
-    # -- lifecycle (inside the running event loop) --------------------------------------------
-    def start(self) -> None:
-        if self.gateway is not None:
-            self._status_task = asyncio.get_running_loop().create_task(self._track_status())
-
-    async def stop(self) -> None:
-        if self._status_task is not None:
-            self._status_task.cancel()
-            try:
-                await self._status_task
-            except asyncio.CancelledError:
-                pass
-
-    async def _track_status(self) -> None:
-        subscription = self.gateway.bus.subscribe(event_types=[SensorStatusChanged], max_queued=1000)
-        try:
-            async for event in subscription:
-                previous = self.sensor_status.get(event.address)
-                self.sensor_status[event.address] = SensorLiveStatus(
-                    address=event.address, state=event.state.value,
-                    battery_pct=event.battery_pct if event.battery_pct is not None
-                    else (previous.battery_pct if previous else None),
-                    rssi_dbm=event.rssi_dbm, detail=event.detail, updated_at=event.wall_utc,
-                )
-        except SubscriptionClosed:
-            pass
-        finally:
-            subscription.unsubscribe()
+    # -- sensors seen by the gateway -------------------------------------------------------------
+    def sensor_snapshots(self) -> list[Any]:
+        """The gateway's view of every sensor (link state, battery, gaps, drift); [] without one."""
+        return list(self.gateway.sensors()) if self.gateway is not None else []
 
     # -- sets ---------------------------------------------------------------------------------
     async def start_set(self, athlete_id: int, variant: SetVariant, load_kg: float | None,
@@ -95,7 +64,10 @@ class LiveService:
             return await run_in_threadpool(self._start_without_gateway, athlete_id, variant,
                                            load_kg, notes, session_id)
         await run_in_threadpool(self._check_can_start, athlete_id, session_id)
-        info = self.gateway.start_set(str(athlete_id), SetVariant(variant), load_kg, notes)
+        try:
+            info = self.gateway.start_set(str(athlete_id), SetVariant(variant), load_kg, notes)
+        except GatewayError as exc:
+            raise ConflictError(str(exc)) from exc
         return await run_in_threadpool(self.sink.ensure_set, info, session_id)
 
     def _start_without_gateway(self, athlete_id, variant, load_kg, notes, session_id) -> int:
@@ -134,11 +106,13 @@ class LiveService:
     # -- sensors ------------------------------------------------------------------------------
     def assign_on_gateway(self, address: str, kind: str, athlete_id: int | None,
                           placement: Placement | None) -> None:
-        """Mirror an assignment into the gateway's own store, if the gateway has one."""
-        assignments = getattr(self.gateway, "assignments", None)
-        if assignments is None:
+        """Mirror an assignment into the running gateway (which persists its own copy)."""
+        if self.gateway is None:
             return
-        if athlete_id is None:
-            assignments.unassign(address)
-        else:
-            assignments.assign(address, kind, str(athlete_id), placement)
+        try:
+            if athlete_id is None:
+                self.gateway.unassign_sensor(address)
+            else:
+                self.gateway.assign_sensor(address, kind, str(athlete_id), placement)
+        except GatewayError as exc:
+            raise ConflictError(f"the gateway refused the assignment: {exc}") from exc

@@ -1,9 +1,203 @@
-"""`winkwatch` commands of the server group."""
+"""`winkwatch serve`, `token`, `export` and `reanalyze`: the server and its database.
+
+All use WINKWATCH_DATABASE_URL (default: SQLite in the user's data directory) and upgrade
+the schema first. Heavy imports stay inside the commands.
+"""
 
 from __future__ import annotations
 
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+
+
+class RoleChoice(str, Enum):
+    read = "read"
+    admin = "admin"
+
+
+class PlacementChoice(str, Enum):
+    sacrum = "sacrum"
+    thigh = "thigh"
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=2)
+
+
+def _database():
+    from api.errors import StorageError
+    from api.settings import Settings
+    from api.storage.db import open_database
+
+    settings = Settings()
+    try:
+        return open_database(settings.database_url, settings.database_schema)
+    except StorageError as exc:
+        _fail(str(exc))
+
+
+def serve(
+    host: str = typer.Option(None, help="interface to listen on (default 127.0.0.1)"),
+    port: int = typer.Option(None, help="TCP port (default 8000)"),
+    simulate: int = typer.Option(0, min=0, max=50, help="run N simulated athletes (no hardware needed)"),
+    log_level: str = typer.Option("info", help="uvicorn log level"),
+) -> None:
+    """Run the HTTP API (docs at /docs) and the live gateway in one process."""
+    import asyncio
+    import logging
+
+    from api.errors import StorageError
+    from api.server import build_server
+    from api.server import serve as run_server
+    from api.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    try:
+        server = build_server(settings, simulate=simulate)
+    except StorageError as exc:
+        _fail(str(exc))
+    interrupted = server.app.state.interrupted_set_ids
+    if interrupted:
+        typer.echo(f"sets left recording by the last run, marked interrupted: {interrupted}")
+    typer.echo(f"WinkWatch API on http://{host}:{port} (docs: /docs); database {settings.database_url}")
+    if simulate:
+        typer.echo(f"{simulate} simulated athlete(s) squatting; create a token with "
+                   "`winkwatch token create NAME` to call the API")
+    try:
+        asyncio.run(run_server(server, host, port, log_level))
+    except KeyboardInterrupt:
+        pass
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Argument(..., help="who or what uses it, e.g. 'gym tablet'"),
+    role: RoleChoice = typer.Option(RoleChoice.read, help="read: dashboards; admin: changes too"),
+) -> None:
+    """Create a token and print its secret (shown once; only its hash is stored)."""
+    from api.auth import create_token
+    from api.vocab import TokenRole
+
+    database = _database()
+    with database.sessions.begin() as db:
+        token, secret = create_token(db, name, TokenRole(role.value))
+        token_id = token.id
+    typer.echo(f"token {token_id} ({role.value}) for {name!r}:", err=True)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    from api.auth import list_tokens
+
+    database = _database()
+    with database.sessions() as db:
+        for token in list_tokens(db):
+            state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
+            typer.echo(f"{token.id}\t{token.role}\t{state}\t{token.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int = typer.Argument(..., help="id shown by `winkwatch token list`")) -> None:
+    """Revoke a token: requests with it get 401 from now on."""
+    from api.auth import revoke_token
+    from api.errors import NotFoundError
+
+    database = _database()
+    try:
+        with database.sessions.begin() as db:
+            revoke_token(db, token_id)
+    except NotFoundError as exc:
+        _fail(str(exc))
+    typer.echo(f"token {token_id} revoked")
+
+
+def export(
+    out: Path = typer.Option(None, "--out", "-o", help="file to write (default: standard output)"),
+    set_id: Optional[int] = typer.Option(None, "--set", help="reps (or raw samples) of this set"),
+    session_id: Optional[int] = typer.Option(None, "--session", help="reps of this session"),
+    athlete_id: Optional[int] = typer.Option(None, "--athlete", help="reps of this athlete"),
+    since: Optional[datetime] = typer.Option(None, help="reps from this date/time (UTC)"),
+    until: Optional[datetime] = typer.Option(None, help="reps before this date/time (UTC)"),
+    flagged: bool = typer.Option(False, "--flagged", help="butt-wink reps only"),
+    raw: Optional[PlacementChoice] = typer.Option(None, help="raw samples of one sensor of --set"),
+    raw_zip: bool = typer.Option(False, "--raw-zip", help="raw samples of every sensor of --set, zipped"),
+) -> None:
+    """Export reps as CSV (the `winkwatch analyze` columns + ids), or a set's raw samples."""
+    from datetime import timezone
+
+    from api.errors import WinkWatchError
+    from api.export import iter_raw_csv, iter_raw_zip, iter_reps_csv
+    from api.storage import sets as set_store
+    from api.storage.reps import RepFilter
+    from api.vocab import Placement
+
+    if (raw or raw_zip) and set_id is None:
+        _fail("--raw and --raw-zip need --set SET_ID")
+    if raw_zip and out is None:
+        _fail("--raw-zip writes a zip file: give --out FILE.zip")
+    database = _database()
+    utc = lambda value: value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value  # noqa: E731
+    try:
+        with database.sessions() as db:
+            if raw_zip:
+                set_store.get_set(db, set_id)
+                chunks = iter_raw_zip(db, set_id)
+            elif raw:
+                chunks = iter_raw_csv(db, set_id, Placement(raw.value))
+            else:
+                where = RepFilter(athlete_id=athlete_id, set_id=set_id, session_id=session_id,
+                                  butt_wink=True if flagged else None, since=utc(since), until=utc(until))
+                chunks = iter_reps_csv(db, where)
+            _write_chunks(chunks, out)
+    except WinkWatchError as exc:
+        _fail(str(exc))
+    if out is not None:
+        typer.echo(f"wrote {out}", err=True)
+
+
+def _write_chunks(chunks, out: Path | None) -> None:
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk if isinstance(chunk, str) else chunk.decode("utf-8"))
+        return
+    with out.open("wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+
+
+def reanalyze(set_id: int = typer.Argument(..., help="the set to analyse again")) -> None:
+    """Re-run the analysis on the set's stored raw samples and replace its reps."""
+    from api.errors import WinkWatchError
+    from api.reanalysis import reanalyze_set
+    from fusion.errors import FusionError
+
+    database = _database()
+    try:
+        outcome = reanalyze_set(database, set_id)
+    except (WinkWatchError, FusionError) as exc:
+        _fail(str(exc))
+    typer.echo(f"set {set_id}: {outcome.reps_before} rep(s) replaced by {outcome.reps_after} "
+               f"({outcome.wink_reps} with butt wink)")
+    for finding in outcome.findings:
+        typer.echo(f"  note: {finding.message}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to `app`."""
+    app.command("serve")(serve)
+    app.add_typer(token_app, name="token")
+    app.command("export")(export)
+    app.command("reanalyze")(reanalyze)

@@ -33,11 +33,9 @@ def create_app(settings: Settings | None = None, gateway: GatewayPort | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        service.start()
         try:
             yield
         finally:
-            await service.stop()
             if owns_database:
                 database.dispose()
 

@@ -8,6 +8,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.vocab import Placement, SetStatus, SetVariant, TokenRole
+from sensor_gateway.samples import SensorKind
 
 T = TypeVar("T")
 
@@ -52,8 +53,7 @@ class AthletePublic(_FromRow):
 
 class SensorCreate(BaseModel):
     address: Address
-    kind: str = Field(default="winkwatch", max_length=32, pattern=r"^[a-z0-9_]+$",
-                      description="sensor_gateway.samples.SensorKind value")
+    kind: SensorKind = SensorKind.WINKWATCH
     name: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")] = ""
 
 
@@ -75,14 +75,19 @@ class SensorPublic(_FromRow):
 
 
 class SensorLive(BaseModel):
-    """Latest link status the gateway reported for a sensor."""
+    """The gateway's live view of a sensor (link state, battery, signal, gaps, clock drift)."""
 
     address: str
+    kind: str | None
+    athlete_id: str | None = Field(description="the gateway's athlete key (the athlete id)")
+    placement: Placement | None
     state: str
-    battery_pct: int | None = None
-    rssi_dbm: int | None = None
-    detail: str = ""
-    updated_at: datetime | None = None
+    battery_pct: int | None
+    rssi_dbm: int | None
+    samples: int
+    gaps: int
+    samples_missing: int
+    drift_ppm: float
 
 
 class SessionCreate(BaseModel):

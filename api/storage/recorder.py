@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from api.errors import ConflictError, NotFoundError
+from api.errors import WinkWatchError
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
@@ -87,6 +87,11 @@ class DatabaseSink:
         self.last_error: str | None = None
         self._thread: threading.Thread | None = None
         if start_thread:
+            self.start()
+
+    def start(self) -> None:
+        """Start the writer thread (committing every `commit_interval_s`)."""
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="winkwatch-db-writer", daemon=True)
             self._thread.start()
 
@@ -105,6 +110,7 @@ class DatabaseSink:
             self._pending.append(event)
 
     def close(self) -> None:
+        """Stop the writer and commit what is left (idempotent)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30.0)
@@ -112,9 +118,16 @@ class DatabaseSink:
 
     # -- synchronous helpers for the HTTP layer -----------------------------------------------
     def ensure_set(self, info: SetInfo, session_id: int | None = None) -> int:
-        """Database id of the gateway's set, creating its row now if the writer has not yet."""
+        """Database id of the gateway's set, creating its row now if the writer has not yet.
+
+        Writes what is pending first, so the stop of a set the new one replaced lands before.
+        """
+        if session_id is not None:
+            with self._flush_lock, self._db.sessions.begin() as db:
+                self._open_set(db, info, session_id)
+        self.flush()
         with self._flush_lock, self._db.sessions.begin() as db:
-            return self._open_set(db, info, session_id).set_id
+            return self._open_set(db, info).set_id
 
     # -- writer ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -129,12 +142,9 @@ class DatabaseSink:
                 self._pending_samples = 0
             if not batch:
                 return True
-            open_sets_before = dict(self._open_sets)
             try:
-                with self._db.sessions.begin() as db:
-                    self._write(db, batch)
-            except (SQLAlchemyError, NotFoundError, ConflictError) as exc:
-                self._open_sets = open_sets_before
+                self._write_transaction(batch)
+            except OperationalError as exc:  # database unreachable or locked: retry later
                 self.failed_flushes += 1
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
                 log.error("could not store gateway data (will retry in %.1f s): %s",
@@ -145,8 +155,30 @@ class DatabaseSink:
                     if self._pending_samples > MAX_PENDING_SAMPLES:
                         self._drop_oldest_samples()
                 return False
+            except (SQLAlchemyError, WinkWatchError) as exc:
+                # Retrying the same batch would fail again: store item by item, skip the bad one.
+                self.failed_flushes += 1
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.error("gateway data rejected by the database (%s); storing item by item",
+                          self.last_error)
+                for item in batch:
+                    try:
+                        self._write_transaction([item])
+                    except (SQLAlchemyError, WinkWatchError) as item_exc:
+                        log.error("dropped one %s that cannot be stored: %s",
+                                  type(item).__name__, item_exc)
             self.flushes += 1
             return True
+
+    def _write_transaction(self, batch: list[GatewayEvent | RawSamples]) -> None:
+        open_sets_before = {k: replace(v, chunk_index=defaultdict(int, v.chunk_index))
+                            for k, v in self._open_sets.items()}
+        try:
+            with self._db.sessions.begin() as db:
+                self._write(db, batch)
+        except BaseException:
+            self._open_sets = open_sets_before  # nothing of this batch was committed
+            raise
 
     def _drop_oldest_samples(self) -> None:
         for index, item in enumerate(self._pending):
@@ -180,7 +212,7 @@ class DatabaseSink:
             row = set_store.start_set(
                 db, athlete_id, info.variant, load_kg=info.load_kg, notes=info.notes,
                 session_id=session_id, gateway_id=self.gateway_id, set_key=info.set_key,
-                started_at=info.started_utc,
+                started_at=info.started_utc, close_running=True,
             )
         opened = _OpenSet(set_id=row.id, athlete_id=row.athlete_id, started_s=info.started_s,
                           chunk_index=defaultdict(int))

@@ -23,17 +23,24 @@ from fusion.types import ImuRecording, QualityFinding, RepMetrics
 
 def start_set(db: Session, athlete_id: int, variant: SetVariant, *, load_kg: float | None = None,
               notes: str = "", session_id: int | None = None, gateway_id: str = "",
-              set_key: str | None = None, started_at: datetime | None = None) -> ExerciseSet:
+              set_key: str | None = None, started_at: datetime | None = None,
+              close_running: bool = False) -> ExerciseSet:
     """A new set in status `recording` (in the athlete's open session unless one is given).
 
     `set_key` is the gateway's key of the set (a new UUID when the set has no gateway).
+    An athlete records one set at a time: a set still recording is a conflict, unless
+    `close_running` (the gateway started the new set, so it has ended the old one): then
+    the old one is marked completed, or interrupted if another gateway was recording it.
     """
     catalog.get_athlete(db, athlete_id)
-    busy = db.scalar(select(ExerciseSet.id).where(
+    running = list(db.scalars(select(ExerciseSet).where(
         ExerciseSet.athlete_id == athlete_id, ExerciseSet.status == SetStatus.RECORDING.value
-    ))
-    if busy is not None:
-        raise ConflictError(f"athlete {athlete_id} is already recording set {busy}; stop it first")
+    )))
+    if running and not close_running:
+        raise ConflictError(f"athlete {athlete_id} is already recording set {running[0].id}; stop it first")
+    for old in running:
+        old.status = (SetStatus.COMPLETED if old.gateway_id == gateway_id else SetStatus.INTERRUPTED).value
+        old.ended_at = utc_now()
     if session_id is None:
         session = catalog.open_session_for(db, athlete_id, gateway_id)
     else:

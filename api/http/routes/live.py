@@ -67,12 +67,12 @@ async def live_websocket(websocket: WebSocket, athlete_id: OptionalId = None,
     header = websocket.headers.get("authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else token
     principal = await run_in_threadpool(principal_for, websocket.app.state.database, secret)
+    await websocket.accept()  # then close with a reason a browser client can read
     if principal is None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION,
-                              reason="missing, unknown or revoked token")
+                              reason="missing, unknown or revoked token; pass ?token=<token>")
         return
     subscription = _subscribe(websocket.app, athlete_id)
-    await websocket.accept()
     if subscription is None:
         await websocket.close(code=WS_CLOSE_TRY_AGAIN, reason="no gateway is running in this server")
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import APIRouter, Request, status
 
 from api.http.deps import Admin, DbDep, Reader
@@ -14,7 +16,7 @@ router = APIRouter(prefix="/sensors", tags=["sensors"])
 
 @router.post("", response_model=SensorPublic, status_code=status.HTTP_201_CREATED)
 def register_sensor(body: SensorCreate, db: DbDep, _: Admin):
-    return catalog.register_sensor(db, body.address.upper(), body.kind, body.name)
+    return catalog.register_sensor(db, body.address.upper(), body.kind.value, body.name)
 
 
 @router.get("", response_model=Page[SensorPublic])
@@ -25,11 +27,14 @@ def list_sensors(db: DbDep, _: Reader, athlete_id: OptionalId = None, cursor: Cu
 
 
 @router.get("/status", response_model=list[SensorLive])
-def sensor_status(request: Request, _: Reader):
-    """Latest link state, battery and signal of every sensor the gateway has seen."""
-    return [SensorLive(address=s.address, state=s.state, battery_pct=s.battery_pct, rssi_dbm=s.rssi_dbm,
-                       detail=s.detail, updated_at=s.updated_at)
-            for s in request.app.state.service.sensor_status.values()]
+async def sensor_status(request: Request, _: Reader):
+    """Link state, battery, signal, gaps and clock drift of every sensor the gateway knows."""
+    return [SensorLive(address=s.address, kind=getattr(s.kind, "value", s.kind), athlete_id=s.athlete_id,
+                       placement=s.placement, state=getattr(s.state, "value", s.state),
+                       battery_pct=s.battery_pct, rssi_dbm=s.rssi_dbm, samples=s.samples, gaps=s.gaps,
+                       samples_missing=s.samples_missing,
+                       drift_ppm=s.drift_ppm if math.isfinite(s.drift_ppm) else 0.0)
+            for s in request.app.state.service.sensor_snapshots()]
 
 
 @router.get("/{sensor_id}", response_model=SensorPublic)
@@ -41,5 +46,6 @@ def get_sensor(sensor_id: IdPath, db: DbDep, _: Reader):
 def assign_sensor(sensor_id: IdPath, body: SensorAssign, request: Request, db: DbDep, _: Admin):
     """Put the sensor on an athlete's sacrum or thigh (the one there before is unassigned)."""
     sensor = catalog.assign_sensor(db, sensor_id, body.athlete_id, body.placement)
+    db.flush()  # the database accepted it: now tell the gateway (which raises 409 if it cannot)
     request.app.state.service.assign_on_gateway(sensor.address, sensor.kind, body.athlete_id, body.placement)
     return sensor

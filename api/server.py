@@ -1,0 +1,135 @@
+"""Run the HTTP API and the live gateway in one process and one event loop (`winkwatch serve`).
+
+The gateway writes into a `DatabaseSink`; the API starts/stops sets on the gateway and
+streams its bus. With `simulate=N`, N simulated athletes (fusion.simulator through
+sensor_gateway.sources.simulated) squat set after set, so it all works with no hardware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from api.http.app import create_app
+from api.settings import Settings
+from api.storage import catalog
+from api.storage.db import Database, open_database
+from api.storage.models import Athlete
+from api.storage.recorder import DatabaseSink
+from api.vocab import Placement
+
+log = logging.getLogger(__name__)
+
+SIMULATED_NAME = "Simulated athlete {index}"
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    gateway: object
+    sink: DatabaseSink
+    database: Database
+
+
+def simulated_athlete_ids(database: Database, count: int) -> list[int]:
+    """Database ids of `count` simulated athletes (created on first use, reused after)."""
+    ids = []
+    with database.sessions.begin() as db:
+        for index in range(1, count + 1):
+            name = SIMULATED_NAME.format(index=index)
+            found = db.scalar(select(Athlete.id).where(Athlete.name == name).order_by(Athlete.id).limit(1))
+            ids.append(found if found is not None else catalog.create_athlete(db, name, "simulated").id)
+    return ids
+
+
+def build_server(settings: Settings, *, simulate: int = 0, realtime: bool = True,
+                 config_dir: Path | None = None) -> Server:
+    """Database, sink, gateway (with simulated or BLE sources) and the app, ready to run."""
+    from sensor_gateway.config import AssignmentStore, GatewaySettings
+    from sensor_gateway.gateway import Gateway
+
+    database = open_database(settings.database_url, settings.database_schema)
+    gateway_settings = GatewaySettings()
+    if simulate:
+        # Simulated sensors must not end up in the user's real sensor assignments.
+        config_dir = config_dir or Path(tempfile.mkdtemp(prefix="winkwatch-sim-"))
+        config_file = config_dir / "gateway.json"
+    else:
+        config_file = gateway_settings.config_file
+    sink = DatabaseSink(database, gateway_id=settings.gateway_id,
+                        commit_interval_s=settings.commit_interval_s, start_thread=False)
+    gateway = Gateway(gateway_settings, AssignmentStore(config_file), sink=sink)
+    # Sets left recording by a previous run are marked interrupted before anything new is written.
+    app = create_app(settings, gateway, database=database, sink=sink)
+    sink.start()
+    if simulate:
+        _add_simulation(gateway, database, simulate, realtime)
+    else:
+        _add_ble_source(gateway)
+    return Server(app=app, gateway=gateway, sink=sink, database=database)
+
+
+def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> None:
+    from sensor_gateway.samples import SensorKind
+    from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+
+    athletes = []
+    for index, athlete_id in enumerate(simulated_athlete_ids(database, count)):
+        athlete = SimulatedAthlete(athlete_id=str(athlete_id), seed=index + 1)
+        athletes.append(athlete)
+        with database.sessions.begin() as db:
+            for placement in Placement:
+                sensor = catalog.register_sensor(db, athlete.address(placement), SensorKind.SIMULATED.value,
+                                                 f"simulated {placement.value}")
+                catalog.assign_sensor(db, sensor.id, athlete_id, placement)
+        for placement in Placement:
+            gateway.assign_sensor(athlete.address(placement), SensorKind.SIMULATED, str(athlete_id), placement)
+
+    def on_set_start(athlete, _played) -> None:
+        gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, "simulated")
+
+    def on_set_end(athlete, _played) -> None:
+        gateway.stop_set(athlete.athlete_id)
+
+    gateway.add_source(SimulatedSource(athletes, realtime=realtime, on_set_start=on_set_start,
+                                       on_set_end=on_set_end))
+
+
+def _add_ble_source(gateway) -> None:
+    try:
+        from sensor_gateway.ble.source import BleSource  # type: ignore[import-not-found]
+    except ImportError:
+        log.warning("no BLE source in this build: serving the API without live sensors "
+                    "(use --simulate N to try it with simulated athletes)")
+        return
+    gateway.add_source(BleSource(gateway.assignments))
+
+
+def http_server(server: Server, host: str, port: int, log_level: str = "info"):
+    """The uvicorn server for `server.app` (set `.should_exit = True` to stop it)."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(server.app, host=host, port=port, log_level=log_level,
+                                         lifespan="on"))
+
+
+async def serve(server: Server, host: str, port: int, log_level: str = "info", *, http=None) -> None:
+    """Serve HTTP and run the gateway until Ctrl+C / SIGTERM; then stop both cleanly."""
+    http = http or http_server(server, host, port, log_level)
+    gateway_task = asyncio.create_task(server.gateway.run(), name="gateway")
+    try:
+        await http.serve()
+    finally:
+        server.gateway.request_stop()
+        try:
+            await asyncio.wait_for(gateway_task, timeout=30.0)
+        except asyncio.TimeoutError:
+            gateway_task.cancel()
+        server.sink.close()
+        server.database.dispose()

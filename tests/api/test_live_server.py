@@ -1,0 +1,223 @@
+"""A real uvicorn server with the gateway fed by simulated sensors: WebSocket and SSE
+streams, slow clients dropped, and crash safety (kill -9 mid-set, restart, check)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from api.auth import create_token
+from api.server import build_server, http_server, serve
+from api.settings import Settings
+from api.storage import reps as rep_store
+from api.storage import sets as set_store
+from api.storage.db import open_database
+from api.vocab import Placement, SetStatus, TokenRole
+from sensor_gateway.events import LiveAngles
+
+pytestmark = pytest.mark.slow
+FIRST_REP_TIMEOUT_S = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _tokens(url: str) -> tuple[str, str]:
+    database = open_database(url)
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "test admin", TokenRole.ADMIN)
+        _, reader = create_token(db, "test dashboard", TokenRole.READ)
+    database.dispose()
+    return admin, reader
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """`winkwatch serve --simulate 1` in this process (uvicorn in a thread, its own loop)."""
+    root = tmp_path_factory.mktemp("live")
+    url = f"sqlite:///{root / 'ww.db'}"
+    admin, reader = _tokens(url)
+    settings = Settings(database_url=url, gateway_id="live-test")
+    server = build_server(settings, simulate=1, config_dir=root)
+    port = _free_port()
+    http = http_server(server, "127.0.0.1", port, log_level="warning")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(server, "127.0.0.1", port, http=http),),
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not http.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield dict(port=port, admin=admin, reader=reader, server=server, loop=loop,
+               athlete_id=int(server.gateway.assignments.athletes()[0]))
+    http.should_exit = True
+    thread.join(timeout=40)
+
+
+async def _collect(uri: str, until_type: str, timeout_s: float, **kw) -> list[dict]:
+    messages = []
+    async with websockets.connect(uri, **kw) as ws:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+            messages.append(message)
+            if message["type"] == until_type:
+                break
+    return messages
+
+
+def test_websocket_streams_angles_at_about_20_hz_and_reps(live_server) -> None:
+    uri = f"ws://127.0.0.1:{live_server['port']}/live/ws?athlete_id={live_server['athlete_id']}"
+    headers = {"Authorization": f"Bearer {live_server['reader']}"}
+    messages = asyncio.run(_collect(uri, "rep_completed", FIRST_REP_TIMEOUT_S, additional_headers=headers))
+    kinds = [m["type"] for m in messages]
+    assert "rep_completed" in kinds, kinds[-5:]
+    angles = [m for m in messages if m["type"] == "live_angles"]
+    span_s = angles[-1]["t_s"] - angles[0]["t_s"]
+    assert span_s > 1.0
+    rate_hz = (len(angles) - 1) / span_s
+    assert 10.0 <= rate_hz <= 25.0, rate_hz
+    rep = next(m for m in messages if m["type"] == "rep_completed")
+    assert rep["athlete_id"] == str(live_server["athlete_id"])
+    assert rep["metrics"]["depth_deg"] > 30.0  # the simulator squats to 60-120 deg
+    assert {m["athlete_id"] for m in messages if "athlete_id" in m} <= {str(live_server["athlete_id"]), None}
+
+
+def test_sse_stream_and_token_rules(live_server) -> None:
+    base = f"http://127.0.0.1:{live_server['port']}"
+    with httpx.Client(base_url=base, timeout=10) as client:
+        headers = {"Authorization": f"Bearer {live_server['reader']}"}
+        with client.stream("GET", "/live/events", headers=headers) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            events = []
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    events.append(line[7:])
+                if events.count("live_angles") >= 5:
+                    break
+        assert "live_angles" in events
+        assert client.get("/live/events").status_code == 401
+        sensors = client.get("/sensors/status", headers=headers).json()
+        assert {s["placement"] for s in sensors} == {"sacrum", "thigh"}
+        assert all(s["state"] == "streaming" for s in sensors)
+
+    async def rejected() -> int:
+        uri = f"ws://127.0.0.1:{live_server['port']}/live/ws?token=ww_wrong"
+        try:
+            async with websockets.connect(uri) as ws:
+                await ws.recv()
+        except websockets.ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else -1
+        return 0
+
+    assert asyncio.run(rejected()) == 1008
+
+
+def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> None:
+    """A burst larger than the client queue (live_queue_size, 256) arrives in one loop turn: the client is
+    disconnected with 1013 instead of the gateway waiting for it."""
+    bus = live_server["server"].gateway.bus
+    athlete = str(live_server["athlete_id"])
+    port, token = live_server["port"], live_server["reader"]
+
+    def burst() -> None:
+        from datetime import datetime, timezone
+
+        for k in range(2000):
+            bus.publish(LiveAngles(athlete_id=athlete, t_s=1e6 + k, wall_utc=datetime.now(timezone.utc),
+                                   set_key="burst", thigh_deg=1.0, pelvic_tilt_deg=0.0, hip_flexion_deg=1.0))
+
+    async def scenario() -> tuple[int, int]:
+        uri = f"ws://127.0.0.1:{port}/live/ws?athlete_id={athlete}&token={token}"
+        async with websockets.connect(uri) as slow, websockets.connect(uri) as steady:
+            await slow.recv()
+            await steady.recv()
+            live_server["loop"].call_soon_threadsafe(burst)
+            code = None
+            try:
+                while True:
+                    await asyncio.wait_for(slow.recv(), 10)
+            except websockets.ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else -1
+            # A fresh client still gets the live stream after the burst.
+        async with websockets.connect(uri) as fresh:
+            message = json.loads(await asyncio.wait_for(fresh.recv(), 10))
+        return code, message["type"] is not None
+
+    code, fresh_ok = asyncio.run(scenario())
+    assert code == 1013
+    assert fresh_ok
+
+
+def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ww.db'}"
+    admin, _ = _tokens(url)
+    port = _free_port()
+    env = dict(os.environ, WINKWATCH_DATABASE_URL=url, WINKWATCH_GATEWAY_ID="crash-test",
+               WINKWATCH_GATEWAY_CONFIG_FILE=str(tmp_path / "gateway.json"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli.main", "serve", "--simulate", "1", "--port", str(port),
+         "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        headers = {"Authorization": f"Bearer {admin}"}
+        deadline = time.monotonic() + FIRST_REP_TIMEOUT_S
+        reps_seen = 0
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                reps_seen = len(httpx.get(f"http://127.0.0.1:{port}/reps", headers=headers).json()["items"])
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read().decode()
+                continue
+            if reps_seen >= 2:
+                break
+        assert reps_seen >= 2, "no reps were recorded"
+        time.sleep(0.7)  # kill at an arbitrary point between two commits
+        recording = httpx.get(f"http://127.0.0.1:{port}/sets", params={"status": "recording"},
+                              headers=headers).json()["items"]
+        assert len(recording) == 1
+        set_id = recording[0]["id"]
+        killed_at_s = time.time()
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    database = open_database(url)  # what a restart does: upgrade, then recover
+    from api.storage.recorder import recover_after_restart
+
+    assert recover_after_restart(database, "crash-test") == [set_id]
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    with database.sessions() as db:
+        row = set_store.get_set(db, set_id)
+        assert row.status == SetStatus.INTERRUPTED.value
+        recorded_until_s = killed_at_s - row.started_at.timestamp()
+        for placement in Placement:
+            samples = set_store.load_raw(db, set_id, placement)
+            # Everything but the last commit interval (1 s) + sensor latency is there.
+            assert samples.t_s[-1] >= recorded_until_s - 1.5, (samples.t_s[-1], recorded_until_s)
+            assert samples.median_rate_hz > 40
+        reps = rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id)).items
+        assert len(reps) >= reps_seen
+        assert all(r.end_s <= row.recorded_s + 0.5 for r in reps)
+    database.dispose()
