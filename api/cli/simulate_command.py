@@ -15,9 +15,12 @@ Exit code 2 for an invalid option, 1 when DIR cannot be written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
+
+if TYPE_CHECKING:  # the simulator (numpy) is imported only when the command runs
+    from fusion.simulator import SimulatedSet, SquatSetSpec
 
 EXIT_CANNOT_WRITE = 1
 EXIT_BAD_OPTION = 2
@@ -69,8 +72,22 @@ def simulate(
     )
 
 
-def _build_spec(seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_hz, wink_onset_deg,
-                wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors, soft_tissue_deg):
+def _build_spec(
+    seed: int,
+    randomise: bool,
+    reps: int | None,
+    wink_deg: float | None,
+    depth_deg: float | None,
+    rate_hz: float | None,
+    thigh_rate_hz: float | None,
+    wink_onset_deg: float | None,
+    wink_onset_fraction: float | None,
+    loss: float | None,
+    standing_s: float | None,
+    aligned_mount: bool,
+    ideal_sensors: bool,
+    soft_tissue_deg: float | None,
+) -> SquatSetSpec:
     """The set spec: defaults (or a random one), with every given option applied on top."""
     from dataclasses import replace
 
@@ -101,7 +118,7 @@ def _build_spec(seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_
     return replace(spec, **sensors)
 
 
-def _write_outputs(out: Path, simulated, load_kg: float | None) -> None:
+def _write_outputs(out: Path, simulated: SimulatedSet, load_kg: float | None) -> None:
     import csv
     import dataclasses
     import json

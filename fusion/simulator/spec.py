@@ -8,6 +8,7 @@ tests of physical consistency. Specs are validated on construction and raise
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from fusion.errors import FusionError
@@ -18,7 +19,7 @@ VectorOrMagnitude = float | tuple[float, float, float]
 
 INT16_FULL_SCALE_BITS = 16
 DEFAULT_ACC_RANGE_MPS2 = 16.0 * STANDARD_GRAVITY_MPS2        # +-16 g
-DEFAULT_GYR_RANGE_RADPS = 2000.0 * 3.141592653589793 / 180.0  # +-2000 dps
+DEFAULT_GYR_RANGE_RADPS = math.radians(2000.0)               # +-2000 dps
 
 
 class SimulationSpecError(FusionError, ValueError):
