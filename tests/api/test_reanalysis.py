@@ -1,0 +1,105 @@
+"""`winkwatch reanalyze`: stored raw samples of a simulated set give back the simulator's
+known reps (ground truth), replacing what was stored before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from api.errors import ConflictError, NotFoundError
+from api.reanalysis import reanalyze_set
+from api.storage import catalog
+from api.storage import reps as rep_store
+from api.storage import sets as set_store
+from api.storage.recorder import DatabaseSink
+from api.vocab import Placement, RepSource, SetVariant
+from fusion.simulator import random_spec, simulate_set
+from sensor_gateway.events import RepCompleted, SetStarted, SetStopped, StopReason
+from sensor_gateway.samples import SensorKind
+from sensor_gateway.sink import RawSamples
+from tests.api.helpers import metrics, set_info
+
+GATEWAY_START_S = 5000.0  # gateway clock at the set start: stored times are relative to it
+
+
+def _record_simulated_set(database, seed: int):
+    """Store a simulated set the way the gateway does: ~10 notifications per second."""
+    sim = simulate_set(random_spec(np.random.default_rng(1000 + seed)), seed=seed)
+    info = set_info("Ana", started_s=GATEWAY_START_S, key=f"sim{seed}", load_kg=100.0)
+    common = dict(athlete_id=info.athlete_id, t_s=info.started_s, wall_utc=info.started_utc)
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    sink.record_event(SetStarted(set=info, **common))
+    sink.record_event(RepCompleted(set_key=info.set_key, metrics=metrics(1, start_s=GATEWAY_START_S + 1),
+                                   **common))  # a wrong "live" rep that re-analysis must replace
+    for placement, recording in ((Placement.SACRUM, sim.sacrum), (Placement.THIGH, sim.thigh)):
+        for part in np.array_split(np.arange(len(recording)), max(1, len(recording) // 20)):
+            t_s = GATEWAY_START_S + recording.t_s[part]
+            sink.write_samples(RawSamples(
+                set_key=info.set_key, athlete_id=info.athlete_id, placement=placement, address=placement.value,
+                kind=SensorKind.SIMULATED, t_s=t_s, acc_mps2=recording.acc_mps2[part],
+                gyr_radps=recording.gyr_radps[part], received_s=t_s))
+    sink.record_event(SetStopped(set=info, reason=StopReason.REQUESTED, rep_count=1, **common))
+    sink.close()
+    with database.sessions() as db:
+        return sim, set_store.set_by_key(db, info.set_key).id
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reanalysis_recovers_the_simulated_reps(database, seed) -> None:
+    sim, set_id = _record_simulated_set(database, seed)
+    outcome = reanalyze_set(database, set_id)
+    assert (outcome.reps_before, outcome.reps_after) == (1, len(sim.reps))
+    with database.sessions() as db:
+        stored = sorted(rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id), limit=100).items,
+                        key=lambda r: r.rep)
+        assert set_store.get_set(db, set_id).reps_source == RepSource.REANALYSIS.value
+    depth_error = [r.depth_deg - truth.depth_deg for r, truth in zip(stored, sim.reps)]
+    assert np.sqrt(np.mean(np.square(depth_error))) < 3.0
+    for rep, truth in zip(stored, sim.reps):
+        # Times are set-relative again after the gateway-clock round trip.
+        assert rep.bottom_s == pytest.approx(truth.bottom_s, abs=0.5)
+        assert rep.load_kg == 100.0
+        if truth.wink_deg >= 8.0 or truth.wink_deg <= 1.0:  # clear cases only
+            assert rep.butt_wink == (truth.wink_deg >= 8.0)
+
+
+def test_reanalysis_refuses_sets_without_samples_or_still_recording(database) -> None:
+    with database.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Ana")
+        running = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT)
+    with pytest.raises(ConflictError, match="still recording"):
+        reanalyze_set(database, running.id)
+    with database.sessions.begin() as db:
+        set_store.finish_set(db, running.id)
+    with pytest.raises(NotFoundError, match="raw sacrum and thigh samples"):
+        reanalyze_set(database, running.id)
+
+
+def test_reanalyze_and_export_commands(db_target, database, tmp_path, monkeypatch) -> None:
+    _, set_id = _record_simulated_set(database, 0)
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", db_target.url)
+    if db_target.schema:
+        monkeypatch.setenv("WINKWATCH_DATABASE_SCHEMA", db_target.schema)
+    runner = CliRunner()
+    result = runner.invoke(app, ["reanalyze", str(set_id)])
+    assert result.exit_code == 0, result.output
+    assert f"set {set_id}: 1 rep(s) replaced by" in result.output
+    out = tmp_path / "reps.csv"
+    result = runner.invoke(app, ["export", "--set", str(set_id), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    with database.sessions() as db:
+        assert len(lines) - 1 == len(rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id)).items)
+    result = runner.invoke(app, ["export", "--set", str(set_id), "--raw-zip", "--out", str(tmp_path / "raw.zip")])
+    assert result.exit_code == 0 and (tmp_path / "raw.zip").stat().st_size > 1000
+    result = runner.invoke(app, ["reanalyze", "999999"])
+    assert result.exit_code == 2 and "set 999999 does not exist" in result.output
+    result = runner.invoke(app, ["token", "create", "tablet", "--role", "admin"])
+    assert result.exit_code == 0 and "ww_" in result.output
+    result = runner.invoke(app, ["token", "list"])
+    assert "tablet" in result.output and "admin" in result.output
+    token_id = result.output.split()[0]
+    assert runner.invoke(app, ["token", "revoke", token_id]).exit_code == 0
+    assert "revoked" in runner.invoke(app, ["token", "list"]).output
