@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
 from sensor_gateway.ble import BleSensor, BleSource
 from sensor_gateway.samples import LinkState, SensorKind
 
@@ -14,10 +15,17 @@ from tests.gateway.fake_bluez import FakeSensor
 STREAM_S = 1.5
 
 
+def _simulated_pair() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Sacrum and thigh motion of a simulated loaded squat set, 200 Hz, realistic sensor errors."""
+    sensor = SensorSpec(rate_hz=200.0, loss_probability=0.0)
+    simulated = simulate_set(SquatSetSpec(reps=2, wink_deg=8.0, sacrum=sensor, thigh=sensor), seed=7)
+    return [(r.acc_mps2, r.gyr_radps) for r in (simulated.sacrum, simulated.thigh)]
+
+
 @pytest.mark.parametrize("kind", [SensorKind.WINKWATCH, SensorKind.WITMOTION, SensorKind.MOVELLA_DOT])
 def test_two_sensors_at_200_hz_lose_no_sample(fake_bluez, kind: SensorKind) -> None:
-    sensors = [FakeSensor(kind, f"C0:FF:EE:00:00:0{i}", rate_hz=200, seed=i,
-                          clock_offset_us=1_000_000 * i) for i in (1, 2)]
+    sensors = [FakeSensor(kind, f"C0:FF:EE:00:00:0{i}", rate_hz=200, seed=i, motion=motion,
+                          clock_offset_us=1_000_000 * i) for i, motion in zip((1, 2), _simulated_pair())]
     fake_bluez.add(*sensors)
     source = BleSource([BleSensor(s.address, kind, 200 if kind is not SensorKind.MOVELLA_DOT else None)
                         for s in sensors])

@@ -48,7 +48,10 @@ class FakeSensor:
 
     def __init__(self, kind: SensorKind, address: str, *, rate_hz: int = 200, seed: int = 0,
                  name: str | None = None, rssi_dbm: int = -60, battery_pct: int = 87,
-                 clock_offset_us: int = 0) -> None:
+                 clock_offset_us: int = 0,
+                 motion: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """`motion`: (acc_mps2 (N, 3), gyr_radps (N, 3)) to play in a loop, e.g. a simulated
+        set from fusion.simulator; default: `squat_signal`."""
         self.kind = kind
         self.address = address.upper()
         self.rate_hz = rate_hz
@@ -61,6 +64,7 @@ class FakeSensor:
         self.rssi_dbm = rssi_dbm
         self.battery_pct = battery_pct
         self.clock_offset_us = clock_offset_us
+        self.motion = motion
         self.interval_us = round(1e6 / rate_hz)
         self.advertising = True
         self.refuse_connections = False
@@ -83,8 +87,16 @@ class FakeSensor:
 
     # --- what the gateway should decode -------------------------------------------------
 
+    def si(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The motion at sample indices: acc (N, 3) m/s^2, gyr (N, 3) rad/s, sensor frame."""
+        index = np.asarray(index)
+        if self.motion is None:
+            return squat_signal(index, self.rate_hz, self.seed)
+        acc, gyr = self.motion
+        return acc[index % len(acc)], gyr[index % len(gyr)]
+
     def counts(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        acc, gyr = squat_signal(index, self.rate_hz, self.seed)
+        acc, gyr = self.si(index)
         if self.kind is SensorKind.WITMOTION:
             return witmotion.quantize(acc, gyr)
         return winkwatch.quantize(acc, gyr, 16, 2000)
@@ -93,7 +105,7 @@ class FakeSensor:
         """The exact SI values the protocol carries for these samples (after quantisation)."""
         index = np.asarray(index)
         if self.kind is SensorKind.MOVELLA_DOT:
-            acc, gyr = squat_signal(index, self.rate_hz, self.seed)
+            acc, gyr = self.si(index)
             acc32 = acc.astype(np.float32).astype(float)
             gyr_dps32 = np.rad2deg(gyr).astype(np.float32).astype(float)
             return acc32, np.deg2rad(gyr_dps32)
@@ -169,7 +181,7 @@ class FakeSensor:
         if self.kind is SensorKind.MOVELLA_DOT:
             out = []
             for i in index:
-                acc, gyr = squat_signal(np.array([i]), self.rate_hz, self.seed)
+                acc, gyr = self.si(np.array([i]))
                 t_us = self.clock_offset_us + int(i) * self.interval_us
                 out.append(movella_dot.encode_payload(t_us, acc[0], np.rad2deg(gyr[0]),
                                                       padded_to=DOT_PADDED_SIZE))
