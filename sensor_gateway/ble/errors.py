@@ -3,9 +3,11 @@ for what stops the whole radio side (no adapter, bad configuration)."""
 
 from __future__ import annotations
 
+from sensor_gateway.errors import GatewayError
 
-class BleError(Exception):
-    """Root of the BLE layer's exceptions."""
+
+class BleError(GatewayError):
+    """Root of the BLE layer's exceptions (a GatewayError, like every error of the package)."""
 
 
 class AdapterUnavailableError(BleError):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sensor_gateway.errors import GatewayError
 
-class ProtocolError(ValueError):
+
+class ProtocolError(GatewayError, ValueError):
     """A notification could not be decoded.
 
     `reason` is a short, stable code (e.g. "truncated", "bad_version") used to count drops;
@@ -16,5 +18,5 @@ class ProtocolError(ValueError):
         super().__init__(message)
 
 
-class UnsupportedRateError(ValueError):
+class UnsupportedRateError(GatewayError, ValueError):
     """A sensor cannot stream at the requested rate; the message lists the rates it can."""
