@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "orient_command",
     "gateway_commands",
     "server_commands",
+    "demo_command",
 )
 
 

@@ -1,0 +1,83 @@
+"""`winkwatch demo`: the API, the dashboard and two simulated athletes, until Ctrl-C.
+
+Nothing outside the data directory is touched (a fresh temporary one by default): the
+demo's SQLite database and simulated sensor assignments live there, and a read-only
+dashboard token is created in it and printed with the dashboard's URL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+DEMO_PORT = 8000
+
+
+def _lan_address() -> str:
+    """This machine's address on the local network (for a phone), or 127.0.0.1."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))  # UDP connect sends nothing; picks the route
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on; 0.0.0.0 to open it from a phone"),
+    port: int = typer.Option(DEMO_PORT, min=1, max=65535, help="TCP port"),
+    data_dir: Path = typer.Option(None, "--data-dir",
+                                  help="keep the demo database here (default: a new temporary directory)"),
+    admin_token: bool = typer.Option(False, "--admin-token",
+                                     help="also print an admin token (to start/stop sets from the dashboard)"),
+    log_level: str = typer.Option("warning", help="uvicorn log level"),
+) -> None:
+    """Run the dashboard and API with two simulated athletes (one clean, one winking under load)."""
+    import asyncio
+    import logging
+
+    from api.auth import create_token
+    from api.demo import DEMO_ATHLETES, build_demo_server, default_data_dir, demo_settings
+    from api.errors import WinkWatchError
+    from api.server import serve
+    from api.vocab import TokenRole
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if data_dir is None:
+        data_dir = default_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = demo_settings(data_dir, host, port)
+    try:
+        server = build_demo_server(settings, data_dir)
+        with server.database.sessions.begin() as db:
+            _, reader = create_token(db, "demo dashboard", TokenRole.READ)
+            admin = create_token(db, "demo admin", TokenRole.ADMIN)[1] if admin_token else None
+    except WinkWatchError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from exc
+
+    shown_host = _lan_address() if host in ("0.0.0.0", "::") else host
+    names = ", ".join(a.name for a in DEMO_ATHLETES)
+    typer.echo(f"WinkWatch demo: {len(DEMO_ATHLETES)} simulated athletes squatting ({names})")
+    typer.echo(f"Dashboard: http://{shown_host}:{port}/#token={reader}")
+    typer.echo(f"Read-only token: {reader}")
+    if admin is not None:
+        typer.echo(f"Admin token: {admin}")
+    typer.echo(f"API docs: http://{shown_host}:{port}/docs")
+    typer.echo(f"Data: {data_dir} ({settings.database_url})")
+    if host == "127.0.0.1":
+        typer.echo("Open it from a phone on the same network with --host 0.0.0.0.")
+    typer.echo("Press Ctrl-C to stop.", nl=True)
+    try:
+        asyncio.run(serve(server, host, port, log_level))
+    except KeyboardInterrupt:
+        pass
+    typer.echo("demo stopped")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to `app`."""
+    app.command("demo")(demo)

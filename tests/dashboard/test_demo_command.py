@@ -1,0 +1,116 @@
+"""`winkwatch demo` as a user runs it: a subprocess, its printed URL and token, reps, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.demo import SAM_ONSET_DEPTH_DEG
+
+pytestmark = pytest.mark.slow
+REPS_TIMEOUT_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _winkwatch() -> list[str]:
+    script = Path(sys.executable).parent / "winkwatch"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli.main"]
+
+
+def _read_banner(process: subprocess.Popen, timeout_s: float = 30.0) -> dict[str, str]:
+    """The dashboard URL and read-only token the demo prints before serving."""
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not {"url", "token"} <= found.keys():
+        line = process.stdout.readline()
+        if not line:
+            break
+        if match := re.match(r"Dashboard: (http://\S+)/#token=(\S+)", line):
+            found["url"], found["url_token"] = match.groups()
+        if match := re.match(r"Read-only token: (\S+)", line):
+            found["token"] = match.group(1)
+    assert {"url", "token"} <= found.keys(), f"demo printed no URL/token; got {found}"
+    return found
+
+
+def test_demo_serves_two_simulated_athletes_until_ctrl_c(tmp_path) -> None:
+    port = _free_port()
+    env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"))
+    env.pop("WINKWATCH_DATABASE_URL", None)
+    process = subprocess.Popen([*_winkwatch(), "demo", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               cwd=tmp_path)
+    try:
+        banner = _read_banner(process)
+        assert banner["url"] == f"http://127.0.0.1:{port}"
+        assert banner["url_token"] == banner["token"]
+        headers = {"Authorization": f"Bearer {banner['token']}"}
+        with httpx.Client(base_url=banner["url"], timeout=10.0) as client:
+            _wait_until_up(client)
+            athletes = {a["name"]: a["id"] for a in client.get("/athletes", headers=headers).json()["items"]}
+            assert set(athletes) == {"Alex (clean)", "Sam (winks under load)"}
+            reps = _wait_for_reps(client, headers, athletes.values(), per_athlete=2)
+            # The token is read-only: it may look, not change.
+            denied = client.post("/athletes", json={"name": "x"}, headers=headers)
+            assert denied.status_code == 403
+            assert client.get("/athletes").status_code == 401
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            out, err = process.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+            pytest.fail(f"demo did not stop within 40 s of Ctrl-C; stderr:\n{err[-2000:]}")
+    assert process.returncode == 0, err[-2000:]
+    assert "demo stopped" in out
+    assert "Traceback" not in err, err[-2000:]
+
+    # Ground truth of the scenario: Alex never winks; Sam's loaded back squats wink from ~85 deg.
+    alex = [r for r in reps if r["athlete_id"] == athletes["Alex (clean)"]]
+    sam = [r for r in reps if r["athlete_id"] == athletes["Sam (winks under load)"]]
+    assert all(not r["butt_wink"] and r["wink_deg"] < 5.0 for r in alex), alex
+    assert all(r["depth_deg"] > 85.0 for r in alex), alex
+    sam_back = [r for r in sam if r["variant"] == "back_squat"]
+    assert sam_back, sam
+    for rep in sam_back:
+        assert rep["butt_wink"] and rep["loaded_wink"], rep
+        assert 8.0 <= rep["wink_deg"] <= 18.0, rep
+        assert abs(rep["wink_onset_depth_deg"] - SAM_ONSET_DEPTH_DEG) < 10.0, rep
+
+
+def _wait_until_up(client: httpx.Client, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail("the demo server did not answer /health")
+
+
+def _wait_for_reps(client: httpx.Client, headers: dict, athlete_ids, per_athlete: int) -> list[dict]:
+    deadline = time.monotonic() + REPS_TIMEOUT_S
+    while True:
+        reps = client.get("/reps", params={"limit": 500}, headers=headers).json()["items"]
+        counts = [sum(r["athlete_id"] == a for r in reps) for a in athlete_ids]
+        if min(counts) >= per_athlete:
+            return reps
+        assert time.monotonic() < deadline, f"reps per athlete after {REPS_TIMEOUT_S} s: {counts}"
+        time.sleep(0.5)
