@@ -1,0 +1,53 @@
+"""Schemathesis over the OpenAPI schema: generated requests (valid and invalid) never get a 500."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from api.auth import create_token
+from api.http import create_app
+from api.settings import Settings
+from api.storage import catalog
+from api.storage import sets as set_store
+from api.storage.db import open_database
+from api.vocab import Placement, SetVariant, TokenRole
+from tests.api.helpers import metrics
+
+pytestmark = pytest.mark.slow
+MAX_EXAMPLES = 8  # per operation: ~25 operations, a few seconds in all
+
+
+def _seeded_app():
+    """An app on a fresh SQLite file with an athlete, sensor, finished set, reps and raw samples,
+    so generated ids (1, 2, ...) hit real records too."""
+    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='ww-fuzz-')) / 'ww.db'}"
+    database = open_database(url)
+    with database.sessions.begin() as db:
+        _, secret = create_token(db, "fuzz", TokenRole.ADMIN)
+        athlete = catalog.create_athlete(db, "Ana")
+        sensor = catalog.register_sensor(db, "AA:BB", "winkwatch")
+        catalog.assign_sensor(db, sensor.id, athlete.id, Placement.THIGH)
+        row = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT, load_kg=60)
+        set_store.add_reps(db, row, [metrics(i, onset_deg=90.0) for i in range(1, 4)])
+        t_s = np.arange(100) / 100.0
+        for placement in Placement:
+            set_store.add_raw_chunk(db, row.id, placement, "AA:BB", 0, t_s, np.ones((100, 3)), np.zeros((100, 3)))
+        set_store.finish_set(db, row.id)
+    return create_app(Settings(database_url=url, gateway_id="fuzz"), database=database), secret
+
+
+APP, ADMIN_TOKEN = _seeded_app()
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors(case) -> None:
+    response = case.call(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
