@@ -14,6 +14,7 @@ Pure and synchronous (no asyncio, no I/O): the gateway calls it from its event l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import uuid
@@ -116,7 +117,7 @@ class AthletePipeline:
         """Change the load of the running set (reps completed from now on carry it)."""
         if self._set is None:
             return
-        self._set.info = SetInfo(**{**self._set.info.__dict__, "load_kg": load_kg})
+        self._set.info = dataclasses.replace(self._set.info, load_kg=load_kg)
         self._set.analyzer.set_load(load_kg)
 
     def stop_set(self, reason: StopReason, now_s: float) -> list[GatewayEvent]:

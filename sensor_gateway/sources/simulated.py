@@ -20,6 +20,7 @@ clock `set_base_s + t`, and the mapped time should be that plus `LatencyModel.mi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 import time
@@ -149,13 +150,17 @@ class SimulatedSource:
         self.packets_sent = 0
         self.samples_sent = 0
         self._prepared: list[list[tuple[PlayedSet, list[_Packet]]]] | None = None
+        self._prepared_relative = False
 
     # -- preparation -----------------------------------------------------------------------
     def prepare(self, start_s: float | None = None) -> None:
         """Simulate and packetise every finite set now (so a benchmark times delivery only)."""
         if any(a.sets is None for a in self.athletes):
             raise ValueError("prepare() needs finite `sets` for every athlete")
-        base = self._base(start_s)
+        # Without an explicit start, times are relative and shifted to the clock when run()
+        # starts, so the time spent preparing does not show up as a backlog.
+        self._prepared_relative = start_s is None and self.start_s is None
+        base = 0.0 if self._prepared_relative else self._base(start_s)
         self._prepared = [list(self._athlete_sets(a, base, i)) for i, a in enumerate(self.athletes)]
 
     def _base(self, start_s: float | None) -> float:
@@ -217,6 +222,8 @@ class SimulatedSource:
     async def run(self, on_batch: BatchCallback, on_status: StatusCallback) -> None:
         """Stream every athlete's sets (forever when a `sets` is None) until cancelled."""
         base_s = self._base(None) if self._prepared is None else None
+        if self._prepared is not None and self._prepared_relative:
+            self._shift_prepared(self._base(None))
         feeds = [
             self._athlete_feed(i, a, base_s) for i, a in enumerate(self.athletes)
         ]
@@ -250,6 +257,22 @@ class SimulatedSource:
             for placement in Placement:
                 on_status(SensorStatus(athlete.address(placement), LinkState.GONE,
                                        self.clock() if self.realtime else at_s, detail="simulation ended"))
+
+    def _shift_prepared(self, offset_s: float) -> None:
+        shifted = []
+        for sets in self._prepared or []:
+            athlete_sets = []
+            for played, packets in sets:
+                for packet in packets:
+                    packet.received_s += offset_s
+                played = dataclasses.replace(
+                    played, base_s=played.base_s + offset_s,
+                    first_received_s=played.first_received_s + offset_s,
+                    last_received_s=played.last_received_s + offset_s)
+                athlete_sets.append((played, packets))
+            shifted.append(athlete_sets)
+        self._prepared = shifted
+        self._prepared_relative = False
 
     def _athlete_feed(self, index: int, athlete: SimulatedAthlete, base_s: float | None):
         """(time, kind, payload) in time order: 'start' hook, packets, 'end' hook, per set."""
