@@ -35,12 +35,16 @@ from fusion.calibration import (
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
 from fusion.pipeline import WINK_THRESHOLD_DEG
+from fusion.resample import gap_mask
 from fusion.reps import LEAVE_FRACTION, LEAVE_MIN_DEG, RepThresholds, RepWindow
 from fusion.types import RepMetrics
 from fusion.wink import BOTTOM_EXIT_DEG
 
 PLACEMENTS = ("sacrum", "thigh")
 AXIS_LOCK_DEG = 15.0      # thigh inclination that shows the squat has begun: fix the axes
+# A causal filter restarted mid-rep needs a moment to settle, which costs more than short
+# interpolated stretches do (measured on 60 simulated sets); restart only after long drops.
+RESTART_GAP_S = 1.0
 HISTORY_S = 30.0          # grid history kept (longest rep plus the standing before it)
 MIN_AXIS_SAMPLES = 10     # moving samples needed before the flexion axis is trusted
 
@@ -179,6 +183,7 @@ class LiveSquatAnalyzer:
             p: CausalOrientation(self.config.grid_rate_hz, self.config.engine) for p in PLACEMENTS
         }
         self._history = _History()
+        self._restart = {p: False for p in PLACEMENTS}  # restart the filter: data resumes after a gap
         self._next_grid_s: float | None = None
         self._gaps: list[tuple[str, float, float]] = []
         self._vertical: dict[str, np.ndarray] | None = None
@@ -242,12 +247,15 @@ class LiveSquatAnalyzer:
         grid = self._next_grid_s + np.arange(count) * step_s
         self._next_grid_s = float(grid[-1] + step_s)
         up, gyr = {}, {}
+        in_gap = self._gap_flags(grid)
         for p in PLACEMENTS:
             acc_g, gyr_g = buffers[p].interpolate(grid)
-            up[p] = up_in_sensor_frame(self._fusers[p].update(gyr_g, acc_g))
-            gyr[p] = gyr_g
+            lost = gap_mask(buffers[p].t_s, grid, RESTART_GAP_S)
+            up[p] = self._fuse(p, gyr_g, acc_g, lost)
+            gyr[p] = np.where(lost[:, None], 0.0, gyr_g)
+            in_gap |= lost
             buffers[p].drop_before(float(grid[-1]))
-        self._history.extend(grid, up, gyr, self._gap_flags(grid))
+        self._history.extend(grid, up, gyr, in_gap)
         events: list[LiveEvent] = []
         if self._calibration is None:
             events += self._try_calibrate()
@@ -256,6 +264,23 @@ class LiveSquatAnalyzer:
             events += self._run_reps()
         self._trim()
         return events
+
+    def _fuse(self, placement: str, gyr: np.ndarray, acc: np.ndarray, lost: np.ndarray) -> np.ndarray:
+        """Earth-up per grid sample. Inside a long gap the last known up is held and the filter
+        restarts from the accelerometer after it (interpolated rates would integrate wrongly)."""
+        fuser = self._fusers[placement]
+        if not lost.any() and not self._restart[placement]:
+            return up_in_sensor_frame(fuser.update(gyr, acc))
+        up = np.empty((lost.size, 3))
+        for start, stop in _runs(~lost):
+            if start > 0 or self._restart[placement]:
+                fuser.reset()
+            up[start:stop] = up_in_sensor_frame(fuser.update(gyr[start:stop], acc[start:stop]))
+        last_up = self._history.up[placement][-1] if self._history.t_s.size else np.array([0.0, 0.0, 1.0])
+        for start, stop in _runs(lost):
+            up[start:stop] = up[start - 1] if start > 0 else last_up
+        self._restart[placement] = bool(lost[-1])
+        return up
 
     def _gap_flags(self, grid: np.ndarray) -> np.ndarray:
         flags = np.zeros(grid.size, dtype=bool)
@@ -424,6 +449,12 @@ class LiveSquatAnalyzer:
         self._last_end = end
         self._rep = None
         return RepCompleted(metrics)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in `mask`."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def _trailing_run(mask: np.ndarray) -> int:

@@ -1,10 +1,13 @@
 """The causal live analyser against simulated ground truth, fed the way the gateway feeds it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from fusion.live import Calibrated, LiveAngles, LiveSquatAnalyzer, RepCompleted, RepStarted, WinkOnset
 from fusion.simulator import SquatSetSpec, random_spec, simulate_set
+from fusion.types import ImuRecording
 
 
 def feed(analyzer: LiveSquatAnalyzer, sim, chunk_s: float = 0.05) -> list:
@@ -80,3 +83,17 @@ def test_bad_placement_and_shapes_are_refused() -> None:
         analyzer.push("shin", np.zeros(1), np.zeros((1, 3)), np.zeros((1, 3)))
     with pytest.raises(ValueError, match="same number"):
         analyzer.push("thigh", np.zeros(2), np.zeros((1, 3)), np.zeros((1, 3)))
+
+
+def test_link_drop_mid_rep_is_flagged_and_does_not_spoil_later_reps() -> None:
+    spec = SquatSetSpec(reps=4, depth_deg=100.0, wink_deg=0.0, pause_between_s=(1.0, 1.0))
+    sim = simulate_set(spec, seed=9)
+    third = sim.reps[2]
+    keep = (sim.thigh.t_s < third.start_s + 0.5) | (sim.thigh.t_s > third.bottom_s + 0.3)
+    thigh = ImuRecording(sim.thigh.t_s[keep], sim.thigh.acc_mps2[keep], sim.thigh.gyr_radps[keep])
+    reps = [e.metrics for e in feed(LiveSquatAnalyzer(), replace(sim, thigh=thigh))
+            if isinstance(e, RepCompleted)]
+    assert len(reps) == 4
+    assert [("gap" in r.quality) for r in reps] == [False, False, True, False]
+    for rep in (reps[0], reps[1], reps[3]):
+        assert abs(rep.depth_deg - _nearest_truth(sim, rep.bottom_s).depth_deg) < 1.5
