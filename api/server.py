@@ -35,6 +35,7 @@ class Server:
     gateway: object
     sink: DatabaseSink
     database: Database
+    scratch: tempfile.TemporaryDirectory | None = None  # simulated sensors' gateway config
 
 
 def simulated_athlete_ids(database: Database, count: int) -> list[int]:
@@ -56,9 +57,12 @@ def build_server(settings: Settings, *, simulate: int = 0, realtime: bool = True
 
     database = open_database(settings.database_url, settings.database_schema)
     gateway_settings = GatewaySettings()
+    scratch = None
     if simulate:
         # Simulated sensors must not end up in the user's real sensor assignments.
-        config_dir = config_dir or Path(tempfile.mkdtemp(prefix="winkwatch-sim-"))
+        if config_dir is None:
+            scratch = tempfile.TemporaryDirectory(prefix="winkwatch-sim-")
+            config_dir = Path(scratch.name)
         config_file = config_dir / "gateway.json"
     else:
         config_file = gateway_settings.config_file
@@ -72,7 +76,7 @@ def build_server(settings: Settings, *, simulate: int = 0, realtime: bool = True
         _add_simulation(gateway, database, simulate, realtime)
     else:
         _add_ble_source(gateway)
-    return Server(app=app, gateway=gateway, sink=sink, database=database)
+    return Server(app=app, gateway=gateway, sink=sink, database=database, scratch=scratch)
 
 
 def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> None:
@@ -102,13 +106,16 @@ def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> 
 
 
 def _add_ble_source(gateway) -> None:
-    try:
-        from sensor_gateway.ble.source import BleSource  # type: ignore[import-not-found]
-    except ImportError:
-        log.warning("no BLE source in this build: serving the API without live sensors "
-                    "(use --simulate N to try it with simulated athletes)")
+    """Stream the BLE sensors assigned in the gateway config (read at start)."""
+    assignments = gateway.assignments.all()
+    if not assignments:
+        log.warning("no sensors assigned in %s: serving the API without live sensors. Assign "
+                    "them (PUT /sensors/{id}/assignment, or `winkwatch gateway --assign`) and "
+                    "restart, or try --simulate N", gateway.assignments.path)
         return
-    gateway.add_source(BleSource(gateway.assignments))
+    from sensor_gateway.ble import BleSensor, BleSource
+
+    gateway.add_source(BleSource([BleSensor(a.address, a.kind, a.rate_hz) for a in assignments]))
 
 
 def http_server(server: Server, host: str, port: int, log_level: str = "info"):
@@ -133,3 +140,5 @@ async def serve(server: Server, host: str, port: int, log_level: str = "info", *
             gateway_task.cancel()
         server.sink.close()
         server.database.dispose()
+        if server.scratch is not None:
+            server.scratch.cleanup()
