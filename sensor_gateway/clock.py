@@ -180,6 +180,14 @@ class SensorClockMapper:
         """Current mapping of sensor times (s) to gateway times (s)."""
         return self._to_gateway(np.asarray(sensor_s, dtype=float))
 
+    def adopt_nominal_rate(self, rate_hz: float) -> bool:
+        """Use the sensor's configured rate if nothing was timed since the (re)start."""
+        if not rate_hz > 0 or self._last_sensor_s is not None or rate_hz == self.nominal_rate_hz:
+            return False
+        self.nominal_rate_hz = float(rate_hz)
+        self._interval_s = 1.0 / self.nominal_rate_hz
+        return True
+
     def restart(self) -> None:
         """The sensor reconnected: its sample count / sequence restart; the drift is kept."""
         self._count = 0

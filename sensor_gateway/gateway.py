@@ -310,6 +310,8 @@ class Gateway:
             raise ValueError(f"malformed batch: acc {acc.shape}, gyr {gyr.shape}")
         st = self._sensor(batch.address, batch.kind)
         st.timestamped = batch.sensor_time_s is not None
+        if batch.nominal_rate_hz:
+            st.mapper.adopt_nominal_rate(batch.nominal_rate_hz)
         mapped = st.mapper.map(batch)
         st.batches += 1
         st.samples += n
@@ -353,9 +355,14 @@ class Gateway:
             st.disconnected_at_s = status.at_s
         gap_start = gap_end = None
         missing = None
-        if status.state is LinkState.STREAMING and st.disconnected_at_s is not None:
-            gap_start, gap_end = st.disconnected_at_s, status.at_s
-            missing = max(0, int(round((gap_end - gap_start) * st.mapper.nominal_rate_hz)))
+        if status.state is LinkState.STREAMING and (
+                st.disconnected_at_s is not None or status.gap_start_s is not None):
+            # The source's own account of the gap (exact from sensor clocks) when it has one.
+            gap_start = status.gap_start_s if status.gap_start_s is not None else st.disconnected_at_s
+            gap_end = status.gap_end_s if status.gap_end_s is not None else status.at_s
+            missing = status.missing_samples
+            if missing is None:
+                missing = max(0, int(round((gap_end - gap_start) * st.mapper.nominal_rate_hz)))
             st.disconnected_at_s = None
             st.reconnect_gap_reported = True
             if st.timestamped is False:

@@ -133,3 +133,15 @@ def test_sensor_clock_restart_starts_a_new_epoch():
     tail = truth > 65.0
     assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[tail]) < 0.02
     assert np.all(np.diff(mapped) > 0)
+
+
+def test_configured_rate_is_adopted_before_the_first_sample_only():
+    mapper = SensorClockMapper(100.0)
+    assert mapper.adopt_nominal_rate(200.0) and mapper.nominal_rate_hz == 200.0
+    rng = np.random.default_rng(7)
+    packets = _stream(rng, timestamped=False, rate_hz=200.0, per_packet=1, duration_s=20.0)
+    packets = [(SampleBatch(**{**b.__dict__, "seq": None}), t) for b, t in packets]
+    mapped, truth, _ = _run(mapper, packets)
+    assert not mapper.adopt_nominal_rate(50.0)  # mid-stream: keep the timing it runs on
+    settled = truth > truth[0] + 10.0
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[settled]) < 2e-3
