@@ -39,6 +39,8 @@ class GatewayPort(Protocol):
 
     def sensors(self) -> list[Any]: ...
 
+    def active_sets(self) -> dict[str, SetInfo]: ...
+
     def assign_sensor(self, address: str, kind: Any, athlete_id: str, placement: Any) -> Any: ...
 
     def unassign_sensor(self, address: str) -> bool: ...
@@ -89,8 +91,10 @@ class LiveService:
         row = await run_in_threadpool(self._get_set, set_id)
         if row.status != SetStatus.RECORDING.value:
             raise ConflictError(f"set {set_id} is already {row.status}")
-        if self.gateway is not None and self.sink is not None and row.gateway_id == self.gateway_id:
-            self.gateway.stop_set(str(row.athlete_id))
+        if self.gateway is not None and self.sink is not None:
+            running = self.gateway.active_sets().get(str(row.athlete_id))
+            if running is not None and running.set_key == row.set_key:  # not a newer set
+                self.gateway.stop_set(str(row.athlete_id))
             await run_in_threadpool(self.sink.flush)
         await run_in_threadpool(self._finish_if_recording, set_id)
 

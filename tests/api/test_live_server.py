@@ -221,3 +221,31 @@ def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
         assert len(reps) >= reps_seen
         assert all(r.end_s <= row.recorded_s + 0.5 for r in reps)
     database.dispose()
+
+
+def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) -> None:
+    base = f"http://127.0.0.1:{live_server['port']}"
+    athlete = live_server["athlete_id"]
+    gateway = live_server["server"].gateway
+    admin = {"Authorization": f"Bearer {live_server['admin']}"}
+    with httpx.Client(base_url=base, headers=admin, timeout=10) as client:
+        started = client.post("/sets", json={"athlete_id": athlete, "variant": "goblet_squat", "load_kg": 24})
+        assert started.status_code == 201, started.text
+        body = started.json()
+        assert (body["status"], body["variant"], body["load_kg"]) == ("recording", "goblet_squat", 24.0)
+        time.sleep(2.5)
+        running = gateway.active_sets().get(str(athlete))
+        # The simulator may begin its next set meanwhile (which replaces ours): both are fine.
+        assert running is not None
+        stopped = client.post(f"/sets/{body['id']}/stop")
+        assert stopped.status_code in (200, 409), stopped.text
+        final = client.get(f"/sets/{body['id']}").json()
+        assert final["status"] == "completed"
+        assert final["recorded_s"] > 1.0  # raw samples of both sensors were stored meanwhile
+        raw = client.get(f"/sets/{body['id']}/raw.zip")
+        assert raw.status_code == 200 and len(raw.content) > 1000
+        missing = client.post("/sets", json={"athlete_id": 99999, "variant": "back_squat"})
+        assert missing.status_code == 404
+        bare = client.post("/athletes", json={"name": "No sensors"}).json()["id"]
+        refused = client.post("/sets", json={"athlete_id": bare, "variant": "back_squat"})
+        assert refused.status_code == 409 and "no sensors assigned" in refused.json()["detail"]
