@@ -50,4 +50,7 @@ def create_app(settings: Settings | None = None, gateway: GatewayPort | None = N
 
     for module in (health, athletes, sensors, sessions, sets, reps, exports, live):
         app.include_router(module.router)
+    from api.dashboard import install_dashboard
+
+    install_dashboard(app)  # the phone dashboard at `/`
     return app

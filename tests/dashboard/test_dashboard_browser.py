@@ -1,0 +1,254 @@
+"""The dashboard in headless Chromium at a phone viewport, against a real server whose
+gateway is fed by the demo's simulated athletes (one clean, one winking under load).
+
+Checks what a coach relies on: sign-in with the token from the URL, live angles moving,
+reps appearing with their numbers, the wink cue firing for the winking athlete (and not for
+the clean one), rep detail, set summary with stop-above guidance, history, sensor status,
+read-only tokens refused politely, and the export links downloading real CSV/zip files.
+Screenshots go to the test's temp dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import shutil
+import socket
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from api.auth import create_token
+from api.demo import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
+from api.server import http_server, serve
+from api.vocab import TokenRole
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"),
+]
+PHONE = {"width": 390, "height": 844}
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 45_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dashboard")
+    port = _free_port()
+    settings = demo_settings(root, "127.0.0.1", port)
+    server = build_demo_server(settings, root)
+    with server.database.sessions.begin() as db:
+        _, reader = create_token(db, "browser test", TokenRole.READ)
+        _, admin = create_token(db, "browser admin", TokenRole.ADMIN)
+    athletes = {a.name: a.athlete_id for a in _sim_athletes(server)}
+    http = http_server(server, "127.0.0.1", port, log_level="warning")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete,
+                              args=(serve(server, "127.0.0.1", port, http=http),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not http.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield dict(url=f"http://127.0.0.1:{port}", reader=reader, admin=admin, athletes=athletes, root=root)
+    http.should_exit = True
+    thread.join(timeout=40)
+
+
+def _sim_athletes(server):
+    from sqlalchemy import select
+
+    from api.storage.models import Athlete
+
+    class Named:
+        def __init__(self, name, athlete_id):
+            self.name, self.athlete_id = name, athlete_id
+
+    with server.database.sessions() as db:
+        return [Named(name, athlete_id) for athlete_id, name in db.execute(select(Athlete.id, Athlete.name))]
+
+
+@pytest.fixture()
+def page(demo_server, tmp_path):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                      accept_downloads=True)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.errors = errors
+        yield page
+        context.close()
+        browser.close()
+    assert not errors, errors
+
+
+def _open(page, demo_server, athlete: str, token: str | None = None) -> None:
+    page.goto(f"{demo_server['url']}/#token={token or demo_server['reader']}")
+    page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+    assert "token=" not in page.url  # the secret is taken off the address bar
+    page.select_option("#athlete", str(demo_server["athletes"][athlete]))
+
+
+def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, tmp_path) -> None:
+    _open(page, demo_server, "Sam (winks under load)")
+    # Live angles move: the thigh readout changes and the buffer fills at ~20 Hz.
+    page.wait_for_function("window.winkwatch.state.buffer.t.length > 40", timeout=WAIT_MS)
+    readings = set()
+    for _ in range(10):
+        readings.add(page.inner_text("#thigh-now"))
+        page.wait_for_timeout(150)
+    assert len(readings) > 3, readings
+    assert page.inner_text("#link") == "live"
+    # The cue fires at wink onset, before the rep is complete; then the rep appears flagged.
+    page.wait_for_function("window.winkwatch.cues.length > 0", timeout=WAIT_MS)
+    cue = page.evaluate("window.winkwatch.cues[0]")
+    assert abs(cue["onset_depth_deg"] - SAM_ONSET_DEPTH_DEG) < 12.0, cue
+    assert page.is_visible("#cue") and "Butt wink" in page.inner_text("#cue")
+    assert cue["athlete_id"] == str(demo_server["athletes"]["Sam (winks under load)"])
+    # A rep streamed entirely while the page watched (so its detail comes from the live stream).
+    rep = page.wait_for_function("""() => {
+        const s = window.winkwatch.state;
+        const r = s.liveReps.find((r) => r.source === 'live' && r.metrics.start_s >= s.buffer.t[0]);
+        return r ? r.metrics.rep : null;
+    }""", timeout=WAIT_MS).json_value()
+    page.screenshot(path=str(tmp_path / "live_wink.png"), full_page=True)
+    first = page.locator(f"#live-reps tr.rep[data-rep='{rep}']")
+    cells = first.locator("td").all_inner_texts()
+    assert cells[4] == "WINK", cells
+    depth = float(cells[1].rstrip("°"))
+    assert 95.0 < depth < 125.0, cells  # Sam squats to ~110 deg
+    onset = float(cells[3].rstrip("°"))
+    assert abs(onset - SAM_ONSET_DEPTH_DEG) < 12.0, cells
+    advice = page.locator("#live-summary .advice")
+    assert abs(int(advice.get_attribute("data-stop-above")) - SAM_ONSET_DEPTH_DEG) < 12.0
+    assert "Stop above" in advice.inner_text()
+
+    # Rep detail: the tilt-vs-thigh loop and the time series are drawn from the live stream.
+    first.click()
+    page.wait_for_selector("#rep-detail:not([hidden])")
+    page.wait_for_function("document.getElementById('rep-note').textContent.length > 0")
+    assert "live stream" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
+    assert _painted(page, "rep-loop") and _painted(page, "rep-time")
+    page.screenshot(path=str(tmp_path / "rep_detail.png"))
+    page.click("#rep-close")
+
+
+def test_clean_athlete_gets_reps_without_cues(page, demo_server, tmp_path) -> None:
+    _open(page, demo_server, "Alex (clean)")
+    page.wait_for_function("document.querySelectorAll('#live-reps tr.rep').length >= 2", timeout=WAIT_MS)
+    flags = page.locator("#live-reps tr.rep td:nth-child(5)").all_inner_texts()
+    assert flags and set(flags) == {"ok"}, flags
+    alex = str(demo_server["athletes"]["Alex (clean)"])
+    assert page.evaluate(f"window.winkwatch.cues.filter((c) => c.athlete_id === '{alex}').length") == 0
+    assert "No butt wink" in page.inner_text("#live-summary")
+    page.screenshot(path=str(tmp_path / "live_clean.png"), full_page=True)
+
+
+def test_read_only_token_cannot_start_a_set(page, demo_server) -> None:
+    _open(page, demo_server, "Alex (clean)")
+    page.wait_for_function("window.winkwatch.state.currentSet !== null", timeout=WAIT_MS)
+    page.evaluate("window.winkwatch.state.currentSet.recording = false")
+    page.evaluate("document.getElementById('start-set').disabled = false")
+    page.click("#start-set")
+    page.wait_for_function("document.getElementById('set-error').textContent.length > 0")
+    assert "read-only" in page.inner_text("#set-error")
+
+
+def test_admin_starts_and_stops_a_set(page, demo_server) -> None:
+    _open(page, demo_server, "Alex (clean)", token=demo_server["admin"])
+    page.wait_for_function("window.winkwatch.state.currentSet !== null", timeout=WAIT_MS)
+    if page.evaluate("window.winkwatch.state.currentSet.recording"):
+        page.click("#stop-set")
+        page.wait_for_function("!window.winkwatch.state.currentSet.recording", timeout=15_000)
+    page.select_option("#variant", "box_squat")
+    page.fill("#load", "60")
+    page.click("#start-set")
+    page.wait_for_function("document.getElementById('set-state').textContent.includes('Box squat')", timeout=15_000)
+    assert "60 kg" in page.inner_text("#set-state")
+    assert page.inner_text("#set-error") == ""
+    page.click("#stop-set")
+    page.wait_for_function("document.getElementById('set-state').textContent.startsWith('Finished')", timeout=15_000)
+
+
+def test_sets_exports_history_and_sensors(page, demo_server, tmp_path) -> None:
+    _open(page, demo_server, "Sam (winks under load)")
+    page.wait_for_function("document.querySelectorAll('#live-reps tr.rep').length >= 2", timeout=WAIT_MS)
+    page.click("button[data-tab=sets]")
+    page.wait_for_selector("#set-list li[data-set]")
+    page.locator("#set-list li[data-set]").last.click()  # the oldest: Sam's first loaded back squat
+    page.wait_for_selector("#set-reps tr.rep")
+    assert "Back squat, 90 kg" in page.inner_text("#set-title")
+    assert "Stop above" in page.inner_text("#set-summary")
+
+    with page.expect_download() as reps_download:
+        page.click("#export-reps")
+    reps_path = tmp_path / "reps.csv"
+    reps_download.value.save_as(reps_path)
+    rows = list(csv.DictReader(io.StringIO(reps_path.read_text())))
+    assert rows and {"depth_deg", "wink_deg", "wink_onset_depth_deg", "butt_wink"} <= rows[0].keys()
+    assert all(row["butt_wink"] in ("1", "true", "True") for row in rows), rows
+    with page.expect_download() as raw_download:
+        page.click("#export-raw")
+    raw_path = tmp_path / "raw.zip"
+    raw_download.value.save_as(raw_path)
+    with zipfile.ZipFile(raw_path) as archive:
+        names = archive.namelist()
+        assert any("sacrum" in n for n in names) and any("thigh" in n for n in names), names
+        header = archive.read(next(n for n in names if "thigh" in n)).decode().splitlines()[0]
+        assert header.startswith("t_s,ax_mps2")
+
+    # A stored rep's detail comes from the set's raw samples analysed again.
+    page.locator("#set-reps tr.rep").first.click()
+    page.wait_for_function("document.getElementById('rep-note').textContent.length > 0", timeout=30_000)
+    assert "stored raw samples" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
+    assert _painted(page, "rep-loop")
+    page.screenshot(path=str(tmp_path / "stored_rep.png"))
+    page.click("#rep-close")
+
+    page.click("button[data-tab=history]")
+    page.wait_for_selector("#history-variants tr")
+    assert "Back squat" in page.inner_text("#history-variants")
+    assert _painted(page, "history-onset") and _painted(page, "history-amplitude")
+    page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
+
+    page.click("button[data-tab=sensors]")
+    page.wait_for_selector("#sensor-list li[data-address]")
+    text = page.inner_text("#sensor-list")
+    assert "streaming" in text and "battery 100%" in text and "sacrum" in text and "thigh" in text
+    page.screenshot(path=str(tmp_path / "sensors.png"), full_page=True)
+
+
+def test_unknown_token_is_refused_with_advice(page, demo_server) -> None:
+    page.goto(f"{demo_server['url']}/#token=ww_not-a-real-token")
+    page.wait_for_function("document.getElementById('signin-error').textContent.length > 0", timeout=15_000)
+    assert "winkwatch token create" in page.inner_text("#signin-error")
+    assert page.is_hidden("#app")
+
+
+def _painted(page, canvas_id: str) -> bool:
+    """True when the canvas has coloured (series) pixels, not just the dark background and grid."""
+    return page.evaluate("""(id) => {
+        const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let coloured = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            const spread = Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]);
+            if (d[i+3] > 0 && spread > 80) coloured++;
+        }
+        return coloured > 50;
+    }""", canvas_id)
