@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway_commands",
     "server_commands",
     "demo_command",
+    "plot_command",
 )
 
 
