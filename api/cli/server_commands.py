@@ -60,6 +60,7 @@ def serve(
     from api.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades: quiet unless wrong
     settings = Settings()
     host = host or settings.host
     port = settings.port if port is None else port
