@@ -1,21 +1,7 @@
-"""Causal, incremental analysis of one athlete's two sensors, for the live gateway.
-
-Pure and synchronous: samples in (`push`), events out. The caller maps each sensor's clock
-to the gateway clock first; here both streams are interpolated onto one uniform grid as far
-as both have data, fused causally, calibrated on the fly and segmented into reps. Completed
-reps are measured with the same `rep_metrics` as the offline pipeline.
-
-Calibration on the fly:
-1. standing still (or, after `STILL_SEARCH_S`, the quietest moment) gives each segment's
-   vertical;
-2. the first descent (thigh inclination past `AXIS_LOCK_DEG`) gives each flexion axis from
-   the angular rate so far, and the signs (thigh positive, pelvis rising with the thigh).
-Angles and reps start after that; the first rep is kept because its samples are buffered.
-"""
+"""The live analyser: samples of one athlete's two sensors in, events out (see package doc)."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,15 +18,15 @@ from fusion.calibration import (
     find_still_window,
     sagittal_angle_deg,
 )
+from fusion.live.events import Calibrated, LiveAngles, LiveEvent, RepCompleted, RepStarted, WinkOnset
+from fusion.live.history import PLACEMENTS, GridHistory, SensorBuffer
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
 from fusion.pipeline import WINK_THRESHOLD_DEG
 from fusion.resample import gap_mask
 from fusion.reps import LEAVE_FRACTION, LEAVE_MIN_DEG, RepThresholds, RepWindow
-from fusion.types import RepMetrics
 from fusion.wink import BOTTOM_EXIT_DEG
 
-PLACEMENTS = ("sacrum", "thigh")
 AXIS_LOCK_DEG = 15.0      # thigh inclination that shows the squat has begun: fix the axes
 # A causal filter restarted mid-rep needs a moment to settle, which costs more than short
 # interpolated stretches do (measured on 60 simulated sets); restart only after long drops.
@@ -55,110 +41,6 @@ class LiveConfig:
     engine: str = DEFAULT_LIVE_ENGINE
     wink_threshold_deg: float = WINK_THRESHOLD_DEG
     rep_thresholds: RepThresholds = field(default_factory=RepThresholds)
-
-
-# Events -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LiveAngles:
-    """New per-sample angles on the analyser's grid: all arrays (m,), deg; `t_s` gateway clock."""
-
-    t_s: np.ndarray
-    thigh_deg: np.ndarray
-    pelvic_tilt_deg: np.ndarray
-    hip_flexion_deg: np.ndarray
-
-
-@dataclass(frozen=True)
-class RepStarted:
-    rep: int
-    t_s: float
-
-
-@dataclass(frozen=True)
-class WinkOnset:
-    """The pelvis has turned back by the wink threshold: `t_s` is where that rotation began."""
-
-    rep: int
-    t_s: float
-    onset_depth_deg: float
-    wink_deg: float
-    detected_s: float  # grid time at which the threshold was crossed
-
-
-@dataclass(frozen=True)
-class RepCompleted:
-    metrics: RepMetrics
-
-
-@dataclass(frozen=True)
-class Calibrated:
-    ok: bool
-    message: str
-
-
-LiveEvent = LiveAngles | RepStarted | WinkOnset | RepCompleted | Calibrated
-
-
-# Internals --------------------------------------------------------------------------------
-
-
-class _SensorBuffer:
-    """Raw samples of one sensor not yet consumed by the grid (keeps one sample before)."""
-
-    def __init__(self) -> None:
-        self.t_s = np.empty(0)
-        self.acc = np.empty((0, 3))
-        self.gyr = np.empty((0, 3))
-
-    def append(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
-        keep = t_s > (self.t_s[-1] if self.t_s.size else -np.inf)  # drop repeats and reorders
-        self.t_s = np.concatenate([self.t_s, t_s[keep]])
-        self.acc = np.concatenate([self.acc, acc[keep]])
-        self.gyr = np.concatenate([self.gyr, gyr[keep]])
-
-    def interpolate(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        acc = np.column_stack([np.interp(grid, self.t_s, self.acc[:, k]) for k in range(3)])
-        gyr = np.column_stack([np.interp(grid, self.t_s, self.gyr[:, k]) for k in range(3)])
-        return acc, gyr
-
-    def drop_before(self, t_s: float) -> None:
-        first = max(int(np.searchsorted(self.t_s, t_s, side="right")) - 1, 0)
-        self.t_s, self.acc, self.gyr = self.t_s[first:], self.acc[first:], self.gyr[first:]
-
-
-class _History:
-    """Grid history: time, both up-vectors, both gyro rates, gap flags (ring-trimmed)."""
-
-    def __init__(self) -> None:
-        self.t_s = np.empty(0)
-        self.up = {p: np.empty((0, 3)) for p in PLACEMENTS}
-        self.gyr = {p: np.empty((0, 3)) for p in PLACEMENTS}
-        self.in_gap = np.empty(0, dtype=bool)
-        self.offset = 0  # absolute index of element 0
-
-    def extend(self, t_s, up, gyr, in_gap) -> None:
-        self.t_s = np.concatenate([self.t_s, t_s])
-        for p in PLACEMENTS:
-            self.up[p] = np.concatenate([self.up[p], up[p]])
-            self.gyr[p] = np.concatenate([self.gyr[p], gyr[p]])
-        self.in_gap = np.concatenate([self.in_gap, in_gap])
-
-    def trim_before(self, absolute_index: int) -> None:
-        cut = absolute_index - self.offset
-        if cut <= 0:
-            return
-        self.t_s = self.t_s[cut:]
-        for p in PLACEMENTS:
-            self.up[p] = self.up[p][cut:]
-            self.gyr[p] = self.gyr[p][cut:]
-        self.in_gap = self.in_gap[cut:]
-        self.offset = absolute_index
-
-    @property
-    def end(self) -> int:
-        return self.offset + self.t_s.size
 
 
 @dataclass
@@ -178,16 +60,17 @@ class LiveSquatAnalyzer:
     def __init__(self, *, load_kg: float | None = None, config: LiveConfig | None = None) -> None:
         self.config = config or LiveConfig()
         self.load_kg = load_kg
-        self._buffers = {p: _SensorBuffer() for p in PLACEMENTS}
+        self._buffers = {p: SensorBuffer() for p in PLACEMENTS}
         self._fusers = {
             p: CausalOrientation(self.config.grid_rate_hz, self.config.engine) for p in PLACEMENTS
         }
-        self._history = _History()
+        self._history = GridHistory()
         self._restart = {p: False for p in PLACEMENTS}  # restart the filter: data resumes after a gap
         self._next_grid_s: float | None = None
         self._gaps: list[tuple[str, float, float]] = []
         self._vertical: dict[str, np.ndarray] | None = None
         self._still: StillWindow | None = None
+        self._vertical_since = 0  # absolute grid index where the vertical was found
         self._calibration: dict[str, SegmentCalibration] | None = None
         self._signs = {p: 1.0 for p in PLACEMENTS}
         self._thigh = np.empty(0)  # angles aligned with history
@@ -354,7 +237,6 @@ class LiveSquatAnalyzer:
         self._calibration = calibration
         self._thigh = np.empty(0)
         self._tilt = np.empty(0)
-        self._angles_from = h.offset
         self._scan_from = h.offset
         trusted = self._still.trustworthy and all(c.planar_share >= 0.6 for c in calibration.values())
         return [Calibrated(trusted, "calibrated from standing and the first descent"

@@ -1,0 +1,50 @@
+"""Events the live analyser emits (frozen dataclasses; times on the gateway clock, angles in deg)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.types import RepMetrics
+
+
+@dataclass(frozen=True)
+class LiveAngles:
+    """New per-sample angles on the analyser's grid: all arrays (m,), deg; `t_s` gateway clock."""
+
+    t_s: np.ndarray
+    thigh_deg: np.ndarray
+    pelvic_tilt_deg: np.ndarray
+    hip_flexion_deg: np.ndarray
+
+
+@dataclass(frozen=True)
+class RepStarted:
+    rep: int
+    t_s: float
+
+
+@dataclass(frozen=True)
+class WinkOnset:
+    """The pelvis has turned back by the wink threshold: `t_s` is where that rotation began."""
+
+    rep: int
+    t_s: float
+    onset_depth_deg: float
+    wink_deg: float
+    detected_s: float  # grid time at which the threshold was crossed
+
+
+@dataclass(frozen=True)
+class RepCompleted:
+    metrics: RepMetrics
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    ok: bool
+    message: str
+
+
+LiveEvent = LiveAngles | RepStarted | WinkOnset | RepCompleted | Calibrated
