@@ -107,6 +107,11 @@ def _open(page, demo_server, athlete: str, token: str | None = None) -> None:
 
 def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, tmp_path) -> None:
     _open(page, demo_server, "Sam (winks under load)")
+    # Signed in from a link: sound waits for a first tap, and says so.
+    assert page.is_visible("#sound-hint")
+    page.click("h1")
+    page.wait_for_selector("#sound-hint", state="hidden")
+    cues_before_tap = page.evaluate("window.winkwatch.cues.length")
     # Live angles move: the thigh readout changes and the buffer fills at ~20 Hz.
     page.wait_for_function("window.winkwatch.state.buffer.t.length > 40", timeout=WAIT_MS)
     readings = set()
@@ -116,9 +121,10 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
     assert len(readings) > 3, readings
     assert page.inner_text("#link") == "live"
     # The cue fires at wink onset, before the rep is complete; then the rep appears flagged.
-    page.wait_for_function("window.winkwatch.cues.length > 0", timeout=WAIT_MS)
-    cue = page.evaluate("window.winkwatch.cues[0]")
+    page.wait_for_function(f"window.winkwatch.cues.length > {cues_before_tap}", timeout=WAIT_MS)
+    cue = page.evaluate(f"window.winkwatch.cues[{cues_before_tap}]")
     assert abs(cue["onset_depth_deg"] - SAM_ONSET_DEPTH_DEG) < 12.0, cue
+    assert cue["sound"] is True, cue  # the beep played (vibration: Chromium has navigator.vibrate)
     assert page.is_visible("#cue") and "Butt wink" in page.inner_text("#cue")
     assert cue["athlete_id"] == str(demo_server["athletes"]["Sam (winks under load)"])
     # A rep streamed entirely while the page watched (so its detail comes from the live stream).

@@ -298,7 +298,13 @@ let audio = null;
 function unlockAudio() {
   const Context = window.AudioContext || window.webkitAudioContext;
   if (!audio && Context) audio = new Context();
-  if (audio && audio.state === "suspended") audio.resume();
+  if (audio && audio.state === "suspended") audio.resume().then(showSoundHint, showSoundHint);
+  showSoundHint();
+}
+
+// Browsers only play sound after the user has touched the page (e.g. when signed in from a link).
+function showSoundHint() {
+  $("sound-hint").hidden = !$("cue-sound").checked || Boolean(audio && audio.state === "running");
 }
 
 function beep() {
@@ -622,6 +628,7 @@ function wire() {
 }
 
 wire();
+showSoundHint();
 readTokenFromUrl();
 if (state.token) signIn(state.token); else showSignIn();
 renderSetState();
