@@ -26,6 +26,20 @@ def _lan_address() -> str:
             return "127.0.0.1"
 
 
+def _port_free(host: str, port: int) -> bool:
+    """True when `host:port` can be bound now (checked before the banner, to fail with advice)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def demo(
     host: str = typer.Option("127.0.0.1", help="interface to listen on; 0.0.0.0 to open it from a phone"),
     port: int = typer.Option(DEMO_PORT, min=1, max=65535, help="TCP port"),
@@ -46,6 +60,10 @@ def demo(
     from api.vocab import TokenRole
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not _port_free(host, port):
+        typer.secho(f"error: port {port} on {host} is in use (another `winkwatch demo` or `serve`?); "
+                    "stop it or choose another with --port", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2)
     if data_dir is None:
         data_dir = default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)

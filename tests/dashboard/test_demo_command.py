@@ -114,3 +114,15 @@ def _wait_for_reps(client: httpx.Client, headers: dict, athlete_ids, per_athlete
             return reps
         assert time.monotonic() < deadline, f"reps per athlete after {REPS_TIMEOUT_S} s: {counts}"
         time.sleep(0.5)
+
+
+def test_demo_refuses_a_port_in_use_with_advice(tmp_path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        outcome = subprocess.run([*_winkwatch(), "demo", "--port", str(port), "--data-dir", str(tmp_path)],
+                                 capture_output=True, text=True, timeout=60)
+    assert outcome.returncode == 2
+    assert f"port {port}" in outcome.stderr and "--port" in outcome.stderr
+    assert "Dashboard:" not in outcome.stdout
