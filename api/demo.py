@@ -20,13 +20,13 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from api.server import Server
+from api.server import Server, register_simulated_sensors
 from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import open_database
 from api.storage.models import Athlete
 from api.storage.recorder import DatabaseSink
-from api.vocab import Placement, SetVariant
+from api.vocab import SetVariant
 from fusion.simulator import SquatSetSpec
 
 # Thigh angle (deg) at which Sam's pelvis starts to tuck under when loaded: the demo's answer.
@@ -105,7 +105,6 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
     """Database, sink, gateway with the two simulated demo athletes, and the app."""
     from sensor_gateway.config import AssignmentStore, GatewaySettings
     from sensor_gateway.gateway import Gateway
-    from sensor_gateway.samples import SensorKind
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
     from api.http.app import create_app
@@ -125,14 +124,7 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
                                    seed=demo.seed)
         programmes[athlete.athlete_id] = demo.programme
         athletes.append(athlete)
-        with database.sessions.begin() as db:
-            for placement in Placement:
-                sensor = catalog.register_sensor(db, athlete.address(placement), SensorKind.SIMULATED.value,
-                                                 f"demo {placement.value}")
-                catalog.assign_sensor(db, sensor.id, athlete_id, placement)
-        for placement in Placement:
-            gateway.assign_sensor(athlete.address(placement), SensorKind.SIMULATED, athlete.athlete_id,
-                                  placement)
+        register_simulated_sensors(gateway, database, athlete, athlete_id, "demo")
 
     def on_set_start(athlete, played) -> None:
         programme = programmes[athlete.athlete_id]

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from api.errors import ConflictError, NotFoundError
+from api.errors import ConflictError
 from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.models import Rep
-from api.vocab import Placement, RepSource, SetStatus
+from api.vocab import RepSource, SetStatus
 from fusion.types import QualityFinding
 
 
@@ -27,17 +27,11 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
     from fusion.pipeline import analyze_recordings
 
     with database.sessions() as db:
-        row = set_store.get_set(db, set_id)
-        if row.status == SetStatus.RECORDING.value:
+        if set_store.get_set(db, set_id).status == SetStatus.RECORDING.value:
             raise ConflictError(f"set {set_id} is still recording; stop it before re-analysing")
-        placements = set_store.raw_placements(db, set_id)
-        missing = [p.value for p in Placement if p not in placements]
-        if missing:
-            raise NotFoundError(f"raw {' and '.join(missing)} samples of set", set_id)
-        sacrum = set_store.load_raw(db, set_id, Placement.SACRUM)
-        thigh = set_store.load_raw(db, set_id, Placement.THIGH)
-        load_kg = row.load_kg
-    result = analyze_recordings(sacrum, thigh, load_kg=load_kg)  # raises fusion AnalysisError
+        stored = set_store.load_set_recordings(db, set_id)
+    # raises fusion AnalysisError
+    result = analyze_recordings(stored.sacrum, stored.thigh, load_kg=stored.load_kg)
     with database.sessions.begin() as db:
         before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id))
         after = set_store.replace_reps(db, set_id, result.reps, result.findings, RepSource.REANALYSIS)

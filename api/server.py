@@ -80,20 +80,13 @@ def build_server(settings: Settings, *, simulate: int = 0, realtime: bool = True
 
 
 def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> None:
-    from sensor_gateway.samples import SensorKind
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
     athletes = []
     for index, athlete_id in enumerate(simulated_athlete_ids(database, count)):
         athlete = SimulatedAthlete(athlete_id=str(athlete_id), seed=index + 1)
         athletes.append(athlete)
-        with database.sessions.begin() as db:
-            for placement in Placement:
-                sensor = catalog.register_sensor(db, athlete.address(placement), SensorKind.SIMULATED.value,
-                                                 f"simulated {placement.value}")
-                catalog.assign_sensor(db, sensor.id, athlete_id, placement)
-        for placement in Placement:
-            gateway.assign_sensor(athlete.address(placement), SensorKind.SIMULATED, str(athlete_id), placement)
+        register_simulated_sensors(gateway, database, athlete, athlete_id, "simulated")
 
     def on_set_start(athlete, _played) -> None:
         gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, "simulated")
@@ -103,6 +96,19 @@ def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> 
 
     gateway.add_source(SimulatedSource(athletes, realtime=realtime, on_set_start=on_set_start,
                                        on_set_end=on_set_end))
+
+
+def register_simulated_sensors(gateway, database: Database, athlete, athlete_id: int, label: str) -> None:
+    """Store a simulated athlete's two sensors (assigned to `athlete_id`) and tell the gateway."""
+    from sensor_gateway.samples import SensorKind
+
+    with database.sessions.begin() as db:
+        for placement in Placement:
+            sensor = catalog.register_sensor(db, athlete.address(placement), SensorKind.SIMULATED.value,
+                                             f"{label} {placement.value}")
+            catalog.assign_sensor(db, sensor.id, athlete_id, placement)
+    for placement in Placement:
+        gateway.assign_sensor(athlete.address(placement), SensorKind.SIMULATED, athlete.athlete_id, placement)
 
 
 def _add_ble_source(gateway) -> None:

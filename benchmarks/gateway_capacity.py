@@ -130,7 +130,7 @@ def main() -> None:
         print(f"{n:>8} {r['samples']:>9} {r['cpu_s']:>7.2f} {r['us_per_sample']:>10.1f} "
               f"{per_core:>13.0f} {r['reps']:>5}")
 
-    print(f"\nsustained in real time (lag = handling time - packet arrival time)")
+    print("\nsustained in real time (lag = handling time - packet arrival time)")
     print(f"{'sensors':>8} {'wall_s':>7} {'cpu %':>6} {'lag p50 ms':>11} {'lag p99 ms':>11} "
           f"{'p99 2nd half':>13} {'reps':>5}")
     for n in sustain_counts:

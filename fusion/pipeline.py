@@ -33,7 +33,7 @@ from fusion.quality import (
 from fusion.resample import DEFAULT_MAX_GAP_S, UniformSamples, resample_to_grid, uniform_grid
 from fusion.reps import RepThresholds, Segmentation, segment_reps
 from fusion.metrics import rep_metrics
-from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
+from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding, RepMetrics
 
 # Default butt-wink threshold: see README "Choosing the butt-wink threshold" for the data
 # behind it (simulated no-wink noise floor vs real labelled reps).

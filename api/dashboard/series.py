@@ -12,10 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from api.errors import NotFoundError
 from api.storage import sets as set_store
 from api.storage.db import Database
-from api.vocab import Placement
 from fusion.pipeline import AnalysisResult, analyze_recordings
 
 
@@ -33,15 +31,8 @@ class AngleSeries:
 def analyse_stored_set(database: Database, set_id: int) -> AnalysisResult:
     """Offline analysis of a set's stored raw samples (raises NotFoundError / fusion AnalysisError)."""
     with database.sessions() as db:
-        row = set_store.get_set(db, set_id)
-        placements = set_store.raw_placements(db, set_id)
-        missing = [p.value for p in Placement if p not in placements]
-        if missing:
-            raise NotFoundError(f"raw {' and '.join(missing)} samples of set", set_id)
-        sacrum = set_store.load_raw(db, set_id, Placement.SACRUM)
-        thigh = set_store.load_raw(db, set_id, Placement.THIGH)
-        load_kg = row.load_kg
-    return analyze_recordings(sacrum, thigh, load_kg=load_kg)
+        stored = set_store.load_set_recordings(db, set_id)
+    return analyze_recordings(stored.sacrum, stored.thigh, load_kg=stored.load_kg)
 
 
 def thin(result: AnalysisResult, max_rate_hz: float) -> AngleSeries:

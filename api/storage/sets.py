@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
@@ -203,3 +203,28 @@ def load_raw(db: Session, set_id: int, placement: Placement) -> ImuRecording:
     keep = np.ones(t_s.shape, dtype=bool)
     keep[1:] = t_s[1:] > np.maximum.accumulate(t_s)[:-1]
     return ImuRecording(t_s=t_s[keep], acc_mps2=acc[keep], gyr_radps=gyr[keep])
+
+
+@dataclass(frozen=True)
+class SetRecordings:
+    """Both sensors' stored samples of a set, with what the analysis needs to know about it."""
+
+    sacrum: ImuRecording
+    thigh: ImuRecording
+    load_kg: float | None
+    status: str
+
+
+def load_set_recordings(db: Session, set_id: int) -> SetRecordings:
+    """Both raw recordings of a set; NotFoundError names the sensor(s) without samples."""
+    row = get_set(db, set_id)
+    placements = raw_placements(db, set_id)
+    missing = [p.value for p in Placement if p not in placements]
+    if missing:
+        raise NotFoundError(f"raw {' and '.join(missing)} samples of set", set_id)
+    return SetRecordings(
+        sacrum=load_raw(db, set_id, Placement.SACRUM),
+        thigh=load_raw(db, set_id, Placement.THIGH),
+        load_kg=row.load_kg,
+        status=row.status,
+    )

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from fusion.types import ImuRecording
 from sensor_gateway.recording_csv import read_recording_csv
