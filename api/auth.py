@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.errors import NotFoundError
+from api.storage.db import get_or_not_found
 from api.storage.models import ApiToken, utc_now
 from api.vocab import TokenRole
 
@@ -48,9 +48,7 @@ def create_token(db: Session, name: str, role: TokenRole) -> tuple[ApiToken, str
 
 
 def revoke_token(db: Session, token_id: int) -> ApiToken:
-    token = db.get(ApiToken, token_id)
-    if token is None:
-        raise NotFoundError("token", token_id)
+    token = get_or_not_found(db, ApiToken, token_id, "token")
     if token.revoked_at is None:
         token.revoked_at = utc_now()
     db.flush()

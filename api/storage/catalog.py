@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.errors import ConflictError, NotFoundError
+from api.errors import ConflictError
+from api.storage.db import get_or_not_found
 from api.storage.models import Athlete, Sensor, TrainingSession, utc_now
 from api.storage.paging import Page, fetch_page
 from api.vocab import Placement
@@ -19,10 +20,7 @@ def create_athlete(db: Session, name: str, notes: str = "") -> Athlete:
 
 
 def get_athlete(db: Session, athlete_id: int) -> Athlete:
-    athlete = db.get(Athlete, athlete_id)
-    if athlete is None:
-        raise NotFoundError("athlete", athlete_id)
-    return athlete
+    return get_or_not_found(db, Athlete, athlete_id, "athlete")
 
 
 def update_athlete(db: Session, athlete_id: int, *, name: str | None = None,
@@ -41,10 +39,7 @@ def list_athletes(db: Session, cursor: int | None = None, limit: int = 100) -> P
 
 
 def get_sensor(db: Session, sensor_id: int) -> Sensor:
-    sensor = db.get(Sensor, sensor_id)
-    if sensor is None:
-        raise NotFoundError("sensor", sensor_id)
-    return sensor
+    return get_or_not_found(db, Sensor, sensor_id, "sensor")
 
 
 def sensor_by_address(db: Session, address: str) -> Sensor | None:
@@ -110,10 +105,7 @@ def create_session(db: Session, athlete_id: int, gateway_id: str = "", notes: st
 
 
 def get_session(db: Session, session_id: int) -> TrainingSession:
-    session = db.get(TrainingSession, session_id)
-    if session is None:
-        raise NotFoundError("session", session_id)
-    return session
+    return get_or_not_found(db, TrainingSession, session_id, "session")
 
 
 def end_session(db: Session, session_id: int) -> TrainingSession:

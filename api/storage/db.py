@@ -8,6 +8,7 @@ never corrupt the file. PostgreSQL is selected by a postgresql+psycopg:// URL.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -15,7 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import StorageError
+from api.errors import NotFoundError, StorageError
+
+RowT = TypeVar("RowT")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # several writers (server + CLI) wait rather than fail
 
@@ -108,3 +111,11 @@ def open_database(url: str, schema: str | None = None, *, upgrade: bool = True) 
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot reach the database at {engine.url!r}: {exc}") from exc
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def get_or_not_found(db: Session, model: type[RowT], row_id: int, what: str) -> RowT:
+    """The row of `model` with primary key `row_id`; NotFoundError naming `what` when absent."""
+    row = db.get(model, row_id)
+    if row is None:
+        raise NotFoundError(what, row_id)
+    return row

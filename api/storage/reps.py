@@ -11,8 +11,9 @@ import numpy as np
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from api.errors import InvalidInputError, NotFoundError
+from api.errors import InvalidInputError
 from api.storage import catalog
+from api.storage.db import get_or_not_found
 from api.storage.models import ExerciseSet, Rep
 from api.storage.paging import Page, fetch_page
 from api.vocab import SetVariant
@@ -52,10 +53,7 @@ class RepFilter:
 
 
 def get_rep(db: Session, rep_id: int) -> Rep:
-    rep = db.get(Rep, rep_id)
-    if rep is None:
-        raise NotFoundError("rep", rep_id)
-    return rep
+    return get_or_not_found(db, Rep, rep_id, "rep")
 
 
 def list_reps(db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100) -> Page[Rep]:

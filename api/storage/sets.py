@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ConflictError, NotFoundError
 from api.storage import catalog
+from api.storage.db import get_or_not_found
 from api.storage.models import Calibration, ExerciseSet, RawChunk, Rep, utc_now
 from api.storage.paging import Page, fetch_page
 from api.storage.raw_codec import CODEC, decode_samples, encode_samples
@@ -65,10 +66,7 @@ def set_by_key(db: Session, set_key: str) -> ExerciseSet | None:
 
 
 def get_set(db: Session, set_id: int) -> ExerciseSet:
-    exercise_set = db.get(ExerciseSet, set_id)
-    if exercise_set is None:
-        raise NotFoundError("set", set_id)
-    return exercise_set
+    return get_or_not_found(db, ExerciseSet, set_id, "set")
 
 
 def finish_set(db: Session, set_id: int, status: SetStatus = SetStatus.COMPLETED) -> ExerciseSet:
