@@ -98,7 +98,8 @@ def _common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | Non
 
 def _sensor_stage(rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig) -> _SensorStage:
     samples = resample_to_grid(rec, grid, config.max_gap_s)
-    findings = gap_findings(rec, name, config.max_gap_s) + clipping_findings(rec, name)
+    clipped = clipping_mask(rec)
+    findings = gap_findings(rec, name, config.max_gap_s) + clipping_findings(clipped, name)
     still = find_still_window(samples.gyr_radps, samples.rate_hz)
     rest_norm = float(np.linalg.norm(samples.acc_mps2[still.start : still.stop], axis=1).mean())
     findings += rest_gravity_finding(rest_norm, name)
@@ -118,7 +119,7 @@ def _sensor_stage(rec: ImuRecording, name: str, grid: np.ndarray, config: Analys
     up = up_across_gaps(stretches, grid.size, up_of)
     calibration = calibrate_segment(up, samples.gyr_radps, still)
     findings += calibration_findings(calibration, name)
-    clipped_grid = np.interp(grid, rec.t_s, clipping_mask(rec).astype(float)) > 0
+    clipped_grid = np.interp(grid, rec.t_s, clipped.astype(float)) > 0
     return _SensorStage(samples, up, calibration, findings, clipped_grid)
 
 

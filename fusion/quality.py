@@ -57,8 +57,9 @@ def clipping_mask(recording: ImuRecording) -> np.ndarray:
     )
 
 
-def clipping_findings(recording: ImuRecording, sensor: str) -> list[QualityFinding]:
-    count = int(np.count_nonzero(clipping_mask(recording)))
+def clipping_findings(clipped: np.ndarray, sensor: str) -> list[QualityFinding]:
+    """Finding for a per-sample `clipping_mask`, if any sample clipped."""
+    count = int(np.count_nonzero(clipped))
     if count == 0:
         return []
     return [
