@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import select
 
@@ -50,31 +50,51 @@ class DemoAthlete:
     seed: int
 
 
-def _spec(*, reps: int, depth_deg: float, wink_deg: float, wink_onset_deg: float | None = None) -> SquatSetSpec:
+def _spec(
+    *, reps: int, depth_deg: float, wink_deg: float, wink_onset_deg: float | None = None
+) -> SquatSetSpec:
     # Rest standing before and after each set: sets follow each other with a pause.
-    return SquatSetSpec(reps=reps, depth_deg=depth_deg, depth_jitter_deg=3.0, wink_deg=wink_deg,
-                        wink_jitter_deg=0.5 if wink_deg else 0.0, wink_onset_deg=wink_onset_deg,
-                        wink_onset_jitter_deg=2.0 if wink_deg else 0.0, standing_s=3.0,
-                        standing_end_s=4.0)
+    return SquatSetSpec(
+        reps=reps,
+        depth_deg=depth_deg,
+        depth_jitter_deg=3.0,
+        wink_deg=wink_deg,
+        wink_jitter_deg=0.5 if wink_deg else 0.0,
+        wink_onset_deg=wink_onset_deg,
+        wink_onset_jitter_deg=2.0 if wink_deg else 0.0,
+        standing_s=3.0,
+        standing_end_s=4.0,
+    )
 
 
 DEMO_ATHLETES: tuple[DemoAthlete, ...] = (
     DemoAthlete(
-        name="Alex (clean)", notes="demo: no butt wink at any load", seed=11,
+        name="Alex (clean)",
+        notes="demo: no butt wink at any load",
+        seed=11,
         programme=(
             DemoSet(SetVariant.BACK_SQUAT, 80.0, _spec(reps=5, depth_deg=100.0, wink_deg=0.0)),
             DemoSet(SetVariant.BACK_SQUAT, 100.0, _spec(reps=4, depth_deg=98.0, wink_deg=0.0)),
         ),
     ),
     DemoAthlete(
-        name="Sam (winks under load)", notes="demo: tucks under near the bottom of loaded back squats",
+        name="Sam (winks under load)",
+        notes="demo: tucks under near the bottom of loaded back squats",
         seed=12,
         programme=(
-            DemoSet(SetVariant.BACK_SQUAT, 90.0, _spec(reps=5, depth_deg=110.0, wink_deg=12.0,
-                                                       wink_onset_deg=SAM_ONSET_DEPTH_DEG)),
+            DemoSet(
+                SetVariant.BACK_SQUAT,
+                90.0,
+                _spec(reps=5, depth_deg=110.0, wink_deg=12.0, wink_onset_deg=SAM_ONSET_DEPTH_DEG),
+            ),
             DemoSet(SetVariant.GOBLET_SQUAT, 24.0, _spec(reps=5, depth_deg=108.0, wink_deg=0.0)),
-            DemoSet(SetVariant.BACK_SQUAT, 110.0, _spec(reps=4, depth_deg=108.0, wink_deg=13.0,
-                                                        wink_onset_deg=SAM_ONSET_DEPTH_DEG - 3.0)),
+            DemoSet(
+                SetVariant.BACK_SQUAT,
+                110.0,
+                _spec(
+                    reps=4, depth_deg=108.0, wink_deg=13.0, wink_onset_deg=SAM_ONSET_DEPTH_DEG - 3.0
+                ),
+            ),
         ),
     ),
 )
@@ -97,21 +117,28 @@ def default_data_dir() -> Path:
 
 def demo_settings(data_dir: Path, host: str, port: int) -> Settings:
     """Settings of the demo server: embedded SQLite in `data_dir`, nothing else from outside."""
-    return Settings(database_url=f"sqlite:///{data_dir / 'winkwatch-demo.db'}", gateway_id="demo",
-                    host=host, port=port)
+    return Settings(
+        database_url=f"sqlite:///{data_dir / 'winkwatch-demo.db'}",
+        gateway_id="demo",
+        host=host,
+        port=port,
+    )
 
 
 def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = True) -> Server:
     """Database, sink, gateway with the two simulated demo athletes, and the app."""
+    from api.http.app import create_app
     from sensor_gateway.config import AssignmentStore, GatewaySettings
     from sensor_gateway.gateway import Gateway
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
-    from api.http.app import create_app
-
     database = open_database(settings.database_url, settings.database_schema)
-    sink = DatabaseSink(database, gateway_id=settings.gateway_id,
-                        commit_interval_s=settings.commit_interval_s, start_thread=False)
+    sink = DatabaseSink(
+        database,
+        gateway_id=settings.gateway_id,
+        commit_interval_s=settings.commit_interval_s,
+        start_thread=False,
+    )
     gateway = Gateway(GatewaySettings(), AssignmentStore(data_dir / "gateway.json"), sink=sink)
     app = create_app(settings, gateway, database=database, sink=sink)
     sink.start()
@@ -120,8 +147,11 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
     athletes = []
     for demo in DEMO_ATHLETES:
         athlete_id = _athlete_id(database, demo)
-        athlete = SimulatedAthlete(athlete_id=str(athlete_id), sets=_Forever(demo.programme),  # type: ignore[arg-type]
-                                   seed=demo.seed)
+        athlete = SimulatedAthlete(
+            athlete_id=str(athlete_id),
+            sets=_Forever(demo.programme),  # type: ignore[arg-type]
+            seed=demo.seed,
+        )
         programmes[athlete.athlete_id] = demo.programme
         athletes.append(athlete)
         register_simulated_sensors(gateway, database, athlete, athlete_id, "demo")
@@ -134,13 +164,18 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
     def on_set_end(athlete, _played) -> None:
         gateway.stop_set(athlete.athlete_id)
 
-    gateway.add_source(SimulatedSource(athletes, realtime=realtime, on_set_start=on_set_start,
-                                       on_set_end=on_set_end))
+    gateway.add_source(
+        SimulatedSource(
+            athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end
+        )
+    )
     return Server(app=app, gateway=gateway, sink=sink, database=database)
 
 
 def _athlete_id(database, demo: DemoAthlete) -> int:
     """The demo athlete's id (created on first use; reused when the data directory is kept)."""
     with database.sessions.begin() as db:
-        found = db.scalar(select(Athlete.id).where(Athlete.name == demo.name).order_by(Athlete.id).limit(1))
+        found = db.scalar(
+            select(Athlete.id).where(Athlete.name == demo.name).order_by(Athlete.id).limit(1)
+        )
         return found if found is not None else catalog.create_athlete(db, demo.name, demo.notes).id

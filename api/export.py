@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import select
@@ -26,9 +26,16 @@ from fusion.types import REP_CSV_COLUMNS, REP_CSV_EXTRA_COLUMNS
 from sensor_gateway.recording_csv import RECORDING_CSV_HEADER
 
 REP_EXPORT_ID_COLUMNS: tuple[str, ...] = (
-    "rep_id", "set_id", "session_id", "athlete_id", "variant", "performed_at",
+    "rep_id",
+    "set_id",
+    "session_id",
+    "athlete_id",
+    "variant",
+    "performed_at",
 )
-REP_EXPORT_COLUMNS: tuple[str, ...] = REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS + REP_EXPORT_ID_COLUMNS
+REP_EXPORT_COLUMNS: tuple[str, ...] = (
+    REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS + REP_EXPORT_ID_COLUMNS
+)
 ROWS_PER_CHUNK = 500  # CSV rows per yielded text chunk
 _BOOL_COLUMNS = ("butt_wink", "loaded_wink")
 
@@ -46,8 +53,14 @@ def _export_values(row) -> list[object]:
     for column in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS:
         value = row[column]
         values.append(int(bool(value)) if column in _BOOL_COLUMNS else _cell(value))
-    values += [row["id"], row["set_id"], row["session_id"], row["athlete_id"], row["variant"],
-               row["performed_at"].isoformat()]
+    values += [
+        row["id"],
+        row["set_id"],
+        row["session_id"],
+        row["athlete_id"],
+        row["variant"],
+        row["performed_at"].isoformat(),
+    ]
     return values
 
 
@@ -78,11 +91,13 @@ def iter_raw_csv(db: Session, set_id: int, placement: Placement) -> Iterator[str
     set_store.get_set(db, set_id)
     yield ",".join(RECORDING_CSV_HEADER) + "\n"
     last_t_s = -np.inf
-    chunk_ids = list(db.scalars(
-        select(RawChunk.id)
-        .where(RawChunk.set_id == set_id, RawChunk.placement == Placement(placement).value)
-        .order_by(RawChunk.chunk_index, RawChunk.id)
-    ))
+    chunk_ids = list(
+        db.scalars(
+            select(RawChunk.id)
+            .where(RawChunk.set_id == set_id, RawChunk.placement == Placement(placement).value)
+            .order_by(RawChunk.chunk_index, RawChunk.id)
+        )
+    )
     for chunk_id in chunk_ids:
         chunk = db.get(RawChunk, chunk_id)
         t_s, acc, gyr = decode_samples(chunk.payload, chunk.n_samples, chunk.codec)
@@ -92,7 +107,9 @@ def iter_raw_csv(db: Session, set_id: int, placement: Placement) -> Iterator[str
             continue
         last_t_s = max(last_t_s, float(t_s[keep][-1]))
         text = io.StringIO()
-        np.savetxt(text, np.column_stack([t_s[keep], acc[keep], gyr[keep]]), delimiter=",", fmt="%.9g")
+        np.savetxt(
+            text, np.column_stack([t_s[keep], acc[keep], gyr[keep]]), delimiter=",", fmt="%.9g"
+        )
         yield text.getvalue()
 
 

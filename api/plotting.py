@@ -10,9 +10,10 @@ Artists carry ids (`gid`): "rep-N" for a rep's span, "onset-N" for its onset lin
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,22 +39,34 @@ class PlotRep:
     wink_onset_depth_deg: float | None
 
     @classmethod
-    def from_any(cls, rep: Any) -> "PlotRep":
+    def from_any(cls, rep: Any) -> PlotRep:
         """From a RepMetrics, a stored Rep row or RepPublic (attributes) or a CSV row (mapping)."""
         get = rep.get if isinstance(rep, Mapping) else lambda name: getattr(rep, name, None)
         try:
-            return cls(rep=int(get("rep")), start_s=float(get("start_s")), bottom_s=float(get("bottom_s")),
-                       end_s=float(get("end_s")), depth_deg=float(get("depth_deg")),
-                       wink_deg=float(get("wink_deg")), butt_wink=_truthy(get("butt_wink")),
-                       wink_onset_s=_optional_float(get("wink_onset_s")),
-                       wink_onset_depth_deg=_optional_float(get("wink_onset_depth_deg")))
+            return cls(
+                rep=int(get("rep")),
+                start_s=float(get("start_s")),
+                bottom_s=float(get("bottom_s")),
+                end_s=float(get("end_s")),
+                depth_deg=float(get("depth_deg")),
+                wink_deg=float(get("wink_deg")),
+                butt_wink=_truthy(get("butt_wink")),
+                wink_onset_s=_optional_float(get("wink_onset_s")),
+                wink_onset_depth_deg=_optional_float(get("wink_onset_depth_deg")),
+            )
         except (TypeError, ValueError) as exc:
-            raise PlotError(f"rep row {dict(rep) if isinstance(rep, Mapping) else rep!r} is incomplete: "
-                            f"use the CSV written by `winkwatch analyze` ({exc})") from exc
+            raise PlotError(
+                f"rep row {dict(rep) if isinstance(rep, Mapping) else rep!r} is incomplete: "
+                f"use the CSV written by `winkwatch analyze` ({exc})"
+            ) from exc
 
 
 def _truthy(value: object) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes") if isinstance(value, str) else bool(value)
+    return (
+        str(value).strip().lower() in ("1", "true", "yes")
+        if isinstance(value, str)
+        else bool(value)
+    )
 
 
 def _optional_float(value: object) -> float | None:
@@ -73,18 +86,34 @@ class Angles:
     hip_flexion_deg: np.ndarray
 
     @classmethod
-    def of(cls, result: Any) -> "Angles":
+    def of(cls, result: Any) -> Angles:
         """From a fusion AnalysisResult (or anything with the same four arrays)."""
-        return cls(np.asarray(result.t_s), np.asarray(result.thigh_deg), np.asarray(result.pelvic_tilt_deg),
-                   np.asarray(result.hip_flexion_deg))
+        return cls(
+            np.asarray(result.t_s),
+            np.asarray(result.thigh_deg),
+            np.asarray(result.pelvic_tilt_deg),
+            np.asarray(result.hip_flexion_deg),
+        )
 
-    def between(self, start_s: float, end_s: float) -> "Angles":
+    def between(self, start_s: float, end_s: float) -> Angles:
         keep = (self.t_s >= start_s) & (self.t_s <= end_s)
-        return Angles(self.t_s[keep], self.thigh_deg[keep], self.pelvic_tilt_deg[keep], self.hip_flexion_deg[keep])
+        return Angles(
+            self.t_s[keep],
+            self.thigh_deg[keep],
+            self.pelvic_tilt_deg[keep],
+            self.hip_flexion_deg[keep],
+        )
 
 
-def render(angles: Angles, reps: Iterable[Any], out: Path, *, title: str = "", rep: int | None = None,
-           dpi: int = 110):
+def render(
+    angles: Angles,
+    reps: Iterable[Any],
+    out: Path,
+    *,
+    title: str = "",
+    rep: int | None = None,
+    dpi: int = 110,
+):
     """Write the PNG to `out`; returns the matplotlib Figure (closed from pyplot's registry)."""
     import matplotlib
 
@@ -109,7 +138,9 @@ def render(angles: Angles, reps: Iterable[Any], out: Path, *, title: str = "", r
     _time_series(time_axes, shown, plot_reps)
     _loops(loop_axes, angles, plot_reps, single=rep is not None)
     flagged = sum(r.butt_wink for r in plot_reps)
-    figure.suptitle(f"{title}{' - ' if title else ''}{len(plot_reps)} rep(s), {flagged} with a butt wink")
+    figure.suptitle(
+        f"{title}{' - ' if title else ''}{len(plot_reps)} rep(s), {flagged} with a butt wink"
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=dpi)
@@ -118,14 +149,34 @@ def render(angles: Angles, reps: Iterable[Any], out: Path, *, title: str = "", r
 
 def _time_series(axes, angles: Angles, reps: Sequence[PlotRep]) -> None:
     axes.plot(angles.t_s, angles.thigh_deg, color=THIGH_COLOR, lw=1.5, label="thigh angle")
-    axes.plot(angles.t_s, angles.pelvic_tilt_deg, color=TILT_COLOR, lw=1.5, label="pelvic tilt (anterior +)")
+    axes.plot(
+        angles.t_s,
+        angles.pelvic_tilt_deg,
+        color=TILT_COLOR,
+        lw=1.5,
+        label="pelvic tilt (anterior +)",
+    )
     axes.plot(angles.t_s, angles.hip_flexion_deg, color=HIP_COLOR, lw=1.2, label="hip flexion")
     for rep in reps:
-        axes.axvspan(rep.start_s, rep.end_s, color=WINK_COLOR if rep.butt_wink else "0.5",
-                     alpha=0.12, lw=0, gid=f"rep-{rep.rep}")
+        axes.axvspan(
+            rep.start_s,
+            rep.end_s,
+            color=WINK_COLOR if rep.butt_wink else "0.5",
+            alpha=0.12,
+            lw=0,
+            gid=f"rep-{rep.rep}",
+        )
         label = f"{rep.rep}" + (f"\nwink {rep.wink_deg:.0f}°" if rep.butt_wink else "")
-        axes.text((rep.start_s + rep.end_s) / 2, 1.0, label, transform=axes.get_xaxis_transform(),
-                  ha="center", va="top", fontsize=8, color=WINK_COLOR if rep.butt_wink else "0.3")
+        axes.text(
+            (rep.start_s + rep.end_s) / 2,
+            1.0,
+            label,
+            transform=axes.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=8,
+            color=WINK_COLOR if rep.butt_wink else "0.3",
+        )
         if rep.butt_wink and rep.wink_onset_s is not None:
             axes.axvline(rep.wink_onset_s, color=WINK_COLOR, ls="--", lw=1, gid=f"onset-{rep.rep}")
     axes.set_xlim(angles.t_s[0], angles.t_s[-1])
@@ -147,19 +198,45 @@ def _loops(axes, angles: Angles, reps: Sequence[PlotRep], *, single: bool) -> No
         label = f"rep {rep.rep}: depth {rep.depth_deg:.0f}°, wink {rep.wink_deg:.1f}°"
         if single:
             down = part.t_s <= rep.bottom_s
-            axes.plot(part.thigh_deg[down], part.pelvic_tilt_deg[down], color=THIGH_COLOR, lw=2,
-                      label="descent", gid=f"loop-{rep.rep}")
-            axes.plot(part.thigh_deg[~down], part.pelvic_tilt_deg[~down], color=TILT_COLOR, lw=2, ls="--",
-                      label="ascent")
+            axes.plot(
+                part.thigh_deg[down],
+                part.pelvic_tilt_deg[down],
+                color=THIGH_COLOR,
+                lw=2,
+                label="descent",
+                gid=f"loop-{rep.rep}",
+            )
+            axes.plot(
+                part.thigh_deg[~down],
+                part.pelvic_tilt_deg[~down],
+                color=TILT_COLOR,
+                lw=2,
+                ls="--",
+                label="ascent",
+            )
         else:
-            axes.plot(part.thigh_deg, part.pelvic_tilt_deg, color=colour, lw=1.4, label=label, gid=f"loop-{rep.rep}")
+            axes.plot(
+                part.thigh_deg,
+                part.pelvic_tilt_deg,
+                color=colour,
+                lw=1.4,
+                label=label,
+                gid=f"loop-{rep.rep}",
+            )
         if rep.butt_wink and rep.wink_onset_s is not None:
-            axes.plot(np.interp(rep.wink_onset_s, part.t_s, part.thigh_deg),
-                      np.interp(rep.wink_onset_s, part.t_s, part.pelvic_tilt_deg), "o", color=WINK_COLOR, ms=6,
-                      label=None if onset_labelled else "wink onset")
+            axes.plot(
+                np.interp(rep.wink_onset_s, part.t_s, part.thigh_deg),
+                np.interp(rep.wink_onset_s, part.t_s, part.pelvic_tilt_deg),
+                "o",
+                color=WINK_COLOR,
+                ms=6,
+                label=None if onset_labelled else "wink onset",
+            )
             onset_labelled = True
     axes.set_xlabel("thigh angle (deg; 90 = parallel)")
     axes.set_ylabel("pelvic tilt (deg; anterior +)")
-    axes.set_title("pelvic tilt against thigh angle: a wink turns the tilt back near the bottom", fontsize=9)
+    axes.set_title(
+        "pelvic tilt against thigh angle: a wink turns the tilt back near the bottom", fontsize=9
+    )
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="upper left")

@@ -34,7 +34,12 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
     result = analyze_recordings(stored.sacrum, stored.thigh, load_kg=stored.load_kg)
     with database.sessions.begin() as db:
         before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id))
-        after = set_store.replace_reps(db, set_id, result.reps, result.findings, RepSource.REANALYSIS)
-    return ReanalysisOutcome(reps_before=before, reps_after=after,
-                             wink_reps=sum(bool(r.butt_wink) for r in result.reps),
-                             findings=result.findings)
+        after = set_store.replace_reps(
+            db, set_id, result.reps, result.findings, RepSource.REANALYSIS
+        )
+    return ReanalysisOutcome(
+        reps_before=before,
+        reps_after=after,
+        wink_reps=sum(bool(r.butt_wink) for r in result.reps),
+        findings=result.findings,
+    )

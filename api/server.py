@@ -44,13 +44,18 @@ def simulated_athlete_ids(database: Database, count: int) -> list[int]:
     with database.sessions.begin() as db:
         for index in range(1, count + 1):
             name = SIMULATED_NAME.format(index=index)
-            found = db.scalar(select(Athlete.id).where(Athlete.name == name).order_by(Athlete.id).limit(1))
-            ids.append(found if found is not None else catalog.create_athlete(db, name, "simulated").id)
+            found = db.scalar(
+                select(Athlete.id).where(Athlete.name == name).order_by(Athlete.id).limit(1)
+            )
+            ids.append(
+                found if found is not None else catalog.create_athlete(db, name, "simulated").id
+            )
     return ids
 
 
-def build_server(settings: Settings, *, simulate: int = 0, realtime: bool = True,
-                 config_dir: Path | None = None) -> Server:
+def build_server(
+    settings: Settings, *, simulate: int = 0, realtime: bool = True, config_dir: Path | None = None
+) -> Server:
     """Database, sink, gateway (with simulated or BLE sources) and the app, ready to run."""
     from sensor_gateway.config import AssignmentStore, GatewaySettings
     from sensor_gateway.gateway import Gateway
@@ -66,8 +71,12 @@ def build_server(settings: Settings, *, simulate: int = 0, realtime: bool = True
         config_file = config_dir / "gateway.json"
     else:
         config_file = gateway_settings.config_file
-    sink = DatabaseSink(database, gateway_id=settings.gateway_id,
-                        commit_interval_s=settings.commit_interval_s, start_thread=False)
+    sink = DatabaseSink(
+        database,
+        gateway_id=settings.gateway_id,
+        commit_interval_s=settings.commit_interval_s,
+        start_thread=False,
+    )
     gateway = Gateway(gateway_settings, AssignmentStore(config_file), sink=sink)
     # Sets left recording by a previous run are marked interrupted before anything new is written.
     app = create_app(settings, gateway, database=database, sink=sink)
@@ -94,30 +103,44 @@ def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> 
     def on_set_end(athlete, _played) -> None:
         gateway.stop_set(athlete.athlete_id)
 
-    gateway.add_source(SimulatedSource(athletes, realtime=realtime, on_set_start=on_set_start,
-                                       on_set_end=on_set_end))
+    gateway.add_source(
+        SimulatedSource(
+            athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end
+        )
+    )
 
 
-def register_simulated_sensors(gateway, database: Database, athlete, athlete_id: int, label: str) -> None:
+def register_simulated_sensors(
+    gateway, database: Database, athlete, athlete_id: int, label: str
+) -> None:
     """Store a simulated athlete's two sensors (assigned to `athlete_id`) and tell the gateway."""
     from sensor_gateway.samples import SensorKind
 
     with database.sessions.begin() as db:
         for placement in Placement:
-            sensor = catalog.register_sensor(db, athlete.address(placement), SensorKind.SIMULATED.value,
-                                             f"{label} {placement.value}")
+            sensor = catalog.register_sensor(
+                db,
+                athlete.address(placement),
+                SensorKind.SIMULATED.value,
+                f"{label} {placement.value}",
+            )
             catalog.assign_sensor(db, sensor.id, athlete_id, placement)
     for placement in Placement:
-        gateway.assign_sensor(athlete.address(placement), SensorKind.SIMULATED, athlete.athlete_id, placement)
+        gateway.assign_sensor(
+            athlete.address(placement), SensorKind.SIMULATED, athlete.athlete_id, placement
+        )
 
 
 def _add_ble_source(gateway) -> None:
     """Stream the BLE sensors assigned in the gateway config (read at start)."""
     assignments = gateway.assignments.all()
     if not assignments:
-        log.warning("no sensors assigned in %s: serving the API without live sensors. Assign "
-                    "them (PUT /sensors/{id}/assignment, or `winkwatch gateway --assign`) and "
-                    "restart, or try --simulate N", gateway.assignments.path)
+        log.warning(
+            "no sensors assigned in %s: serving the API without live sensors. Assign "
+            "them (PUT /sensors/{id}/assignment, or `winkwatch gateway --assign`) and "
+            "restart, or try --simulate N",
+            gateway.assignments.path,
+        )
         return
     from sensor_gateway.ble import BleSensor, BleSource
 
@@ -128,11 +151,14 @@ def http_server(server: Server, host: str, port: int, log_level: str = "info"):
     """The uvicorn server for `server.app` (set `.should_exit = True` to stop it)."""
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(server.app, host=host, port=port, log_level=log_level,
-                                         lifespan="on"))
+    return uvicorn.Server(
+        uvicorn.Config(server.app, host=host, port=port, log_level=log_level, lifespan="on")
+    )
 
 
-async def serve(server: Server, host: str, port: int, log_level: str = "info", *, http=None) -> None:
+async def serve(
+    server: Server, host: str, port: int, log_level: str = "info", *, http=None
+) -> None:
     """Serve HTTP and run the gateway until Ctrl+C / SIGTERM; then stop both cleanly."""
     http = http or http_server(server, host, port, log_level)
     gateway_task = asyncio.create_task(server.gateway.run(), name="gateway")
@@ -142,7 +168,7 @@ async def serve(server: Server, host: str, port: int, log_level: str = "info", *
         server.gateway.request_stop()
         try:
             await asyncio.wait_for(gateway_task, timeout=30.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             gateway_task.cancel()
         server.sink.close()
         server.database.dispose()

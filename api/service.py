@@ -32,8 +32,9 @@ class GatewayPort(Protocol):
 
     bus: EventBus
 
-    def start_set(self, athlete_id: str, variant: SetVariant, load_kg: float | None = None,
-                  notes: str = "") -> SetInfo: ...
+    def start_set(
+        self, athlete_id: str, variant: SetVariant, load_kg: float | None = None, notes: str = ""
+    ) -> SetInfo: ...
 
     def stop_set(self, athlete_id: str) -> Any: ...
 
@@ -59,12 +60,19 @@ class LiveService:
         return list(self.gateway.sensors()) if self.gateway is not None else []
 
     # -- sets ---------------------------------------------------------------------------------
-    async def start_set(self, athlete_id: int, variant: SetVariant, load_kg: float | None,
-                        notes: str, session_id: int | None) -> int:
+    async def start_set(
+        self,
+        athlete_id: int,
+        variant: SetVariant,
+        load_kg: float | None,
+        notes: str,
+        session_id: int | None,
+    ) -> int:
         """Start recording a set; with a gateway, it starts analysing the athlete's sensors."""
         if self.gateway is None or self.sink is None:
-            return await run_in_threadpool(self._start_without_gateway, athlete_id, variant,
-                                           load_kg, notes, session_id)
+            return await run_in_threadpool(
+                self._start_without_gateway, athlete_id, variant, load_kg, notes, session_id
+            )
         await run_in_threadpool(self._check_can_start, athlete_id, session_id)
         try:
             info = self.gateway.start_set(str(athlete_id), SetVariant(variant), load_kg, notes)
@@ -74,8 +82,15 @@ class LiveService:
 
     def _start_without_gateway(self, athlete_id, variant, load_kg, notes, session_id) -> int:
         with self.database.sessions.begin() as db:
-            return set_store.start_set(db, athlete_id, variant, load_kg=load_kg, notes=notes,
-                                       session_id=session_id, gateway_id=self.gateway_id).id
+            return set_store.start_set(
+                db,
+                athlete_id,
+                variant,
+                load_kg=load_kg,
+                notes=notes,
+                session_id=session_id,
+                gateway_id=self.gateway_id,
+            ).id
 
     def _check_can_start(self, athlete_id: int, session_id: int | None) -> None:
         with self.database.sessions() as db:
@@ -83,8 +98,9 @@ class LiveService:
             if session_id is not None:
                 session = catalog.get_session(db, session_id)
                 if session.athlete_id != athlete_id or session.ended_at is not None:
-                    raise ConflictError(f"session {session_id} is not an open session of athlete "
-                                        f"{athlete_id}")
+                    raise ConflictError(
+                        f"session {session_id} is not an open session of athlete {athlete_id}"
+                    )
 
     async def stop_set(self, set_id: int) -> None:
         """Stop a recording set (the gateway flushes its analysis and the sink stores it)."""
@@ -108,8 +124,9 @@ class LiveService:
                 set_store.finish_set(db, set_id, SetStatus.COMPLETED)
 
     # -- sensors ------------------------------------------------------------------------------
-    def assign_on_gateway(self, address: str, kind: str, athlete_id: int | None,
-                          placement: Placement | None) -> None:
+    def assign_on_gateway(
+        self, address: str, kind: str, athlete_id: int | None, placement: Placement | None
+    ) -> None:
         """Mirror an assignment into the running gateway (which persists its own copy)."""
         if self.gateway is None:
             return

@@ -16,10 +16,10 @@ class SetStatus(str, Enum):
 
 
 class TokenRole(str, Enum):
-    READ = "read"    # dashboards: GET endpoints and live streams
+    READ = "read"  # dashboards: GET endpoints and live streams
     ADMIN = "admin"  # everything, including changes
 
 
 class RepSource(str, Enum):
-    LIVE = "live"              # reps emitted by the live analyser while recording
+    LIVE = "live"  # reps emitted by the live analyser while recording
     REANALYSIS = "reanalysis"  # reps from `winkwatch reanalyze` on the stored raw samples

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import create_engine, text
@@ -48,7 +48,7 @@ def fill_reps(database: Database, n_reps: int, n_athletes: int = 20, seed: int =
     """Store `n_reps` reps in sets of REPS_PER_SET over 200 days; returns seconds taken."""
     rng = np.random.default_rng(seed)
     variants = list(SetVariant)
-    day0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    day0 = datetime(2026, 1, 1, tzinfo=UTC)
     started = time.perf_counter()
     with database.sessions.begin() as db:
         athletes = [catalog.create_athlete(db, f"Athlete {k}").id for k in range(n_athletes)]
@@ -59,22 +59,45 @@ def fill_reps(database: Database, n_reps: int, n_athletes: int = 20, seed: int =
             athlete = athletes[s % n_athletes]
             variant = variants[int(rng.integers(len(variants)))]
             load = float(rng.choice([0.0, 40.0, 60.0, 80.0, 100.0, 120.0]))
-            row = set_store.start_set(db, athlete, variant, load_kg=load, gateway_id="bench",
-                                      started_at=day0 + timedelta(minutes=int(rng.integers(200 * 24 * 60))))
+            row = set_store.start_set(
+                db,
+                athlete,
+                variant,
+                load_kg=load,
+                gateway_id="bench",
+                started_at=day0 + timedelta(minutes=int(rng.integers(200 * 24 * 60))),
+            )
             row.status = "completed"
             for k in range(min(REPS_PER_SET, n_reps - s * REPS_PER_SET)):
                 depth = float(rng.uniform(50, 120))
                 wink = float(rng.uniform(0, 15))
                 winked = wink >= 5.0
                 start_s = 3.0 + 3.0 * k
-                batch.append(dict(
-                    set_id=row.id, athlete_id=athlete, variant=variant.value,
-                    performed_at=row.started_at + timedelta(seconds=start_s), rep=k + 1, start_s=start_s,
-                    bottom_s=start_s + 1.2, end_s=start_s + 2.6, depth_deg=depth,
-                    hip_flexion_max_deg=depth + 8, pelvic_tilt_peak_deg=12.0, pelvic_tilt_bottom_deg=12.0 - wink,
-                    wink_deg=wink, wink_onset_depth_deg=depth - 15 if winked else None, butt_wink=winked,
-                    load_kg=load, loaded_wink=winked and load > 0, wink_onset_s=start_s + 1.0 if winked else None,
-                    descent_s=1.2, ascent_s=1.4, quality=""))
+                batch.append(
+                    dict(
+                        set_id=row.id,
+                        athlete_id=athlete,
+                        variant=variant.value,
+                        performed_at=row.started_at + timedelta(seconds=start_s),
+                        rep=k + 1,
+                        start_s=start_s,
+                        bottom_s=start_s + 1.2,
+                        end_s=start_s + 2.6,
+                        depth_deg=depth,
+                        hip_flexion_max_deg=depth + 8,
+                        pelvic_tilt_peak_deg=12.0,
+                        pelvic_tilt_bottom_deg=12.0 - wink,
+                        wink_deg=wink,
+                        wink_onset_depth_deg=depth - 15 if winked else None,
+                        butt_wink=winked,
+                        load_kg=load,
+                        loaded_wink=winked and load > 0,
+                        wink_onset_s=start_s + 1.0 if winked else None,
+                        descent_s=1.2,
+                        ascent_s=1.4,
+                        quality="",
+                    )
+                )
             if len(batch) >= 5000:
                 db.execute(Rep.__table__.insert(), batch)
                 batch.clear()

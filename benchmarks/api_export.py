@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.export import iter_reps_csv  # noqa: E402
-from api.storage.reps import RepFilter  # noqa: E402
-from benchmarks.api_data import drop_schema, fill_reps, fresh_database, targets  # noqa: E402
+from api.export import iter_reps_csv
+from api.storage.reps import RepFilter
+from benchmarks.api_data import drop_schema, fill_reps, fresh_database, targets
 
 
 def _export(database) -> tuple[int, int]:
@@ -48,8 +48,10 @@ def run(label: str, url: str, schema: str | None, n_reps: int) -> None:
         database.dispose()
         if schema:
             drop_schema(url, schema)
-    print(f"{label:9s} rows={rows}  {elapsed:.2f} s  {rows / elapsed:,.0f} rows/s  "
-          f"csv={size / 1e6:.1f} MB  peak traced memory={peak / 1e6:.1f} MB")
+    print(
+        f"{label:9s} rows={rows}  {elapsed:.2f} s  {rows / elapsed:,.0f} rows/s  "
+        f"csv={size / 1e6:.1f} MB  peak traced memory={peak / 1e6:.1f} MB"
+    )
 
 
 def main() -> None:

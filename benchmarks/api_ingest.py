@@ -14,19 +14,19 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.storage.recorder import DatabaseSink  # noqa: E402
-from api.vocab import Placement  # noqa: E402
-from benchmarks.api_data import drop_schema, fresh_database, targets  # noqa: E402
-from sensor_gateway.events import SetInfo, SetStarted, SetStopped, SetVariant, StopReason  # noqa: E402
-from sensor_gateway.samples import SensorKind  # noqa: E402
-from sensor_gateway.sink import RawSamples  # noqa: E402
+from api.storage.recorder import DatabaseSink
+from api.vocab import Placement
+from benchmarks.api_data import drop_schema, fresh_database, targets
+from sensor_gateway.events import SetInfo, SetStarted, SetStopped, SetVariant, StopReason
+from sensor_gateway.samples import SensorKind
+from sensor_gateway.sink import RawSamples
 
 SENSORS = 7
 RATE_HZ = 200
@@ -38,10 +38,21 @@ def run(label: str, url: str, schema: str | None, seconds: int) -> None:
     sink = DatabaseSink(database, gateway_id="bench", start_thread=False)
     rng = np.random.default_rng(0)
     # Four athletes (the 7th sensor on its own) so several sets record at once, as in a gym.
-    infos = [SetInfo(set_key=f"bench{k}", athlete_id=f"Athlete {k}", variant=SetVariant.BACK_SQUAT,
-                     load_kg=80.0, started_s=0.0, started_utc=datetime.now(timezone.utc)) for k in range(4)]
+    infos = [
+        SetInfo(
+            set_key=f"bench{k}",
+            athlete_id=f"Athlete {k}",
+            variant=SetVariant.BACK_SQUAT,
+            load_kg=80.0,
+            started_s=0.0,
+            started_utc=datetime.now(UTC),
+        )
+        for k in range(4)
+    ]
     for info in infos:
-        sink.record_event(SetStarted(set=info, athlete_id=info.athlete_id, t_s=0.0, wall_utc=info.started_utc))
+        sink.record_event(
+            SetStarted(set=info, athlete_id=info.athlete_id, t_s=0.0, wall_utc=info.started_utc)
+        )
     sink.flush()
     acc = rng.normal(0, 3, (RATE_HZ, 3)) + [0, 0, 9.81]
     gyr = rng.normal(0, 1, (RATE_HZ, 3))
@@ -54,27 +65,48 @@ def run(label: str, url: str, schema: str | None, seconds: int) -> None:
             placement = Placement.SACRUM if sensor % 2 == 0 else Placement.THIGH
             for start in range(0, RATE_HZ, SAMPLES_PER_NOTIFICATION):
                 part = slice(start, start + SAMPLES_PER_NOTIFICATION)
-                sink.write_samples(RawSamples(
-                    set_key=info.set_key, athlete_id=info.athlete_id, placement=placement,
-                    address=f"AA:{sensor:02d}", kind=SensorKind.WINKWATCH, t_s=t_s[part],
-                    acc_mps2=acc[part], gyr_radps=gyr[part], received_s=t_s[part]))
+                sink.write_samples(
+                    RawSamples(
+                        set_key=info.set_key,
+                        athlete_id=info.athlete_id,
+                        placement=placement,
+                        address=f"AA:{sensor:02d}",
+                        kind=SensorKind.WINKWATCH,
+                        t_s=t_s[part],
+                        acc_mps2=acc[part],
+                        gyr_radps=gyr[part],
+                        received_s=t_s[part],
+                    )
+                )
                 total += SAMPLES_PER_NOTIFICATION
         assert sink.flush()  # one transaction per recorded second
     elapsed = time.perf_counter() - started
     for info in infos:
-        sink.record_event(SetStopped(set=info, reason=StopReason.REQUESTED, rep_count=0,
-                                     athlete_id=info.athlete_id, t_s=float(seconds), wall_utc=info.started_utc))
+        sink.record_event(
+            SetStopped(
+                set=info,
+                reason=StopReason.REQUESTED,
+                rep_count=0,
+                athlete_id=info.athlete_id,
+                t_s=float(seconds),
+                wall_utc=info.started_utc,
+            )
+        )
     sink.close()
     with database.engine.connect() as connection:
-        stored = connection.exec_driver_sql("SELECT SUM(n_samples), SUM(LENGTH(payload)) FROM raw_chunks").one()
+        stored = connection.exec_driver_sql(
+            "SELECT SUM(n_samples), SUM(LENGTH(payload)) FROM raw_chunks"
+        ).one()
     database.dispose()
     if schema:
         drop_schema(url, schema)
     assert stored[0] == total, (stored[0], total)
     realtime = SENSORS * RATE_HZ
-    print(f"{label:9s} {total:,} samples in {elapsed:.2f} s: {total / elapsed:,.0f} samples/s = "
-          f"{total / elapsed / realtime:.0f}x real time of {SENSORS} sensors at {RATE_HZ} Hz "
-          f"(1 commit per recorded second); stored {stored[1] / total:.1f} bytes/sample")
+    print(
+        f"{label:9s} {total:,} samples in {elapsed:.2f} s: {total / elapsed:,.0f} samples/s = "
+        f"{total / elapsed / realtime:.0f}x real time of {SENSORS} sensors at {RATE_HZ} Hz "
+        f"(1 commit per recorded second); stored {stored[1] / total:.1f} bytes/sample"
+    )
 
 
 def main() -> None:

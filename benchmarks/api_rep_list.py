@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.auth import create_token  # noqa: E402
-from api.vocab import TokenRole  # noqa: E402
-from benchmarks.api_data import drop_schema, fill_reps, fresh_database, targets  # noqa: E402
+from api.auth import create_token
+from api.vocab import TokenRole
+from benchmarks.api_data import drop_schema, fill_reps, fresh_database, targets
 
 CONCURRENCY = 8
 
@@ -64,8 +64,9 @@ async def _load(base: str, token: str, seconds: float) -> list[float]:
                 raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
 
     limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                 limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30
+    ) as client:
         await client.get("/reps?limit=1")  # warm up
         await asyncio.gather(*(worker(i, client) for i in range(CONCURRENCY)))
     return latencies
@@ -82,8 +83,20 @@ def run(label: str, url: str, schema: str | None, n_reps: int, seconds: float) -
     if schema:
         env["WINKWATCH_DATABASE_SCHEMA"] = schema
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.http:create_app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], env=env)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.http:create_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -100,9 +113,11 @@ def run(label: str, url: str, schema: str | None, n_reps: int, seconds: float) -
         server.wait(timeout=20)
         if schema:
             drop_schema(url, schema)
-    print(f"{label:9s} reps={n_reps} (stored in {fill_s:.1f} s)  requests={latencies.size}  "
-          f"p50={np.percentile(latencies, 50) * 1e3:.1f} ms  p99={np.percentile(latencies, 99) * 1e3:.1f} ms  "
-          f"throughput={latencies.size / elapsed:.0f} req/s  (concurrency {CONCURRENCY}, page 100)")
+    print(
+        f"{label:9s} reps={n_reps} (stored in {fill_s:.1f} s)  requests={latencies.size}  "
+        f"p50={np.percentile(latencies, 50) * 1e3:.1f} ms  p99={np.percentile(latencies, 99) * 1e3:.1f} ms  "
+        f"throughput={latencies.size / elapsed:.0f} req/s  (concurrency {CONCURRENCY}, page 100)"
+    )
 
 
 def main() -> None:

@@ -53,22 +53,32 @@ def measure_reconnects(kind: SensorKind, drops: int) -> list[tuple[float, int, i
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = address
     fake = FakeBlueZThread(address)
     try:
-        dropped, steady = (FakeSensor(kind, f"BE:EF:00:00:00:0{i}", rate_hz=200, seed=i) for i in (1, 2))
+        dropped, steady = (
+            FakeSensor(kind, f"BE:EF:00:00:00:0{i}", rate_hz=200, seed=i) for i in (1, 2)
+        )
         fake.add(dropped, steady)
         rate_hz = None if kind is SensorKind.MOVELLA_DOT else 200
-        source = BleSource([BleSensor(s.address, kind, rate_hz) for s in (dropped, steady)],
-                           timing=LinkTiming(give_up_after_s=30.0))
+        source = BleSource(
+            [BleSensor(s.address, kind, rate_hz) for s in (dropped, steady)],
+            timing=LinkTiming(give_up_after_s=30.0),
+        )
         recover_s: list[float] = []
 
         async def scenario(collected: Collected) -> None:
-            await wait_until(lambda: all(collected.streaming(s.address) for s in (dropped, steady)),
-                             15, "both sensors streaming")
+            await wait_until(
+                lambda: all(collected.streaming(s.address) for s in (dropped, steady)),
+                15,
+                "both sensors streaming",
+            )
             for n in range(drops):
                 await asyncio.sleep(STREAM_BETWEEN_DROPS_S)
                 drop_s = time.monotonic()
                 await asyncio.to_thread(fake.drop_link, dropped.address)
-                await wait_until(lambda: len(collected.streaming(dropped.address)) == n + 2, 15,
-                                 "streaming again")
+                await wait_until(
+                    lambda n=n: len(collected.streaming(dropped.address)) == n + 2,
+                    15,
+                    "streaming again",
+                )
                 recover_s.append(collected.streaming(dropped.address)[-1].at_s - drop_s)
             await asyncio.sleep(0.2)
 
@@ -91,15 +101,24 @@ def encoded_packets(kind: SensorKind, count: int) -> tuple[list[bytes], int]:
         per_packet = winkwatch.DEFAULT_SAMPLES_PER_PACKET
         acc, gyr = squat_signal(np.arange(count * per_packet), 200.0, 1)
         acc_c, gyr_c = winkwatch.quantize(acc, gyr)
-        return [winkwatch.encode_packet(i, i * 20_000, 5_000, acc_c[i * per_packet:(i + 1) * per_packet],
-                                        gyr_c[i * per_packet:(i + 1) * per_packet])
-                for i in range(count)], count * per_packet
+        return [
+            winkwatch.encode_packet(
+                i,
+                i * 20_000,
+                5_000,
+                acc_c[i * per_packet : (i + 1) * per_packet],
+                gyr_c[i * per_packet : (i + 1) * per_packet],
+            )
+            for i in range(count)
+        ], count * per_packet
     acc, gyr = squat_signal(np.arange(count), 200.0, 1)
     if kind is SensorKind.WITMOTION:
         acc_c, gyr_c = witmotion.quantize(acc, gyr)
         return [witmotion.encode_frame(acc_c[i], gyr_c[i]) for i in range(count)], count
-    return [movella_dot.encode_payload(i * 5_000, acc[i], np.rad2deg(gyr[i]), padded_to=40)
-            for i in range(count)], count
+    return [
+        movella_dot.encode_payload(i * 5_000, acc[i], np.rad2deg(gyr[i]), padded_to=40)
+        for i in range(count)
+    ], count
 
 
 def decoder_throughput(kind: SensorKind, count: int, repeats: int) -> tuple[float, float]:
@@ -122,7 +141,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    print("## Decoder throughput (one core, best of %d)\n" % args.repeats)
+    print(f"## Decoder throughput (one core, best of {args.repeats})\n")
     print("| protocol | packets/s | samples/s | us per packet |")
     print("| --- | ---: | ---: | ---: |")
     for kind in KINDS:
@@ -132,8 +151,12 @@ def main() -> None:
     if not dbus_available():
         print("\ndbus-daemon not installed: reconnect benchmark skipped")
         return
-    os.environ["PATH"] = f"{bluetoothctl_stub_dir(Path(tempfile.mkdtemp()))}{os.pathsep}{os.environ['PATH']}"
-    print(f"\n## Reconnect after an unexpected drop (2 sensors x 200 Hz, {args.drops} drops per kind)\n")
+    os.environ["PATH"] = (
+        f"{bluetoothctl_stub_dir(Path(tempfile.mkdtemp()))}{os.pathsep}{os.environ['PATH']}"
+    )
+    print(
+        f"\n## Reconnect after an unexpected drop (2 sensors x 200 Hz, {args.drops} drops per kind)\n"
+    )
     print("| kind | drop -> samples again, median s | max s | missing samples: reported = true |")
     print("| --- | ---: | ---: | --- |")
     for kind in KINDS:

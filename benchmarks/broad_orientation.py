@@ -114,15 +114,20 @@ def markdown_tables(trials: list[Trial], engines: list[str], results: dict) -> s
     rmse_rows, speed_rows = [header, rule], [header, rule]
     for trial in trials:
         lead = f"| {trial.name} | {len(trial.movement)} | "
-        rmse_rows.append(lead + " | ".join(f"{results[trial.name, e].rmse_deg:.3f}" for e in engines) + " |")
+        rmse_rows.append(
+            lead + " | ".join(f"{results[trial.name, e].rmse_deg:.3f}" for e in engines) + " |"
+        )
         speed_rows.append(
-            lead + " | ".join(f"{results[trial.name, e].samples_per_s / 1e3:,.0f} k" for e in engines) + " |"
+            lead
+            + " | ".join(f"{results[trial.name, e].samples_per_s / 1e3:,.0f} k" for e in engines)
+            + " |"
         )
     undisturbed = [t for t in trials if t.undisturbed]
     means = undisturbed_means(undisturbed, engines, results)
     rmse_rows.append(
         f"| **mean, {len(undisturbed)} undisturbed** | | "
-        + " | ".join(f"**{means[e]:.3f}**" for e in engines) + " |"
+        + " | ".join(f"**{means[e]:.3f}**" for e in engines)
+        + " |"
     )
     total = sum(len(t.movement) for t in trials)
     speed_rows.append(
@@ -132,12 +137,16 @@ def markdown_tables(trials: list[Trial], engines: list[str], results: dict) -> s
         + " |"
     )
     return (
-        "Inclination RMSE (deg) over the movement phase:\n\n" + "\n".join(rmse_rows)
-        + "\n\nThroughput (samples/s, one core, best of repeats):\n\n" + "\n".join(speed_rows)
+        "Inclination RMSE (deg) over the movement phase:\n\n"
+        + "\n".join(rmse_rows)
+        + "\n\nThroughput (samples/s, one core, best of repeats):\n\n"
+        + "\n".join(speed_rows)
     )
 
 
-def undisturbed_means(undisturbed: list[Trial], engines: list[str], results: dict) -> dict[str, float]:
+def undisturbed_means(
+    undisturbed: list[Trial], engines: list[str], results: dict
+) -> dict[str, float]:
     return {e: float(np.mean([results[t.name, e].rmse_deg for t in undisturbed])) for e in engines}
 
 
@@ -154,47 +163,71 @@ def pin_to_one_core() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", nargs="?", help="shared data folder holding broad/")
-    parser.add_argument("--engines", default=",".join(ENGINE_NAMES), help="comma-separated engine names")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per trial and engine (best kept)")
-    parser.add_argument("--truth-lag-samples", type=int, default=0,
-                        help="diagnostic only: compare estimate i with truth i - LAG (time-sync check)")
+    parser.add_argument(
+        "--engines", default=",".join(ENGINE_NAMES), help="comma-separated engine names"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs per trial and engine (best kept)"
+    )
+    parser.add_argument(
+        "--truth-lag-samples",
+        type=int,
+        default=0,
+        help="diagnostic only: compare estimate i with truth i - LAG (time-sync check)",
+    )
     args = parser.parse_args(argv)
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
     unknown = [name for name in engines if name not in ENGINES]
     if unknown or args.repeats < 1:
-        parser.error(f"unknown engine(s) {unknown}; choose from {', '.join(ENGINE_NAMES)}"
-                     if unknown else "--repeats must be at least 1")
+        parser.error(
+            f"unknown engine(s) {unknown}; choose from {', '.join(ENGINE_NAMES)}"
+            if unknown
+            else "--repeats must be at least 1"
+        )
 
     broad_dir = shared_data_dir(args.data_dir) / "broad"
     trials = load_trials(broad_dir) if broad_dir.is_dir() else []
     if not trials:
-        print(f"No BROAD trials (*.npz) in {broad_dir}; pass the shared data folder as an argument "
-              "or set WINKWATCH_SHARED_DATA. Nothing measured.")
+        print(
+            f"No BROAD trials (*.npz) in {broad_dir}; pass the shared data folder as an argument "
+            "or set WINKWATCH_SHARED_DATA. Nothing measured."
+        )
         return 0
 
     pin_to_one_core()
     results = {}
     for trial in trials:
         for engine in engines:
-            results[trial.name, engine] = measure(trial, engine, args.repeats, args.truth_lag_samples)
-            print(f"  {trial.name:50s} {engine:12s} {results[trial.name, engine].rmse_deg:7.3f} deg",
-                  file=sys.stderr, flush=True)
+            results[trial.name, engine] = measure(
+                trial, engine, args.repeats, args.truth_lag_samples
+            )
+            print(
+                f"  {trial.name:50s} {engine:12s} {results[trial.name, engine].rmse_deg:7.3f} deg",
+                file=sys.stderr,
+                flush=True,
+            )
 
     if args.truth_lag_samples:
-        print(f"DIAGNOSTIC: truth lagged by {args.truth_lag_samples} sample(s); not the benchmark metric.\n")
+        print(
+            f"DIAGNOSTIC: truth lagged by {args.truth_lag_samples} sample(s); not the benchmark metric.\n"
+        )
     print(markdown_tables(trials, engines, results))
     means = undisturbed_means([t for t in trials if t.undisturbed], engines, results)
     print()
-    for causal, constant, current in ((False, "DEFAULT_OFFLINE_ENGINE", DEFAULT_OFFLINE_ENGINE),
-                                      (True, "DEFAULT_LIVE_ENGINE", DEFAULT_LIVE_ENGINE)):
+    for causal, constant, current in (
+        (False, "DEFAULT_OFFLINE_ENGINE", DEFAULT_OFFLINE_ENGINE),
+        (True, "DEFAULT_LIVE_ENGINE", DEFAULT_LIVE_ENGINE),
+    ):
         candidates = [e for e in engines if ENGINES[e].causal == causal]
         if not candidates:
             continue
         best = min(candidates, key=lambda e: means[e])
         verdict = "matches" if best == current else f"DIFFERS from the configured {current!r}"
         kind = "causal" if causal else "non-causal"
-        print(f"Most accurate {kind} engine: {best} ({means[best]:.3f} deg mean undisturbed); "
-              f"{constant} {verdict}.")
+        print(
+            f"Most accurate {kind} engine: {best} ({means[best]:.3f} deg mean undisturbed); "
+            f"{constant} {verdict}."
+        )
     return 0
 
 

@@ -45,7 +45,9 @@ def _setup(sensors: int, reps: int, realtime: bool, workdir: Path):
     athletes_needed = (sensors + 1) // 2
     settings = GatewaySettings(config_file=workdir / f"g{sensors}{realtime}.json")
     store = AssignmentStore(settings.config_file)
-    athletes = [SimulatedAthlete(f"a{i}", sets=[_spec(reps)], seed=100 + i) for i in range(athletes_needed)]
+    athletes = [
+        SimulatedAthlete(f"a{i}", sets=[_spec(reps)], seed=100 + i) for i in range(athletes_needed)
+    ]
     # An odd count: the last athlete wears only a sacrum sensor (its thigh never streams).
     silent = {athletes[-1].thigh_address} if sensors % 2 else set()
     for a in athletes:
@@ -54,10 +56,14 @@ def _setup(sensors: int, reps: int, realtime: bool, workdir: Path):
             store.assign(a.thigh_address, "winkwatch", a.athlete_id, "thigh")
     gateway = Gateway(settings, store, sink=MemorySink())
     source = SimulatedSource(
-        athletes, realtime=realtime, encoding="winkwatch",
-        on_set_start=lambda a, p: gateway.start_set(a.athlete_id, a.variant, a.load_kg,
-                                                    now_s=p.first_received_s - 1e-3),
-        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3))
+        athletes,
+        realtime=realtime,
+        encoding="winkwatch",
+        on_set_start=lambda a, p: gateway.start_set(
+            a.athlete_id, a.variant, a.load_kg, now_s=p.first_received_s - 1e-3
+        ),
+        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3),
+    )
     return gateway, source, athletes, silent
 
 
@@ -93,8 +99,14 @@ def measure_cost(sensors: int, reps: int, workdir: Path) -> dict[str, float]:
     cpu, wall, _ = asyncio.run(_stream(gateway, source, athletes, silent, realtime=False))
     samples = gateway.stats.samples
     reps_done = gateway.stats.events.get("RepCompleted", 0)
-    return {"sensors": sensors, "samples": samples, "cpu_s": cpu, "wall_s": wall,
-            "us_per_sample": 1e6 * cpu / samples, "reps": reps_done}
+    return {
+        "sensors": sensors,
+        "samples": samples,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "us_per_sample": 1e6 * cpu / samples,
+        "reps": reps_done,
+    }
 
 
 def measure_sustain(sensors: int, reps: int, workdir: Path) -> dict[str, float]:
@@ -104,39 +116,61 @@ def measure_sustain(sensors: int, reps: int, workdir: Path) -> dict[str, float]:
     cpu, wall, lag = asyncio.run(_stream(gateway, source, athletes, silent, realtime=True))
     # Lag over the second half vs the first: a backlog grows, a sustained load does not.
     half = lag.size // 2
-    return {"sensors": sensors, "samples": gateway.stats.samples, "cpu_share_pct": 100 * cpu / wall,
-            "wall_s": wall, "lag_p50_ms": 1e3 * float(np.percentile(lag, 50)),
-            "lag_p99_ms": 1e3 * float(np.percentile(lag, 99)),
-            "lag_p99_late_half_ms": 1e3 * float(np.percentile(lag[half:], 99)),
-            "reps": gateway.stats.events.get("RepCompleted", 0)}
+    return {
+        "sensors": sensors,
+        "samples": gateway.stats.samples,
+        "cpu_share_pct": 100 * cpu / wall,
+        "wall_s": wall,
+        "lag_p50_ms": 1e3 * float(np.percentile(lag, 50)),
+        "lag_p99_ms": 1e3 * float(np.percentile(lag, 99)),
+        "lag_p99_late_half_ms": 1e3 * float(np.percentile(lag[half:], 99)),
+        "reps": gateway.stats.events.get("RepCompleted", 0),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--sustain", type=int, nargs="*", default=None,
-                        help="sensor counts to run in real time (default 2 7 50)")
+    parser.add_argument(
+        "--sustain",
+        type=int,
+        nargs="*",
+        default=None,
+        help="sensor counts to run in real time (default 2 7 50)",
+    )
     args = parser.parse_args()
     reps = 2 if args.quick else 5
     cost_counts = [2, 10] if args.quick else [2, 7, 20, 50]
-    sustain_counts = args.sustain if args.sustain is not None else ([2] if args.quick else [2, 7, 50])
+    sustain_counts = (
+        args.sustain if args.sustain is not None else ([2] if args.quick else [2, 7, 50])
+    )
     workdir = Path(tempfile.mkdtemp(prefix="winkwatch-bench-"))
 
-    print(f"cost, as fast as possible ({RATE_HZ:.0f} Hz sensors, {reps}-rep sets, WinkWatch decode in path)")
-    print(f"{'sensors':>8} {'samples':>9} {'cpu_s':>7} {'us/sample':>10} {'sensors/core':>13} {'reps':>5}")
+    print(
+        f"cost, as fast as possible ({RATE_HZ:.0f} Hz sensors, {reps}-rep sets, WinkWatch decode in path)"
+    )
+    print(
+        f"{'sensors':>8} {'samples':>9} {'cpu_s':>7} {'us/sample':>10} {'sensors/core':>13} {'reps':>5}"
+    )
     for n in cost_counts:
         r = measure_cost(n, reps, workdir)
         per_core = 1e6 / (r["us_per_sample"] * RATE_HZ)
-        print(f"{n:>8} {r['samples']:>9} {r['cpu_s']:>7.2f} {r['us_per_sample']:>10.1f} "
-              f"{per_core:>13.0f} {r['reps']:>5}")
+        print(
+            f"{n:>8} {r['samples']:>9} {r['cpu_s']:>7.2f} {r['us_per_sample']:>10.1f} "
+            f"{per_core:>13.0f} {r['reps']:>5}"
+        )
 
     print("\nsustained in real time (lag = handling time - packet arrival time)")
-    print(f"{'sensors':>8} {'wall_s':>7} {'cpu %':>6} {'lag p50 ms':>11} {'lag p99 ms':>11} "
-          f"{'p99 2nd half':>13} {'reps':>5}")
+    print(
+        f"{'sensors':>8} {'wall_s':>7} {'cpu %':>6} {'lag p50 ms':>11} {'lag p99 ms':>11} "
+        f"{'p99 2nd half':>13} {'reps':>5}"
+    )
     for n in sustain_counts:
         r = measure_sustain(n, reps, workdir)
-        print(f"{n:>8} {r['wall_s']:>7.1f} {r['cpu_share_pct']:>6.1f} {r['lag_p50_ms']:>11.2f} "
-              f"{r['lag_p99_ms']:>11.2f} {r['lag_p99_late_half_ms']:>13.2f} {r['reps']:>5}")
+        print(
+            f"{n:>8} {r['wall_s']:>7.1f} {r['cpu_share_pct']:>6.1f} {r['lag_p50_ms']:>11.2f} "
+            f"{r['lag_p99_ms']:>11.2f} {r['lag_p99_late_half_ms']:>13.2f} {r['reps']:>5}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ class _TimedBus(EventBus):
 
     def publish(self, event) -> None:
         if isinstance(event, (RepCompleted, WinkOnset, SetStarted)):
-            self.records.append((event, self.packet_received_s,
-                                 time.perf_counter() - self.packet_started))
+            self.records.append(
+                (event, self.packet_received_s, time.perf_counter() - self.packet_started)
+            )
         super().publish(event)
 
 
@@ -77,10 +78,14 @@ def run(count: int, sets: int, seed: int) -> dict[str, np.ndarray]:
     bus = _TimedBus()
     gateway = Gateway(settings, store, sink=MemorySink(), bus=bus)
     source = SimulatedSource(
-        athletes, realtime=False, encoding="winkwatch",
-        on_set_start=lambda a, p: gateway.start_set(a.athlete_id, a.variant, a.load_kg,
-                                                    now_s=p.first_received_s - 1e-3),
-        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3))
+        athletes,
+        realtime=False,
+        encoding="winkwatch",
+        on_set_start=lambda a, p: gateway.start_set(
+            a.athlete_id, a.variant, a.load_kg, now_s=p.first_received_s - 1e-3
+        ),
+        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3),
+    )
     source.prepare()
 
     def on_batch(batch):
@@ -96,8 +101,10 @@ def run(count: int, sets: int, seed: int) -> dict[str, np.ndarray]:
     starts = {}
     for event, _, _ in bus.records:
         if isinstance(event, SetStarted):
-            played = min((p for p in source.played if p.athlete_id == event.athlete_id),
-                         key=lambda p: abs(p.first_received_s - event.t_s))
+            played = min(
+                (p for p in source.played if p.athlete_id == event.athlete_id),
+                key=lambda p: abs(p.first_received_s - event.t_s),
+            )
             starts[event.set.set_key] = played
     rep_processing, rep_delay, rep_delay_truth, wink_processing, wink_delay = [], [], [], [], []
     matched = unmatched = 0
@@ -126,10 +133,15 @@ def run(count: int, sets: int, seed: int) -> dict[str, np.ndarray]:
             wink_delay.append(arrival_s - (played.base_s + true.wink_onset_s))
         matched += 1
     truth_reps = sum(len(p.simulated.reps) for p in source.played)
-    return {"rep_processing_s": np.asarray(rep_processing), "rep_delay_s": np.asarray(rep_delay),
-            "rep_delay_truth_s": np.asarray(rep_delay_truth),
-            "wink_processing_s": np.asarray(wink_processing), "wink_delay_s": np.asarray(wink_delay),
-            "truth_reps": truth_reps, "unmatched": unmatched}
+    return {
+        "rep_processing_s": np.asarray(rep_processing),
+        "rep_delay_s": np.asarray(rep_delay),
+        "rep_delay_truth_s": np.asarray(rep_delay_truth),
+        "wink_processing_s": np.asarray(wink_processing),
+        "wink_delay_s": np.asarray(wink_delay),
+        "truth_reps": truth_reps,
+        "unmatched": unmatched,
+    }
 
 
 def _row(name: str, values_s: np.ndarray) -> str:
@@ -146,8 +158,10 @@ def main() -> None:
     args = parser.parse_args()
     count, sets = (4, 1) if args.quick else (12, 3)
     r = run(count, sets, args.seed)
-    print(f"{count} athletes x {sets} random sets, {RATE_HZ:.0f} Hz, WinkWatch decode in path; "
-          f"{r['truth_reps']} true reps, {r['unmatched']} events not matched to a true rep")
+    print(
+        f"{count} athletes x {sets} random sets, {RATE_HZ:.0f} Hz, WinkWatch decode in path; "
+        f"{r['truth_reps']} true reps, {r['unmatched']} events not matched to a true rep"
+    )
     print(f"{'':<36} {'n':>5} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     print(_row("rep completed: processing", r["rep_processing_s"]))
     print(_row("rep completed: after its end sample", r["rep_delay_s"]))

@@ -41,7 +41,9 @@ def main(argv: list[str]) -> int:
         sim = simulate_set(random_spec(np.random.default_rng(seed)), seed=seed)
         result = analyze_recordings(sim.sacrum, sim.thigh)
         truth = [(r.bottom_s, r.depth_deg, r.wink_deg) for r in sim.reps]
-        scores.append(score_set(result, sim.truth.t_s, sim.truth.thigh_deg, sim.truth.pelvic_tilt_deg, truth))
+        scores.append(
+            score_set(result, sim.truth.t_s, sim.truth.thigh_deg, sim.truth.pelvic_tilt_deg, truth)
+        )
         for rep in result.reps:
             nearest = min(sim.reps, key=lambda r: abs(r.bottom_s - rep.bottom_s))
             if nearest.wink_deg <= NO_WINK_DEG:
@@ -54,7 +56,9 @@ def main(argv: list[str]) -> int:
             live_wink.append(rep.wink_deg - nearest.wink_deg)
     s = summarise(scores)
     rms = lambda v: float(np.sqrt(np.mean(np.square(v))))  # noqa: E731
-    print(f"## Simulated sets: {s.recordings} recordings (seeds {first_seed}..{first_seed + recordings - 1})\n")
+    print(
+        f"## Simulated sets: {s.recordings} recordings (seeds {first_seed}..{first_seed + recordings - 1})\n"
+    )
     print("| measure | offline | goal |")
     print("| --- | --- | --- |")
     print(f"| rep count exact | {s.count_exact_share:.0%} | >= 98% |")
@@ -63,14 +67,20 @@ def main(argv: list[str]) -> int:
     print(f"| pelvic tilt RMSE (per sample) | {s.tilt_rmse_deg:.2f} deg | <= 1.5 |")
     print(f"| hip flexion RMSE (per sample) | {s.hip_rmse_deg:.2f} deg | <= 2.5 |")
     print(f"| wink amplitude RMSE (per rep) | {s.wink_rmse_deg:.2f} deg | <= 2 |")
-    print(f"| wink detection balanced accuracy ({s.clear_wink_reps} reps >= 8 deg vs {s.no_wink_reps} <= 2 deg) "
-          f"| {s.wink_balanced_accuracy:.3f} | >= 0.95 |")
-    print(f"\nlive analyser: rep count exact {live_exact}/{recordings}, depth RMSE {rms(live_depth):.2f} deg, "
-          f"wink RMSE {rms(live_wink):.2f} deg")
+    print(
+        f"| wink detection balanced accuracy ({s.clear_wink_reps} reps >= 8 deg vs {s.no_wink_reps} <= 2 deg) "
+        f"| {s.wink_balanced_accuracy:.3f} | >= 0.95 |"
+    )
+    print(
+        f"\nlive analyser: rep count exact {live_exact}/{recordings}, depth RMSE {rms(live_depth):.2f} deg, "
+        f"wink RMSE {rms(live_wink):.2f} deg"
+    )
     floor = np.array(no_wink_measured)
-    print(f"\nmeasured wink of {floor.size} reps whose true wink is <= {NO_WINK_DEG:.0f} deg: median {np.median(floor):.2f}, "
-          f"99th percentile {np.percentile(floor, 99):.2f}, max {floor.max():.2f} deg "
-          f"(default threshold {WINK_THRESHOLD_DEG:.1f} deg)")
+    print(
+        f"\nmeasured wink of {floor.size} reps whose true wink is <= {NO_WINK_DEG:.0f} deg: median {np.median(floor):.2f}, "
+        f"99th percentile {np.percentile(floor, 99):.2f}, max {floor.max():.2f} deg "
+        f"(default threshold {WINK_THRESHOLD_DEG:.1f} deg)"
+    )
     return 0
 
 

@@ -70,8 +70,9 @@ def load_sets(root: Path) -> list[LabelledSet]:
             with path.open(newline="") as handle:
                 for row in csv.DictReader(handle):
                     rows[int(row["seq"])] = [float(row["millis"]) / 1000.0] + [
-                        float(row[f"s{s}_{q}"]) for s in (0, 1) for q in
-                        ("ax", "ay", "az", "gx", "gy", "gz")
+                        float(row[f"s{s}_{q}"])
+                        for s in (0, 1)
+                        for q in ("ax", "ay", "az", "gx", "gy", "gz")
                     ]
         data = np.array([rows[k] for k in sorted(rows)])
         keep = np.concatenate(([True], np.diff(data[:, 0]) > 0))
@@ -110,9 +111,13 @@ def main(argv: list[str]) -> int:
         incomplete = sum(f.code == "incomplete_reps" for f in result.findings)
         winks[(s.label, s.subject, s.set_number)] = np.array([r.wink_deg for r in result.reps])
         exact += len(result.reps) == s.windows
-        note = next((f.message.split(" ")[0] for f in result.findings if f.code == "incomplete_reps"), "0")
-        print(f"| {s.label} {CLASS_NAMES[s.label]} | {s.subject} | {s.set_number} | {s.windows} "
-              f"| {len(result.reps)} | {note if incomplete else 0} |")
+        note = next(
+            (f.message.split(" ")[0] for f in result.findings if f.code == "incomplete_reps"), "0"
+        )
+        print(
+            f"| {s.label} {CLASS_NAMES[s.label]} | {s.subject} | {s.set_number} | {s.windows} "
+            f"| {len(result.reps)} | {note if incomplete else 0} |"
+        )
     print(f"\nexact count in {exact}/{len(sets)} sets\n")
 
     print(f"## Wink per class (default threshold {WINK_THRESHOLD_DEG:.1f} deg)\n")
@@ -121,14 +126,19 @@ def main(argv: list[str]) -> int:
     for label, name in CLASS_NAMES.items():
         values = np.concatenate([v for k, v in winks.items() if k[0] == label])
         q1, q2, q3 = np.percentile(values, [25, 50, 75])
-        print(f"| {label} {name} | {values.size} | {q2:.1f} | {q1:.1f}-{q3:.1f} "
-              f"| {np.mean(values >= WINK_THRESHOLD_DEG):.0%} |")
+        print(
+            f"| {label} {name} | {values.size} | {q2:.1f} | {q1:.1f}-{q3:.1f} "
+            f"| {np.mean(values >= WINK_THRESHOLD_DEG):.0%} |"
+        )
 
     subjects = sorted({s.subject for s in sets})
 
     def reps_of(subject: int, label: int, skip_baseline: bool = False) -> np.ndarray:
-        parts = [v for (lab, sub, num), v in winks.items() if lab == label and sub == subject
-                 and not (skip_baseline and label == 0 and num == 1)]
+        parts = [
+            v
+            for (lab, sub, num), v in winks.items()
+            if lab == label and sub == subject and not (skip_baseline and label == 0 and num == 1)
+        ]
         return np.concatenate(parts) if parts else np.empty(0)
 
     def baseline(subject: int) -> tuple[float, float]:
@@ -137,14 +147,18 @@ def main(argv: list[str]) -> int:
         return float(np.median(base)), max(spread, 0.1)
 
     print("\n## Leave-one-subject-out: butt wink (class 2) vs correct (class 0) reps\n")
-    print("| method | tuned on | threshold | scored on | wink reps flagged | correct reps flagged | balanced accuracy |")
+    print(
+        "| method | tuned on | threshold | scored on | wink reps flagged | correct reps flagged | balanced accuracy |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for method in ("fixed", "baseline-relative"):
         scores = []
         for tune, score in ((a, b) for a in subjects for b in subjects if a != b):
             relative = method == "baseline-relative"
 
-            def transform(values: np.ndarray, subject: int) -> np.ndarray:
+            def transform(
+                values: np.ndarray, subject: int, relative: bool = relative
+            ) -> np.ndarray:
                 if not relative:
                     return values
                 median, spread = baseline(subject)
@@ -158,13 +172,17 @@ def main(argv: list[str]) -> int:
             ba = balanced_accuracy(pos, neg)
             scores.append(ba)
             unit = "k" if relative else "deg"
-            print(f"| {method} | {tune} | {threshold:.2f} {unit} | {score} | {pos.mean():.0%} "
-                  f"| {neg.mean():.0%} | {ba:.2f} |")
+            print(
+                f"| {method} | {tune} | {threshold:.2f} {unit} | {score} | {pos.mean():.0%} "
+                f"| {neg.mean():.0%} | {ba:.2f} |"
+            )
         print(f"| {method} | | | mean | | | {np.mean(scores):.2f} |")
     default_pos = np.concatenate([reps_of(s, 2) for s in subjects]) >= WINK_THRESHOLD_DEG
     default_neg = np.concatenate([reps_of(s, 0) for s in subjects]) >= WINK_THRESHOLD_DEG
-    print(f"\ndefault threshold {WINK_THRESHOLD_DEG:.1f} deg on both subjects: balanced accuracy "
-          f"{balanced_accuracy(default_pos, default_neg):.2f}")
+    print(
+        f"\ndefault threshold {WINK_THRESHOLD_DEG:.1f} deg on both subjects: balanced accuracy "
+        f"{balanced_accuracy(default_pos, default_neg):.2f}"
+    )
     return 0
 
 

@@ -17,13 +17,13 @@ import numpy as np
 
 from fusion.errors import AnalysisError
 
-STILL_GYR_RADPS = 0.15          # below this the sensor is nearly still (human sway ~0.05)
-STILL_MIN_S = 0.5               # a still window this long gives a trustworthy vertical
-STILL_SEARCH_S = 6.0            # look for standing in the first seconds of a recording
-SHORT_STILL_MIN_S = 0.2         # shortest usable window when no proper still period exists
-MOVING_GYR_RADPS = 0.4          # samples above this rotate enough to show the flexion axis
+STILL_GYR_RADPS = 0.15  # below this the sensor is nearly still (human sway ~0.05)
+STILL_MIN_S = 0.5  # a still window this long gives a trustworthy vertical
+STILL_SEARCH_S = 6.0  # look for standing in the first seconds of a recording
+SHORT_STILL_MIN_S = 0.2  # shortest usable window when no proper still period exists
+MOVING_GYR_RADPS = 0.4  # samples above this rotate enough to show the flexion axis
 MIN_MOVING_SAMPLES = 5
-PLANAR_MOTION_MIN_SHARE = 0.6   # share of rotation energy about the flexion axis to trust it
+PLANAR_MOTION_MIN_SHARE = 0.6  # share of rotation energy about the flexion axis to trust it
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,11 @@ def find_still_window(gyr_radps: np.ndarray, rate_hz: float) -> StillWindow:
     width = max(min(int(SHORT_STILL_MIN_S * rate_hz), search.size), 1)
     energy = _moving_average(search, width)
     half = width // 2
-    centre = int(np.argmin(energy[half : search.size - (width - half) + 1]) + half) if search.size > width else half
+    centre = (
+        int(np.argmin(energy[half : search.size - (width - half) + 1]) + half)
+        if search.size > width
+        else half
+    )
     start = max(centre - half, 0)
     stop = min(start + width, search.size)
     return StillWindow(start, stop, (stop - start) / rate_hz, trustworthy=False)
@@ -88,7 +92,9 @@ def calibrate_segment(
 ) -> SegmentCalibration:
     """Segment axes from the standing vertical (`up_sensor` (N,3) earth-up in sensor frame,
     averaged over `still`) and the principal rotation axis of `gyr_radps` (N,3) while moving."""
-    return calibrate_from_vertical(_unit(up_sensor[still.start : still.stop].mean(axis=0)), gyr_radps, still)
+    return calibrate_from_vertical(
+        _unit(up_sensor[still.start : still.stop].mean(axis=0)), gyr_radps, still
+    )
 
 
 def calibrate_from_vertical(
@@ -122,6 +128,4 @@ def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -
     Uses only the inclination (earth-up in the sensor frame), so it is heading-free; motion
     out of the sagittal plane is projected away.
     """
-    return np.degrees(
-        np.arctan2(up_sensor @ calibration.x_axis, up_sensor @ calibration.z_axis)
-    )
+    return np.degrees(np.arctan2(up_sensor @ calibration.x_axis, up_sensor @ calibration.z_axis))

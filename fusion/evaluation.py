@@ -12,8 +12,8 @@ import numpy as np
 
 from fusion.pipeline import AnalysisResult
 
-CLEAR_WINK_DEG = 8.0   # truth at or above: a rep that winks
-NO_WINK_DEG = 2.0      # truth at or below: a rep that does not
+CLEAR_WINK_DEG = 8.0  # truth at or above: a rep that winks
+NO_WINK_DEG = 2.0  # truth at or below: a rep that does not
 MATCH_TOLERANCE_S = 1.0
 
 
@@ -31,7 +31,7 @@ class RepComparison:
 class SetScore:
     true_reps: int
     found_reps: int
-    thigh_sq_errors: np.ndarray       # per sample, deg^2
+    thigh_sq_errors: np.ndarray  # per sample, deg^2
     tilt_sq_errors: np.ndarray
     hip_sq_errors: np.ndarray
     reps: tuple[RepComparison, ...]
@@ -41,8 +41,13 @@ class SetScore:
         return self.true_reps == self.found_reps
 
 
-def score_set(result: AnalysisResult, truth_t_s: np.ndarray, truth_thigh_deg: np.ndarray,
-              truth_tilt_deg: np.ndarray, truth_reps: list[tuple[float, float, float]]) -> SetScore:
+def score_set(
+    result: AnalysisResult,
+    truth_t_s: np.ndarray,
+    truth_thigh_deg: np.ndarray,
+    truth_tilt_deg: np.ndarray,
+    truth_reps: list[tuple[float, float, float]],
+) -> SetScore:
     """Compare `result` to truth traces (on their own grid) and true reps (bottom_s, depth_deg, wink_deg).
 
     Per-sample errors leave out samples inside gaps (no data there: the analysis reports them).
@@ -56,8 +61,11 @@ def score_set(result: AnalysisResult, truth_t_s: np.ndarray, truth_thigh_deg: np
         if not distances or min(distances) > MATCH_TOLERANCE_S:
             continue
         _, depth_deg, wink_deg = truth_reps[int(np.argmin(distances))]
-        comparisons.append(RepComparison(rep.depth_deg - depth_deg, rep.wink_deg - wink_deg,
-                                         wink_deg, rep.butt_wink))
+        comparisons.append(
+            RepComparison(
+                rep.depth_deg - depth_deg, rep.wink_deg - wink_deg, wink_deg, rep.butt_wink
+            )
+        )
     return SetScore(
         true_reps=len(truth_reps),
         found_reps=len(result.reps),

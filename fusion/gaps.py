@@ -12,16 +12,21 @@ from collections.abc import Callable
 
 import numpy as np
 
-LONG_GAP_S = 0.25          # shorter gaps: rate interpolation is harmless (<= ~0.5 deg)
-MIN_STRETCH_SAMPLES = 10   # a stretch shorter than this is treated as part of the gap
+LONG_GAP_S = 0.25  # shorter gaps: rate interpolation is harmless (<= ~0.5 deg)
+MIN_STRETCH_SAMPLES = 10  # a stretch shorter than this is treated as part of the gap
 
 
-def stretches_between_gaps(t_s: np.ndarray, grid_t_s: np.ndarray, long_gap_s: float = LONG_GAP_S
-                           ) -> list[slice]:
+def stretches_between_gaps(
+    t_s: np.ndarray, grid_t_s: np.ndarray, long_gap_s: float = LONG_GAP_S
+) -> list[slice]:
     """Slices of the grid that lie between gaps of `t_s` longer than `long_gap_s`."""
     intervals = np.diff(t_s)
     gap_idx = np.flatnonzero(intervals > long_gap_s)
-    bounds = [(grid_t_s[0] - 1.0, t_s[0])] + [(t_s[i], t_s[i + 1]) for i in gap_idx] + [(t_s[-1], grid_t_s[-1] + 1.0)]
+    bounds = (
+        [(grid_t_s[0] - 1.0, t_s[0])]
+        + [(t_s[i], t_s[i + 1]) for i in gap_idx]
+        + [(t_s[-1], grid_t_s[-1] + 1.0)]
+    )
     stretches = []
     for (_, start_s), (end_s, _) in zip(bounds[:-1], bounds[1:]):
         first = int(np.searchsorted(grid_t_s, start_s, side="left"))

@@ -20,6 +20,7 @@ from fusion.calibration import (
 )
 from fusion.errors import AnalysisError
 from fusion.gaps import stretches_between_gaps, up_across_gaps
+from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_OFFLINE_ENGINE, estimate_orientation, up_in_sensor_frame
 from fusion.quality import (
     MIN_RECORDING_S,
@@ -30,9 +31,8 @@ from fusion.quality import (
     overlap_findings,
     rest_gravity_finding,
 )
-from fusion.resample import DEFAULT_MAX_GAP_S, UniformSamples, resample_to_grid, uniform_grid
 from fusion.reps import RepThresholds, Segmentation, segment_reps
-from fusion.metrics import rep_metrics
+from fusion.resample import DEFAULT_MAX_GAP_S, UniformSamples, resample_to_grid, uniform_grid
 from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding, RepMetrics
 
 # Default butt-wink threshold: see README "Choosing the butt-wink threshold" for the data
@@ -96,7 +96,9 @@ def _common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | Non
     return uniform_grid(float(start), float(end), rate_hz)
 
 
-def _sensor_stage(rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig) -> _SensorStage:
+def _sensor_stage(
+    rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
+) -> _SensorStage:
     samples = resample_to_grid(rec, grid, config.max_gap_s)
     clipped = clipping_mask(rec)
     findings = gap_findings(rec, name, config.max_gap_s) + clipping_findings(clipped, name)
@@ -149,7 +151,9 @@ def analyze_recordings(
     femur = _sensor_stage(thigh, "thigh", grid, config)
     angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
     segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
-    if segmentation.reps and not (pelvis.calibration.still.trustworthy and femur.calibration.still.trustworthy):
+    if segmentation.reps and not (
+        pelvis.calibration.still.trustworthy and femur.calibration.still.trustworthy
+    ):
         pelvis, femur = (_standing_from_rep_tops(stage, segmentation) for stage in (pelvis, femur))
         angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
         segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
@@ -172,8 +176,11 @@ def analyze_recordings(
         )
     if not reps:
         findings.append(
-            QualityFinding("no_reps", "no squat reps found: the thigh never flexed more than "
-                           f"{config.rep_thresholds.enter_deg:.0f} deg beyond standing")
+            QualityFinding(
+                "no_reps",
+                "no squat reps found: the thigh never flexed more than "
+                f"{config.rep_thresholds.enter_deg:.0f} deg beyond standing",
+            )
         )
     findings += [
         QualityFinding(f"rep_{code}", f"rep {rep.rep}: {code} during the rep", rep=rep.rep)

@@ -11,7 +11,7 @@ import numpy as np
 from fusion.calibration import SegmentCalibration
 from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
 
-REST_GRAVITY_TOLERANCE_MPS2 = 0.5   # a calibrated accelerometer reads 9.81 +- ~0.2 at rest
+REST_GRAVITY_TOLERANCE_MPS2 = 0.5  # a calibrated accelerometer reads 9.81 +- ~0.2 at rest
 CLIP_MIN_ACC_MPS2 = 2 * STANDARD_GRAVITY_MPS2  # plateaus below 2 g are posture, not clipping
 CLIP_MIN_GYR_RADPS = np.radians(50.0)  # below the smallest common range (125 dps)
 MIN_RECORDING_S = 2.0

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ENTER_DEG = 20.0       # rise above standing that starts a rep (a shallow partial squat is ~40)
-EXIT_DEG = 10.0        # fall back below this above standing to end it (hysteresis: 10 deg)
+ENTER_DEG = 20.0  # rise above standing that starts a rep (a shallow partial squat is ~40)
+EXIT_DEG = 10.0  # fall back below this above standing to end it (hysteresis: 10 deg)
 LEAVE_FRACTION = 0.05  # start/end: within 5 % of the rep's excursion from the standing level
 LEAVE_MIN_DEG = 2.0
 
@@ -62,7 +62,9 @@ def _hysteresis_runs(values: np.ndarray, high: float, low: float) -> list[tuple[
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def segment_reps(thigh_deg: np.ndarray, thresholds: RepThresholds = RepThresholds()) -> Segmentation:
+def segment_reps(
+    thigh_deg: np.ndarray, thresholds: RepThresholds = RepThresholds()
+) -> Segmentation:
     """Complete reps in a thigh-angle trace (deg, uniform grid).
 
     An excursion that is already under way at the first sample, or not back at standing by
@@ -77,14 +79,14 @@ def segment_reps(thigh_deg: np.ndarray, thresholds: RepThresholds = RepThreshold
     reps: list[RepWindow] = []
     incomplete = 0
     for k, (first, last) in enumerate(runs):
-        if thigh_deg[0] >= exit_level and k == 0 or last == thigh_deg.size - 1:
+        if (thigh_deg[0] >= exit_level and k == 0) or last == thigh_deg.size - 1:
             incomplete += 1
             continue
         bottom = first + int(np.argmax(thigh_deg[first : last + 1]))
         before_from = runs[k - 1][1] + 1 if k else 0
         after_to = runs[k + 1][0] if k + 1 < len(runs) else thigh_deg.size
         before = thigh_deg[before_from : first + 1]
-        after = thigh_deg[last : after_to]
+        after = thigh_deg[last:after_to]
         excursion = thigh_deg[bottom] - base
         margin = max(LEAVE_FRACTION * excursion, LEAVE_MIN_DEG)
         start_hits = np.flatnonzero(before <= before.min() + margin)

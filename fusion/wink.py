@@ -22,9 +22,9 @@ BOTTOM_EXIT_DEG = 3.0  # the bottom ends once the thigh is this far above its de
 class WinkMeasurement:
     """Indices on the analysis grid and amplitudes in deg."""
 
-    peak_index: int        # peak anterior tilt during the descent: where the wink would begin
-    trough_index: int      # most posterior tilt around the bottom
-    wink_deg: float        # tilt at peak - tilt at trough (>= 0)
+    peak_index: int  # peak anterior tilt during the descent: where the wink would begin
+    trough_index: int  # most posterior tilt around the bottom
+    wink_deg: float  # tilt at peak - tilt at trough (>= 0)
 
 
 def measure_wink(thigh_deg: np.ndarray, tilt_deg: np.ndarray, rep: RepWindow) -> WinkMeasurement:

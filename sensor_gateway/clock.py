@@ -34,7 +34,7 @@ import numpy as np
 
 from sensor_gateway.samples import SampleBatch
 
-DEFAULT_BUCKET_S = 1.0        # one envelope point per second of sensor time
+DEFAULT_BUCKET_S = 1.0  # one envelope point per second of sensor time
 DEFAULT_FIT_WINDOW_S = 120.0  # drift of a crystal is stable over minutes
 # Drift is fitted only over at least this much sensor time; before, offset only (100 ppm
 # over 5 s is 0.5 ms).
@@ -46,17 +46,17 @@ DEFAULT_MAX_LATENCY_S = 0.25
 LATE_CONFIRM_S = 0.2
 # Timestamped sensors: a residual jump this large means the sensor clock was reset.
 CLOCK_RESET_JUMP_S = 2.0
-MIN_STEP_S = 1e-6             # mapped times are kept strictly increasing by at least this
+MIN_STEP_S = 1e-6  # mapped times are kept strictly increasing by at least this
 
 
 @dataclass(frozen=True)
 class Gap:
     """Samples missing between two batches, on the gateway clock."""
 
-    start_s: float           # mapped time of the last sample before the gap
-    end_s: float             # mapped time of the first sample after the gap
+    start_s: float  # mapped time of the last sample before the gap
+    end_s: float  # mapped time of the first sample after the gap
     missing_samples: int
-    reason: str              # "seq" (sequence jump), "clock" (sensor time jump), "late" (count-timed)
+    reason: str  # "seq" (sequence jump), "clock" (sensor time jump), "late" (count-timed)
 
 
 @dataclass(frozen=True)
@@ -120,10 +120,10 @@ class SensorClockMapper:
         self.fit_window_s = fit_window_s
         self.min_fit_span_s = min_fit_span_s
         self.max_latency_s = max_latency_s
-        self.offset_s = math.nan   # a: (received - sensor) at the reference sensor time
-        self.drift = 0.0           # b: gateway seconds gained per sensor second (ppm * 1e-6)
+        self.offset_s = math.nan  # a: (received - sensor) at the reference sensor time
+        self.drift = 0.0  # b: gateway seconds gained per sensor second (ppm * 1e-6)
         self._ref_s = 0.0
-        self._points_x: list[float] = []   # one lowest-delay point per completed bucket
+        self._points_x: list[float] = []  # one lowest-delay point per completed bucket
         self._points_y: list[float] = []
         self._bucket_index: int | None = None
         self._bucket_best: tuple[float, float] | None = None
@@ -131,7 +131,7 @@ class SensorClockMapper:
         self._last_sensor_s: float | None = None
         self._last_t_s = -math.inf
         self._last_seq: int | None = None
-        self._count = 0            # samples counted, for count-timed sensors
+        self._count = 0  # samples counted, for count-timed sensors
         self._late_since_s: float | None = None
         self.samples_mapped = 0
         self.gaps = 0
@@ -162,7 +162,9 @@ class SensorClockMapper:
         if reset:
             if self._last_t_s > -math.inf:
                 missing = max(0, int(round((t_s[0] - self._last_t_s) / self._interval_s)) - 1)
-                gap = Gap(self._last_t_s, float(t_s[0]), missing, "late" if not timestamped else "clock")
+                gap = Gap(
+                    self._last_t_s, float(t_s[0]), missing, "late" if not timestamped else "clock"
+                )
         elif previous_last_s is not None:
             gap = self._gap(previous_last_s, sensor_s, t_s, missing_by_seq, timestamped)
         self._last_sensor_s = float(sensor_s[-1])

@@ -125,8 +125,14 @@ class AssignmentStore:
     ) -> SensorAssignment:
         """Put sensor `address` on `athlete_id` at `placement` and save. Returns the assignment."""
         try:
-            assignment = SensorAssignment(address=address, kind=kind, athlete_id=athlete_id,
-                                          placement=placement, rate_hz=rate_hz, label=label)
+            assignment = SensorAssignment(
+                address=address,
+                kind=kind,
+                athlete_id=athlete_id,
+                placement=placement,
+                rate_hz=rate_hz,
+                label=label,
+            )
         except ValidationError as exc:
             raise ConfigError(f"invalid sensor assignment: {_first_error(exc)}") from exc
         updated = {
@@ -164,9 +170,11 @@ class AssignmentStore:
                 "it away to start with no sensor assignments"
             ) from exc
         if data.version > CONFIG_FORMAT_VERSION:
-            raise ConfigError(f"the gateway config {self.path} has format version {data.version}; "
-                              "this WinkWatch reads up to version "
-                              f"{CONFIG_FORMAT_VERSION}: upgrade WinkWatch")
+            raise ConfigError(
+                f"the gateway config {self.path} has format version {data.version}; "
+                "this WinkWatch reads up to version "
+                f"{CONFIG_FORMAT_VERSION}: upgrade WinkWatch"
+            )
         by_address: dict[str, SensorAssignment] = {}
         for assignment in data.sensors:
             by_address[assignment.address] = assignment
@@ -198,8 +206,10 @@ def write_atomically(path: Path, text: str) -> None:
         finally:
             os.close(dir_fd)
     except OSError as exc:
-        raise ConfigError(f"cannot write the gateway config {path}: {exc}; check the directory "
-                          "exists and is writable, or set WINKWATCH_GATEWAY_CONFIG_FILE") from exc
+        raise ConfigError(
+            f"cannot write the gateway config {path}: {exc}; check the directory "
+            "exists and is writable, or set WINKWATCH_GATEWAY_CONFIG_FILE"
+        ) from exc
 
 
 def _first_error(exc: ValidationError) -> str:

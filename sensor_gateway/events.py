@@ -19,7 +19,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -50,9 +50,9 @@ class StopReason(str, enum.Enum):
     """Why a set ended."""
 
     REQUESTED = "requested"  # stop_set() called (user, HTTP API)
-    IDLE = "idle"            # no motion / no samples for the configured idle time
-    REPLACED = "replaced"    # a new set was started for the same athlete
-    SHUTDOWN = "shutdown"    # the gateway stopped
+    IDLE = "idle"  # no motion / no samples for the configured idle time
+    REPLACED = "replaced"  # a new set was started for the same athlete
+    SHUTDOWN = "shutdown"  # the gateway stopped
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class GatewayClock:
         return time.monotonic()
 
     def to_utc(self, t_s: float) -> datetime:
-        return datetime.fromtimestamp(t_s + self._wall_minus_mono_s, tz=timezone.utc)
+        return datetime.fromtimestamp(t_s + self._wall_minus_mono_s, tz=UTC)
 
     def from_utc(self, wall_utc: datetime) -> float:
         return wall_utc.timestamp() - self._wall_minus_mono_s

@@ -147,8 +147,9 @@ class Gateway:
         stopper = asyncio.create_task(self._stop.wait(), name="gateway-stop")
         try:
             if stop_when_sources_end and source_tasks:
-                await asyncio.wait([stopper, asyncio.gather(*source_tasks)],
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    [stopper, asyncio.gather(*source_tasks)], return_when=asyncio.FIRST_COMPLETED
+                )
             else:
                 await stopper
         finally:
@@ -165,7 +166,7 @@ class Gateway:
         if self.sink is not None and self._running:
             try:
                 self.sink.close()
-            except Exception:  # noqa: BLE001 - shutting down: report and go on
+            except Exception:
                 log.exception("closing the sink failed")
         self._running = False
         self.bus.close()
@@ -175,7 +176,7 @@ class Gateway:
             await source.run(self.on_batch, self.on_status)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a broken source must not take the others down
+        except Exception:
             log.exception("sample source %r stopped with an error", source)
 
     async def _tick(self) -> None:
@@ -199,8 +200,10 @@ class Gateway:
         """Start a set for `athlete_id` (a running one is stopped first). Raises SetError."""
         placements = self.assignments.for_athlete(athlete_id)
         if not placements:
-            raise SetError(f"athlete {athlete_id!r} has no sensors assigned: assign a sacrum and "
-                           "a thigh sensor first")
+            raise SetError(
+                f"athlete {athlete_id!r} has no sensors assigned: assign a sacrum and "
+                "a thigh sensor first"
+            )
         try:
             variant = SetVariant(variant)
         except ValueError:
@@ -215,16 +218,27 @@ class Gateway:
         assert info is not None
         missing = [p.value for p in Placement if p not in placements]
         if missing:
-            events.append(QualityWarning(
-                athlete_id=athlete_id, t_s=now_s, wall_utc=self.clock.to_utc(now_s),
-                code="sensor_unassigned", set_key=info.set_key,
-                message=f"no {' or '.join(missing)} sensor assigned to {athlete_id}: "
-                        "angles and reps need both; raw samples are still recorded"))
+            events.append(
+                QualityWarning(
+                    athlete_id=athlete_id,
+                    t_s=now_s,
+                    wall_utc=self.clock.to_utc(now_s),
+                    code="sensor_unassigned",
+                    set_key=info.set_key,
+                    message=f"no {' or '.join(missing)} sensor assigned to {athlete_id}: "
+                    "angles and reps need both; raw samples are still recorded",
+                )
+            )
         self._dispatch(events)
         return info
 
-    def stop_set(self, athlete_id: str, reason: StopReason = StopReason.REQUESTED,
-                 *, now_s: float | None = None) -> SetInfo | None:
+    def stop_set(
+        self,
+        athlete_id: str,
+        reason: StopReason = StopReason.REQUESTED,
+        *,
+        now_s: float | None = None,
+    ) -> SetInfo | None:
         """Stop `athlete_id`'s running set; returns it, or None when none was running."""
         pipeline = self._pipelines.get(athlete_id)
         if pipeline is None or pipeline.current_set is None:
@@ -247,8 +261,15 @@ class Gateway:
         return pipeline.rep_count if pipeline else 0
 
     # -- sensors (called by the HTTP API / CLI) --------------------------------------------
-    def assign_sensor(self, address: str, kind: SensorKind | str, athlete_id: str,
-                      placement: Placement | str, *, rate_hz: int | None = None) -> SensorAssignment:
+    def assign_sensor(
+        self,
+        address: str,
+        kind: SensorKind | str,
+        athlete_id: str,
+        placement: Placement | str,
+        *,
+        rate_hz: int | None = None,
+    ) -> SensorAssignment:
         """Assign (and persist) a sensor; takes effect with its next batch. Raises ConfigError."""
         assignment = self.assignments.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
         self._refresh_assignments()
@@ -266,18 +287,40 @@ class Gateway:
         for st in self._sensors.values():
             seen.add(st.address)
             a = st.assignment
-            out.append(SensorSnapshot(
-                address=st.address, kind=st.kind, athlete_id=a.athlete_id if a else None,
-                placement=a.placement if a else None, state=st.state, battery_pct=st.battery_pct,
-                rssi_dbm=st.rssi_dbm, samples=st.samples, gaps=st.mapper.gaps,
-                samples_missing=st.mapper.samples_missing, drift_ppm=st.mapper.drift * 1e6,
-                last_received_s=st.last_received_s))
+            out.append(
+                SensorSnapshot(
+                    address=st.address,
+                    kind=st.kind,
+                    athlete_id=a.athlete_id if a else None,
+                    placement=a.placement if a else None,
+                    state=st.state,
+                    battery_pct=st.battery_pct,
+                    rssi_dbm=st.rssi_dbm,
+                    samples=st.samples,
+                    gaps=st.mapper.gaps,
+                    samples_missing=st.mapper.samples_missing,
+                    drift_ppm=st.mapper.drift * 1e6,
+                    last_received_s=st.last_received_s,
+                )
+            )
         for a in self.assignments.all():
             if a.address not in seen:
-                out.append(SensorSnapshot(
-                    address=a.address, kind=a.kind, athlete_id=a.athlete_id, placement=a.placement,
-                    state=LinkState.SCANNING, battery_pct=None, rssi_dbm=None, samples=0, gaps=0,
-                    samples_missing=0, drift_ppm=0.0, last_received_s=-math.inf))
+                out.append(
+                    SensorSnapshot(
+                        address=a.address,
+                        kind=a.kind,
+                        athlete_id=a.athlete_id,
+                        placement=a.placement,
+                        state=LinkState.SCANNING,
+                        battery_pct=None,
+                        rssi_dbm=None,
+                        samples=0,
+                        gaps=0,
+                        samples_missing=0,
+                        drift_ppm=0.0,
+                        last_received_s=-math.inf,
+                    )
+                )
         return out
 
     # -- source callbacks ------------------------------------------------------------------
@@ -286,7 +329,7 @@ class Gateway:
         started = time.perf_counter()
         try:
             self._handle_batch(batch)
-        except Exception:  # noqa: BLE001 - bad input never crashes the gateway
+        except Exception:
             self.stats.bad_batches += 1
             log.exception("dropped a batch from %s", getattr(batch, "address", "?"))
         finally:
@@ -296,7 +339,7 @@ class Gateway:
         """Handle a link change from a source. Never raises."""
         try:
             self._handle_status(status)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not handle status %r", status)
 
     # -- internals -------------------------------------------------------------------------
@@ -304,8 +347,12 @@ class Gateway:
         acc = np.asarray(batch.acc_mps2, dtype=float)
         gyr = np.asarray(batch.gyr_radps, dtype=float)
         n = acc.shape[0] if acc.ndim == 2 else -1
-        if n < 1 or acc.shape != (n, 3) or gyr.shape != (n, 3) or not math.isfinite(batch.received_s) or (
-            batch.sensor_time_s is not None and np.shape(batch.sensor_time_s) != (n,)
+        if (
+            n < 1
+            or acc.shape != (n, 3)
+            or gyr.shape != (n, 3)
+            or not math.isfinite(batch.received_s)
+            or (batch.sensor_time_s is not None and np.shape(batch.sensor_time_s) != (n,))
         ):
             raise ValueError(f"malformed batch: acc {acc.shape}, gyr {gyr.shape}")
         st = self._sensor(batch.address, batch.kind)
@@ -324,8 +371,13 @@ class Gateway:
         reconnected, st.reconnect_gap_reported = st.reconnect_gap_reported, False
         if mapped.gap is not None and not reconnected:  # a reconnect gap was reported already
             gap = mapped.gap
-            self._report_gap(st, gap.start_s, gap.end_s, gap.missing_samples,
-                             f"{gap.missing_samples} samples lost ({gap.reason})")
+            self._report_gap(
+                st,
+                gap.start_s,
+                gap.end_s,
+                gap.missing_samples,
+                f"{gap.missing_samples} samples lost ({gap.reason})",
+            )
         if a is None:
             self.stats.unassigned_samples += n
             return
@@ -333,12 +385,23 @@ class Gateway:
         info = pipeline.current_set if pipeline else None
         if pipeline is None or info is None:
             return
-        self._write_samples(RawSamples(
-            set_key=info.set_key, athlete_id=a.athlete_id, placement=a.placement,
-            address=st.address, kind=st.kind, t_s=mapped.t_s, acc_mps2=acc, gyr_radps=gyr,
-            received_s=np.full(n, batch.received_s),
-            sensor_time_s=None if batch.sensor_time_s is None else np.asarray(batch.sensor_time_s, float),
-            seq=batch.seq))
+        self._write_samples(
+            RawSamples(
+                set_key=info.set_key,
+                athlete_id=a.athlete_id,
+                placement=a.placement,
+                address=st.address,
+                kind=st.kind,
+                t_s=mapped.t_s,
+                acc_mps2=acc,
+                gyr_radps=gyr,
+                received_s=np.full(n, batch.received_s),
+                sensor_time_s=None
+                if batch.sensor_time_s is None
+                else np.asarray(batch.sensor_time_s, float),
+                seq=batch.seq,
+            )
+        )
         self._dispatch(pipeline.push(a.placement, mapped.t_s, acc, gyr))
         if pipeline.should_auto_stop():
             self._dispatch(pipeline.stop_set(StopReason.IDLE, float(mapped.t_s[-1])))
@@ -356,9 +419,12 @@ class Gateway:
         gap_start = gap_end = None
         missing = None
         if status.state is LinkState.STREAMING and (
-                st.disconnected_at_s is not None or status.gap_start_s is not None):
+            st.disconnected_at_s is not None or status.gap_start_s is not None
+        ):
             # The source's own account of the gap (exact from sensor clocks) when it has one.
-            gap_start = status.gap_start_s if status.gap_start_s is not None else st.disconnected_at_s
+            gap_start = (
+                status.gap_start_s if status.gap_start_s is not None else st.disconnected_at_s
+            )
             gap_end = status.gap_end_s if status.gap_end_s is not None else status.at_s
             missing = status.missing_samples
             if missing is None:
@@ -371,36 +437,66 @@ class Gateway:
         if gap_start is not None and st.assignment is not None:
             pipeline = self._pipelines.get(st.assignment.athlete_id)
             if pipeline is not None:
-                self._dispatch(pipeline.mark_gap(st.assignment.placement, gap_start, gap_end, missing))
+                self._dispatch(
+                    pipeline.mark_gap(st.assignment.placement, gap_start, gap_end, missing)
+                )
 
-    def _report_gap(self, st: SensorState, start_s: float, end_s: float, missing: int, detail: str) -> None:
+    def _report_gap(
+        self, st: SensorState, start_s: float, end_s: float, missing: int, detail: str
+    ) -> None:
         self._publish_status(st, detail, start_s, end_s, missing, at_s=end_s)
         if st.assignment is not None:
             pipeline = self._pipelines.get(st.assignment.athlete_id)
             if pipeline is not None:
                 self._dispatch(pipeline.mark_gap(st.assignment.placement, start_s, end_s, missing))
 
-    def _publish_status(self, st: SensorState, detail: str, gap_start: float | None,
-                        gap_end: float | None, missing: int | None, *, at_s: float) -> None:
+    def _publish_status(
+        self,
+        st: SensorState,
+        detail: str,
+        gap_start: float | None,
+        gap_end: float | None,
+        missing: int | None,
+        *,
+        at_s: float,
+    ) -> None:
         a = st.assignment
-        self._dispatch([SensorStatusChanged(
-            athlete_id=a.athlete_id if a else None, t_s=at_s, wall_utc=self.clock.to_utc(at_s),
-            address=st.address, kind=st.kind, placement=a.placement if a else None,
-            state=st.state, battery_pct=st.battery_pct, rssi_dbm=st.rssi_dbm, detail=detail,
-            gap_start_s=gap_start, gap_end_s=gap_end, missing_samples=missing)])
+        self._dispatch(
+            [
+                SensorStatusChanged(
+                    athlete_id=a.athlete_id if a else None,
+                    t_s=at_s,
+                    wall_utc=self.clock.to_utc(at_s),
+                    address=st.address,
+                    kind=st.kind,
+                    placement=a.placement if a else None,
+                    state=st.state,
+                    battery_pct=st.battery_pct,
+                    rssi_dbm=st.rssi_dbm,
+                    detail=detail,
+                    gap_start_s=gap_start,
+                    gap_end_s=gap_end,
+                    missing_samples=missing,
+                )
+            ]
+        )
 
     def _sensor(self, address: str, kind: SensorKind | None) -> SensorState:
         key = address.strip().upper()
         st = self._sensors.get(key)
         if st is None:
             assignment = self.assignments.get(key)
-            rate_hz = (assignment.rate_hz if assignment and assignment.rate_hz else
-                       self.settings.sample_rate_hz)
+            rate_hz = (
+                assignment.rate_hz
+                if assignment and assignment.rate_hz
+                else self.settings.sample_rate_hz
+            )
             st = SensorState(
                 address=key,
                 kind=kind or (assignment.kind if assignment else SensorKind.SIMULATED),
                 mapper=SensorClockMapper(rate_hz, max_latency_s=self.settings.max_latency_s),
-                assignment=assignment)
+                assignment=assignment,
+            )
             self._sensors[key] = st
         elif kind is not None:
             st.kind = kind
@@ -414,8 +510,12 @@ class Gateway:
         pipeline = self._pipelines.get(athlete_id)
         if pipeline is None:
             pipeline = AthletePipeline(
-                athlete_id, self.clock, live_angles_rate_hz=self.settings.live_angles_rate_hz,
-                idle_stop_s=self.settings.idle_stop_s, analyzer_factory=self.analyzer_factory)
+                athlete_id,
+                self.clock,
+                live_angles_rate_hz=self.settings.live_angles_rate_hz,
+                idle_stop_s=self.settings.idle_stop_s,
+                analyzer_factory=self.analyzer_factory,
+            )
             self._pipelines[athlete_id] = pipeline
         return pipeline
 
@@ -424,7 +524,7 @@ class Gateway:
             return
         try:
             self.sink.write_samples(samples)
-        except Exception:  # noqa: BLE001 - storage trouble must not stop live analysis
+        except Exception:
             self.stats.sink_errors += 1
             log.exception("the sink refused %d samples of %s", len(samples), samples.address)
 
@@ -435,7 +535,7 @@ class Gateway:
             if self.sink is not None and not isinstance(event, LiveAngles):
                 try:
                     self.sink.record_event(event)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     self.stats.sink_errors += 1
                     log.exception("the sink refused event %s", name)
             self.bus.publish(event)

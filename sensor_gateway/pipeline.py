@@ -18,8 +18,9 @@ import dataclasses
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +59,8 @@ class _ActiveSet:
     analyzer: Any
     analysis_failed: bool = False
     rep_count: int = 0
-    last_activity_s: float = -math.inf   # data time of the last rep event (or the start)
-    last_sample_s: float = -math.inf     # latest mapped sample time seen in this set
+    last_activity_s: float = -math.inf  # data time of the last rep event (or the start)
+    last_sample_s: float = -math.inf  # latest mapped sample time seen in this set
     next_angles_bin: int | None = None
 
 
@@ -107,10 +108,12 @@ class AthletePipeline:
             started_utc=self.clock.to_utc(now_s),
             notes=notes,
         )
-        self._set = _ActiveSet(info=info, analyzer=self.analyzer_factory(load_kg),
-                               last_activity_s=now_s)
-        events.append(SetStarted(athlete_id=self.athlete_id, t_s=now_s,
-                                 wall_utc=info.started_utc, set=info))
+        self._set = _ActiveSet(
+            info=info, analyzer=self.analyzer_factory(load_kg), last_activity_s=now_s
+        )
+        events.append(
+            SetStarted(athlete_id=self.athlete_id, t_s=now_s, wall_utc=info.started_utc, set=info)
+        )
         return events
 
     def set_load(self, load_kg: float | None) -> None:
@@ -127,9 +130,16 @@ class AthletePipeline:
             return []
         events = self._convert(active, self._guarded(active, active.analyzer.finish))
         self._set = None
-        events.append(SetStopped(athlete_id=self.athlete_id, t_s=now_s,
-                                 wall_utc=self.clock.to_utc(now_s), set=active.info,
-                                 reason=reason, rep_count=active.rep_count))
+        events.append(
+            SetStopped(
+                athlete_id=self.athlete_id,
+                t_s=now_s,
+                wall_utc=self.clock.to_utc(now_s),
+                set=active.info,
+                reason=reason,
+                rep_count=active.rep_count,
+            )
+        )
         return events
 
     def idle_for_s(self, now_s: float | None = None) -> float:
@@ -162,19 +172,27 @@ class AthletePipeline:
         )
         return self._convert(active, outputs)
 
-    def mark_gap(self, placement: Placement, start_s: float, end_s: float, missing: int) -> list[GatewayEvent]:
+    def mark_gap(
+        self, placement: Placement, start_s: float, end_s: float, missing: int
+    ) -> list[GatewayEvent]:
         """A sensor lost samples: tell the analyser and warn (during a set only)."""
         active = self._set
         if active is None:
             return []
         if not active.analysis_failed:
             self._guarded(active, lambda: active.analyzer.mark_gap(placement.value, start_s, end_s))
-        return [QualityWarning(
-            athlete_id=self.athlete_id, t_s=end_s, wall_utc=self.clock.to_utc(end_s),
-            code="sensor_gap", set_key=active.info.set_key, placement=placement,
-            message=f"{placement.value} sensor lost {missing} samples "
-                    f"({end_s - start_s:.2f} s); angles across the gap are interpolated",
-        )]
+        return [
+            QualityWarning(
+                athlete_id=self.athlete_id,
+                t_s=end_s,
+                wall_utc=self.clock.to_utc(end_s),
+                code="sensor_gap",
+                set_key=active.info.set_key,
+                placement=placement,
+                message=f"{placement.value} sensor lost {missing} samples "
+                f"({end_s - start_s:.2f} s); angles across the gap are interpolated",
+            )
+        ]
 
     # -- internals -------------------------------------------------------------------------
     def _guarded(self, active: _ActiveSet, call: Callable[[], Any]) -> list[Any]:
@@ -183,9 +201,11 @@ class AthletePipeline:
             return []
         try:
             return list(call() or [])
-        except Exception as exc:  # noqa: BLE001 - containment: one bad set must not stop the gateway
-            log.exception("live analysis of athlete %s failed; raw samples keep being recorded",
-                          self.athlete_id)
+        except Exception as exc:
+            log.exception(
+                "live analysis of athlete %s failed; raw samples keep being recorded",
+                self.athlete_id,
+            )
             active.analysis_failed = True
             return [_AnalysisFailure(str(exc))]
 
@@ -201,31 +221,80 @@ class AthletePipeline:
                 events += self._decimate(active, out)
             elif name == "RepStarted":
                 active.last_activity_s = max(active.last_activity_s, out.t_s)
-                events.append(RepStarted(athlete_id=athlete, t_s=out.t_s, wall_utc=utc(out.t_s),
-                                         set_key=key, rep=out.rep))
+                events.append(
+                    RepStarted(
+                        athlete_id=athlete,
+                        t_s=out.t_s,
+                        wall_utc=utc(out.t_s),
+                        set_key=key,
+                        rep=out.rep,
+                    )
+                )
             elif name == "WinkOnset":
-                events.append(WinkOnset(athlete_id=athlete, t_s=out.t_s, wall_utc=utc(out.t_s),
-                                        set_key=key, rep=out.rep,
-                                        onset_depth_deg=out.onset_depth_deg, wink_deg=out.wink_deg))
+                events.append(
+                    WinkOnset(
+                        athlete_id=athlete,
+                        t_s=out.t_s,
+                        wall_utc=utc(out.t_s),
+                        set_key=key,
+                        rep=out.rep,
+                        onset_depth_deg=out.onset_depth_deg,
+                        wink_deg=out.wink_deg,
+                    )
+                )
             elif name == "RepCompleted":
                 end_s = out.metrics.end_s
                 active.rep_count += 1
                 active.last_activity_s = max(active.last_activity_s, end_s)
-                events.append(RepCompleted(athlete_id=athlete, t_s=end_s, wall_utc=utc(end_s),
-                                           set_key=key, metrics=out.metrics))
+                events.append(
+                    RepCompleted(
+                        athlete_id=athlete,
+                        t_s=end_s,
+                        wall_utc=utc(end_s),
+                        set_key=key,
+                        metrics=out.metrics,
+                    )
+                )
             elif name == "Calibrated":
                 at_s = active.last_sample_s
-                events.append(Calibrated(athlete_id=athlete, t_s=at_s, wall_utc=utc(at_s),
-                                         set_key=key, ok=out.ok, message=out.message))
+                events.append(
+                    Calibrated(
+                        athlete_id=athlete,
+                        t_s=at_s,
+                        wall_utc=utc(at_s),
+                        set_key=key,
+                        ok=out.ok,
+                        message=out.message,
+                    )
+                )
                 if not out.ok:
-                    events.append(QualityWarning(athlete_id=athlete, t_s=at_s, wall_utc=utc(at_s),
-                                                 code="calibration", set_key=key, message=out.message))
+                    events.append(
+                        QualityWarning(
+                            athlete_id=athlete,
+                            t_s=at_s,
+                            wall_utc=utc(at_s),
+                            code="calibration",
+                            set_key=key,
+                            message=out.message,
+                        )
+                    )
             elif name == "_AnalysisFailure":
-                at_s = active.last_sample_s if math.isfinite(active.last_sample_s) else active.info.started_s
-                events.append(QualityWarning(
-                    athlete_id=athlete, t_s=at_s, wall_utc=utc(at_s), code="analysis_failed",
-                    set_key=key, message=f"live analysis stopped for this set ({out.message}); raw "
-                    "samples are still recorded: re-analyse the set later"))
+                at_s = (
+                    active.last_sample_s
+                    if math.isfinite(active.last_sample_s)
+                    else active.info.started_s
+                )
+                events.append(
+                    QualityWarning(
+                        athlete_id=athlete,
+                        t_s=at_s,
+                        wall_utc=utc(at_s),
+                        code="analysis_failed",
+                        set_key=key,
+                        message=f"live analysis stopped for this set ({out.message}); raw "
+                        "samples are still recorded: re-analyse the set later",
+                    )
+                )
             else:
                 log.warning("ignoring unknown analyser output %r", out)
         return events
@@ -246,11 +315,15 @@ class AthletePipeline:
         active.next_angles_bin = int(bins[picks[-1]]) + 1
         key = active.info.set_key
         return [
-            LiveAngles(athlete_id=self.athlete_id, t_s=float(t_s[i]),
-                       wall_utc=self.clock.to_utc(float(t_s[i])), set_key=key,
-                       thigh_deg=float(angles.thigh_deg[i]),
-                       pelvic_tilt_deg=float(angles.pelvic_tilt_deg[i]),
-                       hip_flexion_deg=float(angles.hip_flexion_deg[i]))
+            LiveAngles(
+                athlete_id=self.athlete_id,
+                t_s=float(t_s[i]),
+                wall_utc=self.clock.to_utc(float(t_s[i])),
+                set_key=key,
+                thigh_deg=float(angles.thigh_deg[i]),
+                pelvic_tilt_deg=float(angles.pelvic_tilt_deg[i]),
+                hip_flexion_deg=float(angles.hip_flexion_deg[i]),
+            )
             for i in picks
         ]
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 from sensor_gateway.events import GatewayEvent
 

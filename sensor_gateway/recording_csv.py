@@ -57,8 +57,9 @@ def _parse(handle: IO[str], path: Path) -> ImuRecording:
     reader = csv.reader(handle)
     header = next(reader, None)
     if header is None:
-        raise RecordingFormatError(path, 1, "file is empty; expected the header "
-                                   + ",".join(RECORDING_CSV_HEADER))
+        raise RecordingFormatError(
+            path, 1, "file is empty; expected the header " + ",".join(RECORDING_CSV_HEADER)
+        )
     if tuple(cell.strip() for cell in header) != RECORDING_CSV_HEADER:
         raise RecordingFormatError(
             path, 1, f"header is {','.join(header)!r}; expected {','.join(RECORDING_CSV_HEADER)!r}"
@@ -78,14 +79,18 @@ def _parse(handle: IO[str], path: Path) -> ImuRecording:
             try:
                 value = float(cell)
             except ValueError:
-                raise RecordingFormatError(path, line, f"{name} is {cell!r}, not a number") from None
+                raise RecordingFormatError(
+                    path, line, f"{name} is {cell!r}, not a number"
+                ) from None
             if not math.isfinite(value):
                 raise RecordingFormatError(path, line, f"{name} is {cell!r}; values must be finite")
             values.append(value)
         if values[0] <= previous_t_s:
             raise RecordingFormatError(
-                path, line, f"t_s {values[0]!r} does not increase (previous {previous_t_s!r}); "
-                "samples must be in time order without duplicates"
+                path,
+                line,
+                f"t_s {values[0]!r} does not increase (previous {previous_t_s!r}); "
+                "samples must be in time order without duplicates",
             )
         previous_t_s = values[0]
         rows.append(values)

@@ -6,16 +6,17 @@ Gateway clock = `time.monotonic()` seconds of the gateway process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 
 class SensorKind(str, Enum):
-    WINKWATCH = "winkwatch"      # WinkWatch open GATT profile (firmware_notes/)
-    WITMOTION = "witmotion"      # WitMotion BLE 5.0 (WT901BLECL, BWT901BLE5.0, WT9011DCL)
+    WINKWATCH = "winkwatch"  # WinkWatch open GATT profile (firmware_notes/)
+    WITMOTION = "witmotion"  # WitMotion BLE 5.0 (WT901BLECL, BWT901BLE5.0, WT9011DCL)
     MOVELLA_DOT = "movella_dot"  # Movella DOT, rate-quantities payload
     SIMULATED = "simulated"
     REPLAY = "replay"
@@ -47,7 +48,7 @@ class LinkState(str, Enum):
     CONNECTING = "connecting"
     STREAMING = "streaming"
     DISCONNECTED = "disconnected"  # unexpected drop; reconnecting
-    GONE = "gone"                  # gave up (sensor vanished for good) or stopped
+    GONE = "gone"  # gave up (sensor vanished for good) or stopped
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,14 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from fusion.types import ImuRecording
-from sensor_gateway.events import GatewayEvent, Placement, RepCompleted, SetInfo, SetStarted, SetStopped
+from sensor_gateway.events import (
+    GatewayEvent,
+    Placement,
+    RepCompleted,
+    SetInfo,
+    SetStarted,
+    SetStopped,
+)
 from sensor_gateway.samples import SensorKind
 
 

@@ -37,7 +37,9 @@ def test_round_trip_keeps_values(tmp_path: Path) -> None:
         ("", 1, "empty"),
     ],
 )
-def test_malformed_files_name_line_and_problem(tmp_path: Path, body: str, line: int, words: str) -> None:
+def test_malformed_files_name_line_and_problem(
+    tmp_path: Path, body: str, line: int, words: str
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(body)
     with pytest.raises(RecordingFormatError) as info:

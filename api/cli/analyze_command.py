@@ -5,21 +5,30 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-EXIT_BAD_INPUT = 2      # a malformed or missing file, or an invalid option
+EXIT_BAD_INPUT = 2  # a malformed or missing file, or an invalid option
 EXIT_NOT_ANALYSABLE = 3  # well-formed files that cannot be analysed (too short, no motion)
 
 
 def analyze(
     sacrum: Annotated[Path, typer.Option(help="Raw-recording CSV of the sacrum sensor.")],
     thigh: Annotated[Path, typer.Option(help="Raw-recording CSV of the thigh sensor.")],
-    load_kg: Annotated[Optional[float], typer.Option(help="Load of the set in kg (0 = bodyweight).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Write the rep CSV here (default: stdout).")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="Orientation engine (default: the most accurate offline one).")] = None,
-    wink_threshold_deg: Annotated[Optional[float], typer.Option(help="Flag a butt wink at or above this amplitude.")] = None,
+    load_kg: Annotated[
+        float | None, typer.Option(help="Load of the set in kg (0 = bodyweight).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the rep CSV here (default: stdout).")
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Orientation engine (default: the most accurate offline one)."),
+    ] = None,
+    wink_threshold_deg: Annotated[
+        float | None, typer.Option(help="Flag a butt wink at or above this amplitude.")
+    ] = None,
 ) -> None:
     """Analyse one set: one CSV row per rep; data-quality findings on stderr."""
     from dataclasses import replace
@@ -33,7 +42,10 @@ def analyze(
     config = AnalysisConfig()
     if engine is not None:
         if engine not in ENGINE_NAMES:
-            _fail(f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}", EXIT_BAD_INPUT)
+            _fail(
+                f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}",
+                EXIT_BAD_INPUT,
+            )
         config = replace(config, engine=engine)
     if wink_threshold_deg is not None:
         config = replace(config, wink_threshold_deg=wink_threshold_deg)

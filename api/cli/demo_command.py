@@ -41,12 +41,18 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def demo(
-    host: str = typer.Option("127.0.0.1", help="interface to listen on; 0.0.0.0 to open it from a phone"),
+    host: str = typer.Option(
+        "127.0.0.1", help="interface to listen on; 0.0.0.0 to open it from a phone"
+    ),
     port: int = typer.Option(DEMO_PORT, min=1, max=65535, help="TCP port"),
-    data_dir: Path = typer.Option(None, "--data-dir",
-                                  help="keep the demo database here (default: a new temporary directory)"),
-    admin_token: bool = typer.Option(False, "--admin-token",
-                                     help="also print an admin token (to start/stop sets from the dashboard)"),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="keep the demo database here (default: a new temporary directory)"
+    ),
+    admin_token: bool = typer.Option(
+        False,
+        "--admin-token",
+        help="also print an admin token (to start/stop sets from the dashboard)",
+    ),
     log_level: str = typer.Option("warning", help="uvicorn log level"),
 ) -> None:
     """Run the dashboard and API with two simulated athletes (one clean, one winking under load)."""
@@ -59,10 +65,16 @@ def demo(
     from api.server import serve
     from api.vocab import TokenRole
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if not _port_free(host, port):
-        typer.secho(f"error: port {port} on {host} is in use (another `winkwatch demo` or `serve`?); "
-                    "stop it or choose another with --port", err=True, fg=typer.colors.RED)
+        typer.secho(
+            f"error: port {port} on {host} is in use (another `winkwatch demo` or `serve`?); "
+            "stop it or choose another with --port",
+            err=True,
+            fg=typer.colors.RED,
+        )
         raise typer.Exit(code=2)
     if data_dir is None:
         data_dir = default_data_dir()

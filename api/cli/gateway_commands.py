@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,28 +21,59 @@ def register_gateway(app: typer.Typer) -> None:
 
 
 def gateway_command(
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="Sensor assignments file (default: gateway.json in the user config dir; "
-        "env WINKWATCH_GATEWAY_CONFIG_FILE)."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        help="Sensor assignments file (default: gateway.json in the user config dir; "
+        "env WINKWATCH_GATEWAY_CONFIG_FILE).",
+    ),
     simulate: int = typer.Option(
-        0, "--simulate", min=0, max=50, help="Run N simulated athletes (two sensors each) instead of BLE sensors."),
-    replay: Optional[Path] = typer.Option(
-        None, "--replay", help="Replay DIR/sacrum.csv and DIR/thigh.csv (raw-recording CSVs) as one set."),
+        0,
+        "--simulate",
+        min=0,
+        max=50,
+        help="Run N simulated athletes (two sensors each) instead of BLE sensors.",
+    ),
+    replay: Path | None = typer.Option(
+        None,
+        "--replay",
+        help="Replay DIR/sacrum.csv and DIR/thigh.csv (raw-recording CSVs) as one set.",
+    ),
     assign: list[str] = typer.Option(
-        [], "--assign", help="Assign a sensor and remember it: ADDRESS,KIND,ATHLETE,PLACEMENT "
-        "(e.g. C4:7F:51:00:00:01,winkwatch,alice,sacrum). Repeatable."),
-    list_sensors: bool = typer.Option(False, "--list", help="Print the sensor assignments and exit."),
-    set_variant: Optional[str] = typer.Option(
-        None, "--start-set", help="With BLE sensors: start a set of this variant (e.g. back_squat) "
-        "for every athlete at start."),
-    load_kg: Optional[float] = typer.Option(None, "--load-kg", min=0, help="Load of sets started here, kg."),
-    sets: Optional[int] = typer.Option(
-        None, "--sets", min=1, help="Simulation: sets per athlete, then stop (default: forever)."),
+        [],
+        "--assign",
+        help="Assign a sensor and remember it: ADDRESS,KIND,ATHLETE,PLACEMENT "
+        "(e.g. C4:7F:51:00:00:01,winkwatch,alice,sacrum). Repeatable.",
+    ),
+    list_sensors: bool = typer.Option(
+        False, "--list", help="Print the sensor assignments and exit."
+    ),
+    set_variant: str | None = typer.Option(
+        None,
+        "--start-set",
+        help="With BLE sensors: start a set of this variant (e.g. back_squat) "
+        "for every athlete at start.",
+    ),
+    load_kg: float | None = typer.Option(
+        None, "--load-kg", min=0, help="Load of sets started here, kg."
+    ),
+    sets: int | None = typer.Option(
+        None, "--sets", min=1, help="Simulation: sets per athlete, then stop (default: forever)."
+    ),
     fast: bool = typer.Option(
-        False, "--fast", help="Simulation/replay: as fast as possible on a virtual clock, not in real time."),
-    duration_s: Optional[float] = typer.Option(None, "--duration-s", min=0, help="Stop after this many seconds."),
-    idle_stop_s: Optional[float] = typer.Option(
-        None, "--idle-stop-s", min=0.1, help="Stop a set after this long without a rep (default 120 s)."),
+        False,
+        "--fast",
+        help="Simulation/replay: as fast as possible on a virtual clock, not in real time.",
+    ),
+    duration_s: float | None = typer.Option(
+        None, "--duration-s", min=0, help="Stop after this many seconds."
+    ),
+    idle_stop_s: float | None = typer.Option(
+        None,
+        "--idle-stop-s",
+        min=0.1,
+        help="Stop a set after this long without a rep (default 120 s).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Simulation seed."),
     quiet: bool = typer.Option(False, "--quiet", help="No live status line; log events only."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
@@ -60,8 +90,13 @@ def gateway_command(
     from sensor_gateway.errors import GatewayError
 
     console = Console(stderr=True)
-    logging.basicConfig(level=log_level.upper(), format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=console, show_path=False)], force=True)
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(message)s",
+        datefmt="[%X]",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
     overrides: dict[str, object] = {}
     if idle_stop_s is not None:
         overrides["idle_stop_s"] = idle_stop_s
@@ -78,9 +113,22 @@ def gateway_command(
         if list_sensors:
             _print_assignments(store, console)
             return
-        asyncio.run(_run_gateway(settings, store, console, simulate=simulate, replay=replay,
-                                 set_variant=set_variant, load_kg=load_kg, sets=sets, fast=fast,
-                                 duration_s=duration_s, seed=seed, quiet=quiet))
+        asyncio.run(
+            _run_gateway(
+                settings,
+                store,
+                console,
+                simulate=simulate,
+                replay=replay,
+                set_variant=set_variant,
+                load_kg=load_kg,
+                sets=sets,
+                fast=fast,
+                duration_s=duration_s,
+                seed=seed,
+                quiet=quiet,
+            )
+        )
     except GatewayError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
@@ -104,19 +152,34 @@ def _print_assignments(store, console) -> None:
     for column in ("address", "kind", "athlete", "placement", "rate_hz"):
         table.add_column(column)
     for a in store.all():
-        table.add_row(a.address, a.kind.value, a.athlete_id, a.placement.value,
-                      str(a.rate_hz or "default"))
+        table.add_row(
+            a.address, a.kind.value, a.athlete_id, a.placement.value, str(a.rate_hz or "default")
+        )
     console.print(table)
 
 
-async def _run_gateway(settings, store, console, *, simulate, replay, set_variant, load_kg, sets,
-                       fast, duration_s, seed, quiet) -> None:
+async def _run_gateway(
+    settings,
+    store,
+    console,
+    *,
+    simulate,
+    replay,
+    set_variant,
+    load_kg,
+    sets,
+    fast,
+    duration_s,
+    seed,
+    quiet,
+) -> None:
     import asyncio
     import logging
 
     from sensor_gateway.errors import ConfigError
     from sensor_gateway.events import SetVariant
     from sensor_gateway.gateway import Gateway
+
     log = logging.getLogger("winkwatch.gateway")
     # No storage here: `winkwatch serve` runs the gateway with the database as its sink.
     gateway = Gateway(settings, store)
@@ -133,8 +196,10 @@ async def _run_gateway(settings, store, console, *, simulate, replay, set_varian
             try:
                 variant = SetVariant(set_variant)
             except ValueError:
-                raise ConfigError(f"--start-set {set_variant!r}: use one of "
-                                  f"{', '.join(v.value for v in SetVariant)}") from None
+                raise ConfigError(
+                    f"--start-set {set_variant!r}: use one of "
+                    f"{', '.join(v.value for v in SetVariant)}"
+                ) from None
             for athlete in store.athletes():
                 gateway.start_set(athlete, variant, load_kg)
 
@@ -151,14 +216,19 @@ async def _run_gateway(settings, store, console, *, simulate, replay, set_varian
             await asyncio.gather(status, return_exceptions=True)
     stats = gateway.stats
     per_sample_us = 1e6 * stats.processing_s / max(stats.samples, 1)
-    log.info("%d samples in %d batches, %.1f us per sample; events: %s", stats.samples,
-             stats.batches, per_sample_us, dict(sorted(stats.events.items())))
+    log.info(
+        "%d samples in %d batches, %.1f us per sample; events: %s",
+        stats.samples,
+        stats.batches,
+        per_sample_us,
+        dict(sorted(stats.events.items())),
+    )
 
 
 def _simulated_source(gateway, store, count, sets, fast, seed, load_kg):
-    from fusion.simulator import random_spec
     import numpy as np
 
+    from fusion.simulator import random_spec
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
     athletes = []
@@ -166,16 +236,23 @@ def _simulated_source(gateway, store, count, sets, fast, seed, load_kg):
     for i in range(count):
         athlete_id = f"sim{i + 1}"
         specs = [random_spec(rng) for _ in range(sets)] if sets is not None else None
-        athlete = SimulatedAthlete(athlete_id, sets=specs, seed=seed * 1000 + i,
-                                   load_kg=load_kg if load_kg is not None else 60.0 + 10.0 * i)
+        athlete = SimulatedAthlete(
+            athlete_id,
+            sets=specs,
+            seed=seed * 1000 + i,
+            load_kg=load_kg if load_kg is not None else 60.0 + 10.0 * i,
+        )
         store.assign(athlete.sacrum_address, "simulated", athlete_id, "sacrum")
         store.assign(athlete.thigh_address, "simulated", athlete_id, "thigh")
         athletes.append(athlete)
     return SimulatedSource(
-        athletes, realtime=not fast,
-        on_set_start=lambda a, p: gateway.start_set(a.athlete_id, a.variant, a.load_kg,
-                                                    now_s=p.first_received_s - 1e-3),
-        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3))
+        athletes,
+        realtime=not fast,
+        on_set_start=lambda a, p: gateway.start_set(
+            a.athlete_id, a.variant, a.load_kg, now_s=p.first_received_s - 1e-3
+        ),
+        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3),
+    )
 
 
 def _replay_source(gateway, store, directory: Path, fast: bool, load_kg):
@@ -185,16 +262,20 @@ def _replay_source(gateway, store, directory: Path, fast: bool, load_kg):
 
     athlete_id = directory.name or "replay"
     try:
-        sensors = [ReplayedSensor.from_csv(f"REPLAY-{placement.upper()}", directory / f"{placement}.csv")
-                   for placement in ("sacrum", "thigh")]
+        sensors = [
+            ReplayedSensor.from_csv(f"REPLAY-{placement.upper()}", directory / f"{placement}.csv")
+            for placement in ("sacrum", "thigh")
+        ]
     except RecordingFormatError as exc:
         raise ConfigError(f"cannot replay {directory}: {exc}") from exc
     for sensor, placement in zip(sensors, ("sacrum", "thigh")):
         store.assign(sensor.address, "replay", athlete_id, placement)
     return ReplaySource(
-        sensors, realtime=not fast,
+        sensors,
+        realtime=not fast,
         on_start=lambda t: gateway.start_set(athlete_id, load_kg=load_kg, now_s=t),
-        on_end=lambda t: gateway.stop_set(athlete_id, now_s=t))
+        on_end=lambda t: gateway.stop_set(athlete_id, now_s=t),
+    )
 
 
 def _ble_source(store):
@@ -202,9 +283,11 @@ def _ble_source(store):
 
     assignments = store.all()
     if not assignments:
-        raise ConfigError(f"no sensors assigned in {store.path}: add them with --assign "
-                          "ADDRESS,KIND,ATHLETE,PLACEMENT (find addresses with `winkwatch scan`), "
-                          "or try `winkwatch gateway --simulate 2`")
+        raise ConfigError(
+            f"no sensors assigned in {store.path}: add them with --assign "
+            "ADDRESS,KIND,ATHLETE,PLACEMENT (find addresses with `winkwatch scan`), "
+            "or try `winkwatch gateway --simulate 2`"
+        )
     from sensor_gateway.ble import BleSensor, BleSource
 
     return BleSource([BleSensor(a.address, a.kind, a.rate_hz) for a in assignments])
@@ -222,8 +305,17 @@ async def _log_events(gateway, log) -> None:
         WinkOnset,
     )
 
-    sub = gateway.bus.subscribe(event_types=[SetStarted, SetStopped, RepCompleted, WinkOnset,
-                                             Calibrated, QualityWarning, SensorStatusChanged])
+    sub = gateway.bus.subscribe(
+        event_types=[
+            SetStarted,
+            SetStopped,
+            RepCompleted,
+            WinkOnset,
+            Calibrated,
+            QualityWarning,
+            SensorStatusChanged,
+        ]
+    )
     async for event in sub:
         who = event.athlete_id or "-"
         if isinstance(event, SetStarted):
@@ -235,22 +327,39 @@ async def _log_events(gateway, log) -> None:
             m = event.metrics
             onset = f", onset at {m.wink_onset_depth_deg:.0f} deg" if m.wink_onset_depth_deg else ""
             verdict = "BUTT WINK" if m.butt_wink else "ok"
-            log.info("%s: rep %d depth %.0f deg, wink %.1f deg%s -> %s", who, m.rep, m.depth_deg,
-                     m.wink_deg, onset, verdict)
+            log.info(
+                "%s: rep %d depth %.0f deg, wink %.1f deg%s -> %s",
+                who,
+                m.rep,
+                m.depth_deg,
+                m.wink_deg,
+                onset,
+                verdict,
+            )
         elif isinstance(event, WinkOnset):
-            log.info("%s: rep %d pelvis tucking under at %.0f deg thigh angle", who, event.rep,
-                     event.onset_depth_deg)
+            log.info(
+                "%s: rep %d pelvis tucking under at %.0f deg thigh angle",
+                who,
+                event.rep,
+                event.onset_depth_deg,
+            )
         elif isinstance(event, Calibrated):
             (log.info if event.ok else log.warning)("%s: %s", who, event.message)
         elif isinstance(event, QualityWarning):
             log.warning("%s: %s", who, event.message)
         elif isinstance(event, SensorStatusChanged):
             if event.state.value == "streaming" and (
-                    event.detail in ("simulated", "replay") or "lost" in event.detail):
+                event.detail in ("simulated", "replay") or "lost" in event.detail
+            ):
                 continue  # routine start, or a gap that the set's quality warning reports
-            log.info("%s %s (%s): %s%s", event.address, event.state.value,
-                     event.placement.value if event.placement else "unassigned", who,
-                     f" - {event.detail}" if event.detail else "")
+            log.info(
+                "%s %s (%s): %s%s",
+                event.address,
+                event.state.value,
+                event.placement.value if event.placement else "unassigned",
+                who,
+                f" - {event.detail}" if event.detail else "",
+            )
 
 
 async def _status_line(gateway, console) -> None:
@@ -271,17 +380,26 @@ async def _status_line(gateway, console) -> None:
         sets = gateway.active_sets()
         for athlete in sorted(set(gateway.assignments.athletes()) | set(sets)):
             angles = latest.get(athlete)
-            where = (f"thigh {angles.thigh_deg:5.1f}  tilt {angles.pelvic_tilt_deg:5.1f}  "
-                     f"hip {angles.hip_flexion_deg:5.1f} deg") if angles else "no angles yet"
+            where = (
+                (
+                    f"thigh {angles.thigh_deg:5.1f}  tilt {angles.pelvic_tilt_deg:5.1f}  "
+                    f"hip {angles.hip_flexion_deg:5.1f} deg"
+                )
+                if angles
+                else "no angles yet"
+            )
             info = sets.get(athlete)
-            state = (f"{info.variant.value} set, {gateway.rep_count(athlete)} reps"
-                     if info else "no set")
+            state = (
+                f"{info.variant.value} set, {gateway.rep_count(athlete)} reps" if info else "no set"
+            )
             lines.append(f"{athlete:>10}: {state:<24} {where}")
         sensors = gateway.sensors()
         streaming = sum(1 for s in sensors if s.state.value == "streaming")
         wall = max(time.perf_counter() - started, 1e-9)
-        lines.append(f"sensors {streaming}/{len(sensors)} streaming, {gateway.stats.samples} samples, "
-                     f"gateway CPU {100 * gateway.stats.processing_s / wall:.1f}%")
+        lines.append(
+            f"sensors {streaming}/{len(sensors)} streaming, {gateway.stats.samples} samples, "
+            f"gateway CPU {100 * gateway.stats.processing_s / wall:.1f}%"
+        )
         return Text("\n".join(lines))
 
     started = time.perf_counter()
@@ -301,13 +419,21 @@ def register_scan(app: typer.Typer) -> None:
 
 
 def scan_command(
-    timeout_s: float = typer.Option(5.0, "--timeout-s", min=0.5, help="How long to listen, seconds."),
+    timeout_s: float = typer.Option(
+        5.0, "--timeout-s", min=0.5, help="How long to listen, seconds."
+    ),
     battery: bool = typer.Option(
-        False, "--battery", help="Connect briefly to sensors that do not advertise their battery "
-        "level, one at a time, to read it."),
-    show_all: bool = typer.Option(False, "--all", help="Also list devices that are not supported sensors."),
-    adapter: Optional[str] = typer.Option(
-        None, "--adapter", help="Bluetooth adapter, e.g. hci1 (default: the first powered one)."),
+        False,
+        "--battery",
+        help="Connect briefly to sensors that do not advertise their battery "
+        "level, one at a time, to read it.",
+    ),
+    show_all: bool = typer.Option(
+        False, "--all", help="Also list devices that are not supported sensors."
+    ),
+    adapter: str | None = typer.Option(
+        None, "--adapter", help="Bluetooth adapter, e.g. hci1 (default: the first powered one)."
+    ),
 ) -> None:
     """List the BLE sensors in range: name, address, kind, signal strength and battery."""
     import asyncio
@@ -318,27 +444,39 @@ def scan_command(
     from sensor_gateway.ble import AdapterUnavailableError, scan_sensors
 
     try:
-        results = asyncio.run(scan_sensors(timeout_s, read_battery=battery,
-                                           include_unknown=show_all, adapter=adapter))
+        results = asyncio.run(
+            scan_sensors(timeout_s, read_battery=battery, include_unknown=show_all, adapter=adapter)
+        )
     except AdapterUnavailableError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
     console = Console()
     if not results:
-        console.print(f"No sensors heard in {timeout_s:g} s. Are they switched on, charged, and not "
-                      "connected to a phone app? Try a longer --timeout-s.")
+        console.print(
+            f"No sensors heard in {timeout_s:g} s. Are they switched on, charged, and not "
+            "connected to a phone app? Try a longer --timeout-s."
+        )
         return
     table = Table(title=f"Sensors in range ({len(results)})")
-    for column, justify in (("name", "left"), ("address", "left"), ("kind", "left"),
-                            ("RSSI dBm", "right"), ("battery %", "right")):
+    for column, justify in (
+        ("name", "left"),
+        ("address", "left"),
+        ("kind", "left"),
+        ("RSSI dBm", "right"),
+        ("battery %", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for result in results:
         if result.battery_pct is not None:
             battery_text = f"{result.battery_pct} ({'adv' if result.battery_source == 'advertisement' else 'read'})"
         else:
             battery_text = "-" if battery or result.kind is None else "? (--battery)"
-        table.add_row(result.name or "?", result.address,
-                      result.kind.value if result.kind is not None else "unsupported",
-                      str(result.rssi_dbm) if result.rssi_dbm is not None else "?", battery_text)
+        table.add_row(
+            result.name or "?",
+            result.address,
+            result.kind.value if result.kind is not None else "unsupported",
+            str(result.rssi_dbm) if result.rssi_dbm is not None else "?",
+            battery_text,
+        )
     console.print(table)
     console.print("Assign a sensor with: winkwatch gateway --assign ADDRESS,KIND,ATHLETE,PLACEMENT")

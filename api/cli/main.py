@@ -30,7 +30,6 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-
 @app.callback()
 def main() -> None:
     """WinkWatch: rep-by-rep butt-wink detection from a sacrum and a thigh IMU."""

@@ -11,7 +11,6 @@ file or engine name, 1 when the output cannot be written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -25,12 +24,12 @@ def register(app: typer.Typer) -> None:
 
 def orient(
     in_csv: Path = typer.Argument(..., metavar="IN.csv", help="raw-recording CSV of one sensor"),
-    engine: Optional[str] = typer.Option(
+    engine: str | None = typer.Option(
         None,
         "--engine",
         help="orientation engine: vqf-offline (default, most accurate), vqf, madgwick, mahony or ekf",
     ),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None, "--out", metavar="OUT.csv", help="write here instead of standard output"
     ),
 ) -> None:
@@ -53,7 +52,9 @@ def orient(
         _fail(str(exc), code=2)
     try:
         samples = resample_uniform(recording)
-        quat_wxyz = estimate_orientation(samples.gyr_radps, samples.acc_mps2, samples.rate_hz, engine)
+        quat_wxyz = estimate_orientation(
+            samples.gyr_radps, samples.acc_mps2, samples.rate_hz, engine
+        )
     except (FusionError, ValueError) as exc:
         _fail(f"{in_csv}: cannot estimate orientation: {exc}", code=2)
     gap_count = int(np.count_nonzero(samples.in_gap))
@@ -66,15 +67,22 @@ def orient(
 
     buffer = io.StringIO()
     buffer.write(ORIENT_CSV_HEADER + "\n")
-    np.savetxt(buffer, np.column_stack([samples.t_s, quat_wxyz]), delimiter=",",
-               fmt=["%.6f", "%.9f", "%.9f", "%.9f", "%.9f"])
+    np.savetxt(
+        buffer,
+        np.column_stack([samples.t_s, quat_wxyz]),
+        delimiter=",",
+        fmt=["%.6f", "%.9f", "%.9f", "%.9f", "%.9f"],
+    )
     if out is None:
         typer.echo(buffer.getvalue(), nl=False)
         return
     try:
         out.write_text(buffer.getvalue(), encoding="utf-8")
     except OSError as exc:
-        _fail(f"cannot write {out}: {exc.strerror or exc}; check the folder exists and is writable", code=1)
+        _fail(
+            f"cannot write {out}: {exc.strerror or exc}; check the folder exists and is writable",
+            code=1,
+        )
 
 
 def _fail(message: str, code: int) -> None:

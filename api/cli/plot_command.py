@@ -9,7 +9,6 @@ else those the analysis finds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,12 +23,16 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
 
 def plot(
     out: Path = typer.Option(..., "--out", "-o", help="PNG file to write"),
-    set_id: Optional[int] = typer.Option(None, "--set", min=1, help="a set in the database (WINKWATCH_DATABASE_URL)"),
-    sacrum: Optional[Path] = typer.Option(None, help="raw-recording CSV of the sacrum sensor"),
-    thigh: Optional[Path] = typer.Option(None, help="raw-recording CSV of the thigh sensor"),
-    reps: Optional[Path] = typer.Option(None, help="rep CSV from `winkwatch analyze` for these recordings"),
-    rep: Optional[int] = typer.Option(None, "--rep", min=1, help="plot only this rep"),
-    load_kg: Optional[float] = typer.Option(None, help="load of the set in kg (files only)"),
+    set_id: int | None = typer.Option(
+        None, "--set", min=1, help="a set in the database (WINKWATCH_DATABASE_URL)"
+    ),
+    sacrum: Path | None = typer.Option(None, help="raw-recording CSV of the sacrum sensor"),
+    thigh: Path | None = typer.Option(None, help="raw-recording CSV of the thigh sensor"),
+    reps: Path | None = typer.Option(
+        None, help="rep CSV from `winkwatch analyze` for these recordings"
+    ),
+    rep: int | None = typer.Option(None, "--rep", min=1, help="plot only this rep"),
+    load_kg: float | None = typer.Option(None, help="load of the set in kg (files only)"),
 ) -> None:
     """Plot angles over time with reps and winks marked, and the tilt-vs-thigh loops, to PNG."""
     from api.errors import WinkWatchError
@@ -49,7 +52,13 @@ def plot(
             angles, rep_rows, title = _from_database(set_id)
         else:
             angles, rep_rows, title = _from_files(sacrum, thigh, reps, load_kg)
-        render(angles if isinstance(angles, Angles) else Angles.of(angles), rep_rows, out, title=title, rep=rep)
+        render(
+            angles if isinstance(angles, Angles) else Angles.of(angles),
+            rep_rows,
+            out,
+            title=title,
+            rep=rep,
+        )
     except (PlotError, WinkWatchError) as exc:
         _fail(str(exc))
     except FusionError as exc:
@@ -70,7 +79,8 @@ def _from_database(set_id: int):
         with database.sessions() as db:
             row = set_store.get_set(db, set_id)
             title = f"set {set_id}: {row.variant.replace('_', ' ')}, " + (
-                f"{row.load_kg:g} kg" if row.load_kg is not None else "bodyweight")
+                f"{row.load_kg:g} kg" if row.load_kg is not None else "bodyweight"
+            )
             rep_rows = list(iter_rep_rows(db, RepFilter(set_id=set_id)))
         result = analyse_stored_set(database, set_id)
     finally:
@@ -86,7 +96,9 @@ def _from_files(sacrum: Path, thigh: Path, reps: Path | None, load_kg: float | N
     from sensor_gateway.recording_csv import RecordingFormatError, read_recording_csv
 
     try:
-        result = analyze_recordings(read_recording_csv(sacrum), read_recording_csv(thigh), load_kg=load_kg)
+        result = analyze_recordings(
+            read_recording_csv(sacrum), read_recording_csv(thigh), load_kg=load_kg
+        )
     except RecordingFormatError as exc:
         raise PlotError(str(exc)) from exc
     rep_rows = result.reps

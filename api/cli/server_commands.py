@@ -7,10 +7,9 @@ the schema first. Heavy imports stay inside the commands.
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -47,7 +46,9 @@ def _database():
 def serve(
     host: str = typer.Option(None, help="interface to listen on (default 127.0.0.1)"),
     port: int = typer.Option(None, help="TCP port (default 8000)"),
-    simulate: int = typer.Option(0, min=0, max=50, help="run N simulated athletes (no hardware needed)"),
+    simulate: int = typer.Option(
+        0, min=0, max=50, help="run N simulated athletes (no hardware needed)"
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
 ) -> None:
     """Run the HTTP API (docs at /docs) and the live gateway in one process."""
@@ -59,7 +60,9 @@ def serve(
     from api.server import serve as run_server
     from api.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades: quiet unless wrong
     settings = Settings()
     host = host or settings.host
@@ -71,10 +74,14 @@ def serve(
     interrupted = server.app.state.interrupted_set_ids
     if interrupted:
         typer.echo(f"sets left recording by the last run, marked interrupted: {interrupted}")
-    typer.echo(f"WinkWatch API on http://{host}:{port} (docs: /docs); database {settings.database_url}")
+    typer.echo(
+        f"WinkWatch API on http://{host}:{port} (docs: /docs); database {settings.database_url}"
+    )
     if simulate:
-        typer.echo(f"{simulate} simulated athlete(s) squatting; create a token with "
-                   "`winkwatch token create NAME` to call the API")
+        typer.echo(
+            f"{simulate} simulated athlete(s) squatting; create a token with "
+            "`winkwatch token create NAME` to call the API"
+        )
     try:
         asyncio.run(run_server(server, host, port, log_level))
     except KeyboardInterrupt:
@@ -111,7 +118,9 @@ def token_list() -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: int = typer.Argument(..., help="id shown by `winkwatch token list`")) -> None:
+def token_revoke(
+    token_id: int = typer.Argument(..., help="id shown by `winkwatch token list`"),
+) -> None:
     """Revoke a token: requests with it get 401 from now on."""
     from api.auth import revoke_token
     from api.errors import NotFoundError
@@ -127,17 +136,18 @@ def token_revoke(token_id: int = typer.Argument(..., help="id shown by `winkwatc
 
 def export(
     out: Path = typer.Option(None, "--out", "-o", help="file to write (default: standard output)"),
-    set_id: Optional[int] = typer.Option(None, "--set", help="reps (or raw samples) of this set"),
-    session_id: Optional[int] = typer.Option(None, "--session", help="reps of this session"),
-    athlete_id: Optional[int] = typer.Option(None, "--athlete", help="reps of this athlete"),
-    since: Optional[datetime] = typer.Option(None, help="reps from this date/time (UTC)"),
-    until: Optional[datetime] = typer.Option(None, help="reps before this date/time (UTC)"),
+    set_id: int | None = typer.Option(None, "--set", help="reps (or raw samples) of this set"),
+    session_id: int | None = typer.Option(None, "--session", help="reps of this session"),
+    athlete_id: int | None = typer.Option(None, "--athlete", help="reps of this athlete"),
+    since: datetime | None = typer.Option(None, help="reps from this date/time (UTC)"),
+    until: datetime | None = typer.Option(None, help="reps before this date/time (UTC)"),
     flagged: bool = typer.Option(False, "--flagged", help="butt-wink reps only"),
-    raw: Optional[PlacementChoice] = typer.Option(None, help="raw samples of one sensor of --set"),
-    raw_zip: bool = typer.Option(False, "--raw-zip", help="raw samples of every sensor of --set, zipped"),
+    raw: PlacementChoice | None = typer.Option(None, help="raw samples of one sensor of --set"),
+    raw_zip: bool = typer.Option(
+        False, "--raw-zip", help="raw samples of every sensor of --set, zipped"
+    ),
 ) -> None:
     """Export reps as CSV (the `winkwatch analyze` columns + ids), or a set's raw samples."""
-    from datetime import timezone
 
     from api.errors import WinkWatchError
     from api.export import iter_raw_csv, iter_raw_zip, iter_reps_csv
@@ -150,7 +160,7 @@ def export(
     if raw_zip and out is None:
         _fail("--raw-zip writes a zip file: give --out FILE.zip")
     database = _database()
-    utc = lambda value: value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value  # noqa: E731
+    utc = lambda value: value.replace(tzinfo=UTC) if value and value.tzinfo is None else value  # noqa: E731
     try:
         with database.sessions() as db:
             if raw_zip:
@@ -159,8 +169,14 @@ def export(
             elif raw:
                 chunks = iter_raw_csv(db, set_id, Placement(raw.value))
             else:
-                where = RepFilter(athlete_id=athlete_id, set_id=set_id, session_id=session_id,
-                                  butt_wink=True if flagged else None, since=utc(since), until=utc(until))
+                where = RepFilter(
+                    athlete_id=athlete_id,
+                    set_id=set_id,
+                    session_id=session_id,
+                    butt_wink=True if flagged else None,
+                    since=utc(since),
+                    until=utc(until),
+                )
                 chunks = iter_reps_csv(db, where)
             _write_chunks(chunks, out)
     except WinkWatchError as exc:
@@ -190,8 +206,10 @@ def reanalyze(set_id: int = typer.Argument(..., help="the set to analyse again")
         outcome = reanalyze_set(database, set_id)
     except (WinkWatchError, FusionError) as exc:
         _fail(str(exc))
-    typer.echo(f"set {set_id}: {outcome.reps_before} rep(s) replaced by {outcome.reps_after} "
-               f"({outcome.wink_reps} with butt wink)")
+    typer.echo(
+        f"set {set_id}: {outcome.reps_before} rep(s) replaced by {outcome.reps_after} "
+        f"({outcome.wink_reps} with butt wink)"
+    )
     for finding in outcome.findings:
         typer.echo(f"  note: {finding.message}")
 

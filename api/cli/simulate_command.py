@@ -15,7 +15,7 @@ Exit code 2 for an invalid option, 1 when DIR cannot be written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -27,30 +27,73 @@ EXIT_BAD_OPTION = 2
 
 
 def simulate(
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder to write the recordings and truth to.")],
-    reps: Annotated[Optional[int], typer.Option(help="Number of reps.")] = None,
-    wink_deg: Annotated[Optional[float], typer.Option(help="Butt-wink amplitude per rep, deg (0 = none).")] = None,
-    depth_deg: Annotated[Optional[float], typer.Option(help="Thigh angle at the bottom, deg (90 = parallel).")] = None,
-    rate_hz: Annotated[Optional[float], typer.Option(help="Sampling rate of both sensors, Hz.")] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", metavar="DIR", help="Folder to write the recordings and truth to."),
+    ],
+    reps: Annotated[int | None, typer.Option(help="Number of reps.")] = None,
+    wink_deg: Annotated[
+        float | None, typer.Option(help="Butt-wink amplitude per rep, deg (0 = none).")
+    ] = None,
+    depth_deg: Annotated[
+        float | None, typer.Option(help="Thigh angle at the bottom, deg (90 = parallel).")
+    ] = None,
+    rate_hz: Annotated[
+        float | None, typer.Option(help="Sampling rate of both sensors, Hz.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
-    thigh_rate_hz: Annotated[Optional[float], typer.Option(help="Sampling rate of the thigh sensor, Hz.")] = None,
-    wink_onset_deg: Annotated[Optional[float], typer.Option(help="Thigh angle where the wink starts, deg.")] = None,
-    wink_onset_fraction: Annotated[Optional[float], typer.Option(help="Wink onset as a fraction of each rep's depth.")] = None,
-    loss: Annotated[Optional[float], typer.Option(help="Share of packets lost per sensor (0-0.5).")] = None,
-    standing_s: Annotated[Optional[float], typer.Option(help="Standing still before the first rep, s.")] = None,
-    aligned_mount: Annotated[bool, typer.Option(help="Sensor axes aligned with the segments instead of random.")] = False,
-    ideal_sensors: Annotated[bool, typer.Option(help="No noise, bias, drift, jitter, quantisation or loss.")] = False,
-    soft_tissue_deg: Annotated[Optional[float], typer.Option(help="Sensor wobble on the segment at a 100-deg thigh angle, deg.")] = None,
-    randomise: Annotated[bool, typer.Option("--random", help="Start from a random realistic set drawn from the seed.")] = False,
-    load_kg: Annotated[Optional[float], typer.Option(help="Load to note in simulation.json, kg.")] = None,
+    thigh_rate_hz: Annotated[
+        float | None, typer.Option(help="Sampling rate of the thigh sensor, Hz.")
+    ] = None,
+    wink_onset_deg: Annotated[
+        float | None, typer.Option(help="Thigh angle where the wink starts, deg.")
+    ] = None,
+    wink_onset_fraction: Annotated[
+        float | None, typer.Option(help="Wink onset as a fraction of each rep's depth.")
+    ] = None,
+    loss: Annotated[
+        float | None, typer.Option(help="Share of packets lost per sensor (0-0.5).")
+    ] = None,
+    standing_s: Annotated[
+        float | None, typer.Option(help="Standing still before the first rep, s.")
+    ] = None,
+    aligned_mount: Annotated[
+        bool, typer.Option(help="Sensor axes aligned with the segments instead of random.")
+    ] = False,
+    ideal_sensors: Annotated[
+        bool, typer.Option(help="No noise, bias, drift, jitter, quantisation or loss.")
+    ] = False,
+    soft_tissue_deg: Annotated[
+        float | None,
+        typer.Option(help="Sensor wobble on the segment at a 100-deg thigh angle, deg."),
+    ] = None,
+    randomise: Annotated[
+        bool,
+        typer.Option("--random", help="Start from a random realistic set drawn from the seed."),
+    ] = False,
+    load_kg: Annotated[
+        float | None, typer.Option(help="Load to note in simulation.json, kg.")
+    ] = None,
 ) -> None:
     """Simulate a squat set from a sacrum and a thigh IMU, with its exact ground truth."""
     from fusion.simulator import SimulationSpecError
 
     try:
         spec = _build_spec(
-            seed, randomise, reps, wink_deg, depth_deg, rate_hz, thigh_rate_hz, wink_onset_deg,
-            wink_onset_fraction, loss, standing_s, aligned_mount, ideal_sensors, soft_tissue_deg,
+            seed,
+            randomise,
+            reps,
+            wink_deg,
+            depth_deg,
+            rate_hz,
+            thigh_rate_hz,
+            wink_onset_deg,
+            wink_onset_fraction,
+            loss,
+            standing_s,
+            aligned_mount,
+            ideal_sensors,
+            soft_tissue_deg,
         )
     except SimulationSpecError as exc:
         _fail(f"invalid option: {exc}", EXIT_BAD_OPTION)
@@ -63,7 +106,10 @@ def simulate(
     try:
         _write_outputs(out, simulated, load_kg)
     except OSError as exc:
-        _fail(f"cannot write to {out}: {exc.strerror or exc}; choose a writable folder", EXIT_CANNOT_WRITE)
+        _fail(
+            f"cannot write to {out}: {exc.strerror or exc}; choose a writable folder",
+            EXIT_CANNOT_WRITE,
+        )
     winking = sum(rep.wink_onset_depth_deg is not None for rep in simulated.reps)
     typer.echo(
         f"wrote {len(simulated.sacrum)} sacrum and {len(simulated.thigh)} thigh samples, "
@@ -97,12 +143,19 @@ def _build_spec(
 
     spec = random_spec(np.random.default_rng(seed)) if randomise else SquatSetSpec()
     changes = {
-        "reps": reps, "wink_deg": wink_deg, "depth_deg": depth_deg, "wink_onset_deg": wink_onset_deg,
-        "wink_onset_fraction": wink_onset_fraction, "standing_s": standing_s,
+        "reps": reps,
+        "wink_deg": wink_deg,
+        "depth_deg": depth_deg,
+        "wink_onset_deg": wink_onset_deg,
+        "wink_onset_fraction": wink_onset_fraction,
+        "standing_s": standing_s,
     }
     spec = replace(spec, **{name: value for name, value in changes.items() if value is not None})
     sensors = {}
-    for placement, rate in (("sacrum", rate_hz), ("thigh", thigh_rate_hz if thigh_rate_hz is not None else rate_hz)):
+    for placement, rate in (
+        ("sacrum", rate_hz),
+        ("thigh", thigh_rate_hz if thigh_rate_hz is not None else rate_hz),
+    ):
         sensor = getattr(spec, placement)
         if ideal_sensors:
             sensor = SensorSpec.ideal(rate_hz=sensor.rate_hz, mount=sensor.mount)
@@ -137,7 +190,9 @@ def _write_outputs(out: Path, simulated: SimulatedSet, load_kg: float | None) ->
         for rep in simulated.reps:
             writer.writerow("" if value is None else value for value in rep.as_row().values())
     truth = simulated.truth
-    samples = np.column_stack([truth.t_s, truth.thigh_deg, truth.pelvic_tilt_deg, truth.hip_flexion_deg])
+    samples = np.column_stack(
+        [truth.t_s, truth.thigh_deg, truth.pelvic_tilt_deg, truth.hip_flexion_deg]
+    )
     with (out / "truth_samples.csv").open("w", newline="", encoding="utf-8") as handle:
         handle.write(",".join(TRUTH_SAMPLE_COLUMNS) + "\n")
         np.savetxt(handle, samples, delimiter=",", fmt="%.9g")
@@ -145,7 +200,7 @@ def _write_outputs(out: Path, simulated: SimulatedSet, load_kg: float | None) ->
         "seed": simulated.seed,
         "load_kg": load_kg,
         "time_bases": "sacrum.csv/thigh.csv t_s: recorded clock shared by both sensors (drifting sensor "
-                      "clocks mapped by offset); truth_*.csv: true time, t = 0 at the start of the set",
+        "clocks mapped by offset); truth_*.csv: true time, t = 0 at the start of the set",
         "heading_start_deg": simulated.heading_start_deg,
         "sensors": {
             placement: {
@@ -154,11 +209,16 @@ def _write_outputs(out: Path, simulated: SimulatedSet, load_kg: float | None) ->
                 "acc_bias_mps2": truth_.errors.acc_bias_mps2.tolist(),
                 "acc_scale": truth_.errors.acc_scale.tolist(),
             }
-            for placement, truth_ in (("sacrum", simulated.sacrum_truth), ("thigh", simulated.thigh_truth))
+            for placement, truth_ in (
+                ("sacrum", simulated.sacrum_truth),
+                ("thigh", simulated.thigh_truth),
+            )
         },
         "spec": dataclasses.asdict(simulated.spec),
     }
-    (out / "simulation.json").write_text(json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8")
+    (out / "simulation.json").write_text(
+        json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8"
+    )
 
 
 def _fail(message: str, code: int) -> NoReturn:

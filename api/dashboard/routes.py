@@ -39,8 +39,12 @@ def dashboard_page() -> FileResponse:
 
 
 @router.get("/dashboard/sets/{set_id}/angles", response_model=SetAnglesPublic)
-async def set_angles(set_id: IdPath, request: Request, _: Reader,
-                     max_rate_hz: float = Query(50.0, ge=1.0, le=200.0, description="thin to this rate")):
+async def set_angles(
+    set_id: IdPath,
+    request: Request,
+    _: Reader,
+    max_rate_hz: float = Query(50.0, ge=1.0, le=200.0, description="thin to this rate"),
+):
     """Thigh angle, pelvic tilt and hip flexion through the set, from its stored raw samples."""
     from api.dashboard.series import analyse_stored_set, thin
     from fusion.errors import FusionError
@@ -51,10 +55,14 @@ async def set_angles(set_id: IdPath, request: Request, _: Reader,
         raise InvalidInputError(f"set {set_id} cannot be analysed: {exc}") from exc
     series = thin(result, max_rate_hz)
     return SetAnglesPublic(
-        set_id=set_id, t_s=_rounded(series.t_s, 3), thigh_deg=_rounded(series.thigh_deg, 2),
+        set_id=set_id,
+        t_s=_rounded(series.t_s, 3),
+        thigh_deg=_rounded(series.thigh_deg, 2),
         pelvic_tilt_deg=_rounded(series.pelvic_tilt_deg, 2),
-        hip_flexion_deg=_rounded(series.hip_flexion_deg, 2), in_gap=[bool(g) for g in series.in_gap],
-        findings=[finding.message for finding in result.findings])
+        hip_flexion_deg=_rounded(series.hip_flexion_deg, 2),
+        in_gap=[bool(g) for g in series.in_gap],
+        findings=[finding.message for finding in result.findings],
+    )
 
 
 def _rounded(values, digits: int) -> list[float | None]:

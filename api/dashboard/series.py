@@ -43,6 +43,10 @@ def thin(result: AnalysisResult, max_rate_hz: float) -> AngleSeries:
         rate_hz = (result.t_s.size - 1) / max(float(result.t_s[-1] - result.t_s[0]), 1e-9)
         # 1 % slack: a 100.01 Hz grid (clock drift) thinned for 50 Hz keeps every 2nd sample.
         step = max(1, int(np.ceil(rate_hz / max_rate_hz - 0.01)))
-    return AngleSeries(t_s=result.t_s[::step], thigh_deg=result.thigh_deg[::step],
-                       pelvic_tilt_deg=result.pelvic_tilt_deg[::step],
-                       hip_flexion_deg=result.hip_flexion_deg[::step], in_gap=result.in_gap[::step])
+    return AngleSeries(
+        t_s=result.t_s[::step],
+        thigh_deg=result.thigh_deg[::step],
+        pelvic_tilt_deg=result.pelvic_tilt_deg[::step],
+        hip_flexion_deg=result.hip_flexion_deg[::step],
+        in_gap=result.in_gap[::step],
+    )

@@ -18,8 +18,13 @@ summaries, CSV export and live streams. Every endpoint except `/health` needs
 admin token. Angles in degrees, times of a rep in seconds since its set started."""
 
 
-def create_app(settings: Settings | None = None, gateway: GatewayPort | None = None, *,
-               database: Database | None = None, sink: DatabaseSink | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    gateway: GatewayPort | None = None,
+    *,
+    database: Database | None = None,
+    sink: DatabaseSink | None = None,
+) -> FastAPI:
     """Build the app. Opens (and upgrades) the database unless one is given.
 
     With a `gateway`, pass the `sink` the gateway writes into (see `api.server`), so that
@@ -29,7 +34,9 @@ def create_app(settings: Settings | None = None, gateway: GatewayPort | None = N
     owns_database = database is None
     database = database or open_database(settings.database_url, settings.database_schema)
     interrupted = recover_after_restart(database, settings.gateway_id)
-    service = LiveService(database=database, gateway_id=settings.gateway_id, gateway=gateway, sink=sink)
+    service = LiveService(
+        database=database, gateway_id=settings.gateway_id, gateway=gateway, sink=sink
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -39,7 +46,9 @@ def create_app(settings: Settings | None = None, gateway: GatewayPort | None = N
             if owns_database:
                 database.dispose()
 
-    app = FastAPI(title="WinkWatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="WinkWatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.database = database
     app.state.service = service

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Iterator
+from collections.abc import Iterator
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -40,8 +41,9 @@ def require_reader(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    principal = principal_for(request.app.state.database,
-                              credentials.credentials if credentials else None)
+    principal = principal_for(
+        request.app.state.database, credentials.credentials if credentials else None
+    )
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -54,8 +56,10 @@ def require_reader(
 
 def require_admin(principal: Annotated[Principal, Depends(require_reader)]) -> Principal:
     if not principal.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"token {principal.name!r} is read-only; this needs an admin token")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"token {principal.name!r} is read-only; this needs an admin token",
+        )
     return principal
 
 

@@ -25,12 +25,21 @@ _STATUS: dict[type[Exception], int] = {
 def install_error_handlers(app: FastAPI) -> None:
     for exc_type, code in _STATUS.items():
         app.add_exception_handler(exc_type, _handler(code))
-    app.add_exception_handler(IntegrityError, _database_handler(
-        status.HTTP_409_CONFLICT, "conflicts with stored data (duplicate or referenced record)"))
-    app.add_exception_handler(DataError, _database_handler(
-        422, "a value cannot be stored (out of range or bad text)"))
-    app.add_exception_handler(OperationalError, _database_handler(
-        status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable; try again shortly"))
+    app.add_exception_handler(
+        IntegrityError,
+        _database_handler(
+            status.HTTP_409_CONFLICT, "conflicts with stored data (duplicate or referenced record)"
+        ),
+    )
+    app.add_exception_handler(
+        DataError, _database_handler(422, "a value cannot be stored (out of range or bad text)")
+    )
+    app.add_exception_handler(
+        OperationalError,
+        _database_handler(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable; try again shortly"
+        ),
+    )
 
 
 def _handler(code: int):

@@ -15,19 +15,28 @@ T = TypeVar("T")
 # Database integer columns are 32-bit on PostgreSQL: larger ids cannot exist.
 MAX_ID = 2**31 - 1
 # Text without NUL characters (PostgreSQL cannot store them), bounded length.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
-                                        pattern=r"^[^\x00]*$")]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]*$"),
+]
 Notes = Annotated[str, StringConstraints(max_length=10_000, pattern=r"^[^\x00]*$")]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                           pattern=r"^[^\x00]*$")]
-LoadKg = Annotated[float, Field(ge=0.0, le=1000.0, allow_inf_nan=False,
-                                description="external load in kg (0 = bodyweight)")]
+Address = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
+]
+LoadKg = Annotated[
+    float,
+    Field(
+        ge=0.0, le=1000.0, allow_inf_nan=False, description="external load in kg (0 = bodyweight)"
+    ),
+]
 
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: int | None = Field(
-        description="pass as `cursor` to get the next page; null when there are no more")
+        description="pass as `cursor` to get the next page; null when there are no more"
+    )
 
 
 class _FromRow(BaseModel):
@@ -109,8 +118,12 @@ class SetStart(BaseModel):
     variant: SetVariant
     load_kg: LoadKg | None = None
     notes: Notes = ""
-    session_id: int | None = Field(default=None, ge=1, le=MAX_ID,
-                                   description="default: the athlete's open session (or a new one)")
+    session_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="default: the athlete's open session (or a new one)",
+    )
 
 
 class SetUpdate(BaseModel):

@@ -23,8 +23,9 @@ def get_athlete(db: Session, athlete_id: int) -> Athlete:
     return get_or_not_found(db, Athlete, athlete_id, "athlete")
 
 
-def update_athlete(db: Session, athlete_id: int, *, name: str | None = None,
-                   notes: str | None = None) -> Athlete:
+def update_athlete(
+    db: Session, athlete_id: int, *, name: str | None = None, notes: str | None = None
+) -> Athlete:
     athlete = get_athlete(db, athlete_id)
     if name is not None:
         athlete.name = name
@@ -60,8 +61,9 @@ def register_sensor(db: Session, address: str, kind: str, name: str = "") -> Sen
     return sensor
 
 
-def assign_sensor(db: Session, sensor_id: int, athlete_id: int | None,
-                  placement: Placement | None) -> Sensor:
+def assign_sensor(
+    db: Session, sensor_id: int, athlete_id: int | None, placement: Placement | None
+) -> Sensor:
     """Put a sensor on an athlete's sacrum or thigh (or unassign it with None, None).
 
     The sensor that held that athlete's placement before is unassigned: an athlete wears
@@ -72,9 +74,13 @@ def assign_sensor(db: Session, sensor_id: int, athlete_id: int | None,
         raise ConflictError("give both athlete_id and placement to assign, or neither to unassign")
     if athlete_id is not None:
         get_athlete(db, athlete_id)
-        for previous in db.scalars(select(Sensor).where(
-            Sensor.athlete_id == athlete_id, Sensor.placement == placement.value, Sensor.id != sensor.id
-        )):
+        for previous in db.scalars(
+            select(Sensor).where(
+                Sensor.athlete_id == athlete_id,
+                Sensor.placement == placement.value,
+                Sensor.id != sensor.id,
+            )
+        ):
             previous.athlete_id = None
             previous.placement = None
     sensor.athlete_id = athlete_id
@@ -83,8 +89,9 @@ def assign_sensor(db: Session, sensor_id: int, athlete_id: int | None,
     return sensor
 
 
-def list_sensors(db: Session, athlete_id: int | None = None, cursor: int | None = None,
-                 limit: int = 100) -> Page[Sensor]:
+def list_sensors(
+    db: Session, athlete_id: int | None = None, cursor: int | None = None, limit: int = 100
+) -> Page[Sensor]:
     query = select(Sensor)
     if athlete_id is not None:
         query = query.where(Sensor.athlete_id == athlete_id)
@@ -96,7 +103,9 @@ def sensors_of_athlete(db: Session, athlete_id: int) -> dict[Placement, Sensor]:
     return {Placement(s.placement): s for s in sensors if s.placement is not None}
 
 
-def create_session(db: Session, athlete_id: int, gateway_id: str = "", notes: str = "") -> TrainingSession:
+def create_session(
+    db: Session, athlete_id: int, gateway_id: str = "", notes: str = ""
+) -> TrainingSession:
     get_athlete(db, athlete_id)
     session = TrainingSession(athlete_id=athlete_id, gateway_id=gateway_id, notes=notes)
     db.add(session)
@@ -127,8 +136,9 @@ def open_session_for(db: Session, athlete_id: int, gateway_id: str) -> TrainingS
     return session if session is not None else create_session(db, athlete_id, gateway_id)
 
 
-def list_sessions(db: Session, athlete_id: int | None = None, cursor: int | None = None,
-                  limit: int = 100) -> Page[TrainingSession]:
+def list_sessions(
+    db: Session, athlete_id: int | None = None, cursor: int | None = None, limit: int = 100
+) -> Page[TrainingSession]:
     query = select(TrainingSession)
     if athlete_id is not None:
         query = query.where(TrainingSession.athlete_id == athlete_id)

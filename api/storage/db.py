@@ -8,8 +8,8 @@ never corrupt the file. PostgreSQL is selected by a postgresql+psycopg:// URL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -80,7 +80,9 @@ def upgrade_schema(engine: Engine) -> None:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
+    config.set_main_option(
+        "script_location", str(Path(__file__).resolve().parent.parent / "migrations")
+    )
     try:
         with engine.begin() as connection:
             schema = _search_path_schema(engine)

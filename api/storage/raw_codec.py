@@ -46,14 +46,18 @@ def decode_samples(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inverse of `encode_samples`: (t_s (N,), acc_mps2 (N, 3), gyr_radps (N, 3)) float64."""
     if codec != CODEC:
-        raise RawCodecError(f"raw chunk codec {codec!r} is unknown to this WinkWatch version; upgrade")
+        raise RawCodecError(
+            f"raw chunk codec {codec!r} is unknown to this WinkWatch version; upgrade"
+        )
     try:
         body = zlib.decompress(payload)
     except zlib.error as exc:
         raise RawCodecError(f"raw chunk payload is damaged: {exc}") from exc
     expected = n_samples * (8 + 12 + 12)
     if len(body) != expected:
-        raise RawCodecError(f"raw chunk holds {len(body)} bytes, expected {expected} for {n_samples} samples")
+        raise RawCodecError(
+            f"raw chunk holds {len(body)} bytes, expected {expected} for {n_samples} samples"
+        )
     t_end = n_samples * 8
     acc_end = t_end + n_samples * 12
     t_s = _unshuffle(body[:t_end], np.dtype("<f8"), n_samples)

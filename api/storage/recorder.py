@@ -61,7 +61,9 @@ def resolve_athlete_key(db: Session, athlete_key: str) -> int:
     an athlete (created on first use, e.g. simulated athletes of a config file)."""
     if athlete_key.isdigit() and db.get(Athlete, int(athlete_key)) is not None:
         return int(athlete_key)
-    found = db.scalar(select(Athlete.id).where(Athlete.name == athlete_key).order_by(Athlete.id).limit(1))
+    found = db.scalar(
+        select(Athlete.id).where(Athlete.name == athlete_key).order_by(Athlete.id).limit(1)
+    )
     if found is not None:
         return found
     return catalog.create_athlete(db, athlete_key, notes="created by the gateway").id
@@ -70,8 +72,14 @@ def resolve_athlete_key(db: Session, athlete_key: str) -> int:
 class DatabaseSink:
     """Buffers gateway output and commits it at least every `commit_interval_s`."""
 
-    def __init__(self, database: Database, *, gateway_id: str, commit_interval_s: float = 1.0,
-                 start_thread: bool = True) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        gateway_id: str,
+        commit_interval_s: float = 1.0,
+        start_thread: bool = True,
+    ) -> None:
         self._db = database
         self.gateway_id = gateway_id
         self.commit_interval_s = commit_interval_s
@@ -92,7 +100,9 @@ class DatabaseSink:
     def start(self) -> None:
         """Start the writer thread (committing every `commit_interval_s`)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="winkwatch-db-writer", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name="winkwatch-db-writer", daemon=True
+            )
             self._thread.start()
 
     # -- GatewaySink, called from the gateway's event loop: never blocks on the database ----
@@ -147,11 +157,16 @@ class DatabaseSink:
             except OperationalError as exc:  # database unreachable or locked: retry later
                 self.failed_flushes += 1
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
-                log.error("could not store gateway data (will retry in %.1f s): %s",
-                          self.commit_interval_s, self.last_error)
+                log.error(
+                    "could not store gateway data (will retry in %.1f s): %s",
+                    self.commit_interval_s,
+                    self.last_error,
+                )
                 with self._lock:
                     self._pending = batch + self._pending
-                    self._pending_samples = sum(len(i) for i in self._pending if isinstance(i, RawSamples))
+                    self._pending_samples = sum(
+                        len(i) for i in self._pending if isinstance(i, RawSamples)
+                    )
                     if self._pending_samples > MAX_PENDING_SAMPLES:
                         self._drop_oldest_samples()
                 return False
@@ -159,20 +174,27 @@ class DatabaseSink:
                 # Retrying the same batch would fail again: store item by item, skip the bad one.
                 self.failed_flushes += 1
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
-                log.error("gateway data rejected by the database (%s); storing item by item",
-                          self.last_error)
+                log.error(
+                    "gateway data rejected by the database (%s); storing item by item",
+                    self.last_error,
+                )
                 for item in batch:
                     try:
                         self._write_transaction([item])
                     except (SQLAlchemyError, WinkWatchError) as item_exc:
-                        log.error("dropped one %s that cannot be stored: %s",
-                                  type(item).__name__, item_exc)
+                        log.error(
+                            "dropped one %s that cannot be stored: %s",
+                            type(item).__name__,
+                            item_exc,
+                        )
             self.flushes += 1
             return True
 
     def _write_transaction(self, batch: list[GatewayEvent | RawSamples]) -> None:
-        open_sets_before = {k: replace(v, chunk_index=defaultdict(int, v.chunk_index))
-                            for k, v in self._open_sets.items()}
+        open_sets_before = {
+            k: replace(v, chunk_index=defaultdict(int, v.chunk_index))
+            for k, v in self._open_sets.items()
+        }
         try:
             with self._db.sessions.begin() as db:
                 self._write(db, batch)
@@ -186,8 +208,11 @@ class DatabaseSink:
                 del self._pending[index]
                 self._pending_samples -= len(item)
                 self.dropped_samples += len(item)
-                log.error("database unreachable for too long: dropped %d raw samples of %s",
-                          len(item), item.address)
+                log.error(
+                    "database unreachable for too long: dropped %d raw samples of %s",
+                    len(item),
+                    item.address,
+                )
                 return
 
     def _write(self, db: Session, batch: list[GatewayEvent | RawSamples]) -> None:
@@ -210,12 +235,23 @@ class DatabaseSink:
         if row is None:
             athlete_id = resolve_athlete_key(db, info.athlete_id)
             row = set_store.start_set(
-                db, athlete_id, info.variant, load_kg=info.load_kg, notes=info.notes,
-                session_id=session_id, gateway_id=self.gateway_id, set_key=info.set_key,
-                started_at=info.started_utc, close_running=True,
+                db,
+                athlete_id,
+                info.variant,
+                load_kg=info.load_kg,
+                notes=info.notes,
+                session_id=session_id,
+                gateway_id=self.gateway_id,
+                set_key=info.set_key,
+                started_at=info.started_utc,
+                close_running=True,
             )
-        opened = _OpenSet(set_id=row.id, athlete_id=row.athlete_id, started_s=info.started_s,
-                          chunk_index=defaultdict(int))
+        opened = _OpenSet(
+            set_id=row.id,
+            athlete_id=row.athlete_id,
+            started_s=info.started_s,
+            chunk_index=defaultdict(int),
+        )
         self._open_sets[info.set_key] = opened
         return opened
 
@@ -238,35 +274,48 @@ class DatabaseSink:
         elif isinstance(event, Calibrated):
             opened = self._open_sets.get(event.set_key)
             if opened is not None:
-                set_store.add_calibration(db, opened.athlete_id, opened.set_id, event.ok,
-                                          event.message, at=event.wall_utc)
+                set_store.add_calibration(
+                    db, opened.athlete_id, opened.set_id, event.ok, event.message, at=event.wall_utc
+                )
         elif isinstance(event, QualityWarning) and event.set_key in self._open_sets:
             row = set_store.get_set(db, self._open_sets[event.set_key].set_id)
             findings = json.loads(row.findings_json or "[]")
-            findings.append({"code": event.code, "message": event.message,
-                             "sensor": event.placement.value if event.placement else None,
-                             "rep": event.rep})
+            findings.append(
+                {
+                    "code": event.code,
+                    "message": event.message,
+                    "sensor": event.placement.value if event.placement else None,
+                    "rep": event.rep,
+                }
+            )
             row.findings_json = json.dumps(findings)
         elif isinstance(event, SensorStatusChanged) and event.kind is not None:
             if catalog.sensor_by_address(db, event.address) is None:
                 catalog.register_sensor(db, event.address, event.kind.value)
 
-    def _write_samples(self, db: Session, samples: dict[tuple[str, str], list[RawSamples]],
-                       only_set: str | None = None) -> None:
+    def _write_samples(
+        self,
+        db: Session,
+        samples: dict[tuple[str, str], list[RawSamples]],
+        only_set: str | None = None,
+    ) -> None:
         for key in [k for k in samples if only_set is None or k[0] == only_set]:
             chunks = samples.pop(key)
             set_key, placement = key
             opened = self._open_sets.get(set_key)
             if opened is None:
-                log.warning("%d samples of unknown set %s not stored", sum(map(len, chunks)), set_key)
+                log.warning(
+                    "%d samples of unknown set %s not stored", sum(map(len, chunks)), set_key
+                )
                 continue
             t_s = np.concatenate([c.t_s for c in chunks]) - opened.started_s
             acc = np.concatenate([c.acc_mps2 for c in chunks])
             gyr = np.concatenate([c.gyr_radps for c in chunks])
             index = opened.chunk_index[placement]
             opened.chunk_index[placement] = index + 1
-            set_store.add_raw_chunk(db, opened.set_id, chunks[0].placement, chunks[0].address,
-                                    index, t_s, acc, gyr)
+            set_store.add_raw_chunk(
+                db, opened.set_id, chunks[0].placement, chunks[0].address, index, t_s, acc, gyr
+            )
             row = db.get(ExerciseSet, opened.set_id)
             row.recorded_s = max(row.recorded_s, float(t_s[-1]))
 
@@ -275,7 +324,10 @@ def _relative_metrics(event: RepCompleted, started_s: float):
     """The rep's times moved from the gateway clock to seconds since the set started."""
     m = event.metrics
     return replace(
-        m, start_s=m.start_s - started_s, bottom_s=m.bottom_s - started_s, end_s=m.end_s - started_s,
+        m,
+        start_s=m.start_s - started_s,
+        bottom_s=m.bottom_s - started_s,
+        end_s=m.end_s - started_s,
         wink_onset_s=None if m.wink_onset_s is None else m.wink_onset_s - started_s,
     )
 

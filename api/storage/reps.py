@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterator
 
 import numpy as np
 from sqlalchemy import Select, select
@@ -39,8 +39,11 @@ class RepFilter:
         if self.set_id is not None:
             query = query.where(Rep.set_id == self.set_id)
         if self.session_id is not None:
-            query = query.where(Rep.set_id.in_(
-                select(ExerciseSet.id).where(ExerciseSet.session_id == self.session_id)))
+            query = query.where(
+                Rep.set_id.in_(
+                    select(ExerciseSet.id).where(ExerciseSet.session_id == self.session_id)
+                )
+            )
         if self.variant is not None:
             query = query.where(Rep.variant == SetVariant(self.variant).value)
         if self.butt_wink is not None:
@@ -56,7 +59,9 @@ def get_rep(db: Session, rep_id: int) -> Rep:
     return get_or_not_found(db, Rep, rep_id, "rep")
 
 
-def list_reps(db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100) -> Page[Rep]:
+def list_reps(
+    db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100
+) -> Page[Rep]:
     return fetch_page(db, where.apply(select(Rep)), Rep.id, cursor, limit)
 
 
@@ -70,7 +75,11 @@ def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:
     last_id = 0
     while True:
         query = (
-            where.apply(select(table, ExerciseSet.session_id).join(ExerciseSet, ExerciseSet.id == table.c.set_id))
+            where.apply(
+                select(table, ExerciseSet.session_id).join(
+                    ExerciseSet, ExerciseSet.id == table.c.set_id
+                )
+            )
             .where(table.c.id > last_id)
             .order_by(table.c.id)
         )
@@ -129,15 +138,24 @@ def _median(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def summarize_athlete(db: Session, athlete_id: int, since: datetime | None = None,
-                      until: datetime | None = None) -> AthleteSummary:
+def summarize_athlete(
+    db: Session, athlete_id: int, since: datetime | None = None, until: datetime | None = None
+) -> AthleteSummary:
     """Wink onset depth per variant, per day (trend) and per load."""
     catalog.get_athlete(db, athlete_id)
     where = RepFilter(athlete_id=athlete_id, since=since, until=until)
-    query = where.apply(select(
-        Rep.variant, Rep.performed_at, Rep.load_kg, Rep.depth_deg, Rep.wink_deg,
-        Rep.wink_onset_depth_deg, Rep.butt_wink, Rep.loaded_wink,
-    )).order_by(Rep.performed_at)
+    query = where.apply(
+        select(
+            Rep.variant,
+            Rep.performed_at,
+            Rep.load_kg,
+            Rep.depth_deg,
+            Rep.wink_deg,
+            Rep.wink_onset_depth_deg,
+            Rep.butt_wink,
+            Rep.loaded_wink,
+        )
+    ).order_by(Rep.performed_at)
     per_variant: dict[str, list] = defaultdict(list)
     per_day: dict[tuple[date, str], list] = defaultdict(list)
     per_load: dict[tuple[str, float], list] = defaultdict(list)
@@ -148,30 +166,49 @@ def summarize_athlete(db: Session, athlete_id: int, since: datetime | None = Non
             per_load[(row.variant, round(float(row.load_kg), 1))].append(row)
 
     def onsets(rows) -> list[float]:
-        return [r.wink_onset_depth_deg for r in rows if r.butt_wink and r.wink_onset_depth_deg is not None]
+        return [
+            r.wink_onset_depth_deg
+            for r in rows
+            if r.butt_wink and r.wink_onset_depth_deg is not None
+        ]
 
     variants = []
     for variant, rows in sorted(per_variant.items()):
         loaded = [r for r in rows if r.load_kg is not None and r.load_kg > 0]
         loaded_onsets = onsets(loaded)
-        variants.append(VariantSummary(
-            variant=variant, reps=len(rows), wink_reps=sum(bool(r.butt_wink) for r in rows),
-            loaded_wink_reps=sum(bool(r.loaded_wink) for r in rows),
-            median_depth_deg=_median([r.depth_deg for r in rows]),
-            median_wink_deg=_median([r.wink_deg for r in rows]),
-            median_wink_onset_depth_deg=_median(onsets(rows)),
-            median_loaded_onset_depth_deg=_median(loaded_onsets),
-            min_loaded_onset_depth_deg=min(loaded_onsets) if loaded_onsets else None,
-        ))
+        variants.append(
+            VariantSummary(
+                variant=variant,
+                reps=len(rows),
+                wink_reps=sum(bool(r.butt_wink) for r in rows),
+                loaded_wink_reps=sum(bool(r.loaded_wink) for r in rows),
+                median_depth_deg=_median([r.depth_deg for r in rows]),
+                median_wink_deg=_median([r.wink_deg for r in rows]),
+                median_wink_onset_depth_deg=_median(onsets(rows)),
+                median_loaded_onset_depth_deg=_median(loaded_onsets),
+                min_loaded_onset_depth_deg=min(loaded_onsets) if loaded_onsets else None,
+            )
+        )
     over_time = [
-        DayPoint(day=day, variant=variant, reps=len(rows), wink_reps=sum(bool(r.butt_wink) for r in rows),
-                 median_wink_onset_depth_deg=_median(onsets(rows)))
+        DayPoint(
+            day=day,
+            variant=variant,
+            reps=len(rows),
+            wink_reps=sum(bool(r.butt_wink) for r in rows),
+            median_wink_onset_depth_deg=_median(onsets(rows)),
+        )
         for (day, variant), rows in sorted(per_day.items())
     ]
     by_load = [
-        LoadPoint(variant=variant, load_kg=load, reps=len(rows),
-                  wink_reps=sum(bool(r.butt_wink) for r in rows),
-                  median_wink_onset_depth_deg=_median(onsets(rows)))
+        LoadPoint(
+            variant=variant,
+            load_kg=load,
+            reps=len(rows),
+            wink_reps=sum(bool(r.butt_wink) for r in rows),
+            median_wink_onset_depth_deg=_median(onsets(rows)),
+        )
         for (variant, load), rows in sorted(per_load.items())
     ]
-    return AthleteSummary(athlete_id=athlete_id, variants=variants, over_time=over_time, by_load=by_load)
+    return AthleteSummary(
+        athlete_id=athlete_id, variants=variants, over_time=over_time, by_load=by_load
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
 
 import numpy as np
 from sqlalchemy import delete, select, update
@@ -22,10 +22,19 @@ from api.vocab import Placement, RepSource, SetStatus, SetVariant
 from fusion.types import ImuRecording, QualityFinding, RepMetrics
 
 
-def start_set(db: Session, athlete_id: int, variant: SetVariant, *, load_kg: float | None = None,
-              notes: str = "", session_id: int | None = None, gateway_id: str = "",
-              set_key: str | None = None, started_at: datetime | None = None,
-              close_running: bool = False) -> ExerciseSet:
+def start_set(
+    db: Session,
+    athlete_id: int,
+    variant: SetVariant,
+    *,
+    load_kg: float | None = None,
+    notes: str = "",
+    session_id: int | None = None,
+    gateway_id: str = "",
+    set_key: str | None = None,
+    started_at: datetime | None = None,
+    close_running: bool = False,
+) -> ExerciseSet:
     """A new set in status `recording` (in the athlete's open session unless one is given).
 
     `set_key` is the gateway's key of the set (a new UUID when the set has no gateway).
@@ -34,27 +43,43 @@ def start_set(db: Session, athlete_id: int, variant: SetVariant, *, load_kg: flo
     the old one is marked completed, or interrupted if another gateway was recording it.
     """
     catalog.get_athlete(db, athlete_id)
-    running = list(db.scalars(select(ExerciseSet).where(
-        ExerciseSet.athlete_id == athlete_id, ExerciseSet.status == SetStatus.RECORDING.value
-    )))
+    running = list(
+        db.scalars(
+            select(ExerciseSet).where(
+                ExerciseSet.athlete_id == athlete_id,
+                ExerciseSet.status == SetStatus.RECORDING.value,
+            )
+        )
+    )
     if running and not close_running:
-        raise ConflictError(f"athlete {athlete_id} is already recording set {running[0].id}; stop it first")
+        raise ConflictError(
+            f"athlete {athlete_id} is already recording set {running[0].id}; stop it first"
+        )
     for old in running:
-        old.status = (SetStatus.COMPLETED if old.gateway_id == gateway_id else SetStatus.INTERRUPTED).value
+        old.status = (
+            SetStatus.COMPLETED if old.gateway_id == gateway_id else SetStatus.INTERRUPTED
+        ).value
         old.ended_at = utc_now()
     if session_id is None:
         session = catalog.open_session_for(db, athlete_id, gateway_id)
     else:
         session = catalog.get_session(db, session_id)
         if session.athlete_id != athlete_id:
-            raise ConflictError(f"session {session_id} belongs to athlete {session.athlete_id}, "
-                                f"not {athlete_id}")
+            raise ConflictError(
+                f"session {session_id} belongs to athlete {session.athlete_id}, not {athlete_id}"
+            )
         if session.ended_at is not None:
             raise ConflictError(f"session {session_id} has ended; start a new session")
     exercise_set = ExerciseSet(
-        session_id=session.id, athlete_id=athlete_id, variant=SetVariant(variant).value,
-        load_kg=load_kg, notes=notes, status=SetStatus.RECORDING.value, gateway_id=gateway_id,
-        set_key=set_key or uuid.uuid4().hex, started_at=started_at or utc_now(),
+        session_id=session.id,
+        athlete_id=athlete_id,
+        variant=SetVariant(variant).value,
+        load_kg=load_kg,
+        notes=notes,
+        status=SetStatus.RECORDING.value,
+        gateway_id=gateway_id,
+        set_key=set_key or uuid.uuid4().hex,
+        started_at=started_at or utc_now(),
     )
     db.add(exercise_set)
     db.flush()
@@ -79,8 +104,14 @@ def finish_set(db: Session, set_id: int, status: SetStatus = SetStatus.COMPLETED
     return exercise_set
 
 
-def update_set(db: Session, set_id: int, *, variant: SetVariant | None = None,
-               load_kg: float | None = None, notes: str | None = None) -> ExerciseSet:
+def update_set(
+    db: Session,
+    set_id: int,
+    *,
+    variant: SetVariant | None = None,
+    load_kg: float | None = None,
+    notes: str | None = None,
+) -> ExerciseSet:
     """Correct a set's variant, load or notes; its reps follow."""
     exercise_set = get_set(db, set_id)
     if variant is not None:
@@ -97,18 +128,33 @@ def update_set(db: Session, set_id: int, *, variant: SetVariant | None = None,
 
 def mark_interrupted(db: Session, gateway_id: str) -> list[int]:
     """Sets this gateway left `recording` (it was killed): mark them interrupted."""
-    ids = list(db.scalars(select(ExerciseSet.id).where(
-        ExerciseSet.status == SetStatus.RECORDING.value, ExerciseSet.gateway_id == gateway_id
-    )))
+    ids = list(
+        db.scalars(
+            select(ExerciseSet.id).where(
+                ExerciseSet.status == SetStatus.RECORDING.value,
+                ExerciseSet.gateway_id == gateway_id,
+            )
+        )
+    )
     if ids:
-        db.execute(update(ExerciseSet).where(ExerciseSet.id.in_(ids)).values(
-            status=SetStatus.INTERRUPTED.value, ended_at=utc_now()))
+        db.execute(
+            update(ExerciseSet)
+            .where(ExerciseSet.id.in_(ids))
+            .values(status=SetStatus.INTERRUPTED.value, ended_at=utc_now())
+        )
     return ids
 
 
-def list_sets(db: Session, *, athlete_id: int | None = None, session_id: int | None = None,
-              variant: SetVariant | None = None, status: SetStatus | None = None,
-              cursor: int | None = None, limit: int = 100) -> Page[ExerciseSet]:
+def list_sets(
+    db: Session,
+    *,
+    athlete_id: int | None = None,
+    session_id: int | None = None,
+    variant: SetVariant | None = None,
+    status: SetStatus | None = None,
+    cursor: int | None = None,
+    limit: int = 100,
+) -> Page[ExerciseSet]:
     query = select(ExerciseSet)
     if athlete_id is not None:
         query = query.where(ExerciseSet.athlete_id == athlete_id)
@@ -126,7 +172,9 @@ def rep_row(exercise_set: ExerciseSet, metrics: RepMetrics) -> dict[str, object]
     values = asdict(metrics)
     values["quality"] = ";".join(metrics.quality)
     values.update(
-        set_id=exercise_set.id, athlete_id=exercise_set.athlete_id, variant=exercise_set.variant,
+        set_id=exercise_set.id,
+        athlete_id=exercise_set.athlete_id,
+        variant=exercise_set.variant,
         performed_at=exercise_set.started_at + timedelta(seconds=float(metrics.start_s)),
     )
     for key, value in values.items():
@@ -142,8 +190,13 @@ def add_reps(db: Session, exercise_set: ExerciseSet, reps: Iterable[RepMetrics])
     return len(rows)
 
 
-def replace_reps(db: Session, set_id: int, reps: Sequence[RepMetrics],
-                 findings: Sequence[QualityFinding], source: RepSource) -> int:
+def replace_reps(
+    db: Session,
+    set_id: int,
+    reps: Sequence[RepMetrics],
+    findings: Sequence[QualityFinding],
+    source: RepSource,
+) -> int:
     exercise_set = get_set(db, set_id)
     db.execute(delete(Rep).where(Rep.set_id == set_id))
     exercise_set.reps_source = source.value
@@ -156,26 +209,52 @@ def findings_to_json(findings: Sequence[QualityFinding]) -> str:
     return json.dumps([asdict(finding) for finding in findings])
 
 
-def add_calibration(db: Session, athlete_id: int, set_id: int | None, ok: bool, message: str,
-                    at: datetime | None = None) -> Calibration:
-    calibration = Calibration(athlete_id=athlete_id, set_id=set_id, ok=ok, message=message,
-                              created_at=at or utc_now())
+def add_calibration(
+    db: Session,
+    athlete_id: int,
+    set_id: int | None,
+    ok: bool,
+    message: str,
+    at: datetime | None = None,
+) -> Calibration:
+    calibration = Calibration(
+        athlete_id=athlete_id, set_id=set_id, ok=ok, message=message, created_at=at or utc_now()
+    )
     db.add(calibration)
     db.flush()
     return calibration
 
 
-def add_raw_chunk(db: Session, set_id: int, placement: Placement, address: str, chunk_index: int,
-                  t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> None:
+def add_raw_chunk(
+    db: Session,
+    set_id: int,
+    placement: Placement,
+    address: str,
+    chunk_index: int,
+    t_s: np.ndarray,
+    acc_mps2: np.ndarray,
+    gyr_radps: np.ndarray,
+) -> None:
     """Store one block of samples; `t_s` seconds since the set started."""
     t_s = np.asarray(t_s, dtype=float)
     if t_s.size == 0:
         return
-    db.execute(RawChunk.__table__.insert(), [dict(
-        set_id=set_id, placement=Placement(placement).value, address=address,
-        chunk_index=chunk_index, n_samples=int(t_s.size), t_first_s=float(t_s[0]),
-        t_last_s=float(t_s[-1]), codec=CODEC, payload=encode_samples(t_s, acc_mps2, gyr_radps),
-    )])
+    db.execute(
+        RawChunk.__table__.insert(),
+        [
+            dict(
+                set_id=set_id,
+                placement=Placement(placement).value,
+                address=address,
+                chunk_index=chunk_index,
+                n_samples=int(t_s.size),
+                t_first_s=float(t_s[0]),
+                t_last_s=float(t_s[-1]),
+                codec=CODEC,
+                payload=encode_samples(t_s, acc_mps2, gyr_radps),
+            )
+        ],
+    )
 
 
 def raw_placements(db: Session, set_id: int) -> list[Placement]:

@@ -14,7 +14,14 @@ Angles and reps start after that; the first rep is kept because its samples are 
 """
 
 from fusion.live.analyzer import LiveConfig, LiveSquatAnalyzer
-from fusion.live.events import Calibrated, LiveAngles, LiveEvent, RepCompleted, RepStarted, WinkOnset
+from fusion.live.events import (
+    Calibrated,
+    LiveAngles,
+    LiveEvent,
+    RepCompleted,
+    RepStarted,
+    WinkOnset,
+)
 from fusion.live.history import PLACEMENTS
 
 __all__ = [

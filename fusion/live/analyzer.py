@@ -18,21 +18,28 @@ from fusion.calibration import (
     find_still_window,
     sagittal_angle_deg,
 )
-from fusion.live.events import Calibrated, LiveAngles, LiveEvent, RepCompleted, RepStarted, WinkOnset
+from fusion.live.events import (
+    Calibrated,
+    LiveAngles,
+    LiveEvent,
+    RepCompleted,
+    RepStarted,
+    WinkOnset,
+)
 from fusion.live.history import PLACEMENTS, GridHistory, SensorBuffer
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
 from fusion.pipeline import WINK_THRESHOLD_DEG
-from fusion.resample import gap_mask
 from fusion.reps import LEAVE_FRACTION, LEAVE_MIN_DEG, RepThresholds, RepWindow
+from fusion.resample import gap_mask
 from fusion.wink import BOTTOM_EXIT_DEG
 
-AXIS_LOCK_DEG = 15.0      # thigh inclination that shows the squat has begun: fix the axes
+AXIS_LOCK_DEG = 15.0  # thigh inclination that shows the squat has begun: fix the axes
 # A causal filter restarted mid-rep needs a moment to settle, which costs more than short
 # interpolated stretches do (measured on 60 simulated sets); restart only after long drops.
 RESTART_GAP_S = 1.0
-HISTORY_S = 30.0          # grid history kept (longest rep plus the standing before it)
-MIN_AXIS_SAMPLES = 10     # moving samples needed before the flexion axis is trusted
+HISTORY_S = 30.0  # grid history kept (longest rep plus the standing before it)
+MIN_AXIS_SAMPLES = 10  # moving samples needed before the flexion axis is trusted
 
 
 @dataclass(frozen=True)
@@ -65,14 +72,16 @@ class LiveSquatAnalyzer:
             p: CausalOrientation(self.config.grid_rate_hz, self.config.engine) for p in PLACEMENTS
         }
         self._history = GridHistory()
-        self._restart = {p: False for p in PLACEMENTS}  # restart the filter: data resumes after a gap
+        self._restart = dict.fromkeys(
+            PLACEMENTS, False
+        )  # restart the filter: data resumes after a gap
         self._next_grid_s: float | None = None
         self._gaps: list[tuple[str, float, float]] = []
         self._vertical: dict[str, np.ndarray] | None = None
         self._still: StillWindow | None = None
         self._vertical_since = 0  # absolute grid index where the vertical was found
         self._calibration: dict[str, SegmentCalibration] | None = None
-        self._signs = {p: 1.0 for p in PLACEMENTS}
+        self._signs = dict.fromkeys(PLACEMENTS, 1.0)
         self._thigh = np.empty(0)  # angles aligned with history
         self._tilt = np.empty(0)
         self._standing_deg = 0.0
@@ -148,7 +157,9 @@ class LiveSquatAnalyzer:
         self._trim()
         return events
 
-    def _fuse(self, placement: str, gyr: np.ndarray, acc: np.ndarray, lost: np.ndarray) -> np.ndarray:
+    def _fuse(
+        self, placement: str, gyr: np.ndarray, acc: np.ndarray, lost: np.ndarray
+    ) -> np.ndarray:
         """Earth-up per grid sample. Inside a long gap the last known up is held and the filter
         restarts from the accelerometer after it (interpolated rates would integrate wrongly)."""
         fuser = self._fusers[placement]
@@ -159,7 +170,9 @@ class LiveSquatAnalyzer:
             if start > 0 or self._restart[placement]:
                 fuser.reset()
             up[start:stop] = up_in_sensor_frame(fuser.update(gyr[start:stop], acc[start:stop]))
-        last_up = self._history.up[placement][-1] if self._history.t_s.size else np.array([0.0, 0.0, 1.0])
+        last_up = (
+            self._history.up[placement][-1] if self._history.t_s.size else np.array([0.0, 0.0, 1.0])
+        )
         for start, stop in _runs(lost):
             up[start:stop] = up[start - 1] if start > 0 else last_up
         self._restart[placement] = bool(lost[-1])
@@ -206,14 +219,23 @@ class LiveSquatAnalyzer:
                 self._still = StillWindow(h.offset + stop - run, h.end, run / rate, True)
             elif h.t_s.size >= int(STILL_SEARCH_S * rate):
                 still = find_still_window(h.gyr["thigh"] + h.gyr["sacrum"], rate)
-                self._vertical = {p: _mean_unit(h.up[p][still.start : still.stop]) for p in PLACEMENTS}
+                self._vertical = {
+                    p: _mean_unit(h.up[p][still.start : still.stop]) for p in PLACEMENTS
+                }
                 self._still = still
-                events.append(Calibrated(False, "no still standing period: vertical from the "
-                                         "quietest moment; stand still 1-2 s before the set"))
+                events.append(
+                    Calibrated(
+                        False,
+                        "no still standing period: vertical from the "
+                        "quietest moment; stand still 1-2 s before the set",
+                    )
+                )
             else:
                 return events
             self._vertical_since = h.end  # absolute index
-        thigh_incl = np.degrees(np.arccos(np.clip(h.up["thigh"][-1] @ self._vertical["thigh"], -1, 1)))
+        thigh_incl = np.degrees(
+            np.arccos(np.clip(h.up["thigh"][-1] @ self._vertical["thigh"], -1, 1))
+        )
         if thigh_incl < AXIS_LOCK_DEG:
             return events
         events += self._lock_axes()
@@ -221,7 +243,9 @@ class LiveSquatAnalyzer:
 
     def _lock_axes(self) -> list[LiveEvent]:
         h = self._history
-        since = max(self._vertical_since - h.offset - int(STILL_MIN_S * self.config.grid_rate_hz), 0)
+        since = max(
+            self._vertical_since - h.offset - int(STILL_MIN_S * self.config.grid_rate_hz), 0
+        )
         calibration = {}
         for p in PLACEMENTS:
             gyr = h.gyr[p][since:]
@@ -238,10 +262,18 @@ class LiveSquatAnalyzer:
         self._thigh = np.empty(0)
         self._tilt = np.empty(0)
         self._scan_from = h.offset
-        trusted = self._still.trustworthy and all(c.planar_share >= 0.6 for c in calibration.values())
-        return [Calibrated(trusted, "calibrated from standing and the first descent"
-                           if trusted else "calibrated, but without a clean still period or "
-                           "with a lot of out-of-plane motion: angles may be offset")]
+        trusted = self._still.trustworthy and all(
+            c.planar_share >= 0.6 for c in calibration.values()
+        )
+        return [
+            Calibrated(
+                trusted,
+                "calibrated from standing and the first descent"
+                if trusted
+                else "calibrated, but without a clean still period or "
+                "with a lot of out-of-plane motion: angles may be offset",
+            )
+        ]
 
     # Angles and reps ----------------------------------------------------------------------
 
@@ -251,8 +283,12 @@ class LiveSquatAnalyzer:
         new_up = {p: h.up[p][done:] for p in PLACEMENTS}
         if new_up["thigh"].shape[0] == 0:
             return []
-        thigh = self._signs["thigh"] * sagittal_angle_deg(new_up["thigh"], self._calibration["thigh"])
-        tilt = self._signs["sacrum"] * sagittal_angle_deg(new_up["sacrum"], self._calibration["sacrum"])
+        thigh = self._signs["thigh"] * sagittal_angle_deg(
+            new_up["thigh"], self._calibration["thigh"]
+        )
+        tilt = self._signs["sacrum"] * sagittal_angle_deg(
+            new_up["sacrum"], self._calibration["sacrum"]
+        )
         self._thigh = np.concatenate([self._thigh, thigh])
         self._tilt = np.concatenate([self._tilt, tilt])
         return [LiveAngles(h.t_s[done:].copy(), thigh, tilt, thigh + tilt)]
@@ -284,7 +320,9 @@ class LiveSquatAnalyzer:
             if thigh <= self._thigh[rep.lowest_after - h.offset]:
                 rep.lowest_after = absolute
             excursion = self._thigh[rep.bottom - h.offset] - self._standing_deg
-            back_at_standing = thigh <= self._standing_deg + max(LEAVE_FRACTION * excursion, LEAVE_MIN_DEG)
+            back_at_standing = thigh <= self._standing_deg + max(
+                LEAVE_FRACTION * excursion, LEAVE_MIN_DEG
+            )
             rising_again = thigh > self._thigh[rep.lowest_after - h.offset] + LEAVE_MIN_DEG
             if back_at_standing or rising_again:
                 end = absolute if back_at_standing else rep.lowest_after
@@ -315,8 +353,11 @@ class LiveSquatAnalyzer:
         if drop_deg < self.config.wink_threshold_deg or not in_bottom:
             return []
         rep.wink_announced = True
-        return [WinkOnset(rep.number, float(h.t_s[peak]), float(self._thigh[peak]), drop_deg,
-                          float(h.t_s[i]))]
+        return [
+            WinkOnset(
+                rep.number, float(h.t_s[peak]), float(self._thigh[peak]), drop_deg, float(h.t_s[i])
+            )
+        ]
 
     def _complete_rep(self, rep: _RepState, end: int) -> RepCompleted:
         h = self._history
@@ -324,7 +365,12 @@ class LiveSquatAnalyzer:
         window = RepWindow(rep.start - o, rep.bottom - o, end - o)
         angles = SagittalAngles(self._thigh, self._tilt, self._thigh + self._tilt)
         metrics = rep_metrics(
-            rep.number, window, h.t_s, angles, {"gap": h.in_gap}, self.load_kg,
+            rep.number,
+            window,
+            h.t_s,
+            angles,
+            {"gap": h.in_gap},
+            self.load_kg,
             self.config.wink_threshold_deg,
         )
         self._standing_deg = float(self._thigh[rep.lowest_after - o])

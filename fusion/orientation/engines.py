@@ -18,8 +18,9 @@ earth z axis is up: their accelerometer model is R^T e_z = a / |a|, the same rel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -63,9 +64,7 @@ def check_engine_name(engine: str, *, causal_only: bool = False) -> EngineSpec:
     valid = CAUSAL_ENGINE_NAMES if causal_only else ENGINE_NAMES
     if engine not in valid:
         kind = "causal engine" if causal_only else "engine"
-        raise OrientationInputError(
-            f"unknown {kind} {engine!r}; choose one of: {', '.join(valid)}"
-        )
+        raise OrientationInputError(f"unknown {kind} {engine!r}; choose one of: {', '.join(valid)}")
     return ENGINES[engine]
 
 

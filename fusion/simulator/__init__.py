@@ -24,7 +24,13 @@ from fusion.simulator.simulate import (
     SimulatedSet,
     simulate_set,
 )
-from fusion.simulator.spec import BodySpec, OutOfPlaneSpec, SensorSpec, SimulationSpecError, SquatSetSpec
+from fusion.simulator.spec import (
+    BodySpec,
+    OutOfPlaneSpec,
+    SensorSpec,
+    SimulationSpecError,
+    SquatSetSpec,
+)
 
 __all__ = [
     "MIN_WINK_RANGE_DEG",

@@ -15,7 +15,13 @@ import numpy as np
 
 from fusion.orientation.quaternions import quat_multiply
 from fusion.simulator.profiles import Jet
-from fusion.simulator.rotations import body_rates, quat_to_matrix, random_rotation_quat, segment_matrix, segment_quat
+from fusion.simulator.rotations import (
+    body_rates,
+    quat_to_matrix,
+    random_rotation_quat,
+    segment_matrix,
+    segment_quat,
+)
 from fusion.simulator.spec import SensorSpec, VectorOrMagnitude
 from fusion.simulator.wobble import Wobble, draw_wobble, wobble_angles
 
@@ -45,7 +51,11 @@ def _vector(value: VectorOrMagnitude, rng: np.random.Generator) -> np.ndarray:
 
 
 def _gains(value: VectorOrMagnitude) -> np.ndarray:
-    return np.full(3, float(value)) if isinstance(value, (int, float)) else np.asarray(value, dtype=float)
+    return (
+        np.full(3, float(value))
+        if isinstance(value, (int, float))
+        else np.asarray(value, dtype=float)
+    )
 
 
 def draw_sensor_errors(spec: SensorSpec, rng: np.random.Generator) -> SensorErrors:
@@ -86,7 +96,7 @@ def sensor_frame_truth(
 ) -> SensorFrameTruth:
     """Rotate segment-frame rates and specific force (N, 3) into the (wobbling) sensor frame."""
     mount = errors.mount_matrix
-    gyr = segment_gyr_radps @ mount   # rows: R_mount^T omega
+    gyr = segment_gyr_radps @ mount  # rows: R_mount^T omega
     force = segment_specific_force_mps2 @ mount
     mount_quat = np.broadcast_to(errors.mount_quat_wxyz, (len(t_s), 4))
     if errors.wobble is not None:
@@ -113,6 +123,16 @@ def measure(
     """Sensor readings (acc_mps2, gyr_radps), each (N, 3), from the error-free sensor-frame truth."""
     gyr, acc = truth.gyr_radps, truth.specific_force_mps2
     count = gyr.shape[0]
-    gyr = gyr * errors.gyr_scale + errors.gyr_bias_radps + rng.normal(0.0, spec.gyr_noise_radps, (count, 3))
-    acc = acc * errors.acc_scale + errors.acc_bias_mps2 + rng.normal(0.0, spec.acc_noise_mps2, (count, 3))
-    return _digitise(acc, spec.acc_range_mps2, spec.adc_bits), _digitise(gyr, spec.gyr_range_radps, spec.adc_bits)
+    gyr = (
+        gyr * errors.gyr_scale
+        + errors.gyr_bias_radps
+        + rng.normal(0.0, spec.gyr_noise_radps, (count, 3))
+    )
+    acc = (
+        acc * errors.acc_scale
+        + errors.acc_bias_mps2
+        + rng.normal(0.0, spec.acc_noise_mps2, (count, 3))
+    )
+    return _digitise(acc, spec.acc_range_mps2, spec.adc_bits), _digitise(
+        gyr, spec.gyr_range_radps, spec.adc_bits
+    )

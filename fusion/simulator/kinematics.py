@@ -80,12 +80,18 @@ class _Rigid:
 
 def _radians(angles: SegmentAngles) -> SegmentAngles:
     scale = np.pi / 180.0
-    return SegmentAngles(angles.heading.scaled(scale), angles.out_of_plane.scaled(scale), angles.sagittal.scaled(scale))
+    return SegmentAngles(
+        angles.heading.scaled(scale),
+        angles.out_of_plane.scaled(scale),
+        angles.sagittal.scaled(scale),
+    )
 
 
 def _rigid(angles: SegmentAngles) -> _Rigid:
     omega, alpha = body_rates(angles.heading, angles.out_of_plane, angles.sagittal)
-    return _Rigid(segment_matrix(angles.heading, angles.out_of_plane, angles.sagittal), omega, alpha)
+    return _Rigid(
+        segment_matrix(angles.heading, angles.out_of_plane, angles.sagittal), omega, alpha
+    )
 
 
 def evaluate_motion(plan: SetPlan, body: BodySpec, t_s: np.ndarray) -> SetMotion:
@@ -93,11 +99,17 @@ def evaluate_motion(plan: SetPlan, body: BodySpec, t_s: np.ndarray) -> SetMotion
     t_s = np.asarray(t_s, dtype=float)
     angles = segment_angles(plan, t_s, body.shank_to_thigh_ratio)
     pelvis_angles, thigh_angles = _radians(angles.pelvis), _radians(angles.thigh)
-    shank, thigh, pelvis = _rigid(_radians(angles.shank)), _rigid(thigh_angles), _rigid(pelvis_angles)
+    shank, thigh, pelvis = (
+        _rigid(_radians(angles.shank)),
+        _rigid(thigh_angles),
+        _rigid(pelvis_angles),
+    )
 
     knee_lever = np.array([0.0, 0.0, body.shank_m])
     hip_lever = np.array([0.0, 0.0, body.thigh_m])
-    thigh_sensor_lever = np.array([0.0, body.thigh_sensor_lateral_m, body.thigh_sensor_fraction * body.thigh_m])
+    thigh_sensor_lever = np.array(
+        [0.0, body.thigh_sensor_lateral_m, body.thigh_sensor_fraction * body.thigh_m]
+    )
     sacrum_lever = np.asarray(body.sacrum_offset_m, dtype=float)
 
     knee_m, knee_acc = shank.position(knee_lever), shank.acceleration(knee_lever)
@@ -109,14 +121,18 @@ def evaluate_motion(plan: SetPlan, body: BodySpec, t_s: np.ndarray) -> SetMotion
         pelvic_tilt_deg=angles.pelvic_tilt_deg.value,
         pelvis=SegmentMotion(
             matrix=pelvis.matrix,
-            quat_wxyz=segment_quat(pelvis_angles.heading, pelvis_angles.out_of_plane, pelvis_angles.sagittal),
+            quat_wxyz=segment_quat(
+                pelvis_angles.heading, pelvis_angles.out_of_plane, pelvis_angles.sagittal
+            ),
             gyr_radps=pelvis.omega,
             sensor_position_m=hip_m + pelvis.position(sacrum_lever),
             sensor_acc_mps2=hip_acc + pelvis.acceleration(sacrum_lever),
         ),
         thigh=SegmentMotion(
             matrix=thigh.matrix,
-            quat_wxyz=segment_quat(thigh_angles.heading, thigh_angles.out_of_plane, thigh_angles.sagittal),
+            quat_wxyz=segment_quat(
+                thigh_angles.heading, thigh_angles.out_of_plane, thigh_angles.sagittal
+            ),
             gyr_radps=thigh.omega,
             sensor_position_m=knee_m + thigh.position(thigh_sensor_lever),
             sensor_acc_mps2=knee_acc + thigh.acceleration(thigh_sensor_lever),

@@ -62,12 +62,20 @@ def thigh_angle_jet(plan: SetPlan, t_s: np.ndarray, rep_index: np.ndarray) -> Je
         is_descent = t < rep.bottom_start_s
         is_ascent = t >= rep.ascent_start_s
         depth = rep.depth_deg
-        value[in_rep] = np.where(is_descent, depth * descent.value, np.where(is_ascent, depth * (1 - ascent.value), depth))
+        value[in_rep] = np.where(
+            is_descent,
+            depth * descent.value,
+            np.where(is_ascent, depth * (1 - ascent.value), depth),
+        )
         d1[in_rep] = np.where(
-            is_descent, depth * descent.d1 / rep.descent_s, np.where(is_ascent, -depth * ascent.d1 / rep.ascent_s, 0.0)
+            is_descent,
+            depth * descent.d1 / rep.descent_s,
+            np.where(is_ascent, -depth * ascent.d1 / rep.ascent_s, 0.0),
         )
         d2[in_rep] = np.where(
-            is_descent, depth * descent.d2 / rep.descent_s**2, np.where(is_ascent, -depth * ascent.d2 / rep.ascent_s**2, 0.0)
+            is_descent,
+            depth * descent.d2 / rep.descent_s**2,
+            np.where(is_ascent, -depth * ascent.d2 / rep.ascent_s**2, 0.0),
         )
     return Jet(value, d1, d2)
 
@@ -89,7 +97,9 @@ def tilt_of_thigh(plan: SetPlan, thigh_deg: np.ndarray, rep_index: np.ndarray) -
                 blend_start = onset - blend
                 rounding = round_into_peak((theta - blend_start) / blend)
                 in_blend = (theta > blend_start) & (theta <= onset)
-                rep_value = np.where(in_blend, k * blend_start + k * blend * rounding.value, rep_value)
+                rep_value = np.where(
+                    in_blend, k * blend_start + k * blend * rounding.value, rep_value
+                )
                 rep_d1 = np.where(in_blend, k * rounding.d1, rep_d1)
                 rep_d2 = np.where(in_blend, k * rounding.d2 / blend, rep_d2)
             span = rep.depth_deg - onset
@@ -122,7 +132,15 @@ def segment_angles(plan: SetPlan, t_s: np.ndarray, shank_to_thigh_ratio: float) 
     return SetAngles(
         thigh_deg=thigh,
         pelvic_tilt_deg=tilt,
-        thigh=SegmentAngles(body_heading + gain("thigh_rotation_per_deg"), gain("knees_out_per_deg"), thigh.scaled(-1.0)),
-        pelvis=SegmentAngles(body_heading + gain("pelvic_rotation_per_deg"), gain("pelvic_obliquity_per_deg"), tilt),
-        shank=SegmentAngles(body_heading, Jet.constant(0.0, count), thigh.scaled(shank_to_thigh_ratio)),
+        thigh=SegmentAngles(
+            body_heading + gain("thigh_rotation_per_deg"),
+            gain("knees_out_per_deg"),
+            thigh.scaled(-1.0),
+        ),
+        pelvis=SegmentAngles(
+            body_heading + gain("pelvic_rotation_per_deg"), gain("pelvic_obliquity_per_deg"), tilt
+        ),
+        shank=SegmentAngles(
+            body_heading, Jet.constant(0.0, count), thigh.scaled(shank_to_thigh_ratio)
+        ),
     )

@@ -33,12 +33,16 @@ class Jet:
     @staticmethod
     def constant(value: float | np.ndarray, count: int) -> Jet:
         zeros = np.zeros(count)
-        return Jet(np.broadcast_to(np.asarray(value, dtype=float), (count,)).copy(), zeros, zeros.copy())
+        return Jet(
+            np.broadcast_to(np.asarray(value, dtype=float), (count,)).copy(), zeros, zeros.copy()
+        )
 
     @staticmethod
     def linear(t_s: np.ndarray, start: float, rate_per_s: float) -> Jet:
         t_s = np.asarray(t_s, dtype=float)
-        return Jet(start + rate_per_s * t_s, np.full(t_s.shape, float(rate_per_s)), np.zeros(t_s.shape))
+        return Jet(
+            start + rate_per_s * t_s, np.full(t_s.shape, float(rate_per_s)), np.zeros(t_s.shape)
+        )
 
 
 def compose(outer: Jet, inner: Jet) -> Jet:

@@ -17,7 +17,9 @@ from fusion.simulator.spec import OutOfPlaneSpec, SensorSpec, SquatSetSpec
 COMMON_RATES_HZ: tuple[float, ...] = (50.0, 52.0, 60.0, 100.0, 104.0, 120.0, 200.0)
 CLEAR_WINK_DEG = (8.5, 15.0)  # set mean; per-rep jitter (sd <= 0.5 deg) rarely takes a rep below 8
 NO_WINK_DEG = (0.0, 1.5)
-UNCALIBRATED_ACC_SHARE = 0.15  # sensors with a gross accelerometer gain error (reads ~12.7 m/s^2 at rest)
+UNCALIBRATED_ACC_SHARE = (
+    0.15  # sensors with a gross accelerometer gain error (reads ~12.7 m/s^2 at rest)
+)
 
 
 def random_sensor_spec(rng: np.random.Generator) -> SensorSpec:
@@ -56,7 +58,13 @@ def random_spec(rng: np.random.Generator, soft_tissue_max_deg: float = 0.0) -> S
     partial = rng.random() < 0.25
     depth_deg = float(rng.uniform(50.0, 70.0) if partial else rng.uniform(70.0, 120.0))
     kind = rng.random()
-    wink_range = CLEAR_WINK_DEG if kind < 0.45 else NO_WINK_DEG if kind < 0.9 else (NO_WINK_DEG[1], CLEAR_WINK_DEG[0])
+    wink_range = (
+        CLEAR_WINK_DEG
+        if kind < 0.45
+        else NO_WINK_DEG
+        if kind < 0.9
+        else (NO_WINK_DEG[1], CLEAR_WINK_DEG[0])
+    )
     onset_fraction = float(rng.uniform(0.6, 0.85))
     spec = SquatSetSpec(
         reps=int(rng.integers(3, 11)),
@@ -88,7 +96,9 @@ def random_spec(rng: np.random.Generator, soft_tissue_max_deg: float = 0.0) -> S
     if soft_tissue_max_deg > 0:
         spec = replace(
             spec,
-            sacrum=replace(spec.sacrum, soft_tissue_deg=float(rng.uniform(0.0, soft_tissue_max_deg))),
+            sacrum=replace(
+                spec.sacrum, soft_tissue_deg=float(rng.uniform(0.0, soft_tissue_max_deg))
+            ),
             thigh=replace(spec.thigh, soft_tissue_deg=float(rng.uniform(0.0, soft_tissue_max_deg))),
         )
     return spec

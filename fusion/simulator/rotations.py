@@ -62,7 +62,9 @@ def segment_matrix(heading: Jet, out_of_plane: Jet, sagittal: Jet) -> np.ndarray
 def segment_quat(heading: Jet, out_of_plane: Jet, sagittal: Jet) -> np.ndarray:
     """Segment-to-earth quaternions (w, x, y, z) of `segment_matrix`, (N, 4)."""
     return quat_multiply(
-        quat_multiply(elementary_quat("z", heading.value), elementary_quat("x", out_of_plane.value)),
+        quat_multiply(
+            elementary_quat("z", heading.value), elementary_quat("x", out_of_plane.value)
+        ),
         elementary_quat("y", sagittal.value),
     )
 
@@ -76,8 +78,8 @@ def body_rates(heading: Jet, out_of_plane: Jet, sagittal: Jet) -> tuple[np.ndarr
     b_t = np.swapaxes(elementary_rotation("x", out_of_plane.value), -1, -2)
     c_t = np.swapaxes(elementary_rotation("y", sagittal.value), -1, -2)
     k_x, k_y = _GENERATOR["x"], _GENERATOR["y"]
-    up_in_c = c_t @ b_t @ _UNIT[2]           # C^T B^T e_z
-    x_in_c = c_t @ _UNIT[0]                  # C^T e_x
+    up_in_c = c_t @ b_t @ _UNIT[2]  # C^T B^T e_z
+    x_in_c = c_t @ _UNIT[0]  # C^T e_x
     h1, h2 = heading.d1[:, None], heading.d2[:, None]
     o1, o2 = out_of_plane.d1[:, None], out_of_plane.d2[:, None]
     s1, s2 = sagittal.d1[:, None], sagittal.d2[:, None]

@@ -60,15 +60,29 @@ def sample_times(spec: SensorSpec, duration_s: float, rng: np.random.Generator) 
     """Sample instants of one sensor over [0, `duration_s`] true time, after packet loss."""
     period_s = 1.0 / spec.rate_hz
     bound_s = MAX_JITTER_FRACTION_OF_PERIOD * period_s
-    first_s = rng.uniform(0.0, period_s) if spec.first_sample_delay_s is None else spec.first_sample_delay_s
+    first_s = (
+        rng.uniform(0.0, period_s)
+        if spec.first_sample_delay_s is None
+        else spec.first_sample_delay_s
+    )
     clock_rate = 1.0 + spec.drift_ppm * 1e-6
     count = int(np.floor((duration_s - first_s) * clock_rate / period_s + 1e-9)) + 1
     if count < 2:
-        raise ValueError(f"the set lasts {duration_s:.3f} s, too short for two samples at {spec.rate_hz} Hz")
+        raise ValueError(
+            f"the set lasts {duration_s:.3f} s, too short for two samples at {spec.rate_hz} Hz"
+        )
     ticks_s = np.arange(count) * period_s  # sensor clock, from the first sample
-    true_t_s = first_s + (ticks_s + _bounded_normal(rng, spec.sampling_jitter_s, bound_s, count)) / clock_rate
+    true_t_s = (
+        first_s
+        + (ticks_s + _bounded_normal(rng, spec.sampling_jitter_s, bound_s, count)) / clock_rate
+    )
     true_t_s = np.minimum(true_t_s, duration_s)
-    t_s = first_s + spec.clock_offset_error_s + ticks_s + _bounded_normal(rng, spec.timestamp_jitter_s, bound_s, count)
+    t_s = (
+        first_s
+        + spec.clock_offset_error_s
+        + ticks_s
+        + _bounded_normal(rng, spec.timestamp_jitter_s, bound_s, count)
+    )
     kept = packet_loss_mask(spec, count, rng)
     if np.count_nonzero(kept) < 2:
         kept[:2] = True

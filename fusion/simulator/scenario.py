@@ -26,7 +26,7 @@ import numpy as np
 from fusion.simulator.profiles import MIN_JERK_PEAK_SPEED_FACTOR
 from fusion.simulator.spec import SquatSetSpec
 
-MIN_WINK_RANGE_DEG = 5.0     # thigh travel past the onset needed for a wink to unfold
+MIN_WINK_RANGE_DEG = 5.0  # thigh travel past the onset needed for a wink to unfold
 MIN_DEPTH_DEG = 15.0
 MAX_DEPTH_DEG = 140.0
 OUT_OF_PLANE_REFERENCE_DEG = 100.0  # out-of-plane spec values are reached at this thigh angle
@@ -103,7 +103,12 @@ class RepPlan:
             return bottom
         x_turn = 0.5 * (1.0 - np.sqrt(1.0 - 4.0 * product))
         wink_share = x_turn**3 * (10.0 - 15.0 * x_turn + 6.0 * x_turn**2)
-        interior = self.wink_onset_deg + self.pelvic_tilt_peak_deg + span * x_turn - self.wink_deg * wink_share
+        interior = (
+            self.wink_onset_deg
+            + self.pelvic_tilt_peak_deg
+            + span * x_turn
+            - self.wink_deg * wink_share
+        )
         return float(max(bottom, interior))
 
 
@@ -118,11 +123,19 @@ class SetPlan:
 
 
 def _rep_onset_deg(spec: SquatSetSpec, depth_deg: float, rng: np.random.Generator) -> float:
-    base = spec.wink_onset_deg if spec.wink_onset_deg is not None else spec.wink_onset_fraction * depth_deg
-    return base + rng.normal(0.0, spec.wink_onset_jitter_deg) if spec.wink_onset_jitter_deg else base
+    base = (
+        spec.wink_onset_deg
+        if spec.wink_onset_deg is not None
+        else spec.wink_onset_fraction * depth_deg
+    )
+    return (
+        base + rng.normal(0.0, spec.wink_onset_jitter_deg) if spec.wink_onset_jitter_deg else base
+    )
 
 
-def _signed_gain(value_deg: float, rng: np.random.Generator, variation: float, random_sign: bool) -> float:
+def _signed_gain(
+    value_deg: float, rng: np.random.Generator, variation: float, random_sign: bool
+) -> float:
     size = value_deg * (1.0 + variation * rng.uniform(-1.0, 1.0))
     if random_sign:
         size *= rng.uniform(-1.0, 1.0)
@@ -137,7 +150,13 @@ def plan_set(spec: SquatSetSpec, rng: np.random.Generator) -> SetPlan:
     for index in range(spec.reps):
         if index > 0:
             t_s += rng.uniform(*spec.pause_between_s)
-        depth_deg = float(np.clip(spec.depth_deg + rng.normal(0.0, spec.depth_jitter_deg), MIN_DEPTH_DEG, MAX_DEPTH_DEG))
+        depth_deg = float(
+            np.clip(
+                spec.depth_deg + rng.normal(0.0, spec.depth_jitter_deg),
+                MIN_DEPTH_DEG,
+                MAX_DEPTH_DEG,
+            )
+        )
         tempo = max(0.5, 1.0 + rng.normal(0.0, spec.tempo_jitter))
         descent_s = tempo * MIN_JERK_PEAK_SPEED_FACTOR * depth_deg / spec.descent_peak_speed_degps
         ascent_s = tempo * MIN_JERK_PEAK_SPEED_FACTOR * depth_deg / spec.ascent_peak_speed_degps
@@ -147,7 +166,9 @@ def plan_set(spec: SquatSetSpec, rng: np.random.Generator) -> SetPlan:
         if wink_deg > 0 and spec.wink_jitter_deg:  # jitter varies a wink; it never creates one
             wink_deg = max(0.0, wink_deg + rng.normal(0.0, spec.wink_jitter_deg))
         onset_deg: float | None = _rep_onset_deg(spec, depth_deg, rng)
-        if wink_deg <= 0.0 or not (2.0 * MIN_WINK_RANGE_DEG <= onset_deg <= depth_deg - MIN_WINK_RANGE_DEG):
+        if wink_deg <= 0.0 or not (
+            2.0 * MIN_WINK_RANGE_DEG <= onset_deg <= depth_deg - MIN_WINK_RANGE_DEG
+        ):
             wink_deg, onset_deg = 0.0, None
         peak_deg = depth_deg if onset_deg is None else onset_deg
         reps.append(
@@ -161,8 +182,12 @@ def plan_set(spec: SquatSetSpec, rng: np.random.Generator) -> SetPlan:
                 rhythm_blend_deg=min(spec.rhythm_blend_deg, 0.5 * peak_deg),
                 wink_deg=float(wink_deg),
                 wink_onset_deg=None if onset_deg is None else float(onset_deg),
-                knees_out_per_deg=_signed_gain(oop.knees_out_deg, rng, oop.per_rep_variation, False),
-                thigh_rotation_per_deg=_signed_gain(oop.thigh_rotation_deg, rng, oop.per_rep_variation, False),
+                knees_out_per_deg=_signed_gain(
+                    oop.knees_out_deg, rng, oop.per_rep_variation, False
+                ),
+                thigh_rotation_per_deg=_signed_gain(
+                    oop.thigh_rotation_deg, rng, oop.per_rep_variation, False
+                ),
                 pelvic_obliquity_per_deg=_signed_gain(oop.pelvic_obliquity_deg, rng, 0.0, True),
                 pelvic_rotation_per_deg=_signed_gain(oop.pelvic_rotation_deg, rng, 0.0, True),
             )

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.orientation.quaternions import quat_multiply
-from fusion.simulator.imu import SensorErrors, SensorFrameTruth, draw_sensor_errors, measure, sensor_frame_truth
+from fusion.simulator.imu import (
+    SensorErrors,
+    SensorFrameTruth,
+    draw_sensor_errors,
+    measure,
+    sensor_frame_truth,
+)
 from fusion.simulator.kinematics import SetMotion, evaluate_motion
 from fusion.simulator.profiles import minimum_jerk
 from fusion.simulator.sampling import sample_times
@@ -113,19 +119,29 @@ class SimulatedSet:
     heading_start_deg: float
 
 
-def _sensor_truth(motion: SetMotion, placement: str, errors: SensorErrors) -> tuple[SensorFrameTruth, np.ndarray]:
+def _sensor_truth(
+    motion: SetMotion, placement: str, errors: SensorErrors
+) -> tuple[SensorFrameTruth, np.ndarray]:
     """Error-free sensor-frame readings and sensor-to-earth quaternions (w, x, y, z) at the motion's instants."""
     segment = getattr(motion, placement)
-    truth = sensor_frame_truth(errors, motion.t_s, motion.thigh_angle, segment.gyr_radps, segment.specific_force_mps2)
+    truth = sensor_frame_truth(
+        errors, motion.t_s, motion.thigh_angle, segment.gyr_radps, segment.specific_force_mps2
+    )
     return truth, quat_multiply(segment.quat_wxyz, truth.mount_quat_wxyz)
 
 
 def _simulate_sensor(
-    spec: SensorSpec, plan: SetPlan, set_spec: SquatSetSpec, placement: str, rng: np.random.Generator
+    spec: SensorSpec,
+    plan: SetPlan,
+    set_spec: SquatSetSpec,
+    placement: str,
+    rng: np.random.Generator,
 ) -> tuple[ImuRecording, SensorTruth]:
     errors = draw_sensor_errors(spec, rng)
     times = sample_times(spec, plan.duration_s, rng)
-    frame_truth, quat_wxyz = _sensor_truth(evaluate_motion(plan, set_spec.body, times.true_t_s), placement, errors)
+    frame_truth, quat_wxyz = _sensor_truth(
+        evaluate_motion(plan, set_spec.body, times.true_t_s), placement, errors
+    )
     acc_mps2, gyr_radps = measure(spec, errors, frame_truth, rng)
     recording = ImuRecording(t_s=times.t_s, acc_mps2=acc_mps2, gyr_radps=gyr_radps)
     return recording, SensorTruth(times.true_t_s, quat_wxyz, np.flatnonzero(times.kept), errors)
@@ -169,11 +185,16 @@ def _rep_truth(number: int, rep: RepPlan) -> RepTruth:
 def simulate_set(spec: SquatSetSpec | None = None, seed: int | None = None) -> SimulatedSet:
     """Simulate `spec` (default `SquatSetSpec()`); the same seed gives the same output."""
     spec = SquatSetSpec() if spec is None else spec
-    movement_rng, sacrum_rng, thigh_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    movement_rng, sacrum_rng, thigh_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
     plan = plan_set(spec, movement_rng)
     sacrum, sacrum_truth = _simulate_sensor(spec.sacrum, plan, spec, "pelvis", sacrum_rng)
     thigh, thigh_truth = _simulate_sensor(spec.thigh, plan, spec, "thigh", thigh_rng)
-    grid_t_s = np.arange(int(np.floor(plan.duration_s * spec.truth_rate_hz + 1e-9)) + 1) / spec.truth_rate_hz
+    grid_t_s = (
+        np.arange(int(np.floor(plan.duration_s * spec.truth_rate_hz + 1e-9)) + 1)
+        / spec.truth_rate_hz
+    )
     motion = evaluate_motion(plan, spec.body, grid_t_s)
     truth = SetTruth(
         t_s=grid_t_s,

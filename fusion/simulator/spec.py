@@ -18,8 +18,8 @@ MountSpec = str | tuple[float, float, float, float]
 VectorOrMagnitude = float | tuple[float, float, float]
 
 INT16_FULL_SCALE_BITS = 16
-DEFAULT_ACC_RANGE_MPS2 = 16.0 * STANDARD_GRAVITY_MPS2        # +-16 g
-DEFAULT_GYR_RANGE_RADPS = math.radians(2000.0)               # +-2000 dps
+DEFAULT_ACC_RANGE_MPS2 = 16.0 * STANDARD_GRAVITY_MPS2  # +-16 g
+DEFAULT_GYR_RANGE_RADPS = math.radians(2000.0)  # +-2000 dps
 
 
 class SimulationSpecError(FusionError, ValueError):
@@ -28,7 +28,9 @@ class SimulationSpecError(FusionError, ValueError):
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
-        raise SimulationSpecError(f"{name} = {value!r} is outside [{low}, {high}]; choose a value in that range")
+        raise SimulationSpecError(
+            f"{name} = {value!r} is outside [{low}, {high}]; choose a value in that range"
+        )
 
 
 def _check_interval(name: str, interval: tuple[float, float], low: float, high: float) -> None:
@@ -94,7 +96,9 @@ class SensorSpec:
                     f"mount = {self.mount!r}; use 'random', 'aligned' or a quaternion (w, x, y, z)"
                 )
         elif len(self.mount) != 4 or sum(c * c for c in self.mount) < 1e-12:
-            raise SimulationSpecError(f"mount = {self.mount!r} is not a non-zero quaternion (w, x, y, z)")
+            raise SimulationSpecError(
+                f"mount = {self.mount!r} is not a non-zero quaternion (w, x, y, z)"
+            )
         _check_range("drift_ppm", self.drift_ppm, -2000.0, 2000.0)
         _check_range("clock_offset_error_s", self.clock_offset_error_s, -1.0, 1.0)
         period_s = 1.0 / self.rate_hz
@@ -110,7 +114,9 @@ class SensorSpec:
             scale = getattr(self, name)
             values = (scale,) if isinstance(scale, (int, float)) else tuple(scale)
             if len(values) not in (1, 3) or not all(0.5 <= v <= 2.0 for v in values):
-                raise SimulationSpecError(f"{name} = {scale!r}: gains must be in [0.5, 2.0], one or three of them")
+                raise SimulationSpecError(
+                    f"{name} = {scale!r}: gains must be in [0.5, 2.0], one or three of them"
+                )
         _check_range("acc_range_mps2", self.acc_range_mps2, 2 * STANDARD_GRAVITY_MPS2, 1000.0)
         _check_range("gyr_range_radps", self.gyr_range_radps, 1.0, 100.0)
         if self.adc_bits is not None:
@@ -151,7 +157,7 @@ class BodySpec:
 
     shank_m: float = 0.45
     thigh_m: float = 0.45
-    shank_to_thigh_ratio: float = 0.4   # shank forward inclination = ratio * thigh angle
+    shank_to_thigh_ratio: float = 0.4  # shank forward inclination = ratio * thigh angle
     sacrum_offset_m: tuple[float, float, float] = (-0.10, 0.0, 0.05)  # from the hip, pelvis frame
     thigh_sensor_fraction: float = 0.5  # of the femur length, from the knee
     thigh_sensor_lateral_m: float = 0.08
@@ -163,7 +169,9 @@ class BodySpec:
         _check_range("thigh_sensor_fraction", self.thigh_sensor_fraction, 0.0, 1.0)
         _check_range("thigh_sensor_lateral_m", self.thigh_sensor_lateral_m, 0.0, 0.2)
         if len(self.sacrum_offset_m) != 3 or any(abs(c) > 0.4 for c in self.sacrum_offset_m):
-            raise SimulationSpecError(f"sacrum_offset_m = {self.sacrum_offset_m!r} must be (x, y, z) within +-0.4 m")
+            raise SimulationSpecError(
+                f"sacrum_offset_m = {self.sacrum_offset_m!r} must be (x, y, z) within +-0.4 m"
+            )
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,12 @@ class OutOfPlaneSpec:
     heading_drift_degps: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("knees_out_deg", "thigh_rotation_deg", "pelvic_obliquity_deg", "pelvic_rotation_deg"):
+        for name in (
+            "knees_out_deg",
+            "thigh_rotation_deg",
+            "pelvic_obliquity_deg",
+            "pelvic_rotation_deg",
+        ):
             _check_range(name, getattr(self, name), -30.0, 30.0)
         _check_range("per_rep_variation", self.per_rep_variation, 0.0, 1.0)
         _check_range("heading_drift_degps", self.heading_drift_degps, -10.0, 10.0)

@@ -57,7 +57,9 @@ def wobble_angles(wobble: Wobble, t_s: np.ndarray, thigh_deg: Jet) -> tuple[Jet,
             Jet(
                 envelope.value * carrier.value,
                 envelope.d1 * carrier.value + envelope.value * carrier.d1,
-                envelope.d2 * carrier.value + 2.0 * envelope.d1 * carrier.d1 + envelope.value * carrier.d2,
+                envelope.d2 * carrier.value
+                + 2.0 * envelope.d1 * carrier.d1
+                + envelope.value * carrier.d2,
             )
         )
     return angles[0], angles[1], angles[2]

@@ -15,8 +15,9 @@ RETRY_MAX_DELAY_S = 15.0
 GIVE_UP_AFTER_S = 120.0
 
 
-def reconnect_delay_s(failed_attempts: int, *, base_s: float = RETRY_BASE_DELAY_S,
-                      max_s: float = RETRY_MAX_DELAY_S) -> float:
+def reconnect_delay_s(
+    failed_attempts: int, *, base_s: float = RETRY_BASE_DELAY_S, max_s: float = RETRY_MAX_DELAY_S
+) -> float:
     """Seconds to wait before the next connection attempt.
 
     `failed_attempts` counts attempts that failed since the link was last up: 0 (first try

@@ -52,9 +52,16 @@ async def _read_bluez_battery(device_path: str) -> int | None:
     bus = MessageBus(bus_type=BusType.SYSTEM)
     try:
         await bus.connect()
-        reply = await bus.call(Message(
-            destination="org.bluez", path=device_path, interface="org.freedesktop.DBus.Properties",
-            member="Get", signature="ss", body=[BLUEZ_BATTERY_INTERFACE, "Percentage"]))
+        reply = await bus.call(
+            Message(
+                destination="org.bluez",
+                path=device_path,
+                interface="org.freedesktop.DBus.Properties",
+                member="Get",
+                signature="ss",
+                body=[BLUEZ_BATTERY_INTERFACE, "Percentage"],
+            )
+        )
     except (OSError, EOFError) as exc:
         log.info("battery read over D-Bus failed for %s: %s", device_path, exc)
         return None

@@ -13,8 +13,9 @@ SENSOR_CLOCK_WRAP_S = 2**32 * 1e-6
 CLOCK_DISAGREEMENT_TOLERANCE_S = 0.5
 
 
-def missing_samples(last_before: SampleBatch, first_after: SampleBatch,
-                    rate_hz: float | None) -> int | None:
+def missing_samples(
+    last_before: SampleBatch, first_after: SampleBatch, rate_hz: float | None
+) -> int | None:
     """Samples taken by the sensor between the last one delivered before a gap and the first
     one delivered after it.
 
@@ -26,8 +27,9 @@ def missing_samples(last_before: SampleBatch, first_after: SampleBatch,
         return None
     wall_gap_s = first_after.received_s - last_before.received_s
     if last_before.sensor_time_s is not None and first_after.sensor_time_s is not None:
-        sensor_gap_s = (float(first_after.sensor_time_s[0]) - float(last_before.sensor_time_s[-1])) \
-            % SENSOR_CLOCK_WRAP_S
+        sensor_gap_s = (
+            float(first_after.sensor_time_s[0]) - float(last_before.sensor_time_s[-1])
+        ) % SENSOR_CLOCK_WRAP_S
         if sensor_gap_s <= wall_gap_s + CLOCK_DISAGREEMENT_TOLERANCE_S:
             return max(0, round(sensor_gap_s * rate_hz) - 1)
     n_first = int(first_after.acc_mps2.shape[0])

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache
 
-from sensor_gateway.ble.backoff import GIVE_UP_AFTER_S, RETRY_BASE_DELAY_S, RETRY_MAX_DELAY_S, reconnect_delay_s
+from sensor_gateway.ble.backoff import (
+    GIVE_UP_AFTER_S,
+    RETRY_BASE_DELAY_S,
+    RETRY_MAX_DELAY_S,
+    reconnect_delay_s,
+)
 from sensor_gateway.ble.battery import battery_from_advertisement, read_battery_pct
 from sensor_gateway.ble.connection import ConnectionManager
 from sensor_gateway.ble.gaps import missing_samples
@@ -66,10 +71,18 @@ class LinkStats:
 
 
 class SensorLink:
-    def __init__(self, address: str, spec: ProtocolSpec, rate_hz: int | None, *,
-                 tracker: AdvertisementTracker, connections: ConnectionManager,
-                 on_batch: BatchCallback, on_status: StatusCallback,
-                 timing: LinkTiming = LinkTiming()) -> None:
+    def __init__(
+        self,
+        address: str,
+        spec: ProtocolSpec,
+        rate_hz: int | None,
+        *,
+        tracker: AdvertisementTracker,
+        connections: ConnectionManager,
+        on_batch: BatchCallback,
+        on_status: StatusCallback,
+        timing: LinkTiming = LinkTiming(),
+    ) -> None:
         self.address = address.upper()
         self.spec = spec
         self.rate_hz = spec.check_rate(rate_hz)
@@ -97,18 +110,26 @@ class SensorLink:
         try:
             while True:
                 sighting = await self._tracker.wait_for(
-                    self.address, seen_after_s=seen_after_s, timeout_s=self._timing.give_up_after_s)
+                    self.address, seen_after_s=seen_after_s, timeout_s=self._timing.give_up_after_s
+                )
                 if sighting is None:
-                    self._status(LinkState.GONE, time.monotonic(),
-                                 f"not seen for {self._timing.give_up_after_s:g} s; gave up")
+                    self._status(
+                        LinkState.GONE,
+                        time.monotonic(),
+                        f"not seen for {self._timing.give_up_after_s:g} s; gave up",
+                    )
                     return
                 client = await self._connect(sighting, failed_attempts)
                 if client is None:
                     failed_attempts += 1
                     self.stats.failed_attempts += 1
-                    await asyncio.sleep(reconnect_delay_s(
-                        failed_attempts, base_s=self._timing.retry_base_delay_s,
-                        max_s=self._timing.retry_max_delay_s))
+                    await asyncio.sleep(
+                        reconnect_delay_s(
+                            failed_attempts,
+                            base_s=self._timing.retry_base_delay_s,
+                            max_s=self._timing.retry_max_delay_s,
+                        )
+                    )
                     continue
                 failed_attempts = 0
                 drop_s = await self._stream(client, sighting)
@@ -118,19 +139,33 @@ class SensorLink:
             self._status(LinkState.GONE, time.monotonic(), "stopped")
             raise
 
-    async def _connect(self, sighting: Sighting, failed_attempts: int) -> BleakClientWithServiceCache | None:
-        self._status(LinkState.CONNECTING, time.monotonic(),
-                     f"attempt {failed_attempts + 1}", rssi_dbm=sighting.advertisement.rssi)
+    async def _connect(
+        self, sighting: Sighting, failed_attempts: int
+    ) -> BleakClientWithServiceCache | None:
+        self._status(
+            LinkState.CONNECTING,
+            time.monotonic(),
+            f"attempt {failed_attempts + 1}",
+            rssi_dbm=sighting.advertisement.rssi,
+        )
         started_s = time.monotonic()
         try:
             client = await self._connections.connect(
-                sighting.device, name=sighting.advertisement.local_name or self.address,
-                disconnected_callback=self._on_disconnected)
+                sighting.device,
+                name=sighting.advertisement.local_name or self.address,
+                disconnected_callback=self._on_disconnected,
+            )
         except CONNECT_ERRORS as exc:
-            delay_s = reconnect_delay_s(failed_attempts + 1, base_s=self._timing.retry_base_delay_s,
-                                        max_s=self._timing.retry_max_delay_s)
-            self._status(LinkState.DISCONNECTED, time.monotonic(),
-                         f"connect failed: {exc}; retrying in {delay_s:g} s")
+            delay_s = reconnect_delay_s(
+                failed_attempts + 1,
+                base_s=self._timing.retry_base_delay_s,
+                max_s=self._timing.retry_max_delay_s,
+            )
+            self._status(
+                LinkState.DISCONNECTED,
+                time.monotonic(),
+                f"connect failed: {exc}; retrying in {delay_s:g} s",
+            )
             return None
         if not client.is_connected:  # dropped again before we got hold of it
             self._status(LinkState.DISCONNECTED, time.monotonic(), "link lost while connecting")
@@ -146,14 +181,18 @@ class SensorLink:
         decoder = self.spec.new_decoder(self.address, self.rate_hz)
         try:
             try:
-                self._battery_pct = (battery_from_advertisement(sighting.advertisement)
-                                     or await read_battery_pct(client, sighting.device))
+                self._battery_pct = battery_from_advertisement(
+                    sighting.advertisement
+                ) or await read_battery_pct(client, sighting.device)
                 self._awaiting_first_batch = True
-                await client.start_notify(self.spec.notify_char_uuid,
-                                          lambda _char, data: self._on_notification(decoder, data))
+                await client.start_notify(
+                    self.spec.notify_char_uuid,
+                    lambda _char, data: self._on_notification(decoder, data),
+                )
                 for command in self.spec.start_commands(self.rate_hz):
-                    await client.write_gatt_char(self.spec.control_char_uuid, command,
-                                                 response=self.spec.write_with_response)
+                    await client.write_gatt_char(
+                        self.spec.control_char_uuid, command, response=self.spec.write_with_response
+                    )
             except CONNECT_ERRORS as exc:
                 if not self._dropped.is_set():
                     log.warning("%s: could not start streaming: %s", self.address, exc)
@@ -188,8 +227,9 @@ class SensorLink:
         try:
             async with asyncio.timeout(STOP_COMMAND_TIMEOUT_S):
                 for command in self.spec.stop_commands:
-                    await client.write_gatt_char(self.spec.control_char_uuid, command,
-                                                 response=self.spec.write_with_response)
+                    await client.write_gatt_char(
+                        self.spec.control_char_uuid, command, response=self.spec.write_with_response
+                    )
         except CONNECT_ERRORS as exc:
             log.info("%s: stop command not delivered: %s", self.address, exc)
 
@@ -213,12 +253,19 @@ class SensorLink:
         gap: dict[str, float | int | None] = {}
         detail = "streaming"
         if self._gap_pending and self._last_batch is not None:
-            rate_hz = first.nominal_rate_hz or (1 / self._sample_interval_s if self._sample_interval_s else None)
+            rate_hz = first.nominal_rate_hz or (
+                1 / self._sample_interval_s if self._sample_interval_s else None
+            )
             missing = missing_samples(self._last_batch, first, rate_hz)
-            gap = {"gap_start_s": self._last_batch.received_s, "gap_end_s": first.received_s,
-                   "missing_samples": missing}
-            detail = (f"streaming again after a {first.received_s - self._last_batch.received_s:.2f} s gap"
-                      + (f", {missing} samples missing" if missing is not None else ""))
+            gap = {
+                "gap_start_s": self._last_batch.received_s,
+                "gap_end_s": first.received_s,
+                "missing_samples": missing,
+            }
+            detail = (
+                f"streaming again after a {first.received_s - self._last_batch.received_s:.2f} s gap"
+                + (f", {missing} samples missing" if missing is not None else "")
+            )
         self._gap_pending = False
         self._status(LinkState.STREAMING, first.received_s, detail, **gap)
 
@@ -228,19 +275,36 @@ class SensorLink:
             return
         if len(times) >= 2:
             self._sample_interval_s = float(times[1] - times[0])
-        elif self._last_batch is not None and self._last_batch.sensor_time_s is not None \
-                and not self._gap_pending:
+        elif (
+            self._last_batch is not None
+            and self._last_batch.sensor_time_s is not None
+            and not self._gap_pending
+        ):
             step = float(times[0] - self._last_batch.sensor_time_s[-1])
             if step > 0:
                 self._sample_interval_s = step
 
-    def _status(self, state: LinkState, at_s: float, detail: str, *, rssi_dbm: int | None = None,
-                **gap: float | int | None) -> None:
+    def _status(
+        self,
+        state: LinkState,
+        at_s: float,
+        detail: str,
+        *,
+        rssi_dbm: int | None = None,
+        **gap: float | int | None,
+    ) -> None:
         if rssi_dbm is None:
             sighting = self._tracker.last_sighting(self.address)
             rssi_dbm = sighting.advertisement.rssi if sighting is not None else None
-        status = SensorStatus(address=self.address, state=state, at_s=at_s,
-                              battery_pct=self._battery_pct, rssi_dbm=rssi_dbm, detail=detail, **gap)
+        status = SensorStatus(
+            address=self.address,
+            state=state,
+            at_s=at_s,
+            battery_pct=self._battery_pct,
+            rssi_dbm=rssi_dbm,
+            detail=detail,
+            **gap,
+        )
         log.info("%s %s: %s", self.address, state.value, detail)
         try:
             self._on_status(status)

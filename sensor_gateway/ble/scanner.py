@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from bleak import BleakScanner
 from bleak.backends.device import BLEDevice
@@ -41,9 +41,14 @@ def _scanner_kwargs(adapter: str | None) -> dict[str, object]:
     return {"bluez": {"adapter": adapter}} if adapter else {}
 
 
-async def scan_sensors(timeout_s: float = 5.0, *, read_battery: bool = False,
-                       include_unknown: bool = False, service_uuids: Iterable[str] | None = None,
-                       adapter: str | None = None) -> list[ScanResult]:
+async def scan_sensors(
+    timeout_s: float = 5.0,
+    *,
+    read_battery: bool = False,
+    include_unknown: bool = False,
+    service_uuids: Iterable[str] | None = None,
+    adapter: str | None = None,
+) -> list[ScanResult]:
     """Scan for `timeout_s` seconds; strongest signal first.
 
     `read_battery`: for sensors that do not advertise their battery level, connect briefly
@@ -51,13 +56,18 @@ async def scan_sensors(timeout_s: float = 5.0, *, read_battery: bool = False,
     """
     uuids = [u.lower() for u in service_uuids] if service_uuids else None
     try:
-        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True,
-                                            service_uuids=uuids, **_scanner_kwargs(adapter))
+        found = await BleakScanner.discover(
+            timeout=timeout_s, return_adv=True, service_uuids=uuids, **_scanner_kwargs(adapter)
+        )
     except BleakBluetoothNotAvailableError as exc:
-        raise AdapterUnavailableError(f"no usable Bluetooth adapter: {exc}. Plug in or power "
-                                      "on an adapter (bluetoothctl power on)") from exc
+        raise AdapterUnavailableError(
+            f"no usable Bluetooth adapter: {exc}. Plug in or power "
+            "on an adapter (bluetoothctl power on)"
+        ) from exc
     except (BleakError, FileNotFoundError, ConnectionError) as exc:
-        raise AdapterUnavailableError(f"cannot reach BlueZ ({exc}); is bluetoothd running?") from exc
+        raise AdapterUnavailableError(
+            f"cannot reach BlueZ ({exc}); is bluetoothd running?"
+        ) from exc
     results: list[tuple[ScanResult, BLEDevice]] = []
     for device, advertisement in found.values():
         name = advertisement.local_name or device.name
@@ -65,20 +75,38 @@ async def scan_sensors(timeout_s: float = 5.0, *, read_battery: bool = False,
         if kind is None and not include_unknown:
             continue
         battery = battery_from_advertisement(advertisement)
-        results.append((ScanResult(address=device.address, name=name, kind=kind,
-                                   rssi_dbm=advertisement.rssi, battery_pct=battery,
-                                   battery_source="advertisement" if battery is not None else None),
-                        device))
+        results.append(
+            (
+                ScanResult(
+                    address=device.address,
+                    name=name,
+                    kind=kind,
+                    rssi_dbm=advertisement.rssi,
+                    battery_pct=battery,
+                    battery_source="advertisement" if battery is not None else None,
+                ),
+                device,
+            )
+        )
     if read_battery:
         connections = ConnectionManager()
-        results = [(await _with_connected_battery(connections, result, device)
-                    if result.kind is not None and result.battery_pct is None else result, device)
-                   for result, device in results]
-    return sorted((r for r, _ in results), key=lambda r: -(r.rssi_dbm if r.rssi_dbm is not None else -999))
+        results = [
+            (
+                await _with_connected_battery(connections, result, device)
+                if result.kind is not None and result.battery_pct is None
+                else result,
+                device,
+            )
+            for result, device in results
+        ]
+    return sorted(
+        (r for r, _ in results), key=lambda r: -(r.rssi_dbm if r.rssi_dbm is not None else -999)
+    )
 
 
-async def _with_connected_battery(connections: ConnectionManager, result: ScanResult,
-                                  device: BLEDevice) -> ScanResult:
+async def _with_connected_battery(
+    connections: ConnectionManager, result: ScanResult, device: BLEDevice
+) -> ScanResult:
     try:
         async with asyncio.timeout(BATTERY_CONNECT_TIMEOUT_S):
             client = await connections.connect(device, name=result.name or result.address)
@@ -91,7 +119,9 @@ async def _with_connected_battery(connections: ConnectionManager, result: ScanRe
         return result
     if battery is None:
         return result
-    return ScanResult(result.address, result.name, result.kind, result.rssi_dbm, battery, "connection")
+    return ScanResult(
+        result.address, result.name, result.kind, result.rssi_dbm, battery, "connection"
+    )
 
 
 @dataclass(frozen=True)
@@ -108,18 +138,21 @@ class AdvertisementTracker:
     """
 
     def __init__(self, adapter: str | None = None) -> None:
-        self._scanner = BleakScanner(detection_callback=self._on_advertisement,
-                                     **_scanner_kwargs(adapter))
+        self._scanner = BleakScanner(
+            detection_callback=self._on_advertisement, **_scanner_kwargs(adapter)
+        )
         self._sightings: dict[str, Sighting] = {}
         self._changed = asyncio.Event()
 
-    async def __aenter__(self) -> "AdvertisementTracker":
+    async def __aenter__(self) -> AdvertisementTracker:
         try:
             await self._scanner.start()
         except BleakBluetoothNotAvailableError as exc:
             raise AdapterUnavailableError(f"no usable Bluetooth adapter: {exc}") from exc
         except (BleakError, FileNotFoundError, ConnectionError) as exc:
-            raise AdapterUnavailableError(f"cannot reach BlueZ ({exc}); is bluetoothd running?") from exc
+            raise AdapterUnavailableError(
+                f"cannot reach BlueZ ({exc}); is bluetoothd running?"
+            ) from exc
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -136,7 +169,9 @@ class AdvertisementTracker:
     def last_sighting(self, address: str) -> Sighting | None:
         return self._sightings.get(address.upper())
 
-    async def wait_for(self, address: str, *, seen_after_s: float, timeout_s: float) -> Sighting | None:
+    async def wait_for(
+        self, address: str, *, seen_after_s: float, timeout_s: float
+    ) -> Sighting | None:
         """The sensor's sighting once it has advertised after `seen_after_s`; None on timeout."""
         deadline_s = time.monotonic() + timeout_s
         while True:

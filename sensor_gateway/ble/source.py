@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from sensor_gateway.ble.connection import ConnectionManager
 from sensor_gateway.ble.errors import SensorConfigError
@@ -30,8 +30,13 @@ class BleSource:
     """`SampleSource` for BLE sensors: one process owns the adapter; one scan, one
     connection attempt at a time, every sensor reconnecting by itself."""
 
-    def __init__(self, sensors: Iterable[BleSensor | tuple[str, SensorKind | str]], *,
-                 timing: LinkTiming = LinkTiming(), adapter: str | None = None) -> None:
+    def __init__(
+        self,
+        sensors: Iterable[BleSensor | tuple[str, SensorKind | str]],
+        *,
+        timing: LinkTiming = LinkTiming(),
+        adapter: str | None = None,
+    ) -> None:
         self.sensors = [_as_sensor(s) for s in sensors]
         addresses = [s.address for s in self.sensors]
         if len(set(addresses)) != len(addresses):
@@ -44,9 +49,16 @@ class BleSource:
         connections = ConnectionManager()
         async with AdvertisementTracker(self.adapter) as tracker:
             self.links = {
-                s.address: SensorLink(s.address, get_protocol(s.kind), s.rate_hz, tracker=tracker,
-                                      connections=connections, on_batch=on_batch,
-                                      on_status=on_status, timing=self.timing)
+                s.address: SensorLink(
+                    s.address,
+                    get_protocol(s.kind),
+                    s.rate_hz,
+                    tracker=tracker,
+                    connections=connections,
+                    on_batch=on_batch,
+                    on_status=on_status,
+                    timing=self.timing,
+                )
                 for s in self.sensors
             }
             async with asyncio.TaskGroup() as group:

@@ -80,7 +80,9 @@ class StreamDecoder(ABC):
         self.nominal_rate_hz = nominal_rate_hz
         self.stats = DecodeStats()
 
-    def feed(self, payload: bytes | bytearray | memoryview, received_s: float) -> SampleBatch | None:
+    def feed(
+        self, payload: bytes | bytearray | memoryview, received_s: float
+    ) -> SampleBatch | None:
         """Decode one notification received at `received_s` (gateway clock, s).
 
         Returns None when the payload holds no complete sample or was dropped as malformed
@@ -103,7 +105,9 @@ class StreamDecoder(ABC):
             gyr_radps=decoded.gyr_radps,
             sensor_time_s=decoded.sensor_time_s,
             seq=decoded.seq,
-            nominal_rate_hz=decoded.rate_hz if decoded.rate_hz is not None else self.nominal_rate_hz,
+            nominal_rate_hz=decoded.rate_hz
+            if decoded.rate_hz is not None
+            else self.nominal_rate_hz,
         )
 
     @abstractmethod

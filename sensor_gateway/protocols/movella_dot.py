@@ -33,7 +33,7 @@ PAYLOAD_MODE_RATE_QUANTITIES = 21
 
 PAYLOAD = struct.Struct("<I6f")
 PAYLOAD_SIZE = PAYLOAD.size  # 28 bytes
-MAX_NOTIFICATION_BYTES = 63   # medium payload is 40 bytes; tolerate a little more padding
+MAX_NOTIFICATION_BYTES = 63  # medium payload is 40 bytes; tolerate a little more padding
 _TIMESTAMP_MODULUS = 1 << 32
 
 
@@ -45,11 +45,15 @@ def stop_command() -> bytes:
     return bytes([MEASUREMENT_TYPE, ACTION_STOP, PAYLOAD_MODE_RATE_QUANTITIES])
 
 
-def encode_payload(timestamp_us: int, acc_mps2: np.ndarray, gyr_dps: np.ndarray,
-                   padded_to: int = 0) -> bytes:
+def encode_payload(
+    timestamp_us: int, acc_mps2: np.ndarray, gyr_dps: np.ndarray, padded_to: int = 0
+) -> bytes:
     """One notification as the sensor sends it, zero-padded to `padded_to` bytes."""
-    body = PAYLOAD.pack(timestamp_us % _TIMESTAMP_MODULUS, *np.asarray(acc_mps2, dtype=float),
-                        *np.asarray(gyr_dps, dtype=float))
+    body = PAYLOAD.pack(
+        timestamp_us % _TIMESTAMP_MODULUS,
+        *np.asarray(acc_mps2, dtype=float),
+        *np.asarray(gyr_dps, dtype=float),
+    )
     return body + bytes(max(0, padded_to - len(body)))
 
 
@@ -58,8 +62,11 @@ def decode_payload(payload: bytes) -> DecodedSamples:
     if len(payload) < PAYLOAD_SIZE:
         raise ProtocolError("truncated", f"payload of {len(payload)} bytes, need {PAYLOAD_SIZE}")
     if len(payload) > MAX_NOTIFICATION_BYTES:
-        raise ProtocolError("length_mismatch", f"payload of {len(payload)} bytes is too long "
-                            "for the medium payload; is the sensor in payload mode 21?")
+        raise ProtocolError(
+            "length_mismatch",
+            f"payload of {len(payload)} bytes is too long "
+            "for the medium payload; is the sensor in payload mode 21?",
+        )
     timestamp_us = PAYLOAD.unpack_from(payload)[0]
     values = np.frombuffer(payload, dtype="<f4", count=6, offset=4).astype(np.float64)
     if not np.all(np.isfinite(values)):
@@ -84,5 +91,8 @@ class MovellaDotDecoder(StreamDecoder):
         sample = decode_payload(payload)
         timestamp_us = PAYLOAD.unpack_from(payload)[0]
         unwrapped_s = self._clock.unwrap(timestamp_us) * 1e-6
-        return DecodedSamples(acc_mps2=sample.acc_mps2, gyr_radps=sample.gyr_radps,
-                              sensor_time_s=np.array([unwrapped_s]))
+        return DecodedSamples(
+            acc_mps2=sample.acc_mps2,
+            gyr_radps=sample.gyr_radps,
+            sensor_time_s=np.array([unwrapped_s]),
+        )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from sensor_gateway.protocols import movella_dot, winkwatch, witmotion
 from sensor_gateway.protocols.base import StreamDecoder

@@ -21,20 +21,20 @@ import struct
 
 import numpy as np
 
+from fusion.types import STANDARD_GRAVITY_MPS2
 from sensor_gateway.protocols.base import DecodedSamples, StreamDecoder, WrapUnwrapper
 from sensor_gateway.protocols.errors import ProtocolError, UnsupportedRateError
 from sensor_gateway.samples import SensorKind
-from fusion.types import STANDARD_GRAVITY_MPS2
 
 SERVICE_UUID = "7a1f0001-5b8e-4c2d-9f3a-57494e4b5741"
-DATA_CHAR_UUID = "7a1f0002-5b8e-4c2d-9f3a-57494e4b5741"      # notify
-CONTROL_CHAR_UUID = "7a1f0003-5b8e-4c2d-9f3a-57494e4b5741"   # write with response
+DATA_CHAR_UUID = "7a1f0002-5b8e-4c2d-9f3a-57494e4b5741"  # notify
+CONTROL_CHAR_UUID = "7a1f0003-5b8e-4c2d-9f3a-57494e4b5741"  # write with response
 NAME_PREFIX = "WinkWatch"
 
 FORMAT_VERSION = 1
 HEADER = struct.Struct("<BBHIHBB")
 HEADER_SIZE = HEADER.size  # 12 bytes
-SAMPLE_SIZE = 12           # 6 x int16
+SAMPLE_SIZE = 12  # 6 x int16
 MAX_SAMPLES_PER_PACKET = 19  # (244-byte notification at ATT MTU 247 - header) // sample size
 ACC_RANGES_G: tuple[int, ...] = (2, 4, 8, 16)
 GYR_RANGES_DPS: tuple[int, ...] = (125, 250, 500, 1000, 2000)
@@ -65,33 +65,52 @@ def decode_packet(payload: bytes) -> DecodedSamples:
     Raises ProtocolError for any defect (short, wrong version, bad count or range).
     """
     if len(payload) < HEADER_SIZE:
-        raise ProtocolError("truncated", f"packet of {len(payload)} bytes is shorter than the "
-                            f"{HEADER_SIZE}-byte header")
+        raise ProtocolError(
+            "truncated",
+            f"packet of {len(payload)} bytes is shorter than the {HEADER_SIZE}-byte header",
+        )
     version, count, seq, t0_us, interval_us, acc_range_g, gyr_code = HEADER.unpack_from(payload)
     if version != FORMAT_VERSION:
-        raise ProtocolError("bad_version", f"format version {version}, expected {FORMAT_VERSION}; "
-                            "update the sensor firmware or the gateway")
+        raise ProtocolError(
+            "bad_version",
+            f"format version {version}, expected {FORMAT_VERSION}; "
+            "update the sensor firmware or the gateway",
+        )
     if not 1 <= count <= MAX_SAMPLES_PER_PACKET:
-        raise ProtocolError("bad_count", f"sample count {count} outside 1..{MAX_SAMPLES_PER_PACKET}")
+        raise ProtocolError(
+            "bad_count", f"sample count {count} outside 1..{MAX_SAMPLES_PER_PACKET}"
+        )
     expected = HEADER_SIZE + count * SAMPLE_SIZE
     if len(payload) != expected:
         reason = "truncated" if len(payload) < expected else "length_mismatch"
-        raise ProtocolError(reason, f"packet of {len(payload)} bytes, header announces "
-                            f"{count} samples = {expected} bytes")
+        raise ProtocolError(
+            reason,
+            f"packet of {len(payload)} bytes, header announces {count} samples = {expected} bytes",
+        )
     if acc_range_g not in ACC_RANGES_G:
-        raise ProtocolError("bad_range", f"accelerometer range {acc_range_g} g not in {ACC_RANGES_G}")
+        raise ProtocolError(
+            "bad_range", f"accelerometer range {acc_range_g} g not in {ACC_RANGES_G}"
+        )
     gyr_range_dps = gyr_code * GYR_RANGE_UNIT_DPS
     if gyr_range_dps not in GYR_RANGES_DPS:
-        raise ProtocolError("bad_range", f"gyroscope range code {gyr_code} not in "
-                            f"{[r // GYR_RANGE_UNIT_DPS for r in GYR_RANGES_DPS]}")
+        raise ProtocolError(
+            "bad_range",
+            f"gyroscope range code {gyr_code} not in "
+            f"{[r // GYR_RANGE_UNIT_DPS for r in GYR_RANGES_DPS]}",
+        )
     if interval_us == 0:
         raise ProtocolError("bad_interval", "sample interval of 0 us")
     raw = np.frombuffer(payload, dtype="<i2", count=count * 6, offset=HEADER_SIZE).reshape(count, 6)
     acc = raw[:, 0:3] * acc_scale_mps2_per_count(acc_range_g)
     gyr = raw[:, 3:6] * gyr_scale_radps_per_count(gyr_range_dps)
     ticks_us = t0_us + interval_us * np.arange(count, dtype=np.int64)
-    return DecodedSamples(acc_mps2=acc, gyr_radps=gyr, sensor_time_s=ticks_us * 1e-6, seq=seq,
-                          rate_hz=1e6 / interval_us)
+    return DecodedSamples(
+        acc_mps2=acc,
+        gyr_radps=gyr,
+        sensor_time_s=ticks_us * 1e-6,
+        seq=seq,
+        rate_hz=1e6 / interval_us,
+    )
 
 
 def encode_packet(
@@ -111,29 +130,41 @@ def encode_packet(
         raise ValueError(f"counts must be (N, 3); got {acc_counts.shape} and {gyr_counts.shape}")
     if not 1 <= count <= MAX_SAMPLES_PER_PACKET:
         raise ValueError(f"{count} samples per packet; allowed 1..{MAX_SAMPLES_PER_PACKET}")
-    header = HEADER.pack(FORMAT_VERSION, count, seq % _SEQ_MODULUS, t0_us % _TIMESTAMP_MODULUS,
-                         interval_us, acc_range_g, gyr_range_dps // GYR_RANGE_UNIT_DPS)
+    header = HEADER.pack(
+        FORMAT_VERSION,
+        count,
+        seq % _SEQ_MODULUS,
+        t0_us % _TIMESTAMP_MODULUS,
+        interval_us,
+        acc_range_g,
+        gyr_range_dps // GYR_RANGE_UNIT_DPS,
+    )
     body = np.hstack([acc_counts, gyr_counts]).astype("<i2").tobytes()
     return header + body
 
 
-def quantize(acc_mps2: np.ndarray, gyr_radps: np.ndarray, acc_range_g: int = 16,
-             gyr_range_dps: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+def quantize(
+    acc_mps2: np.ndarray, gyr_radps: np.ndarray, acc_range_g: int = 16, gyr_range_dps: int = 2000
+) -> tuple[np.ndarray, np.ndarray]:
     """SI values -> int16 counts (rounded, clipped to the full scale), as a sensor would read."""
     acc = np.rint(np.asarray(acc_mps2) / acc_scale_mps2_per_count(acc_range_g))
     gyr = np.rint(np.asarray(gyr_radps) / gyr_scale_radps_per_count(gyr_range_dps))
-    return (np.clip(acc, -32768, 32767).astype(np.int16),
-            np.clip(gyr, -32768, 32767).astype(np.int16))
+    return (
+        np.clip(acc, -32768, 32767).astype(np.int16),
+        np.clip(gyr, -32768, 32767).astype(np.int16),
+    )
 
 
 def start_command(rate_hz: int, samples_per_packet: int = DEFAULT_SAMPLES_PER_PACKET) -> bytes:
     """START: `01 rate_hz(u16) samples_per_packet(u8)`."""
     if rate_hz not in SUPPORTED_RATES_HZ:
-        raise UnsupportedRateError(f"WinkWatch sensors stream at {SUPPORTED_RATES_HZ} Hz, "
-                                   f"not {rate_hz} Hz")
+        raise UnsupportedRateError(
+            f"WinkWatch sensors stream at {SUPPORTED_RATES_HZ} Hz, not {rate_hz} Hz"
+        )
     if not 1 <= samples_per_packet <= MAX_SAMPLES_PER_PACKET:
-        raise ValueError(f"samples_per_packet {samples_per_packet} outside "
-                         f"1..{MAX_SAMPLES_PER_PACKET}")
+        raise ValueError(
+            f"samples_per_packet {samples_per_packet} outside 1..{MAX_SAMPLES_PER_PACKET}"
+        )
     return struct.pack("<BHB", CMD_START, rate_hz, samples_per_packet)
 
 

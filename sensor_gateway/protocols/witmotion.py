@@ -44,8 +44,9 @@ def rate_command(rate_hz: int) -> bytes:
     try:
         code = RATE_CODES[rate_hz]
     except KeyError:
-        raise UnsupportedRateError(f"WitMotion sensors stream at {SUPPORTED_RATES_HZ} Hz, "
-                                   f"not {rate_hz} Hz") from None
+        raise UnsupportedRateError(
+            f"WitMotion sensors stream at {SUPPORTED_RATES_HZ} Hz, not {rate_hz} Hz"
+        ) from None
     return bytes([0xFF, 0xAA, RATE_REGISTER, code, 0x00])
 
 
@@ -54,8 +55,9 @@ def start_commands(rate_hz: int) -> list[bytes]:
     return [UNLOCK_COMMAND, rate_command(rate_hz)]
 
 
-def encode_frame(acc_counts: np.ndarray, gyr_counts: np.ndarray,
-                 angle_counts: np.ndarray | None = None) -> bytes:
+def encode_frame(
+    acc_counts: np.ndarray, gyr_counts: np.ndarray, angle_counts: np.ndarray | None = None
+) -> bytes:
     """One `55 61` frame from int16 counts (3,) each; what the sensor sends."""
     angles = np.zeros(3, dtype=np.int16) if angle_counts is None else angle_counts
     values = np.concatenate([np.asarray(acc_counts), np.asarray(gyr_counts), np.asarray(angles)])
@@ -74,14 +76,16 @@ def quantize(acc_mps2: np.ndarray, gyr_radps: np.ndarray) -> tuple[np.ndarray, n
 def decode_frames(frames: bytes) -> DecodedSamples:
     """Decode whole `55 61` frames laid end to end (length a multiple of FRAME_SIZE)."""
     if len(frames) == 0 or len(frames) % FRAME_SIZE:
-        raise ProtocolError("truncated", f"{len(frames)} bytes is not a whole number of "
-                            f"{FRAME_SIZE}-byte frames")
+        raise ProtocolError(
+            "truncated", f"{len(frames)} bytes is not a whole number of {FRAME_SIZE}-byte frames"
+        )
     rows = np.frombuffer(frames, dtype=np.uint8).reshape(-1, FRAME_SIZE)
     if np.any(rows[:, 0] != FRAME_START) or np.any(rows[:, 1] != DATA_FLAG):
         raise ProtocolError("bad_header", "frame does not start with 55 61")
     raw = rows[:, 2:20].copy().view("<i2")  # (N, 9)
-    return DecodedSamples(acc_mps2=raw[:, 0:3] * ACC_SCALE_MPS2,
-                          gyr_radps=raw[:, 3:6] * GYR_SCALE_RADPS)
+    return DecodedSamples(
+        acc_mps2=raw[:, 0:3] * ACC_SCALE_MPS2, gyr_radps=raw[:, 3:6] * GYR_SCALE_RADPS
+    )
 
 
 class WitMotionDecoder(StreamDecoder):
@@ -111,7 +115,7 @@ class WitMotionDecoder(StreamDecoder):
             if len(buffer) - pos < FRAME_SIZE:
                 break  # wait for the rest of the frame
             if buffer[pos + 1] == DATA_FLAG:
-                data_frames += buffer[pos:pos + FRAME_SIZE]
+                data_frames += buffer[pos : pos + FRAME_SIZE]
                 pos += FRAME_SIZE
             elif 0x50 <= buffer[pos + 1] <= 0x7F:
                 pos += FRAME_SIZE  # another WitMotion frame type: skip it whole

@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
 
 from fusion.types import ImuRecording
 from sensor_gateway.recording_csv import read_recording_csv
@@ -109,7 +108,15 @@ class ReplaySource:
         for seq, a in enumerate(range(0, n, self.samples_per_batch)):
             b = min(a + self.samples_per_batch, n)
             received_s = start_s + float(rec.t_s[b - 1]) - t0_s
-            yield received_s, SampleBatch(
-                address=sensor.address, kind=SensorKind.REPLAY, received_s=received_s,
-                acc_mps2=rec.acc_mps2[a:b], gyr_radps=rec.gyr_radps[a:b],
-                sensor_time_s=rec.t_s[a:b], seq=seq)
+            yield (
+                received_s,
+                SampleBatch(
+                    address=sensor.address,
+                    kind=SensorKind.REPLAY,
+                    received_s=received_s,
+                    acc_mps2=rec.acc_mps2[a:b],
+                    gyr_radps=rec.gyr_radps[a:b],
+                    sensor_time_s=rec.t_s[a:b],
+                    seq=seq,
+                ),
+            )

@@ -24,8 +24,9 @@ import dataclasses
 import heapq
 import itertools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -41,7 +42,7 @@ from sensor_gateway.samples import (
 )
 
 Encoding = Literal["none", "winkwatch"]
-SENSOR_EPOCH_S = 1000.0   # sensor clocks start far from the gateway's: mapping must find it
+SENSOR_EPOCH_S = 1000.0  # sensor clocks start far from the gateway's: mapping must find it
 YIELD_EVERY_PACKETS = 64  # fast mode: let other tasks (subscribers) run this often
 
 
@@ -92,7 +93,7 @@ class PlayedSet:
     athlete_id: str
     index: int
     simulated: SimulatedSet
-    base_s: float              # gateway clock of simulator true time 0
+    base_s: float  # gateway clock of simulator true time 0
     first_received_s: float
     last_received_s: float
 
@@ -170,27 +171,51 @@ class SimulatedSource:
             return self.start_s
         return self.clock() + 0.05
 
-    def _athlete_sets(self, athlete: SimulatedAthlete, base_s: float, index: int
-                      ) -> Iterator[tuple[PlayedSet, list[_Packet]]]:
+    def _athlete_sets(
+        self, athlete: SimulatedAthlete, base_s: float, index: int
+    ) -> Iterator[tuple[PlayedSet, list[_Packet]]]:
         rng = np.random.default_rng([athlete.seed, index, 7])
-        clocks = {p: _SensorClockState(SENSOR_EPOCH_S * (1 + k) + 100.0 * rng.random())
-                  for k, p in enumerate(Placement)}
-        specs = iter(athlete.sets) if athlete.sets is not None else (random_spec(rng) for _ in itertools.count())
+        clocks = {
+            p: _SensorClockState(SENSOR_EPOCH_S * (1 + k) + 100.0 * rng.random())
+            for k, p in enumerate(Placement)
+        }
+        specs = (
+            iter(athlete.sets)
+            if athlete.sets is not None
+            else (random_spec(rng) for _ in itertools.count())
+        )
         next_base_s = base_s + rng.uniform(0.0, 0.01)
         for set_index, spec in enumerate(specs):
             sim = simulate_set(spec, seed=int(rng.integers(2**31)))
             packets: list[_Packet] = []
             for placement in Placement:
-                packets += self._packetise(athlete, placement, sim, next_base_s, clocks[placement], rng)
+                packets += self._packetise(
+                    athlete, placement, sim, next_base_s, clocks[placement], rng
+                )
             packets.sort()
-            played = PlayedSet(athlete.athlete_id, set_index, sim, next_base_s,
-                               packets[0].received_s, packets[-1].received_s)
+            played = PlayedSet(
+                athlete.athlete_id,
+                set_index,
+                sim,
+                next_base_s,
+                packets[0].received_s,
+                packets[-1].received_s,
+            )
             yield played, packets
-            duration_s = max(float(sim.sacrum_truth.true_t_s[-1]), float(sim.thigh_truth.true_t_s[-1]))
+            duration_s = max(
+                float(sim.sacrum_truth.true_t_s[-1]), float(sim.thigh_truth.true_t_s[-1])
+            )
             next_base_s += duration_s + 0.02
 
-    def _packetise(self, athlete: SimulatedAthlete, placement: Placement, sim: SimulatedSet,
-                   base_s: float, clock: _SensorClockState, rng: np.random.Generator) -> list[_Packet]:
+    def _packetise(
+        self,
+        athlete: SimulatedAthlete,
+        placement: Placement,
+        sim: SimulatedSet,
+        base_s: float,
+        clock: _SensorClockState,
+        rng: np.random.Generator,
+    ) -> list[_Packet]:
         recording = sim.sacrum if placement is Placement.SACRUM else sim.thigh
         truth = sim.sacrum_truth if placement is Placement.SACRUM else sim.thigh_truth
         sensor_spec = sim.spec.sacrum if placement is Placement.SACRUM else sim.spec.thigh
@@ -209,8 +234,15 @@ class SimulatedSource:
         seq0 = clock.next_seq - int(packet_of[0])
         packets = []
         for k, (a, b) in enumerate(zip(starts, ends)):
-            packet = _Packet(float(received[k]), 0, address, seq0 + int(packet_of[a]),
-                             recording.acc_mps2[a:b], recording.gyr_radps[a:b], sensor_time_s[a:b])
+            packet = _Packet(
+                float(received[k]),
+                0,
+                address,
+                seq0 + int(packet_of[a]),
+                recording.acc_mps2[a:b],
+                recording.gyr_radps[a:b],
+                sensor_time_s[a:b],
+            )
             if self.encoding == "winkwatch":
                 packet.payload = _encode_winkwatch(packet, rate_hz)
             packets.append(packet)
@@ -224,15 +256,21 @@ class SimulatedSource:
         base_s = self._base(None) if self._prepared is None else None
         if self._prepared is not None and self._prepared_relative:
             self._shift_prepared(self._base(None))
-        feeds = [
-            self._athlete_feed(i, a, base_s) for i, a in enumerate(self.athletes)
-        ]
+        feeds = [self._athlete_feed(i, a, base_s) for i, a in enumerate(self.athletes)]
         decoders = self._decoders()
         now = self._base(None) if self._prepared is None else self.clock()
         for athlete in self.athletes:
             for placement in Placement:
-                on_status(SensorStatus(athlete.address(placement), LinkState.STREAMING, now,
-                                       battery_pct=100, rssi_dbm=-60, detail="simulated"))
+                on_status(
+                    SensorStatus(
+                        athlete.address(placement),
+                        LinkState.STREAMING,
+                        now,
+                        battery_pct=100,
+                        rssi_dbm=-60,
+                        detail="simulated",
+                    )
+                )
         sent_since_yield = 0
         for item in heapq.merge(*feeds, key=lambda item: item[0]):
             at_s, kind, payload = item
@@ -255,8 +293,14 @@ class SimulatedSource:
                     hook(athlete, played)
         for athlete in self.athletes:
             for placement in Placement:
-                on_status(SensorStatus(athlete.address(placement), LinkState.GONE,
-                                       self.clock() if self.realtime else at_s, detail="simulation ended"))
+                on_status(
+                    SensorStatus(
+                        athlete.address(placement),
+                        LinkState.GONE,
+                        self.clock() if self.realtime else at_s,
+                        detail="simulation ended",
+                    )
+                )
 
     def _shift_prepared(self, offset_s: float) -> None:
         shifted = []
@@ -266,9 +310,11 @@ class SimulatedSource:
                 for packet in packets:
                     packet.received_s += offset_s
                 played = dataclasses.replace(
-                    played, base_s=played.base_s + offset_s,
+                    played,
+                    base_s=played.base_s + offset_s,
                     first_received_s=played.first_received_s + offset_s,
-                    last_received_s=played.last_received_s + offset_s)
+                    last_received_s=played.last_received_s + offset_s,
+                )
                 athlete_sets.append((played, packets))
             shifted.append(athlete_sets)
         self._prepared = shifted
@@ -276,7 +322,11 @@ class SimulatedSource:
 
     def _athlete_feed(self, index: int, athlete: SimulatedAthlete, base_s: float | None):
         """(time, kind, payload) in time order: 'start' hook, packets, 'end' hook, per set."""
-        sets = self._prepared[index] if self._prepared is not None else self._athlete_sets(athlete, base_s, index)
+        sets = (
+            self._prepared[index]
+            if self._prepared is not None
+            else self._athlete_sets(athlete, base_s, index)
+        )
         for played, packets in sets:
             yield (played.first_received_s - 1e-6, "start", (athlete, played))
             for packet in packets:
@@ -288,7 +338,9 @@ class SimulatedSource:
             return None
         from sensor_gateway.protocols.winkwatch import WinkWatchDecoder
 
-        return {a.address(p): WinkWatchDecoder(a.address(p)) for a in self.athletes for p in Placement}
+        return {
+            a.address(p): WinkWatchDecoder(a.address(p)) for a in self.athletes for p in Placement
+        }
 
     def _deliver(self, packet: _Packet, decoders, on_batch: BatchCallback) -> None:
         if decoders is not None:
@@ -296,10 +348,15 @@ class SimulatedSource:
             if batch is None:
                 return
         else:
-            batch = SampleBatch(address=packet.address, kind=SensorKind.SIMULATED,
-                                received_s=packet.received_s, acc_mps2=packet.acc_mps2,
-                                gyr_radps=packet.gyr_radps, sensor_time_s=packet.sensor_time_s,
-                                seq=packet.seq)
+            batch = SampleBatch(
+                address=packet.address,
+                kind=SensorKind.SIMULATED,
+                received_s=packet.received_s,
+                acc_mps2=packet.acc_mps2,
+                gyr_radps=packet.gyr_radps,
+                sensor_time_s=packet.sensor_time_s,
+                seq=packet.seq,
+            )
         self.packets_sent += 1
         self.samples_sent += int(batch.acc_mps2.shape[0])
         on_batch(batch)
@@ -310,5 +367,9 @@ def _encode_winkwatch(packet: _Packet, rate_hz: float) -> bytes:
 
     acc_counts, gyr_counts = winkwatch.quantize(packet.acc_mps2, packet.gyr_radps)
     return winkwatch.encode_packet(
-        packet.seq, int(round(packet.sensor_time_s[0] * 1e6)), int(round(1e6 / rate_hz)),
-        acc_counts, gyr_counts)
+        packet.seq,
+        int(round(packet.sensor_time_s[0] * 1e6)),
+        int(round(1e6 / rate_hz)),
+        acc_counts,
+        gyr_counts,
+    )

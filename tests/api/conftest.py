@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -26,10 +26,16 @@ class DbTarget:
 def _backends() -> list:
     return [
         pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(POSTGRES_URL is None, reason="WINKWATCH_TEST_POSTGRES_URL is not set"),
-        ]),
+        pytest.param(
+            "postgres",
+            id="postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    POSTGRES_URL is None, reason="WINKWATCH_TEST_POSTGRES_URL is not set"
+                ),
+            ],
+        ),
     ]
 
 

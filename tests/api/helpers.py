@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -12,32 +12,67 @@ from sensor_gateway.samples import SensorKind
 from sensor_gateway.sink import RawSamples
 
 
-def metrics(rep: int = 1, *, start_s: float = 1.0, depth_deg: float = 100.0, wink_deg: float = 2.0,
-            onset_deg: float | None = None, load_kg: float | None = 60.0,
-            quality: tuple[str, ...] = ()) -> RepMetrics:
+def metrics(
+    rep: int = 1,
+    *,
+    start_s: float = 1.0,
+    depth_deg: float = 100.0,
+    wink_deg: float = 2.0,
+    onset_deg: float | None = None,
+    load_kg: float | None = 60.0,
+    quality: tuple[str, ...] = (),
+) -> RepMetrics:
     winked = onset_deg is not None
     return RepMetrics(
-        rep=rep, start_s=start_s, bottom_s=start_s + 1.2, end_s=start_s + 2.5, depth_deg=depth_deg,
-        hip_flexion_max_deg=depth_deg + 10.0, pelvic_tilt_peak_deg=12.0,
-        pelvic_tilt_bottom_deg=12.0 - wink_deg, wink_deg=wink_deg, wink_onset_depth_deg=onset_deg,
-        butt_wink=winked, load_kg=load_kg, loaded_wink=winked and bool(load_kg),
-        wink_onset_s=start_s + 1.0 if winked else None, descent_s=1.2, ascent_s=1.3, quality=quality,
+        rep=rep,
+        start_s=start_s,
+        bottom_s=start_s + 1.2,
+        end_s=start_s + 2.5,
+        depth_deg=depth_deg,
+        hip_flexion_max_deg=depth_deg + 10.0,
+        pelvic_tilt_peak_deg=12.0,
+        pelvic_tilt_bottom_deg=12.0 - wink_deg,
+        wink_deg=wink_deg,
+        wink_onset_depth_deg=onset_deg,
+        butt_wink=winked,
+        load_kg=load_kg,
+        loaded_wink=winked and bool(load_kg),
+        wink_onset_s=start_s + 1.0 if winked else None,
+        descent_s=1.2,
+        ascent_s=1.3,
+        quality=quality,
     )
 
 
-def set_info(athlete_key: str, *, started_s: float = 1000.0, key: str = "k1",
-             variant: SetVariant = SetVariant.BACK_SQUAT, load_kg: float | None = 60.0) -> SetInfo:
-    return SetInfo(set_key=key, athlete_id=athlete_key, variant=variant, load_kg=load_kg,
-                   started_s=started_s, started_utc=datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc))
+def set_info(
+    athlete_key: str,
+    *,
+    started_s: float = 1000.0,
+    key: str = "k1",
+    variant: SetVariant = SetVariant.BACK_SQUAT,
+    load_kg: float | None = 60.0,
+) -> SetInfo:
+    return SetInfo(
+        set_key=key,
+        athlete_id=athlete_key,
+        variant=variant,
+        load_kg=load_kg,
+        started_s=started_s,
+        started_utc=datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+    )
 
 
 def raw_samples(info: SetInfo, placement: Placement, t_s: np.ndarray, seed: int = 0) -> RawSamples:
     rng = np.random.default_rng(seed)
     n = len(t_s)
     return RawSamples(
-        set_key=info.set_key, athlete_id=info.athlete_id, placement=placement,
+        set_key=info.set_key,
+        athlete_id=info.athlete_id,
+        placement=placement,
         address=f"AA:BB:CC:00:00:{1 if placement is Placement.SACRUM else 2:02d}",
-        kind=SensorKind.SIMULATED, t_s=np.asarray(t_s, dtype=float),
-        acc_mps2=rng.normal(0, 3, (n, 3)) + [0, 0, 9.81], gyr_radps=rng.normal(0, 1, (n, 3)),
+        kind=SensorKind.SIMULATED,
+        t_s=np.asarray(t_s, dtype=float),
+        acc_mps2=rng.normal(0, 3, (n, 3)) + [0, 0, 9.81],
+        gyr_radps=rng.normal(0, 1, (n, 3)),
         received_s=np.asarray(t_s, dtype=float) + 0.01,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -24,7 +24,9 @@ from tests.api.helpers import metrics
 
 @pytest.fixture
 def api(database, db_target):
-    settings = Settings(database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test")
+    settings = Settings(
+        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
+    )
     with database.sessions.begin() as db:
         _, admin = create_token(db, "coach", TokenRole.ADMIN)
         _, reader = create_token(db, "dashboard", TokenRole.READ)
@@ -63,15 +65,27 @@ def test_read_tokens_cannot_change_and_revoked_tokens_stop_working(api) -> None:
 
 def test_athletes_sensors_sessions(api) -> None:
     athlete = _athlete(api)
-    assert api.patch(f"/athletes/{athlete}", json={"notes": "deep hips"}, headers=api.admin).json()["notes"] == "deep hips"
-    sensor = api.post("/sensors", json={"address": "aa:bb:cc:dd:ee:01", "kind": "witmotion"}, headers=api.admin).json()
+    assert (
+        api.patch(f"/athletes/{athlete}", json={"notes": "deep hips"}, headers=api.admin).json()[
+            "notes"
+        ]
+        == "deep hips"
+    )
+    sensor = api.post(
+        "/sensors", json={"address": "aa:bb:cc:dd:ee:01", "kind": "witmotion"}, headers=api.admin
+    ).json()
     assert sensor["address"] == "AA:BB:CC:DD:EE:01"
-    assigned = api.put(f"/sensors/{sensor['id']}/assignment",
-                       json={"athlete_id": athlete, "placement": "sacrum"}, headers=api.admin)
+    assigned = api.put(
+        f"/sensors/{sensor['id']}/assignment",
+        json={"athlete_id": athlete, "placement": "sacrum"},
+        headers=api.admin,
+    )
     assert assigned.status_code == 200 and assigned.json()["placement"] == "sacrum"
     listed = api.get("/sensors", params={"athlete_id": athlete}, headers=api.reader).json()
     assert [s["id"] for s in listed["items"]] == [sensor["id"]]
-    half = api.put(f"/sensors/{sensor['id']}/assignment", json={"athlete_id": athlete}, headers=api.admin)
+    half = api.put(
+        f"/sensors/{sensor['id']}/assignment", json={"athlete_id": athlete}, headers=api.admin
+    )
     assert half.status_code == 409
     session = api.post("/sessions", json={"athlete_id": athlete}, headers=api.admin).json()
     assert session["gateway_id"] == "gw-test"
@@ -81,44 +95,71 @@ def test_athletes_sensors_sessions(api) -> None:
 
 def test_start_and_stop_a_set(api) -> None:
     athlete = _athlete(api)
-    started = api.post("/sets", json={"athlete_id": athlete, "variant": "box_squat", "load_kg": 80},
-                       headers=api.admin)
+    started = api.post(
+        "/sets",
+        json={"athlete_id": athlete, "variant": "box_squat", "load_kg": 80},
+        headers=api.admin,
+    )
     assert started.status_code == 201, started.text
     body = started.json()
     assert (body["status"], body["variant"], body["load_kg"]) == ("recording", "box_squat", 80.0)
-    again = api.post("/sets", json={"athlete_id": athlete, "variant": "box_squat"}, headers=api.admin)
+    again = api.post(
+        "/sets", json={"athlete_id": athlete, "variant": "box_squat"}, headers=api.admin
+    )
     assert again.status_code == 409 and "already recording" in again.json()["detail"]
     stopped = api.post(f"/sets/{body['id']}/stop", headers=api.admin)
     assert stopped.json()["status"] == "completed"
     assert api.post(f"/sets/{body['id']}/stop", headers=api.admin).status_code == 409
-    patched = api.patch(f"/sets/{body['id']}", json={"variant": "goblet_squat"}, headers=api.admin).json()
+    patched = api.patch(
+        f"/sets/{body['id']}", json={"variant": "goblet_squat"}, headers=api.admin
+    ).json()
     assert patched["variant"] == "goblet_squat"
-    listed = api.get("/sets", params={"athlete_id": athlete, "status": "completed"}, headers=api.reader).json()
+    listed = api.get(
+        "/sets", params={"athlete_id": athlete, "status": "completed"}, headers=api.reader
+    ).json()
     assert [s["id"] for s in listed["items"]] == [body["id"]]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "code", "words"), [
-    ("post", "/athletes", {"name": ""}, 422, "name"),
-    ("post", "/athletes", {"name": "a\x00b"}, 422, "name"),
-    ("post", "/sets", {"athlete_id": 1, "variant": "leg_press"}, 422, "variant"),
-    ("post", "/sets", {"athlete_id": 1, "variant": "back_squat", "load_kg": -5}, 422, "load_kg"),
-    ("post", "/sets", {"athlete_id": 999, "variant": "back_squat"}, 404, "athlete 999 does not exist"),
-    ("get", "/athletes/0", None, 422, "athlete_id"),
-    ("get", "/athletes/99999999999", None, 422, "athlete_id"),
-    ("get", "/sets/12345", None, 404, "set 12345 does not exist"),
-    ("get", "/reps?since=2026-03-02&until=2026-03-01", None, 422, "since"),
-    ("get", "/reps?limit=100000", None, 422, "limit"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code", "words"),
+    [
+        ("post", "/athletes", {"name": ""}, 422, "name"),
+        ("post", "/athletes", {"name": "a\x00b"}, 422, "name"),
+        ("post", "/sets", {"athlete_id": 1, "variant": "leg_press"}, 422, "variant"),
+        (
+            "post",
+            "/sets",
+            {"athlete_id": 1, "variant": "back_squat", "load_kg": -5},
+            422,
+            "load_kg",
+        ),
+        (
+            "post",
+            "/sets",
+            {"athlete_id": 999, "variant": "back_squat"},
+            404,
+            "athlete 999 does not exist",
+        ),
+        ("get", "/athletes/0", None, 422, "athlete_id"),
+        ("get", "/athletes/99999999999", None, 422, "athlete_id"),
+        ("get", "/sets/12345", None, 404, "set 12345 does not exist"),
+        ("get", "/reps?since=2026-03-02&until=2026-03-01", None, 422, "since"),
+        ("get", "/reps?limit=100000", None, 422, "limit"),
+    ],
+)
 def test_bad_input_gets_a_clear_4xx(api, method, path, body, code, words) -> None:
-    response = getattr(api, method)(path, headers=api.admin, **({"json": body} if body is not None else {}))
+    response = getattr(api, method)(
+        path, headers=api.admin, **({"json": body} if body is not None else {})
+    )
     assert response.status_code == code, response.text
     assert words in response.text
 
 
 def _stored_set(api, athlete: int, variant: SetVariant, reps: list) -> int:
     with api.database.sessions.begin() as db:
-        row = set_store.start_set(db, athlete, variant, load_kg=60,
-                                  started_at=datetime(2026, 3, 1, 9, tzinfo=timezone.utc))
+        row = set_store.start_set(
+            db, athlete, variant, load_kg=60, started_at=datetime(2026, 3, 1, 9, tzinfo=UTC)
+        )
         set_store.add_reps(db, row, reps)
         set_store.finish_set(db, row.id)
         return row.id
@@ -127,15 +168,24 @@ def _stored_set(api, athlete: int, variant: SetVariant, reps: list) -> int:
 def test_rep_list_filters_and_pages(api) -> None:
     athlete = _athlete(api)
     other = _athlete(api, "Ben")
-    back = _stored_set(api, athlete, SetVariant.BACK_SQUAT,
-                       [metrics(i, onset_deg=90.0 if i <= 3 else None) for i in range(1, 8)])
+    back = _stored_set(
+        api,
+        athlete,
+        SetVariant.BACK_SQUAT,
+        [metrics(i, onset_deg=90.0 if i <= 3 else None) for i in range(1, 8)],
+    )
     _stored_set(api, other, SetVariant.BACK_SQUAT, [metrics(1, onset_deg=90.0)])
     page = api.get("/reps", params={"athlete_id": athlete, "limit": 5}, headers=api.reader).json()
     assert len(page["items"]) == 5 and page["next_cursor"] is not None
-    rest = api.get("/reps", params={"athlete_id": athlete, "limit": 5, "cursor": page["next_cursor"]},
-                   headers=api.reader).json()
+    rest = api.get(
+        "/reps",
+        params={"athlete_id": athlete, "limit": 5, "cursor": page["next_cursor"]},
+        headers=api.reader,
+    ).json()
     assert len(rest["items"]) == 2 and rest["next_cursor"] is None
-    flagged = api.get("/reps", params={"athlete_id": athlete, "flagged": "true"}, headers=api.reader).json()
+    flagged = api.get(
+        "/reps", params={"athlete_id": athlete, "flagged": "true"}, headers=api.reader
+    ).json()
     assert sorted(r["rep"] for r in flagged["items"]) == [1, 2, 3]
     assert all(r["set_id"] == back and r["butt_wink"] for r in flagged["items"])
     none_front = api.get("/reps", params={"variant": "front_squat"}, headers=api.reader).json()
@@ -146,8 +196,12 @@ def test_rep_list_filters_and_pages(api) -> None:
 
 def test_summary_endpoint(api) -> None:
     athlete = _athlete(api)
-    _stored_set(api, athlete, SetVariant.FRONT_SQUAT,
-                [metrics(1, onset_deg=85.0), metrics(2, onset_deg=95.0), metrics(3)])
+    _stored_set(
+        api,
+        athlete,
+        SetVariant.FRONT_SQUAT,
+        [metrics(1, onset_deg=85.0), metrics(2, onset_deg=95.0), metrics(3)],
+    )
     summary = api.get(f"/athletes/{athlete}/summary", headers=api.reader).json()
     assert summary["variants"][0]["variant"] == "front_squat"
     assert summary["variants"][0]["median_loaded_onset_depth_deg"] == 90.0
@@ -156,15 +210,25 @@ def test_summary_endpoint(api) -> None:
 
 def test_rep_csv_export_has_analyze_columns_then_ids(api) -> None:
     athlete = _athlete(api)
-    reps = [metrics(i, start_s=2.5 * i, onset_deg=90.0 + i if i % 2 else None,
-                    quality=("gap_thigh",) if i == 2 else ()) for i in range(1, 6)]
+    reps = [
+        metrics(
+            i,
+            start_s=2.5 * i,
+            onset_deg=90.0 + i if i % 2 else None,
+            quality=("gap_thigh",) if i == 2 else (),
+        )
+        for i in range(1, 6)
+    ]
     set_id = _stored_set(api, athlete, SetVariant.BACK_SQUAT, reps)
     response = api.get("/export/reps.csv", params={"set_id": set_id}, headers=api.reader)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     header = response.text.splitlines()[0].split(",")
     assert tuple(header) == REP_EXPORT_COLUMNS
-    assert tuple(header[: len(REP_CSV_COLUMNS) + len(REP_CSV_EXTRA_COLUMNS)]) == REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS
+    assert (
+        tuple(header[: len(REP_CSV_COLUMNS) + len(REP_CSV_EXTRA_COLUMNS)])
+        == REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS
+    )
     assert len(rows) == 5
     for row, expected in zip(rows, reps):
         want = expected.as_row()
@@ -176,7 +240,11 @@ def test_rep_csv_export_has_analyze_columns_then_ids(api) -> None:
                 assert float(row[column]) == pytest.approx(value)
             else:
                 assert row[column] == str(value), column
-        assert (int(row["set_id"]), int(row["athlete_id"]), row["variant"]) == (set_id, athlete, "back_squat")
+        assert (int(row["set_id"]), int(row["athlete_id"]), row["variant"]) == (
+            set_id,
+            athlete,
+            "back_squat",
+        )
 
 
 def test_raw_export_round_trips_through_the_recording_format(api, tmp_path) -> None:
@@ -189,7 +257,9 @@ def test_raw_export_round_trips_through_the_recording_format(api, tmp_path) -> N
         gyr = rng.normal(0, 2, (450, 3)).astype(np.float32).astype(float)
         for index, part in enumerate(np.array_split(np.arange(450), 3)):
             for placement in Placement:
-                set_store.add_raw_chunk(db, row.id, placement, "AA", index, t_s[part], acc[part], gyr[part])
+                set_store.add_raw_chunk(
+                    db, row.id, placement, "AA", index, t_s[part], acc[part], gyr[part]
+                )
         set_store.finish_set(db, row.id)
         set_id = row.id
     single = api.get(f"/sets/{set_id}/raw/thigh.csv", headers=api.reader)
@@ -198,9 +268,13 @@ def test_raw_export_round_trips_through_the_recording_format(api, tmp_path) -> N
     back = read_recording_csv(tmp_path / "thigh.csv")
     np.testing.assert_allclose(back.t_s, t_s, rtol=1e-8)
     np.testing.assert_allclose(back.acc_mps2, acc, rtol=1e-7)
-    archive = zipfile.ZipFile(io.BytesIO(api.get(f"/sets/{set_id}/raw.zip", headers=api.reader).content))
+    archive = zipfile.ZipFile(
+        io.BytesIO(api.get(f"/sets/{set_id}/raw.zip", headers=api.reader).content)
+    )
     assert sorted(archive.namelist()) == [f"set{set_id}_sacrum.csv", f"set{set_id}_thigh.csv"]
     (tmp_path / "sacrum.csv").write_bytes(archive.read(f"set{set_id}_sacrum.csv"))
-    np.testing.assert_allclose(read_recording_csv(tmp_path / "sacrum.csv").gyr_radps, gyr, rtol=1e-7)
+    np.testing.assert_allclose(
+        read_recording_csv(tmp_path / "sacrum.csv").gyr_radps, gyr, rtol=1e-7
+    )
     empty = _stored_set(api, athlete, SetVariant.BACK_SQUAT, [])
     assert api.get(f"/sets/{empty}/raw/thigh.csv", headers=api.reader).status_code == 404

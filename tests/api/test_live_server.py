@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -57,15 +58,24 @@ def live_server(tmp_path_factory):
     port = _free_port()
     http = http_server(server, "127.0.0.1", port, log_level="warning")
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(server, "127.0.0.1", port, http=http),),
-                              daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(server, "127.0.0.1", port, http=http),),
+        daemon=True,
+    )
     thread.start()
     deadline = time.monotonic() + 20
     while not http.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield dict(port=port, admin=admin, reader=reader, server=server, loop=loop,
-               athlete_id=int(server.gateway.assignments.athletes()[0]))
+    yield dict(
+        port=port,
+        admin=admin,
+        reader=reader,
+        server=server,
+        loop=loop,
+        athlete_id=int(server.gateway.assignments.athletes()[0]),
+    )
     http.should_exit = True
     thread.join(timeout=40)
 
@@ -85,7 +95,9 @@ async def _collect(uri: str, until_type: str, timeout_s: float, **kw) -> list[di
 def test_websocket_streams_angles_at_about_20_hz_and_reps(live_server) -> None:
     uri = f"ws://127.0.0.1:{live_server['port']}/live/ws?athlete_id={live_server['athlete_id']}"
     headers = {"Authorization": f"Bearer {live_server['reader']}"}
-    messages = asyncio.run(_collect(uri, "rep_completed", FIRST_REP_TIMEOUT_S, additional_headers=headers))
+    messages = asyncio.run(
+        _collect(uri, "rep_completed", FIRST_REP_TIMEOUT_S, additional_headers=headers)
+    )
     kinds = [m["type"] for m in messages]
     assert "rep_completed" in kinds, kinds[-5:]
     angles = [m for m in messages if m["type"] == "live_angles"]
@@ -96,7 +108,10 @@ def test_websocket_streams_angles_at_about_20_hz_and_reps(live_server) -> None:
     rep = next(m for m in messages if m["type"] == "rep_completed")
     assert rep["athlete_id"] == str(live_server["athlete_id"])
     assert rep["metrics"]["depth_deg"] > 30.0  # the simulator squats to 60-120 deg
-    assert {m["athlete_id"] for m in messages if "athlete_id" in m} <= {str(live_server["athlete_id"]), None}
+    assert {m["athlete_id"] for m in messages if "athlete_id" in m} <= {
+        str(live_server["athlete_id"]),
+        None,
+    }
 
 
 def test_sse_stream_and_token_rules(live_server) -> None:
@@ -137,11 +152,20 @@ def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> 
     port, token = live_server["port"], live_server["reader"]
 
     def burst() -> None:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         for k in range(2000):
-            bus.publish(LiveAngles(athlete_id=athlete, t_s=1e6 + k, wall_utc=datetime.now(timezone.utc),
-                                   set_key="burst", thigh_deg=1.0, pelvic_tilt_deg=0.0, hip_flexion_deg=1.0))
+            bus.publish(
+                LiveAngles(
+                    athlete_id=athlete,
+                    t_s=1e6 + k,
+                    wall_utc=datetime.now(UTC),
+                    set_key="burst",
+                    thigh_deg=1.0,
+                    pelvic_tilt_deg=0.0,
+                    hip_flexion_deg=1.0,
+                )
+            )
 
     async def scenario() -> tuple[int, int]:
         uri = f"ws://127.0.0.1:{port}/live/ws?athlete_id={athlete}&token={token}"
@@ -169,12 +193,29 @@ def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ww.db'}"
     admin, _ = _tokens(url)
     port = _free_port()
-    env = dict(os.environ, WINKWATCH_DATABASE_URL=url, WINKWATCH_GATEWAY_ID="crash-test",
-               WINKWATCH_GATEWAY_CONFIG_FILE=str(tmp_path / "gateway.json"))
+    env = dict(
+        os.environ,
+        WINKWATCH_DATABASE_URL=url,
+        WINKWATCH_GATEWAY_ID="crash-test",
+        WINKWATCH_GATEWAY_CONFIG_FILE=str(tmp_path / "gateway.json"),
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli.main", "serve", "--simulate", "1", "--port", str(port),
-         "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "serve",
+            "--simulate",
+            "1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         headers = {"Authorization": f"Bearer {admin}"}
         deadline = time.monotonic() + FIRST_REP_TIMEOUT_S
@@ -182,7 +223,9 @@ def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             time.sleep(0.5)
             try:
-                reps_seen = len(httpx.get(f"http://127.0.0.1:{port}/reps", headers=headers).json()["items"])
+                reps_seen = len(
+                    httpx.get(f"http://127.0.0.1:{port}/reps", headers=headers).json()["items"]
+                )
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read().decode()
                 continue
@@ -190,8 +233,9 @@ def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
                 break
         assert reps_seen >= 2, "no reps were recorded"
         time.sleep(0.7)  # kill at an arbitrary point between two commits
-        recording = httpx.get(f"http://127.0.0.1:{port}/sets", params={"status": "recording"},
-                              headers=headers).json()["items"]
+        recording = httpx.get(
+            f"http://127.0.0.1:{port}/sets", params={"status": "recording"}, headers=headers
+        ).json()["items"]
         assert len(recording) == 1
         set_id = recording[0]["id"]
         killed_at_s = time.time()
@@ -229,10 +273,16 @@ def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) ->
     gateway = live_server["server"].gateway
     admin = {"Authorization": f"Bearer {live_server['admin']}"}
     with httpx.Client(base_url=base, headers=admin, timeout=10) as client:
-        started = client.post("/sets", json={"athlete_id": athlete, "variant": "goblet_squat", "load_kg": 24})
+        started = client.post(
+            "/sets", json={"athlete_id": athlete, "variant": "goblet_squat", "load_kg": 24}
+        )
         assert started.status_code == 201, started.text
         body = started.json()
-        assert (body["status"], body["variant"], body["load_kg"]) == ("recording", "goblet_squat", 24.0)
+        assert (body["status"], body["variant"], body["load_kg"]) == (
+            "recording",
+            "goblet_squat",
+            24.0,
+        )
         time.sleep(2.5)
         running = gateway.active_sets().get(str(athlete))
         # The simulator may begin its next set meanwhile (which replaces ours): both are fine.

@@ -37,7 +37,9 @@ def _seeded_app():
         set_store.add_reps(db, row, [metrics(i, onset_deg=90.0) for i in range(1, 4)])
         t_s = np.arange(100) / 100.0
         for placement in Placement:
-            set_store.add_raw_chunk(db, row.id, placement, "AA:BB", 0, t_s, np.ones((100, 3)), np.zeros((100, 3)))
+            set_store.add_raw_chunk(
+                db, row.id, placement, "AA:BB", 0, t_s, np.ones((100, 3)), np.zeros((100, 3))
+            )
         set_store.finish_set(db, row.id)
     return create_app(Settings(database_url=url, gateway_id="fuzz"), database=database), secret
 
@@ -50,4 +52,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case) -> None:
     response = case.call(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-    assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+    assert response.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
+    )

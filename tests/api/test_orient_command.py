@@ -21,7 +21,9 @@ def _tilted_recording(path: Path) -> ImuRecording:
     """A sensor at rest tilted 30 deg about x, jittery ~100 Hz timestamps."""
     rng = np.random.default_rng(3)
     t_s = 12.0 + np.cumsum(0.01 + rng.uniform(-0.001, 0.001, 600))
-    acc = np.tile(STANDARD_GRAVITY_MPS2 * UP_SENSOR, (t_s.size, 1)) + 0.02 * rng.standard_normal((t_s.size, 3))
+    acc = np.tile(STANDARD_GRAVITY_MPS2 * UP_SENSOR, (t_s.size, 1)) + 0.02 * rng.standard_normal(
+        (t_s.size, 3)
+    )
     recording = ImuRecording(t_s, acc, 0.002 * rng.standard_normal((t_s.size, 3)))
     write_recording_csv(path, recording)
     return recording
@@ -34,7 +36,9 @@ def _parse(text: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("engine", [None, "vqf", "madgwick"])
-def test_orient_writes_uniform_quaternions_whose_up_matches_the_tilt(tmp_path: Path, engine: str | None) -> None:
+def test_orient_writes_uniform_quaternions_whose_up_matches_the_tilt(
+    tmp_path: Path, engine: str | None
+) -> None:
     recording = _tilted_recording(tmp_path / "in.csv")
     args = ["orient", str(tmp_path / "in.csv")] + (["--engine", engine] if engine else [])
     result = runner.invoke(app, args)
@@ -51,14 +55,18 @@ def test_orient_writes_uniform_quaternions_whose_up_matches_the_tilt(tmp_path: P
 def test_orient_out_writes_the_same_as_stdout(tmp_path: Path) -> None:
     _tilted_recording(tmp_path / "in.csv")
     to_stdout = runner.invoke(app, ["orient", str(tmp_path / "in.csv")])
-    to_file = runner.invoke(app, ["orient", str(tmp_path / "in.csv"), "--out", str(tmp_path / "q.csv")])
+    to_file = runner.invoke(
+        app, ["orient", str(tmp_path / "in.csv"), "--out", str(tmp_path / "q.csv")]
+    )
     assert to_file.exit_code == 0 and to_file.stdout == ""
     assert (tmp_path / "q.csv").read_text() == to_stdout.stdout
 
 
 def test_malformed_input_is_reported_on_stderr_with_exit_code_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text("t_s,ax_mps2,ay_mps2,az_mps2,gx_radps,gy_radps,gz_radps\n0,0,0,9.8,0,0,0\n0.01,0,x,9.8,0,0,0\n")
+    bad.write_text(
+        "t_s,ax_mps2,ay_mps2,az_mps2,gx_radps,gy_radps,gz_radps\n0,0,0,9.8,0,0,0\n0.01,0,x,9.8,0,0,0\n"
+    )
     result = runner.invoke(app, ["orient", str(bad)])
     assert result.exit_code == 2
     assert f"{bad}, line 3: ay_mps2 is 'x'" in result.stderr
@@ -80,7 +88,9 @@ def test_help_names_every_engine() -> None:
 
 def test_unwritable_output_exits_1_with_a_hint(tmp_path: Path) -> None:
     _tilted_recording(tmp_path / "in.csv")
-    result = runner.invoke(app, ["orient", str(tmp_path / "in.csv"), "--out", str(tmp_path / "no" / "q.csv")])
+    result = runner.invoke(
+        app, ["orient", str(tmp_path / "in.csv"), "--out", str(tmp_path / "no" / "q.csv")]
+    )
     assert result.exit_code == 1
     assert "check the folder exists" in result.stderr
 
@@ -89,7 +99,8 @@ def test_gaps_are_interpolated_with_a_warning(tmp_path: Path) -> None:
     recording = _tilted_recording(tmp_path / "full.csv")
     keep = (recording.t_s < 14.0) | (recording.t_s > 14.3)  # 0.3 s of lost packets
     write_recording_csv(
-        tmp_path / "gap.csv", ImuRecording(recording.t_s[keep], recording.acc_mps2[keep], recording.gyr_radps[keep])
+        tmp_path / "gap.csv",
+        ImuRecording(recording.t_s[keep], recording.acc_mps2[keep], recording.gyr_radps[keep]),
     )
     result = runner.invoke(app, ["orient", str(tmp_path / "gap.csv")])
     assert result.exit_code == 0

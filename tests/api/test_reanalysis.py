@@ -31,15 +31,27 @@ def _record_simulated_set(database, seed: int):
     common = dict(athlete_id=info.athlete_id, t_s=info.started_s, wall_utc=info.started_utc)
     sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
     sink.record_event(SetStarted(set=info, **common))
-    sink.record_event(RepCompleted(set_key=info.set_key, metrics=metrics(1, start_s=GATEWAY_START_S + 1),
-                                   **common))  # a wrong "live" rep that re-analysis must replace
+    sink.record_event(
+        RepCompleted(
+            set_key=info.set_key, metrics=metrics(1, start_s=GATEWAY_START_S + 1), **common
+        )
+    )  # a wrong "live" rep that re-analysis must replace
     for placement, recording in ((Placement.SACRUM, sim.sacrum), (Placement.THIGH, sim.thigh)):
         for part in np.array_split(np.arange(len(recording)), max(1, len(recording) // 20)):
             t_s = GATEWAY_START_S + recording.t_s[part]
-            sink.write_samples(RawSamples(
-                set_key=info.set_key, athlete_id=info.athlete_id, placement=placement, address=placement.value,
-                kind=SensorKind.SIMULATED, t_s=t_s, acc_mps2=recording.acc_mps2[part],
-                gyr_radps=recording.gyr_radps[part], received_s=t_s))
+            sink.write_samples(
+                RawSamples(
+                    set_key=info.set_key,
+                    athlete_id=info.athlete_id,
+                    placement=placement,
+                    address=placement.value,
+                    kind=SensorKind.SIMULATED,
+                    t_s=t_s,
+                    acc_mps2=recording.acc_mps2[part],
+                    gyr_radps=recording.gyr_radps[part],
+                    received_s=t_s,
+                )
+            )
     sink.record_event(SetStopped(set=info, reason=StopReason.REQUESTED, rep_count=1, **common))
     sink.close()
     with database.sessions() as db:
@@ -52,8 +64,10 @@ def test_reanalysis_recovers_the_simulated_reps(database, seed) -> None:
     outcome = reanalyze_set(database, set_id)
     assert (outcome.reps_before, outcome.reps_after) == (1, len(sim.reps))
     with database.sessions() as db:
-        stored = sorted(rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id), limit=100).items,
-                        key=lambda r: r.rep)
+        stored = sorted(
+            rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id), limit=100).items,
+            key=lambda r: r.rep,
+        )
         assert set_store.get_set(db, set_id).reps_source == RepSource.REANALYSIS.value
     depth_error = [r.depth_deg - truth.depth_deg for r, truth in zip(stored, sim.reps)]
     assert np.sqrt(np.mean(np.square(depth_error))) < 3.0
@@ -91,8 +105,12 @@ def test_reanalyze_and_export_commands(db_target, database, tmp_path, monkeypatc
     assert result.exit_code == 0, result.output
     lines = out.read_text().splitlines()
     with database.sessions() as db:
-        assert len(lines) - 1 == len(rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id)).items)
-    result = runner.invoke(app, ["export", "--set", str(set_id), "--raw-zip", "--out", str(tmp_path / "raw.zip")])
+        assert len(lines) - 1 == len(
+            rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id)).items
+        )
+    result = runner.invoke(
+        app, ["export", "--set", str(set_id), "--raw-zip", "--out", str(tmp_path / "raw.zip")]
+    )
     assert result.exit_code == 0 and (tmp_path / "raw.zip").stat().st_size > 1000
     result = runner.invoke(app, ["reanalyze", "999999"])
     assert result.exit_code == 2 and "set 999999 does not exist" in result.output

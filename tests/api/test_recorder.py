@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 from sqlalchemy import func, select
 
-from api.storage import reps as rep_store, sets as set_store
+from api.storage import reps as rep_store
+from api.storage import sets as set_store
 from api.storage.models import RawChunk
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement, SetStatus
@@ -26,26 +27,31 @@ def test_sink_stores_a_whole_set(database) -> None:
     t_all = 500.0 + np.arange(600) / 200.0
     sent = {Placement.SACRUM: [], Placement.THIGH: []}
     for second in range(3):  # three flushes, as the writer thread would do once a second
-        t_chunk = t_all[second * 200:(second + 1) * 200]
+        t_chunk = t_all[second * 200 : (second + 1) * 200]
         for seed, placement in enumerate(Placement):
             for part in np.array_split(t_chunk, 10):  # ten notifications per second
                 chunk = raw_samples(info, placement, part, seed=seed * 100 + int(part[0]))
                 sent[placement].append(chunk)
                 sink.write_samples(chunk)
         if second == 1:
-            sink.record_event(Calibrated(set_key=info.set_key, ok=True, message="standing found",
-                                         **_common(info)))
+            sink.record_event(
+                Calibrated(set_key=info.set_key, ok=True, message="standing found", **_common(info))
+            )
             rep = replace(metrics(1, start_s=501.0), wink_onset_s=502.0)
             sink.record_event(RepCompleted(set_key=info.set_key, metrics=rep, **_common(info)))
         assert sink.flush()
-    sink.record_event(SetStopped(set=info, reason=StopReason.REQUESTED, rep_count=1, **_common(info)))
+    sink.record_event(
+        SetStopped(set=info, reason=StopReason.REQUESTED, rep_count=1, **_common(info))
+    )
     sink.close()
 
     with database.sessions() as db:
         row = set_store.set_by_key(db, info.set_key)
         assert row.status == SetStatus.COMPLETED.value
         assert row.recorded_s == t_all[-1] - 500.0
-        chunks = db.scalar(select(func.count()).select_from(RawChunk).where(RawChunk.set_id == row.id))
+        chunks = db.scalar(
+            select(func.count()).select_from(RawChunk).where(RawChunk.set_id == row.id)
+        )
         assert chunks == 6  # one per sensor per flush, never a row per sample
         for placement in Placement:
             stored = set_store.load_raw(db, row.id, placement)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -10,7 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from api.errors import ConflictError, NotFoundError
-from api.storage import catalog, reps as rep_store, sets as set_store
+from api.storage import catalog
+from api.storage import reps as rep_store
+from api.storage import sets as set_store
 from api.storage.db import open_database
 from api.storage.models import Base
 from api.storage.raw_codec import RawCodecError, decode_samples, encode_samples
@@ -64,7 +66,9 @@ def test_raw_codec_rejects_damaged_payload() -> None:
 def test_set_lifecycle_and_conflicts(database) -> None:
     with database.sessions.begin() as db:
         athlete = catalog.create_athlete(db, "Ana")
-        first = set_store.start_set(db, athlete.id, SetVariant.GOBLET_SQUAT, load_kg=24, gateway_id="gw1")
+        first = set_store.start_set(
+            db, athlete.id, SetVariant.GOBLET_SQUAT, load_kg=24, gateway_id="gw1"
+        )
         with pytest.raises(ConflictError, match="already recording"):
             set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT)
         set_store.finish_set(db, first.id)
@@ -100,7 +104,9 @@ def _store_reps(database, per_variant: dict[SetVariant, list], day0: datetime) -
         athlete = catalog.create_athlete(db, "Ana")
         other = catalog.create_athlete(db, "Ben")
         for day, (variant, reps) in enumerate(per_variant.items()):
-            exercise_set = set_store.start_set(db, athlete.id, variant, started_at=day0 + timedelta(days=day))
+            exercise_set = set_store.start_set(
+                db, athlete.id, variant, started_at=day0 + timedelta(days=day)
+            )
             set_store.add_reps(db, exercise_set, reps)
             set_store.finish_set(db, exercise_set.id)
             ids[variant] = exercise_set.id
@@ -111,12 +117,17 @@ def _store_reps(database, per_variant: dict[SetVariant, list], day0: datetime) -
 
 
 def test_rep_filters_and_pagination(database) -> None:
-    day0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
-    ids = _store_reps(database, {
-        SetVariant.BACK_SQUAT: [metrics(i, start_s=3.0 * i, onset_deg=95.0 if i % 2 else None)
-                                for i in range(1, 11)],
-        SetVariant.GOBLET_SQUAT: [metrics(i, start_s=3.0 * i) for i in range(1, 6)],
-    }, day0)
+    day0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    ids = _store_reps(
+        database,
+        {
+            SetVariant.BACK_SQUAT: [
+                metrics(i, start_s=3.0 * i, onset_deg=95.0 if i % 2 else None) for i in range(1, 11)
+            ],
+            SetVariant.GOBLET_SQUAT: [metrics(i, start_s=3.0 * i) for i in range(1, 6)],
+        },
+        day0,
+    )
     with database.sessions() as db:
         athlete = ids["athlete"]
         all_reps = rep_store.RepFilter(athlete_id=athlete)
@@ -128,25 +139,41 @@ def test_rep_filters_and_pagination(database) -> None:
             if cursor is None:
                 break
         assert len(seen) == 15 and len(set(seen)) == 15 and seen == sorted(seen, reverse=True)
-        flagged = rep_store.list_reps(db, rep_store.RepFilter(athlete_id=athlete, butt_wink=True), limit=100)
+        flagged = rep_store.list_reps(
+            db, rep_store.RepFilter(athlete_id=athlete, butt_wink=True), limit=100
+        )
         assert sorted(r.rep for r in flagged.items) == [1, 3, 5, 7, 9]
-        goblet = rep_store.list_reps(db, rep_store.RepFilter(athlete_id=athlete, variant=SetVariant.GOBLET_SQUAT))
-        assert len(goblet.items) == 5 and all(r.set_id == ids[SetVariant.GOBLET_SQUAT] for r in goblet.items)
-        day2 = rep_store.list_reps(db, rep_store.RepFilter(
-            athlete_id=athlete, since=day0 + timedelta(days=1), until=day0 + timedelta(days=2)))
+        goblet = rep_store.list_reps(
+            db, rep_store.RepFilter(athlete_id=athlete, variant=SetVariant.GOBLET_SQUAT)
+        )
+        assert len(goblet.items) == 5 and all(
+            r.set_id == ids[SetVariant.GOBLET_SQUAT] for r in goblet.items
+        )
+        day2 = rep_store.list_reps(
+            db,
+            rep_store.RepFilter(
+                athlete_id=athlete, since=day0 + timedelta(days=1), until=day0 + timedelta(days=2)
+            ),
+        )
         assert {r.variant for r in day2.items} == {"goblet_squat"}
         first = rep_store.get_rep(db, min(seen))
         assert first.performed_at == day0 + timedelta(seconds=3.0)
 
 
 def test_athlete_summary_medians(database) -> None:
-    day0 = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    day0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
     onsets = [80.0, 90.0, 100.0]
-    ids = _store_reps(database, {
-        SetVariant.BACK_SQUAT: [metrics(i + 1, onset_deg=o, load_kg=100.0) for i, o in enumerate(onsets)]
-        + [metrics(4, onset_deg=None, load_kg=100.0)],
-        SetVariant.BODYWEIGHT_SQUAT: [metrics(1, onset_deg=70.0, load_kg=None)],
-    }, day0)
+    ids = _store_reps(
+        database,
+        {
+            SetVariant.BACK_SQUAT: [
+                metrics(i + 1, onset_deg=o, load_kg=100.0) for i, o in enumerate(onsets)
+            ]
+            + [metrics(4, onset_deg=None, load_kg=100.0)],
+            SetVariant.BODYWEIGHT_SQUAT: [metrics(1, onset_deg=70.0, load_kg=None)],
+        },
+        day0,
+    )
     with database.sessions() as db:
         summary = rep_store.summarize_athlete(db, ids["athlete"])
     back = next(v for v in summary.variants if v.variant == "back_squat")
@@ -158,8 +185,12 @@ def test_athlete_summary_medians(database) -> None:
     assert bodyweight.median_wink_onset_depth_deg == 70.0
     assert bodyweight.median_loaded_onset_depth_deg is None
     assert [(p.day.isoformat(), p.variant, p.reps) for p in summary.over_time] == [
-        ("2026-03-01", "back_squat", 4), ("2026-03-02", "bodyweight_squat", 1)]
-    assert [(p.variant, p.load_kg, p.wink_reps) for p in summary.by_load] == [("back_squat", 100.0, 3)]
+        ("2026-03-01", "back_squat", 4),
+        ("2026-03-02", "bodyweight_squat", 1),
+    ]
+    assert [(p.variant, p.load_kg, p.wink_reps) for p in summary.by_load] == [
+        ("back_squat", 100.0, 3)
+    ]
 
 
 def test_editing_a_set_updates_its_reps(database) -> None:

@@ -31,11 +31,21 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
+    ),
 ]
 PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WAIT_MS = 45_000
 
 
@@ -57,14 +67,19 @@ def demo_server(tmp_path_factory):
     athletes = {a.name: a.athlete_id for a in _sim_athletes(server)}
     http = http_server(server, "127.0.0.1", port, log_level="warning")
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete,
-                              args=(serve(server, "127.0.0.1", port, http=http),), daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(server, "127.0.0.1", port, http=http),),
+        daemon=True,
+    )
     thread.start()
     deadline = time.monotonic() + 20
     while not http.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    yield dict(url=f"http://127.0.0.1:{port}", reader=reader, admin=admin, athletes=athletes, root=root)
+    yield dict(
+        url=f"http://127.0.0.1:{port}", reader=reader, admin=admin, athletes=athletes, root=root
+    )
     http.should_exit = True
     thread.join(timeout=40)
 
@@ -79,15 +94,23 @@ def _sim_athletes(server):
             self.name, self.athlete_id = name, athlete_id
 
     with server.database.sessions() as db:
-        return [Named(name, athlete_id) for athlete_id, name in db.execute(select(Athlete.id, Athlete.name))]
+        return [
+            Named(name, athlete_id)
+            for athlete_id, name in db.execute(select(Athlete.id, Athlete.name))
+        ]
 
 
 @pytest.fixture()
 def page(demo_server, tmp_path):
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                      accept_downloads=True)
+        context = browser.new_context(
+            viewport=PHONE,
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            accept_downloads=True,
+        )
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -128,11 +151,14 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
     assert page.is_visible("#cue") and "Butt wink" in page.inner_text("#cue")
     assert cue["athlete_id"] == str(demo_server["athletes"]["Sam (winks under load)"])
     # A rep streamed entirely while the page watched (so its detail comes from the live stream).
-    rep = page.wait_for_function("""() => {
+    rep = page.wait_for_function(
+        """() => {
         const s = window.winkwatch.state;
         const r = s.liveReps.find((r) => r.source === 'live' && r.metrics.start_s >= s.buffer.t[0]);
         return r ? r.metrics.rep : null;
-    }""", timeout=WAIT_MS).json_value()
+    }""",
+        timeout=WAIT_MS,
+    ).json_value()
     page.screenshot(path=str(tmp_path / "live_wink.png"), full_page=True)
     first = page.locator(f"#live-reps tr.rep[data-rep='{rep}']")
     cells = first.locator("td").all_inner_texts()
@@ -157,11 +183,15 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
 
 def test_clean_athlete_gets_reps_without_cues(page, demo_server, tmp_path) -> None:
     _open(page, demo_server, "Alex (clean)")
-    page.wait_for_function("document.querySelectorAll('#live-reps tr.rep').length >= 2", timeout=WAIT_MS)
+    page.wait_for_function(
+        "document.querySelectorAll('#live-reps tr.rep').length >= 2", timeout=WAIT_MS
+    )
     flags = page.locator("#live-reps tr.rep td:nth-child(5)").all_inner_texts()
     assert flags and set(flags) == {"ok"}, flags
     alex = str(demo_server["athletes"]["Alex (clean)"])
-    assert page.evaluate(f"window.winkwatch.cues.filter((c) => c.athlete_id === '{alex}').length") == 0
+    assert (
+        page.evaluate(f"window.winkwatch.cues.filter((c) => c.athlete_id === '{alex}').length") == 0
+    )
     assert "No butt wink" in page.inner_text("#live-summary")
     page.screenshot(path=str(tmp_path / "live_clean.png"), full_page=True)
 
@@ -185,16 +215,22 @@ def test_admin_starts_and_stops_a_set(page, demo_server) -> None:
     page.select_option("#variant", "box_squat")
     page.fill("#load", "60")
     page.click("#start-set")
-    page.wait_for_function("document.getElementById('set-state').textContent.includes('Box squat')", timeout=15_000)
+    page.wait_for_function(
+        "document.getElementById('set-state').textContent.includes('Box squat')", timeout=15_000
+    )
     assert "60 kg" in page.inner_text("#set-state")
     assert page.inner_text("#set-error") == ""
     page.click("#stop-set")
-    page.wait_for_function("document.getElementById('set-state').textContent.startsWith('Finished')", timeout=15_000)
+    page.wait_for_function(
+        "document.getElementById('set-state').textContent.startsWith('Finished')", timeout=15_000
+    )
 
 
 def test_sets_exports_history_and_sensors(page, demo_server, tmp_path) -> None:
     _open(page, demo_server, "Sam (winks under load)")
-    page.wait_for_function("document.querySelectorAll('#live-reps tr.rep').length >= 2", timeout=WAIT_MS)
+    page.wait_for_function(
+        "document.querySelectorAll('#live-reps tr.rep').length >= 2", timeout=WAIT_MS
+    )
     page.click("button[data-tab=sets]")
     page.wait_for_selector("#set-list li[data-set]")
     page.locator("#set-list li[data-set]").last.click()  # the oldest: Sam's first loaded back squat
@@ -221,7 +257,9 @@ def test_sets_exports_history_and_sensors(page, demo_server, tmp_path) -> None:
 
     # A stored rep's detail comes from the set's raw samples analysed again.
     page.locator("#set-reps tr.rep").first.click()
-    page.wait_for_function("document.getElementById('rep-note').textContent.length > 0", timeout=30_000)
+    page.wait_for_function(
+        "document.getElementById('rep-note').textContent.length > 0", timeout=30_000
+    )
     assert "stored raw samples" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
     assert _painted(page, "rep-loop")
     page.screenshot(path=str(tmp_path / "stored_rep.png"))
@@ -242,14 +280,17 @@ def test_sets_exports_history_and_sensors(page, demo_server, tmp_path) -> None:
 
 def test_unknown_token_is_refused_with_advice(page, demo_server) -> None:
     page.goto(f"{demo_server['url']}/#token=ww_not-a-real-token")
-    page.wait_for_function("document.getElementById('signin-error').textContent.length > 0", timeout=15_000)
+    page.wait_for_function(
+        "document.getElementById('signin-error').textContent.length > 0", timeout=15_000
+    )
     assert "winkwatch token create" in page.inner_text("#signin-error")
     assert page.is_hidden("#app")
 
 
 def _painted(page, canvas_id: str) -> bool:
     """True when the canvas has coloured (series) pixels, not just the dark background and grid."""
-    return page.evaluate("""(id) => {
+    return page.evaluate(
+        """(id) => {
         const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let coloured = 0;
         for (let i = 0; i < d.length; i += 4) {
@@ -257,4 +298,6 @@ def _painted(page, canvas_id: str) -> bool:
             if (d[i+3] > 0 && spread > 80) coloured++;
         }
         return coloured > 50;
-    }""", canvas_id)
+    }""",
+        canvas_id,
+    )

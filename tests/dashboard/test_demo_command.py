@@ -51,9 +51,14 @@ def test_demo_serves_two_simulated_athletes_until_ctrl_c(tmp_path) -> None:
     port = _free_port()
     env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"))
     env.pop("WINKWATCH_DATABASE_URL", None)
-    process = subprocess.Popen([*_winkwatch(), "demo", "--port", str(port), "--data-dir", str(tmp_path / "data")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                               cwd=tmp_path)
+    process = subprocess.Popen(
+        [*_winkwatch(), "demo", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         banner = _read_banner(process)
         assert banner["url"] == f"http://127.0.0.1:{port}"
@@ -61,7 +66,9 @@ def test_demo_serves_two_simulated_athletes_until_ctrl_c(tmp_path) -> None:
         headers = {"Authorization": f"Bearer {banner['token']}"}
         with httpx.Client(base_url=banner["url"], timeout=10.0) as client:
             _wait_until_up(client)
-            athletes = {a["name"]: a["id"] for a in client.get("/athletes", headers=headers).json()["items"]}
+            athletes = {
+                a["name"]: a["id"] for a in client.get("/athletes", headers=headers).json()["items"]
+            }
             assert set(athletes) == {"Alex (clean)", "Sam (winks under load)"}
             reps = _wait_for_reps(client, headers, athletes.values(), per_athlete=2)
             # The token is read-only: it may look, not change.
@@ -105,7 +112,9 @@ def _wait_until_up(client: httpx.Client, timeout_s: float = 30.0) -> None:
     pytest.fail("the demo server did not answer /health")
 
 
-def _wait_for_reps(client: httpx.Client, headers: dict, athlete_ids, per_athlete: int) -> list[dict]:
+def _wait_for_reps(
+    client: httpx.Client, headers: dict, athlete_ids, per_athlete: int
+) -> list[dict]:
     deadline = time.monotonic() + REPS_TIMEOUT_S
     while True:
         reps = client.get("/reps", params={"limit": 500}, headers=headers).json()["items"]
@@ -121,8 +130,12 @@ def test_demo_refuses_a_port_in_use_with_advice(tmp_path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        outcome = subprocess.run([*_winkwatch(), "demo", "--port", str(port), "--data-dir", str(tmp_path)],
-                                 capture_output=True, text=True, timeout=60)
+        outcome = subprocess.run(
+            [*_winkwatch(), "demo", "--port", str(port), "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert outcome.returncode == 2
     assert f"port {port}" in outcome.stderr and "--port" in outcome.stderr
     assert "Dashboard:" not in outcome.stdout

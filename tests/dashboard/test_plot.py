@@ -22,8 +22,17 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     root = tmp_path_factory.mktemp("plot")
-    sim = simulate_set(SquatSetSpec(reps=4, depth_deg=105.0, wink_deg=11.0, wink_onset_deg=82.0,
-                                    sacrum=SensorSpec(rate_hz=100.0), thigh=SensorSpec(rate_hz=80.0)), seed=5)
+    sim = simulate_set(
+        SquatSetSpec(
+            reps=4,
+            depth_deg=105.0,
+            wink_deg=11.0,
+            wink_onset_deg=82.0,
+            sacrum=SensorSpec(rate_hz=100.0),
+            thigh=SensorSpec(rate_hz=80.0),
+        ),
+        seed=5,
+    )
     write_recording_csv(root / "sacrum.csv", sim.sacrum)
     write_recording_csv(root / "thigh.csv", sim.thigh)
     return root, sim
@@ -57,7 +66,9 @@ def test_reps_and_wink_onsets_are_marked_at_the_true_times(simulated, tmp_path) 
         assert max(loops[truth.rep].get_xdata()) == pytest.approx(truth.depth_deg, abs=3.0)
 
 
-def test_one_rep_shows_descent_and_ascent_and_bad_rep_numbers_are_refused(simulated, tmp_path) -> None:
+def test_one_rep_shows_descent_and_ascent_and_bad_rep_numbers_are_refused(
+    simulated, tmp_path
+) -> None:
     _, sim = simulated
     result = analyze_recordings(sim.sacrum, sim.thigh)
     figure = render(Angles.of(result), result.reps, tmp_path / "rep.png", rep=2)
@@ -65,15 +76,29 @@ def test_one_rep_shows_descent_and_ascent_and_bad_rep_numbers_are_refused(simula
     time_axes = figure.axes[0]
     left, right = time_axes.get_xlim()
     truth = sim.reps[1]
-    assert left < truth.start_s and right > truth.end_s and right - left < truth.end_s - truth.start_s + 1.5
+    assert (
+        left < truth.start_s
+        and right > truth.end_s
+        and right - left < truth.end_s - truth.start_s + 1.5
+    )
     with pytest.raises(PlotError, match="no rep 9"):
         render(Angles.of(result), result.reps, tmp_path / "x.png", rep=9)
 
 
 def test_cli_from_files_uses_the_given_rep_csv(simulated, tmp_path) -> None:
     root, sim = simulated
-    out = runner.invoke(app, ["analyze", "--sacrum", str(root / "sacrum.csv"), "--thigh", str(root / "thigh.csv"),
-                              "--out", str(tmp_path / "reps.csv")])
+    out = runner.invoke(
+        app,
+        [
+            "analyze",
+            "--sacrum",
+            str(root / "sacrum.csv"),
+            "--thigh",
+            str(root / "thigh.csv"),
+            "--out",
+            str(tmp_path / "reps.csv"),
+        ],
+    )
     assert out.exit_code == 0, out.output
     rows = list(csv.DictReader((tmp_path / "reps.csv").open()))
     assert len(rows) == len(sim.reps)
@@ -82,8 +107,20 @@ def test_cli_from_files_uses_the_given_rep_csv(simulated, tmp_path) -> None:
         writer.writeheader()
         writer.writerows([rows[0], rows[2]])
     png = tmp_path / "two.png"
-    result = runner.invoke(app, ["plot", "--sacrum", str(root / "sacrum.csv"), "--thigh", str(root / "thigh.csv"),
-                                 "--reps", str(tmp_path / "two.csv"), "--out", str(png)])
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            "--sacrum",
+            str(root / "sacrum.csv"),
+            "--thigh",
+            str(root / "thigh.csv"),
+            "--reps",
+            str(tmp_path / "two.csv"),
+            "--out",
+            str(png),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == PNG_MAGIC
     from matplotlib.image import imread
@@ -103,10 +140,20 @@ def test_cli_from_the_database(simulated, tmp_path, monkeypatch) -> None:
     database = open_database(url)
     result = analyze_recordings(sim.sacrum, sim.thigh, load_kg=90.0)
     with database.sessions.begin() as db:
-        row = set_store.start_set(db, catalog.create_athlete(db, "Ana").id, SetVariant.BACK_SQUAT, load_kg=90.0)
+        row = set_store.start_set(
+            db, catalog.create_athlete(db, "Ana").id, SetVariant.BACK_SQUAT, load_kg=90.0
+        )
         for placement, recording in ((Placement.SACRUM, sim.sacrum), (Placement.THIGH, sim.thigh)):
-            set_store.add_raw_chunk(db, row.id, placement, "SIM", 0, recording.t_s, recording.acc_mps2,
-                                    recording.gyr_radps)
+            set_store.add_raw_chunk(
+                db,
+                row.id,
+                placement,
+                "SIM",
+                0,
+                recording.t_s,
+                recording.acc_mps2,
+                recording.gyr_radps,
+            )
         set_store.add_reps(db, row, result.reps)
         set_id = row.id
     database.dispose()
@@ -124,20 +171,46 @@ def test_cli_refuses_bad_options_with_advice(simulated, tmp_path) -> None:
     root, _ = simulated
     cases = [
         (["--out", str(tmp_path / "a.png")], "either --set"),
-        (["--set", "1", "--sacrum", str(root / "sacrum.csv"), "--out", str(tmp_path / "a.png")], "either --set"),
+        (
+            ["--set", "1", "--sacrum", str(root / "sacrum.csv"), "--out", str(tmp_path / "a.png")],
+            "either --set",
+        ),
         (["--sacrum", str(root / "sacrum.csv"), "--out", str(tmp_path / "a.png")], "go together"),
-        (["--sacrum", str(root / "sacrum.csv"), "--thigh", str(root / "thigh.csv"), "--out", str(tmp_path / "a.jpg")],
-         ".png"),
-        (["--sacrum", str(root / "sacrum.csv"), "--thigh", str(root / "nope.csv"), "--out", str(tmp_path / "a.png")],
-         "nope.csv"),
+        (
+            [
+                "--sacrum",
+                str(root / "sacrum.csv"),
+                "--thigh",
+                str(root / "thigh.csv"),
+                "--out",
+                str(tmp_path / "a.jpg"),
+            ],
+            ".png",
+        ),
+        (
+            [
+                "--sacrum",
+                str(root / "sacrum.csv"),
+                "--thigh",
+                str(root / "nope.csv"),
+                "--out",
+                str(tmp_path / "a.png"),
+            ],
+            "nope.csv",
+        ),
     ]
     for args, message in cases:
         outcome = runner.invoke(app, ["plot", *args])
         assert outcome.exit_code == 2, (args, outcome.output)
         assert message in outcome.output, (args, outcome.output)
     short = tmp_path / "short.csv"
-    short.write_text("t_s,ax_mps2,ay_mps2,az_mps2,gx_radps,gy_radps,gz_radps\n"
-                     + "".join(f"{i / 100},0,0,9.81,0,0,0\n" for i in range(20)))
-    outcome = runner.invoke(app, ["plot", "--sacrum", str(short), "--thigh", str(short), "--out", str(tmp_path / "s.png")])
+    short.write_text(
+        "t_s,ax_mps2,ay_mps2,az_mps2,gx_radps,gy_radps,gz_radps\n"
+        + "".join(f"{i / 100},0,0,9.81,0,0,0\n" for i in range(20))
+    )
+    outcome = runner.invoke(
+        app,
+        ["plot", "--sacrum", str(short), "--thigh", str(short), "--out", str(tmp_path / "s.png")],
+    )
     assert outcome.exit_code == 3 and "too short" in outcome.output
     assert not np.any([p.exists() for p in (tmp_path / "a.png", tmp_path / "s.png")])

@@ -21,19 +21,38 @@ from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
 def stored(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('angles') / 'ww.db'}"
     database = open_database(url)
-    sim = simulate_set(SquatSetSpec(reps=3, depth_deg=105.0, wink_deg=10.0, wink_onset_deg=80.0,
-                                    sacrum=SensorSpec(rate_hz=100.0), thigh=SensorSpec(rate_hz=100.0)), seed=3)
+    sim = simulate_set(
+        SquatSetSpec(
+            reps=3,
+            depth_deg=105.0,
+            wink_deg=10.0,
+            wink_onset_deg=80.0,
+            sacrum=SensorSpec(rate_hz=100.0),
+            thigh=SensorSpec(rate_hz=100.0),
+        ),
+        seed=3,
+    )
     with database.sessions.begin() as db:
         _, token = create_token(db, "reader", TokenRole.READ)
         athlete = catalog.create_athlete(db, "Ana")
         row = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT, load_kg=80.0)
         for placement, recording in ((Placement.SACRUM, sim.sacrum), (Placement.THIGH, sim.thigh)):
-            set_store.add_raw_chunk(db, row.id, placement, f"SIM-{placement.value}", 0, recording.t_s,
-                                    recording.acc_mps2, recording.gyr_radps)
+            set_store.add_raw_chunk(
+                db,
+                row.id,
+                placement,
+                f"SIM-{placement.value}",
+                0,
+                recording.t_s,
+                recording.acc_mps2,
+                recording.gyr_radps,
+            )
         short = set_store.start_set(db, catalog.create_athlete(db, "Bo").id, SetVariant.BACK_SQUAT)
         t_s = np.arange(50) / 100.0
         for placement in Placement:
-            set_store.add_raw_chunk(db, short.id, placement, "X", 0, t_s, np.ones((50, 3)), np.zeros((50, 3)))
+            set_store.add_raw_chunk(
+                db, short.id, placement, "X", 0, t_s, np.ones((50, 3)), np.zeros((50, 3))
+            )
         no_raw = set_store.start_set(db, catalog.create_athlete(db, "Cy").id, SetVariant.BACK_SQUAT)
         ids = dict(full=row.id, short=short.id, no_raw=no_raw.id)
     app = create_app(Settings(database_url=url, gateway_id="t"), database=database)
@@ -44,8 +63,11 @@ def stored(tmp_path_factory):
 
 def test_angles_follow_the_simulated_truth(stored) -> None:
     client, sim = stored["client"], stored["sim"]
-    response = client.get(f"/dashboard/sets/{stored['full']}/angles", params={"max_rate_hz": 50},
-                          headers={"Authorization": f"Bearer {stored['token']}"})
+    response = client.get(
+        f"/dashboard/sets/{stored['full']}/angles",
+        params={"max_rate_hz": 50},
+        headers={"Authorization": f"Bearer {stored['token']}"},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     t_s = np.asarray(body["t_s"])

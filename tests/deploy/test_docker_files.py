@@ -29,11 +29,17 @@ def _dockerfile_lines() -> list[str]:
     """Dockerfile instructions with continuation lines joined, comments dropped."""
     text = (DOCKER / "Dockerfile").read_text()
     text = re.sub(r"\\\n\s*", " ", text)
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def _instructions(name: str) -> list[str]:
-    return [line[len(name) + 1:] for line in _dockerfile_lines() if line.upper().startswith(name + " ")]
+    return [
+        line[len(name) + 1 :] for line in _dockerfile_lines() if line.upper().startswith(name + " ")
+    ]
 
 
 def _copy_sources(destination: Path) -> None:
@@ -44,8 +50,11 @@ def _copy_sources(destination: Path) -> None:
         for source in sources:
             assert source not in (".", "./"), "the image must not copy the whole tree (.venv, data)"
             origin = ROOT / source
-            place = destination / target[len("/src/"):] if not target.endswith("/") else destination / target[
-                len("/src/"):] / origin.name
+            place = (
+                destination / target[len("/src/") :]
+                if not target.endswith("/")
+                else destination / target[len("/src/") :] / origin.name
+            )
             place.parent.mkdir(parents=True, exist_ok=True)
             if origin.is_dir():
                 shutil.copytree(origin, place, ignore=shutil.ignore_patterns("__pycache__"))
@@ -56,8 +65,12 @@ def _copy_sources(destination: Path) -> None:
 def test_dockerfile_is_slim_multi_arch_non_root_and_runs_install_sh() -> None:
     base = _instructions("FROM")
     assert len(base) == 1 and "slim" in base[0]
-    args = {line.split("=")[0]: line.split("=", 1)[1] for line in _instructions("ARG") if "=" in line}
-    assert base[0].replace("${PYTHON_VERSION}", args["PYTHON_VERSION"]).startswith("python:3.11-slim")
+    args = {
+        line.split("=")[0]: line.split("=", 1)[1] for line in _instructions("ARG") if "=" in line
+    }
+    assert (
+        base[0].replace("${PYTHON_VERSION}", args["PYTHON_VERSION"]).startswith("python:3.11-slim")
+    )
     runs = _instructions("RUN")
     assert any("/src/docker/install.sh" in run and "--no-system" not in run for run in runs), runs
     users = _instructions("USER")
@@ -83,7 +96,9 @@ def test_compose_file_for_the_pi() -> None:
     for key in ("interval", "timeout", "retries"):
         assert key in service["healthcheck"]
     build = service["build"]
-    assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == (DOCKER / "Dockerfile").resolve()
+    assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == (
+        DOCKER / "Dockerfile"
+    ).resolve()
     environment = service["environment"]
     assert environment["WINKWATCH_DATABASE_URL"].startswith(f"sqlite:///{DATA_DIR}/")
     assert environment["DBUS_SYSTEM_BUS_ADDRESS"] == "unix:path=/run/dbus/system_bus_socket"
@@ -104,26 +119,42 @@ def test_systemd_unit_matches_the_install_script() -> None:
         current.setdefault(key, []).append(value)
     service = sections["Service"]
     assert service["ExecStart"] == [f"{INSTALL_DEFAULT_PREFIX}/bin/winkwatch serve"]
-    assert service["User"] == [INSTALL_DEFAULT_USER] and service["SupplementaryGroups"] == ["bluetooth"]
+    assert service["User"] == [INSTALL_DEFAULT_USER] and service["SupplementaryGroups"] == [
+        "bluetooth"
+    ]
     assert service["KillSignal"] == ["SIGINT"] and service["Restart"] == ["on-failure"]
     assert f"WINKWATCH_DATABASE_URL=sqlite:///{DATA_DIR}/winkwatch.db" in service["Environment"]
     assert "bluetooth.service" in sections["Unit"]["After"][0]
     assert sections["Install"]["WantedBy"] == ["multi-user.target"]
     install = (DOCKER / "install.sh").read_text()
-    assert f"prefix={INSTALL_DEFAULT_PREFIX}\n" in install and f"user={INSTALL_DEFAULT_USER}\n" in install
+    assert (
+        f"prefix={INSTALL_DEFAULT_PREFIX}\n" in install
+        and f"user={INSTALL_DEFAULT_USER}\n" in install
+    )
     if shutil.which("systemd-analyze"):
-        check = subprocess.run(["systemd-analyze", "verify", str(DOCKER / "winkwatch.service")],
-                               capture_output=True, text=True)
-        problems = [line for line in (check.stdout + check.stderr).splitlines()
-                    if re.search(r"Unknown (key|section)|Invalid|Failed to parse|Missing '='", line)]
+        check = subprocess.run(
+            ["systemd-analyze", "verify", str(DOCKER / "winkwatch.service")],
+            capture_output=True,
+            text=True,
+        )
+        problems = [
+            line
+            for line in (check.stdout + check.stderr).splitlines()
+            if re.search(r"Unknown (key|section)|Invalid|Failed to parse|Missing '='", line)
+        ]
         assert not problems, problems
 
 
 def test_install_script_refuses_bad_arguments(tmp_path) -> None:
-    missing = subprocess.run(["bash", str(DOCKER / "install.sh"), "--no-system", str(tmp_path / "nope")],
-                             capture_output=True, text=True)
+    missing = subprocess.run(
+        ["bash", str(DOCKER / "install.sh"), "--no-system", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "source directory or wheel" in missing.stderr
-    unknown = subprocess.run(["bash", str(DOCKER / "install.sh"), "--frobnicate"], capture_output=True, text=True)
+    unknown = subprocess.run(
+        ["bash", str(DOCKER / "install.sh"), "--frobnicate"], capture_output=True, text=True
+    )
     assert unknown.returncode == 2 and "--frobnicate" in unknown.stderr
 
 
@@ -135,21 +166,40 @@ def test_install_script_builds_a_venv_that_serves_the_dashboard(tmp_path) -> Non
     _copy_sources(source)
     env = dict(os.environ, PYTHON=sys.executable)
     env.pop("VIRTUAL_ENV", None)
-    install = subprocess.run(["bash", str(source / "docker" / "install.sh"), "--no-system", "--prefix", str(prefix),
-                              str(source)], capture_output=True, text=True, env=env, timeout=900)
+    install = subprocess.run(
+        [
+            "bash",
+            str(source / "docker" / "install.sh"),
+            "--no-system",
+            "--prefix",
+            str(prefix),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     assert "0.1.0" in install.stdout
     winkwatch = prefix / "bin" / "winkwatch"
-    helptext = subprocess.run([str(winkwatch), "--help"], capture_output=True, text=True, check=True).stdout
+    helptext = subprocess.run(
+        [str(winkwatch), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("demo", "plot", "serve", "analyze"):
         assert command in helptext
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    demo = subprocess.Popen([str(winkwatch), "demo", "--port", str(port), "--data-dir", str(tmp_path / "data")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                            env=dict(env, HOME=str(tmp_path)))
+    demo = subprocess.Popen(
+        [str(winkwatch), "demo", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=dict(env, HOME=str(tmp_path)),
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -157,7 +207,9 @@ def test_install_script_builds_a_venv_that_serves_the_dashboard(tmp_path) -> Non
                 page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
                 break
             except httpx.TransportError:
-                assert time.monotonic() < deadline and demo.poll() is None, demo.stderr.read()[-2000:]
+                assert time.monotonic() < deadline and demo.poll() is None, demo.stderr.read()[
+                    -2000:
+                ]
                 time.sleep(0.3)
         assert page.status_code == 200 and "WinkWatch" in page.text
         assert httpx.get(f"http://127.0.0.1:{port}/dashboard/static/app.js").status_code == 200

@@ -21,8 +21,11 @@ def summary():
         sim = simulate_set(random_spec(np.random.default_rng(1000 + seed)), seed=seed)
         result = analyze_recordings(sim.sacrum, sim.thigh)
         truth_reps = [(r.bottom_s, r.depth_deg, r.wink_deg) for r in sim.reps]
-        scores.append(score_set(result, sim.truth.t_s, sim.truth.thigh_deg,
-                                sim.truth.pelvic_tilt_deg, truth_reps))
+        scores.append(
+            score_set(
+                result, sim.truth.t_s, sim.truth.thigh_deg, sim.truth.pelvic_tilt_deg, truth_reps
+            )
+        )
     return summarise(scores)
 
 

@@ -5,7 +5,14 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from fusion.live import Calibrated, LiveAngles, LiveSquatAnalyzer, RepCompleted, RepStarted, WinkOnset
+from fusion.live import (
+    Calibrated,
+    LiveAngles,
+    LiveSquatAnalyzer,
+    RepCompleted,
+    RepStarted,
+    WinkOnset,
+)
 from fusion.simulator import SquatSetSpec, random_spec, simulate_set
 from fusion.types import ImuRecording
 
@@ -15,7 +22,9 @@ def feed(analyzer: LiveSquatAnalyzer, sim, chunk_s: float = 0.05) -> list:
     events = []
     start = min(sim.sacrum.t_s[0], sim.thigh.t_s[0])
     stop = max(sim.sacrum.t_s[-1], sim.thigh.t_s[-1]) + chunk_s
-    for a, b in zip(np.arange(start, stop, chunk_s), np.arange(start + chunk_s, stop + chunk_s, chunk_s)):
+    for a, b in zip(
+        np.arange(start, stop, chunk_s), np.arange(start + chunk_s, stop + chunk_s, chunk_s)
+    ):
         for placement, rec in (("sacrum", sim.sacrum), ("thigh", sim.thigh)):
             m = (rec.t_s >= a) & (rec.t_s < b)
             if m.any():
@@ -91,8 +100,11 @@ def test_link_drop_mid_rep_is_flagged_and_does_not_spoil_later_reps() -> None:
     third = sim.reps[2]
     keep = (sim.thigh.t_s < third.start_s + 0.5) | (sim.thigh.t_s > third.bottom_s + 0.3)
     thigh = ImuRecording(sim.thigh.t_s[keep], sim.thigh.acc_mps2[keep], sim.thigh.gyr_radps[keep])
-    reps = [e.metrics for e in feed(LiveSquatAnalyzer(), replace(sim, thigh=thigh))
-            if isinstance(e, RepCompleted)]
+    reps = [
+        e.metrics
+        for e in feed(LiveSquatAnalyzer(), replace(sim, thigh=thigh))
+        if isinstance(e, RepCompleted)
+    ]
     assert len(reps) == 4
     assert [("gap" in r.quality) for r in reps] == [False, False, True, False]
     for rep in (reps[0], reps[1], reps[3]):

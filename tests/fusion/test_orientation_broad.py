@@ -39,7 +39,9 @@ def trial() -> dict[str, np.ndarray]:
     ("engine", "bar_deg"), [(DEFAULT_OFFLINE_ENGINE, 0.6), (DEFAULT_LIVE_ENGINE, 0.9)]
 )
 def test_default_engines_meet_the_benchmark_bar(trial: dict, engine: str, bar_deg: float) -> None:
-    quat = estimate_orientation(trial["gyr_radps"], trial["acc_mps2"], float(trial["rate_hz"]), engine)
+    quat = estimate_orientation(
+        trial["gyr_radps"], trial["acc_mps2"], float(trial["rate_hz"]), engine
+    )
     rmse_deg = inclination_rmse_deg(quat, trial["quat_gt_wxyz"], trial["movement"])
     assert rmse_deg < bar_deg
 
@@ -48,7 +50,9 @@ def test_default_engines_meet_the_benchmark_bar(trial: dict, engine: str, bar_de
 def test_every_engine_follows_the_truth_convention_on_real_motion(trial: dict, engine: str) -> None:
     # The first 42 s: rest, then ~8 s of slow rotations (kept short for the ahrs loops).
     n = 12_000
-    quat = estimate_orientation(trial["gyr_radps"][:n], trial["acc_mps2"][:n], float(trial["rate_hz"]), engine)
+    quat = estimate_orientation(
+        trial["gyr_radps"][:n], trial["acc_mps2"][:n], float(trial["rate_hz"]), engine
+    )
     movement = trial["movement"][:n]
     assert movement.sum() > 2000
     # Measured 0.2-0.4 deg; a conjugated or NED/ENU-flipped output gives 60-180 deg.

@@ -32,7 +32,9 @@ def _tilt_from_up_deg(quat_wxyz: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(up_in_sensor_frame(quat_wxyz)[:, 2], -1.0, 1.0)))
 
 
-def _static_tilted(tilt_deg: float, seconds: float, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _static_tilted(
+    tilt_deg: float, seconds: float, noise: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sensor at rest, tilted about an oblique horizontal axis: gyr, acc, true quat."""
     n = int(seconds * RATE_HZ)
     axis = np.array([0.6, -0.8, 0.0])
@@ -145,7 +147,9 @@ def test_bad_input_raises_a_clear_value_error(gyr, acc, rate_hz, engine, words) 
 
 
 def test_causal_rejects_offline_engine_and_bad_chunks() -> None:
-    with pytest.raises(OrientationInputError, match="unknown causal engine 'vqf-offline'.*vqf, madgwick"):
+    with pytest.raises(
+        OrientationInputError, match="unknown causal engine 'vqf-offline'.*vqf, madgwick"
+    ):
         CausalOrientation(RATE_HZ, "vqf-offline")
     live = CausalOrientation(RATE_HZ)
     with pytest.raises(OrientationInputError, match="non-finite value at sample 2"):

@@ -33,8 +33,13 @@ def test_uncalibrated_accelerometer_is_reported_and_tolerated() -> None:
 
 
 def test_missing_still_period_is_reported() -> None:
-    spec = SquatSetSpec(reps=3, standing_s=0.0, pause_between_s=(0.1, 0.2),
-                        sacrum=clean_sensor(), thigh=clean_sensor())
+    spec = SquatSetSpec(
+        reps=3,
+        standing_s=0.0,
+        pause_between_s=(0.1, 0.2),
+        sacrum=clean_sensor(),
+        thigh=clean_sensor(),
+    )
     sim = simulate_set(spec, seed=2)
     result = analyze_recordings(sim.sacrum, sim.thigh)
     assert "no_still_period" in codes(result)
@@ -52,7 +57,11 @@ def test_gaps_are_reported_per_recording_and_per_rep() -> None:
 
 
 def test_clipping_is_reported() -> None:
-    spec = SquatSetSpec(reps=3, sacrum=clean_sensor(), thigh=clean_sensor(gyr_range_radps=np.radians(100.0), mount="aligned"))
+    spec = SquatSetSpec(
+        reps=3,
+        sacrum=clean_sensor(),
+        thigh=clean_sensor(gyr_range_radps=np.radians(100.0), mount="aligned"),
+    )
     sim = simulate_set(spec, seed=2)
     result = analyze_recordings(sim.sacrum, sim.thigh)
     assert "clipping" in codes(result, "thigh")

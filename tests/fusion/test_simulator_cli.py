@@ -21,9 +21,30 @@ def _rows(path):
 
 def test_simulate_writes_recordings_and_truth(tmp_path) -> None:
     out = tmp_path / "set"
-    result = runner.invoke(app, ["simulate", "--out", str(out), "--reps", "4", "--wink-deg", "9",
-                                 "--depth-deg", "105", "--rate-hz", "100", "--thigh-rate-hz", "60",
-                                 "--seed", "3", "--wink-onset-deg", "80", "--load-kg", "60"])
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--out",
+            str(out),
+            "--reps",
+            "4",
+            "--wink-deg",
+            "9",
+            "--depth-deg",
+            "105",
+            "--rate-hz",
+            "100",
+            "--thigh-rate-hz",
+            "60",
+            "--seed",
+            "3",
+            "--wink-onset-deg",
+            "80",
+            "--load-kg",
+            "60",
+        ],
+    )
     assert result.exit_code == 0, result.output
     sacrum, thigh = read_recording_csv(out / "sacrum.csv"), read_recording_csv(out / "thigh.csv")
     assert abs(sacrum.median_rate_hz - 100) < 1 and abs(thigh.median_rate_hz - 60) < 1
@@ -46,19 +67,51 @@ def test_simulate_writes_recordings_and_truth(tmp_path) -> None:
 
 def test_same_seed_same_files_and_options_take_effect(tmp_path) -> None:
     for name in ("a", "b"):
-        assert runner.invoke(app, ["simulate", "--out", str(tmp_path / name), "--seed", "5", "--reps", "2",
-                                   "--aligned-mount", "--ideal-sensors", "--standing-s", "1"]).exit_code == 0
+        assert (
+            runner.invoke(
+                app,
+                [
+                    "simulate",
+                    "--out",
+                    str(tmp_path / name),
+                    "--seed",
+                    "5",
+                    "--reps",
+                    "2",
+                    "--aligned-mount",
+                    "--ideal-sensors",
+                    "--standing-s",
+                    "1",
+                ],
+            ).exit_code
+            == 0
+        )
     for file in ("sacrum.csv", "thigh.csv", "truth_reps.csv", "truth_samples.csv"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
     sacrum = read_recording_csv(tmp_path / "a" / "sacrum.csv")
-    np.testing.assert_allclose(sacrum.acc_mps2[0], [0, 0, STANDARD_GRAVITY_MPS2], atol=1e-4)  # aligned, exact
+    np.testing.assert_allclose(
+        sacrum.acc_mps2[0], [0, 0, STANDARD_GRAVITY_MPS2], atol=1e-4
+    )  # aligned, exact
     first_start = float(_rows(tmp_path / "a" / "truth_reps.csv")[1][1])
     assert first_start == 1.0
 
 
 def test_random_set_and_no_wink(tmp_path) -> None:
-    result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--random", "--seed", "11", "--wink-deg", "0",
-                                 "--soft-tissue-deg", "1.5"])
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--out",
+            str(tmp_path),
+            "--random",
+            "--seed",
+            "11",
+            "--wink-deg",
+            "0",
+            "--soft-tissue-deg",
+            "1.5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "simulation.json").read_text())
     assert meta["spec"]["thigh"]["soft_tissue_deg"] == 1.5 and meta["spec"]["wink_deg"] == 0

@@ -25,28 +25,41 @@ def _rep_window(sim, rep):
 
 
 def test_wink_amplitude_onset_and_depth_match_the_spec_and_the_trajectory() -> None:
-    spec = _fine(reps=4, depth_deg=105.0, depth_jitter_deg=4.0, wink_deg=11.0, wink_onset_fraction=0.7,
-                 bottom_pause_s=(0.3, 0.5))
+    spec = _fine(
+        reps=4,
+        depth_deg=105.0,
+        depth_jitter_deg=4.0,
+        wink_deg=11.0,
+        wink_onset_fraction=0.7,
+        bottom_pause_s=(0.3, 0.5),
+    )
     sim = simulate_set(spec, seed=21)
     assert len(sim.reps) == 4
     for rep in sim.reps:
         assert rep.wink_deg == 11.0
         assert rep.wink_onset_depth_deg == pytest.approx(0.7 * rep.depth_deg, abs=1e-12)
         window = _rep_window(sim, rep)
-        thigh, tilt, hip = (sim.truth.thigh_deg[window], sim.truth.pelvic_tilt_deg[window],
-                            sim.truth.hip_flexion_deg[window])
+        thigh, tilt, hip = (
+            sim.truth.thigh_deg[window],
+            sim.truth.pelvic_tilt_deg[window],
+            sim.truth.hip_flexion_deg[window],
+        )
         t = sim.truth.t_s[window]
         assert thigh.max() == pytest.approx(rep.depth_deg, abs=1e-9)
         descent = t <= rep.start_s + rep.descent_s
         peak = np.argmax(tilt[descent])
         assert tilt[descent][peak] == pytest.approx(rep.pelvic_tilt_peak_deg, abs=1e-4)
-        assert rep.pelvic_tilt_peak_deg == pytest.approx(rep.rhythm_k * rep.wink_onset_depth_deg, abs=1e-12)
+        assert rep.pelvic_tilt_peak_deg == pytest.approx(
+            rep.rhythm_k * rep.wink_onset_depth_deg, abs=1e-12
+        )
         assert thigh[descent][peak] == pytest.approx(rep.wink_onset_depth_deg, abs=0.1)
         assert t[descent][peak] == pytest.approx(rep.wink_onset_s, abs=1e-3)
         at_bottom = thigh >= rep.depth_deg - 1e-9
         assert at_bottom.sum() > 500  # the bottom pause: tilt stays put
         np.testing.assert_allclose(tilt[at_bottom], rep.pelvic_tilt_peak_deg - 11.0, atol=1e-9)
-        assert tilt[descent][peak] - tilt[thigh > rep.wink_onset_depth_deg].min() == pytest.approx(11.0, abs=1e-6)
+        assert tilt[descent][peak] - tilt[thigh > rep.wink_onset_depth_deg].min() == pytest.approx(
+            11.0, abs=1e-6
+        )
         assert hip.max() == pytest.approx(rep.hip_flexion_max_deg, abs=1e-4)
         assert abs(t[np.argmin(np.abs(t - rep.bottom_s))] - rep.bottom_s) < 1e-3
         # rhythm below the blend, monotone turn into the wink, monotone wink
@@ -88,8 +101,15 @@ def test_onset_in_degrees_spares_partial_reps_that_stay_above_it() -> None:
 
 
 def test_partial_squat_with_jittered_wink() -> None:
-    spec = _fine(reps=8, depth_deg=55.0, depth_jitter_deg=0.0, wink_deg=8.0, wink_jitter_deg=1.0,
-                 wink_onset_fraction=0.6, wink_onset_jitter_deg=2.0)
+    spec = _fine(
+        reps=8,
+        depth_deg=55.0,
+        depth_jitter_deg=0.0,
+        wink_deg=8.0,
+        wink_jitter_deg=1.0,
+        wink_onset_fraction=0.6,
+        wink_onset_jitter_deg=2.0,
+    )
     sim = simulate_set(spec, seed=4)
     winks = np.array([r.wink_deg for r in sim.reps])
     onsets = np.array([r.wink_onset_depth_deg for r in sim.reps])
@@ -117,7 +137,9 @@ def test_no_standing_period_and_timeline() -> None:
 
 def test_out_of_plane_motion_does_not_leak_into_the_truth_angles() -> None:
     plain = simulate_set(_fine(reps=2, wink_deg=10.0, out_of_plane=OutOfPlaneSpec.none()), seed=6)
-    twisted = simulate_set(_fine(reps=2, wink_deg=10.0, out_of_plane=OutOfPlaneSpec(knees_out_deg=10.0)), seed=6)
+    twisted = simulate_set(
+        _fine(reps=2, wink_deg=10.0, out_of_plane=OutOfPlaneSpec(knees_out_deg=10.0)), seed=6
+    )
     np.testing.assert_allclose(plain.truth.thigh_deg, twisted.truth.thigh_deg)
     assert not np.allclose(plain.truth.thigh_quat_wxyz, twisted.truth.thigh_quat_wxyz)
 
@@ -130,7 +152,10 @@ def test_random_specs_cover_the_benchmark_mix() -> None:
     assert any(s.sacrum.rate_hz != s.thigh.rate_hz for s in specs)
     assert sum(s.depth_deg < 70 for s in specs) >= 4 and max(s.depth_deg for s in specs) > 110
     assert sum(s.wink_deg >= 8 for s in specs) >= 10 and sum(s.wink_deg <= 2 for s in specs) >= 10
-    assert all(abs(s.sacrum.drift_ppm) <= 200 for s in specs) and max(abs(s.thigh.drift_ppm) for s in specs) > 50
+    assert (
+        all(abs(s.sacrum.drift_ppm) <= 200 for s in specs)
+        and max(abs(s.thigh.drift_ppm) for s in specs) > 50
+    )
     assert all(s.thigh.soft_tissue_deg == 0 for s in specs)
     soft = random_spec(np.random.default_rng(1000), soft_tissue_max_deg=2.0)
     assert soft.depth_deg == specs[0].depth_deg and 0 < soft.thigh.soft_tissue_deg <= 2.0
@@ -138,8 +163,12 @@ def test_random_specs_cover_the_benchmark_mix() -> None:
 
 @pytest.mark.parametrize(
     ("changes", "knob"),
-    [({"depth_deg": 200.0}, "depth_deg"), ({"wink_deg": -1.0}, "wink_deg"),
-     ({"pause_between_s": (1.0, 0.5)}, "pause_between_s"), ({"reps": 0}, "reps")],
+    [
+        ({"depth_deg": 200.0}, "depth_deg"),
+        ({"wink_deg": -1.0}, "wink_deg"),
+        ({"pause_between_s": (1.0, 0.5)}, "pause_between_s"),
+        ({"reps": 0}, "reps"),
+    ],
 )
 def test_out_of_range_knobs_are_refused_with_their_name(changes, knob) -> None:
     with pytest.raises(SimulationSpecError, match=knob):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 import numpy as np
 
 from sensor_gateway.ble import BleSource
 from sensor_gateway.samples import LinkState, SampleBatch, SensorStatus
-
 from tests.gateway.fake_bluez import FakeBlueZThread, FakeSensor
 
 IN_FLIGHT_SETTLE_S = 0.3
@@ -46,8 +45,12 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float, what: str)
         await asyncio.sleep(0.01)
 
 
-def run_source(fake: FakeBlueZThread, source: BleSource,
-               scenario: Callable[[Collected], Awaitable[None]], timeout_s: float = 30.0) -> Collected:
+def run_source(
+    fake: FakeBlueZThread,
+    source: BleSource,
+    scenario: Callable[[Collected], Awaitable[None]],
+    timeout_s: float = 30.0,
+) -> Collected:
     """Run `source` while `scenario` acts; then let in-flight packets land and stop it."""
     collected = Collected()
 

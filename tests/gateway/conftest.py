@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.gateway.fake_bluez import FakeBlueZThread
 
 # --- BLE: a private dbus-daemon with a fake BlueZ (the real bleak code path) -------------------
 
 
 @pytest.fixture
-def fake_bluez(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator["FakeBlueZThread"]:
+def fake_bluez(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBlueZThread]:
     """A fake BlueZ on a private system bus that bleak is pointed at; add sensors to it."""
     from tests.gateway.fake_bluez import (
         FakeBlueZThread,

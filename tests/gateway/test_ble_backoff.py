@@ -25,10 +25,18 @@ def test_first_reconnect_is_immediate_then_doubles_up_to_the_cap() -> None:
         reconnect_delay_s(-1)
 
 
-def _batch(received_s: float, n: int, sensor_t0_s: float | None = None, rate_hz: float = 200.0) -> SampleBatch:
+def _batch(
+    received_s: float, n: int, sensor_t0_s: float | None = None, rate_hz: float = 200.0
+) -> SampleBatch:
     times = None if sensor_t0_s is None else sensor_t0_s + np.arange(n) / rate_hz
-    return SampleBatch("AA", SensorKind.WINKWATCH, received_s, np.zeros((n, 3)), np.zeros((n, 3)),
-                       sensor_time_s=times)
+    return SampleBatch(
+        "AA",
+        SensorKind.WINKWATCH,
+        received_s,
+        np.zeros((n, 3)),
+        np.zeros((n, 3)),
+        sensor_time_s=times,
+    )
 
 
 def test_missing_samples_from_sensor_timestamps_is_exact() -> None:
@@ -48,6 +56,10 @@ def test_missing_samples_falls_back_to_receive_times() -> None:
     # no timestamps: 1.0 s at 100 Hz, the 3 samples of the first batch were taken before it
     assert missing_samples(_batch(5.0, 1), _batch(6.0, 3), 100.0) == 97
     # a sensor clock that restarted disagrees with the wall clock: receive times are used
-    assert missing_samples(_batch(5.0, 1, sensor_t0_s=100.0), _batch(6.0, 3, sensor_t0_s=1000.0),
-                           100.0) == 97
+    assert (
+        missing_samples(
+            _batch(5.0, 1, sensor_t0_s=100.0), _batch(6.0, 3, sensor_t0_s=1000.0), 100.0
+        )
+        == 97
+    )
     assert missing_samples(_batch(5.0, 1), _batch(6.0, 3), None) is None

@@ -6,10 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from sensor_gateway.ble import BleSensor, BleSource, LinkTiming
+from sensor_gateway.ble import BleSource, LinkTiming
 from sensor_gateway.samples import LinkState, SensorKind
-
-from tests.gateway.ble_scenarios import Collected, assert_every_sent_sample_arrived, run_source, wait_until
+from tests.gateway.ble_scenarios import (
+    Collected,
+    assert_every_sent_sample_arrived,
+    run_source,
+    wait_until,
+)
 from tests.gateway.fake_bluez import FakeSensor
 
 FAST_RETRY = LinkTiming(give_up_after_s=30.0, retry_base_delay_s=0.1, retry_max_delay_s=0.4)
@@ -23,7 +27,9 @@ def _samples_since(collected: Collected, address: str, t_s: float) -> int:
     return sum(len(b.acc_mps2) for b in collected.batches.get(address, []) if b.received_s > t_s)
 
 
-@pytest.mark.parametrize("kind", [SensorKind.WINKWATCH, SensorKind.WITMOTION, SensorKind.MOVELLA_DOT])
+@pytest.mark.parametrize(
+    "kind", [SensorKind.WINKWATCH, SensorKind.WITMOTION, SensorKind.MOVELLA_DOT]
+)
 def test_unexpected_drop_reconnects_resumes_and_marks_the_gap(fake_bluez, kind: SensorKind) -> None:
     dropped, steady = _pair(kind)
     fake_bluez.add(dropped, steady)
@@ -31,11 +37,15 @@ def test_unexpected_drop_reconnects_resumes_and_marks_the_gap(fake_bluez, kind: 
     marks: dict[str, float] = {}
 
     async def scenario(collected: Collected) -> None:
-        await wait_until(lambda: all(collected.streaming(s.address) for s in (dropped, steady)), 10, "streaming")
+        await wait_until(
+            lambda: all(collected.streaming(s.address) for s in (dropped, steady)), 10, "streaming"
+        )
         await asyncio.sleep(0.5)
         marks["drop"] = time.monotonic()
         await asyncio.to_thread(fake_bluez.drop_link, dropped.address)
-        await wait_until(lambda: len(collected.streaming(dropped.address)) == 2, 10, "streaming again")
+        await wait_until(
+            lambda: len(collected.streaming(dropped.address)) == 2, 10, "streaming again"
+        )
         await asyncio.sleep(0.5)
 
     collected = run_source(fake_bluez, source, scenario)
@@ -54,14 +64,20 @@ def test_unexpected_drop_reconnects_resumes_and_marks_the_gap(fake_bluez, kind: 
         assert back.missing_samples == pytest.approx(truly_missing, abs=3)
     else:
         assert back.missing_samples == truly_missing
-    disconnected = next(s for s in collected.statuses
-                        if s.address == dropped.address and s.state is LinkState.DISCONNECTED)
+    disconnected = next(
+        s
+        for s in collected.statuses
+        if s.address == dropped.address and s.state is LinkState.DISCONNECTED
+    )
     assert marks["drop"] <= disconnected.at_s < back.at_s
     assert back.gap_start_s < disconnected.at_s and back.gap_end_s == back.at_s
     assert back.gap_end_s - marks["drop"] < 2.0
     # it re-subscribed and re-sent the start commands by itself
-    start = {SensorKind.WINKWATCH: bytes.fromhex("01c80004"), SensorKind.WITMOTION: bytes.fromhex("ffaa030a00"),
-             SensorKind.MOVELLA_DOT: bytes.fromhex("010115")}[kind]
+    start = {
+        SensorKind.WINKWATCH: bytes.fromhex("01c80004"),
+        SensorKind.WITMOTION: bytes.fromhex("ffaa030a00"),
+        SensorKind.MOVELLA_DOT: bytes.fromhex("010115"),
+    }[kind]
     assert dropped.commands.count(start) == 2
     # the other sensor never noticed
     assert LinkState.DISCONNECTED not in collected.states(steady.address)
@@ -72,7 +88,9 @@ def test_sensor_refusing_to_connect_is_retried_with_capped_backoff(fake_bluez) -
     refusing, steady = _pair(SensorKind.WINKWATCH)
     refusing.refuse_connections = True
     fake_bluez.add(refusing, steady)
-    source = BleSource([(refusing.address, "winkwatch"), (steady.address, "winkwatch")], timing=FAST_RETRY)
+    source = BleSource(
+        [(refusing.address, "winkwatch"), (steady.address, "winkwatch")], timing=FAST_RETRY
+    )
 
     async def scenario(collected: Collected) -> None:
         await wait_until(lambda: len(refusing.connect_attempts) >= 7, 15, "seven refused attempts")
@@ -88,7 +106,11 @@ def test_sensor_refusing_to_connect_is_retried_with_capped_backoff(fake_bluez) -
     np.testing.assert_allclose(gaps - overhead_s, [0.1, 0.2, 0.4, 0.4, 0.4, 0.4], atol=0.1)
     states = collected.states(refusing.address)
     assert LinkState.GONE not in states[:-1] and states.count(LinkState.STREAMING) == 1
-    failures = [s for s in collected.statuses if s.address == refusing.address and "connect failed" in s.detail]
+    failures = [
+        s
+        for s in collected.statuses
+        if s.address == refusing.address and "connect failed" in s.detail
+    ]
     assert len(failures) >= 3 and "connection abort" in failures[0].detail
     assert_every_sent_sample_arrived(collected, refusing)
     assert_every_sent_sample_arrived(collected, steady)
@@ -99,11 +121,17 @@ def test_sensor_that_vanishes_ends_as_gone_after_the_give_up_time(fake_bluez) ->
     vanishing, steady = _pair(SensorKind.MOVELLA_DOT)
     fake_bluez.add(vanishing, steady)
     timing = LinkTiming(give_up_after_s=1.0, retry_base_delay_s=0.1, retry_max_delay_s=0.4)
-    source = BleSource([(vanishing.address, "movella_dot"), (steady.address, "movella_dot")], timing=timing)
+    source = BleSource(
+        [(vanishing.address, "movella_dot"), (steady.address, "movella_dot")], timing=timing
+    )
     marks: dict[str, float] = {}
 
     async def scenario(collected: Collected) -> None:
-        await wait_until(lambda: all(collected.streaming(s.address) for s in (vanishing, steady)), 10, "streaming")
+        await wait_until(
+            lambda: all(collected.streaming(s.address) for s in (vanishing, steady)),
+            10,
+            "streaming",
+        )
         marks["vanish"] = time.monotonic()
         await asyncio.to_thread(fake_bluez.vanish, vanishing.address)
         await wait_until(lambda: LinkState.GONE in collected.states(vanishing.address), 5, "gone")
@@ -112,7 +140,11 @@ def test_sensor_that_vanishes_ends_as_gone_after_the_give_up_time(fake_bluez) ->
         assert collected.samples(steady.address) > marks["steady_samples"]  # still flowing
 
     collected = run_source(fake_bluez, source, scenario)
-    gone = [s for s in collected.statuses if s.address == vanishing.address and s.state is LinkState.GONE]
+    gone = [
+        s
+        for s in collected.statuses
+        if s.address == vanishing.address and s.state is LinkState.GONE
+    ]
     assert "gave up" in gone[0].detail
     assert 1.0 <= gone[0].at_s - marks["vanish"] < 2.5
     assert collected.states(vanishing.address)[-2:] == [LinkState.DISCONNECTED, LinkState.GONE]

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 from sensor_gateway.ble import scan_sensors
 from sensor_gateway.protocols import winkwatch
 from sensor_gateway.samples import SensorKind
-
 from tests.gateway.fake_bluez import FakeSensor
+
 
 @pytest.fixture
 def sensors(fake_bluez) -> list[FakeSensor]:
@@ -25,12 +25,17 @@ def sensors(fake_bluez) -> list[FakeSensor]:
 def test_scan_recognises_every_kind_with_rssi_and_battery(sensors) -> None:
     found = asyncio.run(scan_sensors(0.6, read_battery=True))
     assert [(r.address, r.kind, r.rssi_dbm) for r in found] == [
-        (s.address, s.kind, s.rssi_dbm) for s in (sensors[0], sensors[2], sensors[1])]  # by signal
+        (s.address, s.kind, s.rssi_dbm) for s in (sensors[0], sensors[2], sensors[1])
+    ]  # by signal
     by_address = {r.address: r for r in found}
-    assert (by_address[sensors[0].address].battery_pct, by_address[sensors[0].address].battery_source) \
-        == (91, "advertisement")  # no connection needed
-    assert (by_address[sensors[1].address].battery_pct, by_address[sensors[1].address].battery_source) \
-        == (40, "connection")
+    assert (
+        by_address[sensors[0].address].battery_pct,
+        by_address[sensors[0].address].battery_source,
+    ) == (91, "advertisement")  # no connection needed
+    assert (
+        by_address[sensors[1].address].battery_pct,
+        by_address[sensors[1].address].battery_source,
+    ) == (40, "connection")
     assert by_address[sensors[2].address].battery_pct == 12
     assert sensors[0].connect_attempts == [] and len(sensors[1].connect_attempts) == 1
     assert by_address[sensors[0].address].name == sensors[0].name
@@ -39,7 +44,10 @@ def test_scan_recognises_every_kind_with_rssi_and_battery(sensors) -> None:
 def test_scan_without_battery_flag_never_connects(sensors) -> None:
     found = asyncio.run(scan_sensors(0.4))
     assert {r.address: r.battery_pct for r in found} == {
-        sensors[0].address: 91, sensors[1].address: None, sensors[2].address: None}
+        sensors[0].address: 91,
+        sensors[1].address: None,
+        sensors[2].address: None,
+    }
     assert all(not s.connect_attempts for s in sensors)
 
 

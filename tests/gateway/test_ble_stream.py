@@ -8,8 +8,12 @@ import pytest
 from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
 from sensor_gateway.ble import BleSensor, BleSource
 from sensor_gateway.samples import LinkState, SensorKind
-
-from tests.gateway.ble_scenarios import Collected, assert_every_sent_sample_arrived, run_source, wait_until
+from tests.gateway.ble_scenarios import (
+    Collected,
+    assert_every_sent_sample_arrived,
+    run_source,
+    wait_until,
+)
 from tests.gateway.fake_bluez import FakeSensor
 
 STREAM_S = 1.5
@@ -18,20 +22,39 @@ STREAM_S = 1.5
 def _simulated_pair() -> list[tuple[np.ndarray, np.ndarray]]:
     """Sacrum and thigh motion of a simulated loaded squat set, 200 Hz, realistic sensor errors."""
     sensor = SensorSpec(rate_hz=200.0, loss_probability=0.0)
-    simulated = simulate_set(SquatSetSpec(reps=2, wink_deg=8.0, sacrum=sensor, thigh=sensor), seed=7)
+    simulated = simulate_set(
+        SquatSetSpec(reps=2, wink_deg=8.0, sacrum=sensor, thigh=sensor), seed=7
+    )
     return [(r.acc_mps2, r.gyr_radps) for r in (simulated.sacrum, simulated.thigh)]
 
 
-@pytest.mark.parametrize("kind", [SensorKind.WINKWATCH, SensorKind.WITMOTION, SensorKind.MOVELLA_DOT])
+@pytest.mark.parametrize(
+    "kind", [SensorKind.WINKWATCH, SensorKind.WITMOTION, SensorKind.MOVELLA_DOT]
+)
 def test_two_sensors_at_200_hz_lose_no_sample(fake_bluez, kind: SensorKind) -> None:
-    sensors = [FakeSensor(kind, f"C0:FF:EE:00:00:0{i}", rate_hz=200, seed=i, motion=motion,
-                          clock_offset_us=1_000_000 * i) for i, motion in zip((1, 2), _simulated_pair())]
+    sensors = [
+        FakeSensor(
+            kind,
+            f"C0:FF:EE:00:00:0{i}",
+            rate_hz=200,
+            seed=i,
+            motion=motion,
+            clock_offset_us=1_000_000 * i,
+        )
+        for i, motion in zip((1, 2), _simulated_pair())
+    ]
     fake_bluez.add(*sensors)
-    source = BleSource([BleSensor(s.address, kind, 200 if kind is not SensorKind.MOVELLA_DOT else None)
-                        for s in sensors])
+    source = BleSource(
+        [
+            BleSensor(s.address, kind, 200 if kind is not SensorKind.MOVELLA_DOT else None)
+            for s in sensors
+        ]
+    )
 
     async def scenario(collected: Collected) -> None:
-        await wait_until(lambda: all(collected.streaming(s.address) for s in sensors), 10, "streaming")
+        await wait_until(
+            lambda: all(collected.streaming(s.address) for s in sensors), 10, "streaming"
+        )
         started_s = time.monotonic()
         await wait_until(lambda: time.monotonic() - started_s > STREAM_S, 5, "a while")
 

@@ -11,9 +11,20 @@ from sensor_gateway.samples import SampleBatch, SensorKind
 MIN_LATENCY_S = 0.004  # unobservable constant: mapped = true + this
 
 
-def _stream(rng, *, duration_s=60.0, rate_hz=200.0, per_packet=4, drift_ppm=150.0,
-            sensor_offset_s=1234.5, t0_s=50.0, loss=0.0, spikes=0.02, timestamped=True,
-            true_rate_hz=None):
+def _stream(
+    rng,
+    *,
+    duration_s=60.0,
+    rate_hz=200.0,
+    per_packet=4,
+    drift_ppm=150.0,
+    sensor_offset_s=1234.5,
+    t0_s=50.0,
+    loss=0.0,
+    spikes=0.02,
+    timestamped=True,
+    true_rate_hz=None,
+):
     """Packets of one sensor: (batch, true sample times). Latency >= MIN_LATENCY_S."""
     true_rate_hz = true_rate_hz or rate_hz
     n = int(duration_s * true_rate_hz)
@@ -27,10 +38,15 @@ def _stream(rng, *, duration_s=60.0, rate_hz=200.0, per_packet=4, drift_ppm=150.
         latency = MIN_LATENCY_S + rng.exponential(0.006)
         if rng.random() < spikes:
             latency += rng.uniform(0.05, 0.3)  # retransmission / congestion
-        batch = SampleBatch(address="AA", kind=SensorKind.SIMULATED,
-                            received_s=float(t_true[sl][-1] + latency),
-                            acc_mps2=np.zeros((per_packet, 3)), gyr_radps=np.zeros((per_packet, 3)),
-                            sensor_time_s=sensor_s[sl] if timestamped else None, seq=seq)
+        batch = SampleBatch(
+            address="AA",
+            kind=SensorKind.SIMULATED,
+            received_s=float(t_true[sl][-1] + latency),
+            acc_mps2=np.zeros((per_packet, 3)),
+            gyr_radps=np.zeros((per_packet, 3)),
+            sensor_time_s=sensor_s[sl] if timestamped else None,
+            seq=seq,
+        )
         out.append((batch, t_true[sl]))
     return out
 
@@ -99,8 +115,9 @@ def test_lost_packets_are_reported_with_their_sample_count():
 def test_count_timed_sensor_learns_its_true_rate():
     # WitMotion-like: no timestamps, no seq, the true rate is 0.4 % off the nominal one.
     rng = np.random.default_rng(4)
-    packets = _stream(rng, timestamped=False, rate_hz=100.0, true_rate_hz=100.4, per_packet=1,
-                      duration_s=60.0)
+    packets = _stream(
+        rng, timestamped=False, rate_hz=100.0, true_rate_hz=100.4, per_packet=1, duration_s=60.0
+    )
     packets = [(SampleBatch(**{**b.__dict__, "seq": None}), t) for b, t in packets]
     mapper = SensorClockMapper(100.0)
     mapped, truth, _ = _run(mapper, packets)
@@ -111,7 +128,9 @@ def test_count_timed_sensor_learns_its_true_rate():
 
 def test_count_timed_sensor_reanchors_after_silent_loss():
     rng = np.random.default_rng(5)
-    packets = _stream(rng, timestamped=False, rate_hz=100.0, per_packet=1, duration_s=40.0, spikes=0)
+    packets = _stream(
+        rng, timestamped=False, rate_hz=100.0, per_packet=1, duration_s=40.0, spikes=0
+    )
     packets = [(SampleBatch(**{**b.__dict__, "seq": None}), t) for b, t in packets]
     # One second of samples vanish with nothing to tell (e.g. a reconnect without status).
     packets = packets[:2000] + packets[2100:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from sensor_gateway.config import AssignmentStore, GatewaySettings, default_config_path
@@ -23,7 +24,10 @@ def test_assignments_survive_a_restart(tmp_path):
     assert reopened.all() == store.all()
     alice = reopened.for_athlete("alice")
     assert alice[Placement.SACRUM].address == "AA:BB:CC:DD:EE:01"
-    assert alice[Placement.THIGH].rate_hz == 100 and alice[Placement.THIGH].kind is SensorKind.WITMOTION
+    assert (
+        alice[Placement.THIGH].rate_hz == 100
+        and alice[Placement.THIGH].kind is SensorKind.WITMOTION
+    )
     assert reopened.get("aa:bb:cc:dd:ee:03").label == "blue strap"
     assert reopened.athletes() == ["alice", "bob"]
 
@@ -33,7 +37,7 @@ def test_one_sensor_per_athlete_placement_and_moving_a_sensor(tmp_path):
     store.assign("S1", "winkwatch", "alice", "sacrum")
     store.assign("S2", "winkwatch", "alice", "sacrum")  # replaces S1 there
     assert store.get("S1") is None and store.get("S2").athlete_id == "alice"
-    store.assign("S2", "winkwatch", "bob", "thigh")      # the same sensor moves
+    store.assign("S2", "winkwatch", "bob", "thigh")  # the same sensor moves
     assert store.for_athlete("alice") == {} and store.get("S2").placement is Placement.THIGH
     assert store.unassign("s2") and not store.unassign("S2")
     assert AssignmentStore(tmp_path / "g.json").all() == []
@@ -44,8 +48,12 @@ def test_invalid_assignment_is_refused_and_nothing_is_written(tmp_path):
     store = AssignmentStore(path)
     store.assign("S1", "winkwatch", "alice", "sacrum")
     before = path.read_bytes()
-    for bad in [("S2", "nokia", "alice", "thigh"), ("S2", "winkwatch", "alice", "knee"),
-                ("", "winkwatch", "alice", "thigh"), ("S2", "winkwatch", " ", "thigh")]:
+    for bad in [
+        ("S2", "nokia", "alice", "thigh"),
+        ("S2", "winkwatch", "alice", "knee"),
+        ("", "winkwatch", "alice", "thigh"),
+        ("S2", "winkwatch", " ", "thigh"),
+    ]:
         with pytest.raises(ConfigError, match="invalid sensor assignment"):
             store.assign(*bad)
     assert path.read_bytes() == before
@@ -57,8 +65,16 @@ def test_corrupt_file_raises_clear_error_and_is_not_overwritten(tmp_path):
     path.write_text('{"version": 1, "sensors": [ {"address": "S1"', encoding="utf-8")
     with pytest.raises(ConfigError, match="move it away"):
         AssignmentStore(path)
-    path.write_text(json.dumps({"version": 1, "sensors": [{"address": "S1", "kind": "x",
-                                                           "athlete_id": "a", "placement": "sacrum"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "sensors": [
+                    {"address": "S1", "kind": "x", "athlete_id": "a", "placement": "sacrum"}
+                ],
+            }
+        )
+    )
     with pytest.raises(ConfigError, match="sensors.0.kind"):
         AssignmentStore(path)
     path.write_text(json.dumps({"version": 99, "sensors": []}))

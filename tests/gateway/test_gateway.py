@@ -38,11 +38,15 @@ def _gateway(tmp_path, athletes, *, idle_stop_s=120.0, hooks=True, encoding="non
         store.assign(athlete.thigh_address, "simulated", athlete.athlete_id, "thigh")
     gateway = Gateway(settings, store, sink=sink if sink is not None else MemorySink())
     source = SimulatedSource(
-        athletes, realtime=False, encoding=encoding,
-        on_set_start=lambda a, p: gateway.start_set(a.athlete_id, a.variant, a.load_kg,
-                                                    now_s=p.first_received_s - 1e-3),
+        athletes,
+        realtime=False,
+        encoding=encoding,
+        on_set_start=lambda a, p: gateway.start_set(
+            a.athlete_id, a.variant, a.load_kg, now_s=p.first_received_s - 1e-3
+        ),
         on_set_end=(lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3))
-        if hooks else None,
+        if hooks
+        else None,
     )
     gateway.add_source(source)
     return gateway, source
@@ -69,17 +73,20 @@ def two_athletes_run(tmp_path_factory):
     alice = SimulatedAthlete("alice", sets=[WINK_SPEC, CLEAN_SPEC], seed=11, load_kg=100.0)
     bob = SimulatedAthlete("bob", sets=[CLEAN_SPEC], seed=12, load_kg=None)
     gateway, source = _gateway(tmp_path_factory.mktemp("gw"), [alice, bob], encoding="winkwatch")
-    (everything, only_bob, slow), subs = _run(
-        gateway, {}, {"athlete_id": "bob"}, {"max_queued": 5})
+    (everything, only_bob, _slow), subs = _run(
+        gateway, {}, {"athlete_id": "bob"}, {"max_queued": 5}
+    )
     return gateway, source, everything, only_bob, subs
 
 
 def test_reps_and_metrics_match_the_simulator_truth(two_athletes_run):
-    gateway, source, events, _, _ = two_athletes_run
+    _, source, events, _, _ = two_athletes_run
     started = [e for e in events if isinstance(e, SetStarted)]
     assert len(started) == len(source.played) == 3
-    for set_event, played in zip(sorted(started, key=lambda e: e.t_s),
-                                 sorted(source.played, key=lambda p: p.first_received_s)):
+    for set_event, played in zip(
+        sorted(started, key=lambda e: e.t_s),
+        sorted(source.played, key=lambda p: p.first_received_s),
+    ):
         assert set_event.athlete_id == played.athlete_id
         key = set_event.set.set_key
         reps = [e.metrics for e in events if isinstance(e, RepCompleted) and e.set_key == key]
@@ -92,7 +99,9 @@ def test_reps_and_metrics_match_the_simulator_truth(two_athletes_run):
             assert metrics.bottom_s == pytest.approx(played.base_s + true.bottom_s, abs=0.2)
             assert metrics.load_kg == (100.0 if played.athlete_id == "alice" else None)
             if true.wink_onset_depth_deg is not None:
-                assert metrics.wink_onset_depth_deg == pytest.approx(true.wink_onset_depth_deg, abs=3.0)
+                assert metrics.wink_onset_depth_deg == pytest.approx(
+                    true.wink_onset_depth_deg, abs=3.0
+                )
         stopped = [e for e in events if isinstance(e, SetStopped) and e.set.set_key == key]
         assert len(stopped) == 1 and stopped[0].rep_count == len(truth)
         assert stopped[0].reason is StopReason.REQUESTED
@@ -101,8 +110,13 @@ def test_reps_and_metrics_match_the_simulator_truth(two_athletes_run):
 def test_wink_onset_events_come_live_for_winking_reps_only(two_athletes_run):
     _, source, events, _, _ = two_athletes_run
     for played in source.played:
-        key = next(e.set.set_key for e in events if isinstance(e, SetStarted)
-                   and e.athlete_id == played.athlete_id and abs(e.t_s - played.first_received_s) < 0.01)
+        key = next(
+            e.set.set_key
+            for e in events
+            if isinstance(e, SetStarted)
+            and e.athlete_id == played.athlete_id
+            and abs(e.t_s - played.first_received_s) < 0.01
+        )
         onsets = [e for e in events if isinstance(e, WinkOnset) and e.set_key == key]
         winking = [r for r in played.simulated.reps if r.wink_deg >= 8.0]
         assert [e.rep for e in onsets] == [r.rep for r in winking]
@@ -110,8 +124,11 @@ def test_wink_onset_events_come_live_for_winking_reps_only(two_athletes_run):
             assert onset.t_s == pytest.approx(played.base_s + true.wink_onset_s, abs=0.15)
             # Published before the rep completed: a phone can beep during the rep.
             order = events.index(onset)
-            completed = next(i for i, e in enumerate(events) if isinstance(e, RepCompleted)
-                             and e.set_key == key and e.metrics.rep == onset.rep)
+            completed = next(
+                i
+                for i, e in enumerate(events)
+                if isinstance(e, RepCompleted) and e.set_key == key and e.metrics.rep == onset.rep
+            )
             assert order < completed
 
 
@@ -152,7 +169,7 @@ def test_athlete_filter_and_slow_subscriber(two_athletes_run):
 
 def test_idle_set_stops_by_itself(tmp_path):
     athlete = SimulatedAthlete("carol", sets=[SquatSetSpec(reps=2, standing_end_s=8.0)], seed=5)
-    gateway, source = _gateway(tmp_path, [athlete], idle_stop_s=4.0, hooks=False)
+    gateway, _source = _gateway(tmp_path, [athlete], idle_stop_s=4.0, hooks=False)
     (events,), _ = _run(gateway, {})
     stopped = [e for e in events if isinstance(e, SetStopped)]
     assert len(stopped) == 1 and stopped[0].reason is StopReason.IDLE and stopped[0].rep_count == 2
@@ -178,12 +195,25 @@ def test_disconnect_gap_and_malformed_batches_never_crash(tmp_path):
     sub = gateway.bus.subscribe()
     info = gateway.start_set("erin", now_s=10.0)
     address = athlete.thigh_address
-    good = SampleBatch(address=address, kind=SensorKind.SIMULATED, received_s=10.1,
-                       acc_mps2=np.tile([0, 0, 9.81], (4, 1)), gyr_radps=np.zeros((4, 3)),
-                       sensor_time_s=np.arange(4) * 0.005, seq=0)
+    good = SampleBatch(
+        address=address,
+        kind=SensorKind.SIMULATED,
+        received_s=10.1,
+        acc_mps2=np.tile([0, 0, 9.81], (4, 1)),
+        gyr_radps=np.zeros((4, 3)),
+        sensor_time_s=np.arange(4) * 0.005,
+        seq=0,
+    )
     gateway.on_batch(good)
-    gateway.on_batch(SampleBatch(address=address, kind=SensorKind.SIMULATED, received_s=10.2,
-                                 acc_mps2=np.zeros((3, 2)), gyr_radps=np.zeros((3, 3))))
+    gateway.on_batch(
+        SampleBatch(
+            address=address,
+            kind=SensorKind.SIMULATED,
+            received_s=10.2,
+            acc_mps2=np.zeros((3, 2)),
+            gyr_radps=np.zeros((3, 3)),
+        )
+    )
     gateway.on_batch("not a batch")  # type: ignore[arg-type]
     assert gateway.stats.bad_batches == 2 and gateway.stats.samples == 4
     gateway.on_status(SensorStatus(address, LinkState.DISCONNECTED, 11.0, detail="link lost"))
@@ -195,8 +225,16 @@ def test_disconnect_gap_and_malformed_batches_never_crash(tmp_path):
     assert gap.athlete_id == "erin" and gap.placement is Placement.THIGH and gap.battery_pct == 80
     # A source that knows the gap exactly (BLE, from sensor timestamps) is believed.
     gateway.on_status(SensorStatus(address, LinkState.DISCONNECTED, 13.0))
-    gateway.on_status(SensorStatus(address, LinkState.STREAMING, 14.0, gap_start_s=12.9,
-                                   gap_end_s=14.0, missing_samples=217))
+    gateway.on_status(
+        SensorStatus(
+            address,
+            LinkState.STREAMING,
+            14.0,
+            gap_start_s=12.9,
+            gap_end_s=14.0,
+            missing_samples=217,
+        )
+    )
     exact = [e for e in _drain(sub) if isinstance(e, SensorStatusChanged)][-1]
     assert (exact.gap_start_s, exact.gap_end_s, exact.missing_samples) == (12.9, 14.0, 217)
     warnings = [e for e in gateway.sink.events if isinstance(e, QualityWarning)]

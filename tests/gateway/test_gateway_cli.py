@@ -15,8 +15,9 @@ runner = CliRunner(env={"COLUMNS": "200"})  # no line wrapping by rich
 
 
 def test_simulated_athletes_run_to_the_end_with_readable_logs():
-    result = runner.invoke(app, ["gateway", "--simulate", "2", "--sets", "1", "--fast", "--quiet",
-                                 "--seed", "4"])
+    result = runner.invoke(
+        app, ["gateway", "--simulate", "2", "--sets", "1", "--fast", "--quiet", "--seed", "4"]
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     for athlete in ("sim1", "sim2"):
@@ -32,8 +33,9 @@ def test_replay_directory_and_assignment_listing(tmp_path):
     directory.mkdir()
     write_recording_csv(directory / "sacrum.csv", sim.sacrum)
     write_recording_csv(directory / "thigh.csv", sim.thigh)
-    result = runner.invoke(app, ["gateway", "--replay", str(directory), "--fast", "--quiet",
-                                 "--load-kg", "90"])
+    result = runner.invoke(
+        app, ["gateway", "--replay", str(directory), "--fast", "--quiet", "--load-kg", "90"]
+    )
     assert result.exit_code == 0, result.output
     assert "lifter: set started (back_squat, 90 kg)" in result.output
     assert len(re.findall(r"lifter: rep \d+ .*BUTT WINK", result.output)) == 2
@@ -41,8 +43,17 @@ def test_replay_directory_and_assignment_listing(tmp_path):
 
 def test_assign_persists_and_lists(tmp_path):
     config = tmp_path / "gateway.json"
-    result = runner.invoke(app, ["gateway", "--config", str(config), "--assign",
-                                 "c4:7f:51:00:00:01,winkwatch,alice,sacrum", "--list"])
+    result = runner.invoke(
+        app,
+        [
+            "gateway",
+            "--config",
+            str(config),
+            "--assign",
+            "c4:7f:51:00:00:01,winkwatch,alice,sacrum",
+            "--list",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "C4:7F:51:00:00:01" in result.output and "alice" in result.output
     assert AssignmentStore(config).get("C4:7F:51:00:00:01").placement.value == "sacrum"
@@ -51,8 +62,17 @@ def test_assign_persists_and_lists(tmp_path):
 def test_errors_are_clear_and_exit_2(tmp_path):
     result = runner.invoke(app, ["gateway", "--config", str(tmp_path / "empty.json"), "--quiet"])
     assert result.exit_code == 2 and "no sensors assigned" in result.output
-    result = runner.invoke(app, ["gateway", "--config", str(tmp_path / "g.json"),
-                                 "--assign", "x,winkwatch,alice", "--list"])
+    result = runner.invoke(
+        app,
+        [
+            "gateway",
+            "--config",
+            str(tmp_path / "g.json"),
+            "--assign",
+            "x,winkwatch,alice",
+            "--list",
+        ],
+    )
     assert result.exit_code == 2 and "ADDRESS,KIND,ATHLETE,PLACEMENT" in result.output
     result = runner.invoke(app, ["gateway", "--replay", str(tmp_path / "missing"), "--fast"])
     assert result.exit_code == 2 and "file not found" in result.output

@@ -47,8 +47,15 @@ def _feed(pipeline, sim, chunk=8, until_s=np.inf, on_rep=None):
 
 def test_set_lifecycle_decimation_and_load_change(simulated):
     pipeline = AthletePipeline("ann", GatewayClock(), live_angles_rate_hz=10.0)
-    assert pipeline.push(Placement.THIGH, simulated.thigh.t_s[:4], simulated.thigh.acc_mps2[:4],
-                         simulated.thigh.gyr_radps[:4]) == []  # no set: nothing happens
+    assert (
+        pipeline.push(
+            Placement.THIGH,
+            simulated.thigh.t_s[:4],
+            simulated.thigh.acc_mps2[:4],
+            simulated.thigh.gyr_radps[:4],
+        )
+        == []
+    )  # no set: nothing happens
     started = pipeline.start_set(SetVariant.FRONT_SQUAT, 60.0, now_s=0.0)
     assert isinstance(started[0], SetStarted) and started[0].set.variant is SetVariant.FRONT_SQUAT
     events = _feed(pipeline, simulated, on_rep=lambda p: p.set_load(70.0))

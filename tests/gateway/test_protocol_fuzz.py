@@ -25,14 +25,21 @@ def test_arbitrary_bytes_never_raise(kind, payloads) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(samples=st.data(), acc_range=st.sampled_from(winkwatch.ACC_RANGES_G),
-       gyr_range=st.sampled_from(winkwatch.GYR_RANGES_DPS), seq=st.integers(0, 65535),
-       t0_us=st.integers(0, 2**32 - 1), interval_us=st.integers(1, 65535))
-def test_winkwatch_roundtrip_and_every_truncation_is_dropped(samples, acc_range, gyr_range,
-                                                             seq, t0_us, interval_us) -> None:
+@given(
+    samples=st.data(),
+    acc_range=st.sampled_from(winkwatch.ACC_RANGES_G),
+    gyr_range=st.sampled_from(winkwatch.GYR_RANGES_DPS),
+    seq=st.integers(0, 65535),
+    t0_us=st.integers(0, 2**32 - 1),
+    interval_us=st.integers(1, 65535),
+)
+def test_winkwatch_roundtrip_and_every_truncation_is_dropped(
+    samples, acc_range, gyr_range, seq, t0_us, interval_us
+) -> None:
     acc = np.array(samples.draw(triples))
-    gyr = np.array(samples.draw(st.lists(st.tuples(int16, int16, int16),
-                                         min_size=len(acc), max_size=len(acc))))
+    gyr = np.array(
+        samples.draw(st.lists(st.tuples(int16, int16, int16), min_size=len(acc), max_size=len(acc)))
+    )
     payload = winkwatch.encode_packet(seq, t0_us, interval_us, acc, gyr, acc_range, gyr_range)
     packet = winkwatch.decode_packet(payload)
     np.testing.assert_allclose(packet.acc_mps2, acc * (acc_range / 32768 * G), rtol=1e-12)

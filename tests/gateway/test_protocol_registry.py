@@ -2,8 +2,14 @@
 
 import pytest
 
-from sensor_gateway.protocols import UnsupportedRateError, get_protocol, recognise_kind
-from sensor_gateway.protocols import movella_dot, winkwatch, witmotion
+from sensor_gateway.protocols import (
+    UnsupportedRateError,
+    get_protocol,
+    movella_dot,
+    recognise_kind,
+    winkwatch,
+    witmotion,
+)
 from sensor_gateway.samples import SensorKind
 
 

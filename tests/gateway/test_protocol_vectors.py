@@ -6,15 +6,21 @@ import numpy as np
 import pytest
 
 from fusion.types import STANDARD_GRAVITY_MPS2 as G
-from sensor_gateway.protocols import ProtocolError, UnsupportedRateError, get_protocol
-from sensor_gateway.protocols import movella_dot, winkwatch, witmotion
+from sensor_gateway.protocols import (
+    ProtocolError,
+    UnsupportedRateError,
+    get_protocol,
+    movella_dot,
+    winkwatch,
+    witmotion,
+)
 from sensor_gateway.samples import SensorKind
 
 DEG = np.pi / 180
 
 # seq 7, t0 10000 us, interval 5000 us, +-16 g, +-2000 dps, one sample:
 # ax +2048 (1 g), ay -2048 (-1 g), az +4096 (2 g), gx +16384 (1000 dps), gy -16384, gz 0.
-WINKWATCH_PACKET = bytes.fromhex("01 01 0700 10270000 8813 10 10" "0008 00f8 0010 0040 00c0 0000")
+WINKWATCH_PACKET = bytes.fromhex("01 01 0700 10270000 8813 10 100008 00f8 0010 0040 00c0 0000")
 
 
 def test_winkwatch_packet_decodes_to_si_units() -> None:
@@ -27,8 +33,9 @@ def test_winkwatch_packet_decodes_to_si_units() -> None:
 
 
 def test_winkwatch_encoder_produces_the_spec_bytes() -> None:
-    encoded = winkwatch.encode_packet(7, 10_000, 5_000, np.array([[2048, -2048, 4096]]),
-                                      np.array([[16384, -16384, 0]]), 16, 2000)
+    encoded = winkwatch.encode_packet(
+        7, 10_000, 5_000, np.array([[2048, -2048, 4096]]), np.array([[16384, -16384, 0]]), 16, 2000
+    )
     assert encoded == WINKWATCH_PACKET
 
 
@@ -89,7 +96,7 @@ def test_winkwatch_commands_are_byte_exact() -> None:
 
 # acc (2048, -2048, 4096) -> (1, -1, 2) g; gyro (16384, -16384, 0) -> (1000, -1000, 0) dps;
 # angles (16384, 0, -16384) -> (90, 0, -90) deg.
-WITMOTION_FRAME = bytes.fromhex("5561" "0008 00f8 0010" "0040 00c0 0000" "0040 0000 00c0")
+WITMOTION_FRAME = bytes.fromhex("55610008 00f8 00100040 00c0 00000040 0000 00c0")
 
 
 def test_witmotion_frame_decodes_to_si_units() -> None:
@@ -97,13 +104,21 @@ def test_witmotion_frame_decodes_to_si_units() -> None:
     np.testing.assert_allclose(frame.acc_mps2, [[G, -G, 2 * G]], rtol=1e-12)
     np.testing.assert_allclose(frame.gyr_radps, [[1000 * DEG, -1000 * DEG, 0]], rtol=1e-12)
     assert frame.sensor_time_s is None and frame.seq is None
-    assert witmotion.encode_frame(np.array([2048, -2048, 4096]), np.array([16384, -16384, 0]),
-                                  np.array([16384, 0, -16384])) == WITMOTION_FRAME
+    assert (
+        witmotion.encode_frame(
+            np.array([2048, -2048, 4096]),
+            np.array([16384, -16384, 0]),
+            np.array([16384, 0, -16384]),
+        )
+        == WITMOTION_FRAME
+    )
 
 
 def test_witmotion_frames_split_and_merged_across_notifications_are_reassembled() -> None:
-    frames = [witmotion.encode_frame(np.array([i, -i, 2 * i]), np.array([3 * i, 0, -i]))
-              for i in range(1, 6)]
+    frames = [
+        witmotion.encode_frame(np.array([i, -i, 2 * i]), np.array([3 * i, 0, -i]))
+        for i in range(1, 6)
+    ]
     stream = b"".join(frames)
     # 7 + 20 + 33 + 40: split mid-header, mid-frame, and two frames merged in one notification
     cuts = [0, 7, 27, 60, 100]
@@ -128,8 +143,8 @@ def test_witmotion_resyncs_after_garbage_and_skips_other_frame_types() -> None:
 
 
 def test_witmotion_commands_are_byte_exact() -> None:
-    assert witmotion.UNLOCK_COMMAND == bytes.fromhex("ff aa 69 88 b5")
-    assert witmotion.SAVE_COMMAND == bytes.fromhex("ff aa 00 00 00")
+    assert bytes.fromhex("ff aa 69 88 b5") == witmotion.UNLOCK_COMMAND
+    assert bytes.fromhex("ff aa 00 00 00") == witmotion.SAVE_COMMAND
     assert witmotion.rate_command(50) == bytes.fromhex("ff aa 03 08 00")
     assert witmotion.rate_command(100) == bytes.fromhex("ff aa 03 09 00")
     assert witmotion.rate_command(200) == bytes.fromhex("ff aa 03 0a 00")
@@ -139,8 +154,9 @@ def test_witmotion_commands_are_byte_exact() -> None:
 
 
 # timestamp 1 000 000 us; acc (1, -1, 2) m/s^2; gyro (90, 180, -90) deg/s; padded to 40 bytes.
-DOT_PAYLOAD = bytes.fromhex(
-    "40420f00" "0000803f 000080bf 00000040" "0000b442 00003443 0000b4c2") + bytes(12)
+DOT_PAYLOAD = bytes.fromhex("40420f000000803f 000080bf 000000400000b442 00003443 0000b4c2") + bytes(
+    12
+)
 
 
 def test_movella_dot_payload_decodes_to_si_units() -> None:
@@ -148,7 +164,10 @@ def test_movella_dot_payload_decodes_to_si_units() -> None:
     np.testing.assert_array_equal(sample.acc_mps2, [[1.0, -1.0, 2.0]])
     np.testing.assert_allclose(sample.gyr_radps, [[np.pi / 2, np.pi, -np.pi / 2]], rtol=1e-7)
     np.testing.assert_array_equal(sample.sensor_time_s, [1.0])
-    assert movella_dot.encode_payload(1_000_000, [1, -1, 2], [90, 180, -90], padded_to=40) == DOT_PAYLOAD
+    assert (
+        movella_dot.encode_payload(1_000_000, [1, -1, 2], [90, 180, -90], padded_to=40)
+        == DOT_PAYLOAD
+    )
 
 
 def test_movella_dot_rejects_short_and_non_finite_payloads() -> None:

@@ -13,13 +13,21 @@ CLOCK = GatewayClock()
 
 
 def _angles(athlete: str, t_s: float) -> LiveAngles:
-    return LiveAngles(athlete_id=athlete, t_s=t_s, wall_utc=CLOCK.to_utc(t_s), set_key="k",
-                      thigh_deg=t_s, pelvic_tilt_deg=0.0, hip_flexion_deg=t_s)
+    return LiveAngles(
+        athlete_id=athlete,
+        t_s=t_s,
+        wall_utc=CLOCK.to_utc(t_s),
+        set_key="k",
+        thigh_deg=t_s,
+        pelvic_tilt_deg=0.0,
+        hip_flexion_deg=t_s,
+    )
 
 
 def _warning(athlete: str) -> QualityWarning:
-    return QualityWarning(athlete_id=athlete, t_s=0.0, wall_utc=CLOCK.to_utc(0.0),
-                          code="x", message="y")
+    return QualityWarning(
+        athlete_id=athlete, t_s=0.0, wall_utc=CLOCK.to_utc(0.0), code="x", message="y"
+    )
 
 
 def test_subscribers_get_only_their_athlete_and_types_in_order():
@@ -70,10 +78,10 @@ def test_unsubscribe_ends_iteration_and_stops_delivery():
 def test_slow_subscriber_drops_oldest_and_never_blocks_publisher():
     async def main():
         bus = EventBus()
-        slow = bus.subscribe(max_queued=10)          # never reads while we publish
+        slow = bus.subscribe(max_queued=10)  # never reads while we publish
         fast = bus.subscribe(max_queued=10_000)
         for i in range(5000):
-            bus.publish(_angles("a", float(i)))      # synchronous: returns without awaiting
+            bus.publish(_angles("a", float(i)))  # synchronous: returns without awaiting
         assert slow.dropped == 4990 and bus.dropped == 4990
         assert [(await slow.get()).t_s for _ in range(10)] == [float(i) for i in range(4990, 5000)]
         assert fast.pending == 5000 and fast.dropped == 0

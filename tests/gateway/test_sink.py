@@ -12,17 +12,31 @@ from sensor_gateway.sink import GatewaySink, MemorySink, RawSamples
 
 def _chunk(placement: Placement, t0: float, n: int) -> RawSamples:
     t = t0 + np.arange(n) * 0.01
-    return RawSamples(set_key="k", athlete_id="a", placement=placement, address="AA",
-                      kind=SensorKind.SIMULATED, t_s=t, acc_mps2=np.ones((n, 3)) * t0,
-                      gyr_radps=np.zeros((n, 3)), received_s=t + 0.02)
+    return RawSamples(
+        set_key="k",
+        athlete_id="a",
+        placement=placement,
+        address="AA",
+        kind=SensorKind.SIMULATED,
+        t_s=t,
+        acc_mps2=np.ones((n, 3)) * t0,
+        gyr_radps=np.zeros((n, 3)),
+        received_s=t + 0.02,
+    )
 
 
 def test_memory_sink_round_trips_samples_per_sensor_and_set():
     sink = MemorySink()
     assert isinstance(sink, GatewaySink)
     clock = GatewayClock()
-    info = SetInfo(set_key="k", athlete_id="a", variant=SetVariant.BACK_SQUAT, load_kg=60.0,
-                   started_s=0.0, started_utc=clock.to_utc(0.0))
+    info = SetInfo(
+        set_key="k",
+        athlete_id="a",
+        variant=SetVariant.BACK_SQUAT,
+        load_kg=60.0,
+        started_s=0.0,
+        started_utc=clock.to_utc(0.0),
+    )
     sink.record_event(SetStarted(athlete_id="a", t_s=0.0, wall_utc=info.started_utc, set=info))
     sink.write_samples(_chunk(Placement.SACRUM, 0.0, 5))
     sink.write_samples(_chunk(Placement.THIGH, 0.0, 4))

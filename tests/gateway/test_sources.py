@@ -65,7 +65,9 @@ def test_receive_latency_is_one_sided_and_bounded():
 def test_winkwatch_encoding_round_trips_through_the_decoder():
     athlete = SimulatedAthlete("a", sets=[SquatSetSpec(reps=1)], seed=1)
     plain, _ = _collect(SimulatedSource([athlete], realtime=False, start_s=50.0))
-    encoded, _ = _collect(SimulatedSource([athlete], realtime=False, start_s=50.0, encoding="winkwatch"))
+    encoded, _ = _collect(
+        SimulatedSource([athlete], realtime=False, start_s=50.0, encoding="winkwatch")
+    )
     assert len(plain) == len(encoded) and encoded[0].kind is SensorKind.WINKWATCH
     acc_a = np.concatenate([b.acc_mps2 for b in plain])
     acc_b = np.concatenate([b.acc_mps2 for b in encoded])
@@ -77,13 +79,21 @@ def test_winkwatch_encoding_round_trips_through_the_decoder():
 
 
 def test_realtime_pacing_follows_the_monotonic_clock():
-    spec = SquatSetSpec(reps=1, standing_s=0.0, standing_end_s=0.0, descent_peak_speed_degps=400,
-                        ascent_peak_speed_degps=400, depth_deg=30.0)
+    spec = SquatSetSpec(
+        reps=1,
+        standing_s=0.0,
+        standing_end_s=0.0,
+        descent_peak_speed_degps=400,
+        ascent_peak_speed_degps=400,
+        depth_deg=30.0,
+    )
     athlete = SimulatedAthlete("a", sets=[spec], seed=3)
     source = SimulatedSource([athlete], realtime=True)
     lateness = []
+
     def on_batch(batch):
         lateness.append(time.monotonic() - batch.received_s)
+
     started = time.monotonic()
     asyncio.run(source.run(on_batch, lambda s: None))
     duration = source.played[0].last_received_s - source.played[0].first_received_s
@@ -106,11 +116,17 @@ def test_replay_of_recorded_csvs_gives_the_reps(tmp_path):
     store.assign("REC-THIGH", "replay", "gus", "thigh")
     sink = MemorySink()
     gateway = Gateway(settings, store, sink=sink)
-    sensors = [ReplayedSensor.from_csv("rec-sacrum", tmp_path / "sacrum.csv"),
-               ReplayedSensor.from_csv("rec-thigh", tmp_path / "thigh.csv")]
-    source = ReplaySource(sensors, realtime=False, start_s=500.0,
-                          on_start=lambda t: gateway.start_set("gus", now_s=t),
-                          on_end=lambda t: gateway.stop_set("gus", now_s=t))
+    sensors = [
+        ReplayedSensor.from_csv("rec-sacrum", tmp_path / "sacrum.csv"),
+        ReplayedSensor.from_csv("rec-thigh", tmp_path / "thigh.csv"),
+    ]
+    source = ReplaySource(
+        sensors,
+        realtime=False,
+        start_s=500.0,
+        on_start=lambda t: gateway.start_set("gus", now_s=t),
+        on_end=lambda t: gateway.stop_set("gus", now_s=t),
+    )
     gateway.add_source(source)
     asyncio.run(gateway.run(stop_when_sources_end=True))
     reps = [e.metrics for e in sink.events if isinstance(e, RepCompleted)]

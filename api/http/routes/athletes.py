@@ -35,6 +35,8 @@ def update_athlete(athlete_id: IdPath, body: AthleteUpdate, db: DbDep, _: Admin)
 
 
 @router.get("/{athlete_id}/summary", response_model=AthleteSummaryPublic)
-def athlete_summary(athlete_id: IdPath, db: DbDep, _: Reader, since: Since = None, until: Until = None):
+def athlete_summary(
+    athlete_id: IdPath, db: DbDep, _: Reader, since: Since = None, until: Until = None
+):
     """Wink onset depth per variant, per day (trend) and per load (where it starts under load)."""
     return summarize_athlete(db, athlete_id, as_utc(since, "since"), as_utc(until, "until"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
@@ -13,22 +13,28 @@ from api.storage.paging import MAX_PAGE_SIZE
 
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-Cursor = Annotated[int | None, Query(ge=1, le=MAX_ID, description="`next_cursor` of the previous page")]
+Cursor = Annotated[
+    int | None, Query(ge=1, le=MAX_ID, description="`next_cursor` of the previous page")
+]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
-Since = Annotated[datetime | None, Query(description="from this instant (ISO 8601; UTC if no zone)")]
-Until = Annotated[datetime | None, Query(description="before this instant (ISO 8601; UTC if no zone)")]
+Since = Annotated[
+    datetime | None, Query(description="from this instant (ISO 8601; UTC if no zone)")
+]
+Until = Annotated[
+    datetime | None, Query(description="before this instant (ISO 8601; UTC if no zone)")
+]
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def as_utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     try:
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         raise InvalidInputError(f"`{name}` is out of range") from exc
     if not EARLIEST <= value <= LATEST:

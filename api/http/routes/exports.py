@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from api.errors import NotFoundError
-
 from api.export import encode_text, iter_raw_csv, iter_raw_zip, iter_reps_csv
 from api.http.deps import Reader
 from api.http.routes.common import IdPath, OptionalId, Since, Until, as_utc
@@ -35,34 +34,62 @@ def _check_set(database: Database, set_id: int, placement: Placement | None = No
             raise NotFoundError(f"raw {placement.value} samples of set", set_id)
 
 
-@router.get("/export/reps.csv", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}}})
-def export_reps(request: Request, _: Reader, athlete_id: OptionalId = None, set_id: OptionalId = None,
-                session_id: OptionalId = None, variant: SetVariant | None = None,
-                flagged: bool | None = Query(None), since: Since = None, until: Until = None):
+@router.get(
+    "/export/reps.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_reps(
+    request: Request,
+    _: Reader,
+    athlete_id: OptionalId = None,
+    set_id: OptionalId = None,
+    session_id: OptionalId = None,
+    variant: SetVariant | None = None,
+    flagged: bool | None = Query(None),
+    since: Since = None,
+    until: Until = None,
+):
     """Reps of a set, a session or an athlete over a date range, oldest first."""
-    where = RepFilter(athlete_id=athlete_id, set_id=set_id, session_id=session_id, variant=variant,
-                      butt_wink=flagged, since=as_utc(since, "since"), until=as_utc(until, "until"))
+    where = RepFilter(
+        athlete_id=athlete_id,
+        set_id=set_id,
+        session_id=session_id,
+        variant=variant,
+        butt_wink=flagged,
+        since=as_utc(since, "since"),
+        until=as_utc(until, "until"),
+    )
     where.apply(select(Rep.id))  # raises InvalidInputError (422) now, not mid-stream
     database = request.app.state.database
     return StreamingResponse(
-        encode_text(_streamed(database, lambda db: iter_reps_csv(db, where))), media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="reps.csv"'})
+        encode_text(_streamed(database, lambda db: iter_reps_csv(db, where))),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="reps.csv"'},
+    )
 
 
-@router.get("/sets/{set_id}/raw.zip", response_class=StreamingResponse,
-            responses={200: {"content": {"application/zip": {}}}})
+@router.get(
+    "/sets/{set_id}/raw.zip",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
 def export_raw_zip(set_id: IdPath, request: Request, _: Reader):
     """Raw samples of every sensor of the set, one raw-recording CSV per sensor, zipped."""
     database = request.app.state.database
     _check_set(database, set_id)
     return StreamingResponse(
-        _streamed(database, lambda db: iter_raw_zip(db, set_id)), media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="set{set_id}_raw.zip"'})
+        _streamed(database, lambda db: iter_raw_zip(db, set_id)),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="set{set_id}_raw.zip"'},
+    )
 
 
-@router.get("/sets/{set_id}/raw/{placement}.csv", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/sets/{set_id}/raw/{placement}.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def export_raw_csv(set_id: IdPath, placement: Placement, request: Request, _: Reader):
     """Raw samples of one sensor of the set in the raw-recording CSV format (`winkwatch analyze` input)."""
     database = request.app.state.database
@@ -70,4 +97,7 @@ def export_raw_csv(set_id: IdPath, placement: Placement, request: Request, _: Re
     return StreamingResponse(
         encode_text(_streamed(database, lambda db: iter_raw_csv(db, set_id, placement))),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="set{set_id}_{placement.value}.csv"'})
+        headers={
+            "Content-Disposition": f'attachment; filename="set{set_id}_{placement.value}.csv"'
+        },
+    )

@@ -19,5 +19,8 @@ def health(request: Request) -> Health:
         database = "ok"
     except SQLAlchemyError:
         database = "unavailable"
-    return Health(status="ok" if database == "ok" else "degraded", database=database,
-                  gateway=request.app.state.service.gateway is not None)
+    return Health(
+        status="ok" if database == "ok" else "degraded",
+        database=database,
+        gateway=request.app.state.service.gateway is not None,
+    )

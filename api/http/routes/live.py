@@ -11,7 +11,7 @@ WebSocket clients that cannot send headers pass the token as `?token=`.
 from __future__ import annotations
 
 import json
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import StreamingResponse
@@ -49,8 +49,11 @@ def _subscribe(app, athlete_id: int | None) -> Subscription | None:
     gateway = app.state.service.gateway
     if gateway is None:
         return None
-    return gateway.bus.subscribe(athlete_id=None if athlete_id is None else str(athlete_id),
-                                 max_queued=app.state.settings.live_queue_size, overflow="disconnect")
+    return gateway.bus.subscribe(
+        athlete_id=None if athlete_id is None else str(athlete_id),
+        max_queued=app.state.settings.live_queue_size,
+        overflow="disconnect",
+    )
 
 
 async def _messages(app, subscription: Subscription) -> AsyncIterator[dict]:
@@ -61,20 +64,27 @@ async def _messages(app, subscription: Subscription) -> AsyncIterator[dict]:
 
 
 @router.websocket("/ws")
-async def live_websocket(websocket: WebSocket, athlete_id: OptionalId = None,
-                         token: str | None = Query(None, description="bearer token, if no header")):
+async def live_websocket(
+    websocket: WebSocket,
+    athlete_id: OptionalId = None,
+    token: str | None = Query(None, description="bearer token, if no header"),
+):
     """Everything happening live for one athlete (`athlete_id`) or the whole gym (omit it)."""
     header = websocket.headers.get("authorization", "")
     secret = header[7:].strip() if header.lower().startswith("bearer ") else token
     principal = await run_in_threadpool(principal_for, websocket.app.state.database, secret)
     await websocket.accept()  # then close with a reason a browser client can read
     if principal is None:
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION,
-                              reason="missing, unknown or revoked token; pass ?token=<token>")
+        await websocket.close(
+            code=status.WS_1008_POLICY_VIOLATION,
+            reason="missing, unknown or revoked token; pass ?token=<token>",
+        )
         return
     subscription = _subscribe(websocket.app, athlete_id)
     if subscription is None:
-        await websocket.close(code=WS_CLOSE_TRY_AGAIN, reason="no gateway is running in this server")
+        await websocket.close(
+            code=WS_CLOSE_TRY_AGAIN, reason="no gateway is running in this server"
+        )
         return
     try:
         async for message in _messages(websocket.app, subscription):
@@ -87,8 +97,11 @@ async def live_websocket(websocket: WebSocket, athlete_id: OptionalId = None,
         subscription.unsubscribe()
 
 
-@router.get("/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def live_events(request: Request, _: Reader, athlete_id: OptionalId = None):
     """The same stream as `/live/ws` as Server-Sent Events (`event: <type>`, `data: <json>`)."""
     subscription = _subscribe(request.app, athlete_id)
@@ -108,5 +121,6 @@ async def live_events(request: Request, _: Reader, athlete_id: OptionalId = None
         finally:
             subscription.unsubscribe()
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )

@@ -13,23 +13,45 @@ from api.vocab import SetVariant
 router = APIRouter(prefix="/reps", tags=["reps"])
 
 
-def rep_filter(athlete_id: OptionalId = None, set_id: OptionalId = None, session_id: OptionalId = None,
-               variant: SetVariant | None = None,
-               flagged: bool | None = Query(None, description="true: butt-wink reps only; false: none"),
-               since: Since = None, until: Until = None) -> RepFilter:
-    return RepFilter(athlete_id=athlete_id, set_id=set_id, session_id=session_id, variant=variant,
-                     butt_wink=flagged, since=as_utc(since, "since"), until=as_utc(until, "until"))
+def rep_filter(
+    athlete_id: OptionalId = None,
+    set_id: OptionalId = None,
+    session_id: OptionalId = None,
+    variant: SetVariant | None = None,
+    flagged: bool | None = Query(None, description="true: butt-wink reps only; false: none"),
+    since: Since = None,
+    until: Until = None,
+) -> RepFilter:
+    return RepFilter(
+        athlete_id=athlete_id,
+        set_id=set_id,
+        session_id=session_id,
+        variant=variant,
+        butt_wink=flagged,
+        since=as_utc(since, "since"),
+        until=as_utc(until, "until"),
+    )
 
 
 @router.get("", response_model=Page[RepPublic])
-def list_reps_route(db: DbDep, _: Reader, athlete_id: OptionalId = None, set_id: OptionalId = None,
-                    session_id: OptionalId = None, variant: SetVariant | None = None,
-                    flagged: bool | None = Query(None, description="true: butt-wink reps only"),
-                    since: Since = None, until: Until = None, cursor: Cursor = None, limit: Limit = 100):
+def list_reps_route(
+    db: DbDep,
+    _: Reader,
+    athlete_id: OptionalId = None,
+    set_id: OptionalId = None,
+    session_id: OptionalId = None,
+    variant: SetVariant | None = None,
+    flagged: bool | None = Query(None, description="true: butt-wink reps only"),
+    since: Since = None,
+    until: Until = None,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+):
     where = rep_filter(athlete_id, set_id, session_id, variant, flagged, since, until)
     page = list_reps(db, where, cursor, limit)
-    return Page[RepPublic](items=[RepPublic.model_validate(r) for r in page.items],
-                           next_cursor=page.next_cursor)
+    return Page[RepPublic](
+        items=[RepPublic.model_validate(r) for r in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{rep_id}", response_model=RepPublic)

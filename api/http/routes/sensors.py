@@ -20,8 +20,9 @@ def register_sensor(body: SensorCreate, db: DbDep, _: Admin):
 
 
 @router.get("", response_model=Page[SensorPublic])
-def list_sensors(db: DbDep, _: Reader, athlete_id: OptionalId = None, cursor: Cursor = None,
-                 limit: Limit = 100):
+def list_sensors(
+    db: DbDep, _: Reader, athlete_id: OptionalId = None, cursor: Cursor = None, limit: Limit = 100
+):
     page = catalog.list_sensors(db, athlete_id, cursor, limit)
     return Page[SensorPublic](items=page.items, next_cursor=page.next_cursor)
 
@@ -29,12 +30,22 @@ def list_sensors(db: DbDep, _: Reader, athlete_id: OptionalId = None, cursor: Cu
 @router.get("/status", response_model=list[SensorLive])
 async def sensor_status(request: Request, _: Reader):
     """Link state, battery, signal, gaps and clock drift of every sensor the gateway knows."""
-    return [SensorLive(address=s.address, kind=getattr(s.kind, "value", s.kind), athlete_id=s.athlete_id,
-                       placement=s.placement, state=getattr(s.state, "value", s.state),
-                       battery_pct=s.battery_pct, rssi_dbm=s.rssi_dbm, samples=s.samples, gaps=s.gaps,
-                       samples_missing=s.samples_missing,
-                       drift_ppm=s.drift_ppm if math.isfinite(s.drift_ppm) else 0.0)
-            for s in request.app.state.service.sensor_snapshots()]
+    return [
+        SensorLive(
+            address=s.address,
+            kind=getattr(s.kind, "value", s.kind),
+            athlete_id=s.athlete_id,
+            placement=s.placement,
+            state=getattr(s.state, "value", s.state),
+            battery_pct=s.battery_pct,
+            rssi_dbm=s.rssi_dbm,
+            samples=s.samples,
+            gaps=s.gaps,
+            samples_missing=s.samples_missing,
+            drift_ppm=s.drift_ppm if math.isfinite(s.drift_ppm) else 0.0,
+        )
+        for s in request.app.state.service.sensor_snapshots()
+    ]
 
 
 @router.get("/{sensor_id}", response_model=SensorPublic)
@@ -47,5 +58,7 @@ def assign_sensor(sensor_id: IdPath, body: SensorAssign, request: Request, db: D
     """Put the sensor on an athlete's sacrum or thigh (the one there before is unassigned)."""
     sensor = catalog.assign_sensor(db, sensor_id, body.athlete_id, body.placement)
     db.flush()  # the database accepted it: now tell the gateway (which raises 409 if it cannot)
-    request.app.state.service.assign_on_gateway(sensor.address, sensor.kind, body.athlete_id, body.placement)
+    request.app.state.service.assign_on_gateway(
+        sensor.address, sensor.kind, body.athlete_id, body.placement
+    )
     return sensor

@@ -14,12 +14,15 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 @router.post("", response_model=SessionPublic, status_code=status.HTTP_201_CREATED)
 def create_session(body: SessionCreate, request: Request, db: DbDep, _: Admin):
-    return catalog.create_session(db, body.athlete_id, request.app.state.settings.gateway_id, body.notes)
+    return catalog.create_session(
+        db, body.athlete_id, request.app.state.settings.gateway_id, body.notes
+    )
 
 
 @router.get("", response_model=Page[SessionPublic])
-def list_sessions(db: DbDep, _: Reader, athlete_id: OptionalId = None, cursor: Cursor = None,
-                  limit: Limit = 100):
+def list_sessions(
+    db: DbDep, _: Reader, athlete_id: OptionalId = None, cursor: Cursor = None, limit: Limit = 100
+):
     page = catalog.list_sessions(db, athlete_id, cursor, limit)
     return Page[SessionPublic](items=page.items, next_cursor=page.next_cursor)
 

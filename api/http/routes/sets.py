@@ -31,7 +31,8 @@ def _read_set(request: Request, set_id: int) -> SetPublic:
 async def start_set(body: SetStart, request: Request, _: Admin):
     """Start recording a set for an athlete: the gateway starts analysing their sensors."""
     set_id = await request.app.state.service.start_set(
-        body.athlete_id, body.variant, body.load_kg, body.notes, body.session_id)
+        body.athlete_id, body.variant, body.load_kg, body.notes, body.session_id
+    )
     return _read_set(request, set_id)
 
 
@@ -43,17 +44,36 @@ async def stop_set(set_id: IdPath, request: Request, _: Admin):
 
 @router.patch("/{set_id}", response_model=SetPublic)
 def update_set(set_id: IdPath, body: SetUpdate, db: DbDep, _: Admin):
-    return set_public(set_store.update_set(db, set_id, variant=body.variant, load_kg=body.load_kg,
-                                           notes=body.notes))
+    return set_public(
+        set_store.update_set(
+            db, set_id, variant=body.variant, load_kg=body.load_kg, notes=body.notes
+        )
+    )
 
 
 @router.get("", response_model=Page[SetPublic])
-def list_sets(db: DbDep, _: Reader, athlete_id: OptionalId = None, session_id: OptionalId = None,
-              variant: SetVariant | None = None, status_: SetStatus | None = Query(None, alias="status"),
-              cursor: Cursor = None, limit: Limit = 100):
-    page = set_store.list_sets(db, athlete_id=athlete_id, session_id=session_id, variant=variant,
-                               status=status_, cursor=cursor, limit=limit)
-    return Page[SetPublic](items=[set_public(row) for row in page.items], next_cursor=page.next_cursor)
+def list_sets(
+    db: DbDep,
+    _: Reader,
+    athlete_id: OptionalId = None,
+    session_id: OptionalId = None,
+    variant: SetVariant | None = None,
+    status_: SetStatus | None = Query(None, alias="status"),
+    cursor: Cursor = None,
+    limit: Limit = 100,
+):
+    page = set_store.list_sets(
+        db,
+        athlete_id=athlete_id,
+        session_id=session_id,
+        variant=variant,
+        status=status_,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[SetPublic](
+        items=[set_public(row) for row in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{set_id}", response_model=SetPublic)

@@ -5,8 +5,8 @@ bluetoothd; the fake sensors send real protocol bytes made by the project's enco
 """
 
 from .bluez import ADAPTER_PATH, FakeBlueZ
-from .runner import FakeBlueZThread
 from .dbus_daemon import PrivateDbusDaemon, bluetoothctl_stub_dir, dbus_available
+from .runner import FakeBlueZThread
 from .sensors import FakeSensor, squat_signal
 
 __all__ = [

@@ -11,7 +11,6 @@ dropped link sets Connected false and removes the GATT objects.
 
 import asyncio
 import time
-from typing import Any
 
 from dbus_fast import BusType, Variant
 from dbus_fast.aio import MessageBus
@@ -306,7 +305,9 @@ class FakeBlueZ:
         self._last_advertised_s = 0.0
 
     async def start(self) -> "FakeBlueZ":
-        self.bus = await MessageBus(bus_address=self._bus_address, bus_type=BusType.SYSTEM).connect()
+        self.bus = await MessageBus(
+            bus_address=self._bus_address, bus_type=BusType.SYSTEM
+        ).connect()
         self.bus.export(ADAPTER_PATH, self.adapter)
         await self.bus.request_name("org.bluez")
         self._task = asyncio.create_task(self._run())
@@ -366,12 +367,19 @@ class FakeBlueZ:
         spec = get_protocol(device.sensor.kind)
         service_path = f"{device.path}/service000a"
         objects: list[tuple[str, ServiceInterface]] = [
-            (service_path, GattService(spec.service_uuid, device.path))]
-        data_char = Characteristic(spec.notify_char_uuid, service_path, ["read", "notify"], device.sensor)
+            (service_path, GattService(spec.service_uuid, device.path))
+        ]
+        data_char = Characteristic(
+            spec.notify_char_uuid, service_path, ["read", "notify"], device.sensor
+        )
         objects.append((f"{service_path}/char000b", data_char))
         write_flag = "write" if spec.write_with_response else "write-without-response"
-        objects.append((f"{service_path}/char000e",
-                        Characteristic(spec.control_char_uuid, service_path, [write_flag], device.sensor)))
+        objects.append(
+            (
+                f"{service_path}/char000e",
+                Characteristic(spec.control_char_uuid, service_path, [write_flag], device.sensor),
+            )
+        )
         for path, interface in objects:
             self.bus.export(path, interface)
         device.gatt = objects
@@ -406,7 +414,10 @@ class FakeBlueZ:
     async def _run(self) -> None:
         while True:
             now_s = time.monotonic()
-            if self.adapter.discovering and now_s - self._last_advertised_s >= ADVERTISING_INTERVAL_S:
+            if (
+                self.adapter.discovering
+                and now_s - self._last_advertised_s >= ADVERTISING_INTERVAL_S
+            ):
                 self.advertise_now()
             for device in list(self.devices.values()):
                 notifications = device.sensor.due_notifications(now_s)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .bluez import FakeBlueZ
 from .sensors import FakeSensor
@@ -16,7 +17,9 @@ T = TypeVar("T")
 class FakeBlueZThread:
     def __init__(self, bus_address: str) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-bluez", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fake-bluez", daemon=True
+        )
         self._thread.start()
         self.bluez: FakeBlueZ = self._run(FakeBlueZ(bus_address).start())
 
@@ -25,8 +28,10 @@ class FakeBlueZThread:
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run `function(*args)` on the fake's loop and return its result."""
+
         async def invoke() -> T:
             return function(*args)
+
         return self._run(invoke())
 
     def add(self, *sensors: FakeSensor) -> None:

@@ -34,11 +34,13 @@ def squat_signal(index: np.ndarray, rate_hz: float, seed: int) -> tuple[np.ndarr
     pitch = amplitude_rad * (1 - np.cos(phase))
     pitch_rate = amplitude_rad * np.sin(phase) * 2 * np.pi / 2.6
     wobble = 0.05 * np.sin(7.3 * t_s + seed)
-    acc = np.column_stack([
-        STANDARD_GRAVITY_MPS2 * np.sin(pitch) + wobble,
-        0.2 * np.sin(3.1 * t_s + seed),
-        STANDARD_GRAVITY_MPS2 * np.cos(pitch) - wobble,
-    ])
+    acc = np.column_stack(
+        [
+            STANDARD_GRAVITY_MPS2 * np.sin(pitch) + wobble,
+            0.2 * np.sin(3.1 * t_s + seed),
+            STANDARD_GRAVITY_MPS2 * np.cos(pitch) - wobble,
+        ]
+    )
     gyr = np.column_stack([0.1 * np.cos(5.0 * t_s + seed), pitch_rate, 0.05 * wobble])
     return acc, gyr
 
@@ -46,21 +48,33 @@ def squat_signal(index: np.ndarray, rate_hz: float, seed: int) -> tuple[np.ndarr
 class FakeSensor:
     """One sensor's behaviour; the fake BlueZ device exposes it over D-Bus."""
 
-    def __init__(self, kind: SensorKind, address: str, *, rate_hz: int = 200, seed: int = 0,
-                 name: str | None = None, rssi_dbm: int = -60, battery_pct: int = 87,
-                 clock_offset_us: int = 0,
-                 motion: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        kind: SensorKind,
+        address: str,
+        *,
+        rate_hz: int = 200,
+        seed: int = 0,
+        name: str | None = None,
+        rssi_dbm: int = -60,
+        battery_pct: int = 87,
+        clock_offset_us: int = 0,
+        motion: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """`motion`: (acc_mps2 (N, 3), gyr_radps (N, 3)) to play in a loop, e.g. a simulated
         set from fusion.simulator; default: `squat_signal`."""
         self.kind = kind
         self.address = address.upper()
         self.rate_hz = rate_hz
         self.seed = seed
-        self.name = name or {
-            SensorKind.WINKWATCH: f"WinkWatch-{self.address[-5:].replace(':', '')}",
-            SensorKind.WITMOTION: "WT901BLE68",
-            SensorKind.MOVELLA_DOT: "Movella DOT",
-        }[kind]
+        self.name = (
+            name
+            or {
+                SensorKind.WINKWATCH: f"WinkWatch-{self.address[-5:].replace(':', '')}",
+                SensorKind.WITMOTION: "WT901BLE68",
+                SensorKind.MOVELLA_DOT: "Movella DOT",
+            }[kind]
+        )
         self.rssi_dbm = rssi_dbm
         self.battery_pct = battery_pct
         self.clock_offset_us = clock_offset_us
@@ -183,8 +197,11 @@ class FakeSensor:
             for i in index:
                 acc, gyr = self.si(np.array([i]))
                 t_us = self.clock_offset_us + int(i) * self.interval_us
-                out.append(movella_dot.encode_payload(t_us, acc[0], np.rad2deg(gyr[0]),
-                                                      padded_to=DOT_PADDED_SIZE))
+                out.append(
+                    movella_dot.encode_payload(
+                        t_us, acc[0], np.rad2deg(gyr[0]), padded_to=DOT_PADDED_SIZE
+                    )
+                )
                 self.sent_indices.append(int(i))
             return out
         acc, gyr = self.counts(index)
@@ -204,5 +221,8 @@ class FakeSensor:
             out.append(bytes(self._witmotion_pending[:size]))
             del self._witmotion_pending[:size]
             self._witmotion_emitted += size
-            while self._witmotion_frame_ends and self._witmotion_frame_ends[0][0] <= self._witmotion_emitted:
+            while (
+                self._witmotion_frame_ends
+                and self._witmotion_frame_ends[0][0] <= self._witmotion_emitted
+            ):
                 self.sent_indices.append(self._witmotion_frame_ends.popleft()[1])
