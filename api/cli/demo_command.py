@@ -76,6 +76,7 @@ def demo(
             fg=typer.colors.RED,
         )
         raise typer.Exit(code=2)
+    temporary = data_dir is None
     if data_dir is None:
         data_dir = default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +98,14 @@ def demo(
     if admin is not None:
         typer.echo(f"Admin token: {admin}")
     typer.echo(f"API docs: http://{shown_host}:{port}/docs")
-    typer.echo(f"Data: {data_dir} ({settings.database_url})")
+    if temporary:
+        typer.echo(f"Data: {data_dir}, removed when the demo stops (keep it with --data-dir DIR)")
+    else:
+        typer.echo(f"Data: {data_dir}")
+    typer.echo(
+        f"Other commands reach it with WINKWATCH_DATABASE_URL={settings.database_url} "
+        "(e.g. `winkwatch sets`)"
+    )
     if host == "127.0.0.1":
         typer.echo("Open it from a phone on the same network with --host 0.0.0.0.")
     typer.echo("Press Ctrl-C to stop.", nl=True)
@@ -105,7 +113,13 @@ def demo(
         asyncio.run(serve(server, host, port, log_level))
     except KeyboardInterrupt:
         pass
-    typer.echo("demo stopped")
+    finally:
+        server.database.dispose()
+        if temporary:
+            import shutil
+
+            shutil.rmtree(data_dir, ignore_errors=True)
+    typer.echo("demo stopped" + (f"; removed {data_dir}" if temporary else ""))
 
 
 def register(app: typer.Typer) -> None:

@@ -16,6 +16,9 @@ app = typer.Typer(
     help="WinkWatch: rep-by-rep butt-wink detection from a sacrum and a thigh IMU.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: flags show no `<bool>` metavar, and rich is not imported for --help.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 
 # Modules under api.cli that define `register(app)`; one command group each.
@@ -30,8 +33,24 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version as package_version
+
+        typer.echo(f"winkwatch {package_version('winkwatch')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed WinkWatch version and exit.",
+    ),
+) -> None:
     """WinkWatch: rep-by-rep butt-wink detection from a sacrum and a thigh IMU."""
 
 

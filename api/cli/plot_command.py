@@ -67,14 +67,12 @@ def plot(
 
 
 def _from_database(set_id: int):
+    from api.cli.common import open_cli_database
     from api.dashboard.series import analyse_stored_set
-    from api.settings import Settings
     from api.storage import sets as set_store
-    from api.storage.db import open_database
     from api.storage.reps import RepFilter, iter_rep_rows
 
-    settings = Settings()
-    database = open_database(settings.database_url, settings.database_schema)
+    database = open_cli_database()
     try:
         with database.sessions() as db:
             row = set_store.get_set(db, set_id)

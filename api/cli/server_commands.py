@@ -13,6 +13,8 @@ from pathlib import Path
 
 import typer
 
+from api.cli.common import fail, open_cli_database
+
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
 
@@ -24,23 +26,6 @@ class RoleChoice(str, Enum):
 class PlacementChoice(str, Enum):
     sacrum = "sacrum"
     thigh = "thigh"
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code=2)
-
-
-def _database():
-    from api.errors import StorageError
-    from api.settings import Settings
-    from api.storage.db import open_database
-
-    settings = Settings()
-    try:
-        return open_database(settings.database_url, settings.database_schema)
-    except StorageError as exc:
-        _fail(str(exc))
 
 
 def serve(
@@ -70,7 +55,7 @@ def serve(
     try:
         server = build_server(settings, simulate=simulate)
     except StorageError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     interrupted = server.app.state.interrupted_set_ids
     if interrupted:
         typer.echo(f"sets left recording by the last run, marked interrupted: {interrupted}")
@@ -97,7 +82,7 @@ def token_create(
     from api.auth import create_token
     from api.vocab import TokenRole
 
-    database = _database()
+    database = open_cli_database()
     with database.sessions.begin() as db:
         token, secret = create_token(db, name, TokenRole(role.value))
         token_id = token.id
@@ -110,9 +95,14 @@ def token_list() -> None:
     """List tokens (never their secrets)."""
     from api.auth import list_tokens
 
-    database = _database()
+    database = open_cli_database()
     with database.sessions() as db:
-        for token in list_tokens(db):
+        tokens = list_tokens(db)
+        if not tokens:
+            typer.echo("no tokens yet: create one with `winkwatch token create NAME`", err=True)
+            return
+        typer.echo("id\trole\tstate\tname")
+        for token in tokens:
             state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
             typer.echo(f"{token.id}\t{token.role}\t{state}\t{token.name}")
 
@@ -125,12 +115,12 @@ def token_revoke(
     from api.auth import revoke_token
     from api.errors import NotFoundError
 
-    database = _database()
+    database = open_cli_database()
     try:
         with database.sessions.begin() as db:
             revoke_token(db, token_id)
     except NotFoundError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"token {token_id} revoked")
 
 
@@ -151,20 +141,27 @@ def export(
 
     from api.errors import WinkWatchError
     from api.export import iter_raw_csv, iter_raw_zip, iter_reps_csv
+    from api.storage import catalog
     from api.storage import sets as set_store
     from api.storage.reps import RepFilter
     from api.vocab import Placement
 
     if (raw or raw_zip) and set_id is None:
-        _fail("--raw and --raw-zip need --set SET_ID")
+        fail("--raw and --raw-zip need --set SET_ID")
     if raw_zip and out is None:
-        _fail("--raw-zip writes a zip file: give --out FILE.zip")
-    database = _database()
+        fail("--raw-zip writes a zip file: give --out FILE.zip")
+    database = open_cli_database()
     utc = lambda value: value.replace(tzinfo=UTC) if value and value.tzinfo is None else value  # noqa: E731
     try:
         with database.sessions() as db:
-            if raw_zip:
+            # A set, session or athlete that does not exist is an error, not an empty file.
+            if set_id is not None:
                 set_store.get_set(db, set_id)
+            if session_id is not None:
+                catalog.get_session(db, session_id)
+            if athlete_id is not None:
+                catalog.get_athlete(db, athlete_id)
+            if raw_zip:
                 chunks = iter_raw_zip(db, set_id)
             elif raw:
                 chunks = iter_raw_csv(db, set_id, Placement(raw.value))
@@ -180,7 +177,7 @@ def export(
                 chunks = iter_reps_csv(db, where)
             _write_chunks(chunks, out)
     except WinkWatchError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if out is not None:
         typer.echo(f"wrote {out}", err=True)
 
@@ -201,11 +198,11 @@ def reanalyze(set_id: int = typer.Argument(..., help="the set to analyse again")
     from api.reanalysis import reanalyze_set
     from fusion.errors import FusionError
 
-    database = _database()
+    database = open_cli_database()
     try:
         outcome = reanalyze_set(database, set_id)
     except (WinkWatchError, FusionError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(
         f"set {set_id}: {outcome.reps_before} rep(s) replaced by {outcome.reps_after} "
         f"({outcome.wink_reps} with butt wink)"
@@ -214,9 +211,54 @@ def reanalyze(set_id: int = typer.Argument(..., help="the set to analyse again")
         typer.echo(f"  note: {finding.message}")
 
 
+def list_sets_command(
+    athlete_id: int | None = typer.Option(None, "--athlete", help="only this athlete's sets"),
+    limit: int = typer.Option(20, min=1, max=1000, help="newest N sets"),
+) -> None:
+    """List recorded sets, newest first (ids for `export --set`, `plot --set`, `reanalyze`)."""
+    from sqlalchemy import Integer, cast, func, select
+
+    from api.errors import WinkWatchError
+    from api.storage import catalog
+    from api.storage import sets as set_store
+    from api.storage.models import Athlete, Rep
+
+    database = open_cli_database()
+    try:
+        with database.sessions() as db:
+            if athlete_id is not None:
+                catalog.get_athlete(db, athlete_id)
+            page = set_store.list_sets(db, athlete_id=athlete_id, limit=limit)
+            ids = [row.id for row in page.items]
+            names = dict(db.execute(select(Athlete.id, Athlete.name)).all())
+            counts = {
+                set_id: (reps, flagged or 0)
+                for set_id, reps, flagged in db.execute(
+                    select(Rep.set_id, func.count(), func.sum(cast(Rep.butt_wink, Integer)))
+                    .where(Rep.set_id.in_(ids))
+                    .group_by(Rep.set_id)
+                )
+            }
+            rows = list(page.items)
+    except WinkWatchError as exc:
+        fail(str(exc))
+    if not rows:
+        typer.echo("no sets recorded yet", err=True)
+        return
+    typer.echo("set\tstarted (UTC)\tathlete\tvariant\tload_kg\tstatus\treps\twink reps")
+    for row in rows:
+        reps, flagged = counts.get(row.id, (0, 0))
+        load = "bodyweight" if not row.load_kg else f"{row.load_kg:g}"
+        typer.echo(
+            f"{row.id}\t{row.started_at:%Y-%m-%d %H:%M}\t{names.get(row.athlete_id, '?')}\t"
+            f"{row.variant}\t{load}\t{row.status}\t{reps}\t{flagged}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to `app`."""
     app.command("serve")(serve)
+    app.command("sets")(list_sets_command)
     app.add_typer(token_app, name="token")
     app.command("export")(export)
     app.command("reanalyze")(reanalyze)

@@ -25,37 +25,90 @@ if TYPE_CHECKING:  # the simulator (numpy) is imported only when the command run
 EXIT_CANNOT_WRITE = 1
 EXIT_BAD_OPTION = 2
 
+# What --help shows as each option's default: the simulator's own defaults (SquatSetSpec,
+# SensorSpec), which apply when an option is not given. Spelled out so that --help need not
+# import numpy; tests/fusion/test_simulator_cli.py checks that they agree with the spec.
+SHOWN_DEFAULTS: dict[str, str] = {
+    "reps": "5",
+    "wink_deg": "0",
+    "depth_deg": "100",
+    "rate_hz": "100",
+    "thigh_rate_hz": "same as --rate-hz",
+    "wink_onset_deg": "from --wink-onset-fraction",
+    "wink_onset_fraction": "0.75",
+    "loss": "0.01",
+    "standing_s": "2",
+    "soft_tissue_deg": "0",
+    "load_kg": "none noted",
+}
+
+
+def _with_default(text: str, option: str, drawn: bool = False) -> str:
+    note = "; --random draws it" if drawn else ""
+    return f"{text}  [default: {SHOWN_DEFAULTS[option]}{note}]"
+
 
 def simulate(
     out: Annotated[
         Path,
         typer.Option("--out", metavar="DIR", help="Folder to write the recordings and truth to."),
     ],
-    reps: Annotated[int | None, typer.Option(help="Number of reps.")] = None,
+    reps: Annotated[
+        int | None,
+        typer.Option(help=_with_default("Number of reps.", "reps", drawn=True)),
+    ] = None,
     wink_deg: Annotated[
-        float | None, typer.Option(help="Butt-wink amplitude per rep, deg (0 = none).")
+        float | None,
+        typer.Option(
+            help=_with_default(
+                "Butt-wink amplitude per rep, deg (0 = none).", "wink_deg", drawn=True
+            ),
+        ),
     ] = None,
     depth_deg: Annotated[
-        float | None, typer.Option(help="Thigh angle at the bottom, deg (90 = parallel).")
+        float | None,
+        typer.Option(
+            help=_with_default(
+                "Thigh angle at the bottom, deg (90 = parallel).", "depth_deg", drawn=True
+            ),
+        ),
     ] = None,
     rate_hz: Annotated[
-        float | None, typer.Option(help="Sampling rate of both sensors, Hz.")
+        float | None,
+        typer.Option(help=_with_default("Sampling rate of both sensors, Hz.", "rate_hz")),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
     thigh_rate_hz: Annotated[
-        float | None, typer.Option(help="Sampling rate of the thigh sensor, Hz.")
+        float | None,
+        typer.Option(
+            help=_with_default("Sampling rate of the thigh sensor, Hz.", "thigh_rate_hz"),
+        ),
     ] = None,
     wink_onset_deg: Annotated[
-        float | None, typer.Option(help="Thigh angle where the wink starts, deg.")
+        float | None,
+        typer.Option(
+            help=_with_default(
+                "Thigh angle where the wink starts, deg.", "wink_onset_deg", drawn=True
+            ),
+        ),
     ] = None,
     wink_onset_fraction: Annotated[
-        float | None, typer.Option(help="Wink onset as a fraction of each rep's depth.")
+        float | None,
+        typer.Option(
+            help=_with_default(
+                "Wink onset as a fraction of each rep's depth.", "wink_onset_fraction", drawn=True
+            ),
+        ),
     ] = None,
     loss: Annotated[
-        float | None, typer.Option(help="Share of packets lost per sensor (0-0.5).")
+        float | None,
+        typer.Option(help=_with_default("Share of packets lost per sensor (0-0.5).", "loss")),
     ] = None,
     standing_s: Annotated[
-        float | None, typer.Option(help="Standing still before the first rep, s.")
+        float | None,
+        typer.Option(
+            help=_with_default("Standing still before the first rep, s.", "standing_s", drawn=True),
+        ),
     ] = None,
     aligned_mount: Annotated[
         bool, typer.Option(help="Sensor axes aligned with the segments instead of random.")
@@ -65,14 +118,19 @@ def simulate(
     ] = False,
     soft_tissue_deg: Annotated[
         float | None,
-        typer.Option(help="Sensor wobble on the segment at a 100-deg thigh angle, deg."),
+        typer.Option(
+            help=_with_default(
+                "Sensor wobble on the segment at a 100-deg thigh angle, deg.", "soft_tissue_deg"
+            ),
+        ),
     ] = None,
     randomise: Annotated[
         bool,
         typer.Option("--random", help="Start from a random realistic set drawn from the seed."),
     ] = False,
     load_kg: Annotated[
-        float | None, typer.Option(help="Load to note in simulation.json, kg.")
+        float | None,
+        typer.Option(help=_with_default("Load to note in simulation.json, kg.", "load_kg")),
     ] = None,
 ) -> None:
     """Simulate a squat set from a sacrum and a thigh IMU, with its exact ground truth."""

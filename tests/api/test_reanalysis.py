@@ -118,6 +118,33 @@ def test_reanalyze_and_export_commands(db_target, database, tmp_path, monkeypatc
     assert result.exit_code == 0 and "ww_" in result.output
     result = runner.invoke(app, ["token", "list"])
     assert "tablet" in result.output and "admin" in result.output
-    token_id = result.output.split()[0]
+    listed = result.stdout.splitlines()
+    assert listed[0].split("\t") == ["id", "role", "state", "name"]
+    token_id = listed[1].split()[0]
     assert runner.invoke(app, ["token", "revoke", token_id]).exit_code == 0
     assert "revoked" in runner.invoke(app, ["token", "list"]).output
+
+
+def test_cli_says_which_database_and_refuses_what_does_not_exist(
+    db_target, database, monkeypatch
+) -> None:
+    _, set_id = _record_simulated_set(database, 0)
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", db_target.url)
+    if db_target.schema:
+        monkeypatch.setenv("WINKWATCH_DATABASE_SCHEMA", db_target.schema)
+    runner = CliRunner()
+    empty = runner.invoke(app, ["token", "list"])
+    assert empty.exit_code == 0 and empty.stdout == ""
+    assert "no tokens yet" in empty.stderr and "WINKWATCH_DATABASE_URL" in empty.stderr
+    for option in ("--set", "--session", "--athlete"):
+        result = runner.invoke(app, ["export", option, "999999"])
+        assert result.exit_code == 2, (option, result.output)
+        assert "999999 does not exist" in result.stderr and result.stdout == ""
+    listed = runner.invoke(app, ["sets"])
+    assert listed.exit_code == 0, listed.output
+    header, *rows = listed.stdout.splitlines()
+    assert header.startswith("set\tstarted (UTC)\tathlete")
+    assert [row.split("\t")[0] for row in rows] == [str(set_id)]
+    columns = rows[0].split("\t")
+    assert columns[2] == "Ana" and columns[4] == "100" and columns[6] == "1"  # the one live rep
+    assert runner.invoke(app, ["sets", "--athlete", "999999"]).exit_code == 2

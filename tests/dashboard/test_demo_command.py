@@ -139,3 +139,31 @@ def test_demo_refuses_a_port_in_use_with_advice(tmp_path) -> None:
     assert outcome.returncode == 2
     assert f"port {port}" in outcome.stderr and "--port" in outcome.stderr
     assert "Dashboard:" not in outcome.stdout
+
+
+def test_demo_removes_its_temporary_folder_at_exit(tmp_path) -> None:
+    port = _free_port()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, HOME=str(tmp_path / "home"), TMPDIR=str(scratch))
+    env.pop("WINKWATCH_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [*_winkwatch(), "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        banner = _read_banner(process)
+        with httpx.Client(base_url=banner["url"], timeout=10.0) as client:
+            _wait_until_up(client)
+        made = list(scratch.glob("winkwatch-demo-*"))
+        assert len(made) == 1 and (made[0] / "winkwatch-demo.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=40)
+    assert process.returncode == 0, err[-2000:]
+    assert list(scratch.glob("winkwatch-demo-*")) == [], "the demo left its temporary folder"
+    assert f"removed {made[0]}" in out

@@ -133,3 +133,32 @@ def test_unwritable_destination_exits_1(tmp_path) -> None:
     blocker.write_text("not a folder")
     result = runner.invoke(app, ["simulate", "--out", str(blocker / "set")])
     assert result.exit_code == 1 and "cannot write" in result.output
+
+
+def test_help_shows_the_simulators_own_defaults() -> None:
+    from api.cli.simulate_command import SHOWN_DEFAULTS
+    from fusion.simulator import SensorSpec, SquatSetSpec
+
+    spec, sensor = SquatSetSpec(), SensorSpec()
+    for option, value in {
+        "reps": spec.reps,
+        "wink_deg": spec.wink_deg,
+        "depth_deg": spec.depth_deg,
+        "wink_onset_fraction": spec.wink_onset_fraction,
+        "standing_s": spec.standing_s,
+        "rate_hz": sensor.rate_hz,
+        "loss": sensor.loss_probability,
+        "soft_tissue_deg": sensor.soft_tissue_deg,
+    }.items():
+        assert float(SHOWN_DEFAULTS[option]) == value, option
+    assert spec.wink_onset_deg is None  # "from --wink-onset-fraction"
+    shown = " ".join(runner.invoke(app, ["simulate", "--help"]).output.split())
+    assert "--reps <int>" in shown and "[default: 5; --random draws it]" in shown
+    assert "<bool>" not in shown
+
+
+def test_version_flag() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"winkwatch {version('winkwatch')}"

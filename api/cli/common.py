@@ -1,0 +1,35 @@
+"""What every `winkwatch` command shares: failing with a clear message, and the database."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from api.storage.db import Database
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print `error: message` on stderr and exit with `code` (no traceback)."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=code)
+
+
+def open_cli_database() -> Database:
+    """The database of WINKWATCH_DATABASE_URL, said on stderr so nobody reads the wrong one."""
+    from sqlalchemy.engine import make_url
+
+    from api.errors import StorageError
+    from api.settings import Settings
+    from api.storage.db import open_database
+
+    settings = Settings()
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    typer.echo(f"database: {shown} (choose another with WINKWATCH_DATABASE_URL)", err=True)
+    try:
+        return open_database(settings.database_url, settings.database_schema)
+    except StorageError as exc:
+        fail(str(exc))
