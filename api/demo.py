@@ -156,13 +156,23 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
         athletes.append(athlete)
         register_simulated_sensors(gateway, database, athlete, athlete_id, "demo")
 
+    # The set key of the set the script started per athlete: a set a coach started by hand
+    # is never replaced or stopped by the script.
+    scripted: dict[str, str] = {}
+
     def on_set_start(athlete, played) -> None:
+        running = gateway.active_sets().get(athlete.athlete_id)
+        if running is not None and running.set_key != scripted.get(athlete.athlete_id):
+            return  # the coach's set: leave it alone
         programme = programmes[athlete.athlete_id]
         demo_set = programme[played.index % len(programme)]
-        gateway.start_set(athlete.athlete_id, demo_set.variant, demo_set.load_kg, "demo")
+        info = gateway.start_set(athlete.athlete_id, demo_set.variant, demo_set.load_kg, "demo")
+        scripted[athlete.athlete_id] = info.set_key
 
     def on_set_end(athlete, _played) -> None:
-        gateway.stop_set(athlete.athlete_id)
+        running = gateway.active_sets().get(athlete.athlete_id)
+        if running is not None and running.set_key == scripted.get(athlete.athlete_id):
+            gateway.stop_set(athlete.athlete_id)
 
     gateway.add_source(
         SimulatedSource(
