@@ -38,6 +38,14 @@ def dashboard_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": PAGE_CACHE})
 
 
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """The dashboard's icon, for browsers that ask for /favicon.ico before reading the page."""
+    from api.dashboard import STATIC_DIR
+
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+
 @router.get("/dashboard/sets/{set_id}/angles", response_model=SetAnglesPublic)
 async def set_angles(
     set_id: IdPath,

@@ -53,6 +53,14 @@ def test_health_needs_no_token_and_everything_else_does(api) -> None:
     assert api.get("/athletes", headers={"Authorization": "Bearer ww_nope"}).status_code == 401
 
 
+def test_the_dashboard_page_and_its_icon_need_no_token(api) -> None:
+    page = api.get("/")
+    assert page.status_code == 200 and 'rel="icon"' in page.text
+    icon = api.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
+
+
 def test_read_tokens_cannot_change_and_revoked_tokens_stop_working(api) -> None:
     response = api.post("/athletes", json={"name": "Ana"}, headers=api.reader)
     assert response.status_code == 403 and "read-only" in response.json()["detail"]
