@@ -8,8 +8,12 @@ sensor_gateway.sources.simulated) squat set after set, so it all works with no h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,13 +151,73 @@ def _add_ble_source(gateway) -> None:
     gateway.add_source(BleSource([BleSensor(a.address, a.kind, a.rate_hz) for a in assignments]))
 
 
+# uvicorn gives connections this long to finish on shutdown, then cancels them; with the
+# gateway's own bound (STOP_TIMEOUT_S) a stop takes well under 5 s in every case.
+GRACEFUL_SHUTDOWN_S = 2.0
+GATEWAY_STOP_TIMEOUT_S = 3.0
+
+
 def http_server(server: Server, host: str, port: int, log_level: str = "info"):
-    """The uvicorn server for `server.app` (set `.should_exit = True` to stop it)."""
+    """The uvicorn server for `server.app` (set `.should_exit = True` to stop it).
+
+    Signals are not captured by uvicorn: `serve` handles SIGINT/SIGTERM itself so that the
+    gateway stops (and commits) at the same time as the HTTP side, and a second Ctrl+C
+    only hurries the HTTP side instead of killing the process mid-commit.
+    """
     import uvicorn
 
-    return uvicorn.Server(
-        uvicorn.Config(server.app, host=host, port=port, log_level=log_level, lifespan="on")
+    from api.http.log_redaction import install_secret_redaction
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    install_secret_redaction()
+    return _Server(
+        uvicorn.Config(
+            server.app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        )
     )
+
+
+def _install_signal_handlers(http, gateway) -> Callable[[], None]:
+    """SIGINT/SIGTERM: stop the gateway and the HTTP server; a second one forces the HTTP
+    side to stop waiting for connections. Returns a function restoring the defaults."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals reach only the main thread (e.g. tests in a thread)
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if http.should_exit:
+            log.warning("%s again: not waiting for open connections", sig.name)
+            http.force_exit = True
+            return
+        log.info("%s: stopping (pending data is committed first)", sig.name)
+        http.should_exit = True
+        gateway.request_stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+    def restore() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+    return restore
+
+
+async def _stop_with_http(http, gateway) -> None:
+    """Stop the gateway as soon as the HTTP side is told to exit: its live streams then end,
+    so uvicorn has no open stream to wait for."""
+    while not http.should_exit:
+        await asyncio.sleep(0.05)
+    gateway.request_stop()
 
 
 async def serve(
@@ -162,15 +226,23 @@ async def serve(
     """Serve HTTP and run the gateway until Ctrl+C / SIGTERM; then stop both cleanly."""
     http = http or http_server(server, host, port, log_level)
     gateway_task = asyncio.create_task(server.gateway.run(), name="gateway")
+    watcher = asyncio.create_task(_stop_with_http(http, server.gateway), name="stop-watcher")
+    restore_signals = _install_signal_handlers(http, server.gateway)
     try:
         await http.serve()
     finally:
         server.gateway.request_stop()
+        watcher.cancel()
         try:
-            await asyncio.wait_for(gateway_task, timeout=30.0)
+            await asyncio.wait_for(asyncio.shield(gateway_task), timeout=GATEWAY_STOP_TIMEOUT_S)
         except TimeoutError:
+            log.error("the gateway did not stop within %g s; cancelling it", GATEWAY_STOP_TIMEOUT_S)
             gateway_task.cancel()
+            await asyncio.gather(gateway_task, return_exceptions=True)
+        except Exception:
+            log.exception("the gateway stopped with an error")
         server.sink.close()
         server.database.dispose()
         if server.scratch is not None:
             server.scratch.cleanup()
+        restore_signals()

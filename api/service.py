@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ConflictError
+from api.live_fanout import LiveFanout
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
@@ -53,6 +54,7 @@ class LiveService:
     gateway_id: str
     gateway: GatewayPort | None = None
     sink: DatabaseSink | None = None
+    live_fanout: LiveFanout | None = None  # the gateway's events for stream clients
 
     # -- sensors seen by the gateway -------------------------------------------------------------
     def sensor_snapshots(self) -> list[Any]:

@@ -33,5 +33,10 @@ class Settings(BaseSettings):
     live_angles_rate_hz: float = Field(default=20.0, gt=0.0, le=200.0)
     # Messages queued per stream client before it counts as too slow and is dropped.
     live_queue_size: int = Field(default=256, ge=8, le=100_000)
+    # Rejected tokens one client address may present per minute before it gets 429.
+    auth_failures_per_minute: int = Field(default=30, ge=1, le=100_000)
+    # Web pages (scheme://host[:port]) besides the server itself allowed to open live
+    # WebSockets from a browser, e.g. ["https://gym.example"] behind a reverse proxy.
+    allowed_origins: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

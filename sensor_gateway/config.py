@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sensor_gateway.errors import ConfigError
@@ -51,6 +58,21 @@ class GatewaySettings(BaseSettings):
     max_queued_events: int = Field(default=1000, ge=1)
     # Count-timed sensors: receive times this far off mean lost samples (see clock.py).
     max_latency_s: float = Field(default=0.25, gt=0)
+
+
+# A BLE device address as BlueZ shows it: six hex bytes separated by colons.
+BLE_ADDRESS_PATTERN = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def ble_address_problem(address: str, kind: SensorKind) -> str | None:
+    """Why `address` cannot be a sensor of `kind` (None if it can): real sensors need a BLE
+    address; simulated ones may be named anything."""
+    if kind is SensorKind.SIMULATED or BLE_ADDRESS_PATTERN.match(address):
+        return None
+    return (
+        f"{address!r} is not a BLE address: give six hex bytes separated by colons, "
+        "e.g. D4:CA:6E:F1:20:3A (`winkwatch scan` lists nearby sensors)"
+    )
 
 
 class SensorAssignment(BaseModel):

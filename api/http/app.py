@@ -6,7 +6,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.http.errors import install_error_handlers
+from api.http.errors import document_error_responses, install_error_handlers
+from api.http.guard import FailedAuthLimiter
+from api.http.security_headers import install_security_headers
+from api.live_fanout import LiveFanout
 from api.service import GatewayPort, LiveService
 from api.settings import Settings
 from api.storage.db import Database, open_database
@@ -16,6 +19,8 @@ API_DESCRIPTION = """Rep-by-rep butt-wink data: athletes, sensors, sessions, set
 summaries, CSV export and live streams. Every endpoint except `/health` needs
 `Authorization: Bearer <token>` (create one with `winkwatch token create`); changes need an
 admin token. Angles in degrees, times of a rep in seconds since its set started."""
+
+AUTH_FAILURE_WINDOW_S = 60.0  # settings.auth_failures_per_minute counts within this window
 
 
 def create_app(
@@ -35,7 +40,17 @@ def create_app(
     database = database or open_database(settings.database_url, settings.database_schema)
     interrupted = recover_after_restart(database, settings.gateway_id)
     service = LiveService(
-        database=database, gateway_id=settings.gateway_id, gateway=gateway, sink=sink
+        database=database,
+        gateway_id=settings.gateway_id,
+        gateway=gateway,
+        sink=sink,
+        live_fanout=None
+        if gateway is None
+        else LiveFanout(
+            gateway.bus,
+            angles_rate_hz=settings.live_angles_rate_hz,
+            max_queued=settings.live_queue_size,
+        ),
     )
 
     @asynccontextmanager
@@ -53,7 +68,11 @@ def create_app(
     app.state.database = database
     app.state.service = service
     app.state.interrupted_set_ids = interrupted
+    app.state.auth_limiter = FailedAuthLimiter(
+        settings.auth_failures_per_minute, AUTH_FAILURE_WINDOW_S
+    )
     install_error_handlers(app)
+    install_security_headers(app)
 
     from api.http.routes import athletes, exports, health, live, reps, sensors, sessions, sets
 
@@ -62,4 +81,5 @@ def create_app(
     from api.dashboard import install_dashboard
 
     install_dashboard(app)  # the phone dashboard at `/`
+    document_error_responses(app)
     return app

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.requests import HTTPConnection
 
 from api.auth import Principal, authenticate
+from api.http.guard import FailedAuthLimiter, too_many_attempts_detail
 from api.settings import Settings
 from api.storage.db import Database
 
@@ -30,6 +33,11 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def client_address(connection: HTTPConnection) -> str:
+    """The peer address a request came from (what failed token attempts are counted by)."""
+    return connection.client.host if connection.client is not None else "unknown"
+
+
 def principal_for(database: Database, secret: str | None) -> Principal | None:
     if not secret:
         return None
@@ -41,10 +49,20 @@ def require_reader(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    principal = principal_for(
-        request.app.state.database, credentials.credentials if credentials else None
-    )
+    limiter: FailedAuthLimiter = request.app.state.auth_limiter
+    client = client_address(request)
+    retry_after_s = limiter.retry_after_s(client)
+    if retry_after_s > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            too_many_attempts_detail(retry_after_s),
+            headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
+        )
+    secret = credentials.credentials if credentials else None
+    principal = principal_for(request.app.state.database, secret)
     if principal is None:
+        if secret:
+            limiter.record_failure(client)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing, unknown or revoked token; send `Authorization: Bearer <token>` with a token "

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from api.vocab import Placement, SetStatus, SetVariant, TokenRole
+from sensor_gateway.config import ble_address_problem
 from sensor_gateway.samples import SensorKind
 
 T = TypeVar("T")
@@ -61,9 +69,19 @@ class AthletePublic(_FromRow):
 
 
 class SensorCreate(BaseModel):
-    address: Address
+    address: Address = Field(
+        description="BLE address, e.g. `D4:CA:6E:F1:20:3A` (as `winkwatch scan` shows it); "
+        "any name for `simulated` sensors"
+    )
     kind: SensorKind = SensorKind.WINKWATCH
     name: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")] = ""
+
+    @model_validator(mode="after")
+    def _ble_address(self) -> SensorCreate:
+        problem = ble_address_problem(self.address, self.kind)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class SensorAssign(BaseModel):

@@ -209,9 +209,31 @@ class SensorLink:
             self._link_up = False
             self.stats.absorb(decoder.stats)
             # after an unexpected drop, this releases bleak's D-Bus connection of the link
-            await client.disconnect()
+            await self._release(client)
 
-    def _on_disconnected(self, _client: BleakClientWithServiceCache) -> None:
+    async def _release(self, client: BleakClientWithServiceCache) -> None:
+        try:
+            async with asyncio.timeout(STOP_COMMAND_TIMEOUT_S):
+                await client.disconnect()
+        except CONNECT_ERRORS as exc:  # BlueZ itself may be gone (bluetoothd restart)
+            log.info("%s: disconnect not confirmed: %s", self.address, exc)
+
+    def bluez_lost(self) -> None:
+        """bluetoothd went away: the link is down whatever bleak still believes."""
+        if self._link_up and not self._dropped.is_set():
+            self._on_disconnected(None, detail="BlueZ (bluetoothd) stopped; waiting for it")
+        else:
+            self.report_down("BlueZ (bluetoothd) stopped; waiting for it")
+
+    def report_down(self, detail: str) -> None:
+        """Report the link down for a reason outside it (e.g. no BlueZ to reach)."""
+        self._status(LinkState.DISCONNECTED, time.monotonic(), detail)
+
+    def _on_disconnected(
+        self,
+        _client: BleakClientWithServiceCache | None,
+        detail: str = "link lost; reconnecting",
+    ) -> None:
         if not self._link_up or self._dropped.is_set():
             return
         self._drop_s = time.monotonic()
@@ -219,7 +241,7 @@ class SensorLink:
         self.stats.drops += 1
         self._awaiting_first_batch = False
         self._gap_pending = self._last_batch is not None
-        self._status(LinkState.DISCONNECTED, self._drop_s, "link lost; reconnecting")
+        self._status(LinkState.DISCONNECTED, self._drop_s, detail)
 
     async def _stop_sensor(self, client: BleakClientWithServiceCache) -> None:
         if not client.is_connected or not self.spec.stop_commands:

@@ -131,6 +131,9 @@ class Sighting:
     seen_s: float  # gateway clock (time.monotonic())
 
 
+SCAN_STOP_TIMEOUT_S = 2.0  # StopDiscovery on a dying adapter must not hold up a shutdown
+
+
 class AdvertisementTracker:
     """One continuous scan for the whole process; remembers the last sighting per address.
 
@@ -138,28 +141,45 @@ class AdvertisementTracker:
     """
 
     def __init__(self, adapter: str | None = None) -> None:
-        self._scanner = BleakScanner(
-            detection_callback=self._on_advertisement, **_scanner_kwargs(adapter)
-        )
+        self._adapter = adapter
+        self._scanner: BleakScanner | None = None
         self._sightings: dict[str, Sighting] = {}
         self._changed = asyncio.Event()
 
-    async def __aenter__(self) -> AdvertisementTracker:
+    async def start(self) -> None:
+        """Start scanning (again, e.g. after bluetoothd restarted); raises
+        AdapterUnavailableError when BlueZ or its adapter cannot be used."""
+        await self.stop()
+        scanner = BleakScanner(
+            detection_callback=self._on_advertisement, **_scanner_kwargs(self._adapter)
+        )
         try:
-            await self._scanner.start()
+            await scanner.start()
         except BleakBluetoothNotAvailableError as exc:
             raise AdapterUnavailableError(f"no usable Bluetooth adapter: {exc}") from exc
-        except (BleakError, FileNotFoundError, ConnectionError) as exc:
+        except (BleakError, FileNotFoundError, ConnectionError, EOFError) as exc:
             raise AdapterUnavailableError(
                 f"cannot reach BlueZ ({exc}); is bluetoothd running?"
             ) from exc
+        self._scanner = scanner
+
+    async def stop(self) -> None:
+        """Stop scanning (idempotent; errors of a gone adapter are only logged)."""
+        scanner, self._scanner = self._scanner, None
+        if scanner is None:
+            return
+        try:
+            async with asyncio.timeout(SCAN_STOP_TIMEOUT_S):
+                await scanner.stop()
+        except (BleakError, EOFError, OSError, TimeoutError) as exc:
+            log.info("stopping the scan failed (the adapter may be gone): %s", exc)
+
+    async def __aenter__(self) -> AdvertisementTracker:
+        await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        try:
-            await self._scanner.stop()
-        except (BleakError, EOFError, OSError) as exc:
-            log.info("stopping the scan failed (the adapter may be gone): %s", exc)
+        await self.stop()
 
     def _on_advertisement(self, device: BLEDevice, advertisement: AdvertisementData) -> None:
         self._sightings[device.address.upper()] = Sighting(device, advertisement, time.monotonic())

@@ -7,14 +7,18 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sensor_gateway.ble.bluez_presence import BlueZPresence, forget_bleak_bluez_state
 from sensor_gateway.ble.connection import ConnectionManager
-from sensor_gateway.ble.errors import SensorConfigError
+from sensor_gateway.ble.errors import AdapterUnavailableError, SensorConfigError
 from sensor_gateway.ble.link import LinkStats, LinkTiming, SensorLink
 from sensor_gateway.ble.scanner import AdvertisementTracker
 from sensor_gateway.protocols import UnsupportedRateError, get_protocol
 from sensor_gateway.samples import BatchCallback, SensorKind, StatusCallback
 
 log = logging.getLogger(__name__)
+
+BLUEZ_RETRY_S = 1.0  # reaching BlueZ costs one D-Bus call: retry often, recover fast
+BLUEZ_SETTLE_S = 0.5  # after bluetoothd takes its bus name, before it has its adapter up
 
 
 @dataclass(frozen=True)
@@ -46,24 +50,67 @@ class BleSource:
         self.links: dict[str, SensorLink] = {}
 
     async def run(self, on_batch: BatchCallback, on_status: StatusCallback) -> None:
+        """Stream until cancelled. Waits for BlueZ if it cannot be reached, and starts over
+        (links reconnect, gaps reported) when bluetoothd restarts."""
         connections = ConnectionManager()
-        async with AdvertisementTracker(self.adapter) as tracker:
-            self.links = {
-                s.address: SensorLink(
-                    s.address,
-                    get_protocol(s.kind),
-                    s.rate_hz,
-                    tracker=tracker,
-                    connections=connections,
-                    on_batch=on_batch,
-                    on_status=on_status,
-                    timing=self.timing,
-                )
-                for s in self.sensors
-            }
+        tracker = AdvertisementTracker(self.adapter)
+        self.links = {
+            s.address: SensorLink(
+                s.address,
+                get_protocol(s.kind),
+                s.rate_hz,
+                tracker=tracker,
+                connections=connections,
+                on_batch=on_batch,
+                on_status=on_status,
+                timing=self.timing,
+            )
+            for s in self.sensors
+        }
+        presence = await BlueZPresence.connect()
+        try:
+            await self._start_scanning(tracker)
             async with asyncio.TaskGroup() as group:
                 for link in self.links.values():
                     group.create_task(link.run(), name=f"ble-link-{link.address}")
+                if presence is not None:
+                    group.create_task(self._follow_bluez(tracker, presence), name="bluez-presence")
+        finally:
+            if presence is not None:
+                presence.close()
+            await tracker.stop()
+
+    async def _start_scanning(self, tracker: AdvertisementTracker) -> None:
+        """Start the scan, retrying every BLUEZ_RETRY_S while BlueZ cannot be reached."""
+        last_problem = None
+        while True:
+            try:
+                await tracker.start()
+                return
+            except AdapterUnavailableError as exc:
+                problem = str(exc)
+            if problem != last_problem:  # say it once, not every retry
+                log.warning("%s; retrying every %g s", problem, BLUEZ_RETRY_S)
+                for link in self.links.values():
+                    link.report_down(f"{problem}; retrying every {BLUEZ_RETRY_S:g} s")
+                last_problem = problem
+            await asyncio.sleep(BLUEZ_RETRY_S)
+
+    async def _follow_bluez(self, tracker: AdvertisementTracker, presence: BlueZPresence) -> None:
+        while True:
+            await presence.wait(present=False)
+            log.warning(
+                "BlueZ (bluetoothd) left the system bus; every link is down until it returns"
+            )
+            for link in self.links.values():
+                link.bluez_lost()
+            await tracker.stop()
+            forget_bleak_bluez_state()
+            await presence.wait(present=True)
+            log.info("BlueZ is back; scanning again")
+            # bluetoothd exports its adapter a moment after taking its name
+            await asyncio.sleep(BLUEZ_SETTLE_S)
+            await self._start_scanning(tracker)
 
     def stats(self) -> dict[str, LinkStats]:
         return {address: link.stats for address, link in self.links.items()}

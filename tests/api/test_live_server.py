@@ -133,9 +133,10 @@ def test_sse_stream_and_token_rules(live_server) -> None:
         assert all(s["state"] == "streaming" for s in sensors)
 
     async def rejected() -> int:
-        uri = f"ws://127.0.0.1:{live_server['port']}/live/ws?token=ww_wrong"
+        uri = f"ws://127.0.0.1:{live_server['port']}/live/ws"
         try:
             async with websockets.connect(uri) as ws:
+                await ws.send(json.dumps({"token": "ww_wrong"}))
                 await ws.recv()
         except websockets.ConnectionClosed as exc:
             return exc.rcvd.code if exc.rcvd else -1
@@ -168,8 +169,9 @@ def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> 
             )
 
     async def scenario() -> tuple[int, int]:
-        uri = f"ws://127.0.0.1:{port}/live/ws?athlete_id={athlete}&token={token}"
-        async with websockets.connect(uri) as slow, websockets.connect(uri) as steady:
+        uri = f"ws://127.0.0.1:{port}/live/ws?athlete_id={athlete}"
+        auth = {"additional_headers": {"Authorization": f"Bearer {token}"}}
+        async with websockets.connect(uri, **auth) as slow, websockets.connect(uri, **auth) as steady:
             await slow.recv()
             await steady.recv()
             live_server["loop"].call_soon_threadsafe(burst)
@@ -180,7 +182,7 @@ def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> 
             except websockets.ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else -1
             # A fresh client still gets the live stream after the burst.
-        async with websockets.connect(uri) as fresh:
+        async with websockets.connect(uri, **auth) as fresh:
             message = json.loads(await asyncio.wait_for(fresh.recv(), 10))
         return code, message["type"] is not None
 
@@ -299,3 +301,87 @@ def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) ->
         bare = client.post("/athletes", json={"name": "No sensors"}).json()["id"]
         refused = client.post("/sets", json={"athlete_id": bare, "variant": "back_squat"})
         assert refused.status_code == 409 and "no sensors assigned" in refused.json()["detail"]
+
+
+def _fanout(live_server):
+    return live_server["server"].app.state.service.live_fanout
+
+
+def test_a_quiet_client_that_goes_away_is_noticed_at_once(live_server) -> None:
+    """The server reads the socket: a client of a silent stream that closes is forgotten
+    (before, it stayed subscribed forever and blocked shutdown)."""
+    uri = f"ws://127.0.0.1:{live_server['port']}/live/ws?athlete_id=999999"
+    headers = {"Authorization": f"Bearer {live_server['reader']}"}
+    fanout = _fanout(live_server)
+    before = fanout.client_count
+
+    async def connect_and_leave(count: int) -> int:
+        clients = [await websockets.connect(uri, additional_headers=headers) for _ in range(count)]
+        deadline = time.monotonic() + 5
+        while fanout.client_count < before + count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        connected = fanout.client_count - before
+        for client in clients:
+            await client.close()
+        return connected
+
+    assert asyncio.run(connect_and_leave(20)) == 20
+    deadline = time.monotonic() + 2
+    while fanout.client_count > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fanout.client_count == before
+
+
+def test_browser_clients_send_the_token_in_the_first_message(live_server) -> None:
+    base = f"ws://127.0.0.1:{live_server['port']}/live/ws?athlete_id={live_server['athlete_id']}"
+    origin = f"http://127.0.0.1:{live_server['port']}"
+
+    async def first_message_auth() -> dict:
+        async with websockets.connect(base, origin=origin) as ws:
+            await ws.send(json.dumps({"token": live_server["reader"]}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    async def closed_with(uri: str, **kw) -> tuple[int, str]:
+        try:
+            async with websockets.connect(uri, **kw) as ws:
+                await ws.send(json.dumps({"token": live_server["reader"]}))
+                await asyncio.wait_for(ws.recv(), 10)
+        except websockets.ConnectionClosed as exc:
+            return (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (-1, "")
+        except websockets.InvalidStatus as exc:
+            return exc.response.status_code, ""
+        return 0, ""
+
+    assert asyncio.run(first_message_auth())["type"]
+    code, reason = asyncio.run(closed_with(f"{base}&token={live_server['reader']}"))
+    assert code == 1008 and "never put a token in the URL" in reason
+    # another web page cannot open the stream with the user's token (cross-site hijacking)
+    code, _ = asyncio.run(closed_with(base, origin="http://evil.example"))
+    assert code == 403
+
+
+def test_each_event_is_serialized_once_whatever_the_client_count(live_server) -> None:
+    uri = f"ws://127.0.0.1:{live_server['port']}/live/ws?athlete_id={live_server['athlete_id']}"
+    headers = {"Authorization": f"Bearer {live_server['reader']}"}
+    fanout = _fanout(live_server)
+
+    async def receive(clients: int, messages: int) -> tuple[int, list[int]]:
+        sockets = [await websockets.connect(uri, additional_headers=headers) for _ in range(clients)]
+        try:
+            await asyncio.gather(*(asyncio.wait_for(ws.recv(), 10) for ws in sockets))
+            serialized_before = fanout.serialized
+            counts = []
+            for ws in sockets:
+                for _ in range(messages):
+                    await asyncio.wait_for(ws.recv(), 10)
+            counts = [messages] * clients
+            return fanout.serialized - serialized_before, counts
+        finally:
+            for ws in sockets:
+                await ws.close()
+
+    serialized, counts = asyncio.run(receive(10, 40))
+    # 10 clients x 40 messages, but each message was turned into JSON once (+ what arrived
+    # meanwhile for the whole gym, and in flight)
+    assert sum(counts) == 400
+    assert serialized < 120, serialized

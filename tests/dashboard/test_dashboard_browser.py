@@ -110,6 +110,9 @@ def page(demo_server, tmp_path):
             is_mobile=True,
             has_touch=True,
             accept_downloads=True,
+            # Playwright's wait_for_function evaluates strings in the page, which the CSP
+            # forbids; test_dashboard_runs_under_its_content_security_policy keeps it on.
+            bypass_csp=True,
         )
         page = context.new_page()
         errors: list[str] = []
@@ -301,3 +304,49 @@ def _painted(page, canvas_id: str) -> bool:
     }""",
         canvas_id,
     )
+
+
+def _poll(page, expression: str, timeout_ms: int = WAIT_MS) -> None:
+    """Wait until `expression` is truthy, evaluated from outside the page (not subject to
+    the page's CSP, unlike wait_for_function)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.1)
+
+
+def test_dashboard_runs_under_its_content_security_policy(demo_server, tmp_path) -> None:
+    """With the CSP enforced (no inline script or style), every view works and nothing is
+    blocked: live stream (token sent in the first WebSocket message), sets, history, sensors."""
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        blocked: list[str] = []
+        page.on("pageerror", lambda exc: blocked.append(str(exc)))
+        page.on(
+            "console",
+            lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text
+            else None,
+        )
+        requests: list[str] = []
+        page.on("websocket", lambda ws: requests.append(ws.url))
+        page.goto(f"{demo_server['url']}/#token={demo_server['reader']}")
+        page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+        page.select_option("#athlete", str(demo_server["athletes"]["Sam (winks under load)"]))
+        _poll(page, "window.winkwatch.state.buffer.t.length > 20")
+        for tab in ("sets", "history", "sensors", "live"):
+            page.click(f"button[data-tab={tab}]")
+            page.wait_for_timeout(700)
+        page.click("button[data-tab=history]")
+        _poll(page, "document.querySelectorAll('#history-legend .swatch').length > 0")
+        colour = page.evaluate(
+            "getComputedStyle(document.querySelector('#history-legend .swatch')).backgroundColor"
+        )
+        page.screenshot(path=str(tmp_path / "csp-history.png"))
+        context.close()
+        browser.close()
+    assert not blocked, blocked
+    assert requests and all("token" not in url for url in requests), requests
+    assert colour not in ("", "rgba(0, 0, 0, 0)"), colour  # the legend swatch got its colour

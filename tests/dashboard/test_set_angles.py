@@ -88,7 +88,7 @@ def test_errors_say_what_is_wrong(stored) -> None:
     no_raw = client.get(f"/dashboard/sets/{stored['no_raw']}/angles", headers=headers)
     assert no_raw.status_code == 404 and "raw" in no_raw.json()["detail"]
     short = client.get(f"/dashboard/sets/{stored['short']}/angles", headers=headers)
-    assert short.status_code == 422 and "too short" in short.json()["detail"]
+    assert short.status_code == 422 and "too short" in short.json()["detail"][0]["msg"]
 
 
 def test_page_and_assets_are_served_without_a_token(stored) -> None:

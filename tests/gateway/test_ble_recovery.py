@@ -150,3 +150,51 @@ def test_sensor_that_vanishes_ends_as_gone_after_the_give_up_time(fake_bluez) ->
     assert collected.states(vanishing.address)[-2:] == [LinkState.DISCONNECTED, LinkState.GONE]
     assert_every_sent_sample_arrived(collected, vanishing)
     assert_every_sent_sample_arrived(collected, steady)
+
+
+@pytest.mark.parametrize("kind", [SensorKind.WINKWATCH, SensorKind.MOVELLA_DOT])
+def test_links_recover_by_themselves_after_bluetoothd_restarts(fake_bluez, kind) -> None:
+    """bluetoothd dies (links end, `org.bluez` leaves the bus) and starts again 2 s later:
+    both links stream again within 10 s of its return, each reporting its gap."""
+    sensors = _pair(kind)
+    fake_bluez.add(*sensors)
+    source = BleSource([(s.address, kind) for s in sensors], timing=FAST_RETRY)
+    marks: dict[str, float] = {}
+
+    async def scenario(collected: Collected) -> None:
+        await wait_until(lambda: all(collected.streaming(s.address) for s in sensors), 10, "up")
+        await asyncio.sleep(0.5)
+        marks["crash"] = time.monotonic()
+        crashed = await asyncio.to_thread(fake_bluez.crash)
+        await wait_until(
+            lambda: all(LinkState.DISCONNECTED in collected.states(s.address) for s in sensors),
+            3,
+            "links reported down",
+        )
+        await asyncio.sleep(2.0)
+        await asyncio.to_thread(fake_bluez.restart, crashed)
+        marks["back"] = time.monotonic()
+        await wait_until(
+            lambda: all(len(collected.streaming(s.address)) == 2 for s in sensors),
+            10,
+            "streaming again after BlueZ returned",
+        )
+        await asyncio.sleep(0.5)
+
+    collected = run_source(fake_bluez, source, scenario)
+    for sensor in sensors:
+        assert_every_sent_sample_arrived(collected, sensor)
+        states = collected.states(sensor.address)
+        assert LinkState.GONE not in states[:-1], states
+        down = next(
+            s
+            for s in collected.statuses
+            if s.address == sensor.address and s.state is LinkState.DISCONNECTED
+        )
+        assert "BlueZ" in down.detail and down.at_s - marks["crash"] < 1.0
+        back = collected.streaming(sensor.address)[1]
+        assert back.at_s - marks["back"] <= 10.0
+        sent = np.array(sensor.sent_indices)
+        jump = int(np.flatnonzero(np.diff(sent) > 1)[0])
+        assert back.missing_samples == int(sent[jump + 1] - sent[jump] - 1)
+        assert back.gap_start_s < marks["crash"] + 0.1 and back.gap_end_s == back.at_s

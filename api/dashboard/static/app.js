@@ -44,6 +44,7 @@ async function api(path, options = {}) {
   if (!response.ok) {
     let detail = response.statusText;
     try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+    if (Array.isArray(detail)) detail = detail.map((problem) => problem.msg).join("; ");  // 422
     if (typeof detail !== "string") detail = JSON.stringify(detail);
     throw new ApiError(response.status, detail);
   }
@@ -147,10 +148,10 @@ function connect() {
   if (!state.athleteId) return;
   state.wsWanted = true;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${scheme}://${location.host}/live/ws?athlete_id=${state.athleteId}&token=${encodeURIComponent(state.token)}`;
-  const ws = new WebSocket(url);
+  // The token goes in the first message, never in the URL (URLs end up in access logs).
+  const ws = new WebSocket(`${scheme}://${location.host}/live/ws?athlete_id=${state.athleteId}`);
   state.ws = ws;
-  ws.onopen = () => { state.wsRetryMs = 1000; setLink(true); };
+  ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); state.wsRetryMs = 1000; setLink(true); };
   ws.onmessage = (message) => { if (state.ws === ws) handleEvent(JSON.parse(message.data)); };
   ws.onclose = (close) => {
     if (state.ws !== ws) return;
@@ -558,8 +559,10 @@ async function renderHistory() {
     xLabel: "set (label: kg)", yLabel: "onset (deg)" });
   Charts.lineChart($("history-amplitude"), { x: [], series: amplitude, xRange, yRange: [0, top], spans, integerX: true,
     xLabel: "set (label: kg)", yLabel: "wink (deg)" });
-  $("history-legend").innerHTML = variants.map((v, k) => `<span><span class="swatch" style="background:${VARIANT_COLORS[k % VARIANT_COLORS.length]}"></span>${VARIANTS[v] || v}</span>`).join("")
+  $("history-legend").innerHTML = variants.map((v) => `<span><span class="swatch"></span>${VARIANTS[v] || v}</span>`).join("")
     || "No reps yet.";
+  // colours set through the DOM: the CSP allows no inline style attributes
+  $("history-legend").querySelectorAll(".swatch").forEach((swatch, k) => { swatch.style.background = VARIANT_COLORS[k % VARIANT_COLORS.length]; });
   $("history-variants").innerHTML = summary.variants.map((v) => `<tr><td>${VARIANTS[v.variant] || v.variant}</td><td>${v.reps}</td>`
     + `<td>${v.wink_reps}</td><td>${deg(v.median_wink_onset_depth_deg)}</td><td>${deg(v.median_loaded_onset_depth_deg)}</td></tr>`).join("");
   $("history-loads").innerHTML = summary.by_load.map((p) => `<tr><td>${VARIANTS[p.variant] || p.variant}</td><td>${p.load_kg}</td>`

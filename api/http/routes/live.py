@@ -2,99 +2,150 @@
 
 Messages are `sensor_gateway.events.event_to_dict` of every gateway event (live angles at
 most `live_angles_rate_hz` per athlete, wink onsets, reps, sets, sensor status with battery
-and gaps). Each client has a bounded queue in the gateway's pub/sub; a client that falls
-behind by more than `live_queue_size` messages is disconnected (WebSocket close 1013, SSE
-stream ends with an `error` event), so it never slows the gateway or other clients.
-WebSocket clients that cannot send headers pass the token as `?token=`.
+and gaps), serialized once per event for all clients (`api.http.live_fanout`). Each client
+has a bounded queue; a client that falls behind by more than `live_queue_size` messages is
+disconnected (WebSocket close 1013, SSE stream ends with an `error` event), so it never
+slows the gateway or other clients.
+
+WebSocket authentication: an `Authorization: Bearer <token>` header, or (browsers, which
+cannot set headers) `{"token": "<token>"}` as the first message, within AUTH_TIMEOUT_S.
+Never in the URL: URLs end up in access logs. The server reads the socket all along, so a
+client that goes away is noticed at once even on a quiet stream.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Request, WebSocket, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import Reader, principal_for
+from api.http.deps import Reader, client_address, principal_for
+from api.http.guard import origin_allowed, too_many_attempts_detail
 from api.http.routes.common import OptionalId
-from sensor_gateway.events import GatewayEvent, LiveAngles, event_to_dict
-from sensor_gateway.pubsub import Subscription, SubscriptionClosed
+from api.live_fanout import LiveClient, LiveFanout
 
 router = APIRouter(prefix="/live", tags=["live"])
 
-WS_CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": used when a client fell behind
+WS_CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": fell behind, or no gateway
+WS_CLOSE_TOO_MANY_ATTEMPTS = 4429  # application code (4000-4999), mirrors HTTP 429
+AUTH_TIMEOUT_S = 10.0  # a browser client must send its token message this soon
+MAX_CLIENT_MESSAGE_BYTES = 4096  # clients only ever send the token message
+TOKEN_MESSAGE_HELP = 'send {"token": "<token>"} as the first message'
+MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
 
 
-class AngleThrottle:
-    """Passes at most `rate_hz` LiveAngles per athlete; every other event passes."""
-
-    def __init__(self, rate_hz: float) -> None:
-        self.min_interval_s = 1.0 / rate_hz
-        self._last_s: dict[str | None, float] = {}
-
-    def allows(self, event: GatewayEvent) -> bool:
-        if not isinstance(event, LiveAngles):
-            return True
-        last = self._last_s.get(event.athlete_id)
-        # 10% slack so a source at exactly the target rate is not halved by jitter.
-        if last is not None and event.t_s - last < 0.9 * self.min_interval_s:
-            return False
-        self._last_s[event.athlete_id] = event.t_s
-        return True
+def close_reason(text: str) -> str:
+    """`text` cut to what a WebSocket close frame can carry."""
+    return text.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
 
 
-def _subscribe(app, athlete_id: int | None) -> Subscription | None:
-    gateway = app.state.service.gateway
-    if gateway is None:
+def _fanout(app) -> LiveFanout | None:
+    return app.state.service.live_fanout
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    header = websocket.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+async def _token_message(websocket: WebSocket) -> str | None:
+    """The token of the client's first message, or None if it is missing or malformed."""
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+    except (TimeoutError, KeyError):  # KeyError: a binary message
         return None
-    return gateway.bus.subscribe(
-        athlete_id=None if athlete_id is None else str(athlete_id),
-        max_queued=app.state.settings.live_queue_size,
-        overflow="disconnect",
-    )
+    if len(text) > MAX_CLIENT_MESSAGE_BYTES:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    token = message.get("token") if isinstance(message, dict) else None
+    return token if isinstance(token, str) else None
 
 
-async def _messages(app, subscription: Subscription) -> AsyncIterator[dict]:
-    throttle = AngleThrottle(app.state.settings.live_angles_rate_hz)
-    async for event in subscription:
-        if throttle.allows(event):
-            yield event_to_dict(event)
+async def _authenticate(websocket: WebSocket) -> bool:
+    """Accept the socket and check its token; closes it with a readable reason when refused."""
+    app = websocket.app
+    limiter = app.state.auth_limiter
+    client = client_address(websocket)
+    await websocket.accept()  # then close with a reason a browser client can read
+    if "token" in websocket.query_params:
+        await websocket.close(
+            code=status.WS_1008_POLICY_VIOLATION,
+            reason="never put a token in the URL (logs keep it); " + TOKEN_MESSAGE_HELP,
+        )
+        return False
+    retry_after_s = limiter.retry_after_s(client)
+    if retry_after_s > 0:
+        await websocket.close(
+            code=WS_CLOSE_TOO_MANY_ATTEMPTS,
+            reason=close_reason(too_many_attempts_detail(retry_after_s)),
+        )
+        return False
+    secret = _bearer(websocket)
+    if secret is None:
+        secret = await _token_message(websocket)
+        if secret is None:
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=TOKEN_MESSAGE_HELP)
+            return False
+    principal = await run_in_threadpool(principal_for, app.state.database, secret)
+    if principal is None:
+        limiter.record_failure(client)
+        await websocket.close(
+            code=status.WS_1008_POLICY_VIOLATION, reason="unknown or revoked token"
+        )
+        return False
+    return True
+
+
+async def _read_until_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends until it goes away."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _send_stream(websocket: WebSocket, client: LiveClient) -> None:
+    while (message := await client.next()) is not None:
+        await websocket.send_text(message.text)
+    reason = client.closed_reason or "gateway stopped"
+    await websocket.close(code=WS_CLOSE_TRY_AGAIN, reason=close_reason(reason))
 
 
 @router.websocket("/ws")
-async def live_websocket(
-    websocket: WebSocket,
-    athlete_id: OptionalId = None,
-    token: str | None = Query(None, description="bearer token, if no header"),
-):
+async def live_websocket(websocket: WebSocket, athlete_id: OptionalId = None):
     """Everything happening live for one athlete (`athlete_id`) or the whole gym (omit it)."""
-    header = websocket.headers.get("authorization", "")
-    secret = header[7:].strip() if header.lower().startswith("bearer ") else token
-    principal = await run_in_threadpool(principal_for, websocket.app.state.database, secret)
-    await websocket.accept()  # then close with a reason a browser client can read
-    if principal is None:
-        await websocket.close(
-            code=status.WS_1008_POLICY_VIOLATION,
-            reason="missing, unknown or revoked token; pass ?token=<token>",
-        )
+    settings = websocket.app.state.settings
+    if not origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
+    ):
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION)  # handshake answered 403
         return
-    subscription = _subscribe(websocket.app, athlete_id)
-    if subscription is None:
+    if not await _authenticate(websocket):
+        return
+    fanout = _fanout(websocket.app)
+    if fanout is None:
         await websocket.close(
             code=WS_CLOSE_TRY_AGAIN, reason="no gateway is running in this server"
         )
         return
+    client = fanout.connect(None if athlete_id is None else str(athlete_id))
+    reader = asyncio.create_task(_read_until_closed(websocket), name="live-ws-reader")
+    sender = asyncio.create_task(_send_stream(websocket, client), name="live-ws-sender")
     try:
-        async for message in _messages(websocket.app, subscription):
-            await websocket.send_text(json.dumps(message))
-        reason = subscription.closed_reason or "gateway stopped"
-        await websocket.close(code=WS_CLOSE_TRY_AGAIN, reason=reason[:120])
-    except (WebSocketDisconnect, RuntimeError):
-        pass  # client went away mid-send
+        await asyncio.wait((reader, sender), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        subscription.unsubscribe()
+        client.close("client went away")
+        for task in (reader, sender):
+            task.cancel()
+        # the client's disconnect, or a send to a closed socket, ends a task with an error
+        await asyncio.gather(reader, sender, return_exceptions=True)
 
 
 @router.get(
@@ -104,22 +155,23 @@ async def live_websocket(
 )
 async def live_events(request: Request, _: Reader, athlete_id: OptionalId = None):
     """The same stream as `/live/ws` as Server-Sent Events (`event: <type>`, `data: <json>`)."""
-    subscription = _subscribe(request.app, athlete_id)
+    fanout = _fanout(request.app)
+    client = (
+        None if fanout is None else fanout.connect(None if athlete_id is None else str(athlete_id))
+    )
 
     async def stream() -> AsyncIterator[str]:
-        if subscription is None:
+        if client is None:
             yield 'event: error\ndata: {"detail": "no gateway is running in this server"}\n\n'
             return
         try:
             yield ": connected\n\n"
-            async for message in _messages(request.app, subscription):
-                yield f"event: {message['type']}\ndata: {json.dumps(message)}\n\n"
-            detail = json.dumps({"detail": subscription.closed_reason or "gateway stopped"})
+            while (message := await client.next()) is not None:
+                yield f"event: {message.type}\ndata: {message.text}\n\n"
+            detail = json.dumps({"detail": client.closed_reason or "gateway stopped"})
             yield f"event: error\ndata: {detail}\n\n"
-        except SubscriptionClosed:
-            pass
         finally:
-            subscription.unsubscribe()
+            client.close("client went away")
 
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}

@@ -324,6 +324,13 @@ class FakeBlueZ:
             self.bus.disconnect()
             await self.bus.wait_for_disconnect()
 
+    async def crash(self) -> None:
+        """bluetoothd exits: every radio link ends with it, no signal is sent, the name leaves."""
+        for device in self.devices.values():
+            if device.sensor.connected:
+                device.sensor.on_disconnected()
+        await self.stop()
+
     def add_sensor(self, sensor: FakeSensor) -> Device:
         """Export the sensor's Device1 object (as bluetoothd does once it has seen it)."""
         assert self.bus is not None

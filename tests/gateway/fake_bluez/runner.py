@@ -16,6 +16,7 @@ T = TypeVar("T")
 
 class FakeBlueZThread:
     def __init__(self, bus_address: str) -> None:
+        self._bus_address = bus_address
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="fake-bluez", daemon=True
@@ -49,6 +50,17 @@ class FakeBlueZThread:
 
     def set_flag(self, address: str, name: str, value: bool) -> None:
         self.call(setattr, self.bluez.sensor(address), name, value)
+
+    def crash(self) -> list[FakeSensor]:
+        """bluetoothd dies: links end, `org.bluez` leaves the bus. Returns its sensors."""
+        sensors = [device.sensor for device in self.bluez.devices.values()]
+        self._run(self.bluez.crash())
+        return sensors
+
+    def restart(self, sensors: list[FakeSensor]) -> None:
+        """bluetoothd starts again (a new process: fresh objects) and sees the same sensors."""
+        self.bluez = self._run(FakeBlueZ(self._bus_address).start())
+        self.add(*sensors)
 
     def close(self) -> None:
         try:

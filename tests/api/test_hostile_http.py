@@ -1,0 +1,180 @@
+"""Hostile requests: values JSON cannot echo, token guessing, framing and sniffing, bad
+sensor addresses. Every answer is a documented 4xx with a body in the documented shape."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.auth import create_token
+from api.http import create_app
+from api.http.guard import FailedAuthLimiter, origin_allowed
+from api.settings import Settings
+from api.storage.db import open_database
+from api.vocab import TokenRole
+
+
+@pytest.fixture
+def api():
+    url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='ww-hostile-')) / 'ww.db'}"
+    database = open_database(url)
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+        _, reader = create_token(db, "dashboard", TokenRole.READ)
+    settings = Settings(database_url=url, gateway_id="hostile", auth_failures_per_minute=5)
+    app = create_app(settings, database=database)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.admin = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+        client.reader = {"Authorization": f"Bearer {reader}"}
+        yield client
+    database.dispose()
+
+
+def _is_validation_body(body: dict) -> bool:
+    """FastAPI's documented 422 shape: {"detail": [{"loc": [...], "msg": str, "type": str}]}."""
+    problems = body.get("detail")
+    return (
+        isinstance(problems, list)
+        and len(problems) > 0
+        and all(
+            isinstance(p.get("loc"), list)
+            and isinstance(p.get("msg"), str)
+            and isinstance(p.get("type"), str)
+            for p in problems
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"name": NaN}',
+        '{"name": Infinity}',
+        '{"name": "\\ud800"}',
+        '{"name": "Ana", "notes": "\\udfff tail"}',
+        '"\\ud800"',
+        '{"name": [NaN, "\\ud800"]}',
+    ],
+    ids=["nan", "infinity", "lone-surrogate", "surrogate-in-notes", "bare-surrogate", "mixed"],
+)
+def test_values_json_cannot_echo_get_a_clean_422(api, body: str) -> None:
+    response = api.post("/athletes", content=body, headers=api.admin)
+    assert response.status_code == 422, response.text
+    assert _is_validation_body(response.json()), response.text
+
+
+def test_the_projects_own_422s_have_the_documented_shape(api) -> None:
+    response = api.get("/reps", params={"since": "9999-12-31T23:59:59-23:00"}, headers=api.reader)
+    assert response.status_code == 422, response.text
+    assert _is_validation_body(response.json()), response.text
+    assert "`since`" in response.json()["detail"][0]["msg"]
+
+
+def test_401_403_404_409_429_are_documented_with_their_body(api) -> None:
+    spec = api.get("/openapi.json").json()
+    assert spec["components"]["schemas"]["ErrorPublic"]["properties"]["detail"]["type"] == "string"
+    create = spec["paths"]["/athletes"]["post"]["responses"]
+    assert {"401", "403", "409", "422", "429", "503"} <= set(create)
+    assert {"401", "404", "429"} <= set(spec["paths"]["/athletes/{athlete_id}"]["get"]["responses"])
+    assert "409" in spec["paths"]["/sets/{set_id}/stop"]["post"]["responses"]
+    assert "401" not in spec["paths"]["/health"]["get"]["responses"]
+    # every change needs an admin token, as documented by its 403
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            if method in ("post", "put", "patch", "delete"):
+                answer = api.request(method, path.replace("{", "").replace("}", ""), json={})
+                assert answer.status_code in (401, 404, 405, 422), (method, path)
+
+
+def test_token_guessing_is_limited_per_client_with_a_clear_429(api) -> None:
+    wrong = {"Authorization": "Bearer ww_guess"}
+    codes = [api.get("/athletes", headers=wrong).status_code for _ in range(5)]
+    assert codes == [401] * 5
+    blocked = api.get("/athletes", headers=wrong)
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) >= 1
+    assert "too many rejected tokens" in blocked.json()["detail"]
+    # while blocked, even a right token from that address waits (guessing must not pay off)
+    assert api.get("/athletes", headers=api.reader).status_code == 429
+    # no token at all is not a guess and is not counted
+    assert api.get("/health").status_code == 200
+
+
+def test_failed_auth_limiter_window_slides() -> None:
+    now = [0.0]
+    limiter = FailedAuthLimiter(3, 60.0, clock_s=lambda: now[0])
+    for t_s in (0.0, 10.0, 20.0):
+        now[0] = t_s
+        limiter.record_failure("10.0.0.1")
+    assert limiter.retry_after_s("10.0.0.1") == pytest.approx(40.0)
+    assert limiter.retry_after_s("10.0.0.2") == 0.0  # per client
+    now[0] = 60.5
+    assert limiter.retry_after_s("10.0.0.1") == 0.0  # the first failure left the window
+
+
+def test_dashboard_and_api_answers_carry_security_headers(api) -> None:
+    for path in ("/", "/dashboard/static/app.js", "/athletes", "/health"):
+        headers = api.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path
+        assert "frame-ancestors 'none'" in csp
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+    page = api.get("/").text
+    assert "<script>" not in page  # every script is a file (script-src 'self' allows no inline)
+    assert not re.search(r"\son[a-z]+\s*=", page)  # no inline event handlers either
+
+
+def test_origin_check() -> None:
+    assert origin_allowed(None, "127.0.0.1:8000", [])  # not a browser
+    assert origin_allowed("http://127.0.0.1:8000", "127.0.0.1:8000", [])
+    assert not origin_allowed("http://evil.example", "127.0.0.1:8000", [])
+    assert not origin_allowed("null", "127.0.0.1:8000", [])
+    assert origin_allowed("https://gym.example/", "10.0.0.2:8000", ["https://gym.example"])
+
+
+@pytest.mark.parametrize(
+    "address", ["AA:BB", "not an address", "AA:BB:CC:DD:EE:GG", "AA-BB-CC-DD-EE-FF", "../../etc"]
+)
+def test_sensor_addresses_must_be_ble_addresses(api, address: str) -> None:
+    response = api.post(
+        "/sensors", json={"address": address, "kind": "witmotion"}, headers=api.admin
+    )
+    assert response.status_code == 422, response.text
+    assert "not a BLE address" in response.json()["detail"][0]["msg"]
+
+
+def test_ble_and_simulated_addresses_are_accepted(api) -> None:
+    ble = api.post(
+        "/sensors", json={"address": "d4:ca:6e:f1:20:3a", "kind": "movella_dot"}, headers=api.admin
+    )
+    assert ble.status_code == 201 and ble.json()["address"] == "D4:CA:6E:F1:20:3A"
+    simulated = api.post(
+        "/sensors", json={"address": "SIM-1-THIGH", "kind": "simulated"}, headers=api.admin
+    )
+    assert simulated.status_code == 201, simulated.text
+
+
+def _ws_close(api, token: str) -> tuple[int, str]:
+    from starlette.websockets import WebSocketDisconnect
+
+    with api.websocket_connect("/live/ws") as ws:
+        ws.send_json({"token": token})
+        try:
+            ws.receive_text()
+        except WebSocketDisconnect as exc:
+            return exc.code, exc.reason
+    return 0, ""
+
+
+def test_websocket_token_guessing_is_limited_too(api) -> None:
+    codes = [_ws_close(api, "ww_guess")[0] for _ in range(5)]
+    assert codes == [1008] * 5
+    code, reason = _ws_close(api, "ww_guess")
+    assert code == 4429 and "too many rejected tokens" in reason
+    assert api.get("/athletes", headers={"Authorization": "Bearer ww_guess"}).status_code == 429

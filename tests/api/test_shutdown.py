@@ -1,0 +1,162 @@
+"""`winkwatch serve` stops within 5 s on SIGTERM and on Ctrl+C (SIGINT, once or twice), with
+a quiet live client connected or with a BLE sensor assigned and no BlueZ, and commits what
+was pending: the running set is closed and its raw samples stored."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from api.storage import sets as set_store
+from api.storage.db import open_database
+from api.vocab import Placement, SetStatus
+from sensor_gateway.config import AssignmentStore
+from tests.api.test_live_server import _free_port, _tokens
+
+pytestmark = pytest.mark.slow
+STOP_LIMIT_S = 5.0
+START_TIMEOUT_S = 30.0
+QUIET_ATHLETE_ID = 999_999  # nobody: the stream stays silent
+
+
+def _serve(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None):
+    url = f"sqlite:///{tmp_path / 'ww.db'}"
+    admin, _ = _tokens(url)
+    port = _free_port()
+    env = dict(
+        os.environ,
+        WINKWATCH_DATABASE_URL=url,
+        WINKWATCH_GATEWAY_ID="stop-test",
+        WINKWATCH_GATEWAY_CONFIG_FILE=str(tmp_path / "gateway.json"),
+        **(env_extra or {}),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli.main", "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    headers = {"Authorization": f"Bearer {admin}"}
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "the server did not start"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return process, port, url, headers
+
+
+def _recording_set(port: int, headers: dict[str, str]) -> int:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        items = httpx.get(
+            f"http://127.0.0.1:{port}/sets", params={"status": "recording"}, headers=headers
+        ).json()["items"]
+        if items:
+            return items[0]["id"]
+        time.sleep(0.3)
+    raise AssertionError("no set started")
+
+
+async def _quiet_clients(port: int, headers: dict[str, str]):
+    """One quiet client that connected and went away, one that stays connected."""
+    uri = f"ws://127.0.0.1:{port}/live/ws?athlete_id={QUIET_ATHLETE_ID}"
+    async with websockets.connect(uri, additional_headers=headers):
+        pass
+    return await websockets.connect(uri, additional_headers=headers)
+
+
+def _stop(process: subprocess.Popen, signals: list[signal.Signals]) -> tuple[float, str]:
+    started_s = time.monotonic()
+    for k, sig in enumerate(signals):
+        if k:
+            time.sleep(0.3)
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=STOP_LIMIT_S + 10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    stderr = process.stderr.read().decode()
+    return time.monotonic() - started_s, stderr
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [[signal.SIGTERM], [signal.SIGINT], [signal.SIGINT, signal.SIGINT]],
+    ids=["sigterm", "sigint", "sigint-twice"],
+)
+def test_stops_within_5_s_with_a_quiet_client_and_commits(tmp_path: Path, signals) -> None:
+    process, port, url, headers = _serve(tmp_path, "--simulate", "1", "--log-level", "warning")
+    try:
+        set_id = _recording_set(port, headers)
+        loop = asyncio.new_event_loop()
+        client = loop.run_until_complete(_quiet_clients(port, headers))
+        time.sleep(1.5)  # samples pending in the sink
+        stopped_after_s, stderr = _stop(process, signals)
+        loop.run_until_complete(client.close())
+        loop.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert stopped_after_s <= STOP_LIMIT_S, (stopped_after_s, stderr[-2000:])
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert process.returncode in (0, -signal.SIGINT, 130), (process.returncode, stderr[-2000:])
+    database = open_database(url)
+    try:
+        with database.sessions() as db:
+            row = set_store.get_set(db, set_id)
+            assert row.status != SetStatus.RECORDING.value  # stopped by the shutdown itself
+            assert row.ended_at is not None
+            for placement in Placement:
+                assert len(set_store.load_raw(db, set_id, placement).t_s) > 50
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def bus_without_bluez():
+    """A system bus on which bluetoothd is not running (its address)."""
+    from tests.gateway.fake_bluez import PrivateDbusDaemon, dbus_available
+
+    if not dbus_available():
+        pytest.skip("dbus-daemon is not installed (.ci/install-system-packages installs it)")
+    daemon = PrivateDbusDaemon()
+    yield daemon.start()
+    daemon.stop()
+
+
+def test_ctrl_c_with_a_ble_sensor_and_no_bluez_stops_within_5_s(
+    tmp_path: Path, bus_without_bluez: str
+) -> None:
+    AssignmentStore(tmp_path / "gateway.json").assign(
+        "D0:0D:00:00:00:01", "witmotion", "1", "thigh"
+    )
+    no_bluez = {"DBUS_SYSTEM_BUS_ADDRESS": bus_without_bluez}
+    process, port, _, headers = _serve(tmp_path, "--log-level", "warning", env_extra=no_bluez)
+    try:
+        time.sleep(2.0)  # the BLE source tries, and fails, to reach BlueZ meanwhile
+        loop = asyncio.new_event_loop()
+        client = loop.run_until_complete(_quiet_clients(port, headers))
+        stopped_after_s, stderr = _stop(process, [signal.SIGINT])
+        loop.run_until_complete(client.close())
+        loop.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert stopped_after_s <= STOP_LIMIT_S, (stopped_after_s, stderr[-2000:])
+    assert "Traceback" not in stderr, stderr[-3000:]
