@@ -171,7 +171,10 @@ def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> 
     async def scenario() -> tuple[int, int]:
         uri = f"ws://127.0.0.1:{port}/live/ws?athlete_id={athlete}"
         auth = {"additional_headers": {"Authorization": f"Bearer {token}"}}
-        async with websockets.connect(uri, **auth) as slow, websockets.connect(uri, **auth) as steady:
+        async with (
+            websockets.connect(uri, **auth) as slow,
+            websockets.connect(uri, **auth) as steady,
+        ):
             await slow.recv()
             await steady.recv()
             live_server["loop"].call_soon_threadsafe(burst)
@@ -366,7 +369,9 @@ def test_each_event_is_serialized_once_whatever_the_client_count(live_server) ->
     fanout = _fanout(live_server)
 
     async def receive(clients: int, messages: int) -> tuple[int, list[int]]:
-        sockets = [await websockets.connect(uri, additional_headers=headers) for _ in range(clients)]
+        sockets = [
+            await websockets.connect(uri, additional_headers=headers) for _ in range(clients)
+        ]
         try:
             await asyncio.gather(*(asyncio.wait_for(ws.recv(), 10) for ws in sockets))
             serialized_before = fanout.serialized

@@ -326,9 +326,9 @@ def test_dashboard_runs_under_its_content_security_policy(demo_server, tmp_path)
         page.on("pageerror", lambda exc: blocked.append(str(exc)))
         page.on(
             "console",
-            lambda message: blocked.append(message.text)
-            if "Content Security Policy" in message.text
-            else None,
+            lambda message: (
+                blocked.append(message.text) if "Content Security Policy" in message.text else None
+            ),
         )
         requests: list[str] = []
         page.on("websocket", lambda ws: requests.append(ws.url))
