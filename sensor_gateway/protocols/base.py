@@ -3,6 +3,9 @@
 A `StreamDecoder` lives for one BLE connection of one sensor. It turns each notification
 payload into a `SampleBatch` (SI units: m/s^2, rad/s, seconds), or into nothing when the
 payload is malformed (counted in `stats`, never raised) or holds no complete sample yet.
+A packet with any value beyond what the sensor can physically measure (its full scale,
+plus PHYSICAL_RANGE_MARGIN for calibration) is malformed too (`out_of_range`): one
+corrupted float of 3e38 m/s^2 must not reach the analysis.
 """
 
 from __future__ import annotations
@@ -13,8 +16,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fusion.types import STANDARD_GRAVITY_MPS2
 from sensor_gateway.protocols.errors import ProtocolError
 from sensor_gateway.samples import SampleBatch, SensorKind
+
+# Calibrated outputs may slightly exceed the nominal full scale; nothing real exceeds it by 10%.
+PHYSICAL_RANGE_MARGIN = 1.1
+
+
+def acc_limit_mps2(full_scale_g: float) -> float:
+    """Largest specific force a sensor with this accelerometer full scale can report."""
+    return full_scale_g * STANDARD_GRAVITY_MPS2 * PHYSICAL_RANGE_MARGIN
+
+
+def gyr_limit_radps(full_scale_dps: float) -> float:
+    """Largest angular rate a sensor with this gyroscope full scale can report."""
+    return float(np.deg2rad(full_scale_dps)) * PHYSICAL_RANGE_MARGIN
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,9 @@ class StreamDecoder(ABC):
     """Decodes the notifications of one sensor connection into `SampleBatch`es."""
 
     kind: SensorKind
+    # Physical limits of the sensor (full scale with margin); subclasses set their own.
+    max_acc_mps2: float = acc_limit_mps2(16)
+    max_gyr_radps: float = gyr_limit_radps(2000)
 
     def __init__(self, address: str, nominal_rate_hz: float | None = None) -> None:
         self.address = address
@@ -95,6 +115,9 @@ class StreamDecoder(ABC):
             return None
         if decoded is None or len(decoded) == 0:
             return None
+        if not self._physically_possible(decoded):
+            self.stats.count_drop("out_of_range")
+            return None
         self.stats.packets_decoded += 1
         self.stats.samples_decoded += len(decoded)
         return SampleBatch(
@@ -109,6 +132,14 @@ class StreamDecoder(ABC):
             if decoded.rate_hz is not None
             else self.nominal_rate_hz,
         )
+
+    def _physically_possible(self, decoded: DecodedSamples) -> bool:
+        """Every value finite and within the sensor's measuring range."""
+        with np.errstate(invalid="ignore"):
+            return bool(
+                np.all(np.abs(decoded.acc_mps2) <= self.max_acc_mps2)
+                and np.all(np.abs(decoded.gyr_radps) <= self.max_gyr_radps)
+            )
 
     @abstractmethod
     def _decode(self, payload: bytes) -> DecodedSamples | None:

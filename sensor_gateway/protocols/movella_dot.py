@@ -15,7 +15,13 @@ import struct
 
 import numpy as np
 
-from sensor_gateway.protocols.base import DecodedSamples, StreamDecoder, WrapUnwrapper
+from sensor_gateway.protocols.base import (
+    DecodedSamples,
+    StreamDecoder,
+    WrapUnwrapper,
+    acc_limit_mps2,
+    gyr_limit_radps,
+)
 from sensor_gateway.protocols.errors import ProtocolError
 from sensor_gateway.samples import SensorKind
 
@@ -25,6 +31,10 @@ MEDIUM_PAYLOAD_CHAR_UUID = "15172003-4947-11e9-8646-d663bd873d93"
 # Every Movella/Xsens DOT service UUID shares this base: 1517xxxx-4947-11e9-8646-d663bd873d93.
 UUID_PATTERN = re.compile(r"^1517[0-9a-f]{4}-4947-11e9-8646-d663bd873d93$")
 NAME_PREFIXES: tuple[str, ...] = ("Movella DOT", "Xsens DOT")
+
+# Measuring ranges of the DOT's IMU (Movella DOT user manual, sensor specifications).
+ACC_RANGE_G = 16
+GYR_RANGE_DPS = 2000
 
 MEASUREMENT_TYPE = 0x01
 ACTION_STOP = 0x00
@@ -82,6 +92,8 @@ class MovellaDotDecoder(StreamDecoder):
     """Per-connection decoder: unwraps the 32-bit microsecond clock into growing seconds."""
 
     kind = SensorKind.MOVELLA_DOT
+    max_acc_mps2 = acc_limit_mps2(ACC_RANGE_G)
+    max_gyr_radps = gyr_limit_radps(GYR_RANGE_DPS)
 
     def __init__(self, address: str, nominal_rate_hz: float | None = None) -> None:
         super().__init__(address, nominal_rate_hz)

@@ -22,7 +22,13 @@ import struct
 import numpy as np
 
 from fusion.types import STANDARD_GRAVITY_MPS2
-from sensor_gateway.protocols.base import DecodedSamples, StreamDecoder, WrapUnwrapper
+from sensor_gateway.protocols.base import (
+    DecodedSamples,
+    StreamDecoder,
+    WrapUnwrapper,
+    acc_limit_mps2,
+    gyr_limit_radps,
+)
 from sensor_gateway.protocols.errors import ProtocolError, UnsupportedRateError
 from sensor_gateway.samples import SensorKind
 
@@ -184,6 +190,8 @@ class WinkWatchDecoder(StreamDecoder):
     """Per-connection decoder: unwraps seq and the sensor clock into growing values."""
 
     kind = SensorKind.WINKWATCH
+    max_acc_mps2 = acc_limit_mps2(max(ACC_RANGES_G))
+    max_gyr_radps = gyr_limit_radps(max(GYR_RANGES_DPS))
 
     def __init__(self, address: str, nominal_rate_hz: float | None = None) -> None:
         super().__init__(address, nominal_rate_hz)

@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from fusion.types import STANDARD_GRAVITY_MPS2
-from sensor_gateway.protocols.base import DecodedSamples, StreamDecoder
+from sensor_gateway.protocols.base import (
+    DecodedSamples,
+    StreamDecoder,
+    acc_limit_mps2,
+    gyr_limit_radps,
+)
 from sensor_gateway.protocols.errors import ProtocolError, UnsupportedRateError
 from sensor_gateway.samples import SensorKind
 
@@ -92,6 +97,8 @@ class WitMotionDecoder(StreamDecoder):
     """Reassembles frames across notifications; bytes before a frame start are discarded."""
 
     kind = SensorKind.WITMOTION
+    max_acc_mps2 = acc_limit_mps2(ACC_RANGE_G)
+    max_gyr_radps = gyr_limit_radps(GYR_RANGE_DPS)
 
     def __init__(self, address: str, nominal_rate_hz: float | None = None) -> None:
         super().__init__(address, nominal_rate_hz)

@@ -66,3 +66,32 @@ def test_witmotion_recovers_every_frame_through_garbage_and_any_split(data, fram
     got = [decoder.feed(encoded[a:b], 0.0) for a, b in zip(bounds, bounds[1:])]
     decoded = np.vstack([b.acc_mps2 for b in got if b is not None])
     np.testing.assert_allclose(decoded, np.array(accs) * (16 / 32768 * G), rtol=1e-12)
+
+
+def _dot_packet(acc, gyr_dps=(0.0, 0.0, 0.0)) -> bytes:
+    from sensor_gateway.protocols import movella_dot
+
+    return movella_dot.encode_payload(1000, np.array(acc), np.array(gyr_dps), padded_to=40)
+
+
+def test_values_beyond_the_sensors_range_are_dropped_as_malformed() -> None:
+    """A Movella DOT packet of 3e38 m/s^2 (a corrupted float) never reaches the analysis."""
+    decoder = get_protocol("movella_dot").new_decoder("AA")
+    assert decoder.feed(_dot_packet([0.0, 0.0, 9.81]), 0.0) is not None
+    assert decoder.feed(_dot_packet([3e38, 0.0, 9.81]), 0.01) is None
+    assert decoder.feed(_dot_packet([0.0, -18 * G, 0.0]), 0.02) is None  # past +-16 g (+10%)
+    assert decoder.feed(_dot_packet([0.0, 0.0, 9.81], [0.0, 2300.0, 0.0]), 0.03) is None
+    assert decoder.feed(_dot_packet([15.9 * G, 0.0, 0.0], [1999.0, 0, 0]), 0.04) is not None
+    assert decoder.stats.drop_reasons["out_of_range"] == 3
+    assert decoder.stats.packets_decoded == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(BLE_KINDS), payloads=st.lists(st.binary(max_size=300), max_size=8))
+def test_no_decoder_passes_a_value_beyond_its_sensors_range(kind, payloads) -> None:
+    decoder = get_protocol(kind).new_decoder("AA")
+    for payload in payloads:
+        batch = decoder.feed(payload, 0.0)
+        if batch is not None:
+            assert np.all(np.abs(batch.acc_mps2) <= 16 * G * 1.1)
+            assert np.all(np.abs(batch.gyr_radps) <= np.deg2rad(2000) * 1.1)
