@@ -169,8 +169,10 @@ def main() -> None:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    print(f"{'subscribers':>11} {'msg/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
-          f"{'handshake p99 ms':>16} {'silent':>6}")
+    print(
+        f"{'subscribers':>11} {'msg/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+        f"{'handshake p99 ms':>16} {'silent':>6}"
+    )
     for row in (floor, loaded):
         print(
             f"{row['subscribers']:>11} {row['messages_per_s']:>8.0f} {row['p50_ms']:>7.1f} "
