@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from fusion.angles import SagittalAngles
+from fusion.baseline import WinkThreshold, grade_wink
 from fusion.reps import RepWindow
 from fusion.types import RepMetrics
-from fusion.wink import measure_wink
+from fusion.wink import measure_wink, rhythm_lag_deg, smoothed_tilt_deg
 
 
 def rep_metrics(
@@ -17,17 +18,26 @@ def rep_metrics(
     angles: SagittalAngles,
     bad_samples: dict[str, np.ndarray],
     load_kg: float | None,
-    threshold_deg: float,
+    threshold: WinkThreshold,
+    extra_quality: tuple[str, ...] = (),
 ) -> RepMetrics:
     """Metrics of rep `number` (1-based) in `window` of grid `t_s`.
 
     `bad_samples` maps a quality code to a per-sample mask; a rep touching a flagged sample
-    carries that code in its `quality`.
+    carries that code in its `quality`, followed by `extra_quality` (codes found per rep by
+    other checks). `butt_wink` = wink amplitude >= `threshold.threshold_deg`.
     """
-    wink = measure_wink(angles.thigh_deg, angles.pelvic_tilt_deg, window)
-    butt_wink = wink.wink_deg >= threshold_deg
+    rate_hz = (t_s.size - 1) / float(t_s[-1] - t_s[0]) if t_s.size > 1 else 1.0
+    # Smoothed over the rep only (indices unchanged): the live path passes its whole history.
+    tilt = angles.pelvic_tilt_deg.copy()
+    tilt[window.start : window.end + 1] = smoothed_tilt_deg(
+        angles.pelvic_tilt_deg[window.start : window.end + 1], rate_hz
+    )
+    wink = measure_wink(angles.thigh_deg, tilt, window)
+    butt_wink = wink.wink_deg >= threshold.threshold_deg
     span = slice(window.start, window.end + 1)
     quality = tuple(code for code, mask in bad_samples.items() if mask[span].any())
+    quality += tuple(code for code in extra_quality if code not in quality)
     return RepMetrics(
         rep=number,
         start_s=float(t_s[window.start]),
@@ -46,4 +56,9 @@ def rep_metrics(
         descent_s=float(t_s[window.bottom] - t_s[window.start]),
         ascent_s=float(t_s[window.end] - t_s[window.bottom]),
         quality=quality,
+        wink_threshold_deg=threshold.threshold_deg,
+        threshold_source=threshold.source,
+        baseline_reps=threshold.baseline_reps,
+        wink_grade=grade_wink(wink.wink_deg, threshold),
+        rhythm_lag_deg=rhythm_lag_deg(angles.thigh_deg, tilt, window, wink),
     )

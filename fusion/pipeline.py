@@ -11,7 +11,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fusion.angles import segment_angles
+from fusion.angles import SagittalAngles, segment_angles
+from fusion.baseline import (
+    DEFAULT_WINK_THRESHOLD_DEG,
+    K_SPREAD,
+    PersonalBaseline,
+    WinkThreshold,
+    wink_threshold,
+)
 from fusion.calibration import (
     SegmentCalibration,
     calibrate_from_vertical,
@@ -31,14 +38,20 @@ from fusion.quality import (
     overlap_findings,
     rest_gravity_finding,
 )
-from fusion.reps import RepThresholds, Segmentation, segment_reps
+from fusion.reps import RepThresholds, RepWindow, Segmentation, segment_reps
 from fusion.resample import DEFAULT_MAX_GAP_S, UniformSamples, resample_to_grid, uniform_grid
+from fusion.sensor_checks import (
+    SensorFault,
+    SensorTrace,
+    placement_check,
+    rep_sensor_codes,
+    rep_sensor_message,
+)
 from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding, RepMetrics
 
-# Default butt-wink threshold: see README "Choosing the butt-wink threshold" for the data
-# behind it (simulated no-wink noise floor vs real labelled reps).
-WINK_THRESHOLD_DEG = 5.0
+WINK_THRESHOLD_DEG = DEFAULT_WINK_THRESHOLD_DEG  # the global default (fusion.baseline)
 MAX_GRID_RATE_HZ = 200.0
+MIN_REPS_FOR_STANDING = 3  # complete reps needed to take the standing posture from rep tops
 GRAVITY_RESCALE_TOLERANCE = 0.03  # rescale the accelerometer when its rest magnitude is >3 % off
 
 
@@ -51,6 +64,7 @@ class AnalysisConfig:
     wink_threshold_deg: float = WINK_THRESHOLD_DEG
     rep_thresholds: RepThresholds = field(default_factory=RepThresholds)
     max_gap_s: float = DEFAULT_MAX_GAP_S
+    baseline_k_spread: float = K_SPREAD  # personal threshold = centre + k x spread
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,8 @@ class AnalysisResult:
     findings: tuple[QualityFinding, ...]
     sacrum_calibration: SegmentCalibration
     thigh_calibration: SegmentCalibration
+    threshold: WinkThreshold  # what every rep was flagged against
+    sensor_fault: SensorFault | None = None  # sensors swapped or on the wrong segment
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,8 @@ def _sensor_stage(
 def _standing_from_rep_tops(stage: _SensorStage, segmentation: Segmentation) -> _SensorStage:
     """Without a still period, the lifter still stands at the start and end of every rep:
     take the vertical from those moments instead of from the quietest one."""
-    tops = [w.start for w in segmentation.reps] + [w.end for w in segmentation.reps]
+    complete = [w for w in segmentation.reps if w.edge is None]
+    tops = [w.start for w in complete] + [w.end for w in complete]
     z_axis = stage.up[tops].mean(axis=0)
     z_axis /= np.linalg.norm(z_axis)
     calibration = calibrate_from_vertical(z_axis, stage.samples.gyr_radps, stage.calibration.still)
@@ -141,51 +158,49 @@ def analyze_recordings(
     *,
     load_kg: float | None = None,
     config: AnalysisConfig | None = None,
+    baseline: PersonalBaseline | None = None,
 ) -> AnalysisResult:
-    """Analyse one set. Raises `AnalysisError` with advice when the recordings cannot be used."""
+    """Analyse one set. Raises `AnalysisError` with advice when the recordings cannot be used.
+
+    `baseline`: the athlete's personal noise floor (fusion.baseline); with one resting on
+    enough reps the flag threshold is max(default, centre + k x spread).
+    """
     config = config or AnalysisConfig()
     if load_kg is not None and not (np.isfinite(load_kg) and load_kg >= 0):
         raise AnalysisError(f"load_kg must be a non-negative number, got {load_kg!r}")
+    threshold = wink_threshold(config.wink_threshold_deg, baseline, config.baseline_k_spread)
     grid = _common_grid(sacrum, thigh, config.grid_rate_hz)
     pelvis = _sensor_stage(sacrum, "sacrum", grid, config)
     femur = _sensor_stage(thigh, "thigh", grid, config)
     angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
-    segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
-    if segmentation.reps and not (
+    segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds, keep_edges=True)
+    if any(w.edge is None for w in segmentation.reps) and not (
         pelvis.calibration.still.trustworthy and femur.calibration.still.trustworthy
     ):
         pelvis, femur = (_standing_from_rep_tops(stage, segmentation) for stage in (pelvis, femur))
         angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
-        segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
+        segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds, keep_edges=True)
+    fault = placement_check(
+        pelvis.samples.gyr_radps, femur.samples.gyr_radps, pelvis.samples.rate_hz
+    )
     bad_samples = {
         "gap": pelvis.samples.in_gap | femur.samples.in_gap,
         "clipping": pelvis.clipped | femur.clipped,
     }
+    per_rep = _per_rep_codes(segmentation.reps, angles, pelvis, femur, fault)
     reps = tuple(
-        rep_metrics(k + 1, w, grid, angles, bad_samples, load_kg, config.wink_threshold_deg)
+        rep_metrics(k + 1, w, grid, angles, bad_samples, load_kg, threshold, per_rep[k])
         for k, w in enumerate(segmentation.reps)
     )
     findings = overlap_findings(sacrum, thigh) + pelvis.findings + femur.findings
-    if segmentation.incomplete:
-        findings.append(
-            QualityFinding(
-                "incomplete_reps",
-                f"{segmentation.incomplete} rep(s) cut off by the start or end of the recording "
-                "were left out; start recording while standing and stop after the last lockout",
-            )
-        )
-    if not reps:
-        findings.append(
-            QualityFinding(
-                "no_reps",
-                "no squat reps found: the thigh never flexed more than "
-                f"{config.rep_thresholds.enter_deg:.0f} deg beyond standing",
-            )
-        )
+    if fault is not None:
+        findings.insert(0, QualityFinding(fault.code, fault.message))
+    findings += _segmentation_findings(segmentation, bool(reps), config.rep_thresholds)
     findings += [
-        QualityFinding(f"rep_{code}", f"rep {rep.rep}: {code} during the rep", rep=rep.rep)
+        QualityFinding(f"rep_{code}", f"rep {rep.rep}: {_rep_code_message(code)}", rep=rep.rep)
         for rep in reps
         for code in rep.quality
+        if code != (fault.code if fault else None)
     ]
     return AnalysisResult(
         t_s=grid,
@@ -197,4 +212,79 @@ def analyze_recordings(
         findings=tuple(findings),
         sacrum_calibration=pelvis.calibration,
         thigh_calibration=femur.calibration,
+        threshold=threshold,
+        sensor_fault=fault,
     )
+
+
+_EDGE_MESSAGES = {
+    "edge_start": "cut by the start of the recording (its descent is missing): counted as a "
+    "rep, its wink measured only from the first sample (a lower bound)",
+    "edge_end": "cut by the end of the recording (its ascent is missing): counted as a rep, "
+    "its wink measured up to the last sample (a lower bound)",
+}
+
+
+def _rep_code_message(code: str) -> str:
+    return _EDGE_MESSAGES.get(code) or rep_sensor_message(code) or f"{code} during the rep"
+
+
+def _per_rep_codes(
+    windows: list[RepWindow],
+    angles: SagittalAngles,
+    pelvis: _SensorStage,
+    femur: _SensorStage,
+    fault: SensorFault | None,
+) -> list[tuple[str, ...]]:
+    """Per rep: edge marks, the per-rep sensor checks and a placement fault's code."""
+    traces = (
+        SensorTrace("sacrum", angles.pelvic_tilt_deg, pelvis.samples.gyr_radps, pelvis.calibration),
+        SensorTrace("thigh", angles.thigh_deg, femur.samples.gyr_radps, femur.calibration),
+    )
+    standing = {
+        trace.name: _standing_angle_deg(trace, windows, stage.calibration)
+        for trace, stage in zip(traces, (pelvis, femur))
+    }
+    codes = []
+    for window in windows:
+        rep_codes: tuple[str, ...] = (f"edge_{window.edge}",) if window.edge else ()
+        rep_codes += rep_sensor_codes(window, traces, standing, pelvis.samples.rate_hz)
+        codes.append(rep_codes + ((fault.code,) if fault else ()))
+    return codes
+
+
+def _standing_angle_deg(
+    trace: SensorTrace, windows: list[RepWindow], calibration: SegmentCalibration
+) -> float:
+    """The set's usual standing angle between reps: the median over the complete reps' start
+    and end (a posture that moves away from it in some reps is drift); the still period
+    when there are fewer than `MIN_REPS_FOR_STANDING` complete reps."""
+    tops = [i for w in windows if w.edge is None for i in (w.start, w.end)]
+    if len(tops) >= 2 * MIN_REPS_FOR_STANDING:
+        return float(np.median(trace.angle_deg[tops]))
+    still = calibration.still
+    return float(np.median(trace.angle_deg[still.start : still.stop]))
+
+
+def _segmentation_findings(
+    segmentation: Segmentation, any_reps: bool, thresholds: RepThresholds
+) -> list[QualityFinding]:
+    findings = []
+    if segmentation.incomplete:
+        findings.append(
+            QualityFinding(
+                "incomplete_reps",
+                f"{segmentation.incomplete} excursion(s) cut off by the start or end of the "
+                "recording were left out (too shallow, or no complete rep to compare with); "
+                "start recording while standing and stop after the last lockout",
+            )
+        )
+    if not any_reps:
+        findings.append(
+            QualityFinding(
+                "no_reps",
+                "no squat reps found: the thigh never flexed more than "
+                f"{thresholds.enter_deg:.0f} deg beyond standing",
+            )
+        )
+    return findings

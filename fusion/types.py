@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fusion.baseline import DEFAULT_WINK_THRESHOLD_DEG
+
 STANDARD_GRAVITY_MPS2 = 9.80665
 
 
@@ -75,6 +77,11 @@ REP_CSV_EXTRA_COLUMNS: tuple[str, ...] = (
     "descent_s",
     "ascent_s",
     "quality",
+    "wink_threshold_deg",
+    "threshold_source",
+    "baseline_reps",
+    "wink_grade",
+    "rhythm_lag_deg",
 )
 
 
@@ -99,6 +106,15 @@ class RepMetrics:
     descent_s: float
     ascent_s: float
     quality: tuple[str, ...] = field(default_factory=tuple)
+    # The threshold `butt_wink` was decided against, where it came from (fusion.baseline)
+    # and the grade: `clear`, `borderline` (within the lifter's noise of it) or `none`.
+    wink_threshold_deg: float = DEFAULT_WINK_THRESHOLD_DEG
+    threshold_source: str = "default"
+    baseline_reps: int = 0
+    wink_grade: str = "none"
+    # Tilt expected from the lifter's own early-descent rhythm minus the tilt measured,
+    # largest near the bottom (fusion.wink.rhythm_lag_deg); None when the descent is too short.
+    rhythm_lag_deg: float | None = None
 
     def as_row(self) -> dict[str, object]:
         """Column name -> value, in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS order."""
@@ -120,6 +136,11 @@ class RepMetrics:
             "descent_s": self.descent_s,
             "ascent_s": self.ascent_s,
             "quality": ";".join(self.quality),
+            "wink_threshold_deg": self.wink_threshold_deg,
+            "threshold_source": self.threshold_source,
+            "baseline_reps": self.baseline_reps,
+            "wink_grade": self.wink_grade,
+            "rhythm_lag_deg": self.rhythm_lag_deg,
         }
 
 

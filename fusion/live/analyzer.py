@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.angles import SagittalAngles
+from fusion.baseline import K_SPREAD, PersonalBaseline, WinkThreshold, wink_threshold
 from fusion.calibration import (
     MOVING_GYR_RADPS,
     STILL_GYR_RADPS,
@@ -32,6 +33,7 @@ from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sen
 from fusion.pipeline import WINK_THRESHOLD_DEG
 from fusion.reps import LEAVE_FRACTION, LEAVE_MIN_DEG, RepThresholds, RepWindow
 from fusion.resample import gap_mask
+from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
 from fusion.wink import BOTTOM_EXIT_DEG
 
 AXIS_LOCK_DEG = 15.0  # thigh inclination that shows the squat has begun: fix the axes
@@ -48,6 +50,7 @@ class LiveConfig:
     engine: str = DEFAULT_LIVE_ENGINE
     wink_threshold_deg: float = WINK_THRESHOLD_DEG
     rep_thresholds: RepThresholds = field(default_factory=RepThresholds)
+    baseline_k_spread: float = K_SPREAD
 
 
 @dataclass
@@ -64,9 +67,18 @@ class _RepState:
 class LiveSquatAnalyzer:
     """Live analysis of one athlete. Not thread-safe: one caller feeds it."""
 
-    def __init__(self, *, load_kg: float | None = None, config: LiveConfig | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        load_kg: float | None = None,
+        config: LiveConfig | None = None,
+        baseline: PersonalBaseline | None = None,
+    ) -> None:
         self.config = config or LiveConfig()
         self.load_kg = load_kg
+        self.threshold: WinkThreshold = wink_threshold(
+            self.config.wink_threshold_deg, baseline, self.config.baseline_k_spread
+        )
         self._buffers = {p: SensorBuffer() for p in PLACEMENTS}
         self._fusers = {
             p: CausalOrientation(self.config.grid_rate_hz, self.config.engine) for p in PLACEMENTS
@@ -94,6 +106,12 @@ class LiveSquatAnalyzer:
 
     def set_load(self, load_kg: float | None) -> None:
         self.load_kg = load_kg
+
+    def set_baseline(self, baseline: PersonalBaseline | None) -> None:
+        """The athlete's personal baseline (fusion.baseline): the threshold for reps from now on."""
+        self.threshold = wink_threshold(
+            self.config.wink_threshold_deg, baseline, self.config.baseline_k_spread
+        )
 
     def mark_gap(self, placement: str, start_s: float, end_s: float) -> None:
         """Tell the analyser that `placement` lost samples between `start_s` and `end_s`."""
@@ -350,7 +368,7 @@ class LiveSquatAnalyzer:
         peak = rep.peak_tilt - h.offset
         drop_deg = float(self._tilt[peak] - self._tilt[i])
         in_bottom = self._thigh[i] >= self._thigh[rep.bottom - h.offset] - BOTTOM_EXIT_DEG
-        if drop_deg < self.config.wink_threshold_deg or not in_bottom:
+        if drop_deg < self.threshold.threshold_deg or not in_bottom:
             return []
         rep.wink_announced = True
         return [
@@ -371,12 +389,29 @@ class LiveSquatAnalyzer:
             angles,
             {"gap": h.in_gap},
             self.load_kg,
-            self.config.wink_threshold_deg,
+            self.threshold,
+            self._sensor_codes(window),
         )
         self._standing_deg = float(self._thigh[rep.lowest_after - o])
         self._last_end = end
         self._rep = None
         return RepCompleted(metrics)
+
+    def _sensor_codes(self, window: RepWindow) -> tuple[str, ...]:
+        """The per-rep sensor checks (fusion.sensor_checks) on this rep's samples."""
+        assert self._calibration is not None
+        h = self._history
+        traces = (
+            SensorTrace("sacrum", self._tilt, h.gyr["sacrum"], self._calibration["sacrum"]),
+            SensorTrace("thigh", self._thigh, h.gyr["thigh"], self._calibration["thigh"]),
+        )
+        standing = {"sacrum": 0.0, "thigh": self._standing_deg}
+        codes = rep_sensor_codes(window, traces, standing, self.config.grid_rate_hz)
+        span = slice(window.start, window.end + 1)
+        fault = placement_check(
+            h.gyr["sacrum"][span], h.gyr["thigh"][span], self.config.grid_rate_hz
+        )
+        return codes + ((fault.code,) if fault else ())
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

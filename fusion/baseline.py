@@ -1,0 +1,118 @@
+"""Personal baseline: an athlete's own noise floor for the pelvis reversal.
+
+Every lifter's pelvis turns back a little near the bottom even in a rep that does not
+wink (soft tissue under the sacrum sensor, the natural rhythm, the sensor's own noise);
+how much differs from lifter to lifter. Learned from reps that do not wink (shallow
+warm-up reps, an assessment's steps, reps above the lifter's known onset), the baseline is
+a robust centre (median) and spread (1.4826 x median absolute deviation, i.e. a standard
+deviation for normal data, floored at `MIN_SPREAD_DEG`) of their wink amplitudes, and how
+many reps it rests on.
+
+The flag threshold in use is max(global default, centre + k x spread), once the baseline
+rests on at least `MIN_BASELINE_REPS` reps: a noisy lifter gets a higher bar, a clean one
+never a lower bar than the default (a personal threshold below the default would flag
+reps on the evidence of a handful of quiet ones). `K_SPREAD` and `MIN_BASELINE_REPS` were
+chosen on the simulator's lifters and leave-one-subject-out on the two real lifters: see
+README "Choosing the butt-wink threshold" and `benchmarks/personal_baseline.py`.
+
+Grades per rep: `clear` (above the threshold by more than the borderline margin),
+`borderline` (within the margin of the threshold: inside the lifter's own noise) and
+`none`. The margin is the personal spread, capped at `BORDERLINE_MAX_DEG`; without a
+baseline it is `DEFAULT_BORDERLINE_DEG` (about twice the measurement's wink RMSE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+# Global default: see README "Choosing the butt-wink threshold" for the data behind it.
+DEFAULT_WINK_THRESHOLD_DEG = 5.0
+K_SPREAD = 3.0  # threshold = centre + K_SPREAD x spread (see module docstring)
+MIN_BASELINE_REPS = 5  # fewer non-winking reps than this: the default threshold is used
+MAD_TO_SD = 1.4826  # median absolute deviation -> standard deviation for normal data
+MIN_SPREAD_DEG = 0.3  # a few quiet reps can agree to 0.05 deg: do not trust that
+BORDERLINE_MAX_DEG = 0.75  # widest borderline band either side of the threshold
+DEFAULT_BORDERLINE_DEG = 0.5  # band without a personal baseline
+
+ThresholdSource = Literal["default", "personal"]
+WinkGrade = Literal["clear", "borderline", "none"]
+THRESHOLD_SOURCES: tuple[ThresholdSource, ...] = ("default", "personal")
+WINK_GRADES: tuple[WinkGrade, ...] = ("clear", "borderline", "none")
+
+
+class BaselineError(ValueError):
+    """A baseline cannot be built from what was given (the message says what to supply)."""
+
+
+@dataclass(frozen=True)
+class PersonalBaseline:
+    """A lifter's noise floor of the pelvis reversal: deg, and the number of reps behind it."""
+
+    centre_deg: float
+    spread_deg: float
+    reps: int
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.centre_deg) and np.isfinite(self.spread_deg)):
+            raise BaselineError("a baseline's centre and spread must be finite numbers")
+        if self.spread_deg < 0 or self.reps < 0:
+            raise BaselineError("a baseline's spread and rep count cannot be negative")
+
+    @property
+    def usable(self) -> bool:
+        """Enough reps to stand on (`MIN_BASELINE_REPS`)."""
+        return self.reps >= MIN_BASELINE_REPS
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"centre_deg": self.centre_deg, "spread_deg": self.spread_deg, "reps": self.reps}
+
+
+@dataclass(frozen=True)
+class WinkThreshold:
+    """The threshold a rep is flagged against, where it came from, and its borderline band."""
+
+    threshold_deg: float
+    source: ThresholdSource
+    baseline_reps: int  # reps behind the personal baseline (0 without one)
+    borderline_deg: float  # half-width of the `borderline` band around the threshold
+
+
+def personal_baseline(non_winking_wink_deg: Iterable[float]) -> PersonalBaseline:
+    """Robust centre and spread of the wink amplitudes (deg) of reps known not to wink.
+
+    Non-finite values are ignored. With no usable value the baseline has `reps` 0 (and is
+    not `usable`); callers still get a value to store and show.
+    """
+    values = np.asarray([float(v) for v in non_winking_wink_deg], dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return PersonalBaseline(0.0, 0.0, 0)
+    centre = float(np.median(values))
+    spread = MAD_TO_SD * float(np.median(np.abs(values - centre)))
+    return PersonalBaseline(centre, max(spread, MIN_SPREAD_DEG), int(values.size))
+
+
+def wink_threshold(
+    default_deg: float, baseline: PersonalBaseline | None = None, k_spread: float = K_SPREAD
+) -> WinkThreshold:
+    """max(default, centre + k x spread) for a usable baseline, else the default."""
+    if baseline is None or not baseline.usable:
+        return WinkThreshold(default_deg, "default", 0, DEFAULT_BORDERLINE_DEG)
+    personal_deg = baseline.centre_deg + k_spread * baseline.spread_deg
+    band_deg = min(baseline.spread_deg, BORDERLINE_MAX_DEG)
+    if personal_deg > default_deg:
+        return WinkThreshold(personal_deg, "personal", baseline.reps, band_deg)
+    return WinkThreshold(default_deg, "default", baseline.reps, band_deg)
+
+
+def grade_wink(wink_deg: float, threshold: WinkThreshold) -> WinkGrade:
+    """`clear`, `borderline` (within the band around the threshold) or `none`."""
+    if wink_deg >= threshold.threshold_deg + threshold.borderline_deg:
+        return "clear"
+    if wink_deg > threshold.threshold_deg - threshold.borderline_deg:
+        return "borderline"
+    return "none"

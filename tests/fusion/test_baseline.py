@@ -1,0 +1,90 @@
+"""Personal baseline: robust statistics, threshold choice, grades, and the pipeline wiring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusion.baseline import (
+    DEFAULT_BORDERLINE_DEG,
+    DEFAULT_WINK_THRESHOLD_DEG,
+    K_SPREAD,
+    MIN_BASELINE_REPS,
+    MIN_SPREAD_DEG,
+    BaselineError,
+    PersonalBaseline,
+    grade_wink,
+    personal_baseline,
+    wink_threshold,
+)
+from fusion.pipeline import analyze_recordings
+from fusion.simulator import SquatSetSpec, simulate_set
+
+
+def test_centre_and_spread_are_robust_to_one_odd_rep() -> None:
+    baseline = personal_baseline([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert baseline.centre_deg == 3.0  # median
+    assert baseline.spread_deg == pytest.approx(1.4826)  # 1.4826 x MAD (MAD = 1)
+    assert baseline.reps == 5
+
+
+def test_spread_has_a_floor_and_non_finite_values_are_ignored() -> None:
+    baseline = personal_baseline([2.0, 2.0, 2.0, 2.0, 2.0, float("nan")])
+    assert baseline.spread_deg == MIN_SPREAD_DEG
+    assert baseline.reps == 5
+    assert personal_baseline([]).reps == 0
+
+
+def test_threshold_is_the_default_until_enough_reps_then_max_of_both() -> None:
+    few = PersonalBaseline(4.0, 1.0, MIN_BASELINE_REPS - 1)
+    assert wink_threshold(5.0, few).source == "default"
+    assert wink_threshold(5.0, few).baseline_reps == 0
+    noisy = PersonalBaseline(4.0, 1.0, MIN_BASELINE_REPS)
+    threshold = wink_threshold(5.0, noisy)
+    assert threshold.source == "personal"
+    assert threshold.threshold_deg == pytest.approx(4.0 + K_SPREAD * 1.0)
+    assert threshold.baseline_reps == MIN_BASELINE_REPS
+    quiet = PersonalBaseline(0.8, 0.3, 12)
+    threshold = wink_threshold(5.0, quiet)
+    assert (threshold.threshold_deg, threshold.source, threshold.baseline_reps) == (
+        5.0,
+        "default",
+        12,
+    )
+    assert threshold.borderline_deg == 0.3  # the personal noise, not the default band
+
+
+def test_grades_around_the_threshold() -> None:
+    threshold = wink_threshold(5.0)
+    assert threshold.borderline_deg == DEFAULT_BORDERLINE_DEG
+    assert grade_wink(5.6, threshold) == "clear"
+    assert grade_wink(5.2, threshold) == "borderline"
+    assert grade_wink(4.7, threshold) == "borderline"
+    assert grade_wink(4.4, threshold) == "none"
+
+
+def test_a_baseline_cannot_be_negative_or_nan() -> None:
+    with pytest.raises(BaselineError):
+        PersonalBaseline(float("nan"), 1.0, 5)
+    with pytest.raises(BaselineError):
+        PersonalBaseline(1.0, -1.0, 5)
+
+
+def test_pipeline_flags_against_the_personal_threshold() -> None:
+    """A 5.5-deg wink is flagged against the default, not against a noisy lifter's 7.4 deg;
+    a 10-deg wink is clear either way. Amplitudes from the simulator's truth."""
+    noisy = PersonalBaseline(4.4, 1.0, 8)
+    for wink_deg, default_flag, personal_grade in ((5.5, True, "none"), (10.0, True, "clear")):
+        sim = simulate_set(SquatSetSpec(reps=3, wink_deg=wink_deg), seed=21)
+        plain = analyze_recordings(sim.sacrum, sim.thigh)
+        personal = analyze_recordings(sim.sacrum, sim.thigh, baseline=noisy)
+        assert [r.butt_wink for r in plain.reps] == [default_flag] * 3
+        assert all(r.threshold_source == "default" for r in plain.reps)
+        assert all(r.wink_threshold_deg == DEFAULT_WINK_THRESHOLD_DEG for r in plain.reps)
+        assert personal.threshold.threshold_deg == pytest.approx(7.4)
+        for rep in personal.reps:
+            assert (rep.threshold_source, rep.baseline_reps) == ("personal", 8)
+            assert rep.butt_wink == (wink_deg > 7.4)
+            assert rep.wink_grade == personal_grade
+        # The amplitude does not depend on the threshold.
+        assert np.allclose([r.wink_deg for r in plain.reps], [r.wink_deg for r in personal.reps])
