@@ -16,11 +16,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ConflictError
 from api.live_fanout import LiveFanout
-from api.storage import catalog
+from api.storage import baselines, catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement, SetStatus, SetVariant
+from fusion.baseline import PersonalBaseline
 from sensor_gateway.errors import GatewayError
 from sensor_gateway.events import SetInfo
 from sensor_gateway.pubsub import EventBus
@@ -34,7 +35,13 @@ class GatewayPort(Protocol):
     bus: EventBus
 
     def start_set(
-        self, athlete_id: str, variant: SetVariant, load_kg: float | None = None, notes: str = ""
+        self,
+        athlete_id: str,
+        variant: SetVariant,
+        load_kg: float | None = None,
+        notes: str = "",
+        *,
+        baseline: PersonalBaseline | None = None,
     ) -> SetInfo: ...
 
     def stop_set(self, athlete_id: str) -> Any: ...
@@ -75,9 +82,11 @@ class LiveService:
             return await run_in_threadpool(
                 self._start_without_gateway, athlete_id, variant, load_kg, notes, session_id
             )
-        await run_in_threadpool(self._check_can_start, athlete_id, session_id)
+        baseline = await run_in_threadpool(self._check_can_start, athlete_id, session_id)
         try:
-            info = self.gateway.start_set(str(athlete_id), SetVariant(variant), load_kg, notes)
+            info = self.gateway.start_set(
+                str(athlete_id), SetVariant(variant), load_kg, notes, baseline=baseline
+            )
         except GatewayError as exc:
             raise ConflictError(str(exc)) from exc
         return await run_in_threadpool(self.sink.ensure_set, info, session_id)
@@ -94,15 +103,17 @@ class LiveService:
                 gateway_id=self.gateway_id,
             ).id
 
-    def _check_can_start(self, athlete_id: int, session_id: int | None) -> None:
+    def _check_can_start(self, athlete_id: int, session_id: int | None) -> PersonalBaseline | None:
+        """Raises if the set cannot start; returns the athlete's personal baseline."""
         with self.database.sessions() as db:
-            catalog.get_athlete(db, athlete_id)
+            baseline = baselines.athlete_baseline(db, athlete_id)
             if session_id is not None:
                 session = catalog.get_session(db, session_id)
                 if session.athlete_id != athlete_id or session.ended_at is not None:
                     raise ConflictError(
                         f"session {session_id} is not an open session of athlete {athlete_id}"
                     )
+            return baseline
 
     async def stop_set(self, set_id: int) -> None:
         """Stop a recording set (the gateway flushes its analysis and the sink stores it)."""

@@ -4,6 +4,14 @@ A rep is a stretch where the thigh angle rises more than `enter_deg` above the s
 standing level and later falls back below `exit_deg` above it; partial squats are reps as
 long as they pass `enter_deg`. Start = when the thigh leaves standing, bottom = deepest
 thigh angle, end = when it is back at standing.
+
+Reps at the edges of a recording: an excursion already under way at the first sample, or
+not back at standing by the last one, misses its descent or its ascent. With
+`keep_edges`, once the standing level is known from at least one complete rep, such an
+excursion is still a rep when it reaches `EDGE_MIN_DEPTH_SHARE` of the complete reps'
+median excursion; its window is marked `edge` ("start" or "end") and runs to the
+recording's first or last sample. Without a complete rep (or too shallow) it is counted
+in `incomplete`.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ ENTER_DEG = 20.0  # rise above standing that starts a rep (a shallow partial squ
 EXIT_DEG = 10.0  # fall back below this above standing to end it (hysteresis: 10 deg)
 LEAVE_FRACTION = 0.05  # start/end: within 5 % of the rep's excursion from the standing level
 LEAVE_MIN_DEG = 2.0
+EDGE_MIN_DEPTH_SHARE = 0.5  # an edge excursion this deep (vs complete reps) is a rep
 
 
 @dataclass(frozen=True)
@@ -26,11 +35,16 @@ class RepThresholds:
 
 @dataclass(frozen=True)
 class RepWindow:
-    """Sample indices on the analysis grid: start (leaves standing), bottom, end (inclusive)."""
+    """Sample indices on the analysis grid: start (leaves standing), bottom, end (inclusive).
+
+    `edge`: None for a complete rep; "start" / "end" for a rep cut by the recording's start
+    (descent missing: `start` is the first sample) or end (ascent missing: `end` is the last).
+    """
 
     start: int
     bottom: int
     end: int
+    edge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,13 +77,14 @@ def _hysteresis_runs(values: np.ndarray, high: float, low: float) -> list[tuple[
 
 
 def segment_reps(
-    thigh_deg: np.ndarray, thresholds: RepThresholds = RepThresholds()
+    thigh_deg: np.ndarray, thresholds: RepThresholds = RepThresholds(), *, keep_edges: bool = False
 ) -> Segmentation:
-    """Complete reps in a thigh-angle trace (deg, uniform grid).
+    """Reps in a thigh-angle trace (deg, uniform grid), in time order.
 
     An excursion that is already under way at the first sample, or not back at standing by
-    the last one, is not a complete rep (its descent or ascent is missing): it is counted in
-    `incomplete` instead, as the live gateway would never report it either.
+    the last one, misses its descent or ascent: without `keep_edges` it is counted in
+    `incomplete` (as the live gateway never reports it either); with it, see the module
+    docstring.
     """
     if thigh_deg.size == 0:
         return Segmentation([], 0)
@@ -77,21 +92,58 @@ def segment_reps(
     exit_level = base + thresholds.exit_deg
     runs = _hysteresis_runs(thigh_deg, base + thresholds.enter_deg, exit_level)
     reps: list[RepWindow] = []
-    incomplete = 0
-    for k, (first, last) in enumerate(runs):
-        if (thigh_deg[0] >= exit_level and k == 0) or last == thigh_deg.size - 1:
-            incomplete += 1
+    edges: list[tuple[int, str]] = []  # (run index, which edge)
+    for k, (_, last) in enumerate(runs):
+        if thigh_deg[0] >= exit_level and k == 0:
+            edges.append((k, "start"))
             continue
-        bottom = first + int(np.argmax(thigh_deg[first : last + 1]))
-        before_from = runs[k - 1][1] + 1 if k else 0
-        after_to = runs[k + 1][0] if k + 1 < len(runs) else thigh_deg.size
-        before = thigh_deg[before_from : first + 1]
-        after = thigh_deg[last:after_to]
-        excursion = thigh_deg[bottom] - base
-        margin = max(LEAVE_FRACTION * excursion, LEAVE_MIN_DEG)
-        start_hits = np.flatnonzero(before <= before.min() + margin)
-        end_hits = np.flatnonzero(after <= after.min() + margin)
-        start = before_from + int(start_hits[-1])
-        end = last + int(end_hits[0])
-        reps.append(RepWindow(start, bottom, end))
+        if last == thigh_deg.size - 1:
+            edges.append((k, "end"))
+            continue
+        reps.append(_complete_window(thigh_deg, runs, k, base))
+    incomplete = len(edges)
+    if keep_edges and reps and edges:
+        typical = float(np.median([thigh_deg[w.bottom] for w in reps])) - base
+        for k, edge in edges:
+            window = _edge_window(thigh_deg, runs, k, base, edge)
+            if thigh_deg[window.bottom] - base < EDGE_MIN_DEPTH_SHARE * typical:
+                continue
+            if edge == "start":
+                reps.insert(0, window)
+            else:
+                reps.append(window)
+            incomplete -= 1
     return Segmentation(reps, incomplete)
+
+
+def _edge_window(
+    thigh_deg: np.ndarray, runs: list[tuple[int, int]], k: int, base: float, edge: str
+) -> RepWindow:
+    first, last = runs[k]
+    bottom = first + int(np.argmax(thigh_deg[first : last + 1]))
+    if edge == "start":
+        after_to = runs[k + 1][0] if k + 1 < len(runs) else thigh_deg.size
+        after = thigh_deg[last:after_to]
+        margin = max(LEAVE_FRACTION * (thigh_deg[bottom] - base), LEAVE_MIN_DEG)
+        end = last + int(np.flatnonzero(after <= after.min() + margin)[0])
+        return RepWindow(0, bottom, end, edge="start")
+    before_from = runs[k - 1][1] + 1 if k else 0
+    before = thigh_deg[before_from : first + 1]
+    margin = max(LEAVE_FRACTION * (thigh_deg[bottom] - base), LEAVE_MIN_DEG)
+    start = before_from + int(np.flatnonzero(before <= before.min() + margin)[-1])
+    return RepWindow(start, bottom, thigh_deg.size - 1, edge="end")
+
+
+def _complete_window(
+    thigh_deg: np.ndarray, runs: list[tuple[int, int]], k: int, base: float
+) -> RepWindow:
+    first, last = runs[k]
+    bottom = first + int(np.argmax(thigh_deg[first : last + 1]))
+    before_from = runs[k - 1][1] + 1 if k else 0
+    after_to = runs[k + 1][0] if k + 1 < len(runs) else thigh_deg.size
+    before = thigh_deg[before_from : first + 1]
+    after = thigh_deg[last:after_to]
+    margin = max(LEAVE_FRACTION * (thigh_deg[bottom] - base), LEAVE_MIN_DEG)
+    start = before_from + int(np.flatnonzero(before <= before.min() + margin)[-1])
+    end = last + int(np.flatnonzero(after <= after.min() + margin)[0])
+    return RepWindow(start, bottom, end)

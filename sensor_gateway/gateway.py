@@ -22,6 +22,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +44,9 @@ from sensor_gateway.pipeline import AnalyzerFactory, AthletePipeline, default_an
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import LinkState, SampleBatch, SampleSource, SensorKind, SensorStatus
 from sensor_gateway.sink import GatewaySink, RawSamples
+
+if TYPE_CHECKING:
+    from fusion.baseline import PersonalBaseline
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +200,12 @@ class Gateway:
         notes: str = "",
         *,
         now_s: float | None = None,
+        baseline: PersonalBaseline | None = None,
     ) -> SetInfo:
-        """Start a set for `athlete_id` (a running one is stopped first). Raises SetError."""
+        """Start a set for `athlete_id` (a running one is stopped first). Raises SetError.
+
+        `baseline`: the athlete's personal noise floor (fusion.baseline), for the flag threshold.
+        """
         placements = self.assignments.for_athlete(athlete_id)
         if not placements:
             raise SetError(
@@ -213,7 +221,7 @@ class Gateway:
             raise SetError(f"load_kg must be a non-negative number, got {load_kg!r}")
         now_s = self.clock.now_s() if now_s is None else now_s
         pipeline = self._pipeline(athlete_id)
-        events = pipeline.start_set(variant, load_kg, now_s, notes)
+        events = pipeline.start_set(variant, load_kg, now_s, notes, baseline=baseline)
         info = pipeline.current_set
         assert info is not None
         missing = [p.value for p in Placement if p not in placements]

@@ -20,7 +20,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,9 +41,24 @@ from sensor_gateway.events import (
     WinkOnset,
 )
 
+if TYPE_CHECKING:
+    from fusion.baseline import PersonalBaseline
+
 log = logging.getLogger(__name__)
 
 AnalyzerFactory = Callable[[float | None], Any]
+
+
+def _sensor_messages(codes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(code, message) of a rep's sensor-check codes (fusion.sensor_checks)."""
+    from fusion.sensor_checks import LIVE_FAULT_MESSAGES, rep_sensor_message
+
+    found = []
+    for code in codes:
+        message = LIVE_FAULT_MESSAGES.get(code) or rep_sensor_message(code)
+        if message is not None:
+            found.append((code, message))
+    return found
 
 
 def default_analyzer_factory(load_kg: float | None) -> Any:
@@ -93,9 +108,16 @@ class AthletePipeline:
         return self._set.rep_count if self._set else 0
 
     def start_set(
-        self, variant: SetVariant, load_kg: float | None, now_s: float, notes: str = ""
+        self,
+        variant: SetVariant,
+        load_kg: float | None,
+        now_s: float,
+        notes: str = "",
+        *,
+        baseline: PersonalBaseline | None = None,
     ) -> list[GatewayEvent]:
-        """Start a set (stopping a running one first, reason REPLACED)."""
+        """Start a set (stopping a running one first, reason REPLACED); `baseline` is the
+        athlete's personal noise floor the analyser flags against (fusion.baseline)."""
         events: list[GatewayEvent] = []
         if self._set is not None:
             events += self.stop_set(StopReason.REPLACED, now_s)
@@ -108,9 +130,10 @@ class AthletePipeline:
             started_utc=self.clock.to_utc(now_s),
             notes=notes,
         )
-        self._set = _ActiveSet(
-            info=info, analyzer=self.analyzer_factory(load_kg), last_activity_s=now_s
-        )
+        analyzer = self.analyzer_factory(load_kg)
+        if baseline is not None:
+            analyzer.set_baseline(baseline)
+        self._set = _ActiveSet(info=info, analyzer=analyzer, last_activity_s=now_s)
         events.append(
             SetStarted(athlete_id=self.athlete_id, t_s=now_s, wall_utc=info.started_utc, set=info)
         )
@@ -255,6 +278,18 @@ class AthletePipeline:
                         metrics=out.metrics,
                     )
                 )
+                events += [
+                    QualityWarning(
+                        athlete_id=athlete,
+                        t_s=end_s,
+                        wall_utc=utc(end_s),
+                        code=code,
+                        set_key=key,
+                        message=f"rep {out.metrics.rep}: {message}",
+                        rep=out.metrics.rep,
+                    )
+                    for code, message in _sensor_messages(out.metrics.quality)
+                ]
             elif name == "Calibrated":
                 at_s = active.last_sample_s
                 events.append(

@@ -113,3 +113,69 @@ def test_unknown_engine_is_a_bad_input(recording) -> None:
         app, ["analyze", "--sacrum", str(sacrum), "--thigh", str(thigh), "--engine", "nope"]
     )
     assert result.exit_code == 2 and "vqf" in result.stderr
+
+
+def test_swapped_files_are_refused_with_exit_4(recording, tmp_path) -> None:
+    sacrum, thigh, _ = recording
+    out = tmp_path / "reps.csv"
+    args = ["analyze", "--sacrum", str(thigh), "--thigh", str(sacrum), "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 4, result.output
+    assert "swapped" in result.stderr and "No reps written" in result.stderr
+    assert not out.exists()
+    forced = runner.invoke(app, [*args, "--ignore-sensor-checks"])
+    assert forced.exit_code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert rows and all("sensors_swapped" in row["quality"] for row in rows)
+
+
+def _baseline_run(recording, baseline_file: Path) -> tuple[int, str, list[dict[str, str]]]:
+    sacrum, thigh, _ = recording
+    result = runner.invoke(
+        app,
+        [
+            "analyze",
+            "--sacrum",
+            str(sacrum),
+            "--thigh",
+            str(thigh),
+            "--athlete-baseline",
+            str(baseline_file),
+        ],
+    )
+    rows = list(csv.DictReader(io.StringIO(result.stdout))) if result.exit_code == 0 else []
+    return result.exit_code, result.stderr, rows
+
+
+def test_athlete_baseline_from_json_or_a_rep_csv(recording, tmp_path) -> None:
+    noisy = tmp_path / "noisy.json"
+    noisy.write_text('{"centre_deg": 6.0, "spread_deg": 1.0, "reps": 8}')
+    code, stderr, rows = _baseline_run(recording, noisy)  # threshold 9 deg, winks ~11 deg
+    assert code == 0 and "9.00 deg (personal" in stderr
+    assert all(
+        (r["wink_threshold_deg"], r["threshold_source"], r["baseline_reps"])
+        == ("9.00", "personal", "8")
+        for r in rows
+    )
+    assert all(r["wink_grade"] in ("clear", "borderline") for r in rows)
+    warmup = tmp_path / "warmup.csv"
+    warmup.write_text("rep,wink_deg\n1,0.9\n2,1.1\n3,1.0\n4,0.8\n5,1.2\n")
+    code, stderr, rows = _baseline_run(recording, warmup)
+    assert code == 0 and "from 5 rep(s)" in stderr
+    assert all(r["threshold_source"] == "default" and r["baseline_reps"] == "5" for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"centre_deg": 1.0}', "needs numbers"),
+        ("{not json", "not valid JSON"),
+        ("rep,depth_deg\n1,90\n", "wink_deg column"),
+        ("rep,wink_deg\n1,abc\n", "line 2"),
+    ],
+)
+def test_a_bad_baseline_file_is_exit_2(recording, tmp_path, text, words) -> None:
+    bad = tmp_path / "baseline"
+    bad.write_text(text)
+    code, stderr, _ = _baseline_run(recording, bad)
+    assert code == 2 and words in stderr and str(bad) in stderr

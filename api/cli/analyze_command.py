@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+if TYPE_CHECKING:
+    from fusion.baseline import PersonalBaseline
+
 EXIT_BAD_INPUT = 2  # a malformed or missing file, or an invalid option
 EXIT_NOT_ANALYSABLE = 3  # well-formed files that cannot be analysed (too short, no motion)
+EXIT_SENSOR_FAULT = 4  # sensors swapped or on the wrong segment: no reps are written
 
 
 def analyze(
@@ -27,12 +31,37 @@ def analyze(
         typer.Option(help="Orientation engine (default: the most accurate offline one)."),
     ] = None,
     wink_threshold_deg: Annotated[
-        float | None, typer.Option(help="Flag a butt wink at or above this amplitude.")
+        float | None,
+        typer.Option(help="Global default threshold (deg); a personal baseline can raise it."),
     ] = None,
+    athlete_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="The athlete's personal baseline: a rep CSV of reps that do not wink (as "
+            "`analyze` or the export writes it; its wink_deg column is used) or a JSON file "
+            '{"centre_deg", "spread_deg", "reps"}.'
+        ),
+    ] = None,
+    athlete: Annotated[
+        int | None,
+        typer.Option(
+            help="Read this athlete's personal baseline from the database "
+            "(WINKWATCH_DATABASE_URL), as the live gateway would."
+        ),
+    ] = None,
+    ignore_sensor_checks: Annotated[
+        bool,
+        typer.Option(help="Write the reps even when the sensors look swapped or misplaced."),
+    ] = False,
 ) -> None:
-    """Analyse one set: one CSV row per rep; data-quality findings on stderr."""
+    """Analyse one set: one CSV row per rep; data-quality findings on stderr.
+
+    Exit codes: 0 done, 2 bad file or option, 3 not analysable, 4 the sensors look swapped
+    or on the wrong segment (nothing written unless --ignore-sensor-checks).
+    """
     from dataclasses import replace
 
+    from api.baseline_file import BaselineFileError, read_baseline_file
     from fusion.errors import FusionError
     from fusion.orientation import ENGINE_NAMES
     from fusion.pipeline import AnalysisConfig, analyze_recordings
@@ -54,12 +83,33 @@ def analyze(
         thigh_rec = read_recording_csv(thigh)
     except RecordingFormatError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
+    baseline = None
+    if athlete_baseline is not None and athlete is not None:
+        _fail("give --athlete-baseline FILE or --athlete ID, not both", EXIT_BAD_INPUT)
+    if athlete_baseline is not None:
+        try:
+            baseline = read_baseline_file(athlete_baseline)
+        except BaselineFileError as exc:
+            _fail(str(exc), EXIT_BAD_INPUT)
+    if athlete is not None:
+        baseline = _database_baseline(athlete)
     try:
-        result = analyze_recordings(sacrum_rec, thigh_rec, load_kg=load_kg, config=config)
+        result = analyze_recordings(
+            sacrum_rec, thigh_rec, load_kg=load_kg, config=config, baseline=baseline
+        )
     except FusionError as exc:
         _fail(f"cannot analyse {sacrum} + {thigh}: {exc}", EXIT_NOT_ANALYSABLE)
+    fault = result.sensor_fault
     for finding in result.findings:
-        typer.echo(f"warning: {finding.message}", err=True)
+        if fault is None or finding.code != fault.code or ignore_sensor_checks:
+            typer.echo(f"warning: {finding.message}", err=True)
+    typer.echo(_threshold_line(result.threshold, baseline), err=True)
+    if fault is not None and not ignore_sensor_checks:
+        _fail(
+            f"{fault.message}. No reps written: they would describe the wrong "
+            "segments (--ignore-sensor-checks writes them anyway)",
+            EXIT_SENSOR_FAULT,
+        )
     handle = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
         writer = csv.writer(handle, lineterminator="\n")
@@ -72,7 +122,44 @@ def analyze(
     typer.echo(f"{len(result.reps)} rep(s), {flagged} with a butt wink", err=True)
 
 
-def _fail(message: str, code: int) -> None:
+def _database_baseline(athlete_id: int) -> PersonalBaseline | None:
+    from api.errors import WinkWatchError
+    from api.settings import Settings
+    from api.storage.baselines import athlete_baseline
+    from api.storage.db import open_database
+
+    settings = Settings()
+    try:
+        database = open_database(settings.database_url, settings.database_schema)
+        with database.sessions() as db:
+            baseline = athlete_baseline(db, athlete_id)
+    except WinkWatchError as exc:
+        _fail(f"cannot read athlete {athlete_id}'s baseline: {exc}", EXIT_BAD_INPUT)
+    if baseline is None:
+        typer.echo(
+            f"warning: athlete {athlete_id} has no personal baseline yet; the default "
+            "threshold applies (set one with PUT /athletes/{id}/baseline)",
+            err=True,
+        )
+    return baseline
+
+
+def _threshold_line(threshold: object, baseline: object) -> str:
+    from fusion.baseline import MIN_BASELINE_REPS, PersonalBaseline, WinkThreshold
+
+    assert isinstance(threshold, WinkThreshold)
+    text = f"wink threshold {threshold.threshold_deg:.2f} deg ({threshold.source}"
+    if isinstance(baseline, PersonalBaseline):
+        text += (
+            f"; personal baseline {baseline.centre_deg:.2f} +- {baseline.spread_deg:.2f} deg "
+            f"from {baseline.reps} rep(s)"
+        )
+        if not baseline.usable:
+            text += f", fewer than {MIN_BASELINE_REPS}: not used"
+    return text + ")"
+
+
+def _fail(message: str, code: int) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 

@@ -66,6 +66,20 @@ class AthletePublic(_FromRow):
     name: str
     notes: str
     created_at: datetime
+    # Personal baseline of the pelvis reversal (fusion.baseline); None until one is set.
+    baseline_centre_deg: float | None = None
+    baseline_spread_deg: float | None = None
+    baseline_reps: int | None = None
+
+
+class BaselineUpdate(BaseModel):
+    """Either `set_ids` (sets of this athlete whose reps do not wink: the baseline is
+    computed from their reps) or the three values themselves."""
+
+    set_ids: list[int] | None = Field(default=None, max_length=1000)
+    centre_deg: float | None = Field(default=None, ge=0.0, le=45.0)
+    spread_deg: float | None = Field(default=None, ge=0.0, le=45.0)
+    reps: int | None = Field(default=None, ge=0, le=100000)
 
 
 class SensorCreate(BaseModel):
@@ -199,6 +213,11 @@ class RepPublic(_FromRow):
     descent_s: float
     ascent_s: float
     quality: list[str]
+    wink_threshold_deg: float
+    threshold_source: str
+    baseline_reps: int
+    wink_grade: str
+    rhythm_lag_deg: float | None
 
     @field_validator("quality", mode="before")
     @classmethod

@@ -60,6 +60,10 @@ class Athlete(Base):
     name: Mapped[str] = mapped_column(String(200))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # Personal baseline of the pelvis reversal (fusion.baseline), None until one is set.
+    baseline_centre_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline_spread_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline_reps: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Sensor(Base):
@@ -141,6 +145,12 @@ class Rep(Base):
     descent_s: Mapped[float] = mapped_column(Float)
     ascent_s: Mapped[float] = mapped_column(Float)
     quality: Mapped[str] = mapped_column(Text, default="")  # codes joined by ";"
+    # Threshold the flag was decided against, its source and grade (fusion.baseline).
+    wink_threshold_deg: Mapped[float] = mapped_column(Float, default=5.0)
+    threshold_source: Mapped[str] = mapped_column(String(16), default="default")
+    baseline_reps: Mapped[int] = mapped_column(Integer, default=0)
+    wink_grade: Mapped[str] = mapped_column(String(16), default="none")
+    rhythm_lag_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Calibration(Base):

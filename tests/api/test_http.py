@@ -286,3 +286,48 @@ def test_raw_export_round_trips_through_the_recording_format(api, tmp_path) -> N
     )
     empty = _stored_set(api, athlete, SetVariant.BACK_SQUAT, [])
     assert api.get(f"/sets/{empty}/raw/thigh.csv", headers=api.reader).status_code == 404
+
+
+def test_personal_baseline_from_sets_or_values(api) -> None:
+    athlete = _athlete(api)
+    other = _athlete(api, "Ben")
+    winks = [1.0, 1.5, 2.0, 2.5, 3.0, 9.0]  # one odd rep: the median/MAD ignore it
+    warmup = _stored_set(
+        api,
+        athlete,
+        SetVariant.GOBLET_SQUAT,
+        [metrics(i + 1, wink_deg=w) for i, w in enumerate(winks)],
+    )
+    foreign = _stored_set(api, other, SetVariant.BACK_SQUAT, [metrics(1)])
+    assert api.get(f"/athletes/{athlete}", headers=api.reader).json()["baseline_reps"] is None
+    response = api.put(
+        f"/athletes/{athlete}/baseline", json={"set_ids": [warmup]}, headers=api.admin
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["baseline_reps"] == 6
+    assert body["baseline_centre_deg"] == pytest.approx(2.25)
+    assert body["baseline_spread_deg"] == pytest.approx(1.4826 * 0.75)
+    for payload, words in (
+        ({"set_ids": [foreign]}, "another athlete"),
+        ({"set_ids": [424242]}, "no set"),
+        ({"centre_deg": 2.0}, "all of"),
+        ({"set_ids": [warmup], "reps": 3}, "not both"),
+    ):
+        response = api.put(f"/athletes/{athlete}/baseline", json=payload, headers=api.admin)
+        assert response.status_code == 422 and words in response.text, response.text
+    assert (
+        api.put(
+            f"/athletes/{athlete}/baseline", json={"set_ids": [warmup]}, headers=api.reader
+        ).status_code
+        == 403
+    )
+    values = {"centre_deg": 3.0, "spread_deg": 0.5, "reps": 7}
+    assert (
+        api.put(f"/athletes/{athlete}/baseline", json=values, headers=api.admin).json()[
+            "baseline_reps"
+        ]
+        == 7
+    )
+    cleared = api.delete(f"/athletes/{athlete}/baseline", headers=api.admin).json()
+    assert cleared["baseline_reps"] is None and cleared["baseline_centre_deg"] is None

@@ -69,3 +69,22 @@ def test_no_wink_when_tilt_follows_the_rhythm_through_the_bottom() -> None:
     wink = measure_wink(thigh, 0.3 * thigh, segment_reps(thigh).reps[0])
     # Only the ascent's first few degrees are inside the bottom window.
     assert wink.wink_deg < 0.3 * 3.0
+
+
+def test_with_keep_edges_cut_excursions_are_reps_marked_as_edges() -> None:
+    full = _set([90.0, 90.0, 90.0])
+    cut = full[int(2.6 * RATE_HZ) : -int(2.0 * RATE_HZ)]  # starts mid-rep 1, ends mid-rep 3
+    found = segment_reps(cut, keep_edges=True)
+    assert [w.edge for w in found.reps] == ["start", None, "end"]
+    assert found.incomplete == 0
+    assert found.reps[0].start == 0 and found.reps[-1].end == cut.size - 1
+
+
+def test_edges_need_a_complete_rep_and_enough_depth() -> None:
+    full = _set([90.0, 90.0])
+    only_cut = full[int(2.6 * RATE_HZ) :][: int(3.0 * RATE_HZ)]  # one excursion, cut at the start
+    assert segment_reps(only_cut, keep_edges=True).reps == []
+    shallow_tail = np.concatenate([_set([90.0]), np.linspace(0.0, 30.0, 50)])
+    found = segment_reps(shallow_tail, keep_edges=True)
+    assert [w.edge for w in found.reps] == [None]
+    assert found.incomplete == 1

@@ -272,3 +272,32 @@ def test_failing_sink_and_analyser_do_not_stop_the_gateway(tmp_path):
     failures = [e for e in events if isinstance(e, QualityWarning) and e.code == "analysis_failed"]
     assert len(failures) == 1 and "re-analyse" in failures[0].message
     assert any(isinstance(e, SetStopped) for e in events)
+
+
+def test_the_athletes_baseline_sets_the_live_threshold(tmp_path):
+    from fusion.baseline import PersonalBaseline
+
+    noisy = PersonalBaseline(centre_deg=11.0, spread_deg=1.0, reps=9)  # threshold 14 deg
+    athlete = SimulatedAthlete("cara", sets=[WINK_SPEC], seed=13)
+    settings = GatewaySettings(config_file=tmp_path / "gateway.json")
+    store = AssignmentStore(settings.config_file)
+    store.assign(athlete.sacrum_address, "simulated", athlete.athlete_id, "sacrum")
+    store.assign(athlete.thigh_address, "simulated", athlete.athlete_id, "thigh")
+    gateway = Gateway(settings, store, sink=MemorySink())
+    source = SimulatedSource(
+        [athlete],
+        realtime=False,
+        on_set_start=lambda a, p: gateway.start_set(
+            a.athlete_id, a.variant, a.load_kg, now_s=p.first_received_s - 1e-3, baseline=noisy
+        ),
+        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3),
+    )
+    gateway.add_source(source)
+    (events,), _ = _run(gateway, {})
+    reps = [e.metrics for e in events if isinstance(e, RepCompleted)]
+    assert len(reps) == WINK_SPEC.reps
+    for rep in reps:  # 12-deg winks: under this lifter's 14-deg threshold
+        assert (rep.threshold_source, rep.baseline_reps) == ("personal", 9)
+        assert rep.wink_threshold_deg == pytest.approx(14.0)
+        assert not rep.butt_wink and 10.0 < rep.wink_deg < 14.0
+    assert not any(isinstance(e, WinkOnset) for e in events)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from api.errors import InvalidInputError
 from api.http.deps import Admin, DbDep, Reader
 from api.http.routes.common import Cursor, IdPath, Limit, Since, Until, as_utc
-from api.http.schemas import AthleteCreate, AthletePublic, AthleteSummaryPublic, AthleteUpdate, Page
-from api.storage import catalog
+from api.http.schemas import (
+    AthleteCreate,
+    AthletePublic,
+    AthleteSummaryPublic,
+    AthleteUpdate,
+    BaselineUpdate,
+    Page,
+)
+from api.storage import baselines, catalog
 from api.storage.reps import summarize_athlete
+from fusion.baseline import BaselineError, PersonalBaseline
 
 router = APIRouter(prefix="/athletes", tags=["athletes"])
 
@@ -40,3 +49,32 @@ def athlete_summary(
 ):
     """Wink onset depth per variant, per day (trend) and per load (where it starts under load)."""
     return summarize_athlete(db, athlete_id, as_utc(since, "since"), as_utc(until, "until"))
+
+
+@router.put("/{athlete_id}/baseline", response_model=AthletePublic)
+def put_baseline(athlete_id: IdPath, body: BaselineUpdate, db: DbDep, _: Admin):
+    """Set the athlete's personal baseline from sets whose reps do not wink, or as values.
+
+    Sets started for the athlete afterwards flag against max(default, centre + k x spread).
+    """
+    values = (body.centre_deg, body.spread_deg, body.reps)
+    if body.set_ids is not None:
+        if any(v is not None for v in values):
+            raise InvalidInputError("give either set_ids or centre_deg/spread_deg/reps, not both")
+        baseline = baselines.baseline_from_sets(db, athlete_id, body.set_ids)
+    elif all(v is not None for v in values):
+        try:
+            baseline = PersonalBaseline(*values)  # type: ignore[arg-type]
+        except BaselineError as exc:
+            raise InvalidInputError(str(exc)) from exc
+    else:
+        raise InvalidInputError("give set_ids, or all of centre_deg, spread_deg and reps")
+    baselines.set_baseline(db, athlete_id, baseline)
+    return catalog.get_athlete(db, athlete_id)
+
+
+@router.delete("/{athlete_id}/baseline", response_model=AthletePublic)
+def delete_baseline(athlete_id: IdPath, db: DbDep, _: Admin):
+    """Forget the athlete's baseline: the global default threshold applies again."""
+    baselines.set_baseline(db, athlete_id, None)
+    return catalog.get_athlete(db, athlete_id)

@@ -1,0 +1,140 @@
+"""Score personal baselines and sensor checks on simulated lifters (ground truth known).
+
+Pure: simulated sets in, numbers out. Used by the tests (a few fixed seeds, bars asserted)
+and by benchmarks/personal_baseline.py (many lifters, numbers reported).
+
+Per lifter: one baseline set of reps that do not wink (a warm-up or an assessment's steps at
+their working depth), then test sets with clear winks (`CLEAR_WINK_RANGE_DEG`), none
+(`NO_WINK_RANGE_DEG`) and in between. Every set is analysed once; the flag for a threshold
+is wink_deg >= threshold, exactly as `rep_metrics` decides it, so thresholds built from the
+baseline with different k and minimum rep counts can be compared on the same measurements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.baseline import (
+    DEFAULT_WINK_THRESHOLD_DEG,
+    K_SPREAD,
+    grade_wink,
+    personal_baseline,
+    wink_threshold,
+)
+from fusion.pipeline import analyze_recordings
+from fusion.simulator.lifters import lifter_set, random_lifter
+from fusion.simulator.simulate import simulate_set
+
+CLEAR_WINK_DEG = 6.0  # truth at or above: a rep that winks (the issue's bar)
+NO_WINK_DEG = 1.5  # truth at or below: a rep that does not
+CLEAR_WINK_RANGE_DEG = (6.0, 15.0)
+NO_WINK_RANGE_DEG = (0.0, 1.5)
+BETWEEN_RANGE_DEG = (1.5, 6.0)
+BORDERLINE_TRUTH_TOLERANCE_DEG = 1.0
+MATCH_TOLERANCE_S = 1.0
+
+
+@dataclass(frozen=True)
+class LifterRecord:
+    """One simulated lifter: measured winks of the baseline reps, and (true, measured) per test rep."""
+
+    seed: int
+    baseline_wink_deg: tuple[float, ...]
+    true_wink_deg: tuple[float, ...]
+    wink_deg: tuple[float, ...]
+
+
+def _matched_winks(sim, result) -> list[tuple[float, float]]:
+    pairs = []
+    for rep in result.reps:
+        nearest = min(sim.reps, key=lambda r: abs(r.bottom_s - rep.bottom_s))
+        if abs(nearest.bottom_s - rep.bottom_s) <= MATCH_TOLERANCE_S:
+            pairs.append((nearest.wink_deg, rep.wink_deg))
+    return pairs
+
+
+def simulate_lifter(
+    seed: int, baseline_reps: int = 8, reps_per_set: int = 5, sets_per_kind: int = 2
+) -> LifterRecord:
+    """Draw a lifter from `seed`, simulate their baseline set and test sets, analyse them."""
+    rng = np.random.default_rng(seed)
+    lifter = random_lifter(rng)
+    baseline_spec = lifter_set(lifter, rng, wink_deg=0.0, reps=baseline_reps)
+    baseline_result = analyze_recordings(*_recordings(baseline_spec, seed * 100))
+    kinds = [CLEAR_WINK_RANGE_DEG, NO_WINK_RANGE_DEG] * sets_per_kind + [BETWEEN_RANGE_DEG]
+    pairs: list[tuple[float, float]] = []
+    for k, (low, high) in enumerate(kinds):
+        wink = float(rng.uniform(low, high))
+        spec = lifter_set(lifter, rng, wink_deg=wink, reps=reps_per_set)
+        sim = simulate_set(spec, seed=seed * 100 + k + 1)
+        pairs += _matched_winks(sim, analyze_recordings(sim.sacrum, sim.thigh))
+    return LifterRecord(
+        seed,
+        tuple(r.wink_deg for r in baseline_result.reps),
+        tuple(t for t, _ in pairs),
+        tuple(m for _, m in pairs),
+    )
+
+
+def _recordings(spec, seed: int):
+    sim = simulate_set(spec, seed=seed)
+    return sim.sacrum, sim.thigh
+
+
+@dataclass(frozen=True)
+class BaselineScore:
+    """Wink detection over lifters for one way of setting the threshold."""
+
+    clear_reps: int
+    no_wink_reps: int
+    sensitivity: float  # share of reps with truth >= CLEAR_WINK_DEG flagged
+    false_flag_share: float  # share of reps with truth <= NO_WINK_DEG flagged
+    balanced_accuracy: float
+    borderline_reps: int
+    borderline_far_from_truth: int  # graded borderline with truth > 1 deg from the threshold
+    personal_thresholds: int  # lifters whose threshold came from their baseline
+
+
+def score_lifters(
+    records: list[LifterRecord],
+    *,
+    use_baseline: bool = True,
+    k_spread: float = K_SPREAD,
+    baseline_reps: int | None = None,
+    default_deg: float = DEFAULT_WINK_THRESHOLD_DEG,
+) -> BaselineScore:
+    """Flags and grades of every test rep with (or without) each lifter's baseline.
+
+    `baseline_reps`: use only the first n baseline reps (None: all of them).
+    """
+    clear, none, borderline, far, personal = [], [], 0, 0, 0
+    for record in records:
+        base = (
+            record.baseline_wink_deg[:baseline_reps] if baseline_reps else record.baseline_wink_deg
+        )
+        baseline = personal_baseline(base) if use_baseline else None
+        threshold = wink_threshold(default_deg, baseline, k_spread)
+        personal += threshold.source == "personal"
+        for truth, measured in zip(record.true_wink_deg, record.wink_deg):
+            flagged = measured >= threshold.threshold_deg
+            if truth >= CLEAR_WINK_DEG:
+                clear.append(flagged)
+            elif truth <= NO_WINK_DEG:
+                none.append(flagged)
+            if grade_wink(measured, threshold) == "borderline":
+                borderline += 1
+                far += abs(truth - threshold.threshold_deg) > BORDERLINE_TRUTH_TOLERANCE_DEG
+    sensitivity = float(np.mean(clear)) if clear else float("nan")
+    false_flags = float(np.mean(none)) if none else float("nan")
+    return BaselineScore(
+        clear_reps=len(clear),
+        no_wink_reps=len(none),
+        sensitivity=sensitivity,
+        false_flag_share=false_flags,
+        balanced_accuracy=0.5 * (sensitivity + 1.0 - false_flags),
+        borderline_reps=borderline,
+        borderline_far_from_truth=far,
+        personal_thresholds=personal,
+    )

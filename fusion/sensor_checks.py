@@ -1,0 +1,193 @@
+"""Sensor checks: are the two sensors where the analysis assumes, and do they hold still there?
+
+Pure functions on the calibrated sagittal angles (deg) and angular rates (rad/s) of one set.
+
+- Placement (`placement_check`): in every squat the thigh rotates far more than the pelvis
+  (thigh ~50-120 deg from standing and back, pelvis the rhythm's 20-40 % of that plus any
+  wink). The ratio r = the sacrum sensor's total rotation / the thigh sensor's (the path
+  length of each gyroscope, integral of |omega| dt over the set, wobble averaged out: no
+  calibration, sign or segmentation needed, so a swap cannot fool it) is 0.24-0.55 on the 20 real labelled sets.
+  r >= `SWAPPED_RATIO`: the sacrum file or sensor is on the thigh and vice versa (1.7-4.2 on
+  the same sets swapped). `MISPLACED_RATIO` <= r < `SWAPPED_RATIO`: both sensors rotate
+  about alike, so one of them is on the wrong segment (both on one thigh, the thigh sensor
+  on the shank...). Either is a `SensorFault`: the per-rep numbers would be about the wrong
+  segments, so the caller must not present them as a result.
+- Per rep (`rep_sensor_codes`), codes a rep carries in its `quality`:
+  - `<sensor>_drift`: the standing posture before or after the rep is more than
+    `POSTURE_DRIFT_DEG` away from the set's standing (the sensor slipped or is loose);
+  - `<sensor>_wobble`: the angle shakes (RMS about its own 0.2-s moving average) by more than
+    `WOBBLE_RMS_DEG` during the rep (soft tissue or a loose strap: 3-10 Hz);
+  - `<sensor>_axis`: less than `AXIS_MIN_SHARE` of the rep's rotation is about the
+    sensor's calibrated flexion axis (the flexion axis is poorly observed: twisting, a
+    sensor rotating on its strap, or a mounting the calibration could not resolve).
+
+Thresholds were set on the simulator (sensors in place, random mounting, noise, wobble up
+to 2 deg) and the 20 real labelled sets (all in place), with margin: see
+`benchmarks/sensor_checks.py` and README "Sensor checks".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.calibration import MOVING_GYR_RADPS, SegmentCalibration
+from fusion.reps import RepWindow
+
+SWAPPED_RATIO = 1.5  # pelvis moving 1.5x the thigh: the two are swapped
+MISPLACED_RATIO = 0.7  # pelvis moving 0.7-1.5x the thigh: one sensor on the wrong segment
+MIN_ROTATION_PATH_DEG = 30.0  # less rotation than this in all: no squat to compare
+# Standing angle around a rep vs the set's standing. Real lifters' pelvis varies by up to
+# 18 deg between reps (thigh 6 deg) on the 20 labelled sets, hence the margins.
+POSTURE_DRIFT_DEG = {"sacrum": 20.0, "thigh": 10.0}
+WOBBLE_RMS_DEG = 1.5
+WOBBLE_SMOOTHING_S = 0.2
+AXIS_MIN_SHARE = 0.5
+SENSORS = ("sacrum", "thigh")
+
+
+@dataclass(frozen=True)
+class SensorFault:
+    """The sensors are not on the segments the analysis assumes. `code`: `sensors_swapped`
+    or `sensor_misplaced`; `ratio`: pelvis excursion / thigh excursion."""
+
+    code: str
+    message: str
+    ratio: float
+
+
+def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
+    """Total rotation of a sensor over a stretch: integral of |angular rate| dt, deg.
+
+    The rate is first averaged over `WOBBLE_SMOOTHING_S` per axis, so soft-tissue wobble
+    (3-10 Hz, fast but tiny) does not count as movement of the segment.
+    """
+    width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
+    smooth = np.column_stack([_moving_average(gyr_radps[:, a], width) for a in range(3)])
+    return float(np.degrees(np.linalg.norm(smooth, axis=1).sum() / rate_hz))
+
+
+def placement_check(
+    sacrum_gyr_radps: np.ndarray, thigh_gyr_radps: np.ndarray, rate_hz: float
+) -> SensorFault | None:
+    """A `SensorFault` when the sacrum sensor rotates about as much as or more than the thigh.
+
+    Rates (N, 3) rad/s of both sensors on one grid at `rate_hz`.
+    """
+    pelvis = rotation_path_deg(sacrum_gyr_radps, rate_hz)
+    thigh = rotation_path_deg(thigh_gyr_radps, rate_hz)
+    if max(pelvis, thigh) < MIN_ROTATION_PATH_DEG:
+        return None
+    ratio = pelvis / max(thigh, 1e-6)
+    if ratio >= SWAPPED_RATIO:
+        return SensorFault(
+            "sensors_swapped",
+            f"the sacrum sensor turned through {pelvis:.0f} deg in all and the thigh sensor "
+            f"through {thigh:.0f} deg: in a squat the thigh moves far more than the pelvis, so "
+            "the sensors (or the files) look swapped; exchange them and analyse again",
+            ratio,
+        )
+    if ratio >= MISPLACED_RATIO:
+        return SensorFault(
+            "sensor_misplaced",
+            f"the sacrum sensor turned through {pelvis:.0f} deg in all and the thigh sensor "
+            f"through {thigh:.0f} deg ({ratio:.0%} of it): in a squat the pelvis turns only "
+            "about 20-55 % as far as the thigh, so one sensor looks to be on the wrong segment "
+            "(both on one leg, or the thigh sensor on the shank); put the sacrum sensor flat "
+            "on the sacrum and the thigh sensor on the lateral mid-thigh",
+            ratio,
+        )
+    return None
+
+
+def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
+    if width <= 1 or values.size < width:
+        return values
+    padded = np.pad(values, (width // 2, width - 1 - width // 2), mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def wobble_rms_deg(angle_deg: np.ndarray, rate_hz: float) -> float:
+    """RMS of the angle about its own `WOBBLE_SMOOTHING_S` moving average (deg)."""
+    width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
+    residual = angle_deg - _moving_average(angle_deg, width)
+    return float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
+
+
+def axis_share(gyr_radps: np.ndarray, calibration: SegmentCalibration, rate_hz: float) -> float:
+    """Share of the rotation energy about the calibrated flexion axis while moving (1 = all).
+
+    Rates averaged over `WOBBLE_SMOOTHING_S` first: wobble is reported on its own.
+    """
+    width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
+    smooth = np.column_stack([_moving_average(gyr_radps[:, a], width) for a in range(3)])
+    moving = np.linalg.norm(smooth, axis=1) > MOVING_GYR_RADPS
+    if np.count_nonzero(moving) < 5:
+        return 1.0
+    rates = smooth[moving]
+    total = float(np.sum(rates**2))
+    return float(np.sum((rates @ calibration.y_axis) ** 2) / total) if total > 0 else 1.0
+
+
+@dataclass(frozen=True)
+class SensorTrace:
+    """One sensor's sagittal angle (deg, sign fixed) and rate (rad/s) on the analysis grid."""
+
+    name: str
+    angle_deg: np.ndarray
+    gyr_radps: np.ndarray
+    calibration: SegmentCalibration
+
+
+def rep_sensor_codes(
+    rep: RepWindow,
+    traces: tuple[SensorTrace, ...],
+    standing_deg: dict[str, float],
+    rate_hz: float,
+) -> tuple[str, ...]:
+    """Quality codes of one rep from the per-rep sensor checks (module docstring)."""
+    codes: list[str] = []
+    span = slice(rep.start, rep.end + 1)
+    for trace in traces:
+        around = 0.5 * (trace.angle_deg[rep.start] + trace.angle_deg[rep.end])
+        drift = abs(around - standing_deg[trace.name])
+        if rep.edge is None and drift > POSTURE_DRIFT_DEG[trace.name]:
+            codes.append(f"{trace.name}_drift")
+        if wobble_rms_deg(trace.angle_deg[span], rate_hz) > WOBBLE_RMS_DEG:
+            codes.append(f"{trace.name}_wobble")
+        if axis_share(trace.gyr_radps[span], trace.calibration, rate_hz) < AXIS_MIN_SHARE:
+            codes.append(f"{trace.name}_axis")
+    return tuple(codes)
+
+
+REP_SENSOR_MESSAGES = {
+    "drift": "standing posture moved by more than {drift:.0f} deg from the set's standing: "
+    "the sensor slipped or is loose; tighten the strap",
+    "wobble": "the sensor shook by more than {wobble:.1f} deg RMS (soft tissue or a loose "
+    "strap); its angles in this rep are noisy",
+    "axis": "less than {axis:.0%} of the rotation was about the flexion axis: twisting or "
+    "a sensor turning on its strap; the angles of this rep are uncertain",
+}
+
+
+def rep_sensor_message(code: str) -> str | None:
+    """Plain-words message for a per-rep sensor code (`sacrum_drift`, ...), else None."""
+    sensor, _, kind = code.partition("_")
+    if sensor not in SENSORS or kind not in REP_SENSOR_MESSAGES:
+        return None
+    text = REP_SENSOR_MESSAGES[kind].format(
+        drift=POSTURE_DRIFT_DEG[sensor], wobble=WOBBLE_RMS_DEG, axis=AXIS_MIN_SHARE
+    )
+    return f"{sensor}: {text}"
+
+
+# What a live rep carrying a placement fault's code tells the lifter (the live check looks at
+# that one rep's rotation: fusion.live).
+LIVE_FAULT_MESSAGES = {
+    "sensors_swapped": "the sacrum sensor turned further than the thigh sensor: the two "
+    "sensors look swapped; exchange their assignments (or straps)",
+    "sensor_misplaced": "the sacrum sensor turned about as far as the thigh sensor: one of "
+    "them looks to be on the wrong segment; sacrum sensor flat on the sacrum, thigh sensor on "
+    "the lateral mid-thigh",
+}

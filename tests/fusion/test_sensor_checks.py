@@ -1,0 +1,77 @@
+"""Sensor checks against simulated sets whose placement is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusion.live import LiveSquatAnalyzer, RepCompleted
+from fusion.pipeline import analyze_recordings
+from fusion.sensor_checks import placement_check
+from fusion.simulator import SquatSetSpec, simulate_set
+from fusion.simulator.lifters import simulate_faulty_set
+from fusion.simulator.rotations import quat_to_matrix
+from fusion.types import ImuRecording
+
+SPEC = SquatSetSpec(reps=4, wink_deg=8.0)
+
+
+def test_sensors_in_place_raise_no_fault() -> None:
+    sim = simulate_set(SPEC, seed=3)
+    result = analyze_recordings(sim.sacrum, sim.thigh)
+    assert result.sensor_fault is None
+    assert not any(code in rep.quality for rep in result.reps for code in ("sensors_swapped",))
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"), [("swapped", "sensors_swapped"), ("sacrum_on_thigh", "sensor_misplaced")]
+)
+def test_swapped_and_misplaced_sensors_are_found(fault, code) -> None:
+    sacrum, thigh = simulate_faulty_set(SPEC, fault, seed=3)
+    result = analyze_recordings(sacrum, thigh)
+    assert result.sensor_fault is not None and result.sensor_fault.code == code
+    assert result.findings[0].code == code
+    assert all(code in rep.quality for rep in result.reps)
+
+
+def test_placement_check_needs_motion() -> None:
+    still = np.zeros((500, 3))
+    assert placement_check(still, still, 100.0) is None
+
+
+def _slipped(rec: ImuRecording, after_s: float, angle_deg: float, axis: np.ndarray) -> ImuRecording:
+    """The sensor turns on its strap by `angle_deg` about `axis` (sensor frame) over 0.3 s
+    from `after_s`: readings in the turned frame, plus the turning rate on the gyroscope."""
+    ramp = np.clip((rec.t_s - after_s) / 0.3, 0.0, 1.0)
+    acc, gyr = rec.acc_mps2.copy(), rec.gyr_radps.copy()
+    for k in np.flatnonzero(ramp > 0):
+        half = np.radians(angle_deg) * ramp[k] / 2
+        rotation = quat_to_matrix(np.concatenate(([np.cos(half)], np.sin(half) * axis)))
+        acc[k] = acc[k] @ rotation
+        gyr[k] = gyr[k] @ rotation
+    turning = (ramp > 0) & (ramp < 1)
+    gyr[turning] += np.radians(angle_deg) / 0.3 * axis
+    return ImuRecording(rec.t_s, acc, gyr)
+
+
+def test_a_sensor_that_slips_between_reps_is_said_per_rep() -> None:
+    sim = simulate_set(SquatSetSpec(reps=6, wink_deg=0.0, pause_between_s=(1.0, 1.0)), seed=4)
+    slip_s = 0.5 * (sim.reps[3].end_s + sim.reps[4].start_s)
+    flexion_axis = analyze_recordings(sim.sacrum, sim.thigh).sacrum_calibration.y_axis
+    result = analyze_recordings(_slipped(sim.sacrum, slip_s, 25.0, flexion_axis), sim.thigh)
+    drifted = [rep.rep for rep in result.reps if "sacrum_drift" in rep.quality]
+    assert drifted == [5, 6]
+    assert any(f.code == "rep_sacrum_drift" and f.rep == 5 for f in result.findings)
+
+
+def test_the_live_analyser_marks_reps_of_swapped_sensors() -> None:
+    sacrum, thigh = simulate_faulty_set(SquatSetSpec(reps=3, depth_deg=110.0), "swapped", seed=5)
+    analyzer = LiveSquatAnalyzer()
+    reps = []
+    for start in np.arange(0.0, max(sacrum.t_s[-1], thigh.t_s[-1]) + 0.1, 0.1):
+        for placement, rec in (("sacrum", sacrum), ("thigh", thigh)):
+            m = (rec.t_s >= start) & (rec.t_s < start + 0.1)
+            events = analyzer.push(placement, rec.t_s[m], rec.acc_mps2[m], rec.gyr_radps[m])
+            reps += [e.metrics for e in events if isinstance(e, RepCompleted)]
+    assert reps, "the swapped pelvis still crosses the rep threshold"
+    assert all("sensors_swapped" in rep.quality for rep in reps)
