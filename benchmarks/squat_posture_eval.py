@@ -1,4 +1,5 @@
-"""Real labelled squats (../shared/data/squat_posture): rep counts and butt-wink detection.
+"""Real labelled squats (../shared/data/squat_posture): rep counts, butt-wink detection,
+personal baselines, the rhythm-lag measure and sensor checks.
 
 Each labelled set (classK/subjectS_setJ_window*.csv, one rep per window, windows contiguous)
 is concatenated into one recording: s0 (lower back) = sacrum, s1 = thigh, time from the
@@ -6,15 +7,21 @@ is concatenated into one recording: s0 (lower back) = sacrum, s1 = thigh, time f
 are used for nothing but scoring and, where said, choosing a threshold.
 
 Reported:
-- complete reps found per set vs labelled windows;
-- per-rep wink amplitude and flag rate per class at the default threshold;
-- leave-one-subject-out (tune on one subject, score on the other), butt wink (class 2) vs
-  correct (class 0) reps, balanced accuracy, for
-  (a) a fixed threshold in degrees, and
-  (b) a threshold relative to the lifter's own baseline: the lifter's first correct set
-      (class0 set1) gives median m and robust spread s (1.4826 x MAD); a rep is flagged when
-      wink >= m + k*s, with k tuned on the other subject; the baseline set is left out of
-      the scoring.
+- per set: reps found (complete + edge) vs labelled windows, and whether every labelled
+  window holds a found rep's bottom ("every labelled rep found");
+- per class: wink amplitude and rhythm lag, flag rate at the default threshold;
+- sensor checks: placement faults with the files as labelled (false alarms) and swapped;
+  per-rep sensor codes;
+- leave-one-subject-out, butt wink (class 2) vs correct reps: the lifter's first correct set
+  (class0 set1) is their baseline set (reps that do not wink), the second correct set and
+  both butt-wink sets are scored; per held-out lifter: wink reps flagged, correct reps
+  flagged, balanced accuracy for
+  (a) the default threshold (no baseline),
+  (b) a fixed threshold tuned on the other lifter,
+  (c) the personal baseline, threshold max(default, centre + k x spread), k = 3 as shipped,
+  (d) the same with k tuned on the other lifter,
+  (e) the rhythm lag alone, threshold tuned on the other lifter,
+  (f) wink (personal threshold) OR rhythm lag (tuned on the other lifter).
 
 Usage: python benchmarks/squat_posture_eval.py [DATA_DIR]
 DATA_DIR holds squat_posture/ (default $WINKWATCH_SHARED_DATA, else ../shared/data).
@@ -26,12 +33,13 @@ import csv
 import os
 import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fusion.baseline import K_SPREAD, personal_baseline, wink_threshold
 from fusion.pipeline import WINK_THRESHOLD_DEG, analyze_recordings
 from fusion.types import ImuRecording
 
@@ -48,6 +56,7 @@ class LabelledSet:
     windows: int
     sacrum: ImuRecording
     thigh: ImuRecording
+    window_bounds_s: tuple[tuple[float, float], ...]  # first and last sample time per window
 
 
 def _shared_data_dir(argv: list[str]) -> Path:
@@ -66,20 +75,26 @@ def load_sets(root: Path) -> list[LabelledSet]:
     sets = []
     for (label, subject, set_number), paths in sorted(grouped.items()):
         rows: dict[int, list[float]] = {}
-        for path in paths:
+        bounds = []
+        for path in sorted(paths, key=lambda p: int(WINDOW_FILE.search(p.name)[3])):
+            times = []
             with path.open(newline="") as handle:
                 for row in csv.DictReader(handle):
+                    times.append(float(row["millis"]) / 1000.0)
                     rows[int(row["seq"])] = [float(row["millis"]) / 1000.0] + [
                         float(row[f"s{s}_{q}"])
                         for s in (0, 1)
                         for q in ("ax", "ay", "az", "gx", "gy", "gz")
                     ]
+            bounds.append((min(times), max(times)))
         data = np.array([rows[k] for k in sorted(rows)])
         keep = np.concatenate(([True], np.diff(data[:, 0]) > 0))
         data = data[keep]
         sacrum = ImuRecording(data[:, 0], data[:, 1:4], data[:, 4:7])
         thigh = ImuRecording(data[:, 0], data[:, 7:10], data[:, 10:13])
-        sets.append(LabelledSet(label, subject, set_number, len(paths), sacrum, thigh))
+        sets.append(
+            LabelledSet(label, subject, set_number, len(paths), sacrum, thigh, tuple(bounds))
+        )
     return sets
 
 
@@ -95,95 +110,207 @@ def best_threshold(positive: np.ndarray, negative: np.ndarray) -> float:
     return float(candidates[int(np.argmax(scores))])
 
 
+WINDOW_MATCH_TOLERANCE_S = 0.15
+
+
+def every_window_found(s: LabelledSet, bottoms_s: list[float]) -> bool:
+    """Each labelled window holds the bottom of a found rep (windows may start mid-rep)."""
+    return all(
+        any(a - WINDOW_MATCH_TOLERANCE_S <= b <= z + WINDOW_MATCH_TOLERANCE_S for b in bottoms_s)
+        for a, z in s.window_bounds_s
+    )
+
+
+@dataclass
+class SetResult:
+    labelled: LabelledSet
+    winks: np.ndarray
+    lags: np.ndarray  # NaN where not measurable
+    fault: str | None
+    swapped_fault: str | None
+    rep_codes: list[str]
+
+
+def analyse(s: LabelledSet) -> tuple[SetResult, str]:
+    result = analyze_recordings(s.sacrum, s.thigh)
+    swapped = analyze_recordings(s.thigh, s.sacrum)
+    edges = sum(any(q.startswith("edge") for q in r.quality) for r in result.reps)
+    found = every_window_found(s, [r.bottom_s for r in result.reps])
+    line = (
+        f"| {s.label} {CLASS_NAMES[s.label]} | {s.subject} | {s.set_number} | {s.windows} "
+        f"| {len(result.reps)} | {edges} | {'yes' if found else 'no'} |"
+    )
+    codes = [q for r in result.reps for q in r.quality if q not in ("gap", "clipping")]
+    lags = np.array([np.nan if r.rhythm_lag_deg is None else r.rhythm_lag_deg for r in result.reps])
+    return (
+        SetResult(
+            s,
+            np.array([r.wink_deg for r in result.reps]),
+            lags,
+            result.sensor_fault.code if result.sensor_fault else None,
+            swapped.sensor_fault.code if swapped.sensor_fault else None,
+            codes,
+        ),
+        line + ("found" if found else ""),
+    )
+
+
 def main(argv: list[str]) -> int:
     root = _shared_data_dir(argv) / "squat_posture"
     if not root.is_dir():
         print(f"no labelled squat data at {root}; nothing to evaluate")
         return 0
     sets = load_sets(root)
-    winks: dict[tuple[int, int, int], np.ndarray] = {}
-    print("## Rep counts (complete reps found vs labelled windows)\n")
-    print("| class | subject | set | windows | reps found | incomplete |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    exact = 0
-    for s in sets:
-        result = analyze_recordings(s.sacrum, s.thigh)
-        incomplete = sum(f.code == "incomplete_reps" for f in result.findings)
-        winks[(s.label, s.subject, s.set_number)] = np.array([r.wink_deg for r in result.reps])
-        exact += len(result.reps) == s.windows
-        note = next(
-            (f.message.split(" ")[0] for f in result.findings if f.code == "incomplete_reps"), "0"
-        )
-        print(
-            f"| {s.label} {CLASS_NAMES[s.label]} | {s.subject} | {s.set_number} | {s.windows} "
-            f"| {len(result.reps)} | {note if incomplete else 0} |"
-        )
-    print(f"\nexact count in {exact}/{len(sets)} sets\n")
-
-    print(f"## Wink per class (default threshold {WINK_THRESHOLD_DEG:.1f} deg)\n")
-    print("| class | reps | wink median deg | IQR deg | flagged |")
-    print("| --- | --- | --- | --- | --- |")
-    for label, name in CLASS_NAMES.items():
-        values = np.concatenate([v for k, v in winks.items() if k[0] == label])
-        q1, q2, q3 = np.percentile(values, [25, 50, 75])
-        print(
-            f"| {label} {name} | {values.size} | {q2:.1f} | {q1:.1f}-{q3:.1f} "
-            f"| {np.mean(values >= WINK_THRESHOLD_DEG):.0%} |"
-        )
-
-    subjects = sorted({s.subject for s in sets})
-
-    def reps_of(subject: int, label: int, skip_baseline: bool = False) -> np.ndarray:
-        parts = [
-            v
-            for (lab, sub, num), v in winks.items()
-            if lab == label and sub == subject and not (skip_baseline and label == 0 and num == 1)
-        ]
-        return np.concatenate(parts) if parts else np.empty(0)
-
-    def baseline(subject: int) -> tuple[float, float]:
-        base = winks[(0, subject, 1)]
-        spread = 1.4826 * float(np.median(np.abs(base - np.median(base))))
-        return float(np.median(base)), max(spread, 0.1)
-
-    print("\n## Leave-one-subject-out: butt wink (class 2) vs correct (class 0) reps\n")
+    print("## Rep counts (reps found vs labelled windows)\n")
     print(
-        "| method | tuned on | threshold | scored on | wink reps flagged | correct reps flagged | balanced accuracy |"
+        "| class | subject | set | windows | reps found | of them at an edge | every labelled rep found |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for method in ("fixed", "baseline-relative"):
-        scores = []
-        for tune, score in ((a, b) for a in subjects for b in subjects if a != b):
-            relative = method == "baseline-relative"
-
-            def transform(
-                values: np.ndarray, subject: int, relative: bool = relative
-            ) -> np.ndarray:
-                if not relative:
-                    return values
-                median, spread = baseline(subject)
-                return (values - median) / spread
-
-            threshold = best_threshold(
-                transform(reps_of(tune, 2), tune), transform(reps_of(tune, 0, relative), tune)
-            )
-            pos = transform(reps_of(score, 2), score) >= threshold
-            neg = transform(reps_of(score, 0, relative), score) >= threshold
-            ba = balanced_accuracy(pos, neg)
-            scores.append(ba)
-            unit = "k" if relative else "deg"
-            print(
-                f"| {method} | {tune} | {threshold:.2f} {unit} | {score} | {pos.mean():.0%} "
-                f"| {neg.mean():.0%} | {ba:.2f} |"
-            )
-        print(f"| {method} | | | mean | | | {np.mean(scores):.2f} |")
-    default_pos = np.concatenate([reps_of(s, 2) for s in subjects]) >= WINK_THRESHOLD_DEG
-    default_neg = np.concatenate([reps_of(s, 0) for s in subjects]) >= WINK_THRESHOLD_DEG
+    results: list[SetResult] = []
+    every = 0
+    for s in sets:
+        res, line = analyse(s)
+        every += line.endswith("found")
+        print(line.removesuffix("found"))
+        results.append(res)
+    exact = sum(len(r.winks) == r.labelled.windows for r in results)
     print(
-        f"\ndefault threshold {WINK_THRESHOLD_DEG:.1f} deg on both subjects: balanced accuracy "
-        f"{balanced_accuracy(default_pos, default_neg):.2f}"
+        f"\nevery labelled rep found in {every}/{len(sets)} recordings ({every / len(sets):.0%}); "
+        f"rep count equal to the windows in {exact}/{len(sets)}\n"
     )
+
+    print(f"## Wink and rhythm lag per class (default threshold {WINK_THRESHOLD_DEG:.1f} deg)\n")
+    print(
+        "| class | reps | wink median deg | IQR deg | flagged | rhythm lag median deg | IQR deg |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, name in CLASS_NAMES.items():
+        values = np.concatenate([r.winks for r in results if r.labelled.label == label])
+        lags = np.concatenate([r.lags for r in results if r.labelled.label == label])
+        lags = lags[np.isfinite(lags)]
+        q1, q2, q3 = np.percentile(values, [25, 50, 75])
+        l1, l2, l3 = np.percentile(lags, [25, 50, 75])
+        print(
+            f"| {label} {name} | {values.size} | {q2:.1f} | {q1:.1f}-{q3:.1f} "
+            f"| {np.mean(values >= WINK_THRESHOLD_DEG):.0%} | {l2:.1f} | {l1:.1f}-{l3:.1f} |"
+        )
+
+    print("\n## Sensor checks\n")
+    alarms = sum(r.fault is not None for r in results)
+    swapped = sum(r.swapped_fault is not None for r in results)
+    codes = Counter(c for r in results for c in r.rep_codes)
+    reps = sum(len(r.winks) for r in results)
+    print(f"- placement fault with the files as labelled: {alarms}/{len(results)} recordings")
+    print(
+        f"- files swapped: fault found in {swapped}/{len(results)} "
+        f"({Counter(r.swapped_fault for r in results)})"
+    )
+    print(f"- per-rep codes over {reps} reps: {dict(sorted(codes.items())) or 'none'}")
+
+    loso(results)
     return 0
+
+
+def _scores(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float, float]:
+    return float(np.mean(pos)), float(np.mean(neg)), balanced_accuracy(pos, neg)
+
+
+def loso(results: list[SetResult]) -> None:
+    subjects = sorted({r.labelled.subject for r in results})
+
+    def pick(subject: int, label: int, set_number: int | None = None, lag: bool = False):
+        parts = [
+            r.lags if lag else r.winks
+            for r in results
+            if r.labelled.subject == subject
+            and r.labelled.label == label
+            and (set_number is None or r.labelled.set_number == set_number)
+        ]
+        return np.concatenate(parts)
+
+    def data(subject: int, lag: bool = False):
+        """(baseline reps, wink reps, correct reps scored) of one lifter."""
+        return pick(subject, 0, 1, lag), pick(subject, 2, None, lag), pick(subject, 0, 2, lag)
+
+    def personal_threshold(subject: int, k: float) -> float:
+        baseline = personal_baseline(data(subject)[0])
+        return wink_threshold(WINK_THRESHOLD_DEG, baseline, k).threshold_deg
+
+    def best_k(subject: int) -> float:
+        _, pos, neg = data(subject)
+        grid = np.arange(1.0, 8.01, 0.5)
+        scores = [
+            balanced_accuracy(
+                pos >= personal_threshold(subject, k), neg >= personal_threshold(subject, k)
+            )
+            for k in grid
+        ]
+        best = max(scores)  # ties: the k closest to the shipped one
+        return float(
+            min((k for k, v in zip(grid, scores) if v == best), key=lambda k: abs(k - K_SPREAD))
+        )
+
+    print("\n## Leave-one-subject-out: butt wink (class 2) vs correct reps (class 0 set 2)\n")
+    print("Baseline set: the held-out lifter's class 0 set 1 (10 reps that do not wink).\n")
+    print(
+        "| method | scored on | threshold | wink reps flagged | correct reps flagged | balanced accuracy |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    means: dict[str, list[float]] = defaultdict(list)
+    for score in subjects:
+        tune = next(s for s in subjects if s != score)
+        _, pos, neg = data(score)
+        _, tpos, tneg = data(tune)
+        rows = []
+        rows.append(
+            ("(a) default, no baseline", f"{WINK_THRESHOLD_DEG:.2f} deg", WINK_THRESHOLD_DEG)
+        )
+        rows.append(("(b) fixed, tuned on the other lifter", None, best_threshold(tpos, tneg)))
+        rows.append(("(c) personal baseline, k = 3", None, personal_threshold(score, K_SPREAD)))
+        k_tuned = best_k(tune)
+        rows.append(
+            (
+                f"(d) personal baseline, k tuned on the other lifter ({k_tuned:.1f})",
+                None,
+                personal_threshold(score, k_tuned),
+            )
+        )
+        for name, text, threshold in rows:
+            p, n, ba = _scores(pos >= threshold, neg >= threshold)
+            means[name.split(",")[0] if name.startswith("(d)") else name].append(ba)
+            print(
+                f"| {name} | {score} | {text or f'{threshold:.2f} deg'} | {p:.0%} | {n:.0%} | {ba:.2f} |"
+            )
+        _, lpos, lneg = data(score, lag=True)
+        _, tlpos, tlneg = data(tune, lag=True)
+        finite = lambda v: np.nan_to_num(v, nan=-np.inf)  # noqa: E731
+        lag_threshold = best_threshold(finite(tlpos), finite(tlneg))
+        p, n, ba = _scores(finite(lpos) >= lag_threshold, finite(lneg) >= lag_threshold)
+        means["(e) rhythm lag"].append(ba)
+        print(
+            f"| (e) rhythm lag, tuned on the other lifter | {score} | {lag_threshold:.2f} deg lag | {p:.0%} | {n:.0%} | {ba:.2f} |"
+        )
+        wink_t = personal_threshold(score, K_SPREAD)
+        tune_wink_t = personal_threshold(tune, K_SPREAD)
+        # lag threshold for the OR rule tuned on the other lifter given its wink threshold
+        candidates = np.unique(np.concatenate([finite(tlpos), finite(tlneg)]))
+        best_or = max(
+            candidates,
+            key=lambda c: balanced_accuracy(
+                (tpos >= tune_wink_t) | (finite(tlpos) >= c),
+                (tneg >= tune_wink_t) | (finite(tlneg) >= c),
+            ),
+        )
+        p, n, ba = _scores(
+            (pos >= wink_t) | (finite(lpos) >= best_or), (neg >= wink_t) | (finite(lneg) >= best_or)
+        )
+        means["(f) wink or lag"].append(ba)
+        print(
+            f"| (f) personal wink or lag >= {best_or:.2f} (tuned on the other lifter) | {score} | {wink_t:.2f} deg | {p:.0%} | {n:.0%} | {ba:.2f} |"
+        )
+    print("\nmean balanced accuracy over the two held-out lifters:")
+    for name, values in means.items():
+        print(f"- {name}: {np.mean(values):.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""Personal baselines and sensor checks on simulated lifters (fusion.simulator.lifters).
+
+Each lifter (own rhythm, depth, tempo, onset, sacrum and thigh soft-tissue wobble = their
+noise floor, own sensors) does a baseline set of 8 reps that do not wink, then two sets of
+clear winks (6-15 deg), two with none (0-1.5 deg) and one in between (1.5-6 deg), 5 reps
+each. Reported:
+- wink detection (truth >= 6 vs <= 1.5 deg) with the default threshold and with the
+  personal baseline, for k (threshold = centre + k x spread) and the number of baseline reps
+  used; grade `borderline` vs the truth's distance to the threshold;
+- sensor placement checks: recordings with the sensors in place, swapped, and the sacrum
+  sensor on the thigh; share found (and false alarms on the ones in place).
+
+Usage: python benchmarks/personal_baseline.py [LIFTERS] [FIRST_SEED] [PLACEMENT_RECORDINGS]
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from fusion.baseline import K_SPREAD, MIN_BASELINE_REPS
+from fusion.lifter_evaluation import LifterRecord, score_lifters, simulate_lifter
+from fusion.pipeline import analyze_recordings
+from fusion.simulator.lifters import FAULT_KINDS, lifter_set, random_lifter, simulate_faulty_set
+from fusion.simulator.simulate import simulate_set
+
+
+def _row(name: str, score) -> str:
+    return (
+        f"| {name} | {score.personal_thresholds} | {score.sensitivity:.3f} "
+        f"| {score.false_flag_share:.1%} | {score.balanced_accuracy:.3f} "
+        f"| {score.borderline_reps} | {score.borderline_far_from_truth} |"
+    )
+
+
+def wink_tables(records: list[LifterRecord]) -> None:
+    reps = sum(len(r.wink_deg) for r in records)
+    print(f"## Wink detection, {len(records)} simulated lifters, {reps} test reps\n")
+    floors = np.array([np.median(r.baseline_wink_deg) for r in records])
+    print(
+        "baseline-set median wink per lifter (their noise floor): "
+        f"median {np.median(floors):.2f} deg, range {floors.min():.2f}-{floors.max():.2f}\n"
+    )
+    print(
+        "| threshold | lifters with a personal threshold | sensitivity (truth >= 6) "
+        "| false flags (truth <= 1.5) | balanced accuracy | borderline reps "
+        "| borderline with truth > 1 deg from the threshold |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    first = score_lifters(records, use_baseline=False)
+    print(_row("default 5 deg, no baseline", first))
+    for k in (2.0, 2.5, 3.0, 3.5, 4.0):
+        print(_row(f"personal, k = {k}, 8 reps", score_lifters(records, k_spread=k)))
+    for n in (3, MIN_BASELINE_REPS, 8):
+        print(
+            _row(
+                f"personal, k = {K_SPREAD}, first {n} reps",
+                score_lifters(records, baseline_reps=n),
+            )
+        )
+
+
+def placement_table(count: int, first_seed: int) -> None:
+    found = dict.fromkeys(("in place", *FAULT_KINDS), 0)
+    ratios: dict[str, list[float]] = {kind: [] for kind in found}
+    for seed in range(first_seed, first_seed + count):
+        rng = np.random.default_rng(seed)
+        lifter = random_lifter(rng)
+        spec = lifter_set(lifter, rng, wink_deg=float(rng.choice([0.0, rng.uniform(0, 15)])))
+        sim = simulate_set(spec, seed=seed)
+        cases = {"in place": (sim.sacrum, sim.thigh)}
+        cases.update({kind: simulate_faulty_set(spec, kind, seed=seed) for kind in FAULT_KINDS})
+        for kind, (sacrum, thigh) in cases.items():
+            fault = analyze_recordings(sacrum, thigh).sensor_fault
+            found[kind] += fault is not None
+            if fault is not None:
+                ratios[kind].append(fault.ratio)
+    print(f"\n## Sensor placement, {count} simulated recordings of each kind\n")
+    print("| sensors | recordings with a placement fault found |")
+    print("| --- | --- |")
+    for kind, hits in found.items():
+        label = "in place (false alarms)" if kind == "in place" else kind
+        print(f"| {label} | {hits}/{count} ({hits / count:.1%}) |")
+
+
+def main(argv: list[str]) -> int:
+    lifters = int(argv[1]) if len(argv) > 1 else 40
+    first_seed = int(argv[2]) if len(argv) > 2 else 1
+    placements = int(argv[3]) if len(argv) > 3 else 100
+    records = [simulate_lifter(seed) for seed in range(first_seed, first_seed + lifters)]
+    wink_tables(records)
+    placement_table(placements, 10_000 + first_seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
