@@ -1,10 +1,11 @@
 """Personal baselines and sensor checks on simulated lifters (fusion.simulator.lifters).
 
-Each lifter (own rhythm, depth, tempo, onset, sacrum and thigh soft-tissue wobble = their
-noise floor, own sensors) does a baseline set of 8 reps that do not wink, then two sets of
+Each lifter (own rhythm, depth, tempo, onset, sacrum skin artefact and soft-tissue wobble =
+their noise floor, own sensors) does a baseline set of 8 reps that do not wink (truth 0-1.5
+deg), then two sets of
 clear winks (6-15 deg), two with none (0-1.5 deg) and one in between (1.5-6 deg), 5 reps
 each. Reported:
-- wink detection (truth >= 6 vs <= 1.5 deg) with the default threshold and with the
+- wink detection (truth >= 6 vs <= 1.5 deg), with and without the skin artefact, with the default threshold and with the
   personal baseline, for k (threshold = centre + k x spread) and the number of baseline reps
   used; grade `borderline` vs the truth's distance to the threshold;
 - sensor placement checks: recordings with the sensors in place, swapped, and the sacrum
@@ -88,8 +89,13 @@ def main(argv: list[str]) -> int:
     lifters = int(argv[1]) if len(argv) > 1 else 40
     first_seed = int(argv[2]) if len(argv) > 2 else 1
     placements = int(argv[3]) if len(argv) > 3 else 100
-    records = [simulate_lifter(seed) for seed in range(first_seed, first_seed + lifters)]
-    wink_tables(records)
+    for skin in (True, False):
+        records = [
+            simulate_lifter(seed, skin_artefact=skin)
+            for seed in range(first_seed, first_seed + lifters)
+        ]
+        print("\n# " + ("with" if skin else "without") + " the sacrum skin artefact\n")
+        wink_tables(records)
     placement_table(placements, 10_000 + first_seed)
     return 0
 

@@ -3,8 +3,8 @@
 Pure: simulated sets in, numbers out. Used by the tests (a few fixed seeds, bars asserted)
 and by benchmarks/personal_baseline.py (many lifters, numbers reported).
 
-Per lifter: one baseline set of reps that do not wink (a warm-up or an assessment's steps at
-their working depth), then test sets with clear winks (`CLEAR_WINK_RANGE_DEG`), none
+Per lifter: one baseline set of reps that do not wink (truth within `NO_WINK_RANGE_DEG`, as
+a warm-up or an assessment's steps at their working depth would be), then test sets with clear winks (`CLEAR_WINK_RANGE_DEG`), none
 (`NO_WINK_RANGE_DEG`) and in between. Every set is analysed once; the flag for a threshold
 is wink_deg >= threshold, exactly as `rep_metrics` decides it, so thresholds built from the
 baseline with different k and minimum rep counts can be compared on the same measurements.
@@ -12,7 +12,7 @@ baseline with different k and minimum rep counts can be compared on the same mea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from fusion.baseline import (
     wink_threshold,
 )
 from fusion.pipeline import analyze_recordings
-from fusion.simulator.lifters import lifter_set, random_lifter
+from fusion.simulator.lifters import lifter_set, random_lifter, with_skin_artefact
 from fusion.simulator.simulate import simulate_set
 
 CLEAR_WINK_DEG = 6.0  # truth at or above: a rep that winks (the issue's bar)
@@ -56,31 +56,44 @@ def _matched_winks(sim, result) -> list[tuple[float, float]]:
 
 
 def simulate_lifter(
-    seed: int, baseline_reps: int = 8, reps_per_set: int = 5, sets_per_kind: int = 2
+    seed: int,
+    baseline_reps: int = 8,
+    reps_per_set: int = 5,
+    sets_per_kind: int = 2,
+    *,
+    skin_artefact: bool = True,
 ) -> LifterRecord:
-    """Draw a lifter from `seed`, simulate their baseline set and test sets, analyse them."""
+    """Draw a lifter from `seed`, simulate their baseline set and test sets, analyse them.
+
+    The baseline set's reps do not wink in the same sense as the scored ones: a true
+    posterior rotation within `NO_WINK_RANGE_DEG`. `skin_artefact` False leaves out the
+    sacrum skin artefact (the lifter's slow noise floor), keeping wobble and sensor errors.
+    """
     rng = np.random.default_rng(seed)
     lifter = random_lifter(rng)
-    baseline_spec = lifter_set(lifter, rng, wink_deg=0.0, reps=baseline_reps)
-    baseline_result = analyze_recordings(*_recordings(baseline_spec, seed * 100))
+    if not skin_artefact:
+        lifter = replace(lifter, sacrum_skin_deg=0.0)
+    baseline_spec = lifter_set(
+        lifter, rng, wink_deg=float(rng.uniform(*NO_WINK_RANGE_DEG)), reps=baseline_reps
+    )
+    baseline_sim = simulate_set(baseline_spec, seed=seed * 100)
+    baseline_result = analyze_recordings(
+        with_skin_artefact(baseline_sim, lifter, rng), baseline_sim.thigh
+    )
     kinds = [CLEAR_WINK_RANGE_DEG, NO_WINK_RANGE_DEG] * sets_per_kind + [BETWEEN_RANGE_DEG]
     pairs: list[tuple[float, float]] = []
     for k, (low, high) in enumerate(kinds):
         wink = float(rng.uniform(low, high))
         spec = lifter_set(lifter, rng, wink_deg=wink, reps=reps_per_set)
         sim = simulate_set(spec, seed=seed * 100 + k + 1)
-        pairs += _matched_winks(sim, analyze_recordings(sim.sacrum, sim.thigh))
+        sacrum = with_skin_artefact(sim, lifter, rng)
+        pairs += _matched_winks(sim, analyze_recordings(sacrum, sim.thigh))
     return LifterRecord(
         seed,
         tuple(r.wink_deg for r in baseline_result.reps),
         tuple(t for t, _ in pairs),
         tuple(m for _, m in pairs),
     )
-
-
-def _recordings(spec, seed: int):
-    sim = simulate_set(spec, seed=seed)
-    return sim.sacrum, sim.thigh
 
 
 @dataclass(frozen=True)

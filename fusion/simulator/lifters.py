@@ -1,9 +1,20 @@
 """Simulated lifters: what stays the same across one person's sets, and faulty sensor setups.
 
 A `Lifter` fixes a person's lumbopelvic rhythm, usual depth, tempo, wink onset, the soft
-tissue under each sensor (their personal noise floor for the pelvis reversal: the sacrum
-wobble adds to every rep's measured reversal) and their two sensors. `lifter_set` draws one
-set of that person with a given wink; `random_lifter` draws a person from the ranges below.
+tissue under each sensor and their two sensors. `lifter_set` draws one set of that person
+with a given wink; `random_lifter` draws a person from the ranges below.
+
+Their personal noise floor for the pelvis reversal has two parts:
+- soft-tissue wobble of the sacrum sensor (3-10 Hz, `SensorSpec.soft_tissue_deg`);
+- skin motion over the sacrum (`with_skin_artefact`): around the bottom of each rep (a
+  raised-cosine bump of half-width `SKIN_HALF_WIDTH_S` centred on the true bottom) the skin
+  and the gluteal tissue under the sensor are compressed and the sensor tilts posteriorly
+  relative to the pelvis by up to `sacrum_skin_deg` (varying by `skin_variation` from rep to
+  rep), then back. It is slow, like a wink, so no filter separates it: the measured reversal
+  of a rep that does not wink is about 0.4-1.0 x that (the rhythm still adds tilt just
+  before the bottom). 0-6 deg gives no-wink reversals of ~0-5 deg, the range of the real
+  correct reps of ../shared/data/squat_posture (median 2.4 deg, IQR 1.7-3.1, up to ~5). It is
+  not part of the truth: the pelvis itself does not turn.
 
 `simulate_faulty_set` records a set with the sensors placed wrongly:
 - `swapped`: the sacrum file holds the thigh sensor's recording and vice versa;
@@ -18,6 +29,7 @@ from typing import Literal
 import numpy as np
 
 from fusion.simulator.randomize import random_sensor_spec
+from fusion.simulator.rotations import quat_to_matrix
 from fusion.simulator.scenario import plan_set
 from fusion.simulator.simulate import SimulatedSet, _simulate_sensor, simulate_set
 from fusion.simulator.spec import OutOfPlaneSpec, SensorSpec, SquatSetSpec
@@ -29,6 +41,9 @@ SACRUM_WOBBLE_RANGE_DEG = (0.0, 2.0)  # soft tissue under the sacrum sensor: the
 THIGH_WOBBLE_RANGE_DEG = (0.0, 3.0)
 DEPTH_RANGE_DEG = (85.0, 120.0)
 ONSET_FRACTION_RANGE = (0.6, 0.85)
+SKIN_RANGE_DEG = (0.0, 6.0)
+SKIN_VARIATION_RANGE = (0.1, 0.4)  # rep-to-rep relative sd of the skin artefact
+SKIN_HALF_WIDTH_S = 0.2
 
 FaultKind = Literal["swapped", "sacrum_on_thigh"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("swapped", "sacrum_on_thigh")
@@ -49,6 +64,8 @@ class Lifter:
     knees_out_deg: float
     sacrum: SensorSpec
     thigh: SensorSpec
+    sacrum_skin_deg: float = 0.0
+    skin_variation: float = 0.0
 
 
 def random_lifter(rng: np.random.Generator) -> Lifter:
@@ -67,7 +84,36 @@ def random_lifter(rng: np.random.Generator) -> Lifter:
         knees_out_deg=float(rng.uniform(3.0, 10.0)),
         sacrum=replace(random_sensor_spec(rng), soft_tissue_deg=sacrum_wobble),
         thigh=replace(random_sensor_spec(rng), soft_tissue_deg=thigh_wobble),
+        sacrum_skin_deg=float(rng.uniform(*SKIN_RANGE_DEG)),
+        skin_variation=float(rng.uniform(*SKIN_VARIATION_RANGE)),
     )
+
+
+def with_skin_artefact(sim: SimulatedSet, lifter: Lifter, rng: np.random.Generator) -> ImuRecording:
+    """The sacrum recording of `sim` with the lifter's skin artefact (module docstring).
+
+    Readings are turned into the tilted sensor frame and the gyroscope gets the tilting
+    rate (from the sampled artefact angle), as `fusion.simulator.imu` does for wobble.
+    """
+    rec = sim.sacrum
+    if lifter.sacrum_skin_deg <= 0:
+        return rec
+    true_t_s = sim.sacrum_truth.true_t_s
+    angle_deg = np.zeros(true_t_s.size)
+    for rep in sim.reps:
+        amplitude = lifter.sacrum_skin_deg * max(0.0, 1.0 + rng.normal(0.0, lifter.skin_variation))
+        phase = np.clip((true_t_s - rep.bottom_s) / SKIN_HALF_WIDTH_S, -1.0, 1.0)
+        angle_deg += amplitude * 0.5 * (1.0 + np.cos(np.pi * phase))
+    axis = quat_to_matrix(sim.sacrum_truth.errors.mount_quat_wxyz).T @ np.array([0.0, 1.0, 0.0])
+    half = -np.radians(angle_deg) / 2.0  # posterior: against the anterior-positive tilt
+    acc, gyr = rec.acc_mps2.copy(), rec.gyr_radps.copy()
+    for k in np.flatnonzero(angle_deg > 0):
+        turn = quat_to_matrix(np.concatenate(([np.cos(half[k])], np.sin(half[k]) * axis)))
+        acc[k] = acc[k] @ turn
+        gyr[k] = gyr[k] @ turn
+    rate_radps = np.gradient(-np.radians(angle_deg), true_t_s)
+    gyr += rate_radps[:, None] * axis[None, :]
+    return ImuRecording(rec.t_s, acc, gyr)
 
 
 def lifter_set(

@@ -166,6 +166,7 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
     first = page.locator(f"#live-reps tr.rep[data-rep='{rep}']")
     cells = first.locator("td").all_inner_texts()
     assert cells[4] == "WINK", cells
+    assert "threshold 5.0° (default)" in first.locator(".flag").get_attribute("title")
     depth = float(cells[1].rstrip("°"))
     assert 95.0 < depth < 125.0, cells  # Sam squats to ~110 deg
     onset = float(cells[3].rstrip("°"))
@@ -177,6 +178,8 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
     # Rep detail: the tilt-vs-thigh loop and the time series are drawn from the live stream.
     first.click()
     page.wait_for_selector("#rep-detail:not([hidden])")
+    facts = page.inner_text("#rep-facts")
+    assert "vs threshold 5.0° (default), clear" in facts, facts
     page.wait_for_function("document.getElementById('rep-note').textContent.length > 0")
     assert "live stream" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
     assert _painted(page, "rep-loop") and _painted(page, "rep-time")

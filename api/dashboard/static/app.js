@@ -330,9 +330,25 @@ function onRepCompleted(event) {
   renderLiveReps(event.metrics.rep);
 }
 
+// The flag with its grade: `borderline` is within the athlete's own noise of the threshold.
+function flagHtml(m) {
+  const source = m.threshold_source === "personal" ? `personal, ${m.baseline_reps} reps` : "default";
+  const title = `threshold ${deg(m.wink_threshold_deg, 1)} (${source})`;
+  if (m.wink_grade === "borderline") {
+    return `<span class="flag borderline" title="${title}">${m.butt_wink ? "wink?" : "ok?"}</span>`;
+  }
+  return m.butt_wink ? `<span class="flag wink" title="${title}">WINK</span>` : `<span class="flag ok" title="${title}">ok</span>`;
+}
+
+function thresholdText(m) {
+  if (m.wink_threshold_deg === undefined || m.wink_threshold_deg === null) return "";
+  const source = m.threshold_source === "personal" ? `personal baseline, ${m.baseline_reps} reps` : (m.baseline_reps ? `default; baseline of ${m.baseline_reps} reps is lower` : "default");
+  return ` vs threshold ${deg(m.wink_threshold_deg, 1)} (${source}), ${m.wink_grade}`;
+}
+
 function repRow(rep, isNew) {
   const m = rep.metrics;
-  const flag = m.butt_wink ? '<span class="flag wink">WINK</span>' : '<span class="flag ok">ok</span>';
+  const flag = flagHtml(m);
   return `<tr class="rep${isNew ? " new" : ""}" data-rep="${m.rep}"><td>${m.rep}</td><td>${deg(m.depth_deg)}</td>`
     + `<td>${deg(m.wink_deg, 1)}</td><td>${m.butt_wink ? deg(m.wink_onset_depth_deg) : "–"}</td><td>${flag}</td></tr>`;
 }
@@ -418,7 +434,7 @@ async function openRep(rep) {
   $("rep-title").textContent = `Rep ${m.rep}`;
   $("rep-facts").innerHTML = `Depth ${deg(m.depth_deg)}, hip flexion ${deg(m.hip_flexion_max_deg)}, `
     + `tilt peak ${deg(m.pelvic_tilt_peak_deg, 1)} → bottom ${deg(m.pelvic_tilt_bottom_deg, 1)}, `
-    + `wink ${deg(m.wink_deg, 1)}${m.butt_wink ? ` from ${deg(m.wink_onset_depth_deg)} <span class="flag wink">WINK</span>` : ' <span class="flag ok">ok</span>'}`
+    + `wink ${deg(m.wink_deg, 1)}${thresholdText(m)}${m.butt_wink ? ` from ${deg(m.wink_onset_depth_deg)}` : ""} ${flagHtml(m)}`
     + `; down ${m.descent_s.toFixed(1)} s, up ${m.ascent_s.toFixed(1)} s${m.quality.length ? `; ${m.quality.join(", ")}` : ""}.`;
   $("rep-note").textContent = "";
   $("rep-detail").hidden = false;
