@@ -44,14 +44,17 @@ class LifterRecord:
     baseline_wink_deg: tuple[float, ...]
     true_wink_deg: tuple[float, ...]
     wink_deg: tuple[float, ...]
+    rhythm_lag_deg: tuple[float, ...] = ()  # per test rep, NaN where not measurable
 
 
-def _matched_winks(sim, result) -> list[tuple[float, float]]:
+def _matched_winks(sim, result) -> list[tuple[float, float, float]]:
+    """(true wink, measured wink, rhythm lag) of each found rep matched to a true one."""
     pairs = []
     for rep in result.reps:
         nearest = min(sim.reps, key=lambda r: abs(r.bottom_s - rep.bottom_s))
         if abs(nearest.bottom_s - rep.bottom_s) <= MATCH_TOLERANCE_S:
-            pairs.append((nearest.wink_deg, rep.wink_deg))
+            lag = float("nan") if rep.rhythm_lag_deg is None else rep.rhythm_lag_deg
+            pairs.append((nearest.wink_deg, rep.wink_deg, lag))
     return pairs
 
 
@@ -81,7 +84,7 @@ def simulate_lifter(
         with_skin_artefact(baseline_sim, lifter, rng), baseline_sim.thigh
     )
     kinds = [CLEAR_WINK_RANGE_DEG, NO_WINK_RANGE_DEG] * sets_per_kind + [BETWEEN_RANGE_DEG]
-    pairs: list[tuple[float, float]] = []
+    pairs: list[tuple[float, float, float]] = []
     for k, (low, high) in enumerate(kinds):
         wink = float(rng.uniform(low, high))
         spec = lifter_set(lifter, rng, wink_deg=wink, reps=reps_per_set)
@@ -91,8 +94,9 @@ def simulate_lifter(
     return LifterRecord(
         seed,
         tuple(r.wink_deg for r in baseline_result.reps),
-        tuple(t for t, _ in pairs),
-        tuple(m for _, m in pairs),
+        tuple(p[0] for p in pairs),
+        tuple(p[1] for p in pairs),
+        tuple(p[2] for p in pairs),
     )
 
 
