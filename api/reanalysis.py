@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from api.errors import ConflictError
 from api.storage import sets as set_store
+from api.storage.baselines import athlete_baseline
 from api.storage.db import Database
 from api.storage.models import Rep
 from api.vocab import RepSource, SetStatus
@@ -23,15 +24,20 @@ class ReanalysisOutcome:
 
 
 def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
-    """Analyse the stored samples again and replace the set's reps (one transaction)."""
+    """Analyse the stored samples again and replace the set's reps (one transaction); reps are
+    flagged against the athlete's current personal baseline, as a new set would be."""
     from fusion.pipeline import analyze_recordings
 
     with database.sessions() as db:
-        if set_store.get_set(db, set_id).status == SetStatus.RECORDING.value:
+        exercise_set = set_store.get_set(db, set_id)
+        if exercise_set.status == SetStatus.RECORDING.value:
             raise ConflictError(f"set {set_id} is still recording; stop it before re-analysing")
+        baseline = athlete_baseline(db, exercise_set.athlete_id)
         stored = set_store.load_set_recordings(db, set_id)
     # raises fusion AnalysisError
-    result = analyze_recordings(stored.sacrum, stored.thigh, load_kg=stored.load_kg)
+    result = analyze_recordings(
+        stored.sacrum, stored.thigh, load_kg=stored.load_kg, baseline=baseline
+    )
     with database.sessions.begin() as db:
         before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id))
         after = set_store.replace_reps(

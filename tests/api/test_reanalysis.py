@@ -79,6 +79,24 @@ def test_reanalysis_recovers_the_simulated_reps(database, seed) -> None:
             assert rep.butt_wink == (truth.wink_deg >= 8.0)
 
 
+def test_reanalysis_flags_against_the_athletes_baseline(database) -> None:
+    from api.storage.baselines import set_baseline
+    from fusion.baseline import PersonalBaseline
+
+    sim, set_id = _record_simulated_set(database, 0)
+    with database.sessions.begin() as db:
+        athlete_id = set_store.get_set(db, set_id).athlete_id
+        set_baseline(db, athlete_id, PersonalBaseline(30.0, 1.0, 9))  # threshold 33 deg
+    reanalyze_set(database, set_id)
+    with database.sessions() as db:
+        stored = rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id), limit=100).items
+    assert len(stored) == len(sim.reps)
+    for rep in stored:
+        assert (rep.threshold_source, rep.baseline_reps) == ("personal", 9)
+        assert rep.wink_threshold_deg == pytest.approx(33.0)
+        assert not rep.butt_wink
+
+
 def test_reanalysis_refuses_sets_without_samples_or_still_recording(database) -> None:
     with database.sessions.begin() as db:
         athlete = catalog.create_athlete(db, "Ana")
