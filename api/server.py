@@ -153,7 +153,7 @@ def _add_ble_source(gateway) -> None:
 
 # uvicorn gives connections this long to finish on shutdown, then cancels them; with the
 # gateway's own bound (STOP_TIMEOUT_S) a stop takes well under 5 s in every case.
-GRACEFUL_SHUTDOWN_S = 2.0
+GRACEFUL_SHUTDOWN_S = 1.0
 GATEWAY_STOP_TIMEOUT_S = 3.0
 
 
@@ -182,6 +182,9 @@ def http_server(server: Server, host: str, port: int, log_level: str = "info"):
             log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            # Live messages are ~250 bytes: compressing them once per client costs more
+            # CPU than the bytes saved, and would undo serializing once per event.
+            ws_per_message_deflate=False,
         )
     )
 

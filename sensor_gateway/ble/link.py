@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 # Stop commands on shutdown are a courtesy (saves the sensor's battery); never wait long.
 STOP_COMMAND_TIMEOUT_S = 2.0
+# The received rate is checked over this long after streaming starts; a mismatch beyond
+# this fraction of the asked rate is reported (200 vs 125 Hz is one; BLE jitter is not).
+RATE_CHECK_WINDOW_S = 3.0
+RATE_MISMATCH_FRACTION = 0.2
 # Connection errors that mean "try again later", not "bug".
 CONNECT_ERRORS = (BleakError, TimeoutError, EOFError, BrokenPipeError, ConnectionError, OSError)
 
@@ -61,6 +65,7 @@ class LinkStats:
     drops: int = 0
     decode: DecodeStats = field(default_factory=DecodeStats)
     connect_durations_s: list[float] = field(default_factory=list)
+    measured_rate_hz: float | None = None  # samples/s received (last connection's check)
 
     def absorb(self, decoder_stats: DecodeStats) -> None:
         self.decode.packets_decoded += decoder_stats.packets_decoded
@@ -96,6 +101,8 @@ class SensorLink:
         self._last_batch: SampleBatch | None = None  # last batch delivered before a gap
         self._sample_interval_s: float | None = None
         self._awaiting_first_batch = False
+        self._rate_checked = False
+        self._rate_window: tuple[float, int] | None = None
         self._gap_pending = False
         self._link_up = False
         self._dropped = asyncio.Event()
@@ -185,11 +192,19 @@ class SensorLink:
                     sighting.advertisement
                 ) or await read_battery_pct(client, sighting.device)
                 self._awaiting_first_batch = True
+                self._rate_checked, self._rate_window = False, None
                 await client.start_notify(
                     self.spec.notify_char_uuid,
                     lambda _char, data: self._on_notification(decoder, data),
                 )
-                for command in self.spec.start_commands(self.rate_hz):
+                if self.spec.rate_char_uuid is not None:
+                    for command in self.spec.rate_commands(self.rate_hz):
+                        await client.write_gatt_char(
+                            self.spec.rate_char_uuid, command, response=True
+                        )
+                for k, command in enumerate(self.spec.start_commands(self.rate_hz)):
+                    if k and self.spec.command_spacing_s:
+                        await asyncio.sleep(self.spec.command_spacing_s)
                     await client.write_gatt_char(
                         self.spec.control_char_uuid, command, response=self.spec.write_with_response
                     )
@@ -265,6 +280,7 @@ class SensorLink:
             self._awaiting_first_batch = False
             self._report_streaming(batch)
         self._track_interval(batch)
+        self._check_rate(batch)
         self._last_batch = batch
         try:
             self._on_batch(batch)
@@ -290,6 +306,36 @@ class SensorLink:
             )
         self._gap_pending = False
         self._status(LinkState.STREAMING, first.received_s, detail, **gap)
+
+    def _check_rate(self, batch: SampleBatch) -> None:
+        """Once per connection, compare the rate received with the rate asked for.
+
+        Counted from receive times over RATE_CHECK_WINDOW_S, so it also works for sensors
+        without timestamps (WitMotion); a sensor that ignored or misread its rate command
+        is reported (a STREAMING status saying so) instead of silently mis-timed."""
+        expected_hz = batch.nominal_rate_hz
+        if self._rate_checked or not expected_hz:
+            return
+        if self._rate_window is None:
+            self._rate_window = (batch.received_s, 0)  # samples counted after this batch
+            return
+        started_s, samples = self._rate_window
+        samples += len(batch.acc_mps2)
+        self._rate_window = (started_s, samples)
+        span_s = batch.received_s - started_s
+        if span_s < RATE_CHECK_WINDOW_S:
+            return
+        self._rate_checked = True
+        measured_hz = samples / span_s
+        self.stats.measured_rate_hz = measured_hz
+        if abs(measured_hz - expected_hz) > RATE_MISMATCH_FRACTION * expected_hz:
+            detail = (
+                f"asked for {expected_hz:g} Hz but receiving {measured_hz:.0f} Hz; the "
+                "sensor may not support this rate or use another rate code "
+                "(see firmware_notes/supported_sensors.md)"
+            )
+            log.warning("%s: %s", self.address, detail)
+            self._status(LinkState.STREAMING, batch.received_s, detail)
 
     def _track_interval(self, batch: SampleBatch) -> None:
         times = batch.sensor_time_s

@@ -4,8 +4,13 @@ Streamed on the medium-payload characteristic; each notification holds one sampl
 little-endian: timestamp u32 (microseconds, sensor clock), acceleration 3 x float32
 (m/s^2, sensor frame), angular rate 3 x float32 (deg/s); notifications may be padded past
 these 28 bytes. Measurement is started and stopped on the measurement control
-characteristic with `[type=1, action, payload mode]`. The output rate is the one stored in
-the sensor (set with the Movella DOT app); the gateway reads it from the timestamps.
+characteristic with `[type=1, action, payload mode]`.
+
+The output rate is set over BLE before streaming: a 32-byte write to the Device Control
+characteristic (configuration service) whose first byte, the "visit index", says which
+field to apply, with the rate as u16 at byte 24. Live streaming supports up to 60 Hz
+(120 Hz is for recording only). See firmware_notes/supported_sensors.md for what of this
+is confirmed and what is assumed.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from sensor_gateway.protocols.base import (
     acc_limit_mps2,
     gyr_limit_radps,
 )
-from sensor_gateway.protocols.errors import ProtocolError
+from sensor_gateway.protocols.errors import ProtocolError, UnsupportedRateError
 from sensor_gateway.samples import SensorKind
 
 MEASUREMENT_SERVICE_UUID = "15172000-4947-11e9-8646-d663bd873d93"
@@ -35,6 +40,13 @@ NAME_PREFIXES: tuple[str, ...] = ("Movella DOT", "Xsens DOT")
 # Measuring ranges of the DOT's IMU (Movella DOT user manual, sensor specifications).
 ACC_RANGE_G = 16
 GYR_RANGE_DPS = 2000
+
+DEVICE_CONTROL_CHAR_UUID = "15171002-4947-11e9-8646-d663bd873d93"
+DEVICE_CONTROL_SIZE = 32
+VISIT_INDEX_OUTPUT_RATE = 0x10  # assumed bit of the visit index for the output-rate field
+OUTPUT_RATE_OFFSET = 24  # u16 little-endian, Hz
+LIVE_RATES_HZ: tuple[int, ...] = (1, 4, 10, 12, 15, 20, 30, 60)
+RECORDING_ONLY_RATES_HZ: tuple[int, ...] = (120,)
 
 MEASUREMENT_TYPE = 0x01
 ACTION_STOP = 0x00
@@ -49,6 +61,23 @@ _TIMESTAMP_MODULUS = 1 << 32
 
 def start_command() -> bytes:
     return bytes([MEASUREMENT_TYPE, ACTION_START, PAYLOAD_MODE_RATE_QUANTITIES])
+
+
+def output_rate_command(rate_hz: int) -> bytes:
+    """The Device Control write that sets the output rate (only that field: visit index)."""
+    if rate_hz in RECORDING_ONLY_RATES_HZ:
+        raise UnsupportedRateError(
+            f"Movella DOT records at {rate_hz} Hz but streams live at most at 60 Hz; "
+            f"choose one of {LIVE_RATES_HZ} Hz"
+        )
+    if rate_hz not in LIVE_RATES_HZ:
+        raise UnsupportedRateError(
+            f"Movella DOT streams live at {LIVE_RATES_HZ} Hz, not {rate_hz} Hz"
+        )
+    body = bytearray(DEVICE_CONTROL_SIZE)
+    body[0] = VISIT_INDEX_OUTPUT_RATE
+    body[OUTPUT_RATE_OFFSET : OUTPUT_RATE_OFFSET + 2] = rate_hz.to_bytes(2, "little")
+    return bytes(body)
 
 
 def stop_command() -> bytes:

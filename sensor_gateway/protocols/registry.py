@@ -17,7 +17,8 @@ class ProtocolSpec:
 
     `rates_hz` the output rates the gateway can set (empty: fixed in the device, e.g. DOT).
     `start_commands(rate_hz)` the writes, in order, to the control characteristic that make
-    the sensor stream at `rate_hz`; `stop_commands` the writes that stop it.
+    the sensor stream at `rate_hz`, `command_spacing_s` apart; `stop_commands` the writes
+    that stop it.
     """
 
     kind: SensorKind
@@ -32,6 +33,10 @@ class ProtocolSpec:
     start_commands: Callable[[int | None], list[bytes]]
     stop_commands: tuple[bytes, ...]
     decoder_class: type[StreamDecoder]
+    command_spacing_s: float = 0.0
+    # Rate set on a characteristic of its own before the start commands (Movella DOT).
+    rate_char_uuid: str | None = None
+    rate_commands: Callable[[int | None], list[bytes]] = lambda _rate_hz: []
 
     def new_decoder(self, address: str, rate_hz: int | None = None) -> StreamDecoder:
         """A fresh streaming decoder for one connection."""
@@ -42,7 +47,10 @@ class ProtocolSpec:
         if not self.rates_hz:
             return None
         rate = self.default_rate_hz if rate_hz is None else rate_hz
+        if rate is None:
+            return None  # keep the rate stored in the sensor
         if rate not in self.rates_hz:
+            self.rate_commands(rate)  # raises the family's own explanation, if it has one
             raise UnsupportedRateError(f"{self.label} streams at {self.rates_hz} Hz, not {rate} Hz")
         return rate
 
@@ -57,6 +65,10 @@ def _witmotion_start(rate_hz: int | None) -> list[bytes]:
 
 def _dot_start(rate_hz: int | None) -> list[bytes]:
     return [movella_dot.start_command()]
+
+
+def _dot_rate(rate_hz: int | None) -> list[bytes]:
+    return [] if rate_hz is None else [movella_dot.output_rate_command(rate_hz)]
 
 
 PROTOCOLS: dict[SensorKind, ProtocolSpec] = {
@@ -87,6 +99,7 @@ PROTOCOLS: dict[SensorKind, ProtocolSpec] = {
         start_commands=_witmotion_start,
         stop_commands=(),
         decoder_class=witmotion.WitMotionDecoder,
+        command_spacing_s=witmotion.COMMAND_SPACING_S,
     ),
     SensorKind.MOVELLA_DOT: ProtocolSpec(
         kind=SensorKind.MOVELLA_DOT,
@@ -95,12 +108,14 @@ PROTOCOLS: dict[SensorKind, ProtocolSpec] = {
         notify_char_uuid=movella_dot.MEDIUM_PAYLOAD_CHAR_UUID,
         control_char_uuid=movella_dot.CONTROL_CHAR_UUID,
         write_with_response=True,
-        rates_hz=(),
-        default_rate_hz=None,
+        rates_hz=movella_dot.LIVE_RATES_HZ,
+        default_rate_hz=None,  # unless configured, the rate stored in the sensor
         name_prefixes=movella_dot.NAME_PREFIXES,
         start_commands=_dot_start,
         stop_commands=(movella_dot.stop_command(),),
         decoder_class=movella_dot.MovellaDotDecoder,
+        rate_char_uuid=movella_dot.DEVICE_CONTROL_CHAR_UUID,
+        rate_commands=_dot_rate,
     ),
 }
 

@@ -37,9 +37,15 @@ _FULL_SCALE = 32768.0
 ACC_SCALE_MPS2 = ACC_RANGE_G / _FULL_SCALE * STANDARD_GRAVITY_MPS2
 GYR_SCALE_RADPS = float(np.deg2rad(GYR_RANGE_DPS / _FULL_SCALE))
 
+# The vendor's SDK waits ~100 ms after each configuration write (unlock, rate, save) before
+# the next: the sensor applies register writes one at a time.
+COMMAND_SPACING_S = 0.1
 UNLOCK_COMMAND = bytes.fromhex("FFAA6988B5")
 SAVE_COMMAND = bytes.fromhex("FFAA000000")
 RATE_REGISTER = 0x03
+# 0x0A for 200 Hz follows the BLE 5.0 protocol document; a vendor sample uses 0x0B. Which
+# one a given firmware honours is not confirmed (firmware_notes/supported_sensors.md): the
+# gateway checks the rate it actually receives and reports a mismatch.
 RATE_CODES: dict[int, int] = {50: 0x08, 100: 0x09, 200: 0x0A}
 SUPPORTED_RATES_HZ: tuple[int, ...] = tuple(RATE_CODES)
 

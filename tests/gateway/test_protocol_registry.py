@@ -33,7 +33,10 @@ def test_recognise_kind(name, uuids, kind) -> None:
 def test_rates_are_checked_with_a_helpful_message() -> None:
     assert get_protocol("witmotion").check_rate(None) == 200
     assert get_protocol("winkwatch").check_rate(100) == 100
-    assert get_protocol("movella_dot").check_rate(200) is None  # set in the sensor itself
+    assert get_protocol("movella_dot").check_rate(None) is None  # keep the sensor's own
+    assert get_protocol("movella_dot").check_rate(60) == 60  # set over BLE
+    with pytest.raises(UnsupportedRateError, match="at most at 60 Hz"):
+        get_protocol("movella_dot").check_rate(120)  # recording only
     with pytest.raises(UnsupportedRateError, match="WitMotion.*50, 100, 200"):
         get_protocol("witmotion").check_rate(75)
     with pytest.raises(ValueError, match="winkwatch, witmotion, movella_dot"):

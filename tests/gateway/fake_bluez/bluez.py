@@ -387,6 +387,15 @@ class FakeBlueZ:
                 Characteristic(spec.control_char_uuid, service_path, [write_flag], device.sensor),
             )
         )
+        if spec.rate_char_uuid is not None:  # e.g. the DOT's Device Control
+            objects.append(
+                (
+                    f"{service_path}/char0011",
+                    Characteristic(
+                        spec.rate_char_uuid, service_path, ["read", "write"], device.sensor
+                    ),
+                )
+            )
         for path, interface in objects:
             self.bus.export(path, interface)
         device.gatt = objects

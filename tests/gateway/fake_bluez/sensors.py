@@ -88,6 +88,9 @@ class FakeSensor:
         self.started = kind is SensorKind.WITMOTION  # WitMotion streams as soon as notified
         self.samples_per_packet = 1
         self.commands: list[bytes] = []
+        self.command_times_s: list[float] = []
+        # a WitMotion firmware that takes any rate code and keeps streaming at `rate_hz`
+        self.ignores_rate_codes = False
         self.connect_attempts: list[float] = []
         self.sent_indices: list[int] = []
         self.t_origin_s = time.monotonic()
@@ -148,6 +151,7 @@ class FakeSensor:
     def handle_command(self, data: bytes) -> None:
         """A write to the control characteristic."""
         self.commands.append(bytes(data))
+        self.command_times_s.append(time.monotonic())
         if self.kind is SensorKind.WINKWATCH:
             if data[:1] == bytes([winkwatch.CMD_START]) and len(data) == 4:
                 rate_hz, self.samples_per_packet = struct.unpack_from("<HB", data, 1)
@@ -158,13 +162,23 @@ class FakeSensor:
             elif data == winkwatch.stop_command():
                 self.started = False
         elif self.kind is SensorKind.MOVELLA_DOT:
-            if data == movella_dot.start_command():
+            if len(data) == movella_dot.DEVICE_CONTROL_SIZE:
+                if data[0] & movella_dot.VISIT_INDEX_OUTPUT_RATE:
+                    at = movella_dot.OUTPUT_RATE_OFFSET
+                    self._set_rate(int.from_bytes(data[at : at + 2], "little"))
+            elif data == movella_dot.start_command():
                 self.started = True
             elif data == movella_dot.stop_command():
                 self.started = False
         elif self.kind is SensorKind.WITMOTION and data[:3] == bytes([0xFF, 0xAA, 0x03]):
-            if data != witmotion.rate_command(self.rate_hz):
+            if data != witmotion.rate_command(self.rate_hz) and not self.ignores_rate_codes:
                 raise ValueError(f"fake WitMotion runs at {self.rate_hz} Hz, got {data.hex()}")
+
+    def _set_rate(self, rate_hz: int) -> None:
+        """A new output rate from the next sample on (the index continues)."""
+        self.rate_hz = rate_hz
+        self.interval_us = round(1e6 / rate_hz)
+        self.t_origin_s = time.monotonic() - self._next_index / rate_hz
 
     # --- sampling ----------------------------------------------------------------------------
 
