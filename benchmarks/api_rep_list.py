@@ -6,6 +6,7 @@ an athlete's flagged reps of one variant, an athlete's reps in a 30-day window, 
 second page of an athlete's reps (cursor).
 
     python benchmarks/api_rep_list.py [--db sqlite|postgres|both] [--reps 100000] [--seconds 10]
+    python benchmarks/api_rep_list.py --db sqlite --concurrency 50   # 50 HTTP clients
 """
 
 from __future__ import annotations
@@ -125,7 +126,12 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--reps", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="HTTP clients (requests in flight)"
+    )
     args = parser.parse_args()
+    global CONCURRENCY
+    CONCURRENCY = args.concurrency
     with tempfile.TemporaryDirectory() as tmp:
         for label, url, schema in targets(tmp, args.db):
             run(label, url, schema, args.reps, args.seconds)
