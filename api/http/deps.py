@@ -51,14 +51,14 @@ def require_reader(
 ) -> Principal:
     limiter: FailedAuthLimiter = request.app.state.auth_limiter
     client = client_address(request)
-    retry_after_s = limiter.retry_after_s(client)
-    if retry_after_s > 0:
+    secret = credentials.credentials if credentials else None
+    retry_after_s = limiter.retry_after_s(client) if secret else 0.0
+    if retry_after_s > 0:  # a blocked client's tokens are not even looked at
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             too_many_attempts_detail(retry_after_s),
             headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
         )
-    secret = credentials.credentials if credentials else None
     principal = principal_for(request.app.state.database, secret)
     if principal is None:
         if secret:

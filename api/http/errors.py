@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -37,6 +38,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for exc_type in _INVALID:
         app.add_exception_handler(exc_type, _invalid_input)
     app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(status.HTTP_405_METHOD_NOT_ALLOWED, _method_not_allowed)
     app.add_exception_handler(
         IntegrityError,
         _database_handler(
@@ -126,6 +128,7 @@ class ErrorPublic(BaseModel):
 
 
 _ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "the body cannot be parsed at all (not JSON)",
     401: "missing, unknown or revoked token",
     403: "the token is read-only and this needs an admin token",
     404: "a record named in the request does not exist",
@@ -179,4 +182,25 @@ def _error_codes(path: str, method: str, operation: dict[str, Any]) -> set[int]:
         codes.add(404)
     if method.lower() in ("post", "put", "patch", "delete"):
         codes |= {403, 404, 409}
+    if "requestBody" in operation:
+        codes.add(400)  # a body that is not JSON at all
     return codes
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 with `Allow` listing every method of the path (the router only knows the methods
+    of the one route it matched, while GET and POST of a path may be separate routes)."""
+    methods = _methods_of(request.app.openapi(), request.url.path)
+    return JSONResponse(
+        {"detail": f"{request.method} is not allowed here; use {', '.join(methods) or 'none'}"},
+        status_code=status.HTTP_405_METHOD_NOT_ALLOWED,
+        headers={"Allow": ", ".join(methods)},
+    )
+
+
+def _methods_of(schema: dict[str, Any], path: str) -> list[str]:
+    for template, operations in schema.get("paths", {}).items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            return sorted(method.upper() for method in operations)
+    return []
