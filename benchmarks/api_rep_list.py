@@ -122,6 +122,7 @@ def run(label: str, url: str, schema: str | None, n_reps: int, seconds: float) -
 
 
 def main() -> None:
+    global CONCURRENCY
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--reps", type=int, default=100_000)
@@ -130,7 +131,6 @@ def main() -> None:
         "--concurrency", type=int, default=CONCURRENCY, help="HTTP clients (requests in flight)"
     )
     args = parser.parse_args()
-    global CONCURRENCY
     CONCURRENCY = args.concurrency
     with tempfile.TemporaryDirectory() as tmp:
         for label, url, schema in targets(tmp, args.db):
