@@ -21,6 +21,7 @@ from fusion.baseline import (
 )
 from fusion.calibration import (
     SegmentCalibration,
+    StillWindow,
     calibrate_from_vertical,
     calibrate_segment,
     find_still_window,
@@ -85,15 +86,38 @@ class AnalysisResult:
 
 
 @dataclass(frozen=True)
-class _SensorStage:
+class SensorTrace:
+    """One sensor on the analysis grid: resampled samples, earth-up in the sensor frame
+    `up` (N, 3), the standing-still window, data-quality findings and `clipped` (N,) bool."""
+
     samples: UniformSamples
     up: np.ndarray
+    still: StillWindow
+    findings: list[QualityFinding]
+    clipped: np.ndarray
+
+
+@dataclass(frozen=True)
+class _SensorStage:
+    trace: SensorTrace
     calibration: SegmentCalibration
     findings: list[QualityFinding]
-    clipped: np.ndarray  # on the grid
+
+    @property
+    def samples(self) -> UniformSamples:
+        return self.trace.samples
+
+    @property
+    def up(self) -> np.ndarray:
+        return self.trace.up
+
+    @property
+    def clipped(self) -> np.ndarray:
+        return self.trace.clipped
 
 
-def _common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | None) -> np.ndarray:
+def common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | None) -> np.ndarray:
+    """The uniform analysis grid (s) over both recordings' overlap; `AnalysisError` if too short."""
     for name, rec in (("sacrum", sacrum), ("thigh", thigh)):
         if len(rec) < 2 or rec.t_s[-1] - rec.t_s[0] < MIN_RECORDING_S:
             raise AnalysisError(
@@ -112,9 +136,10 @@ def _common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | Non
     return uniform_grid(float(start), float(end), rate_hz)
 
 
-def _sensor_stage(
+def sensor_trace(
     rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
-) -> _SensorStage:
+) -> SensorTrace:
+    """Resample, check and fuse one sensor's recording on `grid`: its earth-up vector per sample."""
     samples = resample_to_grid(rec, grid, config.max_gap_s)
     clipped = clipping_mask(rec)
     findings = gap_findings(rec, name, config.max_gap_s) + clipping_findings(clipped, name)
@@ -135,10 +160,18 @@ def _sensor_stage(
         return up_in_sensor_frame(quat)
 
     up = up_across_gaps(stretches, grid.size, up_of)
-    calibration = calibrate_segment(up, samples.gyr_radps, still)
-    findings += calibration_findings(calibration, name)
     clipped_grid = np.interp(grid, rec.t_s, clipped.astype(float)) > 0
-    return _SensorStage(samples, up, calibration, findings, clipped_grid)
+    return SensorTrace(samples, up, still, findings, clipped_grid)
+
+
+def _sensor_stage(
+    rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
+) -> _SensorStage:
+    trace = sensor_trace(rec, name, grid, config)
+    calibration = calibrate_segment(trace.up, trace.samples.gyr_radps, trace.still)
+    return _SensorStage(
+        trace, calibration, trace.findings + calibration_findings(calibration, name)
+    )
 
 
 def _standing_from_rep_tops(stage: _SensorStage, segmentation: Segmentation) -> _SensorStage:
@@ -169,7 +202,7 @@ def analyze_recordings(
     if load_kg is not None and not (np.isfinite(load_kg) and load_kg >= 0):
         raise AnalysisError(f"load_kg must be a non-negative number, got {load_kg!r}")
     threshold = wink_threshold(config.wink_threshold_deg, baseline, config.baseline_k_spread)
-    grid = _common_grid(sacrum, thigh, config.grid_rate_hz)
+    grid = common_grid(sacrum, thigh, config.grid_rate_hz)
     pelvis = _sensor_stage(sacrum, "sacrum", grid, config)
     femur = _sensor_stage(thigh, "thigh", grid, config)
     angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)

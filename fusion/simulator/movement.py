@@ -3,7 +3,9 @@
 `segment_angles` evaluates a `SetPlan` at any instants (true time, s) and returns, per
 segment, the three angles of R = Rz(heading) Rx(out_of_plane) Ry(sagittal):
 thigh sagittal = -thigh angle, pelvis sagittal = +pelvic tilt, shank sagittal = +shank
-inclination. See `scenario` for the shape of each rep.
+inclination. See `scenario` for the shape of each rep. In the quadruped (`plan.quadruped`)
+the same rep shapes are offset by the start posture: thigh angle = start + rep curve,
+pelvic tilt = start tilt + rep curve, and the shank lies still on the floor (sagittal 90).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import numpy as np
 
 from fusion.simulator.profiles import Jet, compose, minimum_jerk, round_into_peak
 from fusion.simulator.scenario import SetPlan
+
+SHANK_ON_FLOOR_DEG = 90.0  # quadruped: the shank horizontal, knee anterior of the ankle
 
 
 @dataclass(frozen=True)
@@ -125,22 +129,28 @@ def segment_angles(plan: SetPlan, t_s: np.ndarray, shank_to_thigh_ratio: float) 
     tilt = compose(tilt_of_thigh(plan, thigh.value, rep_index), thigh)
     body_heading = Jet.linear(t_s, plan.heading_start_deg, plan.heading_drift_degps)
     count = t_s.shape[0]
+    shank_sagittal = thigh.scaled(shank_to_thigh_ratio)
+    thigh_abs, tilt_abs = thigh, tilt
+    if plan.quadruped is not None:
+        thigh_abs = thigh + Jet.constant(plan.quadruped.thigh_start_deg, count)
+        tilt_abs = tilt + Jet.constant(plan.quadruped.pelvic_tilt_start_deg, count)
+        shank_sagittal = Jet.constant(SHANK_ON_FLOOR_DEG, count)
 
     def gain(name: str) -> Jet:
         return thigh.scaled(_per_sample_gain(plan, name, rep_index))
 
     return SetAngles(
-        thigh_deg=thigh,
-        pelvic_tilt_deg=tilt,
+        thigh_deg=thigh_abs,
+        pelvic_tilt_deg=tilt_abs,
         thigh=SegmentAngles(
             body_heading + gain("thigh_rotation_per_deg"),
             gain("knees_out_per_deg"),
-            thigh.scaled(-1.0),
+            thigh_abs.scaled(-1.0),
         ),
         pelvis=SegmentAngles(
-            body_heading + gain("pelvic_rotation_per_deg"), gain("pelvic_obliquity_per_deg"), tilt
+            body_heading + gain("pelvic_rotation_per_deg"),
+            gain("pelvic_obliquity_per_deg"),
+            tilt_abs,
         ),
-        shank=SegmentAngles(
-            body_heading, Jet.constant(0.0, count), thigh.scaled(shank_to_thigh_ratio)
-        ),
+        shank=SegmentAngles(body_heading, Jet.constant(0.0, count), shank_sagittal),
     )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.simulator.profiles import MIN_JERK_PEAK_SPEED_FACTOR
-from fusion.simulator.spec import SquatSetSpec
+from fusion.simulator.spec import QuadrupedSpec, SquatSetSpec
 
 MIN_WINK_RANGE_DEG = 5.0  # thigh travel past the onset needed for a wink to unfold
 MIN_DEPTH_DEG = 15.0
@@ -120,6 +120,7 @@ class SetPlan:
     duration_s: float
     heading_start_deg: float
     heading_drift_degps: float
+    quadruped: QuadrupedSpec | None = None  # None: standing squats
 
 
 def _rep_onset_deg(spec: SquatSetSpec, depth_deg: float, rng: np.random.Generator) -> float:
@@ -199,4 +200,5 @@ def plan_set(spec: SquatSetSpec, rng: np.random.Generator) -> SetPlan:
         duration_s=t_s + spec.standing_end_s,
         heading_start_deg=float(heading_start_deg),
         heading_drift_degps=oop.heading_drift_degps,
+        quadruped=spec.quadruped,
     )

@@ -51,6 +51,7 @@ class RepTruth:
     rhythm_k * depth without a wink); `pelvic_tilt_bottom_deg` = peak - `wink_deg`.
     `wink_onset_depth_deg`, `wink_onset_s`: thigh angle and time at which the posterior
     rotation begins, None when the rep does not wink (`wink_deg` is then 0).
+    Angles are absolute: in a quadruped set the start posture is included.
     """
 
     rep: int
@@ -162,18 +163,23 @@ def _wink_onset_s(rep: RepPlan) -> float | None:
     return rep.start_s + 0.5 * (low + high) * rep.descent_s
 
 
-def _rep_truth(number: int, rep: RepPlan) -> RepTruth:
+def _rep_truth(number: int, rep: RepPlan, plan: SetPlan) -> RepTruth:
+    """Absolute angles: in the quadruped the start posture is added to the rep's curves."""
+    thigh_start = plan.quadruped.thigh_start_deg if plan.quadruped else 0.0
+    tilt_start = plan.quadruped.pelvic_tilt_start_deg if plan.quadruped else 0.0
     return RepTruth(
         rep=number,
         start_s=rep.start_s,
         bottom_s=rep.bottom_s,
         end_s=rep.end_s,
-        depth_deg=rep.depth_deg,
-        hip_flexion_max_deg=rep.hip_flexion_max_deg,
-        pelvic_tilt_peak_deg=rep.pelvic_tilt_peak_deg,
-        pelvic_tilt_bottom_deg=rep.pelvic_tilt_bottom_deg,
+        depth_deg=rep.depth_deg + thigh_start,
+        hip_flexion_max_deg=rep.hip_flexion_max_deg + thigh_start + tilt_start,
+        pelvic_tilt_peak_deg=rep.pelvic_tilt_peak_deg + tilt_start,
+        pelvic_tilt_bottom_deg=rep.pelvic_tilt_bottom_deg + tilt_start,
         wink_deg=rep.wink_deg,
-        wink_onset_depth_deg=rep.wink_onset_deg,
+        wink_onset_depth_deg=None
+        if rep.wink_onset_deg is None
+        else rep.wink_onset_deg + thigh_start,
         wink_onset_s=_wink_onset_s(rep),
         rhythm_k=rep.rhythm_k,
         descent_s=rep.descent_s,
@@ -210,7 +216,7 @@ def simulate_set(spec: SquatSetSpec | None = None, seed: int | None = None) -> S
         sacrum=sacrum,
         thigh=thigh,
         truth=truth,
-        reps=tuple(_rep_truth(i + 1, rep) for i, rep in enumerate(plan.reps)),
+        reps=tuple(_rep_truth(i + 1, rep, plan) for i, rep in enumerate(plan.reps)),
         sacrum_truth=sacrum_truth,
         thigh_truth=thigh_truth,
         heading_start_deg=plan.heading_start_deg,

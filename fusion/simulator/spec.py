@@ -209,6 +209,26 @@ class OutOfPlaneSpec:
 
 
 @dataclass(frozen=True)
+class QuadrupedSpec:
+    """On hands and knees (the rock-back, a "horizontal squat"), deg.
+
+    The shank lies on the floor (sagittal 90 deg, knee anterior of the ankle, knee fixed),
+    the thigh hangs near vertical under the hip (`thigh_start_deg` from vertical) and the
+    pelvis is tilted forward with the trunk about horizontal (`pelvic_tilt_start_deg`
+    relative to standing). Rocking back rotates the thigh about the knee exactly as a squat
+    rotates it (thigh angle rising from `thigh_start_deg`), and the pelvis follows the
+    lumbopelvic rhythm and wink of `SquatSetSpec` on top of its start tilt.
+    """
+
+    thigh_start_deg: float = 3.0
+    pelvic_tilt_start_deg: float = 80.0
+
+    def __post_init__(self) -> None:
+        _check_range("thigh_start_deg", self.thigh_start_deg, -20.0, 30.0)
+        _check_range("pelvic_tilt_start_deg", self.pelvic_tilt_start_deg, 45.0, 120.0)
+
+
+@dataclass(frozen=True)
 class SquatSetSpec:
     """One set: standing, `reps` squats with pauses, standing. Angles deg, times s.
 
@@ -221,6 +241,9 @@ class SquatSetSpec:
     Tempo: minimum-jerk descent and ascent with the given peak thigh speeds (deg/s), each
     rep's durations scaled by 1 + N(0, `tempo_jitter`). Pauses drawn uniformly from ranges.
     `heading_deg` None: random body heading. `truth_rate_hz`: the uniform truth grid.
+    `quadruped`: None for a standing squat, else the set is a quadruped rock-back whose thigh
+    and pelvis angles are offset by its start posture (`QuadrupedSpec`); `depth_deg` and
+    `wink_onset_deg` are then measured from the thigh's start angle.
     """
 
     reps: int = 5
@@ -247,6 +270,7 @@ class SquatSetSpec:
     sacrum: SensorSpec = field(default_factory=SensorSpec)
     thigh: SensorSpec = field(default_factory=SensorSpec)
     truth_rate_hz: float = 200.0
+    quadruped: QuadrupedSpec | None = None
 
     def __post_init__(self) -> None:
         _check_range("reps", self.reps, 1, 1000)

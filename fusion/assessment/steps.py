@@ -1,0 +1,265 @@
+"""Analyse one step of an assessment with the assessment's calibration.
+
+Standing steps are squats: reps are segmented on the thigh angle (`fusion.reps`) and the
+wink measured as in a set (`fusion.wink`). The rock-back starts on all fours with the thigh
+near vertical, so its reps are segmented on hip flexion instead (the rock's bottom is where
+the thigh is deepest), and the same wink definition is applied: from the pelvis' peak
+anterior tilt on the way back, its posterior rotation ("tuck") around the deepest point.
+The compared quantity is the hip flexion (and, standing, the thigh angle) at the tilt peak
+where the tuck begins, per rep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion.assessment.calibration import (
+    AssessmentCalibration,
+    PlacementCheck,
+    calibrate_baseline,
+    check_placement,
+)
+from fusion.assessment.kinds import MIN_REPS, STANDING_KINDS, STEP_KINDS
+from fusion.errors import AnalysisError
+from fusion.metrics import rep_metrics
+from fusion.pipeline import AnalysisConfig, SensorTrace, common_grid, sensor_trace
+from fusion.reps import RepWindow, segment_reps
+from fusion.types import ImuRecording, QualityFinding
+
+STANDING_MAX_DEG = 30.0  # a standing step starts with thigh and pelvis within this of standing
+ALL_FOURS_MIN_TILT_DEG = 40.0  # on all fours the pelvis is tipped forward by ~60-100 deg
+ALL_FOURS_MAX_THIGH_DEG = 40.0  # ... and the thigh hangs near vertical under the hip
+
+
+class StepError(AnalysisError):
+    """A step that cannot be analysed. `kind` names the step, `reason` is a stable code:
+    "too_few_reps", "wrong_movement", "sensor_moved", "no_still_period" or "not_analysable"."""
+
+    def __init__(self, kind: str, reason: str, message: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"step {kind!r}: {message}")
+
+
+@dataclass(frozen=True)
+class StepRep:
+    """One rep (or rock) of a step; times on the step's clock (s), angles in deg."""
+
+    rep: int
+    start_s: float
+    bottom_s: float
+    end_s: float
+    depth_deg: float  # thigh angle at the deepest point
+    max_hip_flexion_deg: float
+    wink_deg: float
+    winks: bool
+    onset_hip_flexion_deg: float | None
+    onset_thigh_deg: float | None
+    quality: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StepAnalysis:
+    """Per-sample angles (deg) on the grid `t_s` (s), the reps and data-quality findings."""
+
+    kind: str
+    t_s: np.ndarray
+    thigh_deg: np.ndarray
+    pelvic_tilt_deg: np.ndarray
+    hip_flexion_deg: np.ndarray
+    reps: tuple[StepRep, ...]
+    findings: tuple[QualityFinding, ...]
+    placement: dict[str, PlacementCheck]
+
+    @property
+    def wink_reps(self) -> int:
+        return sum(rep.winks for rep in self.reps)
+
+
+def _traces(
+    kind: str, sacrum: ImuRecording, thigh: ImuRecording, config: AnalysisConfig
+) -> tuple[np.ndarray, SensorTrace, SensorTrace]:
+    try:
+        grid = common_grid(sacrum, thigh, config.grid_rate_hz)
+        return (
+            grid,
+            sensor_trace(sacrum, "sacrum", grid, config),
+            sensor_trace(thigh, "thigh", grid, config),
+        )
+    except AnalysisError as exc:
+        raise StepError(kind, "not_analysable", str(exc)) from exc
+
+
+def _check_posture(kind: str, thigh_deg: float, tilt_deg: float) -> None:
+    if kind in STANDING_KINDS:
+        if abs(thigh_deg) > STANDING_MAX_DEG or abs(tilt_deg) > STANDING_MAX_DEG:
+            raise StepError(
+                kind,
+                "wrong_movement",
+                f"wrong movement for the kind: it starts with the thigh {thigh_deg:.0f} deg and "
+                f"the pelvis {tilt_deg:.0f} deg from the baseline's standing posture; a {kind} "
+                "step starts standing still (was it recorded on all fours?)",
+            )
+    elif tilt_deg < ALL_FOURS_MIN_TILT_DEG or abs(thigh_deg) > ALL_FOURS_MAX_THIGH_DEG:
+        raise StepError(
+            kind,
+            "wrong_movement",
+            f"wrong movement for the kind: it starts with the pelvis tipped {tilt_deg:.0f} deg "
+            f"and the thigh {thigh_deg:.0f} deg from vertical; a rock-back starts still on all "
+            "fours (pelvis tipped forward 60-100 deg, thigh near vertical)",
+        )
+
+
+def _check_placement(
+    kind: str, calibration: AssessmentCalibration, sacrum: SensorTrace, thigh: SensorTrace
+) -> dict[str, PlacementCheck]:
+    standing = kind in STANDING_KINDS
+    checks = {
+        name: check_placement(cal, trace.up, trace.samples.gyr_radps, trace.still, standing)
+        for name, cal, trace in (
+            ("sacrum", calibration.sacrum, sacrum),
+            ("thigh", calibration.thigh, thigh),
+        )
+    }
+    moved = [name for name, check in checks.items() if check.moved]
+    if moved:
+        details = "; ".join(
+            f"{name}: flexion axis {checks[name].axis_change_deg or 0:.0f} deg off"
+            + (
+                f", standing vertical {checks[name].vertical_change_deg:.0f} deg off"
+                if checks[name].vertical_change_deg is not None
+                else ""
+            )
+            for name in moved
+        )
+        raise StepError(
+            kind,
+            "sensor_moved",
+            f"sensor moved: the {' and '.join(moved)} sensor sits differently than in the "
+            f"baseline ({details}); re-strap it and record a new baseline, then repeat the step",
+        )
+    return checks
+
+
+def _rock_windows(
+    hip_flexion_deg: np.ndarray, thigh_deg: np.ndarray
+) -> tuple[list[RepWindow], int]:
+    """Rocks segmented on hip flexion; the bottom is where the thigh is deepest."""
+    segmentation = segment_reps(hip_flexion_deg)
+    windows = [
+        RepWindow(w.start, w.start + int(np.argmax(thigh_deg[w.start : w.end + 1])), w.end)
+        for w in segmentation.reps
+    ]
+    return windows, segmentation.incomplete
+
+
+def analyse_step(
+    kind: str,
+    sacrum: ImuRecording,
+    thigh: ImuRecording,
+    calibration: AssessmentCalibration | None,
+    config: AnalysisConfig | None = None,
+) -> tuple[StepAnalysis, AssessmentCalibration]:
+    """Analyse step `kind`; with `calibration` None the step must be the baseline and
+    calibrates the assessment. Returns the analysis and the calibration used.
+    Raises `StepError` naming the step and the reason when it cannot be analysed."""
+    if kind not in STEP_KINDS:
+        raise StepError(kind, "not_analysable", f"unknown step kind; use one of {STEP_KINDS}")
+    config = config or AnalysisConfig()
+    grid, sacrum_trace, thigh_trace = _traces(kind, sacrum, thigh, config)
+    placement: dict[str, PlacementCheck] = {}
+    if calibration is None:
+        if kind != "baseline":
+            raise StepError(kind, "not_analysable", "the baseline must be analysed first")
+        if not (sacrum_trace.still.trustworthy and thigh_trace.still.trustworthy):
+            raise StepError(
+                kind,
+                "no_still_period",
+                "no still standing period of 0.5 s in the first seconds; the baseline calibrates "
+                "the sensors: stand still for 1-2 s before the first squat and record it again",
+            )
+        try:
+            calibration = calibrate_baseline(
+                sacrum_trace.up,
+                sacrum_trace.samples.gyr_radps,
+                sacrum_trace.still,
+                thigh_trace.up,
+                thigh_trace.samples.gyr_radps,
+                thigh_trace.still,
+            )
+        except AnalysisError as exc:
+            raise StepError(kind, "too_few_reps", str(exc)) from exc
+    angles = calibration.angles(sacrum_trace.up, thigh_trace.up)
+    still = slice(thigh_trace.still.start, max(thigh_trace.still.stop, thigh_trace.still.start + 1))
+    _check_posture(
+        kind,
+        float(np.median(angles.thigh_deg[still])),
+        float(np.median(angles.pelvic_tilt_deg[still])),
+    )
+    if kind != "baseline":
+        placement = _check_placement(kind, calibration, sacrum_trace, thigh_trace)
+    if kind in STANDING_KINDS:
+        segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds)
+        windows, incomplete = segmentation.reps, segmentation.incomplete
+    else:
+        windows, incomplete = _rock_windows(angles.hip_flexion_deg, angles.thigh_deg)
+    if len(windows) < MIN_REPS[kind]:
+        movement = "rocks" if kind == "rock_back" else "squats"
+        raise StepError(
+            kind,
+            "too_few_reps",
+            f"too few reps: {len(windows)} complete {movement} found, at least {MIN_REPS[kind]} "
+            "needed to measure the rep-to-rep spread; record the step again",
+        )
+    bad_samples = {
+        "gap": sacrum_trace.samples.in_gap | thigh_trace.samples.in_gap,
+        "clipping": sacrum_trace.clipped | thigh_trace.clipped,
+    }
+    reps = []
+    for number, window in enumerate(windows, start=1):
+        metrics = rep_metrics(
+            number, window, grid, angles, bad_samples, None, config.wink_threshold_deg
+        )
+        span = slice(window.start, window.end + 1)
+        onset_hip = onset_thigh = None
+        if metrics.wink_onset_s is not None:
+            peak = int(np.searchsorted(grid, metrics.wink_onset_s))
+            onset_hip = float(angles.hip_flexion_deg[peak])
+            onset_thigh = float(angles.thigh_deg[peak])
+        reps.append(
+            StepRep(
+                rep=number,
+                start_s=metrics.start_s,
+                bottom_s=metrics.bottom_s,
+                end_s=metrics.end_s,
+                depth_deg=metrics.depth_deg,
+                max_hip_flexion_deg=float(angles.hip_flexion_deg[span].max()),
+                wink_deg=metrics.wink_deg,
+                winks=metrics.butt_wink,
+                onset_hip_flexion_deg=onset_hip,
+                onset_thigh_deg=onset_thigh,
+                quality=metrics.quality,
+            )
+        )
+    findings = list(sacrum_trace.findings + thigh_trace.findings)
+    if incomplete:
+        findings.append(
+            QualityFinding(
+                "incomplete_reps",
+                f"{kind}: {incomplete} rep(s) cut off by the start or end of the recording were "
+                "left out",
+            )
+        )
+    analysis = StepAnalysis(
+        kind=kind,
+        t_s=grid,
+        thigh_deg=angles.thigh_deg,
+        pelvic_tilt_deg=angles.pelvic_tilt_deg,
+        hip_flexion_deg=angles.hip_flexion_deg,
+        reps=tuple(reps),
+        findings=tuple(findings),
+        placement=placement,
+    )
+    return analysis, calibration

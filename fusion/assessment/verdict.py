@@ -1,0 +1,263 @@
+"""The verdict: why the lifter winks, from the comparisons between steps.
+
+Every comparison is against the baseline's wink onset (hip flexion, deg, per rep) and
+carries the uncertainty of the lifter's own rep-to-rep spread (`stats.shift_ci`):
+- LATER ("clearly later"): the 95 % CI of the shift of the median onset lies above
+  `CLEAR_MIN_DEG`; or the step does not wink in most reps although it reaches clearly more hip
+  flexion than the baseline onset (95 % CI of its deepest hip flexion minus the baseline onset
+  above `CLEAR_MIN_DEG`): the wink is gone at equal or greater depth;
+- SAME ("about the same", "no change"): an equivalence test (two one-sided tests at 5 %,
+  i.e. the 90 % CI) puts the shift within +-`EQUIVALENCE_DEG`;
+- UNCLEAR: neither (too few winking reps, too much spread, or a shift in between);
+- UNTESTED: the step was not recorded (or could not be analysed).
+
+The rules (the contract, in this order):
+1. `winks` is false when no step winks in most of its reps: no cause to find; every field
+   is "no" and no ceiling is needed.
+2. The rock-back decides whether the hip range exists. LATER (it goes clearly deeper than
+   the baseline onset before tucking, or without a tuck): structural no, soft_tissue no.
+   SAME: the range is missing, and post_stretch decides: LATER -> soft_tissue yes,
+   structural no; SAME -> structural yes, soft_tissue no; not recorded -> structural
+   inconclusive, soft_tissue not_tested. A post_stretch onset clearly later also says
+   soft_tissue yes and structural no when the rock-back is unclear or missing (a bony limit
+   does not move with stretching).
+3. stability: yes when goblet or supported is LATER; no when every one of them recorded is
+   SAME; not_tested when neither was recorded; else inconclusive.
+4. motor_control: yes when the range exists (rock-back LATER) and neither stability (no) nor
+   stretching (not LATER) explains the wink; no when another cause is yes or the range is
+   missing; not_tested without a rock-back; else inconclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from fusion.assessment.stats import Estimate, shift_ci
+
+CLEAR_MIN_DEG = 1.0  # a "clearly later" shift must also be at least this large (deg)
+EQUIVALENCE_DEG = 5.0  # shifts within +-5 deg of hip flexion count as "no change"
+MIN_ONSETS = 3  # winking reps needed in a step to compare its onset
+
+
+class Shift(Enum):
+    LATER = "later"
+    SAME = "same"
+    UNCLEAR = "unclear"
+    UNTESTED = "untested"
+
+
+@dataclass(frozen=True)
+class StepEvidence:
+    """What a step offers the comparison: per-rep onsets of its winking reps and per-rep
+    deepest hip flexion (deg), and whether most of its reps wink."""
+
+    onset_hip_flexion_deg: np.ndarray
+    max_hip_flexion_deg: np.ndarray
+    winks: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One step against the baseline: the verdict word and the numbers behind it (deg)."""
+
+    kind: str
+    shift: Shift
+    estimate: Estimate | None
+    basis: str  # "onset", "depth_without_wink" or ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    structural: str
+    soft_tissue: str
+    stability: str
+    motor_control: str
+    winks: bool
+    summary: str
+    comparisons: tuple[Comparison, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "structural": self.structural,
+            "soft_tissue": self.soft_tissue,
+            "stability": self.stability,
+            "motor_control": self.motor_control,
+            "winks": self.winks,
+            "summary": self.summary,
+        }
+
+
+def compare(kind: str, step: StepEvidence | None, baseline: StepEvidence) -> Comparison:
+    """Shift of `step` against `baseline` (`step` None: not recorded)."""
+    if step is None:
+        return Comparison(kind, Shift.UNTESTED, None, "")
+    base = baseline.onset_hip_flexion_deg
+    if base.size < MIN_ONSETS:
+        return Comparison(kind, Shift.UNCLEAR, None, "")
+    if step.winks and step.onset_hip_flexion_deg.size >= MIN_ONSETS:
+        clear = shift_ci(step.onset_hip_flexion_deg, base, 0.95)
+        if clear.low > CLEAR_MIN_DEG:
+            return Comparison(kind, Shift.LATER, clear, "onset")
+        same = shift_ci(step.onset_hip_flexion_deg, base, 0.90)
+        if same.low > -EQUIVALENCE_DEG and same.high < EQUIVALENCE_DEG:
+            return Comparison(kind, Shift.SAME, same, "onset")
+        return Comparison(kind, Shift.UNCLEAR, clear, "onset")
+    if not step.winks and step.max_hip_flexion_deg.size >= MIN_ONSETS:
+        deeper = shift_ci(step.max_hip_flexion_deg, base, 0.95)
+        if deeper.low > CLEAR_MIN_DEG:
+            return Comparison(kind, Shift.LATER, deeper, "depth_without_wink")
+        return Comparison(kind, Shift.UNCLEAR, deeper, "depth_without_wink")
+    return Comparison(kind, Shift.UNCLEAR, None, "")
+
+
+def _stability(goblet: Comparison, supported: Comparison) -> Shift:
+    tested = [c.shift for c in (goblet, supported) if c.shift is not Shift.UNTESTED]
+    if not tested:
+        return Shift.UNTESTED
+    if Shift.LATER in tested:
+        return Shift.LATER
+    if all(shift is Shift.SAME for shift in tested):
+        return Shift.SAME
+    return Shift.UNCLEAR
+
+
+_WORD = {
+    Shift.LATER: "yes",
+    Shift.SAME: "no",
+    Shift.UNTESTED: "not_tested",
+    Shift.UNCLEAR: "inconclusive",
+}
+
+
+def decide(steps: dict[str, StepEvidence]) -> Verdict:
+    """Apply the rules to the analysed steps (kind -> evidence; `baseline` required)."""
+    winking = [kind for kind, step in steps.items() if step.winks]
+    if not winking:
+        deepest = max(float(np.max(s.max_hip_flexion_deg, initial=0.0)) for s in steps.values())
+        return Verdict(
+            "no",
+            "no",
+            "no",
+            "no",
+            False,
+            f"No wink at any tested depth (up to {deepest:.0f} deg of hip flexion): nothing to "
+            "explain, and no depth limit is needed.",
+            (),
+        )
+    baseline = steps["baseline"]
+    rock, stretch, goblet, supported = (
+        compare(kind, steps.get(kind), baseline)
+        for kind in ("rock_back", "post_stretch", "goblet", "supported")
+    )
+    stability = _stability(goblet, supported)
+    if rock.shift is Shift.LATER:
+        structural, soft = "no", "no"
+    elif stretch.shift is Shift.LATER:
+        structural, soft = "no", "yes"
+    elif rock.shift is Shift.SAME:
+        structural = {Shift.SAME: "yes", Shift.UNTESTED: "inconclusive"}.get(
+            stretch.shift, "inconclusive"
+        )
+        soft = {Shift.SAME: "no", Shift.UNTESTED: "not_tested"}.get(stretch.shift, "inconclusive")
+    else:
+        structural = "not_tested" if rock.shift is Shift.UNTESTED else "inconclusive"
+        soft = {Shift.SAME: "no", Shift.UNTESTED: "not_tested"}.get(stretch.shift, "inconclusive")
+    stability_word = _WORD[stability]
+    if "yes" in (structural, soft, stability_word) or rock.shift is Shift.SAME:
+        motor = "no"
+    elif rock.shift is Shift.UNTESTED:
+        motor = "not_tested"
+    elif rock.shift is Shift.LATER and stability is Shift.SAME and stretch.shift is not Shift.LATER:
+        motor = "yes"
+    else:
+        motor = "inconclusive"
+    comparisons = (rock, stretch, goblet, supported)
+    summary = _summary(structural, soft, stability_word, motor, baseline, comparisons)
+    return Verdict(structural, soft, stability_word, motor, True, summary, comparisons)
+
+
+_EXPLAIN = {
+    "structural": "the hip runs out of range (structural: hip anatomy), not tight tissue",
+    "soft_tissue": "tight soft tissue: stretching moved the wink deeper",
+    "stability": "stability: holding a weight in front or a support moved the wink deeper",
+    "motor_control": "motor control: the hip has the range, and neither support nor stretching "
+    "changed the wink, so the depth needs practice",
+}
+_STEP_WORDS = {
+    "rock_back": "the rock-back",
+    "post_stretch": "after stretching",
+    "goblet": "the goblet squat",
+    "supported": "the supported squat",
+}
+
+
+def _summary(
+    structural: str,
+    soft: str,
+    stability: str,
+    motor: str,
+    baseline: StepEvidence,
+    comparisons: tuple[Comparison, ...],
+) -> str:
+    onset = (
+        float(np.median(baseline.onset_hip_flexion_deg))
+        if baseline.onset_hip_flexion_deg.size
+        else None
+    )
+    parts = []
+    if onset is not None:
+        parts.append(f"The baseline wink starts at {onset:.0f} deg of hip flexion (median).")
+    causes = [
+        name
+        for name, word in (
+            ("structural", structural),
+            ("soft_tissue", soft),
+            ("stability", stability),
+            ("motor_control", motor),
+        )
+        if word == "yes"
+    ]
+    if causes:
+        parts.append("Most likely cause: " + "; ".join(_EXPLAIN[c] for c in causes) + ".")
+    else:
+        parts.append("No single cause is clear from the steps recorded.")
+    for comparison in comparisons:
+        words = _STEP_WORDS[comparison.kind]
+        estimate = comparison.estimate
+        if comparison.shift is Shift.UNTESTED:
+            continue
+        if estimate is None:
+            parts.append(f"In {words} too few reps winked to compare.")
+            continue
+        shift = f"{estimate.median:+.1f} deg (CI {estimate.low:+.1f} to {estimate.high:+.1f})"
+        if comparison.basis == "depth_without_wink":
+            text = "reached" if comparison.shift is Shift.LATER else "only reached"
+            parts.append(
+                f"In {words} there was no wink; it {text} {shift} beyond the baseline onset."
+            )
+        elif comparison.shift is Shift.LATER:
+            parts.append(f"In {words} the wink started clearly later: {shift}.")
+        elif comparison.shift is Shift.SAME:
+            parts.append(f"In {words} the wink started at about the same hip flexion: {shift}.")
+        else:
+            parts.append(f"In {words} the change is within the rep-to-rep spread: {shift}.")
+    unresolved = [
+        name
+        for name, word in (
+            ("structural", structural),
+            ("soft_tissue", soft),
+            ("stability", stability),
+            ("motor_control", motor),
+        )
+        if word in ("inconclusive", "not_tested")
+    ]
+    if unresolved:
+        parts.append(
+            "Undecided: "
+            + ", ".join(unresolved).replace("_", " ")
+            + " (more reps or the missing steps would settle it)."
+        )
+    return " ".join(parts)
