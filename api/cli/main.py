@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server_commands",
     "demo_command",
     "plot_command",
+    "assess_command",
 )
 
 

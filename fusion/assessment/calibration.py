@@ -137,11 +137,10 @@ def check_placement(
         axis_change: float | None = _angle_deg(axis, calibration.y_axis, sign_agnostic=True)
     except AnalysisError:  # too little rotation to tell; the rep count will say so
         axis_change = None
+    vertical: float | None = None
     if standing:
-        vertical: float | None = _angle_deg(still_up, calibration.z_axis)
-        off_plane = vertical
+        off_plane = vertical = _angle_deg(still_up, calibration.z_axis)
     else:
-        vertical = None
         # On all fours the up direction lies in the sagittal plane, perpendicular to the axis.
         off_plane = abs(90.0 - _angle_deg(still_up, calibration.y_axis))
     moved = (

@@ -2,13 +2,22 @@
 
 Percentile bootstrap (Efron): resample the reps with replacement, recompute the statistic,
 take the 2.5 and 97.5 percentiles. The generator is seeded with a fixed value, so the same
-reps always give the same interval (reports are reproducible). Shifts between two steps
-resample each step's reps independently and take the difference of the medians.
+reps always give the same interval (reports are reproducible).
+
+Shifts between two steps use the Hodges-Lehmann estimator, the median of all pairwise
+differences between the two steps' reps: as robust to an odd rep as a difference of
+medians, but nearly as efficient as a difference of means (95 % for normal data against
+64 %), which matters with 5-8 reps per step. Its CI resamples each step's reps
+independently. With so few reps a percentile bootstrap is too narrow (it estimates each
+variance with divisor n instead of n - 1, and uses normal instead of Student tails), so the
+shift's interval is widened about its estimate by sqrt(n / (n - 1)) x t(df) / z, with n the
+smaller step's reps and df = n1 + n2 - 2 (`small_sample_expansion`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -32,7 +41,8 @@ def _rng() -> np.random.Generator:
 
 def _bootstrap_medians(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     picks = rng.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, values.size))
-    return np.median(values[picks], axis=1)
+    medians: np.ndarray = np.median(values[picks], axis=1)
+    return medians
 
 
 def median_ci(values: np.ndarray, level: float = 0.95) -> Estimate:
@@ -46,20 +56,57 @@ def median_ci(values: np.ndarray, level: float = 0.95) -> Estimate:
     return Estimate(float(np.median(values)), float(low), float(high), int(values.size))
 
 
+def hodges_lehmann_shift(later: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Median of all pairwise differences later[i] - reference[j], over the last axis.
+
+    `later` (..., n) and `reference` (..., m) broadcast over the leading axes."""
+    pairs = later[..., :, None] - reference[..., None, :]
+    shifts: np.ndarray = np.median(pairs.reshape(*pairs.shape[:-2], -1), axis=-1)
+    return shifts
+
+
+def _student_quantile(probability: float, df: int) -> float:
+    """Student-t quantile by the Cornish-Fisher expansion (error < 0.01 for df >= 4)."""
+    z = NormalDist().inv_cdf(probability)
+    return (
+        z
+        + (z**3 + z) / (4 * df)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    )
+
+
+def small_sample_expansion(n_later: int, n_reference: int, level: float) -> float:
+    """Factor (>= 1) to widen a two-sample bootstrap interval for small samples."""
+    n = min(n_later, n_reference)
+    if n < 2:
+        return 1.0
+    probability = 0.5 + level / 2
+    df = max(n_later + n_reference - 2, 1)
+    z = NormalDist().inv_cdf(probability)
+    return float(np.sqrt(n / (n - 1)) * _student_quantile(probability, df) / z)
+
+
 def shift_ci(later: np.ndarray, reference: np.ndarray, level: float) -> Estimate:
-    """Difference of medians `later - reference` (deg) and its bootstrap CI at `level`."""
+    """Shift `later - reference` (deg, Hodges-Lehmann) and its bootstrap CI at `level`."""
     later = np.asarray(later, dtype=float)
     reference = np.asarray(reference, dtype=float)
     if later.size == 0 or reference.size == 0:
         raise ValueError("both steps need at least one value to compare")
     rng = _rng()
-    differences = _bootstrap_medians(later, rng) - _bootstrap_medians(reference, rng)
+    later_picks = later[rng.integers(0, later.size, size=(BOOTSTRAP_RESAMPLES, later.size))]
+    reference_picks = reference[
+        rng.integers(0, reference.size, size=(BOOTSTRAP_RESAMPLES, reference.size))
+    ]
+    shifts = hodges_lehmann_shift(later_picks, reference_picks)
     tail = 50.0 * (1.0 - level)
-    low, high = np.percentile(differences, [tail, 100.0 - tail])
+    low, high = np.percentile(shifts, [tail, 100.0 - tail])
+    estimate = float(hodges_lehmann_shift(later, reference))
+    widen = small_sample_expansion(later.size, reference.size, level)
     return Estimate(
-        float(np.median(later) - np.median(reference)),
-        float(low),
-        float(high),
+        estimate,
+        float(estimate - widen * (estimate - low)),
+        float(estimate + widen * (high - estimate)),
         int(min(later.size, reference.size)),
     )
 

@@ -6,8 +6,10 @@ carries the uncertainty of the lifter's own rep-to-rep spread (`stats.shift_ci`)
   `CLEAR_MIN_DEG`; or the step does not wink in most reps although it reaches clearly more hip
   flexion than the baseline onset (95 % CI of its deepest hip flexion minus the baseline onset
   above `CLEAR_MIN_DEG`): the wink is gone at equal or greater depth;
-- SAME ("about the same", "no change"): an equivalence test (two one-sided tests at 5 %,
-  i.e. the 90 % CI) puts the shift within +-`EQUIVALENCE_DEG`;
+- SAME ("about the same", "no change"): a one-sided test at 5 % (the upper end of the 90 %
+  CI) rules out a later shift of `EQUIVALENCE_DEG` or more. The question is one-sided: a
+  range limit, a stretch or a support matters only if it lets the lifter go deeper, so an
+  onset that comes earlier is no evidence for any cause (it counts as no change);
 - UNCLEAR: neither (too few winking reps, too much spread, or a shift in between);
 - UNTESTED: the step was not recorded (or could not be analysed).
 
@@ -38,7 +40,7 @@ import numpy as np
 from fusion.assessment.stats import Estimate, shift_ci
 
 CLEAR_MIN_DEG = 1.0  # a "clearly later" shift must also be at least this large (deg)
-EQUIVALENCE_DEG = 5.0  # shifts within +-5 deg of hip flexion count as "no change"
+EQUIVALENCE_DEG = 6.0  # a later shift below 6 deg of hip flexion counts as "no change"
 MIN_ONSETS = 3  # winking reps needed in a step to compare its onset
 
 
@@ -102,7 +104,7 @@ def compare(kind: str, step: StepEvidence | None, baseline: StepEvidence) -> Com
         if clear.low > CLEAR_MIN_DEG:
             return Comparison(kind, Shift.LATER, clear, "onset")
         same = shift_ci(step.onset_hip_flexion_deg, base, 0.90)
-        if same.low > -EQUIVALENCE_DEG and same.high < EQUIVALENCE_DEG:
+        if same.high < EQUIVALENCE_DEG:
             return Comparison(kind, Shift.SAME, same, "onset")
         return Comparison(kind, Shift.UNCLEAR, clear, "onset")
     if not step.winks and step.max_hip_flexion_deg.size >= MIN_ONSETS:
@@ -188,7 +190,7 @@ _EXPLAIN = {
 }
 _STEP_WORDS = {
     "rock_back": "the rock-back",
-    "post_stretch": "after stretching",
+    "post_stretch": "the squat after stretching",
     "goblet": "the goblet squat",
     "supported": "the supported squat",
 }

@@ -138,7 +138,8 @@ def rep_onset_hip_flexion_deg(rep: RepTruth) -> float | None:
 
 
 def _mounted(spec: SensorSpec, rng: np.random.Generator) -> SensorSpec:
-    return replace(spec, mount=tuple(float(c) for c in random_rotation_quat(rng)))
+    w, x, y, z = (float(c) for c in random_rotation_quat(rng))
+    return replace(spec, mount=(w, x, y, z))
 
 
 def _slipped(spec: SensorSpec, rng: np.random.Generator) -> SensorSpec:
@@ -148,7 +149,8 @@ def _slipped(spec: SensorSpec, rng: np.random.Generator) -> SensorSpec:
     half = np.radians(SLIP_DEG) / 2
     slip = np.concatenate(([np.cos(half)], np.sin(half) * axis))
     mount = quat_multiply(slip, np.asarray(spec.mount, dtype=float))  # segment-side slip
-    return replace(spec, mount=tuple(float(c) for c in mount))
+    w, x, y, z = (float(c) for c in mount)
+    return replace(spec, mount=(w, x, y, z))
 
 
 def random_lifter(
@@ -248,7 +250,8 @@ def _rock_back_spec(
     onset = lifter.step_onset_deg("rock_back")
     reference = lifter.hip_limit_deg if onset is None else onset
     reach = reference + lifter.rock_reach_deg
-    amplitude = float(np.clip((reach - start) / (1.0 + k), 25.0, MAX_THIGH_DEG - 10.0))
+    # A rock-back travels at least ~40 deg of hip flexion (the tuck takes some of it back).
+    amplitude = float(np.clip((reach - start) / (1.0 + k), 40.0, MAX_THIGH_DEG - 10.0))
     onset_rel = None if onset is None else (onset - start) / (1.0 + k)
     return SquatSetSpec(
         reps=lifter.reps["rock_back"],
@@ -303,3 +306,56 @@ def simulate_assessment(lifter: LifterSpec, seed: int) -> SimulatedAssessment:
         onsets = tuple(rep_onset_hip_flexion_deg(rep) for rep in simulated.reps)
         steps[kind] = SimulatedStep(kind, simulated, onsets)
     return SimulatedAssessment(lifter, seed, steps)
+
+
+def clear_lifter(
+    rng: np.random.Generator, cause: str, *, steps: tuple[str, ...] = STEP_KINDS
+) -> LifterSpec:
+    """A lifter whose cause shows clearly (effects >= 4x the spread, 6-8 reps per step):
+    the default of `winkwatch simulate-assessment`. `random_lifter` covers the hard cases."""
+    lifter = random_lifter(rng, cause, steps=steps)
+    spread = float(rng.uniform(0.8, 2.0))
+    return replace(
+        lifter,
+        onset_spread_deg=spread,
+        effect_deg=float(rng.uniform(max(MIN_CAUSE_EFFECT_DEG, 4 * spread) + 4.0, 25.0)),
+        range_excess_deg=(
+            float(rng.uniform(max(MIN_CAUSE_EFFECT_DEG, 4 * spread) + 4.0, 25.0))
+            if lifter.range_excess_deg
+            else lifter.range_excess_deg
+        ),
+        reps={kind: int(rng.integers(6, 9)) for kind in steps},
+    )
+
+
+def truth_dict(simulated: SimulatedAssessment) -> dict[str, object]:
+    """The known answers of a simulated assessment, as plain JSON-able values."""
+    lifter = simulated.lifter
+    steps: dict[str, object] = {}
+    for kind, step in simulated.steps.items():
+        onsets = [o for o in step.onset_hip_flexion_deg if o is not None]
+        thigh_onsets = [r.wink_onset_depth_deg for r in step.reps if r.wink_onset_depth_deg]
+        steps[kind] = {
+            "reps": len(step.reps),
+            "wink_reps": len(onsets),
+            "onset_hip_flexion_deg_per_rep": step.onset_hip_flexion_deg,
+            "onset_hip_flexion_deg_median": float(np.median(onsets)) if onsets else None,
+            "onset_thigh_deg_median": (
+                float(np.median(thigh_onsets)) if thigh_onsets and kind != "rock_back" else None
+            ),
+            "max_hip_flexion_deg_per_rep": [r.hip_flexion_max_deg for r in step.reps],
+            "planned_onset_hip_flexion_deg": lifter.step_onset_deg(kind),
+            "sensor_moved": kind == lifter.moved_step,
+        }
+    return {
+        "profile": lifter.cause,
+        "seed": simulated.seed,
+        "verdict": lifter.truth_verdict | {"winks": lifter.cause != "none"},
+        "hip_limit_deg": lifter.hip_limit_deg,
+        "onset_spread_deg": lifter.onset_spread_deg,
+        "effect_deg": lifter.effect_deg,
+        "range_excess_deg": lifter.range_excess_deg,
+        "femur_cm": lifter.femur_cm,
+        "shank_cm": lifter.shank_cm,
+        "steps": steps,
+    }

@@ -1,0 +1,238 @@
+"""The assessment report a physio can hand over: printable HTML, PNG and PDF (matplotlib).
+
+Figures (Agg backend, no display):
+1. per step, the pelvic tilt change from each rep's start against hip flexion, all steps
+   overlaid (one colour each); the wink shows as the tilt turning back, the onset (tilt peak)
+   is a dot. Tilt is shown relative to each rep's start so that the quadruped rock-back
+   (pelvis tipped forward ~80 deg) overlays the standing steps;
+2. the onset hip flexion per step: median with its bootstrap 95 % CI, and the depth ceiling.
+The HTML page embeds both as PNG and adds the verdict in plain words, the prescription, the
+per-step table and, when given, the history of earlier assessments.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fusion.assessment import AssessmentReport
+from fusion.assessment.prescription import SEAT_BELOW_HIP_CM, SHANK_LEAN_RATIO
+
+STEP_COLORS = {
+    "baseline": "#1f6fd1",
+    "rock_back": "#2ca02c",
+    "goblet": "#e8890c",
+    "supported": "#8e5cc7",
+    "post_stretch": "#17becf",
+    "loaded": "#d62728",
+    "box": "#7f7f7f",
+}
+STEP_LABELS = {
+    "baseline": "Baseline squat",
+    "rock_back": "Quadruped rock-back",
+    "goblet": "Goblet squat",
+    "supported": "Supported squat",
+    "post_stretch": "Squat after stretching",
+    "loaded": "Loaded squat",
+    "box": "Box squat",
+}
+VERDICT_LABELS = {
+    "structural": "Hip structure (bony range limit)",
+    "soft_tissue": "Soft tissue (tightness that stretching changes)",
+    "stability": "Stability (better with a weight in front or a support)",
+    "motor_control": "Motor control (range exists, depth needs practice)",
+}
+VALUE_WORDS = {
+    "yes": "Yes",
+    "no": "No",
+    "inconclusive": "Inconclusive",
+    "not_tested": "Not tested",
+}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """An earlier assessment of the same athlete: when, and its baseline onset (deg)."""
+
+    label: str
+    onset_hip_flexion_deg: float | None
+    ci95: tuple[float, float] | None
+    depth_ceiling_thigh_deg: float | None
+
+
+def _figure(report: AssessmentReport) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (loops, onsets) = plt.subplots(
+        1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    for kind, analysis in report.analyses.items():
+        color = STEP_COLORS.get(kind, "#333333")
+        for index, rep in enumerate(analysis.reps):
+            start = int(abs(analysis.t_s - rep.start_s).argmin())
+            end = int(abs(analysis.t_s - rep.end_s).argmin())
+            bottom = int(abs(analysis.t_s - rep.bottom_s).argmin())
+            hip = analysis.hip_flexion_deg[start : bottom + 1]
+            tilt = analysis.pelvic_tilt_deg[start : bottom + 1] - analysis.pelvic_tilt_deg[start]
+            loops.plot(
+                hip,
+                tilt,
+                color=color,
+                alpha=0.6,
+                lw=1,
+                label=STEP_LABELS.get(kind, kind) if index == 0 else None,
+                gid=f"loop-{kind}-{rep.rep}",
+            )
+            if rep.onset_hip_flexion_deg is not None and rep.winks:
+                onset_index = start + int(abs(hip - rep.onset_hip_flexion_deg).argmin())
+                loops.plot(
+                    rep.onset_hip_flexion_deg,
+                    analysis.pelvic_tilt_deg[onset_index] - analysis.pelvic_tilt_deg[start],
+                    "o",
+                    color=color,
+                    ms=4,
+                )
+            del end
+    loops.set_xlabel("hip flexion (deg)")
+    loops.set_ylabel("pelvic tilt change from rep start (deg, anterior +)")
+    loops.set_title("Pelvis against hip flexion, descent of each rep (dot: wink onset)")
+    loops.grid(alpha=0.3)
+    loops.legend(fontsize=7, loc="best")
+    names = []
+    for position, (kind, summary) in enumerate(report.steps.items()):
+        names.append(STEP_LABELS.get(kind, kind))
+        estimate = summary.onset_hip_flexion
+        color = STEP_COLORS.get(kind, "#333333")
+        if estimate is None:
+            onsets.plot(
+                summary.max_hip_flexion.median, position, ">", color=color, ms=8, mfc="none"
+            )
+            continue
+        onsets.errorbar(
+            estimate.median,
+            position,
+            xerr=[[estimate.median - estimate.low], [estimate.high - estimate.median]],
+            fmt="o",
+            color=color,
+            capsize=4,
+            gid=f"onset-{kind}",
+        )
+    ceiling = report.prescription.depth_ceiling_hip_flexion_deg
+    if ceiling is not None:
+        onsets.axvline(ceiling, color="#d62728", ls="--", lw=1, label="depth ceiling")
+        onsets.legend(fontsize=7, loc="lower right")
+    onsets.set_yticks(range(len(names)), names, fontsize=8)
+    onsets.invert_yaxis()
+    onsets.set_xlabel("hip flexion at wink onset (deg): median, 95% CI")
+    onsets.set_title("Onset per step (open arrow: no wink, deepest reached)", fontsize=9)
+    onsets.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def render_image(report: AssessmentReport, fmt: str = "png") -> bytes:
+    """The report's figures as PNG or PDF bytes (`fmt` "png" or "pdf")."""
+    if fmt not in ("png", "pdf"):
+        raise ValueError(f"format {fmt!r}: use 'png' or 'pdf'")
+    import matplotlib.pyplot as plt
+
+    fig = _figure(report)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _estimate(estimate: Any) -> str:
+    if estimate is None:
+        return "–"
+    return f"{estimate.median:.1f} ({estimate.low:.1f}–{estimate.high:.1f})"
+
+
+def render_html(
+    report: AssessmentReport,
+    *,
+    title: str = "WinkWatch assessment",
+    history: Sequence[HistoryEntry] = (),
+) -> str:
+    """A self-contained printable HTML page (figures embedded as PNG)."""
+    esc = html.escape
+    verdict = report.verdict
+    image = base64.b64encode(render_image(report, "png")).decode("ascii")
+    rows = "".join(
+        f"<tr><td>{esc(STEP_LABELS.get(kind, kind))}</td><td>{s.reps}</td><td>{s.wink_reps}</td>"
+        f"<td>{_estimate(s.onset_hip_flexion)}</td>"
+        f"<td>{'–' if kind == 'rock_back' else _estimate(s.onset_thigh)}</td>"
+        f"<td>{_estimate(s.max_hip_flexion)}</td><td>{_estimate(s.wink)}</td></tr>"
+        for kind, s in report.steps.items()
+    )
+    verdict_rows = "".join(
+        f'<tr><td>{esc(label)}</td><td class="v-{getattr(verdict, name)}">'
+        f"{VALUE_WORDS[getattr(verdict, name)]}</td></tr>"
+        for name, label in VERDICT_LABELS.items()
+    )
+    p = report.prescription
+    if not verdict.winks:
+        prescription = "<p>No wink at any tested depth: no depth limit is needed.</p>"
+    else:
+        box = (
+            f"<li>Box height: <b>{_fmt(p.box_height_cm)} cm</b> (knee at shank × cos(lean), "
+            f"shank lean {SHANK_LEAN_RATIO} × thigh angle; hip at femur × cos(thigh angle) above "
+            f"the knee; buttocks {SEAT_BELOW_HIP_CM:.0f} cm below the hip joint).</li>"
+            if p.box_height_cm is not None
+            else "<li>Box height: give the femur and shank lengths to get one.</li>"
+        )
+        prescription = (
+            "<ul>"
+            f"<li>Under load, stay above <b>{_fmt(p.depth_ceiling_thigh_deg)} deg</b> of thigh "
+            f"angle (90 = thighs parallel), i.e. <b>{_fmt(p.depth_ceiling_hip_flexion_deg)} deg"
+            f"</b> of hip flexion: the {esc(STEP_LABELS.get(p.reference_step or '', ''))} onset "
+            f"minus a margin of {_fmt(p.margin_thigh_deg)} deg from its rep-to-rep spread.</li>"
+            f"{box}</ul>"
+        )
+    problems = "".join(f"<li>{esc(str(problem))}</li>" for problem in report.problems)
+    history_html = ""
+    if history:
+        items = "".join(
+            f"<tr><td>{esc(h.label)}</td><td>{_fmt(h.onset_hip_flexion_deg)}"
+            + (f" ({h.ci95[0]:.1f}–{h.ci95[1]:.1f})" if h.ci95 else "")
+            + f"</td><td>{_fmt(h.depth_ceiling_thigh_deg)}</td></tr>"
+            for h in history
+        )
+        history_html = (
+            "<h2>History</h2><table><tr><th>Assessment</th><th>Baseline onset, hip flexion "
+            f"(95% CI)</th><th>Depth ceiling, thigh</th></tr>{items}</table>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body{{font-family:system-ui,sans-serif;max-width:60rem;margin:1.5rem auto;padding:0 1rem;color:#222}}
+table{{border-collapse:collapse;margin:.5rem 0}}td,th{{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}}
+.v-yes{{font-weight:bold;color:#b00}}.v-no{{color:#060}}.v-inconclusive,.v-not_tested{{color:#777}}
+img{{max-width:100%}}@media print{{body{{margin:0}}}}
+</style></head><body>
+<h1>{esc(title)}</h1>
+<h2>Verdict</h2>
+<p id="summary">{esc(verdict.summary)}</p>
+<table id="verdict"><tr><th>Possible cause</th><th>Finding</th></tr>{verdict_rows}</table>
+<h2>Prescription</h2>{prescription}
+<h2>Steps</h2>
+<table id="steps"><tr><th>Step</th><th>Reps</th><th>Winking reps</th><th>Onset, hip flexion</th>
+<th>Onset, thigh angle</th><th>Deepest hip flexion</th><th>Wink</th></tr>{rows}</table>
+<p>Degrees; median over the reps with the bootstrap 95% confidence interval in brackets.</p>
+{"<h2>Steps not scored</h2><ul>" + problems + "</ul>" if problems else ""}
+<img alt="Pelvic tilt against hip flexion per step, and onset per step" src="data:image/png;base64,{image}">
+{history_html}
+</body></html>
+"""
