@@ -62,6 +62,7 @@ class HistoryEntry:
     onset_hip_flexion_deg: float | None
     ci95: tuple[float, float] | None
     depth_ceiling_thigh_deg: float | None
+    moved: str = ""  # the onset since then: "later", "earlier", "no clear change", ...
 
 
 def _figure(report: AssessmentReport) -> Any:
@@ -197,7 +198,8 @@ def render_html(
             "<ul>"
             f"<li>Under load, stay above <b>{_fmt(p.depth_ceiling_thigh_deg)} deg</b> of thigh "
             f"angle (90 = thighs parallel), i.e. <b>{_fmt(p.depth_ceiling_hip_flexion_deg)} deg"
-            f"</b> of hip flexion: the {esc(STEP_LABELS.get(p.reference_step or '', ''))} onset "
+            f"</b> of hip flexion: the {esc(STEP_LABELS.get(p.reference_step or '', '').lower())} "
+            "onset "
             f"minus a margin of {_fmt(p.margin_thigh_deg)} deg from its rep-to-rep spread.</li>"
             f"{box}</ul>"
         )
@@ -207,12 +209,12 @@ def render_html(
         items = "".join(
             f"<tr><td>{esc(h.label)}</td><td>{_fmt(h.onset_hip_flexion_deg)}"
             + (f" ({h.ci95[0]:.1f}–{h.ci95[1]:.1f})" if h.ci95 else "")
-            + f"</td><td>{_fmt(h.depth_ceiling_thigh_deg)}</td></tr>"
+            + f"</td><td>{_fmt(h.depth_ceiling_thigh_deg)}</td><td>{esc(h.moved)}</td></tr>"
             for h in history
         )
         history_html = (
             "<h2>History</h2><table><tr><th>Assessment</th><th>Baseline onset, hip flexion "
-            f"(95% CI)</th><th>Depth ceiling, thigh</th></tr>{items}</table>"
+            f"(95% CI)</th><th>Depth ceiling, thigh</th><th>Onset now vs then</th></tr>{items}</table>"
         )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>

@@ -6,7 +6,7 @@ from enum import Enum
 
 from sensor_gateway.events import Placement, SetVariant
 
-__all__ = ["Placement", "RepSource", "SetStatus", "SetVariant", "TokenRole"]
+__all__ = ["Placement", "RepSource", "SetStatus", "SetVariant", "StepKind", "TokenRole"]
 
 
 class SetStatus(str, Enum):
@@ -23,3 +23,15 @@ class TokenRole(str, Enum):
 class RepSource(str, Enum):
     LIVE = "live"  # reps emitted by the live analyser while recording
     REANALYSIS = "reanalysis"  # reps from `winkwatch reanalyze` on the stored raw samples
+
+
+class StepKind(str, Enum):
+    """The steps of an assessment (same values as fusion.assessment.STEP_KINDS)."""
+
+    BASELINE = "baseline"
+    ROCK_BACK = "rock_back"
+    GOBLET = "goblet"
+    SUPPORTED = "supported"
+    POST_STRETCH = "post_stretch"
+    LOADED = "loaded"
+    BOX = "box"

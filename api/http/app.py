@@ -74,9 +74,19 @@ def create_app(
     install_error_handlers(app)
     install_security_headers(app)
 
-    from api.http.routes import athletes, exports, health, live, reps, sensors, sessions, sets
+    from api.http.routes import (
+        assessments,
+        athletes,
+        exports,
+        health,
+        live,
+        reps,
+        sensors,
+        sessions,
+        sets,
+    )
 
-    for module in (health, athletes, sensors, sessions, sets, reps, exports, live):
+    for module in (health, athletes, sensors, sessions, sets, reps, exports, live, assessments):
         app.include_router(module.router)
     from api.dashboard import install_dashboard
 

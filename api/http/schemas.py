@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.vocab import Placement, SetStatus, SetVariant, TokenRole
+from api.vocab import Placement, SetStatus, SetVariant, StepKind, TokenRole
 from sensor_gateway.config import ble_address_problem
 from sensor_gateway.samples import SensorKind
 
@@ -51,14 +51,25 @@ class _FromRow(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+SegmentCm = Annotated[float, Field(ge=15.0, le=80.0, allow_inf_nan=False)]
+
+
 class AthleteCreate(BaseModel):
     name: Name
     notes: Notes = ""
+    femur_cm: SegmentCm | None = Field(
+        default=None, description="greater trochanter to knee joint line, cm"
+    )
+    shank_cm: SegmentCm | None = Field(
+        default=None, description="floor to knee joint line standing, cm"
+    )
 
 
 class AthleteUpdate(BaseModel):
     name: Name | None = None
     notes: Notes | None = None
+    femur_cm: SegmentCm | None = None
+    shank_cm: SegmentCm | None = None
 
 
 class AthletePublic(_FromRow):
@@ -70,6 +81,8 @@ class AthletePublic(_FromRow):
     baseline_centre_deg: float | None = None
     baseline_spread_deg: float | None = None
     baseline_reps: int | None = None
+    femur_cm: float | None = None
+    shank_cm: float | None = None
 
 
 class BaselineUpdate(BaseModel):
@@ -278,3 +291,36 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: str
+
+
+class AssessmentCreate(BaseModel):
+    athlete_id: int = Field(ge=1, le=MAX_ID)
+    notes: Notes = ""
+    femur_cm: SegmentCm | None = Field(
+        default=None,
+        description="greater trochanter to knee joint line, cm (stored on the athlete)",
+    )
+    shank_cm: SegmentCm | None = Field(
+        default=None, description="floor to knee joint line standing, cm (stored on the athlete)"
+    )
+
+
+class AssessmentPublic(BaseModel):
+    id: int
+    athlete_id: int
+    created_at: datetime
+    notes: str
+    calibrated: bool = Field(description="the baseline's calibration is stored and reused")
+    steps: dict[str, int] = Field(description="step kind -> id of its latest finished set")
+    instructions: dict[str, str]
+
+
+class StepStart(BaseModel):
+    kind: StepKind
+    load_kg: LoadKg | None = None
+
+
+class StepImport(BaseModel):
+    sacrum_csv: Annotated[str, StringConstraints(max_length=50_000_000)]
+    thigh_csv: Annotated[str, StringConstraints(max_length=50_000_000)]
+    load_kg: LoadKg | None = None

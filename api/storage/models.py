@@ -64,6 +64,9 @@ class Athlete(Base):
     baseline_centre_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
     baseline_spread_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
     baseline_reps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # For the box height of an assessment's prescription (fusion.assessment.prescription).
+    femur_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    shank_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Sensor(Base):
@@ -111,6 +114,26 @@ class ExerciseSet(Base):
     reps_source: Mapped[str] = mapped_column(String(16), default="live")
     # JSON list of {"code", "message", "sensor", "rep"} quality findings of the last analysis.
     findings_json: Mapped[str] = mapped_column(Text, default="[]")
+    # A set may be a step of an assessment (fusion.assessment.STEP_KINDS).
+    assessment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assessments.id", name="fk_sets_assessment_id"), nullable=True, index=True
+    )
+    step_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class Assessment(Base):
+    """A test battery of one athlete: its steps are sets with a step kind."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    # The sensor-to-segment calibration every step uses (AssessmentCalibration.as_dict(), from
+    # the baseline), and the last report computed (JSON), shown as history later.
+    calibration_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Rep(Base):

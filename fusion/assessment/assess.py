@@ -110,6 +110,7 @@ def evidence(analysis: StepAnalysis, summary: StepSummary) -> StepEvidence:
         onset_hip_flexion_deg=hip,
         max_hip_flexion_deg=np.array([r.max_hip_flexion_deg for r in analysis.reps]),
         winks=summary.winks,
+        reliable=analysis.posture_reliable,
     )
 
 

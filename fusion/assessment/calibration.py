@@ -41,6 +41,10 @@ class AssessmentCalibration:
     thigh: SegmentCalibration
     sacrum_sign: float
     thigh_sign: float
+    # Accelerometer magnitude at rest while standing (m/s^2; 0 = unknown), to tell whether a
+    # sensor's per-axis gains differ: then the tilt read in another posture is biased.
+    sacrum_rest_acc_mps2: float = 0.0
+    thigh_rest_acc_mps2: float = 0.0
 
     def angles(self, sacrum_up: np.ndarray, thigh_up: np.ndarray) -> SagittalAngles:
         """Thigh angle, pelvic tilt and hip flexion (deg, (N,)) from earth-up vectors (N, 3)."""
@@ -57,10 +61,11 @@ class AssessmentCalibration:
                 "z_axis": cal.z_axis.tolist(),
                 "planar_share": cal.planar_share,
                 "sign": sign,
+                "rest_acc_mps2": rest,
             }
-            for name, cal, sign in (
-                ("sacrum", self.sacrum, self.sacrum_sign),
-                ("thigh", self.thigh, self.thigh_sign),
+            for name, cal, sign, rest in (
+                ("sacrum", self.sacrum, self.sacrum_sign, self.sacrum_rest_acc_mps2),
+                ("thigh", self.thigh, self.thigh_sign, self.thigh_rest_acc_mps2),
             )
         }
 
@@ -69,6 +74,7 @@ class AssessmentCalibration:
         """Inverse of `as_dict`; raises ValueError when a field is missing or malformed."""
         segments = {}
         signs = {}
+        rests = {}
         for name in ("sacrum", "thigh"):
             entry = data.get(name)
             if not isinstance(entry, dict):
@@ -79,6 +85,7 @@ class AssessmentCalibration:
                 ]
                 sign = float(entry["sign"])
                 share = float(entry.get("planar_share", 1.0))
+                rests[name] = float(entry.get("rest_acc_mps2", 0.0))
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"calibration {name!r} is malformed: {exc}") from exc
             if any(axis.shape != (3,) or not np.all(np.isfinite(axis)) for axis in axes):
@@ -86,7 +93,14 @@ class AssessmentCalibration:
             still = StillWindow(0, 0, 0.0, trustworthy=True)
             segments[name] = SegmentCalibration(axes[0], axes[1], axes[2], still, share)
             signs[name] = 1.0 if sign >= 0 else -1.0
-        return cls(segments["sacrum"], segments["thigh"], signs["sacrum"], signs["thigh"])
+        return cls(
+            segments["sacrum"],
+            segments["thigh"],
+            signs["sacrum"],
+            signs["thigh"],
+            rests["sacrum"],
+            rests["thigh"],
+        )
 
 
 def calibrate_baseline(

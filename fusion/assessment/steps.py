@@ -11,7 +11,7 @@ where the tuck begins, per rep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,10 @@ from fusion.types import ImuRecording, QualityFinding
 STANDING_MAX_DEG = 30.0  # a standing step starts with thigh and pelvis within this of standing
 ALL_FOURS_MIN_TILT_DEG = 40.0  # on all fours the pelvis is tipped forward by ~60-100 deg
 ALL_FOURS_MAX_THIGH_DEG = 40.0  # ... and the thigh hangs near vertical under the hip
+# Rest magnitude on all fours vs standing: with equal per-axis gains they agree; a larger
+# difference means per-axis gain errors that bias the tilt read ~80 deg away from standing
+# by degrees (the standing calibration cannot absorb them there).
+ACC_POSTURE_TOLERANCE = 0.03
 
 
 class StepError(AnalysisError):
@@ -72,6 +76,7 @@ class StepAnalysis:
     reps: tuple[StepRep, ...]
     findings: tuple[QualityFinding, ...]
     placement: dict[str, PlacementCheck]
+    posture_reliable: bool = True  # False: angles in this posture biased by accelerometer gains
 
     @property
     def wink_reps(self) -> int:
@@ -143,6 +148,34 @@ def _check_placement(
     return checks
 
 
+def _rest_acc_mps2(trace: SensorTrace) -> float:
+    still = trace.samples.acc_mps2[trace.still.start : max(trace.still.stop, trace.still.start + 1)]
+    return float(np.linalg.norm(still, axis=1).mean())
+
+
+def _posture_findings(
+    calibration: AssessmentCalibration, sacrum: SensorTrace, thigh: SensorTrace
+) -> list[QualityFinding]:
+    findings = []
+    for name, standing, trace in (
+        ("sacrum", calibration.sacrum_rest_acc_mps2, sacrum),
+        ("thigh", calibration.thigh_rest_acc_mps2, thigh),
+    ):
+        on_all_fours = _rest_acc_mps2(trace)
+        if standing > 0 and abs(on_all_fours / standing - 1) > ACC_POSTURE_TOLERANCE:
+            findings.append(
+                QualityFinding(
+                    "acc_gain_posture",
+                    f"{name}: the accelerometer reads gravity as {on_all_fours:.2f} m/s^2 on all "
+                    f"fours but {standing:.2f} m/s^2 standing, so its axes have different gains "
+                    "and the angles on all fours are off by degrees; the rock-back is not "
+                    "compared (calibrate the sensor's accelerometer, or use another one)",
+                    name,
+                )
+            )
+    return findings
+
+
 def _rock_windows(
     hip_flexion_deg: np.ndarray, thigh_deg: np.ndarray
 ) -> tuple[list[RepWindow], int]:
@@ -191,6 +224,11 @@ def analyse_step(
             )
         except AnalysisError as exc:
             raise StepError(kind, "too_few_reps", str(exc)) from exc
+        calibration = replace(
+            calibration,
+            sacrum_rest_acc_mps2=_rest_acc_mps2(sacrum_trace),
+            thigh_rest_acc_mps2=_rest_acc_mps2(thigh_trace),
+        )
     angles = calibration.angles(sacrum_trace.up, thigh_trace.up)
     still = slice(thigh_trace.still.start, max(thigh_trace.still.stop, thigh_trace.still.start + 1))
     _check_posture(
@@ -244,6 +282,10 @@ def analyse_step(
             )
         )
     findings = list(sacrum_trace.findings + thigh_trace.findings)
+    posture = (
+        _posture_findings(calibration, sacrum_trace, thigh_trace) if kind == "rock_back" else []
+    )
+    findings += posture
     if incomplete:
         findings.append(
             QualityFinding(
@@ -261,5 +303,6 @@ def analyse_step(
         reps=tuple(reps),
         findings=tuple(findings),
         placement=placement,
+        posture_reliable=not posture,
     )
     return analysis, calibration

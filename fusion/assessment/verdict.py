@@ -3,14 +3,15 @@
 Every comparison is against the baseline's wink onset (hip flexion, deg, per rep) and
 carries the uncertainty of the lifter's own rep-to-rep spread (`stats.shift_ci`):
 - LATER ("clearly later"): the 95 % CI of the shift of the median onset lies above
-  `CLEAR_MIN_DEG`; or the step does not wink in most reps although it reaches clearly more hip
+  `CLEAR_MIN_DEG` (plus `POSTURE_SYSTEMATIC_DEG` for the rock-back); or the step does not wink in most reps although it reaches clearly more hip
   flexion than the baseline onset (95 % CI of its deepest hip flexion minus the baseline onset
   above `CLEAR_MIN_DEG`): the wink is gone at equal or greater depth;
 - SAME ("about the same", "no change"): a one-sided test at 5 % (the upper end of the 90 %
   CI) rules out a later shift of `EQUIVALENCE_DEG` or more. The question is one-sided: a
   range limit, a stretch or a support matters only if it lets the lifter go deeper, so an
   onset that comes earlier is no evidence for any cause (it counts as no change);
-- UNCLEAR: neither (too few winking reps, too much spread, or a shift in between);
+- UNCLEAR: neither (too few winking reps, too much spread, a shift in between, or a step
+  whose angles are not trusted, `StepEvidence.reliable`);
 - UNTESTED: the step was not recorded (or could not be analysed).
 
 The rules (the contract, in this order):
@@ -42,6 +43,11 @@ from fusion.assessment.stats import Estimate, shift_ci
 CLEAR_MIN_DEG = 1.0  # a "clearly later" shift must also be at least this large (deg)
 EQUIVALENCE_DEG = 6.0  # a later shift below 6 deg of hip flexion counts as "no change"
 MIN_ONSETS = 3  # winking reps needed in a step to compare its onset
+# Comparing across postures (all fours vs standing, the pelvis turned ~80 deg) turns each
+# accelerometer's residual bias and gain error into an angle offset the rep-to-rep spread does
+# not show: 1-2 deg with good sensors (simulated rock-back onset bias, README). A rock-back must
+# be this much beyond "clearly later" to count as later.
+POSTURE_SYSTEMATIC_DEG = 3.0
 
 
 class Shift(Enum):
@@ -59,6 +65,7 @@ class StepEvidence:
     onset_hip_flexion_deg: np.ndarray
     max_hip_flexion_deg: np.ndarray
     winks: bool
+    reliable: bool = True  # False: its angles are biased (e.g. accelerometer gains in posture)
 
 
 @dataclass(frozen=True)
@@ -94,14 +101,17 @@ class Verdict:
 
 def compare(kind: str, step: StepEvidence | None, baseline: StepEvidence) -> Comparison:
     """Shift of `step` against `baseline` (`step` None: not recorded)."""
+    clear_deg = CLEAR_MIN_DEG + (POSTURE_SYSTEMATIC_DEG if kind == "rock_back" else 0.0)
     if step is None:
         return Comparison(kind, Shift.UNTESTED, None, "")
     base = baseline.onset_hip_flexion_deg
     if base.size < MIN_ONSETS:
         return Comparison(kind, Shift.UNCLEAR, None, "")
+    if not step.reliable:
+        return Comparison(kind, Shift.UNCLEAR, None, "unreliable")
     if step.winks and step.onset_hip_flexion_deg.size >= MIN_ONSETS:
         clear = shift_ci(step.onset_hip_flexion_deg, base, 0.95)
-        if clear.low > CLEAR_MIN_DEG:
+        if clear.low > clear_deg:
             return Comparison(kind, Shift.LATER, clear, "onset")
         same = shift_ci(step.onset_hip_flexion_deg, base, 0.90)
         if same.high < EQUIVALENCE_DEG:
@@ -109,7 +119,7 @@ def compare(kind: str, step: StepEvidence | None, baseline: StepEvidence) -> Com
         return Comparison(kind, Shift.UNCLEAR, clear, "onset")
     if not step.winks and step.max_hip_flexion_deg.size >= MIN_ONSETS:
         deeper = shift_ci(step.max_hip_flexion_deg, base, 0.95)
-        if deeper.low > CLEAR_MIN_DEG:
+        if deeper.low > clear_deg:
             return Comparison(kind, Shift.LATER, deeper, "depth_without_wink")
         return Comparison(kind, Shift.UNCLEAR, deeper, "depth_without_wink")
     return Comparison(kind, Shift.UNCLEAR, None, "")
@@ -230,6 +240,11 @@ def _summary(
         words = _STEP_WORDS[comparison.kind]
         estimate = comparison.estimate
         if comparison.shift is Shift.UNTESTED:
+            continue
+        if comparison.basis == "unreliable":
+            parts.append(
+                f"In {words} the angles are not trusted (accelerometer gains differ per axis)."
+            )
             continue
         if estimate is None:
             parts.append(f"In {words} too few reps winked to compare.")

@@ -185,8 +185,9 @@ def random_lifter(
         range_excess = 0.0
     tilt_start = float(rng.uniform(72.0, 88.0))
     thigh_start = float(rng.uniform(-2.0, 8.0))
-    # The rock-back must start well short of the tuck to see the pelvis turn.
-    tilt_start = min(tilt_start, hip_limit_deg - thigh_start - 15.0)
+    # The rock-back must start well short of the tuck to see the pelvis turn: a lifter whose
+    # limit is close to the hip flexion on all fours sits with the trunk a little head-up.
+    tilt_start = max(min(tilt_start, hip_limit_deg - thigh_start - 25.0), 60.0)
     return LifterSpec(
         cause=cause,
         hip_limit_deg=hip_limit_deg,
@@ -311,12 +312,20 @@ def simulate_assessment(lifter: LifterSpec, seed: int) -> SimulatedAssessment:
 def clear_lifter(
     rng: np.random.Generator, cause: str, *, steps: tuple[str, ...] = STEP_KINDS
 ) -> LifterSpec:
-    """A lifter whose cause shows clearly (effects >= 4x the spread, 6-8 reps per step):
-    the default of `winkwatch simulate-assessment`. `random_lifter` covers the hard cases."""
+    """A lifter whose cause shows clearly (effects >= 4x the spread, 6-8 reps per step,
+    accelerometers without gross per-axis gain errors): the default of
+    `winkwatch simulate-assessment`. `random_lifter` covers the hard cases."""
     lifter = random_lifter(rng, cause, steps=steps)
     spread = float(rng.uniform(0.8, 2.0))
+    sensors = {
+        name: replace(
+            getattr(lifter, name), acc_scale=tuple(float(g) for g in rng.uniform(0.99, 1.01, 3))
+        )
+        for name in ("sacrum", "thigh")
+    }
     return replace(
         lifter,
+        **sensors,
         onset_spread_deg=spread,
         effect_deg=float(rng.uniform(max(MIN_CAUSE_EFFECT_DEG, 4 * spread) + 4.0, 25.0)),
         range_excess_deg=(

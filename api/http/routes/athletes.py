@@ -24,7 +24,9 @@ router = APIRouter(prefix="/athletes", tags=["athletes"])
 
 @router.post("", response_model=AthletePublic, status_code=status.HTTP_201_CREATED)
 def create_athlete(body: AthleteCreate, db: DbDep, _: Admin):
-    return catalog.create_athlete(db, body.name, body.notes)
+    athlete = catalog.create_athlete(db, body.name, body.notes)
+    athlete.femur_cm, athlete.shank_cm = body.femur_cm, body.shank_cm
+    return athlete
 
 
 @router.get("", response_model=Page[AthletePublic])
@@ -40,7 +42,12 @@ def get_athlete(athlete_id: IdPath, db: DbDep, _: Reader):
 
 @router.patch("/{athlete_id}", response_model=AthletePublic)
 def update_athlete(athlete_id: IdPath, body: AthleteUpdate, db: DbDep, _: Admin):
-    return catalog.update_athlete(db, athlete_id, name=body.name, notes=body.notes)
+    athlete = catalog.update_athlete(db, athlete_id, name=body.name, notes=body.notes)
+    if body.femur_cm is not None:
+        athlete.femur_cm = body.femur_cm
+    if body.shank_cm is not None:
+        athlete.shank_cm = body.shank_cm
+    return athlete
 
 
 @router.get("/{athlete_id}/summary", response_model=AthleteSummaryPublic)

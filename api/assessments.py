@@ -1,0 +1,210 @@
+"""Assessments in the product: run the battery's stored steps through `fusion.assessment`.
+
+Each step is a stored set (recorded live through the gateway, or imported from files).
+The report analyses every step's raw samples with the assessment's one calibration: the
+stored one when the assessment has it, else the baseline's (which is then stored as the
+calibration every later report uses). History: the athlete's earlier assessments and
+whether the baseline onset moved since (Hodges-Lehmann shift with its bootstrap CI, the
+same rule as the verdict's "clearly later").
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from api.errors import ConflictError, InvalidInputError
+from api.storage import assessments as store
+from api.storage import catalog
+from api.storage import sets as set_store
+from api.storage.db import Database
+from api.vocab import Placement, SetStatus, SetVariant
+
+if TYPE_CHECKING:
+    from api.assessment_report import HistoryEntry
+    from fusion.assessment import AssessmentReport
+    from fusion.types import ImuRecording
+
+# What each step is, for the set's variant.
+STEP_VARIANTS: dict[str, SetVariant] = {
+    "baseline": SetVariant.BODYWEIGHT_SQUAT,
+    "rock_back": SetVariant.QUADRUPED_ROCK_BACK,
+    "goblet": SetVariant.GOBLET_SQUAT,
+    "supported": SetVariant.BODYWEIGHT_SQUAT,
+    "post_stretch": SetVariant.BODYWEIGHT_SQUAT,
+    "loaded": SetVariant.BACK_SQUAT,
+    "box": SetVariant.BOX_SQUAT,
+}
+BASELINE_ONSETS_KEY = "baseline_onsets_hip_flexion_deg"
+
+
+@dataclass(frozen=True)
+class ComputedReport:
+    report: AssessmentReport
+    history: list[HistoryEntry]
+    history_json: list[dict[str, Any]]
+    assessment_id: int
+    athlete_name: str
+    created_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The contract's JSON plus the problems, the instructions-free history and ids."""
+        return self.report.as_dict() | {
+            "assessment_id": self.assessment_id,
+            "problems": [
+                {"step": p.kind, "reason": p.reason, "message": str(p)}
+                for p in self.report.problems
+            ],
+            "history": self.history_json,
+        }
+
+
+def parse_step_csv(text: str, name: str) -> ImuRecording:
+    """A raw-recording CSV given as text; InvalidInputError names `name`, line and problem."""
+    from sensor_gateway.recording_csv import RecordingFormatError, read_recording_csv
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload.csv"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return read_recording_csv(path)
+        except RecordingFormatError as exc:
+            where = f"{name}, line {exc.line}" if exc.line is not None else name
+            raise InvalidInputError(f"{where}: {exc.problem}") from exc
+
+
+def import_step(
+    database: Database,
+    assessment_id: int,
+    kind: str,
+    sacrum: ImuRecording,
+    thigh: ImuRecording,
+    load_kg: float | None,
+    gateway_id: str,
+) -> int:
+    """Store a step recorded elsewhere as a completed set of the assessment; its id."""
+    with database.sessions.begin() as db:
+        assessment = store.get_assessment(db, assessment_id)
+        if kind not in STEP_VARIANTS:
+            raise InvalidInputError(f"step kind {kind!r}: use one of {', '.join(STEP_VARIANTS)}")
+        row = set_store.start_set(
+            db,
+            assessment.athlete_id,
+            STEP_VARIANTS[kind],
+            load_kg=load_kg,
+            notes=f"assessment {assessment_id}: {kind} (imported)",
+            gateway_id=gateway_id,
+        )
+        start = min(sacrum.t_s[0], thigh.t_s[0])
+        for placement, recording in ((Placement.SACRUM, sacrum), (Placement.THIGH, thigh)):
+            set_store.add_raw_chunk(
+                db,
+                row.id,
+                placement,
+                "",
+                0,
+                recording.t_s - start,
+                recording.acc_mps2,
+                recording.gyr_radps,
+            )
+        row.recorded_s = float(max(sacrum.t_s[-1], thigh.t_s[-1]) - start)
+        set_store.finish_set(db, row.id, SetStatus.COMPLETED)
+        store.attach_step(db, assessment_id, row.id, kind)
+        return row.id
+
+
+def _history(
+    earlier: list[Any], current_onsets: np.ndarray
+) -> tuple[list[HistoryEntry], list[dict[str, Any]]]:
+    from api.assessment_report import HistoryEntry
+    from fusion.assessment.stats import shift_ci
+    from fusion.assessment.verdict import CLEAR_MIN_DEG
+
+    entries, rows = [], []
+    for old in earlier:
+        if not old.report_json:
+            continue
+        stored = json.loads(old.report_json)
+        onset = stored["steps"].get("baseline", {}).get("onset_hip_flexion_deg", {})
+        ci = onset.get("ci95")
+        ceiling = stored["prescription"]["depth_ceiling_thigh_deg"]
+        moved = "not comparable"
+        change = None
+        old_onsets = np.asarray(stored.get(BASELINE_ONSETS_KEY, []), dtype=float)
+        if old_onsets.size >= 3 and current_onsets.size >= 3:
+            shift = shift_ci(current_onsets, old_onsets, 0.95)
+            change = {
+                "shift_deg": round(shift.median, 2),
+                "ci95": [round(shift.low, 2), round(shift.high, 2)],
+            }
+            moved = (
+                "later"
+                if shift.low > CLEAR_MIN_DEG
+                else "earlier"
+                if shift.high < -CLEAR_MIN_DEG
+                else "no clear change"
+            )
+        label = f"#{old.id}, {old.created_at:%Y-%m-%d}"
+        entries.append(
+            HistoryEntry(label, onset.get("median"), tuple(ci) if ci else None, ceiling, moved)
+        )
+        rows.append(
+            {
+                "assessment_id": old.id,
+                "created_at": old.created_at.isoformat(),
+                "baseline_onset_hip_flexion_deg": onset or None,
+                "depth_ceiling_thigh_deg": ceiling,
+                "onset_change_since": change,
+                "onset_moved": moved,
+            }
+        )
+    return entries, rows
+
+
+def compute_report(database: Database, assessment_id: int) -> ComputedReport:
+    """Analyse the assessment's steps; ConflictError when the baseline is missing or unusable."""
+    from fusion.assessment import AssessmentCalibration, StepError, assess
+    from fusion.errors import FusionError
+
+    with database.sessions() as db:
+        assessment = store.get_assessment(db, assessment_id)
+        athlete = catalog.get_athlete(db, assessment.athlete_id)
+        steps = store.step_sets(db, assessment_id)
+        if "baseline" not in steps:
+            raise ConflictError(
+                f"assessment {assessment_id} has no baseline step yet; record it first (it "
+                "calibrates the sensors for every other step)"
+            )
+        recordings = {}
+        for kind, row in steps.items():
+            stored = set_store.load_set_recordings(db, row.id)
+            recordings[kind] = (stored.sacrum, stored.thigh)
+        calibration = (
+            AssessmentCalibration.from_dict(json.loads(assessment.calibration_json))
+            if assessment.calibration_json
+            else None
+        )
+        earlier = store.earlier_assessments(db, assessment)
+        femur_cm, shank_cm, name = athlete.femur_cm, athlete.shank_cm, athlete.name
+        created_at = assessment.created_at.isoformat()
+    try:
+        report = assess(recordings, femur_cm=femur_cm, shank_cm=shank_cm, calibration=calibration)
+    except StepError as exc:
+        raise ConflictError(
+            f"the {exc.kind} step cannot be analysed ({exc.reason}): {exc}"
+        ) from exc
+    except FusionError as exc:
+        raise ConflictError(f"the assessment cannot be analysed: {exc}") from exc
+    onsets = np.array(
+        [r.onset_hip_flexion_deg for r in report.analyses["baseline"].reps if r.winks], dtype=float
+    )
+    stored_report = report.as_dict() | {BASELINE_ONSETS_KEY: onsets.tolist()}
+    with database.sessions.begin() as db:
+        store.save_results(db, assessment_id, report.calibration.as_dict(), stored_report)
+    history, history_json = _history(earlier, onsets)
+    return ComputedReport(report, history, history_json, assessment_id, name, created_at)

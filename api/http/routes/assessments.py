@@ -1,0 +1,151 @@
+"""Assessments: create one, record its steps (live through the gateway, or import files),
+and fetch the report as JSON, a printable HTML page, PNG or PDF."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from api.assessments import (
+    STEP_VARIANTS,
+    ComputedReport,
+    compute_report,
+    import_step,
+    parse_step_csv,
+)
+from api.http.deps import Admin, DbDep, Reader
+from api.http.routes.common import IdPath, OptionalId
+from api.http.routes.sets import set_public
+from api.http.schemas import (
+    AssessmentCreate,
+    AssessmentPublic,
+    SetPublic,
+    StepImport,
+    StepStart,
+)
+from api.storage import assessments as store
+from api.storage import catalog
+from api.storage import sets as set_store
+
+router = APIRouter(prefix="/assessments", tags=["assessments"])
+
+
+def _public(db, row) -> AssessmentPublic:
+    from fusion.assessment import INSTRUCTIONS
+
+    steps = store.step_sets(db, row.id)
+    return AssessmentPublic(
+        id=row.id,
+        athlete_id=row.athlete_id,
+        created_at=row.created_at,
+        notes=row.notes,
+        calibrated=row.calibration_json is not None,
+        steps={kind: s.id for kind, s in steps.items()},
+        instructions=INSTRUCTIONS,
+    )
+
+
+@router.post("", response_model=AssessmentPublic, status_code=status.HTTP_201_CREATED)
+def create_assessment(body: AssessmentCreate, db: DbDep, _: Admin):
+    """A new assessment; femur/shank lengths (cm) given here are stored on the athlete."""
+    athlete = catalog.get_athlete(db, body.athlete_id)
+    if body.femur_cm is not None:
+        athlete.femur_cm = body.femur_cm
+    if body.shank_cm is not None:
+        athlete.shank_cm = body.shank_cm
+    return _public(db, store.create_assessment(db, body.athlete_id, body.notes))
+
+
+@router.get("", response_model=list[AssessmentPublic])
+def list_assessments(db: DbDep, _: Reader, athlete_id: OptionalId = None):
+    return [_public(db, row) for row in store.list_assessments(db, athlete_id)]
+
+
+@router.get("/{assessment_id}", response_model=AssessmentPublic)
+def get_assessment(assessment_id: IdPath, db: DbDep, _: Reader):
+    return _public(db, store.get_assessment(db, assessment_id))
+
+
+@router.post("/{assessment_id}/steps", response_model=SetPublic, status_code=201)
+async def start_step(assessment_id: IdPath, body: StepStart, request: Request, _: Admin):
+    """Start recording step `kind` live on the gateway; stop it with POST /sets/{id}/stop."""
+    database = request.app.state.database
+
+    def athlete_of() -> int:
+        with database.sessions() as db:
+            return store.get_assessment(db, assessment_id).athlete_id
+
+    athlete_id = await run_in_threadpool(athlete_of)
+    set_id = await request.app.state.service.start_set(
+        athlete_id,
+        STEP_VARIANTS[body.kind.value],
+        body.load_kg,
+        f"assessment {assessment_id}: {body.kind.value}",
+        None,
+    )
+
+    def attach() -> SetPublic:
+        with database.sessions.begin() as db:
+            store.attach_step(db, assessment_id, set_id, body.kind.value)
+            return set_public(set_store.get_set(db, set_id))
+
+    return await run_in_threadpool(attach)
+
+
+@router.post("/{assessment_id}/steps/{kind}/recording", response_model=SetPublic, status_code=201)
+def import_recorded_step(
+    assessment_id: IdPath, kind: str, body: StepImport, request: Request, _: Admin
+):
+    """Import a step recorded elsewhere: both sensors' raw-recording CSV text."""
+    sacrum = parse_step_csv(body.sacrum_csv, "sacrum_csv")
+    thigh = parse_step_csv(body.thigh_csv, "thigh_csv")
+    database = request.app.state.database
+    set_id = import_step(
+        database,
+        assessment_id,
+        kind,
+        sacrum,
+        thigh,
+        body.load_kg,
+        request.app.state.service.gateway_id,
+    )
+    with database.sessions() as db:
+        return set_public(set_store.get_set(db, set_id))
+
+
+def _report(request: Request, assessment_id: int) -> ComputedReport:
+    return compute_report(request.app.state.database, assessment_id)
+
+
+@router.get("/{assessment_id}/report")
+def report_json(assessment_id: IdPath, request: Request, _: Reader) -> dict:
+    """The report: the `winkwatch assess` JSON plus problems and history."""
+    return _report(request, assessment_id).as_dict()
+
+
+@router.get("/{assessment_id}/report.html", response_class=HTMLResponse)
+def report_html(assessment_id: IdPath, request: Request, _: Reader) -> HTMLResponse:
+    from api.assessment_report import render_html
+
+    computed = _report(request, assessment_id)
+    title = f"WinkWatch assessment #{assessment_id}: {computed.athlete_name}"
+    return HTMLResponse(render_html(computed.report, title=title, history=computed.history))
+
+
+@router.get("/{assessment_id}/report.png", response_class=Response)
+def report_png(assessment_id: IdPath, request: Request, _: Reader) -> Response:
+    from api.assessment_report import render_image
+
+    return Response(
+        render_image(_report(request, assessment_id).report, "png"), media_type="image/png"
+    )
+
+
+@router.get("/{assessment_id}/report.pdf", response_class=Response)
+def report_pdf(assessment_id: IdPath, request: Request, _: Reader) -> Response:
+    from api.assessment_report import render_image
+
+    return Response(
+        render_image(_report(request, assessment_id).report, "pdf"), media_type="application/pdf"
+    )

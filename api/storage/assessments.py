@@ -1,0 +1,94 @@
+"""Assessments: a test battery per athlete whose steps are sets with a step kind.
+
+The assessment keeps the sensor-to-segment calibration its steps use (taken from its
+baseline, `fusion.assessment.AssessmentCalibration.as_dict()` as JSON) and the last
+report computed (JSON), which later assessments show as history.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.errors import ConflictError, InvalidInputError
+from api.storage import catalog
+from api.storage.db import get_or_not_found
+from api.storage.models import Assessment, ExerciseSet
+from api.vocab import SetStatus
+
+
+def create_assessment(db: Session, athlete_id: int, notes: str = "") -> Assessment:
+    catalog.get_athlete(db, athlete_id)
+    assessment = Assessment(athlete_id=athlete_id, notes=notes)
+    db.add(assessment)
+    db.flush()
+    return assessment
+
+
+def get_assessment(db: Session, assessment_id: int) -> Assessment:
+    return get_or_not_found(db, Assessment, assessment_id, "assessment")
+
+
+def list_assessments(db: Session, athlete_id: int | None = None) -> list[Assessment]:
+    query = select(Assessment).order_by(Assessment.id.desc())
+    if athlete_id is not None:
+        query = query.where(Assessment.athlete_id == athlete_id)
+    return list(db.scalars(query))
+
+
+def earlier_assessments(db: Session, assessment: Assessment) -> list[Assessment]:
+    """The same athlete's assessments before this one, oldest first."""
+    return list(
+        db.scalars(
+            select(Assessment)
+            .where(Assessment.athlete_id == assessment.athlete_id, Assessment.id < assessment.id)
+            .order_by(Assessment.id)
+        )
+    )
+
+
+def attach_step(db: Session, assessment_id: int, set_id: int, kind: str) -> ExerciseSet:
+    """Make set `set_id` the assessment's step `kind` (a later set of a kind replaces an earlier)."""
+    from fusion.assessment import STEP_KINDS
+
+    if kind not in STEP_KINDS:
+        raise InvalidInputError(f"step kind {kind!r}: use one of {', '.join(STEP_KINDS)}")
+    assessment = get_assessment(db, assessment_id)
+    row = db.get(ExerciseSet, set_id)
+    if row is None:
+        raise InvalidInputError(f"set {set_id} does not exist")
+    if row.athlete_id != assessment.athlete_id:
+        raise ConflictError(
+            f"set {set_id} belongs to athlete {row.athlete_id}, the assessment to "
+            f"{assessment.athlete_id}"
+        )
+    row.assessment_id = assessment_id
+    row.step_kind = kind
+    if kind == "baseline":
+        assessment.calibration_json = None  # a new baseline calibrates the assessment again
+    db.flush()
+    return row
+
+
+def step_sets(db: Session, assessment_id: int) -> dict[str, ExerciseSet]:
+    """The latest finished set of each step kind."""
+    rows = db.scalars(
+        select(ExerciseSet)
+        .where(
+            ExerciseSet.assessment_id == assessment_id,
+            ExerciseSet.status != SetStatus.RECORDING.value,
+        )
+        .order_by(ExerciseSet.id)
+    )
+    return {row.step_kind: row for row in rows if row.step_kind}
+
+
+def save_results(
+    db: Session, assessment_id: int, calibration: dict[str, object], report: dict[str, object]
+) -> None:
+    assessment = get_assessment(db, assessment_id)
+    assessment.calibration_json = json.dumps(calibration)
+    assessment.report_json = json.dumps(report)
+    db.flush()

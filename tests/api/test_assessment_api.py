@@ -1,0 +1,125 @@
+"""End to end over the HTTP API: a simulated athlete runs the assessment battery; the report
+(JSON, HTML, PNG, PDF) names the simulator's known cause, and a second assessment shows the
+first as history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.auth import create_token
+from api.http import create_app
+from api.settings import Settings
+from api.vocab import TokenRole
+from fusion.simulator.assessment import clear_lifter, simulate_assessment
+from sensor_gateway.recording_csv import write_recording_csv
+
+STEPS = ("baseline", "rock_back", "goblet", "post_stretch")
+
+
+@pytest.fixture
+def api(database, db_target):
+    settings = Settings(
+        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
+    )
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+    with TestClient(create_app(settings, database=database)) as client:
+        client.headers.update({"Authorization": f"Bearer {admin}"})
+        yield client
+
+
+@pytest.fixture(scope="module")
+def lifter_steps(tmp_path_factory):
+    lifter = clear_lifter(np.random.default_rng(21), "stability", steps=STEPS)
+    sim = simulate_assessment(lifter, 21)
+    folder = tmp_path_factory.mktemp("steps")
+    texts = {}
+    for kind, step in sim.steps.items():
+        for placement in ("sacrum", "thigh"):
+            path = folder / f"{kind}_{placement}.csv"
+            write_recording_csv(path, getattr(step.simulated, placement))
+            texts[kind, placement] = path.read_text()
+    return lifter, texts
+
+
+def _run_assessment(api, athlete_id, texts, kinds=STEPS, **lengths) -> int:
+    response = api.post("/assessments", json={"athlete_id": athlete_id, **lengths})
+    assert response.status_code == 201, response.text
+    assessment = response.json()
+    assert set(assessment["instructions"]) >= set(STEPS)
+    for kind in kinds:
+        body = {"sacrum_csv": texts[kind, "sacrum"], "thigh_csv": texts[kind, "thigh"]}
+        response = api.post(f"/assessments/{assessment['id']}/steps/{kind}/recording", json=body)
+        assert response.status_code == 201, response.text
+        assert response.json()["status"] == "completed"
+    return assessment["id"]
+
+
+def test_whole_assessment_over_the_api(api, lifter_steps) -> None:
+    lifter, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Ana"}).json()["id"]
+    first = _run_assessment(api, athlete_id, texts, femur_cm=44.0, shank_cm=47.0)
+    assert api.get(f"/athletes/{athlete_id}").json()["femur_cm"] == 44.0
+    report = api.get(f"/assessments/{first}/report")
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert set(body["steps"]) == set(STEPS)
+    truth = lifter.truth_verdict
+    verdict = body["verdict"]
+    assert (verdict["stability"], verdict["structural"], verdict["soft_tissue"]) == (
+        truth["stability"],
+        truth["structural"],
+        truth["soft_tissue"],
+    )
+    assert body["prescription"]["box_height_cm"] is not None
+    assert body["history"] == [] and body["problems"] == []
+    assert api.get(f"/assessments/{first}").json()["calibrated"] is True
+
+    page = api.get(f"/assessments/{first}/report.html")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "Stability" in page.text and "data:image/png;base64," in page.text
+    assert api.get(f"/assessments/{first}/report.png").content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert api.get(f"/assessments/{first}/report.pdf").content[:5] == b"%PDF-"
+
+    second = _run_assessment(api, athlete_id, texts, kinds=("baseline", "goblet"))
+    history = api.get(f"/assessments/{second}/report").json()["history"]
+    assert [h["assessment_id"] for h in history] == [first]
+    assert history[0]["onset_moved"] == "no clear change"  # the same recordings again
+    assert "History" in api.get(f"/assessments/{second}/report.html").text
+    listed = api.get("/assessments", params={"athlete_id": athlete_id}).json()
+    assert [a["id"] for a in listed] == [second, first]
+
+
+def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> None:
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Ben"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    response = api.get(f"/assessments/{assessment}/report")
+    assert response.status_code == 409 and "baseline" in response.json()["detail"]
+    broken = texts["baseline", "thigh"].splitlines()
+    broken[3] = "x,y"
+    response = api.post(
+        f"/assessments/{assessment}/steps/baseline/recording",
+        json={"sacrum_csv": texts["baseline", "sacrum"], "thigh_csv": "\n".join(broken)},
+    )
+    assert response.status_code == 422 and "thigh_csv, line 4" in response.json()["detail"]
+    response = api.post(
+        f"/assessments/{assessment}/steps/yoga/recording",
+        json={"sacrum_csv": texts["baseline", "sacrum"], "thigh_csv": texts["baseline", "thigh"]},
+    )
+    assert response.status_code == 422
+    assert api.get("/assessments/999").status_code == 404
+
+
+def test_a_live_step_is_started_and_stopped_as_a_set_of_the_assessment(api) -> None:
+    athlete_id = api.post("/athletes", json={"name": "Cy"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    response = api.post(f"/assessments/{assessment}/steps", json={"kind": "rock_back"})
+    assert response.status_code == 201, response.text
+    started = response.json()
+    assert started["variant"] == "quadruped_rock_back" and started["status"] == "recording"
+    assert api.get(f"/assessments/{assessment}").json()["steps"] == {}
+    assert api.post(f"/sets/{started['id']}/stop").status_code == 200
+    assert api.get(f"/assessments/{assessment}").json()["steps"] == {"rock_back": started["id"]}
