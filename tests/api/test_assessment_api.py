@@ -97,14 +97,14 @@ def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> N
     athlete_id = api.post("/athletes", json={"name": "Ben"}).json()["id"]
     assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
     response = api.get(f"/assessments/{assessment}/report")
-    assert response.status_code == 409 and "baseline" in response.json()["detail"]
+    assert response.status_code == 409 and "baseline" in str(response.json()["detail"])
     broken = texts["baseline", "thigh"].splitlines()
     broken[3] = "x,y"
     response = api.post(
         f"/assessments/{assessment}/steps/baseline/recording",
         json={"sacrum_csv": texts["baseline", "sacrum"], "thigh_csv": "\n".join(broken)},
     )
-    assert response.status_code == 422 and "thigh_csv, line 4" in response.json()["detail"]
+    assert response.status_code == 422 and "thigh_csv, line 4" in str(response.json()["detail"])
     response = api.post(
         f"/assessments/{assessment}/steps/yoga/recording",
         json={"sacrum_csv": texts["baseline", "sacrum"], "thigh_csv": texts["baseline", "thigh"]},
