@@ -86,7 +86,7 @@ class AnalysisResult:
 
 
 @dataclass(frozen=True)
-class SensorTrace:
+class FusedSensor:
     """One sensor on the analysis grid: resampled samples, earth-up in the sensor frame
     `up` (N, 3), the standing-still window, data-quality findings and `clipped` (N,) bool."""
 
@@ -99,7 +99,7 @@ class SensorTrace:
 
 @dataclass(frozen=True)
 class _SensorStage:
-    trace: SensorTrace
+    trace: FusedSensor
     calibration: SegmentCalibration
     findings: list[QualityFinding]
 
@@ -136,9 +136,9 @@ def common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | None
     return uniform_grid(float(start), float(end), rate_hz)
 
 
-def sensor_trace(
+def fuse_sensor(
     rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
-) -> SensorTrace:
+) -> FusedSensor:
     """Resample, check and fuse one sensor's recording on `grid`: its earth-up vector per sample."""
     samples = resample_to_grid(rec, grid, config.max_gap_s)
     clipped = clipping_mask(rec)
@@ -161,13 +161,13 @@ def sensor_trace(
 
     up = up_across_gaps(stretches, grid.size, up_of)
     clipped_grid = np.interp(grid, rec.t_s, clipped.astype(float)) > 0
-    return SensorTrace(samples, up, still, findings, clipped_grid)
+    return FusedSensor(samples, up, still, findings, clipped_grid)
 
 
 def _sensor_stage(
     rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
 ) -> _SensorStage:
-    trace = sensor_trace(rec, name, grid, config)
+    trace = fuse_sensor(rec, name, grid, config)
     calibration = calibrate_segment(trace.up, trace.samples.gyr_radps, trace.still)
     return _SensorStage(
         trace, calibration, trace.findings + calibration_findings(calibration, name)

@@ -89,7 +89,7 @@ def test_assess_writes_the_contract_json(structural, tmp_path) -> None:
     assert verdict["structural"] == "yes" and verdict["soft_tissue"] == "no"
     assert verdict["winks"] is True
     baseline = report["steps"]["baseline"]["onset_hip_flexion_deg"]["median"]
-    assert abs(baseline - truth["steps"]["baseline"]["onset_hip_flexion_deg_median"]) < 2.0
+    assert abs(baseline - truth["steps"]["baseline"]["onset_hip_flexion_deg_median"]) < 3.0
     prescription = report["prescription"]
     assert set(prescription) == {
         "depth_ceiling_thigh_deg",

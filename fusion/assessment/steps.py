@@ -22,9 +22,10 @@ from fusion.assessment.calibration import (
     check_placement,
 )
 from fusion.assessment.kinds import MIN_REPS, STANDING_KINDS, STEP_KINDS
+from fusion.baseline import wink_threshold
 from fusion.errors import AnalysisError
 from fusion.metrics import rep_metrics
-from fusion.pipeline import AnalysisConfig, SensorTrace, common_grid, sensor_trace
+from fusion.pipeline import AnalysisConfig, FusedSensor, common_grid, fuse_sensor
 from fusion.reps import RepWindow, segment_reps
 from fusion.types import ImuRecording, QualityFinding
 
@@ -85,13 +86,13 @@ class StepAnalysis:
 
 def _traces(
     kind: str, sacrum: ImuRecording, thigh: ImuRecording, config: AnalysisConfig
-) -> tuple[np.ndarray, SensorTrace, SensorTrace]:
+) -> tuple[np.ndarray, FusedSensor, FusedSensor]:
     try:
         grid = common_grid(sacrum, thigh, config.grid_rate_hz)
         return (
             grid,
-            sensor_trace(sacrum, "sacrum", grid, config),
-            sensor_trace(thigh, "thigh", grid, config),
+            fuse_sensor(sacrum, "sacrum", grid, config),
+            fuse_sensor(thigh, "thigh", grid, config),
         )
     except AnalysisError as exc:
         raise StepError(kind, "not_analysable", str(exc)) from exc
@@ -118,7 +119,7 @@ def _check_posture(kind: str, thigh_deg: float, tilt_deg: float) -> None:
 
 
 def _check_placement(
-    kind: str, calibration: AssessmentCalibration, sacrum: SensorTrace, thigh: SensorTrace
+    kind: str, calibration: AssessmentCalibration, sacrum: FusedSensor, thigh: FusedSensor
 ) -> dict[str, PlacementCheck]:
     standing = kind in STANDING_KINDS
     checks = {
@@ -148,13 +149,13 @@ def _check_placement(
     return checks
 
 
-def _rest_acc_mps2(trace: SensorTrace) -> float:
+def _rest_acc_mps2(trace: FusedSensor) -> float:
     still = trace.samples.acc_mps2[trace.still.start : max(trace.still.stop, trace.still.start + 1)]
     return float(np.linalg.norm(still, axis=1).mean())
 
 
 def _posture_findings(
-    calibration: AssessmentCalibration, sacrum: SensorTrace, thigh: SensorTrace
+    calibration: AssessmentCalibration, sacrum: FusedSensor, thigh: FusedSensor
 ) -> list[QualityFinding]:
     findings = []
     for name, standing, trace in (
@@ -255,11 +256,10 @@ def analyse_step(
         "gap": sacrum_trace.samples.in_gap | thigh_trace.samples.in_gap,
         "clipping": sacrum_trace.clipped | thigh_trace.clipped,
     }
+    threshold = wink_threshold(config.wink_threshold_deg)  # the battery's default threshold
     reps = []
     for number, window in enumerate(windows, start=1):
-        metrics = rep_metrics(
-            number, window, grid, angles, bad_samples, None, config.wink_threshold_deg
-        )
+        metrics = rep_metrics(number, window, grid, angles, bad_samples, None, threshold)
         span = slice(window.start, window.end + 1)
         onset_hip = onset_thigh = None
         if metrics.wink_onset_s is not None:
