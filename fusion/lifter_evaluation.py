@@ -23,9 +23,9 @@ from fusion.baseline import (
     personal_baseline,
     wink_threshold,
 )
-from fusion.pipeline import analyze_recordings
+from fusion.pipeline import AnalysisResult, analyze_recordings
 from fusion.simulator.lifters import lifter_set, random_lifter, with_skin_artefact
-from fusion.simulator.simulate import simulate_set
+from fusion.simulator.simulate import SimulatedSet, simulate_set
 
 CLEAR_WINK_DEG = 6.0  # truth at or above: a rep that winks (the issue's bar)
 NO_WINK_DEG = 1.5  # truth at or below: a rep that does not
@@ -47,7 +47,7 @@ class LifterRecord:
     rhythm_lag_deg: tuple[float, ...] = ()  # per test rep, NaN where not measurable
 
 
-def _matched_winks(sim, result) -> list[tuple[float, float, float]]:
+def _matched_winks(sim: SimulatedSet, result: AnalysisResult) -> list[tuple[float, float, float]]:
     """(true wink, measured wink, rhythm lag) of each found rep matched to a true one."""
     pairs = []
     for rep in result.reps:
