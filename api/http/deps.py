@@ -24,9 +24,18 @@ def get_database(request: Request) -> Database:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed if the route returns, rolled back if it raises."""
-    with request.app.state.database.sessions.begin() as db:
+    """One transaction per request: committed when the route returns, before the answer is
+    sent (`DbDep` has scope "function"), rolled back if it raises. A commit that fails
+    raises into the error handlers (503), so a 2xx is only ever sent for stored data."""
+    db = request.app.state.database.sessions()
+    try:
         yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
 
 
 def get_settings(request: Request) -> Settings:
@@ -81,7 +90,7 @@ def require_admin(principal: Annotated[Principal, Depends(require_reader)]) -> P
     return principal
 
 
-DbDep = Annotated[Session, Depends(get_db)]
+DbDep = Annotated[Session, Depends(get_db, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Reader = Annotated[Principal, Depends(require_reader)]

@@ -46,12 +46,7 @@ def install_error_handlers(app: FastAPI) -> None:
         ),
     )
     app.add_exception_handler(DataError, _unstorable_value)
-    app.add_exception_handler(
-        OperationalError,
-        _database_handler(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable; try again shortly"
-        ),
-    )
+    app.add_exception_handler(OperationalError, _unavailable_handler)
 
 
 def _handler(code: int):
@@ -59,6 +54,32 @@ def _handler(code: int):
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
     return handle
+
+
+# How SQLite and PostgreSQL say that the disk holding the database is full.
+_DISK_FULL_MARKERS = ("disk is full", "no space left", "could not extend file", "disk full")
+
+
+def unavailable_detail(exc: Exception) -> str:
+    """Advice for a database failure (outage, lock timeout, full disk) while writing."""
+    if any(marker in str(exc).lower() for marker in _DISK_FULL_MARKERS):
+        return (
+            "the database's disk is full: nothing of this request was stored. Free disk "
+            "space on the database server (old exports, logs), then retry"
+        )
+    return (
+        "the database is unavailable: nothing of this request was stored. Check that the "
+        "database server is running and retry shortly"
+    )
+
+
+async def _unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": unavailable_detail(exc)},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )
 
 
 def _database_handler(code: int, detail: str):

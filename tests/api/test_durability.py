@@ -1,0 +1,96 @@
+"""An acknowledged write is durable: the request's transaction commits before the answer,
+and a commit that fails is a 503 with advice, never a 201 for data that was rolled back."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from api.auth import create_token
+from api.http import create_app
+from api.settings import Settings
+from api.storage.db import open_database
+from api.storage.models import Athlete
+from api.vocab import TokenRole
+
+
+def _client(database, url: str, schema: str | None = None) -> tuple[TestClient, dict[str, str]]:
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+    settings = Settings(database_url=url, database_schema=schema, gateway_id="gw-test")
+    return TestClient(create_app(settings, database=database)), {"Authorization": f"Bearer {admin}"}
+
+
+def test_a_failed_commit_is_a_503_with_advice_not_a_201(database, db_target, monkeypatch) -> None:
+    client, admin = _client(database, db_target.url, db_target.schema)
+    with client:
+        assert client.post("/athletes", json={"name": "kept"}, headers=admin).status_code == 201
+
+        def full_disk_commit(self: Session) -> None:
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+        with monkeypatch.context() as patch:
+            patch.setattr(Session, "commit", full_disk_commit)
+            response = client.post("/athletes", json={"name": "lost"}, headers=admin)
+        assert response.status_code == 503, response.text
+        detail = response.json()["detail"]
+        assert "nothing of this request was stored" in detail and "Free disk space" in detail
+        names = [a["name"] for a in client.get("/athletes", headers=admin).json()["items"]]
+        assert names == ["kept"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 400 kB tmpfs (needs root and mount; skipped elsewhere)."""
+    mount_point = tmp_path / f"tiny-{uuid.uuid4().hex[:6]}"
+    mount_point.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_full_sqlite_disk_never_acknowledges_a_lost_write(tiny_disk: Path) -> None:
+    url = f"sqlite:///{tiny_disk / 'winkwatch.db'}"
+    database = open_database(url)
+    client, admin = _client(database, url)
+    acknowledged: list[int] = []
+    refused = []
+    with client:
+        for index in range(200):
+            response = client.post(
+                "/athletes", json={"name": f"a{index}", "notes": "x" * 9000}, headers=admin
+            )
+            if response.status_code == 201:
+                acknowledged.append(response.json()["id"])
+            else:
+                refused.append(response)
+            if len(refused) >= 5:
+                break
+    database.dispose()
+    assert refused, "the disk never filled up"
+    assert {r.status_code for r in refused} == {503}, [r.text for r in refused]
+    assert "disk" in refused[0].json()["detail"]
+    assert len(set(acknowledged)) == len(acknowledged)  # no id handed out twice
+    reopened = open_database(url, upgrade=False)
+    with reopened.sessions() as db:
+        stored = set(db.scalars(select(Athlete.id)))
+    reopened.dispose()
+    assert set(acknowledged) <= stored, f"acknowledged but lost: {set(acknowledged) - stored}"
