@@ -10,6 +10,11 @@ report gaps, look up who wears the sensor, and while that athlete has a set runn
 the raw samples to the sink and the mapped samples to the athlete's `AthletePipeline`;
 its events go to the sink (all but LiveAngles) and to the pub/sub bus.
 
+A rep a client has seen must survive a crash: a RepCompleted is published only once the sink
+says it is stored (`on_stored`), and the set/rep events dispatched after it wait behind it,
+so clients see them in order. Angles, wink onsets and sensor status never wait (a phone
+beeps on the onset; a database outage must not freeze the live view).
+
 `start_set` / `stop_set` / `assign_sensor` are what the HTTP API calls (from the same loop).
 A failing sink, analyser or malformed batch is logged and counted, never raised into a
 source: one bad sensor or set never stops the others.
@@ -18,8 +23,10 @@ source: one bad sensor or set never stops the others.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,10 +42,12 @@ from sensor_gateway.events import (
     LiveAngles,
     Placement,
     QualityWarning,
+    RepCompleted,
     SensorStatusChanged,
     SetInfo,
     SetVariant,
     StopReason,
+    WinkOnset,
 )
 from sensor_gateway.pipeline import AnalyzerFactory, AthletePipeline, default_analyzer_factory
 from sensor_gateway.pubsub import EventBus
@@ -51,6 +60,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0  # how often idle sets are checked when no samples arrive
+
+# Published only once the sink has stored them (see the module docstring).
+STORED_BEFORE_PUBLISHED: tuple[type[GatewayEvent], ...] = (RepCompleted,)
+# Published at once even while a stored-first event waits: live, and not ordered with reps.
+NEVER_WAIT: tuple[type[GatewayEvent], ...] = (LiveAngles, WinkOnset, SensorStatusChanged)
+
+
+@dataclass
+class _Unpublished:
+    """An event waiting for the sink (`stored` False) or for one ahead of it to be stored."""
+
+    event: GatewayEvent
+    stored: bool
 
 
 @dataclass
@@ -126,6 +148,12 @@ class Gateway:
         self._pipelines: dict[str, AthletePipeline] = {}
         self._stop = asyncio.Event()
         self._running = False
+        # Events held back until stored, in dispatch order; touched from the loop thread, or
+        # under the lock when a sink reports from its own thread without a running loop.
+        self._unpublished: collections.deque[_Unpublished] = collections.deque()
+        self._unpublished_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
 
     # -- running ---------------------------------------------------------------------------
     def add_source(self, source: SampleSource) -> None:
@@ -143,6 +171,8 @@ class Gateway:
         every subscription ended.
         """
         self._running = True
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         source_tasks = [
             asyncio.create_task(self._run_source(src), name=f"source-{i}")
             for i, src in enumerate(self._sources)
@@ -173,6 +203,8 @@ class Gateway:
             except Exception:
                 log.exception("closing the sink failed")
         self._running = False
+        self._loop = None
+        self._publish_held(everything=True)  # the sink has done all it can
         self.bus.close()
 
     async def _run_source(self, source: SampleSource) -> None:
@@ -540,10 +572,52 @@ class Gateway:
         for event in events:
             name = type(event).__name__
             self.stats.events[name] = self.stats.events.get(name, 0) + 1
+            entry = None
+            if self.sink is not None and isinstance(event, STORED_BEFORE_PUBLISHED):
+                entry = _Unpublished(event, stored=False)
+            elif self._unpublished and not isinstance(event, NEVER_WAIT):
+                entry = _Unpublished(event, stored=True)  # keeps its place behind a rep
+            if entry is not None:
+                with self._unpublished_lock:
+                    self._unpublished.append(entry)
             if self.sink is not None and not isinstance(event, LiveAngles):
                 try:
-                    self.sink.record_event(event)
+                    if entry is not None and not entry.stored:
+                        self.sink.record_event(event, on_stored=self._stored_callback(entry))
+                    else:
+                        self.sink.record_event(event)
                 except Exception:
                     self.stats.sink_errors += 1
                     log.exception("the sink refused event %s", name)
+                    if entry is not None:
+                        entry.stored = True  # it never will be: do not hold it back
+            if entry is None:
+                self.bus.publish(event)
+            else:
+                self._publish_held()
+
+    def _stored_callback(self, entry: _Unpublished):
+        def on_stored() -> None:
+            loop = self._loop
+            if loop is None or threading.get_ident() == self._loop_thread:
+                self._mark_stored(entry)
+                return
+            try:
+                loop.call_soon_threadsafe(self._mark_stored, entry)
+            except RuntimeError:  # the loop has closed: shutdown publishes what is left
+                entry.stored = True
+
+        return on_stored
+
+    def _mark_stored(self, entry: _Unpublished) -> None:
+        entry.stored = True
+        self._publish_held()
+
+    def _publish_held(self, *, everything: bool = False) -> None:
+        """Publish the held events from the front that are stored (all of them at shutdown)."""
+        while True:
+            with self._unpublished_lock:
+                if not self._unpublished or not (everything or self._unpublished[0].stored):
+                    return
+                event = self._unpublished.popleft().event
             self.bus.publish(event)

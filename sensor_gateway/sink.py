@@ -12,12 +12,18 @@ the lossy pub/sub), in order, from the event loop thread:
 
 Calls must not block the loop for long: buffer and write from a worker (the storage commits
 at least once a second). A sink that raises is logged by the gateway and does not stop it.
+
+What a client has seen must survive a crash: the gateway publishes a RepCompleted only after
+the sink has stored it. It passes `on_stored`, which the sink calls (from any thread) once
+the event is durable, or once it has given up storing it (logged), so an event is never
+withheld for good. The sink should store such an event promptly, not at its next tick.
 `MemorySink` keeps everything in memory (tests, benchmarks, `winkwatch gateway` without a
 database).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -33,6 +39,9 @@ from sensor_gateway.events import (
     SetStopped,
 )
 from sensor_gateway.samples import SensorKind
+
+# Called by a sink once an event is durable (or will never be): see the module docstring.
+OnStored = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class GatewaySink(Protocol):
 
     def write_samples(self, samples: RawSamples) -> None: ...
 
-    def record_event(self, event: GatewayEvent) -> None: ...
+    def record_event(self, event: GatewayEvent, on_stored: OnStored | None = None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -84,8 +93,10 @@ class MemorySink:
     def write_samples(self, samples: RawSamples) -> None:
         self.samples.append(samples)
 
-    def record_event(self, event: GatewayEvent) -> None:
+    def record_event(self, event: GatewayEvent, on_stored: OnStored | None = None) -> None:
         self.events.append(event)
+        if on_stored is not None:
+            on_stored()  # in memory: stored as soon as appended
 
     def close(self) -> None:
         self.closed = True

@@ -7,6 +7,11 @@ calibrations, set starts and stops. So a `kill -9` loses at most the last interv
 database is never half-written (each flush is one transaction). If the database is
 unreachable, the pending data is kept and retried on the next tick (bounded, see
 MAX_PENDING_SAMPLES).
+
+An event recorded with `on_stored` (a rep, which the gateway publishes only once stored)
+wakes the writer at once, and `on_stored` is called after the transaction holding it has
+committed (or after the item was given up as unstorable), so what a client saw survives a
+kill -9.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from sensor_gateway.events import (
     SetStarted,
     SetStopped,
 )
-from sensor_gateway.sink import RawSamples
+from sensor_gateway.sink import OnStored, RawSamples
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +92,10 @@ class DatabaseSink:
         self._flush_lock = threading.Lock()  # one flush at a time
         self._pending: list[GatewayEvent | RawSamples] = []
         self._pending_samples = 0
+        # on_stored callbacks of pending events, by id() of the event object (kept alive
+        # by _pending until the callback has run).
+        self._on_stored: dict[int, OnStored] = {}
+        self._wake = threading.Event()  # an event waits to be stored: flush now
         self._open_sets: dict[str, _OpenSet] = {}
         self._stop = threading.Event()
         self.flushes = 0
@@ -113,15 +122,22 @@ class DatabaseSink:
             if self._pending_samples > MAX_PENDING_SAMPLES:
                 self._drop_oldest_samples()
 
-    def record_event(self, event: GatewayEvent) -> None:
+    def record_event(self, event: GatewayEvent, on_stored: OnStored | None = None) -> None:
         if isinstance(event, LiveAngles):
+            if on_stored is not None:
+                on_stored()
             return  # derived, 20 Hz: re-computable from the raw samples
         with self._lock:
             self._pending.append(event)
+            if on_stored is not None:
+                self._on_stored[id(event)] = on_stored
+        if on_stored is not None:
+            self._wake.set()
 
     def close(self) -> None:
         """Stop the writer and commit what is left (idempotent)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30.0)
         self.flush()
@@ -141,7 +157,11 @@ class DatabaseSink:
 
     # -- writer ---------------------------------------------------------------------------------
     def _run(self) -> None:
-        while not self._stop.wait(self.commit_interval_s):
+        while not self._stop.is_set():
+            self._wake.wait(self.commit_interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return  # close() commits what is left
             self.flush()
 
     def flush(self) -> bool:
@@ -154,6 +174,7 @@ class DatabaseSink:
                 return True
             try:
                 self._write_transaction(batch)
+                self._report_stored(batch)
             except OperationalError as exc:  # database unreachable or locked: retry later
                 self.failed_flushes += 1
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
@@ -187,8 +208,19 @@ class DatabaseSink:
                             type(item).__name__,
                             item_exc,
                         )
+                    self._report_stored([item])  # stored, or never will be
             self.flushes += 1
             return True
+
+    def _report_stored(self, batch: list[GatewayEvent | RawSamples]) -> None:
+        with self._lock:
+            callbacks = [self._on_stored.pop(id(item), None) for item in batch]
+        for callback in callbacks:
+            if callback is not None:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("on_stored callback failed")
 
     def _write_transaction(self, batch: list[GatewayEvent | RawSamples]) -> None:
         open_sets_before = {

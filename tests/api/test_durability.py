@@ -94,3 +94,54 @@ def test_full_sqlite_disk_never_acknowledges_a_lost_write(tiny_disk: Path) -> No
         stored = set(db.scalars(select(Athlete.id)))
     reopened.dispose()
     assert set(acknowledged) <= stored, f"acknowledged but lost: {set(acknowledged) - stored}"
+
+
+def test_a_rep_is_in_the_database_before_it_is_published(database, tmp_path: Path) -> None:
+    """What a phone has seen survives a kill -9: RepCompleted reaches the bus only after
+    the transaction holding the rep has committed (the sink commits every second, so in
+    this virtual-time run nothing would be stored yet otherwise)."""
+    import asyncio
+
+    from api.storage import sets as set_store
+    from api.storage.models import Rep
+    from api.storage.recorder import DatabaseSink
+    from fusion.simulator import SquatSetSpec
+    from sensor_gateway.config import AssignmentStore, GatewaySettings
+    from sensor_gateway.events import RepCompleted
+    from sensor_gateway.gateway import Gateway
+    from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+
+    sink = DatabaseSink(database, gateway_id="gw-test", commit_interval_s=1.0)
+    settings = GatewaySettings(config_file=tmp_path / "gateway.json")
+    store = AssignmentStore(settings.config_file)
+    athlete = SimulatedAthlete("Ana", sets=[SquatSetSpec(reps=3, standing_end_s=1.5)], seed=3)
+    store.assign(athlete.sacrum_address, "simulated", "Ana", "sacrum")
+    store.assign(athlete.thigh_address, "simulated", "Ana", "thigh")
+    gateway = Gateway(settings, store, sink=sink)
+    gateway.add_source(
+        SimulatedSource(
+            [athlete],
+            realtime=False,
+            on_set_start=lambda a, p: gateway.start_set(a.athlete_id, now_s=p.first_received_s),
+            on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s),
+        )
+    )
+    stored_when_published: list[tuple[int, int]] = []
+    publish = gateway.bus.publish
+
+    def checking_publish(event) -> None:
+        if isinstance(event, RepCompleted):
+            with database.sessions() as db:
+                row = set_store.set_by_key(db, event.set_key)
+                count = (
+                    0
+                    if row is None
+                    else len(list(db.scalars(select(Rep.id).where(Rep.set_id == row.id))))
+                )
+            stored_when_published.append((event.metrics.rep, count))
+        publish(event)
+
+    gateway.bus.publish = checking_publish  # type: ignore[method-assign]
+    asyncio.run(gateway.run(stop_when_sources_end=True))
+    assert [rep for rep, _ in stored_when_published] == [1, 2, 3]
+    assert all(count >= rep for rep, count in stored_when_published), stored_when_published

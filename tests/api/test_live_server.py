@@ -272,6 +272,61 @@ def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
     database.dispose()
 
 
+def _serve_subprocess(tmp_path: Path, url: str, port: int, gateway_id: str) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        WINKWATCH_DATABASE_URL=url,
+        WINKWATCH_GATEWAY_ID=gateway_id,
+        WINKWATCH_GATEWAY_CONFIG_FILE=str(tmp_path / "gateway.json"),
+    )
+    command = [sys.executable, "-m", "api.cli.main", "serve", "--simulate", "1"]
+    command += ["--port", str(port), "--log-level", "warning"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_kill_9_right_after_a_rep_is_shown_keeps_that_rep(tmp_path: Path) -> None:
+    """The moment a client receives rep_completed, kill -9: the rep is in the database."""
+    url = f"sqlite:///{tmp_path / 'ww.db'}"
+    _, reader = _tokens(url)
+    port = _free_port()
+    process = _serve_subprocess(tmp_path, url, port, "rep-crash-test")
+    shown = None
+    try:
+        deadline = time.monotonic() + FIRST_REP_TIMEOUT_S + 20
+        while shown is None and time.monotonic() < deadline:
+            try:
+                with httpx.stream(
+                    "GET",
+                    f"http://127.0.0.1:{port}/live/events",
+                    headers={"Authorization": f"Bearer {reader}"},
+                    timeout=FIRST_REP_TIMEOUT_S,
+                ) as response:
+                    event_type = None
+                    for line in response.iter_lines():
+                        if line.startswith("event: "):
+                            event_type = line[7:]
+                        elif line.startswith("data: ") and event_type == "rep_completed":
+                            process.send_signal(signal.SIGKILL)  # at once: nothing else runs
+                            shown = json.loads(line[6:])
+                            break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read().decode()
+                time.sleep(0.3)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert shown is not None, "no rep was shown"
+    database = open_database(url)
+    with database.sessions() as db:
+        row = set_store.set_by_key(db, shown["set_key"])
+        assert row is not None, "the set of the shown rep was lost"
+        reps = rep_store.list_reps(db, rep_store.RepFilter(set_id=row.id)).items
+        assert shown["metrics"]["rep"] in {r.rep for r in reps}, "the shown rep was lost"
+    database.dispose()
+
+
 def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) -> None:
     base = f"http://127.0.0.1:{live_server['port']}"
     athlete = live_server["athlete_id"]
