@@ -89,7 +89,14 @@ class LiveService:
             )
         except GatewayError as exc:
             raise ConflictError(str(exc)) from exc
-        return await run_in_threadpool(self.sink.ensure_set, info, session_id)
+        try:
+            return await run_in_threadpool(self.sink.ensure_set, info, session_id)
+        except ConflictError:
+            # Another gateway won the race for this athlete: do not record here after all.
+            running = self.gateway.active_sets().get(str(athlete_id))
+            if running is not None and running.set_key == info.set_key:
+                self.gateway.stop_set(str(athlete_id))
+            raise
 
     def _start_without_gateway(self, athlete_id, variant, load_kg, notes, session_id) -> int:
         with self.database.sessions.begin() as db:
@@ -107,6 +114,9 @@ class LiveService:
         """Raises if the set cannot start; returns the athlete's personal baseline."""
         with self.database.sessions() as db:
             baseline = baselines.athlete_baseline(db, athlete_id)
+            running = set_store.recording_set_of(db, athlete_id)
+            if running is not None and running.gateway_id != self.gateway_id:
+                raise ConflictError(set_store.already_recording_message(running))
             if session_id is not None:
                 session = catalog.get_session(db, session_id)
                 if session.athlete_id != athlete_id or session.ended_at is not None:

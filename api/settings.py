@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_gateway_id() -> str:
+    """The id generated once for this gateway and kept next to its sensor assignments
+    (WINKWATCH_GATEWAY_CONFIG_FILE's folder; see sensor_gateway.config)."""
+    from sensor_gateway.config import GatewaySettings, load_or_create_gateway_id
+
+    return load_or_create_gateway_id(GatewaySettings().config_file.parent)
 
 
 def default_database_url() -> str:
@@ -25,8 +32,9 @@ class Settings(BaseSettings):
     # PostgreSQL schema to use (search_path); None = the server's default (public).
     database_schema: str | None = None
     # Names this gateway's sets, so that a restart only marks its own unfinished sets
-    # interrupted when several gateways write to one PostgreSQL server.
-    gateway_id: str = Field(default_factory=socket.gethostname)
+    # interrupted when several gateways write to one PostgreSQL server. Default: generated
+    # once and persisted (host names repeat: every Pi is `raspberrypi`).
+    gateway_id: str = Field(default_factory=default_gateway_id, min_length=1, max_length=200)
     # Raw samples and reps of a set in progress reach the database at least this often.
     commit_interval_s: float = Field(default=1.0, gt=0.0, le=1.0)
     # Live angle messages per second sent to stream clients (per athlete).

@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tempfile
+import uuid
 from pathlib import Path
 
 import platformdirs
@@ -238,3 +240,63 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(part) for part in err.get("loc", ()))
     return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
+
+
+GATEWAY_ID_FILE_NAME = "gateway_id"
+_GATEWAY_ID_MAX_LENGTH = 200  # the database column's width
+
+
+def load_or_create_gateway_id(directory: Path) -> str:
+    """This gateway's id, generated once ("<hostname>-<12 hex digits>") and kept in
+    `directory`/gateway_id, next to the sensor assignments.
+
+    Host names repeat (every Pi is `raspberrypi`), so they cannot tell gateways on one
+    database apart; a random suffix can. The file is created with a hard link, so two
+    processes starting at once agree on one id. A file that is there but unusable is never
+    replaced: the id names this gateway's sets, and recovery after a crash needs it.
+    """
+    path = Path(directory) / GATEWAY_ID_FILE_NAME
+    existing = _read_gateway_id(path)
+    if existing is not None:
+        return existing
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
+    gateway_id = f"{host[:160] or 'gateway'}-{uuid.uuid4().hex[:12]}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(gateway_id + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp_name, path)  # fails if another process created it first
+            except FileExistsError:
+                pass
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot store the gateway id in {path}: {exc}; check the directory is writable, "
+            "set WINKWATCH_GATEWAY_CONFIG_FILE to a writable place, or set WINKWATCH_GATEWAY_ID"
+        ) from exc
+    stored = _read_gateway_id(path)
+    if stored is None:  # pragma: no cover - just written
+        raise ConfigError(f"the gateway id file {path} vanished while it was being created")
+    return stored
+
+
+def _read_gateway_id(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the gateway id file {path}: {exc}") from exc
+    if not text or len(text) > _GATEWAY_ID_MAX_LENGTH or not text.isprintable():
+        raise ConfigError(
+            f"the gateway id file {path} is not valid (one line of at most "
+            f"{_GATEWAY_ID_MAX_LENGTH} printable characters); restore it from a backup, or "
+            "delete it only if this gateway has no set recording (a new id is then generated)"
+        )
+    return text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.errors import ConflictError
@@ -48,15 +50,22 @@ def sensor_by_address(db: Session, address: str) -> Sensor | None:
 
 
 def register_sensor(db: Session, address: str, kind: str, name: str = "") -> Sensor:
-    """Add a sensor, or return the existing one with that address (kind/name refreshed)."""
+    """Add a sensor, or return the existing one with that address (kind/name refreshed).
+
+    One `INSERT ... ON CONFLICT (address) DO NOTHING`, so gateways registering the same
+    sensor at once both succeed (a check-then-insert would fail in one of them).
+    """
+    insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else postgresql_insert
+    db.execute(
+        insert(Sensor)
+        .values(address=address, kind=kind, name=name, created_at=utc_now())
+        .on_conflict_do_nothing(index_elements=[Sensor.address])
+    )
     sensor = sensor_by_address(db, address)
-    if sensor is None:
-        sensor = Sensor(address=address, kind=kind, name=name)
-        db.add(sensor)
-    else:
-        sensor.kind = kind
-        if name:
-            sensor.name = name
+    assert sensor is not None  # inserted now or before
+    sensor.kind = kind
+    if name:
+        sensor.name = name
     db.flush()
     return sensor
 
@@ -126,10 +135,15 @@ def end_session(db: Session, session_id: int) -> TrainingSession:
 
 
 def open_session_for(db: Session, athlete_id: int, gateway_id: str) -> TrainingSession:
-    """The athlete's latest session that has not ended, or a new one."""
+    """The athlete's latest session on this gateway that has not ended, or a new one
+    (sets recorded on another platform never land in this gateway's session)."""
     session = db.scalar(
         select(TrainingSession)
-        .where(TrainingSession.athlete_id == athlete_id, TrainingSession.ended_at.is_(None))
+        .where(
+            TrainingSession.athlete_id == athlete_id,
+            TrainingSession.gateway_id == gateway_id,
+            TrainingSession.ended_at.is_(None),
+        )
         .order_by(TrainingSession.id.desc())
         .limit(1)
     )

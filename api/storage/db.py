@@ -7,6 +7,10 @@ never corrupt the file. PostgreSQL is selected by a postgresql+psycopg:// URL.
 
 from __future__ import annotations
 
+import fcntl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -74,8 +78,18 @@ def _sqlite_engine(parsed) -> Engine:
     return engine
 
 
+# Alembic's `op`/`context` are module-global proxies: one upgrade at a time per process.
+_UPGRADE_IN_PROCESS = threading.Lock()
+
+
 def upgrade_schema(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest Alembic revision."""
+    """Create or upgrade the schema to the newest Alembic revision.
+
+    Serialized across processes, so gateways starting at once do not race to create the
+    same tables: on PostgreSQL by a transaction-scoped advisory lock (per schema) taken
+    before anything else; on SQLite, which lives on one host, by an exclusive lock on a file
+    next to the database.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -84,8 +98,13 @@ def upgrade_schema(engine: Engine) -> None:
         "script_location", str(Path(__file__).resolve().parent.parent / "migrations")
     )
     try:
-        with engine.begin() as connection:
+        with _UPGRADE_IN_PROCESS, _sqlite_file_lock(engine), engine.begin() as connection:
             schema = _search_path_schema(engine)
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"winkwatch-migrations:{schema or ''}"},
+                )
             if schema:
                 connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             config.attributes["connection"] = connection
@@ -95,6 +114,22 @@ def upgrade_schema(engine: Engine) -> None:
             f"cannot create or upgrade the database schema at {engine.url!r}: {exc.__class__.__name__}: "
             f"{exc}. Check WINKWATCH_DATABASE_URL and that the database server is running"
         ) from exc
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Exclusive flock on `<database>.migrate.lock` (SQLite files only; else nothing)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _search_path_schema(engine: Engine) -> str | None:

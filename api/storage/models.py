@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -94,8 +95,23 @@ class TrainingSession(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
 
 
+# An athlete records on one platform (gateway) at a time: at most one set `recording` per
+# athlete, enforced by the database so that two gateways racing cannot both start one.
+RECORDING_SET_PER_ATHLETE_INDEX = "uq_sets_one_recording_per_athlete"
+_RECORDING = text("status = 'recording'")
+
+
 class ExerciseSet(Base):
     __tablename__ = "sets"
+    __table_args__ = (
+        Index(
+            RECORDING_SET_PER_ATHLETE_INDEX,
+            "athlete_id",
+            unique=True,
+            sqlite_where=_RECORDING,
+            postgresql_where=_RECORDING,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The gateway's key of the set (sensor_gateway.events.SetInfo.set_key).

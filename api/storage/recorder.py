@@ -294,7 +294,9 @@ class DatabaseSink:
             opened = self._open_set(db, event.set)
             row = set_store.get_set(db, opened.set_id)
             if row.status == SetStatus.RECORDING.value:
-                set_store.finish_set(db, opened.set_id, SetStatus.COMPLETED)
+                set_store.finish_set(
+                    db, opened.set_id, SetStatus.COMPLETED, ended_at=event.wall_utc
+                )
             self._open_sets.pop(event.set.set_key, None)
         elif isinstance(event, RepCompleted):
             opened = self._open_sets.get(event.set_key)

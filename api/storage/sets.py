@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import ConflictError, NotFoundError
@@ -35,31 +36,24 @@ def start_set(
     started_at: datetime | None = None,
     close_running: bool = False,
 ) -> ExerciseSet:
-    """A new set in status `recording` (in the athlete's open session unless one is given).
+    """A new set in status `recording` (in the athlete's open session on this gateway unless
+    one is given).
 
     `set_key` is the gateway's key of the set (a new UUID when the set has no gateway).
-    An athlete records one set at a time: a set still recording is a conflict, unless
-    `close_running` (the gateway started the new set, so it has ended the old one): then
-    the old one is marked completed, or interrupted if another gateway was recording it.
+    An athlete records one set at a time, on one platform (gateway) at a time: a set still
+    recording is a conflict, unless `close_running` and it is this gateway's (the gateway
+    started the new set, so it has ended the old one): then the old one is completed.
+    A set another gateway records is never touched: ConflictError says where it runs.
+    The database enforces the rule too (a unique index), for gateways that race.
     """
     catalog.get_athlete(db, athlete_id)
-    running = list(
-        db.scalars(
-            select(ExerciseSet).where(
-                ExerciseSet.athlete_id == athlete_id,
-                ExerciseSet.status == SetStatus.RECORDING.value,
-            )
-        )
-    )
-    if running and not close_running:
-        raise ConflictError(
-            f"athlete {athlete_id} is already recording set {running[0].id}; stop it first"
-        )
-    for old in running:
-        old.status = (
-            SetStatus.COMPLETED if old.gateway_id == gateway_id else SetStatus.INTERRUPTED
-        ).value
-        old.ended_at = utc_now()
+    running = recording_set_of(db, athlete_id)
+    if running is not None and (running.gateway_id != gateway_id or not close_running):
+        raise ConflictError(already_recording_message(running))
+    if running is not None:
+        running.status = SetStatus.COMPLETED.value
+        running.ended_at = started_at or utc_now()
+        db.flush()
     if session_id is None:
         session = catalog.open_session_for(db, athlete_id, gateway_id)
     else:
@@ -81,9 +75,35 @@ def start_set(
         set_key=set_key or uuid.uuid4().hex,
         started_at=started_at or utc_now(),
     )
-    db.add(exercise_set)
-    db.flush()
+    try:
+        with db.begin_nested():  # a savepoint: the race's loser keeps a usable transaction
+            db.add(exercise_set)
+            db.flush()
+    except IntegrityError as exc:
+        winner = recording_set_of(db, athlete_id)
+        if winner is None:
+            raise
+        raise ConflictError(already_recording_message(winner)) from exc
     return exercise_set
+
+
+def recording_set_of(db: Session, athlete_id: int) -> ExerciseSet | None:
+    """The athlete's set in status `recording`, if any (there is at most one)."""
+    return db.scalar(
+        select(ExerciseSet).where(
+            ExerciseSet.athlete_id == athlete_id,
+            ExerciseSet.status == SetStatus.RECORDING.value,
+        )
+    )
+
+
+def already_recording_message(running: ExerciseSet) -> str:
+    where = f" on gateway {running.gateway_id!r}" if running.gateway_id else ""
+    return (
+        f"athlete {running.athlete_id} is already recording set {running.id}{where}; an athlete "
+        "records on one platform at a time: stop that set first (POST /sets/"
+        f"{running.id}/stop), then start again"
+    )
 
 
 def set_by_key(db: Session, set_key: str) -> ExerciseSet | None:
@@ -94,12 +114,19 @@ def get_set(db: Session, set_id: int) -> ExerciseSet:
     return get_or_not_found(db, ExerciseSet, set_id, "set")
 
 
-def finish_set(db: Session, set_id: int, status: SetStatus = SetStatus.COMPLETED) -> ExerciseSet:
+def finish_set(
+    db: Session,
+    set_id: int,
+    status: SetStatus = SetStatus.COMPLETED,
+    ended_at: datetime | None = None,
+) -> ExerciseSet:
+    """End a recording set; `ended_at` is when it really stopped (default now), which may be
+    well before this commit (the gateway's stop waited out a database outage)."""
     exercise_set = get_set(db, set_id)
     if exercise_set.status != SetStatus.RECORDING.value:
         raise ConflictError(f"set {set_id} is already {exercise_set.status}")
     exercise_set.status = status.value
-    exercise_set.ended_at = utc_now()
+    exercise_set.ended_at = ended_at or utc_now()
     db.flush()
     return exercise_set
 
@@ -127,22 +154,22 @@ def update_set(
 
 
 def mark_interrupted(db: Session, gateway_id: str) -> list[int]:
-    """Sets this gateway left `recording` (it was killed): mark them interrupted."""
-    ids = list(
+    """Sets this gateway left `recording` (it was killed): mark them interrupted, ended at
+    their last stored sample (`recorded_s` after the start), not at this restart. Sets of
+    other gateways are never touched."""
+    rows = list(
         db.scalars(
-            select(ExerciseSet.id).where(
+            select(ExerciseSet).where(
                 ExerciseSet.status == SetStatus.RECORDING.value,
                 ExerciseSet.gateway_id == gateway_id,
             )
         )
     )
-    if ids:
-        db.execute(
-            update(ExerciseSet)
-            .where(ExerciseSet.id.in_(ids))
-            .values(status=SetStatus.INTERRUPTED.value, ended_at=utc_now())
-        )
-    return ids
+    for row in rows:
+        row.status = SetStatus.INTERRUPTED.value
+        row.ended_at = row.started_at + timedelta(seconds=max(0.0, row.recorded_s or 0.0))
+    db.flush()
+    return [row.id for row in rows]
 
 
 def list_sets(

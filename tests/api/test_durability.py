@@ -145,3 +145,49 @@ def test_a_rep_is_in_the_database_before_it_is_published(database, tmp_path: Pat
     asyncio.run(gateway.run(stop_when_sources_end=True))
     assert [rep for rep, _ in stored_when_published] == [1, 2, 3]
     assert all(count >= rep for rep, count in stored_when_published), stored_when_published
+
+
+def test_ended_at_is_the_real_stop_time_and_recovery_uses_the_last_sample(database) -> None:
+    """A stop committed late (after an outage) keeps the time the set stopped; a set left
+    recording by a crash ends when its last stored sample was taken, not at the restart."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from api.storage import sets as set_store
+    from api.storage.recorder import DatabaseSink, recover_after_restart
+    from api.vocab import Placement, SetStatus
+    from sensor_gateway.events import SetStarted, SetStopped, StopReason
+    from tests.api.helpers import raw_samples, set_info
+
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    info = set_info("Ana", key="stopped", started_s=1000.0)
+    common = dict(athlete_id=info.athlete_id, t_s=info.started_s, wall_utc=info.started_utc)
+    sink.record_event(SetStarted(set=info, **common))
+    stopped_utc = info.started_utc + timedelta(seconds=42.5)
+    sink.record_event(
+        SetStopped(
+            set=info,
+            reason=StopReason.REQUESTED,
+            rep_count=0,
+            athlete_id=info.athlete_id,
+            t_s=1042.5,
+            wall_utc=stopped_utc,
+        )
+    )
+    assert sink.flush()  # committed "now", long after 10:00:42.5 on 2026-03-01
+    crashed = set_info("Ben", key="crashed", started_s=2000.0)
+    sink.record_event(
+        SetStarted(set=crashed, athlete_id="Ben", t_s=2000.0, wall_utc=crashed.started_utc)
+    )
+    sink.write_samples(raw_samples(crashed, Placement.SACRUM, 2000.0 + np.arange(731) / 100))
+    assert sink.flush()
+    assert len(recover_after_restart(database, "gw")) == 1
+    with database.sessions() as db:
+        row = set_store.set_by_key(db, "stopped")
+        assert row.status == SetStatus.COMPLETED.value
+        assert abs((row.ended_at - stopped_utc).total_seconds()) < 1e-3
+        row = set_store.set_by_key(db, "crashed")
+        assert row.status == SetStatus.INTERRUPTED.value
+        last_sample_utc = crashed.started_utc + timedelta(seconds=7.30)
+        assert abs((row.ended_at - last_sample_utc).total_seconds()) < 1e-3
