@@ -40,7 +40,13 @@ from fusion.quality import (
     rest_gravity_finding,
 )
 from fusion.reps import RepThresholds, RepWindow, Segmentation, segment_reps
-from fusion.resample import DEFAULT_MAX_GAP_S, UniformSamples, resample_to_grid, uniform_grid
+from fusion.resample import (
+    DEFAULT_MAX_GAP_S,
+    UniformSamples,
+    check_sample_rate,
+    resample_to_grid,
+    uniform_grid,
+)
 from fusion.sensor_checks import (
     SensorFault,
     SensorTrace,
@@ -54,6 +60,13 @@ WINK_THRESHOLD_DEG = DEFAULT_WINK_THRESHOLD_DEG  # the global default (fusion.ba
 MAX_GRID_RATE_HZ = 200.0
 MIN_REPS_FOR_STANDING = 3  # complete reps needed to take the standing posture from rep tops
 GRAVITY_RESCALE_TOLERANCE = 0.03  # rescale the accelerometer when its rest magnitude is >3 % off
+# Below this at rest the accelerometer does not see gravity at all (dead, or all zeros); a
+# sensor in g units still reads ~1 and is rescaled.
+MIN_REST_GRAVITY_MPS2 = 0.5
+# Beyond any IMU's physical range (+-16 g, +-2000 dps on typical hardware, with a wide
+# margin): such values are corrupt data or the wrong units, never motion.
+MAX_ABS_ACC_MPS2 = 10_000.0
+MAX_ABS_GYR_RADPS = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,9 @@ class _SensorStage:
 def common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | None) -> np.ndarray:
     """The uniform analysis grid (s) over both recordings' overlap; `AnalysisError` if too short."""
     for name, rec in (("sacrum", sacrum), ("thigh", thigh)):
+        _check_physical_range(rec, name)
+        if len(rec) >= 2:
+            check_sample_rate(rec, name)
         if len(rec) < 2 or rec.t_s[-1] - rec.t_s[0] < MIN_RECORDING_S:
             raise AnalysisError(
                 f"the {name} recording is too short ({len(rec)} samples); record at least "
@@ -136,6 +152,18 @@ def common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | None
     return uniform_grid(float(start), float(end), rate_hz)
 
 
+def _check_physical_range(rec: ImuRecording, name: str) -> None:
+    acc_max = float(np.max(np.abs(rec.acc_mps2))) if len(rec) else 0.0
+    gyr_max = float(np.max(np.abs(rec.gyr_radps))) if len(rec) else 0.0
+    if acc_max > MAX_ABS_ACC_MPS2 or gyr_max > MAX_ABS_GYR_RADPS:
+        raise AnalysisError(
+            f"the {name} recording holds values beyond any IMU's physical range (largest "
+            f"|acceleration| {acc_max:.3g} m/s^2, limit {MAX_ABS_ACC_MPS2:.0f}; largest "
+            f"|angular rate| {gyr_max:.3g} rad/s, limit {MAX_ABS_GYR_RADPS:.0f}): the file is "
+            "corrupt or not in m/s^2 and rad/s"
+        )
+
+
 def fuse_sensor(
     rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
 ) -> FusedSensor:
@@ -145,6 +173,12 @@ def fuse_sensor(
     findings = gap_findings(rec, name, config.max_gap_s) + clipping_findings(clipped, name)
     still = find_still_window(samples.gyr_radps, samples.rate_hz)
     rest_norm = float(np.linalg.norm(samples.acc_mps2[still.start : still.stop], axis=1).mean())
+    if not rest_norm >= MIN_REST_GRAVITY_MPS2:
+        raise AnalysisError(
+            f"the {name} accelerometer reads {rest_norm:.3g} m/s^2 at rest instead of gravity "
+            f"({STANDARD_GRAVITY_MPS2:.2f}): it is not measuring (all zeros?). Check the "
+            "sensor and that its columns hold specific force in m/s^2"
+        )
     findings += rest_gravity_finding(rest_norm, name)
     acc = samples.acc_mps2
     if abs(rest_norm / STANDARD_GRAVITY_MPS2 - 1) > GRAVITY_RESCALE_TOLERANCE:

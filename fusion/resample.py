@@ -17,6 +17,15 @@ from fusion.errors import AnalysisError
 from fusion.types import ImuRecording
 
 DEFAULT_MAX_GAP_S = 0.05  # longer than a few lost 200-Hz packets: worth reporting
+# A grid longer than this is refused rather than allocated: 2 h at 200 Hz (a set lasts
+# minutes). Several (N, 3) float64 arrays are built per sensor, so this bounds memory to a
+# few hundred MB; a larger grid means t_s is not in seconds or a timestamp jumped.
+MAX_GRID_SAMPLES = 1_440_000
+# No IMU in this field samples faster (the simulator goes to 2 kHz): a higher median rate
+# means t_s is not in seconds.
+MAX_SAMPLE_RATE_HZ = 10_000.0
+# Intervals within this of the median count as uniform (timestamps rounded to the us).
+UNIFORM_TOLERANCE_S = 2e-6
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,29 @@ def uniform_grid(start_s: float, end_s: float, rate_hz: float) -> np.ndarray:
     """Grid instants from `start_s` up to and including `end_s` (when it falls on the grid)."""
     if not rate_hz > 0:
         raise ValueError(f"rate_hz must be positive, got {rate_hz}")
-    count = int(np.floor((end_s - start_s) * rate_hz + 1e-9)) + 1
+    span_samples = (end_s - start_s) * rate_hz
+    if not span_samples < MAX_GRID_SAMPLES:
+        raise AnalysisError(
+            f"t_s runs from {start_s:.6g} to {end_s:.6g} s: at {rate_hz:.6g} Hz that is "
+            f"{span_samples:.3g} samples, more than the {MAX_GRID_SAMPLES:,} (2 h at 200 Hz) "
+            "analysed at once. Check that t_s is in seconds and has no jump (a timestamp far "
+            "in the future), or split the recording"
+        )
+    count = int(np.floor(span_samples + 1e-9)) + 1
     if count < 1:
         raise AnalysisError(f"empty time range {start_s:.3f}..{end_s:.3f} s")
     return start_s + np.arange(count) / rate_hz
+
+
+def check_sample_rate(recording: ImuRecording, name: str) -> None:
+    """Refuse a recording whose median rate no IMU has (t_s not in seconds)."""
+    rate_hz = recording.median_rate_hz
+    if not rate_hz <= MAX_SAMPLE_RATE_HZ:
+        raise AnalysisError(
+            f"the {name} samples are {1.0 / rate_hz:.3g} s apart (median), i.e. "
+            f"{rate_hz:.3g} Hz, faster than any IMU (<= {MAX_SAMPLE_RATE_HZ:.0f} Hz): "
+            "t_s must be in seconds"
+        )
 
 
 def gap_mask(t_s: np.ndarray, grid_t_s: np.ndarray, max_gap_s: float) -> np.ndarray:
@@ -82,6 +110,23 @@ def resample_uniform(
     """Resample one recording on a uniform grid over its own span (default: its median rate)."""
     if len(recording) < 2:
         raise AnalysisError("a recording needs at least 2 samples")
-    rate_hz = recording.median_rate_hz if rate_hz is None else rate_hz
-    grid = uniform_grid(float(recording.t_s[0]), float(recording.t_s[-1]), rate_hz)
+    start_s, end_s = float(recording.t_s[0]), float(recording.t_s[-1])
+    if rate_hz is None:
+        check_sample_rate(recording, "sensor's")
+        if _is_uniform(recording.t_s):
+            # One grid instant per input sample: a rate from the rounded median interval
+            # (e.g. 285.714 Hz as 0.0035 s) would drift off the samples and drop the last.
+            count = len(recording)
+            grid = start_s + np.arange(count) * ((end_s - start_s) / (count - 1))
+            grid[-1] = end_s
+            return resample_to_grid(recording, grid, max_gap_s)
+        rate_hz = recording.median_rate_hz
+    grid = uniform_grid(start_s, end_s, rate_hz)
     return resample_to_grid(recording, grid, max_gap_s)
+
+
+def _is_uniform(t_s: np.ndarray) -> bool:
+    """True when every sample lies within UNIFORM_TOLERANCE_S of an evenly spaced line."""
+    count = t_s.size
+    line = t_s[0] + np.arange(count) * ((t_s[-1] - t_s[0]) / (count - 1))
+    return bool(np.max(np.abs(t_s - line)) <= UNIFORM_TOLERANCE_S)

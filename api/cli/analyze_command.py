@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 EXIT_BAD_INPUT = 2  # a malformed or missing file, or an invalid option
 EXIT_NOT_ANALYSABLE = 3  # well-formed files that cannot be analysed (too short, no motion)
 EXIT_SENSOR_FAULT = 4  # sensors swapped or on the wrong segment: no reps are written
+MAX_WINK_THRESHOLD_DEG = 90.0  # a posterior pelvic rotation beyond this is not a squat
 
 
 def analyze(
@@ -68,6 +71,19 @@ def analyze(
     from fusion.report import REP_CSV_HEADER, rep_csv_rows
     from sensor_gateway.recording_csv import RecordingFormatError, read_recording_csv
 
+    if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
+        _fail(
+            f"--load-kg must be a finite number >= 0 (0 = bodyweight), got {load_kg!r}",
+            EXIT_BAD_INPUT,
+        )
+    if wink_threshold_deg is not None and not (
+        math.isfinite(wink_threshold_deg) and 0 < wink_threshold_deg <= MAX_WINK_THRESHOLD_DEG
+    ):
+        _fail(
+            f"--wink-threshold-deg must be a number of degrees above 0 and at most "
+            f"{MAX_WINK_THRESHOLD_DEG:.0f} (default 5), got {wink_threshold_deg!r}",
+            EXIT_BAD_INPUT,
+        )
     config = AnalysisConfig()
     if engine is not None:
         if engine not in ENGINE_NAMES:
@@ -99,6 +115,12 @@ def analyze(
         )
     except FusionError as exc:
         _fail(f"cannot analyse {sacrum} + {thigh}: {exc}", EXIT_NOT_ANALYSABLE)
+    except MemoryError:
+        _fail(
+            f"cannot analyse {sacrum} + {thigh}: the recordings are too large for this "
+            "machine's memory; split them into sets",
+            EXIT_NOT_ANALYSABLE,
+        )
     fault = result.sensor_fault
     for finding in result.findings:
         if fault is None or finding.code != fault.code or ignore_sensor_checks:
@@ -110,14 +132,14 @@ def analyze(
             "segments (--ignore-sensor-checks writes them anyway)",
             EXIT_SENSOR_FAULT,
         )
-    handle = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
-    try:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(REP_CSV_HEADER)
-        writer.writerows(rep_csv_rows(result.reps))
-    finally:
-        if out:
-            handle.close()
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(REP_CSV_HEADER)
+    writer.writerows(rep_csv_rows(result.reps))
+    if out is None:
+        sys.stdout.write(table.getvalue())
+    else:
+        _write_out(out, table.getvalue())
     flagged = sum(rep.butt_wink for rep in result.reps)
     typer.echo(f"{len(result.reps)} rep(s), {flagged} with a butt wink", err=True)
 
@@ -157,6 +179,20 @@ def _threshold_line(threshold: object, baseline: object) -> str:
         if not baseline.usable:
             text += f", fewer than {MIN_BASELINE_REPS}: not used"
     return text + ")"
+
+
+def _write_out(out: Path, text: str) -> None:
+    """Write the rep table to `out`; a path that cannot be written is a bad option (2)."""
+    try:
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        _fail(
+            f"cannot write --out {out}: {reason}; give a file path in an existing, writable "
+            "folder (or leave --out out to print to standard output)",
+            EXIT_BAD_INPUT,
+        )
 
 
 def _fail(message: str, code: int) -> NoReturn:

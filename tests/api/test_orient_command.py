@@ -106,3 +106,20 @@ def test_gaps_are_interpolated_with_a_warning(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "fall inside gaps" in result.stderr
     assert _parse(result.stdout).shape[0] > 550
+
+
+@pytest.mark.parametrize("rate_hz", [285.714, 100.0, 111.1, 59.94])
+@pytest.mark.parametrize("decimals", [6, 9])
+def test_a_uniform_recording_gives_one_row_per_input_sample(
+    tmp_path: Path, rate_hz: float, decimals: int
+) -> None:
+    """BROAD's 285.714 Hz (timestamps rounded to the microsecond) used to lose its last row."""
+    n = 2857
+    t_s = np.round(1.25 + np.arange(n) / rate_hz, decimals)
+    acc = np.tile(STANDARD_GRAVITY_MPS2 * UP_SENSOR, (n, 1))
+    write_recording_csv(tmp_path / "in.csv", ImuRecording(t_s, acc, np.zeros((n, 3))))
+    result = runner.invoke(app, ["orient", str(tmp_path / "in.csv"), "--engine", "vqf"])
+    assert result.exit_code == 0, result.stderr
+    rows = _parse(result.stdout)
+    assert rows.shape[0] == n
+    np.testing.assert_allclose(rows[:, 0], t_s, atol=1e-6)
