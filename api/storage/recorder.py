@@ -32,6 +32,7 @@ from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.models import Athlete, ExerciseSet
+from api.storage.raw_codec import NO_SEQ, SensorClock
 from api.vocab import SetStatus
 from sensor_gateway.events import (
     Calibrated,
@@ -348,10 +349,35 @@ class DatabaseSink:
             index = opened.chunk_index[placement]
             opened.chunk_index[placement] = index + 1
             set_store.add_raw_chunk(
-                db, opened.set_id, chunks[0].placement, chunks[0].address, index, t_s, acc, gyr
+                db,
+                opened.set_id,
+                chunks[0].placement,
+                chunks[0].address,
+                index,
+                t_s,
+                acc,
+                gyr,
+                _sensor_clock(chunks, opened.started_s),
             )
             row = db.get(ExerciseSet, opened.set_id)
             row.recorded_s = max(row.recorded_s, float(t_s[-1]))
+
+
+def _sensor_clock(chunks: list[RawSamples], started_s: float) -> SensorClock:
+    """Per sample: receive time (set-relative), the sensor's own time and packet seq."""
+    return SensorClock(
+        received_s=np.concatenate([np.broadcast_to(c.received_s, len(c)) for c in chunks])
+        - started_s,
+        sensor_time_s=np.concatenate(
+            [
+                np.full(len(c), np.nan) if c.sensor_time_s is None else c.sensor_time_s
+                for c in chunks
+            ]
+        ),
+        seq=np.concatenate(
+            [np.full(len(c), NO_SEQ if c.seq is None else c.seq, dtype=np.int64) for c in chunks]
+        ),
+    )
 
 
 def _relative_metrics(event: RepCompleted, started_s: float):

@@ -18,7 +18,13 @@ from api.storage import catalog
 from api.storage.db import get_or_not_found
 from api.storage.models import Calibration, ExerciseSet, RawChunk, Rep, utc_now
 from api.storage.paging import Page, fetch_page
-from api.storage.raw_codec import CODEC, decode_samples, encode_samples
+from api.storage.raw_codec import (
+    CODEC,
+    SensorClock,
+    decode_clock,
+    decode_samples,
+    encode_samples,
+)
 from api.vocab import Placement, RepSource, SetStatus, SetVariant
 from fusion.types import ImuRecording, QualityFinding, RepMetrics
 
@@ -261,8 +267,10 @@ def add_raw_chunk(
     t_s: np.ndarray,
     acc_mps2: np.ndarray,
     gyr_radps: np.ndarray,
+    clock: SensorClock | None = None,
 ) -> None:
-    """Store one block of samples; `t_s` seconds since the set started."""
+    """Store one block of samples; `t_s` seconds since the set started; `clock` what the
+    sensor sent (receive times set-relative), kept so the clock can be mapped again."""
     t_s = np.asarray(t_s, dtype=float)
     if t_s.size == 0:
         return
@@ -278,7 +286,7 @@ def add_raw_chunk(
                 t_first_s=float(t_s[0]),
                 t_last_s=float(t_s[-1]),
                 codec=CODEC,
-                payload=encode_samples(t_s, acc_mps2, gyr_radps),
+                payload=encode_samples(t_s, acc_mps2, gyr_radps, clock),
             )
         ],
     )
@@ -307,6 +315,32 @@ def load_raw(db: Session, set_id: int, placement: Placement) -> ImuRecording:
     keep = np.ones(t_s.shape, dtype=bool)
     keep[1:] = t_s[1:] > np.maximum.accumulate(t_s)[:-1]
     return ImuRecording(t_s=t_s[keep], acc_mps2=acc[keep], gyr_radps=gyr[keep])
+
+
+def load_sensor_clock(db: Session, set_id: int, placement: Placement) -> SensorClock | None:
+    """What one sensor of a set really sent, per stored sample, in the order `load_raw`
+    returns the samples (duplicates dropped alike): receive times (set-relative), its own
+    timestamps and packet sequence numbers. None when the set was stored before these were
+    kept (codec v1)."""
+    get_set(db, set_id)
+    rows = db.execute(
+        select(RawChunk.n_samples, RawChunk.codec, RawChunk.payload)
+        .where(RawChunk.set_id == set_id, RawChunk.placement == Placement(placement).value)
+        .order_by(RawChunk.chunk_index, RawChunk.id)
+    ).all()
+    if not rows:
+        raise NotFoundError(f"raw {Placement(placement).value} samples of set", set_id)
+    clocks = [decode_clock(row.payload, row.n_samples, row.codec) for row in rows]
+    if any(clock is None for clock in clocks):
+        return None
+    t_s = np.concatenate([decode_samples(r.payload, r.n_samples, r.codec)[0] for r in rows])
+    keep = np.ones(t_s.shape, dtype=bool)
+    keep[1:] = t_s[1:] > np.maximum.accumulate(t_s)[:-1]
+    return SensorClock(
+        received_s=np.concatenate([c.received_s for c in clocks])[keep],
+        sensor_time_s=np.concatenate([c.sensor_time_s for c in clocks])[keep],
+        seq=np.concatenate([c.seq for c in clocks])[keep],
+    )
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,96 @@ def test_ended_at_is_the_real_stop_time_and_recovery_uses_the_last_sample(databa
         assert row.status == SetStatus.INTERRUPTED.value
         last_sample_utc = crashed.started_utc + timedelta(seconds=7.30)
         assert abs((row.ended_at - last_sample_utc).total_seconds()) < 1e-3
+
+
+def test_raw_samples_keep_what_the_sensor_sent(database) -> None:
+    """Sensor timestamps, packet sequence numbers and receive times survive storage
+    bit-exactly, so re-analysis can map the set's clock again from what the sensor sent."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from api.storage import sets as set_store
+    from api.storage.raw_codec import NO_SEQ
+    from api.storage.recorder import DatabaseSink
+    from api.vocab import Placement
+    from sensor_gateway.events import SetStarted
+    from tests.api.helpers import raw_samples, set_info
+
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    info = set_info("Ana", key="clock", started_s=1000.0)
+    sink.record_event(SetStarted(set=info, athlete_id="Ana", t_s=1000.0, wall_utc=info.started_utc))
+    rng = np.random.default_rng(7)
+    sent = []
+    for packet in range(300):  # 4 samples per packet, sensor clock drifting by 80 ppm
+        sensor_time = 51234.5 + (packet * 4 + np.arange(4)) / 200.0 * (1 + 80e-6)
+        t_s = 1000.0 + (packet * 4 + np.arange(4)) / 200.0
+        chunk = replace(
+            raw_samples(info, Placement.SACRUM, t_s, seed=packet),
+            received_s=np.full(4, t_s[-1] + 0.004 + rng.exponential(0.004)),
+            sensor_time_s=sensor_time,
+            seq=(65530 + packet) % 65536 if packet != 150 else None,
+        )
+        sent.append(chunk)
+        sink.write_samples(chunk)
+        if packet % 50 == 49:
+            assert sink.flush()
+    sink.write_samples(raw_samples(info, Placement.THIGH, 1000.0 + np.arange(10) / 100))
+    assert sink.flush()
+    with database.sessions() as db:
+        row = set_store.set_by_key(db, "clock")
+        clock = set_store.load_sensor_clock(db, row.id, Placement.SACRUM)
+        thigh = set_store.load_sensor_clock(db, row.id, Placement.THIGH)
+    np.testing.assert_array_equal(
+        clock.sensor_time_s, np.concatenate([c.sensor_time_s for c in sent])
+    )
+    np.testing.assert_array_equal(
+        clock.received_s, np.concatenate([c.received_s for c in sent]) - 1000.0
+    )
+    expected_seq = [NO_SEQ if c.seq is None else c.seq for c in sent for _ in range(4)]
+    np.testing.assert_array_equal(clock.seq, expected_seq)
+    assert np.isnan(thigh.sensor_time_s).all() and (thigh.seq == NO_SEQ).all()
+
+
+def test_raw_chunks_of_the_first_codec_stay_readable(database) -> None:
+    import zlib
+
+    import numpy as np
+
+    from api.storage import catalog
+    from api.storage import sets as set_store
+    from api.storage.models import RawChunk
+    from api.storage.raw_codec import CODEC_V1
+    from api.vocab import Placement, SetVariant
+
+    def shuffle(array):
+        return array.view(np.uint8).reshape(-1, array.dtype.itemsize).T.tobytes()
+
+    n = 50
+    t_s = np.arange(n) / 100.0
+    acc = np.tile(np.array([0.0, 0.0, 9.81], "<f4"), (n, 1))
+    gyr = np.zeros((n, 3), "<f4")
+    payload = zlib.compress(
+        shuffle(t_s.astype("<f8")) + shuffle(acc.reshape(-1)) + shuffle(gyr.reshape(-1))
+    )
+    with database.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Old")
+        set_id = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT).id
+        db.add(
+            RawChunk(
+                set_id=set_id,
+                placement="sacrum",
+                address="",
+                chunk_index=0,
+                n_samples=n,
+                t_first_s=0.0,
+                t_last_s=float(t_s[-1]),
+                codec=CODEC_V1,
+                payload=payload,
+            )
+        )
+    with database.sessions() as db:
+        recording = set_store.load_raw(db, set_id, Placement.SACRUM)
+        assert set_store.load_sensor_clock(db, set_id, Placement.SACRUM) is None
+    np.testing.assert_array_equal(recording.t_s, t_s)
+    np.testing.assert_allclose(recording.acc_mps2[:, 2], 9.81, rtol=1e-6)
