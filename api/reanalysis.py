@@ -1,4 +1,10 @@
-"""Re-run the offline analysis (fusion.pipeline.analyze_recordings) on a set's raw samples."""
+"""Re-run the offline analysis (fusion.pipeline.analyze_recordings) on a set's raw samples.
+
+It starts from what the sensors really sent: when a sensor's own timestamps were stored
+(codec raw-v2), its clock is mapped again over the whole set (sensor_gateway.clock.
+map_clock_offline), which is exact from the first second, where the live mapping had not
+yet learnt the sensor's drift. Sensors without timestamps keep their live mapping.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from api.storage import sets as set_store
 from api.storage.baselines import athlete_baseline
 from api.storage.db import Database
 from api.storage.models import Rep
-from api.vocab import RepSource, SetStatus
-from fusion.types import QualityFinding
+from api.vocab import Placement, RepSource, SetStatus
+from fusion.types import ImuRecording, QualityFinding
 
 
 @dataclass(frozen=True)
@@ -34,10 +40,10 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
             raise ConflictError(f"set {set_id} is still recording; stop it before re-analysing")
         baseline = athlete_baseline(db, exercise_set.athlete_id)
         stored = set_store.load_set_recordings(db, set_id)
+        sacrum = _remapped(db, set_id, Placement.SACRUM, stored.sacrum)
+        thigh = _remapped(db, set_id, Placement.THIGH, stored.thigh)
     # raises fusion AnalysisError
-    result = analyze_recordings(
-        stored.sacrum, stored.thigh, load_kg=stored.load_kg, baseline=baseline
-    )
+    result = analyze_recordings(sacrum, thigh, load_kg=stored.load_kg, baseline=baseline)
     with database.sessions.begin() as db:
         before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id))
         after = set_store.replace_reps(
@@ -49,3 +55,16 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
         wink_reps=sum(bool(r.butt_wink) for r in result.reps),
         findings=result.findings,
     )
+
+
+def _remapped(db, set_id: int, placement: Placement, recording: ImuRecording) -> ImuRecording:
+    """`recording` with its times mapped again from the sensor's own clock, when stored."""
+    from sensor_gateway.clock import map_clock_offline
+
+    clock = set_store.load_sensor_clock(db, set_id, placement)
+    if clock is None or clock.sensor_time_s.shape != recording.t_s.shape:
+        return recording
+    t_s = map_clock_offline(clock.sensor_time_s, clock.received_s)
+    if t_s is None:
+        return recording
+    return ImuRecording(t_s=t_s, acc_mps2=recording.acc_mps2, gyr_radps=recording.gyr_radps)

@@ -65,6 +65,7 @@ def run(label: str, url: str, schema: str | None, seconds: int) -> None:
             placement = Placement.SACRUM if sensor % 2 == 0 else Placement.THIGH
             for start in range(0, RATE_HZ, SAMPLES_PER_NOTIFICATION):
                 part = slice(start, start + SAMPLES_PER_NOTIFICATION)
+                packet = (second * RATE_HZ + start) // SAMPLES_PER_NOTIFICATION
                 sink.write_samples(
                     RawSamples(
                         set_key=info.set_key,
@@ -75,7 +76,11 @@ def run(label: str, url: str, schema: str | None, seconds: int) -> None:
                         t_s=t_s[part],
                         acc_mps2=acc[part],
                         gyr_radps=gyr[part],
-                        received_s=t_s[part],
+                        # What a sensor sends: its own drifting clock, one receive time
+                        # and one sequence number per notification (all stored).
+                        received_s=np.full(SAMPLES_PER_NOTIFICATION, t_s[part][-1] + 0.006),
+                        sensor_time_s=1234.5 + t_s[part] * (1 + 50e-6),
+                        seq=packet % 65536,
                     )
                 )
                 total += SAMPLES_PER_NOTIFICATION

@@ -97,6 +97,44 @@ def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     raise AssertionError("unreachable: mean outside the hull")
 
 
+def map_clock_offline(
+    sensor_s: np.ndarray,
+    received_s: np.ndarray,
+    *,
+    bucket_s: float = DEFAULT_BUCKET_S,
+    min_fit_span_s: float = DEFAULT_MIN_FIT_SPAN_S,
+) -> np.ndarray | None:
+    """Gateway-clock times of a whole recorded set's samples from what the sensor sent
+    (its timestamps `sensor_s` (N,) and packet receive times `received_s` (N,)).
+
+    The same minimum-delay line as the live mapper, but fitted once over the whole set
+    (non-causal), so the first seconds (mapped live before any drift was known) are mapped
+    as well as the rest. None when the sensor times cannot be used as one clock (missing,
+    not increasing: a clock reset), in which case the live mapping is all there is.
+    """
+    sensor_s = np.asarray(sensor_s, dtype=float)
+    received_s = np.asarray(received_s, dtype=float)
+    if (
+        sensor_s.size < 2
+        or sensor_s.shape != received_s.shape
+        or not (np.all(np.isfinite(sensor_s)) and np.all(np.isfinite(received_s)))
+        or not np.all(np.diff(sensor_s) > 0)
+    ):
+        return None
+    x = sensor_s - sensor_s[0]
+    y = received_s - sensor_s
+    bucket = np.floor(x / bucket_s).astype(np.int64)
+    order = np.lexsort((y, bucket))  # by bucket, lowest delay first
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = bucket[order][1:] != bucket[order][:-1]
+    xs, ys = x[order][first], y[order][first]
+    if xs[-1] - xs[0] >= min_fit_span_s:
+        offset_s, drift = lower_envelope_line(xs, ys)
+    else:
+        offset_s, drift = float(np.min(y)), 0.0
+    return sensor_s + offset_s + drift * x
+
+
 class SensorClockMapper:
     """Online mapping of one sensor's samples to the gateway clock (see module docstring).
 

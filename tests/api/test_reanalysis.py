@@ -24,8 +24,11 @@ from tests.api.helpers import metrics, set_info
 GATEWAY_START_S = 5000.0  # gateway clock at the set start: stored times are relative to it
 
 
-def _record_simulated_set(database, seed: int):
-    """Store a simulated set the way the gateway does: ~10 notifications per second."""
+def _record_simulated_set(database, seed: int, live_clock_error_s: float | None = None):
+    """Store a simulated set the way the gateway does: ~10 notifications per second.
+
+    With `live_clock_error_s`, the stored (live-mapped) times are off by that much and the
+    sensors' own timestamps (drifting clocks) and receive times are stored too."""
     sim = simulate_set(random_spec(np.random.default_rng(1000 + seed)), seed=seed)
     info = set_info("Ana", started_s=GATEWAY_START_S, key=f"sim{seed}", load_kg=100.0)
     common = dict(athlete_id=info.athlete_id, t_s=info.started_s, wall_utc=info.started_utc)
@@ -39,6 +42,14 @@ def _record_simulated_set(database, seed: int):
     for placement, recording in ((Placement.SACRUM, sim.sacrum), (Placement.THIGH, sim.thigh)):
         for part in np.array_split(np.arange(len(recording)), max(1, len(recording) // 20)):
             t_s = GATEWAY_START_S + recording.t_s[part]
+            clock = {}
+            if live_clock_error_s is not None:
+                clock = dict(
+                    sensor_time_s=777.0 + recording.t_s[part] * (1 + 150e-6),
+                    received_s=np.full(t_s.size, t_s[-1] + 0.006),
+                    seq=int(part[0]),
+                )
+                t_s = t_s + live_clock_error_s
             sink.write_samples(
                 RawSamples(
                     set_key=info.set_key,
@@ -49,7 +60,7 @@ def _record_simulated_set(database, seed: int):
                     t_s=t_s,
                     acc_mps2=recording.acc_mps2[part],
                     gyr_radps=recording.gyr_radps[part],
-                    received_s=t_s,
+                    **{"received_s": t_s, **clock},
                 )
             )
     sink.record_event(SetStopped(set=info, reason=StopReason.REQUESTED, rep_count=1, **common))
@@ -95,6 +106,21 @@ def test_reanalysis_flags_against_the_athletes_baseline(database) -> None:
         assert (rep.threshold_source, rep.baseline_reps) == ("personal", 9)
         assert rep.wink_threshold_deg == pytest.approx(33.0)
         assert not rep.butt_wink
+
+
+def test_reanalysis_maps_the_clock_again_from_what_the_sensors_sent(database) -> None:
+    """The live mapping stored times 0.8 s off; re-analysis maps the sensors' own clocks
+    again, so the reps land at their true times (within 0.3 s, as the live check)."""
+    sim, set_id = _record_simulated_set(database, 1, live_clock_error_s=0.8)
+    reanalyze_set(database, set_id)
+    with database.sessions() as db:
+        stored = sorted(
+            rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id), limit=100).items,
+            key=lambda r: r.rep,
+        )
+    assert len(stored) == len(sim.reps)
+    for rep, truth in zip(stored, sim.reps):
+        assert rep.bottom_s == pytest.approx(truth.bottom_s, abs=0.3)
 
 
 def test_reanalysis_refuses_sets_without_samples_or_still_recording(database) -> None:
