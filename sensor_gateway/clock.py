@@ -132,7 +132,8 @@ def map_clock_offline(
         offset_s, drift = lower_envelope_line(xs, ys)
     else:
         offset_s, drift = float(np.min(y)), 0.0
-    return sensor_s + offset_s + drift * x
+    mapped: np.ndarray = sensor_s + offset_s + drift * x
+    return mapped
 
 
 class SensorClockMapper:

@@ -52,7 +52,7 @@ from sensor_gateway.events import (
 from sensor_gateway.pipeline import AnalyzerFactory, AthletePipeline, default_analyzer_factory
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import LinkState, SampleBatch, SampleSource, SensorKind, SensorStatus
-from sensor_gateway.sink import GatewaySink, RawSamples
+from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
 
 if TYPE_CHECKING:
     from fusion.baseline import PersonalBaseline
@@ -596,7 +596,7 @@ class Gateway:
             else:
                 self._publish_held()
 
-    def _stored_callback(self, entry: _Unpublished):
+    def _stored_callback(self, entry: _Unpublished) -> OnStored:
         def on_stored() -> None:
             loop = self._loop
             if loop is None or threading.get_ident() == self._loop_thread:
