@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 if TYPE_CHECKING:
+    from api.settings import Settings
     from api.storage.db import Database
 
 EXIT_BAD_INPUT = 2
@@ -18,15 +19,25 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code=code)
 
 
+def cli_settings() -> Settings:
+    """Settings from the environment; an unusable gateway id file is a clear error."""
+    from api.settings import Settings
+    from sensor_gateway.errors import ConfigError
+
+    try:
+        return Settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 def open_cli_database() -> Database:
     """The database of WINKWATCH_DATABASE_URL, said on stderr so nobody reads the wrong one."""
     from sqlalchemy.engine import make_url
 
     from api.errors import StorageError
-    from api.settings import Settings
     from api.storage.db import open_database
 
-    settings = Settings()
+    settings = cli_settings()
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     typer.echo(f"database: {shown} (choose another with WINKWATCH_DATABASE_URL)", err=True)
     try:

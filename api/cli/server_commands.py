@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.common import fail, open_cli_database
+from api.cli.common import cli_settings, fail, open_cli_database
 
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -43,13 +43,12 @@ def serve(
     from api.errors import StorageError
     from api.server import build_server
     from api.server import serve as run_server
-    from api.settings import Settings
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # schema upgrades: quiet unless wrong
-    settings = Settings()
+    settings = cli_settings()
     host = host or settings.host
     port = settings.port if port is None else port
     try:
