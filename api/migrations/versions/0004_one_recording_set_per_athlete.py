@@ -3,15 +3,15 @@
 Sets that an older version left recording side by side (two gateways on one athlete) are
 closed first: all but the newest become `interrupted`.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
