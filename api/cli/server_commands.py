@@ -35,8 +35,19 @@ def serve(
         0, min=0, max=50, help="run N simulated athletes (no hardware needed)"
     ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
+    edge: bool = typer.Option(
+        False, "--edge", help="also forward everything to a central server over MQTT"
+    ),
+    central: bool = typer.Option(
+        False, "--central", help="be the central server: edges' data via MQTT, no sensors"
+    ),
 ) -> None:
     """Run the HTTP API (docs at /docs) and the live gateway in one process."""
+    if edge or central:
+        from api.federation.cli import serve_federated
+
+        serve_federated(host, port, simulate, log_level, central=central, edge=edge)
+        return
     import asyncio
     import logging
 

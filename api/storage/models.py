@@ -7,6 +7,7 @@ samples (see `api.storage.raw_codec`), written about once a second while a set r
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import uuid4
 
 from sqlalchemy import (
     Boolean,
@@ -54,10 +55,18 @@ class Base(DeclarativeBase):
     pass
 
 
+def new_uid() -> str:
+    """A new identity unique across every gateway and the central server (UUID4 hex)."""
+    return uuid4().hex
+
+
 class Athlete(Base):
     __tablename__ = "athletes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The athlete's identity across gateways: an athlete recorded on several platforms is one
+    # athlete on the central server (api.federation) because every copy carries this uid.
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
     name: Mapped[str] = mapped_column(String(200))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
@@ -234,3 +243,50 @@ class ApiToken(Base):
     secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+# -- federation (api.federation): edge outbox and central inbox ----------------------------------
+
+
+class FederationChange(Base):
+    """Edge outbox: one row per change of a replicated row, written by SQLite triggers in the
+    same transaction as the change itself, deleted once the central server acknowledged it."""
+
+    __tablename__ = "federation_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # never reuse a sequence number
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(8))  # insert / update / delete
+
+
+class FederationMeta(Base):
+    """Edge: small key/value facts, e.g. this database's origin id and the acknowledged seq."""
+
+    __tablename__ = "federation_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class FederationInbox(Base):
+    """Central: the last change applied from each edge database (`origin`), for exactly-once."""
+
+    __tablename__ = "federation_inbox"
+
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    gateway_id: Mapped[str] = mapped_column(String(200), index=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class FederationRow(Base):
+    """Central: which central row an edge row became (ids are only unique per edge database)."""
+
+    __tablename__ = "federation_rows"
+
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    central_id: Mapped[int] = mapped_column(Integer)

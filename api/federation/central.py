@@ -1,0 +1,236 @@
+"""The central consumer: broker -> PostgreSQL, live events onto the central bus, commands down.
+
+- **Data** (`+/up/data`): a worker thread applies each batch with `inbox.apply_batch` (one
+  transaction, exactly once) and answers with the retained acknowledgement `G/down/ack`.
+  The topic's gateway id is the one the broker authenticated; the payload cannot claim
+  another gateway's database.
+- **Live** (`+/up/live`): events are rebuilt (`wire.event_from_dict`) with the central
+  athlete id (found by the athlete's uid) and published on `bus`, so `/live/ws`, `/live/events`
+  and the dashboard work unchanged across all gateways.
+- **Status** (`+/up/status`, retained, last will): `gateways` shows who is online.
+- **Commands**: `command(G, action, ...)` publishes `G/down/cmd` (expires after
+  `COMMAND_TIMEOUT_S`) and waits for the edge's `up/reply`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import select
+
+from api.errors import ConflictError, InvalidInputError, NotFoundError, WinkWatchError
+from api.federation import topics
+from api.federation.errors import CommandFailed, FederationError
+from api.federation.inbox import apply_batch
+from api.federation.mqtt import MqttSettings, connect, expiring, make_client, reason_failed
+from api.federation.wire import event_from_dict
+from api.storage.db import Database
+from api.storage.models import Athlete
+from sensor_gateway.pubsub import EventBus
+
+log = logging.getLogger(__name__)
+
+COMMAND_TIMEOUT_S = 10.0
+UNKNOWN_ATHLETE_RETRY_S = 1.0  # an athlete not yet replicated is looked up again after this
+
+
+class CentralHub:
+    def __init__(
+        self,
+        database: Database,
+        settings: MqttSettings,
+        *,
+        username: str = "central",
+        client_id: str = "winkwatch-central",
+    ) -> None:
+        self._db = database
+        self.settings = settings
+        self.bus = EventBus()
+        self.gateways: dict[str, dict[str, Any]] = {}
+        self._client = make_client(settings, client_id, username=username)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._data: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._athletes: dict[str, tuple[int | None, float]] = {}
+        self._connected = threading.Event()
+        self.batches_applied = 0
+        self.changes_applied = 0
+        self.duplicates = 0
+        self.gaps = 0
+        self.live_relayed = 0
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> CentralHub:
+        self._loop = loop
+        self._worker = threading.Thread(target=self._apply_loop, name="winkwatch-central-apply")
+        self._worker.daemon = True
+        self._worker.start()
+        connect(self._client, self.settings)
+        return self
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._data.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout=30.0)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    # -- what the API's LiveService needs from a "gateway" ---------------------------------------
+    def sensors(self) -> list[Any]:
+        return []  # link state lives on the edges; the central shows replicated sensor rows
+
+    def active_sets(self) -> dict[str, Any]:
+        return {}
+
+    # -- MQTT callbacks (paho's thread) --------------------------------------------------------
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_failed(reason_code):
+            log.error("broker refused the central server: %s", reason_code)
+            return
+        client.subscribe(topics.ALL_UP, qos=1)
+        self._connected.set()
+        log.info("central server connected to the broker")
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self._connected.clear()
+        log.warning("central server lost the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        parsed = topics.parse(message.topic)
+        if parsed is None or parsed[1] != "up":
+            return
+        gateway_id, _, kind = parsed
+        if kind == "data":
+            self._data.put((gateway_id, message.payload))
+            return
+        try:
+            data = json.loads(message.payload)
+        except ValueError:
+            log.error("ignored a malformed message on %s", message.topic)
+            return
+        if not isinstance(data, dict):
+            return
+        if kind == "live":
+            self._relay(gateway_id, data)
+        elif kind == "status":
+            self.gateways[gateway_id] = {**data, "gateway_id": gateway_id}
+        elif kind == "reply":
+            future = self._replies.get(str(data.get("id")))
+            if future is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(_resolve, future, data)
+
+    def _relay(self, gateway_id: str, data: dict[str, Any]) -> None:
+        uid = data.get("athlete_uid")
+        athlete = self._central_athlete(uid) if uid else None
+        try:
+            event = event_from_dict(data, athlete_id=None if athlete is None else str(athlete))
+        except FederationError as exc:
+            log.warning("live event from %s ignored: %s", gateway_id, exc)
+            return
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.bus.publish, event)
+            self.live_relayed += 1
+
+    def _central_athlete(self, uid: str) -> int | None:
+        known = self._athletes.get(uid)
+        if known is not None and (known[0] is not None or time.monotonic() < known[1]):
+            return known[0]
+        with self._db.sessions() as db:
+            athlete_id = db.scalar(select(Athlete.id).where(Athlete.uid == uid))
+        self._athletes[uid] = (athlete_id, time.monotonic() + UNKNOWN_ATHLETE_RETRY_S)
+        return athlete_id
+
+    # -- data worker -----------------------------------------------------------------------------
+    def _apply_loop(self) -> None:
+        while (item := self._data.get()) is not None:
+            gateway_id, payload = item
+            try:
+                result = apply_batch(self._db, gateway_id, json.loads(payload))
+            except (ValueError, WinkWatchError) as exc:
+                log.error("data from gateway %s refused: %s", gateway_id, exc)
+                continue
+            except Exception as exc:  # database unreachable: the edge sends it again
+                log.error(
+                    "could not store data from gateway %s (will come again): %s", gateway_id, exc
+                )
+                time.sleep(1.0)
+                continue
+            if result.status == "applied":
+                self.batches_applied += 1
+                self.changes_applied += result.applied
+            elif result.status == "duplicate":
+                self.duplicates += 1
+            else:
+                self.gaps += 1
+            origin = json.loads(payload).get("origin")
+            self._client.publish(
+                topics.down(gateway_id, "ack"),
+                json.dumps({"origin": origin, "seq": result.last_seq}).encode(),
+                qos=1,
+                retain=True,
+            )
+
+    # -- commands (event loop) -------------------------------------------------------------------
+    async def command(self, gateway_id: str, action: str, **fields: Any) -> dict[str, Any]:
+        """Send `action` to the gateway and return its answer (raises the matching API error)."""
+        topics.check_gateway_id(gateway_id)
+        command_id = uuid.uuid4().hex
+        expires = datetime.now(UTC) + timedelta(seconds=COMMAND_TIMEOUT_S)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[command_id] = future
+        payload = {"id": command_id, "action": action, "expires_utc": expires.isoformat()}
+        try:
+            self._client.publish(
+                topics.down(gateway_id, "cmd"),
+                json.dumps({**payload, **fields}).encode(),
+                qos=1,
+                properties=expiring(int(COMMAND_TIMEOUT_S)),
+            )
+            try:
+                reply = await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+            except TimeoutError:
+                online = self.gateways.get(gateway_id, {}).get("online")
+                raise CommandFailed(
+                    f"gateway {gateway_id} did not answer {action} within "
+                    f"{COMMAND_TIMEOUT_S:.0f} s ({'online' if online else 'offline or unknown'});"
+                    " check its link and try again"
+                ) from None
+        finally:
+            self._replies.pop(command_id, None)
+        if not reply.get("ok"):
+            detail = f"gateway {gateway_id}: {reply.get('detail')}"
+            code = reply.get("code")
+            if code == 404:
+                raise _NotFoundOnEdge(detail)
+            if code == 409:
+                raise ConflictError(detail)
+            raise InvalidInputError(detail)
+        return reply
+
+
+class _NotFoundOnEdge(NotFoundError):
+    def __init__(self, detail: str) -> None:
+        WinkWatchError.__init__(self, detail)
+        self.kind, self.ident = "record", detail
+
+
+def _resolve(future: asyncio.Future[dict[str, Any]], data: dict[str, Any]) -> None:
+    if not future.done():
+        future.set_result(data)

@@ -1,0 +1,61 @@
+"""`winkwatch serve --edge` / `winkwatch serve --central` (settings from WINKWATCH_* and
+WINKWATCH_MQTT_* variables, see api.federation.mqtt)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from api.errors import WinkWatchError
+
+
+def serve_federated(
+    host: str | None, port: int | None, simulate: int, log_level: str, *, central: bool, edge: bool
+) -> None:
+    from api.federation.mqtt import MqttSettings
+    from api.federation.runtime import build_central, build_edge, serve_central, serve_edge
+    from api.settings import Settings
+
+    if central and edge:
+        _fail("choose --edge or --central, not both")
+    if central and simulate:
+        _fail("the central server has no sensors; run --simulate on an edge")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = Settings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    try:
+        mqtt = MqttSettings()
+        if central:
+            hub = build_central(settings, mqtt)
+            typer.echo(
+                f"WinkWatch central server on http://{host}:{port}; broker "
+                f"{mqtt.host}:{mqtt.port}; database {settings.database_url}"
+            )
+            try:
+                asyncio.run(serve_central(hub, host, port, log_level))
+            except KeyboardInterrupt:
+                pass
+            return
+        server, forwarder = build_edge(settings, mqtt, simulate=simulate)
+    except WinkWatchError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(
+        f"WinkWatch edge gateway {settings.gateway_id} on http://{host}:{port}; forwarding to "
+        f"broker {mqtt.host}:{mqtt.port}; outbox backlog {forwarder.outbox.backlog()} change(s)"
+    )
+    try:
+        asyncio.run(serve_edge(server, forwarder, host, port, log_level))
+    except KeyboardInterrupt:
+        pass
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=2)

@@ -1,0 +1,380 @@
+"""The edge forwarder: the gateway's outbox -> broker, live events, commands from the central.
+
+Runs next to `winkwatch serve` on a Pi (`winkwatch serve --edge`); the gateway and its
+SQLite sink are unchanged and do not know about it.
+
+- **Data**: a sender thread reads outbox batches in order and publishes them QoS 1 on
+  `up/data`, at most `WINDOW_BATCHES` ahead of the central's acknowledgement (`down/ack`,
+  retained). No acknowledgement progress for `ACK_TIMEOUT_S`, or a reconnect, sends again
+  from the last acknowledged change (go-back-N); the central drops what it already has.
+  Only an acknowledgement deletes outbox rows, so a broker that loses messages it had
+  accepted (killed before it saved them) costs a resend, not data.
+- **Status**: retained `up/status` {"online": true, ...}; the last will sets it false.
+- **Live**: every gateway event except those the outbox carries anyway is published QoS 0 on
+  `up/live` with the athlete's `uid` (lossy by design: a live view wants the newest).
+- **Commands** (`down/cmd`): start_set / stop_set / assign_sensor, run through the same
+  `LiveService` the local API uses; the answer goes to `up/reply`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import select
+
+from api.errors import ConflictError, NotFoundError, WinkWatchError
+from api.federation import topics
+from api.federation.errors import FederationError
+from api.federation.mqtt import MqttSettings, connect, make_client, reason_failed
+from api.federation.outbox import Outbox
+from api.service import LiveService
+from api.storage import catalog
+from api.storage import sets as set_store
+from api.storage.db import Database
+from api.storage.models import Athlete, ExerciseSet
+from api.vocab import Placement, SetVariant
+from sensor_gateway.events import GatewayEvent, event_to_dict
+from sensor_gateway.pubsub import EventBus
+
+log = logging.getLogger(__name__)
+
+WINDOW_BATCHES = 16  # batches in flight before waiting for the central's acknowledgement
+ACK_TIMEOUT_S = 5.0  # no acknowledgement progress for this long: resend from the last ack
+IDLE_POLL_S = 0.1  # how often an empty outbox is looked at again (the sink commits each 1 s)
+DRAIN_S = 5.0  # at a clean shutdown, how long to wait for the last changes to be acknowledged
+LIVE_QUEUE = 2000  # live events buffered for the relay before the oldest are dropped
+
+
+class EdgeForwarder:
+    def __init__(
+        self,
+        database: Database,
+        gateway_id: str,
+        settings: MqttSettings,
+        *,
+        service: LiveService | None = None,
+    ) -> None:
+        self.gateway_id = topics.check_gateway_id(gateway_id)
+        self.settings = settings
+        self.outbox = Outbox(database)
+        self._db = database
+        self._service = service
+        self.started_utc = datetime.now(UTC)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client = make_client(
+            settings,
+            f"winkwatch-edge-{gateway_id}",
+            username=gateway_id,
+            will=(topics.up(gateway_id, "status"), self._status(online=False)),
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._acked = self.outbox.acked_seq()
+        self._next_prev = self._acked
+        self._in_flight: list[int] = []
+        self._last_progress_s = time.monotonic()
+        self._sender: threading.Thread | None = None
+        self._live_task: asyncio.Task[None] | None = None
+        self._athlete_uids: dict[str, str | None] = {}
+        self.batches_sent = 0
+        self.resends = 0
+        self.live_sent = 0
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop | None = None, bus: EventBus | None = None):
+        """Connect and start forwarding; with `loop` and `bus`, relay live events and commands."""
+        self._loop = loop
+        connect(self._client, self.settings)
+        self._sender = threading.Thread(target=self._send_loop, name="winkwatch-edge-send")
+        self._sender.daemon = True
+        self._sender.start()
+        if loop is not None and bus is not None:
+            self._live_task = loop.create_task(self._relay_live(bus), name="edge-live-relay")
+        return self
+
+    def stop(self, drain_s: float = DRAIN_S) -> None:
+        """Forward what is left (for at most `drain_s` while connected), say offline (retained),
+        disconnect; changes not acknowledged by then stay in the outbox for the next start."""
+        if self._connected.is_set() and drain_s > 0:
+            self.wait_until_forwarded(drain_s)
+        self._stop.set()
+        self._wake.set()
+        if self._live_task is not None:
+            self._live_task.cancel()
+        if self._sender is not None:
+            self._sender.join(timeout=10.0)
+        if self._connected.is_set():
+            info = self._client.publish(
+                topics.up(self.gateway_id, "status"), self._status(False), qos=1, retain=True
+            )
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def acked_seq(self) -> int:
+        return self._acked
+
+    def wait_until_forwarded(self, timeout_s: float) -> bool:
+        """True once the central server acknowledged every change in the outbox."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.outbox.backlog() == 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+    # -- MQTT callbacks (paho's thread) -------------------------------------------------------
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_failed(reason_code):
+            log.error("broker refused gateway %s: %s", self.gateway_id, reason_code)
+            return
+        client.subscribe(
+            [(topics.down(self.gateway_id, "ack"), 1), (topics.down(self.gateway_id, "cmd"), 1)]
+        )
+        client.publish(topics.up(self.gateway_id, "status"), self._status(True), qos=1, retain=True)
+        with self._lock:
+            self._go_back("reconnected")
+        self._connected.set()
+        self._wake.set()
+        log.info("gateway %s connected to the broker", self.gateway_id)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning(
+                "gateway %s lost the broker (%s); reconnecting", self.gateway_id, reason_code
+            )
+
+    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        parsed = topics.parse(message.topic)
+        try:
+            data = json.loads(message.payload)
+        except ValueError:
+            log.error("ignored a malformed message on %s", message.topic)
+            return
+        if parsed is None or not isinstance(data, dict):
+            return
+        if parsed[2] == "ack":
+            self._on_ack(data)
+        elif parsed[2] == "cmd" and self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._run_command(data), self._loop)
+
+    def _on_ack(self, data: dict[str, Any]) -> None:
+        if data.get("origin") != self.outbox.origin:
+            return  # an acknowledgement for an earlier database of this gateway
+        seq = int(data.get("seq", 0))
+        if seq <= self._acked:
+            return
+        try:
+            acked = self.outbox.acknowledge(seq)
+        except WinkWatchError as exc:  # pragma: no cover - the local disk failed
+            log.error("could not clear the outbox up to %d: %s", seq, exc)
+            return
+        with self._lock:
+            self._acked = acked
+            self._in_flight = [s for s in self._in_flight if s > acked]
+            self._next_prev = max(self._next_prev, acked)
+            self._last_progress_s = time.monotonic()
+        self._wake.set()
+
+    # -- sender thread --------------------------------------------------------------------------
+    def _go_back(self, why: str) -> None:
+        """Send again from the last acknowledged change (called with the lock held)."""
+        if self._next_prev > self._acked:
+            self.resends += 1
+            log.info("resending from change %d (%s)", self._acked, why)
+        self._next_prev = self._acked
+        self._in_flight = []
+        self._last_progress_s = time.monotonic()
+
+    def _send_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            if not self._connected.is_set():
+                self._wake.wait(0.5)
+                continue
+            with self._lock:
+                if self._in_flight and time.monotonic() - self._last_progress_s > ACK_TIMEOUT_S:
+                    self._go_back(f"no acknowledgement for {ACK_TIMEOUT_S:.0f} s")
+                if len(self._in_flight) >= WINDOW_BATCHES:
+                    wait = True
+                else:
+                    wait = False
+                    after = self._next_prev
+            if wait:
+                self._wake.wait(0.5)
+                continue
+            try:
+                batch = self.outbox.read_batch(after)
+            except WinkWatchError as exc:  # pragma: no cover - the local disk failed
+                log.error("cannot read the outbox: %s", exc)
+                self._wake.wait(1.0)
+                continue
+            if batch is None:
+                self._wake.wait(IDLE_POLL_S)
+                continue
+            info = self._client.publish(
+                topics.up(self.gateway_id, "data"), batch.payload(self.gateway_id), qos=1
+            )
+            with self._lock:
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    self._go_back(f"publish failed ({mqtt.error_string(info.rc)})")
+                    continue
+                if self._next_prev != after:  # a reconnect or ack timeout went back meanwhile
+                    continue
+                if not self._in_flight:
+                    self._last_progress_s = time.monotonic()
+                self._in_flight.append(batch.seq)
+                self._next_prev = batch.seq
+                self.batches_sent += 1
+
+    def _status(self, online: bool) -> bytes:
+        return json.dumps(
+            {
+                "online": online,
+                "gateway_id": self.gateway_id,
+                "origin": self.outbox.origin,
+                "since_utc": self.started_utc.isoformat(),
+                "at_utc": datetime.now(UTC).isoformat(),
+            }
+        ).encode()
+
+    # -- live relay (event loop) ----------------------------------------------------------------
+    async def _relay_live(self, bus: EventBus) -> None:
+        subscription = bus.subscribe(athlete_id=None, max_queued=LIVE_QUEUE)
+        topic = topics.up(self.gateway_id, "live")
+        try:
+            async for event in subscription:
+                if not self._connected.is_set():
+                    continue
+                message = event_to_dict(event)
+                message["athlete_uid"] = self._athlete_uid(event)
+                message["sent_unix_s"] = time.time()
+                self._client.publish(topic, json.dumps(message).encode(), qos=0)
+                self.live_sent += 1
+        finally:
+            subscription.unsubscribe()
+
+    def _athlete_uid(self, event: GatewayEvent) -> str | None:
+        key = event.athlete_id
+        if key is None:
+            return None
+        if key not in self._athlete_uids:
+            with self._db.sessions() as db:
+                uid = (
+                    db.scalar(select(Athlete.uid).where(Athlete.id == int(key)))
+                    if key.isdigit()
+                    else None
+                )
+            self._athlete_uids[key] = uid
+        return self._athlete_uids[key]
+
+    # -- commands from the central server (event loop) --------------------------------------------
+    async def _run_command(self, command: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"id": command.get("id"), "ok": False}
+        try:
+            expires = command.get("expires_utc")
+            if expires is not None and datetime.fromisoformat(expires) < datetime.now(UTC):
+                raise FederationError("the command expired before it reached the gateway")
+            handler = self._handlers().get(str(command.get("action")))
+            if handler is None:
+                raise FederationError(f"unknown action {command.get('action')!r}")
+            if self._service is None:
+                raise FederationError("this gateway runs without the API service")
+            reply.update(await handler(command))
+            reply["ok"] = True
+        except NotFoundError as exc:
+            reply.update(detail=str(exc), code=404)
+        except ConflictError as exc:
+            reply.update(detail=str(exc), code=409)
+        except (WinkWatchError, KeyError, ValueError) as exc:
+            reply.update(detail=f"{exc.__class__.__name__}: {exc}", code=422)
+        self._client.publish(topics.up(self.gateway_id, "reply"), json.dumps(reply).encode(), qos=1)
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            "start_set": self._start_set,
+            "stop_set": self._stop_set,
+            "assign_sensor": self._assign_sensor,
+        }
+
+    def _local_athlete(self, command: dict[str, Any]) -> int:
+        """The local athlete with the command's uid, created the first time it is seen here."""
+        uid = str(command["athlete_uid"])
+        with self._db.sessions.begin() as db:
+            found = db.scalar(select(Athlete.id).where(Athlete.uid == uid))
+            if found is not None:
+                return found
+            athlete = catalog.create_athlete(db, str(command.get("athlete_name") or uid))
+            athlete.uid = uid
+            db.flush()
+            return athlete.id
+
+    async def _start_set(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self._service is not None
+        athlete_id = await asyncio.to_thread(self._local_athlete, command)
+        set_id = await self._service.start_set(
+            athlete_id,
+            SetVariant(command["variant"]),
+            command.get("load_kg"),
+            str(command.get("notes") or ""),
+            None,
+        )
+        return {"set_key": await asyncio.to_thread(self._set_key, set_id)}
+
+    def _set_key(self, set_id: int) -> str:
+        with self._db.sessions() as db:
+            return set_store.get_set(db, set_id).set_key
+
+    async def _stop_set(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self._service is not None
+
+        def local_id() -> int:
+            with self._db.sessions() as db:
+                found = db.scalar(
+                    select(ExerciseSet.id).where(ExerciseSet.set_key == str(command["set_key"]))
+                )
+            if found is None:
+                raise NotFoundError("set", str(command["set_key"]))
+            return found
+
+        await self._service.stop_set(await asyncio.to_thread(local_id))
+        return {"set_key": command["set_key"]}
+
+    async def _assign_sensor(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self._service is not None
+        athlete_id = await asyncio.to_thread(self._local_athlete, command)
+        placement = Placement(command["placement"])
+        address, kind = str(command["address"]), str(command["kind"])
+
+        def store() -> None:
+            with self._db.sessions.begin() as db:
+                sensor = catalog.sensor_by_address(db, address) or catalog.register_sensor(
+                    db, address, kind
+                )
+                catalog.assign_sensor(db, sensor.id, athlete_id, placement)
+
+        await asyncio.to_thread(store)
+        self._service.assign_on_gateway(address, kind, athlete_id, placement)
+        return {"address": address}

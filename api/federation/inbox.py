@@ -1,0 +1,153 @@
+"""Central inbox: apply a batch of edge changes exactly once, in one transaction.
+
+`federation_inbox` holds, per edge database (`origin`), the last change applied. A batch
+covers (prev_seq, seq] of that edge's outbox; it is applied only if prev_seq <= last_seq
+(nothing missing before it), and then only its changes after last_seq. The rows and the new
+last_seq commit together, so a batch delivered again (QoS 1 redelivery, resend after a lost
+acknowledgement, a restarted edge) changes nothing, and a batch that overtook a lost one is
+refused until the missing one is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from api.federation.errors import FederationError
+from api.federation.tables import Replicated, replicated, row_from_json
+from api.storage.db import Database
+from api.storage.models import FederationInbox, FederationRow, utc_now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    last_seq: int  # everything up to here is stored: the acknowledgement to send back
+    applied: int  # changes applied by this call
+    status: str  # "applied", "duplicate" or "gap"
+
+
+def apply_batch(database: Database, gateway_id: str, message: dict[str, Any]) -> ApplyResult:
+    """Store one `up/data` batch from `gateway_id` (the topic's id, checked by the broker)."""
+    try:
+        origin = str(message["origin"])
+        prev_seq = int(message["prev_seq"])
+        seq = int(message["seq"])
+        changes = list(message["changes"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FederationError(f"malformed data batch from {gateway_id}: {exc}") from exc
+    with database.sessions.begin() as db:
+        inbox = db.scalar(
+            select(FederationInbox).where(FederationInbox.origin == origin).with_for_update()
+        )
+        if inbox is None:
+            inbox = FederationInbox(origin=origin, gateway_id=gateway_id, last_seq=0)
+            db.add(inbox)
+            db.flush()
+        elif inbox.gateway_id != gateway_id:
+            raise FederationError(
+                f"gateway {gateway_id} sent data of database {origin}, which belongs to gateway "
+                f"{inbox.gateway_id}; refused"
+            )
+        last = inbox.last_seq
+        if seq <= last:
+            return ApplyResult(last, 0, "duplicate")
+        if prev_seq > last:
+            return ApplyResult(last, 0, "gap")
+        mapper = _IdMap(db, origin)
+        applied = 0
+        for change in changes:
+            if int(change["seq"]) <= last:
+                continue
+            _apply_change(db, mapper, change)
+            applied += 1
+        inbox.last_seq = seq
+        inbox.updated_at = utc_now()
+        return ApplyResult(seq, applied, "applied")
+
+
+class _IdMap:
+    """(table, edge id) -> central id for one origin, cached for the transaction."""
+
+    def __init__(self, db: Session, origin: str) -> None:
+        self._db = db
+        self.origin = origin
+        self._cache: dict[tuple[str, int], int | None] = {}
+
+    def get(self, table: str, local_id: int) -> int | None:
+        key = (table, local_id)
+        if key not in self._cache:
+            row = self._db.get(FederationRow, (self.origin, table, local_id))
+            self._cache[key] = None if row is None else row.central_id
+        return self._cache[key]
+
+    def put(self, table: str, local_id: int, central_id: int) -> None:
+        self._db.merge(
+            FederationRow(
+                origin=self.origin, table_name=table, local_id=local_id, central_id=central_id
+            )
+        )
+        self._cache[(table, local_id)] = central_id
+
+    def forget(self, table: str, local_id: int) -> None:
+        self._db.execute(
+            delete(FederationRow).where(
+                FederationRow.origin == self.origin,
+                FederationRow.table_name == table,
+                FederationRow.local_id == local_id,
+            )
+        )
+        self._cache[(table, local_id)] = None
+
+
+def _apply_change(db: Session, ids: _IdMap, change: dict[str, Any]) -> None:
+    spec = replicated(str(change["table"]))
+    local_id = int(change["id"])
+    central_id = ids.get(spec.table_name, local_id)
+    row = change.get("row")
+    if row is None:  # deleted on the edge (now, or since this change was queued)
+        if central_id is not None:
+            if not spec.keep_on_delete:
+                db.execute(delete(spec.model).where(spec.model.id == central_id))
+            ids.forget(spec.table_name, local_id)
+        return
+    values = _translated(spec, ids, row_from_json(spec, row))
+    if values is None:
+        return
+    model = spec.model
+    if central_id is None and spec.natural_key is not None:
+        central_id = db.scalar(
+            select(model.id).where(getattr(model, spec.natural_key) == values[spec.natural_key])
+        )
+    if central_id is None:
+        central_id = db.execute(insert(model).values(**values).returning(model.id)).scalar_one()
+    else:
+        db.execute(update(model).where(model.id == central_id).values(**values))
+    ids.put(spec.table_name, local_id, central_id)
+
+
+def _translated(spec: Replicated, ids: _IdMap, values: dict[str, Any]) -> dict[str, Any] | None:
+    """Edge foreign keys replaced by central ids; None (change skipped) if one is unknown."""
+    for column, target in spec.foreign_keys.items():
+        local = values.get(column)
+        if local is None:
+            continue
+        central = ids.get(target, int(local))
+        if central is None:
+            if spec.model.__table__.columns[column].nullable:
+                values[column] = None
+                continue
+            log.error(
+                "%s row refers to %s %s that never reached the central server; skipped",
+                spec.table_name,
+                target,
+                local,
+            )
+            return None
+        values[column] = central
+    return values

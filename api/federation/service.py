@@ -1,0 +1,167 @@
+"""`CentralService`: what the API routes call on the central server (sets start/stop on the
+platform where the athlete is, over MQTT), in place of the single-gateway `LiveService`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import ConflictError
+from api.federation.central import COMMAND_TIMEOUT_S, CentralHub
+from api.federation.errors import CommandFailed
+from api.service import LiveService
+from api.storage import catalog
+from api.storage.models import ExerciseSet, FederationInbox, FederationRow, Sensor
+from api.vocab import Placement, SetStatus, SetVariant
+
+REPLICATION_WAIT_S = 15.0  # how long a command waits for its result to be replicated back
+
+
+@dataclass
+class CentralService(LiveService):
+    hub: CentralHub | None = None
+
+    def sensor_snapshots(self) -> list[Any]:
+        return []
+
+    # -- where is an athlete / a sensor --------------------------------------------------------
+    def gateway_of_sensor(self, address: str) -> str | None:
+        """The gateway whose database last sent this sensor's row."""
+        with self.database.sessions() as db:
+            return db.scalar(
+                select(FederationInbox.gateway_id)
+                .join(FederationRow, FederationRow.origin == FederationInbox.origin)
+                .join(Sensor, Sensor.id == FederationRow.central_id)
+                .where(FederationRow.table_name == "sensors", Sensor.address == address)
+                .order_by(FederationInbox.updated_at.desc())
+                .limit(1)
+            )
+
+    def gateway_of_athlete(self, athlete_id: int) -> str:
+        with self.database.sessions() as db:
+            catalog.get_athlete(db, athlete_id)
+            found = db.scalar(
+                select(FederationInbox.gateway_id)
+                .join(FederationRow, FederationRow.origin == FederationInbox.origin)
+                .join(Sensor, Sensor.id == FederationRow.central_id)
+                .where(FederationRow.table_name == "sensors", Sensor.athlete_id == athlete_id)
+                .order_by(FederationInbox.updated_at.desc())
+                .limit(1)
+            )
+        if found is None:
+            raise ConflictError(
+                f"athlete {athlete_id} wears no sensors on any gateway; assign sensors there or "
+                "start the set on a platform with POST /gateways/{gateway_id}/sets"
+            )
+        return found
+
+    # -- sets ------------------------------------------------------------------------------------
+    async def start_set(
+        self,
+        athlete_id: int,
+        variant: SetVariant,
+        load_kg: float | None,
+        notes: str,
+        session_id: int | None,
+    ) -> int:
+        gateway_id = await run_in_threadpool(self.gateway_of_athlete, athlete_id)
+        return await self.start_on(gateway_id, athlete_id, variant, load_kg, notes, session_id)
+
+    async def start_on(
+        self,
+        gateway_id: str,
+        athlete_id: int,
+        variant: SetVariant,
+        load_kg: float | None,
+        notes: str = "",
+        session_id: int | None = None,
+    ) -> int:
+        """Start a set on the platform `gateway_id`; returns its central id once replicated."""
+        if session_id is not None:
+            raise ConflictError("sessions belong to a gateway; start the set without session_id")
+        uid, name = await run_in_threadpool(self._athlete_identity, athlete_id)
+        reply = await self._hub().command(
+            gateway_id,
+            "start_set",
+            athlete_uid=uid,
+            athlete_name=name,
+            variant=SetVariant(variant).value,
+            load_kg=load_kg,
+            notes=notes,
+        )
+        return await self._replicated_set(str(reply["set_key"]), lambda row: True)
+
+    async def stop_set(self, set_id: int) -> None:
+        row = await run_in_threadpool(self._get_set, set_id)
+        if row.status != SetStatus.RECORDING.value:
+            raise ConflictError(f"set {set_id} is already {row.status}")
+        await self._hub().command(row.gateway_id, "stop_set", set_key=row.set_key)
+        await self._replicated_set(row.set_key, lambda r: r.status != SetStatus.RECORDING.value)
+
+    def assign_on_gateway(
+        self, address: str, kind: str, athlete_id: int | None, placement: Placement | None
+    ) -> None:
+        """Called by PUT /sensors/{id}/assignment: tell the gateway that last saw the sensor."""
+        gateway_id = self.gateway_of_sensor(address)
+        if gateway_id is None or athlete_id is None or placement is None or self.hub is None:
+            return
+        self.assign_on(gateway_id, address, kind, athlete_id, placement)
+
+    def assign_on(
+        self, gateway_id: str, address: str, kind: str, athlete_id: int, placement: Placement
+    ) -> None:
+        """Pair a sensor with an athlete on `gateway_id` (blocking; call from a worker thread)."""
+        uid, name = self._athlete_identity(athlete_id)
+        hub = self._hub()
+        loop = hub._loop
+        assert loop is not None
+        future = asyncio.run_coroutine_threadsafe(
+            hub.command(
+                gateway_id,
+                "assign_sensor",
+                address=address,
+                kind=kind,
+                placement=Placement(placement).value,
+                athlete_uid=uid,
+                athlete_name=name,
+            ),
+            loop,
+        )
+        future.result(timeout=COMMAND_TIMEOUT_S + 1.0)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _hub(self) -> CentralHub:
+        if self.hub is None:
+            raise CommandFailed("this central server is not connected to a broker")
+        return self.hub
+
+    def _athlete_identity(self, athlete_id: int) -> tuple[str, str]:
+        with self.database.sessions() as db:
+            athlete = catalog.get_athlete(db, athlete_id)
+            return athlete.uid, athlete.name
+
+    async def _replicated_set(self, set_key: str, ready) -> int:
+        deadline = time.monotonic() + REPLICATION_WAIT_S
+        while True:
+            row = await run_in_threadpool(self._set_by_key, set_key)
+            if row is not None and ready(row):
+                return row.id
+            if time.monotonic() > deadline:
+                raise CommandFailed(
+                    f"the gateway accepted the command but set {set_key} has not reached the "
+                    f"central server within {REPLICATION_WAIT_S:.0f} s; it will appear when "
+                    "the gateway's link is back"
+                )
+            await asyncio.sleep(0.1)
+
+    def _set_by_key(self, set_key: str) -> ExerciseSet | None:
+        with self.database.sessions() as db:
+            return db.scalar(select(ExerciseSet).where(ExerciseSet.set_key == set_key))
+
+
+__all__ = ["CentralService"]

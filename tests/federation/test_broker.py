@@ -1,0 +1,149 @@
+"""Through a private Mosquitto: edge outbox -> central store, acknowledgements, identity."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from sqlalchemy import func, select
+
+from api.federation import topics
+from api.federation.central import CentralHub
+from api.federation.edge import EdgeForwarder
+from api.federation.mqtt import MqttSettings
+from api.storage import catalog
+from api.storage.db import open_database
+from api.storage.models import Athlete, FederationInbox
+from tests.federation.conftest import USERS
+
+
+def mqtt_settings(broker, user: str) -> MqttSettings:
+    return MqttSettings(host="127.0.0.1", port=broker.port, username=user, password=USERS[user])
+
+
+class LoopThread:
+    """An asyncio loop in a thread (the central hub and edges post work onto it)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_edge_changes_reach_the_central_store_once_and_are_acknowledged(
+    tmp_path, broker, database
+) -> None:
+    loop = LoopThread()
+    hub = CentralHub(database, mqtt_settings(broker, "central")).start(loop.loop)
+    edge_db = open_database(f"sqlite:///{tmp_path / 'edge.db'}")
+    forwarder = EdgeForwarder(edge_db, "gw-a", mqtt_settings(broker, "gw-a")).start()
+    try:
+        with edge_db.sessions.begin() as db:
+            for index in range(30):
+                catalog.create_athlete(db, f"athlete {index}")
+        wait_until(lambda: forwarder.outbox.backlog() == 0, 15, "the outbox to drain")
+        with database.sessions() as db:
+            assert db.scalar(select(func.count()).select_from(Athlete)) == 30
+            inbox = db.scalar(select(FederationInbox))
+            assert (inbox.gateway_id, inbox.last_seq) == ("gw-a", forwarder.acked_seq)
+        wait_until(lambda: hub.gateways.get("gw-a", {}).get("online"), 5, "retained status")
+        forwarder.stop()
+        # Offline said by the edge itself at a clean stop (a crash leaves it to the last will).
+        wait_until(lambda: hub.gateways["gw-a"]["online"] is False, 5, "the offline status")
+    finally:
+        forwarder.stop(drain_s=0)
+        hub.stop()
+        loop.close()
+        edge_db.dispose()
+
+
+def _client(broker, user: str) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"test-{user}", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    client.username_pw_set(user, USERS[user])
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    return client
+
+
+def test_a_gateway_cannot_publish_or_listen_as_another(broker, database) -> None:
+    loop = LoopThread()
+    hub = CentralHub(database, mqtt_settings(broker, "central")).start(loop.loop)
+    wait_until(lambda: hub.connected, 5, "the central to connect")
+    intruder = _client(broker, "gw-a")
+    acks: dict[int, object] = {}
+    subacks: list[object] = []
+    assert hub is not None
+    intruder.on_publish = lambda _c, _u, mid, reason, _p: acks.__setitem__(mid, reason)
+    intruder.on_subscribe = lambda _c, _u, _mid, reasons, _p: subacks.extend(reasons)
+    try:
+        forged = {
+            "origin": "f" * 32,
+            "prev_seq": 0,
+            "seq": 1,
+            "changes": [
+                {
+                    "seq": 1,
+                    "table": "athletes",
+                    "id": 1,
+                    "op": "insert",
+                    "row": {"uid": "e" * 32, "name": "forged", "notes": "", "created_at": None},
+                }
+            ],
+        }
+        info = intruder.publish(topics.up("gw-b", "data"), json.dumps(forged), qos=1)
+        status = intruder.publish(
+            topics.up("gw-b", "status"), json.dumps({"online": True}), qos=1, retain=True
+        )
+        ack = intruder.publish(topics.down("gw-a", "ack"), json.dumps({"seq": 9}), qos=1)
+        intruder.subscribe(topics.down("gw-b", "cmd"), qos=1)
+        wait_until(lambda: len(acks) == 3 and subacks, 5, "the broker's answers")
+        for message in (info, status, ack):
+            assert acks[message.mid].value == 135, acks  # 0x87 Not authorized
+        # Mosquitto grants the subscription but never delivers what the ACL forbids reading.
+        received: list[str] = []
+        intruder.on_message = lambda _c, _u, message: received.append(message.topic)
+        hub._client.publish(topics.down("gw-b", "cmd"), b'{"id": "x"}', qos=1)
+        time.sleep(0.5)
+        assert received == []
+        assert "gw-b" not in hub.gateways
+        with database.sessions() as db:
+            assert db.scalar(select(func.count()).select_from(Athlete)) == 0
+            assert db.scalar(select(func.count()).select_from(FederationInbox)) == 0
+    finally:
+        intruder.loop_stop()
+        intruder.disconnect()
+        hub.stop()
+        loop.close()
+
+
+def test_wrong_password_is_refused(broker) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
+    client.username_pw_set("gw-a", "not-the-password")
+    reasons: list[object] = []
+    client.on_connect = lambda _c, _u, _f, reason, _p: reasons.append(reason)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        wait_until(lambda: reasons, 5, "the broker's answer")
+        assert reasons[0].is_failure and "authori" in str(reasons[0]).lower(), reasons
+    finally:
+        client.loop_stop()
