@@ -7,6 +7,7 @@ samples (see `api.storage.raw_codec`), written about once a second while a set r
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 from uuid import uuid4
 
 from sqlalchemy import (
@@ -253,7 +254,7 @@ class FederationChange(Base):
     same transaction as the change itself, deleted once the central server acknowledged it."""
 
     __tablename__ = "federation_changes"
-    __table_args__ = {"sqlite_autoincrement": True}  # never reuse a sequence number
+    __table_args__: ClassVar = {"sqlite_autoincrement": True}  # never reuse a sequence number
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     table_name: Mapped[str] = mapped_column(String(64))
