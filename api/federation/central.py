@@ -82,6 +82,8 @@ class CentralHub:
         return self
 
     def stop(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.bus.close)  # live streams end
         self._client.disconnect()
         self._client.loop_stop()
         self._data.put(None)

@@ -47,9 +47,9 @@ from sensor_gateway.pubsub import EventBus
 log = logging.getLogger(__name__)
 
 WINDOW_BATCHES = 16  # batches in flight before waiting for the central's acknowledgement
-ACK_TIMEOUT_S = 5.0  # no acknowledgement progress for this long: resend from the last ack
+ACK_TIMEOUT_S = 10.0  # no acknowledgement progress for this long: resend from the last ack
 IDLE_POLL_S = 0.1  # how often an empty outbox is looked at again (the sink commits each 1 s)
-DRAIN_S = 5.0  # at a clean shutdown, how long to wait for the last changes to be acknowledged
+DRAIN_S = 10.0  # at a clean shutdown, how long to wait for the last changes to be acknowledged
 LIVE_QUEUE = 2000  # live events buffered for the relay before the oldest are dropped
 
 

@@ -71,7 +71,14 @@ async def serve_central(
 
     central.hub.start(asyncio.get_running_loop())
     http = http or uvicorn.Server(
-        uvicorn.Config(central.app, host=host, port=port, log_level=log_level, lifespan="on")
+        uvicorn.Config(
+            central.app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+            timeout_graceful_shutdown=5,  # live streams to browsers end with the server
+        )
     )
     try:
         await http.serve()

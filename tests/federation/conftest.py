@@ -18,3 +18,26 @@ def broker(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def central_target(tmp_path):
+    """The central store: PostgreSQL (own schema) when WINKWATCH_TEST_POSTGRES_URL is set,
+    else SQLite."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from tests.api.conftest import POSTGRES_URL, DbTarget
+
+    if POSTGRES_URL is None:
+        yield DbTarget(url=f"sqlite:///{tmp_path / 'central.db'}", schema=None)
+        return
+    schema = f"ww_central_{uuid.uuid4().hex[:12]}"
+    try:
+        yield DbTarget(url=POSTGRES_URL, schema=schema)
+    finally:
+        engine = create_engine(POSTGRES_URL)
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
