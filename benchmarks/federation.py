@@ -214,7 +214,8 @@ async def run(args) -> None:
 
     async def listen() -> None:
         nonlocal received
-        async with websockets.connect(f"ws://127.0.0.1:{port}/live/ws?token={token}") as ws:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/live/ws") as ws:
+            await ws.send(json.dumps({"token": token}))
             async for message in ws:
                 data = json.loads(message)
                 if data["type"] == "live_angles":

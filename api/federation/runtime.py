@@ -56,9 +56,13 @@ def build_central(settings: Settings, mqtt: MqttSettings) -> Central:
     settings = settings.model_copy(update={"gateway_id": CENTRAL_GATEWAY_ID})
     database = open_database(settings.database_url, settings.database_schema)
     hub = CentralHub(database, mqtt)
-    app = create_app(settings, None, database=database)
+    app = create_app(settings, hub, database=database)  # live streams fed by the hub's bus
     app.state.service = CentralService(
-        database=database, gateway_id=CENTRAL_GATEWAY_ID, gateway=hub, hub=hub
+        database=database,
+        gateway_id=CENTRAL_GATEWAY_ID,
+        gateway=hub,
+        live_fanout=app.state.service.live_fanout,
+        hub=hub,
     )
     install_central_routes(app)
     return Central(app=app, hub=hub, database=database)

@@ -178,6 +178,7 @@ async def _reps(client, set_id: int) -> bool:
 async def _listen(url: str, athlete_id: int, token: str, out: list[dict]) -> None:
     import websockets
 
-    async with websockets.connect(f"{url}?athlete_id={athlete_id}&token={token}") as ws:
+    async with websockets.connect(f"{url}?athlete_id={athlete_id}") as ws:
+        await ws.send(json.dumps({"token": token}))
         async for message in ws:
             out.append(json.loads(message))

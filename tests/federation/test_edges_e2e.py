@@ -75,9 +75,10 @@ def snapshot(database, gateway_id: str) -> dict[str, tuple]:
 
 
 class LiveClient(threading.Thread):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         super().__init__(daemon=True)
         self.url = url
+        self.token = token
         self.messages: list[tuple[float, dict]] = []
         self.stop = threading.Event()
 
@@ -87,6 +88,7 @@ class LiveClient(threading.Thread):
         while not self.stop.is_set():
             try:
                 with connect(self.url, open_timeout=5) as ws:
+                    ws.send(json.dumps({"token": self.token}))
                     while not self.stop.is_set():
                         try:
                             message = ws.recv(timeout=0.5)
@@ -116,7 +118,7 @@ def test_three_edges_survive_crash_cut_link_and_broker_outage(tmp_path, broker, 
 
     with store.sessions.begin() as db:
         _, token = create_token(db, "test", TokenRole.READ)
-    live = LiveClient(f"ws://127.0.0.1:{hub.port}/live/ws?token={token}")
+    live = LiveClient(f"ws://127.0.0.1:{hub.port}/live/ws", token)
     live.start()
     env_a = {**broker.env("gw-a"), "WINKWATCH_MQTT_PORT": str(relay.port)}
     edges = {
