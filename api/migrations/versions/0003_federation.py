@@ -1,7 +1,7 @@
 """Federation: athlete uid across gateways, edge outbox (changes, meta), central inbox and id map.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import uuid
@@ -9,8 +9,8 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
