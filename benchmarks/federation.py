@@ -5,12 +5,14 @@ N edge gateways (each its own SQLite database and outbox, as on a Pi) with M sen
 
 1. **floor**: the same raw chunks written straight into PostgreSQL (storage functions, one
    transaction per recorded second and gateway), the cost of storing without federation;
-2. **catch-up**: every edge records `--backlog-s` seconds while the central server is down
-   (the outbox fills), then the central server starts: time until every outbox is empty
+2. **catch-up**: every edge records `--backlog-s` seconds
+   with no link (the outbox fills), then the links come back: time until every outbox is empty
    (all acknowledged) = catch-up rate, and the central ingest rate in samples/s;
 3. **live**: `--live-s` seconds with every edge recording in real time (one commit per
    second) and publishing live angles at 20 Hz per athlete (M/2 athletes per edge): latency
-   from the edge's publish to a gym-wide WebSocket client of the central server (p50/p99),
+   from the edge's publish to a gym-wide WebSocket client of the central server (p50/p99;
+   the central server runs as `winkwatch serve --central` in its own process, the edges
+   and the WebSocket client in this one),
    against a floor of the same message through the broker alone (MQTT publish -> receive).
 
     python benchmarks/federation.py [--gateways 3] [--sensors 4] [--backlog-s 60] [--live-s 20]
@@ -36,8 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api.auth import create_token
 from api.federation.edge import EdgeForwarder
 from api.federation.mqtt import MqttSettings
-from api.federation.runtime import build_central
-from api.settings import Settings
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database, open_database
@@ -45,7 +45,8 @@ from api.vocab import Placement, SetStatus, SetVariant, TokenRole
 from benchmarks.api_data import DEFAULT_POSTGRES_URL, drop_schema
 from sensor_gateway.events import LiveAngles
 from sensor_gateway.pubsub import EventBus
-from tests.federation.infra import Mosquitto, free_port
+from tests.federation.infra import Mosquitto
+from tests.federation.procs import central as served_central
 
 RATE_HZ = 200
 LIVE_RATE_HZ = 20
@@ -127,7 +128,7 @@ def broker_floor(broker: Mosquitto, settings: MqttSettings, payload: bytes, n: i
     sub.username_pw_set("central", broker.users["central"])
     sub.on_message = on_message
     sub.connect("127.0.0.1", broker.port)
-    sub.subscribe("winkwatch/v1/gw/+/up/live")
+    sub.subscribe("winkwatch/v1/gw/+/up/bench")
     sub.loop_start()
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=MQTTProtocolVersion.MQTTv5)
     pub.username_pw_set("gw0", broker.users["gw0"])
@@ -136,7 +137,7 @@ def broker_floor(broker: Mosquitto, settings: MqttSettings, payload: bytes, n: i
     time.sleep(0.5)
     padding = "x" * max(0, len(payload) - 30)
     for _ in range(n):
-        pub.publish("winkwatch/v1/gw/gw0/up/live", json.dumps({"sent": time.time(), "p": padding}))
+        pub.publish("winkwatch/v1/gw/gw0/up/bench", json.dumps({"sent": time.time(), "p": padding}))
         time.sleep(1.0 / 200)
     done.wait(10)
     for client in (pub, sub):
@@ -160,18 +161,20 @@ async def run(args) -> None:
         return MqttSettings(host="127.0.0.1", port=broker.port, username=user, password=users[user])
 
     drop_schema(url, SCHEMA)
-    central = build_central(Settings(database_url=url, database_schema=SCHEMA), mqtt("central"))
+    store = open_database(url, SCHEMA)  # the central server's own process upgrades it too
+    central = served_central(tmp, url, SCHEMA, broker.env("central"))
     edges = []
     for g in range(n_gw):
         database = open_database(f"sqlite:///{tmp / f'gw{g}.db'}")
         forwarder = EdgeForwarder(database, f"gw{g}", mqtt(f"gw{g}"))  # outbox from now on
         edges.append((database, EdgeRecorder(database, f"gw{g}", n_sensors, g), forwarder))
 
-    # -- catch-up: the outbox filled while the central server was away --------------------------
+    central.start()  # `winkwatch serve --central` in its own process, as on a real server
+    await asyncio.to_thread(central.wait_healthy)
+    # -- catch-up: each edge's outbox filled while its link was down -----------------------------
     backlog = sum(r.record_second() for _ in range(args.backlog_s) for _, r, _ in edges)
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
-    central.hub.start(loop)
     for _, _, forwarder in edges:
         forwarder.start()
     while any(f.outbox.backlog() for _, _, f in edges):
@@ -185,24 +188,12 @@ async def run(args) -> None:
     )
 
     # -- live: recording in real time + live angles to a central WebSocket ------------------------
-    import uvicorn
     import websockets
 
-    with central.database.sessions.begin() as db:
+    with store.sessions.begin() as db:
         _, token = create_token(db, "bench", TokenRole.READ)
-    port = free_port()
-    http = uvicorn.Server(
-        uvicorn.Config(
-            central.app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    http_task = asyncio.create_task(http.serve())
-    while not http.started:
-        await asyncio.sleep(0.05)
+    await asyncio.to_thread(central.wait_healthy)
+    port = central.port
     buses = []
     for _, _, forwarder in edges:
         bus = EventBus()
@@ -273,14 +264,12 @@ async def run(args) -> None:
         f"{percentile_ms(floor_lat, 99):.1f} ms); {live_samples[0]:,} raw samples recorded "
         f"live, outbox empty {drain_s:.2f} s after the last commit"
     )
-    http.should_exit = True
-    await http_task
     for database, recorder, forwarder in edges:
         recorder.finish()
         forwarder.stop(drain_s=5.0)
         database.dispose()
-    central.hub.stop()
-    central.database.dispose()
+    central.interrupt()
+    store.dispose()
     broker.stop()
     drop_schema(url, SCHEMA)
 
