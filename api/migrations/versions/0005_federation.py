@@ -1,7 +1,7 @@
 """Federation: athlete uid across gateways, edge outbox (changes, meta), central inbox and id map.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import uuid
@@ -9,8 +9,8 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
