@@ -64,13 +64,13 @@ def _copy_sources(destination: Path) -> None:
 
 def test_dockerfile_is_slim_multi_arch_non_root_and_runs_install_sh() -> None:
     base = _instructions("FROM")
-    assert len(base) == 1 and "slim" in base[0]
+    assert len(base) == 1
     args = {
         line.split("=")[0]: line.split("=", 1)[1] for line in _instructions("ARG") if "=" in line
     }
-    assert (
-        base[0].replace("${PYTHON_VERSION}", args["PYTHON_VERSION"]).startswith("python:3.11-slim")
-    )
+    # The base is a build argument (tests/deploy/test_image.py passes a local Debian base);
+    # the default for users is the official slim image.
+    assert base[0] == "${BASE_IMAGE}" and args["BASE_IMAGE"].startswith("python:3.11-slim")
     runs = _instructions("RUN")
     assert any("/src/docker/install.sh" in run and "--no-system" not in run for run in runs), runs
     users = _instructions("USER")
@@ -89,12 +89,14 @@ def test_compose_file_for_the_pi() -> None:
     assert service["network_mode"] == "host"
     assert service["restart"] in ("always", "unless-stopped")
     volumes = service["volumes"]
-    assert "/run/dbus/system_bus_socket:/run/dbus/system_bus_socket" in volumes
+    assert (
+        "${DBUS_SYSTEM_BUS_SOCKET:-/run/dbus/system_bus_socket}:/run/dbus/system_bus_socket"
+        in volumes
+    )
     named = [v.split(":")[0] for v in volumes if v.split(":")[1] == DATA_DIR]
     assert named and named[0] in compose["volumes"]
-    assert "/health" in " ".join(service["healthcheck"]["test"])
-    for key in ("interval", "timeout", "retries"):
-        assert key in service["healthcheck"]
+    # The image's HEALTHCHECK applies (it follows WINKWATCH_PORT); none to drift here.
+    assert "healthcheck" not in service
     build = service["build"]
     assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == (
         DOCKER / "Dockerfile"

@@ -1,0 +1,419 @@
+"""docker/Dockerfile built and run for real (tests/deploy/containers.py says how).
+
+amd64: built with buildah on a debootstrapped bookworm base, run with podman as
+docker/compose.yaml runs it, started with podman-compose from the compose file itself, and its
+contents checked. arm64: the same Dockerfile under qemu-user-static, run once. Skipped with
+the reason where buildah/podman are missing; CI installs them and sets
+WINKWATCH_REQUIRE_CONTAINER_TESTS=1 so these tests cannot silently skip there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tests.deploy.containers import (
+    BUILD_CA,
+    BUS_IN_CONTAINER,
+    BUS_PEER_UID_SCRIPT,
+    DATA_DIR,
+    HOST_CA_BUNDLE,
+    PODMAN,
+    ROOT,
+    ULIMITS,
+    BuiltImage,
+    PrivateSystemBus,
+    build_image,
+    free_port,
+    image_inspect,
+    podman,
+    prebuilt_image,
+    remove_container,
+    require_container_tools,
+    run,
+    run_container,
+    wait_healthy,
+)
+
+pytestmark = pytest.mark.slow
+
+USER = "winkwatch"
+# The app layer (venv with numpy, matplotlib, uvloop, ...) measured 313 MB on amd64; a ceiling
+# that catches test extras, caches or a compiler landing in the image.
+APP_LAYER_CEILING_MB = 400
+
+
+@pytest.fixture(scope="module")
+def amd64_image() -> Iterator[BuiltImage]:
+    require_container_tools()
+    prebuilt = os.environ.get("WINKWATCH_TEST_AMD64_IMAGE")
+    if prebuilt:  # iterating on these tests: an image built before from this Dockerfile
+        yield prebuilt_image(prebuilt, "amd64")
+        return
+    tag = f"localhost/winkwatch-test:amd64-{uuid.uuid4().hex[:8]}"
+    image = build_image("amd64", tag)
+    print(
+        f"\namd64 image {tag}: {image.size_bytes / 1e6:.0f} MB "
+        f"(base {image.base_size_bytes / 1e6:.0f} MB), built in {image.build_s:.0f} s"
+    )
+    yield image
+    podman("rmi", "--force", tag, check=False)
+
+
+@pytest.fixture
+def system_bus(tmp_path: Path) -> Iterator[Path]:
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("dbus-daemon is not installed (.ci/install-system-packages installs it)")
+    bus = PrivateSystemBus(tmp_path)
+    yield bus.start()
+    bus.stop()
+
+
+@pytest.fixture
+def volume() -> Iterator[str]:
+    name = f"winkwatch-test-data-{uuid.uuid4().hex[:8]}"
+    podman("volume", "create", name)
+    yield name
+    podman("volume", "rm", "--force", name, check=False)
+
+
+def _uid_of(image: BuiltImage, user: str) -> int:
+    return int(
+        podman(
+            "run", "--rm", *ULIMITS, "--arch", image.arch, image.tag, "id", "-u", user
+        ).stdout.strip()
+    )
+
+
+def _process_uids(name: str) -> set[int]:
+    """Real, effective, saved and filesystem uids of the container's main process, read
+    from the host's /proc."""
+    pid = podman("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+    return {int(value) for value in line.split()[1:]}
+
+
+def _healthcheck_command(image: BuiltImage) -> list[str]:
+    test = image_inspect(image.tag)["Healthcheck"]["Test"]
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", test[1]]
+    assert test[0] == "CMD", test
+    return list(test[1:])
+
+
+def test_amd64_image_runs_as_compose_runs_it(
+    amd64_image: BuiltImage, system_bus: Path, volume: str
+) -> None:
+    config = image_inspect(amd64_image.tag)["Config"]
+    assert config["User"] == USER
+    assert DATA_DIR in config["Volumes"] and "8000/tcp" in config["ExposedPorts"]
+    assert config["StopSignal"] == "SIGINT"
+    assert "/health" in " ".join(_healthcheck_command(amd64_image))
+
+    name = f"winkwatch-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    uid = _uid_of(amd64_image, USER)
+    assert uid != 0
+    try:
+        run_container(
+            amd64_image, name, volume, system_bus, port, "winkwatch", "serve", "--simulate", "1"
+        )
+        health = wait_healthy(name, port)
+        assert health == {"status": "ok", "database": "ok", "gateway": True}
+        assert _process_uids(name) == {uid}
+
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert page.status_code == 200 and "WinkWatch" in page.text
+        assert (
+            httpx.get(f"http://127.0.0.1:{port}/dashboard/static/app.js", timeout=5).status_code
+            == 200
+        )
+
+        # The image's own HEALTHCHECK passes, and the same command fails with no server.
+        assert podman("healthcheck", "run", name, check=False).returncode == 0
+        refused = podman(
+            "exec", "--env", f"WINKWATCH_PORT={free_port()}", name, *_healthcheck_command(amd64_image),
+            check=False,
+        )  # fmt: skip
+        assert refused.returncode != 0
+
+        # The mounted D-Bus socket works for the container's user (BlueZ is reached this way).
+        peer = podman("exec", name, "python", "-c", BUS_PEER_UID_SCRIPT)
+        assert int(peer.stdout.strip()) == uid
+
+        # A durable write through the CLI and the API, stored in the volume.
+        secret = podman(
+            "exec", name, "winkwatch", "token", "create", "coach", "--role", "admin"
+        ).stdout.strip()
+        auth = {"Authorization": f"Bearer {secret}"}
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/athletes",
+            json={"name": "Volume Vic"},
+            headers=auth,
+            timeout=5,
+        )
+        assert created.status_code == 201, created.text
+        athlete_id = created.json()["id"]
+        mountpoint = Path(
+            podman("volume", "inspect", "--format", "{{.Mountpoint}}", volume).stdout.strip()
+        )
+        database = mountpoint / "winkwatch.db"
+        assert database.is_file() and database.stat().st_uid == uid
+        assert podman("exec", name, "ls", "/tmp").stdout.strip() == ""
+
+        # Stop as compose does (SIGINT, clean exit 0), start again: the data is still there.
+        podman("stop", "--time", "40", name)
+        assert podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+        podman("start", name)
+        wait_healthy(name, port)
+        again = httpx.get(f"http://127.0.0.1:{port}/athletes/{athlete_id}", headers=auth, timeout=5)
+        assert again.status_code == 200 and again.json()["name"] == "Volume Vic"
+
+        # A new container on the same volume (an image update) keeps it too.
+        remove_container(name)
+        run_container(amd64_image, name, volume, system_bus, port, "winkwatch", "serve")
+        wait_healthy(name, port)
+        again = httpx.get(f"http://127.0.0.1:{port}/athletes/{athlete_id}", headers=auth, timeout=5)
+        assert again.status_code == 200 and again.json()["name"] == "Volume Vic"
+    finally:
+        remove_container(name)
+
+
+def _runtime_closure(site_packages: Path) -> tuple[set[str], set[str]]:
+    """(installed distributions, those that winkwatch's requirements pull in), from the
+    image's METADATA files."""
+    requires: dict[str, list[Requirement]] = {}
+    for metadata in site_packages.glob("*.dist-info/METADATA"):
+        text = metadata.read_text(errors="replace")
+        name = canonicalize_name(re.search(r"^Name: (.+)$", text, re.M).group(1).strip())
+        requires[name] = [
+            Requirement(line[len("Requires-Dist: ") :])
+            for line in text.splitlines()
+            if line.startswith("Requires-Dist: ")
+        ]
+    environment = {
+        "extra": "",
+        "platform_system": "Linux",
+        "sys_platform": "linux",
+        "python_version": "3.11",
+    }
+    needed, todo = set(), ["winkwatch"]
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in needed or name not in requires:
+            continue
+        needed.add(name)
+        for requirement in requires[name]:
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                todo.append(requirement.name)
+                if requirement.extras:  # e.g. uvicorn[standard]
+                    extra_environment = dict(environment)
+                    for extra in requirement.extras:
+                        extra_environment["extra"] = extra
+                        todo.extend(
+                            r.name
+                            for r in requires.get(canonicalize_name(requirement.name), [])
+                            if r.marker is not None and r.marker.evaluate(extra_environment)
+                        )
+    return set(requires), needed
+
+
+def test_amd64_image_holds_only_the_runtime(amd64_image: BuiltImage) -> None:
+    app_layer_mb = (amd64_image.size_bytes - amd64_image.base_size_bytes) / 1e6
+    assert app_layer_mb < APP_LAYER_CEILING_MB, f"app layer {app_layer_mb:.0f} MB"
+    root = Path(podman("image", "mount", amd64_image.tag).stdout.strip())
+    try:
+        site_packages = next((root / "opt/winkwatch/lib").glob("python3*/site-packages"))
+        installed, needed = _runtime_closure(site_packages)
+        assert "winkwatch" in needed
+        test_extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+            "optional-dependencies"
+        ]["test"]
+        test_only = {canonicalize_name(Requirement(r).name) for r in test_extras} - needed
+        assert test_only >= {"pytest", "hypothesis", "playwright", "schemathesis"}
+        assert not (installed & test_only), installed & test_only
+        assert installed - needed <= {"pip", "setuptools"}, installed - needed
+
+        for tool in ("gcc", "g++", "cc", "c++", "make", "pytest"):
+            assert not (root / "usr/bin" / tool).exists(), tool
+            assert not (root / "opt/winkwatch/bin" / tool).exists(), tool
+        assert not (root / "src").exists()
+        assert not list((root / "var/lib/apt/lists").glob("*_Packages*"))
+        assert not list((root / "var/cache/apt/archives").glob("*.deb"))
+        assert not any((root / "tmp").iterdir())
+
+        host_bundle_sha = (
+            hashlib.sha256(HOST_CA_BUNDLE.read_bytes()).hexdigest()
+            if HOST_CA_BUNDLE.is_file()
+            else ""
+        )
+        # Certificates this host added itself (not Mozilla's roots, which certifi ships too).
+        local_cas = [
+            line.encode()
+            for crt in Path("/usr/local/share/ca-certificates").glob("**/*.crt")
+            for line in crt.read_text().splitlines()[1:3]  # first base64 lines: distinctive
+        ]
+        assert not (root / BUILD_CA.lstrip("/")).exists()
+        caches, bundles, host_cas = [], [], []
+        for folder, dirs, files in os.walk(root):
+            for directory in dirs:
+                if directory in (".cache", "__pip_cache__") or (
+                    directory == "pip" and folder.endswith(".cache")
+                ):
+                    caches.append(os.path.join(folder, directory))
+            for file_name in files:
+                path = Path(folder, file_name)
+                if path.is_symlink() or not path.is_file():
+                    continue
+                if file_name.endswith((".whl", ".deb")):
+                    caches.append(str(path))
+                data = path.read_bytes()
+                if host_bundle_sha and hashlib.sha256(data).hexdigest() == host_bundle_sha:
+                    bundles.append(str(path))
+                if any(line in data for line in local_cas):
+                    host_cas.append(str(path))
+        assert not caches, caches
+        assert not bundles and not host_cas, (bundles, host_cas)
+    finally:
+        podman("image", "unmount", amd64_image.tag, check=False)
+
+
+def test_systemd_unit_verifies_against_the_installed_tree(amd64_image: BuiltImage) -> None:
+    """`systemd-analyze verify` on the unit with the image's root (an install.sh install:
+    /opt/winkwatch/bin/winkwatch, user winkwatch, group bluetooth) as the root to check in."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+    root = Path(podman("image", "mount", amd64_image.tag).stdout.strip())
+    try:
+        verify = run(
+            [
+                "systemd-analyze",
+                "verify",
+                f"--root={root}",
+                "--man=no",
+                str(ROOT / "docker" / "winkwatch.service"),
+            ],
+            check=False,
+        )
+    finally:
+        podman("image", "unmount", amd64_image.tag, check=False)
+    output = verify.stdout + verify.stderr
+    assert verify.returncode == 0, output
+
+
+def test_compose_file_starts_the_stack(amd64_image: BuiltImage, system_bus: Path) -> None:
+    """podman-compose reads docker/compose.yaml itself (no copy): the container it starts has
+    the host network, the data volume, the D-Bus socket, the restart policy and the user of
+    the image, and answers its health check."""
+    if shutil.which("podman-compose") is None:
+        pytest.skip("podman-compose is not installed (.ci/install-system-packages installs it)")
+    project = f"winkwatch-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = dict(
+        os.environ,
+        WINKWATCH_IMAGE=amd64_image.tag,
+        WINKWATCH_HOST="127.0.0.1",
+        WINKWATCH_PORT=str(port),
+        DBUS_SYSTEM_BUS_SOCKET=str(system_bus),
+    )
+    compose = [
+        "podman-compose", "--project-name", project, "--file", str(ROOT / "docker" / "compose.yaml"),
+        "--podman-args", " ".join(PODMAN[1:]), "--podman-run-args", " ".join(ULIMITS),
+    ]  # fmt: skip
+    try:
+        up = subprocess.run(
+            [*compose, "up", "--detach", "--no-build"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        names = podman(
+            "ps",
+            "--all",
+            "--filter",
+            f"label=io.podman.compose.project={project}",
+            "--format",
+            "{{.Names}}",
+        ).stdout.split()
+        assert len(names) == 1, names
+        name = names[0]
+        wait_healthy(name, port)
+        container = podman("inspect", name)
+        import json
+
+        info = json.loads(container.stdout)[0]
+        assert info["HostConfig"]["NetworkMode"] == "host"
+        assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+        mounts = {m["Destination"]: m for m in info["Mounts"]}
+        assert mounts[DATA_DIR]["Type"] == "volume" and mounts[DATA_DIR]["Name"].endswith(
+            "winkwatch-data"
+        )
+        assert mounts[BUS_IN_CONTAINER]["Source"] == str(system_bus)
+        assert info["Config"]["User"] == USER
+        assert podman("healthcheck", "run", name, check=False).returncode == 0
+    finally:
+        subprocess.run(
+            [*compose, "down", "--volumes"], capture_output=True, text=True, env=env, timeout=300
+        )
+
+
+def test_arm64_image_under_emulation(system_bus: Path, volume: str) -> None:
+    """The same Dockerfile for the Pi (arm64) under qemu-user-static: builds (compiling vqf,
+    which has no arm64 wheel, without keeping the compiler), prints its version and answers
+    the simulated serve's health check."""
+    require_container_tools(arm64=True)
+    tag = f"localhost/winkwatch-test:arm64-{uuid.uuid4().hex[:8]}"
+    image = build_image("arm64", tag)
+    print(
+        f"\narm64 image {tag}: {image.size_bytes / 1e6:.0f} MB "
+        f"(base {image.base_size_bytes / 1e6:.0f} MB), built in {image.build_s:.0f} s"
+    )
+    name = f"winkwatch-test-arm64-{uuid.uuid4().hex[:8]}"
+    try:
+        assert image_inspect(tag)["Architecture"] == "arm64"
+        machine = podman(
+            "run", "--rm", "--arch", "arm64", *ULIMITS, tag, "uname", "-m"
+        ).stdout.strip()
+        assert machine == "aarch64"
+        version = podman("run", "--rm", "--arch", "arm64", *ULIMITS, tag, "winkwatch", "--version")
+        assert version.stdout.strip() == "winkwatch 0.1.0"
+        assert not podman(
+            "run",
+            "--rm",
+            "--arch",
+            "arm64",
+            *ULIMITS,
+            tag,
+            "sh",
+            "-c",
+            "command -v g++ gcc cc",
+            check=False,
+        ).stdout.strip()
+        port = free_port()
+        run_container(
+            image, name, volume, system_bus, port, "winkwatch", "serve", "--simulate", "1"
+        )
+        assert wait_healthy(name, port, timeout_s=300) == {
+            "status": "ok",
+            "database": "ok",
+            "gateway": True,
+        }
+        assert podman("healthcheck", "run", name, check=False).returncode == 0
+    finally:
+        remove_container(name)
+        podman("rmi", "--force", tag, check=False)
