@@ -28,7 +28,8 @@ from fusion.calibration import (
 from fusion.errors import AnalysisError
 from fusion.gaps import stretches_between_gaps, up_across_gaps
 from fusion.metrics import rep_metrics
-from fusion.orientation import DEFAULT_OFFLINE_ENGINE, estimate_orientation, up_in_sensor_frame
+from fusion.orientation import DEFAULT_OFFLINE_ENGINE
+from fusion.orientation.windowed import estimate_up
 from fusion.quality import (
     MIN_RECORDING_S,
     calibration_findings,
@@ -123,16 +124,13 @@ def _sensor_stage(
     findings += rest_gravity_finding(rest_norm, name)
     acc = samples.acc_mps2
     if abs(rest_norm / STANDARD_GRAVITY_MPS2 - 1) > GRAVITY_RESCALE_TOLERANCE:
-        acc = acc * (STANDARD_GRAVITY_MPS2 / rest_norm)
+        acc *= STANDARD_GRAVITY_MPS2 / rest_norm  # the resampled copy is ours to scale
     stretches = stretches_between_gaps(rec.t_s, grid)
     if not stretches:
         raise AnalysisError(f"the {name} recording has no stretch of samples without long gaps")
 
     def up_of(stretch: slice) -> np.ndarray:
-        quat = estimate_orientation(
-            samples.gyr_radps[stretch], acc[stretch], samples.rate_hz, engine=config.engine
-        )
-        return up_in_sensor_frame(quat)
+        return estimate_up(samples.gyr_radps[stretch], acc[stretch], samples.rate_hz, config.engine)
 
     up = up_across_gaps(stretches, grid.size, up_of)
     calibration = calibrate_segment(up, samples.gyr_radps, still)
