@@ -30,6 +30,7 @@ from fusion.gaps import stretches_between_gaps, up_across_gaps
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_OFFLINE_ENGINE
 from fusion.orientation.windowed import estimate_up
+from fusion.percentile import median
 from fusion.quality import (
     MIN_RECORDING_S,
     calibration_findings,
@@ -259,9 +260,9 @@ def _standing_angle_deg(
     when there are fewer than `MIN_REPS_FOR_STANDING` complete reps."""
     tops = [i for w in windows if w.edge is None for i in (w.start, w.end)]
     if len(tops) >= 2 * MIN_REPS_FOR_STANDING:
-        return float(np.median(trace.angle_deg[tops]))
+        return float(median(trace.angle_deg[tops]))
     still = calibration.still
-    return float(np.median(trace.angle_deg[still.start : still.stop]))
+    return float(median(trace.angle_deg[still.start : still.stop]))
 
 
 def _segmentation_findings(
