@@ -20,7 +20,9 @@ def test_every_command_has_its_module_in_the_start_up_map() -> None:
 
 @pytest.mark.parametrize("argv", [["analyze", "--help"], ["--help"], ["token", "--help"]])
 def test_run_serves_the_asked_command(argv: list[str]) -> None:
-    code = "import sys; from api.cli.main import run; sys.argv = ['winkwatch', *sys.argv[1:]]; run()"
+    code = (
+        "import sys; from api.cli.main import run; sys.argv = ['winkwatch', *sys.argv[1:]]; run()"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60
     )
@@ -36,5 +38,7 @@ def test_analyze_does_not_import_the_web_stack_or_rich() -> None:
         "heavy = [m for m in ('rich', 'pydantic', 'fastapi', 'sqlalchemy', 'numpy.ma') if m in sys.modules]\n"
         "print(heavy, file=sys.stderr)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.stderr.strip().splitlines()[-1] == "[]"
