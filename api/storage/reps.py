@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import Select, select
+from sqlalchemy import RowMapping, Select, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
 from api.storage import catalog
 from api.storage.db import get_or_not_found
 from api.storage.models import ExerciseSet, Rep
-from api.storage.paging import Page, fetch_page
+from api.storage.paging import MAX_PAGE_SIZE, Page, fetch_page
 from api.vocab import SetVariant
 
 EXPORT_BATCH_ROWS = 2000  # rows fetched per round trip while streaming an export
@@ -63,6 +63,26 @@ def list_reps(
     db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100
 ) -> Page[Rep]:
     return fetch_page(db, where.apply(select(Rep)), Rep.id, cursor, limit)
+
+
+def rep_page_query(where: RepFilter, cursor: int | None, limit: int) -> Select:
+    """The statement of one rep-list page: `limit` + 1 rows (the extra says there are more)."""
+    table = Rep.__table__
+    query = where.apply(select(table))
+    if cursor is not None:
+        query = query.where(table.c.id < cursor)
+    return query.order_by(table.c.id.desc()).limit(limit + 1)
+
+
+def list_rep_rows(
+    db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100
+) -> tuple[list[RowMapping], int | None]:
+    """Like `list_reps`, as plain rows (column name -> value): no ORM objects to build."""
+    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    rows = db.execute(rep_page_query(where, cursor, limit)).mappings().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return list(rows), (rows[-1]["id"] if more and rows else None)
 
 
 def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import TypeAdapter
 
 from api.http.deps import DbDep, Reader
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId, Since, Until, as_utc
 from api.http.schemas import Page, RepPublic
-from api.storage.reps import RepFilter, get_rep, list_reps
+from api.storage.reps import RepFilter, get_rep, list_rep_rows
 from api.vocab import SetVariant
 
 router = APIRouter(prefix="/reps", tags=["reps"])
+_REP_PAGE = TypeAdapter(Page[RepPublic])
 
 
 def rep_filter(
@@ -48,10 +50,11 @@ def list_reps_route(
     limit: Limit = 100,
 ):
     where = rep_filter(athlete_id, set_id, session_id, variant, flagged, since, until)
-    page = list_reps(db, where, cursor, limit)
-    return Page[RepPublic](
-        items=[RepPublic.model_validate(r) for r in page.items], next_cursor=page.next_cursor
-    )
+    rows, next_cursor = list_rep_rows(db, where, cursor, limit)
+    # Validated once here and serialised by pydantic-core; returning a Response skips
+    # FastAPI's second validation against `response_model` (kept for the schema).
+    page = _REP_PAGE.validate_python({"items": rows, "next_cursor": next_cursor})
+    return Response(_REP_PAGE.dump_json(page), media_type="application/json")
 
 
 @router.get("/{rep_id}", response_model=RepPublic)
