@@ -5,8 +5,8 @@ The API runs in its own process (uvicorn, one worker); this process is the load 
 an athlete's flagged reps of one variant, an athlete's reps in a 30-day window, and the
 second page of an athlete's reps (cursor). Goal: p99 <= 50 ms at 100k and 1M reps.
 
-In process, per query shape: the whole request through the app (FastAPI's TestClient: auth,
-routing, query, validation, JSON) against its floor, the bare fetch of the same rows (the
+In process, per query shape: the whole request through the app (httpx's ASGI transport on
+this thread's event loop: auth, routing, query, validation, JSON) against its floor, the bare fetch of the same rows (the
 page's SQL on the driver's own connection, rows as tuples). Goal: request <= 3x bare fetch.
 
     python benchmarks/api_rep_list.py [--db sqlite|postgres|both] [--reps 100000 1000000] [--seconds 10]
@@ -106,8 +106,6 @@ def _best_ms(call, repeats: int) -> float:
 
 def in_process(database, url: str, schema: str | None, token: str, repeats: int = 30) -> None:
     """Whole request in process vs the bare fetch of the same page, per query shape."""
-    from fastapi.testclient import TestClient
-
     from api.http import create_app
     from api.settings import Settings
 
@@ -115,39 +113,45 @@ def in_process(database, url: str, schema: str | None, token: str, repeats: int 
     app = create_app(settings, database=database)
     print("| query | bare fetch | request in process | ratio |")
     print("| --- | ---: | ---: | ---: |")
-    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
-        for path, (where, cursor) in zip(_queries(), _query_filters()):
-            compiled = rep_page_query(where, cursor, 100).compile(database.engine)
-            values = compiled.construct_params()
-            for name, process in compiled._bind_processors.items():  # as SQLAlchemy binds
-                values[name] = process(values[name])
-            if database.engine.dialect.name == "sqlite":
-                params = tuple(values[name] for name in compiled.positiontup)  # qmark style
-            else:
-                params = values
-            raw = database.engine.raw_connection()
+    for path, (where, cursor) in zip(_queries(), _query_filters()):
+        compiled = rep_page_query(where, cursor, 100).compile(database.engine)
+        values = compiled.construct_params()
+        for name, process in compiled._bind_processors.items():  # as SQLAlchemy binds
+            values[name] = process(values[name])
+        if database.engine.dialect.name == "sqlite":
+            params = tuple(values[name] for name in compiled.positiontup)  # qmark style
+        else:
+            params = values
+        raw = database.engine.raw_connection()
 
-            def bare(raw=raw, sql=str(compiled), params=params) -> None:
-                cursor_ = raw.cursor()
-                cursor_.execute(sql, params)
-                cursor_.fetchall()
-                cursor_.close()
+        def bare(raw=raw, sql=str(compiled), params=params) -> None:
+            cursor_ = raw.cursor()
+            cursor_.execute(sql, params)
+            cursor_.fetchall()
+            cursor_.close()
 
-            try:
-                bare()
-                bare_ms = _best_ms(bare, repeats)
-            finally:
-                raw.close()
+        try:
+            bare()
+            bare_ms = _best_ms(bare, repeats)
+        finally:
+            raw.close()
+        request_ms = asyncio.run(_request_ms(app, token, path, repeats))
+        print(f"| `{path}` | {bare_ms:.2f} ms | {request_ms:.2f} ms | {request_ms / bare_ms:.1f} |")
 
-            def request(path=path) -> None:
-                response = client.get(path)
-                assert response.status_code == 200, response.text
 
-            request()
-            request_ms = _best_ms(request, repeats)
-            print(
-                f"| `{path}` | {bare_ms:.2f} ms | {request_ms:.2f} ms | {request_ms / bare_ms:.1f} |"
-            )
+async def _request_ms(app, token: str, path: str, repeats: int) -> float:
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://app", headers=headers
+    ) as client:
+        best = float("inf")
+        for _ in range(repeats + 1):
+            started = time.perf_counter()
+            response = await client.get(path)
+            best = min(best, time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+    return best * 1e3
 
 
 def run(label: str, url: str, schema: str | None, n_reps: int, seconds: float) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import RowMapping, Select, select
+from sqlalchemy import ColumnElement, RowMapping, Select, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
@@ -18,7 +18,7 @@ from api.storage.models import ExerciseSet, Rep
 from api.storage.paging import MAX_PAGE_SIZE, Page, fetch_page
 from api.vocab import SetVariant
 
-EXPORT_BATCH_ROWS = 2000  # rows fetched per round trip while streaming an export
+EXPORT_BATCH_ROWS = 5000  # rows fetched per round trip while streaming an export
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,32 @@ def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:
             return
         yield from rows
         last_id = rows[-1]["id"]
+        if len(rows) < EXPORT_BATCH_ROWS:
+            return
+
+
+def iter_rep_tuples(
+    db: Session, where: RepFilter, columns: Sequence[ColumnElement], id_position: int
+) -> Iterator[Sequence]:
+    """`columns` (of reps, or of the rep's set) of every matching rep, oldest first, as
+    plain tuples in batches of EXPORT_BATCH_ROWS; `columns[id_position]` must be reps.id.
+
+    The keyset walk of `iter_rep_rows` without building a mapping per row.
+    """
+    table = Rep.__table__
+    last_id = 0
+    while True:
+        query = (
+            where.apply(select(*columns).join(ExerciseSet, ExerciseSet.id == table.c.set_id))
+            .where(table.c.id > last_id)
+            .order_by(table.c.id)
+            .limit(EXPORT_BATCH_ROWS)
+        )
+        rows = db.connection().execute(query).all()  # Core rows: no ORM loading step
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1][id_position]
         if len(rows) < EXPORT_BATCH_ROWS:
             return
 
