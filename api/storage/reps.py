@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, RowMapping, Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
@@ -76,13 +76,15 @@ def rep_page_query(where: RepFilter, cursor: int | None, limit: int) -> Select:
 
 def list_rep_rows(
     db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100
-) -> tuple[list[RowMapping], int | None]:
-    """Like `list_reps`, as plain rows (column name -> value): no ORM objects to build."""
+) -> tuple[list[dict], int | None]:
+    """Like `list_reps`, as plain dicts (column name -> value): no ORM objects to build."""
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    rows = db.execute(rep_page_query(where, cursor, limit)).mappings().all()
+    result = db.connection().execute(rep_page_query(where, cursor, limit))
+    keys = tuple(result.keys())
+    rows = [dict(zip(keys, row)) for row in result.fetchmany(limit + 1)]
     more = len(rows) > limit
     rows = rows[:limit]
-    return list(rows), (rows[-1]["id"] if more and rows else None)
+    return rows, (rows[-1]["id"] if more and rows else None)
 
 
 def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
 from api.http.deps import DbDep, Reader
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId, Since, Until, as_utc
 from api.http.schemas import Page, RepPublic
+from api.storage.db import Database
 from api.storage.reps import RepFilter, get_rep, list_rep_rows
 from api.vocab import SetVariant
 
@@ -36,8 +38,8 @@ def rep_filter(
 
 
 @router.get("", response_model=Page[RepPublic])
-def list_reps_route(
-    db: DbDep,
+async def list_reps_route(
+    request: Request,
     _: Reader,
     athlete_id: OptionalId = None,
     set_id: OptionalId = None,
@@ -50,11 +52,19 @@ def list_reps_route(
     limit: Limit = 100,
 ):
     where = rep_filter(athlete_id, set_id, session_id, variant, flagged, since, until)
-    rows, next_cursor = list_rep_rows(db, where, cursor, limit)
-    # Validated once here and serialised by pydantic-core; returning a Response skips
-    # FastAPI's second validation against `response_model` (kept for the schema).
-    page = _REP_PAGE.validate_python({"items": rows, "next_cursor": next_cursor})
-    return Response(_REP_PAGE.dump_json(page), media_type="application/json")
+    body = await run_in_threadpool(_rep_page_json, request.app.state.database, where, cursor, limit)
+    return Response(body, media_type="application/json")
+
+
+def _rep_page_json(database: Database, where: RepFilter, cursor: int | None, limit: int) -> bytes:
+    """The hottest route in one worker-thread hop: read-only transaction, rows validated
+    once and serialised by pydantic-core (returning a Response skips FastAPI's second
+    validation against `response_model`, which is kept for the schema)."""
+    with database.sessions() as db:
+        rows, next_cursor = list_rep_rows(db, where, cursor, limit)
+    return _REP_PAGE.dump_json(
+        _REP_PAGE.validate_python({"items": rows, "next_cursor": next_cursor})
+    )
 
 
 @router.get("/{rep_id}", response_model=RepPublic)
