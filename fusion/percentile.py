@@ -13,10 +13,11 @@ import numpy as np
 
 
 def percentile(values: np.ndarray, q: float) -> float:
-    """The `q`-th percentile (0..100) of finite `values`, interpolated linearly between ranks."""
+    """The `q`-th percentile (0..100) of finite `values`, interpolated linearly between ranks;
+    NaN for no values (as numpy, without its warning)."""
     data = np.asarray(values, dtype=float).ravel()
     if data.size == 0:
-        raise ValueError("percentile of an empty array")
+        return math.nan
     position = q / 100.0 * (data.size - 1)
     low = math.floor(position)
     high = min(low + 1, data.size - 1)

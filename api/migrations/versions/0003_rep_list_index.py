@@ -1,13 +1,13 @@
 """Rep lists: index (athlete_id, id) so an athlete's reps come newest first without a sort.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
