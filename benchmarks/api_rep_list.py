@@ -1,11 +1,15 @@
-"""Rep-list latency (p50/p99) and requests/s with 100k stored reps, SQLite and PostgreSQL.
+"""Rep-list latency (p50/p99) and requests/s with stored reps, SQLite and PostgreSQL.
 
 The API runs in its own process (uvicorn, one worker); this process is the load generator
 (httpx, CONCURRENCY requests in flight) on loopback. Query mix: the newest page of all reps,
 an athlete's flagged reps of one variant, an athlete's reps in a 30-day window, and the
-second page of an athlete's reps (cursor).
+second page of an athlete's reps (cursor). Goal: p99 <= 50 ms at 100k and 1M reps.
 
-    python benchmarks/api_rep_list.py [--db sqlite|postgres|both] [--reps 100000] [--seconds 10]
+In process, per query shape: the whole request through the app (httpx's ASGI transport on
+this thread's event loop: auth, routing, query, validation, JSON) against its floor, the bare fetch of the same rows (the
+page's SQL on the driver's own connection, rows as tuples). Goal: request <= 3x bare fetch.
+
+    python benchmarks/api_rep_list.py [--db sqlite|postgres|both] [--reps 100000 1000000] [--seconds 10]
     python benchmarks/api_rep_list.py --db sqlite --concurrency 50   # 50 HTTP clients
 """
 
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -27,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.auth import create_token
-from api.vocab import TokenRole
+from api.storage.reps import RepFilter, rep_page_query
+from api.vocab import SetVariant, TokenRole
 from benchmarks.api_data import drop_schema, fill_reps, fresh_database, targets
 
 CONCURRENCY = 8
@@ -73,11 +79,91 @@ async def _load(base: str, token: str, seconds: float) -> list[float]:
     return latencies
 
 
+def _query_filters() -> list[tuple[RepFilter, int | None]]:
+    """The same four shapes as `_queries`, as storage filters (filter, cursor)."""
+    return [
+        (RepFilter(), None),
+        (RepFilter(athlete_id=3, variant=SetVariant.BACK_SQUAT, butt_wink=True), None),
+        (
+            RepFilter(
+                athlete_id=5,
+                since=datetime(2026, 3, 1, tzinfo=UTC),
+                until=datetime(2026, 3, 31, tzinfo=UTC),
+            ),
+            None,
+        ),
+        (RepFilter(athlete_id=7), 60000),
+    ]
+
+
+def _best_ms(call, repeats: int) -> float:
+    """Best CPU time of `call` in ms (the process's CPU, all threads: on a shared machine
+    wall time mostly measures waiting for a core)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        call()
+        best = min(best, time.process_time() - started)
+    return best * 1e3
+
+
+def in_process(database, url: str, schema: str | None, token: str, repeats: int = 30) -> None:
+    """Whole request in process vs the bare fetch of the same page, per query shape."""
+    from api.http import create_app
+    from api.settings import Settings
+
+    settings = Settings(database_url=url, database_schema=schema, gateway_id="bench")
+    app = create_app(settings, database=database)
+    print("| query | bare fetch (CPU) | request in process (CPU) | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for path, (where, cursor) in zip(_queries(), _query_filters()):
+        compiled = rep_page_query(where, cursor, 100).compile(database.engine)
+        values = compiled.construct_params()
+        for name, process in compiled._bind_processors.items():  # as SQLAlchemy binds
+            values[name] = process(values[name])
+        if database.engine.dialect.name == "sqlite":
+            params = tuple(values[name] for name in compiled.positiontup)  # qmark style
+        else:
+            params = values
+        raw = database.engine.raw_connection()
+
+        def bare(raw=raw, sql=str(compiled), params=params) -> None:
+            cursor_ = raw.cursor()
+            cursor_.execute(sql, params)
+            cursor_.fetchall()
+            cursor_.close()
+
+        try:
+            bare()
+            bare_ms = _best_ms(bare, repeats)
+        finally:
+            raw.close()
+        request_ms = asyncio.run(_request_ms(app, token, path, repeats))
+        print(f"| `{path}` | {bare_ms:.2f} ms | {request_ms:.2f} ms | {request_ms / bare_ms:.1f} |")
+
+
+async def _request_ms(app, token: str, path: str, repeats: int) -> float:
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://app", headers=headers
+    ) as client:
+        best = float("inf")
+        for _ in range(repeats + 1):
+            started = time.process_time()
+            response = await client.get(path)
+            best = min(best, time.process_time() - started)
+            assert response.status_code == 200, response.text
+    return best * 1e3
+
+
 def run(label: str, url: str, schema: str | None, n_reps: int, seconds: float) -> None:
     database = fresh_database(url, schema)
     fill_s = fill_reps(database, n_reps)
     with database.sessions.begin() as db:
         _, token = create_token(db, "bench", TokenRole.READ)
+    print(f"\n{label}, {n_reps} reps (bulk-loaded in {fill_s:.1f} s)\n")
+    in_process(database, url, schema, token)
     database.dispose()
     port = _free_port()
     env = dict(os.environ, WINKWATCH_DATABASE_URL=url, WINKWATCH_GATEWAY_ID="bench")
@@ -125,7 +211,7 @@ def main() -> None:
     global CONCURRENCY
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--reps", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, nargs="+", default=[100_000])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--concurrency", type=int, default=CONCURRENCY, help="HTTP clients (requests in flight)"
@@ -133,8 +219,9 @@ def main() -> None:
     args = parser.parse_args()
     CONCURRENCY = args.concurrency
     with tempfile.TemporaryDirectory() as tmp:
-        for label, url, schema in targets(tmp, args.db):
-            run(label, url, schema, args.reps, args.seconds)
+        for n_reps in args.reps:
+            for label, url, schema in targets(tmp, args.db):
+                run(label, url, schema, n_reps, args.seconds)
 
 
 if __name__ == "__main__":

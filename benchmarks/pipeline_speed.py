@@ -5,6 +5,10 @@ analysed with every orientation engine that is fast enough to matter; samples/s 
 samples of both sensors. Best of several repeats (machines are noisy). Goal: >= 500k/s
 with the default engine.
 
+Floor, same run: `vqf.offlineVQF` alone on the arrays the pipeline fuses (both sensors
+resampled on the common grid), i.e. the default engine's own cost. Goal: the whole
+pipeline within 1.15x of it.
+
 Usage: python benchmarks/pipeline_speed.py [REPEATS]
 """
 
@@ -29,6 +33,7 @@ def main(argv: list[str]) -> int:
     print(f"recording: {samples} samples ({samples // 2} per sensor, {sim.sacrum.t_s[-1]:.0f} s)\n")
     print("| engine | best time | samples/s |")
     print("| --- | --- | --- |")
+    floor_s = _offline_vqf_floor(sim, repeats)
     for engine in ("vqf-offline", "vqf", "madgwick"):
         config = replace(AnalysisConfig(), engine=engine)
         best = float("inf")
@@ -37,7 +42,41 @@ def main(argv: list[str]) -> int:
             analyze_recordings(sim.sacrum, sim.thigh, config=config)
             best = min(best, time.perf_counter() - start)
         print(f"| {engine} | {best * 1000:.1f} ms | {samples / best:,.0f} |")
+        if engine == "vqf-offline":
+            ratio = best / floor_s
+    print(
+        f"\nfloor: vqf.offlineVQF alone on the same arrays {floor_s * 1000:.1f} ms; "
+        f"pipeline (vqf-offline) / floor = {ratio:.2f} (goal <= 1.15)"
+    )
     return 0
+
+
+def _offline_vqf_floor(sim, repeats: int) -> float:
+    """Best time of `vqf.offlineVQF` on both sensors' resampled arrays."""
+    import numpy as np
+    import vqf
+
+    from fusion.pipeline import _common_grid
+    from fusion.resample import resample_to_grid
+
+    grid = _common_grid(sim.sacrum, sim.thigh, None)
+    arrays = []
+    for rec in (sim.sacrum, sim.thigh):
+        samples = resample_to_grid(rec, grid)
+        arrays.append(
+            (
+                np.ascontiguousarray(samples.gyr_radps),
+                np.ascontiguousarray(samples.acc_mps2),
+                1.0 / samples.rate_hz,
+            )
+        )
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for gyr, acc, ts in arrays:
+            vqf.offlineVQF(gyr, acc, None, ts)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.calibration import SegmentCalibration, sagittal_angle_deg
+from fusion.percentile import percentile
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class SagittalAngles:
 
 def thigh_sign(thigh_raw_deg: np.ndarray) -> float:
     """+1 or -1 so that the thigh's larger excursion from standing is positive."""
-    upper = np.percentile(thigh_raw_deg, 99)
-    lower = np.percentile(thigh_raw_deg, 1)
+    upper = percentile(thigh_raw_deg, 99)
+    lower = percentile(thigh_raw_deg, 1)
     return 1.0 if upper >= -lower else -1.0
 
 
@@ -40,7 +41,7 @@ def pelvis_sign(pelvis_raw_deg: np.ndarray, thigh_deg: np.ndarray) -> float:
     Only the first part of each descent (thigh below 60 % of the set's depth) is used, since
     near the bottom a butt wink turns the pelvis the other way on purpose.
     """
-    deep = np.percentile(thigh_deg, 98)
+    deep = percentile(thigh_deg, 98)
     dthigh = np.gradient(thigh_deg)
     early_descent = (dthigh > 0) & (thigh_deg > 0.1 * deep) & (thigh_deg < 0.6 * deep)
     if np.count_nonzero(early_descent) < 5:

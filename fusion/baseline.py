@@ -29,6 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from fusion.percentile import median
+
 # Global default: see README "Choosing the butt-wink threshold" for the data behind it.
 DEFAULT_WINK_THRESHOLD_DEG = 5.0
 K_SPREAD = 3.0  # threshold = centre + K_SPREAD x spread (see module docstring)
@@ -91,8 +93,8 @@ def personal_baseline(non_winking_wink_deg: Iterable[float]) -> PersonalBaseline
     values = values[np.isfinite(values)]
     if values.size == 0:
         return PersonalBaseline(0.0, 0.0, 0)
-    centre = float(np.median(values))
-    spread = MAD_TO_SD * float(np.median(np.abs(values - centre)))
+    centre = float(median(values))
+    spread = MAD_TO_SD * float(median(np.abs(values - centre)))
     return PersonalBaseline(centre, max(spread, MIN_SPREAD_DEG), int(values.size))
 
 

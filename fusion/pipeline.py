@@ -29,7 +29,9 @@ from fusion.calibration import (
 from fusion.errors import AnalysisError
 from fusion.gaps import stretches_between_gaps, up_across_gaps
 from fusion.metrics import rep_metrics
-from fusion.orientation import DEFAULT_OFFLINE_ENGINE, estimate_orientation, up_in_sensor_frame
+from fusion.orientation import DEFAULT_OFFLINE_ENGINE
+from fusion.orientation.windowed import estimate_up
+from fusion.percentile import median
 from fusion.quality import (
     MIN_RECORDING_S,
     calibration_findings,
@@ -182,16 +184,13 @@ def fuse_sensor(
     findings += rest_gravity_finding(rest_norm, name)
     acc = samples.acc_mps2
     if abs(rest_norm / STANDARD_GRAVITY_MPS2 - 1) > GRAVITY_RESCALE_TOLERANCE:
-        acc = acc * (STANDARD_GRAVITY_MPS2 / rest_norm)
+        acc *= STANDARD_GRAVITY_MPS2 / rest_norm  # the resampled copy is ours to scale
     stretches = stretches_between_gaps(rec.t_s, grid)
     if not stretches:
         raise AnalysisError(f"the {name} recording has no stretch of samples without long gaps")
 
     def up_of(stretch: slice) -> np.ndarray:
-        quat = estimate_orientation(
-            samples.gyr_radps[stretch], acc[stretch], samples.rate_hz, engine=config.engine
-        )
-        return up_in_sensor_frame(quat)
+        return estimate_up(samples.gyr_radps[stretch], acc[stretch], samples.rate_hz, config.engine)
 
     up = up_across_gaps(stretches, grid.size, up_of)
     clipped_grid = np.interp(grid, rec.t_s, clipped.astype(float)) > 0
@@ -328,9 +327,9 @@ def _standing_angle_deg(
     when there are fewer than `MIN_REPS_FOR_STANDING` complete reps."""
     tops = [i for w in windows if w.edge is None for i in (w.start, w.end)]
     if len(tops) >= 2 * MIN_REPS_FOR_STANDING:
-        return float(np.median(trace.angle_deg[tops]))
+        return float(median(trace.angle_deg[tops]))
     still = calibration.still
-    return float(np.median(trace.angle_deg[still.start : still.stop]))
+    return float(median(trace.angle_deg[still.start : still.stop]))
 
 
 def _segmentation_findings(

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fusion.percentile import median, percentile
+
 ENTER_DEG = 20.0  # rise above standing that starts a rep (a shallow partial squat is ~40)
 EXIT_DEG = 10.0  # fall back below this above standing to end it (hysteresis: 10 deg)
 LEAVE_FRACTION = 0.05  # start/end: within 5 % of the rep's excursion from the standing level
@@ -57,7 +59,7 @@ class Segmentation:
 
 def standing_level_deg(thigh_deg: np.ndarray) -> float:
     """The set's standing thigh angle: a low percentile, robust to a few odd samples."""
-    return float(np.percentile(thigh_deg, 5))
+    return percentile(thigh_deg, 5)
 
 
 def _hysteresis_runs(values: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
@@ -103,7 +105,7 @@ def segment_reps(
         reps.append(_complete_window(thigh_deg, runs, k, base))
     incomplete = len(edges)
     if keep_edges and reps and edges:
-        typical = float(np.median([thigh_deg[w.bottom] for w in reps])) - base
+        typical = float(median([thigh_deg[w.bottom] for w in reps])) - base
         for k, edge in edges:
             window = _edge_window(thigh_deg, runs, k, base, edge)
             if thigh_deg[window.bottom] - base < EDGE_MIN_DEPTH_SHARE * typical:

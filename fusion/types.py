@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.baseline import DEFAULT_WINK_THRESHOLD_DEG
+from fusion.percentile import median
 
 STANDARD_GRAVITY_MPS2 = 9.80665
 
@@ -51,7 +52,7 @@ class ImuRecording:
         """Sampling rate from the median sample interval (robust to gaps and jitter)."""
         if len(self) < 2:
             return float("nan")
-        return float(1.0 / np.median(np.diff(self.t_s)))
+        return 1.0 / median(np.diff(self.t_s))
 
 
 # The exact leading columns of `winkwatch analyze` output; more may follow.

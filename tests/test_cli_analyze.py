@@ -179,3 +179,29 @@ def test_a_bad_baseline_file_is_exit_2(recording, tmp_path, text, words) -> None
     bad.write_text(text)
     code, stderr, _ = _baseline_run(recording, bad)
     assert code == 2 and words in stderr and str(bad) in stderr
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('0,0,0,9.8,0,0,0\n"0.01,0,0,9.8,0,0,0\n', "never closed"),
+        ("0,0,0,9.8,0,0,0\n0.01," + "9" * 140_000 + ",0,9.8,0,0,0\n", "longer than"),
+    ],
+)
+def test_hostile_csv_is_a_clean_error_with_exit_2(recording, tmp_path, body, words) -> None:
+    sacrum, _, _ = recording
+    bad = tmp_path / "thigh.csv"
+    bad.write_text("t_s,ax_mps2,ay_mps2,az_mps2,gx_radps,gy_radps,gz_radps\n" + body)
+    result = runner.invoke(app, ["analyze", "--sacrum", str(sacrum), "--thigh", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}, line 3" in result.stderr and words in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_byte_order_mark_header_is_analysed(recording, tmp_path) -> None:
+    sacrum, thigh, sim = recording
+    with_bom = tmp_path / "thigh.csv"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + thigh.read_bytes())
+    result = runner.invoke(app, ["analyze", "--sacrum", str(sacrum), "--thigh", str(with_bom)])
+    assert result.exit_code == 0, result.output
+    assert len(list(csv.reader(io.StringIO(result.stdout)))) == 1 + len(sim.reps)

@@ -52,3 +52,86 @@ def test_malformed_files_name_line_and_problem(
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RecordingFormatError, match="not found"):
         read_recording_csv(tmp_path / "nope.csv")
+
+
+# Hostile files: each must give a clean RecordingFormatError (or be accepted), never a
+# traceback from the csv module or pyarrow.
+@pytest.mark.parametrize(
+    ("body", "line", "words"),
+    [
+        (HEADER + '\n0,1,2,3,4,5,6\n"0.01,1,2,3,4,5,6\n0.02,1,2,3,4,5,6\n', 3, "never closed"),
+        (HEADER + '\n0,1,2,3,4,5,6\n0.01,1,2,"3,4,5,6\n', 3, "never closed"),
+        (HEADER + "\n0,1,2,3,4,5,6\n0.01," + "1" * 131073 + ",2,3,4,5,6\n", 3, "longer than"),
+        (HEADER + "\n0,1,2,3,4,5,6\n0.01,1," + "x" * 100000 + ",3,4,5,6\n", 3, "not a number"),
+    ],
+)
+def test_hostile_files_are_clean_errors(tmp_path: Path, body: str, line: int, words: str) -> None:
+    path = tmp_path / "hostile.csv"
+    path.write_text(body)
+    with pytest.raises(RecordingFormatError) as info:
+        read_recording_csv(path)
+    assert info.value.line == line
+    assert words in str(info.value)
+    assert len(str(info.value)) < 400  # a 100k-character cell is not echoed whole
+
+
+def test_utf8_byte_order_mark_before_the_header_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,3,4,5,6\n").encode())
+    rec = read_recording_csv(path)
+    np.testing.assert_array_equal(rec.t_s, [0.0, 0.01])
+    np.testing.assert_array_equal(rec.gyr_radps[1], [4.0, 5.0, 6.0])
+
+
+def _large_body(rows: int) -> list[str]:
+    rng = np.random.default_rng(3)
+    data = np.column_stack([np.arange(rows) / 200.0, rng.normal(size=(rows, 6))])
+    return [",".join(f"{value:.9g}" for value in row) for row in data]
+
+
+@pytest.fixture(scope="module")
+def large_lines() -> list[str]:
+    return _large_body(30_000)  # ~2 MB: read by the fast (pyarrow) path
+
+
+def test_fast_path_reads_exactly_what_the_careful_reader_reads(
+    tmp_path: Path, large_lines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sensor_gateway.recording_csv as module
+
+    path = tmp_path / "large.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([HEADER, *large_lines, ""]).encode())
+    assert path.stat().st_size >= module.FAST_READER_MIN_BYTES
+    fast = module._read_fast(path)
+    assert fast is not None
+    monkeypatch.setattr(module, "FAST_READER_MIN_BYTES", 1 << 40)
+    careful = read_recording_csv(path)
+    np.testing.assert_array_equal(fast.t_s, careful.t_s)
+    np.testing.assert_array_equal(fast.acc_mps2, careful.acc_mps2)
+    np.testing.assert_array_equal(fast.gyr_radps, careful.gyr_radps)
+    assert len(fast) == 30_000
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "words"),
+    [
+        ("{t},1,2,x,4,5,6", "az_mps2 is 'x'"),
+        ("{t},1,2,3,nan,5,6", "finite"),
+        ("{t},1,2,3,4,5", "expected 7 values"),
+        ("{t},1,,3,4,5,6", "ay_mps2 is ''"),
+        ("0,1,2,3,4,5,6", "does not increase"),
+        ('"{t},1,2,3,4,5,6', "never closed"),
+    ],
+)
+def test_large_files_name_the_bad_line_too(
+    tmp_path: Path, large_lines: list[str], bad_line: str, words: str
+) -> None:
+    lines = list(large_lines)
+    index = 25_000
+    lines[index] = bad_line.format(t=index / 200.0 + 0.001)
+    path = tmp_path / "large_bad.csv"
+    path.write_text("\n".join([HEADER, *lines, ""]))
+    with pytest.raises(RecordingFormatError) as info:
+        read_recording_csv(path)
+    assert info.value.line == index + 2  # 1-based, after the header
+    assert words in str(info.value)

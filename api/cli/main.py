@@ -2,24 +2,17 @@
 
 Each command lives in its own module and adds itself with `register(app)`; heavy imports
 (FastAPI, SQLAlchemy, bleak, matplotlib) stay inside the command functions so that
-`winkwatch analyze` starts fast.
+`winkwatch analyze` starts fast. The console script (`run`) builds only the module of the
+command asked for: typer inspects the parameters of every registered command before it
+runs one.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
-
-app = typer.Typer(
-    name="winkwatch",
-    help="WinkWatch: rep-by-rep butt-wink detection from a sacrum and a thigh IMU.",
-    no_args_is_help=True,
-    add_completion=False,
-    # Plain click help: flags show no `<bool>` metavar, and rich is not imported for --help.
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
 
 # Modules under api.cli that define `register(app)`; one command group each.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -33,6 +26,23 @@ COMMAND_MODULES: tuple[str, ...] = (
     "assess_command",
 )
 
+# The module of each top-level command, for `run`. A command missing here still works
+# (every module is then registered); tests/test_cli_startup.py checks the map is complete.
+COMMAND_HOMES: dict[str, str] = {
+    "simulate": "simulate_command",
+    "analyze": "analyze_command",
+    "orient": "orient_command",
+    "gateway": "gateway_commands",
+    "scan": "gateway_commands",
+    "serve": "server_commands",
+    "sets": "server_commands",
+    "token": "server_commands",
+    "export": "server_commands",
+    "reanalyze": "server_commands",
+    "demo": "demo_command",
+    "plot": "plot_command",
+}
+
 
 def _print_version(value: bool) -> None:
     if value:
@@ -42,7 +52,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     version: bool = typer.Option(
         False,
@@ -55,7 +64,6 @@ def main(
     """WinkWatch: rep-by-rep butt-wink detection from a sacrum and a thigh IMU."""
 
 
-@app.command()
 def version() -> None:
     """Print the installed WinkWatch version."""
     from importlib.metadata import version as package_version
@@ -63,8 +71,33 @@ def version() -> None:
     typer.echo(package_version("winkwatch"))
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"api.cli.{_name}").register(app)
+def build_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
+    """The `winkwatch` app with the commands of `modules` (default: all of them)."""
+    app = typer.Typer(
+        name="winkwatch",
+        help="WinkWatch: rep-by-rep butt-wink detection from a sacrum and a thigh IMU.",
+        no_args_is_help=True,
+        add_completion=False,
+        # Plain click help: flags show no `<bool>` metavar, and rich (with markdown-it,
+        # ~150 ms of imports) is not imported for --help or a usage error.
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(main)
+    app.command()(version)
+    for name in modules:
+        importlib.import_module(f"api.cli.{name}").register(app)
+    return app
+
+
+def run() -> None:
+    """Console-script entry point: build only the command that is asked for."""
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    home = COMMAND_HOMES.get(command)
+    build_app((home,) if home else COMMAND_MODULES)()
+
+
+app = build_app()
 
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    run()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
-from api.auth import Principal, authenticate
+from api.auth import Principal, authenticate, hash_secret
 from api.http.guard import FailedAuthLimiter, too_many_attempts_detail
 from api.settings import Settings
 from api.storage.db import Database
@@ -54,7 +56,7 @@ def principal_for(database: Database, secret: str | None) -> Principal | None:
         return authenticate(db, secret)
 
 
-def require_reader(
+async def require_reader(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -68,7 +70,7 @@ def require_reader(
             too_many_attempts_detail(retry_after_s),
             headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
         )
-    principal = principal_for(request.app.state.database, secret)
+    principal = await _principal_cached(request.app, secret) if secret else None
     if principal is None:
         if secret:
             limiter.record_failure(client)
@@ -78,6 +80,32 @@ def require_reader(
             "from `winkwatch token create`",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return principal
+
+
+# Known tokens are looked up in the database at most once per this many seconds, so most
+# requests need no session (nor worker thread) for auth; a revoked token (`winkwatch
+# token revoke`, possibly from another process) stops working within this time.
+TOKEN_CACHE_TTL_S = 2.0
+TOKEN_CACHE_MAX_ENTRIES = 1000
+
+
+async def _principal_cached(app: FastAPI, secret: str) -> Principal | None:
+    cache: dict[str, tuple[Principal, float]] | None = getattr(app.state, "token_cache", None)
+    if cache is None:
+        cache = app.state.token_cache = {}
+    digest = hash_secret(secret)
+    hit = cache.get(digest)
+    now_s = time.monotonic()
+    if hit is not None and hit[1] > now_s:
+        return hit[0]
+    principal = await run_in_threadpool(principal_for, app.state.database, secret)
+    if principal is None:
+        cache.pop(digest, None)
+        return None
+    if len(cache) >= TOKEN_CACHE_MAX_ENTRIES:
+        cache.clear()
+    cache[digest] = (principal, now_s + TOKEN_CACHE_TTL_S)
     return principal
 
 

@@ -168,6 +168,9 @@ class Rep(Base):
     __tablename__ = "reps"
     __table_args__ = (
         Index("ix_reps_athlete_performed", "athlete_id", "performed_at"),
+        # Rep lists are one athlete's reps newest first (ORDER BY id DESC): walking this
+        # index backwards needs no sort, however many reps the athlete has.
+        Index("ix_reps_athlete_id", "athlete_id", "id"),
         Index("ix_reps_set_rep", "set_id", "rep"),
     )
 

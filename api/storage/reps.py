@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
 from api.storage import catalog
 from api.storage.db import get_or_not_found
 from api.storage.models import ExerciseSet, Rep
-from api.storage.paging import Page, fetch_page
+from api.storage.paging import MAX_PAGE_SIZE, Page, fetch_page
 from api.vocab import SetVariant
 
-EXPORT_BATCH_ROWS = 2000  # rows fetched per round trip while streaming an export
+EXPORT_BATCH_ROWS = 5000  # rows fetched per round trip while streaming an export
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,28 @@ def list_reps(
     return fetch_page(db, where.apply(select(Rep)), Rep.id, cursor, limit)
 
 
+def rep_page_query(where: RepFilter, cursor: int | None, limit: int) -> Select:
+    """The statement of one rep-list page: `limit` + 1 rows (the extra says there are more)."""
+    table = Rep.__table__
+    query = where.apply(select(table))
+    if cursor is not None:
+        query = query.where(table.c.id < cursor)
+    return query.order_by(table.c.id.desc()).limit(limit + 1)
+
+
+def list_rep_rows(
+    db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100
+) -> tuple[list[dict], int | None]:
+    """Like `list_reps`, as plain dicts (column name -> value): no ORM objects to build."""
+    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    result = db.connection().execute(rep_page_query(where, cursor, limit))
+    keys = tuple(result.keys())
+    rows = [dict(zip(keys, row)) for row in result.fetchmany(limit + 1)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["id"] if more and rows else None)
+
+
 def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:
     """Every matching rep (its columns + `session_id`), oldest first, in bounded memory.
 
@@ -88,6 +110,32 @@ def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:
             return
         yield from rows
         last_id = rows[-1]["id"]
+        if len(rows) < EXPORT_BATCH_ROWS:
+            return
+
+
+def iter_rep_tuples(
+    db: Session, where: RepFilter, columns: Sequence[ColumnElement], id_position: int
+) -> Iterator[Sequence]:
+    """`columns` (of reps, or of the rep's set) of every matching rep, oldest first, as
+    plain tuples in batches of EXPORT_BATCH_ROWS; `columns[id_position]` must be reps.id.
+
+    The keyset walk of `iter_rep_rows` without building a mapping per row.
+    """
+    table = Rep.__table__
+    last_id = 0
+    while True:
+        query = (
+            where.apply(select(*columns).join(ExerciseSet, ExerciseSet.id == table.c.set_id))
+            .where(table.c.id > last_id)
+            .order_by(table.c.id)
+            .limit(EXPORT_BATCH_ROWS)
+        )
+        rows = db.connection().execute(query).all()  # Core rows: no ORM loading step
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1][id_position]
         if len(rows) < EXPORT_BATCH_ROWS:
             return
 
