@@ -10,7 +10,7 @@ Artists carry ids (`gid`): "rep-N" for a rep's span, "onset-N" for its onset lin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,9 @@ class PlotRep:
     @classmethod
     def from_any(cls, rep: Any) -> PlotRep:
         """From a RepMetrics, a stored Rep row or RepPublic (attributes) or a CSV row (mapping)."""
-        get = rep.get if isinstance(rep, Mapping) else lambda name: getattr(rep, name, None)
+        get: Callable[[str], Any] = (
+            rep.get if isinstance(rep, Mapping) else lambda name: getattr(rep, name, None)
+        )
         try:
             return cls(
                 rep=int(get("rep")),
@@ -72,7 +74,7 @@ def _truthy(value: object) -> bool:
 def _optional_float(value: object) -> float | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    number = float(value)
+    number = float(value)  # type: ignore[arg-type]  # float() raises on anything else
     return number if np.isfinite(number) else None
 
 

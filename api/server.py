@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -28,6 +29,12 @@ from api.storage.models import Athlete
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement
 
+if TYPE_CHECKING:
+    import uvicorn
+
+    from sensor_gateway.gateway import Gateway
+    from sensor_gateway.sources.simulated import PlayedSet, SimulatedAthlete
+
 log = logging.getLogger(__name__)
 
 SIMULATED_NAME = "Simulated athlete {index}"
@@ -36,15 +43,15 @@ SIMULATED_NAME = "Simulated athlete {index}"
 @dataclass
 class Server:
     app: FastAPI
-    gateway: object
+    gateway: Gateway
     sink: DatabaseSink
     database: Database
-    scratch: tempfile.TemporaryDirectory | None = None  # simulated sensors' gateway config
+    scratch: tempfile.TemporaryDirectory[str] | None = None  # simulated sensors' gateway config
 
 
 def simulated_athlete_ids(database: Database, count: int) -> list[int]:
     """Database ids of `count` simulated athletes (created on first use, reused after)."""
-    ids = []
+    ids: list[int] = []
     with database.sessions.begin() as db:
         for index in range(1, count + 1):
             name = SIMULATED_NAME.format(index=index)
@@ -92,19 +99,19 @@ def build_server(
     return Server(app=app, gateway=gateway, sink=sink, database=database, scratch=scratch)
 
 
-def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> None:
+def _add_simulation(gateway: Gateway, database: Database, count: int, realtime: bool) -> None:
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
-    athletes = []
+    athletes: list[SimulatedAthlete] = []
     for index, athlete_id in enumerate(simulated_athlete_ids(database, count)):
         athlete = SimulatedAthlete(athlete_id=str(athlete_id), seed=index + 1)
         athletes.append(athlete)
         register_simulated_sensors(gateway, database, athlete, athlete_id, "simulated")
 
-    def on_set_start(athlete, _played) -> None:
+    def on_set_start(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
         gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, "simulated")
 
-    def on_set_end(athlete, _played) -> None:
+    def on_set_end(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
         gateway.stop_set(athlete.athlete_id)
 
     gateway.add_source(
@@ -115,7 +122,7 @@ def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> 
 
 
 def register_simulated_sensors(
-    gateway, database: Database, athlete, athlete_id: int, label: str
+    gateway: Gateway, database: Database, athlete: SimulatedAthlete, athlete_id: int, label: str
 ) -> None:
     """Store a simulated athlete's two sensors (assigned to `athlete_id`) and tell the gateway."""
     from sensor_gateway.samples import SensorKind
@@ -135,7 +142,7 @@ def register_simulated_sensors(
         )
 
 
-def _add_ble_source(gateway) -> None:
+def _add_ble_source(gateway: Gateway) -> None:
     """Stream the BLE sensors assigned in the gateway config (read at start)."""
     assignments = gateway.assignments.all()
     if not assignments:
@@ -153,11 +160,11 @@ def _add_ble_source(gateway) -> None:
 
 # uvicorn gives connections this long to finish on shutdown, then cancels them; with the
 # gateway's own bound (STOP_TIMEOUT_S) a stop takes well under 5 s in every case.
-GRACEFUL_SHUTDOWN_S = 1.0
+GRACEFUL_SHUTDOWN_S = 1  # uvicorn takes whole seconds
 GATEWAY_STOP_TIMEOUT_S = 3.0
 
 
-def http_server(server: Server, host: str, port: int, log_level: str = "info"):
+def http_server(server: Server, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
     """The uvicorn server for `server.app` (set `.should_exit = True` to stop it).
 
     Signals are not captured by uvicorn: `serve` handles SIGINT/SIGTERM itself so that the
@@ -224,7 +231,12 @@ async def _stop_with_http(http, gateway) -> None:
 
 
 async def serve(
-    server: Server, host: str, port: int, log_level: str = "info", *, http=None
+    server: Server,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    http: uvicorn.Server | None = None,
 ) -> None:
     """Serve HTTP and run the gateway until Ctrl+C / SIGTERM; then stop both cleanly."""
     http = http or http_server(server, host, port, log_level)

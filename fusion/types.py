@@ -5,7 +5,7 @@ Conventions used throughout `fusion`:
 - specific force `acc_mps2`: (N, 3) m/s^2 in the sensor frame (reads +9.81 along "up" at rest);
 - angular rate `gyr_radps`: (N, 3) rad/s in the sensor frame;
 - quaternions `quat_wxyz`: (N, 4) scalar-first, sensor-to-earth, earth z up;
-- angles in degrees with the sign conventions of DOMAIN.md: thigh angle 0 standing, 90
+- angles in degrees with the sign conventions of docs/domain.md: thigh angle 0 standing, 90
   parallel; pelvic tilt relative to standing, anterior positive; hip flexion = thigh angle +
   pelvic tilt.
 """

@@ -33,10 +33,10 @@ async def sensor_status(request: Request, _: Reader):
     return [
         SensorLive(
             address=s.address,
-            kind=getattr(s.kind, "value", s.kind),
+            kind=s.kind.value,
             athlete_id=s.athlete_id,
             placement=s.placement,
-            state=getattr(s.state, "value", s.state),
+            state=s.state.value,
             battery_pct=s.battery_pct,
             rssi_dbm=s.rssi_dbm,
             samples=s.samples,
