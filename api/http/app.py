@@ -84,9 +84,21 @@ def create_app(
         sensors,
         sessions,
         sets,
+        vocabulary,
     )
 
-    for module in (health, athletes, sensors, sessions, sets, reps, exports, live, assessments):
+    for module in (
+        health,
+        vocabulary,
+        athletes,
+        sensors,
+        sessions,
+        sets,
+        reps,
+        exports,
+        live,
+        assessments,
+    ):
         app.include_router(module.router)
     from api.dashboard import install_dashboard
 
