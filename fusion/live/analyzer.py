@@ -132,11 +132,6 @@ class LiveSquatAnalyzer:
         self._buffers[placement].append(t_s[finite], acc[finite], gyr[finite])
         return self._advance()
 
-    def finish(self) -> list[LiveEvent]:
-        """End of the set: a rep still in progress is incomplete and is dropped."""
-        self._rep = None
-        return []
-
     # Grid ---------------------------------------------------------------------------------
 
     def _check_placement(self, placement: str) -> None:
