@@ -17,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from api.errors import WinkWatchError
+
 THIGH_COLOR, TILT_COLOR, HIP_COLOR, WINK_COLOR = "#1f6fd1", "#e8890c", "#8e5cc7", "#d62728"
 
 
-class PlotError(ValueError):
+class PlotError(WinkWatchError, ValueError):
     """The plot cannot be made from these inputs (the message says what to change)."""
 
 

@@ -16,6 +16,7 @@ from typing import IO
 import numpy as np
 
 from fusion.types import ImuRecording
+from sensor_gateway.errors import GatewayError
 
 RECORDING_CSV_HEADER: tuple[str, ...] = (
     "t_s",
@@ -28,7 +29,7 @@ RECORDING_CSV_HEADER: tuple[str, ...] = (
 )
 
 
-class RecordingFormatError(ValueError):
+class RecordingFormatError(GatewayError, ValueError):
     """A raw-recording CSV file is malformed. Carries the file, line (1-based) and problem."""
 
     def __init__(self, path: str | Path, line: int | None, problem: str) -> None:
