@@ -25,7 +25,7 @@ from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import open_database
 from api.storage.models import Athlete
-from api.storage.recorder import DatabaseSink
+from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import SetVariant
 from fusion.simulator import SquatSetSpec
 
@@ -133,6 +133,7 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
     database = open_database(settings.database_url, settings.database_schema)
+    interrupted = recover_after_restart(database, settings.gateway_id)  # a kept --data-dir
     sink = DatabaseSink(
         database,
         gateway_id=settings.gateway_id,
@@ -179,7 +180,9 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
             athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end
         )
     )
-    return Server(app=app, gateway=gateway, sink=sink, database=database)
+    return Server(
+        app=app, gateway=gateway, sink=sink, database=database, interrupted_set_ids=interrupted
+    )
 
 
 def _athlete_id(database, demo: DemoAthlete) -> int:

@@ -14,7 +14,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import Database, open_database
 from api.storage.models import Athlete
-from api.storage.recorder import DatabaseSink
+from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import Placement
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class Server:
     sink: DatabaseSink
     database: Database
     scratch: tempfile.TemporaryDirectory[str] | None = None  # simulated sensors' gateway config
+    interrupted_set_ids: list[int] = field(default_factory=list)  # left recording by the last run
 
 
 def simulated_athlete_ids(database: Database, count: int) -> list[int]:
@@ -72,6 +73,8 @@ def build_server(
     from sensor_gateway.gateway import Gateway
 
     database = open_database(settings.database_url, settings.database_schema)
+    # Sets left recording by a previous run are marked interrupted before anything new is written.
+    interrupted = recover_after_restart(database, settings.gateway_id)
     gateway_settings = GatewaySettings()
     scratch = None
     if simulate:
@@ -89,14 +92,20 @@ def build_server(
         start_thread=False,
     )
     gateway = Gateway(gateway_settings, AssignmentStore(config_file), sink=sink)
-    # Sets left recording by a previous run are marked interrupted before anything new is written.
     app = create_app(settings, gateway, database=database, sink=sink)
     sink.start()
     if simulate:
         _add_simulation(gateway, database, simulate, realtime)
     else:
         _add_ble_source(gateway)
-    return Server(app=app, gateway=gateway, sink=sink, database=database, scratch=scratch)
+    return Server(
+        app=app,
+        gateway=gateway,
+        sink=sink,
+        database=database,
+        scratch=scratch,
+        interrupted_set_ids=interrupted,
+    )
 
 
 def _add_simulation(gateway: Gateway, database: Database, count: int, realtime: bool) -> None:

@@ -67,7 +67,7 @@ def serve(
         server = build_server(settings, simulate=simulate)
     except StorageError as exc:
         fail(str(exc))
-    interrupted = server.app.state.interrupted_set_ids
+    interrupted = server.interrupted_set_ids
     if interrupted:
         typer.echo(f"sets left recording by the last run, marked interrupted: {interrupted}")
     typer.echo(

@@ -6,28 +6,34 @@ import math
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from api.auth import Principal, authenticate
 from api.http.guard import FailedAuthLimiter, too_many_attempts_detail
+from api.service import LiveService
 from api.settings import Settings
 from api.storage.db import Database
 
 _bearer = HTTPBearer(auto_error=False, description="token from `winkwatch token create`")
 
 
-def get_database(request: Request) -> Database:
-    return request.app.state.database
+# The app factory puts these on `app.state`; routes get them only through the dependencies
+# below (HTTPConnection: the same for HTTP requests and WebSockets).
 
 
-def get_db(request: Request) -> Iterator[Session]:
+def get_database(connection: HTTPConnection) -> Database:
+    database: Database = connection.app.state.database
+    return database
+
+
+def get_db(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, before the answer is
     sent (`DbDep` has scope "function"), rolled back if it raises. A commit that fails
     raises into the error handlers (503), so a 2xx is only ever sent for stored data."""
-    db = request.app.state.database.sessions()
+    db = database.sessions()
     try:
         yield db
         db.commit()
@@ -38,8 +44,20 @@ def get_db(request: Request) -> Iterator[Session]:
         db.close()
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def get_settings(connection: HTTPConnection) -> Settings:
+    settings: Settings = connection.app.state.settings
+    return settings
+
+
+def get_service(connection: HTTPConnection) -> LiveService:
+    """Sets and sensors through the live gateway (or the database alone without one)."""
+    service: LiveService = connection.app.state.service
+    return service
+
+
+def get_auth_limiter(connection: HTTPConnection) -> FailedAuthLimiter:
+    limiter: FailedAuthLimiter = connection.app.state.auth_limiter
+    return limiter
 
 
 def client_address(connection: HTTPConnection) -> str:
@@ -55,11 +73,12 @@ def principal_for(database: Database, secret: str | None) -> Principal | None:
 
 
 def require_reader(
-    request: Request,
+    connection: HTTPConnection,
+    database: Annotated[Database, Depends(get_database)],
+    limiter: Annotated[FailedAuthLimiter, Depends(get_auth_limiter)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    limiter: FailedAuthLimiter = request.app.state.auth_limiter
-    client = client_address(request)
+    client = client_address(connection)
     secret = credentials.credentials if credentials else None
     retry_after_s = limiter.retry_after_s(client) if secret else 0.0
     if retry_after_s > 0:  # a blocked client's tokens are not even looked at
@@ -68,7 +87,7 @@ def require_reader(
             too_many_attempts_detail(retry_after_s),
             headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
         )
-    principal = principal_for(request.app.state.database, secret)
+    principal = principal_for(database, secret)
     if principal is None:
         if secret:
             limiter.record_failure(client)
@@ -93,5 +112,6 @@ def require_admin(principal: Annotated[Principal, Depends(require_reader)]) -> P
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[LiveService, Depends(get_service)]
 Reader = Annotated[Principal, Depends(require_reader)]
 Admin = Annotated[Principal, Depends(require_admin)]
