@@ -33,6 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sensor_gateway.athlete_pipeline import (
+    AnalyzerFactory,
+    AthletePipeline,
+    default_analyzer_factory,
+)
 from sensor_gateway.clock import SensorClockMapper
 from sensor_gateway.config import AssignmentStore, GatewaySettings, SensorAssignment
 from sensor_gateway.errors import SetError
@@ -49,7 +54,6 @@ from sensor_gateway.events import (
     StopReason,
     WinkOnset,
 )
-from sensor_gateway.pipeline import AnalyzerFactory, AthletePipeline, default_analyzer_factory
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import LinkState, SampleBatch, SampleSource, SensorKind, SensorStatus
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
