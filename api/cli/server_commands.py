@@ -53,8 +53,8 @@ def serve(
     import logging
 
     from api.errors import StorageError
-    from api.server import build_server
-    from api.server import serve as run_server
+    from api.runtime import build_server
+    from api.runtime import serve as run_server
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

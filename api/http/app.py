@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.gateway_port import GatewayPort, LiveService
 from api.http.errors import document_error_responses, install_error_handlers
 from api.http.guard import FailedAuthLimiter
 from api.http.security_headers import install_security_headers
 from api.live_fanout import LiveFanout
-from api.service import GatewayPort, LiveService
 from api.settings import Settings
 from api.storage.db import Database, open_database
 from api.storage.recorder import DatabaseSink
@@ -35,9 +35,9 @@ def create_app(
 
     Without `database`, the one of `settings` is opened (and its schema upgraded) when the
     app starts and closed when it stops. With a `gateway`, pass the `sink` the gateway writes
-    into (see `api.server`), so that starting a set through the API and the gateway's own
+    into (see `api.runtime`), so that starting a set through the API and the gateway's own
     records meet in one place. Recovering sets a previous run left recording is the
-    runtime's job (`api.server.build_server`), before the gateway writes anything new.
+    runtime's job (`api.runtime.build_server`), before the gateway writes anything new.
     """
     settings = settings or Settings()
     live_fanout = (

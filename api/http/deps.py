@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from api.auth import Principal, authenticate
+from api.gateway_port import LiveService
 from api.http.guard import FailedAuthLimiter, too_many_attempts_detail
-from api.service import LiveService
 from api.settings import Settings
 from api.storage.db import Database
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from api.http import create_app
-from api.server import build_server
+from api.runtime import build_server
 from api.settings import Settings
 from api.storage import catalog
 from api.storage import sets as set_store

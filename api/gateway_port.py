@@ -1,4 +1,5 @@
-"""Composition of storage with the live gateway: what the HTTP routes call to act on sets.
+"""The API's port to the live gateway: `GatewayPort` (what the API needs from it, typed) and
+`LiveService` (storage composed with it: what the HTTP routes call to act on sets and sensors).
 
 The gateway (sensor_gateway) knows athletes by a string key; the database by an integer id.
 The gateway is configured with the database id as key (str(id)); `DatabaseSink` resolves

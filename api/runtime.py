@@ -1,4 +1,8 @@
-"""Run the HTTP API and the live gateway in one process and one event loop (`winkwatch serve`).
+"""The runtime: the HTTP API and the live gateway in one process and one event loop.
+
+`build_runtime` is the one place that puts database, sink, gateway and app together
+(`winkwatch serve` through `build_server`, `winkwatch demo` through
+`api.demo_scenario.build_demo_server`); `serve` runs it until Ctrl+C / SIGTERM.
 
 The gateway writes into a `DatabaseSink`; the API starts/stops sets on the gateway and
 streams its bus. With `simulate=N`, N simulated athletes (fusion.simulator through
@@ -65,39 +69,33 @@ def simulated_athlete_ids(database: Database, count: int) -> list[int]:
     return ids
 
 
-def build_server(
-    settings: Settings, *, simulate: int = 0, realtime: bool = True, config_dir: Path | None = None
+def build_runtime(
+    settings: Settings,
+    config_file: Path | None = None,
+    *,
+    scratch: tempfile.TemporaryDirectory[str] | None = None,
 ) -> Server:
-    """Database, sink, gateway (with simulated or BLE sources) and the app, ready to run."""
+    """The one way the runtime is put together (`serve`, `demo`): the database (upgraded, and
+    this gateway's sets left recording by a previous run marked interrupted before anything
+    new is written), the sink, the gateway writing into it (sensor assignments in
+    `config_file`, default the user's), and the app serving both. The caller adds sources."""
     from sensor_gateway.config import AssignmentStore, GatewaySettings
     from sensor_gateway.gateway import Gateway
 
     database = open_database(settings.database_url, settings.database_schema)
-    # Sets left recording by a previous run are marked interrupted before anything new is written.
     interrupted = recover_after_restart(database, settings.gateway_id)
     gateway_settings = GatewaySettings()
-    scratch = None
-    if simulate:
-        # Simulated sensors must not end up in the user's real sensor assignments.
-        if config_dir is None:
-            scratch = tempfile.TemporaryDirectory(prefix="winkwatch-sim-")
-            config_dir = Path(scratch.name)
-        config_file = config_dir / "gateway.json"
-    else:
-        config_file = gateway_settings.config_file
     sink = DatabaseSink(
         database,
         gateway_id=settings.gateway_id,
         commit_interval_s=settings.commit_interval_s,
         start_thread=False,
     )
-    gateway = Gateway(gateway_settings, AssignmentStore(config_file), sink=sink)
+    gateway = Gateway(
+        gateway_settings, AssignmentStore(config_file or gateway_settings.config_file), sink=sink
+    )
     app = create_app(settings, gateway, database=database, sink=sink)
     sink.start()
-    if simulate:
-        _add_simulation(gateway, database, simulate, realtime)
-    else:
-        _add_ble_source(gateway)
     return Server(
         app=app,
         gateway=gateway,
@@ -106,6 +104,26 @@ def build_server(
         scratch=scratch,
         interrupted_set_ids=interrupted,
     )
+
+
+def build_server(
+    settings: Settings, *, simulate: int = 0, realtime: bool = True, config_dir: Path | None = None
+) -> Server:
+    """`winkwatch serve`: the runtime with simulated athletes or the assigned BLE sensors."""
+    scratch = None
+    config_file = None
+    if simulate:
+        # Simulated sensors must not end up in the user's real sensor assignments.
+        if config_dir is None:
+            scratch = tempfile.TemporaryDirectory(prefix="winkwatch-sim-")
+            config_dir = Path(scratch.name)
+        config_file = config_dir / "gateway.json"
+    server = build_runtime(settings, config_file, scratch=scratch)
+    if simulate:
+        _add_simulation(server.gateway, server.database, simulate, realtime)
+    else:
+        _add_ble_source(server.gateway)
+    return server
 
 
 def _add_simulation(gateway: Gateway, database: Database, count: int, realtime: bool) -> None:
