@@ -41,13 +41,7 @@ def create_app(
     """
     settings = settings or Settings()
     live_fanout = (
-        None
-        if gateway is None
-        else LiveFanout(
-            gateway.bus,
-            angles_rate_hz=settings.live_angles_rate_hz,
-            max_queued=settings.live_queue_size,
-        )
+        None if gateway is None else LiveFanout(gateway.bus, max_queued=settings.live_queue_size)
     )
 
     def provide(app: FastAPI, database: Database) -> None:

@@ -1,7 +1,7 @@
 """Live streams per athlete or for the whole gym: WebSocket `/live/ws` and SSE `/live/events`.
 
 Messages are `sensor_gateway.events.event_to_dict` of every gateway event (live angles at
-most `live_angles_rate_hz` per athlete, wink onsets, reps, sets, sensor status with battery
+most the gateway's `live_angles_rate_hz` per athlete, wink onsets, reps, sets, sensor status with battery
 and gaps), serialized once per event for all clients (`api.http.live_fanout`). Each client
 has a bounded queue; a client that falls behind by more than `live_queue_size` messages is
 disconnected (WebSocket close 1013, SSE stream ends with an `error` event), so it never
