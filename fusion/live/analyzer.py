@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.angles import SagittalAngles
-from fusion.baseline import K_SPREAD, PersonalBaseline, WinkThreshold, wink_threshold
+from fusion.baseline import (
+    DEFAULT_WINK_THRESHOLD_DEG,
+    K_SPREAD,
+    PersonalBaseline,
+    WinkThreshold,
+    wink_threshold,
+)
 from fusion.calibration import (
     MOVING_GYR_RADPS,
     STILL_GYR_RADPS,
@@ -30,7 +36,6 @@ from fusion.live.events import (
 from fusion.live.history import PLACEMENTS, GridHistory, SensorBuffer
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
-from fusion.pipeline import WINK_THRESHOLD_DEG
 from fusion.reps import LEAVE_FRACTION, LEAVE_MIN_DEG, RepThresholds, RepWindow
 from fusion.resample import gap_mask
 from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
@@ -48,7 +53,7 @@ MIN_AXIS_SAMPLES = 10  # moving samples needed before the flexion axis is truste
 class LiveConfig:
     grid_rate_hz: float = 100.0
     engine: str = DEFAULT_LIVE_ENGINE
-    wink_threshold_deg: float = WINK_THRESHOLD_DEG
+    wink_threshold_deg: float = DEFAULT_WINK_THRESHOLD_DEG  # the one default (fusion.baseline)
     rep_thresholds: RepThresholds = field(default_factory=RepThresholds)
     baseline_k_spread: float = K_SPREAD
 
