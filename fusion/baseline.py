@@ -29,6 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from fusion.errors import FusionError
+
 # Global default: see README "Choosing the butt-wink threshold" for the data behind it.
 DEFAULT_WINK_THRESHOLD_DEG = 5.0
 K_SPREAD = 3.0  # threshold = centre + K_SPREAD x spread (see module docstring)
@@ -44,7 +46,7 @@ THRESHOLD_SOURCES: tuple[ThresholdSource, ...] = ("default", "personal")
 WINK_GRADES: tuple[WinkGrade, ...] = ("clear", "borderline", "none")
 
 
-class BaselineError(ValueError):
+class BaselineError(FusionError, ValueError):
     """A baseline cannot be built from what was given (the message says what to supply)."""
 
 
