@@ -15,10 +15,11 @@ import json
 import math
 from pathlib import Path
 
+from api.errors import WinkWatchError
 from fusion.baseline import BaselineError, PersonalBaseline, personal_baseline
 
 
-class BaselineFileError(ValueError):
+class BaselineFileError(WinkWatchError, ValueError):
     """The baseline file is missing or malformed; the message names the file and the problem."""
 
 

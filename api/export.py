@@ -100,7 +100,7 @@ def iter_raw_csv(db: Session, set_id: int, placement: Placement) -> Iterator[str
         )
     )
     for chunk_id in chunk_ids:
-        chunk = db.get(RawChunk, chunk_id)
+        chunk = db.get_one(RawChunk, chunk_id)
         t_s, acc, gyr = decode_samples(chunk.payload, chunk.n_samples, chunk.codec)
         db.expunge(chunk)
         keep = t_s > np.maximum.accumulate(np.concatenate([[last_t_s], t_s[:-1]]))

@@ -1,8 +1,8 @@
 """Fan-out of gateway events to live stream clients, serialized once per event.
 
 One subscription on the gateway bus feeds every WebSocket and SSE client. Each event is
-throttled once (LiveAngles at most `angles_rate_hz` per athlete) and turned into JSON text
-once; the same text is then offered to each interested client's bounded queue. So the cost
+turned into JSON text once (live angles arrive already thinned, once, by the gateway to
+`WINKWATCH_GATEWAY_LIVE_ANGLES_RATE_HZ`); the same text is then offered to each interested client's bounded queue. So the cost
 per event is one `json.dumps` plus one deque append per client, and a client that stops
 reading (queue full: behind by more than `max_queued` messages) is dropped without slowing
 the gateway or anyone else. When the gateway stops, every client's stream ends.
@@ -18,7 +18,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from sensor_gateway.events import GatewayEvent, LiveAngles, event_to_dict
+from sensor_gateway.events import GatewayEvent, event_to_dict
 from sensor_gateway.pubsub import EventBus, Subscription
 
 log = logging.getLogger(__name__)
@@ -35,24 +35,6 @@ class LiveMessage:
     type: str
     athlete_id: str | None
     text: str
-
-
-class AngleThrottle:
-    """Passes at most `rate_hz` LiveAngles per athlete; every other event passes."""
-
-    def __init__(self, rate_hz: float) -> None:
-        self.min_interval_s = 1.0 / rate_hz
-        self._last_s: dict[str | None, float] = {}
-
-    def allows(self, event: GatewayEvent) -> bool:
-        if not isinstance(event, LiveAngles):
-            return True
-        last = self._last_s.get(event.athlete_id)
-        # 10% slack so a source at exactly the target rate is not halved by jitter.
-        if last is not None and event.t_s - last < 0.9 * self.min_interval_s:
-            return False
-        self._last_s[event.athlete_id] = event.t_s
-        return True
 
 
 class LiveClient:
@@ -104,9 +86,8 @@ class LiveClient:
 class LiveFanout:
     """Serializes each gateway event once and hands the text to every interested client."""
 
-    def __init__(self, bus: EventBus, *, angles_rate_hz: float, max_queued: int) -> None:
+    def __init__(self, bus: EventBus, *, max_queued: int) -> None:
         self._bus = bus
-        self._throttle = AngleThrottle(angles_rate_hz)
         self.max_queued = max_queued
         self._clients: set[LiveClient] = set()
         self._task: asyncio.Task[None] | None = None
@@ -134,8 +115,8 @@ class LiveFanout:
         return client
 
     def publish(self, event: GatewayEvent) -> None:
-        """Throttle, serialize once, offer to every client (synchronous, never waits)."""
-        if not self._throttle.allows(event) or not self._clients:
+        """Serialize once, offer to every client (synchronous, never waits)."""
+        if not self._clients:
             return
         data = event_to_dict(event)
         message = LiveMessage(type=data["type"], athlete_id=event.athlete_id, text=json.dumps(data))

@@ -10,17 +10,19 @@ Artists carry ids (`gid`): "rep-N" for a rep's span, "onset-N" for its onset lin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from api.errors import WinkWatchError
+
 THIGH_COLOR, TILT_COLOR, HIP_COLOR, WINK_COLOR = "#1f6fd1", "#e8890c", "#8e5cc7", "#d62728"
 
 
-class PlotError(ValueError):
+class PlotError(WinkWatchError, ValueError):
     """The plot cannot be made from these inputs (the message says what to change)."""
 
 
@@ -41,7 +43,9 @@ class PlotRep:
     @classmethod
     def from_any(cls, rep: Any) -> PlotRep:
         """From a RepMetrics, a stored Rep row or RepPublic (attributes) or a CSV row (mapping)."""
-        get = rep.get if isinstance(rep, Mapping) else lambda name: getattr(rep, name, None)
+        get: Callable[[str], Any] = (
+            rep.get if isinstance(rep, Mapping) else lambda name: getattr(rep, name, None)
+        )
         try:
             return cls(
                 rep=int(get("rep")),
@@ -72,7 +76,7 @@ def _truthy(value: object) -> bool:
 def _optional_float(value: object) -> float | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    number = float(value)
+    number = float(value)  # type: ignore[arg-type]  # float() raises on anything else
     return number if np.isfinite(number) else None
 
 

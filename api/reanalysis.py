@@ -45,7 +45,7 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
     # raises fusion AnalysisError
     result = analyze_recordings(sacrum, thigh, load_kg=stored.load_kg, baseline=baseline)
     with database.sessions.begin() as db:
-        before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id))
+        before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id)) or 0
         after = set_store.replace_reps(
             db, set_id, result.reps, result.findings, RepSource.REANALYSIS
         )

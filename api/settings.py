@@ -37,8 +37,6 @@ class Settings(BaseSettings):
     gateway_id: str = Field(default_factory=default_gateway_id, min_length=1, max_length=200)
     # Raw samples and reps of a set in progress reach the database at least this often.
     commit_interval_s: float = Field(default=1.0, gt=0.0, le=1.0)
-    # Live angle messages per second sent to stream clients (per athlete).
-    live_angles_rate_hz: float = Field(default=20.0, gt=0.0, le=200.0)
     # Messages queued per stream client before it counts as too slow and is dropped.
     live_queue_size: int = Field(default=256, ge=8, le=100_000)
     # Rejected tokens one client address may present per minute before it gets 429.

@@ -6,7 +6,25 @@ from enum import Enum
 
 from sensor_gateway.events import Placement, SetVariant
 
-__all__ = ["Placement", "RepSource", "SetStatus", "SetVariant", "StepKind", "TokenRole"]
+__all__ = [
+    "SET_VARIANT_LABELS",
+    "Placement",
+    "RepSource",
+    "SetStatus",
+    "SetVariant",
+    "StepKind",
+    "TokenRole",
+]
+
+# How people call each variant (the dashboard shows these; GET /vocabulary serves them).
+SET_VARIANT_LABELS: dict[SetVariant, str] = {
+    SetVariant.BACK_SQUAT: "Back squat",
+    SetVariant.FRONT_SQUAT: "Front squat",
+    SetVariant.GOBLET_SQUAT: "Goblet squat",
+    SetVariant.BOX_SQUAT: "Box squat",
+    SetVariant.BODYWEIGHT_SQUAT: "Bodyweight squat",
+    SetVariant.QUADRUPED_ROCK_BACK: "Quadruped rock-back",
+}
 
 
 class SetStatus(str, Enum):

@@ -1,6 +1,6 @@
 """Thigh angle, pelvic tilt and hip flexion from two calibrated segments.
 
-Signs follow DOMAIN.md. The calibration only knows each segment's flexion axis up to its
+Signs follow docs/domain.md. The calibration only knows each segment's flexion axis up to its
 direction, so the sign is fixed from the squat itself:
 - thigh angle: squatting takes the thigh towards horizontal, so its large excursion from
   standing is positive;

@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from fusion.errors import FusionError
 from fusion.percentile import median
 
 # Global default: see README "Choosing the butt-wink threshold" for the data behind it.
@@ -46,7 +47,7 @@ THRESHOLD_SOURCES: tuple[ThresholdSource, ...] = ("default", "personal")
 WINK_GRADES: tuple[WinkGrade, ...] = ("clear", "borderline", "none")
 
 
-class BaselineError(ValueError):
+class BaselineError(FusionError, ValueError):
     """A baseline cannot be built from what was given (the message says what to supply)."""
 
 

@@ -119,7 +119,8 @@ def calibrate_from_vertical(
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / np.linalg.norm(vector)
+    unit: np.ndarray = vector / np.linalg.norm(vector)
+    return unit
 
 
 def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -> np.ndarray:
@@ -128,4 +129,7 @@ def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -
     Uses only the inclination (earth-up in the sensor frame), so it is heading-free; motion
     out of the sagittal plane is projected away.
     """
-    return np.degrees(np.arctan2(up_sensor @ calibration.x_axis, up_sensor @ calibration.z_axis))
+    angle_deg: np.ndarray = np.degrees(
+        np.arctan2(up_sensor @ calibration.x_axis, up_sensor @ calibration.z_axis)
+    )
+    return angle_deg

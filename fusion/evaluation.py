@@ -6,6 +6,7 @@ and by benchmarks/simulated_accuracy.py (larger sweeps, numbers reported).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,9 +98,9 @@ def summarise(scores: list[SetScore]) -> SweepSummary:
     sensitivity = float(np.mean(clear)) if clear else float("nan")
     specificity = 1.0 - float(np.mean(none)) if none else float("nan")
 
-    def rms(values) -> float:
-        values = np.asarray(list(values), dtype=float)
-        return float(np.sqrt(np.mean(values**2))) if values.size else float("nan")
+    def rms(values: Iterable[float]) -> float:
+        array = np.asarray(list(values), dtype=float)
+        return float(np.sqrt(np.mean(array**2))) if array.size else float("nan")
 
     def rms_samples(name: str) -> float:
         return float(np.sqrt(np.mean(np.concatenate([getattr(s, name) for s in scores]))))

@@ -53,9 +53,10 @@ def _plateau_at_extreme(values: np.ndarray, floor: float) -> np.ndarray:
 
 def clipping_mask(recording: ImuRecording) -> np.ndarray:
     """Per-sample flag: accelerometer or gyroscope stuck at its range limit."""
-    return _plateau_at_extreme(recording.acc_mps2, CLIP_MIN_ACC_MPS2) | _plateau_at_extreme(
-        recording.gyr_radps, CLIP_MIN_GYR_RADPS
-    )
+    clipped: np.ndarray = _plateau_at_extreme(
+        recording.acc_mps2, CLIP_MIN_ACC_MPS2
+    ) | _plateau_at_extreme(recording.gyr_radps, CLIP_MIN_GYR_RADPS)
+    return clipped
 
 
 def clipping_findings(clipped: np.ndarray, sensor: str) -> list[QualityFinding]:

@@ -105,7 +105,7 @@ def segment_reps(
         reps.append(_complete_window(thigh_deg, runs, k, base))
     incomplete = len(edges)
     if keep_edges and reps and edges:
-        typical = float(median([thigh_deg[w.bottom] for w in reps])) - base
+        typical = median(np.array([thigh_deg[w.bottom] for w in reps])) - base
         for k, edge in edges:
             window = _edge_window(thigh_deg, runs, k, base, edge)
             if thigh_deg[window.bottom] - base < EDGE_MIN_DEPTH_SHARE * typical:

@@ -5,14 +5,14 @@ Conventions used throughout `fusion`:
 - specific force `acc_mps2`: (N, 3) m/s^2 in the sensor frame (reads +9.81 along "up" at rest);
 - angular rate `gyr_radps`: (N, 3) rad/s in the sensor frame;
 - quaternions `quat_wxyz`: (N, 4) scalar-first, sensor-to-earth, earth z up;
-- angles in degrees with the sign conventions of DOMAIN.md: thigh angle 0 standing, 90
+- angles in degrees with the sign conventions of docs/domain.md: thigh angle 0 standing, 90
   parallel; pelvic tilt relative to standing, anterior positive; hip flexion = thigh angle +
   pelvic tilt.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -55,37 +55,6 @@ class ImuRecording:
         return 1.0 / median(np.diff(self.t_s))
 
 
-# The exact leading columns of `winkwatch analyze` output; more may follow.
-REP_CSV_COLUMNS: tuple[str, ...] = (
-    "rep",
-    "start_s",
-    "bottom_s",
-    "end_s",
-    "depth_deg",
-    "hip_flexion_max_deg",
-    "pelvic_tilt_peak_deg",
-    "pelvic_tilt_bottom_deg",
-    "wink_deg",
-    "wink_onset_depth_deg",
-    "butt_wink",
-    "load_kg",
-)
-
-# Extra columns written after REP_CSV_COLUMNS, in this order.
-REP_CSV_EXTRA_COLUMNS: tuple[str, ...] = (
-    "loaded_wink",
-    "wink_onset_s",
-    "descent_s",
-    "ascent_s",
-    "quality",
-    "wink_threshold_deg",
-    "threshold_source",
-    "baseline_reps",
-    "wink_grade",
-    "rhythm_lag_deg",
-)
-
-
 @dataclass(frozen=True)
 class RepMetrics:
     """Everything measured for one rep. Times on the recording clock (s), angles in deg."""
@@ -118,31 +87,28 @@ class RepMetrics:
     rhythm_lag_deg: float | None = None
 
     def as_row(self) -> dict[str, object]:
-        """Column name -> value, in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS order."""
-        return {
-            "rep": self.rep,
-            "start_s": self.start_s,
-            "bottom_s": self.bottom_s,
-            "end_s": self.end_s,
-            "depth_deg": self.depth_deg,
-            "hip_flexion_max_deg": self.hip_flexion_max_deg,
-            "pelvic_tilt_peak_deg": self.pelvic_tilt_peak_deg,
-            "pelvic_tilt_bottom_deg": self.pelvic_tilt_bottom_deg,
-            "wink_deg": self.wink_deg,
-            "wink_onset_depth_deg": self.wink_onset_depth_deg,
-            "butt_wink": int(self.butt_wink),
-            "load_kg": self.load_kg,
-            "loaded_wink": int(self.loaded_wink),
-            "wink_onset_s": self.wink_onset_s,
-            "descent_s": self.descent_s,
-            "ascent_s": self.ascent_s,
-            "quality": ";".join(self.quality),
-            "wink_threshold_deg": self.wink_threshold_deg,
-            "threshold_source": self.threshold_source,
-            "baseline_reps": self.baseline_reps,
-            "wink_grade": self.wink_grade,
-            "rhythm_lag_deg": self.rhythm_lag_deg,
-        }
+        """Column name -> value, in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS order.
+
+        Flags are written 0/1 and the quality codes joined with ";" (the `winkwatch analyze`
+        CSV); everything else as it is.
+        """
+        return {name: _csv_value(getattr(self, name)) for name in REP_FIELDS}
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, tuple):
+        return ";".join(str(item) for item in value)
+    return value
+
+
+# The rep's fields, in order, are the columns of `winkwatch analyze` (written once, above).
+REP_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RepMetrics))
+# The exact leading columns of `winkwatch analyze` output (through `load_kg`); more may follow.
+REP_CSV_COLUMNS: tuple[str, ...] = REP_FIELDS[: REP_FIELDS.index("load_kg") + 1]
+# Extra columns written after REP_CSV_COLUMNS, in this order.
+REP_CSV_EXTRA_COLUMNS: tuple[str, ...] = REP_FIELDS[len(REP_CSV_COLUMNS) :]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Butt-wink measurement per rep.
 
-Wink (DOMAIN.md): from the peak anterior pelvic tilt reached during the descent, how far the
+Wink (docs/domain.md): from the peak anterior pelvic tilt reached during the descent, how far the
 pelvis rotates posteriorly around the bottom before it re-extends on the way up. The window
 for "around the bottom" ends once the thigh is `BOTTOM_EXIT_DEG` shallower than the rep's
 depth on the way up, so the normal un-tilting of the ascent is not counted as a wink.

@@ -217,10 +217,6 @@ class SensorClockMapper:
             self.samples_missing += gap.missing_samples
         return MappedBatch(t_s=t_s, gap=gap, clock_reset=reset)
 
-    def to_gateway(self, sensor_s: float | np.ndarray) -> np.ndarray:
-        """Current mapping of sensor times (s) to gateway times (s)."""
-        return self._to_gateway(np.asarray(sensor_s, dtype=float))
-
     def adopt_nominal_rate(self, rate_hz: float) -> bool:
         """Use the sensor's configured rate if nothing was timed since the (re)start."""
         if not rate_hz > 0 or self._last_sensor_s is not None or rate_hz == self.nominal_rate_hz:

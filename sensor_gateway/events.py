@@ -7,7 +7,7 @@ Every event is a frozen dataclass carrying
   process, the clock all samples are mapped to),
 - `wall_utc`: the same instant as an aware UTC datetime, for storage and clients.
 
-Angles in degrees with the sign conventions of DOMAIN.md (thigh 0 standing / 90 parallel,
+Angles in degrees with the sign conventions of docs/domain.md (thigh 0 standing / 90 parallel,
 pelvic tilt anterior positive relative to standing, hip flexion = thigh + tilt).
 `event_to_dict` turns any event into JSON-ready plain data (for HTTP / WebSocket clients).
 """

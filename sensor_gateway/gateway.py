@@ -29,10 +29,15 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sensor_gateway.athlete_pipeline import (
+    AnalyzerFactory,
+    AthletePipeline,
+    default_analyzer_factory,
+)
 from sensor_gateway.clock import SensorClockMapper
 from sensor_gateway.config import AssignmentStore, GatewaySettings, SensorAssignment
 from sensor_gateway.errors import SetError
@@ -49,7 +54,6 @@ from sensor_gateway.events import (
     StopReason,
     WinkOnset,
 )
-from sensor_gateway.pipeline import AnalyzerFactory, AthletePipeline, default_analyzer_factory
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import LinkState, SampleBatch, SampleSource, SensorKind, SensorStatus
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
@@ -181,9 +185,8 @@ class Gateway:
         stopper = asyncio.create_task(self._stop.wait(), name="gateway-stop")
         try:
             if stop_when_sources_end and source_tasks:
-                await asyncio.wait(
-                    [stopper, asyncio.gather(*source_tasks)], return_when=asyncio.FIRST_COMPLETED
-                )
+                waiters: list[asyncio.Future[Any]] = [stopper, asyncio.gather(*source_tasks)]
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             else:
                 await stopper
         finally:
@@ -456,15 +459,15 @@ class Gateway:
             st.rssi_dbm = status.rssi_dbm
         if status.state is LinkState.DISCONNECTED and previous is not LinkState.DISCONNECTED:
             st.disconnected_at_s = status.at_s
-        gap_start = gap_end = None
-        missing = None
-        if status.state is LinkState.STREAMING and (
-            st.disconnected_at_s is not None or status.gap_start_s is not None
-        ):
-            # The source's own account of the gap (exact from sensor clocks) when it has one.
-            gap_start = (
-                status.gap_start_s if status.gap_start_s is not None else st.disconnected_at_s
-            )
+        gap_start: float | None = None
+        gap_end: float | None = None
+        missing: int | None = None
+        # The source's own account of the gap (exact from sensor clocks) when it has one.
+        reported_start_s = (
+            status.gap_start_s if status.gap_start_s is not None else st.disconnected_at_s
+        )
+        if status.state is LinkState.STREAMING and reported_start_s is not None:
+            gap_start = reported_start_s
             gap_end = status.gap_end_s if status.gap_end_s is not None else status.at_s
             missing = status.missing_samples
             if missing is None:
@@ -474,7 +477,12 @@ class Gateway:
             if st.timestamped is False:
                 st.mapper.restart()  # a count-timed sensor starts counting again
         self._publish_status(st, status.detail, gap_start, gap_end, missing, at_s=status.at_s)
-        if gap_start is not None and st.assignment is not None:
+        if (
+            gap_start is not None
+            and gap_end is not None
+            and missing is not None
+            and st.assignment is not None
+        ):
             pipeline = self._pipelines.get(st.assignment.athlete_id)
             if pipeline is not None:
                 self._dispatch(

@@ -19,6 +19,7 @@ import collections
 from collections.abc import Iterable
 from typing import Literal
 
+from sensor_gateway.errors import GatewayError
 from sensor_gateway.events import GatewayEvent
 
 DEFAULT_MAX_QUEUED = 1000  # ~10 s of a busy athlete (20 Hz angles + reps + status)
@@ -127,7 +128,7 @@ class Subscription:
         self._wakeup.set()
 
 
-class SubscriptionClosed(Exception):
+class SubscriptionClosed(GatewayError):
     """The subscription was closed (unsubscribed, or disconnected for falling behind)."""
 
 

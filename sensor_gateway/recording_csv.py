@@ -24,6 +24,7 @@ from typing import IO
 import numpy as np
 
 from fusion.types import ImuRecording
+from sensor_gateway.errors import GatewayError
 
 RECORDING_CSV_HEADER: tuple[str, ...] = (
     "t_s",
@@ -43,7 +44,7 @@ MIN_LINE_BYTES = 14  # "0,0,0,0,0,0,0\n": no line of samples is shorter
 MAX_FIELD_CHARS = csv.field_size_limit()
 
 
-class RecordingFormatError(ValueError):
+class RecordingFormatError(GatewayError, ValueError):
     """A raw-recording CSV file is malformed. Carries the file, line (1-based) and problem."""
 
     def __init__(self, path: str | Path, line: int | None, problem: str) -> None:

@@ -60,9 +60,9 @@ def demo(
     import logging
 
     from api.auth import create_token
-    from api.demo import DEMO_ATHLETES, build_demo_server, default_data_dir, demo_settings
+    from api.demo_scenario import DEMO_ATHLETES, build_demo_server, default_data_dir, demo_settings
     from api.errors import WinkWatchError
-    from api.server import serve
+    from api.runtime import serve
     from api.vocab import TokenRole
 
     logging.basicConfig(

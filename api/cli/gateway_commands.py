@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -97,7 +98,7 @@ def gateway_command(
         handlers=[RichHandler(console=console, show_path=False)],
         force=True,
     )
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if idle_stop_s is not None:
         overrides["idle_stop_s"] = idle_stop_s
     if config is not None:

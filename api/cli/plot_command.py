@@ -8,7 +8,9 @@ else those the analysis finds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -16,7 +18,7 @@ EXIT_BAD_INPUT = 2
 EXIT_NOT_ANALYSABLE = 3
 
 
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=code)
 
@@ -51,6 +53,7 @@ def plot(
         if set_id is not None:
             angles, rep_rows, title = _from_database(set_id)
         else:
+            assert sacrum is not None and thigh is not None  # checked above
             angles, rep_rows, title = _from_files(sacrum, thigh, reps, load_kg)
         render(
             angles if isinstance(angles, Angles) else Angles.of(angles),
@@ -99,7 +102,7 @@ def _from_files(sacrum: Path, thigh: Path, reps: Path | None, load_kg: float | N
         )
     except RecordingFormatError as exc:
         raise PlotError(str(exc)) from exc
-    rep_rows = result.reps
+    rep_rows: Sequence[object] = result.reps
     if reps is not None:
         try:
             with reps.open(newline="", encoding="utf-8") as handle:

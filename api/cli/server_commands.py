@@ -7,6 +7,7 @@ the schema first. Heavy imports stay inside the commands.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -52,8 +53,8 @@ def serve(
     import logging
 
     from api.errors import StorageError
-    from api.server import build_server
-    from api.server import serve as run_server
+    from api.runtime import build_server
+    from api.runtime import serve as run_server
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -66,7 +67,7 @@ def serve(
         server = build_server(settings, simulate=simulate)
     except StorageError as exc:
         fail(str(exc))
-    interrupted = server.app.state.interrupted_set_ids
+    interrupted = server.interrupted_set_ids
     if interrupted:
         typer.echo(f"sets left recording by the last run, marked interrupted: {interrupted}")
     typer.echo(
@@ -171,9 +172,10 @@ def export(
                 catalog.get_session(db, session_id)
             if athlete_id is not None:
                 catalog.get_athlete(db, athlete_id)
-            if raw_zip:
+            chunks: Iterator[str] | Iterator[bytes]
+            if raw_zip and set_id is not None:
                 chunks = iter_raw_zip(db, set_id)
-            elif raw:
+            elif raw and set_id is not None:
                 chunks = iter_raw_csv(db, set_id, Placement(raw.value))
             else:
                 where = RepFilter(
@@ -192,7 +194,7 @@ def export(
         typer.echo(f"wrote {out}", err=True)
 
 
-def _write_chunks(chunks, out: Path | None) -> None:
+def _write_chunks(chunks: Iterator[str] | Iterator[bytes], out: Path | None) -> None:
     if out is None:
         for chunk in chunks:
             sys.stdout.write(chunk if isinstance(chunk, str) else chunk.decode("utf-8"))

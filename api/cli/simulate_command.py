@@ -15,7 +15,7 @@ Exit code 2 for an invalid option, 1 when DIR cannot be written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -200,7 +200,7 @@ def _build_spec(
     from fusion.simulator import SensorSpec, SquatSetSpec, random_spec
 
     spec = random_spec(np.random.default_rng(seed)) if randomise else SquatSetSpec()
-    changes = {
+    changes: dict[str, Any] = {
         "reps": reps,
         "wink_deg": wink_deg,
         "depth_deg": depth_deg,

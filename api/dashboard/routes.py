@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import InvalidInputError
-from api.http.deps import Reader
+from api.http.deps import DatabaseDep, Reader
 from api.http.routes.common import IdPath
 
 router = APIRouter(tags=["dashboard"])
@@ -49,7 +49,7 @@ def favicon() -> FileResponse:
 @router.get("/dashboard/sets/{set_id}/angles", response_model=SetAnglesPublic)
 async def set_angles(
     set_id: IdPath,
-    request: Request,
+    database: DatabaseDep,
     _: Reader,
     max_rate_hz: float = Query(50.0, ge=1.0, le=200.0, description="thin to this rate"),
 ):
@@ -58,7 +58,7 @@ async def set_angles(
     from fusion.errors import FusionError
 
     try:
-        result = await run_in_threadpool(analyse_stored_set, request.app.state.database, set_id)
+        result = await run_in_threadpool(analyse_stored_set, database, set_id)
     except FusionError as exc:
         raise InvalidInputError(f"set {set_id} cannot be analysed: {exc}") from exc
     series = thin(result, max_rate_hz)

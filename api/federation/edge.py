@@ -35,7 +35,7 @@ from api.federation import topics
 from api.federation.errors import FederationError
 from api.federation.mqtt import MqttSettings, connect, make_client, reason_failed
 from api.federation.outbox import Outbox
-from api.service import LiveService
+from api.gateway_port import LiveService
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database

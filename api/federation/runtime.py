@@ -18,7 +18,7 @@ from api.federation.mqtt import MqttSettings
 from api.federation.routes import install_central_routes
 from api.federation.service import CentralService
 from api.http.app import create_app
-from api.server import Server, build_server, http_server, serve
+from api.runtime import Server, build_server, http_server, serve
 from api.settings import Settings
 from api.storage.db import Database, open_database
 

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import ConflictError
 from api.federation.central import COMMAND_TIMEOUT_S, CentralHub
 from api.federation.errors import CommandFailed
-from api.service import LiveService
+from api.gateway_port import LiveService
 from api.storage import catalog
 from api.storage.models import ExerciseSet, FederationInbox, FederationRow, Sensor
 from api.vocab import Placement, SetStatus, SetVariant

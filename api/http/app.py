@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.gateway_port import GatewayPort, LiveService
 from api.http.errors import document_error_responses, install_error_handlers
 from api.http.guard import FailedAuthLimiter
 from api.http.security_headers import install_security_headers
 from api.live_fanout import LiveFanout
-from api.service import GatewayPort, LiveService
 from api.settings import Settings
 from api.storage.db import Database, open_database
-from api.storage.recorder import DatabaseSink, recover_after_restart
+from api.storage.recorder import DatabaseSink
 
 API_DESCRIPTION = """Rep-by-rep butt-wink data: athletes, sensors, sessions, sets, reps,
 summaries, CSV export and live streams. Every endpoint except `/health` needs
@@ -30,44 +31,48 @@ def create_app(
     database: Database | None = None,
     sink: DatabaseSink | None = None,
 ) -> FastAPI:
-    """Build the app. Opens (and upgrades) the database unless one is given.
+    """Build the app; building it opens and writes nothing.
 
-    With a `gateway`, pass the `sink` the gateway writes into (see `api.server`), so that
-    starting a set through the API and the gateway's own records meet in one place.
+    Without `database`, the one of `settings` is opened (and its schema upgraded) when the
+    app starts and closed when it stops. With a `gateway`, pass the `sink` the gateway writes
+    into (see `api.runtime`), so that starting a set through the API and the gateway's own
+    records meet in one place. Recovering sets a previous run left recording is the
+    runtime's job (`api.runtime.build_server`), before the gateway writes anything new.
     """
     settings = settings or Settings()
-    owns_database = database is None
-    database = database or open_database(settings.database_url, settings.database_schema)
-    interrupted = recover_after_restart(database, settings.gateway_id)
-    service = LiveService(
-        database=database,
-        gateway_id=settings.gateway_id,
-        gateway=gateway,
-        sink=sink,
-        live_fanout=None
-        if gateway is None
-        else LiveFanout(
-            gateway.bus,
-            angles_rate_hz=settings.live_angles_rate_hz,
-            max_queued=settings.live_queue_size,
-        ),
+    live_fanout = (
+        None if gateway is None else LiveFanout(gateway.bus, max_queued=settings.live_queue_size)
     )
 
+    def provide(app: FastAPI, database: Database) -> None:
+        """What the route dependencies (`api.http.deps`) hand to the routes."""
+        app.state.settings = settings
+        app.state.database = database
+        app.state.service = LiveService(
+            database=database,
+            gateway_id=settings.gateway_id,
+            gateway=gateway,
+            sink=sink,
+            live_fanout=live_fanout,
+        )
+
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = database
+        if opened is None:
+            opened = open_database(settings.database_url, settings.database_schema)
+            provide(app, opened)
         try:
             yield
         finally:
-            if owns_database:
-                database.dispose()
+            if database is None:
+                opened.dispose()
 
     app = FastAPI(
         title="WinkWatch", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan
     )
-    app.state.settings = settings
-    app.state.database = database
-    app.state.service = service
-    app.state.interrupted_set_ids = interrupted
+    if database is not None:
+        provide(app, database)
     app.state.auth_limiter = FailedAuthLimiter(
         settings.auth_failures_per_minute, AUTH_FAILURE_WINDOW_S
     )
@@ -84,9 +89,21 @@ def create_app(
         sensors,
         sessions,
         sets,
+        vocabulary,
     )
 
-    for module in (health, athletes, sensors, sessions, sets, reps, exports, live, assessments):
+    for module in (
+        health,
+        vocabulary,
+        athletes,
+        sensors,
+        sessions,
+        sets,
+        reps,
+        exports,
+        live,
+        assessments,
+    ):
         app.include_router(module.router)
     from api.dashboard import install_dashboard
 

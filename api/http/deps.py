@@ -7,13 +7,14 @@ import time
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.requests import HTTPConnection
 
 from api.auth import Principal, authenticate, hash_secret
+from api.gateway_port import LiveService
 from api.http.guard import FailedAuthLimiter, too_many_attempts_detail
 from api.settings import Settings
 from api.storage.db import Database
@@ -21,15 +22,20 @@ from api.storage.db import Database
 _bearer = HTTPBearer(auto_error=False, description="token from `winkwatch token create`")
 
 
-def get_database(request: Request) -> Database:
-    return request.app.state.database
+# The app factory puts these on `app.state`; routes get them only through the dependencies
+# below (HTTPConnection: the same for HTTP requests and WebSockets).
 
 
-def get_db(request: Request) -> Iterator[Session]:
+def get_database(connection: HTTPConnection) -> Database:
+    database: Database = connection.app.state.database
+    return database
+
+
+def get_db(database: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
     """One transaction per request: committed when the route returns, before the answer is
     sent (`DbDep` has scope "function"), rolled back if it raises. A commit that fails
     raises into the error handlers (503), so a 2xx is only ever sent for stored data."""
-    db = request.app.state.database.sessions()
+    db = database.sessions()
     try:
         yield db
         db.commit()
@@ -40,8 +46,20 @@ def get_db(request: Request) -> Iterator[Session]:
         db.close()
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def get_settings(connection: HTTPConnection) -> Settings:
+    settings: Settings = connection.app.state.settings
+    return settings
+
+
+def get_service(connection: HTTPConnection) -> LiveService:
+    """Sets and sensors through the live gateway (or the database alone without one)."""
+    service: LiveService = connection.app.state.service
+    return service
+
+
+def get_auth_limiter(connection: HTTPConnection) -> FailedAuthLimiter:
+    limiter: FailedAuthLimiter = connection.app.state.auth_limiter
+    return limiter
 
 
 def client_address(connection: HTTPConnection) -> str:
@@ -57,11 +75,12 @@ def principal_for(database: Database, secret: str | None) -> Principal | None:
 
 
 async def require_reader(
-    request: Request,
+    connection: HTTPConnection,
+    database: Annotated[Database, Depends(get_database)],
+    limiter: Annotated[FailedAuthLimiter, Depends(get_auth_limiter)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    limiter: FailedAuthLimiter = request.app.state.auth_limiter
-    client = client_address(request)
+    client = client_address(connection)
     secret = credentials.credentials if credentials else None
     retry_after_s = limiter.retry_after_s(client) if secret else 0.0
     if retry_after_s > 0:  # a blocked client's tokens are not even looked at
@@ -70,7 +89,7 @@ async def require_reader(
             too_many_attempts_detail(retry_after_s),
             headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
         )
-    principal = await _principal_cached(request.app, secret) if secret else None
+    principal = await _principal_cached(connection.app, database, secret) if secret else None
     if principal is None:
         if secret:
             limiter.record_failure(client)
@@ -90,7 +109,7 @@ TOKEN_CACHE_TTL_S = 2.0
 TOKEN_CACHE_MAX_ENTRIES = 1000
 
 
-async def _principal_cached(app: FastAPI, secret: str) -> Principal | None:
+async def _principal_cached(app: FastAPI, database: Database, secret: str) -> Principal | None:
     cache: dict[str, tuple[Principal, float]] | None = getattr(app.state, "token_cache", None)
     if cache is None:
         cache = app.state.token_cache = {}
@@ -99,7 +118,7 @@ async def _principal_cached(app: FastAPI, secret: str) -> Principal | None:
     now_s = time.monotonic()
     if hit is not None and hit[1] > now_s:
         return hit[0]
-    principal = await run_in_threadpool(principal_for, app.state.database, secret)
+    principal = await run_in_threadpool(principal_for, database, secret)
     if principal is None:
         cache.pop(digest, None)
         return None
@@ -121,5 +140,7 @@ def require_admin(principal: Annotated[Principal, Depends(require_reader)]) -> P
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[LiveService, Depends(get_service)]
+AuthLimiterDep = Annotated[FailedAuthLimiter, Depends(get_auth_limiter)]
 Reader = Annotated[Principal, Depends(require_reader)]
 Admin = Annotated[Principal, Depends(require_admin)]

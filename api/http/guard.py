@@ -86,4 +86,4 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Iterable[str])
     if origin in {entry.strip().rstrip("/").lower() for entry in allowed}:
         return True
     parts = urlsplit(origin)
-    return bool(host) and parts.scheme in ("http", "https") and parts.netloc == host.lower()
+    return host is not None and parts.scheme in ("http", "https") and parts.netloc == host.lower()

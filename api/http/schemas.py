@@ -289,6 +289,21 @@ class Health(BaseModel):
     gateway: bool
 
 
+class Term(BaseModel):
+    value: str = Field(description="what the API takes and returns")
+    label: str = Field(description="what to show a person")
+
+
+class Vocabulary(BaseModel):
+    """Every closed vocabulary of the API, in its canonical order."""
+
+    set_variants: list[Term]
+    placements: list[Term]
+    set_statuses: list[Term]
+    sensor_kinds: list[Term]
+    link_states: list[Term]
+
+
 class ErrorBody(BaseModel):
     detail: str
 

@@ -81,7 +81,7 @@ def assign_sensor(
     sensor = get_sensor(db, sensor_id)
     if (athlete_id is None) != (placement is None):
         raise ConflictError("give both athlete_id and placement to assign, or neither to unassign")
-    if athlete_id is not None:
+    if athlete_id is not None and placement is not None:
         get_athlete(db, athlete_id)
         for previous in db.scalars(
             select(Sensor).where(

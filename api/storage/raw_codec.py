@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from api.errors import WinkWatchError
+
 CODEC_V1 = "f64t-f32-shuffle-zlib"
 CODEC = "raw-v2-shuffle-zlib"
 ZLIB_LEVEL = 6
@@ -40,7 +42,7 @@ class SensorClock:
     seq: np.ndarray
 
 
-class RawCodecError(ValueError):
+class RawCodecError(WinkWatchError, ValueError):
     """A stored chunk cannot be decoded (unknown codec or damaged payload)."""
 
 

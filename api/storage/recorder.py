@@ -300,17 +300,22 @@ class DatabaseSink:
                 )
             self._open_sets.pop(event.set.set_key, None)
         elif isinstance(event, RepCompleted):
-            opened = self._open_sets.get(event.set_key)
-            if opened is None:
+            rep_set = self._open_sets.get(event.set_key)
+            if rep_set is None:
                 log.warning("rep of unknown set %s not stored", event.set_key)
                 return
-            row = set_store.get_set(db, opened.set_id)
-            set_store.add_reps(db, row, [_relative_metrics(event, opened.started_s)])
+            row = set_store.get_set(db, rep_set.set_id)
+            set_store.add_reps(db, row, [_relative_metrics(event, rep_set.started_s)])
         elif isinstance(event, Calibrated):
-            opened = self._open_sets.get(event.set_key)
-            if opened is not None:
+            calibrated_set = self._open_sets.get(event.set_key)
+            if calibrated_set is not None:
                 set_store.add_calibration(
-                    db, opened.athlete_id, opened.set_id, event.ok, event.message, at=event.wall_utc
+                    db,
+                    calibrated_set.athlete_id,
+                    calibrated_set.set_id,
+                    event.ok,
+                    event.message,
+                    at=event.wall_utc,
                 )
         elif isinstance(event, QualityWarning) and event.set_key in self._open_sets:
             row = set_store.get_set(db, self._open_sets[event.set_key].set_id)
@@ -359,7 +364,7 @@ class DatabaseSink:
                 gyr,
                 _sensor_clock(chunks, opened.started_s),
             )
-            row = db.get(ExerciseSet, opened.set_id)
+            row = db.get_one(ExerciseSet, opened.set_id)
             row.recorded_s = max(row.recorded_s, float(t_s[-1]))
 
 

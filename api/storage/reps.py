@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, RowMapping, Select, select
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
@@ -87,7 +87,7 @@ def list_rep_rows(
     return rows, (rows[-1]["id"] if more and rows else None)
 
 
-def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[dict]:
+def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[RowMapping]:
     """Every matching rep (its columns + `session_id`), oldest first, in bounded memory.
 
     Walks the id keyset in batches rather than holding one cursor open, so a slow client

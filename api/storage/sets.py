@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -219,7 +220,7 @@ def rep_row(exercise_set: ExerciseSet, metrics: RepMetrics) -> dict[str, object]
 def add_reps(db: Session, exercise_set: ExerciseSet, reps: Iterable[RepMetrics]) -> int:
     rows = [rep_row(exercise_set, metrics) for metrics in reps]
     if rows:
-        db.execute(Rep.__table__.insert(), rows)
+        db.execute(cast(Table, Rep.__table__).insert(), rows)
     return len(rows)
 
 
@@ -275,7 +276,7 @@ def add_raw_chunk(
     if t_s.size == 0:
         return
     db.execute(
-        RawChunk.__table__.insert(),
+        cast(Table, RawChunk.__table__).insert(),
         [
             dict(
                 set_id=set_id,
@@ -330,8 +331,9 @@ def load_sensor_clock(db: Session, set_id: int, placement: Placement) -> SensorC
     ).all()
     if not rows:
         raise NotFoundError(f"raw {Placement(placement).value} samples of set", set_id)
-    clocks = [decode_clock(row.payload, row.n_samples, row.codec) for row in rows]
-    if any(clock is None for clock in clocks):
+    decoded = [decode_clock(row.payload, row.n_samples, row.codec) for row in rows]
+    clocks = [clock for clock in decoded if clock is not None]
+    if len(clocks) < len(decoded):
         return None
     t_s = np.concatenate([decode_samples(r.payload, r.n_samples, r.codec)[0] for r in rows])
     keep = np.ones(t_s.shape, dtype=bool)

@@ -11,9 +11,13 @@ Calibration on the fly:
 2. the first descent (thigh inclination past `AXIS_LOCK_DEG`) gives each flexion axis from
    the angular rate so far, and the signs (thigh positive, pelvis rising with the thigh).
 Angles and reps start after that; the first rep is kept because its samples are buffered.
+
+The events (`fusion.live.events`) import without the analyser, so the gateway can name them
+without loading the whole core until a set starts.
 """
 
-from fusion.live.analyzer import LiveConfig, LiveSquatAnalyzer
+from typing import TYPE_CHECKING
+
 from fusion.live.events import (
     Calibrated,
     LiveAngles,
@@ -23,6 +27,19 @@ from fusion.live.events import (
     WinkOnset,
 )
 from fusion.live.history import PLACEMENTS
+
+if TYPE_CHECKING:
+    from fusion.live.analyzer import LiveConfig, LiveSquatAnalyzer
+
+
+def __getattr__(name: str) -> object:
+    """`LiveSquatAnalyzer` and `LiveConfig`, imported on first use (PEP 562)."""
+    if name in ("LiveConfig", "LiveSquatAnalyzer"):
+        from fusion.live import analyzer
+
+        return getattr(analyzer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PLACEMENTS",

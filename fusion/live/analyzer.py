@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.angles import SagittalAngles
-from fusion.baseline import K_SPREAD, PersonalBaseline, WinkThreshold, wink_threshold
+from fusion.baseline import (
+    DEFAULT_WINK_THRESHOLD_DEG,
+    K_SPREAD,
+    PersonalBaseline,
+    WinkThreshold,
+    wink_threshold,
+)
 from fusion.calibration import (
     MOVING_GYR_RADPS,
     STILL_GYR_RADPS,
@@ -30,7 +36,6 @@ from fusion.live.events import (
 from fusion.live.history import PLACEMENTS, GridHistory, SensorBuffer
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
-from fusion.pipeline import WINK_THRESHOLD_DEG
 from fusion.reps import LEAVE_FRACTION, LEAVE_MIN_DEG, RepThresholds, RepWindow
 from fusion.resample import gap_mask
 from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
@@ -48,7 +53,7 @@ MIN_AXIS_SAMPLES = 10  # moving samples needed before the flexion axis is truste
 class LiveConfig:
     grid_rate_hz: float = 100.0
     engine: str = DEFAULT_LIVE_ENGINE
-    wink_threshold_deg: float = WINK_THRESHOLD_DEG
+    wink_threshold_deg: float = DEFAULT_WINK_THRESHOLD_DEG  # the one default (fusion.baseline)
     rep_thresholds: RepThresholds = field(default_factory=RepThresholds)
     baseline_k_spread: float = K_SPREAD
 
@@ -60,8 +65,8 @@ class _RepState:
     bottom: int
     peak_tilt: int
     wink_announced: bool = False
-    exit_index: int | None = None  # where the thigh fell below the exit level
-    lowest_after: int | None = None
+    leaving: bool = False  # the thigh has fallen below the exit level
+    lowest_after: int = 0  # shallowest sample since then (absolute grid index)
 
 
 class LiveSquatAnalyzer:
@@ -131,11 +136,6 @@ class LiveSquatAnalyzer:
         finite = np.isfinite(t_s) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
         self._buffers[placement].append(t_s[finite], acc[finite], gyr[finite])
         return self._advance()
-
-    def finish(self) -> list[LiveEvent]:
-        """End of the set: a rep still in progress is incomplete and is dropped."""
-        self._rep = None
-        return []
 
     # Grid ---------------------------------------------------------------------------------
 
@@ -264,13 +264,15 @@ class LiveSquatAnalyzer:
         since = max(
             self._vertical_since - h.offset - int(STILL_MIN_S * self.config.grid_rate_hz), 0
         )
-        calibration = {}
+        calibration: dict[str, SegmentCalibration] = {}
+        vertical, still = self._vertical, self._still
+        assert vertical is not None and still is not None, "the vertical is found first"
         for p in PLACEMENTS:
             gyr = h.gyr[p][since:]
             moving = np.linalg.norm(gyr, axis=1) > MOVING_GYR_RADPS
             if np.count_nonzero(moving) < MIN_AXIS_SAMPLES:
                 return []  # not enough rotation yet: try again with the next samples
-            calibration[p] = calibrate_from_vertical(self._vertical[p], gyr, self._still)
+            calibration[p] = calibrate_from_vertical(vertical[p], gyr, still)
         thigh_raw = sagittal_angle_deg(h.up["thigh"][since:], calibration["thigh"])
         self._signs["thigh"] = 1.0 if thigh_raw[-1] >= 0 else -1.0
         pelvis_raw = sagittal_angle_deg(h.up["sacrum"][since:], calibration["sacrum"])
@@ -280,9 +282,7 @@ class LiveSquatAnalyzer:
         self._thigh = np.empty(0)
         self._tilt = np.empty(0)
         self._scan_from = h.offset
-        trusted = self._still.trustworthy and all(
-            c.planar_share >= 0.6 for c in calibration.values()
-        )
+        trusted = still.trustworthy and all(c.planar_share >= 0.6 for c in calibration.values())
         return [
             Calibrated(
                 trusted,
@@ -301,12 +301,10 @@ class LiveSquatAnalyzer:
         new_up = {p: h.up[p][done:] for p in PLACEMENTS}
         if new_up["thigh"].shape[0] == 0:
             return []
-        thigh = self._signs["thigh"] * sagittal_angle_deg(
-            new_up["thigh"], self._calibration["thigh"]
-        )
-        tilt = self._signs["sacrum"] * sagittal_angle_deg(
-            new_up["sacrum"], self._calibration["sacrum"]
-        )
+        calibration = self._calibration
+        assert calibration is not None, "angles are computed once the axes are locked"
+        thigh = self._signs["thigh"] * sagittal_angle_deg(new_up["thigh"], calibration["thigh"])
+        tilt = self._signs["sacrum"] * sagittal_angle_deg(new_up["sacrum"], calibration["sacrum"])
         self._thigh = np.concatenate([self._thigh, thigh])
         self._tilt = np.concatenate([self._tilt, tilt])
         return [LiveAngles(h.t_s[done:].copy(), thigh, tilt, thigh + tilt)]
@@ -325,14 +323,14 @@ class LiveSquatAnalyzer:
                     rep = self._start_rep(absolute)
                     events.append(RepStarted(rep.number, float(h.t_s[rep.start - h.offset])))
                 continue
-            if rep.exit_index is None:
+            if not rep.leaving:
                 if thigh > self._thigh[rep.bottom - h.offset]:
                     rep.bottom = absolute
                     if self._tilt[i] >= self._tilt[rep.peak_tilt - h.offset]:
                         rep.peak_tilt = absolute
                 events += self._check_wink(rep, i)
                 if thigh < exit_level:
-                    rep.exit_index = absolute
+                    rep.leaving = True
                     rep.lowest_after = absolute
                 continue
             if thigh <= self._thigh[rep.lowest_after - h.offset]:
@@ -428,4 +426,5 @@ def _trailing_run(mask: np.ndarray) -> int:
 
 def _mean_unit(vectors: np.ndarray) -> np.ndarray:
     mean = vectors.mean(axis=0)
-    return mean / np.linalg.norm(mean)
+    unit: np.ndarray = mean / np.linalg.norm(mean)
+    return unit

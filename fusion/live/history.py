@@ -41,7 +41,13 @@ class GridHistory:
         self.in_gap = np.empty(0, dtype=bool)
         self.offset = 0  # absolute index of element 0
 
-    def extend(self, t_s, up, gyr, in_gap) -> None:
+    def extend(
+        self,
+        t_s: np.ndarray,
+        up: dict[str, np.ndarray],
+        gyr: dict[str, np.ndarray],
+        in_gap: np.ndarray,
+    ) -> None:
         self.t_s = np.concatenate([self.t_s, t_s])
         for p in PLACEMENTS:
             self.up[p] = np.concatenate([self.up[p], up[p]])

@@ -117,7 +117,8 @@ class _VqfStepper:
         self._filter = vqf.VQF(1.0 / rate_hz)
 
     def update(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> np.ndarray:
-        return self._filter.updateBatch(gyr_radps, acc_mps2)["quat6D"]
+        quat_wxyz: np.ndarray = self._filter.updateBatch(gyr_radps, acc_mps2)["quat6D"]
+        return quat_wxyz
 
 
 class _AhrsStepper:

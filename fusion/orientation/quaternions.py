@@ -35,7 +35,8 @@ def quat_multiply(left_wxyz: np.ndarray, right_wxyz: np.ndarray) -> np.ndarray:
 
 def quat_conjugate(quat_wxyz: np.ndarray) -> np.ndarray:
     """Conjugate (the inverse of a unit quaternion), shape preserved."""
-    return np.asarray(quat_wxyz, dtype=float) * _CONJUGATE_SIGNS
+    conjugate: np.ndarray = np.asarray(quat_wxyz, dtype=float) * _CONJUGATE_SIGNS
+    return conjugate
 
 
 def up_in_sensor_frame(quat_wxyz: np.ndarray) -> np.ndarray:
@@ -68,7 +69,8 @@ def inclination_error_deg(q_est_wxyz: np.ndarray, q_true_wxyz: np.ndarray) -> np
     q_true = q_true / np.linalg.norm(q_true, axis=1, keepdims=True)
     error = quat_multiply(q_est, quat_conjugate(q_true))
     cos_half = np.sqrt(error[:, 0] ** 2 + error[:, 3] ** 2)
-    return np.degrees(2.0 * np.arccos(np.clip(cos_half, 0.0, 1.0)))
+    error_deg: np.ndarray = np.degrees(2.0 * np.arccos(np.clip(cos_half, 0.0, 1.0)))
+    return error_deg
 
 
 def inclination_rmse_deg(

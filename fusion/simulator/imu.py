@@ -111,10 +111,12 @@ def sensor_frame_truth(
 
 def _digitise(values: np.ndarray, full_scale: float, bits: int | None) -> np.ndarray:
     if bits is None:
-        return np.clip(values, -full_scale, full_scale)
+        clipped: np.ndarray = np.clip(values, -full_scale, full_scale)
+        return clipped
     lsb = full_scale / 2 ** (bits - 1)
     codes = np.clip(np.round(values / lsb), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-    return codes * lsb
+    digitised: np.ndarray = codes * lsb
+    return digitised
 
 
 def measure(

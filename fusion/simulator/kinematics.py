@@ -40,7 +40,10 @@ class SegmentMotion:
 
     @property
     def specific_force_mps2(self) -> np.ndarray:
-        return np.einsum("nji,nj->ni", self.matrix, self.sensor_acc_mps2 - GRAVITY_MPS2)
+        force: np.ndarray = np.einsum(
+            "nji,nj->ni", self.matrix, self.sensor_acc_mps2 - GRAVITY_MPS2
+        )
+        return force
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ class SetMotion:
 
     @property
     def hip_flexion_deg(self) -> np.ndarray:
-        return self.thigh_deg + self.pelvic_tilt_deg
+        hip_deg: np.ndarray = self.thigh_deg + self.pelvic_tilt_deg
+        return hip_deg
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,8 @@ class _Rigid:
     alpha: np.ndarray
 
     def position(self, lever_m: np.ndarray) -> np.ndarray:
-        return self.matrix @ np.asarray(lever_m, dtype=float)
+        position_m: np.ndarray = self.matrix @ np.asarray(lever_m, dtype=float)
+        return position_m
 
     def acceleration(self, lever_m: np.ndarray) -> np.ndarray:
         return point_acceleration(self.matrix, self.omega, self.alpha, lever_m)

@@ -118,7 +118,8 @@ def tilt_of_thigh(plan: SetPlan, thigh_deg: np.ndarray, rep_index: np.ndarray) -
 
 def _per_sample_gain(plan: SetPlan, name: str, rep_index: np.ndarray) -> np.ndarray:
     gains = np.append(_rep_parameter(plan, name), 0.0)  # index -1 -> 0 outside reps
-    return gains[rep_index]
+    per_sample: np.ndarray = gains[rep_index]
+    return per_sample
 
 
 def segment_angles(plan: SetPlan, t_s: np.ndarray, shank_to_thigh_ratio: float) -> SetAngles:

@@ -54,7 +54,7 @@ def compose(outer: Jet, inner: Jet) -> Jet:
     )
 
 
-def minimum_jerk(fraction: np.ndarray) -> Jet:
+def minimum_jerk(fraction: np.ndarray | float) -> Jet:
     """10u^3 - 15u^4 + 6u^5 on u in [0, 1] (clipped outside), derivatives with respect to u."""
     u = np.clip(np.asarray(fraction, dtype=float), 0.0, 1.0)
     return Jet(

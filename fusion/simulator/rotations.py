@@ -52,11 +52,12 @@ def elementary_quat(axis: str, angle_rad: np.ndarray) -> np.ndarray:
 
 def segment_matrix(heading: Jet, out_of_plane: Jet, sagittal: Jet) -> np.ndarray:
     """Segment-to-earth matrices Rz(heading) Rx(out_of_plane) Ry(sagittal), rad -> (N, 3, 3)."""
-    return (
+    matrix: np.ndarray = (
         elementary_rotation("z", heading.value)
         @ elementary_rotation("x", out_of_plane.value)
         @ elementary_rotation("y", sagittal.value)
     )
+    return matrix
 
 
 def segment_quat(heading: Jet, out_of_plane: Jet, sagittal: Jet) -> np.ndarray:
@@ -99,7 +100,8 @@ def point_acceleration(
     """
     lever = np.broadcast_to(np.asarray(lever_m, dtype=float), omega.shape)
     body = np.cross(alpha, lever) + np.cross(omega, np.cross(omega, lever))
-    return np.einsum("nij,nj->ni", rotation, body)
+    acc_mps2: np.ndarray = np.einsum("nij,nj->ni", rotation, body)
+    return acc_mps2
 
 
 def random_rotation_quat(rng: np.random.Generator) -> np.ndarray:

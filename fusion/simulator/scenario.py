@@ -166,9 +166,10 @@ def plan_set(spec: SquatSetSpec, rng: np.random.Generator) -> SetPlan:
         wink_deg = spec.wink_deg
         if wink_deg > 0 and spec.wink_jitter_deg:  # jitter varies a wink; it never creates one
             wink_deg = max(0.0, wink_deg + rng.normal(0.0, spec.wink_jitter_deg))
-        onset_deg: float | None = _rep_onset_deg(spec, depth_deg, rng)
+        drawn_onset_deg = _rep_onset_deg(spec, depth_deg, rng)
+        onset_deg: float | None = drawn_onset_deg
         if wink_deg <= 0.0 or not (
-            2.0 * MIN_WINK_RANGE_DEG <= onset_deg <= depth_deg - MIN_WINK_RANGE_DEG
+            2.0 * MIN_WINK_RANGE_DEG <= drawn_onset_deg <= depth_deg - MIN_WINK_RANGE_DEG
         ):
             wink_deg, onset_deg = 0.0, None
         peak_deg = depth_deg if onset_deg is None else onset_deg

@@ -20,11 +20,20 @@ from dbus_fast.aio import MessageBus
 log = logging.getLogger(__name__)
 
 BLUEZ_BUS_NAME = "org.bluez"
-_DBUS = {
-    "destination": "org.freedesktop.DBus",
-    "path": "/org/freedesktop/DBus",
-    "interface": "org.freedesktop.DBus",
-}
+
+
+def _dbus_call(member: str, body: list[str]) -> Message:
+    """A call to the bus daemon itself (org.freedesktop.DBus), one string argument."""
+    return Message(
+        destination="org.freedesktop.DBus",
+        path="/org/freedesktop/DBus",
+        interface="org.freedesktop.DBus",
+        member=member,
+        signature="s",
+        body=body,
+    )
+
+
 _MATCH_RULE = (
     "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
     f"member='NameOwnerChanged',arg0='{BLUEZ_BUS_NAME}'"
@@ -52,10 +61,8 @@ class BlueZPresence:
         presence = cls(bus)
         bus.add_message_handler(presence._on_message)
         try:
-            await bus.call(Message(**_DBUS, member="AddMatch", signature="s", body=[_MATCH_RULE]))
-            reply = await bus.call(
-                Message(**_DBUS, member="NameHasOwner", signature="s", body=[BLUEZ_BUS_NAME])
-            )
+            await bus.call(_dbus_call("AddMatch", [_MATCH_RULE]))
+            reply = await bus.call(_dbus_call("NameHasOwner", [BLUEZ_BUS_NAME]))
         except BUS_ERRORS as exc:
             log.info("cannot watch for bluetoothd restarts: %s", exc)
             presence.close()

@@ -288,24 +288,28 @@ class SensorLink:
             log.exception("%s: on_batch callback failed; the batch was dropped", self.address)
 
     def _report_streaming(self, first: SampleBatch) -> None:
-        gap: dict[str, float | int | None] = {}
+        gap_start_s = gap_end_s = None
+        missing: int | None = None
         detail = "streaming"
         if self._gap_pending and self._last_batch is not None:
             rate_hz = first.nominal_rate_hz or (
                 1 / self._sample_interval_s if self._sample_interval_s else None
             )
             missing = missing_samples(self._last_batch, first, rate_hz)
-            gap = {
-                "gap_start_s": self._last_batch.received_s,
-                "gap_end_s": first.received_s,
-                "missing_samples": missing,
-            }
+            gap_start_s, gap_end_s = self._last_batch.received_s, first.received_s
             detail = (
                 f"streaming again after a {first.received_s - self._last_batch.received_s:.2f} s gap"
                 + (f", {missing} samples missing" if missing is not None else "")
             )
         self._gap_pending = False
-        self._status(LinkState.STREAMING, first.received_s, detail, **gap)
+        self._status(
+            LinkState.STREAMING,
+            first.received_s,
+            detail,
+            gap_start_s=gap_start_s,
+            gap_end_s=gap_end_s,
+            missing_samples=missing,
+        )
 
     def _check_rate(self, batch: SampleBatch) -> None:
         """Once per connection, compare the rate received with the rate asked for.
@@ -359,7 +363,9 @@ class SensorLink:
         detail: str,
         *,
         rssi_dbm: int | None = None,
-        **gap: float | int | None,
+        gap_start_s: float | None = None,
+        gap_end_s: float | None = None,
+        missing_samples: int | None = None,
     ) -> None:
         if rssi_dbm is None:
             sighting = self._tracker.last_sighting(self.address)
@@ -371,7 +377,9 @@ class SensorLink:
             battery_pct=self._battery_pct,
             rssi_dbm=rssi_dbm,
             detail=detail,
-            **gap,
+            gap_start_s=gap_start_s,
+            gap_end_s=gap_end_s,
+            missing_samples=missing_samples,
         )
         log.info("%s %s: %s", self.address, state.value, detail)
         try:

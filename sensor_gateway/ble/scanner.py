@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bleak import BleakScanner
+from bleak.args.bluez import BlueZScannerArgs
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
@@ -37,8 +38,8 @@ class ScanResult:
     battery_source: str | None = None  # "advertisement" or "connection"
 
 
-def _scanner_kwargs(adapter: str | None) -> dict[str, object]:
-    return {"bluez": {"adapter": adapter}} if adapter else {}
+def _bluez_args(adapter: str | None) -> BlueZScannerArgs:
+    return {"adapter": adapter} if adapter else {}
 
 
 async def scan_sensors(
@@ -56,9 +57,14 @@ async def scan_sensors(
     """
     uuids = [u.lower() for u in service_uuids] if service_uuids else None
     try:
-        found = await BleakScanner.discover(
-            timeout=timeout_s, return_adv=True, service_uuids=uuids, **_scanner_kwargs(adapter)
-        )
+        if uuids:
+            found = await BleakScanner.discover(
+                timeout=timeout_s, return_adv=True, service_uuids=uuids, bluez=_bluez_args(adapter)
+            )
+        else:
+            found = await BleakScanner.discover(
+                timeout=timeout_s, return_adv=True, bluez=_bluez_args(adapter)
+            )
     except BleakBluetoothNotAvailableError as exc:
         raise AdapterUnavailableError(
             f"no usable Bluetooth adapter: {exc}. Plug in or power "
@@ -151,7 +157,7 @@ class AdvertisementTracker:
         AdapterUnavailableError when BlueZ or its adapter cannot be used."""
         await self.stop()
         scanner = BleakScanner(
-            detection_callback=self._on_advertisement, **_scanner_kwargs(self._adapter)
+            detection_callback=self._on_advertisement, bluez=_bluez_args(self._adapter)
         )
         try:
             await scanner.start()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +102,9 @@ class ReplaySource:
         for sensor in self.sensors:
             on_status(SensorStatus(sensor.address, LinkState.GONE, last_s, detail="replay ended"))
 
-    def _batches(self, sensor: ReplayedSensor, start_s: float, t0_s: float):
+    def _batches(
+        self, sensor: ReplayedSensor, start_s: float, t0_s: float
+    ) -> Iterator[tuple[float, SampleBatch]]:
         rec = sensor.recording
         n = len(rec)
         for seq, a in enumerate(range(0, n, self.samples_per_batch)):

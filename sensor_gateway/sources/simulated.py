@@ -24,9 +24,9 @@ import dataclasses
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from sensor_gateway.samples import (
     SensorStatus,
     StatusCallback,
 )
+
+if TYPE_CHECKING:
+    from sensor_gateway.protocols.winkwatch import WinkWatchDecoder
 
 Encoding = Literal["none", "winkwatch"]
 SENSOR_EPOCH_S = 1000.0  # sensor clocks start far from the gateway's: mapping must find it
@@ -111,6 +114,10 @@ class _Packet:
     gyr_radps: np.ndarray = field(compare=False)
     sensor_time_s: np.ndarray = field(compare=False)
     payload: bytes | None = field(compare=False, default=None)
+
+
+# (when, "start" | "packet" | "end", the packet or the athlete and set a hook is called with)
+_FeedItem = tuple[float, str, "_Packet | tuple[SimulatedAthlete, PlayedSet]"]
 
 
 class _SensorClockState:
@@ -253,10 +260,15 @@ class SimulatedSource:
     # -- streaming -------------------------------------------------------------------------
     async def run(self, on_batch: BatchCallback, on_status: StatusCallback) -> None:
         """Stream every athlete's sets (forever when a `sets` is None) until cancelled."""
-        base_s = self._base(None) if self._prepared is None else None
         if self._prepared is not None and self._prepared_relative:
             self._shift_prepared(self._base(None))
-        feeds = [self._athlete_feed(i, a, base_s) for i, a in enumerate(self.athletes)]
+        athlete_sets: list[Iterable[tuple[PlayedSet, list[_Packet]]]]
+        if self._prepared is not None:
+            athlete_sets = list(self._prepared)
+        else:
+            base_s = self._base(None)
+            athlete_sets = [self._athlete_sets(a, base_s, i) for i, a in enumerate(self.athletes)]
+        feeds = [self._athlete_feed(a, sets) for a, sets in zip(self.athletes, athlete_sets)]
         decoders = self._decoders()
         now = self._base(None) if self._prepared is None else self.clock()
         for athlete in self.athletes:
@@ -278,7 +290,7 @@ class SimulatedSource:
                 delay_s = at_s - self.clock()
                 if delay_s > 0:
                     await asyncio.sleep(delay_s)
-            if kind == "packet":
+            if isinstance(payload, _Packet):
                 self._deliver(payload, decoders, on_batch)
                 sent_since_yield += 1
                 if not self.realtime and sent_since_yield >= YIELD_EVERY_PACKETS:
@@ -320,20 +332,17 @@ class SimulatedSource:
         self._prepared = shifted
         self._prepared_relative = False
 
-    def _athlete_feed(self, index: int, athlete: SimulatedAthlete, base_s: float | None):
+    def _athlete_feed(
+        self, athlete: SimulatedAthlete, sets: Iterable[tuple[PlayedSet, list[_Packet]]]
+    ) -> Iterator[_FeedItem]:
         """(time, kind, payload) in time order: 'start' hook, packets, 'end' hook, per set."""
-        sets = (
-            self._prepared[index]
-            if self._prepared is not None
-            else self._athlete_sets(athlete, base_s, index)
-        )
         for played, packets in sets:
             yield (played.first_received_s - 1e-6, "start", (athlete, played))
             for packet in packets:
                 yield (packet.received_s, "packet", packet)
             yield (played.last_received_s + 1e-6, "end", (athlete, played))
 
-    def _decoders(self):
+    def _decoders(self) -> dict[str, WinkWatchDecoder] | None:
         if self.encoding != "winkwatch":
             return None
         from sensor_gateway.protocols.winkwatch import WinkWatchDecoder
@@ -342,8 +351,13 @@ class SimulatedSource:
             a.address(p): WinkWatchDecoder(a.address(p)) for a in self.athletes for p in Placement
         }
 
-    def _deliver(self, packet: _Packet, decoders, on_batch: BatchCallback) -> None:
-        if decoders is not None:
+    def _deliver(
+        self,
+        packet: _Packet,
+        decoders: dict[str, WinkWatchDecoder] | None,
+        on_batch: BatchCallback,
+    ) -> None:
+        if decoders is not None and packet.payload is not None:
             batch = decoders[packet.address].feed(packet.payload, packet.received_s)
             if batch is None:
                 return

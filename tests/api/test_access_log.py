@@ -16,7 +16,7 @@ import websockets
 
 from api.auth import create_token
 from api.http import create_app
-from api.server import http_server
+from api.runtime import http_server
 from api.settings import Settings
 from api.storage.db import open_database
 from api.vocab import TokenRole

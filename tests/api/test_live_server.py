@@ -20,7 +20,7 @@ import pytest
 import websockets
 
 from api.auth import create_token
-from api.server import build_server, http_server, serve
+from api.runtime import build_server, http_server, serve
 from api.settings import Settings
 from api.storage import reps as rep_store
 from api.storage import sets as set_store

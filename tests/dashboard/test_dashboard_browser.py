@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from api.auth import create_token
-from api.demo import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
-from api.server import http_server, serve
+from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
+from api.runtime import http_server, serve
 from api.vocab import TokenRole
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

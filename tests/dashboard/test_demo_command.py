@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.demo import SAM_ONSET_DEPTH_DEG
+from api.demo_scenario import SAM_ONSET_DEPTH_DEG
 
 pytestmark = pytest.mark.slow
 REPS_TIMEOUT_S = 60.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from api.demo import build_demo_server, demo_settings
+from api.demo_scenario import build_demo_server, demo_settings
 from sensor_gateway.events import SetStarted, SetStopped
 
 

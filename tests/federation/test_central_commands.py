@@ -16,7 +16,7 @@ import uvicorn
 from api.auth import create_token
 from api.federation.edge import EdgeForwarder
 from api.federation.runtime import build_central
-from api.server import build_server
+from api.runtime import build_server
 from api.settings import Settings
 from api.vocab import TokenRole
 from sensor_gateway.samples import SensorKind

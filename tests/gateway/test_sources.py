@@ -123,7 +123,8 @@ def test_replay_of_recorded_csvs_gives_the_reps(tmp_path):
     source = ReplaySource(
         sensors,
         realtime=False,
-        start_s=500.0,
+        # On the gateway's clock: its idle-stop ticker compares set times with it.
+        start_s=gateway.clock.now_s(),
         on_start=lambda t: gateway.start_set("gus", now_s=t),
         on_end=lambda t: gateway.stop_set("gus", now_s=t),
     )

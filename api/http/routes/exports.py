@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from api.errors import NotFoundError
 from api.export import encode_text, iter_raw_csv, iter_raw_zip, iter_reps_csv
-from api.http.deps import Reader
+from api.http.deps import DatabaseDep, Reader
 from api.http.routes.common import IdPath, OptionalId, Since, Until, as_utc
 from api.storage import sets as set_store
 from api.storage.db import Database
@@ -40,7 +40,7 @@ def _check_set(database: Database, set_id: int, placement: Placement | None = No
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export_reps(
-    request: Request,
+    database: DatabaseDep,
     _: Reader,
     athlete_id: OptionalId = None,
     set_id: OptionalId = None,
@@ -61,7 +61,6 @@ def export_reps(
         until=as_utc(until, "until"),
     )
     where.apply(select(Rep.id))  # raises InvalidInputError (422) now, not mid-stream
-    database = request.app.state.database
     return StreamingResponse(
         encode_text(_streamed(database, lambda db: iter_reps_csv(db, where))),
         media_type="text/csv",
@@ -74,9 +73,8 @@ def export_reps(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}}},
 )
-def export_raw_zip(set_id: IdPath, request: Request, _: Reader):
+def export_raw_zip(set_id: IdPath, database: DatabaseDep, _: Reader):
     """Raw samples of every sensor of the set, one raw-recording CSV per sensor, zipped."""
-    database = request.app.state.database
     _check_set(database, set_id)
     return StreamingResponse(
         _streamed(database, lambda db: iter_raw_zip(db, set_id)),
@@ -90,9 +88,8 @@ def export_raw_zip(set_id: IdPath, request: Request, _: Reader):
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def export_raw_csv(set_id: IdPath, placement: Placement, request: Request, _: Reader):
+def export_raw_csv(set_id: IdPath, placement: Placement, database: DatabaseDep, _: Reader):
     """Raw samples of one sensor of the set in the raw-recording CSV format (`winkwatch analyze` input)."""
-    database = request.app.state.database
     _check_set(database, set_id, placement)
     return StreamingResponse(
         encode_text(_streamed(database, lambda db: iter_raw_csv(db, set_id, placement))),

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.http.deps import DatabaseDep, ServiceDep
 from api.http.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(request: Request) -> Health:
+def health(database: DatabaseDep, service: ServiceDep) -> Health:
     try:
-        with request.app.state.database.engine.connect() as connection:
+        with database.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        database = "ok"
+        reachable = "ok"
     except SQLAlchemyError:
-        database = "unavailable"
+        reachable = "unavailable"
     return Health(
-        status="ok" if database == "ok" else "degraded",
-        database=database,
-        gateway=request.app.state.service.gateway is not None,
+        status="ok" if reachable == "ok" else "degraded",
+        database=reachable,
+        gateway=service.gateway is not None,
     )

@@ -1,7 +1,7 @@
 """Live streams per athlete or for the whole gym: WebSocket `/live/ws` and SSE `/live/events`.
 
 Messages are `sensor_gateway.events.event_to_dict` of every gateway event (live angles at
-most `live_angles_rate_hz` per athlete, wink onsets, reps, sets, sensor status with battery
+most the gateway's `live_angles_rate_hz` per athlete, wink onsets, reps, sets, sensor status with battery
 and gaps), serialized once per event for all clients (`api.http.live_fanout`). Each client
 has a bounded queue; a client that falls behind by more than `live_queue_size` messages is
 disconnected (WebSocket close 1013, SSE stream ends with an `error` event), so it never
@@ -19,14 +19,23 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request, WebSocket, status
+from fastapi import APIRouter, WebSocket, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.http.deps import Reader, client_address, principal_for
-from api.http.guard import origin_allowed, too_many_attempts_detail
+from api.http.deps import (
+    AuthLimiterDep,
+    DatabaseDep,
+    Reader,
+    ServiceDep,
+    SettingsDep,
+    client_address,
+    principal_for,
+)
+from api.http.guard import FailedAuthLimiter, origin_allowed, too_many_attempts_detail
 from api.http.routes.common import OptionalId
-from api.live_fanout import LiveClient, LiveFanout
+from api.live_fanout import LiveClient
+from api.storage.db import Database
 
 router = APIRouter(prefix="/live", tags=["live"])
 
@@ -41,10 +50,6 @@ MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 byt
 def close_reason(text: str) -> str:
     """`text` cut to what a WebSocket close frame can carry."""
     return text.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
-
-
-def _fanout(app) -> LiveFanout | None:
-    return app.state.service.live_fanout
 
 
 def _bearer(websocket: WebSocket) -> str | None:
@@ -68,10 +73,10 @@ async def _token_message(websocket: WebSocket) -> str | None:
     return token if isinstance(token, str) else None
 
 
-async def _authenticate(websocket: WebSocket) -> bool:
+async def _authenticate(
+    websocket: WebSocket, database: Database, limiter: FailedAuthLimiter
+) -> bool:
     """Accept the socket and check its token; closes it with a readable reason when refused."""
-    app = websocket.app
-    limiter = app.state.auth_limiter
     client = client_address(websocket)
     await websocket.accept()  # then close with a reason a browser client can read
     if "token" in websocket.query_params:
@@ -93,7 +98,7 @@ async def _authenticate(websocket: WebSocket) -> bool:
         if secret is None:
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=TOKEN_MESSAGE_HELP)
             return False
-    principal = await run_in_threadpool(principal_for, app.state.database, secret)
+    principal = await run_in_threadpool(principal_for, database, secret)
     if principal is None:
         limiter.record_failure(client)
         await websocket.close(
@@ -119,17 +124,23 @@ async def _send_stream(websocket: WebSocket, client: LiveClient) -> None:
 
 
 @router.websocket("/ws")
-async def live_websocket(websocket: WebSocket, athlete_id: OptionalId = None):
+async def live_websocket(
+    websocket: WebSocket,
+    settings: SettingsDep,
+    service: ServiceDep,
+    database: DatabaseDep,
+    limiter: AuthLimiterDep,
+    athlete_id: OptionalId = None,
+) -> None:
     """Everything happening live for one athlete (`athlete_id`) or the whole gym (omit it)."""
-    settings = websocket.app.state.settings
     if not origin_allowed(
         websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
     ):
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION)  # handshake answered 403
         return
-    if not await _authenticate(websocket):
+    if not await _authenticate(websocket, database, limiter):
         return
-    fanout = _fanout(websocket.app)
+    fanout = service.live_fanout
     if fanout is None:
         await websocket.close(
             code=WS_CLOSE_TRY_AGAIN, reason="no gateway is running in this server"
@@ -153,9 +164,9 @@ async def live_websocket(websocket: WebSocket, athlete_id: OptionalId = None):
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def live_events(request: Request, _: Reader, athlete_id: OptionalId = None):
+async def live_events(service: ServiceDep, _: Reader, athlete_id: OptionalId = None):
     """The same stream as `/live/ws` as Server-Sent Events (`event: <type>`, `data: <json>`)."""
-    fanout = _fanout(request.app)
+    fanout = service.live_fanout
     client = (
         None if fanout is None else fanout.connect(None if athlete_id is None else str(athlete_id))
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from api.http.deps import Admin, DbDep, Reader
+from api.http.deps import Admin, DbDep, Reader, ServiceDep
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId
 from api.http.schemas import Page, SensorAssign, SensorCreate, SensorLive, SensorPublic
 from api.storage import catalog
@@ -28,15 +28,15 @@ def list_sensors(
 
 
 @router.get("/status", response_model=list[SensorLive])
-async def sensor_status(request: Request, _: Reader):
+async def sensor_status(service: ServiceDep, _: Reader):
     """Link state, battery, signal, gaps and clock drift of every sensor the gateway knows."""
     return [
         SensorLive(
             address=s.address,
-            kind=getattr(s.kind, "value", s.kind),
+            kind=s.kind.value,
             athlete_id=s.athlete_id,
             placement=s.placement,
-            state=getattr(s.state, "value", s.state),
+            state=s.state.value,
             battery_pct=s.battery_pct,
             rssi_dbm=s.rssi_dbm,
             samples=s.samples,
@@ -44,7 +44,7 @@ async def sensor_status(request: Request, _: Reader):
             samples_missing=s.samples_missing,
             drift_ppm=s.drift_ppm if math.isfinite(s.drift_ppm) else 0.0,
         )
-        for s in request.app.state.service.sensor_snapshots()
+        for s in service.sensor_snapshots()
     ]
 
 
@@ -54,11 +54,9 @@ def get_sensor(sensor_id: IdPath, db: DbDep, _: Reader):
 
 
 @router.put("/{sensor_id}/assignment", response_model=SensorPublic)
-def assign_sensor(sensor_id: IdPath, body: SensorAssign, request: Request, db: DbDep, _: Admin):
+def assign_sensor(sensor_id: IdPath, body: SensorAssign, service: ServiceDep, db: DbDep, _: Admin):
     """Put the sensor on an athlete's sacrum or thigh (the one there before is unassigned)."""
     sensor = catalog.assign_sensor(db, sensor_id, body.athlete_id, body.placement)
     db.flush()  # the database accepted it: now tell the gateway (which raises 409 if it cannot)
-    request.app.state.service.assign_on_gateway(
-        sensor.address, sensor.kind, body.athlete_id, body.placement
-    )
+    service.assign_on_gateway(sensor.address, sensor.kind, body.athlete_id, body.placement)
     return sensor

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from api.http.deps import Admin, DbDep, Reader
+from api.http.deps import Admin, DbDep, Reader, SettingsDep
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId
 from api.http.schemas import Page, SessionCreate, SessionPublic
 from api.storage import catalog
@@ -13,10 +13,8 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 
 @router.post("", response_model=SessionPublic, status_code=status.HTTP_201_CREATED)
-def create_session(body: SessionCreate, request: Request, db: DbDep, _: Admin):
-    return catalog.create_session(
-        db, body.athlete_id, request.app.state.settings.gateway_id, body.notes
-    )
+def create_session(body: SessionCreate, settings: SettingsDep, db: DbDep, _: Admin):
+    return catalog.create_session(db, body.athlete_id, settings.gateway_id, body.notes)
 
 
 @router.get("", response_model=Page[SessionPublic])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from api.http.deps import Admin, DbDep, Reader
+from api.http.deps import Admin, DatabaseDep, DbDep, Reader, ServiceDep
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId
 from api.http.schemas import Finding, Page, SetPublic, SetStart, SetUpdate
 from api.storage import sets as set_store
+from api.storage.db import Database
 from api.storage.models import ExerciseSet
 from api.vocab import SetStatus, SetVariant
 
@@ -22,24 +23,24 @@ def set_public(row: ExerciseSet) -> SetPublic:
     return public
 
 
-def _read_set(request: Request, set_id: int) -> SetPublic:
-    with request.app.state.database.sessions() as db:
+def _read_set(database: Database, set_id: int) -> SetPublic:
+    with database.sessions() as db:
         return set_public(set_store.get_set(db, set_id))
 
 
 @router.post("", response_model=SetPublic, status_code=status.HTTP_201_CREATED)
-async def start_set(body: SetStart, request: Request, _: Admin):
+async def start_set(body: SetStart, service: ServiceDep, database: DatabaseDep, _: Admin):
     """Start recording a set for an athlete: the gateway starts analysing their sensors."""
-    set_id = await request.app.state.service.start_set(
+    set_id = await service.start_set(
         body.athlete_id, body.variant, body.load_kg, body.notes, body.session_id
     )
-    return _read_set(request, set_id)
+    return _read_set(database, set_id)
 
 
 @router.post("/{set_id}/stop", response_model=SetPublic)
-async def stop_set(set_id: IdPath, request: Request, _: Admin):
-    await request.app.state.service.stop_set(set_id)
-    return _read_set(request, set_id)
+async def stop_set(set_id: IdPath, service: ServiceDep, database: DatabaseDep, _: Admin):
+    await service.stop_set(set_id)
+    return _read_set(database, set_id)
 
 
 @router.patch("/{set_id}", response_model=SetPublic)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fusion.simulator import SquatSetSpec, simulate_set
+from sensor_gateway.athlete_pipeline import AthletePipeline
 from sensor_gateway.events import (
     GatewayClock,
     LiveAngles,
@@ -16,7 +17,6 @@ from sensor_gateway.events import (
     SetVariant,
     StopReason,
 )
-from sensor_gateway.pipeline import AthletePipeline
 
 
 @pytest.fixture(scope="module")

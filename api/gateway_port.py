@@ -1,4 +1,5 @@
-"""Composition of storage with the live gateway: what the HTTP routes call to act on sets.
+"""The API's port to the live gateway: `GatewayPort` (what the API needs from it, typed) and
+`LiveService` (storage composed with it: what the HTTP routes call to act on sets and sensors).
 
 The gateway (sensor_gateway) knows athletes by a string key; the database by an integer id.
 The gateway is configured with the database id as key (str(id)); `DatabaseSink` resolves
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,12 +20,16 @@ from api.live_fanout import LiveFanout
 from api.storage import baselines, catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
+from api.storage.models import ExerciseSet
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement, SetStatus, SetVariant
 from fusion.baseline import PersonalBaseline
+from sensor_gateway.config import SensorAssignment
 from sensor_gateway.errors import GatewayError
 from sensor_gateway.events import SetInfo
+from sensor_gateway.gateway import SensorSnapshot
 from sensor_gateway.pubsub import EventBus
+from sensor_gateway.samples import SensorKind
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,8 @@ log = logging.getLogger(__name__)
 class GatewayPort(Protocol):
     """What the API needs from the running gateway (sensor_gateway.gateway.Gateway)."""
 
-    bus: EventBus
+    @property
+    def bus(self) -> EventBus: ...
 
     def start_set(
         self,
@@ -44,13 +50,15 @@ class GatewayPort(Protocol):
         baseline: PersonalBaseline | None = None,
     ) -> SetInfo: ...
 
-    def stop_set(self, athlete_id: str) -> Any: ...
+    def stop_set(self, athlete_id: str) -> SetInfo | None: ...
 
-    def sensors(self) -> list[Any]: ...
+    def sensors(self) -> list[SensorSnapshot]: ...
 
     def active_sets(self) -> dict[str, SetInfo]: ...
 
-    def assign_sensor(self, address: str, kind: Any, athlete_id: str, placement: Any) -> Any: ...
+    def assign_sensor(
+        self, address: str, kind: SensorKind, athlete_id: str, placement: Placement
+    ) -> SensorAssignment: ...
 
     def unassign_sensor(self, address: str) -> bool: ...
 
@@ -64,7 +72,7 @@ class LiveService:
     live_fanout: LiveFanout | None = None  # the gateway's events for stream clients
 
     # -- sensors seen by the gateway -------------------------------------------------------------
-    def sensor_snapshots(self) -> list[Any]:
+    def sensor_snapshots(self) -> list[SensorSnapshot]:
         """The gateway's view of every sensor (link state, battery, gaps, drift); [] without one."""
         return list(self.gateway.sensors()) if self.gateway is not None else []
 
@@ -98,7 +106,14 @@ class LiveService:
                 self.gateway.stop_set(str(athlete_id))
             raise
 
-    def _start_without_gateway(self, athlete_id, variant, load_kg, notes, session_id) -> int:
+    def _start_without_gateway(
+        self,
+        athlete_id: int,
+        variant: SetVariant,
+        load_kg: float | None,
+        notes: str,
+        session_id: int | None,
+    ) -> int:
         with self.database.sessions.begin() as db:
             return set_store.start_set(
                 db,
@@ -137,7 +152,7 @@ class LiveService:
             await run_in_threadpool(self.sink.flush)
         await run_in_threadpool(self._finish_if_recording, set_id)
 
-    def _get_set(self, set_id: int):
+    def _get_set(self, set_id: int) -> ExerciseSet:
         with self.database.sessions() as db:
             return set_store.get_set(db, set_id)
 
@@ -154,9 +169,9 @@ class LiveService:
         if self.gateway is None:
             return
         try:
-            if athlete_id is None:
+            if athlete_id is None or placement is None:
                 self.gateway.unassign_sensor(address)
             else:
-                self.gateway.assign_sensor(address, kind, str(athlete_id), placement)
+                self.gateway.assign_sensor(address, SensorKind(kind), str(athlete_id), placement)
         except GatewayError as exc:
             raise ConflictError(f"the gateway refused the assignment: {exc}") from exc

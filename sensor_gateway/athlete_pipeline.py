@@ -20,10 +20,11 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from fusion.live import events as analysis
 from sensor_gateway.events import (
     Calibrated,
     GatewayClock,
@@ -46,7 +47,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AnalyzerFactory = Callable[[float | None], Any]
+
+class LiveAnalyzer(Protocol):
+    """What the pipeline needs from a live analyser (`fusion.live.LiveSquatAnalyzer`).
+
+    Placements are "sacrum" / "thigh"; times on the gateway clock (s); acc m/s^2, gyr rad/s,
+    each (n, 3) in the sensor frame. Outputs are `fusion.live.events.LiveEvent`s.
+    """
+
+    def push(
+        self, placement: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
+    ) -> list[analysis.LiveEvent]: ...
+
+    def mark_gap(self, placement: str, start_s: float, end_s: float) -> None: ...
+
+    def set_load(self, load_kg: float | None) -> None: ...
+
+    def set_baseline(self, baseline: PersonalBaseline | None) -> None: ...
+
+
+AnalyzerFactory = Callable[[float | None], LiveAnalyzer]
 
 
 def _sensor_messages(codes: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -61,7 +81,7 @@ def _sensor_messages(codes: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
-def default_analyzer_factory(load_kg: float | None) -> Any:
+def default_analyzer_factory(load_kg: float | None) -> LiveAnalyzer:
     """A fresh `fusion.live.LiveSquatAnalyzer` (imported here: it pulls in the whole core)."""
     from fusion.live import LiveSquatAnalyzer
 
@@ -71,7 +91,7 @@ def default_analyzer_factory(load_kg: float | None) -> Any:
 @dataclass
 class _ActiveSet:
     info: SetInfo
-    analyzer: Any
+    analyzer: LiveAnalyzer
     analysis_failed: bool = False
     rep_count: int = 0
     last_activity_s: float = -math.inf  # data time of the last rep event (or the start)
@@ -147,13 +167,12 @@ class AthletePipeline:
         self._set.analyzer.set_load(load_kg)
 
     def stop_set(self, reason: StopReason, now_s: float) -> list[GatewayEvent]:
-        """Stop the running set: flush the analyser, then SetStopped. [] when no set runs."""
+        """Stop the running set: SetStopped (a rep still in progress is incomplete). [] when none."""
         active = self._set
         if active is None:
             return []
-        events = self._convert(active, self._guarded(active, active.analyzer.finish))
         self._set = None
-        events.append(
+        return [
             SetStopped(
                 athlete_id=self.athlete_id,
                 t_s=now_s,
@@ -162,8 +181,7 @@ class AthletePipeline:
                 reason=reason,
                 rep_count=active.rep_count,
             )
-        )
-        return events
+        ]
 
     def idle_for_s(self, now_s: float | None = None) -> float:
         """How long the running set has gone without a rep, on the data clock (0 if none).
@@ -190,9 +208,10 @@ class AthletePipeline:
             active.last_sample_s = max(active.last_sample_s, float(t_s[-1]))
         if active.analysis_failed:
             return []
-        outputs = self._guarded(
-            active, lambda: active.analyzer.push(placement.value, t_s, acc_mps2, gyr_radps)
-        )
+        try:
+            outputs = active.analyzer.push(placement.value, t_s, acc_mps2, gyr_radps)
+        except Exception as exc:
+            return [self._analysis_failed(active, exc)]
         return self._convert(active, outputs)
 
     def mark_gap(
@@ -202,9 +221,13 @@ class AthletePipeline:
         active = self._set
         if active is None:
             return []
+        events: list[GatewayEvent] = []
         if not active.analysis_failed:
-            self._guarded(active, lambda: active.analyzer.mark_gap(placement.value, start_s, end_s))
-        return [
+            try:
+                active.analyzer.mark_gap(placement.value, start_s, end_s)
+            except Exception as exc:
+                events.append(self._analysis_failed(active, exc))
+        return events + [
             QualityWarning(
                 athlete_id=self.athlete_id,
                 t_s=end_s,
@@ -218,123 +241,109 @@ class AthletePipeline:
         ]
 
     # -- internals -------------------------------------------------------------------------
-    def _guarded(self, active: _ActiveSet, call: Callable[[], Any]) -> list[Any]:
-        """Run an analyser call; a failure is logged once and disables analysis for the set."""
-        if active.analysis_failed:
-            return []
-        try:
-            return list(call() or [])
-        except Exception as exc:
-            log.exception(
-                "live analysis of athlete %s failed; raw samples keep being recorded",
-                self.athlete_id,
-            )
-            active.analysis_failed = True
-            return [_AnalysisFailure(str(exc))]
+    def _analysis_failed(self, active: _ActiveSet, exc: Exception) -> QualityWarning:
+        """An analyser failure is logged once and disables analysis for the set."""
+        log.error(
+            "live analysis of athlete %s failed; raw samples keep being recorded",
+            self.athlete_id,
+            exc_info=exc,
+        )
+        active.analysis_failed = True
+        at_s = (
+            active.last_sample_s if math.isfinite(active.last_sample_s) else active.info.started_s
+        )
+        return QualityWarning(
+            athlete_id=self.athlete_id,
+            t_s=at_s,
+            wall_utc=self.clock.to_utc(at_s),
+            code="analysis_failed",
+            set_key=active.info.set_key,
+            message=f"live analysis stopped for this set ({exc}); raw "
+            "samples are still recorded: re-analyse the set later",
+        )
 
-    def _convert(self, active: _ActiveSet, outputs: list[Any]) -> list[GatewayEvent]:
-        # Matched by class name: `fusion.live` is imported only when a set starts.
+    def _convert(self, active: _ActiveSet, outputs: list[analysis.LiveEvent]) -> list[GatewayEvent]:
+        """The analyser's events as gateway events: with athlete, set and wall-clock time."""
         events: list[GatewayEvent] = []
         key = active.info.set_key
         athlete = self.athlete_id
         utc = self.clock.to_utc
         for out in outputs:
-            name = type(out).__name__
-            if name == "LiveAngles":
-                events += self._decimate(active, out)
-            elif name == "RepStarted":
-                active.last_activity_s = max(active.last_activity_s, out.t_s)
-                events.append(
-                    RepStarted(
-                        athlete_id=athlete,
-                        t_s=out.t_s,
-                        wall_utc=utc(out.t_s),
-                        set_key=key,
-                        rep=out.rep,
-                    )
-                )
-            elif name == "WinkOnset":
-                events.append(
-                    WinkOnset(
-                        athlete_id=athlete,
-                        t_s=out.t_s,
-                        wall_utc=utc(out.t_s),
-                        set_key=key,
-                        rep=out.rep,
-                        onset_depth_deg=out.onset_depth_deg,
-                        wink_deg=out.wink_deg,
-                    )
-                )
-            elif name == "RepCompleted":
-                end_s = out.metrics.end_s
-                active.rep_count += 1
-                active.last_activity_s = max(active.last_activity_s, end_s)
-                events.append(
-                    RepCompleted(
-                        athlete_id=athlete,
-                        t_s=end_s,
-                        wall_utc=utc(end_s),
-                        set_key=key,
-                        metrics=out.metrics,
-                    )
-                )
-                events += [
-                    QualityWarning(
-                        athlete_id=athlete,
-                        t_s=end_s,
-                        wall_utc=utc(end_s),
-                        code=code,
-                        set_key=key,
-                        message=f"rep {out.metrics.rep}: {message}",
-                        rep=out.metrics.rep,
-                    )
-                    for code, message in _sensor_messages(out.metrics.quality)
-                ]
-            elif name == "Calibrated":
-                at_s = active.last_sample_s
-                events.append(
-                    Calibrated(
-                        athlete_id=athlete,
-                        t_s=at_s,
-                        wall_utc=utc(at_s),
-                        set_key=key,
-                        ok=out.ok,
-                        message=out.message,
-                    )
-                )
-                if not out.ok:
+            match out:
+                case analysis.LiveAngles():
+                    events += self._decimate(active, out)
+                case analysis.RepStarted(rep=rep, t_s=t_s):
+                    active.last_activity_s = max(active.last_activity_s, t_s)
                     events.append(
+                        RepStarted(
+                            athlete_id=athlete, t_s=t_s, wall_utc=utc(t_s), set_key=key, rep=rep
+                        )
+                    )
+                case analysis.WinkOnset():
+                    events.append(
+                        WinkOnset(
+                            athlete_id=athlete,
+                            t_s=out.t_s,
+                            wall_utc=utc(out.t_s),
+                            set_key=key,
+                            rep=out.rep,
+                            onset_depth_deg=out.onset_depth_deg,
+                            wink_deg=out.wink_deg,
+                        )
+                    )
+                case analysis.RepCompleted(metrics=metrics):
+                    end_s = metrics.end_s
+                    active.rep_count += 1
+                    active.last_activity_s = max(active.last_activity_s, end_s)
+                    events.append(
+                        RepCompleted(
+                            athlete_id=athlete,
+                            t_s=end_s,
+                            wall_utc=utc(end_s),
+                            set_key=key,
+                            metrics=metrics,
+                        )
+                    )
+                    events += [
                         QualityWarning(
+                            athlete_id=athlete,
+                            t_s=end_s,
+                            wall_utc=utc(end_s),
+                            code=code,
+                            set_key=key,
+                            message=f"rep {metrics.rep}: {message}",
+                            rep=metrics.rep,
+                        )
+                        for code, message in _sensor_messages(metrics.quality)
+                    ]
+                case analysis.Calibrated(ok=ok, message=message):
+                    at_s = active.last_sample_s
+                    events.append(
+                        Calibrated(
                             athlete_id=athlete,
                             t_s=at_s,
                             wall_utc=utc(at_s),
-                            code="calibration",
                             set_key=key,
-                            message=out.message,
+                            ok=ok,
+                            message=message,
                         )
                     )
-            elif name == "_AnalysisFailure":
-                at_s = (
-                    active.last_sample_s
-                    if math.isfinite(active.last_sample_s)
-                    else active.info.started_s
-                )
-                events.append(
-                    QualityWarning(
-                        athlete_id=athlete,
-                        t_s=at_s,
-                        wall_utc=utc(at_s),
-                        code="analysis_failed",
-                        set_key=key,
-                        message=f"live analysis stopped for this set ({out.message}); raw "
-                        "samples are still recorded: re-analyse the set later",
-                    )
-                )
-            else:
-                log.warning("ignoring unknown analyser output %r", out)
+                    if not ok:
+                        events.append(
+                            QualityWarning(
+                                athlete_id=athlete,
+                                t_s=at_s,
+                                wall_utc=utc(at_s),
+                                code="calibration",
+                                set_key=key,
+                                message=message,
+                            )
+                        )
+                case _:
+                    log.warning("ignoring unknown analyser output %r", out)
         return events
 
-    def _decimate(self, active: _ActiveSet, angles: Any) -> list[GatewayEvent]:
+    def _decimate(self, active: _ActiveSet, angles: analysis.LiveAngles) -> list[GatewayEvent]:
         """One LiveAngles event per 1/live_angles_rate_hz of data time (first sample of each bin)."""
         t_s = np.asarray(angles.t_s)
         if t_s.size == 0:
@@ -361,8 +370,3 @@ class AthletePipeline:
             )
             for i in picks
         ]
-
-
-@dataclass(frozen=True)
-class _AnalysisFailure:
-    message: str

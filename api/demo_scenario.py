@@ -20,12 +20,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.server import Server, register_simulated_sensors
+from api.runtime import Server, build_runtime, register_simulated_sensors
 from api.settings import Settings
 from api.storage import catalog
-from api.storage.db import open_database
 from api.storage.models import Athlete
-from api.storage.recorder import DatabaseSink
 from api.vocab import SetVariant
 from fusion.simulator import SquatSetSpec
 
@@ -127,21 +125,10 @@ def demo_settings(data_dir: Path, host: str, port: int) -> Settings:
 
 def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = True) -> Server:
     """Database, sink, gateway with the two simulated demo athletes, and the app."""
-    from api.http.app import create_app
-    from sensor_gateway.config import AssignmentStore, GatewaySettings
-    from sensor_gateway.gateway import Gateway
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
-    database = open_database(settings.database_url, settings.database_schema)
-    sink = DatabaseSink(
-        database,
-        gateway_id=settings.gateway_id,
-        commit_interval_s=settings.commit_interval_s,
-        start_thread=False,
-    )
-    gateway = Gateway(GatewaySettings(), AssignmentStore(data_dir / "gateway.json"), sink=sink)
-    app = create_app(settings, gateway, database=database, sink=sink)
-    sink.start()
+    server = build_runtime(settings, data_dir / "gateway.json")
+    gateway, database = server.gateway, server.database
 
     programmes: dict[str, tuple[DemoSet, ...]] = {}
     athletes = []
@@ -179,7 +166,7 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
             athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end
         )
     )
-    return Server(app=app, gateway=gateway, sink=sink, database=database)
+    return server
 
 
 def _athlete_id(database, demo: DemoAthlete) -> int:

@@ -1,4 +1,8 @@
-"""Run the HTTP API and the live gateway in one process and one event loop (`winkwatch serve`).
+"""The runtime: the HTTP API and the live gateway in one process and one event loop.
+
+`build_runtime` is the one place that puts database, sink, gateway and app together
+(`winkwatch serve` through `build_server`, `winkwatch demo` through
+`api.demo_scenario.build_demo_server`); `serve` runs it until Ctrl+C / SIGTERM.
 
 The gateway writes into a `DatabaseSink`; the API starts/stops sets on the gateway and
 streams its bus. With `simulate=N`, N simulated athletes (fusion.simulator through
@@ -14,8 +18,9 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -25,8 +30,14 @@ from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import Database, open_database
 from api.storage.models import Athlete
-from api.storage.recorder import DatabaseSink
+from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import Placement
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from sensor_gateway.gateway import Gateway
+    from sensor_gateway.sources.simulated import PlayedSet, SimulatedAthlete
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +47,16 @@ SIMULATED_NAME = "Simulated athlete {index}"
 @dataclass
 class Server:
     app: FastAPI
-    gateway: object
+    gateway: Gateway
     sink: DatabaseSink
     database: Database
-    scratch: tempfile.TemporaryDirectory | None = None  # simulated sensors' gateway config
+    scratch: tempfile.TemporaryDirectory[str] | None = None  # simulated sensors' gateway config
+    interrupted_set_ids: list[int] = field(default_factory=list)  # left recording by the last run
 
 
 def simulated_athlete_ids(database: Database, count: int) -> list[int]:
     """Database ids of `count` simulated athletes (created on first use, reused after)."""
-    ids = []
+    ids: list[int] = []
     with database.sessions.begin() as db:
         for index in range(1, count + 1):
             name = SIMULATED_NAME.format(index=index)
@@ -57,54 +69,76 @@ def simulated_athlete_ids(database: Database, count: int) -> list[int]:
     return ids
 
 
-def build_server(
-    settings: Settings, *, simulate: int = 0, realtime: bool = True, config_dir: Path | None = None
+def build_runtime(
+    settings: Settings,
+    config_file: Path | None = None,
+    *,
+    scratch: tempfile.TemporaryDirectory[str] | None = None,
 ) -> Server:
-    """Database, sink, gateway (with simulated or BLE sources) and the app, ready to run."""
+    """The one way the runtime is put together (`serve`, `demo`): the database (upgraded, and
+    this gateway's sets left recording by a previous run marked interrupted before anything
+    new is written), the sink, the gateway writing into it (sensor assignments in
+    `config_file`, default the user's), and the app serving both. The caller adds sources."""
     from sensor_gateway.config import AssignmentStore, GatewaySettings
     from sensor_gateway.gateway import Gateway
 
     database = open_database(settings.database_url, settings.database_schema)
+    interrupted = recover_after_restart(database, settings.gateway_id)
     gateway_settings = GatewaySettings()
-    scratch = None
-    if simulate:
-        # Simulated sensors must not end up in the user's real sensor assignments.
-        if config_dir is None:
-            scratch = tempfile.TemporaryDirectory(prefix="winkwatch-sim-")
-            config_dir = Path(scratch.name)
-        config_file = config_dir / "gateway.json"
-    else:
-        config_file = gateway_settings.config_file
     sink = DatabaseSink(
         database,
         gateway_id=settings.gateway_id,
         commit_interval_s=settings.commit_interval_s,
         start_thread=False,
     )
-    gateway = Gateway(gateway_settings, AssignmentStore(config_file), sink=sink)
-    # Sets left recording by a previous run are marked interrupted before anything new is written.
+    gateway = Gateway(
+        gateway_settings, AssignmentStore(config_file or gateway_settings.config_file), sink=sink
+    )
     app = create_app(settings, gateway, database=database, sink=sink)
     sink.start()
+    return Server(
+        app=app,
+        gateway=gateway,
+        sink=sink,
+        database=database,
+        scratch=scratch,
+        interrupted_set_ids=interrupted,
+    )
+
+
+def build_server(
+    settings: Settings, *, simulate: int = 0, realtime: bool = True, config_dir: Path | None = None
+) -> Server:
+    """`winkwatch serve`: the runtime with simulated athletes or the assigned BLE sensors."""
+    scratch = None
+    config_file = None
     if simulate:
-        _add_simulation(gateway, database, simulate, realtime)
+        # Simulated sensors must not end up in the user's real sensor assignments.
+        if config_dir is None:
+            scratch = tempfile.TemporaryDirectory(prefix="winkwatch-sim-")
+            config_dir = Path(scratch.name)
+        config_file = config_dir / "gateway.json"
+    server = build_runtime(settings, config_file, scratch=scratch)
+    if simulate:
+        _add_simulation(server.gateway, server.database, simulate, realtime)
     else:
-        _add_ble_source(gateway)
-    return Server(app=app, gateway=gateway, sink=sink, database=database, scratch=scratch)
+        _add_ble_source(server.gateway)
+    return server
 
 
-def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> None:
+def _add_simulation(gateway: Gateway, database: Database, count: int, realtime: bool) -> None:
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
-    athletes = []
+    athletes: list[SimulatedAthlete] = []
     for index, athlete_id in enumerate(simulated_athlete_ids(database, count)):
         athlete = SimulatedAthlete(athlete_id=str(athlete_id), seed=index + 1)
         athletes.append(athlete)
         register_simulated_sensors(gateway, database, athlete, athlete_id, "simulated")
 
-    def on_set_start(athlete, _played) -> None:
+    def on_set_start(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
         gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, "simulated")
 
-    def on_set_end(athlete, _played) -> None:
+    def on_set_end(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
         gateway.stop_set(athlete.athlete_id)
 
     gateway.add_source(
@@ -115,7 +149,7 @@ def _add_simulation(gateway, database: Database, count: int, realtime: bool) -> 
 
 
 def register_simulated_sensors(
-    gateway, database: Database, athlete, athlete_id: int, label: str
+    gateway: Gateway, database: Database, athlete: SimulatedAthlete, athlete_id: int, label: str
 ) -> None:
     """Store a simulated athlete's two sensors (assigned to `athlete_id`) and tell the gateway."""
     from sensor_gateway.samples import SensorKind
@@ -135,7 +169,7 @@ def register_simulated_sensors(
         )
 
 
-def _add_ble_source(gateway) -> None:
+def _add_ble_source(gateway: Gateway) -> None:
     """Stream the BLE sensors assigned in the gateway config (read at start)."""
     assignments = gateway.assignments.all()
     if not assignments:
@@ -153,11 +187,11 @@ def _add_ble_source(gateway) -> None:
 
 # uvicorn gives connections this long to finish on shutdown, then cancels them; with the
 # gateway's own bound (STOP_TIMEOUT_S) a stop takes well under 5 s in every case.
-GRACEFUL_SHUTDOWN_S = 1.0
+GRACEFUL_SHUTDOWN_S = 1  # uvicorn takes whole seconds
 GATEWAY_STOP_TIMEOUT_S = 3.0
 
 
-def http_server(server: Server, host: str, port: int, log_level: str = "info"):
+def http_server(server: Server, host: str, port: int, log_level: str = "info") -> uvicorn.Server:
     """The uvicorn server for `server.app` (set `.should_exit = True` to stop it).
 
     Signals are not captured by uvicorn: `serve` handles SIGINT/SIGTERM itself so that the
@@ -224,7 +258,12 @@ async def _stop_with_http(http, gateway) -> None:
 
 
 async def serve(
-    server: Server, host: str, port: int, log_level: str = "info", *, http=None
+    server: Server,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    http: uvicorn.Server | None = None,
 ) -> None:
     """Serve HTTP and run the gateway until Ctrl+C / SIGTERM; then stop both cleanly."""
     http = http or http_server(server, host, port, log_level)

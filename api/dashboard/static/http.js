@@ -1,0 +1,39 @@
+// The API with the signed-in token: JSON in and out, readable errors, paged lists.
+import { state } from "./state.js";
+
+export class ApiError extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+export async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${state.token}`, ...(options.headers || {}) };
+  if (options.json !== undefined) { headers["Content-Type"] = "application/json"; options.body = JSON.stringify(options.json); }
+  const response = await fetch(path, { ...options, headers });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+    if (Array.isArray(detail)) detail = detail.map((problem) => problem.msg).join("; ");  // 422
+    if (typeof detail !== "string") detail = JSON.stringify(detail);
+    throw new ApiError(response.status, detail);
+  }
+  return options.raw ? response : response.json();
+}
+
+export async function allPages(path, maxPages = 10) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < maxPages; page++) {
+    const sep = path.includes("?") ? "&" : "?";
+    const body = await api(`${path}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`);
+    items.push(...body.items);
+    if (!body.next_cursor) break;
+    cursor = body.next_cursor;
+  }
+  return items;
+}
+
+export function permissionMessage(error) {
+  return error.status === 403
+    ? "This token is read-only. Start and stop sets with an admin token (winkwatch token create NAME --role admin)."
+    : error.message;
+}

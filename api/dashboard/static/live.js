@@ -1,0 +1,216 @@
+// The Live view: one athlete's stream (WebSocket /live/ws), the angles now and over the last
+// 10 s, the set being recorded (start/stop), its reps as they complete, and the wink cue.
+import { lineChart } from "./charts.js";
+import { hideCue, onWinkOnset } from "./cue.js";
+import { deg, kg } from "./format.js";
+import { allPages, api, permissionMessage } from "./http.js";
+import { renderRepTable, summaryHtml } from "./reps.js";
+import { onSensorStatus } from "./sensors.js";
+import { $, emptyBuffer, state } from "./state.js";
+import { COLORS } from "./theme.js";
+import { variantLabel } from "./vocabulary.js";
+
+const LIVE_WINDOW_S = 10;           // the live chart shows this much
+const BUFFER_S = 300;               // live angles kept for rep detail
+const RECONNECT_MAX_MS = 15000;
+
+// Forget the previous athlete's stream and follow `state.athleteId`.
+export async function followAthlete() {
+  state.buffer = emptyBuffer();
+  state.liveReps = [];
+  state.cuedReps = new Set();
+  state.currentSet = null;
+  hideCue();
+  renderLiveReps();
+  drawLive();
+  connect();
+  await refreshCurrentSet(true);
+}
+
+function connect() {
+  disconnect();
+  if (!state.athleteId) return;
+  state.wsWanted = true;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  // The token goes in the first message, never in the URL (URLs end up in access logs).
+  const ws = new WebSocket(`${scheme}://${location.host}/live/ws?athlete_id=${state.athleteId}`);
+  state.ws = ws;
+  ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); state.wsRetryMs = 1000; setLink(true); };
+  ws.onmessage = (message) => { if (state.ws === ws) handleEvent(JSON.parse(message.data)); };
+  ws.onclose = (close) => {
+    if (state.ws !== ws) return;
+    setLink(false, close.reason);
+    if (close.code === 1008) {  // the token was refused: the sign-in view takes over
+      window.dispatchEvent(new CustomEvent("winkwatch:refused", { detail: close.reason }));
+      return;
+    }
+    if (state.wsWanted) {
+      setTimeout(() => { if (state.ws === ws) connect(); }, state.wsRetryMs);
+      state.wsRetryMs = Math.min(state.wsRetryMs * 2, RECONNECT_MAX_MS);
+    }
+  };
+}
+
+export function disconnect() {
+  state.wsWanted = false;
+  if (state.ws) { const ws = state.ws; state.ws = null; ws.close(); }
+  setLink(false);
+}
+
+function setLink(up, reason) {
+  const link = $("link");
+  link.textContent = up ? "live" : "offline";
+  link.classList.toggle("up", up);
+  link.title = reason || (up ? "receiving live data" : "not connected");
+}
+
+function handleEvent(event) {
+  window.winkwatch.events += 1;
+  switch (event.type) {
+    case "live_angles": return onAngles(event);
+    case "set_started": return onSetStarted(event);
+    case "set_stopped": return onSetStopped(event);
+    case "wink_onset": return onWinkOnset(event);
+    case "rep_completed": return onRepCompleted(event);
+    case "rep_started": $("calibration").textContent = `rep ${event.rep}…`; return undefined;
+    case "calibrated": $("calibration").textContent = event.ok ? "calibrated" : event.message; return undefined;
+    case "quality_warning": $("calibration").textContent = event.message; return undefined;
+    case "sensor_status_changed": return onSensorStatus(event);
+    default: return undefined;
+  }
+}
+
+function onAngles(event) {
+  const b = state.buffer;
+  b.t.push(event.t_s); b.thigh.push(event.thigh_deg); b.tilt.push(event.pelvic_tilt_deg); b.hip.push(event.hip_flexion_deg);
+  const cut = b.t.findIndex((t) => t >= event.t_s - BUFFER_S);
+  if (cut > 0) for (const key of Object.keys(b)) b[key].splice(0, cut);
+  $("thigh-now").textContent = deg(event.thigh_deg);
+  $("tilt-now").textContent = deg(event.pelvic_tilt_deg);
+  $("hip-now").textContent = deg(event.hip_flexion_deg);
+  if (!state.drawPending) {
+    state.drawPending = true;
+    requestAnimationFrame(() => { state.drawPending = false; drawLive(); });
+  }
+}
+
+export function drawLive() {
+  if (state.tab !== "live") return;
+  const b = state.buffer;
+  const end = b.t.length ? b.t[b.t.length - 1] : LIVE_WINDOW_S;
+  const first = b.t.findIndex((t) => t >= end - LIVE_WINDOW_S);
+  const from = first < 0 ? 0 : first;
+  const x = b.t.slice(from).map((t) => t - end);
+  const marks = state.liveReps
+    .filter((r) => r.source === "live" && r.metrics.wink_onset_s !== null && r.metrics.wink_onset_s >= end - LIVE_WINDOW_S)
+    .map((r) => ({ x: r.metrics.wink_onset_s - end, color: COLORS.wink, label: "wink" }));
+  lineChart($("live-chart"), {
+    x, xRange: [-LIVE_WINDOW_S, 0], yRange: [-20, 140], xLabel: "s", yLabel: "deg", marks,
+    series: [
+      { y: b.thigh.slice(from), color: COLORS.thigh },
+      { y: b.tilt.slice(from), color: COLORS.tilt },
+      { y: b.hip.slice(from), color: COLORS.hip },
+    ],
+  });
+}
+
+export async function refreshCurrentSet(loadReps) {
+  if (!state.athleteId) return;
+  const athleteId = state.athleteId;
+  try {
+    const sets = await api(`/sets?athlete_id=${athleteId}&status=recording&limit=5`);
+    if (athleteId !== state.athleteId) return;
+    const row = sets.items[sets.items.length - 1];
+    if (row) {
+      state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true };
+      if (loadReps) {
+        const reps = await allPages(`/reps?set_id=${row.id}`);
+        if (athleteId !== state.athleteId) return;
+        const known = new Set(state.liveReps.map((r) => r.metrics.rep));
+        for (const rep of reps.sort((a, b) => a.rep - b.rep)) {
+          if (!known.has(rep.rep)) state.liveReps.push({ source: "stored", set_id: row.id, set_key: row.set_key, metrics: rep });
+        }
+        state.liveReps.sort((a, b) => a.metrics.rep - b.metrics.rep);
+        renderLiveReps();
+      }
+    } else if (state.currentSet && state.currentSet.recording) {
+      state.currentSet.recording = false;
+    }
+  } catch (error) {
+    $("set-error").textContent = error.message;
+  }
+  renderSetState();
+}
+
+export function renderSetState() {
+  const element = $("set-state");
+  const set = state.currentSet;
+  element.classList.toggle("recording", Boolean(set && set.recording));
+  element.textContent = !set ? "No set recording"
+    : `${set.recording ? "Recording" : "Finished"}: ${variantLabel(set.variant)}, ${kg(set.load_kg)}`;
+  $("start-set").disabled = Boolean(set && set.recording);
+  $("stop-set").disabled = !(set && set.recording);
+}
+
+function onSetStarted(event) {
+  state.currentSet = { id: null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg, recording: true };
+  state.liveReps = [];
+  state.cuedReps = new Set();
+  hideCue();
+  renderLiveReps();
+  renderSetState();
+  setTimeout(() => refreshCurrentSet(false), 1500);  // learn the stored set's id
+}
+
+function onSetStopped(event) {
+  if (state.currentSet && state.currentSet.set_key === event.set.set_key) state.currentSet.recording = false;
+  renderSetState();
+}
+
+function onRepCompleted(event) {
+  const set = state.currentSet;
+  const rep = { source: "live", set_id: set && set.set_key === event.set_key ? set.id : null, set_key: event.set_key, metrics: event.metrics };
+  state.liveReps = state.liveReps.filter((r) => !(r.set_key === event.set_key && r.metrics.rep === event.metrics.rep));
+  state.liveReps.push(rep);
+  state.liveReps.sort((a, b) => a.metrics.rep - b.metrics.rep);
+  renderLiveReps(event.metrics.rep);
+}
+
+function renderLiveReps(newRep) {
+  renderRepTable($("live-reps"), state.liveReps, newRep);
+  $("live-rep-count").textContent = state.liveReps.length ? `(${state.liveReps.length})` : "";
+  $("live-summary").innerHTML = summaryHtml(state.liveReps.map((r) => r.metrics));
+  window.winkwatch.repsShown = state.liveReps.length;
+}
+
+// ---------------------------------------------------------------- start / stop
+async function startSet() {
+  $("set-error").textContent = "";
+  const load = $("load").value === "" ? null : Number($("load").value);
+  try {
+    const row = await api("/sets", { method: "POST", json: { athlete_id: state.athleteId, variant: $("variant").value, load_kg: load } });
+    state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true };
+    renderSetState();
+  } catch (error) {
+    $("set-error").textContent = permissionMessage(error);
+  }
+}
+
+async function stopSet() {
+  $("set-error").textContent = "";
+  try {
+    if (!state.currentSet || state.currentSet.id === null) await refreshCurrentSet(false);
+    if (!state.currentSet || !state.currentSet.id) throw new Error("no set is recording");
+    await api(`/sets/${state.currentSet.id}/stop`, { method: "POST" });
+    state.currentSet.recording = false;
+    renderSetState();
+  } catch (error) {
+    $("set-error").textContent = permissionMessage(error);
+  }
+}
+
+export function wireLive() {
+  $("start-set").addEventListener("click", startSet);
+  $("stop-set").addEventListener("click", stopSet);
+  window.addEventListener("resize", () => drawLive());
+}

@@ -1,0 +1,34 @@
+// The Sensors view: link state, battery, signal, gaps and drift of every sensor, updated from
+// the live stream's status events and refreshed from GET /sensors/status while shown.
+import { escapeHtml } from "./format.js";
+import { api } from "./http.js";
+import { $, state } from "./state.js";
+
+export function onSensorStatus(event) {
+  const known = state.sensors.get(event.address) || {};
+  state.sensors.set(event.address, { ...known, address: event.address, placement: event.placement, athlete_id: event.athlete_id,
+    state: event.state, battery_pct: event.battery_pct ?? known.battery_pct, rssi_dbm: event.rssi_dbm ?? known.rssi_dbm,
+    gaps: (known.gaps || 0) + (event.gap_start_s !== null && event.gap_start_s !== undefined ? 1 : 0) });
+  if (state.tab === "sensors") drawSensors();
+}
+
+export async function renderSensors() {
+  try {
+    for (const s of await api("/sensors/status")) state.sensors.set(s.address, s);
+  } catch (error) {
+    $("sensor-list").innerHTML = `<li class="error">${escapeHtml(error.message)}</li>`;
+    return;
+  }
+  drawSensors();
+}
+
+function drawSensors() {
+  const mine = [...state.sensors.values()].sort((a, b) =>
+    (String(b.athlete_id) === String(state.athleteId)) - (String(a.athlete_id) === String(state.athleteId)) || a.address.localeCompare(b.address));
+  $("sensor-list").innerHTML = mine.map((s) => `<li data-address="${escapeHtml(s.address)}">`
+    + `${s.placement || "unassigned"} <span class="state ${escapeHtml(s.state)}">${escapeHtml(s.state)}</span>`
+    + `<small>${escapeHtml(s.address)}${s.athlete_id ? ` · athlete ${escapeHtml(s.athlete_id)}` : ""}</small>`
+    + `<small>battery ${s.battery_pct ?? "?"}% · signal ${s.rssi_dbm ?? "?"} dBm · ${s.gaps ?? 0} gaps`
+    + `${s.samples_missing ? ` (${s.samples_missing} samples lost)` : ""}${s.drift_ppm ? ` · drift ${s.drift_ppm.toFixed(0)} ppm` : ""}</small></li>`).join("")
+    || '<li class="muted">No sensors seen by the gateway.</li>';
+}

@@ -1,0 +1,53 @@
+// The Sets view: the athlete's sets, one set's reps, summary, findings and exports.
+import { escapeHtml, kg } from "./format.js";
+import { allPages, api } from "./http.js";
+import { renderRepTable, summaryHtml } from "./reps.js";
+import { $, state } from "./state.js";
+import { variantLabel } from "./vocabulary.js";
+
+export async function renderSets() {
+  const list = $("set-list");
+  try {
+    const sets = (await allPages(`/sets?athlete_id=${state.athleteId}`, 2)).sort((a, b) => b.id - a.id);
+    list.innerHTML = sets.map((s) => `<li data-set="${s.id}">${variantLabel(s.variant)}, ${kg(s.load_kg)}`
+      + `<small>${new Date(s.started_at).toLocaleString()} · ${s.status} · ${Math.round(s.recorded_s)} s recorded</small></li>`).join("")
+      || '<li class="muted">No sets yet.</li>';
+    list.querySelectorAll("li[data-set]").forEach((item) => item.addEventListener("click", () =>
+      openSet(sets.find((s) => s.id === Number(item.dataset.set)))));
+  } catch (error) {
+    list.innerHTML = `<li class="error">${escapeHtml(error.message)}</li>`;
+  }
+}
+
+async function openSet(set) {
+  $("set-detail").hidden = false;
+  $("set-title").textContent = `${variantLabel(set.variant)}, ${kg(set.load_kg)} (set ${set.id})`;
+  $("export-reps").setAttribute("href", `/export/reps.csv?set_id=${set.id}`);
+  $("export-raw").setAttribute("href", `/sets/${set.id}/raw.zip`);
+  $("set-findings").innerHTML = set.findings.map((f) => `<li>${escapeHtml(f.message)}</li>`).join("");
+  const reps = (await allPages(`/reps?set_id=${set.id}`)).sort((a, b) => a.rep - b.rep);
+  const entries = reps.map((r) => ({ source: "stored", set_id: set.id, set_key: set.set_key, metrics: r }));
+  renderRepTable($("set-reps"), entries);
+  $("set-summary").innerHTML = summaryHtml(reps);
+  $("set-detail").scrollIntoView({ behavior: "smooth" });
+}
+
+// Exports need the token in a header, so they are fetched and handed to the browser as a file.
+async function download(anchor) {
+  try {
+    const response = await api(anchor.getAttribute("href"), { raw: true });
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const name = (disposition.match(/filename="([^"]+)"/) || [null, "export"])[1];
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url; link.download = name;
+    document.body.appendChild(link); link.click(); link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (error) {
+    $("set-findings").innerHTML = `<li class="error">Export failed: ${escapeHtml(error.message)}</li>`;
+  }
+}
+
+export function wireSets() {
+  document.querySelectorAll("a[data-download]").forEach((a) => a.addEventListener("click", (event) => { event.preventDefault(); download(a); }));
+}

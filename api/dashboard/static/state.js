@@ -1,0 +1,27 @@
+// What the views share: the signed-in token, the athlete followed, the live buffer, the set
+// being recorded and its reps. One object, owned here; views read and update it.
+// Angles in degrees; live times on the gateway clock (s), stored rep times in s since the set started.
+
+export const $ = (id) => document.getElementById(id);
+
+export const state = {
+  token: localStorage.getItem("winkwatch.token") || "",
+  athleteId: Number(localStorage.getItem("winkwatch.athlete")) || null,
+  athletes: [],
+  ws: null, wsRetryMs: 1000, wsWanted: false,
+  buffer: emptyBuffer(),     // live angles: t (s, gateway clock), thigh, tilt, hip (deg)
+  currentSet: null,          // {id, set_key, variant, load_kg, recording}
+  liveReps: [],              // {source: "live"|"stored", set_id, set_key, metrics}
+  cuedReps: new Set(),
+  sensors: new Map(),
+  setAngles: new Map(),      // set id -> promise of /dashboard/sets/{id}/angles
+  drawPending: false,
+  tab: "live",
+};
+
+export function emptyBuffer() {
+  return { t: [], thigh: [], tilt: [], hip: [] };
+}
+
+// Read by the end-to-end test and handy in the browser console.
+window.winkwatch = { state, cues: [], events: 0, repsShown: 0 };
