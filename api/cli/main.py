@@ -41,6 +41,8 @@ COMMAND_HOMES: dict[str, str] = {
     "reanalyze": "server_commands",
     "demo": "demo_command",
     "plot": "plot_command",
+    "assess": "assess_command",
+    "simulate-assessment": "assess_command",
 }
 
 
