@@ -7,9 +7,11 @@ import io
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from api.cli.common import fail
 
 if TYPE_CHECKING:
     from fusion.baseline import PersonalBaseline
@@ -72,14 +74,14 @@ def analyze(
     from sensor_gateway.recording_csv import RecordingFormatError, read_recording_csv
 
     if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
-        _fail(
+        fail(
             f"--load-kg must be a finite number >= 0 (0 = bodyweight), got {load_kg!r}",
             EXIT_BAD_INPUT,
         )
     if wink_threshold_deg is not None and not (
         math.isfinite(wink_threshold_deg) and 0 < wink_threshold_deg <= MAX_WINK_THRESHOLD_DEG
     ):
-        _fail(
+        fail(
             f"--wink-threshold-deg must be a number of degrees above 0 and at most "
             f"{MAX_WINK_THRESHOLD_DEG:.0f} (default 5), got {wink_threshold_deg!r}",
             EXIT_BAD_INPUT,
@@ -87,7 +89,7 @@ def analyze(
     config = AnalysisConfig()
     if engine is not None:
         if engine not in ENGINE_NAMES:
-            _fail(
+            fail(
                 f"unknown engine {engine!r}; choose one of {', '.join(ENGINE_NAMES)}",
                 EXIT_BAD_INPUT,
             )
@@ -98,15 +100,15 @@ def analyze(
         sacrum_rec = read_recording_csv(sacrum)
         thigh_rec = read_recording_csv(thigh)
     except RecordingFormatError as exc:
-        _fail(str(exc), EXIT_BAD_INPUT)
+        fail(str(exc), EXIT_BAD_INPUT)
     baseline = None
     if athlete_baseline is not None and athlete is not None:
-        _fail("give --athlete-baseline FILE or --athlete ID, not both", EXIT_BAD_INPUT)
+        fail("give --athlete-baseline FILE or --athlete ID, not both", EXIT_BAD_INPUT)
     if athlete_baseline is not None:
         try:
             baseline = read_baseline_file(athlete_baseline)
         except BaselineFileError as exc:
-            _fail(str(exc), EXIT_BAD_INPUT)
+            fail(str(exc), EXIT_BAD_INPUT)
     if athlete is not None:
         baseline = _database_baseline(athlete)
     try:
@@ -114,9 +116,9 @@ def analyze(
             sacrum_rec, thigh_rec, load_kg=load_kg, config=config, baseline=baseline
         )
     except FusionError as exc:
-        _fail(f"cannot analyse {sacrum} + {thigh}: {exc}", EXIT_NOT_ANALYSABLE)
+        fail(f"cannot analyse {sacrum} + {thigh}: {exc}", EXIT_NOT_ANALYSABLE)
     except MemoryError:
-        _fail(
+        fail(
             f"cannot analyse {sacrum} + {thigh}: the recordings are too large for this "
             "machine's memory; split them into sets",
             EXIT_NOT_ANALYSABLE,
@@ -127,7 +129,7 @@ def analyze(
             typer.echo(f"warning: {finding.message}", err=True)
     typer.echo(_threshold_line(result.threshold, baseline), err=True)
     if fault is not None and not ignore_sensor_checks:
-        _fail(
+        fail(
             f"{fault.message}. No reps written: they would describe the wrong "
             "segments (--ignore-sensor-checks writes them anyway)",
             EXIT_SENSOR_FAULT,
@@ -156,7 +158,7 @@ def _database_baseline(athlete_id: int) -> PersonalBaseline | None:
         with database.sessions() as db:
             baseline = athlete_baseline(db, athlete_id)
     except WinkWatchError as exc:
-        _fail(f"cannot read athlete {athlete_id}'s baseline: {exc}", EXIT_BAD_INPUT)
+        fail(f"cannot read athlete {athlete_id}'s baseline: {exc}", EXIT_BAD_INPUT)
     if baseline is None:
         typer.echo(
             f"warning: athlete {athlete_id} has no personal baseline yet; the default "
@@ -188,16 +190,11 @@ def _write_out(out: Path, text: str) -> None:
             handle.write(text)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        _fail(
+        fail(
             f"cannot write --out {out}: {reason}; give a file path in an existing, writable "
             "folder (or leave --out out to print to standard output)",
             EXIT_BAD_INPUT,
         )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

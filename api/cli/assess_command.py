@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from api.cli.common import fail
 
 if TYPE_CHECKING:
     from fusion.types import ImuRecording
@@ -28,24 +30,19 @@ EXIT_NOT_ANALYSABLE = 3
 SEGMENT_RANGE_CM = (15.0, 80.0)
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def read_assessment_folder(folder: Path) -> dict[str, tuple[ImuRecording, ImuRecording]]:
     """Step kind -> (sacrum, thigh) recordings; exits 2 with the file and line when malformed."""
     from fusion.assessment import STEP_KINDS
     from sensor_gateway.recording_csv import RecordingFormatError, read_recording_csv
 
     if not folder.is_dir():
-        _fail(f"{folder}: not a folder; give the assessment folder (one sub-folder per step)", 2)
+        fail(f"{folder}: not a folder; give the assessment folder (one sub-folder per step)", 2)
     recordings = {}
     for step_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         if step_dir.name.startswith("."):
             continue
         if step_dir.name not in STEP_KINDS:
-            _fail(
+            fail(
                 f"{step_dir}: unknown step folder {step_dir.name!r}; name each step folder by its "
                 f"kind: {', '.join(STEP_KINDS)}",
                 EXIT_BAD_INPUT,
@@ -56,9 +53,9 @@ def read_assessment_folder(folder: Path) -> dict[str, tuple[ImuRecording, ImuRec
                 read_recording_csv(step_dir / "thigh.csv"),
             )
         except RecordingFormatError as exc:
-            _fail(str(exc), EXIT_BAD_INPUT)
+            fail(str(exc), EXIT_BAD_INPUT)
     if "baseline" not in recordings:
-        _fail(
+        fail(
             f"{folder / 'baseline'}: missing; the baseline step (standing still, then >= 5 "
             "squats) is required and calibrates the sensors for every other step",
             EXIT_BAD_INPUT,
@@ -69,7 +66,7 @@ def read_assessment_folder(folder: Path) -> dict[str, tuple[ImuRecording, ImuRec
 def _check_length(name: str, value: float | None) -> None:
     low, high = SEGMENT_RANGE_CM
     if value is not None and not low <= value <= high:
-        _fail(f"{name} {value} is outside {low:.0f}-{high:.0f} cm; measure it again", 2)
+        fail(f"{name} {value} is outside {low:.0f}-{high:.0f} cm; measure it again", 2)
 
 
 def assess(
@@ -100,9 +97,9 @@ def assess(
     try:
         report = run_assessment(recordings, femur_cm=femur_cm, shank_cm=shank_cm)
     except StepError as exc:
-        _fail(f"{folder / exc.kind}: cannot be analysed ({exc.reason}): {exc}", 3)
+        fail(f"{folder / exc.kind}: cannot be analysed ({exc.reason}): {exc}", 3)
     except FusionError as exc:
-        _fail(f"{folder}: cannot be analysed: {exc}", EXIT_NOT_ANALYSABLE)
+        fail(f"{folder}: cannot be analysed: {exc}", EXIT_NOT_ANALYSABLE)
     for kind, analysis in report.analyses.items():
         for finding in analysis.findings:
             typer.echo(f"warning: {kind}: {finding.message}", err=True)
@@ -117,7 +114,7 @@ def assess(
 
             html.write_text(render_html(report), encoding="utf-8")
     except OSError as exc:
-        _fail(f"cannot write the report: {exc}", EXIT_BAD_INPUT)
+        fail(f"cannot write the report: {exc}", EXIT_BAD_INPUT)
     for problem in report.problems:
         typer.echo(
             f"error: {folder / problem.kind}: cannot be analysed ({problem.reason}): {problem}",
@@ -160,7 +157,7 @@ def simulate_assessment(
     from fusion.simulator.assessment import simulate_assessment as simulate
 
     if profile not in CAUSES:
-        _fail(f"--profile {profile!r}: choose one of {', '.join(CAUSES)}", EXIT_BAD_INPUT)
+        fail(f"--profile {profile!r}: choose one of {', '.join(CAUSES)}", EXIT_BAD_INPUT)
     kinds = STEP_KINDS if steps is None else tuple(s.strip() for s in steps.split(",") if s.strip())
     if kinds and kinds[0] != "baseline":
         kinds = ("baseline",) + tuple(k for k in kinds if k != "baseline")
@@ -178,11 +175,11 @@ def simulate_assessment(
             lifter = replace(lifter, moved_step=moved_step)
         simulated = simulate(lifter, seed)
     except SimulationSpecError as exc:
-        _fail(f"invalid option: {exc}", EXIT_BAD_INPUT)
+        fail(f"invalid option: {exc}", EXIT_BAD_INPUT)
     try:
         write_assessment_folder(out, simulated)
     except OSError as exc:
-        _fail(f"cannot write to {out}: {exc.strerror or exc}; choose a writable folder", 1)
+        fail(f"cannot write to {out}: {exc.strerror or exc}; choose a writable folder", 1)
     typer.echo(f"wrote {len(simulated.steps)} step(s) of a {profile} lifter to {out}", err=True)
 
 

@@ -11,9 +11,10 @@ file or engine name, 1 when the output cannot be written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
 
 import typer
+
+from api.cli.common import fail
 
 ORIENT_CSV_HEADER = "t_s,qw,qx,qy,qz"
 
@@ -46,18 +47,18 @@ def orient(
 
     engine = engine or DEFAULT_OFFLINE_ENGINE
     if engine not in ENGINE_NAMES:
-        _fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINE_NAMES)}", code=2)
+        fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINE_NAMES)}", code=2)
     try:
         recording = read_recording_csv(in_csv)
     except RecordingFormatError as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     try:
         samples = resample_uniform(recording)
         quat_wxyz = estimate_orientation(
             samples.gyr_radps, samples.acc_mps2, samples.rate_hz, engine
         )
     except (FusionError, ValueError) as exc:
-        _fail(f"{in_csv}: cannot estimate orientation: {exc}", code=2)
+        fail(f"{in_csv}: cannot estimate orientation: {exc}", code=2)
     gap_count = int(np.count_nonzero(samples.in_gap))
     if gap_count:
         typer.echo(
@@ -80,12 +81,7 @@ def orient(
     try:
         out.write_text(buffer.getvalue(), encoding="utf-8")
     except OSError as exc:
-        _fail(
+        fail(
             f"cannot write {out}: {exc.strerror or exc}; check the folder exists and is writable",
             code=1,
         )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=code)

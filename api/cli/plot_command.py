@@ -10,17 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 
-EXIT_BAD_INPUT = 2
+from api.cli.common import fail
+
 EXIT_NOT_ANALYSABLE = 3
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code=code)
 
 
 def plot(
@@ -42,13 +37,13 @@ def plot(
     from fusion.errors import FusionError
 
     if (set_id is None) == (sacrum is None and thigh is None):
-        _fail("give either --set ID, or --sacrum FILE and --thigh FILE")
+        fail("give either --set ID, or --sacrum FILE and --thigh FILE")
     if set_id is None and (sacrum is None or thigh is None):
-        _fail("--sacrum and --thigh go together: give both raw-recording CSV files")
+        fail("--sacrum and --thigh go together: give both raw-recording CSV files")
     if set_id is not None and (reps is not None or load_kg is not None):
-        _fail("--reps and --load-kg are for files; with --set the stored reps and load are used")
+        fail("--reps and --load-kg are for files; with --set the stored reps and load are used")
     if out.suffix.lower() != ".png":
-        _fail(f"--out must be a .png file, got {out}")
+        fail(f"--out must be a .png file, got {out}")
     try:
         if set_id is not None:
             angles, rep_rows, title = _from_database(set_id)
@@ -63,9 +58,9 @@ def plot(
             rep=rep,
         )
     except (PlotError, WinkWatchError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except FusionError as exc:
-        _fail(f"cannot analyse the recordings: {exc}", EXIT_NOT_ANALYSABLE)
+        fail(f"cannot analyse the recordings: {exc}", EXIT_NOT_ANALYSABLE)
     typer.echo(f"wrote {out}", err=True)
 
 

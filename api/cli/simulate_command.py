@@ -15,9 +15,11 @@ Exit code 2 for an invalid option, 1 when DIR cannot be written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from api.cli.common import fail
 
 if TYPE_CHECKING:  # the simulator (numpy) is imported only when the command runs
     from fusion.simulator import SimulatedSet, SquatSetSpec
@@ -154,9 +156,9 @@ def simulate(
             soft_tissue_deg,
         )
     except SimulationSpecError as exc:
-        _fail(f"invalid option: {exc}", EXIT_BAD_OPTION)
+        fail(f"invalid option: {exc}", EXIT_BAD_OPTION)
     if load_kg is not None and not 0 <= load_kg <= 1000:
-        _fail(f"invalid option: --load-kg {load_kg} must be between 0 and 1000", EXIT_BAD_OPTION)
+        fail(f"invalid option: --load-kg {load_kg} must be between 0 and 1000", EXIT_BAD_OPTION)
 
     from fusion.simulator import simulate_set
 
@@ -164,7 +166,7 @@ def simulate(
     try:
         _write_outputs(out, simulated, load_kg)
     except OSError as exc:
-        _fail(
+        fail(
             f"cannot write to {out}: {exc.strerror or exc}; choose a writable folder",
             EXIT_CANNOT_WRITE,
         )
@@ -277,11 +279,6 @@ def _write_outputs(out: Path, simulated: SimulatedSet, load_kg: float | None) ->
     (out / "simulation.json").write_text(
         json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8"
     )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ import logging
 
 import typer
 
+from api.cli.common import fail
 from api.errors import WinkWatchError
 
 
@@ -19,9 +20,9 @@ def serve_federated(
     from api.settings import Settings
 
     if central and edge:
-        _fail("choose --edge or --central, not both")
+        fail("choose --edge or --central, not both")
     if central and simulate:
-        _fail("the central server has no sensors; run --simulate on an edge")
+        fail("the central server has no sensors; run --simulate on an edge")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -44,7 +45,7 @@ def serve_federated(
             return
         server, forwarder = build_edge(settings, mqtt, simulate=simulate)
     except WinkWatchError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     typer.echo(
         f"WinkWatch edge gateway {settings.gateway_id} on http://{host}:{port}; forwarding to "
@@ -54,8 +55,3 @@ def serve_federated(
         asyncio.run(serve_edge(server, forwarder, host, port, log_level))
     except KeyboardInterrupt:
         pass
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(code=2)

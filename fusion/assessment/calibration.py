@@ -35,7 +35,7 @@ AXIS_TOLERANCE_DEG = 12.0  # per-set flexion-axis estimates scatter ~1-4 deg wit
 
 @dataclass(frozen=True)
 class AssessmentCalibration:
-    """Both segments' axes (sensor frame) and the signs that make the angles follow DOMAIN.md."""
+    """Both segments' axes (sensor frame) and the signs that make the angles follow docs/domain.md."""
 
     sacrum: SegmentCalibration
     thigh: SegmentCalibration

@@ -2,7 +2,7 @@
 
 A lifter has a hip range limit H: the hip flexion (deg, pelvis relative to femur) at which
 the baseline squat's wink begins, with a rep-to-rep spread (sd, deg). Each cause moves the
-onset in a different step of the battery (DOMAIN.md, "Coaches settle it per person"):
+onset in a different step of the battery (docs/domain.md, "Coaches settle it per person"):
 
 | cause | rock_back tucks at | post_stretch onset | goblet / supported onset |
 | --- | --- | --- | --- |
