@@ -86,7 +86,10 @@ def measure_reconnects(kind: SensorKind, drops: int) -> list[tuple[float, int, i
         sent = np.array(dropped.sent_indices)
         jumps = np.flatnonzero(np.diff(sent) > 1)
         truth = [int(sent[j + 1] - sent[j] - 1) for j in jumps]
-        reported = [s.missing_samples for s in collected.streaming(dropped.address)[1:]]
+        reported = [
+            s.gap.missing_samples if s.gap else None
+            for s in collected.streaming(dropped.address)[1:]
+        ]
         if steady.sent_indices and np.any(np.diff(steady.sent_indices) != 1):
             print(f"WARNING: the steady {kind.value} sensor lost samples too")
         return list(zip(recover_s, truth, reported))

@@ -44,6 +44,7 @@ from sensor_gateway.events import (
 
 if TYPE_CHECKING:
     from fusion.baseline import PersonalBaseline
+    from sensor_gateway.gaps import Gap
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +215,7 @@ class AthletePipeline:
             return [self._analysis_failed(active, exc)]
         return self._convert(active, outputs)
 
-    def mark_gap(
-        self, placement: Placement, start_s: float, end_s: float, missing: int
-    ) -> list[GatewayEvent]:
+    def mark_gap(self, placement: Placement, gap: Gap) -> list[GatewayEvent]:
         """A sensor lost samples: tell the analyser and warn (during a set only)."""
         active = self._set
         if active is None:
@@ -224,19 +223,19 @@ class AthletePipeline:
         events: list[GatewayEvent] = []
         if not active.analysis_failed:
             try:
-                active.analyzer.mark_gap(placement.value, start_s, end_s)
+                active.analyzer.mark_gap(placement.value, gap.start_s, gap.end_s)
             except Exception as exc:
                 events.append(self._analysis_failed(active, exc))
         return events + [
             QualityWarning(
                 athlete_id=self.athlete_id,
-                t_s=end_s,
-                wall_utc=self.clock.to_utc(end_s),
+                t_s=gap.end_s,
+                wall_utc=self.clock.to_utc(gap.end_s),
                 code="sensor_gap",
                 set_key=active.info.set_key,
                 placement=placement,
-                message=f"{placement.value} sensor lost {missing} samples "
-                f"({end_s - start_s:.2f} s); angles across the gap are interpolated",
+                message=f"{placement.value} sensor lost {gap.missing_samples} samples "
+                f"({gap.duration_s:.2f} s); angles across the gap are interpolated",
             )
         ]
 

@@ -22,7 +22,8 @@ Protocols without a sensor clock (WitMotion): the sensor time of sample k is k /
 rate, and the same fit then estimates the sensor's true rate (slope b) and offset. Lost
 packets are detected from sequence numbers (when the protocol has them), from jumps of the
 sensor clock, and for count-timed sensors from the receive times running ahead of the
-mapped times by more than `max_latency_s` (then the count is re-anchored).
+mapped times by more than `max_latency_s` (then the count is re-anchored). The `Gap` type
+and every threshold that decides a gap are in `sensor_gateway.gaps`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sensor_gateway.gaps import CLOCK_RESET_JUMP_S, LATE_CONFIRM_S, MAX_LATENCY_S, Gap, GapReason
 from sensor_gateway.samples import SampleBatch
 
 DEFAULT_BUCKET_S = 1.0  # one envelope point per second of sensor time
@@ -39,24 +41,7 @@ DEFAULT_FIT_WINDOW_S = 120.0  # drift of a crystal is stable over minutes
 # Drift is fitted only over at least this much sensor time; before, offset only (100 ppm
 # over 5 s is 0.5 ms).
 DEFAULT_MIN_FIT_SPAN_S = 5.0
-# Count-timed sensors: receive times this far ahead of the mapped times mean samples were
-# lost (BLE latency stays well below this unless the link is failing).
-DEFAULT_MAX_LATENCY_S = 0.25
-# ... for this long of receive time (a latency spike is shorter: later packets are on time).
-LATE_CONFIRM_S = 0.2
-# Timestamped sensors: a residual jump this large means the sensor clock was reset.
-CLOCK_RESET_JUMP_S = 2.0
 MIN_STEP_S = 1e-6  # mapped times are kept strictly increasing by at least this
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Samples missing between two batches, on the gateway clock."""
-
-    start_s: float  # mapped time of the last sample before the gap
-    end_s: float  # mapped time of the first sample after the gap
-    missing_samples: int
-    reason: str  # "seq" (sequence jump), "clock" (sensor time jump), "late" (count-timed)
 
 
 @dataclass(frozen=True)
@@ -150,7 +135,7 @@ class SensorClockMapper:
         bucket_s: float = DEFAULT_BUCKET_S,
         fit_window_s: float = DEFAULT_FIT_WINDOW_S,
         min_fit_span_s: float = DEFAULT_MIN_FIT_SPAN_S,
-        max_latency_s: float = DEFAULT_MAX_LATENCY_S,
+        max_latency_s: float = MAX_LATENCY_S,
     ) -> None:
         if not nominal_rate_hz > 0:
             raise ValueError(f"nominal_rate_hz must be positive, got {nominal_rate_hz}")
@@ -201,9 +186,8 @@ class SensorClockMapper:
         if reset:
             if self._last_t_s > -math.inf:
                 missing = max(0, int(round((t_s[0] - self._last_t_s) / self._interval_s)) - 1)
-                gap = Gap(
-                    self._last_t_s, float(t_s[0]), missing, "late" if not timestamped else "clock"
-                )
+                reason = GapReason.CLOCK if timestamped else GapReason.LATE
+                gap = Gap(self._last_t_s, float(t_s[0]), missing, reason)
         elif previous_last_s is not None:
             gap = self._gap(previous_last_s, sensor_s, t_s, missing_by_seq, timestamped)
         self._last_sensor_s = float(sensor_s[-1])
@@ -214,7 +198,7 @@ class SensorClockMapper:
         self.samples_mapped += n
         if gap is not None:
             self.gaps += 1
-            self.samples_missing += gap.missing_samples
+            self.samples_missing += gap.missing_samples or 0
         return MappedBatch(t_s=t_s, gap=gap, clock_reset=reset)
 
     def adopt_nominal_rate(self, rate_hz: float) -> bool:
@@ -344,4 +328,5 @@ class SensorClockMapper:
         else:
             return None
         gap_start_s = float(self._to_gateway(np.array([previous_last_s]))[0])
-        return Gap(gap_start_s, float(t_s[0]), missing, "seq" if missing_by_seq else "clock")
+        reason = GapReason.SEQUENCE if missing_by_seq else GapReason.CLOCK
+        return Gap(gap_start_s, float(t_s[0]), missing, reason)

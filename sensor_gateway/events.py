@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from fusion.types import RepMetrics
+from sensor_gateway.gaps import Gap
 from sensor_gateway.samples import LinkState, SensorKind
 
 
@@ -142,8 +143,8 @@ class LiveAngles(GatewayEvent):
 class SensorStatusChanged(GatewayEvent):
     """A sensor's link changed, or a gap in its samples was detected.
 
-    For a gap (lost packets, or a reconnect), `gap_start_s` / `gap_end_s` bound the missing
-    stretch on the gateway clock and `missing_samples` estimates how many samples were lost.
+    For a gap (lost packets, or a reconnect), `gap` bounds the missing stretch on the gateway
+    clock and says how many samples were lost and how it was found.
     `placement` / `athlete_id` are None when the sensor is not assigned.
     """
 
@@ -154,9 +155,7 @@ class SensorStatusChanged(GatewayEvent):
     battery_pct: int | None = None
     rssi_dbm: int | None = None
     detail: str = ""
-    gap_start_s: float | None = None
-    gap_end_s: float | None = None
-    missing_samples: int | None = None
+    gap: Gap | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

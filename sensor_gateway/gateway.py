@@ -54,6 +54,7 @@ from sensor_gateway.events import (
     StopReason,
     WinkOnset,
 )
+from sensor_gateway.gaps import Gap, GapTracker
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import LinkState, SampleBatch, SampleSource, SensorKind, SensorStatus
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
@@ -91,8 +92,7 @@ class SensorState:
     battery_pct: int | None = None
     rssi_dbm: int | None = None
     timestamped: bool | None = None
-    disconnected_at_s: float | None = None
-    reconnect_gap_reported: bool = False
+    gaps: GapTracker = field(default_factory=GapTracker)
     batches: int = 0
     samples: int = 0
     last_received_s: float = -math.inf
@@ -411,16 +411,9 @@ class Gateway:
         self.stats.batches += 1
         self.stats.samples += n
         a = st.assignment
-        reconnected, st.reconnect_gap_reported = st.reconnect_gap_reported, False
-        if mapped.gap is not None and not reconnected:  # a reconnect gap was reported already
-            gap = mapped.gap
-            self._report_gap(
-                st,
-                gap.start_s,
-                gap.end_s,
-                gap.missing_samples,
-                f"{gap.missing_samples} samples lost ({gap.reason})",
-            )
+        gap = st.gaps.batch(mapped.gap)
+        if gap is not None:
+            self._report_gap(st, gap, f"{gap.missing_samples} samples lost ({gap.reason})")
         if a is None:
             self.stats.unassigned_samples += n
             return
@@ -451,62 +444,34 @@ class Gateway:
 
     def _handle_status(self, status: SensorStatus) -> None:
         st = self._sensor(status.address, None)
-        previous = st.state
         st.state = status.state
         if status.battery_pct is not None:
             st.battery_pct = status.battery_pct
         if status.rssi_dbm is not None:
             st.rssi_dbm = status.rssi_dbm
-        if status.state is LinkState.DISCONNECTED and previous is not LinkState.DISCONNECTED:
-            st.disconnected_at_s = status.at_s
-        gap_start: float | None = None
-        gap_end: float | None = None
-        missing: int | None = None
-        # The source's own account of the gap (exact from sensor clocks) when it has one.
-        reported_start_s = (
-            status.gap_start_s if status.gap_start_s is not None else st.disconnected_at_s
-        )
-        if status.state is LinkState.STREAMING and reported_start_s is not None:
-            gap_start = reported_start_s
-            gap_end = status.gap_end_s if status.gap_end_s is not None else status.at_s
-            missing = status.missing_samples
-            if missing is None:
-                missing = max(0, int(round((gap_end - gap_start) * st.mapper.nominal_rate_hz)))
-            st.disconnected_at_s = None
-            st.reconnect_gap_reported = True
-            if st.timestamped is False:
+        gap: Gap | None = None
+        if status.state is LinkState.DISCONNECTED:
+            st.gaps.disconnected(status.at_s)
+        elif status.state is LinkState.STREAMING:
+            gap = st.gaps.streaming(status.gap, status.at_s, st.mapper.nominal_rate_hz)
+            if gap is not None and st.timestamped is False:
                 st.mapper.restart()  # a count-timed sensor starts counting again
-        self._publish_status(st, status.detail, gap_start, gap_end, missing, at_s=status.at_s)
-        if (
-            gap_start is not None
-            and gap_end is not None
-            and missing is not None
-            and st.assignment is not None
-        ):
-            pipeline = self._pipelines.get(st.assignment.athlete_id)
-            if pipeline is not None:
-                self._dispatch(
-                    pipeline.mark_gap(st.assignment.placement, gap_start, gap_end, missing)
-                )
+        self._publish_status(st, status.detail, gap, at_s=status.at_s)
+        if gap is not None:
+            self._mark_gap(st, gap)
 
-    def _report_gap(
-        self, st: SensorState, start_s: float, end_s: float, missing: int, detail: str
-    ) -> None:
-        self._publish_status(st, detail, start_s, end_s, missing, at_s=end_s)
+    def _report_gap(self, st: SensorState, gap: Gap, detail: str) -> None:
+        self._publish_status(st, detail, gap, at_s=gap.end_s)
+        self._mark_gap(st, gap)
+
+    def _mark_gap(self, st: SensorState, gap: Gap) -> None:
         if st.assignment is not None:
             pipeline = self._pipelines.get(st.assignment.athlete_id)
             if pipeline is not None:
-                self._dispatch(pipeline.mark_gap(st.assignment.placement, start_s, end_s, missing))
+                self._dispatch(pipeline.mark_gap(st.assignment.placement, gap))
 
     def _publish_status(
-        self,
-        st: SensorState,
-        detail: str,
-        gap_start: float | None,
-        gap_end: float | None,
-        missing: int | None,
-        *,
-        at_s: float,
+        self, st: SensorState, detail: str, gap: Gap | None, *, at_s: float
     ) -> None:
         a = st.assignment
         self._dispatch(
@@ -522,9 +487,7 @@ class Gateway:
                     battery_pct=st.battery_pct,
                     rssi_dbm=st.rssi_dbm,
                     detail=detail,
-                    gap_start_s=gap_start,
-                    gap_end_s=gap_end,
-                    missing_samples=missing,
+                    gap=gap,
                 )
             ]
         )

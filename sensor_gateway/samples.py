@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from sensor_gateway.gaps import Gap
+
 
 class SensorKind(str, Enum):
     WINKWATCH = "winkwatch"  # WinkWatch open GATT profile (firmware_notes/)
@@ -61,12 +63,8 @@ class SensorStatus:
     battery_pct: int | None = None
     rssi_dbm: int | None = None
     detail: str = ""
-    # On STREAMING after a reconnect: the gap on the gateway clock (last sample received
-    # before the drop, first after) and the samples the sensor took in between but never
-    # delivered (from sensor timestamps when the protocol has them, else the nominal rate).
-    gap_start_s: float | None = None
-    gap_end_s: float | None = None
-    missing_samples: int | None = None
+    # On STREAMING after a reconnect: the gap as the source saw it (`gaps.reconnect_gap`).
+    gap: Gap | None = None
 
 
 BatchCallback = Callable[[SampleBatch], None]

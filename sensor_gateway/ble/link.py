@@ -24,8 +24,8 @@ from sensor_gateway.ble.backoff import (
 )
 from sensor_gateway.ble.battery import battery_from_advertisement, read_battery_pct
 from sensor_gateway.ble.connection import ConnectionManager
-from sensor_gateway.ble.gaps import missing_samples
 from sensor_gateway.ble.scanner import AdvertisementTracker, Sighting
+from sensor_gateway.gaps import Gap, reconnect_gap
 from sensor_gateway.protocols import DecodeStats, ProtocolSpec, StreamDecoder
 from sensor_gateway.samples import (
     BatchCallback,
@@ -288,28 +288,20 @@ class SensorLink:
             log.exception("%s: on_batch callback failed; the batch was dropped", self.address)
 
     def _report_streaming(self, first: SampleBatch) -> None:
-        gap_start_s = gap_end_s = None
-        missing: int | None = None
+        gap: Gap | None = None
         detail = "streaming"
         if self._gap_pending and self._last_batch is not None:
             rate_hz = first.nominal_rate_hz or (
                 1 / self._sample_interval_s if self._sample_interval_s else None
             )
-            missing = missing_samples(self._last_batch, first, rate_hz)
-            gap_start_s, gap_end_s = self._last_batch.received_s, first.received_s
-            detail = (
-                f"streaming again after a {first.received_s - self._last_batch.received_s:.2f} s gap"
-                + (f", {missing} samples missing" if missing is not None else "")
+            gap = reconnect_gap(self._last_batch, first, rate_hz)
+            detail = f"streaming again after a {gap.duration_s:.2f} s gap" + (
+                f", {gap.missing_samples} samples missing"
+                if gap.missing_samples is not None
+                else ""
             )
         self._gap_pending = False
-        self._status(
-            LinkState.STREAMING,
-            first.received_s,
-            detail,
-            gap_start_s=gap_start_s,
-            gap_end_s=gap_end_s,
-            missing_samples=missing,
-        )
+        self._status(LinkState.STREAMING, first.received_s, detail, gap=gap)
 
     def _check_rate(self, batch: SampleBatch) -> None:
         """Once per connection, compare the rate received with the rate asked for.
@@ -363,9 +355,7 @@ class SensorLink:
         detail: str,
         *,
         rssi_dbm: int | None = None,
-        gap_start_s: float | None = None,
-        gap_end_s: float | None = None,
-        missing_samples: int | None = None,
+        gap: Gap | None = None,
     ) -> None:
         if rssi_dbm is None:
             sighting = self._tracker.last_sighting(self.address)
@@ -377,9 +367,7 @@ class SensorLink:
             battery_pct=self._battery_pct,
             rssi_dbm=rssi_dbm,
             detail=detail,
-            gap_start_s=gap_start_s,
-            gap_end_s=gap_end_s,
-            missing_samples=missing_samples,
+            gap=gap,
         )
         log.info("%s %s: %s", self.address, state.value, detail)
         try:

@@ -9,7 +9,7 @@ from sensor_gateway.ble.backoff import (
     RETRY_MAX_DELAY_S,
     reconnect_delay_s,
 )
-from sensor_gateway.ble.gaps import SENSOR_CLOCK_WRAP_S, missing_samples
+from sensor_gateway.gaps import SENSOR_CLOCK_WRAP_S, missing_samples
 from sensor_gateway.samples import SampleBatch, SensorKind
 
 

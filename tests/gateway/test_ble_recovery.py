@@ -60,18 +60,19 @@ def test_unexpected_drop_reconnects_resumes_and_marks_the_gap(fake_bluez, kind: 
     jump = int(np.flatnonzero(np.diff(sent) > 1)[0])
     truly_missing = int(sent[jump + 1] - sent[jump] - 1)
     back = collected.streaming(dropped.address)[1]
+    assert back.gap is not None
     if kind is SensorKind.WITMOTION:  # no timestamps: estimated from receive times
-        assert back.missing_samples == pytest.approx(truly_missing, abs=3)
+        assert back.gap.missing_samples == pytest.approx(truly_missing, abs=3)
     else:
-        assert back.missing_samples == truly_missing
+        assert back.gap.missing_samples == truly_missing
     disconnected = next(
         s
         for s in collected.statuses
         if s.address == dropped.address and s.state is LinkState.DISCONNECTED
     )
     assert marks["drop"] <= disconnected.at_s < back.at_s
-    assert back.gap_start_s < disconnected.at_s and back.gap_end_s == back.at_s
-    assert back.gap_end_s - marks["drop"] < 2.0
+    assert back.gap.start_s < disconnected.at_s and back.gap.end_s == back.at_s
+    assert back.gap.end_s - marks["drop"] < 2.0
     # it re-subscribed and re-sent the start commands by itself
     start = {
         SensorKind.WINKWATCH: bytes.fromhex("01c80004"),
@@ -193,8 +194,9 @@ def test_links_recover_by_themselves_after_bluetoothd_restarts(fake_bluez, kind)
         )
         assert "BlueZ" in down.detail and down.at_s - marks["crash"] < 1.0
         back = collected.streaming(sensor.address)[1]
+        assert back.gap is not None
         assert back.at_s - marks["back"] <= 10.0
         sent = np.array(sensor.sent_indices)
         jump = int(np.flatnonzero(np.diff(sent) > 1)[0])
-        assert back.missing_samples == int(sent[jump + 1] - sent[jump] - 1)
-        assert back.gap_start_s < marks["crash"] + 0.1 and back.gap_end_s == back.at_s
+        assert back.gap.missing_samples == int(sent[jump + 1] - sent[jump] - 1)
+        assert back.gap.start_s < marks["crash"] + 0.1 and back.gap.end_s == back.at_s

@@ -66,7 +66,7 @@ def test_two_sensors_at_200_hz_lose_no_sample(fake_bluez, kind: SensorKind) -> N
         states = collected.states(sensor.address)
         assert states[:2] == [LinkState.CONNECTING, LinkState.STREAMING]
         assert states[-1] is LinkState.GONE
-        assert collected.streaming(sensor.address)[0].missing_samples is None
+        assert collected.streaming(sensor.address)[0].gap is None
         link = source.stats()[sensor.address]
         assert link.decode.packets_dropped == 0 and link.drops == 0
     commands = sensors[0].commands

@@ -23,6 +23,7 @@ from sensor_gateway.events import (
     event_to_dict,
     event_type_name,
 )
+from sensor_gateway.gaps import Gap, GapReason
 from sensor_gateway.samples import LinkState, SensorKind
 
 
@@ -93,12 +94,16 @@ def test_enums_nested_setinfo_and_nan_are_plain():
             kind=SensorKind.WITMOTION,
             placement=Placement.THIGH,
             state=LinkState.STREAMING,
-            gap_start_s=1.0,
-            gap_end_s=1.5,
-            missing_samples=100,
+            gap=Gap(1.0, 1.5, 100, GapReason.RECONNECT),
         )
     )
     assert status["state"] == "streaming" and status["kind"] == "witmotion"
+    assert status["gap"] == {
+        "start_s": 1.0,
+        "end_s": 1.5,
+        "missing_samples": 100,
+        "reason": "reconnect",
+    }
     angles = event_to_dict(
         LiveAngles(
             athlete_id="bob",

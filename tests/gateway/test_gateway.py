@@ -21,6 +21,7 @@ from sensor_gateway.events import (
     StopReason,
     WinkOnset,
 )
+from sensor_gateway.gaps import Gap, GapReason
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.samples import LinkState, SampleBatch, SensorKind, SensorStatus
 from sensor_gateway.sink import MemorySink
@@ -221,7 +222,7 @@ def test_disconnect_gap_and_malformed_batches_never_crash(tmp_path):
     statuses = [e for e in _drain(sub) if isinstance(e, SensorStatusChanged)]
     assert [s.state for s in statuses] == [LinkState.DISCONNECTED, LinkState.STREAMING]
     gap = statuses[-1]
-    assert (gap.gap_start_s, gap.gap_end_s, gap.missing_samples) == (11.0, 12.5, 300)
+    assert gap.gap == Gap(11.0, 12.5, 300, GapReason.RECONNECT)
     assert gap.athlete_id == "erin" and gap.placement is Placement.THIGH and gap.battery_pct == 80
     # A source that knows the gap exactly (BLE, from sensor timestamps) is believed.
     gateway.on_status(SensorStatus(address, LinkState.DISCONNECTED, 13.0))
@@ -230,13 +231,11 @@ def test_disconnect_gap_and_malformed_batches_never_crash(tmp_path):
             address,
             LinkState.STREAMING,
             14.0,
-            gap_start_s=12.9,
-            gap_end_s=14.0,
-            missing_samples=217,
+            gap=Gap(12.9, 14.0, 217, GapReason.RECONNECT),
         )
     )
     exact = [e for e in _drain(sub) if isinstance(e, SensorStatusChanged)][-1]
-    assert (exact.gap_start_s, exact.gap_end_s, exact.missing_samples) == (12.9, 14.0, 217)
+    assert exact.gap == Gap(12.9, 14.0, 217, GapReason.RECONNECT)
     warnings = [e for e in gateway.sink.events if isinstance(e, QualityWarning)]
     assert warnings and warnings[-1].code == "sensor_gap" and warnings[-1].set_key == info.set_key
     snapshot = {s.address: s for s in gateway.sensors()}

@@ -8,7 +8,7 @@ export function onSensorStatus(event) {
   const known = state.sensors.get(event.address) || {};
   state.sensors.set(event.address, { ...known, address: event.address, placement: event.placement, athlete_id: event.athlete_id,
     state: event.state, battery_pct: event.battery_pct ?? known.battery_pct, rssi_dbm: event.rssi_dbm ?? known.rssi_dbm,
-    gaps: (known.gaps || 0) + (event.gap_start_s !== null && event.gap_start_s !== undefined ? 1 : 0) });
+    gaps: (known.gaps || 0) + (event.gap ? 1 : 0) });
   if (state.tab === "sensors") drawSensors();
 }
 

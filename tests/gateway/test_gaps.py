@@ -1,0 +1,46 @@
+"""Which gap is reported, once: the reconnect gap, not the same samples again from the mapper."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sensor_gateway.gaps import Gap, GapReason, GapTracker, reconnect_gap
+from sensor_gateway.samples import SampleBatch, SensorKind
+
+
+def _batch(received_s: float, n: int, sensor_t0_s: float | None) -> SampleBatch:
+    return SampleBatch(
+        address="AA",
+        kind=SensorKind.WINKWATCH,
+        received_s=received_s,
+        acc_mps2=np.zeros((n, 3)),
+        gyr_radps=np.zeros((n, 3)),
+        sensor_time_s=None if sensor_t0_s is None else sensor_t0_s + np.arange(n) / 100.0,
+    )
+
+
+def test_a_reconnect_is_reported_once_and_the_mappers_view_of_it_is_not() -> None:
+    tracker = GapTracker()
+    assert tracker.streaming(None, 1.0, 100.0) is None  # first connection: nothing lost
+    tracker.disconnected(5.0)
+    tracker.disconnected(6.0)  # a failed retry: the samples were lost since the first drop
+    gap = tracker.streaming(None, 7.5, 100.0)
+    assert gap == Gap(5.0, 7.5, 250, GapReason.RECONNECT)
+    seen_again = Gap(5.0, 7.5, 249, GapReason.SEQUENCE)
+    assert tracker.batch(seen_again) is None  # the first batch after it: the same gap
+    later = Gap(9.0, 9.1, 9, GapReason.SEQUENCE)
+    assert tracker.batch(later) is later  # a new gap inside the stream is reported
+    assert tracker.streaming(None, 10.0, 100.0) is None  # a status without a drop
+
+
+def test_the_sources_own_account_of_a_reconnect_wins() -> None:
+    tracker = GapTracker()
+    tracker.disconnected(5.0)
+    exact = reconnect_gap(_batch(4.9, 2, 100.0), _batch(7.4, 2, 102.5), 100.0)
+    assert exact.missing_samples == 248  # 2.49 s of sensor time between the two, at 100 Hz
+    assert tracker.streaming(exact, 7.5, 100.0) == exact
+    unsized = reconnect_gap(_batch(4.9, 2, None), _batch(7.4, 2, None), None)
+    assert unsized.missing_samples is None
+    tracker.disconnected(8.0)
+    sized = tracker.streaming(unsized, 8.5, 100.0)
+    assert sized == Gap(4.9, 7.4, 250, GapReason.RECONNECT)  # sized at the nominal rate
