@@ -7,6 +7,10 @@ per event is one `json.dumps` plus one deque append per client, and a client tha
 reading (queue full: behind by more than `max_queued` messages) is dropped without slowing
 the gateway or anyone else. When the gateway stops, every client's stream ends.
 
+`set_started` and `rep_completed` messages carry the stored set's database id (`set_id`):
+the gateway publishes them only once the sink has stored them, so a page can link the set
+and its reps at once instead of asking for the id later.
+
 All methods must be called from the thread running the event loop (the gateway's loop).
 """
 
@@ -16,9 +20,10 @@ import asyncio
 import collections
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sensor_gateway.events import GatewayEvent, event_to_dict
+from sensor_gateway.events import GatewayEvent, RepCompleted, SetStarted, event_to_dict
 from sensor_gateway.pubsub import EventBus, Subscription
 
 log = logging.getLogger(__name__)
@@ -86,9 +91,16 @@ class LiveClient:
 class LiveFanout:
     """Serializes each gateway event once and hands the text to every interested client."""
 
-    def __init__(self, bus: EventBus, *, max_queued: int) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        max_queued: int,
+        stored_set_id: Callable[[str], int | None] | None = None,
+    ) -> None:
         self._bus = bus
         self.max_queued = max_queued
+        self._stored_set_id = stored_set_id  # set key -> database id (the sink's)
         self._clients: set[LiveClient] = set()
         self._task: asyncio.Task[None] | None = None
         self.stopped_reason: str | None = None
@@ -119,6 +131,15 @@ class LiveFanout:
         if not self._clients:
             return
         data = event_to_dict(event)
+        set_key = (
+            event.set.set_key
+            if isinstance(event, SetStarted)
+            else event.set_key
+            if isinstance(event, RepCompleted)
+            else None
+        )
+        if set_key is not None and self._stored_set_id is not None:
+            data["set_id"] = self._stored_set_id(set_key)
         message = LiveMessage(type=data["type"], athlete_id=event.athlete_id, text=json.dumps(data))
         self.serialized += 1
         for client in tuple(self._clients):

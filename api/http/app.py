@@ -41,7 +41,13 @@ def create_app(
     """
     settings = settings or Settings()
     live_fanout = (
-        None if gateway is None else LiveFanout(gateway.bus, max_queued=settings.live_queue_size)
+        None
+        if gateway is None
+        else LiveFanout(
+            gateway.bus,
+            max_queued=settings.live_queue_size,
+            stored_set_id=sink.stored_set_id if sink is not None else None,
+        )
     )
 
     def provide(app: FastAPI, database: Database) -> None:

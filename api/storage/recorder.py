@@ -260,6 +260,11 @@ class DatabaseSink:
             self._write_event(db, item)
         self._write_samples(db, samples)
 
+    def stored_set_id(self, set_key: str) -> int | None:
+        """Database id of a set this sink has stored and is still recording (any thread)."""
+        opened = self._open_sets.get(set_key)
+        return opened.set_id if opened is not None else None
+
     def _open_set(self, db: Session, info: SetInfo, session_id: int | None = None) -> _OpenSet:
         known = self._open_sets.get(info.set_key)
         if known is not None:

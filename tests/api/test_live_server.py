@@ -107,6 +107,14 @@ def test_websocket_streams_angles_at_about_20_hz_and_reps(live_server) -> None:
     assert 10.0 <= rate_hz <= 25.0, rate_hz
     rep = next(m for m in messages if m["type"] == "rep_completed")
     assert rep["athlete_id"] == str(live_server["athlete_id"])
+    # The stored set's id rides along: the page links the rep without asking for it.
+    stored = httpx.get(
+        f"http://127.0.0.1:{live_server['port']}/sets/{rep['set_id']}",
+        headers=headers,
+        timeout=10,
+    ).json()
+    assert stored["set_key"] == rep["set_key"]
+    assert stored["athlete_id"] == live_server["athlete_id"]
     assert rep["metrics"]["depth_deg"] > 30.0  # the simulator squats to 60-120 deg
     assert {m["athlete_id"] for m in messages if "athlete_id" in m} <= {
         str(live_server["athlete_id"]),

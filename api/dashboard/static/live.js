@@ -153,13 +153,14 @@ export function renderSetState() {
 }
 
 function onSetStarted(event) {
-  state.currentSet = { id: null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg, recording: true };
+  // The server adds the stored set's id; only a sink that could not store it leaves it null.
+  state.currentSet = { id: event.set_id ?? null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg, recording: true };
   state.liveReps = [];
   state.cuedReps = new Set();
   hideCue();
   renderLiveReps();
   renderSetState();
-  setTimeout(() => refreshCurrentSet(false), 1500);  // learn the stored set's id
+  if (state.currentSet.id === null) setTimeout(() => refreshCurrentSet(false), 1500);
 }
 
 function onSetStopped(event) {
@@ -169,7 +170,7 @@ function onSetStopped(event) {
 
 function onRepCompleted(event) {
   const set = state.currentSet;
-  const rep = { source: "live", set_id: set && set.set_key === event.set_key ? set.id : null, set_key: event.set_key, metrics: event.metrics };
+  const rep = { source: "live", set_id: event.set_id ?? (set && set.set_key === event.set_key ? set.id : null), set_key: event.set_key, metrics: event.metrics };
   state.liveReps = state.liveReps.filter((r) => !(r.set_key === event.set_key && r.metrics.rep === event.metrics.rep));
   state.liveReps.push(rep);
   state.liveReps.sort((a, b) => a.metrics.rep - b.metrics.rep);
