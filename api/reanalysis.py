@@ -1,4 +1,4 @@
-"""Re-run the offline analysis (fusion.pipeline.analyze_recordings) on a set's raw samples.
+"""The offline analysis (fusion.pipeline.analyze_recordings) of a set's stored raw samples.
 
 It starts from what the sensors really sent: when a sensor's own timestamps were stored
 (codec raw-v2), its clock is mapped again over the whole set (sensor_gateway.clock.
@@ -9,6 +9,7 @@ yet learnt the sensor's drift. Sensors without timestamps keep their live mappin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
@@ -20,6 +21,9 @@ from api.storage.models import Rep
 from api.vocab import Placement, RepSource, SetStatus
 from fusion.types import ImuRecording, QualityFinding
 
+if TYPE_CHECKING:
+    from fusion.pipeline import AnalysisResult
+
 
 @dataclass(frozen=True)
 class ReanalysisOutcome:
@@ -29,26 +33,38 @@ class ReanalysisOutcome:
     findings: tuple[QualityFinding, ...]
 
 
-def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
-    """Analyse the stored samples again and replace the set's reps (one transaction); reps are
-    flagged against the athlete's current personal baseline, as a new set would be."""
+def analyse_stored_set(database: Database, set_id: int) -> AnalysisResult:
+    """The offline analysis of a set's stored raw samples (the one way: `reanalyze`, rep
+    detail and `plot --set` all use it): sensor clocks mapped again where stored, reps flagged
+    against the athlete's current personal baseline. Raises NotFoundError, fusion
+    AnalysisError."""
     from fusion.pipeline import analyze_recordings
 
     with database.sessions() as db:
         exercise_set = set_store.get_set(db, set_id)
-        if exercise_set.status == SetStatus.RECORDING.value:
-            raise ConflictError(f"set {set_id} is still recording; stop it before re-analysing")
         baseline = athlete_baseline(db, exercise_set.athlete_id)
         stored = set_store.load_set_recordings(db, set_id)
         sacrum = _remapped(db, set_id, Placement.SACRUM, stored.sacrum)
         thigh = _remapped(db, set_id, Placement.THIGH, stored.thigh)
-    # raises fusion AnalysisError
-    result = analyze_recordings(sacrum, thigh, load_kg=stored.load_kg, baseline=baseline)
+    return analyze_recordings(sacrum, thigh, load_kg=stored.load_kg, baseline=baseline)
+
+
+def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
+    """Analyse the stored samples again and replace the set's reps (one transaction); reps are
+    flagged against the athlete's current personal baseline, as a new set would be."""
+    with database.sessions() as db:
+        if set_store.get_set(db, set_id).status == SetStatus.RECORDING.value:
+            raise ConflictError(f"set {set_id} is still recording; stop it before re-analysing")
+    from api.storage.angle_series import AngleSeries, keep_angle_series, raw_sample_count
+
+    result = analyse_stored_set(database, set_id)  # raises fusion AnalysisError
     with database.sessions.begin() as db:
         before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id)) or 0
         after = set_store.replace_reps(
             db, set_id, result.reps, result.findings, RepSource.REANALYSIS
         )
+    with database.sessions() as db:  # rep detail shows what this analysis saw
+        keep_angle_series(db, set_id, raw_sample_count(db, set_id), AngleSeries.of(result))
     return ReanalysisOutcome(
         reps_before=before,
         reps_after=after,

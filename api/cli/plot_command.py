@@ -66,7 +66,7 @@ def plot(
 
 def _from_database(set_id: int):
     from api.cli.common import open_cli_database
-    from api.dashboard.series import analyse_stored_set
+    from api.reanalysis import analyse_stored_set
     from api.storage import sets as set_store
     from api.storage.reps import RepFilter, iter_rep_rows
 

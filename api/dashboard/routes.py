@@ -53,15 +53,16 @@ async def set_angles(
     _: Reader,
     max_rate_hz: float = Query(50.0, ge=1.0, le=200.0, description="thin to this rate"),
 ):
-    """Thigh angle, pelvic tilt and hip flexion through the set, from its stored raw samples."""
-    from api.dashboard.series import analyse_stored_set, thin
+    """Thigh angle, pelvic tilt and hip flexion through the set, from its stored raw samples
+    (analysed once and kept while the set's samples stay the same)."""
+    from api.dashboard.series import set_angle_series, thin
     from fusion.errors import FusionError
 
     try:
-        result = await run_in_threadpool(analyse_stored_set, database, set_id)
+        kept = await run_in_threadpool(set_angle_series, database, set_id)
     except FusionError as exc:
         raise InvalidInputError(f"set {set_id} cannot be analysed: {exc}") from exc
-    series = thin(result, max_rate_hz)
+    series = thin(kept, max_rate_hz)
     return SetAnglesPublic(
         set_id=set_id,
         t_s=_rounded(series.t_s, 3),
@@ -69,7 +70,7 @@ async def set_angles(
         pelvic_tilt_deg=_rounded(series.pelvic_tilt_deg, 2),
         hip_flexion_deg=_rounded(series.hip_flexion_deg, 2),
         in_gap=[bool(g) for g in series.in_gap],
-        findings=[finding.message for finding in result.findings],
+        findings=list(series.findings),
     )
 
 

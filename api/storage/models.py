@@ -236,6 +236,25 @@ class RawChunk(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class SetAngleSeries(Base):
+    """A set's angles through time as the offline analysis of its raw samples gives them
+    (`api.dashboard.series`), kept so that a rep's detail does not analyse the set again.
+
+    Derived data: valid while the set holds `raw_samples` samples (more may arrive later, e.g.
+    from an edge catching up); never replicated.
+    """
+
+    __tablename__ = "set_angle_series"
+
+    set_id: Mapped[int] = mapped_column(
+        ForeignKey("sets.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    raw_samples: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # numpy .npz (see api.dashboard.series)
+    findings_json: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
 class ApiToken(Base):
     """A bearer token; only the SHA-256 of the secret is stored."""
 
