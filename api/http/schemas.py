@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_type_hints
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from api.vocab import Placement, SetStatus, SetVariant, StepKind, TokenRole
+from fusion.types import RepMetrics
 from sensor_gateway.config import ble_address_problem
 from sensor_gateway.samples import SensorKind
 
@@ -201,43 +204,40 @@ class SetPublic(_FromRow):
     findings: list[Finding] = Field(default_factory=list)
 
 
-class RepPublic(_FromRow):
-    """A rep: the `winkwatch analyze` columns (times in s since the set started) plus ids."""
+class _RepRow(_FromRow):
+    """What a stored rep adds to its `RepMetrics`: ids, the set's variant and when it was done."""
 
     id: int
     set_id: int
     athlete_id: int
     variant: SetVariant
     performed_at: datetime
-    rep: int
-    start_s: float
-    bottom_s: float
-    end_s: float
-    depth_deg: float
-    hip_flexion_max_deg: float
-    pelvic_tilt_peak_deg: float
-    pelvic_tilt_bottom_deg: float
-    wink_deg: float
-    wink_onset_depth_deg: float | None
-    butt_wink: bool
-    load_kg: float | None
-    loaded_wink: bool
-    wink_onset_s: float | None
-    descent_s: float
-    ascent_s: float
-    quality: list[str]
-    wink_threshold_deg: float
-    threshold_source: str
-    baseline_reps: int
-    wink_grade: str
-    rhythm_lag_deg: float | None
 
-    @field_validator("quality", mode="before")
+    @field_validator("quality", mode="before", check_fields=False)
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [code for code in value.split(";") if code]
         return value
+
+
+def _rep_metric_fields() -> dict[str, Any]:
+    """RepMetrics' fields as pydantic field definitions, in its (the CSV's) order."""
+    hints = get_type_hints(RepMetrics)
+    return {
+        f.name: (list[str] if f.name == "quality" else hints[f.name], ...)
+        for f in dataclasses.fields(RepMetrics)
+    }
+
+
+# A rep: the `winkwatch analyze` columns (times in s since the set started) plus ids; the
+# metric fields come from fusion.types.RepMetrics, so they are written once.
+RepPublic = create_model(
+    "RepPublic",
+    __base__=_RepRow,
+    __doc__="A rep: the `winkwatch analyze` columns (times in s since the set started) plus ids.",
+    **_rep_metric_fields(),
+)
 
 
 class VariantSummaryPublic(_FromRow):
