@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
-from api.http.deps import DbDep, Reader
+from api.http.deps import DatabaseDep, DbDep, Reader
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId, Since, Until, as_utc
 from api.http.schemas import Page, RepPublic
 from api.storage.db import Database
@@ -39,7 +39,7 @@ def rep_filter(
 
 @router.get("", response_model=Page[RepPublic])
 async def list_reps_route(
-    request: Request,
+    database: DatabaseDep,
     _: Reader,
     athlete_id: OptionalId = None,
     set_id: OptionalId = None,
@@ -52,7 +52,7 @@ async def list_reps_route(
     limit: Limit = 100,
 ):
     where = rep_filter(athlete_id, set_id, session_id, variant, flagged, since, until)
-    body = await run_in_threadpool(_rep_page_json, request.app.state.database, where, cursor, limit)
+    body = await run_in_threadpool(_rep_page_json, database, where, cursor, limit)
     return Response(body, media_type="application/json")
 
 
