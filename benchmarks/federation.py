@@ -241,6 +241,7 @@ async def run(args) -> None:
                         t_s=time.monotonic(),
                         wall_utc=now,
                         set_key="bench",
+                        set_t_s=0.0,
                         thigh_deg=45.0,
                         pelvic_tilt_deg=5.0,
                         hip_flexion_deg=50.0,

@@ -99,6 +99,7 @@ def run(count: int, sets: int, seed: int) -> dict[str, np.ndarray]:
     # Which played set does each event belong to: the set started by the same athlete
     # closest before it.
     starts = {}
+    set_started_s = {}  # set key -> its start, gateway clock (rep times are set-relative)
     for event, _, _ in bus.records:
         if isinstance(event, SetStarted):
             played = min(
@@ -106,6 +107,7 @@ def run(count: int, sets: int, seed: int) -> dict[str, np.ndarray]:
                 key=lambda p: abs(p.first_received_s - event.t_s),
             )
             starts[event.set.set_key] = played
+            set_started_s[event.set.set_key] = event.set.started_s
     rep_processing, rep_delay, rep_delay_truth, wink_processing, wink_delay = [], [], [], [], []
     matched = unmatched = 0
     for event, arrival_s, processing_s in bus.records:
@@ -119,11 +121,12 @@ def run(count: int, sets: int, seed: int) -> dict[str, np.ndarray]:
             continue
         true = truth[number - 1]
         if isinstance(event, RepCompleted):
-            if abs(event.metrics.bottom_s - (played.base_s + true.bottom_s)) > 0.5:
+            bottom_s = event.metrics.bottom_s + set_started_s[event.set_key]  # gateway clock
+            if abs(bottom_s - (played.base_s + true.bottom_s)) > 0.5:
                 unmatched += 1  # not the same rep (a missed or extra detection before it)
                 continue
             rep_processing.append(processing_s)
-            rep_delay.append(arrival_s - event.metrics.end_s)
+            rep_delay.append(arrival_s - event.t_s)  # t_s: the rep's end, gateway clock
             rep_delay_truth.append(arrival_s - (played.base_s + true.end_s))
         else:
             if true.wink_onset_s is None:

@@ -12,7 +12,7 @@ Conventions used throughout `fusion`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -85,6 +85,16 @@ class RepMetrics:
     # Tilt expected from the lifter's own early-descent rhythm minus the tilt measured,
     # largest near the bottom (fusion.wink.rhythm_lag_deg); None when the descent is too short.
     rhythm_lag_deg: float | None = None
+
+    def shifted(self, dt_s: float) -> RepMetrics:
+        """The same rep with its times moved by `dt_s` (another clock's origin)."""
+        return replace(
+            self,
+            start_s=self.start_s + dt_s,
+            bottom_s=self.bottom_s + dt_s,
+            end_s=self.end_s + dt_s,
+            wink_onset_s=None if self.wink_onset_s is None else self.wink_onset_s + dt_s,
+        )
 
     def as_row(self) -> dict[str, object]:
         """Column name -> value, in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS order.

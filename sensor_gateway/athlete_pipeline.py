@@ -300,7 +300,7 @@ class AthletePipeline:
                             t_s=end_s,
                             wall_utc=utc(end_s),
                             set_key=key,
-                            metrics=metrics,
+                            metrics=metrics.shifted(-active.info.started_s),
                         )
                     )
                     events += [
@@ -363,6 +363,7 @@ class AthletePipeline:
                 t_s=float(t_s[i]),
                 wall_utc=self.clock.to_utc(float(t_s[i])),
                 set_key=key,
+                set_t_s=float(t_s[i]) - active.info.started_s,
                 thigh_deg=float(angles.thigh_deg[i]),
                 pelvic_tilt_deg=float(angles.pelvic_tilt_deg[i]),
                 hip_flexion_deg=float(angles.hip_flexion_deg[i]),

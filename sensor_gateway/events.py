@@ -123,7 +123,8 @@ class WinkOnset(GatewayEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class RepCompleted(GatewayEvent):
-    """A rep ended; `metrics` are the same as a `winkwatch analyze` row (times: gateway clock)."""
+    """A rep ended (`t_s`, gateway clock); `metrics` are the same as a `winkwatch analyze` row
+    and as the stored rep, their times in s since the set started (`set_relative`)."""
 
     set_key: str
     metrics: RepMetrics
@@ -131,9 +132,11 @@ class RepCompleted(GatewayEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class LiveAngles(GatewayEvent):
-    """One decimated (~20 Hz) sample of the live angles at `t_s`, in degrees."""
+    """One decimated (~20 Hz) sample of the live angles at `t_s`, in degrees; `set_t_s` is
+    the same instant in s since the set started, the clock of the set's reps."""
 
     set_key: str
+    set_t_s: float
     thigh_deg: float
     pelvic_tilt_deg: float
     hip_flexion_deg: float

@@ -310,7 +310,7 @@ class DatabaseSink:
                 log.warning("rep of unknown set %s not stored", event.set_key)
                 return
             row = set_store.get_set(db, rep_set.set_id)
-            set_store.add_reps(db, row, [_relative_metrics(event, rep_set.started_s)])
+            set_store.add_reps(db, row, [event.metrics])  # set-relative already
         elif isinstance(event, Calibrated):
             calibrated_set = self._open_sets.get(event.set_key)
             if calibrated_set is not None:
@@ -387,18 +387,6 @@ def _sensor_clock(chunks: list[RawSamples], started_s: float) -> SensorClock:
         seq=np.concatenate(
             [np.full(len(c), NO_SEQ if c.seq is None else c.seq, dtype=np.int64) for c in chunks]
         ),
-    )
-
-
-def _relative_metrics(event: RepCompleted, started_s: float):
-    """The rep's times moved from the gateway clock to seconds since the set started."""
-    m = event.metrics
-    return replace(
-        m,
-        start_s=m.start_s - started_s,
-        bottom_s=m.bottom_s - started_s,
-        end_s=m.end_s - started_s,
-        wink_onset_s=None if m.wink_onset_s is None else m.wink_onset_s - started_s,
     )
 
 

@@ -170,6 +170,7 @@ def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> 
                     t_s=1e6 + k,
                     wall_utc=datetime.now(UTC),
                     set_key="burst",
+                    set_t_s=0.0,
                     thigh_deg=1.0,
                     pelvic_tilt_deg=0.0,
                     hip_flexion_deg=1.0,

@@ -37,7 +37,8 @@ def test_sink_stores_a_whole_set(database) -> None:
             sink.record_event(
                 Calibrated(set_key=info.set_key, ok=True, message="standing found", **_common(info))
             )
-            rep = replace(metrics(1, start_s=501.0), wink_onset_s=502.0)
+            # The gateway's reps are in s since the set started (RepCompleted): stored as sent.
+            rep = replace(metrics(1, start_s=1.0), wink_onset_s=2.0)
             sink.record_event(RepCompleted(set_key=info.set_key, metrics=rep, **_common(info)))
         assert sink.flush()
     sink.record_event(

@@ -75,7 +75,7 @@ def test_idle_time_counts_from_the_last_rep_and_replacing_a_set(simulated):
     pipeline = AthletePipeline("ann", GatewayClock(), idle_stop_s=3.0)
     pipeline.start_set(SetVariant.BACK_SQUAT, None, now_s=0.0)
     events = _feed(pipeline, simulated)
-    last_end = [e.metrics.end_s for e in events if isinstance(e, RepCompleted)][-1]
+    last_end = [e.t_s for e in events if isinstance(e, RepCompleted)][-1]  # gateway clock
     last_sample = max(simulated.sacrum.t_s[-1], simulated.thigh.t_s[-1])
     assert pipeline.idle_for_s() == pytest.approx(last_sample - last_end, abs=0.02)
     assert not pipeline.should_auto_stop()  # the simulated set ends standing for ~2 s

@@ -97,7 +97,9 @@ def test_reps_and_metrics_match_the_simulator_truth(two_athletes_run):
             assert metrics.depth_deg == pytest.approx(true.depth_deg, abs=3.0)
             assert metrics.wink_deg == pytest.approx(true.wink_deg, abs=2.0)
             assert metrics.butt_wink == (true.wink_deg >= 8.0)
-            assert metrics.bottom_s == pytest.approx(played.base_s + true.bottom_s, abs=0.2)
+            # Rep times are s since the set started, as stored.
+            true_bottom_s = played.base_s + true.bottom_s - set_event.set.started_s
+            assert metrics.bottom_s == pytest.approx(true_bottom_s, abs=0.2)
             assert metrics.load_kg == (100.0 if played.athlete_id == "alice" else None)
             if true.wink_onset_depth_deg is not None:
                 assert metrics.wink_onset_depth_deg == pytest.approx(
@@ -174,7 +176,7 @@ def test_idle_set_stops_by_itself(tmp_path):
     (events,), _ = _run(gateway, {})
     stopped = [e for e in events if isinstance(e, SetStopped)]
     assert len(stopped) == 1 and stopped[0].reason is StopReason.IDLE and stopped[0].rep_count == 2
-    last_rep_end = [e.metrics.end_s for e in events if isinstance(e, RepCompleted)][-1]
+    last_rep_end = [e.t_s for e in events if isinstance(e, RepCompleted)][-1]  # gateway clock
     assert stopped[0].t_s - last_rep_end == pytest.approx(4.0, abs=0.1)
 
 

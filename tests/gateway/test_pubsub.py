@@ -18,6 +18,7 @@ def _angles(athlete: str, t_s: float) -> LiveAngles:
         t_s=t_s,
         wall_utc=CLOCK.to_utc(t_s),
         set_key="k",
+        set_t_s=0.0,
         thigh_deg=t_s,
         pelvic_tilt_deg=0.0,
         hip_flexion_deg=t_s,

@@ -81,10 +81,11 @@ function handleEvent(event) {
 }
 
 function onAngles(event) {
+  if (state.buffer.setKey !== event.set_key) state.buffer = { ...emptyBuffer(), setKey: event.set_key };
   const b = state.buffer;
-  b.t.push(event.t_s); b.thigh.push(event.thigh_deg); b.tilt.push(event.pelvic_tilt_deg); b.hip.push(event.hip_flexion_deg);
-  const cut = b.t.findIndex((t) => t >= event.t_s - BUFFER_S);
-  if (cut > 0) for (const key of Object.keys(b)) b[key].splice(0, cut);
+  b.t.push(event.set_t_s); b.thigh.push(event.thigh_deg); b.tilt.push(event.pelvic_tilt_deg); b.hip.push(event.hip_flexion_deg);
+  const cut = b.t.findIndex((t) => t >= event.set_t_s - BUFFER_S);
+  if (cut > 0) for (const key of ["t", "thigh", "tilt", "hip"]) b[key].splice(0, cut);
   $("thigh-now").textContent = deg(event.thigh_deg);
   $("tilt-now").textContent = deg(event.pelvic_tilt_deg);
   $("hip-now").textContent = deg(event.hip_flexion_deg);
@@ -102,7 +103,7 @@ export function drawLive() {
   const from = first < 0 ? 0 : first;
   const x = b.t.slice(from).map((t) => t - end);
   const marks = state.liveReps
-    .filter((r) => r.source === "live" && r.metrics.wink_onset_s !== null && r.metrics.wink_onset_s >= end - LIVE_WINDOW_S)
+    .filter((r) => r.source === "live" && r.set_key === b.setKey && r.metrics.wink_onset_s !== null && r.metrics.wink_onset_s >= end - LIVE_WINDOW_S)
     .map((r) => ({ x: r.metrics.wink_onset_s - end, color: COLORS.wink, label: "wink" }));
   lineChart($("live-chart"), {
     x, xRange: [-LIVE_WINDOW_S, 0], yRange: [-20, 140], xLabel: "s", yLabel: "deg", marks,

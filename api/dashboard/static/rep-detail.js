@@ -3,7 +3,7 @@
 // rep, else from the set's stored raw samples analysed again.
 import { lineChart, xyChart } from "./charts.js";
 import { deg } from "./format.js";
-import { allPages, api } from "./http.js";
+import { api } from "./http.js";
 import { flagHtml, thresholdText } from "./reps.js";
 import { $, state } from "./state.js";
 import { COLORS } from "./theme.js";
@@ -33,23 +33,18 @@ export async function openRep(rep) {
     + `; down ${m.descent_s.toFixed(1)} s, up ${m.ascent_s.toFixed(1)} s${m.quality.length ? `; ${m.quality.join(", ")}` : ""}.`;
   $("rep-note").textContent = "";
   $("rep-detail").hidden = false;
-  let series = null, times = m, note = "";
-  const b = state.buffer;
-  if (rep.source === "live" && b.t.length && b.t[0] <= m.start_s && b.t[b.t.length - 1] >= m.end_s) {
+  let series = null, note = "";
+  const b = state.buffer;  // live and stored rep times are both s since the set started
+  if (rep.source === "live" && b.setKey === rep.set_key && b.t.length && b.t[0] <= m.start_s && b.t[b.t.length - 1] >= m.end_s) {
     series = slice(b, m.start_s, m.end_s);
     note = "From the live stream (about 20 samples per second).";
   } else {
     try {
       const setId = rep.set_id || (state.currentSet && state.currentSet.set_key === rep.set_key ? state.currentSet.id : null);
       if (!setId) throw new Error("the set of this rep is not stored yet; try again in a moment");
-      if (rep.source === "live") {  // live times are on the gateway clock: use the stored rep's
-        const stored = (await allPages(`/reps?set_id=${setId}`)).find((r) => r.rep === m.rep);
-        if (!stored) throw new Error("this rep is not stored yet; try again in a moment");
-        times = stored;
-      }
       const angles = await angleSeriesOfSet(setId);
       series = slice({ t: angles.t_s, thigh: angles.thigh_deg, tilt: angles.pelvic_tilt_deg, hip: angles.hip_flexion_deg },
-        times.start_s, times.end_s);
+        m.start_s, m.end_s);
       note = "From the stored raw samples, analysed again.";
     } catch (error) {
       $("rep-note").textContent = `No angles for this rep: ${error.message}`;
@@ -57,7 +52,7 @@ export async function openRep(rep) {
     }
   }
   $("rep-note").textContent = note;
-  drawRep(series, times);
+  drawRep(series, m);
 }
 
 function valueAt(series, key, t) {

@@ -1,6 +1,6 @@
 // What the views share: the signed-in token, the athlete followed, the live buffer, the set
 // being recorded and its reps. One object, owned here; views read and update it.
-// Angles in degrees; live times on the gateway clock (s), stored rep times in s since the set started.
+// Angles in degrees; times, live and stored alike, in s since the set started.
 
 export const $ = (id) => document.getElementById(id);
 
@@ -9,7 +9,7 @@ export const state = {
   athleteId: Number(localStorage.getItem("winkwatch.athlete")) || null,
   athletes: [],
   ws: null, wsRetryMs: 1000, wsWanted: false,
-  buffer: emptyBuffer(),     // live angles: t (s, gateway clock), thigh, tilt, hip (deg)
+  buffer: emptyBuffer(),     // live angles of one set: t (s since it started), thigh, tilt, hip (deg)
   currentSet: null,          // {id, set_key, variant, load_kg, recording}
   liveReps: [],              // {source: "live"|"stored", set_id, set_key, metrics}
   cuedReps: new Set(),
@@ -20,7 +20,7 @@ export const state = {
 };
 
 export function emptyBuffer() {
-  return { t: [], thigh: [], tilt: [], hip: [] };
+  return { setKey: null, t: [], thigh: [], tilt: [], hip: [] };
 }
 
 // Read by the end-to-end test and handy in the browser console.
