@@ -27,9 +27,9 @@ from fusion.baseline import PersonalBaseline
 from sensor_gateway.config import SensorAssignment
 from sensor_gateway.errors import GatewayError
 from sensor_gateway.events import SetInfo
-from sensor_gateway.gateway import SensorSnapshot
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import SensorKind
+from sensor_gateway.sensors import SensorSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@
     sub = gateway.bus.subscribe(athlete_id="alice")
     await gateway.run()                        # until gateway.request_stop() or cancelled
 
-Per batch (in the event loop thread, no awaits): map the sensor clock to the gateway clock,
-report gaps, look up who wears the sensor, and while that athlete has a set running hand
+Per batch (in the event loop thread, no awaits): the sensor registry (`sensor_gateway.sensors`)
+maps the sensor clock to the gateway clock, decides the gap to report and knows who wears the
+sensor; while that athlete has a set running, the gateway hands
 the raw samples to the sink and the mapped samples to the athlete's `AthletePipeline`;
 its events go to the sink (all but LiveAngles) and to the pub/sub bus.
 
@@ -38,7 +39,6 @@ from sensor_gateway.athlete_pipeline import (
     AthletePipeline,
     default_analyzer_factory,
 )
-from sensor_gateway.clock import SensorClockMapper
 from sensor_gateway.config import AssignmentStore, GatewaySettings, SensorAssignment
 from sensor_gateway.errors import SetError
 from sensor_gateway.events import (
@@ -54,9 +54,10 @@ from sensor_gateway.events import (
     StopReason,
     WinkOnset,
 )
-from sensor_gateway.gaps import Gap, GapTracker
+from sensor_gateway.gaps import Gap
 from sensor_gateway.pubsub import EventBus
-from sensor_gateway.samples import LinkState, SampleBatch, SampleSource, SensorKind, SensorStatus
+from sensor_gateway.samples import SampleBatch, SampleSource, SensorKind, SensorStatus
+from sensor_gateway.sensors import SensorRegistry, SensorSnapshot, SensorState
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
 
 if TYPE_CHECKING:
@@ -78,42 +79,6 @@ class _Unpublished:
 
     event: GatewayEvent
     stored: bool
-
-
-@dataclass
-class SensorState:
-    """What the gateway knows about one sensor (mutable, owned by the gateway)."""
-
-    address: str
-    kind: SensorKind
-    mapper: SensorClockMapper
-    assignment: SensorAssignment | None = None
-    state: LinkState = LinkState.CONNECTING
-    battery_pct: int | None = None
-    rssi_dbm: int | None = None
-    timestamped: bool | None = None
-    gaps: GapTracker = field(default_factory=GapTracker)
-    batches: int = 0
-    samples: int = 0
-    last_received_s: float = -math.inf
-
-
-@dataclass(frozen=True)
-class SensorSnapshot:
-    """A sensor as shown to clients."""
-
-    address: str
-    kind: SensorKind
-    athlete_id: str | None
-    placement: Placement | None
-    state: LinkState
-    battery_pct: int | None
-    rssi_dbm: int | None
-    samples: int
-    gaps: int
-    samples_missing: int
-    drift_ppm: float
-    last_received_s: float
 
 
 @dataclass
@@ -141,14 +106,17 @@ class Gateway:
         analyzer_factory: AnalyzerFactory = default_analyzer_factory,
     ) -> None:
         self.settings = settings
-        self.assignments = assignments
+        self.registry = SensorRegistry(
+            assignments,
+            default_rate_hz=settings.sample_rate_hz,
+            max_latency_s=settings.max_latency_s,
+        )
         self.sink = sink
         self.bus = bus or EventBus(default_max_queued=settings.max_queued_events)
         self.clock = clock or GatewayClock()
         self.analyzer_factory = analyzer_factory
         self.stats = GatewayStats()
         self._sources: list[SampleSource] = []
-        self._sensors: dict[str, SensorState] = {}
         self._pipelines: dict[str, AthletePipeline] = {}
         self._stop = asyncio.Event()
         self._running = False
@@ -304,6 +272,11 @@ class Gateway:
         return pipeline.rep_count if pipeline else 0
 
     # -- sensors (called by the HTTP API / CLI) --------------------------------------------
+    @property
+    def assignments(self) -> AssignmentStore:
+        """Who wears which sensor (persisted)."""
+        return self.registry.assignments
+
     def assign_sensor(
         self,
         address: str,
@@ -314,57 +287,14 @@ class Gateway:
         rate_hz: int | None = None,
     ) -> SensorAssignment:
         """Assign (and persist) a sensor; takes effect with its next batch. Raises ConfigError."""
-        assignment = self.assignments.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
-        self._refresh_assignments()
-        return assignment
+        return self.registry.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
 
     def unassign_sensor(self, address: str) -> bool:
-        removed = self.assignments.unassign(address)
-        self._refresh_assignments()
-        return removed
+        return self.registry.unassign(address)
 
     def sensors(self) -> list[SensorSnapshot]:
         """Every sensor seen or assigned, with its link state and counters."""
-        out = []
-        seen = set()
-        for st in self._sensors.values():
-            seen.add(st.address)
-            a = st.assignment
-            out.append(
-                SensorSnapshot(
-                    address=st.address,
-                    kind=st.kind,
-                    athlete_id=a.athlete_id if a else None,
-                    placement=a.placement if a else None,
-                    state=st.state,
-                    battery_pct=st.battery_pct,
-                    rssi_dbm=st.rssi_dbm,
-                    samples=st.samples,
-                    gaps=st.mapper.gaps,
-                    samples_missing=st.mapper.samples_missing,
-                    drift_ppm=st.mapper.drift * 1e6,
-                    last_received_s=st.last_received_s,
-                )
-            )
-        for a in self.assignments.all():
-            if a.address not in seen:
-                out.append(
-                    SensorSnapshot(
-                        address=a.address,
-                        kind=a.kind,
-                        athlete_id=a.athlete_id,
-                        placement=a.placement,
-                        state=LinkState.SCANNING,
-                        battery_pct=None,
-                        rssi_dbm=None,
-                        samples=0,
-                        gaps=0,
-                        samples_missing=0,
-                        drift_ppm=0.0,
-                        last_received_s=-math.inf,
-                    )
-                )
-        return out
+        return self.registry.snapshots()
 
     # -- source callbacks ------------------------------------------------------------------
     def on_batch(self, batch: SampleBatch) -> None:
@@ -398,20 +328,11 @@ class Gateway:
             or (batch.sensor_time_s is not None and np.shape(batch.sensor_time_s) != (n,))
         ):
             raise ValueError(f"malformed batch: acc {acc.shape}, gyr {gyr.shape}")
-        st = self._sensor(batch.address, batch.kind)
-        st.timestamped = batch.sensor_time_s is not None
-        if batch.nominal_rate_hz:
-            st.mapper.adopt_nominal_rate(batch.nominal_rate_hz)
-        mapped = st.mapper.map(batch)
-        st.batches += 1
-        st.samples += n
-        st.last_received_s = batch.received_s
-        if st.state is not LinkState.STREAMING:
-            st.state = LinkState.STREAMING
+        seen = self.registry.batch(batch, n)
+        st, mapped, gap = seen.sensor, seen.mapped, seen.gap
         self.stats.batches += 1
         self.stats.samples += n
         a = st.assignment
-        gap = st.gaps.batch(mapped.gap)
         if gap is not None:
             self._report_gap(st, gap, f"{gap.missing_samples} samples lost ({gap.reason})")
         if a is None:
@@ -443,19 +364,7 @@ class Gateway:
             self._dispatch(pipeline.stop_set(StopReason.IDLE, float(mapped.t_s[-1])))
 
     def _handle_status(self, status: SensorStatus) -> None:
-        st = self._sensor(status.address, None)
-        st.state = status.state
-        if status.battery_pct is not None:
-            st.battery_pct = status.battery_pct
-        if status.rssi_dbm is not None:
-            st.rssi_dbm = status.rssi_dbm
-        gap: Gap | None = None
-        if status.state is LinkState.DISCONNECTED:
-            st.gaps.disconnected(status.at_s)
-        elif status.state is LinkState.STREAMING:
-            gap = st.gaps.streaming(status.gap, status.at_s, st.mapper.nominal_rate_hz)
-            if gap is not None and st.timestamped is False:
-                st.mapper.restart()  # a count-timed sensor starts counting again
+        st, gap = self.registry.status(status)
         self._publish_status(st, status.detail, gap, at_s=status.at_s)
         if gap is not None:
             self._mark_gap(st, gap)
@@ -491,31 +400,6 @@ class Gateway:
                 )
             ]
         )
-
-    def _sensor(self, address: str, kind: SensorKind | None) -> SensorState:
-        key = address.strip().upper()
-        st = self._sensors.get(key)
-        if st is None:
-            assignment = self.assignments.get(key)
-            rate_hz = (
-                assignment.rate_hz
-                if assignment and assignment.rate_hz
-                else self.settings.sample_rate_hz
-            )
-            st = SensorState(
-                address=key,
-                kind=kind or (assignment.kind if assignment else SensorKind.SIMULATED),
-                mapper=SensorClockMapper(rate_hz, max_latency_s=self.settings.max_latency_s),
-                assignment=assignment,
-            )
-            self._sensors[key] = st
-        elif kind is not None:
-            st.kind = kind
-        return st
-
-    def _refresh_assignments(self) -> None:
-        for st in self._sensors.values():
-            st.assignment = self.assignments.get(st.address)
 
     def _pipeline(self, athlete_id: str) -> AthletePipeline:
         pipeline = self._pipelines.get(athlete_id)
