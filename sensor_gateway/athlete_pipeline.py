@@ -234,7 +234,7 @@ class AthletePipeline:
                 code="sensor_gap",
                 set_key=active.info.set_key,
                 placement=placement,
-                message=f"{placement.value} sensor lost {gap.missing_samples} samples "
+                message=f"{placement.value} sensor lost {gap.missing_text} "
                 f"({gap.duration_s:.2f} s); angles across the gap are interpolated",
             )
         ]

@@ -78,6 +78,12 @@ class Gap:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    @property
+    def missing_text(self) -> str:
+        """'1 sample', '300 samples' or 'samples' (not sized), for messages."""
+        n = self.missing_samples
+        return "samples" if n is None else f"{n} sample" if n == 1 else f"{n} samples"
+
 
 def missing_samples(
     last_before: SampleBatch, first_after: SampleBatch, rate_hz: float | None

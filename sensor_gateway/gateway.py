@@ -334,7 +334,7 @@ class Gateway:
         self.stats.samples += n
         a = st.assignment
         if gap is not None:
-            self._report_gap(st, gap, f"{gap.missing_samples} samples lost ({gap.reason})")
+            self._report_gap(st, gap, f"{gap.missing_text} lost ({gap.reason})")
         if a is None:
             self.stats.unassigned_samples += n
             return

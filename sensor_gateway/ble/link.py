@@ -296,9 +296,7 @@ class SensorLink:
             )
             gap = reconnect_gap(self._last_batch, first, rate_hz)
             detail = f"streaming again after a {gap.duration_s:.2f} s gap" + (
-                f", {gap.missing_samples} samples missing"
-                if gap.missing_samples is not None
-                else ""
+                f", {gap.missing_text} missing" if gap.missing_samples is not None else ""
             )
         self._gap_pending = False
         self._status(LinkState.STREAMING, first.received_s, detail, gap=gap)

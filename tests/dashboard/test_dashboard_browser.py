@@ -184,6 +184,11 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
     assert "live stream" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
     assert _painted(page, "rep-loop") and _painted(page, "rep-time")
     page.screenshot(path=str(tmp_path / "rep_detail.png"))
+    # Scrolled to its end, the sheet still shows its Close button (it used to scroll away).
+    page.evaluate("document.getElementById('rep-detail').scrollTop = 100000")
+    close = page.locator("#rep-close").bounding_box()
+    assert close is not None and close["y"] >= 0 and close["y"] + close["height"] <= PHONE["height"]
+    page.screenshot(path=str(tmp_path / "rep_detail_scrolled.png"))
     page.click("#rep-close")
 
 

@@ -44,3 +44,9 @@ def test_the_sources_own_account_of_a_reconnect_wins() -> None:
     tracker.disconnected(8.0)
     sized = tracker.streaming(unsized, 8.5, 100.0)
     assert sized == Gap(4.9, 7.4, 250, GapReason.RECONNECT)  # sized at the nominal rate
+
+
+def test_messages_count_samples_in_plain_words() -> None:
+    assert Gap(1.0, 1.01, 1, GapReason.SEQUENCE).missing_text == "1 sample"
+    assert Gap(1.0, 2.0, 300, GapReason.RECONNECT).missing_text == "300 samples"
+    assert Gap(1.0, 2.0, None, GapReason.RECONNECT).missing_text == "samples"

@@ -75,6 +75,7 @@ function showTab(tab) {
   state.tab = tab;
   document.querySelectorAll(".tabs button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === tab)));
   document.querySelectorAll(".tab").forEach((section) => { section.hidden = section.id !== `tab-${tab}`; });
+  window.scrollTo(0, 0);  // a tab opens at its top, not at the last tab's scroll position
   clearInterval(state.sensorTimer);
   if (tab === "live") drawLive();
   if (tab === "sets") renderSets();

@@ -104,9 +104,9 @@ export function xyChart(canvas, opts) {
   const px = (xr[1] - xr[0]) * 0.05, py = (yr[1] - yr[0]) * 0.08;
   const { sx, sy } = frame(ctx, box, [xr[0] - px, xr[1] + px], [yr[0] - py, yr[1] + py], opts.xLabel, opts.yLabel);
   const split = Math.min(Math.max(opts.split ?? opts.x.length, 1), opts.x.length);
-  // Ascent dashed under the descent, so that both show where they overlap.
-  path(ctx, opts.x.slice(split - 1), opts.y.slice(split - 1), sx, sy, opts.colors[1], 2, false, null, [6, 4]);
+  // Ascent dashed over the descent: where a clean rep retraces its way down, both show.
   path(ctx, opts.x.slice(0, split), opts.y.slice(0, split), sx, sy, opts.colors[0], 2);
+  path(ctx, opts.x.slice(split - 1), opts.y.slice(split - 1), sx, sy, opts.colors[1], 2, false, null, [6, 4]);
   for (const mark of opts.marks || []) {
     ctx.fillStyle = mark.color; ctx.beginPath(); ctx.arc(sx(mark.x), sy(mark.y), 5, 0, 2 * Math.PI); ctx.fill();
     if (mark.label) { ctx.textAlign = "right"; ctx.textBaseline = "bottom"; ctx.fillText(mark.label, sx(mark.x) - 6, sy(mark.y) - 4); }

@@ -12,6 +12,7 @@ import { variantLabel } from "./vocabulary.js";
 
 const LIVE_WINDOW_S = 10;           // the live chart shows this much
 const BUFFER_S = 300;               // live angles kept for rep detail
+const BREAK_S = 0.5;                // no angles for longer (a sensor gap): the lines break
 const RECONNECT_MAX_MS = 15000;
 
 // Forget the previous athlete's stream and follow `state.athleteId`.
@@ -74,7 +75,7 @@ function handleEvent(event) {
     case "rep_completed": return onRepCompleted(event);
     case "rep_started": $("calibration").textContent = `rep ${event.rep}…`; return undefined;
     case "calibrated": $("calibration").textContent = event.ok ? "calibrated" : event.message; return undefined;
-    case "quality_warning": $("calibration").textContent = event.message; return undefined;
+    case "quality_warning": $("live-warning").textContent = event.message; return undefined;
     case "sensor_status_changed": return onSensorStatus(event);
     default: return undefined;
   }
@@ -83,6 +84,9 @@ function handleEvent(event) {
 function onAngles(event) {
   if (state.buffer.setKey !== event.set_key) state.buffer = { ...emptyBuffer(), setKey: event.set_key };
   const b = state.buffer;
+  if (b.t.length && event.set_t_s - b.t[b.t.length - 1] > BREAK_S) {  // no line across a gap
+    b.t.push(b.t[b.t.length - 1]); b.thigh.push(null); b.tilt.push(null); b.hip.push(null);
+  }
   b.t.push(event.set_t_s); b.thigh.push(event.thigh_deg); b.tilt.push(event.pelvic_tilt_deg); b.hip.push(event.hip_flexion_deg);
   const cut = b.t.findIndex((t) => t >= event.set_t_s - BUFFER_S);
   if (cut > 0) for (const key of ["t", "thigh", "tilt", "hip"]) b[key].splice(0, cut);
@@ -154,6 +158,7 @@ export function renderSetState() {
 }
 
 function onSetStarted(event) {
+  $("live-warning").textContent = "";
   // The server adds the stored set's id; only a sink that could not store it leaves it null.
   state.currentSet = { id: event.set_id ?? null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg, recording: true };
   state.liveReps = [];

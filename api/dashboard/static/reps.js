@@ -41,9 +41,11 @@ export function summaryHtml(reps) {
       + `largest wink ${deg(Math.max(...reps.map((m) => m.wink_deg)), 1)}).`;
   }
   const onsets = winks.map((m) => m.wink_onset_depth_deg);
-  const shallowest = Math.min(...onsets);
-  const stopAbove = Math.floor(shallowest);
-  return `Wink in ${winks.length} of ${reps.length} reps, starting at ${deg(shallowest)}–${deg(Math.max(...onsets))} `
+  // Whole degrees, the shallowest rounded down as the advice is: the two always agree.
+  const stopAbove = Math.floor(Math.min(...onsets));
+  const deepest = Math.max(stopAbove, Math.round(Math.max(...onsets)));
+  const range = deepest === stopAbove ? deg(stopAbove) : `${deg(stopAbove)}–${deg(deepest)}`;
+  return `Wink in ${winks.length} of ${reps.length} reps, starting at ${range} `
     + `thigh angle (median ${deg(median(onsets))}; median depth ${deg(depth)}).`
     + `<div class="advice" data-stop-above="${stopAbove}">Stop above ${stopAbove}°: set a box so the thigh stops at about ${stopAbove}° `
     + `(${stopAbove >= 90 ? "at or below" : "above"} parallel).</div>`;

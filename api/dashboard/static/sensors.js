@@ -1,8 +1,8 @@
 // The Sensors view: link state, battery, signal, gaps and drift of every sensor, updated from
 // the live stream's status events and refreshed from GET /sensors/status while shown.
-import { escapeHtml } from "./format.js";
+import { escapeHtml, plural } from "./format.js";
 import { api } from "./http.js";
-import { $, state } from "./state.js";
+import { $, athleteName, state } from "./state.js";
 
 export function onSensorStatus(event) {
   const known = state.sensors.get(event.address) || {};
@@ -22,13 +22,17 @@ export async function renderSensors() {
   drawSensors();
 }
 
+// One sensor as a list item: placement, link state, who wears it (by name), health counters.
+export function sensorHtml(s) {
+  return `<li data-address="${escapeHtml(s.address)}">`
+    + `${s.placement || "unassigned"} <span class="state ${escapeHtml(s.state)}">${escapeHtml(s.state)}</span>`
+    + `<small>${escapeHtml(s.address)}${s.athlete_id ? ` · ${escapeHtml(athleteName(s.athlete_id))}` : ""}</small>`
+    + `<small>battery ${s.battery_pct ?? "?"}% · signal ${s.rssi_dbm ?? "?"} dBm · ${plural(s.gaps ?? 0, "gap")}`
+    + `${s.samples_missing ? ` (${plural(s.samples_missing, "sample")} lost)` : ""}${s.drift_ppm ? ` · drift ${s.drift_ppm.toFixed(0)} ppm` : ""}</small></li>`;
+}
+
 function drawSensors() {
   const mine = [...state.sensors.values()].sort((a, b) =>
     (String(b.athlete_id) === String(state.athleteId)) - (String(a.athlete_id) === String(state.athleteId)) || a.address.localeCompare(b.address));
-  $("sensor-list").innerHTML = mine.map((s) => `<li data-address="${escapeHtml(s.address)}">`
-    + `${s.placement || "unassigned"} <span class="state ${escapeHtml(s.state)}">${escapeHtml(s.state)}</span>`
-    + `<small>${escapeHtml(s.address)}${s.athlete_id ? ` · athlete ${escapeHtml(s.athlete_id)}` : ""}</small>`
-    + `<small>battery ${s.battery_pct ?? "?"}% · signal ${s.rssi_dbm ?? "?"} dBm · ${s.gaps ?? 0} gaps`
-    + `${s.samples_missing ? ` (${s.samples_missing} samples lost)` : ""}${s.drift_ppm ? ` · drift ${s.drift_ppm.toFixed(0)} ppm` : ""}</small></li>`).join("")
-    || '<li class="muted">No sensors seen by the gateway.</li>';
+  $("sensor-list").innerHTML = mine.map(sensorHtml).join("") || '<li class="muted">No sensors seen by the gateway.</li>';
 }

@@ -1,5 +1,5 @@
 // The Sets view: the athlete's sets, one set's reps, summary, findings and exports.
-import { escapeHtml, kg } from "./format.js";
+import { escapeHtml, findingsHtml, kg } from "./format.js";
 import { allPages, api } from "./http.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
 import { $, state } from "./state.js";
@@ -21,10 +21,10 @@ export async function renderSets() {
 
 async function openSet(set) {
   $("set-detail").hidden = false;
-  $("set-title").textContent = `${variantLabel(set.variant)}, ${kg(set.load_kg)} (set ${set.id})`;
+  $("set-title").textContent = `${variantLabel(set.variant)}, ${kg(set.load_kg)}, ${new Date(set.started_at).toLocaleString()}`;
   $("export-reps").setAttribute("href", `/export/reps.csv?set_id=${set.id}`);
   $("export-raw").setAttribute("href", `/sets/${set.id}/raw.zip`);
-  $("set-findings").innerHTML = set.findings.map((f) => `<li>${escapeHtml(f.message)}</li>`).join("");
+  $("set-findings").innerHTML = findingsHtml(set.findings);
   const reps = (await allPages(`/reps?set_id=${set.id}`)).sort((a, b) => a.rep - b.rep);
   const entries = reps.map((r) => ({ source: "stored", set_id: set.id, set_key: set.set_key, metrics: r }));
   renderRepTable($("set-reps"), entries);

@@ -19,6 +19,12 @@ export const state = {
   tab: "live",
 };
 
+// An athlete's name for an id (the gateway and the stream know athletes by id).
+export function athleteName(id) {
+  const found = state.athletes.find((a) => String(a.id) === String(id));
+  return found ? found.name : `athlete ${id}`;
+}
+
 export function emptyBuffer() {
   return { setKey: null, t: [], thigh: [], tilt: [], hip: [] };
 }
