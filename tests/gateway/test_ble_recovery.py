@@ -1,6 +1,7 @@
 """Link trouble through the real bleak path: drops, refusals, sensors that vanish."""
 
 import asyncio
+import re
 import time
 
 import numpy as np
@@ -100,19 +101,23 @@ def test_sensor_refusing_to_connect_is_retried_with_capped_backoff(fake_bluez) -
         await asyncio.sleep(0.3)
 
     collected = run_source(fake_bluez, source, scenario)
-    # between attempts: the link's backoff 0.1, 0.2, 0.4, 0.4 ... s, on top of the refusal
-    # time and bleak-retry-connector's 0.25 s wait for the failed link to settle
-    gaps = np.diff(refusing.connect_attempts[:7])
-    overhead_s = np.min(gaps) - 0.1
-    np.testing.assert_allclose(gaps - overhead_s, [0.1, 0.2, 0.4, 0.4, 0.4, 0.4], atol=0.1)
-    states = collected.states(refusing.address)
-    assert LinkState.GONE not in states[:-1] and states.count(LinkState.STREAMING) == 1
     failures = [
         s
         for s in collected.statuses
         if s.address == refusing.address and "connect failed" in s.detail
     ]
-    assert len(failures) >= 3 and "connection abort" in failures[0].detail
+    assert len(failures) >= 6 and "connection abort" in failures[0].detail
+    # The link's backoff doubles from 0.1 s and stops at 0.4 s, as each failure says ...
+    announced = [float(re.search(r"retrying in ([\d.]+) s", f.detail)[1]) for f in failures[:6]]
+    assert announced == [0.1, 0.2, 0.4, 0.4, 0.4, 0.4]
+    # ... and really waits it out between the attempts the fake BlueZ saw (on top of the
+    # refusal itself and bleak-retry-connector's wait for the failed link to settle; a loaded
+    # machine only adds to that, so the bound is from below, plus a loose one from above).
+    gaps = np.diff(refusing.connect_attempts[:7])
+    assert np.all(gaps >= np.array(announced) - 0.01), (gaps, announced)
+    assert np.all(gaps < np.array(announced) + 5.0), gaps
+    states = collected.states(refusing.address)
+    assert LinkState.GONE not in states[:-1] and states.count(LinkState.STREAMING) == 1
     assert_every_sent_sample_arrived(collected, refusing)
     assert_every_sent_sample_arrived(collected, steady)
     assert collected.states(steady.address)[:2] == [LinkState.CONNECTING, LinkState.STREAMING]
