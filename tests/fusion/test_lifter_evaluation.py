@@ -34,7 +34,7 @@ def test_personal_baseline_meets_the_bars_where_the_default_does_not(
 
 def test_five_baseline_reps_that_happen_to_agree_do_not_set_a_bar_inside_the_noise() -> None:
     """Benchmark lifter 13: their first five baseline reps (5.0-7.0 deg) give a MAD spread of
-    0.3 deg; centre + 3 x that (the rule before the spread floor) false-flagged 3 of their 10
+    0.32 deg; centre + 3 x that (the rule before the spread floor) false-flagged 3 of their 10
     non-winking reps. With the floor the bar leaves room for the next sets' reps."""
     lifter = [simulate_lifter(13)]
     floored = score_lifters(lifter, baseline_reps=MIN_BASELINE_REPS)
