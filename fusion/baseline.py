@@ -20,9 +20,9 @@ the set-to-set drift of the lifter's floor (re-strapped sensor, depth, fatigue).
 the spread a new rep must be allowed beyond the baseline's own; with it, the personal spread
 still counts where it is large, and k can be smaller, so noisy lifters' clear winks are not
 lost. It keeps the robust centre and spread (one winking rep among the baseline reps moves
-neither), which the sample mean and standard deviation would not (measured: with one of five
-baseline reps winking by 6-12 deg, sensitivity 0.97 with the median and MAD vs 0.59 with the
-mean and standard deviation). `K_SPREAD`, `SPREAD_FLOOR_DEG` and `MIN_BASELINE_REPS` were
+neither), which the sample mean and standard deviation would not (benchmark lifters, one of
+five baseline reps winking by 10 deg: sensitivity 0.970 with the median and MAD, 0.565 with
+the mean and standard deviation). `K_SPREAD`, `SPREAD_FLOOR_DEG` and `MIN_BASELINE_REPS` were
 chosen on simulated lifters (seeds other than the benchmark's) and checked on the benchmark's
 lifters and leave-one-subject-out on the two real lifters: see README "Choosing the butt-wink
 threshold" and `benchmarks/personal_baseline.py`.
