@@ -5,9 +5,11 @@ their noise floor, own sensors) does a baseline set of 8 reps that do not wink (
 deg), then two sets of
 clear winks (6-15 deg), two with none (0-1.5 deg) and one in between (1.5-6 deg), 5 reps
 each. Reported:
-- wink detection (truth >= 6 vs <= 1.5 deg), with and without the skin artefact, with the default threshold and with the
-  personal baseline, for k (threshold = centre + k x spread) and the number of baseline reps
-  used; grade `borderline` vs the truth's distance to the threshold;
+- wink detection (truth >= 6 vs <= 1.5 deg), with and without the skin artefact, with the
+  default threshold and with the personal baseline, for k and the spread floor (threshold =
+  centre + k x sqrt(spread^2 + floor^2)), the number of baseline reps used, and a baseline
+  with one winking rep among its first five; grade `borderline` vs the truth's distance to
+  the threshold;
 - sensor placement checks: recordings with the sensors in place, swapped, and the sacrum
   sensor on the thigh; share found (and false alarms on the ones in place).
 
@@ -17,10 +19,11 @@ Usage: python benchmarks/personal_baseline.py [LIFTERS] [FIRST_SEED] [PLACEMENT_
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 
-from fusion.baseline import K_SPREAD, MIN_BASELINE_REPS
+from fusion.baseline import K_SPREAD, MIN_BASELINE_REPS, SPREAD_FLOOR_DEG, PersonalBaseline
 from fusion.lifter_evaluation import LifterRecord, score_lifters, simulate_lifter
 from fusion.pipeline import analyze_recordings
 from fusion.simulator.lifters import FAULT_KINDS, lifter_set, random_lifter, simulate_faulty_set
@@ -31,8 +34,25 @@ def _row(name: str, score) -> str:
     return (
         f"| {name} | {score.personal_thresholds} | {score.sensitivity:.3f} "
         f"| {score.false_flag_share:.1%} | {score.balanced_accuracy:.3f} "
-        f"| {score.borderline_reps} | {score.borderline_far_from_truth} |"
+        f"| {score.borderline_reps} | {score.borderline_far_from_truth} "
+        f"| {score.borderline_far_on_truth_scale} |"
     )
+
+
+def _contaminated(records: list[LifterRecord], reps: int, extra_deg: float) -> list[LifterRecord]:
+    """The first baseline rep of each lifter raised by `extra_deg` (a rep that did wink)."""
+    out = []
+    for r in records:
+        base = list(r.baseline_wink_deg[:reps])
+        base[0] += extra_deg
+        out.append(replace(r, baseline_wink_deg=tuple(base)))
+    return out
+
+
+def _mean_and_sd(wink_deg) -> PersonalBaseline:
+    """The non-robust alternative: sample mean and standard deviation."""
+    values = np.asarray(wink_deg, dtype=float)
+    return PersonalBaseline(float(np.mean(values)), float(np.std(values, ddof=1)), values.size)
 
 
 def wink_tables(records: list[LifterRecord]) -> None:
@@ -44,20 +64,49 @@ def wink_tables(records: list[LifterRecord]) -> None:
         f"median {np.median(floors):.2f} deg, range {floors.min():.2f}-{floors.max():.2f}\n"
     )
     print(
+        "threshold = max(5 deg, centre + k x sqrt(spread^2 + floor^2)); shipped: "
+        f"k = {K_SPREAD}, floor = {SPREAD_FLOOR_DEG} deg, at least {MIN_BASELINE_REPS} reps\n"
+    )
+    print(
         "| threshold | lifters with a personal threshold | sensitivity (truth >= 6) "
         "| false flags (truth <= 1.5) | balanced accuracy | borderline reps "
-        "| borderline with truth > 1 deg from the threshold |"
+        "| borderline with truth > 1 deg from the threshold "
+        "| ... from the threshold on the truth's scale |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    first = score_lifters(records, use_baseline=False)
-    print(_row("default 5 deg, no baseline", first))
-    for k in (2.0, 2.5, 3.0, 3.5, 4.0):
-        print(_row(f"personal, k = {k}, 8 reps", score_lifters(records, k_spread=k)))
-    for n in (3, MIN_BASELINE_REPS, 8):
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(_row("default 5 deg, no baseline", score_lifters(records, use_baseline=False)))
+    print(
+        _row(
+            "before: k = 3.0, no floor, first 5 reps",
+            score_lifters(records, k_spread=3.0, spread_floor_deg=0.0, baseline_reps=5),
+        )
+    )
+    for floor in (0.0, 1.0, 1.5, 2.0, 2.5):
+        for k in (1.5, 2.0, 2.5, 3.0):
+            for n in (MIN_BASELINE_REPS, 8):
+                score = score_lifters(records, k_spread=k, spread_floor_deg=floor, baseline_reps=n)
+                print(_row(f"k = {k}, floor {floor} deg, first {n} reps", score))
+    for n in (3, 4, MIN_BASELINE_REPS, 6, 8):
+        print(_row(f"shipped, first {n} reps", score_lifters(records, baseline_reps=n)))
+    n = MIN_BASELINE_REPS
+    print(
+        _row(
+            f"mean and SD for centre and spread, first {n} reps",
+            score_lifters(records, baseline_reps=n, make_baseline=_mean_and_sd),
+        )
+    )
+    for extra in (6.0, 10.0):
+        winking = _contaminated(records, n, extra)
         print(
             _row(
-                f"personal, k = {K_SPREAD}, first {n} reps",
-                score_lifters(records, baseline_reps=n),
+                f"shipped, first {n} reps, one of them winking (+{extra:.0f} deg)",
+                score_lifters(winking, baseline_reps=n),
+            )
+        )
+        print(
+            _row(
+                f"mean and SD, first {n} reps, one of them winking (+{extra:.0f} deg)",
+                score_lifters(winking, baseline_reps=n, make_baseline=_mean_and_sd),
             )
         )
 
@@ -126,7 +175,8 @@ def main(argv: list[str]) -> int:
         print("\n# " + ("with" if skin else "without") + " the sacrum skin artefact\n")
         wink_tables(records)
         lag_table(records)
-    placement_table(placements, 10_000 + first_seed)
+    if placements > 0:
+        placement_table(placements, 10_000 + first_seed)
     return 0
 
 

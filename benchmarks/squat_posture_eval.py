@@ -18,7 +18,8 @@ Reported:
   flagged, balanced accuracy for
   (a) the default threshold (no baseline),
   (b) a fixed threshold tuned on the other lifter,
-  (c) the personal baseline, threshold max(default, centre + k x spread), k = 3 as shipped,
+  (c) the personal baseline as shipped, threshold max(default, centre + k x sqrt(spread^2 +
+      floor^2)) (fusion.baseline: k, floor); (c0) the rule before it, centre + 3 x spread;
   (d) the same with k tuned on the other lifter,
   (e) the rhythm lag alone, threshold tuned on the other lifter,
   (f) wink (personal threshold) OR rhythm lag (tuned on the other lifter).
@@ -39,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.baseline import K_SPREAD, personal_baseline, wink_threshold
+from fusion.baseline import K_SPREAD, SPREAD_FLOOR_DEG, personal_baseline, wink_threshold
 from fusion.pipeline import WINK_THRESHOLD_DEG, analyze_recordings
 from fusion.types import ImuRecording
 
@@ -232,13 +233,13 @@ def loso(results: list[SetResult]) -> None:
         """(baseline reps, wink reps, correct reps scored) of one lifter."""
         return pick(subject, 0, 1, lag), pick(subject, 2, None, lag), pick(subject, 0, 2, lag)
 
-    def personal_threshold(subject: int, k: float) -> float:
+    def personal_threshold(subject: int, k: float, floor_deg: float = SPREAD_FLOOR_DEG) -> float:
         baseline = personal_baseline(data(subject)[0])
-        return wink_threshold(WINK_THRESHOLD_DEG, baseline, k).threshold_deg
+        return wink_threshold(WINK_THRESHOLD_DEG, baseline, k, floor_deg).threshold_deg
 
     def best_k(subject: int) -> float:
         _, pos, neg = data(subject)
-        grid = np.arange(1.0, 8.01, 0.5)
+        grid = np.arange(0.5, 6.01, 0.25)
         scores = [
             balanced_accuracy(
                 pos >= personal_threshold(subject, k), neg >= personal_threshold(subject, k)
@@ -266,7 +267,20 @@ def loso(results: list[SetResult]) -> None:
             ("(a) default, no baseline", f"{WINK_THRESHOLD_DEG:.2f} deg", WINK_THRESHOLD_DEG)
         )
         rows.append(("(b) fixed, tuned on the other lifter", None, best_threshold(tpos, tneg)))
-        rows.append(("(c) personal baseline, k = 3", None, personal_threshold(score, K_SPREAD)))
+        rows.append(
+            (
+                "(c0) personal baseline before: k = 3, no floor",
+                None,
+                personal_threshold(score, 3.0, 0.0),
+            )
+        )
+        rows.append(
+            (
+                f"(c) personal baseline, k = {K_SPREAD}, floor {SPREAD_FLOOR_DEG} deg",
+                None,
+                personal_threshold(score, K_SPREAD),
+            )
+        )
         k_tuned = best_k(tune)
         rows.append(
             (

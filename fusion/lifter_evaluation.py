@@ -12,6 +12,7 @@ baseline with different k and minimum rep counts can be compared on the same mea
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -19,6 +20,8 @@ import numpy as np
 from fusion.baseline import (
     DEFAULT_WINK_THRESHOLD_DEG,
     K_SPREAD,
+    SPREAD_FLOOR_DEG,
+    PersonalBaseline,
     grade_wink,
     personal_baseline,
     wink_threshold,
@@ -112,6 +115,20 @@ class BaselineScore:
     borderline_reps: int
     borderline_far_from_truth: int  # graded borderline with truth > 1 deg from the threshold
     personal_thresholds: int  # lifters whose threshold came from their baseline
+    # ... from the threshold on the truth's scale (`truth_scale_threshold_deg`)
+    borderline_far_on_truth_scale: int = 0
+
+
+def truth_scale_threshold_deg(record: LifterRecord, threshold_deg: float) -> float:
+    """The true wink at which this lifter's measured reversal is expected to reach the threshold.
+
+    A lifter's measured reversal is their skin artefact plus (part of) the true wink, so a
+    personal threshold of 8 deg on the measurement may stand for a true wink of 3 deg. Fitted
+    per lifter over their test reps (measured = a + b x truth, truth 0-15 deg, known only to
+    the simulator) and inverted at the threshold.
+    """
+    slope, intercept = np.polyfit(record.true_wink_deg, record.wink_deg, 1)
+    return float((threshold_deg - intercept) / slope) if slope > 0 else float("nan")
 
 
 def score_lifters(
@@ -121,19 +138,23 @@ def score_lifters(
     k_spread: float = K_SPREAD,
     baseline_reps: int | None = None,
     default_deg: float = DEFAULT_WINK_THRESHOLD_DEG,
+    spread_floor_deg: float = SPREAD_FLOOR_DEG,
+    make_baseline: Callable[[Sequence[float]], PersonalBaseline] = personal_baseline,
 ) -> BaselineScore:
     """Flags and grades of every test rep with (or without) each lifter's baseline.
 
-    `baseline_reps`: use only the first n baseline reps (None: all of them).
+    `baseline_reps`: use only the first n baseline reps (None: all of them). `make_baseline`:
+    how the baseline is estimated from those reps (another estimator can be compared).
     """
-    clear, none, borderline, far, personal = [], [], 0, 0, 0
+    clear, none, borderline, far, far_truth_scale, personal = [], [], 0, 0, 0, 0
     for record in records:
         base = (
             record.baseline_wink_deg[:baseline_reps] if baseline_reps else record.baseline_wink_deg
         )
-        baseline = personal_baseline(base) if use_baseline else None
-        threshold = wink_threshold(default_deg, baseline, k_spread)
+        baseline = make_baseline(base) if use_baseline else None
+        threshold = wink_threshold(default_deg, baseline, k_spread, spread_floor_deg)
         personal += threshold.source == "personal"
+        truth_scale_deg = truth_scale_threshold_deg(record, threshold.threshold_deg)
         for truth, measured in zip(record.true_wink_deg, record.wink_deg):
             flagged = measured >= threshold.threshold_deg
             if truth >= CLEAR_WINK_DEG:
@@ -143,6 +164,9 @@ def score_lifters(
             if grade_wink(measured, threshold) == "borderline":
                 borderline += 1
                 far += abs(truth - threshold.threshold_deg) > BORDERLINE_TRUTH_TOLERANCE_DEG
+                far_truth_scale += not (
+                    abs(truth - truth_scale_deg) <= BORDERLINE_TRUTH_TOLERANCE_DEG
+                )
     sensitivity = float(np.mean(clear)) if clear else float("nan")
     false_flags = float(np.mean(none)) if none else float("nan")
     return BaselineScore(
@@ -154,4 +178,5 @@ def score_lifters(
         borderline_reps=borderline,
         borderline_far_from_truth=far,
         personal_thresholds=personal,
+        borderline_far_on_truth_scale=far_truth_scale,
     )

@@ -80,7 +80,7 @@ class AnalysisConfig:
     wink_threshold_deg: float = WINK_THRESHOLD_DEG
     rep_thresholds: RepThresholds = field(default_factory=RepThresholds)
     max_gap_s: float = DEFAULT_MAX_GAP_S
-    baseline_k_spread: float = K_SPREAD  # personal threshold = centre + k x spread
+    baseline_k_spread: float = K_SPREAD  # personal: centre + k x sqrt(spread^2 + floor^2)
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def analyze_recordings(
     """Analyse one set. Raises `AnalysisError` with advice when the recordings cannot be used.
 
     `baseline`: the athlete's personal noise floor (fusion.baseline); with one resting on
-    enough reps the flag threshold is max(default, centre + k x spread).
+    enough reps the flag threshold is max(default, centre + k x sqrt(spread^2 + floor^2)).
     """
     config = config or AnalysisConfig()
     if load_kg is not None and not (np.isfinite(load_kg) and load_kg >= 0):

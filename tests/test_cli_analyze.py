@@ -150,11 +150,12 @@ def _baseline_run(recording, baseline_file: Path) -> tuple[int, str, list[dict[s
 def test_athlete_baseline_from_json_or_a_rep_csv(recording, tmp_path) -> None:
     noisy = tmp_path / "noisy.json"
     noisy.write_text('{"centre_deg": 6.0, "spread_deg": 1.0, "reps": 8}')
-    code, stderr, rows = _baseline_run(recording, noisy)  # threshold 9 deg, winks ~11 deg
-    assert code == 0 and "9.00 deg (personal" in stderr
+    # threshold 6 + 1.5 x sqrt(1 + 2^2) = 9.35 deg, winks ~11 deg
+    code, stderr, rows = _baseline_run(recording, noisy)
+    assert code == 0 and "9.35 deg (personal" in stderr
     assert all(
         (r["wink_threshold_deg"], r["threshold_source"], r["baseline_reps"])
-        == ("9.00", "personal", "8")
+        == ("9.35", "personal", "8")
         for r in rows
     )
     assert all(r["wink_grade"] in ("clear", "borderline") for r in rows)

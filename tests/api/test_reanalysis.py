@@ -97,14 +97,15 @@ def test_reanalysis_flags_against_the_athletes_baseline(database) -> None:
     sim, set_id = _record_simulated_set(database, 0)
     with database.sessions.begin() as db:
         athlete_id = set_store.get_set(db, set_id).athlete_id
-        set_baseline(db, athlete_id, PersonalBaseline(30.0, 1.0, 9))  # threshold 33 deg
+        # threshold 30 + 1.5 x sqrt(1 + 2^2) = 33.35 deg
+        set_baseline(db, athlete_id, PersonalBaseline(30.0, 1.0, 9))
     reanalyze_set(database, set_id)
     with database.sessions() as db:
         stored = rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id), limit=100).items
     assert len(stored) == len(sim.reps)
     for rep in stored:
         assert (rep.threshold_source, rep.baseline_reps) == ("personal", 9)
-        assert rep.wink_threshold_deg == pytest.approx(33.0)
+        assert rep.wink_threshold_deg == pytest.approx(30.0 + 1.5 * 5**0.5)
         assert not rep.butt_wink
 
 

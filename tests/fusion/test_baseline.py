@@ -11,6 +11,7 @@ from fusion.baseline import (
     K_SPREAD,
     MIN_BASELINE_REPS,
     MIN_SPREAD_DEG,
+    SPREAD_FLOOR_DEG,
     BaselineError,
     PersonalBaseline,
     grade_wink,
@@ -42,7 +43,9 @@ def test_threshold_is_the_default_until_enough_reps_then_max_of_both() -> None:
     noisy = PersonalBaseline(4.0, 1.0, MIN_BASELINE_REPS)
     threshold = wink_threshold(5.0, noisy)
     assert threshold.source == "personal"
-    assert threshold.threshold_deg == pytest.approx(4.0 + K_SPREAD * 1.0)
+    assert threshold.threshold_deg == pytest.approx(
+        4.0 + K_SPREAD * np.hypot(1.0, SPREAD_FLOOR_DEG)
+    )
     assert threshold.baseline_reps == MIN_BASELINE_REPS
     quiet = PersonalBaseline(0.8, 0.3, 12)
     threshold = wink_threshold(5.0, quiet)
@@ -52,6 +55,20 @@ def test_threshold_is_the_default_until_enough_reps_then_max_of_both() -> None:
         12,
     )
     assert threshold.borderline_deg == 0.3  # the personal noise, not the default band
+
+
+def test_a_tight_baseline_still_leaves_room_for_the_next_sets_reps() -> None:
+    """Five reps that agree to 0.1 deg say little about the next set's reps: the threshold is
+    the centre plus k x the floor, not centre + k x 0.3 deg (worked example: centre 4 deg,
+    floor 2 deg, k 1.5 -> 7.03 deg rather than 4.45)."""
+    tight = personal_baseline([3.9, 4.0, 4.0, 4.1, 4.0])
+    assert tight.spread_deg == MIN_SPREAD_DEG
+    threshold = wink_threshold(5.0, tight, k_spread=1.5, spread_floor_deg=2.0)
+    assert threshold.source == "personal"
+    assert threshold.threshold_deg == pytest.approx(4.0 + 1.5 * np.sqrt(0.3**2 + 2.0**2))
+    # The floor adds in quadrature: a large personal spread still counts nearly in full.
+    wide = wink_threshold(5.0, PersonalBaseline(4.0, 6.0, 8), k_spread=1.5, spread_floor_deg=2.0)
+    assert wide.threshold_deg == pytest.approx(4.0 + 1.5 * np.sqrt(40.0))
 
 
 def test_grades_around_the_threshold() -> None:
@@ -71,8 +88,9 @@ def test_a_baseline_cannot_be_negative_or_nan() -> None:
 
 
 def test_pipeline_flags_against_the_personal_threshold() -> None:
-    """A 5.5-deg wink is flagged against the default, not against a noisy lifter's 7.4 deg;
-    a 10-deg wink is clear either way. Amplitudes from the simulator's truth."""
+    """A 5.5-deg wink is flagged against the default, not against a noisy lifter's 7.75 deg
+    (4.4 + 1.5 x sqrt(1 + 2^2)); a 10-deg wink is clear either way. Amplitudes from the
+    simulator's truth."""
     noisy = PersonalBaseline(4.4, 1.0, 8)
     for wink_deg, default_flag, personal_grade in ((5.5, True, "none"), (10.0, True, "clear")):
         sim = simulate_set(SquatSetSpec(reps=3, wink_deg=wink_deg), seed=21)
@@ -81,10 +99,11 @@ def test_pipeline_flags_against_the_personal_threshold() -> None:
         assert [r.butt_wink for r in plain.reps] == [default_flag] * 3
         assert all(r.threshold_source == "default" for r in plain.reps)
         assert all(r.wink_threshold_deg == DEFAULT_WINK_THRESHOLD_DEG for r in plain.reps)
-        assert personal.threshold.threshold_deg == pytest.approx(7.4)
+        personal_deg = 4.4 + K_SPREAD * np.hypot(1.0, SPREAD_FLOOR_DEG)
+        assert personal.threshold.threshold_deg == pytest.approx(personal_deg)
         for rep in personal.reps:
             assert (rep.threshold_source, rep.baseline_reps) == ("personal", 8)
-            assert rep.butt_wink == (wink_deg > 7.4)
+            assert rep.butt_wink == (wink_deg > personal_deg)
             assert rep.wink_grade == personal_grade
         # The amplitude does not depend on the threshold.
         assert np.allclose([r.wink_deg for r in plain.reps], [r.wink_deg for r in personal.reps])

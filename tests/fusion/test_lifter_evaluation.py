@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fusion.baseline import MIN_BASELINE_REPS
 from fusion.lifter_evaluation import score_lifters, simulate_lifter
 from fusion.pipeline import analyze_recordings
 from fusion.simulator.lifters import FAULT_KINDS, lifter_set, random_lifter, simulate_faulty_set
@@ -17,8 +18,11 @@ def noisy_lifters():
     return [simulate_lifter(seed) for seed in (1, 2, 3)]  # the benchmark's first three
 
 
-def test_personal_baseline_meets_the_bars_where_the_default_does_not(noisy_lifters) -> None:
-    with_baseline = score_lifters(noisy_lifters)
+@pytest.mark.parametrize("baseline_reps", [MIN_BASELINE_REPS, None])  # the fewest, all 8
+def test_personal_baseline_meets_the_bars_where_the_default_does_not(
+    noisy_lifters, baseline_reps
+) -> None:
+    with_baseline = score_lifters(noisy_lifters, baseline_reps=baseline_reps)
     default = score_lifters(noisy_lifters, use_baseline=False)
     assert with_baseline.clear_reps >= 25 and with_baseline.no_wink_reps >= 25
     assert with_baseline.personal_thresholds >= 1
@@ -26,6 +30,19 @@ def test_personal_baseline_meets_the_bars_where_the_default_does_not(noisy_lifte
     assert with_baseline.false_flag_share <= 0.02
     # The skin artefact of these lifters lifts their no-wink reps over the global default.
     assert default.false_flag_share > 0.1
+
+
+def test_five_baseline_reps_that_happen_to_agree_do_not_set_a_bar_inside_the_noise() -> None:
+    """Benchmark lifter 13: their first five baseline reps (5.0-7.0 deg) give a MAD spread of
+    0.32 deg; centre + 3 x that (the rule before the spread floor) false-flagged 3 of their 10
+    non-winking reps. With the floor the bar leaves room for the next sets' reps."""
+    lifter = [simulate_lifter(13)]
+    floored = score_lifters(lifter, baseline_reps=MIN_BASELINE_REPS)
+    unfloored = score_lifters(
+        lifter, baseline_reps=MIN_BASELINE_REPS, k_spread=3.0, spread_floor_deg=0.0
+    )
+    assert floored.false_flag_share == 0.0 and floored.sensitivity == 1.0
+    assert unfloored.false_flag_share >= 0.2
 
 
 def test_borderline_only_near_the_threshold_when_the_sensor_sees_the_pelvis() -> None:

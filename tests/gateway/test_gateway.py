@@ -278,7 +278,8 @@ def test_failing_sink_and_analyser_do_not_stop_the_gateway(tmp_path):
 def test_the_athletes_baseline_sets_the_live_threshold(tmp_path):
     from fusion.baseline import PersonalBaseline
 
-    noisy = PersonalBaseline(centre_deg=11.0, spread_deg=1.0, reps=9)  # threshold 14 deg
+    # threshold 11 + 1.5 x sqrt(1 + 2^2) = 14.35 deg
+    noisy = PersonalBaseline(centre_deg=11.0, spread_deg=1.0, reps=9)
     athlete = SimulatedAthlete("cara", sets=[WINK_SPEC], seed=13)
     settings = GatewaySettings(config_file=tmp_path / "gateway.json")
     store = AssignmentStore(settings.config_file)
@@ -297,8 +298,8 @@ def test_the_athletes_baseline_sets_the_live_threshold(tmp_path):
     (events,), _ = _run(gateway, {})
     reps = [e.metrics for e in events if isinstance(e, RepCompleted)]
     assert len(reps) == WINK_SPEC.reps
-    for rep in reps:  # 12-deg winks: under this lifter's 14-deg threshold
+    for rep in reps:  # 12-deg winks: under this lifter's 14.35-deg threshold
         assert (rep.threshold_source, rep.baseline_reps) == ("personal", 9)
-        assert rep.wink_threshold_deg == pytest.approx(14.0)
+        assert rep.wink_threshold_deg == pytest.approx(11.0 + 1.5 * 5**0.5)
         assert not rep.butt_wink and 10.0 < rep.wink_deg < 14.0
     assert not any(isinstance(e, WinkOnset) for e in events)

@@ -62,7 +62,8 @@ def athlete_summary(
 def put_baseline(athlete_id: IdPath, body: BaselineUpdate, db: DbDep, _: Admin):
     """Set the athlete's personal baseline from sets whose reps do not wink, or as values.
 
-    Sets started for the athlete afterwards flag against max(default, centre + k x spread).
+    Sets started for the athlete afterwards flag against max(default,
+    centre + k x sqrt(spread^2 + floor^2)) (fusion.baseline).
     """
     values = (body.centre_deg, body.spread_deg, body.reps)
     if body.set_ids is not None:
