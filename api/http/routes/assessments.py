@@ -28,6 +28,7 @@ from api.http.schemas import (
 from api.storage import assessments as store
 from api.storage import catalog
 from api.storage import sets as set_store
+from api.vocab import StepKind
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
 
@@ -105,7 +106,7 @@ async def start_step(
 
 @router.post("/{assessment_id}/steps/{kind}/recording", response_model=SetPublic, status_code=201)
 def import_recorded_step(
-    assessment_id: IdPath, kind: str, body: StepImport, request: Request, _: Admin
+    assessment_id: IdPath, kind: StepKind, body: StepImport, request: Request, _: Admin
 ):
     """Import a step recorded elsewhere: both sensors' raw-recording CSV text."""
     sacrum = parse_step_csv(body.sacrum_csv, "sacrum_csv")
@@ -114,7 +115,7 @@ def import_recorded_step(
     set_id = import_step(
         database,
         assessment_id,
-        kind,
+        kind.value,
         sacrum,
         thigh,
         body.load_kg,
