@@ -27,7 +27,7 @@ from api.vocab import Placement, SetStatus, SetVariant
 
 if TYPE_CHECKING:
     from api.assessment_report import HistoryEntry
-    from fusion.assessment import AssessmentReport
+    from fusion.assessment import AssessmentCalibration, AssessmentReport
     from fusion.types import ImuRecording
 
 # What each step is, for the set's variant.
@@ -118,6 +118,36 @@ def import_step(
         return row.id
 
 
+def assessment_calibration(database: Database, assessment_id: int) -> AssessmentCalibration:
+    """The calibration the assessment's later steps use: the stored one, else taken now from
+    its recorded baseline (and stored). ConflictError without a usable baseline: on all fours
+    a standing calibration is impossible, and the sensors are not re-strapped between steps."""
+    from fusion.assessment import AssessmentCalibration, analyse_step
+    from fusion.errors import FusionError
+
+    with database.sessions() as db:
+        assessment = store.get_assessment(db, assessment_id)
+        if assessment.calibration_json:
+            return AssessmentCalibration.from_dict(json.loads(assessment.calibration_json))
+        baseline = store.step_sets(db, assessment_id).get("baseline")
+        if baseline is None:
+            raise ConflictError(
+                f"assessment {assessment_id} has no baseline step yet; record it first (its "
+                "standing still period and squats calibrate the sensors for every other step)"
+            )
+        stored = set_store.load_set_recordings(db, baseline.id)
+    try:
+        _, calibration = analyse_step("baseline", stored.sacrum, stored.thigh, None)
+    except FusionError as exc:
+        raise ConflictError(
+            f"the baseline of assessment {assessment_id} cannot calibrate the sensors: {exc}; "
+            "record the baseline again"
+        ) from exc
+    with database.sessions.begin() as db:
+        store.save_calibration(db, assessment_id, calibration.as_dict())
+    return calibration
+
+
 def _history(
     earlier: list[Any], current_onsets: np.ndarray
 ) -> tuple[list[HistoryEntry], list[dict[str, Any]]]:
@@ -201,7 +231,12 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
     except FusionError as exc:
         raise ConflictError(f"the assessment cannot be analysed: {exc}") from exc
     onsets = np.array(
-        [r.onset_hip_flexion_deg for r in report.analyses["baseline"].reps if r.winks], dtype=float
+        [
+            r.onset_hip_flexion_deg
+            for r in report.analyses["baseline"].reps
+            if r.winks and r.onset_hip_flexion_deg is not None
+        ],
+        dtype=float,
     )
     stored_report = report.as_dict() | {BASELINE_ONSETS_KEY: onsets.tolist()}
     with database.sessions.begin() as db:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
@@ -31,6 +31,9 @@ from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import SensorKind
 from sensor_gateway.sensors import SensorSnapshot
 
+if TYPE_CHECKING:
+    from fusion.assessment import AssessmentCalibration
+
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +51,7 @@ class GatewayPort(Protocol):
         notes: str = "",
         *,
         baseline: PersonalBaseline | None = None,
+        calibration: AssessmentCalibration | None = None,
     ) -> SetInfo: ...
 
     def stop_set(self, athlete_id: str) -> SetInfo | None: ...
@@ -84,8 +88,10 @@ class LiveService:
         load_kg: float | None,
         notes: str,
         session_id: int | None,
+        calibration: AssessmentCalibration | None = None,
     ) -> int:
-        """Start recording a set; with a gateway, it starts analysing the athlete's sensors."""
+        """Start recording a set; with a gateway, it starts analysing the athlete's sensors
+        (with `calibration`, an assessment's, instead of calibrating on the fly)."""
         if self.gateway is None or self.sink is None:
             return await run_in_threadpool(
                 self._start_without_gateway, athlete_id, variant, load_kg, notes, session_id
@@ -93,7 +99,12 @@ class LiveService:
         baseline = await run_in_threadpool(self._check_can_start, athlete_id, session_id)
         try:
             info = self.gateway.start_set(
-                str(athlete_id), SetVariant(variant), load_kg, notes, baseline=baseline
+                str(athlete_id),
+                SetVariant(variant),
+                load_kg,
+                notes,
+                baseline=baseline,
+                calibration=calibration,
             )
         except GatewayError as exc:
             raise ConflictError(str(exc)) from exc

@@ -69,7 +69,13 @@ def main(argv: list[str]) -> int:
     print(
         f"| onset hip flexion RMSE, rock-back ({s.rock_onsets} reps) | {s.rock_onset_rmse_deg:.2f} deg | <= 2 |"
     )
+    print(
+        f"| onset hip flexion RMSE, rock-back, sacrum accelerometer not flagged uncalibrated | {s.rock_onset_rmse_calibrated_deg:.2f} deg | |"
+    )
     print(f"| slipped sensor flagged | {s.moved_detected}/{s.moved_simulated} | all |")
+    print(
+        f"| slipped sensor not noticed (step scored; not in the RMSEs) | {s.slipped_scored} | 0 |"
+    )
     print(f"| steps wrongly flagged as moved | {s.false_moved} | 0 |")
     exceeded = [x.ceiling_exceeded_share for x in scores if x.ceiling_exceeded_share is not None]
     print(

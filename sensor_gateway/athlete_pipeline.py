@@ -43,6 +43,7 @@ from sensor_gateway.events import (
 )
 
 if TYPE_CHECKING:
+    from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
     from sensor_gateway.gaps import Gap
 
@@ -67,7 +68,24 @@ class LiveAnalyzer(Protocol):
     def set_baseline(self, baseline: PersonalBaseline | None) -> None: ...
 
 
-AnalyzerFactory = Callable[[float | None], LiveAnalyzer]
+@dataclass(frozen=True)
+class LiveSetup:
+    """What a set's analyser starts with: the load (kg), a stored sensor-to-segment
+    calibration (an assessment's, from its baseline; None: calibrate on the fly from the
+    set's own standing and first descent) and the movement ("squat" or "rock_back", the
+    quadruped step, which needs the stored calibration)."""
+
+    load_kg: float | None = None
+    calibration: AssessmentCalibration | None = None
+    movement: str = "squat"
+
+
+AnalyzerFactory = Callable[[LiveSetup], LiveAnalyzer]
+
+
+def movement_of(variant: SetVariant) -> str:
+    """The analyser's movement for a set variant: reps on hip flexion on all fours."""
+    return "rock_back" if variant is SetVariant.QUADRUPED_ROCK_BACK else "squat"
 
 
 def _sensor_messages(codes: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -82,17 +100,21 @@ def _sensor_messages(codes: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
-def default_analyzer_factory(load_kg: float | None) -> LiveAnalyzer:
+def default_analyzer_factory(setup: LiveSetup) -> LiveAnalyzer:
     """A fresh `fusion.live.LiveSquatAnalyzer` (imported here: it pulls in the whole core)."""
     from fusion.live import LiveSquatAnalyzer
 
-    return LiveSquatAnalyzer(load_kg=load_kg)
+    if setup.movement == "rock_back":
+        return LiveSquatAnalyzer(
+            load_kg=setup.load_kg, calibration=setup.calibration, movement="rock_back"
+        )
+    return LiveSquatAnalyzer(load_kg=setup.load_kg, calibration=setup.calibration)
 
 
 @dataclass
 class _ActiveSet:
     info: SetInfo
-    analyzer: LiveAnalyzer
+    analyzer: LiveAnalyzer | None  # None: recorded without live analysis
     analysis_failed: bool = False
     rep_count: int = 0
     last_activity_s: float = -math.inf  # data time of the last rep event (or the start)
@@ -136,9 +158,12 @@ class AthletePipeline:
         notes: str = "",
         *,
         baseline: PersonalBaseline | None = None,
+        calibration: AssessmentCalibration | None = None,
     ) -> list[GatewayEvent]:
         """Start a set (stopping a running one first, reason REPLACED); `baseline` is the
-        athlete's personal noise floor the analyser flags against (fusion.baseline)."""
+        athlete's personal noise floor the analyser flags against (fusion.baseline);
+        `calibration` a stored one (an assessment's) the analyser uses instead of calibrating
+        on the fly. A quadruped rock-back without one is recorded but not analysed live."""
         events: list[GatewayEvent] = []
         if self._set is not None:
             events += self.stop_set(StopReason.REPLACED, now_s)
@@ -151,13 +176,30 @@ class AthletePipeline:
             started_utc=self.clock.to_utc(now_s),
             notes=notes,
         )
-        analyzer = self.analyzer_factory(load_kg)
-        if baseline is not None:
-            analyzer.set_baseline(baseline)
+        movement = movement_of(info.variant)
+        analyzer: LiveAnalyzer | None = None
+        if movement == "squat" or calibration is not None:
+            analyzer = self.analyzer_factory(LiveSetup(load_kg, calibration, movement))
+            if baseline is not None:
+                analyzer.set_baseline(baseline)
         self._set = _ActiveSet(info=info, analyzer=analyzer, last_activity_s=now_s)
         events.append(
             SetStarted(athlete_id=self.athlete_id, t_s=now_s, wall_utc=info.started_utc, set=info)
         )
+        if analyzer is None:
+            events.append(
+                QualityWarning(
+                    athlete_id=self.athlete_id,
+                    t_s=now_s,
+                    wall_utc=info.started_utc,
+                    code="no_live_analysis",
+                    set_key=info.set_key,
+                    message="a quadruped rock-back is analysed with an assessment's calibration "
+                    "(on all fours there is no standing posture to calibrate from): start it as "
+                    "a step of an assessment whose baseline is recorded; the raw samples are "
+                    "recorded and can be analysed later",
+                )
+            )
         return events
 
     def set_load(self, load_kg: float | None) -> None:
@@ -165,7 +207,8 @@ class AthletePipeline:
         if self._set is None:
             return
         self._set.info = dataclasses.replace(self._set.info, load_kg=load_kg)
-        self._set.analyzer.set_load(load_kg)
+        if self._set.analyzer is not None:
+            self._set.analyzer.set_load(load_kg)
 
     def stop_set(self, reason: StopReason, now_s: float) -> list[GatewayEvent]:
         """Stop the running set: SetStopped (a rep still in progress is incomplete). [] when none."""
@@ -207,7 +250,7 @@ class AthletePipeline:
             return []
         if t_s.size:
             active.last_sample_s = max(active.last_sample_s, float(t_s[-1]))
-        if active.analysis_failed:
+        if active.analysis_failed or active.analyzer is None:
             return []
         try:
             outputs = active.analyzer.push(placement.value, t_s, acc_mps2, gyr_radps)
@@ -221,7 +264,7 @@ class AthletePipeline:
         if active is None:
             return []
         events: list[GatewayEvent] = []
-        if not active.analysis_failed:
+        if not active.analysis_failed and active.analyzer is not None:
             try:
                 active.analyzer.mark_gap(placement.value, gap.start_s, gap.end_s)
             except Exception as exc:
@@ -287,6 +330,7 @@ class AthletePipeline:
                             set_key=key,
                             rep=out.rep,
                             onset_depth_deg=out.onset_depth_deg,
+                            onset_hip_flexion_deg=out.onset_hip_flexion_deg,
                             wink_deg=out.wink_deg,
                         )
                     )

@@ -111,7 +111,8 @@ class RepStarted(GatewayEvent):
 class WinkOnset(GatewayEvent):
     """The pelvis began to tuck under during rep `rep` (published as soon as it is known).
 
-    `t_s` is the onset instant in the data; `onset_depth_deg` the thigh angle there;
+    `t_s` is the onset instant in the data; `onset_depth_deg` the thigh angle there and
+    `onset_hip_flexion_deg` the hip flexion (the rock-back's compared quantity);
     `wink_deg` the posterior rotation seen so far when the event was emitted.
     """
 
@@ -119,6 +120,7 @@ class WinkOnset(GatewayEvent):
     rep: int
     onset_depth_deg: float
     wink_deg: float
+    onset_hip_flexion_deg: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -61,6 +61,7 @@ from sensor_gateway.sensors import SensorRegistry, SensorSnapshot, SensorState
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
 
 if TYPE_CHECKING:
+    from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
 
 log = logging.getLogger(__name__)
@@ -204,10 +205,14 @@ class Gateway:
         *,
         now_s: float | None = None,
         baseline: PersonalBaseline | None = None,
+        calibration: AssessmentCalibration | None = None,
     ) -> SetInfo:
         """Start a set for `athlete_id` (a running one is stopped first). Raises SetError.
 
         `baseline`: the athlete's personal noise floor (fusion.baseline), for the flag threshold.
+        `calibration`: a stored sensor-to-segment calibration (an assessment's, from its
+        baseline) for the live analyser, instead of calibrating on the fly; a quadruped
+        rock-back is analysed live only with one.
         """
         placements = self.assignments.for_athlete(athlete_id)
         if not placements:
@@ -224,7 +229,9 @@ class Gateway:
             raise SetError(f"load_kg must be a non-negative number, got {load_kg!r}")
         now_s = self.clock.now_s() if now_s is None else now_s
         pipeline = self._pipeline(athlete_id)
-        events = pipeline.start_set(variant, load_kg, now_s, notes, baseline=baseline)
+        events = pipeline.start_set(
+            variant, load_kg, now_s, notes, baseline=baseline, calibration=calibration
+        )
         info = pipeline.current_set
         assert info is not None
         missing = [p.value for p in Placement if p not in placements]

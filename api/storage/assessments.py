@@ -92,3 +92,9 @@ def save_results(
     assessment.calibration_json = json.dumps(calibration)
     assessment.report_json = json.dumps(report)
     db.flush()
+
+
+def save_calibration(db: Session, assessment_id: int, calibration: dict[str, object]) -> None:
+    """Store the calibration the assessment's later steps use (taken from its baseline)."""
+    get_assessment(db, assessment_id).calibration_json = json.dumps(calibration)
+    db.flush()

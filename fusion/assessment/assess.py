@@ -20,7 +20,7 @@ from fusion.assessment.kinds import STEP_KINDS
 from fusion.assessment.prescription import NO_PRESCRIPTION, Prescription, prescribe
 from fusion.assessment.stats import Estimate, median_ci
 from fusion.assessment.steps import StepAnalysis, StepError, analyse_step
-from fusion.assessment.verdict import StepEvidence, Verdict, decide
+from fusion.assessment.verdict import SYSTEMATIC_SD_DEG, StepEvidence, Verdict, decide
 from fusion.pipeline import AnalysisConfig
 from fusion.types import ImuRecording
 
@@ -84,7 +84,8 @@ def _summary_dict(summary: StepSummary) -> dict[str, object]:
 
 
 def _onsets(analysis: StepAnalysis) -> tuple[np.ndarray, np.ndarray]:
-    winking = [rep for rep in analysis.reps if rep.winks]
+    """Onsets (hip flexion, thigh angle; deg) of the winking reps whose onset was measured."""
+    winking = [rep for rep in analysis.reps if rep.winks and rep.onset_hip_flexion_deg is not None]
     hip = np.array([rep.onset_hip_flexion_deg for rep in winking], dtype=float)
     thigh = np.array([rep.onset_thigh_deg for rep in winking], dtype=float)
     return hip, thigh
@@ -106,11 +107,14 @@ def summarise(analysis: StepAnalysis) -> StepSummary:
 
 def evidence(analysis: StepAnalysis, summary: StepSummary) -> StepEvidence:
     hip, _ = _onsets(analysis)
+    posture = "standing" if analysis.kind != "rock_back" else "rock_back"
+    if not analysis.posture_reliable:
+        posture = "uncalibrated"
     return StepEvidence(
         onset_hip_flexion_deg=hip,
         max_hip_flexion_deg=np.array([r.max_hip_flexion_deg for r in analysis.reps]),
         winks=summary.winks,
-        reliable=analysis.posture_reliable,
+        systematic_sd_deg=SYSTEMATIC_SD_DEG[posture],
     )
 
 

@@ -136,6 +136,17 @@ class PlacementCheck:
     moved: bool
 
 
+def still_posture_change_deg(
+    calibration: SegmentCalibration, still_up: np.ndarray, standing: bool
+) -> float:
+    """How far a sensor's still up vector (sensor frame, (3,)) sits from where the
+    assessment's calibration expects it (deg): standing, from the calibrated vertical; on all
+    fours the up direction lies in the sagittal plane, so its angle out of that plane."""
+    if standing:
+        return _angle_deg(still_up, calibration.z_axis)
+    return abs(90.0 - _angle_deg(still_up, calibration.y_axis))
+
+
 def check_placement(
     calibration: SegmentCalibration,
     up: np.ndarray,
@@ -151,12 +162,8 @@ def check_placement(
         axis_change: float | None = _angle_deg(axis, calibration.y_axis, sign_agnostic=True)
     except AnalysisError:  # too little rotation to tell; the rep count will say so
         axis_change = None
-    vertical: float | None = None
-    if standing:
-        off_plane = vertical = _angle_deg(still_up, calibration.z_axis)
-    else:
-        # On all fours the up direction lies in the sagittal plane, perpendicular to the axis.
-        off_plane = abs(90.0 - _angle_deg(still_up, calibration.y_axis))
+    off_plane = still_posture_change_deg(calibration, still_up, standing)
+    vertical = off_plane if standing else None
     moved = (
         axis_change is not None and axis_change > AXIS_TOLERANCE_DEG
     ) or off_plane > VERTICAL_TOLERANCE_DEG

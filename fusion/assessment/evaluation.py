@@ -7,6 +7,10 @@ Effect ratio: the smallest true shift that the deciding comparisons must see, ov
 lifter's rep-to-rep spread (sd). A comparison that must show "no change" has to rule out
 the smallest shift any cause produces (`MIN_CAUSE_EFFECT_DEG`), so that is its effect.
 Wrong confident answer: a "yes" or "no" (or `winks`) contradicting the truth.
+Onset errors: per winking rep with a measured onset, against the true onset of the nearest
+rep, in the steps recorded with the sensors in place (a step simulated with a slipped
+sensor tests the detection, counted apart); the rock-back's also without the lifters whose
+sacrum accelerometer the analysis flags as uncalibrated (`acc_gain_posture`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class LifterScore:
     answered: dict[str, str]
     squat_onset_errors_deg: tuple[float, ...]
     rock_onset_errors_deg: tuple[float, ...]
+    rock_flagged_uncalibrated: bool  # the rock-back's sacrum accelerometer was flagged
+    slipped_step_scored: bool  # the simulated slip went unnoticed and the step was scored
     problems: tuple[str, ...]  # steps the analysis could not score, with the reason code
     moved_step: str | None
     ceiling_exceeded_share: float | None  # true baseline onsets (thigh) shallower than the ceiling
@@ -76,7 +82,7 @@ def _onset_errors(
     sim: SimulatedAssessment, report: AssessmentReport, kinds: set[str]
 ) -> list[float]:
     errors = []
-    for kind in kinds & set(report.analyses):
+    for kind in (kinds & set(report.analyses)) - {sim.lifter.moved_step}:
         step = sim.steps[kind]
         truth_bottoms = np.array([rep.bottom_s for rep in step.reps])
         for rep in report.analyses[kind].reps:
@@ -128,6 +134,9 @@ def score_lifter(sim: SimulatedAssessment, report: AssessmentReport) -> LifterSc
         answered=answered | {"winks": str(report.verdict.winks).lower()},
         squat_onset_errors_deg=tuple(_onset_errors(sim, report, standing)),
         rock_onset_errors_deg=tuple(_onset_errors(sim, report, {"rock_back"})),
+        rock_flagged_uncalibrated="rock_back" in report.analyses
+        and not report.analyses["rock_back"].posture_reliable,
+        slipped_step_scored=lifter.moved_step is not None and lifter.moved_step in report.analyses,
         problems=tuple(f"{p.kind}:{p.reason}" for p in report.problems),
         moved_step=lifter.moved_step,
         ceiling_exceeded_share=exceeded,
@@ -144,8 +153,10 @@ class Summary:
     fields_total: int
     squat_onset_rmse_deg: float
     rock_onset_rmse_deg: float
+    rock_onset_rmse_calibrated_deg: float  # without the flagged uncalibrated sacrum sensors
     squat_onsets: int
     rock_onsets: int
+    slipped_scored: int  # simulated slips that went unnoticed (their steps scored)
     moved_detected: int
     moved_simulated: int
     false_moved: int
@@ -162,6 +173,10 @@ def summarise(scores: list[LifterScore], clear_ratio: float = 2.0) -> Summary:
     fields_total = 5 * len(scores)
     squat = np.concatenate([np.asarray(s.squat_onset_errors_deg) for s in scores] or [np.zeros(0)])
     rock = np.concatenate([np.asarray(s.rock_onset_errors_deg) for s in scores] or [np.zeros(0)])
+    calibrated = np.concatenate(
+        [np.asarray(s.rock_onset_errors_deg) for s in scores if not s.rock_flagged_uncalibrated]
+        or [np.zeros(0)]
+    )
     moved = [s for s in scores if s.moved_step]
     return Summary(
         lifters=len(scores),
@@ -172,10 +187,12 @@ def summarise(scores: list[LifterScore], clear_ratio: float = 2.0) -> Summary:
         fields_total=fields_total,
         squat_onset_rmse_deg=_rms(squat),
         rock_onset_rmse_deg=_rms(rock),
+        rock_onset_rmse_calibrated_deg=_rms(calibrated),
         squat_onsets=int(squat.size),
         rock_onsets=int(rock.size),
         moved_detected=sum(f"{s.moved_step}:sensor_moved" in s.problems for s in moved),
         moved_simulated=len(moved),
+        slipped_scored=sum(s.slipped_step_scored for s in moved),
         false_moved=sum(
             1
             for s in scores

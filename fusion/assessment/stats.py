@@ -115,3 +115,18 @@ def robust_sd(values: np.ndarray) -> float:
     """Standard deviation from the median absolute deviation (1.4826 x MAD; 0 for one value)."""
     values = np.asarray(values, dtype=float)
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def with_systematic(estimate: Estimate, systematic_sd_deg: float, level: float) -> Estimate:
+    """`estimate`'s interval widened for a systematic error of sd `systematic_sd_deg` that
+    the reps' spread does not show (an offset between two recordings): each half-width and
+    z(level) x sd added in quadrature, as for two independent normal errors."""
+    if systematic_sd_deg <= 0:
+        return estimate
+    extra = NormalDist().inv_cdf(0.5 + level / 2) * systematic_sd_deg
+    return Estimate(
+        estimate.median,
+        float(estimate.median - np.hypot(estimate.median - estimate.low, extra)),
+        float(estimate.median + np.hypot(estimate.high - estimate.median, extra)),
+        estimate.count,
+    )

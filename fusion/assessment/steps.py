@@ -24,18 +24,24 @@ from fusion.assessment.calibration import (
 from fusion.assessment.kinds import MIN_REPS, STANDING_KINDS, STEP_KINDS
 from fusion.baseline import wink_threshold
 from fusion.errors import AnalysisError
+from fusion.gaps import LONG_GAP_S
 from fusion.metrics import rep_metrics
 from fusion.pipeline import AnalysisConfig, FusedSensor, common_grid, fuse_sensor
 from fusion.reps import RepWindow, segment_reps
-from fusion.types import ImuRecording, QualityFinding
+from fusion.resample import gap_mask
+from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
+from fusion.wink import measure_wink, smoothed_tilt_deg
 
 STANDING_MAX_DEG = 30.0  # a standing step starts with thigh and pelvis within this of standing
 ALL_FOURS_MIN_TILT_DEG = 40.0  # on all fours the pelvis is tipped forward by ~60-100 deg
 ALL_FOURS_MAX_THIGH_DEG = 40.0  # ... and the thigh hangs near vertical under the hip
-# Rest magnitude on all fours vs standing: with equal per-axis gains they agree; a larger
-# difference means per-axis gain errors that bias the tilt read ~80 deg away from standing
-# by degrees (the standing calibration cannot absorb them there).
-ACC_POSTURE_TOLERANCE = 0.03
+# An accelerometer whose raw rest magnitude (before the pipeline rescales it to g) is this far
+# from g, standing or on all fours, is uncalibrated: its per-axis gains differ (the real thigh
+# sensor reads 12.7 m/s^2), which bends the tilt the sacrum sensor reads ~80 deg away from
+# standing by up to ~6 deg (simulated: per-lifter rock-back onset bias rms 2.9 deg, max 6.3,
+# against 1.2 / 2.9 with gains within 2 %), beyond what the standing calibration can absorb.
+# A calibrated sensor stays within ~4 % (bias 0.2 m/s^2 and gains 2 %), hence 6 %.
+UNCALIBRATED_ACC_TOLERANCE = 0.06
 
 
 class StepError(AnalysisError):
@@ -60,7 +66,7 @@ class StepRep:
     max_hip_flexion_deg: float
     wink_deg: float
     winks: bool
-    onset_hip_flexion_deg: float | None
+    onset_hip_flexion_deg: float | None  # None: no wink, or the onset lies in a long gap
     onset_thigh_deg: float | None
     quality: tuple[str, ...]
 
@@ -77,7 +83,8 @@ class StepAnalysis:
     reps: tuple[StepRep, ...]
     findings: tuple[QualityFinding, ...]
     placement: dict[str, PlacementCheck]
-    posture_reliable: bool = True  # False: angles in this posture biased by accelerometer gains
+    # False: the angles in this posture are biased by an uncalibrated accelerometer's gains
+    posture_reliable: bool = True
 
     @property
     def wink_reps(self) -> int:
@@ -98,24 +105,30 @@ def _traces(
         raise StepError(kind, "not_analysable", str(exc)) from exc
 
 
-def _check_posture(kind: str, thigh_deg: float, tilt_deg: float) -> None:
+def posture_problem(kind: str, thigh_deg: float, tilt_deg: float) -> str | None:
+    """Why a step of `kind` did not start in its posture (thigh angle and pelvic tilt at rest,
+    deg, with the assessment's calibration), or None when it did."""
     if kind in STANDING_KINDS:
         if abs(thigh_deg) > STANDING_MAX_DEG or abs(tilt_deg) > STANDING_MAX_DEG:
-            raise StepError(
-                kind,
-                "wrong_movement",
+            return (
                 f"wrong movement for the kind: it starts with the thigh {thigh_deg:.0f} deg and "
                 f"the pelvis {tilt_deg:.0f} deg from the baseline's standing posture; a {kind} "
-                "step starts standing still (was it recorded on all fours?)",
+                "step starts standing still (was it recorded on all fours?)"
             )
-    elif tilt_deg < ALL_FOURS_MIN_TILT_DEG or abs(thigh_deg) > ALL_FOURS_MAX_THIGH_DEG:
-        raise StepError(
-            kind,
-            "wrong_movement",
+        return None
+    if tilt_deg < ALL_FOURS_MIN_TILT_DEG or abs(thigh_deg) > ALL_FOURS_MAX_THIGH_DEG:
+        return (
             f"wrong movement for the kind: it starts with the pelvis tipped {tilt_deg:.0f} deg "
             f"and the thigh {thigh_deg:.0f} deg from vertical; a rock-back starts still on all "
-            "fours (pelvis tipped forward 60-100 deg, thigh near vertical)",
+            "fours (pelvis tipped forward 60-100 deg, thigh near vertical)"
         )
+    return None
+
+
+def _check_posture(kind: str, thigh_deg: float, tilt_deg: float) -> None:
+    problem = posture_problem(kind, thigh_deg, tilt_deg)
+    if problem is not None:
+        raise StepError(kind, "wrong_movement", problem)
 
 
 def _check_placement(
@@ -149,32 +162,61 @@ def _check_placement(
     return checks
 
 
-def _rest_acc_mps2(trace: FusedSensor) -> float:
-    still = trace.samples.acc_mps2[trace.still.start : max(trace.still.stop, trace.still.start + 1)]
-    return float(np.linalg.norm(still, axis=1).mean())
+def raw_rest_acc_mps2(recording: ImuRecording, trace: FusedSensor) -> float:
+    """Mean accelerometer magnitude (m/s^2) over the still window, from the recording itself:
+    the fused trace's samples may have been rescaled to g."""
+    grid = trace.samples.t_s
+    start_s = float(grid[trace.still.start])
+    stop_s = float(grid[max(trace.still.stop - 1, trace.still.start)])
+    inside = (recording.t_s >= start_s) & (recording.t_s <= stop_s)
+    if not inside.any():
+        inside = np.argmin(np.abs(recording.t_s - start_s)) == np.arange(recording.t_s.size)
+    return float(np.linalg.norm(recording.acc_mps2[inside], axis=1).mean())
+
+
+def _uncalibrated(rest_mps2: float) -> bool:
+    return rest_mps2 > 0 and abs(rest_mps2 / STANDARD_GRAVITY_MPS2 - 1) > UNCALIBRATED_ACC_TOLERANCE
 
 
 def _posture_findings(
-    calibration: AssessmentCalibration, sacrum: FusedSensor, thigh: FusedSensor
+    calibration: AssessmentCalibration, sacrum_rest_mps2: float
 ) -> list[QualityFinding]:
-    findings = []
-    for name, standing, trace in (
-        ("sacrum", calibration.sacrum_rest_acc_mps2, sacrum),
-        ("thigh", calibration.thigh_rest_acc_mps2, thigh),
-    ):
-        on_all_fours = _rest_acc_mps2(trace)
-        if standing > 0 and abs(on_all_fours / standing - 1) > ACC_POSTURE_TOLERANCE:
-            findings.append(
-                QualityFinding(
-                    "acc_gain_posture",
-                    f"{name}: the accelerometer reads gravity as {on_all_fours:.2f} m/s^2 on all "
-                    f"fours but {standing:.2f} m/s^2 standing, so its axes have different gains "
-                    "and the angles on all fours are off by degrees; the rock-back is not "
-                    "compared (calibrate the sensor's accelerometer, or use another one)",
-                    name,
-                )
-            )
-    return findings
+    """The rock-back's angles are not trusted when the sacrum accelerometer is uncalibrated
+    (the sensor that turns ~80 deg into the quadruped; the thigh hangs near vertical as when
+    standing, and its rock stays within the squat's range)."""
+    standing = calibration.sacrum_rest_acc_mps2
+    if not (_uncalibrated(standing) or _uncalibrated(sacrum_rest_mps2)):
+        return []
+    return [
+        QualityFinding(
+            "acc_gain_posture",
+            f"sacrum: the accelerometer reads gravity as {sacrum_rest_mps2:.2f} m/s^2 on all "
+            f"fours and {standing:.2f} m/s^2 standing instead of {STANDARD_GRAVITY_MPS2:.2f}: "
+            "it is uncalibrated, its axes' gains differ, and the angles on all fours are off by "
+            "degrees; the rock-back is compared with a wider uncertainty (calibrate the sensor's "
+            "accelerometer, or use another one)",
+            "sacrum",
+        )
+    ]
+
+
+def _long_gaps(sacrum: ImuRecording, thigh: ImuRecording, grid: np.ndarray) -> np.ndarray:
+    """Grid samples inside a gap longer than `LONG_GAP_S` of either sensor: there the angles
+    are interpolated between the stretches around it (`fusion.gaps`)."""
+    gap: np.ndarray = gap_mask(sacrum.t_s, grid, LONG_GAP_S) | gap_mask(thigh.t_s, grid, LONG_GAP_S)
+    return gap
+
+
+def _onset_in_gap(
+    window: RepWindow, thigh_deg: np.ndarray, tilt_deg: np.ndarray, rate_hz: float, gap: np.ndarray
+) -> bool:
+    """A long gap between the rep's start and its most posterior tilt hides where the tuck
+    began: the tilt peak there may be an edge of the interpolated stretch, not the onset."""
+    span = slice(window.start, window.end + 1)
+    smoothed = tilt_deg.copy()
+    smoothed[span] = smoothed_tilt_deg(tilt_deg[span], rate_hz)
+    wink = measure_wink(thigh_deg, smoothed, window)
+    return bool(gap[window.start : wink.trough_index + 1].any())
 
 
 def _rock_windows(
@@ -227,8 +269,8 @@ def analyse_step(
             raise StepError(kind, "too_few_reps", str(exc)) from exc
         calibration = replace(
             calibration,
-            sacrum_rest_acc_mps2=_rest_acc_mps2(sacrum_trace),
-            thigh_rest_acc_mps2=_rest_acc_mps2(thigh_trace),
+            sacrum_rest_acc_mps2=raw_rest_acc_mps2(sacrum, sacrum_trace),
+            thigh_rest_acc_mps2=raw_rest_acc_mps2(thigh, thigh_trace),
         )
     angles = calibration.angles(sacrum_trace.up, thigh_trace.up)
     still = slice(thigh_trace.still.start, max(thigh_trace.still.stop, thigh_trace.still.start + 1))
@@ -257,12 +299,17 @@ def analyse_step(
         "clipping": sacrum_trace.clipped | thigh_trace.clipped,
     }
     threshold = wink_threshold(config.wink_threshold_deg)  # the battery's default threshold
+    long_gap = _long_gaps(sacrum, thigh, grid)
+    rate_hz = (grid.size - 1) / float(grid[-1] - grid[0])
     reps = []
     for number, window in enumerate(windows, start=1):
         metrics = rep_metrics(number, window, grid, angles, bad_samples, None, threshold)
         span = slice(window.start, window.end + 1)
         onset_hip = onset_thigh = None
-        if metrics.wink_onset_s is not None:
+        hidden = metrics.wink_onset_s is not None and _onset_in_gap(
+            window, angles.thigh_deg, angles.pelvic_tilt_deg, rate_hz, long_gap
+        )
+        if metrics.wink_onset_s is not None and not hidden:
             peak = int(np.searchsorted(grid, metrics.wink_onset_s))
             onset_hip = float(angles.hip_flexion_deg[peak])
             onset_thigh = float(angles.thigh_deg[peak])
@@ -283,7 +330,9 @@ def analyse_step(
         )
     findings = list(sacrum_trace.findings + thigh_trace.findings)
     posture = (
-        _posture_findings(calibration, sacrum_trace, thigh_trace) if kind == "rock_back" else []
+        _posture_findings(calibration, raw_rest_acc_mps2(sacrum, sacrum_trace))
+        if kind == "rock_back"
+        else []
     )
     findings += posture
     if incomplete:

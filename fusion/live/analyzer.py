@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from fusion.angles import SagittalAngles
+from fusion.assessment.calibration import (
+    VERTICAL_TOLERANCE_DEG,
+    AssessmentCalibration,
+    still_posture_change_deg,
+)
+from fusion.assessment.steps import posture_problem
 from fusion.baseline import (
     DEFAULT_WINK_THRESHOLD_DEG,
     K_SPREAD,
@@ -48,6 +55,11 @@ RESTART_GAP_S = 1.0
 HISTORY_S = 30.0  # grid history kept (longest rep plus the standing before it)
 MIN_AXIS_SAMPLES = 10  # moving samples needed before the flexion axis is trusted
 
+# What the set is: squats (reps on the thigh angle) or the quadruped rock-back (reps on hip
+# flexion: the thigh starts near vertical under the hip; the deepest point is the deepest thigh).
+Movement = Literal["squat", "rock_back"]
+MOVEMENTS: tuple[Movement, ...] = ("squat", "rock_back")
+
 
 @dataclass(frozen=True)
 class LiveConfig:
@@ -70,7 +82,15 @@ class _RepState:
 
 
 class LiveSquatAnalyzer:
-    """Live analysis of one athlete. Not thread-safe: one caller feeds it."""
+    """Live analysis of one athlete. Not thread-safe: one caller feeds it.
+
+    Without `calibration` the sensors are calibrated on the fly (package docstring). With a
+    stored one (`fusion.assessment.AssessmentCalibration`, an assessment's, taken from its
+    baseline) the axes and signs are used as they are and angles start with the first sample;
+    the set's first still moment (standing, or on all fours for `movement="rock_back"`, which
+    needs a stored calibration) gives its rest level and is checked against the calibration:
+    a sensor that moved, or the wrong starting posture, is said in a `Calibrated(ok=False)`.
+    """
 
     def __init__(
         self,
@@ -78,7 +98,17 @@ class LiveSquatAnalyzer:
         load_kg: float | None = None,
         config: LiveConfig | None = None,
         baseline: PersonalBaseline | None = None,
+        calibration: AssessmentCalibration | None = None,
+        movement: Movement = "squat",
     ) -> None:
+        if movement not in MOVEMENTS:
+            raise ValueError(f"movement must be one of {MOVEMENTS}, got {movement!r}")
+        if movement == "rock_back" and calibration is None:
+            raise ValueError(
+                "a rock-back is analysed with the assessment's calibration (from its standing "
+                "baseline): on all fours there is no standing posture to calibrate from"
+            )
+        self.movement: Movement = movement
         self.config = config or LiveConfig()
         self.load_kg = load_kg
         self.threshold: WinkThreshold = wink_threshold(
@@ -106,6 +136,13 @@ class LiveSquatAnalyzer:
         self._reps_done = 0
         self._last_end = 0  # absolute grid index where the last rep ended
         self._scan_from = 0  # absolute grid index the rep state machine continues from
+        # Rest posture the reps start from (deg): standing 0 after an on-the-fly calibration;
+        # with a stored one, taken from the set's first still moment (None until then).
+        self._rest: dict[str, float] | None = {"sacrum": 0.0, "thigh": 0.0}
+        if calibration is not None:
+            self._calibration = {"sacrum": calibration.sacrum, "thigh": calibration.thigh}
+            self._signs = {"sacrum": calibration.sacrum_sign, "thigh": calibration.thigh_sign}
+            self._rest = None
 
     # Public API -------------------------------------------------------------------------
 
@@ -171,7 +208,10 @@ class LiveSquatAnalyzer:
             events += self._try_calibrate()
         if self._calibration is not None:
             events += self._update_angles()
-            events += self._run_reps()
+            if self._rest is None:
+                events += self._find_rest()
+            if self._rest is not None:
+                events += self._run_reps()
         self._trim()
         return events
 
@@ -293,7 +333,58 @@ class LiveSquatAnalyzer:
             )
         ]
 
+    def _find_rest(self) -> list[LiveEvent]:
+        """With a stored calibration: the set's rest level from its first still moment (or,
+        after `STILL_SEARCH_S`, its quietest one), checked against the calibration."""
+        h = self._history
+        rate = self.config.grid_rate_hz
+        quiet = np.ones(h.t_s.size, dtype=bool)
+        for p in PLACEMENTS:
+            quiet &= np.linalg.norm(h.gyr[p], axis=1) < STILL_GYR_RADPS
+        run = _trailing_run(quiet)
+        problems = []
+        if run >= int(STILL_MIN_S * rate):
+            window = slice(h.t_s.size - run, h.t_s.size)
+        elif h.t_s.size >= int(STILL_SEARCH_S * rate):
+            still = find_still_window(h.gyr["thigh"] + h.gyr["sacrum"], rate)
+            window = slice(still.start, still.stop)
+            problems.append("no still period at the start: rest taken from the quietest moment")
+        else:
+            return []
+        self._rest = {
+            "sacrum": float(np.median(self._tilt[window])),
+            "thigh": float(np.median(self._thigh[window])),
+        }
+        self._standing_deg = float(np.median(self._segment_deg()[window]))
+        self._scan_from = h.offset + window.stop
+        self._last_end = h.offset + window.start
+        kind = "rock_back" if self.movement == "rock_back" else "baseline"
+        posture = posture_problem(kind, self._rest["thigh"], self._rest["sacrum"])
+        if posture is not None:
+            problems.append(posture)
+        assert self._calibration is not None
+        for p in PLACEMENTS:
+            still_up = _mean_unit(h.up[p][window])
+            change = still_posture_change_deg(
+                self._calibration[p], still_up, standing=self.movement == "squat"
+            )
+            if change > VERTICAL_TOLERANCE_DEG:
+                problems.append(
+                    f"sensor moved: the {p} sensor sits {change:.0f} deg differently than in the "
+                    "baseline; re-strap it and record a new baseline"
+                )
+        if problems:
+            return [Calibrated(False, "; ".join(problems))]
+        return [Calibrated(True, "calibrated from the assessment's baseline")]
+
     # Angles and reps ----------------------------------------------------------------------
+
+    def _segment_deg(self) -> np.ndarray:
+        """What reps are segmented on: the thigh angle, or hip flexion in the rock-back."""
+        if self.movement == "rock_back":
+            segment: np.ndarray = self._thigh + self._tilt
+            return segment
+        return self._thigh
 
     def _update_angles(self) -> list[LiveEvent]:
         h = self._history
@@ -312,6 +403,7 @@ class LiveSquatAnalyzer:
     def _run_reps(self) -> list[LiveEvent]:
         events: list[LiveEvent] = []
         h = self._history
+        level = self._segment_deg()
         enter = self._standing_deg + self.config.rep_thresholds.enter_deg
         exit_level = self._standing_deg + self.config.rep_thresholds.exit_deg
         for absolute in range(max(self._scan_from, h.offset), h.end):
@@ -319,8 +411,8 @@ class LiveSquatAnalyzer:
             thigh = self._thigh[i]
             rep = self._rep
             if rep is None:
-                if thigh > enter:
-                    rep = self._start_rep(absolute)
+                if level[i] > enter:
+                    rep = self._start_rep(absolute, level)
                     events.append(RepStarted(rep.number, float(h.t_s[rep.start - h.offset])))
                 continue
             if not rep.leaving:
@@ -329,28 +421,28 @@ class LiveSquatAnalyzer:
                     if self._tilt[i] >= self._tilt[rep.peak_tilt - h.offset]:
                         rep.peak_tilt = absolute
                 events += self._check_wink(rep, i)
-                if thigh < exit_level:
+                if level[i] < exit_level:
                     rep.leaving = True
                     rep.lowest_after = absolute
                 continue
-            if thigh <= self._thigh[rep.lowest_after - h.offset]:
+            if level[i] <= level[rep.lowest_after - h.offset]:
                 rep.lowest_after = absolute
-            excursion = self._thigh[rep.bottom - h.offset] - self._standing_deg
-            back_at_standing = thigh <= self._standing_deg + max(
+            excursion = level[rep.bottom - h.offset] - self._standing_deg
+            back_at_standing = level[i] <= self._standing_deg + max(
                 LEAVE_FRACTION * excursion, LEAVE_MIN_DEG
             )
-            rising_again = thigh > self._thigh[rep.lowest_after - h.offset] + LEAVE_MIN_DEG
+            rising_again = level[i] > level[rep.lowest_after - h.offset] + LEAVE_MIN_DEG
             if back_at_standing or rising_again:
                 end = absolute if back_at_standing else rep.lowest_after
-                events.append(self._complete_rep(rep, end))
+                events.append(self._complete_rep(rep, end, level))
         self._scan_from = h.end
         return events
 
-    def _start_rep(self, absolute: int) -> _RepState:
+    def _start_rep(self, absolute: int, level: np.ndarray) -> _RepState:
         h = self._history
         i = absolute - h.offset
         since = max(self._last_end - h.offset, 0)
-        before = self._thigh[since : i + 1]
+        before = level[since : i + 1]
         lowest = float(before.min())
         margin = max(LEAVE_FRACTION * self.config.rep_thresholds.enter_deg, LEAVE_MIN_DEG)
         start = since + int(np.flatnonzero(before <= lowest + margin)[-1])
@@ -371,11 +463,16 @@ class LiveSquatAnalyzer:
         rep.wink_announced = True
         return [
             WinkOnset(
-                rep.number, float(h.t_s[peak]), float(self._thigh[peak]), drop_deg, float(h.t_s[i])
+                rep.number,
+                float(h.t_s[peak]),
+                float(self._thigh[peak]),
+                drop_deg,
+                float(h.t_s[i]),
+                float(self._thigh[peak] + self._tilt[peak]),
             )
         ]
 
-    def _complete_rep(self, rep: _RepState, end: int) -> RepCompleted:
+    def _complete_rep(self, rep: _RepState, end: int, level: np.ndarray) -> RepCompleted:
         h = self._history
         o = h.offset
         window = RepWindow(rep.start - o, rep.bottom - o, end - o)
@@ -390,7 +487,7 @@ class LiveSquatAnalyzer:
             self.threshold,
             self._sensor_codes(window),
         )
-        self._standing_deg = float(self._thigh[rep.lowest_after - o])
+        self._standing_deg = float(level[rep.lowest_after - o])
         self._last_end = end
         self._rep = None
         return RepCompleted(metrics)
@@ -403,7 +500,10 @@ class LiveSquatAnalyzer:
             SensorTrace("sacrum", self._tilt, h.gyr["sacrum"], self._calibration["sacrum"]),
             SensorTrace("thigh", self._thigh, h.gyr["thigh"], self._calibration["thigh"]),
         )
-        standing = {"sacrum": 0.0, "thigh": self._standing_deg}
+        assert self._rest is not None, "reps start once the rest posture is known"
+        standing = {"sacrum": self._rest["sacrum"], "thigh": self._rest["thigh"]}
+        if self.movement == "squat":
+            standing["thigh"] = self._standing_deg
         codes = rep_sensor_codes(window, traces, standing, self.config.grid_rate_hz)
         span = slice(window.start, window.end + 1)
         fault = placement_check(

@@ -27,13 +27,16 @@ class RepStarted:
 
 @dataclass(frozen=True)
 class WinkOnset:
-    """The pelvis has turned back by the wink threshold: `t_s` is where that rotation began."""
+    """The pelvis has turned back by the wink threshold: `t_s` is where that rotation began,
+    `onset_depth_deg` the thigh angle and `onset_hip_flexion_deg` the hip flexion there (the
+    rock-back's compared quantity)."""
 
     rep: int
     t_s: float
     onset_depth_deg: float
     wink_deg: float
     detected_s: float  # grid time at which the threshold was crossed
+    onset_hip_flexion_deg: float | None = None
 
 
 @dataclass(frozen=True)

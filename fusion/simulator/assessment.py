@@ -296,14 +296,27 @@ def step_spec(lifter: LifterSpec, kind: str, rng: np.random.Generator) -> SquatS
     return _squat_spec(lifter, kind, sensors, rng)
 
 
+def _step_streams(lifter: LifterSpec, seed: int) -> list[tuple[np.random.SeedSequence, ...]]:
+    return [
+        tuple(stream.spawn(2)) for stream in np.random.SeedSequence(seed).spawn(len(lifter.steps))
+    ]
+
+
+def step_specs(lifter: LifterSpec, seed: int) -> dict[str, SquatSetSpec]:
+    """Every step's set spec, as `simulate_assessment(lifter, seed)` simulates them (to stream
+    the same steps through simulated sensors, which draw their own noise)."""
+    return {
+        kind: step_spec(lifter, kind, np.random.default_rng(spec_seed))
+        for kind, (spec_seed, _) in zip(lifter.steps, _step_streams(lifter, seed))
+    }
+
+
 def simulate_assessment(lifter: LifterSpec, seed: int) -> SimulatedAssessment:
     """Simulate every step of `lifter` (each from its own stream of `seed`)."""
-    streams = np.random.SeedSequence(seed).spawn(len(lifter.steps))
+    specs = step_specs(lifter, seed)
     steps: dict[str, SimulatedStep] = {}
-    for kind, stream in zip(lifter.steps, streams):
-        spec_seed, set_seed = stream.spawn(2)
-        spec = step_spec(lifter, kind, np.random.default_rng(spec_seed))
-        simulated = simulate_set(spec, seed=int(set_seed.generate_state(1)[0]))
+    for kind, (_, set_seed) in zip(lifter.steps, _step_streams(lifter, seed)):
+        simulated = simulate_set(specs[kind], seed=int(set_seed.generate_state(1)[0]))
         onsets = tuple(rep_onset_hip_flexion_deg(rep) for rep in simulated.reps)
         steps[kind] = SimulatedStep(kind, simulated, onsets)
     return SimulatedAssessment(lifter, seed, steps)

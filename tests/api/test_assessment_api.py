@@ -113,13 +113,21 @@ def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> N
     assert api.get("/assessments/999").status_code == 404
 
 
-def test_a_live_step_is_started_and_stopped_as_a_set_of_the_assessment(api) -> None:
+def test_a_live_step_is_started_and_stopped_as_a_set_of_the_assessment(api, lifter_steps) -> None:
+    _, texts = lifter_steps
     athlete_id = api.post("/athletes", json={"name": "Cy"}).json()["id"]
     assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
     response = api.post(f"/assessments/{assessment}/steps", json={"kind": "rock_back"})
+    assert response.status_code == 409 and "baseline" in response.json()["detail"]
+    baseline = _run_assessment(api, athlete_id, texts, kinds=("baseline",))
+    assert api.get(f"/assessments/{baseline}").json()["calibrated"] is False
+    response = api.post(f"/assessments/{baseline}/steps", json={"kind": "rock_back"})
     assert response.status_code == 201, response.text
     started = response.json()
     assert started["variant"] == "quadruped_rock_back" and started["status"] == "recording"
-    assert api.get(f"/assessments/{assessment}").json()["steps"] == {}
+    # The later step starts with the calibration taken from the baseline, now stored.
+    assert api.get(f"/assessments/{baseline}").json()["calibrated"] is True
+    assert set(api.get(f"/assessments/{baseline}").json()["steps"]) == {"baseline"}
     assert api.post(f"/sets/{started['id']}/stop").status_code == 200
-    assert api.get(f"/assessments/{assessment}").json()["steps"] == {"rock_back": started["id"]}
+    steps = api.get(f"/assessments/{baseline}").json()["steps"]
+    assert steps["rock_back"] == started["id"]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
 
 from api.auth import create_token
 from api.http import create_app
@@ -57,4 +58,8 @@ def test_no_server_errors_and_all_checks_pass(case) -> None:
     assert response.status_code < 500, (
         f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
     )
-    case.validate_response(response)  # every check schemathesis has
+    # An uploaded recording is CSV text whose content a JSON schema cannot describe: any
+    # string is schema-valid, and a malformed file is rejected with 422 naming the file and
+    # line, by design (as `winkwatch analyze` exits 2). Every other check still applies.
+    excluded = [positive_data_acceptance] if case.path.endswith("/recording") else None
+    case.validate_response(response, excluded_checks=excluded)  # every check schemathesis has

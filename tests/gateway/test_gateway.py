@@ -262,8 +262,8 @@ def test_failing_sink_and_analyser_do_not_stop_the_gateway(tmp_path):
     sink = BrokenSink()
     gateway, source = _gateway(tmp_path, [athlete], sink=sink)
 
-    def factory(load_kg):
-        analyzer = FailingAnalyzer(load_kg=load_kg)
+    def factory(setup):
+        analyzer = FailingAnalyzer(load_kg=setup.load_kg)
         analyzer._fail_after_s = source.played[-1].base_s + 5.0
         return analyzer
 

@@ -10,11 +10,12 @@ from fastapi.responses import HTMLResponse, Response
 from api.assessments import (
     STEP_VARIANTS,
     ComputedReport,
+    assessment_calibration,
     compute_report,
     import_step,
     parse_step_csv,
 )
-from api.http.deps import Admin, DbDep, Reader
+from api.http.deps import Admin, DatabaseDep, DbDep, Reader, ServiceDep
 from api.http.routes.common import IdPath, OptionalId
 from api.http.routes.sets import set_public
 from api.http.schemas import (
@@ -27,6 +28,7 @@ from api.http.schemas import (
 from api.storage import assessments as store
 from api.storage import catalog
 from api.storage import sets as set_store
+from api.vocab import StepKind
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
 
@@ -68,26 +70,35 @@ def get_assessment(assessment_id: IdPath, db: DbDep, _: Reader):
 
 
 @router.post("/{assessment_id}/steps", response_model=SetPublic, status_code=201)
-async def start_step(assessment_id: IdPath, body: StepStart, request: Request, _: Admin):
-    """Start recording step `kind` live on the gateway; stop it with POST /sets/{id}/stop."""
-    database = request.app.state.database
+async def start_step(
+    assessment_id: IdPath, body: StepStart, service: ServiceDep, database: DatabaseDep, _: Admin
+):
+    """Start recording step `kind` live on the gateway; stop it with POST /sets/{id}/stop.
+
+    Every step after the baseline is analysed live with the assessment's calibration (taken
+    from its baseline when the first later step starts): 409 until a baseline is recorded."""
+    kind = body.kind.value
 
     def athlete_of() -> int:
         with database.sessions() as db:
             return store.get_assessment(db, assessment_id).athlete_id
 
     athlete_id = await run_in_threadpool(athlete_of)
-    set_id = await request.app.state.service.start_set(
+    calibration = None
+    if kind != "baseline":
+        calibration = await run_in_threadpool(assessment_calibration, database, assessment_id)
+    set_id = await service.start_set(
         athlete_id,
-        STEP_VARIANTS[body.kind.value],
+        STEP_VARIANTS[kind],
         body.load_kg,
-        f"assessment {assessment_id}: {body.kind.value}",
+        f"assessment {assessment_id}: {kind}",
         None,
+        calibration,
     )
 
     def attach() -> SetPublic:
         with database.sessions.begin() as db:
-            store.attach_step(db, assessment_id, set_id, body.kind.value)
+            store.attach_step(db, assessment_id, set_id, kind)
             return set_public(set_store.get_set(db, set_id))
 
     return await run_in_threadpool(attach)
@@ -95,7 +106,7 @@ async def start_step(assessment_id: IdPath, body: StepStart, request: Request, _
 
 @router.post("/{assessment_id}/steps/{kind}/recording", response_model=SetPublic, status_code=201)
 def import_recorded_step(
-    assessment_id: IdPath, kind: str, body: StepImport, request: Request, _: Admin
+    assessment_id: IdPath, kind: StepKind, body: StepImport, request: Request, _: Admin
 ):
     """Import a step recorded elsewhere: both sensors' raw-recording CSV text."""
     sacrum = parse_step_csv(body.sacrum_csv, "sacrum_csv")
@@ -104,7 +115,7 @@ def import_recorded_step(
     set_id = import_step(
         database,
         assessment_id,
-        kind,
+        kind.value,
         sacrum,
         thigh,
         body.load_kg,
