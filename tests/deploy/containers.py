@@ -23,6 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEBIAN_BASE_SCRIPT = Path(__file__).with_name("debian_base.sh")
+ARM64_WHEELS_SCRIPT = Path(__file__).with_name("arm64_wheels.sh")
+BUILD_WHEELS = "/run/wheels"
 DATA_DIR = "/var/lib/winkwatch"
 BUS_IN_CONTAINER = "/run/dbus/system_bus_socket"
 
@@ -91,6 +93,12 @@ def debian_base(arch: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def arm64_wheelhouse() -> Path:
+    """The folder of arm64 wheels cross-compiled here for what PyPI lacks (made once)."""
+    result = run(["bash", str(ARM64_WHEELS_SCRIPT)], timeout_s=BUILD_TIMEOUT_S)
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
 @dataclass(frozen=True)
 class BuiltImage:
     tag: str
@@ -119,9 +127,10 @@ def host_service_uid(base: str) -> int:
     return max(candidates)
 
 
-def build_image(arch: str, tag: str) -> BuiltImage:
+def build_image(arch: str, tag: str, *, wheelhouse: Path | None = None) -> BuiltImage:
     """docker/Dockerfile, unchanged, on the local Debian base (docker image format, which
-    keeps HEALTHCHECK), its user given the uid of a host account (see host_service_uid)."""
+    keeps HEALTHCHECK), its user given the uid of a host account (see host_service_uid).
+    `wheelhouse`: a folder of wheels pip may take before PyPI's (mounted for the build only)."""
     base = debian_base(arch)
     command = [
         "buildah", "bud", "--runtime", "runc", "--format", "docker", "--arch", arch, *ULIMITS,
@@ -130,6 +139,9 @@ def build_image(arch: str, tag: str) -> BuiltImage:
     ]  # fmt: skip
     if HOST_CA_BUNDLE.is_file():
         command += ["-v", f"{HOST_CA_BUNDLE}:{BUILD_CA}:ro", "--build-arg", f"PIP_CERT={BUILD_CA}"]
+    if wheelhouse is not None:
+        command += ["-v", f"{wheelhouse}:{BUILD_WHEELS}:ro"]
+        command += ["--build-arg", f"PIP_FIND_LINKS={BUILD_WHEELS}"]
     start = time.monotonic()
     run([*command, str(ROOT)], timeout_s=BUILD_TIMEOUT_S)
     build_s = time.monotonic() - start
@@ -167,12 +179,20 @@ def free_port() -> int:
 
 
 def run_container(
-    image: BuiltImage, name: str, volume: str, bus_socket: Path, port: int, *command: str
+    image: BuiltImage,
+    name: str,
+    volume: str,
+    bus_socket: Path,
+    port: int,
+    *command: str,
+    options: tuple[str, ...] = (),
 ) -> None:
     """As docker/compose.yaml runs it: host network, the data volume, the D-Bus socket. The
-    server listens on loopback only (the compose default is every interface)."""
+    server listens on loopback only (the compose default is every interface). `options`:
+    more `podman run` options."""
     podman(
         "run", "--detach", "--name", name, "--arch", image.arch, "--network", "host", *ULIMITS,
+        *options,
         "--volume", f"{volume}:{DATA_DIR}", "--volume", f"{bus_socket}:{BUS_IN_CONTAINER}",
         "--env", "WINKWATCH_HOST=127.0.0.1", "--env", f"WINKWATCH_PORT={port}",
         image.tag, *command,

@@ -14,8 +14,13 @@ set -euo pipefail
 arch=${1:?usage: debian_base.sh amd64|arm64 [TAG]}
 tag=${2:-localhost/winkwatch-debian-base:bookworm-$arch}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# arm64 also gets python3-venv, which the slim image has built in: install.sh would otherwise
+# run apt-get update and install it under emulation (minutes). amd64 leaves it out, so the
+# amd64 image test goes through install.sh's apt path, as on a bare Raspberry Pi OS.
+packages=python3
+[ "$arch" = arm64 ] && packages=python3,python3-venv
 # Bump when the recipe below changes, so a stale cached image is rebuilt.
-recipe="bookworm minbase +python3 clean-apt v1"
+recipe="bookworm minbase +$packages clean-apt v1"
 label=org.winkwatch.base-recipe
 
 # One builder per architecture at a time (CI starts them early; a test may ask meanwhile).
@@ -42,7 +47,7 @@ fail() {
 }
 # Two stages so that dpkg runs with force-unsafe-io (no fsync per file, as in Debian's own
 # container images): under arm64 emulation that halves the second stage.
-debootstrap --foreign --arch="$arch" --variant=minbase --include=python3 bookworm \
+debootstrap --foreign --arch="$arch" --variant=minbase --include="$packages" bookworm \
     "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || fail
 mkdir -p "$work/rootfs/etc/dpkg/dpkg.cfg.d"
 echo force-unsafe-io >"$work/rootfs/etc/dpkg/dpkg.cfg.d/unsafe-io"
