@@ -96,23 +96,19 @@ def apply_profile(database: Database, profile: dict[str, Any], *, create: bool) 
         changed = {k: v for k, v in values.items() if getattr(athlete, k) != v}
         if not changed:
             return athlete.id
-        before = _last_change(db)
         for name, value in changed.items():
             setattr(athlete, name, value)
-        db.flush()
-        _forget_echo(db, athlete.id, before)
+        db.flush()  # one UPDATE: its trigger queued the newest change, under our write lock
+        _forget_echo(db, athlete.id)
         return athlete.id
 
 
-def _last_change(db: Session) -> int:
-    return int(db.scalar(select(func.max(FederationChange.seq))) or 0)
-
-
-def _forget_echo(db: Session, athlete_id: int, after_seq: int) -> None:
+def _forget_echo(db: Session, athlete_id: int) -> None:
     """Drop the outbox change the profile's own update just queued (if the edge federates)."""
+    newest = db.scalar(select(func.max(FederationChange.seq)))
     db.execute(
         delete(FederationChange).where(
-            FederationChange.seq > after_seq,
+            FederationChange.seq == newest,
             FederationChange.table_name == "athletes",
             FederationChange.row_id == athlete_id,
             FederationChange.op == "update",
