@@ -11,7 +11,9 @@ that sees the athlete for the first time has it before the first rep.
 
 An edge applies a profile to its local athlete of that uid; a command may create that
 athlete, a retained message only updates one that exists (an athlete deleted on the edge is
-not brought back). The change a profile makes is not sent back up: the central server already
+not brought back). A profile is not applied while the edge's own change of that athlete waits
+in its outbox: the profile predates it (the central server publishes again once it stored the
+edge's change). The change a profile makes is not sent back up: the central server already
 has it, and an echo could overwrite a newer edit made meanwhile on another platform.
 """
 
@@ -94,13 +96,24 @@ def apply_profile(database: Database, profile: dict[str, Any], *, create: bool) 
             db.flush()
             return athlete.id
         changed = {k: v for k, v in values.items() if getattr(athlete, k) != v}
-        if not changed:
+        if not changed or _changed_here(db, athlete.id):
             return athlete.id
         for name, value in changed.items():
             setattr(athlete, name, value)
         db.flush()  # one UPDATE: its trigger queued the newest change, under our write lock
         _forget_echo(db, athlete.id)
         return athlete.id
+
+
+def _changed_here(db: Session, athlete_id: int) -> bool:
+    """The athlete changed here and the central server has not stored it yet: the profile is
+    older than this edge's copy (its newer state is on the way up, and comes back down)."""
+    pending = db.scalar(
+        select(func.count())
+        .select_from(FederationChange)
+        .where(FederationChange.table_name == "athletes", FederationChange.row_id == athlete_id)
+    )
+    return bool(pending)
 
 
 def _forget_echo(db: Session, athlete_id: int) -> None:

@@ -144,3 +144,28 @@ def test_a_profile_for_an_unknown_athlete_is_ignored_and_a_bad_one_refused(tmp_p
     with pytest.raises(FederationError, match="uid"):
         apply_profile(edge, {"name": "no uid"}, create=True)
     edge.dispose()
+
+
+def test_a_profile_older_than_the_edges_own_change_is_not_applied(tmp_path) -> None:
+    from api.federation.outbox import Outbox
+    from api.federation.profiles import apply_profile
+
+    edge = open_database(f"sqlite:///{tmp_path / 'edge.db'}")
+    outbox = Outbox(edge)
+    with edge.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Ana")
+        athlete_id, uid = athlete.id, athlete.uid
+    outbox.acknowledge(outbox.read_batch(0).seq)  # the central server has her
+    with edge.sessions.begin() as db:  # re-baselined here, not yet forwarded
+        baselines.set_baseline(db, athlete_id, PersonalBaseline(2.0, 0.5, 8))
+    stale = {"uid": uid, "name": "Ana", "baseline_reps": None, "baseline_centre_deg": None}
+    apply_profile(edge, stale, create=False)
+    with edge.sessions() as db:
+        assert baselines.athlete_baseline(db, athlete_id) == PersonalBaseline(2.0, 0.5, 8)
+    outbox.acknowledge(outbox.read_batch(outbox.acked_seq()).seq)  # now stored centrally
+    newer = {"uid": uid, "baseline_reps": 9, "baseline_centre_deg": 2.5, "baseline_spread_deg": 0.4}
+    apply_profile(edge, newer, create=False)
+    with edge.sessions() as db:
+        assert baselines.athlete_baseline(db, athlete_id) == PersonalBaseline(2.5, 0.4, 9)
+    assert outbox.backlog() == 0  # and nothing echoes back up
+    edge.dispose()
