@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
@@ -47,6 +47,9 @@ from sensor_gateway.events import SetInfo
 from sensor_gateway.gateway import SensorSnapshot
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import SensorKind
+
+if TYPE_CHECKING:
+    from fusion.assessment import AssessmentCalibration
 
 log = logging.getLogger(__name__)
 _NOT_A_GATEWAY = FederationError(
@@ -128,6 +131,7 @@ class CentralHub:
         notes: str = "",
         *,
         baseline: PersonalBaseline | None = None,
+        calibration: AssessmentCalibration | None = None,
     ) -> SetInfo:
         raise _NOT_A_GATEWAY
 

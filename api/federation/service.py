@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,9 @@ from api.storage import catalog
 from api.storage.models import ExerciseSet, FederationInbox, FederationRow, Sensor
 from api.vocab import Placement, SetStatus, SetVariant
 from sensor_gateway.gateway import SensorSnapshot
+
+if TYPE_CHECKING:
+    from fusion.assessment import AssessmentCalibration
 
 REPLICATION_WAIT_S = 15.0  # how long a command waits for its result to be replicated back
 
@@ -73,7 +76,13 @@ class CentralService(LiveService):
         load_kg: float | None,
         notes: str,
         session_id: int | None,
+        calibration: AssessmentCalibration | None = None,
     ) -> int:
+        if calibration is not None:
+            raise ConflictError(
+                "assessment steps are recorded live on the platform: start the step with its "
+                "gateway's own API or dashboard (it reaches the central server from there)"
+            )
         gateway_id = await run_in_threadpool(self.gateway_of_athlete, athlete_id)
         return await self.start_on(gateway_id, athlete_id, variant, load_kg, notes, session_id)
 

@@ -19,6 +19,7 @@ from api.federation.runtime import build_central
 from api.runtime import build_server
 from api.settings import Settings
 from api.vocab import TokenRole
+from fusion.baseline import PersonalBaseline, wink_threshold
 from sensor_gateway.samples import SensorKind
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 from tests.federation.infra import free_port
@@ -161,7 +162,8 @@ async def _scenario(tmp_path, broker, db_target, monkeypatch) -> None:
             on_b = by_set[sets["gw-b"]]
             assert on_b["threshold_source"] == "personal", on_b
             assert on_b["baseline_reps"] == baseline["baseline_reps"] == 20
-            assert on_b["wink_threshold_deg"] == pytest.approx(4.0 + 3.0 * 1.0)  # centre + 3 sd
+            expected = wink_threshold(5.0, PersonalBaseline(4.0, 1.0, 20)).threshold_deg
+            assert expected > 5.0 and on_b["wink_threshold_deg"] == pytest.approx(expected)
             gateways = (await client.get("/gateways")).json()
             assert {g["gateway_id"] for g in gateways if g["online"]} == {"gw-a", "gw-b"}
             stored = await asyncio.to_thread(_stored_gateways, central)
