@@ -21,10 +21,13 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, WinkWatchError
@@ -32,12 +35,27 @@ from api.federation import topics
 from api.federation.errors import CommandFailed, FederationError
 from api.federation.inbox import apply_batch
 from api.federation.mqtt import MqttSettings, connect, expiring, make_client, reason_failed
+from api.federation.profiles import PROFILE_SWEEP_S, athlete_profile, profile_payload
+from api.federation.status import store_gateway_status, store_sensor_status
 from api.federation.wire import event_from_dict
 from api.storage.db import Database
-from api.storage.models import Athlete
+from api.storage.models import Athlete, FederationInbox, FederationRow
+from api.vocab import Placement, SetVariant
+from fusion.baseline import PersonalBaseline
+from sensor_gateway.config import SensorAssignment
+from sensor_gateway.events import SetInfo
+from sensor_gateway.gateway import SensorSnapshot
 from sensor_gateway.pubsub import EventBus
+from sensor_gateway.samples import SensorKind
+
+if TYPE_CHECKING:
+    from fusion.assessment import AssessmentCalibration
 
 log = logging.getLogger(__name__)
+_NOT_A_GATEWAY = FederationError(
+    "the central server has no sensors of its own: act on a platform with "
+    "POST /gateways/{gateway_id}/sets or PUT /gateways/{gateway_id}/sensors"
+)
 
 COMMAND_TIMEOUT_S = 10.0
 UNKNOWN_ATHLETE_RETRY_S = 1.0  # an athlete not yet replicated is looked up again after this
@@ -61,7 +79,8 @@ class CentralHub:
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._data: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
+        # (gateway id, kind, payload) of `up/data`, `up/status`, `up/sensors`: stored in order.
+        self._data: queue.Queue[tuple[str, str, bytes] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._athletes: dict[str, tuple[int | None, float]] = {}
@@ -71,6 +90,8 @@ class CentralHub:
         self.duplicates = 0
         self.gaps = 0
         self.live_relayed = 0
+        self.profiles_published = 0
+        self._profiles_sent: dict[tuple[str, str], bytes] = {}  # (gateway, uid) -> payload
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self, loop: asyncio.AbstractEventLoop) -> CentralHub:
@@ -94,15 +115,46 @@ class CentralHub:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    # -- what the API's LiveService needs from a "gateway" ---------------------------------------
-    def sensors(self) -> list[Any]:
-        return []  # link state lives on the edges; the central shows replicated sensor rows
+    # -- the API's GatewayPort: the central server is no gateway of its own ----------------------
+    # Its live streams read `bus`; sets and sensors are acted on at the edges (CentralService).
+    def sensors(self) -> list[SensorSnapshot]:
+        return []  # link state lives on the edges (api.federation.status)
 
-    def active_sets(self) -> dict[str, Any]:
+    def active_sets(self) -> dict[str, SetInfo]:
         return {}
 
+    def start_set(
+        self,
+        athlete_id: str,
+        variant: SetVariant,
+        load_kg: float | None = None,
+        notes: str = "",
+        *,
+        baseline: PersonalBaseline | None = None,
+        calibration: AssessmentCalibration | None = None,
+    ) -> SetInfo:
+        raise _NOT_A_GATEWAY
+
+    def stop_set(self, athlete_id: str) -> SetInfo | None:
+        raise _NOT_A_GATEWAY
+
+    def assign_sensor(
+        self, address: str, kind: SensorKind, athlete_id: str, placement: Placement
+    ) -> SensorAssignment:
+        raise _NOT_A_GATEWAY
+
+    def unassign_sensor(self, address: str) -> bool:
+        raise _NOT_A_GATEWAY
+
     # -- MQTT callbacks (paho's thread) --------------------------------------------------------
-    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         if reason_failed(reason_code):
             log.error("broker refused the central server: %s", reason_code)
             return
@@ -110,18 +162,26 @@ class CentralHub:
         self._connected.set()
         log.info("central server connected to the broker")
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         self._connected.clear()
         log.warning("central server lost the broker (%s); reconnecting", reason_code)
 
-    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         parsed = topics.parse(message.topic)
         if parsed is None or parsed[1] != "up":
             return
         gateway_id, _, kind = parsed
-        if kind == "data":
-            self._data.put((gateway_id, message.payload))
-            return
+        if kind in ("data", "status", "sensors"):
+            self._data.put((gateway_id, kind, bytes(message.payload)))
+            if kind != "status":
+                return
         try:
             data = json.loads(message.payload)
         except ValueError:
@@ -131,7 +191,7 @@ class CentralHub:
             return
         if kind == "live":
             self._relay(gateway_id, data)
-        elif kind == "status":
+        elif kind == "status":  # also stored by the worker
             self.gateways[gateway_id] = {**data, "gateway_id": gateway_id}
         elif kind == "reply":
             future = self._replies.get(str(data.get("id")))
@@ -161,33 +221,84 @@ class CentralHub:
 
     # -- data worker -----------------------------------------------------------------------------
     def _apply_loop(self) -> None:
-        while (item := self._data.get()) is not None:
-            gateway_id, payload = item
+        next_sweep_s = time.monotonic() + PROFILE_SWEEP_S
+        while True:
             try:
-                result = apply_batch(self._db, gateway_id, json.loads(payload))
-            except (ValueError, WinkWatchError) as exc:
-                log.error("data from gateway %s refused: %s", gateway_id, exc)
-                continue
-            except Exception as exc:  # database unreachable: the edge sends it again
+                item = self._data.get(timeout=max(0.0, next_sweep_s - time.monotonic()))
+            except queue.Empty:
+                item = ("", "sweep", b"")
+            if item is None:
+                return
+            gateway_id, kind, payload = item
+            try:
+                if kind == "data":
+                    self._store_batch(gateway_id, payload)
+                elif kind == "status":
+                    store_gateway_status(self._db, gateway_id, json.loads(payload))
+                elif kind == "sensors":
+                    store_sensor_status(self._db, gateway_id, json.loads(payload))
+                else:
+                    self.publish_profiles()
+                    next_sweep_s = time.monotonic() + PROFILE_SWEEP_S
+            except (ValueError, TypeError, KeyError, WinkWatchError) as exc:
+                log.error("%s from gateway %s refused: %s", kind, gateway_id, exc)
+            except Exception as exc:  # database unreachable: data comes again, status is retained
                 log.error(
-                    "could not store data from gateway %s (will come again): %s", gateway_id, exc
+                    "could not store %s from gateway %s (will come again): %s",
+                    kind,
+                    gateway_id,
+                    exc,
                 )
                 time.sleep(1.0)
-                continue
-            if result.status == "applied":
-                self.batches_applied += 1
-                self.changes_applied += result.applied
-            elif result.status == "duplicate":
-                self.duplicates += 1
-            else:
-                self.gaps += 1
-            origin = json.loads(payload).get("origin")
-            self._client.publish(
-                topics.down(gateway_id, "ack"),
-                json.dumps({"origin": origin, "seq": result.last_seq}).encode(),
-                qos=1,
-                retain=True,
+
+    def _store_batch(self, gateway_id: str, payload: bytes) -> None:
+        message = json.loads(payload)
+        result = apply_batch(self._db, gateway_id, message)
+        if result.status == "applied":
+            self.batches_applied += 1
+            self.changes_applied += result.applied
+        elif result.status == "duplicate":
+            self.duplicates += 1
+        else:
+            self.gaps += 1
+        self._client.publish(
+            topics.down(gateway_id, "ack"),
+            json.dumps({"origin": message.get("origin"), "seq": result.last_seq}).encode(),
+            qos=1,
+            retain=True,
+        )
+        if result.athlete_ids:
+            self.publish_profiles(result.athlete_ids)
+
+    # -- athlete profiles down to the edges (worker thread) ---------------------------------------
+    def publish_profiles(self, athlete_ids: Iterable[int] | None = None) -> int:
+        """Publish (retained) the profile of each athlete to every gateway that knows them, where
+        it changed since last sent; `athlete_ids` None: every athlete. Returns messages sent."""
+        with self._db.sessions() as db:
+            query = (
+                select(FederationInbox.gateway_id, Athlete)
+                .join(FederationRow, FederationRow.origin == FederationInbox.origin)
+                .join(Athlete, Athlete.id == FederationRow.central_id)
+                .where(FederationRow.table_name == "athletes")
             )
+            if athlete_ids is not None:
+                query = query.where(Athlete.id.in_(list(athlete_ids)))
+            targets = [(g, athlete_profile(a)) for g, a in db.execute(query)]
+        sent = 0
+        for gateway_id, profile in targets:
+            sent += self.publish_profile(gateway_id, profile)
+        return sent
+
+    def publish_profile(self, gateway_id: str, profile: dict[str, Any]) -> bool:
+        payload = profile_payload(profile)
+        key = (gateway_id, str(profile["uid"]))
+        if self._profiles_sent.get(key) == payload:
+            return False
+        info = self._client.publish(topics.profile(gateway_id, key[1]), payload, qos=1, retain=True)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:  # else sent again at the next sweep
+            self._profiles_sent[key] = payload
+            self.profiles_published += 1
+        return True
 
     # -- commands (event loop) -------------------------------------------------------------------
     async def command(self, gateway_id: str, action: str, **fields: Any) -> dict[str, Any]:

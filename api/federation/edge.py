@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,21 +29,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.errors import ConflictError, NotFoundError, WinkWatchError
 from api.federation import topics
 from api.federation.errors import FederationError
 from api.federation.mqtt import MqttSettings, connect, make_client, reason_failed
 from api.federation.outbox import Outbox
+from api.federation.profiles import apply_profile
 from api.gateway_port import LiveService
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.models import Athlete, ExerciseSet
 from api.vocab import Placement, SetVariant
-from sensor_gateway.events import GatewayEvent, event_to_dict
-from sensor_gateway.pubsub import EventBus
+from sensor_gateway.events import GatewayEvent, SensorStatusChanged, event_to_dict
+from sensor_gateway.pubsub import EventBus, SubscriptionClosed
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,8 @@ ACK_TIMEOUT_S = 10.0  # no acknowledgement progress for this long: resend from t
 IDLE_POLL_S = 0.1  # how often an empty outbox is looked at again (the sink commits each 1 s)
 DRAIN_S = 10.0  # at a clean shutdown, how long to wait for the last changes to be acknowledged
 LIVE_QUEUE = 2000  # live events buffered for the relay before the oldest are dropped
+SENSOR_REPORT_S = 5.0  # sensor status is published at least this often (and on link changes)
+SENSOR_REPORT_MIN_S = 0.5  # link changes within this are reported together
 
 
 class EdgeForwarder:
@@ -92,9 +99,14 @@ class EdgeForwarder:
         self.batches_sent = 0
         self.resends = 0
         self.live_sent = 0
+        self.profiles_applied = 0
+        self.sensor_reports = 0
+        self._sensor_task: asyncio.Task[None] | None = None
 
     # -- life cycle -------------------------------------------------------------------------
-    def start(self, loop: asyncio.AbstractEventLoop | None = None, bus: EventBus | None = None):
+    def start(
+        self, loop: asyncio.AbstractEventLoop | None = None, bus: EventBus | None = None
+    ) -> EdgeForwarder:
         """Connect and start forwarding; with `loop` and `bus`, relay live events and commands."""
         self._loop = loop
         connect(self._client, self.settings)
@@ -103,6 +115,10 @@ class EdgeForwarder:
         self._sender.start()
         if loop is not None and bus is not None:
             self._live_task = loop.create_task(self._relay_live(bus), name="edge-live-relay")
+            if self._service is not None:
+                self._sensor_task = loop.create_task(
+                    self._report_sensors(bus), name="edge-sensor-status"
+                )
         return self
 
     def stop(self, drain_s: float = DRAIN_S) -> None:
@@ -112,8 +128,9 @@ class EdgeForwarder:
             self.wait_until_forwarded(drain_s)
         self._stop.set()
         self._wake.set()
-        if self._live_task is not None:
-            self._live_task.cancel()
+        for task in (self._live_task, self._sensor_task):
+            if task is not None:
+                task.cancel()
         if self._sender is not None:
             self._sender.join(timeout=10.0)
         if self._connected.is_set():
@@ -145,12 +162,23 @@ class EdgeForwarder:
         return False
 
     # -- MQTT callbacks (paho's thread) -------------------------------------------------------
-    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         if reason_failed(reason_code):
             log.error("broker refused gateway %s: %s", self.gateway_id, reason_code)
             return
         client.subscribe(
-            [(topics.down(self.gateway_id, "ack"), 1), (topics.down(self.gateway_id, "cmd"), 1)]
+            [
+                (topics.down(self.gateway_id, "ack"), 1),
+                (topics.down(self.gateway_id, "cmd"), 1),
+                (topics.profile(self.gateway_id, "+"), 1),
+            ]
         )
         client.publish(topics.up(self.gateway_id, "status"), self._status(True), qos=1, retain=True)
         with self._lock:
@@ -159,14 +187,21 @@ class EdgeForwarder:
         self._wake.set()
         log.info("gateway %s connected to the broker", self.gateway_id)
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
         self._connected.clear()
         if not self._stop.is_set():
             log.warning(
                 "gateway %s lost the broker (%s); reconnecting", self.gateway_id, reason_code
             )
 
-    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         parsed = topics.parse(message.topic)
         try:
             data = json.loads(message.payload)
@@ -179,6 +214,17 @@ class EdgeForwarder:
             self._on_ack(data)
         elif parsed[2] == "cmd" and self._loop is not None:
             asyncio.run_coroutine_threadsafe(self._run_command(data), self._loop)
+        elif parsed[2].startswith("profile/"):
+            self._on_profile(data)
+
+    def _on_profile(self, profile: dict[str, Any]) -> None:
+        try:
+            local_id = apply_profile(self._db, profile, create=False)
+        except (WinkWatchError, SQLAlchemyError, TypeError, ValueError) as exc:
+            log.error("could not apply the athlete profile from the central server: %s", exc)
+            return
+        if local_id is not None:
+            self.profiles_applied += 1
 
     def _on_ack(self, data: dict[str, Any]) -> None:
         if data.get("origin") != self.outbox.origin:
@@ -276,8 +322,61 @@ class EdgeForwarder:
         finally:
             subscription.unsubscribe()
 
+    # -- sensor status (event loop) ---------------------------------------------------------------
+    async def _report_sensors(self, bus: EventBus) -> None:
+        """Publish every sensor's status (retained) when a link changes and every
+        `SENSOR_REPORT_S` (samples, gaps and drift move on between link changes)."""
+        subscription = bus.subscribe(event_types=[SensorStatusChanged], max_queued=LIVE_QUEUE)
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(subscription.get(), SENSOR_REPORT_S)
+                    await asyncio.sleep(SENSOR_REPORT_MIN_S)  # a burst of changes: one report
+                    while subscription.get_nowait() is not None:
+                        pass
+                except TimeoutError:
+                    pass
+                except SubscriptionClosed:
+                    return
+                if self._connected.is_set():
+                    self._publish_sensors()
+        finally:
+            subscription.unsubscribe()
+
+    def _publish_sensors(self) -> None:
+        assert self._service is not None
+        sensors = []
+        for snapshot in self._service.sensor_snapshots():
+            sensors.append(
+                {
+                    "address": snapshot.address,
+                    "kind": snapshot.kind.value,
+                    "athlete_uid": self._uid_of_key(snapshot.athlete_id),
+                    "placement": None if snapshot.placement is None else snapshot.placement.value,
+                    "state": snapshot.state.value,
+                    "battery_pct": snapshot.battery_pct,
+                    "rssi_dbm": snapshot.rssi_dbm,
+                    "samples": snapshot.samples,
+                    "gaps": snapshot.gaps,
+                    "samples_missing": snapshot.samples_missing,
+                    "drift_ppm": snapshot.drift_ppm if math.isfinite(snapshot.drift_ppm) else 0.0,
+                    "last_received_s": snapshot.last_received_s,
+                }
+            )
+        payload = {
+            "gateway_id": self.gateway_id,
+            "at_utc": datetime.now(UTC).isoformat(),
+            "sensors": sensors,
+        }
+        self._client.publish(
+            topics.up(self.gateway_id, "sensors"), json.dumps(payload).encode(), qos=1, retain=True
+        )
+        self.sensor_reports += 1
+
     def _athlete_uid(self, event: GatewayEvent) -> str | None:
-        key = event.athlete_id
+        return self._uid_of_key(event.athlete_id)
+
+    def _uid_of_key(self, key: str | None) -> str | None:
         if key is None:
             return None
         if key not in self._athlete_uids:
@@ -322,6 +421,12 @@ class EdgeForwarder:
     def _local_athlete(self, command: dict[str, Any]) -> int:
         """The local athlete with the command's uid, created the first time it is seen here."""
         uid = str(command["athlete_uid"])
+        profile = command.get("profile")
+        if isinstance(profile, dict) and profile.get("uid") == uid:
+            local_id = apply_profile(self._db, profile, create=True)
+            assert local_id is not None
+            self.profiles_applied += 1
+            return local_id
         with self._db.sessions.begin() as db:
             found = db.scalar(select(Athlete.id).where(Athlete.uid == uid))
             if found is not None:

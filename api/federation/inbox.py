@@ -30,6 +30,7 @@ class ApplyResult:
     last_seq: int  # everything up to here is stored: the acknowledgement to send back
     applied: int  # changes applied by this call
     status: str  # "applied", "duplicate" or "gap"
+    athlete_ids: frozenset[int] = frozenset()  # central athletes whose row this batch changed
 
 
 def apply_batch(database: Database, gateway_id: str, message: dict[str, Any]) -> ApplyResult:
@@ -61,14 +62,17 @@ def apply_batch(database: Database, gateway_id: str, message: dict[str, Any]) ->
             return ApplyResult(last, 0, "gap")
         mapper = _IdMap(db, origin)
         applied = 0
+        athletes: set[int] = set()
         for change in changes:
             if int(change["seq"]) <= last:
                 continue
-            _apply_change(db, mapper, change)
+            stored = _apply_change(db, mapper, change)
+            if stored is not None and change["table"] == "athletes":
+                athletes.add(stored)
             applied += 1
         inbox.last_seq = seq
         inbox.updated_at = utc_now()
-        return ApplyResult(seq, applied, "applied")
+        return ApplyResult(seq, applied, "applied", frozenset(athletes))
 
 
 class _IdMap:
@@ -105,7 +109,8 @@ class _IdMap:
         self._cache[(table, local_id)] = None
 
 
-def _apply_change(db: Session, ids: _IdMap, change: dict[str, Any]) -> None:
+def _apply_change(db: Session, ids: _IdMap, change: dict[str, Any]) -> int | None:
+    """Apply one change; the central id of the row stored (None: deleted or skipped)."""
     spec = replicated(str(change["table"]))
     local_id = int(change["id"])
     central_id = ids.get(spec.table_name, local_id)
@@ -113,22 +118,23 @@ def _apply_change(db: Session, ids: _IdMap, change: dict[str, Any]) -> None:
     if row is None:  # deleted on the edge (now, or since this change was queued)
         if central_id is not None:
             if not spec.keep_on_delete:
-                db.execute(delete(spec.model).where(spec.model.id == central_id))
+                db.execute(delete(spec.model).where(spec.id_column == central_id))
             ids.forget(spec.table_name, local_id)
-        return
+        return None
     values = _translated(spec, ids, row_from_json(spec, row))
     if values is None:
-        return
-    model = spec.model
+        return None
+    model, id_column = spec.model, spec.id_column
     if central_id is None and spec.natural_key is not None:
         central_id = db.scalar(
-            select(model.id).where(getattr(model, spec.natural_key) == values[spec.natural_key])
+            select(id_column).where(spec.column(spec.natural_key) == values[spec.natural_key])
         )
     if central_id is None:
-        central_id = db.execute(insert(model).values(**values).returning(model.id)).scalar_one()
+        central_id = db.execute(insert(model).values(**values).returning(id_column)).scalar_one()
     else:
-        db.execute(update(model).where(model.id == central_id).values(**values))
+        db.execute(update(model).where(id_column == central_id).values(**values))
     ids.put(spec.table_name, local_id, central_id)
+    return int(central_id)
 
 
 def _translated(spec: Replicated, ids: _IdMap, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -139,7 +145,7 @@ def _translated(spec: Replicated, ids: _IdMap, values: dict[str, Any]) -> dict[s
             continue
         central = ids.get(target, int(local))
         if central is None:
-            if spec.model.__table__.columns[column].nullable:
+            if spec.column(column).nullable:
                 values[column] = None
                 continue
             log.error(

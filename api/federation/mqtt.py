@@ -96,7 +96,7 @@ def make_client(
 
 def connect(client: mqtt.Client, settings: MqttSettings, *, persistent: bool = True) -> None:
     """Start connecting in the background (paho's thread reconnects by itself)."""
-    properties = Properties(PacketTypes.CONNECT)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = settings.session_expiry_s if persistent else 0
     client.connect_async(
         settings.host,
@@ -110,7 +110,7 @@ def connect(client: mqtt.Client, settings: MqttSettings, *, persistent: bool = T
 
 def expiring(seconds: int) -> Properties:
     """PUBLISH properties: the broker drops the message if not delivered within `seconds`."""
-    properties = Properties(PacketTypes.PUBLISH)
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     properties.MessageExpiryInterval = seconds
     return properties
 

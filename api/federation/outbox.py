@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from api.federation.errors import FederationError
@@ -83,17 +83,22 @@ class Outbox:
     def install(self) -> str:
         """Create the triggers and, the first time, this database's origin and initial sync."""
         with self._db.sessions.begin() as db:
+            triggers = set(
+                db.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            )
             for table in REPLICATED:
                 for statement in _trigger_sql(table):
                     db.execute(text(statement))
             origin = db.get(FederationMeta, ORIGIN_KEY)
             if origin is not None:
+                new_tables = [t for t in REPLICATED if f"federation_{t}_insert" not in triggers]
+                _queue_newly_replicated(db, new_tables)
                 return origin.value
             new_origin = uuid.uuid4().hex
             db.add(FederationMeta(key=ORIGIN_KEY, value=new_origin))
             db.add(FederationMeta(key=ACKED_KEY, value="0"))
             for table, spec in REPLICATED.items():
-                for row_id in db.scalars(select(spec.model.id).order_by(spec.model.id)):
+                for row_id in db.scalars(select(spec.id_column).order_by(spec.id_column)):
                     db.add(FederationChange(table_name=table, row_id=row_id, op="insert"))
             return new_origin
 
@@ -156,6 +161,27 @@ class Outbox:
             return batch
 
 
+def _queue_newly_replicated(db: Session, tables: list[str]) -> None:
+    """A database federated by an older WinkWatch: upload the rows of tables replicated since
+    (e.g. assessments), then again the rows that refer to them (their foreign keys were sent
+    untranslatable before)."""
+    if not tables:
+        return
+    for table in tables:
+        id_column = REPLICATED[table].id_column
+        for row_id in db.scalars(select(id_column).order_by(id_column)):
+            db.add(FederationChange(table_name=table, row_id=row_id, op="insert"))
+    for table, spec in REPLICATED.items():
+        columns = [c for c, target in spec.foreign_keys.items() if target in tables]
+        if not columns or table in tables:
+            continue
+        referring = select(spec.id_column).where(
+            or_(*(spec.column(c).is_not(None) for c in columns))
+        )
+        for row_id in db.scalars(referring.order_by(spec.id_column)):
+            db.add(FederationChange(table_name=table, row_id=row_id, op="update"))
+
+
 def _current_rows(
     db: Session, changes: list[FederationChange]
 ) -> dict[tuple[str, int], dict[str, Any]]:
@@ -168,6 +194,6 @@ def _current_rows(
         spec = REPLICATED.get(table)
         if spec is None:
             continue
-        for row in db.scalars(select(spec.model).where(spec.model.id.in_(ids))):
-            rows[(table, row.id)] = row_to_json(spec, row)
+        for row in db.scalars(select(spec.model).where(spec.id_column.in_(ids))):
+            rows[(table, int(getattr(row, "id")))] = row_to_json(spec, row)  # noqa: B009
     return rows

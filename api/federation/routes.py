@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from api.federation import status as gateway_status
 from api.federation.errors import CommandFailed
 from api.federation.service import CentralService
 from api.http.deps import Admin, Reader
@@ -40,21 +41,32 @@ class SensorPairing(BaseModel):
 
 
 def _service(request: Request) -> CentralService:
-    return request.app.state.service
+    service: CentralService = request.app.state.service
+    return service
 
 
 @router.get("", response_model=list[GatewayPublic])
-def list_gateways(request: Request, _: Reader):
+def list_gateways(request: Request, _: Reader) -> list[GatewayPublic]:
     """Every gateway that sent data or status: online (retained status + last will) and how
     far its data has reached the central store."""
     service = _service(request)
-    statuses: dict[str, dict[str, Any]] = dict(service.hub.gateways) if service.hub else {}
+    live: dict[str, dict[str, Any]] = dict(service.hub.gateways) if service.hub else {}
+    stored = gateway_status.gateway_statuses(service.database)
     with service.database.sessions() as db:
         inbox = {row.gateway_id: row for row in db.scalars(select(FederationInbox))}
     out = []
-    for gateway_id in sorted(set(statuses) | set(inbox)):
+    for gateway_id in sorted(set(live) | set(stored) | set(inbox)):
         row = inbox.get(gateway_id)
-        state = statuses.get(gateway_id, {})
+        saved = stored.get(gateway_id)
+        # The hub's copy is the newest (the stored one is written right after it).
+        state = live.get(gateway_id) or (
+            {
+                "online": saved.online,
+                "since_utc": saved.since_utc.isoformat() if saved.since_utc else None,
+            }
+            if saved is not None
+            else {}
+        )
         out.append(
             GatewayPublic(
                 gateway_id=gateway_id,
@@ -68,7 +80,9 @@ def list_gateways(request: Request, _: Reader):
 
 
 @router.post("/{gateway_id}/sets", response_model=SetPublic, status_code=201)
-async def start_set_on(gateway_id: GatewayId, body: SetStart, request: Request, _: Admin):
+async def start_set_on(
+    gateway_id: GatewayId, body: SetStart, request: Request, _: Admin
+) -> SetPublic:
     """Start a set for an athlete on this platform (the edge answers over MQTT)."""
     service = _service(request)
     set_id = await service.start_on(
@@ -83,7 +97,7 @@ async def start_set_on(gateway_id: GatewayId, body: SetStart, request: Request, 
 
 
 @router.put("/{gateway_id}/sensors", status_code=204)
-def pair_sensor_on(gateway_id: GatewayId, body: SensorPairing, request: Request, _: Admin):
+def pair_sensor_on(gateway_id: GatewayId, body: SensorPairing, request: Request, _: Admin) -> None:
     """Pair a sensor with an athlete on this platform (e.g. the athlete moved platforms)."""
     _service(request).assign_on(
         gateway_id, body.address, body.kind, body.athlete_id, body.placement

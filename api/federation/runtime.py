@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -21,6 +22,9 @@ from api.http.app import create_app
 from api.runtime import Server, build_server, http_server, serve
 from api.settings import Settings
 from api.storage.db import Database, open_database
+
+if TYPE_CHECKING:
+    import uvicorn
 
 CENTRAL_GATEWAY_ID = "central"  # the central server records no sets of its own
 
@@ -69,8 +73,13 @@ def build_central(settings: Settings, mqtt: MqttSettings) -> Central:
 
 
 async def serve_central(
-    central: Central, host: str, port: int, log_level: str = "info", *, http=None
-):
+    central: Central,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    *,
+    http: uvicorn.Server | None = None,
+) -> None:
     import uvicorn
 
     central.hub.start(asyncio.get_running_loop())

@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ConflictError
+from api.federation import status
 from api.federation.central import COMMAND_TIMEOUT_S, CentralHub
 from api.federation.errors import CommandFailed
+from api.federation.profiles import athlete_profile
 from api.gateway_port import LiveService
 from api.storage import catalog
 from api.storage.models import ExerciseSet, FederationInbox, FederationRow, Sensor
 from api.vocab import Placement, SetStatus, SetVariant
+from sensor_gateway.gateway import SensorSnapshot
+
+if TYPE_CHECKING:
+    from fusion.assessment import AssessmentCalibration
 
 REPLICATION_WAIT_S = 15.0  # how long a command waits for its result to be replicated back
 
@@ -26,8 +33,9 @@ REPLICATION_WAIT_S = 15.0  # how long a command waits for its result to be repli
 class CentralService(LiveService):
     hub: CentralHub | None = None
 
-    def sensor_snapshots(self) -> list[Any]:
-        return []
+    def sensor_snapshots(self) -> list[SensorSnapshot]:
+        """Every gateway's sensors as that gateway last reported them (api.federation.status)."""
+        return status.sensor_snapshots(self.database)
 
     # -- where is an athlete / a sensor --------------------------------------------------------
     def gateway_of_sensor(self, address: str) -> str | None:
@@ -68,7 +76,13 @@ class CentralService(LiveService):
         load_kg: float | None,
         notes: str,
         session_id: int | None,
+        calibration: AssessmentCalibration | None = None,
     ) -> int:
+        if calibration is not None:
+            raise ConflictError(
+                "assessment steps are recorded live on the platform: start the step with its "
+                "gateway's own API or dashboard (it reaches the central server from there)"
+            )
         gateway_id = await run_in_threadpool(self.gateway_of_athlete, athlete_id)
         return await self.start_on(gateway_id, athlete_id, variant, load_kg, notes, session_id)
 
@@ -84,12 +98,13 @@ class CentralService(LiveService):
         """Start a set on the platform `gateway_id`; returns its central id once replicated."""
         if session_id is not None:
             raise ConflictError("sessions belong to a gateway; start the set without session_id")
-        uid, name = await run_in_threadpool(self._athlete_identity, athlete_id)
+        profile = await run_in_threadpool(self._athlete_profile, athlete_id)
         reply = await self._hub().command(
             gateway_id,
             "start_set",
-            athlete_uid=uid,
-            athlete_name=name,
+            athlete_uid=profile["uid"],
+            athlete_name=profile["name"],
+            profile=profile,
             variant=SetVariant(variant).value,
             load_kg=load_kg,
             notes=notes,
@@ -116,7 +131,7 @@ class CentralService(LiveService):
         self, gateway_id: str, address: str, kind: str, athlete_id: int, placement: Placement
     ) -> None:
         """Pair a sensor with an athlete on `gateway_id` (blocking; call from a worker thread)."""
-        uid, name = self._athlete_identity(athlete_id)
+        profile = self._athlete_profile(athlete_id)
         hub = self._hub()
         loop = hub._loop
         assert loop is not None
@@ -127,8 +142,9 @@ class CentralService(LiveService):
                 address=address,
                 kind=kind,
                 placement=Placement(placement).value,
-                athlete_uid=uid,
-                athlete_name=name,
+                athlete_uid=profile["uid"],
+                athlete_name=profile["name"],
+                profile=profile,
             ),
             loop,
         )
@@ -140,12 +156,12 @@ class CentralService(LiveService):
             raise CommandFailed("this central server is not connected to a broker")
         return self.hub
 
-    def _athlete_identity(self, athlete_id: int) -> tuple[str, str]:
+    def _athlete_profile(self, athlete_id: int) -> dict[str, Any]:
+        """Uid, name, baseline, lengths and prescription: the edge gets them with the command."""
         with self.database.sessions() as db:
-            athlete = catalog.get_athlete(db, athlete_id)
-            return athlete.uid, athlete.name
+            return athlete_profile(catalog.get_athlete(db, athlete_id))
 
-    async def _replicated_set(self, set_key: str, ready) -> int:
+    async def _replicated_set(self, set_key: str, ready: Callable[[ExerciseSet], bool]) -> int:
         deadline = time.monotonic() + REPLICATION_WAIT_S
         while True:
             row = await run_in_threadpool(self._set_by_key, set_key)

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import ColumnElement, LargeBinary
 
 from api.federation.errors import FederationError
 from api.storage.models import (
+    Assessment,
     Athlete,
     Base,
     Calibration,
@@ -43,6 +44,13 @@ class Replicated:
     def table_name(self) -> str:
         return str(self.model.__tablename__)
 
+    @property
+    def id_column(self) -> ColumnElement[int]:
+        return self.model.__table__.c["id"]
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        return self.model.__table__.c[name]
+
 
 REPLICATED: dict[str, Replicated] = {
     r.table_name: r
@@ -50,8 +58,11 @@ REPLICATED: dict[str, Replicated] = {
         Replicated(Athlete, natural_key="uid", keep_on_delete=True),
         Replicated(Sensor, {"athlete_id": "athletes"}, natural_key="address"),
         Replicated(TrainingSession, {"athlete_id": "athletes"}),
+        Replicated(Assessment, {"athlete_id": "athletes"}),
         Replicated(
-            ExerciseSet, {"session_id": "sessions", "athlete_id": "athletes"}, natural_key="set_key"
+            ExerciseSet,
+            {"session_id": "sessions", "athlete_id": "athletes", "assessment_id": "assessments"},
+            natural_key="set_key",
         ),
         Replicated(Rep, {"set_id": "sets", "athlete_id": "athletes"}),
         Replicated(Calibration, {"athlete_id": "athletes", "set_id": "sets"}),

@@ -4,12 +4,14 @@ id as MQTT username, so one gateway cannot publish as another.
 
 | topic | from -> to | QoS | retained | payload (JSON) |
 | --- | --- | --- | --- | --- |
-| `.../G/up/status` | edge -> central | 1 | yes | `{"online", "gateway_id", "origin", "since_utc", "backlog"}`; last will `online: false` |
+| `.../G/up/status` | edge -> central | 1 | yes | `{"online", "gateway_id", "origin", "since_utc", "at_utc"}`; last will `online: false` |
+| `.../G/up/sensors` | edge -> central | 1 | yes | `{"gateway_id", "at_utc", "sensors": [...]}`: link state, battery, gaps, drift of each sensor |
 | `.../G/up/data` | edge -> central | 1 | no | a batch of outbox changes `{"origin", "prev_seq", "seq", "changes"}` |
 | `.../G/up/live` | edge -> central | 0 | no | a live gateway event (`event_to_dict`) plus `athlete_uid` |
 | `.../G/up/reply` | edge -> central | 1 | no | `{"id", "ok", "detail", ...}`, the answer to a command |
 | `.../G/down/ack` | central -> edge | 1 | yes | `{"origin", "seq"}`: every change up to `seq` is stored centrally |
 | `.../G/down/cmd` | central -> edge | 1 | no | `{"id", "action", "expires_utc", ...}` (expires after 10 s) |
+| `.../G/down/profile/U` | central -> edge | 1 | yes | athlete `U`'s profile: baseline, segment lengths, prescription |
 """
 
 from __future__ import annotations
@@ -41,9 +43,16 @@ def down(gateway_id: str, kind: str) -> str:
     return f"{PREFIX}/{gateway_id}/down/{kind}"
 
 
+def profile(gateway_id: str, athlete_uid: str) -> str:
+    return down(gateway_id, f"profile/{athlete_uid}")
+
+
 def parse(topic: str) -> tuple[str, str, str] | None:
-    """(gateway id, 'up' or 'down', kind) of a WinkWatch topic, or None."""
+    """(gateway id, 'up' or 'down', kind) of a WinkWatch topic, or None; the kind of
+    `.../down/profile/U` is `profile/U`."""
     parts = topic.split("/")
-    if len(parts) != 6 or "/".join(parts[:3]) != PREFIX or parts[4] not in ("up", "down"):
+    if len(parts) not in (6, 7) or "/".join(parts[:3]) != PREFIX or parts[4] not in ("up", "down"):
         return None
-    return parts[3], parts[4], parts[5]
+    if len(parts) == 7 and parts[5] != "profile":
+        return None
+    return parts[3], parts[4], "/".join(parts[5:])

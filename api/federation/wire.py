@@ -35,7 +35,8 @@ def event_from_dict(data: dict[str, Any], **overrides: Any) -> GatewayEvent:
     except (KeyError, TypeError):
         raise FederationError(f"not a gateway event: type {data.get('type')!r}") from None
     try:
-        return _build(cls, {**data, **overrides})
+        event: GatewayEvent = _build(cls, {**data, **overrides})
+        return event
     except (TypeError, ValueError, KeyError) as exc:
         raise FederationError(f"malformed {data['type']} event: {exc}") from exc
 

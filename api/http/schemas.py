@@ -86,6 +86,8 @@ class AthletePublic(_FromRow):
     baseline_reps: int | None = None
     femur_cm: float | None = None
     shank_cm: float | None = None
+    # The newest assessment's prescription (depth ceilings, box height); None before one.
+    prescription: dict[str, float | None] | None = None
 
 
 class BaselineUpdate(BaseModel):

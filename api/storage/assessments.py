@@ -88,9 +88,21 @@ def step_sets(db: Session, assessment_id: int) -> dict[str, ExerciseSet]:
 def save_results(
     db: Session, assessment_id: int, calibration: dict[str, object], report: dict[str, object]
 ) -> None:
+    """Store the report; the newest assessment's prescription is also kept on the athlete (it
+    follows them to other platforms, see api.federation)."""
     assessment = get_assessment(db, assessment_id)
     assessment.calibration_json = json.dumps(calibration)
     assessment.report_json = json.dumps(report)
+    newer = db.scalar(
+        select(Assessment.id).where(
+            Assessment.athlete_id == assessment.athlete_id, Assessment.id > assessment.id
+        )
+    )
+    if newer is None and "prescription" in report:
+        athlete = catalog.get_athlete(db, assessment.athlete_id)
+        prescription = json.dumps(report["prescription"], sort_keys=True)
+        if athlete.prescription_json != prescription:
+            athlete.prescription_json = prescription
     db.flush()
 
 

@@ -6,8 +6,9 @@ samples (see `api.storage.raw_codec`), written about once a second while a set r
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import (
@@ -23,16 +24,17 @@ from sqlalchemy import (
     TypeDecorator,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -40,9 +42,11 @@ class UtcDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
@@ -78,6 +82,13 @@ class Athlete(Base):
     # For the box height of an assessment's prescription (fusion.assessment.prescription).
     femur_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
     shank_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The prescription of the athlete's newest assessment report (`Prescription.as_dict()` as
+    # JSON): kept on the athlete so it follows them to another platform (api.federation).
+    prescription_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    @property
+    def prescription(self) -> dict[str, float | None] | None:
+        return None if self.prescription_json is None else json.loads(self.prescription_json)
 
 
 class Sensor(Base):
@@ -276,7 +287,7 @@ class FederationChange(Base):
     same transaction as the change itself, deleted once the central server acknowledged it."""
 
     __tablename__ = "federation_changes"
-    __table_args__: ClassVar = {"sqlite_autoincrement": True}  # never reuse a sequence number
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse a sequence number
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     table_name: Mapped[str] = mapped_column(String(64))
@@ -313,3 +324,37 @@ class FederationRow(Base):
     table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     local_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     central_id: Mapped[int] = mapped_column(Integer)
+
+
+class GatewayStatus(Base):
+    """Central: each gateway's last retained status (`up/status`, last will when it vanished)."""
+
+    __tablename__ = "federation_gateways"
+
+    gateway_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    online: Mapped[bool] = mapped_column(Boolean)
+    origin: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    since_utc: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class SensorStatus(Base):
+    """Central: the link status of every sensor of a gateway, as that gateway last reported it
+    (`up/sensors`, retained): link state, battery, signal, gaps, clock drift."""
+
+    __tablename__ = "federation_sensor_status"
+
+    gateway_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    athlete_uid: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    placement: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    battery_pct: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rssi_dbm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    samples: Mapped[int] = mapped_column(Integer, default=0)
+    gaps: Mapped[int] = mapped_column(Integer, default=0)
+    samples_missing: Mapped[int] = mapped_column(Integer, default=0)
+    drift_ppm: Mapped[float] = mapped_column(Float, default=0.0)
+    last_received_s: Mapped[float] = mapped_column(Float, default=0.0)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

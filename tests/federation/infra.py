@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -39,10 +40,25 @@ def mosquitto_available() -> bool:
     return Path(MOSQUITTO).exists() and Path(MOSQUITTO_PASSWD).exists()
 
 
-class Mosquitto:
-    """`mosquitto -c DIR/mosquitto.conf` on 127.0.0.1:PORT with users and the ACL above."""
+@dataclass(frozen=True)
+class BrokerTls:
+    """A TLS listener: the broker's certificate and the CA that signed it (and the clients').
+    With `client_certificates`, a client must present a certificate from that CA and its
+    common name is its MQTT username (no password): identity by certificate."""
 
-    def __init__(self, directory: Path, users: dict[str, str]) -> None:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    client_certificates: bool = False
+
+
+class Mosquitto:
+    """`mosquitto -c DIR/mosquitto.conf` on 127.0.0.1:PORT with users and the ACL above
+    (on TLS with `tls`)."""
+
+    def __init__(
+        self, directory: Path, users: dict[str, str], tls: BrokerTls | None = None
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.users = users
@@ -53,12 +69,25 @@ class Mosquitto:
         for user, password in users.items():
             subprocess.run([MOSQUITTO_PASSWD, "-b", str(passwd), user, password], check=True)
         (directory / "acl").write_text(ACL)
+        self.tls = tls
+        listener = ""
+        if tls is not None:
+            listener = (
+                f"cafile {tls.ca_file}\ncertfile {tls.cert_file}\nkeyfile {tls.key_file}\n"
+                "tls_version tlsv1.2\n"
+            )
+            if tls.client_certificates:
+                listener += "require_certificate true\nuse_identity_as_username true\n"
+        authentication = (
+            "" if tls is not None and tls.client_certificates else f"password_file {passwd}\n"
+        )
         (directory / "mosquitto.conf").write_text(
             # Run as whoever runs the tests (as root, mosquitto would switch to its own user).
             f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\n"
+            f"{listener}"
             "allow_anonymous false\n"
-            f"password_file {passwd}\n"
+            f"{authentication}"
             f"acl_file {directory / 'acl'}\n"
             "persistence true\n"
             f"persistence_location {directory / 'data'}/\n"

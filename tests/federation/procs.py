@@ -91,6 +91,8 @@ def edge(tmp: Path, gateway_id: str, mqtt_env: dict[str, str], simulate: int = 1
     return Served(["--edge", "--simulate", str(simulate)], env, tmp / f"{gateway_id}.log")
 
 
-def central(tmp: Path, url: str, schema: str, mqtt_env: dict[str, str]) -> Served:
-    env = {"WINKWATCH_DATABASE_URL": url, "WINKWATCH_DATABASE_SCHEMA": schema, **mqtt_env}
+def central(tmp: Path, url: str, schema: str | None, mqtt_env: dict[str, str]) -> Served:
+    env = {"WINKWATCH_DATABASE_URL": url, **mqtt_env}
+    if schema:
+        env["WINKWATCH_DATABASE_SCHEMA"] = schema
     return Served(["--central"], env, tmp / "central.log")

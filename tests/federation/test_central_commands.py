@@ -19,6 +19,7 @@ from api.federation.runtime import build_central
 from api.runtime import build_server
 from api.settings import Settings
 from api.vocab import TokenRole
+from fusion.baseline import PersonalBaseline, wink_threshold
 from sensor_gateway.samples import SensorKind
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 from tests.federation.infra import free_port
@@ -127,9 +128,26 @@ async def _scenario(tmp_path, broker, db_target, monkeypatch) -> None:
                     60,
                     f"a rep on {name} at the central",
                 )
+                # The platform's sensor status reaches the central store (retained up/sensors).
+                status = await _wait(
+                    lambda name=name: _sensors_of(client, central, name, athlete["id"]),
+                    30,
+                    f"{name}'s sensor status at the central",
+                )
+                assert {s["placement"] for s in status} == {"sacrum", "thigh"}
+                assert all(s["state"] == "streaming" and s["samples"] > 0 for s in status)
                 stopped = await client.post(f"/sets/{row['id']}/stop")
                 assert stopped.status_code == 200 and stopped.json()["status"] == "completed"
                 ws_task.cancel()
+                if name == "gw-a":
+                    # The coach gives her a personal baseline at the central: it follows her to
+                    # B (where the live gateway judges her reps against it).
+                    learnt = await client.put(
+                        f"/athletes/{athlete['id']}/baseline",
+                        json={"centre_deg": 4.0, "spread_deg": 1.0, "reps": 20},
+                    )
+                    assert learnt.status_code == 200, learnt.text
+                    baseline = learnt.json()
                 angles = [m for m in ws_messages if m["type"] == "live_angles"]
                 assert angles and {m["athlete_id"] for m in angles} == {str(athlete["id"])}
                 assert row["set_key"] in {m["set_key"] for m in angles}
@@ -138,8 +156,18 @@ async def _scenario(tmp_path, broker, db_target, monkeypatch) -> None:
             assert {s["gateway_id"] for s in history["items"]} == {"gw-a", "gw-b"}
             reps = (await client.get("/reps", params={"athlete_id": athlete["id"]})).json()
             assert {r["set_id"] for r in reps["items"]} == set(sets.values())
+            # B judged her reps against that baseline; A (before it was set) against the default.
+            by_set = {r["set_id"]: r for r in reps["items"]}
+            assert by_set[sets["gw-a"]]["threshold_source"] == "default"
+            on_b = by_set[sets["gw-b"]]
+            assert on_b["threshold_source"] == "personal", on_b
+            assert on_b["baseline_reps"] == baseline["baseline_reps"] == 20
+            expected = wink_threshold(5.0, PersonalBaseline(4.0, 1.0, 20)).threshold_deg
+            assert expected > 5.0 and on_b["wink_threshold_deg"] == pytest.approx(expected)
             gateways = (await client.get("/gateways")).json()
             assert {g["gateway_id"] for g in gateways if g["online"]} == {"gw-a", "gw-b"}
+            stored = await asyncio.to_thread(_stored_gateways, central)
+            assert stored == {"gw-a": True, "gw-b": True}
     finally:
         for _name, server, forwarder, _mover, task in edges:
             server.gateway.request_stop()
@@ -151,6 +179,43 @@ async def _scenario(tmp_path, broker, db_target, monkeypatch) -> None:
         await http_task
         central.hub.stop()
         central.database.dispose()
+
+
+async def _sensors_of(client, central, gateway_id: str, athlete_id: int) -> list[dict]:
+    """The athlete's sensors of that gateway in the central store and in /sensors/status."""
+    from sqlalchemy import select
+
+    from api.storage.models import SensorStatus
+
+    def stored() -> set[str]:
+        with central.database.sessions() as db:
+            return set(
+                db.scalars(
+                    select(SensorStatus.address).where(
+                        SensorStatus.gateway_id == gateway_id, SensorStatus.state == "streaming"
+                    )
+                )
+            )
+
+    addresses = await asyncio.to_thread(stored)
+    listed = (await client.get("/sensors/status")).json()
+    mine = [
+        s
+        for s in listed
+        if s["athlete_id"] == str(athlete_id)
+        and s["address"] in addresses
+        and s["state"] == "streaming"
+    ]
+    return mine if len(mine) == 2 else []
+
+
+def _stored_gateways(central) -> dict[str, bool]:
+    from sqlalchemy import select
+
+    from api.storage.models import GatewayStatus
+
+    with central.database.sessions() as db:
+        return {g.gateway_id: g.online for g in db.scalars(select(GatewayStatus))}
 
 
 def _placement(name: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sqlalchemy import func, select
@@ -55,8 +57,6 @@ def _drain(outbox: Outbox, central, gateway_id="gw-a", max_changes=7) -> int:
 
 
 def _json(payload: bytes) -> dict:
-    import json
-
     return json.loads(payload)
 
 
@@ -165,3 +165,76 @@ def _source():
     from api.vocab import RepSource
 
     return next(iter(RepSource))
+
+
+def _assessment_on_edge(edge, athlete_id: int) -> tuple[int, dict[str, str]]:
+    """An assessment with two recorded steps and a stored report; (its id, kind -> set key)."""
+    from api.storage import assessments as assessment_store
+
+    keys = {
+        kind: _record_set(edge, athlete_id, reps=3, chunks=1) for kind in ("baseline", "goblet")
+    }
+    with edge.sessions.begin() as db:
+        assessment = assessment_store.create_assessment(db, athlete_id, notes="first battery")
+        for kind, key in keys.items():
+            assessment_store.attach_step(db, assessment.id, set_store.set_by_key(db, key).id, kind)
+        report = {"prescription": {"depth_ceiling_thigh_deg": 86.7, "box_height_cm": 33.2}}
+        assessment_store.save_results(db, assessment.id, {"sacrum": [1.0, 0.0]}, report)
+        return assessment.id, keys
+
+
+def _central_assessment(central, uid: str) -> tuple[object, dict[str, str]]:
+    from api.storage import assessments as assessment_store
+    from api.storage.models import Assessment
+
+    with central.sessions() as db:
+        athlete = db.scalar(select(Athlete).where(Athlete.uid == uid))
+        assessment = db.scalar(select(Assessment).where(Assessment.athlete_id == athlete.id))
+        steps = assessment_store.step_sets(db, assessment.id)
+        return assessment, {kind: row.set_key for kind, row in steps.items()}
+
+
+def test_assessments_and_their_steps_arrive(tmp_path, database) -> None:
+    edge = _edge(tmp_path)
+    outbox = Outbox(edge)
+    with edge.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Flo")
+        athlete_id, uid = athlete.id, athlete.uid
+    _, keys = _assessment_on_edge(edge, athlete_id)
+    _drain(outbox, database)
+    assessment, steps = _central_assessment(database, uid)
+    assert steps == keys  # each step set, with its step kind, on the central assessment
+    assert assessment.notes == "first battery"
+    assert json.loads(assessment.report_json)["prescription"]["box_height_cm"] == 33.2
+    assert json.loads(assessment.calibration_json) == {"sacrum": [1.0, 0.0]}
+    with database.sessions() as db:  # the newest prescription is the athlete's, centrally too
+        central_athlete = db.scalar(select(Athlete).where(Athlete.uid == uid))
+        assert central_athlete.prescription == {
+            "box_height_cm": 33.2,
+            "depth_ceiling_thigh_deg": 86.7,
+        }
+
+
+def test_an_edge_federated_before_assessments_were_replicated_uploads_them(
+    tmp_path, database
+) -> None:
+    from sqlalchemy import text
+
+    edge = _edge(tmp_path)
+    outbox = Outbox(edge)
+    with edge.engine.begin() as c:
+        for op in ("insert", "update", "delete"):  # what an older WinkWatch installed
+            c.execute(text(f"DROP TRIGGER federation_assessments_{op}"))
+    with edge.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Gus")
+        athlete_id, uid = athlete.id, athlete.uid
+    _, keys = _assessment_on_edge(edge, athlete_id)
+    _drain(outbox, database)  # the sets arrive, their assessment cannot
+    with database.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(ExerciseSet)) == 2
+        assert db.scalar(select(func.count(ExerciseSet.assessment_id))) == 0
+    upgraded = Outbox(edge)  # the newer WinkWatch starts on the same database
+    assert upgraded.origin == outbox.origin and upgraded.backlog() > 0
+    _drain(upgraded, database)
+    _, steps = _central_assessment(database, uid)
+    assert steps == keys

@@ -1,0 +1,106 @@
+"""The central server's dashboard in headless Chromium (Debian's, through Playwright): two edge
+gateways (`winkwatch serve --edge --simulate 1`, each its own process and SQLite) feed the
+central server (`winkwatch serve --central`) through a private Mosquitto. A coach opening the
+central dashboard sees the athletes of both platforms, live angles relayed from an edge moving
+on the page, and that athlete's sensors with the link status their platform reported.
+Screenshots go to the test's temp dir."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.auth import create_token
+from api.storage.db import open_database
+from api.vocab import TokenRole
+from tests.dashboard.test_dashboard_browser import CHROMIUM_ARGS, PHONE
+from tests.federation.procs import central, edge
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
+    ),
+]
+WAIT_MS = 60_000
+
+
+def _wait(condition, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_central_dashboard_shows_both_platforms_and_live_angles(
+    tmp_path, broker, central_target
+) -> None:
+    hub = central(tmp_path, central_target.url, central_target.schema, broker.env("central"))
+    hub.start()
+    edges = [edge(tmp_path, name, broker.env(name)) for name in ("gw-a", "gw-b")]
+    try:
+        hub.wait_healthy()
+        store = open_database(central_target.url, central_target.schema)
+        with store.sessions.begin() as db:
+            _, token = create_token(db, "browser", TokenRole.READ)
+        store.dispose()
+        for served in edges:
+            served.start()
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def athletes_by_gateway() -> dict[str, int] | None:
+            sets = httpx.get(f"{hub.url}/sets", headers=headers, timeout=5).json()["items"]
+            found = {s["gateway_id"]: s["athlete_id"] for s in sets}
+            return found if {"gw-a", "gw-b"} <= set(found) else None
+
+        athletes = _wait(athletes_by_gateway, 120, "sets of both platforms at the central")
+        assert athletes["gw-a"] != athletes["gw-b"]  # one simulated athlete per platform
+        a_id = athletes["gw-a"]
+
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context(
+                viewport=PHONE, device_scale_factor=2, is_mobile=True, bypass_csp=True
+            )
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{hub.url}/#token={token}")
+            page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+            options = page.eval_on_selector_all(
+                "#athlete option", "(os) => os.map((o) => Number(o.value))"
+            )
+            assert {athletes["gw-a"], athletes["gw-b"]} <= set(options), options
+            page.select_option("#athlete", str(a_id))
+            # Live angles from edge A's gateway, relayed by the broker and the central server.
+            page.wait_for_function("window.winkwatch.state.buffer.t.length > 40", timeout=WAIT_MS)
+            readings = set()
+            for _ in range(10):
+                readings.add(page.inner_text("#thigh-now"))
+                page.wait_for_timeout(200)
+            assert len(readings) > 3, readings
+            assert page.inner_text("#link") == "live"
+            page.wait_for_selector("#live-reps tr.rep", timeout=WAIT_MS)
+            page.screenshot(path=str(tmp_path / "central_live.png"), full_page=True)
+            # The athlete's sensors, as platform A reported them (stored centrally).
+            page.click("button[data-tab=sensors]")
+            page.wait_for_selector("#sensor-list li[data-address]", timeout=30_000)
+            sensors = page.inner_text("#sensor-list")
+            assert "streaming" in sensors.lower(), sensors
+            page.screenshot(path=str(tmp_path / "central_sensors.png"), full_page=True)
+            context.close()
+            browser.close()
+        assert not errors, errors
+    finally:
+        for served in edges:
+            served.ensure_stopped()
+        hub.interrupt()
