@@ -44,9 +44,9 @@ from api.vocab import Placement, SetVariant
 from fusion.baseline import PersonalBaseline
 from sensor_gateway.config import SensorAssignment
 from sensor_gateway.events import SetInfo
-from sensor_gateway.gateway import SensorSnapshot
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import SensorKind
+from sensor_gateway.sensors import SensorSnapshot
 
 if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration

@@ -21,7 +21,7 @@ from api.gateway_port import LiveService
 from api.storage import catalog
 from api.storage.models import ExerciseSet, FederationInbox, FederationRow, Sensor
 from api.vocab import Placement, SetStatus, SetVariant
-from sensor_gateway.gateway import SensorSnapshot
+from sensor_gateway.sensors import SensorSnapshot
 
 if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration

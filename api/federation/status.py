@@ -21,8 +21,8 @@ from api.federation.errors import FederationError
 from api.storage.db import Database
 from api.storage.models import Athlete, GatewayStatus, SensorStatus, utc_now
 from api.vocab import Placement
-from sensor_gateway.gateway import SensorSnapshot
 from sensor_gateway.samples import LinkState, SensorKind
+from sensor_gateway.sensors import SensorSnapshot
 
 MAX_SENSORS_PER_GATEWAY = 256  # far above what one Pi's radios serve
 
