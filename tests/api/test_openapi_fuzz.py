@@ -61,5 +61,11 @@ def test_no_server_errors_and_all_checks_pass(case) -> None:
     # An uploaded recording is CSV text whose content a JSON schema cannot describe: any
     # string is schema-valid, and a malformed file is rejected with 422 naming the file and
     # line, by design (as `winkwatch analyze` exits 2). Every other check still applies.
-    excluded = [positive_data_acceptance] if case.path.endswith("/recording") else None
+    # A time range's `since` must come before its `until` (422 naming them otherwise, by
+    # design and tested in test_http.py): an order between two parameters, which a JSON schema
+    # cannot state either.
+    both_bounds = {"since", "until"} <= set(case.query or {})
+    excluded = (
+        [positive_data_acceptance] if case.path.endswith("/recording") or both_bounds else None
+    )
     case.validate_response(response, excluded_checks=excluded)  # every check schemathesis has
