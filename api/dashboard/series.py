@@ -31,10 +31,10 @@ def set_angle_series(database: Database, set_id: int) -> AngleSeries:
 
     with database.sessions() as db:
         recording = set_store.get_set(db, set_id).status == SetStatus.RECORDING.value
-        kept = kept_angle_series(db, set_id)
+        samples = raw_sample_count(db, set_id)
+        kept = kept_angle_series(db, set_id, samples)
         if kept is not None:
             return kept
-        samples = raw_sample_count(db, set_id)
     series = AngleSeries.of(analyse_stored_set(database, set_id))
     if not recording:
         with database.sessions() as db:

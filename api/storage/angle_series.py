@@ -77,10 +77,10 @@ def keep_angle_series(db: Session, set_id: int, raw_samples: int, series: AngleS
         db.rollback()
 
 
-def kept_angle_series(db: Session, set_id: int) -> AngleSeries | None:
-    """The set's kept angles if they were analysed from the samples it holds now."""
+def kept_angle_series(db: Session, set_id: int, raw_samples: int) -> AngleSeries | None:
+    """The set's kept angles if they were analysed from the `raw_samples` it holds now."""
     row = db.get(SetAngleSeries, set_id)
-    if row is None or row.raw_samples != raw_sample_count(db, set_id):
+    if row is None or row.raw_samples != raw_samples:
         return None
     return _decode(row)
 
