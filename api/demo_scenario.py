@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.runtime import Server, build_runtime, register_simulated_sensors
+from api.runtime import Server, build_runtime, register_simulated_sensors, scripted_set_hooks
 from api.settings import Settings
 from api.storage import catalog
 from api.storage.models import Athlete
@@ -143,24 +143,13 @@ def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = Tr
         athletes.append(athlete)
         register_simulated_sensors(gateway, database, athlete, athlete_id, "demo")
 
-    # The set key of the set the script started per athlete: a set a coach started by hand
-    # is never replaced or stopped by the script.
-    scripted: dict[str, str] = {}
+    def start(athlete, played):
+        demo_set = programmes[athlete.athlete_id][
+            played.index % len(programmes[athlete.athlete_id])
+        ]
+        return gateway.start_set(athlete.athlete_id, demo_set.variant, demo_set.load_kg, "demo")
 
-    def on_set_start(athlete, played) -> None:
-        running = gateway.active_sets().get(athlete.athlete_id)
-        if running is not None and running.set_key != scripted.get(athlete.athlete_id):
-            return  # the coach's set: leave it alone
-        programme = programmes[athlete.athlete_id]
-        demo_set = programme[played.index % len(programme)]
-        info = gateway.start_set(athlete.athlete_id, demo_set.variant, demo_set.load_kg, "demo")
-        scripted[athlete.athlete_id] = info.set_key
-
-    def on_set_end(athlete, _played) -> None:
-        running = gateway.active_sets().get(athlete.athlete_id)
-        if running is not None and running.set_key == scripted.get(athlete.athlete_id):
-            gateway.stop_set(athlete.athlete_id)
-
+    on_set_start, on_set_end = scripted_set_hooks(gateway, start)
     gateway.add_source(
         SimulatedSource(
             athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end

@@ -36,8 +36,9 @@ from api.vocab import Placement
 if TYPE_CHECKING:
     import uvicorn
 
+    from sensor_gateway.events import SetInfo
     from sensor_gateway.gateway import Gateway
-    from sensor_gateway.sources.simulated import PlayedSet, SimulatedAthlete
+    from sensor_gateway.sources.simulated import PlayedSet, SetHook, SimulatedAthlete
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +136,36 @@ def _add_simulation(gateway: Gateway, database: Database, count: int, realtime: 
         athletes.append(athlete)
         register_simulated_sensors(gateway, database, athlete, athlete_id, "simulated")
 
-    def on_set_start(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
-        gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, "simulated")
+    def start(athlete: SimulatedAthlete, _played: PlayedSet) -> SetInfo:
+        return gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, "simulated")
 
-    def on_set_end(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
-        gateway.stop_set(athlete.athlete_id)
-
+    on_set_start, on_set_end = scripted_set_hooks(gateway, start)
     gateway.add_source(
         SimulatedSource(
             athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end
         )
     )
+
+
+def scripted_set_hooks(
+    gateway: Gateway, start: Callable[[SimulatedAthlete, PlayedSet], SetInfo]
+) -> tuple[SetHook, SetHook]:
+    """The simulator's set start/end hooks: `start` begins the scripted set. A set a coach
+    started by hand (API or dashboard) is never replaced or stopped by the script."""
+    scripted: dict[str, str] = {}  # athlete id -> set key of the set the script started
+
+    def on_set_start(athlete: SimulatedAthlete, played: PlayedSet) -> None:
+        running = gateway.active_sets().get(athlete.athlete_id)
+        if running is not None and running.set_key != scripted.get(athlete.athlete_id):
+            return  # the coach's set: leave it alone
+        scripted[athlete.athlete_id] = start(athlete, played).set_key
+
+    def on_set_end(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
+        running = gateway.active_sets().get(athlete.athlete_id)
+        if running is not None and running.set_key == scripted.get(athlete.athlete_id):
+            gateway.stop_set(athlete.athlete_id)
+
+    return on_set_start, on_set_end
 
 
 def register_simulated_sensors(

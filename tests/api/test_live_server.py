@@ -353,19 +353,15 @@ def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) ->
             24.0,
         )
         time.sleep(2.5)
+        # The simulator's script never replaces or stops a set started through the API.
         running = gateway.active_sets().get(str(athlete))
-        # The simulator may begin its next set meanwhile (which replaces ours): both are fine.
-        assert running is not None
+        assert running is not None and running.set_key == body["set_key"], running
         stopped = client.post(f"/sets/{body['id']}/stop")
-        assert stopped.status_code in (200, 409), stopped.text
+        assert stopped.status_code == 200, stopped.text
         final = client.get(f"/sets/{body['id']}").json()
         assert final["status"] == "completed"
-        # Raw samples were stored for the set's whole life (which a simulated set that replaced
-        # ours may have cut short of the 2.5 s waited).
-        lived_s = (
-            datetime.fromisoformat(final["ended_at"]) - datetime.fromisoformat(final["started_at"])
-        ).total_seconds()
-        assert final["recorded_s"] > 0.5 and final["recorded_s"] >= lived_s - 0.5, (final, lived_s)
+        # Raw samples were stored for the set's whole life (2.5 s and more).
+        assert final["recorded_s"] > 2.0, final
         raw = client.get(f"/sets/{body['id']}/raw.zip")
         assert raw.status_code == 200 and len(raw.content) > 1000
         missing = client.post("/sets", json={"athlete_id": 99999, "variant": "back_squat"})
