@@ -57,6 +57,24 @@ class Segmentation:
     incomplete: int
 
 
+def leave_margin_deg(excursion_deg: float) -> float:
+    """How close to standing (deg) counts as "left" or "back": `LEAVE_FRACTION` of the rep's
+    excursion, at least `LEAVE_MIN_DEG` (offline and live alike)."""
+    return max(LEAVE_FRACTION * excursion_deg, LEAVE_MIN_DEG)
+
+
+def descent_start(before_deg: np.ndarray, margin_deg: float) -> int:
+    """Index in `before_deg` (the thigh since the last rep, up to its rise past the entry
+    level) where the rep starts: the last sample within `margin_deg` of the lowest."""
+    return int(np.flatnonzero(before_deg <= before_deg.min() + margin_deg)[-1])
+
+
+def ascent_end(after_deg: np.ndarray, margin_deg: float) -> int:
+    """Index in `after_deg` (the thigh from its fall below the exit level) where the rep
+    ends: the first sample within `margin_deg` of the lowest."""
+    return int(np.flatnonzero(after_deg <= after_deg.min() + margin_deg)[0])
+
+
 def standing_level_deg(thigh_deg: np.ndarray) -> float:
     """The set's standing thigh angle: a low percentile, robust to a few odd samples."""
     return percentile(thigh_deg, 5)
@@ -123,16 +141,13 @@ def _edge_window(
 ) -> RepWindow:
     first, last = runs[k]
     bottom = first + int(np.argmax(thigh_deg[first : last + 1]))
+    margin = leave_margin_deg(thigh_deg[bottom] - base)
     if edge == "start":
         after_to = runs[k + 1][0] if k + 1 < len(runs) else thigh_deg.size
-        after = thigh_deg[last:after_to]
-        margin = max(LEAVE_FRACTION * (thigh_deg[bottom] - base), LEAVE_MIN_DEG)
-        end = last + int(np.flatnonzero(after <= after.min() + margin)[0])
+        end = last + ascent_end(thigh_deg[last:after_to], margin)
         return RepWindow(0, bottom, end, edge="start")
     before_from = runs[k - 1][1] + 1 if k else 0
-    before = thigh_deg[before_from : first + 1]
-    margin = max(LEAVE_FRACTION * (thigh_deg[bottom] - base), LEAVE_MIN_DEG)
-    start = before_from + int(np.flatnonzero(before <= before.min() + margin)[-1])
+    start = before_from + descent_start(thigh_deg[before_from : first + 1], margin)
     return RepWindow(start, bottom, thigh_deg.size - 1, edge="end")
 
 
@@ -143,9 +158,7 @@ def _complete_window(
     bottom = first + int(np.argmax(thigh_deg[first : last + 1]))
     before_from = runs[k - 1][1] + 1 if k else 0
     after_to = runs[k + 1][0] if k + 1 < len(runs) else thigh_deg.size
-    before = thigh_deg[before_from : first + 1]
-    after = thigh_deg[last:after_to]
-    margin = max(LEAVE_FRACTION * (thigh_deg[bottom] - base), LEAVE_MIN_DEG)
-    start = before_from + int(np.flatnonzero(before <= before.min() + margin)[-1])
-    end = last + int(np.flatnonzero(after <= after.min() + margin)[0])
+    margin = leave_margin_deg(thigh_deg[bottom] - base)
+    start = before_from + descent_start(thigh_deg[before_from : first + 1], margin)
+    end = last + ascent_end(thigh_deg[last:after_to], margin)
     return RepWindow(start, bottom, end)

@@ -34,6 +34,12 @@ def smoothed_tilt_deg(tilt_deg: np.ndarray, rate_hz: float) -> np.ndarray:
     return np.convolve(padded, np.ones(width) / width, mode="valid")
 
 
+def in_bottom(thigh_deg: np.ndarray | float, deepest_deg: float) -> np.ndarray | bool:
+    """Whether a thigh angle is still "around the bottom" of a rep whose deepest thigh angle
+    so far is `deepest_deg`: within `BOTTOM_EXIT_DEG` of it (the wink window, offline and live)."""
+    return np.asarray(thigh_deg) >= deepest_deg - BOTTOM_EXIT_DEG
+
+
 @dataclass(frozen=True)
 class WinkMeasurement:
     """Indices on the analysis grid and amplitudes in deg."""
@@ -48,7 +54,7 @@ def measure_wink(thigh_deg: np.ndarray, tilt_deg: np.ndarray, rep: RepWindow) ->
     descent = tilt_deg[rep.start : rep.bottom + 1]
     peak = rep.start + int(np.argmax(descent))
     after_bottom = thigh_deg[rep.bottom : rep.end + 1]
-    risen = np.flatnonzero(after_bottom < thigh_deg[rep.bottom] - BOTTOM_EXIT_DEG)
+    risen = np.flatnonzero(~in_bottom(after_bottom, float(thigh_deg[rep.bottom])))
     bottom_stop = rep.bottom + (int(risen[0]) if risen.size else after_bottom.size)
     window = tilt_deg[peak:bottom_stop]
     trough = peak + int(np.argmin(window))
