@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.federation import status as gateway_status
 from api.federation.errors import CommandFailed
 from api.federation.service import CentralService
-from api.http.deps import Admin, Reader
+from api.http.deps import Admin, Reader, app_service
 from api.http.routes.sets import set_public
 from api.http.schemas import SetPublic, SetStart
 from api.storage import sets as set_store
@@ -41,7 +41,8 @@ class SensorPairing(BaseModel):
 
 
 def _service(request: Request) -> CentralService:
-    service: CentralService = request.app.state.service
+    service = app_service(request.app)
+    assert isinstance(service, CentralService), "central routes are installed on a central app"
     return service
 
 

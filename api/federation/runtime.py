@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from api.federation.mqtt import MqttSettings
 from api.federation.routes import install_central_routes
 from api.federation.service import CentralService
 from api.http.app import create_app
+from api.http.deps import app_service
 from api.runtime import Server, build_server, http_server, serve
 from api.settings import Settings
 from api.storage.db import Database, open_database
@@ -34,7 +36,7 @@ def build_edge(
 ) -> tuple[Server, EdgeForwarder]:
     server = build_server(settings, simulate=simulate, realtime=realtime)
     forwarder = EdgeForwarder(
-        server.database, settings.gateway_id, mqtt, service=server.app.state.service
+        server.database, settings.gateway_id, mqtt, service=app_service(server.app)
     )
     return server, forwarder
 
@@ -60,14 +62,8 @@ def build_central(settings: Settings, mqtt: MqttSettings) -> Central:
     settings = settings.model_copy(update={"gateway_id": CENTRAL_GATEWAY_ID})
     database = open_database(settings.database_url, settings.database_schema)
     hub = CentralHub(database, mqtt)
-    app = create_app(settings, hub, database=database)  # live streams fed by the hub's bus
-    app.state.service = CentralService(
-        database=database,
-        gateway_id=CENTRAL_GATEWAY_ID,
-        gateway=hub,
-        live_fanout=app.state.service.live_fanout,
-        hub=hub,
-    )
+    # Live streams fed by the hub's bus; the routes act on the edges through the hub.
+    app = create_app(settings, hub, database=database, service=partial(CentralService, hub=hub))
     install_central_routes(app)
     return Central(app=app, hub=hub, database=database)
 

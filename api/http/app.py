@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -30,13 +30,15 @@ def create_app(
     *,
     database: Database | None = None,
     sink: DatabaseSink | None = None,
+    service: Callable[..., LiveService] = LiveService,
 ) -> FastAPI:
     """Build the app; building it opens and writes nothing.
 
     Without `database`, the one of `settings` is opened (and its schema upgraded) when the
     app starts and closed when it stops. With a `gateway`, pass the `sink` the gateway writes
     into (see `api.runtime`), so that starting a set through the API and the gateway's own
-    records meet in one place. Recovering sets a previous run left recording is the
+    records meet in one place. `service` makes what the routes act through (a `LiveService`,
+    or the central server's subclass), called with the fields of `LiveService`. Recovering sets a previous run left recording is the
     runtime's job (`api.runtime.build_server`), before the gateway writes anything new.
     """
     settings = settings or Settings()
@@ -54,7 +56,7 @@ def create_app(
         """What the route dependencies (`api.http.deps`) hand to the routes."""
         app.state.settings = settings
         app.state.database = database
-        app.state.service = LiveService(
+        app.state.service = service(
             database=database,
             gateway_id=settings.gateway_id,
             gateway=gateway,

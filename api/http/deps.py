@@ -53,7 +53,12 @@ def get_settings(connection: HTTPConnection) -> Settings:
 
 def get_service(connection: HTTPConnection) -> LiveService:
     """Sets and sensors through the live gateway (or the database alone without one)."""
-    service: LiveService = connection.app.state.service
+    return app_service(connection.app)
+
+
+def app_service(app: FastAPI) -> LiveService:
+    """The service an app's routes act through (for the runtime that composes the app)."""
+    service: LiveService = app.state.service
     return service
 
 

@@ -20,6 +20,7 @@ import pytest
 import websockets
 
 from api.auth import create_token
+from api.http.deps import app_service
 from api.runtime import build_server, http_server, serve
 from api.settings import Settings
 from api.storage import reps as rep_store
@@ -161,8 +162,6 @@ def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> 
     port, token = live_server["port"], live_server["reader"]
 
     def burst() -> None:
-        from datetime import datetime
-
         for k in range(2000):
             bus.publish(
                 LiveAngles(
@@ -372,7 +371,7 @@ def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) ->
 
 
 def _fanout(live_server):
-    return live_server["server"].app.state.service.live_fanout
+    return app_service(live_server["server"].app).live_fanout
 
 
 def test_a_quiet_client_that_goes_away_is_noticed_at_once(live_server) -> None:

@@ -16,6 +16,7 @@ import uvicorn
 from api.auth import create_token
 from api.federation.edge import EdgeForwarder
 from api.federation.runtime import build_central
+from api.http.deps import app_service
 from api.runtime import build_server
 from api.settings import Settings
 from api.vocab import TokenRole
@@ -77,7 +78,7 @@ async def _scenario(tmp_path, broker, db_target, monkeypatch) -> None:
         mover = SimulatedAthlete(athlete_id=f"mover-{name}", seed=len(edges) + 3)
         server.gateway.add_source(SimulatedSource([mover], realtime=True))
         forwarder = EdgeForwarder(
-            server.database, name, mqtt_settings(broker, name), service=server.app.state.service
+            server.database, name, mqtt_settings(broker, name), service=app_service(server.app)
         ).start(loop, server.gateway.bus)
         edges.append((name, server, forwarder, mover, asyncio.create_task(server.gateway.run())))
     headers = {"Authorization": f"Bearer {admin}"}

@@ -3,13 +3,12 @@ and fetch the report as JSON, a printable HTML page, PNG or PDF."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from api.assessments import (
     STEP_VARIANTS,
-    ComputedReport,
     assessment_calibration,
     compute_report,
     import_step,
@@ -106,12 +105,16 @@ async def start_step(
 
 @router.post("/{assessment_id}/steps/{kind}/recording", response_model=SetPublic, status_code=201)
 def import_recorded_step(
-    assessment_id: IdPath, kind: StepKind, body: StepImport, request: Request, _: Admin
+    assessment_id: IdPath,
+    kind: StepKind,
+    body: StepImport,
+    database: DatabaseDep,
+    service: ServiceDep,
+    _: Admin,
 ):
     """Import a step recorded elsewhere: both sensors' raw-recording CSV text."""
     sacrum = parse_step_csv(body.sacrum_csv, "sacrum_csv")
     thigh = parse_step_csv(body.thigh_csv, "thigh_csv")
-    database = request.app.state.database
     set_id = import_step(
         database,
         assessment_id,
@@ -119,44 +122,41 @@ def import_recorded_step(
         sacrum,
         thigh,
         body.load_kg,
-        request.app.state.service.gateway_id,
+        service.gateway_id,
     )
     with database.sessions() as db:
         return set_public(set_store.get_set(db, set_id))
 
 
-def _report(request: Request, assessment_id: int) -> ComputedReport:
-    return compute_report(request.app.state.database, assessment_id)
-
-
 @router.get("/{assessment_id}/report")
-def report_json(assessment_id: IdPath, request: Request, _: Reader) -> dict:
+def report_json(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> dict:
     """The report: the `winkwatch assess` JSON plus problems and history."""
-    return _report(request, assessment_id).as_dict()
+    return compute_report(database, assessment_id).as_dict()
 
 
 @router.get("/{assessment_id}/report.html", response_class=HTMLResponse)
-def report_html(assessment_id: IdPath, request: Request, _: Reader) -> HTMLResponse:
+def report_html(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> HTMLResponse:
     from api.assessment_report import render_html
 
-    computed = _report(request, assessment_id)
+    computed = compute_report(database, assessment_id)
     title = f"WinkWatch assessment #{assessment_id}: {computed.athlete_name}"
     return HTMLResponse(render_html(computed.report, title=title, history=computed.history))
 
 
 @router.get("/{assessment_id}/report.png", response_class=Response)
-def report_png(assessment_id: IdPath, request: Request, _: Reader) -> Response:
+def report_png(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Response:
     from api.assessment_report import render_image
 
     return Response(
-        render_image(_report(request, assessment_id).report, "png"), media_type="image/png"
+        render_image(compute_report(database, assessment_id).report, "png"), media_type="image/png"
     )
 
 
 @router.get("/{assessment_id}/report.pdf", response_class=Response)
-def report_pdf(assessment_id: IdPath, request: Request, _: Reader) -> Response:
+def report_pdf(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Response:
     from api.assessment_report import render_image
 
     return Response(
-        render_image(_report(request, assessment_id).report, "pdf"), media_type="application/pdf"
+        render_image(compute_report(database, assessment_id).report, "pdf"),
+        media_type="application/pdf",
     )
