@@ -17,15 +17,16 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from api.runtime import Server, build_runtime, register_simulated_sensors, scripted_set_hooks
+from api.runtime import Server, add_simulation, build_runtime
 from api.settings import Settings
-from api.storage import catalog
-from api.storage.models import Athlete
 from api.vocab import SetVariant
 from fusion.simulator import SquatSetSpec
+
+if TYPE_CHECKING:
+    from sensor_gateway.events import SetInfo
+    from sensor_gateway.sources.simulated import PlayedSet
 
 # Thigh angle (deg) at which Sam's pelvis starts to tuck under when loaded: the demo's answer.
 SAM_ONSET_DEPTH_DEG = 85.0
@@ -123,45 +124,39 @@ def demo_settings(data_dir: Path, host: str, port: int) -> Settings:
     )
 
 
-def build_demo_server(settings: Settings, data_dir: Path, *, realtime: bool = True) -> Server:
-    """Database, sink, gateway with the two simulated demo athletes, and the app."""
-    from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+def build_demo_server(
+    settings: Settings, data_dir: Path | None = None, *, realtime: bool = True
+) -> Server:
+    """Database, sink, gateway with the two simulated demo athletes, and the app. Everything
+    the demo keeps is in the database of `settings` (in `data_dir`, see `demo_settings`);
+    no gateway.json is read or written."""
+    from sensor_gateway.sources.simulated import SimulatedAthlete
 
-    server = build_runtime(settings, data_dir / "gateway.json")
-    gateway, database = server.gateway, server.database
-
+    server = build_runtime(settings)
     programmes: dict[str, tuple[DemoSet, ...]] = {}
-    athletes = []
-    for demo in DEMO_ATHLETES:
-        athlete_id = _athlete_id(database, demo)
-        athlete = SimulatedAthlete(
-            athlete_id=str(athlete_id),
+
+    def make_athlete(index: int, athlete_id: str) -> SimulatedAthlete:
+        demo = DEMO_ATHLETES[index]
+        programmes[athlete_id] = demo.programme
+        return SimulatedAthlete(
+            athlete_id=athlete_id,
             sets=_Forever(demo.programme),  # type: ignore[arg-type]
             seed=demo.seed,
         )
-        programmes[athlete.athlete_id] = demo.programme
-        athletes.append(athlete)
-        register_simulated_sensors(gateway, database, athlete, athlete_id, "demo")
 
-    def start(athlete, played):
-        demo_set = programmes[athlete.athlete_id][
-            played.index % len(programmes[athlete.athlete_id])
-        ]
-        return gateway.start_set(athlete.athlete_id, demo_set.variant, demo_set.load_kg, "demo")
-
-    on_set_start, on_set_end = scripted_set_hooks(gateway, start)
-    gateway.add_source(
-        SimulatedSource(
-            athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end
+    def start(athlete: SimulatedAthlete, played: PlayedSet) -> SetInfo:
+        programme = programmes[athlete.athlete_id]
+        demo_set = programme[played.index % len(programme)]
+        return server.gateway.start_set(
+            athlete.athlete_id, demo_set.variant, demo_set.load_kg, "demo"
         )
+
+    add_simulation(
+        server,
+        [(demo.name, demo.notes) for demo in DEMO_ATHLETES],
+        realtime=realtime,
+        make_athlete=make_athlete,
+        start=start,
+        label="demo",
     )
     return server
-
-
-def _athlete_id(database, demo: DemoAthlete) -> int:
-    """The demo athlete's id (created on first use; reused when the data directory is kept)."""
-    with database.sessions.begin() as db:
-        found = db.scalar(
-            select(Athlete.id).where(Athlete.name == demo.name).order_by(Athlete.id).limit(1)
-        )
-        return found if found is not None else catalog.create_athlete(db, demo.name, demo.notes).id

@@ -1,9 +1,8 @@
 """The API's port to the live gateway: `GatewayPort` (what the API needs from it, typed) and
 `LiveService` (storage composed with it: what the HTTP routes call to act on sets and sensors).
 
-The gateway (sensor_gateway) knows athletes by a string key; the database by an integer id.
-The gateway is configured with the database id as key (str(id)); `DatabaseSink` resolves
-other keys by athlete name. Without a gateway (create_app(..., gateway=None)) sets are still
+The gateway (sensor_gateway) knows athletes by a string key: the database id as a string.
+Who wears which sensor is the database's (api.sensor_assignments): the gateway is told. Without a gateway (create_app(..., gateway=None)) sets are still
 started and stopped in the database, so the API and its tests work with no sensors.
 """
 
@@ -15,12 +14,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
+from api import sensor_assignments
 from api.errors import ConflictError
 from api.live_fanout import LiveFanout
 from api.storage import baselines, catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
-from api.storage.models import ExerciseSet
+from api.storage.models import ExerciseSet, Sensor
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement, SetStatus, SetVariant
 from fusion.baseline import PersonalBaseline
@@ -173,16 +173,35 @@ class LiveService:
                 set_store.finish_set(db, set_id, SetStatus.COMPLETED)
 
     # -- sensors ------------------------------------------------------------------------------
-    def assign_on_gateway(
-        self, address: str, kind: str, athlete_id: int | None, placement: Placement | None
-    ) -> None:
-        """Mirror an assignment into the running gateway (which persists its own copy)."""
+    async def assign_sensor(
+        self, sensor_id: int, athlete_id: int | None, placement: Placement | None
+    ) -> Sensor:
+        """Store the assignment (both None: unassign), then tell the running gateway: it
+        takes effect at once (a BLE sensor newly assigned is connected without a restart)."""
+        sensor, assignment = await run_in_threadpool(
+            self._store_assignment, sensor_id, athlete_id, placement
+        )
+        self.tell_gateway(sensor.address, assignment)
+        return sensor
+
+    def _store_assignment(
+        self, sensor_id: int, athlete_id: int | None, placement: Placement | None
+    ) -> tuple[Sensor, SensorAssignment | None]:
+        with self.database.sessions.begin() as db:
+            try:
+                return sensor_assignments.assign(
+                    db, sensor_id, athlete_id, placement, self.gateway_id
+                )
+            except GatewayError as exc:
+                raise ConflictError(f"the gateway cannot take this assignment: {exc}") from exc
+
+    def tell_gateway(self, address: str, assignment: SensorAssignment | None) -> None:
+        """Hand a stored assignment (None: unassigned) to the running gateway (event loop)."""
         if self.gateway is None:
             return
-        try:
-            if athlete_id is None or placement is None:
-                self.gateway.unassign_sensor(address)
-            else:
-                self.gateway.assign_sensor(address, SensorKind(kind), str(athlete_id), placement)
-        except GatewayError as exc:
-            raise ConflictError(f"the gateway refused the assignment: {exc}") from exc
+        if assignment is None:
+            self.gateway.unassign_sensor(address)
+        else:
+            self.gateway.assign_sensor(
+                assignment.address, assignment.kind, assignment.athlete_id, assignment.placement
+            )

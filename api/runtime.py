@@ -15,9 +15,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,17 +24,22 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from api import sensor_assignments
 from api.http.app import create_app
+from api.sensor_assignments import import_legacy_file
 from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import Database, open_database
 from api.storage.models import Athlete
 from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import Placement
+from sensor_gateway.errors import GatewayError
+from sensor_gateway.samples import SensorKind
 
 if TYPE_CHECKING:
     import uvicorn
 
+    from sensor_gateway.config import GatewaySettings
     from sensor_gateway.events import SetInfo
     from sensor_gateway.gateway import Gateway
     from sensor_gateway.sources.simulated import PlayedSet, SetHook, SimulatedAthlete
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SIMULATED_NAME = "Simulated athlete {index}"
+# The kinds a BLE source streams (simulated and replayed sensors come from their own sources).
+BLE_KINDS = frozenset({SensorKind.WINKWATCH, SensorKind.WITMOTION, SensorKind.MOVELLA_DOT})
 
 
 @dataclass
@@ -51,50 +57,60 @@ class Server:
     gateway: Gateway
     sink: DatabaseSink
     database: Database
-    scratch: tempfile.TemporaryDirectory[str] | None = None  # simulated sensors' gateway config
+    settings: Settings
     interrupted_set_ids: list[int] = field(default_factory=list)  # left recording by the last run
+
+
+def athletes_named(database: Database, people: Sequence[tuple[str, str]]) -> list[int]:
+    """Database ids of the athletes of these (name, notes): found by name, created if none
+    has it (simulated and demo athletes, reused when the database is kept)."""
+    ids: list[int] = []
+    with database.sessions.begin() as db:
+        for name, notes in people:
+            found = db.scalar(
+                select(Athlete.id).where(Athlete.name == name).order_by(Athlete.id).limit(1)
+            )
+            ids.append(found if found is not None else catalog.create_athlete(db, name, notes).id)
+    return ids
 
 
 def simulated_athlete_ids(database: Database, count: int) -> list[int]:
     """Database ids of `count` simulated athletes (created on first use, reused after)."""
-    ids: list[int] = []
-    with database.sessions.begin() as db:
-        for index in range(1, count + 1):
-            name = SIMULATED_NAME.format(index=index)
-            found = db.scalar(
-                select(Athlete.id).where(Athlete.name == name).order_by(Athlete.id).limit(1)
-            )
-            ids.append(
-                found if found is not None else catalog.create_athlete(db, name, "simulated").id
-            )
-    return ids
+    return athletes_named(database, simulated_people(count))
+
+
+def simulated_people(count: int, name: str = SIMULATED_NAME) -> list[tuple[str, str]]:
+    return [(name.format(index=index), "simulated") for index in range(1, count + 1)]
 
 
 def build_runtime(
     settings: Settings,
-    config_file: Path | None = None,
     *,
-    scratch: tempfile.TemporaryDirectory[str] | None = None,
+    legacy_assignments: Path | None = None,
+    gateway_settings: GatewaySettings | None = None,
 ) -> Server:
-    """The one way the runtime is put together (`serve`, `demo`): the database (upgraded, and
-    this gateway's sets left recording by a previous run marked interrupted before anything
-    new is written), the sink, the gateway writing into it (sensor assignments in
-    `config_file`, default the user's), and the app serving both. The caller adds sources."""
-    from sensor_gateway.config import AssignmentStore, GatewaySettings
+    """The one way the runtime is put together (`serve`, `demo`, `gateway`): the database
+    (upgraded, and this gateway's sets left recording by a previous run marked interrupted
+    before anything new is written), the sink, the gateway writing into it, and the app
+    serving both. Sensor assignments are the database's (api.sensor_assignments); an old
+    `gateway.json` at `legacy_assignments` is imported into it once. The caller adds sources
+    (`add_ble_source`, `add_simulation`, ...), which hand the gateway the assignments they
+    stream."""
+    from sensor_gateway.config import GatewaySettings
     from sensor_gateway.gateway import Gateway
 
     database = open_database(settings.database_url, settings.database_schema)
     interrupted = recover_after_restart(database, settings.gateway_id)
-    gateway_settings = GatewaySettings()
+    if legacy_assignments is not None:
+        import_legacy_file(database, legacy_assignments, settings.gateway_id)
+    gateway_settings = gateway_settings or GatewaySettings()
     sink = DatabaseSink(
         database,
         gateway_id=settings.gateway_id,
         commit_interval_s=settings.commit_interval_s,
         start_thread=False,
     )
-    gateway = Gateway(
-        gateway_settings, AssignmentStore(config_file or gateway_settings.config_file), sink=sink
-    )
+    gateway = Gateway(gateway_settings, sink=sink)
     app = create_app(settings, gateway, database=database, sink=sink)
     sink.start()
     return Server(
@@ -102,7 +118,7 @@ def build_runtime(
         gateway=gateway,
         sink=sink,
         database=database,
-        scratch=scratch,
+        settings=settings,
         interrupted_set_ids=interrupted,
     )
 
@@ -110,55 +126,90 @@ def build_runtime(
 def build_server(
     settings: Settings, *, simulate: int = 0, realtime: bool = True, config_dir: Path | None = None
 ) -> Server:
-    """`winkwatch serve`: the runtime with simulated athletes or the assigned BLE sensors."""
-    scratch = None
-    config_file = None
+    """`winkwatch serve`: the runtime with simulated athletes or the assigned BLE sensors.
+    `config_dir`: where an old gateway.json may wait to be imported (default: the folder of
+    WINKWATCH_GATEWAY_CONFIG_FILE)."""
+    from sensor_gateway.config import CONFIG_FILE_NAME, GatewaySettings
+
+    gateway_settings = GatewaySettings()
+    legacy = gateway_settings.config_file
+    if config_dir is not None:
+        legacy = config_dir / CONFIG_FILE_NAME
+    server = build_runtime(settings, legacy_assignments=legacy, gateway_settings=gateway_settings)
     if simulate:
-        # Simulated sensors must not end up in the user's real sensor assignments.
-        if config_dir is None:
-            scratch = tempfile.TemporaryDirectory(prefix="winkwatch-sim-")
-            config_dir = Path(scratch.name)
-        config_file = config_dir / "gateway.json"
-    server = build_runtime(settings, config_file, scratch=scratch)
-    if simulate:
-        _add_simulation(server.gateway, server.database, simulate, realtime)
+        add_simulation(server, simulated_people(simulate), realtime=realtime)
     else:
-        _add_ble_source(server.gateway)
+        add_ble_source(server)
     return server
 
 
-def _add_simulation(gateway: Gateway, database: Database, count: int, realtime: bool) -> None:
+def add_simulation(
+    server: Server,
+    people: Sequence[tuple[str, str]],
+    *,
+    realtime: bool = True,
+    make_athlete: Callable[[int, str], SimulatedAthlete] | None = None,
+    start: Callable[[SimulatedAthlete, PlayedSet], SetInfo] | None = None,
+    hooks: tuple[SetHook, SetHook] | None = None,
+    label: str = "simulated",
+) -> list[SimulatedAthlete]:
+    """Simulated athletes squatting set after set: `people` (name, notes) found or created,
+    their two sensors stored, assigned and handed to the gateway. `make_athlete(index,
+    athlete key)`: what each performs (default: random sets forever); `start`: how a
+    scripted set begins (default: the athlete's variant and load); `hooks`: the source's
+    set start/end hooks instead of `scripted_set_hooks`."""
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
+    gateway = server.gateway
     athletes: list[SimulatedAthlete] = []
-    for index, athlete_id in enumerate(simulated_athlete_ids(database, count)):
-        athlete = SimulatedAthlete(athlete_id=str(athlete_id), seed=index + 1)
+    for index, athlete_id in enumerate(athletes_named(server.database, people)):
+        athlete = (
+            make_athlete(index, str(athlete_id))
+            if make_athlete is not None
+            else SimulatedAthlete(athlete_id=str(athlete_id), seed=index + 1)
+        )
+        register_simulated_sensors(
+            gateway,
+            server.database,
+            athlete,
+            athlete_id,
+            label,
+            gateway_id=server.settings.gateway_id,
+        )
         athletes.append(athlete)
-        register_simulated_sensors(gateway, database, athlete, athlete_id, "simulated")
 
-    def start(athlete: SimulatedAthlete, _played: PlayedSet) -> SetInfo:
-        return gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, "simulated")
+    def default_start(athlete: SimulatedAthlete, _played: PlayedSet) -> SetInfo:
+        return gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, label)
 
-    on_set_start, on_set_end = scripted_set_hooks(gateway, start)
+    on_set_start, on_set_end = hooks or scripted_set_hooks(gateway, start or default_start)
     gateway.add_source(
         SimulatedSource(
             athletes, realtime=realtime, on_set_start=on_set_start, on_set_end=on_set_end
         )
     )
+    return athletes
 
 
 def scripted_set_hooks(
     gateway: Gateway, start: Callable[[SimulatedAthlete, PlayedSet], SetInfo]
 ) -> tuple[SetHook, SetHook]:
     """The simulator's set start/end hooks: `start` begins the scripted set. A set a coach
-    started by hand (API or dashboard) is never replaced or stopped by the script."""
+    started by hand (API or dashboard) is never replaced or stopped by the script, nor is a
+    set started for an athlete whose sensors were given to someone else meanwhile."""
+    from sensor_gateway.errors import GatewayError
+
     scripted: dict[str, str] = {}  # athlete id -> set key of the set the script started
 
     def on_set_start(athlete: SimulatedAthlete, played: PlayedSet) -> None:
         running = gateway.active_sets().get(athlete.athlete_id)
         if running is not None and running.set_key != scripted.get(athlete.athlete_id):
             return  # the coach's set: leave it alone
-        scripted[athlete.athlete_id] = start(athlete, played).set_key
+        if not gateway.assignments.for_athlete(athlete.athlete_id):
+            return  # the athlete's simulated sensors are paired with someone else now
+        try:
+            scripted[athlete.athlete_id] = start(athlete, played).set_key
+        except GatewayError as exc:
+            log.warning("scripted set of athlete %s not started: %s", athlete.athlete_id, exc)
 
     def on_set_end(athlete: SimulatedAthlete, _played: PlayedSet) -> None:
         running = gateway.active_sets().get(athlete.athlete_id)
@@ -169,40 +220,80 @@ def scripted_set_hooks(
 
 
 def register_simulated_sensors(
-    gateway: Gateway, database: Database, athlete: SimulatedAthlete, athlete_id: int, label: str
+    gateway: Gateway,
+    database: Database,
+    athlete: SimulatedAthlete,
+    athlete_id: int,
+    label: str,
+    *,
+    gateway_id: str | None = None,
 ) -> None:
-    """Store a simulated athlete's two sensors (assigned to `athlete_id`) and tell the gateway."""
-    from sensor_gateway.samples import SensorKind
+    """Store a simulated athlete's two sensors, assigned to `athlete_id` (streamed by
+    `gateway_id`), and tell the gateway."""
+    addresses = {placement: athlete.address(placement) for placement in Placement}
+    register_source_sensors(
+        gateway, database, addresses, SensorKind.SIMULATED, athlete_id, label, gateway_id
+    )
 
+
+def register_source_sensors(
+    gateway: Gateway,
+    database: Database,
+    addresses: dict[Placement, str],
+    kind: SensorKind,
+    athlete_id: int,
+    label: str,
+    gateway_id: str | None,
+) -> None:
+    """Store a source's sensors (simulated, replayed) at their placements on `athlete_id`,
+    streamed by `gateway_id`, and tell the gateway."""
     with database.sessions.begin() as db:
-        for placement in Placement:
-            sensor = catalog.register_sensor(
-                db,
-                athlete.address(placement),
-                SensorKind.SIMULATED.value,
-                f"{label} {placement.value}",
+        told = []
+        for placement, address in addresses.items():
+            sensor = catalog.register_sensor(db, address, kind.value, f"{label} {placement.value}")
+            told.append(sensor_assignments.assign(db, sensor.id, athlete_id, placement, gateway_id))
+    for _, assignment in told:
+        if assignment is not None:
+            gateway.assign_sensor(
+                assignment.address, assignment.kind, assignment.athlete_id, assignment.placement
             )
-            catalog.assign_sensor(db, sensor.id, athlete_id, placement)
-    for placement in Placement:
-        gateway.assign_sensor(
-            athlete.address(placement), SensorKind.SIMULATED, athlete.athlete_id, placement
-        )
 
 
-def _add_ble_source(gateway: Gateway) -> None:
-    """Stream the BLE sensors assigned in the gateway config (read at start)."""
-    assignments = gateway.assignments.all()
-    if not assignments:
-        log.warning(
-            "no sensors assigned in %s: serving the API without live sensors. Assign "
-            "them (PUT /sensors/{id}/assignment, or `winkwatch gateway --assign`) and "
-            "restart, or try --simulate N",
-            gateway.assignments.path,
-        )
-        return
+def add_ble_source(server: Server) -> None:
+    """Stream the BLE sensors this gateway's database assigns to it; an assignment made
+    later (PUT /sensors/{id}/assignment, the dashboard) connects its sensor at once."""
     from sensor_gateway.ble import BleSensor, BleSource
 
-    gateway.add_source(BleSource([BleSensor(a.address, a.kind, a.rate_hz) for a in assignments]))
+    gateway = server.gateway
+    with server.database.sessions() as db:
+        stored = sensor_assignments.gateway_assignments(db, server.settings.gateway_id, BLE_KINDS)
+    gateway.replace_assignments(stored)
+    if not stored:
+        log.warning(
+            "no sensors assigned to this gateway (%s) yet: serving the API without live "
+            "sensors. Pair them from the dashboard's Sensors tab (or PUT "
+            "/sensors/{id}/assignment, or `winkwatch gateway --assign`): an assignment takes "
+            "effect at once, no restart needed. Or try --simulate N",
+            server.settings.gateway_id,
+        )
+
+    def ble_sensors() -> list[BleSensor]:
+        return [
+            BleSensor(a.address, a.kind, a.rate_hz)
+            for a in gateway.assignments.all()
+            if a.kind in BLE_KINDS
+        ]
+
+    source = BleSource(ble_sensors())
+
+    def follow() -> None:
+        try:
+            source.set_sensors(ble_sensors())
+        except GatewayError as exc:
+            log.error("the BLE source cannot stream the new assignment: %s", exc)
+
+    gateway.assignments.on_change(follow)
+    gateway.add_source(source)
 
 
 # uvicorn gives connections this long to finish on shutdown, then cancels them; with the
@@ -305,6 +396,4 @@ async def serve(
             log.exception("the gateway stopped with an error")
         server.sink.close()
         server.database.dispose()
-        if server.scratch is not None:
-            server.scratch.cleanup()
         restore_signals()

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from fusion.simulator import SensorSpec, SquatSetSpec
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.sink import MemorySink
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
@@ -44,7 +44,7 @@ def _spec(reps: int) -> SquatSetSpec:
 def _setup(sensors: int, reps: int, realtime: bool, workdir: Path):
     athletes_needed = (sensors + 1) // 2
     settings = GatewaySettings(config_file=workdir / f"g{sensors}{realtime}.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     athletes = [
         SimulatedAthlete(f"a{i}", sets=[_spec(reps)], seed=100 + i) for i in range(athletes_needed)
     ]

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from fusion.simulator import SensorSpec, random_spec
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.events import RepCompleted, SetStarted, WinkOnset
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.pubsub import EventBus
@@ -70,7 +70,7 @@ def _athletes(count: int, sets: int, seed: int) -> list[SimulatedAthlete]:
 def run(count: int, sets: int, seed: int) -> dict[str, np.ndarray]:
     workdir = Path(tempfile.mkdtemp(prefix="winkwatch-latency-"))
     settings = GatewaySettings(config_file=workdir / "g.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     athletes = _athletes(count, sets, seed)
     for a in athletes:
         store.assign(a.sacrum_address, "winkwatch", a.athlete_id, "sacrum")

@@ -1,11 +1,11 @@
 """Gateway settings and the sensor -> (athlete, placement) assignments.
 
 - `GatewaySettings`: tuning from the environment (`WINKWATCH_GATEWAY_*`), units in names.
-- `AssignmentStore`: which sensor sits where on whom, kept in a small JSON file in the user's
-  config directory (platformdirs) so it survives restarts. Every change is written
-  atomically (temporary file, fsync, rename): a crash leaves the old or the new file, never
-  half of one. A file that cannot be read is never overwritten: `ConfigError` says where it
-  is and how to fix it.
+- `Assignments`: which sensor sits where on whom, in memory. The gateway does not own them:
+  the API keeps them in its database (the one source of truth) and pushes them in at start
+  and on every change, so a change takes effect at once on a running gateway.
+- `read_assignment_file`: the `gateway.json` of older versions, for a one-time import.
+- `load_or_create_gateway_id`: this gateway's persistent id.
 
 An athlete has at most one sensor per placement; assigning a second sensor to the same
 athlete and placement moves the first one out (it becomes unassigned).
@@ -19,6 +19,7 @@ import re
 import socket
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import platformdirs
@@ -49,6 +50,8 @@ class GatewaySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="WINKWATCH_GATEWAY_", extra="ignore")
 
+    # Where WinkWatch before 0.2 kept the sensor assignments (imported into the database
+    # once, then renamed `*.imported`); the gateway id is kept in the same folder.
     config_file: Path = Field(default_factory=default_config_path)
     # Rate requested from sensors that can be set; also the nominal rate of count-timed ones.
     sample_rate_hz: int = Field(default=200, gt=0, le=1000)
@@ -115,13 +118,23 @@ def normalise_address(address: str) -> str:
     return address.strip().upper()
 
 
-class AssignmentStore:
-    """Sensor assignments backed by a JSON file; every change is saved atomically."""
+AssignmentsChanged = Callable[[], None]
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+
+class Assignments:
+    """Who wears which sensor, as the gateway was last told (in memory).
+
+    The gateway keeps no file of its own: whoever owns the assignments (the API, from its
+    database) fills this with `replace` at start and keeps it in step with `assign` /
+    `unassign` on every change. Listeners registered with `on_change` (the BLE source, to
+    connect a newly assigned sensor at once) are called after every change. Used from the
+    gateway's event-loop thread only.
+    """
+
+    def __init__(self, assignments: Iterable[SensorAssignment] = ()) -> None:
         self._by_address: dict[str, SensorAssignment] = {}
-        self._load()
+        self._listeners: list[AssignmentsChanged] = []
+        self.replace(assignments, notify=False)
 
     # -- queries ---------------------------------------------------------------------------
     def all(self) -> list[SensorAssignment]:
@@ -147,18 +160,11 @@ class AssignmentStore:
         rate_hz: int | None = None,
         label: str = "",
     ) -> SensorAssignment:
-        """Put sensor `address` on `athlete_id` at `placement` and save. Returns the assignment."""
-        try:
-            assignment = SensorAssignment(
-                address=address,
-                kind=kind,
-                athlete_id=athlete_id,
-                placement=placement,
-                rate_hz=rate_hz,
-                label=label,
-            )
-        except ValidationError as exc:
-            raise ConfigError(f"invalid sensor assignment: {_first_error(exc)}") from exc
+        """Put sensor `address` on `athlete_id` at `placement` (the sensor that held that
+        place before is unassigned). Raises ConfigError for an invalid assignment."""
+        assignment = make_assignment(
+            address, kind, athlete_id, placement, rate_hz=rate_hz, label=label
+        )
         updated = {
             addr: a
             for addr, a in self._by_address.items()
@@ -166,7 +172,8 @@ class AssignmentStore:
             and not (a.athlete_id == assignment.athlete_id and a.placement == assignment.placement)
         }
         updated[assignment.address] = assignment
-        self._save(updated)
+        self._by_address = updated
+        self._changed()
         return assignment
 
     def unassign(self, address: str) -> bool:
@@ -174,66 +181,83 @@ class AssignmentStore:
         address = normalise_address(address)
         if address not in self._by_address:
             return False
-        self._save({k: v for k, v in self._by_address.items() if k != address})
+        self._by_address = {k: v for k, v in self._by_address.items() if k != address}
+        self._changed()
         return True
 
-    # -- file ------------------------------------------------------------------------------
-    def _load(self) -> None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise ConfigError(f"cannot read the gateway config {self.path}: {exc}") from exc
-        try:
-            data = _ConfigFile.model_validate(json.loads(text))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            detail = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
-            raise ConfigError(
-                f"the gateway config {self.path} is not valid ({detail}); fix it by hand or move "
-                "it away to start with no sensor assignments"
-            ) from exc
-        if data.version > CONFIG_FORMAT_VERSION:
-            raise ConfigError(
-                f"the gateway config {self.path} has format version {data.version}; "
-                "this WinkWatch reads up to version "
-                f"{CONFIG_FORMAT_VERSION}: upgrade WinkWatch"
-            )
+    def replace(self, assignments: Iterable[SensorAssignment], *, notify: bool = True) -> None:
+        """Replace every assignment (later ones win a clash of athlete and placement)."""
         by_address: dict[str, SensorAssignment] = {}
-        for assignment in data.sensors:
-            by_address[assignment.address] = assignment
+        for a in assignments:
+            by_address = {
+                addr: b
+                for addr, b in by_address.items()
+                if addr != a.address
+                and not (b.athlete_id == a.athlete_id and b.placement == a.placement)
+            }
+            by_address[a.address] = a
         self._by_address = by_address
+        if notify:
+            self._changed()
 
-    def _save(self, by_address: dict[str, SensorAssignment]) -> None:
-        data = _ConfigFile(sensors=sorted(by_address.values(), key=lambda a: a.address))
-        write_atomically(self.path, data.model_dump_json(indent=2) + "\n")
-        self._by_address = by_address
+    def on_change(self, listener: AssignmentsChanged) -> Callable[[], None]:
+        """Call `listener` after every change; returns the function that unregisters it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old or the new file, never a mix."""
+def make_assignment(
+    address: str,
+    kind: SensorKind | str,
+    athlete_id: str,
+    placement: Placement | str,
+    *,
+    rate_hz: int | None = None,
+    label: str = "",
+) -> SensorAssignment:
+    """A validated `SensorAssignment`; ConfigError says what is wrong."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        return SensorAssignment(
+            address=address,
+            kind=kind,
+            athlete_id=athlete_id,
+            placement=placement,
+            rate_hz=rate_hz,
+            label=label,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"invalid sensor assignment: {_first_error(exc)}") from exc
+
+
+def read_assignment_file(path: Path | str) -> list[SensorAssignment]:
+    """The assignments of a `gateway.json` written by an older WinkWatch ([] if there is
+    none). Nothing writes this file any more: the API imports it into its database once.
+    A file that cannot be read raises ConfigError saying where it is and how to fix it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
     except OSError as exc:
+        raise ConfigError(f"cannot read the gateway config {path}: {exc}") from exc
+    try:
+        data = _ConfigFile.model_validate(json.loads(text))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        detail = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
         raise ConfigError(
-            f"cannot write the gateway config {path}: {exc}; check the directory "
-            "exists and is writable, or set WINKWATCH_GATEWAY_CONFIG_FILE"
+            f"the gateway config {path} is not valid ({detail}); fix it by hand or move "
+            "it away to start with no sensor assignments"
         ) from exc
+    if data.version > CONFIG_FORMAT_VERSION:
+        raise ConfigError(
+            f"the gateway config {path} has format version {data.version}; "
+            f"this WinkWatch reads up to version {CONFIG_FORMAT_VERSION}: upgrade WinkWatch"
+        )
+    return list(data.sensors)
 
 
 def _first_error(exc: ValidationError) -> str:

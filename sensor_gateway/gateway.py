@@ -1,6 +1,6 @@
 """The live gateway: sources in, events out, raw samples to the sink.
 
-    gateway = Gateway(settings, AssignmentStore(settings.config_file), sink=storage_sink)
+    gateway = Gateway(settings, Assignments(from_the_database), sink=storage_sink)
     gateway.add_source(BleSource(...))        # or SimulatedSource / ReplaySource
     sub = gateway.bus.subscribe(athlete_id="alice")
     await gateway.run()                        # until gateway.request_stop() or cancelled
@@ -39,7 +39,7 @@ from sensor_gateway.athlete_pipeline import (
     AthletePipeline,
     default_analyzer_factory,
 )
-from sensor_gateway.config import AssignmentStore, GatewaySettings, SensorAssignment
+from sensor_gateway.config import Assignments, GatewaySettings, SensorAssignment
 from sensor_gateway.errors import SetError
 from sensor_gateway.events import (
     GatewayClock,
@@ -99,7 +99,7 @@ class Gateway:
     def __init__(
         self,
         settings: GatewaySettings,
-        assignments: AssignmentStore,
+        assignments: Assignments | None = None,
         *,
         sink: GatewaySink | None = None,
         bus: EventBus | None = None,
@@ -108,7 +108,7 @@ class Gateway:
     ) -> None:
         self.settings = settings
         self.registry = SensorRegistry(
-            assignments,
+            assignments if assignments is not None else Assignments(),
             default_rate_hz=settings.sample_rate_hz,
             max_latency_s=settings.max_latency_s,
         )
@@ -280,8 +280,8 @@ class Gateway:
 
     # -- sensors (called by the HTTP API / CLI) --------------------------------------------
     @property
-    def assignments(self) -> AssignmentStore:
-        """Who wears which sensor (persisted)."""
+    def assignments(self) -> Assignments:
+        """Who wears which sensor, as the owner of the assignments (the API) last said."""
         return self.registry.assignments
 
     def assign_sensor(
@@ -293,11 +293,16 @@ class Gateway:
         *,
         rate_hz: int | None = None,
     ) -> SensorAssignment:
-        """Assign (and persist) a sensor; takes effect with its next batch. Raises ConfigError."""
+        """Assign a sensor; takes effect at once (its next batch; a BLE source connects a
+        newly assigned sensor without a restart). Raises ConfigError."""
         return self.registry.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
 
     def unassign_sensor(self, address: str) -> bool:
         return self.registry.unassign(address)
+
+    def replace_assignments(self, assignments: list[SensorAssignment]) -> None:
+        """Replace every assignment at once (the database's, at start)."""
+        self.registry.replace(assignments)
 
     def sensors(self) -> list[SensorSnapshot]:
         """Every sensor seen or assigned, with its link state and counters."""

@@ -2,7 +2,7 @@
 
 `SensorRegistry` owns one `SensorState` per sensor address (created on first sight, or listed
 as assigned and not seen yet), keeps each state's assignment in step with the
-`AssignmentStore`, maps every batch's sample times to the gateway clock and decides which gaps
+`Assignments` (whatever changes them, the registry follows at once), maps every batch's sample times to the gateway clock and decides which gaps
 are reported (`sensor_gateway.gaps.GapTracker`). It publishes nothing: the `Gateway` turns
 what it returns into events. Called from the gateway's event-loop thread only.
 """
@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from sensor_gateway.clock import MappedBatch, SensorClockMapper
-from sensor_gateway.config import AssignmentStore, SensorAssignment
+from sensor_gateway.config import Assignments, SensorAssignment
 from sensor_gateway.events import Placement
 from sensor_gateway.gaps import Gap, GapTracker
 from sensor_gateway.samples import LinkState, SampleBatch, SensorKind, SensorStatus
@@ -69,12 +69,13 @@ class SensorRegistry:
     """Every sensor seen or assigned (see the module docstring)."""
 
     def __init__(
-        self, assignments: AssignmentStore, *, default_rate_hz: float, max_latency_s: float
+        self, assignments: Assignments, *, default_rate_hz: float, max_latency_s: float
     ) -> None:
         self.assignments = assignments
         self.default_rate_hz = default_rate_hz
         self.max_latency_s = max_latency_s
         self._sensors: dict[str, SensorState] = {}
+        assignments.on_change(self._refresh)
 
     # -- assignments -----------------------------------------------------------------------
     def assign(
@@ -86,15 +87,15 @@ class SensorRegistry:
         *,
         rate_hz: int | None = None,
     ) -> SensorAssignment:
-        """Assign (and persist) a sensor; takes effect with its next batch. Raises ConfigError."""
-        assignment = self.assignments.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
-        self._refresh()
-        return assignment
+        """Assign a sensor; takes effect with its next batch. Raises ConfigError."""
+        return self.assignments.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
 
     def unassign(self, address: str) -> bool:
-        removed = self.assignments.unassign(address)
-        self._refresh()
-        return removed
+        return self.assignments.unassign(address)
+
+    def replace(self, assignments: list[SensorAssignment]) -> None:
+        """Replace every assignment (e.g. with the database's at start)."""
+        self.assignments.replace(assignments)
 
     # -- what the sources report -----------------------------------------------------------
     def batch(self, batch: SampleBatch, n: int) -> BatchSeen:

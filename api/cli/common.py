@@ -30,16 +30,21 @@ def cli_settings() -> Settings:
         fail(str(exc))
 
 
-def open_cli_database() -> Database:
-    """The database of WINKWATCH_DATABASE_URL, said on stderr so nobody reads the wrong one."""
+def say_database(settings: Settings) -> None:
+    """Say on stderr which database a command uses, so nobody reads the wrong one."""
     from sqlalchemy.engine import make_url
 
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    typer.echo(f"database: {shown} (choose another with WINKWATCH_DATABASE_URL)", err=True)
+
+
+def open_cli_database() -> Database:
+    """The database of WINKWATCH_DATABASE_URL, said on stderr (`say_database`)."""
     from api.errors import StorageError
     from api.storage.db import open_database
 
     settings = cli_settings()
-    shown = make_url(settings.database_url).render_as_string(hide_password=True)
-    typer.echo(f"database: {shown} (choose another with WINKWATCH_DATABASE_URL)", err=True)
+    say_database(settings)
     try:
         return open_database(settings.database_url, settings.database_schema)
     except StorageError as exc:

@@ -25,8 +25,8 @@ def gateway_command(
     config: Path | None = typer.Option(
         None,
         "--config",
-        help="Sensor assignments file (default: gateway.json in the user config dir; "
-        "env WINKWATCH_GATEWAY_CONFIG_FILE).",
+        help="An old gateway.json whose sensor assignments are imported into the database "
+        "once (default: gateway.json in the user config dir; env WINKWATCH_GATEWAY_CONFIG_FILE).",
     ),
     simulate: int = typer.Option(
         0,
@@ -43,11 +43,12 @@ def gateway_command(
     assign: list[str] = typer.Option(
         [],
         "--assign",
-        help="Assign a sensor and remember it: ADDRESS,KIND,ATHLETE,PLACEMENT "
-        "(e.g. C4:7F:51:00:00:01,winkwatch,alice,sacrum). Repeatable.",
+        help="Assign a sensor in the database: ADDRESS,KIND,ATHLETE,PLACEMENT; ATHLETE is an "
+        "athlete id or name (a new name creates the athlete). E.g. "
+        "C4:7F:51:00:00:01,winkwatch,alice,sacrum. Repeatable.",
     ),
     list_sensors: bool = typer.Option(
-        False, "--list", help="Print the sensor assignments and exit."
+        False, "--list", help="Print this gateway's sensor assignments and exit."
     ),
     set_variant: str | None = typer.Option(
         None,
@@ -79,15 +80,17 @@ def gateway_command(
     quiet: bool = typer.Option(False, "--quiet", help="No live status line; log events only."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
 ) -> None:
-    """Run the live gateway: sensors in, reps and butt-wink events out (Ctrl-C stops it)."""
+    """Run the live gateway without the HTTP API: sensors in, reps and butt-wink events out,
+    stored in the database like `winkwatch serve` stores them (Ctrl-C stops it)."""
     import asyncio
     import logging
-    import tempfile
 
     from rich.console import Console
     from rich.logging import RichHandler
 
-    from sensor_gateway.config import AssignmentStore, GatewaySettings
+    from api.cli.common import cli_settings, say_database
+    from api.errors import WinkWatchError
+    from sensor_gateway.config import GatewaySettings
     from sensor_gateway.errors import GatewayError
 
     console = Console(stderr=True)
@@ -98,26 +101,33 @@ def gateway_command(
         handlers=[RichHandler(console=console, show_path=False)],
         force=True,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     overrides: dict[str, Any] = {}
     if idle_stop_s is not None:
         overrides["idle_stop_s"] = idle_stop_s
     if config is not None:
         overrides["config_file"] = config
-    elif simulate or replay is not None:
-        # Simulated/replayed sensors must not land in the user's real assignments.
-        overrides["config_file"] = Path(tempfile.mkdtemp(prefix="winkwatch-sim-")) / "gateway.json"
+    settings = cli_settings()
+    say_database(settings)
     try:
-        settings = GatewaySettings(**overrides)
-        store = AssignmentStore(settings.config_file)
+        gateway_settings = GatewaySettings(**overrides)
+        from api.runtime import build_runtime
+
+        server = build_runtime(
+            settings,
+            legacy_assignments=gateway_settings.config_file,
+            gateway_settings=gateway_settings,
+        )
         for spec in assign:
-            _assign_from_option(store, spec)
+            _assign_from_option(server, spec, console)
         if list_sensors:
-            _print_assignments(store, console)
+            _print_assignments(server, console)
+            server.sink.close()
+            server.database.dispose()
             return
         asyncio.run(
             _run_gateway(
-                settings,
-                store,
+                server,
                 console,
                 simulate=simulate,
                 replay=replay,
@@ -130,38 +140,69 @@ def gateway_command(
                 quiet=quiet,
             )
         )
-    except GatewayError as exc:
+    except (GatewayError, WinkWatchError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
     except KeyboardInterrupt:
         console.print("stopped")
 
 
-def _assign_from_option(store, spec: str) -> None:
+def _assign_from_option(server, spec: str, console) -> None:
+    from api import sensor_assignments
+    from api.storage import catalog
+    from api.vocab import Placement
+    from sensor_gateway.config import ble_address_problem
     from sensor_gateway.errors import ConfigError
+    from sensor_gateway.samples import SensorKind
 
     parts = [p.strip() for p in spec.split(",")]
     if len(parts) != 4:
         raise ConfigError(f"--assign {spec!r}: expected ADDRESS,KIND,ATHLETE,PLACEMENT")
-    store.assign(*parts)
+    address, kind_name, athlete, placement_name = parts
+    try:
+        kind, placement = SensorKind(kind_name), Placement(placement_name)
+    except ValueError as exc:
+        raise ConfigError(f"--assign {spec!r}: {exc}") from None
+    problem = ble_address_problem(address, kind)
+    if problem is not None:
+        raise ConfigError(f"--assign {spec!r}: {problem}")
+    with server.database.sessions.begin() as db:
+        athlete_id, created = sensor_assignments.athlete_for_key(db, athlete)
+        sensor = catalog.register_sensor(db, address.upper(), kind.value)
+        sensor_assignments.assign(db, sensor.id, athlete_id, placement, server.settings.gateway_id)
+    if created:
+        console.print(f"created athlete {athlete!r} (id {athlete_id})")
 
 
-def _print_assignments(store, console) -> None:
+def _print_assignments(server, console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Sensor assignments ({store.path})")
+    from api import sensor_assignments
+
+    names = _athlete_names(server)
+    with server.database.sessions() as db:
+        assignments = sensor_assignments.gateway_assignments(db, server.settings.gateway_id)
+    table = Table(title=f"Sensor assignments of gateway {server.settings.gateway_id}")
     for column in ("address", "kind", "athlete", "placement", "rate_hz"):
         table.add_column(column)
-    for a in store.all():
-        table.add_row(
-            a.address, a.kind.value, a.athlete_id, a.placement.value, str(a.rate_hz or "default")
-        )
+    for a in assignments:
+        who = f"{names.get(a.athlete_id, '?')} ({a.athlete_id})"
+        table.add_row(a.address, a.kind.value, who, a.placement.value, str(a.rate_hz or "default"))
     console.print(table)
 
 
+def _athlete_names(server) -> dict[str, str]:
+    """Athlete key (database id as a string) -> name, for readable logs."""
+    from sqlalchemy import select
+
+    from api.storage.models import Athlete
+
+    with server.database.sessions() as db:
+        return {str(i): name for i, name in db.execute(select(Athlete.id, Athlete.name))}
+
+
 async def _run_gateway(
-    settings,
-    store,
+    server,
     console,
     *,
     simulate,
@@ -177,35 +218,46 @@ async def _run_gateway(
     import asyncio
     import logging
 
+    from api.runtime import add_ble_source
     from sensor_gateway.errors import ConfigError
     from sensor_gateway.events import SetVariant
-    from sensor_gateway.gateway import Gateway
 
     log = logging.getLogger("winkwatch.gateway")
-    # No storage here: `winkwatch serve` runs the gateway with the database as its sink.
-    gateway = Gateway(settings, store)
+    gateway = server.gateway
     finite = False
-    if simulate:
-        finite = sets is not None
-        gateway.add_source(_simulated_source(gateway, store, simulate, sets, fast, seed, load_kg))
-    elif replay is not None:
-        finite = True
-        gateway.add_source(_replay_source(gateway, store, replay, fast, load_kg))
-    else:
-        gateway.add_source(_ble_source(store))
-        if set_variant is not None:
-            try:
-                variant = SetVariant(set_variant)
-            except ValueError:
+    try:
+        if simulate:
+            finite = sets is not None
+            _add_simulated(server, simulate, sets, fast, seed, load_kg)
+        elif replay is not None:
+            finite = True
+            _add_replay(server, replay, fast, load_kg)
+        else:
+            add_ble_source(server)
+            if not gateway.assignments.all():
                 raise ConfigError(
-                    f"--start-set {set_variant!r}: use one of "
-                    f"{', '.join(v.value for v in SetVariant)}"
-                ) from None
-            for athlete in store.athletes():
-                gateway.start_set(athlete, variant, load_kg)
-
-    printer = asyncio.create_task(_log_events(gateway, log))
-    status = None if quiet else asyncio.create_task(_status_line(gateway, console))
+                    f"no sensors assigned to this gateway ({server.settings.gateway_id}): add "
+                    "them with --assign ADDRESS,KIND,ATHLETE,PLACEMENT (find addresses with "
+                    "`winkwatch scan`) or from the dashboard's Sensors tab, or try "
+                    "`winkwatch gateway --simulate 2`"
+                )
+            if set_variant is not None:
+                try:
+                    variant = SetVariant(set_variant)
+                except ValueError:
+                    raise ConfigError(
+                        f"--start-set {set_variant!r}: use one of "
+                        f"{', '.join(v.value for v in SetVariant)}"
+                    ) from None
+                for athlete in gateway.assignments.athletes():
+                    gateway.start_set(athlete, variant, load_kg)
+    except BaseException:
+        server.sink.close()
+        server.database.dispose()
+        raise
+    names = _athlete_names(server)
+    printer = asyncio.create_task(_log_events(gateway, log, names))
+    status = None if quiet else asyncio.create_task(_status_line(gateway, console, names))
     if duration_s is not None:
         asyncio.get_running_loop().call_later(duration_s, gateway.request_stop)
     try:
@@ -215,6 +267,8 @@ async def _run_gateway(
         if status is not None:
             status.cancel()
             await asyncio.gather(status, return_exceptions=True)
+        server.sink.close()
+        server.database.dispose()
     stats = gateway.stats
     per_sample_us = 1e6 * stats.processing_s / max(stats.samples, 1)
     log.info(
@@ -226,42 +280,49 @@ async def _run_gateway(
     )
 
 
-def _simulated_source(gateway, store, count, sets, fast, seed, load_kg):
+def _add_simulated(server, count, sets, fast, seed, load_kg) -> None:
     import numpy as np
 
+    from api.runtime import add_simulation
     from fusion.simulator import random_spec
-    from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+    from sensor_gateway.sources.simulated import SimulatedAthlete
 
-    athletes = []
+    gateway = server.gateway
     rng = np.random.default_rng(seed)
-    for i in range(count):
-        athlete_id = f"sim{i + 1}"
+
+    def make_athlete(index: int, athlete_id: str) -> SimulatedAthlete:
         specs = [random_spec(rng) for _ in range(sets)] if sets is not None else None
-        athlete = SimulatedAthlete(
+        return SimulatedAthlete(
             athlete_id,
             sets=specs,
-            seed=seed * 1000 + i,
-            load_kg=load_kg if load_kg is not None else 60.0 + 10.0 * i,
+            seed=seed * 1000 + index,
+            load_kg=load_kg if load_kg is not None else 60.0 + 10.0 * index,
         )
-        store.assign(athlete.sacrum_address, "simulated", athlete_id, "sacrum")
-        store.assign(athlete.thigh_address, "simulated", athlete_id, "thigh")
-        athletes.append(athlete)
-    return SimulatedSource(
-        athletes,
+
+    add_simulation(
+        server,
+        [(f"sim{i + 1}", "simulated by `winkwatch gateway`") for i in range(count)],
         realtime=not fast,
-        on_set_start=lambda a, p: gateway.start_set(
-            a.athlete_id, a.variant, a.load_kg, now_s=p.first_received_s - 1e-3
+        make_athlete=make_athlete,
+        # on the source's clock (virtual with --fast): just before its first packet
+        hooks=(
+            lambda a, p: gateway.start_set(
+                a.athlete_id, a.variant, a.load_kg, now_s=p.first_received_s - 1e-3
+            ),
+            lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3),
         ),
-        on_set_end=lambda a, p: gateway.stop_set(a.athlete_id, now_s=p.last_received_s + 1e-3),
     )
 
 
-def _replay_source(gateway, store, directory: Path, fast: bool, load_kg):
+def _add_replay(server, directory: Path, fast: bool, load_kg) -> None:
+    from api.runtime import athletes_named, register_source_sensors
+    from api.vocab import Placement
     from sensor_gateway.errors import ConfigError
     from sensor_gateway.recording_csv import RecordingFormatError
+    from sensor_gateway.samples import SensorKind
     from sensor_gateway.sources.replay import ReplayedSensor, ReplaySource
 
-    athlete_id = directory.name or "replay"
+    gateway = server.gateway
     try:
         sensors = [
             ReplayedSensor.from_csv(f"REPLAY-{placement.upper()}", directory / f"{placement}.csv")
@@ -269,32 +330,30 @@ def _replay_source(gateway, store, directory: Path, fast: bool, load_kg):
         ]
     except RecordingFormatError as exc:
         raise ConfigError(f"cannot replay {directory}: {exc}") from exc
-    for sensor, placement in zip(sensors, ("sacrum", "thigh")):
-        store.assign(sensor.address, "replay", athlete_id, placement)
-    return ReplaySource(
-        sensors,
-        realtime=not fast,
-        on_start=lambda t: gateway.start_set(athlete_id, load_kg=load_kg, now_s=t),
-        on_end=lambda t: gateway.stop_set(athlete_id, now_s=t),
+    (athlete_id,) = athletes_named(
+        server.database, [(directory.name or "replay", f"replayed from {directory}")]
+    )
+    register_source_sensors(
+        gateway,
+        server.database,
+        {Placement.SACRUM: sensors[0].address, Placement.THIGH: sensors[1].address},
+        SensorKind.REPLAY,
+        athlete_id,
+        "replay",
+        server.settings.gateway_id,
+    )
+    key = str(athlete_id)
+    gateway.add_source(
+        ReplaySource(
+            sensors,
+            realtime=not fast,
+            on_start=lambda t: gateway.start_set(key, load_kg=load_kg, now_s=t),
+            on_end=lambda t: gateway.stop_set(key, now_s=t),
+        )
     )
 
 
-def _ble_source(store):
-    from sensor_gateway.errors import ConfigError
-
-    assignments = store.all()
-    if not assignments:
-        raise ConfigError(
-            f"no sensors assigned in {store.path}: add them with --assign "
-            "ADDRESS,KIND,ATHLETE,PLACEMENT (find addresses with `winkwatch scan`), "
-            "or try `winkwatch gateway --simulate 2`"
-        )
-    from sensor_gateway.ble import BleSensor, BleSource
-
-    return BleSource([BleSensor(a.address, a.kind, a.rate_hz) for a in assignments])
-
-
-async def _log_events(gateway, log) -> None:
+async def _log_events(gateway, log, names: dict[str, str]) -> None:
     """Readable log lines for the events that matter to a coach (not the live angles)."""
     from sensor_gateway.events import (
         Calibrated,
@@ -318,7 +377,7 @@ async def _log_events(gateway, log) -> None:
         ]
     )
     async for event in sub:
-        who = event.athlete_id or "-"
+        who = names.get(event.athlete_id, event.athlete_id) if event.athlete_id else "-"
         if isinstance(event, SetStarted):
             load = f"{event.set.load_kg:g} kg" if event.set.load_kg is not None else "no load"
             log.info("%s: set started (%s, %s)", who, event.set.variant.value, load)
@@ -363,7 +422,7 @@ async def _log_events(gateway, log) -> None:
             )
 
 
-async def _status_line(gateway, console) -> None:
+async def _status_line(gateway, console, names: dict[str, str]) -> None:
     """One refreshing line per athlete: set, reps, live angles; plus sensors and load."""
     import asyncio
     import time
@@ -393,7 +452,7 @@ async def _status_line(gateway, console) -> None:
             state = (
                 f"{info.variant.value} set, {gateway.rep_count(athlete)} reps" if info else "no set"
             )
-            lines.append(f"{athlete:>10}: {state:<24} {where}")
+            lines.append(f"{names.get(athlete, athlete):>10}: {state:<24} {where}")
         sensors = gateway.sensors()
         streaming = sum(1 for s in sensors if s.state.value == "streaming")
         wall = max(time.perf_counter() - started, 1e-9)
@@ -480,4 +539,7 @@ def scan_command(
             battery_text,
         )
     console.print(table)
-    console.print("Assign a sensor with: winkwatch gateway --assign ADDRESS,KIND,ATHLETE,PLACEMENT")
+    console.print(
+        "Pair a sensor from the dashboard's Sensors tab, or with: "
+        "winkwatch gateway --assign ADDRESS,KIND,ATHLETE,PLACEMENT"
+    )

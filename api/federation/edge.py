@@ -473,13 +473,13 @@ class EdgeForwarder:
         placement = Placement(command["placement"])
         address, kind = str(command["address"]), str(command["kind"])
 
-        def store() -> None:
+        def register() -> int:
             with self._db.sessions.begin() as db:
                 sensor = catalog.sensor_by_address(db, address) or catalog.register_sensor(
                     db, address, kind
                 )
-                catalog.assign_sensor(db, sensor.id, athlete_id, placement)
+                return sensor.id
 
-        await asyncio.to_thread(store)
-        self._service.assign_on_gateway(address, kind, athlete_id, placement)
+        sensor_id = await asyncio.to_thread(register)
+        await self._service.assign_sensor(sensor_id, athlete_id, placement)
         return {"address": address}

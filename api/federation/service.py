@@ -118,10 +118,27 @@ class CentralService(LiveService):
         await self._hub().command(row.gateway_id, "stop_set", set_key=row.set_key)
         await self._replicated_set(row.set_key, lambda r: r.status != SetStatus.RECORDING.value)
 
+    async def assign_sensor(
+        self, sensor_id: int, athlete_id: int | None, placement: Placement | None
+    ) -> Sensor:
+        """PUT /sensors/{id}/assignment: stored here, and sent to the gateway that last saw
+        the sensor (whose database then replicates it back)."""
+        sensor = await run_in_threadpool(self._store_central, sensor_id, athlete_id, placement)
+        await run_in_threadpool(
+            self.assign_on_gateway, sensor.address, sensor.kind, athlete_id, placement
+        )
+        return sensor
+
+    def _store_central(
+        self, sensor_id: int, athlete_id: int | None, placement: Placement | None
+    ) -> Sensor:
+        with self.database.sessions.begin() as db:
+            return catalog.assign_sensor(db, sensor_id, athlete_id, placement)
+
     def assign_on_gateway(
         self, address: str, kind: str, athlete_id: int | None, placement: Placement | None
     ) -> None:
-        """Called by PUT /sensors/{id}/assignment: tell the gateway that last saw the sensor."""
+        """Tell the gateway that last saw the sensor (blocking; call from a worker thread)."""
         gateway_id = self.gateway_of_sensor(address)
         if gateway_id is None or athlete_id is None or placement is None or self.hub is None:
             return

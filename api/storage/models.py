@@ -103,6 +103,9 @@ class Sensor(Base):
     )
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # The gateway that streams the sensor (the one it was assigned through); None: none yet.
+    # Several gateways may share a database: each connects only to its own sensors.
+    gateway_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class TrainingSession(Base):

@@ -23,11 +23,10 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from api.errors import WinkWatchError
+from api.errors import NotFoundError, WinkWatchError
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
@@ -63,16 +62,12 @@ class _OpenSet:
 
 
 def resolve_athlete_key(db: Session, athlete_key: str) -> int:
-    """Database id of the gateway's athlete key: a numeric key is an id; any other key names
-    an athlete (created on first use, e.g. simulated athletes of a config file)."""
+    """Database id of the gateway's athlete key, which is the id as a string (the gateway is
+    told its assignments from the database: api.sensor_assignments). Raises NotFoundError for
+    any other key: athletes are never created behind the coach's back."""
     if athlete_key.isdigit() and db.get(Athlete, int(athlete_key)) is not None:
         return int(athlete_key)
-    found = db.scalar(
-        select(Athlete.id).where(Athlete.name == athlete_key).order_by(Athlete.id).limit(1)
-    )
-    if found is not None:
-        return found
-    return catalog.create_athlete(db, athlete_key, notes="created by the gateway").id
+    raise NotFoundError("athlete", athlete_key)
 
 
 class DatabaseSink:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sensor_gateway.ble.bluez_presence import BlueZPresence, forget_bleak_bluez_state
@@ -32,53 +32,104 @@ class BleSensor:
 
 class BleSource:
     """`SampleSource` for BLE sensors: one process owns the adapter; one scan, one
-    connection attempt at a time, every sensor reconnecting by itself."""
+    connection attempt at a time, every sensor reconnecting by itself.
+
+    The sensor list may change while it runs (`set_sensors`): a sensor added is connected at
+    once, one removed is disconnected. With no sensor to stream it leaves the radio alone.
+    """
 
     def __init__(
         self,
-        sensors: Iterable[BleSensor | tuple[str, SensorKind | str]],
+        sensors: Iterable[BleSensor | tuple[str, SensorKind | str]] = (),
         *,
         timing: LinkTiming = LinkTiming(),
         adapter: str | None = None,
     ) -> None:
-        self.sensors = [_as_sensor(s) for s in sensors]
-        addresses = [s.address for s in self.sensors]
-        if len(set(addresses)) != len(addresses):
-            raise SensorConfigError(f"a sensor address is listed twice: {addresses}")
+        self.sensors = _checked(sensors)
         self.timing = timing
         self.adapter = adapter
         self.links: dict[str, SensorLink] = {}
+        self._link_tasks: dict[str, asyncio.Task[None]] = {}
+        self._streamed: dict[str, BleSensor] = {}  # what each link in `links` was made for
+        self._group: asyncio.TaskGroup | None = None
+        self._new_link: Callable[[BleSensor], SensorLink] | None = None
+        self._sensors_changed = asyncio.Event()
+        self._tracker: AdvertisementTracker | None = None
+
+    def set_sensors(self, sensors: Iterable[BleSensor | tuple[str, SensorKind | str]]) -> None:
+        """Stream these sensors from now on (call from the event loop's thread). Raises
+        SensorConfigError for an unknown kind, a rate it cannot do or an address listed twice."""
+        self.sensors = _checked(sensors)
+        self._sensors_changed.set()
+        if self._group is not None:  # else not streaming yet: run() starts with the new list
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        """Links for exactly `self.sensors`: new ones started, removed or changed ones ended."""
+        assert self._new_link is not None
+        wanted = {s.address: s for s in self.sensors}
+        for address, streamed in list(self._streamed.items()):
+            if wanted.get(address) != streamed:  # removed, or its kind or rate changed
+                self._link_tasks.pop(address).cancel()
+                del self.links[address], self._streamed[address]
+        for address, sensor in wanted.items():
+            if address not in self.links:
+                self._start_link(sensor, self._new_link(sensor))
 
     async def run(self, on_batch: BatchCallback, on_status: StatusCallback) -> None:
         """Stream until cancelled. Waits for BlueZ if it cannot be reached, and starts over
         (links reconnect, gaps reported) when bluetoothd restarts."""
+        while not self.sensors:  # nothing to stream: no scan, no BlueZ
+            self._sensors_changed.clear()
+            await self._sensors_changed.wait()
         connections = ConnectionManager()
         tracker = AdvertisementTracker(self.adapter)
-        self.links = {
-            s.address: SensorLink(
-                s.address,
-                get_protocol(s.kind),
-                s.rate_hz,
+
+        def new_link(sensor: BleSensor) -> SensorLink:
+            return SensorLink(
+                sensor.address,
+                get_protocol(sensor.kind),
+                sensor.rate_hz,
                 tracker=tracker,
                 connections=connections,
                 on_batch=on_batch,
                 on_status=on_status,
                 timing=self.timing,
             )
-            for s in self.sensors
-        }
+
+        self._streamed = {s.address: s for s in self.sensors}
+        self.links = {s.address: new_link(s) for s in self.sensors}
         presence = await BlueZPresence.connect()
         try:
             await self._start_scanning(tracker)
+            self._tracker = tracker
             async with asyncio.TaskGroup() as group:
-                for link in self.links.values():
-                    group.create_task(link.run(), name=f"ble-link-{link.address}")
+                self._group, self._new_link = group, new_link
+                for sensor in list(self._streamed.values()):
+                    self._start_link(sensor, self.links[sensor.address])
+                self._reconcile()  # the list may have changed while BlueZ was reached
                 if presence is not None:
                     group.create_task(self._follow_bluez(tracker, presence), name="bluez-presence")
+                group.create_task(self._keep_open(), name="ble-source-open")
         finally:
+            self._group = self._new_link = self._tracker = None
+            self._link_tasks.clear()
+            self._streamed.clear()
             if presence is not None:
                 presence.close()
             await tracker.stop()
+
+    def _start_link(self, sensor: BleSensor, link: SensorLink) -> None:
+        assert self._group is not None
+        self.links[sensor.address] = link
+        self._streamed[sensor.address] = sensor
+        self._link_tasks[link.address] = self._group.create_task(
+            link.run(), name=f"ble-link-{link.address}"
+        )
+
+    async def _keep_open(self) -> None:
+        """Keeps the task group open while every link has ended (sensors may be added)."""
+        await asyncio.Event().wait()
 
     async def _start_scanning(self, tracker: AdvertisementTracker) -> None:
         """Start the scan, retrying every BLUEZ_RETRY_S while BlueZ cannot be reached."""
@@ -114,6 +165,14 @@ class BleSource:
 
     def stats(self) -> dict[str, LinkStats]:
         return {address: link.stats for address, link in self.links.items()}
+
+
+def _checked(sensors: Iterable[BleSensor | tuple[str, SensorKind | str]]) -> list[BleSensor]:
+    checked = [_as_sensor(s) for s in sensors]
+    addresses = [s.address for s in checked]
+    if len(set(addresses)) != len(addresses):
+        raise SensorConfigError(f"a sensor address is listed twice: {addresses}")
+    return checked
 
 
 def _as_sensor(item: BleSensor | tuple[str, SensorKind | str]) -> BleSensor:

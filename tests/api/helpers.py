@@ -76,3 +76,16 @@ def raw_samples(info: SetInfo, placement: Placement, t_s: np.ndarray, seed: int 
         gyr_radps=rng.normal(0, 1, (n, 3)),
         received_s=np.asarray(t_s, dtype=float) + 0.01,
     )
+
+
+def athlete_key(database, name: str) -> str:
+    """The gateway's key of the athlete called `name` (its database id as a string), created
+    if none has that name: the sink stores sets only for athletes the database knows."""
+    from sqlalchemy import select
+
+    from api.storage import catalog
+    from api.storage.models import Athlete
+
+    with database.sessions.begin() as db:
+        found = db.scalar(select(Athlete.id).where(Athlete.name == name).limit(1))
+        return str(found if found is not None else catalog.create_athlete(db, name).id)

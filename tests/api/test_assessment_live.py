@@ -18,7 +18,7 @@ from api.settings import Settings
 from api.storage.recorder import DatabaseSink
 from api.vocab import TokenRole
 from fusion.simulator.assessment import clear_lifter, rep_onset_hip_flexion_deg, step_specs
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.events import Calibrated, QualityWarning, WinkOnset
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
@@ -36,7 +36,7 @@ def live(database, db_target, tmp_path):
     )
     sink = DatabaseSink(database, gateway_id=settings.gateway_id, start_thread=False)
     config = GatewaySettings(config_file=tmp_path / "gateway.json")
-    gateway = Gateway(config, AssignmentStore(config.config_file), sink=sink)
+    gateway = Gateway(config, Assignments(), sink=sink)
     with database.sessions.begin() as db:
         _, admin = create_token(db, "coach", TokenRole.ADMIN)
     sink.start()

@@ -106,17 +106,19 @@ def test_a_rep_is_in_the_database_before_it_is_published(database, tmp_path: Pat
     from api.storage.models import Rep
     from api.storage.recorder import DatabaseSink
     from fusion.simulator import SquatSetSpec
-    from sensor_gateway.config import AssignmentStore, GatewaySettings
+    from sensor_gateway.config import Assignments, GatewaySettings
     from sensor_gateway.events import RepCompleted
     from sensor_gateway.gateway import Gateway
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+    from tests.api.helpers import athlete_key
 
     sink = DatabaseSink(database, gateway_id="gw-test", commit_interval_s=1.0)
     settings = GatewaySettings(config_file=tmp_path / "gateway.json")
-    store = AssignmentStore(settings.config_file)
-    athlete = SimulatedAthlete("Ana", sets=[SquatSetSpec(reps=3, standing_end_s=1.5)], seed=3)
-    store.assign(athlete.sacrum_address, "simulated", "Ana", "sacrum")
-    store.assign(athlete.thigh_address, "simulated", "Ana", "thigh")
+    store = Assignments()
+    ana = athlete_key(database, "Ana")
+    athlete = SimulatedAthlete(ana, sets=[SquatSetSpec(reps=3, standing_end_s=1.5)], seed=3)
+    store.assign(athlete.sacrum_address, "simulated", ana, "sacrum")
+    store.assign(athlete.thigh_address, "simulated", ana, "thigh")
     gateway = Gateway(settings, store, sink=sink)
     gateway.add_source(
         SimulatedSource(
@@ -158,10 +160,10 @@ def test_ended_at_is_the_real_stop_time_and_recovery_uses_the_last_sample(databa
     from api.storage.recorder import DatabaseSink, recover_after_restart
     from api.vocab import Placement, SetStatus
     from sensor_gateway.events import SetStarted, SetStopped, StopReason
-    from tests.api.helpers import raw_samples, set_info
+    from tests.api.helpers import athlete_key, raw_samples, set_info
 
     sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
-    info = set_info("Ana", key="stopped", started_s=1000.0)
+    info = set_info(athlete_key(database, "Ana"), key="stopped", started_s=1000.0)
     common = dict(athlete_id=info.athlete_id, t_s=info.started_s, wall_utc=info.started_utc)
     sink.record_event(SetStarted(set=info, **common))
     stopped_utc = info.started_utc + timedelta(seconds=42.5)
@@ -176,9 +178,11 @@ def test_ended_at_is_the_real_stop_time_and_recovery_uses_the_last_sample(databa
         )
     )
     assert sink.flush()  # committed "now", long after 10:00:42.5 on 2026-03-01
-    crashed = set_info("Ben", key="crashed", started_s=2000.0)
+    crashed = set_info(athlete_key(database, "Ben"), key="crashed", started_s=2000.0)
     sink.record_event(
-        SetStarted(set=crashed, athlete_id="Ben", t_s=2000.0, wall_utc=crashed.started_utc)
+        SetStarted(
+            set=crashed, athlete_id=crashed.athlete_id, t_s=2000.0, wall_utc=crashed.started_utc
+        )
     )
     sink.write_samples(raw_samples(crashed, Placement.SACRUM, 2000.0 + np.arange(731) / 100))
     assert sink.flush()
@@ -205,11 +209,13 @@ def test_raw_samples_keep_what_the_sensor_sent(database) -> None:
     from api.storage.recorder import DatabaseSink
     from api.vocab import Placement
     from sensor_gateway.events import SetStarted
-    from tests.api.helpers import raw_samples, set_info
+    from tests.api.helpers import athlete_key, raw_samples, set_info
 
     sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
-    info = set_info("Ana", key="clock", started_s=1000.0)
-    sink.record_event(SetStarted(set=info, athlete_id="Ana", t_s=1000.0, wall_utc=info.started_utc))
+    info = set_info(athlete_key(database, "Ana"), key="clock", started_s=1000.0)
+    sink.record_event(
+        SetStarted(set=info, athlete_id=info.athlete_id, t_s=1000.0, wall_utc=info.started_utc)
+    )
     rng = np.random.default_rng(7)
     sent = []
     for packet in range(300):  # 4 samples per packet, sensor clock drifting by 80 ppm

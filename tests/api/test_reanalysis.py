@@ -19,7 +19,7 @@ from fusion.simulator import random_spec, simulate_set
 from sensor_gateway.events import RepCompleted, SetStarted, SetStopped, StopReason
 from sensor_gateway.samples import SensorKind
 from sensor_gateway.sink import RawSamples
-from tests.api.helpers import metrics, set_info
+from tests.api.helpers import athlete_key, metrics, set_info
 
 GATEWAY_START_S = 5000.0  # gateway clock at the set start: stored times are relative to it
 
@@ -30,7 +30,9 @@ def _record_simulated_set(database, seed: int, live_clock_error_s: float | None 
     With `live_clock_error_s`, the stored (live-mapped) times are off by that much and the
     sensors' own timestamps (drifting clocks) and receive times are stored too."""
     sim = simulate_set(random_spec(np.random.default_rng(1000 + seed)), seed=seed)
-    info = set_info("Ana", started_s=GATEWAY_START_S, key=f"sim{seed}", load_kg=100.0)
+    info = set_info(
+        athlete_key(database, "Ana"), started_s=GATEWAY_START_S, key=f"sim{seed}", load_kg=100.0
+    )
     common = dict(athlete_id=info.athlete_id, t_s=info.started_s, wall_utc=info.started_utc)
     sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
     sink.record_event(SetStarted(set=info, **common))

@@ -13,7 +13,7 @@ from api.storage.models import RawChunk
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement, SetStatus
 from sensor_gateway.events import Calibrated, RepCompleted, SetStarted, SetStopped, StopReason
-from tests.api.helpers import metrics, raw_samples, set_info
+from tests.api.helpers import athlete_key, metrics, raw_samples, set_info
 
 
 def _common(info):
@@ -22,7 +22,7 @@ def _common(info):
 
 def test_sink_stores_a_whole_set(database) -> None:
     sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
-    info = set_info("Ana", started_s=500.0)
+    info = set_info(athlete_key(database, "Ana"), started_s=500.0)
     sink.record_event(SetStarted(set=info, **_common(info)))
     t_all = 500.0 + np.arange(600) / 200.0
     sent = {Placement.SACRUM: [], Placement.THIGH: []}
@@ -67,7 +67,7 @@ def test_sink_stores_a_whole_set(database) -> None:
 
 def test_failed_flush_keeps_data_for_the_next_try(database, monkeypatch) -> None:
     sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
-    info = set_info("Ana")
+    info = set_info(athlete_key(database, "Ana"))
     sink.record_event(SetStarted(set=info, **_common(info)))
     sink.write_samples(raw_samples(info, Placement.THIGH, 1000.0 + np.arange(50) / 100.0))
     real_begin = database.sessions.begin

@@ -27,7 +27,7 @@ from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import Placement, SetStatus, SetVariant, TokenRole
 from sensor_gateway.config import ConfigError, load_or_create_gateway_id
 from sensor_gateway.events import SetStarted, SetStopped, StopReason
-from tests.api.helpers import raw_samples, set_info
+from tests.api.helpers import athlete_key, raw_samples, set_info
 
 
 def test_gateway_id_is_generated_once_and_kept(tmp_path, monkeypatch) -> None:
@@ -64,7 +64,7 @@ def _common(info):
 
 def test_restart_of_one_gateway_leaves_the_others_sets_alone(database, db_target) -> None:
     sink_a = DatabaseSink(database, gateway_id="pi-a", start_thread=False)
-    info = set_info("Ana", key="a1")
+    info = set_info(athlete_key(database, "Ana"), key="a1")
     sink_a.record_event(SetStarted(set=info, **_common(info)))
     assert sink_a.flush()
     # Gateway B (re)starts: the runtime builder's recovery step runs for B.
@@ -79,7 +79,7 @@ def test_restart_of_one_gateway_leaves_the_others_sets_alone(database, db_target
 def test_an_athlete_records_on_one_platform_at_a_time(database, db_target) -> None:
     """Gateway B may not take over a set gateway A is recording: 409 saying where it runs."""
     sink_a = DatabaseSink(database, gateway_id="pi-a", start_thread=False)
-    info = set_info("Ana", key="a1")
+    info = set_info(athlete_key(database, "Ana"), key="a1")
     sink_a.record_event(SetStarted(set=info, **_common(info)))
     assert sink_a.flush()
     with database.sessions() as db:
@@ -104,7 +104,7 @@ def test_an_athlete_records_on_one_platform_at_a_time(database, db_target) -> No
             db, set_a.athlete_id, SetVariant.BACK_SQUAT, gateway_id="pi-b", close_running=True
         )
     sink_b = DatabaseSink(database, gateway_id="pi-b", start_thread=False)
-    info_b = set_info("Ana", key="b1")
+    info_b = set_info(athlete_key(database, "Ana"), key="b1")
     sink_b.record_event(SetStarted(set=info_b, **_common(info_b)))
     sink_b.flush()
     with database.sessions() as db:
@@ -195,7 +195,7 @@ def test_gateways_starting_at_once_share_one_schema_and_one_sensor_row(db_target
 
 
 def test_a_live_gateway_refuses_an_athlete_recording_elsewhere(database, db_target, tmp_path):
-    from sensor_gateway.config import AssignmentStore, GatewaySettings
+    from sensor_gateway.config import Assignments, GatewaySettings
     from sensor_gateway.gateway import Gateway
 
     sink_a = DatabaseSink(database, gateway_id="pi-a", start_thread=False)
@@ -206,7 +206,7 @@ def test_a_live_gateway_refuses_an_athlete_recording_elsewhere(database, db_targ
     sink_a.record_event(SetStarted(set=info, **_common(info)))
     assert sink_a.flush()
     settings = GatewaySettings(config_file=tmp_path / "gateway.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     store.assign("C4:7F:51:00:00:01", "simulated", str(athlete_id), "sacrum")
     store.assign("C4:7F:51:00:00:02", "simulated", str(athlete_id), "thigh")
     sink_b = DatabaseSink(database, gateway_id="pi-b", start_thread=False)

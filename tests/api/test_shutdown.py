@@ -19,13 +19,27 @@ import websockets
 from api.storage import sets as set_store
 from api.storage.db import open_database
 from api.vocab import Placement, SetStatus
-from sensor_gateway.config import AssignmentStore
 from tests.api.test_live_server import _free_port, _tokens
 
 pytestmark = pytest.mark.slow
 STOP_LIMIT_S = 5.0
 START_TIMEOUT_S = 30.0
 QUIET_ATHLETE_ID = 999_999  # nobody: the stream stays silent
+
+
+def _assign_in_database(
+    tmp_path: Path, address: str, kind: str, placement: str, gateway_id: str
+) -> None:
+    """A sensor assigned to this gateway in the database (the one source of truth)."""
+    from api import sensor_assignments
+    from api.storage import catalog
+
+    database = open_database(f"sqlite:///{tmp_path / 'ww.db'}")
+    with database.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Ana")
+        sensor = catalog.register_sensor(db, address, kind)
+        sensor_assignments.assign(db, sensor.id, athlete.id, Placement(placement), gateway_id)
+    database.dispose()
 
 
 def _serve(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None):
@@ -142,9 +156,7 @@ def bus_without_bluez():
 def test_ctrl_c_with_a_ble_sensor_and_no_bluez_stops_within_5_s(
     tmp_path: Path, bus_without_bluez: str
 ) -> None:
-    AssignmentStore(tmp_path / "gateway.json").assign(
-        "D0:0D:00:00:00:01", "witmotion", "1", "thigh"
-    )
+    _assign_in_database(tmp_path, "D0:0D:00:00:00:01", "witmotion", "thigh", "stop-test")
     no_bluez = {"DBUS_SYSTEM_BUS_ADDRESS": bus_without_bluez}
     process, port, _, headers = _serve(tmp_path, "--log-level", "warning", env_extra=no_bluez)
     try:

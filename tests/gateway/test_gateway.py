@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fusion.simulator import SquatSetSpec
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.errors import SetError
 from sensor_gateway.events import (
     LiveAngles,
@@ -33,7 +33,7 @@ CLEAN_SPEC = SquatSetSpec(reps=3, wink_deg=0.0, standing_end_s=1.5)
 
 def _gateway(tmp_path, athletes, *, idle_stop_s=120.0, hooks=True, encoding="none", sink=None):
     settings = GatewaySettings(config_file=tmp_path / "gateway.json", idle_stop_s=idle_stop_s)
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     for athlete in athletes:
         store.assign(athlete.sacrum_address, "simulated", athlete.athlete_id, "sacrum")
         store.assign(athlete.thigh_address, "simulated", athlete.athlete_id, "thigh")
@@ -282,7 +282,7 @@ def test_the_athletes_baseline_sets_the_live_threshold(tmp_path):
     noisy = PersonalBaseline(centre_deg=11.0, spread_deg=1.0, reps=9)
     athlete = SimulatedAthlete("cara", sets=[WINK_SPEC], seed=13)
     settings = GatewaySettings(config_file=tmp_path / "gateway.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     store.assign(athlete.sacrum_address, "simulated", athlete.athlete_id, "sacrum")
     store.assign(athlete.thigh_address, "simulated", athlete.athlete_id, "thigh")
     gateway = Gateway(settings, store, sink=MemorySink())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.events import Placement, RepCompleted
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.recording_csv import RecordingFormatError, write_recording_csv
@@ -111,7 +111,7 @@ def _write_set(tmp_path, seed=21):
 def test_replay_of_recorded_csvs_gives_the_reps(tmp_path):
     sim = _write_set(tmp_path)
     settings = GatewaySettings(config_file=tmp_path / "g.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     store.assign("REC-SACRUM", "replay", "gus", "sacrum")
     store.assign("REC-THIGH", "replay", "gus", "thigh")
     sink = MemorySink()

@@ -54,9 +54,7 @@ def get_sensor(sensor_id: IdPath, db: DbDep, _: Reader):
 
 
 @router.put("/{sensor_id}/assignment", response_model=SensorPublic)
-def assign_sensor(sensor_id: IdPath, body: SensorAssign, service: ServiceDep, db: DbDep, _: Admin):
-    """Put the sensor on an athlete's sacrum or thigh (the one there before is unassigned)."""
-    sensor = catalog.assign_sensor(db, sensor_id, body.athlete_id, body.placement)
-    db.flush()  # the database accepted it: now tell the gateway (which raises 409 if it cannot)
-    service.assign_on_gateway(sensor.address, sensor.kind, body.athlete_id, body.placement)
-    return sensor
+async def assign_sensor(sensor_id: IdPath, body: SensorAssign, service: ServiceDep, _: Admin):
+    """Put the sensor on an athlete's sacrum or thigh (the one there before is unassigned),
+    or unassign it (both null). Stored, then in effect at once on the running gateway."""
+    return await service.assign_sensor(sensor_id, body.athlete_id, body.placement)
