@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from api.vocab import STEP_LABELS, VALUE_WORDS, VERDICT_LABELS
 from fusion.assessment import AssessmentReport
 from fusion.assessment.prescription import SEAT_BELOW_HIP_CM, SHANK_LEAN_RATIO
 
@@ -30,27 +31,6 @@ STEP_COLORS = {
     "post_stretch": "#17becf",
     "loaded": "#d62728",
     "box": "#7f7f7f",
-}
-STEP_LABELS = {
-    "baseline": "Baseline squat",
-    "rock_back": "Quadruped rock-back",
-    "goblet": "Goblet squat",
-    "supported": "Supported squat",
-    "post_stretch": "Squat after stretching",
-    "loaded": "Loaded squat",
-    "box": "Box squat",
-}
-VERDICT_LABELS = {
-    "structural": "Hip structure (bony range limit)",
-    "soft_tissue": "Soft tissue (tightness that stretching changes)",
-    "stability": "Stability (better with a weight in front or a support)",
-    "motor_control": "Motor control (range exists, depth needs practice)",
-}
-VALUE_WORDS = {
-    "yes": "Yes",
-    "no": "No",
-    "inconclusive": "Inconclusive",
-    "not_tested": "Not tested",
 }
 
 

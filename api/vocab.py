@@ -8,6 +8,9 @@ from sensor_gateway.events import Placement, SetVariant
 
 __all__ = [
     "SET_VARIANT_LABELS",
+    "STEP_LABELS",
+    "VALUE_WORDS",
+    "VERDICT_LABELS",
     "Placement",
     "RepSource",
     "SetStatus",
@@ -53,3 +56,27 @@ class StepKind(str, Enum):
     POST_STRETCH = "post_stretch"
     LOADED = "loaded"
     BOX = "box"
+
+
+# How the report and the dashboard name the steps, the verdict's fields and its values.
+STEP_LABELS = {
+    "baseline": "Baseline squat",
+    "rock_back": "Quadruped rock-back",
+    "goblet": "Goblet squat",
+    "supported": "Supported squat",
+    "post_stretch": "Squat after stretching",
+    "loaded": "Loaded squat",
+    "box": "Box squat",
+}
+VERDICT_LABELS = {
+    "structural": "Hip structure (bony range limit)",
+    "soft_tissue": "Soft tissue (tightness that stretching changes)",
+    "stability": "Stability (better with a weight in front or a support)",
+    "motor_control": "Motor control (range exists, depth needs practice)",
+}
+VALUE_WORDS = {
+    "yes": "Yes",
+    "no": "No",
+    "inconclusive": "Inconclusive",
+    "not_tested": "Not tested",
+}

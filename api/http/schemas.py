@@ -304,6 +304,9 @@ class Vocabulary(BaseModel):
     set_statuses: list[Term]
     sensor_kinds: list[Term]
     link_states: list[Term]
+    step_kinds: list[Term] = Field(description="assessment steps, in the battery's order")
+    verdict_fields: list[Term] = Field(description="possible causes an assessment weighs")
+    verdict_values: list[Term]
 
 
 class ErrorBody(BaseModel):
@@ -330,6 +333,11 @@ class AssessmentPublic(BaseModel):
     calibrated: bool = Field(description="the baseline's calibration is stored and reused")
     steps: dict[str, int] = Field(description="step kind -> id of its latest finished set")
     instructions: dict[str, str]
+    report: dict[str, Any] | None = Field(
+        None,
+        description="the report as last computed (GET /assessments/{id}/report stores it), "
+        "without history; None until then. Steps recorded since are not in it.",
+    )
 
 
 class StepStart(BaseModel):

@@ -62,6 +62,7 @@ def test_whole_assessment_over_the_api(api, lifter_steps) -> None:
     athlete_id = api.post("/athletes", json={"name": "Ana"}).json()["id"]
     first = _run_assessment(api, athlete_id, texts, femur_cm=44.0, shank_cm=47.0)
     assert api.get(f"/athletes/{athlete_id}").json()["femur_cm"] == 44.0
+    assert api.get(f"/assessments/{first}").json()["report"] is None  # not computed yet
     report = api.get(f"/assessments/{first}/report")
     assert report.status_code == 200, report.text
     body = report.json()
@@ -90,6 +91,13 @@ def test_whole_assessment_over_the_api(api, lifter_steps) -> None:
     assert "History" in api.get(f"/assessments/{second}/report.html").text
     listed = api.get("/assessments", params={"athlete_id": athlete_id}).json()
     assert [a["id"] for a in listed] == [second, first]
+    # Each as last reported (the dashboard shows them side by side without analysing again).
+    assert listed[1]["report"]["verdict"] == verdict
+    assert listed[1]["report"]["steps"] == body["steps"]
+    assert set(listed[0]["report"]["steps"]) == {"baseline", "goblet"}
+    assert "baseline_onsets_hip_flexion_deg" not in listed[0]["report"]
+    disposition = api.get(f"/assessments/{first}/report.pdf").headers["content-disposition"]
+    assert disposition == f'inline; filename="winkwatch-assessment-{first}.pdf"'
 
 
 def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> None:

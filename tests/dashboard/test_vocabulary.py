@@ -12,6 +12,7 @@ from api.dashboard import STATIC_DIR
 from api.http import create_app
 from api.settings import Settings
 from api.vocab import SET_VARIANT_LABELS, Placement, SetVariant, TokenRole
+from fusion.assessment import VERDICT_FIELDS, VERDICT_VALUES
 from sensor_gateway.samples import LinkState
 
 
@@ -34,6 +35,10 @@ def test_every_variant_is_served_with_its_label_in_order(client) -> None:
     assert [t["value"] for t in body["placements"]] == [p.value for p in Placement]
     assert [t["value"] for t in body["link_states"]] == [s.value for s in LinkState]
     assert body["set_variants"][-1]["label"] == "Quadruped rock-back"
+    # The assessment's steps in the battery's order (the guided assessment walks them so).
+    assert [t["value"] for t in body["step_kinds"]][:2] == ["baseline", "rock_back"]
+    assert {t["value"] for t in body["verdict_fields"]} == set(VERDICT_FIELDS)
+    assert [t["value"] for t in body["verdict_values"]] == list(VERDICT_VALUES)
 
 
 def test_the_vocabulary_needs_a_token(client) -> None:

@@ -1,6 +1,7 @@
 // WinkWatch phone dashboard: sign in with a token, then one view per tab (live.js, sets.js,
 // history.js, sensors.js) over the shared state (state.js); rep detail (rep-detail.js) opens
 // from any rep table. Vocabularies come from the API (vocabulary.js).
+import { leaveAssessment, renderAssessment } from "./assessment.js";
 import { showSoundHint, unlockAudio, wireCueToggles } from "./cue.js";
 import { escapeHtml } from "./format.js";
 import { allPages } from "./http.js";
@@ -71,7 +72,11 @@ async function selectAthlete(athleteId) {
 }
 
 // ---------------------------------------------------------------- tabs and wiring
+// Views that render themselves into their (empty) section: shown, and told when left.
+const VIEWS = { assess: { show: renderAssessment, leave: leaveAssessment } };
+
 function showTab(tab) {
+  if (state.tab !== tab && VIEWS[state.tab]) VIEWS[state.tab].leave();
   state.tab = tab;
   document.querySelectorAll(".tabs button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === tab)));
   document.querySelectorAll(".tab").forEach((section) => { section.hidden = section.id !== `tab-${tab}`; });
@@ -81,6 +86,7 @@ function showTab(tab) {
   if (tab === "sets") renderSets();
   if (tab === "history") renderHistory().catch((error) => { $("history-legend").textContent = error.message; });
   if (tab === "sensors") { renderSensors(); state.sensorTimer = setInterval(renderSensors, SENSOR_REFRESH_MS); }
+  if (VIEWS[tab]) VIEWS[tab].show();
 }
 
 function wire() {

@@ -74,7 +74,8 @@ function path(ctx, xs, ys, sx, sy, color, width, dots, labels, dash) {
 }
 
 // opts: {x: [...], series: [{y: [...], color, dots}], xRange, yRange, xLabel, yLabel,
-//        spans: [{from, to, color}], marks: [{x, color, label}]}
+//        spans: [{from, to, color}], marks: [{x, color, label}], emptyText}
+// `emptyText`: why there is nothing to draw, written across the chart (an empty chart says why).
 export function lineChart(canvas, opts) {
   const { ctx, width, height } = setup(canvas);
   const box = { left: PAD.left, top: PAD.top, width: width - PAD.left - PAD.right, height: height - PAD.top - PAD.bottom };
@@ -93,6 +94,24 @@ export function lineChart(canvas, opts) {
     ctx.setLineDash([]);
     if (mark.label) { ctx.textAlign = "left"; ctx.textBaseline = "top"; ctx.fillText(mark.label, sx(mark.x) + 3, box.top + 12); }
   }
+  ctx.restore();
+  if (opts.emptyText) writeAcross(ctx, box, opts.emptyText);
+  canvas.dataset.empty = opts.emptyText || "";  // what the chart says, for tests and screen readers
+  canvas.setAttribute("aria-description", opts.emptyText || "");
+}
+
+// Centred text, wrapped to the box's width.
+function writeAcross(ctx, box, text) {
+  ctx.save();
+  ctx.font = "13px system-ui, sans-serif"; ctx.fillStyle = TEXT; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+  const lines = [];
+  for (const word of text.split(" ")) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && ctx.measureText(`${last} ${word}`).width <= box.width - 16) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  const middle = box.top + box.height / 2, step = 17;
+  lines.forEach((line, i) => ctx.fillText(line, box.left + box.width / 2, middle + (i - (lines.length - 1) / 2) * step));
   ctx.restore();
 }
 

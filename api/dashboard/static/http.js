@@ -37,3 +37,22 @@ export function permissionMessage(error) {
     ? "This token is read-only. Start and stop sets with an admin token (winkwatch token create NAME --role admin)."
     : error.message;
 }
+
+// A file from the API (it needs the token in a header): its blob and the name the server gives it.
+export async function fetchFile(path, fallbackName = "export") {
+  const response = await api(path, { raw: true });
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const name = (disposition.match(/filename="([^"]+)"/) || [null, fallbackName])[1];
+  return { blob: await response.blob(), name };
+}
+
+// Hand a file from the API to the browser as a download.
+export async function saveFile(path, fallbackName) {
+  const { blob, name } = await fetchFile(path, fallbackName);
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url; link.download = name;
+  document.body.appendChild(link); link.click(); link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  return name;
+}

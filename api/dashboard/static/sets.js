@@ -1,6 +1,6 @@
 // The Sets view: the athlete's sets, one set's reps, summary, findings and exports.
 import { escapeHtml, findingsHtml, kg } from "./format.js";
-import { allPages, api } from "./http.js";
+import { allPages, saveFile } from "./http.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
 import { $, state } from "./state.js";
 import { variantLabel } from "./vocabulary.js";
@@ -35,14 +35,7 @@ async function openSet(set) {
 // Exports need the token in a header, so they are fetched and handed to the browser as a file.
 async function download(anchor) {
   try {
-    const response = await api(anchor.getAttribute("href"), { raw: true });
-    const disposition = response.headers.get("Content-Disposition") || "";
-    const name = (disposition.match(/filename="([^"]+)"/) || [null, "export"])[1];
-    const url = URL.createObjectURL(await response.blob());
-    const link = document.createElement("a");
-    link.href = url; link.download = name;
-    document.body.appendChild(link); link.click(); link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    await saveFile(anchor.getAttribute("href"));
   } catch (error) {
     $("set-findings").innerHTML = `<li class="error">Export failed: ${escapeHtml(error.message)}</li>`;
   }

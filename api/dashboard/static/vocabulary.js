@@ -11,6 +11,14 @@ export async function loadVocabulary() {
 
 export const setVariants = () => vocabulary.set_variants;
 
+// Any vocabulary by its name (step_kinds, verdict_fields, verdict_values, ...), in the API's order.
+export const terms = (name) => vocabulary[name] || [];
+
+export function termLabel(name, value) {
+  const found = terms(name).find((t) => t.value === value);
+  return found ? found.label : value;
+}
+
 export function variantLabel(value) {
   const found = vocabulary.set_variants.find((v) => v.value === value);
   return found ? found.label : value;

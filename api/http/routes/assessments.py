@@ -3,11 +3,14 @@ and fetch the report as JSON, a printable HTML page, PNG or PDF."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from api.assessments import (
+    BASELINE_ONSETS_KEY,
     STEP_VARIANTS,
     assessment_calibration,
     compute_report,
@@ -36,6 +39,9 @@ def _public(db, row) -> AssessmentPublic:
     from fusion.assessment import INSTRUCTIONS
 
     steps = store.step_sets(db, row.id)
+    report = None if row.report_json is None else json.loads(row.report_json)
+    if report is not None:
+        report.pop(BASELINE_ONSETS_KEY, None)
     return AssessmentPublic(
         id=row.id,
         athlete_id=row.athlete_id,
@@ -44,6 +50,7 @@ def _public(db, row) -> AssessmentPublic:
         calibrated=row.calibration_json is not None,
         steps={kind: s.id for kind, s in steps.items()},
         instructions=INSTRUCTIONS,
+        report=report,
     )
 
 
@@ -128,6 +135,12 @@ def import_recorded_step(
         return set_public(set_store.get_set(db, set_id))
 
 
+def _file_name(assessment_id: int, extension: str) -> dict[str, str]:
+    """Shown inline, saved (download, share) under a name that says what it is."""
+    name = f"winkwatch-assessment-{assessment_id}.{extension}"
+    return {"Content-Disposition": f'inline; filename="{name}"'}
+
+
 @router.get("/{assessment_id}/report")
 def report_json(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> dict:
     """The report: the `winkwatch assess` JSON plus problems and history."""
@@ -140,7 +153,10 @@ def report_html(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> HTML
 
     computed = compute_report(database, assessment_id)
     title = f"WinkWatch assessment #{assessment_id}: {computed.athlete_name}"
-    return HTMLResponse(render_html(computed.report, title=title, history=computed.history))
+    return HTMLResponse(
+        render_html(computed.report, title=title, history=computed.history),
+        headers=_file_name(assessment_id, "html"),
+    )
 
 
 @router.get("/{assessment_id}/report.png", response_class=Response)
@@ -148,7 +164,9 @@ def report_png(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Respo
     from api.assessment_report import render_image
 
     return Response(
-        render_image(compute_report(database, assessment_id).report, "png"), media_type="image/png"
+        render_image(compute_report(database, assessment_id).report, "png"),
+        media_type="image/png",
+        headers=_file_name(assessment_id, "png"),
     )
 
 
@@ -159,4 +177,5 @@ def report_pdf(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Respo
     return Response(
         render_image(compute_report(database, assessment_id).report, "pdf"),
         media_type="application/pdf",
+        headers=_file_name(assessment_id, "pdf"),
     )

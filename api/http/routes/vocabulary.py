@@ -6,7 +6,16 @@ from fastapi import APIRouter
 
 from api.http.deps import Reader
 from api.http.schemas import Term, Vocabulary
-from api.vocab import SET_VARIANT_LABELS, Placement, SetStatus, SetVariant
+from api.vocab import (
+    SET_VARIANT_LABELS,
+    STEP_LABELS,
+    VALUE_WORDS,
+    VERDICT_LABELS,
+    Placement,
+    SetStatus,
+    SetVariant,
+    StepKind,
+)
 from sensor_gateway.samples import LinkState, SensorKind
 
 router = APIRouter(tags=["vocabulary"])
@@ -21,4 +30,7 @@ def vocabulary(_: Reader) -> Vocabulary:
         set_statuses=[Term(value=s.value, label=s.value) for s in SetStatus],
         sensor_kinds=[Term(value=k.value, label=k.value.replace("_", " ")) for k in SensorKind],
         link_states=[Term(value=s.value, label=s.value) for s in LinkState],
+        step_kinds=[Term(value=k.value, label=STEP_LABELS[k.value]) for k in StepKind],
+        verdict_fields=[Term(value=k, label=v) for k, v in VERDICT_LABELS.items()],
+        verdict_values=[Term(value=k, label=v) for k, v in VALUE_WORDS.items()],
     )
