@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from api.auth import create_token
-from api.demo_scenario import build_demo_server, demo_settings
+from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
 from api.runtime import http_server, register_simulated_sensors, serve
 from api.storage import catalog
 from api.vocab import TokenRole
@@ -288,3 +288,59 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
     )
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=str(tmp_path / "assess_desktop_report.png"), full_page=True)
+
+
+def _card(page, server, name: str):
+    return page.locator(f"#gym-cards [data-athlete='{server['athletes'][name]}']")
+
+
+def test_gym_view_shows_every_athlete_recording(page, coach_server, tmp_path) -> None:
+    server = coach_server
+    _sign_in(page, server, "Alex (clean)")
+    page.click("button[data-tab=gym]")
+    alex, sam = _card(page, server, "Alex (clean)"), _card(page, server, "Sam (winks under load)")
+    alex.wait_for(timeout=30_000)
+    sam.wait_for(timeout=30_000)
+    assert "Back squat" in alex.inner_text() or "Goblet squat" in alex.inner_text()
+    # Both athletes' angles move on their own cards (one stream for the whole gym).
+    seen = {"alex": set(), "sam": set()}
+    for _ in range(60):
+        seen["alex"].add(alex.locator("[data-angle=thigh]").inner_text())
+        seen["sam"].add(sam.locator("[data-angle=thigh]").inner_text())
+        if min(len(v) for v in seen.values()) > 3:
+            break
+        page.wait_for_timeout(150)
+    assert min(len(v) for v in seen.values()) > 3, seen
+    # Sam winks under load from about the demo's known onset; Alex never winks.
+    page.wait_for_function(
+        f"""() => {{
+        const card = document.querySelector("#gym-cards [data-athlete='{server["athletes"]["Sam (winks under load)"]}']");
+        return card && Number(card.querySelector('[data-winks]').dataset.winks) >= 1;
+    }}""",
+        timeout=60_000,
+    )
+    page.screenshot(path=str(tmp_path / "gym_phone.png"), full_page=True)
+    last = sam.locator(".gym-last").inner_text()
+    if "from" in last:  # the last rep winked: its onset is the demo's answer
+        onset = float(re.search(r"from (-?[\d.]+)°", last).group(1))
+        assert abs(onset - SAM_ONSET_DEPTH_DEG) < 12.0, last
+    alert = sam.locator(".gym-alert")
+    if alert.count():
+        onset = float(re.search(r"from (-?[\d.]+)°", alert.inner_text()).group(1))
+        assert abs(onset - SAM_ONSET_DEPTH_DEG) < 12.0, alert.inner_text()
+    assert alex.locator("[data-winks]").get_attribute("data-winks") == "0"
+    # The reps on Alex's card are the set's stored reps, at the simulated depth (~100 deg).
+    page.wait_for_function(
+        f"""() => Number(document.querySelector("#gym-cards [data-athlete='{server["athletes"]["Alex (clean)"]}'] [data-reps]").textContent) >= 1""",
+        timeout=30_000,
+    )
+    depth = float(re.search(r"(-?[\d.]+)° deep", alex.locator(".gym-last").inner_text()).group(1))
+    assert 90.0 < depth < 110.0, depth
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=str(tmp_path / "gym_desktop.png"), full_page=True)
+    # A tap opens that athlete's Live view.
+    sam.click()
+    assert page.locator("#athlete").input_value() == str(
+        server["athletes"]["Sam (winks under load)"]
+    )
+    assert page.is_visible("#tab-live")

@@ -4,6 +4,7 @@
 import { leaveAssessment, renderAssessment } from "./assessment.js";
 import { showSoundHint, unlockAudio, wireCueToggles } from "./cue.js";
 import { escapeHtml } from "./format.js";
+import { leaveGym, showGym } from "./gym.js";
 import { allPages } from "./http.js";
 import { renderHistory } from "./history.js";
 import { disconnect, drawLive, followAthlete, renderSetState, wireLive } from "./live.js";
@@ -73,7 +74,10 @@ async function selectAthlete(athleteId) {
 
 // ---------------------------------------------------------------- tabs and wiring
 // Views that render themselves into their (empty) section: shown, and told when left.
-const VIEWS = { assess: { show: renderAssessment, leave: leaveAssessment } };
+const VIEWS = {
+  assess: { show: renderAssessment, leave: leaveAssessment },
+  gym: { show: showGym, leave: leaveGym },
+};
 
 function showTab(tab) {
   if (state.tab !== tab && VIEWS[state.tab]) VIEWS[state.tab].leave();
