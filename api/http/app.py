@@ -90,6 +90,7 @@ def create_app(
     from api.http.routes import (
         assessments,
         athletes,
+        explanations,
         exports,
         health,
         live,
@@ -104,6 +105,7 @@ def create_app(
         health,
         vocabulary,
         athletes,
+        explanations,
         sensors,
         sessions,
         sets,

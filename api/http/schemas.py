@@ -349,3 +349,28 @@ class StepImport(BaseModel):
     sacrum_csv: Annotated[str, StringConstraints(max_length=50_000_000)]
     thigh_csv: Annotated[str, StringConstraints(max_length=50_000_000)]
     load_kg: LoadKg | None = None
+
+
+class ExplanationPublic(BaseModel):
+    key: str
+    label: str
+    text: str = Field(
+        description="what the athlete's dashboard shows: their own text or the default"
+    )
+    default_text: str
+    custom: bool = Field(description="an admin wrote this athlete's text")
+    shown: bool
+
+
+class ExplanationsPublic(BaseModel):
+    athlete_id: int
+    threshold_deg: float = Field(description="the wink threshold in use for this athlete (deg)")
+    threshold_source: str
+    items: list[ExplanationPublic]
+
+
+class ExplanationUpdate(BaseModel):
+    text: str | None = Field(
+        None, max_length=1000, description="the athlete's own text; null or empty: the default"
+    )
+    shown: bool = True

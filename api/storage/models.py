@@ -361,3 +361,18 @@ class SensorStatus(Base):
     drift_ppm: Mapped[float] = mapped_column(Float, default=0.0)
     last_received_s: Mapped[float] = mapped_column(Float, default=0.0)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class AthleteExplanation(Base):
+    """An admin's change to one explanation (api.explanations) for one athlete: their own
+    text (None: the default text) and whether it is shown at all."""
+
+    __tablename__ = "athlete_explanations"
+
+    athlete_id: Mapped[int] = mapped_column(
+        ForeignKey("athletes.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    shown: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)

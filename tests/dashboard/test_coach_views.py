@@ -344,3 +344,118 @@ def test_gym_view_shows_every_athlete_recording(page, coach_server, tmp_path) ->
         server["athletes"]["Sam (winks under load)"]
     )
     assert page.is_visible("#tab-live")
+
+
+def _api(server):
+    import httpx
+
+    return httpx.Client(
+        base_url=server["url"], headers={"Authorization": f"Bearer {server['admin']}"}, timeout=60
+    )
+
+
+def test_numbers_explained_previous_set_empty_charts_and_two_sets_compared(
+    page, coach_server, tmp_path
+) -> None:
+    server = coach_server
+    sam, alex = server["athletes"]["Sam (winks under load)"], server["athletes"]["Alex (clean)"]
+    with _api(server) as client:
+        eve = client.post("/athletes", json={"name": "Eve (new)"}).json()["id"]
+    _sign_in(page, server, "Sam (winks under load)")
+    # Every number explains itself: what 0 and 90 deg thigh mean, the sign of the tilt, the
+    # threshold in use for this athlete.
+    page.click("[data-explain=thigh] > button.explain")
+    text = page.inner_text("#explain-sheet .explain-text")
+    assert "0° standing upright" in text and "90° thigh parallel to the floor" in text, text
+    page.click("#explain-sheet [data-close]")
+    page.click("[data-explain=pelvic_tilt] > button.explain")
+    assert "positive = tipped forward" in page.inner_text("#explain-sheet .explain-text")
+    page.click("#explain-sheet [data-close]")
+    page.click("#tab-live th[data-explain=threshold] > button.explain")
+    assert "5.0° (the default; no personal baseline yet)" in page.inner_text("#explain-sheet")
+    page.click("#explain-sheet [data-close]")
+    # An admin puts the thigh angle in Sam's own words and hides the tilt for Sam only.
+    page.click("[data-explain=thigh] > button.explain")
+    page.click("#explain-sheet summary")
+    page.fill("#explain-sheet textarea", "90 is where your box is: stay above 80.")
+    page.click("#explain-sheet [data-save]")
+    page.wait_for_function(
+        "document.querySelector('#explain-sheet .explain-text').textContent.startsWith('90 is where')"
+    )
+    page.screenshot(path=str(tmp_path / "explain_phone.png"))
+    page.click("#explain-sheet [data-close]")
+    page.click("[data-explain=pelvic_tilt] > button.explain")
+    page.click("#explain-sheet summary")
+    page.click("#explain-sheet [data-hide]")
+    page.wait_for_selector(
+        "#tab-live [data-explain=pelvic_tilt] > button.explain", state="detached"
+    )
+    with _api(server) as client:
+        items = {i["key"]: i for i in client.get(f"/athletes/{sam}/explanations").json()["items"]}
+    assert items["thigh"]["text"].startswith("90 is where") and not items["pelvic_tilt"]["shown"]
+    page.select_option("#athlete", str(alex))
+    page.wait_for_selector("#tab-live [data-explain=pelvic_tilt] > button.explain")
+    page.click("[data-explain=thigh] > button.explain")
+    assert "0° standing upright" in page.inner_text("#explain-sheet .explain-text")  # Alex: default
+    page.click("#explain-sheet [data-close]")
+
+    # Empty charts say why: a new athlete without sets.
+    page.select_option("#athlete", str(eve))
+    page.wait_for_function(
+        "document.getElementById('live-chart').dataset.empty.startsWith('No set recording')"
+    )
+    page.click("button[data-tab=history]")
+    page.wait_for_function(
+        "(document.getElementById('history-onset').dataset.empty || '').includes('Eve (new)')"
+    )
+    assert "record a set" in page.get_attribute("#history-amplitude", "data-empty")
+    page.screenshot(path=str(tmp_path / "history_empty_phone.png"), full_page=True)
+
+    # The end-of-set summary stays in view after Sam's next set starts.
+    page.select_option("#athlete", str(sam))
+    page.click("button[data-tab=live]")
+    page.wait_for_selector("#last-set:not([hidden])", timeout=90_000)
+    kept = page.inner_text("#last-set")
+    assert "Previous set" in kept and ("Wink in" in kept or "No butt wink" in kept), kept
+    advice = page.locator("#last-set .advice")
+    if advice.count():
+        assert abs(int(advice.get_attribute("data-stop-above")) - SAM_ONSET_DEPTH_DEG) < 12.0
+    page.screenshot(path=str(tmp_path / "previous_set_phone.png"), full_page=True)
+
+    # Two sets side by side: a winking back squat and the goblet squat without a wink.
+    with _api(server) as client:
+        deadline = time.monotonic() + 90
+        while True:
+            done = list(
+                client.get("/sets", params={"athlete_id": sam, "status": "completed"}).json()[
+                    "items"
+                ]
+            )
+            back = [s for s in done if s["variant"] == "back_squat"]
+            goblet = [s for s in done if s["variant"] == "goblet_squat"]
+            if back and goblet:
+                break
+            assert time.monotonic() < deadline, "Sam never finished a back and a goblet squat set"
+            time.sleep(2)
+        back, goblet = back[0], goblet[0]
+        back_reps = client.get("/reps", params={"set_id": back["id"]}).json()["items"]
+        goblet_reps = client.get("/reps", params={"set_id": goblet["id"]}).json()["items"]
+    page.click("button[data-tab=sets]")
+    page.wait_for_selector(f"#set-list li[data-set='{goblet['id']}']")
+    page.click("#compare-sets")
+    page.click(f"#set-list li[data-set='{back['id']}']")
+    assert page.is_hidden("#set-detail")  # picked, not opened
+    page.click(f"#set-list li[data-set='{goblet['id']}']")
+    page.wait_for_selector("#compare .compare-table")
+    cells = page.locator("#compare tr[data-row=reps] td").all_inner_texts()
+    assert cells == [str(len(back_reps)), str(len(goblet_reps))], cells
+    onset = page.locator("#compare tr[data-row=onset] td").all_inner_texts()
+    assert abs(_number(onset[0]) - SAM_ONSET_DEPTH_DEG) < 12.0 and onset[1] == "no wink", onset
+    winks = sum(r["butt_wink"] for r in back_reps)
+    assert page.locator("#compare tr[data-row=winks] td").all_inner_texts() == [str(winks), "0"]
+    assert "none in the second" in page.inner_text("#compare .compare-diff")
+    assert _painted(page, "compare-onset") and _painted(page, "compare-wink")
+    page.screenshot(path=str(tmp_path / "compare_phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(tmp_path / "compare_desktop.png"), full_page=True)

@@ -1,8 +1,11 @@
 // WinkWatch phone dashboard: sign in with a token, then one view per tab (live.js, sets.js,
-// history.js, sensors.js) over the shared state (state.js); rep detail (rep-detail.js) opens
-// from any rep table. Vocabularies come from the API (vocabulary.js).
+// history.js, sensors.js, assessment.js, gym.js) over the shared state (state.js); rep detail
+// (rep-detail.js) opens from any rep table, two sets compare side by side (compare.js), every
+// number explains itself (explain.js). Vocabularies come from the API (vocabulary.js).
 import { leaveAssessment, renderAssessment } from "./assessment.js";
+import { wireCompare } from "./compare.js";
 import { showSoundHint, unlockAudio, wireCueToggles } from "./cue.js";
+import { loadExplanations, wireExplanations } from "./explain.js";
 import { escapeHtml } from "./format.js";
 import { leaveGym, showGym } from "./gym.js";
 import { allPages } from "./http.js";
@@ -68,6 +71,7 @@ function signOut() {
 async function selectAthlete(athleteId) {
   state.athleteId = athleteId;
   localStorage.setItem("winkwatch.athlete", String(athleteId || ""));
+  loadExplanations();
   await followAthlete();
   if (state.tab !== "live") showTab(state.tab);
 }
@@ -103,6 +107,8 @@ function wire() {
   wireSets();
   wireRepDetail();
   wireCueToggles();
+  wireExplanations();
+  wireCompare();
 }
 
 wire();

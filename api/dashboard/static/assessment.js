@@ -56,12 +56,12 @@ const TEMPLATE = `
     </div>
     <p id="assess-step-state" class="set-state"></p>
     <div class="angles">
-      <div><span class="swatch thigh"></span>Thigh<b id="assess-thigh">–</b></div>
-      <div><span class="swatch tilt"></span>Pelvic tilt<b id="assess-tilt">–</b></div>
-      <div><span class="swatch hip"></span>Hip flexion<b id="assess-hip">–</b></div>
+      <div data-explain="thigh"><span class="swatch thigh"></span>Thigh<b id="assess-thigh">–</b></div>
+      <div data-explain="pelvic_tilt"><span class="swatch tilt"></span>Pelvic tilt<b id="assess-tilt">–</b></div>
+      <div data-explain="hip_flexion"><span class="swatch hip"></span>Hip flexion<b id="assess-hip">–</b></div>
     </div>
     <canvas id="assess-chart" class="chart" aria-label="live angles of the step, last 10 s"></canvas>
-    <table class="reps"><thead><tr><th>#</th><th>thigh</th><th>hip</th><th>wink</th><th></th></tr></thead>
+    <table class="reps"><thead><tr><th>#</th><th data-explain="thigh">thigh</th><th data-explain="hip_flexion">hip</th><th data-explain="wink">wink</th><th data-explain="threshold">flag</th></tr></thead>
       <tbody id="assess-reps"></tbody></table>
     <p id="assess-step-error" class="error" role="alert"></p>
   </div>
@@ -77,7 +77,7 @@ const TEMPLATE = `
   <h3>Prescription</h3>
   <div id="assess-prescription"></div>
   <h3>Wink onset per step</h3>
-  <table class="grid"><thead><tr><th>step</th><th>reps</th><th>winks</th><th>onset, hip flexion</th><th>onset, thigh</th></tr></thead>
+  <table class="grid"><thead><tr><th>step</th><th>reps</th><th>winks</th><th data-explain="hip_flexion">onset, hip flexion</th><th data-explain="thigh">onset, thigh</th></tr></thead>
     <tbody id="assess-onsets"></tbody></table>
   <p class="muted">Median over the step's reps, its 95% confidence interval in brackets (from the
   athlete's own rep-to-rep spread). Hip flexion: the angle between pelvis and thigh; thigh angle:

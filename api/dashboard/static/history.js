@@ -1,9 +1,9 @@
 // The History view: wink onset depth and amplitude set by set (median per set, by variant,
 // labelled with the load, sessions shaded) and the athlete summary by variant and by load.
 import { lineChart } from "./charts.js";
-import { deg, median } from "./format.js";
+import { deg, median, plural } from "./format.js";
 import { allPages, api } from "./http.js";
-import { $, state } from "./state.js";
+import { $, athleteName, state } from "./state.js";
 import { VARIANT_COLORS } from "./theme.js";
 import { variantLabel } from "./vocabulary.js";
 
@@ -40,10 +40,13 @@ export async function renderHistory() {
   });
   const xRange = [0.5, Math.max(ordered.length, 1) + 0.5];
   const top = Math.max(15, ...reps.map((r) => r.wink_deg));
+  // An empty chart says why: no reps stored yet, or reps but never a wink (nothing to place).
+  const noReps = ordered.length ? null : `No reps stored for ${athleteName(athleteId)} yet: record a set on the Live tab.`;
+  const noWinks = noReps || (reps.some((r) => r.butt_wink) ? null : `No wink in any of ${plural(reps.length, "rep")}: no onset to plot.`);
   lineChart($("history-onset"), { x: [], series: onset, xRange, yRange: [40, 120], spans, integerX: true,
-    xLabel: "set (label: kg)", yLabel: "onset (deg)" });
+    xLabel: "set (label: kg)", yLabel: "onset (deg)", emptyText: noWinks });
   lineChart($("history-amplitude"), { x: [], series: amplitude, xRange, yRange: [0, top], spans, integerX: true,
-    xLabel: "set (label: kg)", yLabel: "wink (deg)" });
+    xLabel: "set (label: kg)", yLabel: "wink (deg)", emptyText: noReps });
   drawLegend(variants);
   $("history-variants").innerHTML = summary.variants.map((v) => `<tr><td>${variantLabel(v.variant)}</td><td>${v.reps}</td>`
     + `<td>${v.wink_reps}</td><td>${deg(v.median_wink_onset_depth_deg)}</td><td>${deg(v.median_loaded_onset_depth_deg)}</td></tr>`).join("");

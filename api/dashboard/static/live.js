@@ -2,6 +2,7 @@
 // 10 s, the set being recorded (start/stop), its reps as they complete, and the wink cue.
 import { lineChart } from "./charts.js";
 import { hideCue, onWinkOnset } from "./cue.js";
+import { keepFinishedSet, renderLastSet } from "./lastset.js";
 import { deg, kg } from "./format.js";
 import { allPages, api, permissionMessage } from "./http.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
@@ -23,6 +24,7 @@ export async function followAthlete() {
   state.currentSet = null;
   hideCue();
   renderLiveReps();
+  renderLastSet();
   drawLive();
   connect();
   await refreshCurrentSet(true);
@@ -109,8 +111,11 @@ export function drawLive() {
   const marks = state.liveReps
     .filter((r) => r.source === "live" && r.set_key === b.setKey && r.metrics.wink_onset_s !== null && r.metrics.wink_onset_s >= end - LIVE_WINDOW_S)
     .map((r) => ({ x: r.metrics.wink_onset_s - end, color: COLORS.wink, label: "wink" }));
+  const recording = state.currentSet && state.currentSet.recording;
+  const emptyText = b.t.length ? null : !recording ? "No set recording: the angles show while a set records."
+    : "Recording, but no angles yet: are both sensors on and streaming? (Sensors tab)";
   lineChart($("live-chart"), {
-    x, xRange: [-LIVE_WINDOW_S, 0], yRange: [-20, 140], xLabel: "s", yLabel: "deg", marks,
+    x, xRange: [-LIVE_WINDOW_S, 0], yRange: [-20, 140], xLabel: "s", yLabel: "deg", marks, emptyText,
     series: [
       { y: b.thigh.slice(from), color: COLORS.thigh },
       { y: b.tilt.slice(from), color: COLORS.tilt },
@@ -159,6 +164,7 @@ export function renderSetState() {
 
 function onSetStarted(event) {
   $("live-warning").textContent = "";
+  if (state.currentSet && state.currentSet.set_key !== event.set.set_key) keepFinishedSet(state.currentSet, state.liveReps);
   // The server adds the stored set's id; only a sink that could not store it leaves it null.
   state.currentSet = { id: event.set_id ?? null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg, recording: true };
   state.liveReps = [];
