@@ -266,10 +266,16 @@ async function stopStep() {
   }
   stopRedraw();
   step.status = "done";
+  // The stored reps, with any the stream showed that are not stored yet (the last rep of a
+  // step may reach the database a moment after the stop).
+  const live = stepLiveReps(step);
   try {
-    const reps = await api(`/reps?set_id=${step.setId}&limit=500`);
-    step.reps = reps.items.sort((x, y) => x.rep - y.rep);
+    const stored = (await api(`/reps?set_id=${step.setId}&limit=500`)).items;
+    const byRep = new Map(live.map((m) => [m.rep, m]));
+    for (const m of stored) byRep.set(m.rep, m);
+    step.reps = [...byRep.values()].sort((x, y) => x.rep - y.rep);
   } catch (error) {
+    step.reps = live;
     $("assess-step-error").textContent = error.message;
   }
   if (step.kind === REQUIRED_STEP) run.boxHint = null;  // a new baseline changes the prescription
