@@ -1,15 +1,15 @@
 """Per-athlete explanations of the dashboard's numbers (api.explanations): an admin's own
 text for an athlete, or the explanation hidden.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
