@@ -20,11 +20,12 @@ from api.live_fanout import LiveFanout
 from api.storage import baselines, catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
-from api.storage.models import ExerciseSet, Sensor
+from api.storage.models import Athlete, ExerciseSet, Sensor
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement, SetStatus, SetVariant
 from fusion.baseline import PersonalBaseline
 from sensor_gateway.config import SensorAssignment
+from sensor_gateway.discovery import DiscoveredSensor
 from sensor_gateway.errors import GatewayError
 from sensor_gateway.events import SetInfo
 from sensor_gateway.pubsub import EventBus
@@ -65,6 +66,8 @@ class GatewayPort(Protocol):
     ) -> SensorAssignment: ...
 
     def unassign_sensor(self, address: str) -> bool: ...
+
+    async def discover(self, timeout_s: float) -> list[DiscoveredSensor]: ...
 
 
 @dataclass
@@ -205,3 +208,49 @@ class LiveService:
             self.gateway.assign_sensor(
                 assignment.address, assignment.kind, assignment.athlete_id, assignment.placement
             )
+
+    async def discover(self, timeout_s: float) -> list[DiscoveredSensor]:
+        """Sensors the gateway hears within `timeout_s` (BLE scan through the running gateway)."""
+        if self.gateway is None:
+            raise ConflictError(
+                "no gateway runs in this process: scan on the gateway (`winkwatch serve`)"
+            )
+        try:
+            return await self.gateway.discover(timeout_s)
+        except GatewayError as exc:
+            raise ConflictError(f"cannot look for sensors: {exc}") from exc
+
+    async def archive_athlete(self, athlete_id: int, archived: bool) -> Athlete:
+        """Archive (stored sets kept, sensors freed at once on the gateway) or restore."""
+        athlete, freed = await run_in_threadpool(self._archive, athlete_id, archived)
+        for sensor in freed:
+            self.tell_gateway(sensor.address, None)
+        return athlete
+
+    def _archive(self, athlete_id: int, archived: bool) -> tuple[Athlete, list[Sensor]]:
+        with self.database.sessions.begin() as db:
+            return catalog.archive_athlete(db, athlete_id, archived)
+
+    async def delete_athlete(self, athlete_id: int, delete_sets: bool) -> None:
+        """Delete an athlete (refused while they have stored sets, unless `delete_sets`)."""
+        freed = await run_in_threadpool(self._delete, athlete_id, delete_sets)
+        for sensor in freed:
+            self.tell_gateway(sensor.address, None)
+
+    def _delete(self, athlete_id: int, delete_sets: bool) -> list[Sensor]:
+        with self.database.sessions.begin() as db:
+            return catalog.delete_athlete(db, athlete_id, delete_sets=delete_sets)
+
+    async def swap_sensors(self, athlete_id: int) -> list[Sensor]:
+        """Swap the athlete's sacrum and thigh sensors, stored and on the gateway at once."""
+        swapped = await run_in_threadpool(self._swap, athlete_id)
+        for sensor, assignment in swapped:
+            self.tell_gateway(sensor.address, assignment)
+        return [sensor for sensor, _ in swapped]
+
+    def _swap(self, athlete_id: int) -> list[tuple[Sensor, SensorAssignment | None]]:
+        with self.database.sessions.begin() as db:
+            return [
+                (s, sensor_assignments.as_gateway_assignment(s))
+                for s in catalog.swap_placements(db, athlete_id)
+            ]

@@ -40,6 +40,7 @@ from sensor_gateway.athlete_pipeline import (
     default_analyzer_factory,
 )
 from sensor_gateway.config import Assignments, GatewaySettings, SensorAssignment
+from sensor_gateway.discovery import DiscoveredSensor, DiscoveringSource
 from sensor_gateway.errors import SetError
 from sensor_gateway.events import (
     GatewayClock,
@@ -307,6 +308,23 @@ class Gateway:
     def sensors(self) -> list[SensorSnapshot]:
         """Every sensor seen or assigned, with its link state and counters."""
         return self.registry.snapshots()
+
+    async def discover(self, timeout_s: float) -> list[DiscoveredSensor]:
+        """Sensors the sources hear within `timeout_s` (for pairing), strongest first. Raises
+        SetError when no source can look for sensors, the source's GatewayError if it fails."""
+        finders = [s for s in self._sources if isinstance(s, DiscoveringSource)]
+        if not finders:
+            raise SetError(
+                "no sensor source of this gateway can look for sensors (a replay cannot)"
+            )
+        found: dict[str, DiscoveredSensor] = {}
+        for batch in await asyncio.gather(*(f.discover(timeout_s) for f in finders)):
+            for sensor in batch:
+                found[sensor.address] = sensor
+        return sorted(
+            found.values(),
+            key=lambda s: (-(s.rssi_dbm if s.rssi_dbm is not None else -999), s.address),
+        )
 
     # -- source callbacks ------------------------------------------------------------------
     def on_batch(self, batch: SampleBatch) -> None:

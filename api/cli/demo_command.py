@@ -93,10 +93,18 @@ def demo(
     shown_host = _lan_address() if host in ("0.0.0.0", "::") else host
     names = ", ".join(a.name for a in DEMO_ATHLETES)
     typer.echo(f"WinkWatch demo: {len(DEMO_ATHLETES)} simulated athletes squatting ({names})")
-    typer.echo(f"Dashboard: http://{shown_host}:{port}/#token={reader}")
+    from api.sign_in import qr_terminal, sign_in_url
+
+    base_url = f"http://{shown_host}:{port}"
+    typer.echo(f"Dashboard: {sign_in_url(base_url, reader)}")
     typer.echo(f"Read-only token: {reader}")
     if admin is not None:
-        typer.echo(f"Admin token: {admin}")
+        typer.echo(
+            f"Admin token: {admin} (set up athletes and sensors: {sign_in_url(base_url, admin)})"
+        )
+    qr_role = "admin" if admin is not None else "read-only"
+    typer.echo(f"Scan to open the dashboard signed in ({qr_role}) on a phone:")
+    typer.echo(qr_terminal(sign_in_url(base_url, admin or reader)), nl=False)
     typer.echo(f"API docs: http://{shown_host}:{port}/docs")
     if temporary:
         typer.echo(f"Data: {data_dir}, removed when the demo stops (keep it with --data-dir DIR)")

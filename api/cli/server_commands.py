@@ -42,6 +42,12 @@ def serve(
     central: bool = typer.Option(
         False, "--central", help="be the central server: edges' data via MQTT, no sensors"
     ),
+    sign_in_qr: RoleChoice | None = typer.Option(
+        None,
+        "--sign-in-qr",
+        help="create a token of this role and print a QR code that opens the dashboard "
+        "signed in (scan it with a phone); revoke it with `winkwatch token revoke`",
+    ),
 ) -> None:
     """Run the HTTP API (docs at /docs) and the live gateway in one process."""
     if edge or central:
@@ -73,6 +79,13 @@ def serve(
     typer.echo(
         f"WinkWatch API on http://{host}:{port} (docs: /docs); database {settings.database_url}"
     )
+    if sign_in_qr is not None:
+        _print_sign_in_qr(server, host, port, sign_in_qr)
+    else:
+        typer.echo(
+            "Sign a phone in: --sign-in-qr admin prints a QR code (or the dashboard's Setup "
+            "tab shows one)"
+        )
     if simulate:
         typer.echo(
             f"{simulate} simulated athlete(s) squatting; create a token with "
@@ -82,6 +95,22 @@ def serve(
         asyncio.run(run_server(server, host, port, log_level))
     except KeyboardInterrupt:
         pass
+
+
+def _print_sign_in_qr(server, host: str, port: int, role: RoleChoice) -> None:
+    """A new token of `role` as a dashboard link and a terminal QR code."""
+    from api.auth import create_token
+    from api.cli.demo_command import _lan_address
+    from api.sign_in import qr_terminal, sign_in_url
+    from api.vocab import TokenRole
+
+    with server.database.sessions.begin() as db:
+        token, secret = create_token(db, f"phone sign-in ({role.value})", TokenRole(role.value))
+        token_id = token.id
+    shown_host = _lan_address() if host in ("0.0.0.0", "::") else host
+    url = sign_in_url(f"http://{shown_host}:{port}", secret)
+    typer.echo(f"Dashboard, signed in ({role.value}, token {token_id}): {url}")
+    typer.echo(qr_terminal(url), nl=False)
 
 
 @token_app.command("create")

@@ -43,6 +43,7 @@ from api.storage.models import Athlete, FederationInbox, FederationRow
 from api.vocab import Placement, SetVariant
 from fusion.baseline import PersonalBaseline
 from sensor_gateway.config import SensorAssignment
+from sensor_gateway.discovery import DiscoveredSensor
 from sensor_gateway.events import SetInfo
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.samples import SensorKind
@@ -144,6 +145,9 @@ class CentralHub:
         raise _NOT_A_GATEWAY
 
     def unassign_sensor(self, address: str) -> bool:
+        raise _NOT_A_GATEWAY
+
+    async def discover(self, timeout_s: float) -> list[DiscoveredSensor]:
         raise _NOT_A_GATEWAY
 
     # -- MQTT callbacks (paho's thread) --------------------------------------------------------

@@ -129,6 +129,9 @@ class CentralService(LiveService):
         )
         return sensor
 
+    def tell_gateway(self, address: str, assignment: object) -> None:
+        """The central server has no gateway: a platform learns of changes by command."""
+
     def _store_central(
         self, sensor_id: int, athlete_id: int | None, placement: Placement | None
     ) -> Sensor:

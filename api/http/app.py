@@ -88,6 +88,7 @@ def create_app(
     install_security_headers(app)
 
     from api.http.routes import (
+        access,
         assessments,
         athletes,
         explanations,
@@ -103,6 +104,7 @@ def create_app(
 
     for module in (
         health,
+        access,
         vocabulary,
         athletes,
         explanations,

@@ -88,6 +88,8 @@ class AthletePublic(_FromRow):
     shank_cm: float | None = None
     # The newest assessment's prescription (depth ceilings, box height); None before one.
     prescription: dict[str, float | None] | None = None
+    # Archived (out of the lists, every stored set kept); None while active.
+    archived_at: datetime | None = None
 
 
 class BaselineUpdate(BaseModel):
@@ -121,6 +123,58 @@ class SensorAssign(BaseModel):
 
     athlete_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     placement: Placement | None = None
+
+
+class SensorUpdate(BaseModel):
+    """Rename a sensor (e.g. after the colour of its strap)."""
+
+    name: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")]
+
+
+class SensorScan(BaseModel):
+    timeout_s: float = Field(default=5.0, ge=0.5, le=30.0, description="how long to listen, s")
+
+
+class SensorFound(BaseModel):
+    """A sensor heard by the gateway's scan, with what the database knows of it."""
+
+    address: str
+    name: str | None
+    kind: SensorKind
+    rssi_dbm: int | None = Field(description="signal strength, dBm (closer to 0 is stronger)")
+    battery_pct: int | None
+    sensor_id: int | None = Field(description="its id if registered (None: pairing adds it)")
+    athlete_id: int | None
+    placement: Placement | None
+
+
+class SensorSwap(BaseModel):
+    athlete_id: int = Field(ge=1, le=MAX_ID)
+
+
+class ArchiveUpdate(BaseModel):
+    archived: bool
+
+
+class Me(BaseModel):
+    """Who the token belongs to and what it may do (read-only tokens see no controls)."""
+
+    name: str
+    role: TokenRole
+
+
+class SignInCodeCreate(BaseModel):
+    name: Name = "phone sign-in"
+    role: TokenRole = TokenRole.READ
+
+
+class SignInCode(BaseModel):
+    """A new token as a link that opens the dashboard signed in, and that link as a QR code."""
+
+    token_id: int
+    role: TokenRole
+    url: str
+    qr_svg: str = Field(description="the url as a QR code, an SVG document")
 
 
 class SensorPublic(_FromRow):

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.errors import ConflictError
 from api.storage.db import get_or_not_found
-from api.storage.models import Athlete, Sensor, TrainingSession, utc_now
+from api.storage.models import (
+    Assessment,
+    Athlete,
+    Calibration,
+    ExerciseSet,
+    RawChunk,
+    Rep,
+    Sensor,
+    SetAngleSeries,
+    TrainingSession,
+    utc_now,
+)
 from api.storage.paging import Page, fetch_page
-from api.vocab import Placement
+from api.vocab import Placement, SetStatus
 
 
 def create_athlete(db: Session, name: str, notes: str = "") -> Athlete:
@@ -37,8 +48,86 @@ def update_athlete(
     return athlete
 
 
-def list_athletes(db: Session, cursor: int | None = None, limit: int = 100) -> Page[Athlete]:
-    return fetch_page(db, select(Athlete), Athlete.id, cursor, limit)
+def list_athletes(
+    db: Session, cursor: int | None = None, limit: int = 100, *, archived: bool = False
+) -> Page[Athlete]:
+    """Active athletes (`archived`: the archived ones instead)."""
+    query = select(Athlete).where(
+        Athlete.archived_at.is_not(None) if archived else Athlete.archived_at.is_(None)
+    )
+    return fetch_page(db, query, Athlete.id, cursor, limit)
+
+
+def stored_sets_of(db: Session, athlete_id: int) -> int:
+    return db.scalar(select(func.count()).where(ExerciseSet.athlete_id == athlete_id)) or 0
+
+
+def _refuse_while_recording(db: Session, athlete: Athlete, doing: str) -> None:
+    recording = db.scalar(
+        select(ExerciseSet.id).where(
+            ExerciseSet.athlete_id == athlete.id,
+            ExerciseSet.status == SetStatus.RECORDING.value,
+        )
+    )
+    if recording is not None:
+        raise ConflictError(
+            f"{athlete.name} is recording set {recording}: stop it before {doing} the athlete"
+        )
+
+
+def unassign_sensors_of(db: Session, athlete_id: int) -> list[Sensor]:
+    """Take every sensor off the athlete; returns them (to tell the gateway)."""
+    sensors = list(db.scalars(select(Sensor).where(Sensor.athlete_id == athlete_id)))
+    for sensor in sensors:
+        sensor.athlete_id = None
+        sensor.placement = None
+    db.flush()
+    return sensors
+
+
+def archive_athlete(db: Session, athlete_id: int, archived: bool) -> tuple[Athlete, list[Sensor]]:
+    """Archive (or restore) an athlete: every stored set is kept; archiving takes their
+    sensors off them (free for someone else). Returns the athlete and the sensors freed."""
+    athlete = get_athlete(db, athlete_id)
+    freed: list[Sensor] = []
+    if archived:
+        _refuse_while_recording(db, athlete, "archiving")
+        if athlete.archived_at is None:
+            athlete.archived_at = utc_now()
+        freed = unassign_sensors_of(db, athlete_id)
+    else:
+        athlete.archived_at = None
+    db.flush()
+    return athlete, freed
+
+
+def delete_athlete(db: Session, athlete_id: int, *, delete_sets: bool) -> list[Sensor]:
+    """Delete an athlete. One with stored sets is refused unless `delete_sets` (then the sets,
+    their reps, raw samples, calibrations, assessments and sessions go too): data is never
+    lost silently. Returns the sensors that were taken off them."""
+    athlete = get_athlete(db, athlete_id)
+    stored = stored_sets_of(db, athlete_id)
+    if stored and not delete_sets:
+        raise ConflictError(
+            f"{athlete.name} has {stored} stored set{'s' if stored != 1 else ''}: archive the "
+            "athlete to keep them, or delete with delete_sets=true to delete them too"
+        )
+    _refuse_while_recording(db, athlete, "deleting")
+    freed = unassign_sensors_of(db, athlete_id)
+    set_ids = select(ExerciseSet.id).where(ExerciseSet.athlete_id == athlete_id)
+    for model, column in (
+        (RawChunk, RawChunk.set_id),
+        (SetAngleSeries, SetAngleSeries.set_id),
+    ):
+        db.execute(delete(model).where(column.in_(set_ids)))
+    db.execute(delete(Rep).where(Rep.athlete_id == athlete_id))
+    db.execute(delete(Calibration).where(Calibration.athlete_id == athlete_id))
+    db.execute(delete(ExerciseSet).where(ExerciseSet.athlete_id == athlete_id))
+    db.execute(delete(Assessment).where(Assessment.athlete_id == athlete_id))
+    db.execute(delete(TrainingSession).where(TrainingSession.athlete_id == athlete_id))
+    db.delete(athlete)
+    db.flush()
+    return freed
 
 
 def get_sensor(db: Session, sensor_id: int) -> Sensor:
@@ -96,6 +185,28 @@ def assign_sensor(
     sensor.placement = placement.value if placement is not None else None
     db.flush()
     return sensor
+
+
+def rename_sensor(db: Session, sensor_id: int, name: str) -> Sensor:
+    sensor = get_sensor(db, sensor_id)
+    sensor.name = name
+    db.flush()
+    return sensor
+
+
+def swap_placements(db: Session, athlete_id: int) -> list[Sensor]:
+    """Swap the athlete's sacrum and thigh sensors (they were put on the other way round)."""
+    athlete = get_athlete(db, athlete_id)
+    worn = sensors_of_athlete(db, athlete_id)
+    if set(worn) != set(Placement):
+        raise ConflictError(
+            f"{athlete.name} wears {len(worn)} sensor{'s' if len(worn) != 1 else ''}: a swap "
+            "needs a sacrum and a thigh sensor"
+        )
+    sacrum, thigh = worn[Placement.SACRUM], worn[Placement.THIGH]
+    sacrum.placement, thigh.placement = Placement.THIGH.value, Placement.SACRUM.value
+    db.flush()
+    return [sacrum, thigh]
 
 
 def list_sensors(

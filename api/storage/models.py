@@ -85,6 +85,8 @@ class Athlete(Base):
     # The prescription of the athlete's newest assessment report (`Prescription.as_dict()` as
     # JSON): kept on the athlete so it follows them to another platform (api.federation).
     prescription_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Archived: out of the athlete lists, every stored set kept; None while active.
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     @property
     def prescription(self) -> dict[str, float | None] | None:

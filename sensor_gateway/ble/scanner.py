@@ -192,6 +192,10 @@ class AdvertisementTracker:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    def sightings(self) -> dict[str, Sighting]:
+        """The last sighting of every device heard (address upper case), a copy."""
+        return dict(self._sightings)
+
     def last_sighting(self, address: str) -> Sighting | None:
         return self._sightings.get(address.upper())
 

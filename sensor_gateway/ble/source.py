@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sensor_gateway.ble.battery import battery_from_advertisement
 from sensor_gateway.ble.bluez_presence import BlueZPresence, forget_bleak_bluez_state
 from sensor_gateway.ble.connection import ConnectionManager
 from sensor_gateway.ble.errors import AdapterUnavailableError, SensorConfigError
 from sensor_gateway.ble.link import LinkStats, LinkTiming, SensorLink
-from sensor_gateway.ble.scanner import AdvertisementTracker
-from sensor_gateway.protocols import UnsupportedRateError, get_protocol
+from sensor_gateway.ble.scanner import AdvertisementTracker, scan_sensors
+from sensor_gateway.discovery import DiscoveredSensor
+from sensor_gateway.protocols import UnsupportedRateError, get_protocol, recognise_kind
 from sensor_gateway.samples import BatchCallback, SensorKind, StatusCallback
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,32 @@ class BleSource:
             if presence is not None:
                 presence.close()
             await tracker.stop()
+
+    async def discover(self, timeout_s: float) -> list[DiscoveredSensor]:
+        """Sensors heard within `timeout_s`: from the scan that runs while sensors stream (it
+        hears every device; a streamed sensor, connected and so silent, is included from its
+        last advertisement), or one scan of its own when none streams. Raises
+        AdapterUnavailableError when BlueZ or its adapter cannot be used."""
+        tracker = self._tracker
+        if tracker is None:
+            return [
+                DiscoveredSensor(r.address.upper(), r.name, r.kind, r.rssi_dbm, r.battery_pct)
+                for r in await scan_sensors(timeout_s, adapter=self.adapter)
+                if r.kind is not None
+            ]
+        since_s = time.monotonic()
+        await asyncio.sleep(timeout_s)
+        found = []
+        for address, sighting in tracker.sightings().items():
+            if sighting.seen_s < since_s and address not in self.links:
+                continue
+            advertisement = sighting.advertisement
+            name = advertisement.local_name or sighting.device.name
+            kind = recognise_kind(name, advertisement.service_uuids)
+            if kind is not None:
+                battery = battery_from_advertisement(advertisement)
+                found.append(DiscoveredSensor(address, name, kind, advertisement.rssi, battery))
+        return found
 
     def _start_link(self, sensor: BleSensor, link: SensorLink) -> None:
         assert self._group is not None

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from fusion.simulator import SimulatedSet, SquatSetSpec, random_spec, simulate_set
+from sensor_gateway.discovery import DiscoveredSensor
 from sensor_gateway.events import Placement, SetVariant
 from sensor_gateway.samples import (
     BatchCallback,
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 Encoding = Literal["none", "winkwatch"]
 SENSOR_EPOCH_S = 1000.0  # sensor clocks start far from the gateway's: mapping must find it
+SIMULATED_RSSI_DBM = -60  # what simulated sensors report as their signal and battery
+SIMULATED_BATTERY_PCT = 100
 YIELD_EVERY_PACKETS = 64  # fast mode: let other tasks (subscribers) run this often
 
 
@@ -257,6 +260,21 @@ class SimulatedSource:
         clock.last_received_s = float(received[-1])
         return packets
 
+    # -- finding sensors to pair -----------------------------------------------------------
+    async def discover(self, timeout_s: float) -> list[DiscoveredSensor]:
+        """Every simulated sensor, as a scan would hear it (no radio: answered at once)."""
+        return [
+            DiscoveredSensor(
+                address=athlete.address(placement),
+                name=f"Simulated {placement.value} {athlete.athlete_id}",
+                kind=SensorKind.SIMULATED,
+                rssi_dbm=SIMULATED_RSSI_DBM,
+                battery_pct=SIMULATED_BATTERY_PCT,
+            )
+            for athlete in self.athletes
+            for placement in Placement
+        ]
+
     # -- streaming -------------------------------------------------------------------------
     async def run(self, on_batch: BatchCallback, on_status: StatusCallback) -> None:
         """Stream every athlete's sets (forever when a `sets` is None) until cancelled."""
@@ -278,8 +296,8 @@ class SimulatedSource:
                         athlete.address(placement),
                         LinkState.STREAMING,
                         now,
-                        battery_pct=100,
-                        rssi_dbm=-60,
+                        battery_pct=SIMULATED_BATTERY_PCT,
+                        rssi_dbm=SIMULATED_RSSI_DBM,
                         detail="simulated",
                     )
                 )

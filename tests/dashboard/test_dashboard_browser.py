@@ -209,9 +209,16 @@ def test_clean_athlete_gets_reps_without_cues(page, demo_server, tmp_path) -> No
     page.screenshot(path=str(tmp_path / "live_clean.png"), full_page=True)
 
 
-def test_read_only_token_cannot_start_a_set(page, demo_server) -> None:
+def test_read_only_token_sees_no_control_it_cannot_use(page, demo_server) -> None:
     _open(page, demo_server, "Alex (clean)")
     page.wait_for_function("window.winkwatch.state.currentSet !== null", timeout=WAIT_MS)
+    # Issue 11: a read-only user sees no controls they cannot use (they were shown, then
+    # refused with a message): no start/stop, no variant or load, no Setup tab.
+    for control in ("#start-set", "#stop-set", "#variant", "#load", "button[data-tab=setup]"):
+        assert not page.is_visible(control), control
+    assert page.is_visible("#set-state")
+    # The server refuses anyway if the page is bypassed.
+    page.evaluate("document.body.dataset.role = 'admin'")
     page.evaluate("window.winkwatch.state.currentSet.recording = false")
     page.evaluate("document.getElementById('start-set').disabled = false")
     page.click("#start-set")

@@ -44,6 +44,16 @@ def _read_banner(process: subprocess.Popen, timeout_s: float = 30.0) -> dict[str
         if match := re.match(r"Read-only token: (\S+)", line):
             found["token"] = match.group(1)
     assert {"url", "token"} <= found.keys(), f"demo printed no URL/token; got {found}"
+    # Then the sign-in QR code: block characters, the same width on every line.
+    while time.monotonic() < deadline and not line.startswith("Scan to open"):
+        line = process.stdout.readline()
+    qr = []
+    while (line := process.stdout.readline()).strip(" \n") and set(line.strip("\n")) <= set(
+        " \u2580\u2584\u2588"
+    ):
+        qr.append(line.rstrip("\n"))
+    found["qr_lines"] = str(len(qr))
+    found["qr_widths"] = ",".join(sorted({str(len(q)) for q in qr}))
     return found
 
 
@@ -63,6 +73,7 @@ def test_demo_serves_two_simulated_athletes_until_ctrl_c(tmp_path) -> None:
         banner = _read_banner(process)
         assert banner["url"] == f"http://127.0.0.1:{port}"
         assert banner["url_token"] == banner["token"]
+        assert int(banner["qr_lines"]) >= 15 and "," not in banner["qr_widths"], banner
         headers = {"Authorization": f"Bearer {banner['token']}"}
         with httpx.Client(base_url=banner["url"], timeout=10.0) as client:
             _wait_until_up(client)

@@ -73,3 +73,39 @@ def test_scan_command_without_bluez_says_what_to_do(tmp_path, monkeypatch) -> No
     result = CliRunner().invoke(app, ["scan", "--timeout-s", "0.5"])
     assert result.exit_code == 2
     assert "bluetoothd" in result.output or "adapter" in result.output
+
+
+def test_the_gateway_finds_sensors_through_its_ble_source_while_streaming_none(
+    sensors,
+) -> None:
+    from sensor_gateway.ble import BleSource
+    from sensor_gateway.config import GatewaySettings
+    from sensor_gateway.gateway import Gateway
+
+    gateway = Gateway(GatewaySettings())
+    gateway.add_source(BleSource())  # nothing assigned yet: one scan of its own
+    found = asyncio.run(gateway.discover(0.6))
+    assert [(f.address, f.kind, f.rssi_dbm) for f in found] == [
+        (s.address, s.kind, s.rssi_dbm) for s in (sensors[0], sensors[2], sensors[1])
+    ]  # strongest first
+    assert [f.battery_pct for f in found] == [91, None, None]  # advertised only: no connection
+    assert found[0].name == sensors[0].name
+    assert all(not s.connect_attempts for s in sensors)
+
+
+def test_the_gateway_finds_sensors_through_the_scan_its_streaming_links_share(
+    fake_bluez, sensors
+) -> None:
+    from sensor_gateway.ble import BleSource
+    from tests.gateway.ble_scenarios import run_source, wait_until
+
+    source = BleSource([(sensors[0].address, sensors[0].kind)])
+    heard = []
+
+    async def scenario(collected) -> None:
+        await wait_until(lambda: collected.batches.get(sensors[0].address), 15.0, "streaming")
+        heard.extend(await source.discover(0.6))
+
+    run_source(fake_bluez, source, scenario)
+    assert {f.address for f in heard} == {s.address for s in sensors}  # the streamed one too
+    assert {f.address: f.kind for f in heard} == {s.address: s.kind for s in sensors}

@@ -1,5 +1,5 @@
 // WinkWatch phone dashboard: sign in with a token, then one view per tab (live.js, sets.js,
-// history.js, sensors.js, assessment.js, gym.js) over the shared state (state.js); rep detail
+// history.js, sensors.js, assessment.js, gym.js, setup.js for admin tokens) over the shared state (state.js); rep detail
 // (rep-detail.js) opens from any rep table, two sets compare side by side (compare.js), every
 // number explains itself (explain.js). Vocabularies come from the API (vocabulary.js).
 import { leaveAssessment, renderAssessment } from "./assessment.js";
@@ -8,12 +8,13 @@ import { showSoundHint, unlockAudio, wireCueToggles } from "./cue.js";
 import { loadExplanations, wireExplanations } from "./explain.js";
 import { escapeHtml } from "./format.js";
 import { leaveGym, showGym } from "./gym.js";
-import { allPages } from "./http.js";
+import { allPages, api } from "./http.js";
 import { renderHistory } from "./history.js";
 import { disconnect, drawLive, followAthlete, renderSetState, wireLive } from "./live.js";
 import { wireRepDetail } from "./rep-detail.js";
 import { renderSensors } from "./sensors.js";
 import { renderSets, wireSets } from "./sets.js";
+import { renderSetup, wireSetup } from "./setup.js";
 import { $, state } from "./state.js";
 import { loadVocabulary, setVariants } from "./vocabulary.js";
 
@@ -26,14 +27,16 @@ function readTokenFromUrl() {
     state.token = decodeURIComponent(match[1]);
     localStorage.setItem("winkwatch.token", state.token);
     history.replaceState(null, "", location.pathname + location.search);  // keep the secret off screen
+    return true;
   }
+  return false;
 }
 
 async function signIn(token) {
   state.token = token.trim();
   $("signin-error").textContent = "";
   try {
-    [state.athletes] = await Promise.all([allPages("/athletes"), loadVocabulary()]);
+    [state.athletes, state.me] = await Promise.all([allPages("/athletes"), api("/me"), loadVocabulary()]);
   } catch (error) {
     $("signin-error").textContent = error.status === 401
       ? "This token is unknown or revoked. Create one with `winkwatch token create NAME`."
@@ -42,16 +45,29 @@ async function signIn(token) {
     return;
   }
   localStorage.setItem("winkwatch.token", state.token);
+  document.body.dataset.role = state.me.role;  // read-only: no controls it cannot use (style.css)
   $("signin").hidden = true;
   $("app").hidden = false;
   $("athlete").hidden = false;
+  fillAthleteMenu();
   $("variant").innerHTML = setVariants().map((v) => `<option value="${escapeHtml(v.value)}">${escapeHtml(v.label)}</option>`).join("");
+  await selectAthlete(state.athleteId);
+}
+
+function fillAthleteMenu() {
   const select = $("athlete");
   select.innerHTML = state.athletes.map((a) => `<option value="${a.id}">${escapeHtml(a.name)}</option>`).join("")
     || "<option value=''>no athletes yet</option>";
   if (!state.athletes.some((a) => a.id === state.athleteId)) state.athleteId = state.athletes.length ? state.athletes[0].id : null;
   if (state.athleteId) select.value = String(state.athleteId);
-  await selectAthlete(state.athleteId);
+}
+
+// Athletes were added, renamed, archived or deleted (Setup): the menu follows.
+async function athletesChanged() {
+  const followed = state.athleteId;
+  state.athletes = await allPages("/athletes");
+  fillAthleteMenu();
+  if (state.athleteId !== followed) await selectAthlete(state.athleteId);
 }
 
 function showSignIn() {
@@ -63,6 +79,7 @@ function showSignIn() {
 
 function signOut() {
   localStorage.removeItem("winkwatch.token");
+  delete document.body.dataset.role;
   state.token = "";
   disconnect();
   showSignIn();
@@ -81,6 +98,7 @@ async function selectAthlete(athleteId) {
 const VIEWS = {
   assess: { show: renderAssessment, leave: leaveAssessment },
   gym: { show: showGym, leave: leaveGym },
+  setup: { show: renderSetup, leave: () => {} },
 };
 
 function showTab(tab) {
@@ -102,8 +120,12 @@ function wire() {
   $("athlete").addEventListener("change", (event) => selectAthlete(Number(event.target.value)));
   $("signout").addEventListener("click", signOut);
   document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  // A sign-in link opened in a tab already showing the dashboard: sign in with its token.
+  window.addEventListener("hashchange", () => { if (readTokenFromUrl()) signIn(state.token); });
   window.addEventListener("winkwatch:refused", (event) => { signOut(); $("signin-error").textContent = event.detail; });
+  window.addEventListener("winkwatch:athletes-changed", () => athletesChanged().catch(() => {}));
   wireLive();
+  wireSetup();
   wireSets();
   wireRepDetail();
   wireCueToggles();

@@ -8,6 +8,7 @@ export const state = {
   token: localStorage.getItem("winkwatch.token") || "",
   athleteId: Number(localStorage.getItem("winkwatch.athlete")) || null,
   athletes: [],
+  me: null,                  // {name, role} of the signed-in token (GET /me)
   ws: null, wsRetryMs: 1000, wsWanted: false,
   buffer: emptyBuffer(),     // live angles of one set: t (s since it started), thigh, tilt, hip (deg)
   currentSet: null,          // {id, set_key, variant, load_kg, recording}

@@ -2,7 +2,7 @@
 // (GET /vocabulary): the page keeps no copy of its own.
 import { api } from "./http.js";
 
-let vocabulary = { set_variants: [] };
+let vocabulary = { set_variants: [], placements: [], sensor_kinds: [] };
 
 export async function loadVocabulary() {
   vocabulary = await api("/vocabulary");
@@ -21,5 +21,12 @@ export function termLabel(name, value) {
 
 export function variantLabel(value) {
   const found = vocabulary.set_variants.find((v) => v.value === value);
+  return found ? found.label : value;
+}
+
+export const placements = () => vocabulary.placements;
+
+export function sensorKindLabel(value) {
+  const found = vocabulary.sensor_kinds.find((k) => k.value === value);
   return found ? found.label : value;
 }

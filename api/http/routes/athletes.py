@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from api.errors import InvalidInputError
-from api.http.deps import Admin, DbDep, Reader
+from api.http.deps import Admin, DbDep, Reader, ServiceDep
 from api.http.routes.common import Cursor, IdPath, Limit, Since, Until, as_utc
 from api.http.schemas import (
+    ArchiveUpdate,
     AthleteCreate,
     AthletePublic,
     AthleteSummaryPublic,
@@ -30,9 +33,37 @@ def create_athlete(body: AthleteCreate, db: DbDep, _: Admin):
 
 
 @router.get("", response_model=Page[AthletePublic])
-def list_athletes(db: DbDep, _: Reader, cursor: Cursor = None, limit: Limit = 100):
-    page = catalog.list_athletes(db, cursor, limit)
+def list_athletes(
+    db: DbDep,
+    _: Reader,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    archived: Annotated[bool, Query(description="the archived athletes instead")] = False,
+):
+    """Active athletes (with `archived=true`: the archived ones)."""
+    page = catalog.list_athletes(db, cursor, limit, archived=archived)
     return Page[AthletePublic](items=page.items, next_cursor=page.next_cursor)
+
+
+@router.put("/{athlete_id}/archive", response_model=AthletePublic)
+async def archive_athlete(athlete_id: IdPath, body: ArchiveUpdate, service: ServiceDep, _: Admin):
+    """Archive the athlete (every stored set kept; their sensors are freed at once), or
+    restore them with `archived: false`."""
+    return await service.archive_athlete(athlete_id, body.archived)
+
+
+@router.delete("/{athlete_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_athlete(
+    athlete_id: IdPath,
+    service: ServiceDep,
+    _: Admin,
+    delete_sets: Annotated[
+        bool, Query(description="also delete the athlete's stored sets (else 409 if any)")
+    ] = False,
+) -> None:
+    """Delete the athlete. Refused (409, nothing changed) while they have stored sets, unless
+    `delete_sets=true`: stored data is never lost silently (archive to keep it)."""
+    await service.delete_athlete(athlete_id, delete_sets)
 
 
 @router.get("/{athlete_id}", response_model=AthletePublic)
