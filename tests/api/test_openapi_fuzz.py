@@ -7,7 +7,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -20,6 +19,7 @@ from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import open_database
 from api.vocab import Placement, SetVariant, TokenRole
+from fusion.simulator import SquatSetSpec, simulate_set
 from tests.api.helpers import metrics
 
 pytestmark = pytest.mark.slow
@@ -38,10 +38,16 @@ def _seeded_app():
         catalog.assign_sensor(db, sensor.id, athlete.id, Placement.THIGH)
         row = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT, load_kg=60)
         set_store.add_reps(db, row, [metrics(i, onset_deg=90.0) for i in range(1, 4)])
-        t_s = np.arange(100) / 100.0
-        for placement in Placement:
+        # A real (simulated) set, so that the analyses behind its endpoints (angles for rep
+        # detail) succeed: a set too short to analyse is a 422 by design, which a schema
+        # cannot tell from a valid request.
+        recorded = simulate_set(SquatSetSpec(reps=1), seed=1)
+        for placement, rec in (
+            (Placement.SACRUM, recorded.sacrum),
+            (Placement.THIGH, recorded.thigh),
+        ):
             set_store.add_raw_chunk(
-                db, row.id, placement, "AA:BB", 0, t_s, np.ones((100, 3)), np.zeros((100, 3))
+                db, row.id, placement, "AA:BB", 0, rec.t_s, rec.acc_mps2, rec.gyr_radps
             )
         set_store.finish_set(db, row.id)
     return create_app(Settings(database_url=url, gateway_id="fuzz"), database=database), secret
