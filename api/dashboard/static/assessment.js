@@ -31,7 +31,7 @@ const TEMPLATE = `
     <input id="assess-shank" type="number" inputmode="decimal" min="20" max="80" step="0.5" placeholder="shank cm" aria-label="shank length in cm">
   </div>
   <p class="muted">Femur (hip joint to knee) and shank (knee to ankle) lengths turn the depth limit into a box height in cm; optional.</p>
-  <button id="assess-begin" type="button">Start assessment</button>
+  <button id="assess-begin" type="button" class="admin-only">Start assessment</button>
   <p id="assess-error" class="error" role="alert"></p>
 </div>
 <div id="assess-run" hidden>
@@ -46,13 +46,13 @@ const TEMPLATE = `
     <p id="assess-box" class="advice-note" hidden></p>
     <input id="assess-load" type="number" inputmode="decimal" min="0" max="1000" step="2.5" placeholder="kg" aria-label="load in kg" hidden>
     <div class="row">
-      <button id="assess-start" type="button">Start step</button>
-      <button id="assess-stop" type="button" class="secondary">Stop step</button>
+      <button id="assess-start" type="button" class="admin-only">Start step</button>
+      <button id="assess-stop" type="button" class="secondary admin-only">Stop step</button>
     </div>
     <div class="row">
-      <button id="assess-skip" type="button" class="secondary">Skip step</button>
-      <button id="assess-repeat" type="button" class="secondary">Repeat step</button>
-      <button id="assess-next" type="button" class="secondary">Next step</button>
+      <button id="assess-skip" type="button" class="secondary admin-only">Skip step</button>
+      <button id="assess-repeat" type="button" class="secondary admin-only">Repeat step</button>
+      <button id="assess-next" type="button" class="secondary admin-only">Next step</button>
     </div>
     <p id="assess-step-state" class="set-state"></p>
     <div class="angles">
@@ -66,7 +66,7 @@ const TEMPLATE = `
     <p id="assess-step-error" class="error" role="alert"></p>
   </div>
   <div class="card">
-    <button id="assess-finish" type="button">Finish: see the report</button>
+    <button id="assess-finish" type="button" class="admin-only">Finish: see the report</button>
     <p id="assess-finish-note" class="muted"></p>
   </div>
 </div>
@@ -92,7 +92,7 @@ const TEMPLATE = `
   </div>
   <p id="assess-report-error" class="error" role="alert"></p>
   <div class="row"><button id="assess-back" type="button" class="secondary">Back to the steps</button>
-    <button id="assess-new" type="button" class="secondary">New assessment</button></div>
+    <button id="assess-new" type="button" class="secondary admin-only">New assessment</button></div>
 </div>
 <div class="card">
   <h2>Assessments side by side</h2>

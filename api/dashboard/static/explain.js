@@ -65,7 +65,7 @@ function show(key) {
   element.innerHTML = `<div class="row"><h2>${escapeHtml(item.label)}</h2><button type="button" class="secondary" data-close>Close</button></div>`
     + `<p class="explain-text">${escapeHtml(item.text)}</p>`
     + (item.custom ? `<p class="muted">Written for ${escapeHtml(athleteName(current.athleteId))}. The default: ${escapeHtml(item.default_text)}</p>` : "")
-    + `<details><summary>Change for ${escapeHtml(athleteName(current.athleteId))} (admin)</summary>`
+    + `<details class="admin-only"><summary>Change for ${escapeHtml(athleteName(current.athleteId))} (admin)</summary>`
     + `<textarea rows="3" maxlength="1000" aria-label="explanation for this athlete" placeholder="${escapeHtml(item.default_text)}">${item.custom ? escapeHtml(item.text) : ""}</textarea>`
     + `<div class="row"><button type="button" data-save>Save</button><button type="button" class="secondary" data-hide>Hide for this athlete</button>`
     + `<button type="button" class="secondary" data-reset>Default</button></div><p class="error" role="alert"></p></details>`;
