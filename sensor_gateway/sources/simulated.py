@@ -20,13 +20,14 @@ clock `set_base_s + t`, and the mapped time should be that plus `LatencyModel.mi
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import heapq
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from sensor_gateway.protocols.winkwatch import WinkWatchDecoder
 
 Encoding = Literal["none", "winkwatch"]
+T = TypeVar("T")
 SENSOR_EPOCH_S = 1000.0  # sensor clocks start far from the gateway's: mapping must find it
 SIMULATED_RSSI_DBM = -60  # what simulated sensors report as their signal and battery
 SIMULATED_BATTERY_PCT = 100
@@ -281,11 +283,31 @@ class SimulatedSource:
         if self._prepared is not None and self._prepared_relative:
             self._shift_prepared(self._base(None))
         athlete_sets: list[Iterable[tuple[PlayedSet, list[_Packet]]]]
+        prefetch: concurrent.futures.ThreadPoolExecutor | None = None
         if self._prepared is not None:
             athlete_sets = list(self._prepared)
         else:
             base_s = self._base(None)
             athlete_sets = [self._athlete_sets(a, base_s, i) for i, a in enumerate(self.athletes)]
+            if self.realtime:
+                # Simulating a set takes ~0.1-0.2 s of CPU: done on the loop, it would hold
+                # up every other packet and client for that long at each set start.
+                prefetch = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="simulated-sets"
+                )
+                athlete_sets = [_prefetched(iter(sets), prefetch) for sets in athlete_sets]
+        try:
+            await self._stream(athlete_sets, on_batch, on_status)
+        finally:
+            if prefetch is not None:
+                prefetch.shutdown(wait=False, cancel_futures=True)
+
+    async def _stream(
+        self,
+        athlete_sets: list[Iterable[tuple[PlayedSet, list[_Packet]]]],
+        on_batch: BatchCallback,
+        on_status: StatusCallback,
+    ) -> None:
         feeds = [self._athlete_feed(a, sets) for a, sets in zip(self.athletes, athlete_sets)]
         decoders = self._decoders()
         now = self._base(None) if self._prepared is None else self.clock()
@@ -392,6 +414,17 @@ class SimulatedSource:
         self.packets_sent += 1
         self.samples_sent += int(batch.acc_mps2.shape[0])
         on_batch(batch)
+
+
+_END = object()
+
+
+def _prefetched(items: Iterator[T], executor: concurrent.futures.Executor) -> Iterator[T]:
+    """`items` in order, each next one computed in `executor` while the current one is used."""
+    upcoming = executor.submit(next, items, _END)
+    while (item := upcoming.result()) is not _END:
+        upcoming = executor.submit(next, items, _END)
+        yield item  # type: ignore[misc]
 
 
 def _encode_winkwatch(packet: _Packet, rate_hz: float) -> bytes:

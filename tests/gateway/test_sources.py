@@ -101,6 +101,39 @@ def test_realtime_pacing_follows_the_monotonic_clock():
     assert min(lateness) >= 0 and np.median(lateness) < 0.02
 
 
+def test_realtime_sets_are_simulated_off_the_event_loop(monkeypatch):
+    """Simulating a set takes ~0.1-0.2 s: in real time it runs in a worker thread (the next
+    set while the current one plays), so it never holds up packets or live clients."""
+    import threading
+
+    import sensor_gateway.sources.simulated as simulated
+
+    threads = []
+
+    def recording_simulate_set(spec, seed):
+        threads.append(threading.current_thread())
+        return simulate_set(spec, seed=seed)
+
+    monkeypatch.setattr(simulated, "simulate_set", recording_simulate_set)
+    quick = SquatSetSpec(
+        reps=1,
+        standing_s=0.0,
+        standing_end_s=0.0,
+        descent_peak_speed_degps=400,
+        ascent_peak_speed_degps=400,
+        depth_deg=30.0,
+    )
+    athlete = SimulatedAthlete("a", sets=[quick, quick], seed=3)
+    realtime = SimulatedSource([athlete], realtime=True)
+    batches, _ = _collect(realtime)
+    assert len(threads) == 2 and threading.main_thread() not in threads
+    fast, _ = _collect(SimulatedSource([athlete], realtime=False))
+    assert [b.seq for b in batches] == [b.seq for b in fast]  # the same sets, in order
+    np.testing.assert_array_equal(
+        np.concatenate([b.acc_mps2 for b in batches]), np.concatenate([b.acc_mps2 for b in fast])
+    )
+
+
 def _write_set(tmp_path, seed=21):
     sim = simulate_set(SquatSetSpec(reps=3, wink_deg=10.0), seed=seed)
     write_recording_csv(tmp_path / "sacrum.csv", sim.sacrum)
