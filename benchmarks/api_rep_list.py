@@ -107,15 +107,18 @@ def _best_ms(call, repeats: int) -> float:
     return best * 1e3
 
 
-def in_process(database, url: str, schema: str | None, token: str, repeats: int = 30) -> None:
+def in_process(database, url: str, schema: str | None, token: str, repeats: int = 100) -> None:
     """Whole request in process vs the bare fetch of the same page, per query shape."""
     from api.http import create_app
     from api.settings import Settings
 
     settings = Settings(database_url=url, database_schema=schema, gateway_id="bench")
     app = create_app(settings, database=database)
-    print("| query | bare fetch (CPU) | request in process (CPU) | ratio |")
-    print("| --- | ---: | ---: | ---: |")
+    print(
+        "| query | bare fetch (CPU) | app alone, ASGI (CPU) | ratio "
+        "| request with httpx client (CPU) | ratio |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for path, (where, cursor) in zip(_queries(), _query_filters()):
         compiled = rep_page_query(where, cursor, 100).compile(database.engine)
         values = compiled.construct_params()
@@ -139,7 +142,49 @@ def in_process(database, url: str, schema: str | None, token: str, repeats: int 
         finally:
             raw.close()
         request_ms = asyncio.run(_request_ms(app, token, path, repeats))
-        print(f"| `{path}` | {bare_ms:.2f} ms | {request_ms:.2f} ms | {request_ms / bare_ms:.1f} |")
+        app_ms = asyncio.run(_asgi_ms(app, token, path, repeats))
+        print(
+            f"| `{path}` | {bare_ms:.2f} ms | {app_ms:.2f} ms | {app_ms / bare_ms:.1f} "
+            f"| {request_ms:.2f} ms | {request_ms / bare_ms:.1f} |"
+        )
+
+
+async def _asgi_ms(app, token: str, path: str, repeats: int) -> float:
+    """Best CPU time of the app alone answering `path`: the ASGI call with a minimal scope,
+    no HTTP client (what the server pays per request, without the load generator's side)."""
+    route, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": route,
+        "raw_path": route.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"app"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("app", 80),
+        "state": {},
+    }
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    status: list[int] = []
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    best = float("inf")
+    for _ in range(repeats + 1):
+        started = time.process_time()
+        await app(dict(scope), receive, send)
+        best = min(best, time.process_time() - started)
+    assert set(status) == {200}, status
+    return best * 1e3
 
 
 async def _request_ms(app, token: str, path: str, repeats: int) -> float:
@@ -157,7 +202,9 @@ async def _request_ms(app, token: str, path: str, repeats: int) -> float:
     return best * 1e3
 
 
-def run(label: str, url: str, schema: str | None, n_reps: int, seconds: float) -> None:
+def run(
+    label: str, url: str, schema: str | None, n_reps: int, seconds: float, in_process_only: bool
+) -> None:
     database = fresh_database(url, schema)
     fill_s = fill_reps(database, n_reps)
     with database.sessions.begin() as db:
@@ -165,6 +212,10 @@ def run(label: str, url: str, schema: str | None, n_reps: int, seconds: float) -
     print(f"\n{label}, {n_reps} reps (bulk-loaded in {fill_s:.1f} s)\n")
     in_process(database, url, schema, token)
     database.dispose()
+    if in_process_only:
+        if schema:
+            drop_schema(url, schema)
+        return
     port = _free_port()
     env = dict(os.environ, WINKWATCH_DATABASE_URL=url, WINKWATCH_GATEWAY_ID="bench")
     if schema:
@@ -216,12 +267,14 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=CONCURRENCY, help="HTTP clients (requests in flight)"
     )
+    parser.add_argument("--in-process-only", action="store_true", help="skip the served load test")
     args = parser.parse_args()
     CONCURRENCY = args.concurrency
+    print(f"load average: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         for n_reps in args.reps:
             for label, url, schema in targets(tmp, args.db):
-                run(label, url, schema, n_reps, args.seconds)
+                run(label, url, schema, n_reps, args.seconds, args.in_process_only)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,12 @@ _bearer = HTTPBearer(auto_error=False, description="token from `winkwatch token 
 
 
 # The app factory puts these on `app.state`; routes get them only through the dependencies
-# below (HTTPConnection: the same for HTTP requests and WebSockets).
+# below (HTTPConnection: the same for HTTP requests and WebSockets). They are `async def`:
+# FastAPI runs a plain `def` dependency in a worker thread, two thread hops per request for
+# an attribute read.
 
 
-def get_database(connection: HTTPConnection) -> Database:
+async def get_database(connection: HTTPConnection) -> Database:
     database: Database = connection.app.state.database
     return database
 
@@ -46,12 +48,12 @@ def get_db(database: Annotated[Database, Depends(get_database)]) -> Iterator[Ses
         db.close()
 
 
-def get_settings(connection: HTTPConnection) -> Settings:
+async def get_settings(connection: HTTPConnection) -> Settings:
     settings: Settings = connection.app.state.settings
     return settings
 
 
-def get_service(connection: HTTPConnection) -> LiveService:
+async def get_service(connection: HTTPConnection) -> LiveService:
     """Sets and sensors through the live gateway (or the database alone without one)."""
     return app_service(connection.app)
 
@@ -62,7 +64,7 @@ def app_service(app: FastAPI) -> LiveService:
     return service
 
 
-def get_auth_limiter(connection: HTTPConnection) -> FailedAuthLimiter:
+async def get_auth_limiter(connection: HTTPConnection) -> FailedAuthLimiter:
     limiter: FailedAuthLimiter = connection.app.state.auth_limiter
     return limiter
 
