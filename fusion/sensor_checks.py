@@ -64,7 +64,7 @@ def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     (3-10 Hz, fast but tiny) does not count as movement of the segment.
     """
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
-    smooth = np.column_stack([_moving_average(gyr_radps[:, a], width) for a in range(3)])
+    smooth = _moving_average(gyr_radps, width)
     return float(np.degrees(np.linalg.norm(smooth, axis=1).sum() / rate_hz))
 
 
@@ -102,10 +102,18 @@ def placement_check(
 
 
 def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
-    if width <= 1 or values.size < width:
+    """Mean of `width` samples around each one along axis 0 (the ends repeat the first and
+    last values), for (N,) or (N, k) arrays: running sums, so one pass whatever the width."""
+    if width <= 1 or values.shape[0] < width:
         return values
-    padded = np.pad(values, (width // 2, width - 1 - width // 2), mode="edge")
-    return np.convolve(padded, np.ones(width) / width, mode="valid")
+    before, after = width // 2, width - 1 - width // 2
+    padded = np.concatenate(
+        (np.repeat(values[:1], before, axis=0), values, np.repeat(values[-1:], after, axis=0))
+    )
+    sums = np.cumsum(padded, axis=0)
+    window_sums = sums[width - 1 :].copy()
+    window_sums[1:] -= sums[:-width]
+    return window_sums / width
 
 
 def wobble_rms_deg(angle_deg: np.ndarray, rate_hz: float) -> float:
@@ -121,7 +129,7 @@ def axis_share(gyr_radps: np.ndarray, calibration: SegmentCalibration, rate_hz: 
     Rates averaged over `WOBBLE_SMOOTHING_S` first: wobble is reported on its own.
     """
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
-    smooth = np.column_stack([_moving_average(gyr_radps[:, a], width) for a in range(3)])
+    smooth = _moving_average(gyr_radps, width)
     moving = np.linalg.norm(smooth, axis=1) > MOVING_GYR_RADPS
     if np.count_nonzero(moving) < 5:
         return 1.0

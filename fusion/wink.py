@@ -90,7 +90,11 @@ def rhythm_lag_deg(
     fit = (share >= RHYTHM_FIT_FRACTIONS[0]) & (share <= RHYTHM_FIT_FRACTIONS[1])
     if np.count_nonzero(fit) < MIN_RHYTHM_FIT_SAMPLES or np.ptp(descent_thigh[fit]) <= 0:
         return None
-    slope, intercept = np.polyfit(descent_thigh[fit], descent_tilt[fit], 1)
+    x, y = descent_thigh[fit], descent_tilt[fit]
+    x_mean, y_mean = float(x.mean()), float(y.mean())
+    dx = x - x_mean
+    slope = float(dx @ (y - y_mean)) / float(dx @ dx)  # least-squares line (np.polyfit deg 1)
+    intercept = y_mean - slope * x_mean
     near = np.flatnonzero(share >= RHYTHM_NEAR_BOTTOM_FRACTION)
     first = rep.start + (int(near[0]) if near.size else rep.bottom - rep.start)
     stop = max(wink.trough_index, rep.bottom) + 1
