@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     sim = simulate_set(spec, seed=1)
     samples = len(sim.sacrum) + len(sim.thigh)
     print(f"recording: {samples} samples ({samples // 2} per sensor, {sim.sacrum.t_s[-1]:.0f} s)\n")
-    print("| engine | best time | samples/s |")
+    print("| engine | best CPU time | samples/s |")
     print("| --- | --- | --- |")
     floor_s = _offline_vqf_floor(sim, repeats)
     for engine in engines:
