@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +27,7 @@ from api.storage import assessments as store
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
+from api.storage.models import Assessment, Athlete, ExerciseSet
 from api.vocab import Placement, SetStatus, SetVariant
 
 if TYPE_CHECKING:
@@ -196,8 +201,56 @@ def _history(
     return entries, rows
 
 
+# Reports computed lately, per database engine, keyed by everything they are computed from
+# (`_report_inputs`): the phone asks for the JSON, the figure and the PDF of one report in a
+# row, and each analysis of the whole battery takes seconds.
+REPORT_CACHE_SIZE = 16
+_reports: weakref.WeakKeyDictionary[object, OrderedDict[Hashable, ComputedReport]] = (
+    weakref.WeakKeyDictionary()
+)
+_reports_lock = threading.Lock()
+
+
+def _report_inputs(
+    assessment_id: int,
+    steps: dict[str, ExerciseSet],
+    calibration_json: str | None,
+    athlete: Athlete,
+    earlier: list[Assessment],
+) -> Hashable:
+    """What a report depends on: each step's set (a finished set's samples never change), the
+    stored calibration, the athlete's lengths and name, and the earlier assessments' reports."""
+    return (
+        assessment_id,
+        tuple(sorted((kind, row.id, str(row.ended_at)) for kind, row in steps.items())),
+        calibration_json,
+        (athlete.femur_cm, athlete.shank_cm, athlete.name),
+        tuple((old.id, old.report_json) for old in earlier),
+    )
+
+
+def _cached_report(database: Database, key: Hashable) -> ComputedReport | None:
+    with _reports_lock:
+        cache = _reports.get(database.engine)
+        if cache is None or key not in cache:
+            return None
+        cache.move_to_end(key)
+        return cache[key]
+
+
+def _keep_report(database: Database, keys: list[Hashable], computed: ComputedReport) -> None:
+    with _reports_lock:
+        cache = _reports.setdefault(database.engine, OrderedDict())
+        for key in keys:
+            cache[key] = computed
+            cache.move_to_end(key)
+        while len(cache) > REPORT_CACHE_SIZE:
+            cache.popitem(last=False)
+
+
 def compute_report(database: Database, assessment_id: int) -> ComputedReport:
-    """Analyse the assessment's steps; ConflictError when the baseline is missing or unusable."""
+    """Analyse the assessment's steps (or return the report computed from the same inputs
+    lately); ConflictError when the baseline is missing or unusable."""
     from fusion.assessment import AssessmentCalibration, StepError, assess
     from fusion.errors import FusionError
 
@@ -210,6 +263,11 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
                 f"assessment {assessment_id} has no baseline step yet; record it first (it "
                 "calibrates the sensors for every other step)"
             )
+        earlier = store.earlier_assessments(db, assessment)
+        key = _report_inputs(assessment_id, steps, assessment.calibration_json, athlete, earlier)
+        cached = _cached_report(database, key)
+        if cached is not None:
+            return cached
         recordings = {}
         for kind, row in steps.items():
             stored = set_store.load_set_recordings(db, row.id)
@@ -219,7 +277,6 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
             if assessment.calibration_json
             else None
         )
-        earlier = store.earlier_assessments(db, assessment)
         femur_cm, shank_cm, name = athlete.femur_cm, athlete.shank_cm, athlete.name
         created_at = assessment.created_at.isoformat()
     try:
@@ -241,5 +298,10 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
     stored_report = report.as_dict() | {BASELINE_ONSETS_KEY: onsets.tolist()}
     with database.sessions.begin() as db:
         store.save_results(db, assessment_id, report.calibration.as_dict(), stored_report)
+        # The same inputs from now on: this calibration is stored.
+        saved = store.get_assessment(db, assessment_id).calibration_json
+        key_after = _report_inputs(assessment_id, steps, saved, athlete, earlier)
     history, history_json = _history(earlier, onsets)
-    return ComputedReport(report, history, history_json, assessment_id, name, created_at)
+    computed = ComputedReport(report, history, history_json, assessment_id, name, created_at)
+    _keep_report(database, [key, key_after], computed)
+    return computed

@@ -139,3 +139,34 @@ def test_a_live_step_is_started_and_stopped_as_a_set_of_the_assessment(api, lift
     assert api.post(f"/sets/{started['id']}/stop").status_code == 200
     steps = api.get(f"/assessments/{baseline}").json()["steps"]
     assert steps["rock_back"] == started["id"]
+
+
+def test_a_report_is_analysed_once_per_inputs(api, lifter_steps, monkeypatch) -> None:
+    """JSON, page, figure and PDF of one report analyse the battery once; a new step or new
+    lengths analyse it again."""
+    import fusion.assessment
+
+    analysed = []
+    real_assess = fusion.assessment.assess
+
+    def counting_assess(*args, **kwargs):
+        analysed.append(1)
+        return real_assess(*args, **kwargs)
+
+    monkeypatch.setattr(fusion.assessment, "assess", counting_assess)
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Cached"}).json()["id"]
+    assessment = _run_assessment(api, athlete_id, texts, kinds=("baseline",))
+    for suffix in ("", ".html", ".png", ".pdf", ""):
+        assert api.get(f"/assessments/{assessment}/report{suffix}").status_code == 200
+    assert len(analysed) == 1
+    body = {"sacrum_csv": texts["goblet", "sacrum"], "thigh_csv": texts["goblet", "thigh"]}
+    api.post(f"/assessments/{assessment}/steps/goblet/recording", json=body)
+    assert set(api.get(f"/assessments/{assessment}/report").json()["steps"]) == {
+        "baseline",
+        "goblet",
+    }
+    assert len(analysed) == 2
+    api.patch(f"/athletes/{athlete_id}", json={"femur_cm": 45.0, "shank_cm": 46.0})
+    assert api.get(f"/assessments/{assessment}/report").json()["prescription"]["box_height_cm"]
+    assert len(analysed) == 3
