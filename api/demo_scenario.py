@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.depth_guard import athlete_depth_guard
 from api.runtime import Server, add_simulation, build_runtime
 from api.settings import Settings
 from api.vocab import SetVariant
@@ -148,7 +149,11 @@ def build_demo_server(
         programme = programmes[athlete.athlete_id]
         demo_set = programme[played.index % len(programme)]
         return server.gateway.start_set(
-            athlete.athlete_id, demo_set.variant, demo_set.load_kg, "demo"
+            athlete.athlete_id,
+            demo_set.variant,
+            demo_set.load_kg,
+            "demo",
+            depth_guard=athlete_depth_guard(server.database, int(athlete.athlete_id)),
         )
 
     add_simulation(

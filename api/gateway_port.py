@@ -34,6 +34,7 @@ from sensor_gateway.sensors import SensorSnapshot
 
 if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
+    from fusion.live.depth_guard import DepthGuard
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class GatewayPort(Protocol):
         *,
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
+        depth_guard: DepthGuard | None = None,
     ) -> SetInfo: ...
 
     def stop_set(self, athlete_id: str) -> SetInfo | None: ...
@@ -100,6 +102,7 @@ class LiveService:
                 self._start_without_gateway, athlete_id, variant, load_kg, notes, session_id
             )
         baseline = await run_in_threadpool(self._check_can_start, athlete_id, session_id)
+        depth_guard = await run_in_threadpool(self._depth_guard, athlete_id)
         try:
             info = self.gateway.start_set(
                 str(athlete_id),
@@ -108,6 +111,7 @@ class LiveService:
                 notes,
                 baseline=baseline,
                 calibration=calibration,
+                depth_guard=depth_guard,
             )
         except GatewayError as exc:
             raise ConflictError(str(exc)) from exc
@@ -138,6 +142,12 @@ class LiveService:
                 session_id=session_id,
                 gateway_id=self.gateway_id,
             ).id
+
+    def _depth_guard(self, athlete_id: int) -> DepthGuard | None:
+        """The athlete's depth guard (api.depth_guard): None when off or without a ceiling."""
+        from api.depth_guard import athlete_depth_guard
+
+        return athlete_depth_guard(self.database, athlete_id)
 
     def _check_can_start(self, athlete_id: int, session_id: int | None) -> PersonalBaseline | None:
         """Raises if the set cannot start; returns the athlete's personal baseline."""

@@ -179,7 +179,15 @@ def add_simulation(
         athletes.append(athlete)
 
     def default_start(athlete: SimulatedAthlete, _played: PlayedSet) -> SetInfo:
-        return gateway.start_set(athlete.athlete_id, athlete.variant, athlete.load_kg, label)
+        from api.depth_guard import athlete_depth_guard
+
+        return gateway.start_set(
+            athlete.athlete_id,
+            athlete.variant,
+            athlete.load_kg,
+            label,
+            depth_guard=athlete_depth_guard(server.database, int(athlete.athlete_id)),
+        )
 
     on_set_start, on_set_end = hooks or scripted_set_hooks(gateway, start or default_start)
     gateway.add_source(

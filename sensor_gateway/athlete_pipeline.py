@@ -27,6 +27,7 @@ import numpy as np
 from fusion.live import events as analysis
 from sensor_gateway.events import (
     Calibrated,
+    DepthCeilingNear,
     GatewayClock,
     GatewayEvent,
     LiveAngles,
@@ -45,6 +46,7 @@ from sensor_gateway.events import (
 if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
+    from fusion.live.depth_guard import DepthGuard
     from sensor_gateway.gaps import Gap
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,13 @@ class LiveSetup:
     """What a set's analyser starts with: the load (kg), a stored sensor-to-segment
     calibration (an assessment's, from its baseline; None: calibrate on the fly from the
     set's own standing and first descent) and the movement ("squat" or "rock_back", the
-    quadruped step, which needs the stored calibration)."""
+    quadruped step, which needs the stored calibration); `depth_guard` the athlete's
+    prescribed depth ceiling and cue margin (`fusion.live.depth_guard`; None: no guard)."""
 
     load_kg: float | None = None
     calibration: AssessmentCalibration | None = None
     movement: str = "squat"
+    depth_guard: DepthGuard | None = None
 
 
 AnalyzerFactory = Callable[[LiveSetup], LiveAnalyzer]
@@ -108,7 +112,9 @@ def default_analyzer_factory(setup: LiveSetup) -> LiveAnalyzer:
         return LiveSquatAnalyzer(
             load_kg=setup.load_kg, calibration=setup.calibration, movement="rock_back"
         )
-    return LiveSquatAnalyzer(load_kg=setup.load_kg, calibration=setup.calibration)
+    return LiveSquatAnalyzer(
+        load_kg=setup.load_kg, calibration=setup.calibration, depth_guard=setup.depth_guard
+    )
 
 
 @dataclass
@@ -159,11 +165,13 @@ class AthletePipeline:
         *,
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
+        depth_guard: DepthGuard | None = None,
     ) -> list[GatewayEvent]:
         """Start a set (stopping a running one first, reason REPLACED); `baseline` is the
         athlete's personal noise floor the analyser flags against (fusion.baseline);
         `calibration` a stored one (an assessment's) the analyser uses instead of calibrating
-        on the fly. A quadruped rock-back without one is recorded but not analysed live."""
+        on the fly. A quadruped rock-back without one is recorded but not analysed live.
+        `depth_guard`: the prescribed ceiling the analyser cues at in loaded squats."""
         events: list[GatewayEvent] = []
         if self._set is not None:
             events += self.stop_set(StopReason.REPLACED, now_s)
@@ -179,7 +187,7 @@ class AthletePipeline:
         movement = movement_of(info.variant)
         analyzer: LiveAnalyzer | None = None
         if movement == "squat" or calibration is not None:
-            analyzer = self.analyzer_factory(LiveSetup(load_kg, calibration, movement))
+            analyzer = self.analyzer_factory(LiveSetup(load_kg, calibration, movement, depth_guard))
             if baseline is not None:
                 analyzer.set_baseline(baseline)
         self._set = _ActiveSet(info=info, analyzer=analyzer, last_activity_s=now_s)
@@ -332,6 +340,20 @@ class AthletePipeline:
                             onset_depth_deg=out.onset_depth_deg,
                             onset_hip_flexion_deg=out.onset_hip_flexion_deg,
                             wink_deg=out.wink_deg,
+                        )
+                    )
+                case analysis.DepthCeilingNear():
+                    events.append(
+                        DepthCeilingNear(
+                            athlete_id=athlete,
+                            t_s=out.t_s,
+                            wall_utc=utc(out.t_s),
+                            set_key=key,
+                            rep=out.rep,
+                            thigh_deg=out.thigh_deg,
+                            speed_degps=out.speed_degps,
+                            ceiling_thigh_deg=out.ceiling_thigh_deg,
+                            margin_deg=out.margin_deg,
                         )
                     )
                 case analysis.RepCompleted(metrics=metrics):

@@ -1,4 +1,5 @@
-"""Events the live gateway publishes: sets, reps, butt-wink onsets, live angles, sensor status.
+"""Events the live gateway publishes: sets, reps, butt-wink onsets, depth-guard cues, live
+angles, sensor status.
 
 Every event is a frozen dataclass carrying
 - `athlete_id`: the athlete it concerns (the key used in the gateway config; None only for
@@ -124,6 +125,21 @@ class WinkOnset(GatewayEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DepthCeilingNear(GatewayEvent):
+    """Depth guard (`fusion.live.depth_guard`): in a loaded set, the thigh is about to reach the
+    athlete's prescribed depth ceiling (minus the margin): cue the lifter to stop, before the
+    wink. `t_s` is the decision instant in the data; `thigh_deg` the thigh angle then and
+    `speed_degps` its descent speed; `ceiling_thigh_deg` / `margin_deg` the guard in use."""
+
+    set_key: str
+    rep: int
+    thigh_deg: float
+    speed_degps: float
+    ceiling_thigh_deg: float
+    margin_deg: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class RepCompleted(GatewayEvent):
     """A rep ended (`t_s`, gateway clock); `metrics` are the same as a `winkwatch analyze` row
     and as the stored rep, their times in s since the set started (`set_relative`)."""
@@ -180,6 +196,7 @@ EVENT_TYPES: tuple[type[GatewayEvent], ...] = (
     Calibrated,
     RepStarted,
     WinkOnset,
+    DepthCeilingNear,
     RepCompleted,
     LiveAngles,
     SensorStatusChanged,

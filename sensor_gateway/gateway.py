@@ -13,8 +13,8 @@ its events go to the sink (all but LiveAngles) and to the pub/sub bus.
 
 A rep a client has seen must survive a crash: a RepCompleted is published only once the sink
 says it is stored (`on_stored`), and the set/rep events dispatched after it wait behind it,
-so clients see them in order. Angles, wink onsets and sensor status never wait (a phone
-beeps on the onset; a database outage must not freeze the live view).
+so clients see them in order. Angles, wink onsets, depth-guard cues and sensor status never
+wait (a phone beeps on them; a database outage must not freeze the live view).
 
 `start_set` / `stop_set` / `assign_sensor` are what the HTTP API calls (from the same loop).
 A failing sink, analyser or malformed batch is logged and counted, never raised into a
@@ -43,6 +43,7 @@ from sensor_gateway.config import Assignments, GatewaySettings, SensorAssignment
 from sensor_gateway.discovery import DiscoveredSensor, DiscoveringSource
 from sensor_gateway.errors import SetError
 from sensor_gateway.events import (
+    DepthCeilingNear,
     GatewayClock,
     GatewayEvent,
     LiveAngles,
@@ -64,6 +65,7 @@ from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
 if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
+    from fusion.live.depth_guard import DepthGuard
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,12 @@ TICK_S = 1.0  # how often idle sets are checked when no samples arrive
 # Published only once the sink has stored them (see the module docstring).
 STORED_BEFORE_PUBLISHED: tuple[type[GatewayEvent], ...] = (RepCompleted,)
 # Published at once even while a stored-first event waits: live, and not ordered with reps.
-NEVER_WAIT: tuple[type[GatewayEvent], ...] = (LiveAngles, WinkOnset, SensorStatusChanged)
+NEVER_WAIT: tuple[type[GatewayEvent], ...] = (
+    LiveAngles,
+    WinkOnset,
+    DepthCeilingNear,
+    SensorStatusChanged,
+)
 
 
 @dataclass
@@ -207,6 +214,7 @@ class Gateway:
         now_s: float | None = None,
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
+        depth_guard: DepthGuard | None = None,
     ) -> SetInfo:
         """Start a set for `athlete_id` (a running one is stopped first). Raises SetError.
 
@@ -214,6 +222,8 @@ class Gateway:
         `calibration`: a stored sensor-to-segment calibration (an assessment's, from its
         baseline) for the live analyser, instead of calibrating on the fly; a quadruped
         rock-back is analysed live only with one.
+        `depth_guard`: the athlete's prescribed depth ceiling and cue margin; loaded squat sets
+        then emit `DepthCeilingNear` before the thigh reaches it.
         """
         placements = self.assignments.for_athlete(athlete_id)
         if not placements:
@@ -231,7 +241,13 @@ class Gateway:
         now_s = self.clock.now_s() if now_s is None else now_s
         pipeline = self._pipeline(athlete_id)
         events = pipeline.start_set(
-            variant, load_kg, now_s, notes, baseline=baseline, calibration=calibration
+            variant,
+            load_kg,
+            now_s,
+            notes,
+            baseline=baseline,
+            calibration=calibration,
+            depth_guard=depth_guard,
         )
         info = pipeline.current_set
         assert info is not None

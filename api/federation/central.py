@@ -51,6 +51,7 @@ from sensor_gateway.sensors import SensorSnapshot
 
 if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
+    from fusion.live.depth_guard import DepthGuard
 
 log = logging.getLogger(__name__)
 _NOT_A_GATEWAY = FederationError(
@@ -133,6 +134,7 @@ class CentralHub:
         *,
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
+        depth_guard: DepthGuard | None = None,
     ) -> SetInfo:
         raise _NOT_A_GATEWAY
 

@@ -428,3 +428,22 @@ class ExplanationUpdate(BaseModel):
         None, max_length=1000, description="the athlete's own text; null or empty: the default"
     )
     shown: bool = True
+
+
+class DepthGuardPublic(BaseModel):
+    """The athlete's depth guard (fusion.live.depth_guard); angles are thigh angles in deg."""
+
+    on: bool
+    margin_deg: float = Field(description="the cue comes this far above the ceiling")
+    ceiling_thigh_deg: float | None = Field(
+        description="the newest assessment's prescribed depth ceiling; null before one"
+    )
+    cue_level_deg: float | None = Field(description="ceiling minus margin; null when inactive")
+    lookahead_s: float = Field(description="how far ahead the descent is forecast")
+    active: bool = Field(description="loaded sets started now are guarded")
+    explanation: str
+
+
+class DepthGuardUpdate(BaseModel):
+    on: bool | None = None
+    margin_deg: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)

@@ -24,6 +24,9 @@ from sqlalchemy import (
     TypeDecorator,
     text,
 )
+from sqlalchemy import (
+    true as sa_true,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,6 +90,11 @@ class Athlete(Base):
     prescription_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Archived: out of the athlete lists, every stored set kept; None while active.
     archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Depth guard (fusion.live.depth_guard): cue loaded sets before the prescribed ceiling;
+    # the margin above it in deg (None: the default). Per athlete: it is the coach's call
+    # for this lifter, and the gateway needs it when a set starts from any client.
+    depth_guard_on: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    depth_guard_margin_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     @property
     def prescription(self) -> dict[str, float | None] | None:

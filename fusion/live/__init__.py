@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from fusion.live.events import (
     Calibrated,
+    DepthCeilingNear,
     LiveAngles,
     LiveEvent,
     RepCompleted,
@@ -44,6 +45,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "PLACEMENTS",
     "Calibrated",
+    "DepthCeilingNear",
     "LiveAngles",
     "LiveConfig",
     "LiveEvent",

@@ -17,6 +17,7 @@ from fusion.baseline import (
     wink_threshold,
 )
 from fusion.live.calibrator import LiveCalibrator, Phase
+from fusion.live.depth_guard import DepthGuard, DepthGuardTracker
 from fusion.live.events import LiveAngles, LiveEvent, RepCompleted
 from fusion.live.history import PLACEMENTS, GridHistory, SensorBuffer
 from fusion.live.rep_tracker import RepTracker, Trace
@@ -63,6 +64,10 @@ class LiveSquatAnalyzer:
     the set's first still moment (standing, or on all fours for `movement="rock_back"`, which
     needs a stored calibration) gives its rest level and is checked against the calibration:
     a sensor that moved, or the wrong starting posture, is said in a `Calibrated(ok=False)`.
+
+    With `depth_guard` (the athlete's prescribed ceiling, `fusion.live.depth_guard`) a loaded
+    squat set (`load_kg` > 0) emits `DepthCeilingNear` once per descent, before the thigh gets
+    to the ceiling.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class LiveSquatAnalyzer:
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
         movement: Movement = "squat",
+        depth_guard: DepthGuard | None = None,
     ) -> None:
         if movement not in MOVEMENTS:
             raise ValueError(f"movement must be one of {MOVEMENTS}, got {movement!r}")
@@ -96,6 +102,11 @@ class LiveSquatAnalyzer:
         self._gaps: list[tuple[str, float, float]] = []
         self._calibrator = LiveCalibrator(rate_hz, calibration, standing=movement == "squat")
         self._reps = RepTracker(self.config.rep_thresholds)
+        self._guard = (
+            DepthGuardTracker(depth_guard, rate_hz)
+            if depth_guard is not None and movement == "squat"
+            else None
+        )
         # Derived: angles aligned with the history (from where the axes are known).
         self._thigh = np.empty(0)
         self._tilt = np.empty(0)
@@ -171,9 +182,11 @@ class LiveSquatAnalyzer:
             if calibrator.phase == Phase.REST:
                 events += self._find_rest()
             if calibrator.phase == Phase.READY:
+                trace = self._trace()
                 events += self._reps.advance(
-                    self._trace(), self.threshold.threshold_deg, self._complete_rep
+                    trace, self.threshold.threshold_deg, self._complete_rep
                 )
+                events += self._guard_cues(trace)
         self._trim()
         return events
 
@@ -255,6 +268,18 @@ class LiveSquatAnalyzer:
         if rest is not None:
             self._reps.restart_at(rest.stop, last_end=rest.start, standing_deg=rest.level_deg)
         return events
+
+    def _guard_cues(self, trace: Trace) -> list[LiveEvent]:
+        """The depth guard's cues in loaded sets (the rep under way, or the next one)."""
+        guard = self._guard
+        if guard is None:
+            return []
+        if not (self.load_kg or 0.0) > 0.0:
+            guard.skip_to(trace.end)
+            return []
+        reps = self._reps
+        number = reps.reps_done if reps.rep_start is not None else reps.reps_done + 1
+        return list(guard.advance(trace, reps.standing_deg, number))
 
     def _complete_rep(self, number: int, window: RepWindow) -> RepCompleted:
         h = self._history

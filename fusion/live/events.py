@@ -40,6 +40,21 @@ class WinkOnset:
 
 
 @dataclass(frozen=True)
+class DepthCeilingNear:
+    """The thigh will reach the prescribed ceiling minus the margin within the reaction time
+    (`fusion.live.depth_guard`): cue the lifter to stop. `t_s` grid time of the decision,
+    `thigh_deg` the angle then and `speed_degps` its descent speed; the guard's ceiling and
+    margin (deg) are repeated so a client can say what was crossed."""
+
+    rep: int
+    t_s: float
+    thigh_deg: float
+    speed_degps: float
+    ceiling_thigh_deg: float
+    margin_deg: float
+
+
+@dataclass(frozen=True)
 class RepCompleted:
     metrics: RepMetrics
 
@@ -50,4 +65,4 @@ class Calibrated:
     message: str
 
 
-LiveEvent = LiveAngles | RepStarted | WinkOnset | RepCompleted | Calibrated
+LiveEvent = LiveAngles | RepStarted | WinkOnset | DepthCeilingNear | RepCompleted | Calibrated

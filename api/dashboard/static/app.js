@@ -8,6 +8,7 @@ import { showSoundHint, unlockAudio, wireCueToggles } from "./cue.js";
 import { loadExplanations, wireExplanations } from "./explain.js";
 import { escapeHtml } from "./format.js";
 import { leaveGym, showGym } from "./gym.js";
+import { wireGuard } from "./guard.js";
 import { allPages, api } from "./http.js";
 import { renderHistory } from "./history.js";
 import { disconnect, drawLive, followAthlete, renderSetState, wireLive } from "./live.js";
@@ -131,6 +132,7 @@ function wire() {
   wireCueToggles();
   wireExplanations();
   wireCompare();
+  wireGuard();
 }
 
 wire();

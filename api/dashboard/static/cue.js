@@ -35,16 +35,20 @@ export function showSoundHint() {
   $("sound-hint").hidden = !$("cue-sound").checked || Boolean(audio && audio.state === "running");
 }
 
-function beep() {
+// `count` tones of `frequencyHz`, each `lengthS` long (the wink: one 880-Hz tone).
+export function beep(frequencyHz = 880, lengthS = 0.35, count = 1) {
   if (!audio) return false;
-  const oscillator = audio.createOscillator(), gain = audio.createGain();
-  oscillator.frequency.value = 880;
-  gain.gain.setValueAtTime(0.001, audio.currentTime);
-  gain.gain.exponentialRampToValueAtTime(0.4, audio.currentTime + 0.02);
-  gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
-  oscillator.connect(gain).connect(audio.destination);
-  oscillator.start();
-  oscillator.stop(audio.currentTime + 0.4);
+  for (let k = 0; k < count; k++) {
+    const start = audio.currentTime + k * (lengthS + 0.08);
+    const oscillator = audio.createOscillator(), gain = audio.createGain();
+    oscillator.frequency.value = frequencyHz;
+    gain.gain.setValueAtTime(0.001, start);
+    gain.gain.exponentialRampToValueAtTime(0.4, start + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.001, start + lengthS);
+    oscillator.connect(gain).connect(audio.destination);
+    oscillator.start(start);
+    oscillator.stop(start + lengthS + 0.05);
+  }
   return true;
 }
 

@@ -4,6 +4,7 @@ import { lineChart } from "./charts.js";
 import { hideCue, onWinkOnset } from "./cue.js";
 import { keepFinishedSet, renderLastSet } from "./lastset.js";
 import { deg, kg } from "./format.js";
+import { loadGuard, onDepthCeilingNear } from "./guard.js";
 import { allPages, api, permissionMessage } from "./http.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
 import { onSensorStatus } from "./sensors.js";
@@ -27,6 +28,7 @@ export async function followAthlete() {
   renderLastSet();
   drawLive();
   connect();
+  loadGuard();
   await refreshCurrentSet(true);
 }
 
@@ -74,6 +76,7 @@ function handleEvent(event) {
     case "set_started": return onSetStarted(event);
     case "set_stopped": return onSetStopped(event);
     case "wink_onset": return onWinkOnset(event);
+    case "depth_ceiling_near": return onDepthCeilingNear(event);
     case "rep_completed": return onRepCompleted(event);
     case "rep_started": $("calibration").textContent = `rep ${event.rep}…`; return undefined;
     case "calibrated": $("calibration").textContent = event.ok ? "calibrated" : event.message; return undefined;

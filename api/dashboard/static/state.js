@@ -14,6 +14,7 @@ export const state = {
   currentSet: null,          // {id, set_key, variant, load_kg, recording}
   liveReps: [],              // {source: "live"|"stored", set_id, set_key, metrics}
   cuedReps: new Set(),
+  cuedDepth: new Set(),      // depth-guard cues shown (set_key:rep)
   sensors: new Map(),
   setAngles: new Map(),      // set id -> promise of /dashboard/sets/{id}/angles
   drawPending: false,
@@ -31,4 +32,4 @@ export function emptyBuffer() {
 }
 
 // Read by the end-to-end test and handy in the browser console.
-window.winkwatch = { state, cues: [], events: 0, repsShown: 0 };
+window.winkwatch = { state, cues: [], depthCues: [], events: 0, repsShown: 0 };
