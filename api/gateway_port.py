@@ -28,7 +28,9 @@ from sensor_gateway.config import SensorAssignment
 from sensor_gateway.discovery import DiscoveredSensor
 from sensor_gateway.errors import GatewayError
 from sensor_gateway.events import SetInfo
+from sensor_gateway.health import SensorHealth
 from sensor_gateway.pubsub import EventBus
+from sensor_gateway.readiness import Readiness
 from sensor_gateway.samples import SensorKind
 from sensor_gateway.sensors import SensorSnapshot
 
@@ -61,6 +63,10 @@ class GatewayPort(Protocol):
 
     def sensors(self) -> list[SensorSnapshot]: ...
 
+    def sensor_health(self, snapshot: SensorSnapshot) -> SensorHealth: ...
+
+    def readiness(self, athlete_id: str) -> Readiness: ...
+
     def active_sets(self) -> dict[str, SetInfo]: ...
 
     def assign_sensor(
@@ -85,6 +91,14 @@ class LiveService:
         """The gateway's view of every sensor (link state, battery, gaps, drift); [] without one."""
         return list(self.gateway.sensors()) if self.gateway is not None else []
 
+    def sensor_snapshots_with_health(self) -> list[tuple[SensorSnapshot, SensorHealth | None]]:
+        """Each sensor with its health in words (sensor_gateway.health)."""
+        gateway = self.gateway
+        return [
+            (s, None if gateway is None else gateway.sensor_health(s))
+            for s in self.sensor_snapshots()
+        ]
+
     # -- sets ---------------------------------------------------------------------------------
     async def start_set(
         self,
@@ -94,12 +108,23 @@ class LiveService:
         notes: str,
         session_id: int | None,
         calibration: AssessmentCalibration | None = None,
+        *,
+        override_missing_sensors: bool = False,
     ) -> int:
         """Start recording a set; with a gateway, it starts analysing the athlete's sensors
-        (with `calibration`, an assessment's, instead of calibrating on the fly)."""
+        (with `calibration`, an assessment's, instead of calibrating on the fly).
+
+        ConflictError (409) with advice when an assigned sensor is not streaming, unless
+        `override_missing_sensors`: the set is then marked with the sensors it lacks."""
         if self.gateway is None or self.sink is None:
             return await run_in_threadpool(
                 self._start_without_gateway, athlete_id, variant, load_kg, notes, session_id
+            )
+        missing = self._missing_sensors(athlete_id)
+        if missing and not override_missing_sensors:
+            raise ConflictError(
+                f"not started: {self.gateway.readiness(str(athlete_id)).advice} "
+                "(override_missing_sensors: true)"
             )
         baseline = await run_in_threadpool(self._check_can_start, athlete_id, session_id)
         depth_guard = await run_in_threadpool(self._depth_guard, athlete_id)
@@ -116,13 +141,33 @@ class LiveService:
         except GatewayError as exc:
             raise ConflictError(str(exc)) from exc
         try:
-            return await run_in_threadpool(self.sink.ensure_set, info, session_id)
+            set_id = await run_in_threadpool(self.sink.ensure_set, info, session_id)
+            if missing:
+                await run_in_threadpool(self._mark_missing, set_id, missing)
+            return set_id
         except ConflictError:
             # Another gateway won the race for this athlete: do not record here after all.
             running = self.gateway.active_sets().get(str(athlete_id))
             if running is not None and running.set_key == info.set_key:
                 self.gateway.stop_set(str(athlete_id))
             raise
+
+    def _missing_sensors(self, athlete_id: int) -> list[Placement]:
+        """Placements of the athlete's assigned sensors that do not stream now ([] when none
+        are assigned at all: the gateway refuses that set itself, saying so)."""
+        assert self.gateway is not None
+        readiness = self.gateway.readiness(str(athlete_id))
+        if all(s.address is None for s in readiness.sensors):
+            return []
+        return [Placement(p.value) for p in readiness.missing]
+
+    def _mark_missing(self, set_id: int, missing: list[Placement]) -> None:
+        with self.database.sessions.begin() as db:
+            set_store.get_set(db, set_id).missing_sensors = ",".join(p.value for p in missing)
+
+    def readiness(self, athlete_id: int) -> Readiness | None:
+        """The ready check of the athlete's sensors; None without a gateway."""
+        return None if self.gateway is None else self.gateway.readiness(str(athlete_id))
 
     def _start_without_gateway(
         self,

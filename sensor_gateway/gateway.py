@@ -57,7 +57,10 @@ from sensor_gateway.events import (
     WinkOnset,
 )
 from sensor_gateway.gaps import Gap
+from sensor_gateway.health import SensorHealth, sensor_health
+from sensor_gateway.motion import RecentMotion
 from sensor_gateway.pubsub import EventBus
+from sensor_gateway.readiness import Readiness, assess_readiness
 from sensor_gateway.samples import SampleBatch, SampleSource, SensorKind, SensorStatus
 from sensor_gateway.sensors import SensorRegistry, SensorSnapshot, SensorState
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
@@ -125,6 +128,7 @@ class Gateway:
         self.clock = clock or GatewayClock()
         self.analyzer_factory = analyzer_factory
         self.stats = GatewayStats()
+        self.motion = RecentMotion()  # assigned sensors' last seconds, for the ready check
         self._sources: list[SampleSource] = []
         self._pipelines: dict[str, AthletePipeline] = {}
         self._stop = asyncio.Event()
@@ -315,11 +319,27 @@ class Gateway:
         return self.registry.assign(address, kind, athlete_id, placement, rate_hz=rate_hz)
 
     def unassign_sensor(self, address: str) -> bool:
+        self.motion.forget(address)
         return self.registry.unassign(address)
 
     def replace_assignments(self, assignments: list[SensorAssignment]) -> None:
         """Replace every assignment at once (the database's, at start)."""
         self.registry.replace(assignments)
+
+    def sensor_health(self, snapshot: SensorSnapshot) -> SensorHealth:
+        """The sensor's health now in words: good / check / bad (`sensor_gateway.health`)."""
+        return sensor_health(snapshot, self.clock.now_s())
+
+    def readiness(self, athlete_id: str, *, now_s: float | None = None) -> Readiness:
+        """Is `athlete_id` ready for a set: both sensors streaming and healthy, still now, and
+        in place on the last squat (`sensor_gateway.readiness`)."""
+        return assess_readiness(
+            athlete_id,
+            self.assignments.for_athlete(athlete_id),
+            self.registry.snapshots(),
+            self.motion,
+            self.clock.now_s() if now_s is None else now_s,
+        )
 
     def sensors(self) -> list[SensorSnapshot]:
         """Every sensor seen or assigned, with its link state and counters."""
@@ -384,6 +404,7 @@ class Gateway:
         if a is None:
             self.stats.unassigned_samples += n
             return
+        self.motion.add(st.address, mapped.t_s, gyr)
         pipeline = self._pipelines.get(a.athlete_id)
         info = pipeline.current_set if pipeline else None
         if pipeline is None or info is None:

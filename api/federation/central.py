@@ -52,6 +52,8 @@ from sensor_gateway.sensors import SensorSnapshot
 if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
     from fusion.live.depth_guard import DepthGuard
+    from sensor_gateway.health import SensorHealth
+    from sensor_gateway.readiness import Readiness
 
 log = logging.getLogger(__name__)
 _NOT_A_GATEWAY = FederationError(
@@ -121,6 +123,12 @@ class CentralHub:
     # Its live streams read `bus`; sets and sensors are acted on at the edges (CentralService).
     def sensors(self) -> list[SensorSnapshot]:
         return []  # link state lives on the edges (api.federation.status)
+
+    def sensor_health(self, snapshot: SensorSnapshot) -> SensorHealth:
+        raise _NOT_A_GATEWAY
+
+    def readiness(self, athlete_id: str) -> Readiness:
+        raise _NOT_A_GATEWAY
 
     def active_sets(self) -> dict[str, SetInfo]:
         return {}

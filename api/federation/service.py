@@ -21,6 +21,8 @@ from api.gateway_port import LiveService
 from api.storage import catalog
 from api.storage.models import ExerciseSet, FederationInbox, FederationRow, Sensor
 from api.vocab import Placement, SetStatus, SetVariant
+from sensor_gateway.health import SensorHealth
+from sensor_gateway.readiness import Readiness
 from sensor_gateway.sensors import SensorSnapshot
 
 if TYPE_CHECKING:
@@ -36,6 +38,13 @@ class CentralService(LiveService):
     def sensor_snapshots(self) -> list[SensorSnapshot]:
         """Every gateway's sensors as that gateway last reported them (api.federation.status)."""
         return status.sensor_snapshots(self.database)
+
+    def sensor_snapshots_with_health(self) -> list[tuple[SensorSnapshot, SensorHealth | None]]:
+        """As the edges reported them; their health is judged on the edge (its clock)."""
+        return [(s, None) for s in self.sensor_snapshots()]
+
+    def readiness(self, athlete_id: int) -> Readiness | None:
+        return None  # the ready check runs on the athlete's platform
 
     # -- where is an athlete / a sensor --------------------------------------------------------
     def gateway_of_sensor(self, address: str) -> str | None:
@@ -77,7 +86,10 @@ class CentralService(LiveService):
         notes: str,
         session_id: int | None,
         calibration: AssessmentCalibration | None = None,
+        *,
+        override_missing_sensors: bool = False,
     ) -> int:
+        # The edge checks its own sensors: a central start asks for the set on the platform.
         if calibration is not None:
             raise ConflictError(
                 "assessment steps are recorded live on the platform: start the step with its "

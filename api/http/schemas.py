@@ -201,6 +201,8 @@ class SensorLive(BaseModel):
     gaps: int
     samples_missing: int
     drift_ppm: float
+    health: str | None = Field(default=None, description="good / check / bad (null: unknown)")
+    health_reason: str = Field(default="", description="what is wrong and what to do")
 
 
 class SessionCreate(BaseModel):
@@ -227,6 +229,11 @@ class SetStart(BaseModel):
         ge=1,
         le=MAX_ID,
         description="default: the athlete's open session (or a new one)",
+    )
+    override_missing_sensors: bool = Field(
+        default=False,
+        description="start although a sensor is not streaming (409 otherwise); the set is "
+        "marked with the sensors it was started without",
     )
 
 
@@ -258,6 +265,10 @@ class SetPublic(_FromRow):
     recorded_s: float = Field(description="seconds of raw samples stored")
     reps_source: str
     findings: list[Finding] = Field(default_factory=list)
+    started_without: list[Placement] = Field(
+        default_factory=list,
+        description="sensors that were not streaming when the set was started with the override",
+    )
 
 
 class _RepRow(_FromRow):
@@ -447,3 +458,29 @@ class DepthGuardPublic(BaseModel):
 class DepthGuardUpdate(BaseModel):
     on: bool | None = None
     margin_deg: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
+
+
+class SensorReadyPublic(BaseModel):
+    placement: Placement
+    address: str | None = Field(description="null: no sensor assigned to this placement")
+    kind: str | None
+    health: str = Field(description="good / check / bad")
+    reason: str = Field(description="what is wrong and what to do, in words")
+    streaming: bool
+    battery_pct: int | None
+    rssi_dbm: int | None
+
+
+class ReadyPublic(BaseModel):
+    """The ready check before a set (sensor_gateway.readiness)."""
+
+    athlete_id: int
+    ready: bool = Field(description="both sensors streaming and not found misplaced")
+    sensors: list[SensorReadyPublic]
+    missing: list[Placement] = Field(description="placements without a streaming sensor")
+    still_s: float = Field(description="both sensors have been still this long, now")
+    calibration_still_s: float = Field(description="stand still this long before Start")
+    placement_checked: bool = Field(description="a squat was seen to check the placement on")
+    placement_code: str | None = Field(description="sensors_swapped / sensor_misplaced / null")
+    placement_message: str
+    advice: str

@@ -169,6 +169,9 @@ class ExerciseSet(Base):
         ForeignKey("assessments.id", name="fk_sets_assessment_id"), nullable=True, index=True
     )
     step_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Started with the override although these placements were not streaming ("thigh",
+    # "sacrum,thigh"); None: both streamed when it started.
+    missing_sensors: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Assessment(Base):

@@ -43,7 +43,8 @@ def list_sensors(
 
 @router.get("/status", response_model=list[SensorLive])
 async def sensor_status(service: ServiceDep, _: Reader):
-    """Link state, battery, signal, gaps and clock drift of every sensor the gateway knows."""
+    """Link state, battery, signal, gaps and clock drift of every sensor the gateway knows,
+    and its health in words (good / check / bad, with the reason)."""
     return [
         SensorLive(
             address=s.address,
@@ -57,8 +58,10 @@ async def sensor_status(service: ServiceDep, _: Reader):
             gaps=s.gaps,
             samples_missing=s.samples_missing,
             drift_ppm=s.drift_ppm if math.isfinite(s.drift_ppm) else 0.0,
+            health=None if health is None else health.level.value,
+            health_reason="" if health is None else health.reason,
         )
-        for s in service.sensor_snapshots()
+        for s, health in service.sensor_snapshots_with_health()
     ]
 
 

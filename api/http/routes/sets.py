@@ -12,7 +12,7 @@ from api.http.schemas import Finding, Page, SetPublic, SetStart, SetUpdate
 from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.models import ExerciseSet
-from api.vocab import SetStatus, SetVariant
+from api.vocab import Placement, SetStatus, SetVariant
 
 router = APIRouter(prefix="/sets", tags=["sets"])
 
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/sets", tags=["sets"])
 def set_public(row: ExerciseSet) -> SetPublic:
     public = SetPublic.model_validate(row)
     public.findings = [Finding(**f) for f in json.loads(row.findings_json or "[]")]
+    public.started_without = [Placement(p) for p in (row.missing_sensors or "").split(",") if p]
     return public
 
 
@@ -30,9 +31,17 @@ def _read_set(database: Database, set_id: int) -> SetPublic:
 
 @router.post("", response_model=SetPublic, status_code=status.HTTP_201_CREATED)
 async def start_set(body: SetStart, service: ServiceDep, database: DatabaseDep, _: Admin):
-    """Start recording a set for an athlete: the gateway starts analysing their sensors."""
+    """Start recording a set for an athlete: the gateway starts analysing their sensors.
+
+    409 with advice when one of the athlete's sensors is not streaming, unless
+    `override_missing_sensors` (the set then says which ones it was started without)."""
     set_id = await service.start_set(
-        body.athlete_id, body.variant, body.load_kg, body.notes, body.session_id
+        body.athlete_id,
+        body.variant,
+        body.load_kg,
+        body.notes,
+        body.session_id,
+        override_missing_sensors=body.override_missing_sensors,
     )
     return _read_set(database, set_id)
 

@@ -1,0 +1,91 @@
+"""The ready check over HTTP against a real server with a simulated athlete, and the start of
+a set refused (409 with advice) while a sensor is not streaming unless overridden."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+
+from api.runtime import build_server, http_server, serve
+from api.settings import Settings
+from tests.api.test_live_server import _free_port, _tokens
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ready")
+    url = f"sqlite:///{root / 'ww.db'}"
+    admin, _ = _tokens(url)
+    built = build_server(
+        Settings(database_url=url, gateway_id="ready-test"), simulate=1, config_dir=root
+    )
+    port = _free_port()
+    http = http_server(built, "127.0.0.1", port, log_level="warning")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(built, "127.0.0.1", port, http=http),),
+        daemon=True,
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not http.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=10,
+    )
+    yield client, built, int(built.gateway.assignments.athletes()[0])
+    client.close()
+    http.should_exit = True
+    thread.join(timeout=40)
+
+
+def test_the_simulated_athletes_sensors_stream_and_say_their_health(server) -> None:
+    client, _, athlete = server
+    deadline = time.monotonic() + 20
+    while True:
+        body = client.get(f"/athletes/{athlete}/ready").json()
+        if not body["missing"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert body["missing"] == [], body
+    assert [s["placement"] for s in body["sensors"]] == ["sacrum", "thigh"]
+    assert all(s["streaming"] and s["health"] in ("good", "check") for s in body["sensors"])
+    assert body["placement_code"] is None  # the simulator's sensors are where they belong
+    status = client.get("/sensors/status").json()
+    mine = [s for s in status if s["athlete_id"] == str(athlete)]
+    assert len(mine) == 2 and all(s["health"] == "good" and s["health_reason"] for s in mine)
+
+
+def test_a_set_with_silent_sensors_needs_the_override_and_is_marked(server) -> None:
+    client, built, _ = server
+    athlete = client.post("/athletes", json={"name": "Quiet"}).json()["id"]
+    for placement in ("sacrum", "thigh"):  # assigned, but nothing ever streams from them
+        built.gateway.assign_sensor(
+            f"QUIET-{placement}".upper(), "simulated", str(athlete), placement
+        )
+    ready = client.get(f"/athletes/{athlete}/ready").json()
+    assert ready["missing"] == ["sacrum", "thigh"] and not ready["ready"]
+    assert all(s["health"] == "bad" and "not seen yet" in s["reason"] for s in ready["sensors"])
+    refused = client.post("/sets", json={"athlete_id": athlete, "variant": "back_squat"})
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "not streaming" in detail and "override" in detail
+    assert client.get("/sets", params={"athlete_id": athlete}).json()["items"] == []
+    started = client.post(
+        "/sets",
+        json={"athlete_id": athlete, "variant": "back_squat", "override_missing_sensors": True},
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["started_without"] == ["sacrum", "thigh"]
+    set_id = started.json()["id"]
+    assert client.get(f"/sets/{set_id}").json()["started_without"] == ["sacrum", "thigh"]
+    assert client.post(f"/sets/{set_id}/stop").status_code == 200
+    assert client.get("/athletes/99999/ready").status_code == 404
