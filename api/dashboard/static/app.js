@@ -10,6 +10,7 @@ import { escapeHtml } from "./format.js";
 import { leaveGym, showGym } from "./gym.js";
 import { wireGuard } from "./guard.js";
 import { allPages, api } from "./http.js";
+import { wireReady } from "./ready.js";
 import { renderHistory } from "./history.js";
 import { disconnect, drawLive, followAthlete, renderSetState, wireLive } from "./live.js";
 import { wireRepDetail } from "./rep-detail.js";
@@ -133,6 +134,7 @@ function wire() {
   wireExplanations();
   wireCompare();
   wireGuard();
+  wireReady();
 }
 
 wire();

@@ -14,7 +14,7 @@ export function onWinkOnset(event) {
   cue.style.animation = "none"; void cue.offsetWidth; cue.style.animation = "";  // restart the pulse
   const sound = $("cue-sound").checked && beep();
   const vibrate = $("cue-vibrate").checked && typeof navigator.vibrate === "function" && navigator.vibrate([180, 80, 180]);
-  window.winkwatch.cues.push({ athlete_id: event.athlete_id, rep: event.rep, onset_depth_deg: event.onset_depth_deg, sound: Boolean(sound), vibrate: Boolean(vibrate) });
+  window.winkwatch.cues.push({ athlete_id: event.athlete_id, rep: event.rep, onset_depth_deg: event.onset_depth_deg, sound: Boolean(sound), vibrate: Boolean(vibrate), at_ms: Date.now() });
   clearTimeout(state.cueTimer);
   state.cueTimer = setTimeout(() => { cue.hidden = true; }, 6000);
 }

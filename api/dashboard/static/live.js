@@ -5,8 +5,10 @@ import { hideCue, onWinkOnset } from "./cue.js";
 import { keepFinishedSet, renderLastSet } from "./lastset.js";
 import { deg, kg } from "./format.js";
 import { loadGuard, onDepthCeilingNear } from "./guard.js";
+import { clearSensorAlerts, onSensorAlert } from "./health.js";
 import { allPages, api, permissionMessage } from "./http.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
+import { onCalibrated, onSetStartedReady, onSetStoppedReady, render as renderReady, startedWithoutText, startOptions, startReadyChecks } from "./ready.js";
 import { onSensorStatus } from "./sensors.js";
 import { $, emptyBuffer, state } from "./state.js";
 import { COLORS } from "./theme.js";
@@ -29,6 +31,8 @@ export async function followAthlete() {
   drawLive();
   connect();
   loadGuard();
+  clearSensorAlerts();
+  startReadyChecks();
   await refreshCurrentSet(true);
 }
 
@@ -79,9 +83,9 @@ function handleEvent(event) {
     case "depth_ceiling_near": return onDepthCeilingNear(event);
     case "rep_completed": return onRepCompleted(event);
     case "rep_started": $("calibration").textContent = `rep ${event.rep}…`; return undefined;
-    case "calibrated": $("calibration").textContent = event.ok ? "calibrated" : event.message; return undefined;
+    case "calibrated": $("calibration").textContent = event.ok ? "calibrated" : event.message; return onCalibrated(event);
     case "quality_warning": $("live-warning").textContent = event.message; return undefined;
-    case "sensor_status_changed": return onSensorStatus(event);
+    case "sensor_status_changed": onSensorAlert(event); return onSensorStatus(event);
     default: return undefined;
   }
 }
@@ -135,7 +139,7 @@ export async function refreshCurrentSet(loadReps) {
     if (athleteId !== state.athleteId) return;
     const row = sets.items[sets.items.length - 1];
     if (row) {
-      state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true };
+      state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
       if (loadReps) {
         const reps = await allPages(`/reps?set_id=${row.id}`);
         if (athleteId !== state.athleteId) return;
@@ -160,9 +164,11 @@ export function renderSetState() {
   const set = state.currentSet;
   element.classList.toggle("recording", Boolean(set && set.recording));
   element.textContent = !set ? "No set recording"
-    : `${set.recording ? "Recording" : "Finished"}: ${variantLabel(set.variant)}, ${kg(set.load_kg)}`;
+    : `${set.recording ? "Recording" : "Finished"}: ${variantLabel(set.variant)}, ${kg(set.load_kg)}`
+      + (startedWithoutText(set) ? ` (${startedWithoutText(set)})` : "");
   $("start-set").disabled = Boolean(set && set.recording);
   $("stop-set").disabled = !(set && set.recording);
+  renderReady();
 }
 
 function onSetStarted(event) {
@@ -174,12 +180,14 @@ function onSetStarted(event) {
   state.cuedReps = new Set();
   hideCue();
   renderLiveReps();
+  onSetStartedReady(event.set.set_key);
   renderSetState();
   if (state.currentSet.id === null) setTimeout(() => refreshCurrentSet(false), 1500);
 }
 
 function onSetStopped(event) {
   if (state.currentSet && state.currentSet.set_key === event.set.set_key) state.currentSet.recording = false;
+  onSetStoppedReady();
   renderSetState();
 }
 
@@ -204,8 +212,10 @@ async function startSet() {
   $("set-error").textContent = "";
   const load = $("load").value === "" ? null : Number($("load").value);
   try {
-    const row = await api("/sets", { method: "POST", json: { athlete_id: state.athleteId, variant: $("variant").value, load_kg: load } });
-    state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true };
+    const row = await api("/sets", { method: "POST", json: { athlete_id: state.athleteId, variant: $("variant").value, load_kg: load, ...startOptions() } });
+    const known = state.currentSet && state.currentSet.set_key === row.set_key;  // set_started came first
+    state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
+    if (!known) onSetStartedReady(row.set_key);
     renderSetState();
   } catch (error) {
     $("set-error").textContent = permissionMessage(error);

@@ -1,6 +1,7 @@
 // The Sensors view: link state, battery, signal, gaps and drift of every sensor, updated from
 // the live stream's status events and refreshed from GET /sensors/status while shown.
 import { escapeHtml, plural } from "./format.js";
+import { healthHtml } from "./health.js";
 import { api } from "./http.js";
 import { $, athleteName, state } from "./state.js";
 
@@ -27,8 +28,8 @@ export function sensorHtml(s) {
   return `<li data-address="${escapeHtml(s.address)}">`
     + `${s.placement || "unassigned"} <span class="state ${escapeHtml(s.state)}">${escapeHtml(s.state)}</span>`
     + `<small>${escapeHtml(s.address)}${s.athlete_id ? ` · ${escapeHtml(athleteName(s.athlete_id))}` : ""}</small>`
-    + `<small>battery ${s.battery_pct ?? "?"}% · signal ${s.rssi_dbm ?? "?"} dBm · ${plural(s.gaps ?? 0, "gap")}`
-    + `${s.samples_missing ? ` (${plural(s.samples_missing, "sample")} lost)` : ""}${s.drift_ppm ? ` · drift ${s.drift_ppm.toFixed(0)} ppm` : ""}</small></li>`;
+    + `<small>${healthHtml(s)}</small>`
+    + `<small>battery ${s.battery_pct ?? "?"} % · ${plural(s.gaps ?? 0, "gap")}${s.samples_missing ? ` (${plural(s.samples_missing, "sample")} lost)` : ""}</small></li>`;
 }
 
 function drawSensors() {

@@ -10,7 +10,8 @@ export async function renderSets() {
   try {
     const sets = (await allPages(`/sets?athlete_id=${state.athleteId}`, 2)).sort((a, b) => b.id - a.id);
     list.innerHTML = sets.map((s) => `<li data-set="${s.id}">${variantLabel(s.variant)}, ${kg(s.load_kg)}`
-      + `<small>${new Date(s.started_at).toLocaleString()} · ${s.status} · ${Math.round(s.recorded_s)} s recorded</small></li>`).join("")
+      + `<small>${new Date(s.started_at).toLocaleString()} · ${s.status} · ${Math.round(s.recorded_s)} s recorded`
+      + `${s.started_without && s.started_without.length ? ` · <span class="warning">started without the ${s.started_without.join(" and ")} sensor</span>` : ""}</small></li>`).join("")
       || '<li class="muted">No sets yet.</li>';
     list.querySelectorAll("li[data-set]").forEach((item) => item.addEventListener("click", () =>
       openSet(sets.find((s) => s.id === Number(item.dataset.set)))));

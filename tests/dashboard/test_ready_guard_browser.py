@@ -1,0 +1,178 @@
+"""The ready panel and the depth guard in headless Chromium (390x844 and 1280x800) against a
+real server: the demo's simulated athletes plus one wearing a swapped pair and one whose
+thigh sensor is not assigned (so it does not stream for them).
+
+- ready panel: sensors streaming with their health in words, "stand still" countdown, the
+  swapped pair called out after a squat, a missing sensor refused (409) unless the override
+  is ticked, and the set then marked "started without";
+- depth guard: Sam (winks under load at ~85 deg) has a prescribed ceiling of 80 deg: in his
+  loaded sets the phone's depth cue comes before the wink cue of the same rep.
+
+Screenshots go to the test's temp dir (and to $WINKWATCH_SCREENSHOTS when set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from api.auth import create_token
+from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
+from api.runtime import http_server, serve
+from api.storage import catalog
+from api.vocab import TokenRole
+from fusion.simulator import SquatSetSpec
+from tests.dashboard.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _poll
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
+    ),
+]
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+SAM_CEILING_DEG = SAM_ONSET_DEPTH_DEG - 5.0  # as an assessment of Sam would prescribe
+WAIT_S = 60.0
+SQUATS = SquatSetSpec(reps=3, depth_deg=100.0, standing_s=3.0, standing_end_s=4.0)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+
+    root = tmp_path_factory.mktemp("ready-guard")
+    port = _free_port()
+    built = build_demo_server(demo_settings(root, "127.0.0.1", port), root)
+    database, gateway = built.database, built.gateway
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+        ids = {a.name: a.id for a in catalog.list_athletes(db, None, 100).items}
+        swapped = catalog.create_athlete(db, "Kim (sensors swapped)", "").id
+        missing = catalog.create_athlete(db, "Lee (thigh sensor missing)", "").id
+        sam = catalog.get_athlete(db, ids["Sam (winks under load)"])
+        sam.prescription_json = json.dumps(
+            {
+                "depth_ceiling_thigh_deg": SAM_CEILING_DEG,
+                "depth_ceiling_hip_flexion_deg": None,
+                "box_height_cm": None,
+            }
+        )
+    kim = SimulatedAthlete("kim", sets=[SQUATS] * 200, seed=31)
+    lee = SimulatedAthlete("lee", sets=[SQUATS] * 200, seed=32)
+    gateway.assign_sensor(kim.thigh_address, "simulated", str(swapped), "sacrum")
+    gateway.assign_sensor(kim.sacrum_address, "simulated", str(swapped), "thigh")
+    gateway.assign_sensor(lee.sacrum_address, "simulated", str(missing), "sacrum")
+    gateway.add_source(SimulatedSource([kim, lee]))
+    ids.update({"swapped": swapped, "missing": missing})
+    http = http_server(built, "127.0.0.1", port, log_level="warning")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(built, "127.0.0.1", port, http=http),),
+        daemon=True,
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not http.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield {"url": f"http://127.0.0.1:{port}", "admin": admin, "ids": ids}
+    http.should_exit = True
+    thread.join(timeout=40)
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def page(request, server):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        phone = request.param == "phone"
+        context = browser.new_context(
+            viewport=VIEWPORTS[request.param],
+            device_scale_factor=2 if phone else 1,
+            is_mobile=phone,
+            has_touch=phone,
+        )
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.viewport_name = request.param
+        yield page
+        context.close()
+        browser.close()
+    assert not errors, errors
+
+
+def _shot(page, tmp_path: Path, name: str) -> None:
+    file = f"{name}_{page.viewport_name}.png"
+    page.screenshot(path=str(tmp_path / file), full_page=True)
+    extra = os.environ.get("WINKWATCH_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / file, Path(extra) / file)
+
+
+def _open(page, server, athlete_id: int) -> None:
+    page.goto(f"{server['url']}/#token={server['admin']}")
+    _poll(page, "!document.getElementById('app').hidden", 15_000)
+    page.select_option("#athlete", str(athlete_id))
+    page.click("h1")  # a first tap: sound is allowed from now on
+    _poll(
+        page,
+        f"window.winkwatch.ready && window.winkwatch.ready.athlete_id === {athlete_id}",
+        15_000,
+    )
+
+
+def test_swapped_pair_is_called_out_before_the_set(page, server, tmp_path) -> None:
+    _open(page, server, server["ids"]["swapped"])
+    _poll(page, "window.winkwatch.ready.placement_code === 'sensors_swapped'", WAIT_S * 1000)
+    warning = page.inner_text("#ready-list .ready-warning")
+    assert "swapped" in warning, warning
+    sensors = page.locator("#ready-list .ready-sensor").all_inner_texts()
+    assert len(sensors) == 2 and all("streaming" in s.lower() for s in sensors), sensors
+    _shot(page, tmp_path, "ready_swapped")
+
+
+def test_missing_sensor_needs_the_override_and_the_set_is_marked(page, server, tmp_path) -> None:
+    _open(page, server, server["ids"]["missing"])
+    _poll(page, "window.winkwatch.ready.missing.includes('thigh')")
+    assert "no sensor assigned" in page.inner_text("#ready-list li[data-placement='thigh']")
+    assert page.is_visible("#ready-override-row")
+    assert page.is_disabled("#start-set")  # not without the explicit override
+    _shot(page, tmp_path, "ready_missing")
+    page.check("#ready-override")
+    assert page.is_enabled("#start-set")
+    page.click("#start-set")
+    _poll(page, "document.getElementById('set-state').textContent.includes('started without')")
+    assert "started without the thigh sensor" in page.inner_text("#set-state")
+    _shot(page, tmp_path, "ready_missing_override")
+    page.click("#stop-set")
+    _poll(page, "document.getElementById('set-state').textContent.startsWith('Finished')")
+    page.click("button[data-tab=sets]")
+    _poll(page, "document.querySelector('#set-list li') !== null")
+    assert "started without the thigh sensor" in page.inner_text("#set-list li")
+
+
+def test_depth_guard_cues_before_the_wink(page, server, tmp_path) -> None:
+    _open(page, server, server["ids"]["Sam (winks under load)"])
+    _poll(page, "!document.getElementById('guard').hidden")
+    assert "80°" in page.inner_text("#guard-text")  # cue level = 80 - 3 = 77, ceiling 80
+    # A wink cue whose rep had a depth cue: the depth cue came first.
+    _poll(
+        page,
+        """(() => { const w = window.winkwatch;
+            return w.cues.some((c) => w.depthCues.some((d) => d.rep === c.rep && d.at_ms < c.at_ms)); })()""",
+        WAIT_S * 2000,
+    )
+    depth = page.evaluate("window.winkwatch.depthCues[window.winkwatch.depthCues.length - 1]")
+    assert depth["ceiling_thigh_deg"] == SAM_CEILING_DEG and depth["thigh_deg"] < SAM_CEILING_DEG
+    assert depth["sound"] is True and depth["shown"] is True
+    _shot(page, tmp_path, "depth_guard")
