@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -374,6 +374,23 @@ async def _stop_with_http(http, gateway) -> None:
     while not http.should_exit:
         await asyncio.sleep(0.05)
     gateway.request_stop()
+
+
+def exit_after_clean_stop(code: int = 0) -> NoReturn:
+    """End the process at once once `serve` has returned: everything is committed, the sink
+    closed and the database disposed, so tearing the interpreter down (collecting every object
+    of the app, 1.5-5 s on a loaded Pi-class machine, measured in tests/api/test_shutdown.py)
+    only delays the exit. Exit handlers and logging are flushed first."""
+    import atexit
+    import os
+    import sys
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 async def serve(

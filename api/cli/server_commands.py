@@ -59,7 +59,7 @@ def serve(
     import logging
 
     from api.errors import StorageError
-    from api.runtime import build_server
+    from api.runtime import build_server, exit_after_clean_stop
     from api.runtime import serve as run_server
 
     logging.basicConfig(
@@ -95,6 +95,7 @@ def serve(
         asyncio.run(run_server(server, host, port, log_level))
     except KeyboardInterrupt:
         pass
+    exit_after_clean_stop(0)
 
 
 def _print_sign_in_qr(server, host: str, port: int, role: RoleChoice) -> None:

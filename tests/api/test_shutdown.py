@@ -5,10 +5,13 @@ was pending: the running set is closed and its raw samples stored."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import httpx
 import pytest
 import websockets
 
+from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import open_database
 from api.vocab import Placement, SetStatus
@@ -172,3 +176,84 @@ def test_ctrl_c_with_a_ble_sensor_and_no_bluez_stops_within_5_s(
             process.wait()
     assert stopped_after_s <= STOP_LIMIT_S, (stopped_after_s, stderr[-2000:])
     assert "Traceback" not in stderr, stderr[-3000:]
+
+
+EXIT_AFTER_HTTP_STOPPED_S = 1.0  # uvicorn has finished: the rest is committing and exiting
+
+
+def _dashboard_visit(port: int, token: str) -> None:
+    """What the phone dashboard does once: page, modules, lists, the ready check and sensor
+    status, and the live stream (token in the first message), then it goes away."""
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, timeout=10) as client:
+        assert client.get("/").status_code == 200
+        for module in ("app.js", "live.js", "ready.js", "guard.js", "health.js", "style.css"):
+            assert client.get(f"/dashboard/static/{module}").status_code == 200
+        for path in (
+            "/athletes",
+            "/vocabulary",
+            "/sets?athlete_id=1&status=recording&limit=5",
+            "/sensors/status",
+            "/athletes/1/ready",
+            "/athletes/1/depth-guard",
+        ):
+            assert client.get(path, headers=headers).status_code == 200, path
+
+    async def live_once() -> None:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/live/ws?athlete_id=1") as ws:
+            await ws.send(json.dumps({"token": token}))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ws.recv(), 1.5)
+
+    asyncio.run(live_once())
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT]],
+    ids=["sigint", "sigterm", "sigint-twice"],
+)
+def test_ble_sensor_no_bluez_and_a_dashboard_that_connected_once_stops_at_once(
+    tmp_path: Path, bus_without_bluez: str, signals
+) -> None:
+    """Issue 11's report: this hung for > 55 s, then a second Ctrl-C gave a CancelledError
+    traceback. Also: once the HTTP side has stopped, the process exits at once (it spent
+    1.5-4.7 s tearing down the interpreter after everything was committed)."""
+    store = AssignmentStore(tmp_path / "gateway.json")
+    store.assign("D0:0D:00:00:00:01", "witmotion", "1", "thigh")
+    store.assign("D0:0D:00:00:00:02", "witmotion", "1", "sacrum")
+    no_bluez = {"DBUS_SYSTEM_BUS_ADDRESS": bus_without_bluez}
+    process, port, url, headers = _serve(tmp_path, "--log-level", "info", env_extra=no_bluez)
+    token = headers["Authorization"][7:]
+    lines: list[tuple[float, str]] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend((time.monotonic(), raw.decode()) for raw in process.stderr),
+        daemon=True,
+    )
+    try:
+        database = open_database(url)
+        with database.sessions.begin() as db:
+            catalog.create_athlete(db, "Ana", "")
+        database.dispose()
+        time.sleep(1.0)  # the BLE source tries, and fails, to reach BlueZ meanwhile
+        _dashboard_visit(port, token)
+        reader.start()
+        started_s = time.monotonic()
+        for k, sig in enumerate(signals):
+            if k:
+                time.sleep(0.3)
+            process.send_signal(sig)
+        process.wait(timeout=STOP_LIMIT_S + 60)
+        exited_s = time.monotonic()
+        reader.join(timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = "".join(text for _, text in lines)
+    assert exited_s - started_s <= STOP_LIMIT_S, (exited_s - started_s, stderr[-2000:])
+    assert "Traceback" not in stderr and "CancelledError" not in stderr, stderr[-3000:]
+    finished = [at for at, text in lines if "Finished server process" in text]
+    assert finished, stderr[-2000:]
+    assert exited_s - finished[0] <= EXIT_AFTER_HTTP_STOPPED_S, (exited_s - finished[0], stderr)
