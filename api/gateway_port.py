@@ -120,13 +120,13 @@ class LiveService:
             return await run_in_threadpool(
                 self._start_without_gateway, athlete_id, variant, load_kg, notes, session_id
             )
+        baseline = await run_in_threadpool(self._check_can_start, athlete_id, session_id)
         missing = self._missing_sensors(athlete_id)
         if missing and not override_missing_sensors:
             raise ConflictError(
                 f"not started: {self.gateway.readiness(str(athlete_id)).advice} "
                 "(override_missing_sensors: true)"
             )
-        baseline = await run_in_threadpool(self._check_can_start, athlete_id, session_id)
         depth_guard = await run_in_threadpool(self._depth_guard, athlete_id)
         try:
             info = self.gateway.start_set(

@@ -64,11 +64,14 @@ class Readiness:
     @property
     def advice(self) -> str:
         if self.missing:
+            one = len(self.missing) == 1
             names = " and ".join(p.value for p in self.missing)
+            it = "it" if one else "them"
             return (
-                f"the {names} sensor {'is' if len(self.missing) == 1 else 'are'} not streaming: "
-                "switch it on and keep it near the gateway, or start anyway with the override "
-                "(the set is marked as started without it: no angles or reps without both)"
+                f"the {names} sensor{'' if one else 's'} {'is' if one else 'are'} not "
+                f"streaming: switch {it} on and keep {it} near the gateway, or start anyway "
+                f"with the override (the set is marked as started without {it}: no angles or "
+                "reps without both)"
             )
         if self.placement_code is not None:
             return self.placement_message

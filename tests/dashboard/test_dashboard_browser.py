@@ -302,6 +302,8 @@ def test_sets_exports_history_and_sensors(page, demo_server, tmp_path) -> None:
     page.wait_for_selector("#sensor-list li[data-address]")
     text = page.inner_text("#sensor-list")
     assert "streaming" in text and "battery 100%" in text and "sacrum" in text and "thigh" in text
+    # Health in words (good / check / bad with the reason), not raw dBm and ppm.
+    assert page.locator("#sensor-list .health").count() >= 2 and "dBm" not in text
     page.screenshot(path=str(tmp_path / "sensors.png"), full_page=True)
 
 

@@ -1,4 +1,4 @@
-// The Sensors view: link state, battery, signal, gaps and drift of every sensor, updated from
+// The Sensors view: link state, health in words (good / check / bad, why), battery and gaps of every sensor, updated from
 // the live stream's status events and refreshed from GET /sensors/status while shown.
 import { escapeHtml, plural } from "./format.js";
 import { healthHtml } from "./health.js";
@@ -29,7 +29,7 @@ export function sensorHtml(s) {
     + `${s.placement || "unassigned"} <span class="state ${escapeHtml(s.state)}">${escapeHtml(s.state)}</span>`
     + `<small>${escapeHtml(s.address)}${s.athlete_id ? ` · ${escapeHtml(athleteName(s.athlete_id))}` : ""}</small>`
     + `<small>${healthHtml(s)}</small>`
-    + `<small>battery ${s.battery_pct ?? "?"} % · ${plural(s.gaps ?? 0, "gap")}${s.samples_missing ? ` (${plural(s.samples_missing, "sample")} lost)` : ""}</small></li>`;
+    + `<small>battery ${s.battery_pct ?? "?"}% · ${plural(s.gaps ?? 0, "gap")}${s.samples_missing ? ` (${plural(s.samples_missing, "sample")} lost)` : ""}</small></li>`;
 }
 
 function drawSensors() {
