@@ -34,7 +34,7 @@ from fusion.assessment import assess
 from fusion.errors import FusionError
 from fusion.live.depth_guard import DEFAULT_MARGIN_DEG, DepthGuard
 from fusion.simulator import SquatSetSpec, random_sensor_spec, simulate_set
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.events import DepthCeilingNear, SetStarted, WinkOnset
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.pubsub import EventBus
@@ -115,7 +115,7 @@ def run(count: int, sets: int, seed: int, margin_deg: float) -> dict[str, object
     guarded = [lf for lf in lifters if lf.ceiling_thigh_deg is not None]
     workdir = Path(tempfile.mkdtemp(prefix="winkwatch-depth-guard-"))
     settings = GatewaySettings(config_file=workdir / "g.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     athletes = []
     guards = {}
     for k, lf in enumerate(guarded):

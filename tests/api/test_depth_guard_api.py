@@ -66,6 +66,10 @@ class _RecordingGateway:
     def __init__(self) -> None:
         self.kwargs: dict = {}
 
+    def readiness(self, athlete_id):  # both sensors streaming: nothing missing
+        streaming = SimpleNamespace(address="A", health=SimpleNamespace(streaming=True))
+        return SimpleNamespace(sensors=(streaming, streaming), missing=())
+
     def start_set(self, athlete_id, variant, load_kg=None, notes="", **kwargs):
         self.kwargs = kwargs
         return SimpleNamespace(set_key="k")

@@ -220,11 +220,17 @@ def test_ble_sensor_no_bluez_and_a_dashboard_that_connected_once_stops_at_once(
     """Issue 11's report: this hung for > 55 s, then a second Ctrl-C gave a CancelledError
     traceback. Also: once the HTTP side has stopped, the process exits at once (it spent
     1.5-4.7 s tearing down the interpreter after everything was committed)."""
-    store = AssignmentStore(tmp_path / "gateway.json")
-    store.assign("D0:0D:00:00:00:01", "witmotion", "1", "thigh")
-    store.assign("D0:0D:00:00:00:02", "witmotion", "1", "sacrum")
+    from api import sensor_assignments
+
+    database = open_database(f"sqlite:///{tmp_path / 'ww.db'}")
+    with database.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Ana")
+        for address, placement in (("D0:0D:00:00:00:01", "thigh"), ("D0:0D:00:00:00:02", "sacrum")):
+            sensor = catalog.register_sensor(db, address, "witmotion")
+            sensor_assignments.assign(db, sensor.id, athlete.id, Placement(placement), "stop-test")
+    database.dispose()
     no_bluez = {"DBUS_SYSTEM_BUS_ADDRESS": bus_without_bluez}
-    process, port, url, headers = _serve(tmp_path, "--log-level", "info", env_extra=no_bluez)
+    process, port, _, headers = _serve(tmp_path, "--log-level", "info", env_extra=no_bluez)
     token = headers["Authorization"][7:]
     lines: list[tuple[float, str]] = []
     reader = threading.Thread(
@@ -232,10 +238,6 @@ def test_ble_sensor_no_bluez_and_a_dashboard_that_connected_once_stops_at_once(
         daemon=True,
     )
     try:
-        database = open_database(url)
-        with database.sessions.begin() as db:
-            catalog.create_athlete(db, "Ana", "")
-        database.dispose()
         time.sleep(1.0)  # the BLE source tries, and fails, to reach BlueZ meanwhile
         _dashboard_visit(port, token)
         reader.start()

@@ -7,7 +7,7 @@ import asyncio
 
 from fusion.live.depth_guard import DepthGuard
 from fusion.simulator import SquatSetSpec
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.events import DepthCeilingNear, SetStarted, WinkOnset, event_to_dict
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.sink import MemorySink
@@ -19,7 +19,7 @@ SPEC = SquatSetSpec(reps=4, depth_deg=102.0, wink_deg=12.0, wink_onset_deg=ONSET
 
 def _run(tmp_path, guard: DepthGuard | None, load_kg: float | None):
     settings = GatewaySettings(config_file=tmp_path / "gateway.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     athlete = SimulatedAthlete("ana", sets=[SPEC], seed=21, load_kg=load_kg)
     store.assign(athlete.sacrum_address, "winkwatch", "ana", "sacrum")
     store.assign(athlete.thigh_address, "winkwatch", "ana", "thigh")

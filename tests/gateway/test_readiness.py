@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from fusion.simulator import SquatSetSpec
-from sensor_gateway.config import AssignmentStore, GatewaySettings
+from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.events import Placement
 from sensor_gateway.gateway import Gateway
 from sensor_gateway.health import HealthLevel, sensor_health
@@ -25,7 +25,7 @@ SPEC = SquatSetSpec(reps=3, depth_deg=100.0, standing_end_s=3.0)
 @pytest.fixture(scope="module")
 def gateway_after_squats(tmp_path_factory):
     settings = GatewaySettings(config_file=tmp_path_factory.mktemp("ready") / "gateway.json")
-    store = AssignmentStore(settings.config_file)
+    store = Assignments()
     athletes = {
         name: SimulatedAthlete(name, sets=[SPEC], seed=k)
         for k, name in enumerate(("inplace", "swapped", "onlysacrum", "other"))
