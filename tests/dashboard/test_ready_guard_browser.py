@@ -136,8 +136,10 @@ def test_swapped_pair_is_called_out_before_the_set(page, server, tmp_path) -> No
     _poll(page, "window.winkwatch.ready.placement_code === 'sensors_swapped'", WAIT_S * 1000)
     warning = page.inner_text("#ready-list .ready-warning")
     assert "swapped" in warning, warning
-    sensors = page.locator("#ready-list .ready-sensor").all_inner_texts()
-    assert len(sensors) == 2 and all("streaming" in s.lower() for s in sensors), sensors
+    sensors = page.evaluate("window.winkwatch.ready.sensors")
+    assert [s["streaming"] for s in sensors] == [True, True], sensors
+    badges = page.locator("#ready-list .ready-sensor .health").all_inner_texts()
+    assert len(badges) == 2 and set(badges) <= {"GOOD", "CHECK"}, badges  # simulated loss: check
     _shot(page, tmp_path, "ready_swapped")
 
 
