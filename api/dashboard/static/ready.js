@@ -60,13 +60,14 @@ export function render() {
     ? `<li class="ready-warning" data-code="${escapeHtml(last.placement_code)}">⚠ ${escapeHtml(last.placement_message)}</li>`
     : `<li class="${last.placement_checked ? "ready-ok" : "muted"}">${last.placement_checked ? "✓ " : ""}${escapeHtml(last.placement_message)}</li>`;
   const left = Math.max(0, last.calibration_still_s - last.still_s);
-  const still = last.missing.length ? ""
+  const still = last.missing.length || recording() ? ""
     : left > 0 ? `<li class="ready-still">Stand still: <b class="countdown">${left.toFixed(1)} s</b></li>`
       : `<li class="ready-ok ready-still">✓ standing still: start now</li>`;
   $("ready-list").innerHTML = sensors + placement + still;
-  $("ready-title").textContent = last.ready ? "Ready" : last.missing.length ? "Not ready: a sensor is missing" : "Check before the set";
+  $("ready-title").textContent = recording() ? "Sensors" : last.ready ? "Ready"
+    : last.missing.length ? "Not ready: a sensor is missing" : "Check before the set";
   panel.classList.toggle("is-ready", last.ready);
-  const override = last.missing.length > 0;
+  const override = last.missing.length > 0 && !recording();
   $("ready-override-row").hidden = !override;
   $("ready-override-text").textContent = override
     ? `Start without the ${last.missing.join(" and ")} sensor (the set is marked; no angles or reps without both)` : "";
