@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sensor_gateway.samples import LinkState
 from sensor_gateway.sensors import SensorSnapshot
 
-SILENT_S = 2.0  # no sample for this long: not streaming
+SILENT_S = 5.0  # no sample for this long: not streaming (a busy gateway can lag seconds)
 BATTERY_BAD_PCT = 10
 BATTERY_LOW_PCT = 25
 WEAK_SIGNAL_DBM = -85
