@@ -408,6 +408,9 @@ class AssessmentPublic(BaseModel):
 class StepStart(BaseModel):
     kind: StepKind
     load_kg: LoadKg | None = None
+    override_missing_sensors: bool = Field(
+        default=False, description="start although a sensor is not streaming (as POST /sets)"
+    )
 
 
 class StepImport(BaseModel):

@@ -100,6 +100,7 @@ async def start_step(
         f"assessment {assessment_id}: {kind}",
         None,
         calibration,
+        override_missing_sensors=body.override_missing_sensors,
     )
 
     def attach() -> SetPublic:
