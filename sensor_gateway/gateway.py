@@ -264,7 +264,7 @@ class Gateway:
                     wall_utc=self.clock.to_utc(now_s),
                     code="sensor_unassigned",
                     set_key=info.set_key,
-                    message=f"no {' or '.join(missing)} sensor assigned to {athlete_id}: "
+                    message=f"no {' or '.join(missing)} sensor assigned to this athlete: "
                     "angles and reps need both; raw samples are still recorded",
                 )
             )

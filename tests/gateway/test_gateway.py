@@ -303,3 +303,18 @@ def test_the_athletes_baseline_sets_the_live_threshold(tmp_path):
         assert rep.wink_threshold_deg == pytest.approx(11.0 + 1.5 * 5**0.5)
         assert not rep.butt_wink and 10.0 < rep.wink_deg < 14.0
     assert not any(isinstance(e, WinkOnset) for e in events)
+
+
+def test_a_set_with_one_sensor_assigned_warns_in_words_the_coach_reads(tmp_path) -> None:
+    """The warning names the missing sensor, not the gateway's athlete key (the page shows it
+    under the athlete's name)."""
+    store = Assignments()
+    store.assign("sim-sacrum-7", "simulated", "7", "sacrum")
+    gateway = Gateway(
+        GatewaySettings(config_file=tmp_path / "gateway.json"), store, sink=MemorySink()
+    )
+    gateway.start_set("7", now_s=0.0)
+    (warning,) = [e for e in gateway.sink.events if isinstance(e, QualityWarning)]
+    assert warning.code == "sensor_unassigned"
+    assert warning.message.startswith("no thigh sensor assigned to this athlete:")
+    assert "7" not in warning.message
