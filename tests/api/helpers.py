@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -89,3 +94,51 @@ def athlete_key(database, name: str) -> str:
     with database.sessions.begin() as db:
         found = db.scalar(select(Athlete.id).where(Athlete.name == name).limit(1))
         return str(found if found is not None else catalog.create_athlete(db, name).id)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServedInThread:
+    """A runtime served by uvicorn on 127.0.0.1 in a thread with its own event loop."""
+
+    port: int
+    loop: asyncio.AbstractEventLoop
+    http: Any  # uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout_s: float = 40.0) -> None:
+        self.http.should_exit = True
+        self.thread.join(timeout=timeout_s)
+
+
+def serve_in_thread(server: Any, port: int | None = None) -> ServedInThread:
+    """`winkwatch serve` of `server` (an `api.runtime.Server`), returned once uvicorn listens."""
+    from api.runtime import http_server, serve
+
+    port = free_port() if port is None else port
+    http = http_server(server, "127.0.0.1", port, log_level="warning")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(server, "127.0.0.1", port, http=http),),
+        daemon=True,
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not http.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    return ServedInThread(port, loop, http, thread)

@@ -7,10 +7,8 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,22 +19,17 @@ import websockets
 
 from api.auth import create_token
 from api.http.deps import app_service
-from api.runtime import build_server, http_server, serve
+from api.runtime import build_server
 from api.settings import Settings
 from api.storage import reps as rep_store
 from api.storage import sets as set_store
 from api.storage.db import open_database
 from api.vocab import Placement, SetStatus, TokenRole
 from sensor_gateway.events import LiveAngles
+from tests.api.helpers import free_port, serve_in_thread
 
 pytestmark = pytest.mark.slow
 FIRST_REP_TIMEOUT_S = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _tokens(url: str) -> tuple[str, str]:
@@ -56,29 +49,17 @@ def live_server(tmp_path_factory):
     admin, reader = _tokens(url)
     settings = Settings(database_url=url, gateway_id="live-test")
     server = build_server(settings, simulate=1, config_dir=root)
-    port = _free_port()
-    http = http_server(server, "127.0.0.1", port, log_level="warning")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(server, "127.0.0.1", port, http=http),),
-        daemon=True,
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not http.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    port = free_port()
+    served = serve_in_thread(server, port)
     yield dict(
         port=port,
         admin=admin,
         reader=reader,
         server=server,
-        loop=loop,
+        loop=served.loop,
         athlete_id=int(server.gateway.assignments.athletes()[0]),
     )
-    http.should_exit = True
-    thread.join(timeout=40)
+    served.stop()
 
 
 async def _collect(uri: str, until_type: str, timeout_s: float, **kw) -> list[dict]:
@@ -205,7 +186,7 @@ def test_a_client_that_falls_behind_is_dropped_and_others_go_on(live_server) -> 
 def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ww.db'}"
     admin, _ = _tokens(url)
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         WINKWATCH_DATABASE_URL=url,
@@ -296,7 +277,7 @@ def test_kill_9_right_after_a_rep_is_shown_keeps_that_rep(tmp_path: Path) -> Non
     """The moment a client receives rep_completed, kill -9: the rep is in the database."""
     url = f"sqlite:///{tmp_path / 'ww.db'}"
     _, reader = _tokens(url)
-    port = _free_port()
+    port = free_port()
     process = _serve_subprocess(tmp_path, url, port, "rep-crash-test")
     shown = None
     try:

@@ -3,16 +3,15 @@ a set refused (409 with advice) while a sensor is not streaming unless overridde
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
 import httpx
 import pytest
 
-from api.runtime import build_server, http_server, serve
+from api.runtime import build_server
 from api.settings import Settings
-from tests.api.test_live_server import _free_port, _tokens
+from tests.api.helpers import free_port, serve_in_thread
+from tests.api.test_live_server import _tokens
 
 
 @pytest.fixture(scope="module")
@@ -23,19 +22,8 @@ def server(tmp_path_factory):
     built = build_server(
         Settings(database_url=url, gateway_id="ready-test"), simulate=1, config_dir=root
     )
-    port = _free_port()
-    http = http_server(built, "127.0.0.1", port, log_level="warning")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(built, "127.0.0.1", port, http=http),),
-        daemon=True,
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not http.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    port = free_port()
+    served = serve_in_thread(built, port)
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {admin}"},
@@ -43,8 +31,7 @@ def server(tmp_path_factory):
     )
     yield client, built, int(built.gateway.assignments.athletes()[0])
     client.close()
-    http.should_exit = True
-    thread.join(timeout=40)
+    served.stop()
 
 
 def test_the_simulated_athletes_sensors_stream_and_say_their_health(server) -> None:

@@ -4,10 +4,8 @@ restart), each gateway streams only its own sensors, athletes are never created 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from api import sensor_assignments
 from api.auth import create_token
 from api.errors import NotFoundError
-from api.runtime import build_server, http_server, serve
+from api.runtime import build_server
 from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import open_database
@@ -26,7 +24,7 @@ from api.storage.models import Athlete
 from api.storage.recorder import resolve_athlete_key
 from api.vocab import Placement, TokenRole
 from sensor_gateway.samples import SensorKind
-from tests.api.test_live_server import _free_port
+from tests.api.helpers import free_port, serve_in_thread
 from tests.gateway.conftest import fake_bluez  # noqa: F401 - the fixture
 from tests.gateway.fake_bluez import FakeSensor
 
@@ -46,21 +44,12 @@ def _wait_for(condition, timeout_s: float, what: str):
 @contextlib.contextmanager
 def _running(settings: Settings, config_dir: Path) -> Iterator[tuple[str, object]]:
     server = build_server(settings, config_dir=config_dir)
-    port = _free_port()
-    http = http_server(server, "127.0.0.1", port, log_level="warning")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(server, "127.0.0.1", port, http=http),),
-        daemon=True,
-    )
-    thread.start()
-    _wait_for(lambda: http.started, 20.0, "the server to start")
+    port = free_port()
+    served = serve_in_thread(server, port)
     try:
         yield f"http://127.0.0.1:{port}", server
     finally:
-        http.should_exit = True
-        thread.join(timeout=30)
+        served.stop()
 
 
 def _status(base: str, headers: dict[str, str], address: str) -> dict | None:

@@ -22,7 +22,7 @@ import pytest
 
 from api.auth import create_token
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
-from api.runtime import http_server, register_simulated_sensors, serve
+from api.runtime import register_simulated_sensors
 from api.storage import catalog
 from api.vocab import TokenRole
 from fusion.simulator.assessment import (
@@ -33,11 +33,11 @@ from fusion.simulator.assessment import (
 )
 from sensor_gateway.recording_csv import write_recording_csv
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
+from tests.api.helpers import free_port, serve_in_thread
 from tests.dashboard.test_dashboard_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PHONE,
-    _free_port,
     _painted,
     _sim_athletes,
     playwright_api,
@@ -90,7 +90,7 @@ def _dee():
 @pytest.fixture(scope="module")
 def coach_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("coach")
-    port = _free_port()
+    port = free_port()
     server = build_demo_server(demo_settings(root, "127.0.0.1", port), root)
     with server.database.sessions.begin() as db:
         _, admin = create_token(db, "coach", TokenRole.ADMIN)
@@ -103,18 +103,7 @@ def coach_server(tmp_path_factory):
     paced = CoachPaced(athlete)
     server.gateway.add_source(paced)
     athletes = {a.name: a.athlete_id for a in _sim_athletes(server)}
-    http = http_server(server, "127.0.0.1", port, log_level="warning")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(server, "127.0.0.1", port, http=http),),
-        daemon=True,
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not http.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    served = serve_in_thread(server, port)
     yield dict(
         url=f"http://127.0.0.1:{port}",
         admin=admin,
@@ -124,8 +113,7 @@ def coach_server(tmp_path_factory):
         paced=paced,
         database=server.database,
     )
-    http.should_exit = True
-    thread.join(timeout=40)
+    served.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,9 @@ Screenshots go to the test's temp dir.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import shutil
-import socket
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -24,8 +21,8 @@ import pytest
 
 from api.auth import create_token
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
-from api.runtime import http_server, serve
 from api.vocab import TokenRole
+from tests.api.helpers import free_port, serve_in_thread
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -49,39 +46,21 @@ CHROMIUM_ARGS = [
 WAIT_MS = 45_000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("dashboard")
-    port = _free_port()
+    port = free_port()
     settings = demo_settings(root, "127.0.0.1", port)
     server = build_demo_server(settings, root)
     with server.database.sessions.begin() as db:
         _, reader = create_token(db, "browser test", TokenRole.READ)
         _, admin = create_token(db, "browser admin", TokenRole.ADMIN)
     athletes = {a.name: a.athlete_id for a in _sim_athletes(server)}
-    http = http_server(server, "127.0.0.1", port, log_level="warning")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(server, "127.0.0.1", port, http=http),),
-        daemon=True,
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not http.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    served = serve_in_thread(server, port)
     yield dict(
         url=f"http://127.0.0.1:{port}", reader=reader, admin=admin, athletes=athletes, root=root
     )
-    http.should_exit = True
-    thread.join(timeout=40)
+    served.stop()
 
 
 def _sim_athletes(server):

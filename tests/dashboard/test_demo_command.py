@@ -15,15 +15,10 @@ import httpx
 import pytest
 
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG
+from tests.api.helpers import free_port
 
 pytestmark = pytest.mark.slow
 REPS_TIMEOUT_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _winkwatch() -> list[str]:
@@ -58,7 +53,7 @@ def _read_banner(process: subprocess.Popen, timeout_s: float = 30.0) -> dict[str
 
 
 def test_demo_serves_two_simulated_athletes_until_ctrl_c(tmp_path) -> None:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "xdg"))
     env.pop("WINKWATCH_DATABASE_URL", None)
     process = subprocess.Popen(
@@ -153,7 +148,7 @@ def test_demo_refuses_a_port_in_use_with_advice(tmp_path) -> None:
 
 
 def test_demo_removes_its_temporary_folder_at_exit(tmp_path) -> None:
-    port = _free_port()
+    port = free_port()
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = dict(os.environ, HOME=str(tmp_path / "home"), TMPDIR=str(scratch))

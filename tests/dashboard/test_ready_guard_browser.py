@@ -13,23 +13,20 @@ Screenshots go to the test's temp dir (and to $WINKWATCH_SCREENSHOTS when set).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from api.auth import create_token
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
-from api.runtime import http_server, serve
 from api.storage import catalog
 from api.vocab import TokenRole
 from fusion.simulator import SquatSetSpec
-from tests.dashboard.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _poll
+from tests.api.helpers import free_port, serve_in_thread
+from tests.dashboard.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _poll
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
@@ -49,7 +46,7 @@ def server(tmp_path_factory):
     from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
     root = tmp_path_factory.mktemp("ready-guard")
-    port = _free_port()
+    port = free_port()
     built = build_demo_server(demo_settings(root, "127.0.0.1", port), root)
     database, gateway = built.database, built.gateway
     with database.sessions.begin() as db:
@@ -72,21 +69,9 @@ def server(tmp_path_factory):
     gateway.assign_sensor(lee.sacrum_address, "simulated", str(missing), "sacrum")
     gateway.add_source(SimulatedSource([kim, lee]))
     ids.update({"swapped": swapped, "missing": missing})
-    http = http_server(built, "127.0.0.1", port, log_level="warning")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(built, "127.0.0.1", port, http=http),),
-        daemon=True,
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not http.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    served = serve_in_thread(built, port)
     yield {"url": f"http://127.0.0.1:{port}", "admin": admin, "ids": ids}
-    http.should_exit = True
-    thread.join(timeout=40)
+    served.stop()
 
 
 @pytest.fixture(params=list(VIEWPORTS))

@@ -8,20 +8,18 @@ and a read-only token sees no control it cannot use. Screenshots go to the test'
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from api.auth import create_token
-from api.runtime import build_server, http_server, serve
+from api.runtime import build_server
 from api.settings import Settings
 from api.storage import sets as set_store
 from api.vocab import SetStatus, SetVariant, TokenRole
-from tests.dashboard.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.api.helpers import free_port, serve_in_thread
+from tests.dashboard.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = [
@@ -37,26 +35,14 @@ WAIT_MS = 60_000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("setup")
-    port = _free_port()
+    port = free_port()
     settings = Settings(database_url=f"sqlite:///{root / 'ww.db'}", gateway_id="setup-browser")
     built = build_server(settings, simulate=2, config_dir=root)
     with built.database.sessions.begin() as db:
         _, admin = create_token(db, "coach", TokenRole.ADMIN)
-    http = http_server(built, "127.0.0.1", port, log_level="warning")
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(
-        target=loop.run_until_complete,
-        args=(serve(built, "127.0.0.1", port, http=http),),
-        daemon=True,
-    )
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not http.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    served = serve_in_thread(built, port)
     yield dict(url=f"http://127.0.0.1:{port}", admin=admin, server=built)
-    http.should_exit = True
-    thread.join(timeout=40)
+    served.stop()
 
 
 @pytest.fixture(params=list(VIEWPORTS))
