@@ -20,7 +20,7 @@ from api.runtime import http_server
 from api.settings import Settings
 from api.storage.db import open_database
 from api.vocab import TokenRole
-from tests.api.test_live_server import _free_port
+from tests.api.helpers import free_port
 
 
 class _Capture(logging.Handler):
@@ -39,7 +39,7 @@ def logged_server(tmp_path: Path):
     with database.sessions.begin() as db:
         _, secret = create_token(db, "logged", TokenRole.READ)
     app = create_app(Settings(database_url=url, gateway_id="log-test"), database=database)
-    port = _free_port()
+    port = free_port()
     http = http_server(SimpleNamespace(app=app), "127.0.0.1", port, log_level="info")
     capture = _Capture()
     for name in ("uvicorn.access", "uvicorn.error"):

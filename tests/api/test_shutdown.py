@@ -23,7 +23,8 @@ from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import open_database
 from api.vocab import Placement, SetStatus
-from tests.api.test_live_server import _free_port, _tokens
+from tests.api.helpers import free_port
+from tests.api.test_live_server import _tokens
 
 pytestmark = pytest.mark.slow
 STOP_LIMIT_S = 5.0
@@ -49,7 +50,7 @@ def _assign_in_database(
 def _serve(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None):
     url = f"sqlite:///{tmp_path / 'ww.db'}"
     admin, _ = _tokens(url)
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         WINKWATCH_DATABASE_URL=url,
