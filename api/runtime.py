@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -325,6 +326,14 @@ def http_server(server: Server, host: str, port: int, log_level: str = "info") -
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             yield
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            if self.force_exit and not self.lifespan.shutdown_event.is_set():
+                # Hurried by a second signal, uvicorn skips the app's lifespan shutdown; the
+                # lifespan task would then be cancelled at exit and log a CancelledError
+                # traceback. It is quick: run it anyway.
+                await self.lifespan.shutdown()
 
     install_secret_redaction()
     return _Server(
