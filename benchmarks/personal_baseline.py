@@ -35,7 +35,8 @@ def _row(name: str, score) -> str:
         f"| {name} | {score.personal_thresholds} | {score.sensitivity:.3f} "
         f"| {score.false_flag_share:.1%} | {score.balanced_accuracy:.3f} "
         f"| {score.borderline_reps} | {score.borderline_far_from_truth} "
-        f"| {score.borderline_far_on_truth_scale} |"
+        f"| {score.borderline_far_on_truth_scale} "
+        f"| {score.borderline_outside_stated_band} | {score.borderline_band_median_deg:.2f} |"
     )
 
 
@@ -71,9 +72,10 @@ def wink_tables(records: list[LifterRecord]) -> None:
         "| threshold | lifters with a personal threshold | sensitivity (truth >= 6) "
         "| false flags (truth <= 1.5) | balanced accuracy | borderline reps "
         "| borderline with truth > 1 deg from the threshold "
-        "| ... from the threshold on the truth's scale |"
+        "| ... from the threshold on the truth's scale "
+        "| ... outside the band the grade states (truth's scale) | stated band, median deg |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print(_row("default 5 deg, no baseline", score_lifters(records, use_baseline=False)))
     print(
         _row(

@@ -40,7 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fusion.baseline import K_SPREAD, SPREAD_FLOOR_DEG, personal_baseline, wink_threshold
+from fusion.baseline import (
+    K_SPREAD,
+    SPREAD_FLOOR_DEG,
+    grade_wink,
+    personal_baseline,
+    wink_threshold,
+)
 from fusion.pipeline import WINK_THRESHOLD_DEG, analyze_recordings
 from fusion.types import ImuRecording
 
@@ -325,6 +331,20 @@ def loso(results: list[SetResult]) -> None:
     print("\nmean balanced accuracy over the two held-out lifters:")
     for name, values in means.items():
         print(f"- {name}: {np.mean(values):.2f}")
+
+    print("\nGrades with the personal baseline (shipped rule) of the scored reps:\n")
+    print("| lifter | threshold | band u | reps | clear | borderline | none |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for subject in subjects:
+        base, pos, neg = data(subject)
+        threshold = wink_threshold(WINK_THRESHOLD_DEG, personal_baseline(base))
+        for name, values in (("butt wink", pos), ("correct", neg)):
+            grades = Counter(grade_wink(float(v), threshold) for v in values)
+            print(
+                f"| {subject} | {threshold.threshold_deg:.2f} deg | "
+                f"{threshold.borderline_deg:.2f} deg | {name} {values.size} "
+                f"| {grades['clear']} | {grades['borderline']} | {grades['none']} |"
+            )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,17 @@ chosen on simulated lifters (seeds other than the benchmark's) and checked on th
 lifters and leave-one-subject-out on the two real lifters: see README "Choosing the butt-wink
 threshold" and `benchmarks/personal_baseline.py`.
 
-Grades per rep: `clear` (above the threshold by more than the borderline margin),
-`borderline` (within the margin of the threshold: inside the lifter's own noise) and
-`none`. The margin is the personal spread, capped at `BORDERLINE_MAX_DEG`; without a
-baseline it is `DEFAULT_BORDERLINE_DEG` (about twice the measurement's wink RMSE).
+Grades per rep: `clear`, `borderline` or `none`. `borderline` means the measured reversal
+is within this rep's measurement uncertainty of the threshold, so its true side of the
+threshold is not known. The uncertainty (`WinkThreshold.borderline_deg`) is the athlete's
+rep-to-rep noise: hypot(`SMALL_SAMPLE_SPREAD_FACTOR` x personal spread,
+`WINK_MEASUREMENT_SD_DEG`) with a usable baseline, `DEFAULT_BORDERLINE_DEG` without one. What
+a borderline grade claims about the truth (`WinkThreshold.truth_band_deg`): the rep's true
+reversal lies within `TRUTH_BAND_FACTOR` x that uncertainty of the true reversal the
+threshold stands for (the grade's own width plus the noise of the measurement). On simulated
+lifters that holds for 94-97 % of borderline reps (README "Personal baseline"); it is wider
+than 1 deg where the lifter's noise is: no grade computed from the measurement can be
+narrower than the measurement.
 """
 
 from __future__ import annotations
@@ -51,8 +58,13 @@ SPREAD_FLOOR_DEG = 2.0  # the spread a baseline set cannot show (module docstrin
 MIN_BASELINE_REPS = 5  # fewer non-winking reps than this: the default threshold is used
 MAD_TO_SD = 1.4826  # median absolute deviation -> standard deviation for normal data
 MIN_SPREAD_DEG = 0.3  # a few quiet reps can agree to 0.05 deg: do not trust that
-BORDERLINE_MAX_DEG = 0.75  # widest borderline band either side of the threshold
-DEFAULT_BORDERLINE_DEG = 0.5  # band without a personal baseline
+# Borderline band (module docstring; chosen on simulated development lifters, seeds 101-160):
+# 5 baseline reps' MAD spread underestimates the lifter's rep-to-rep noise (median ratio of
+# the true noise to it ~1.1, 90th percentile ~2.8 on the benchmark's lifters): scaled up.
+SMALL_SAMPLE_SPREAD_FACTOR = 1.2
+WINK_MEASUREMENT_SD_DEG = 0.32  # the measurement's own wink RMSE (README "Measured accuracy")
+DEFAULT_BORDERLINE_DEG = 0.5  # without a baseline: a clean lifter's no-wink noise (simulated)
+TRUTH_BAND_FACTOR = 2.5  # a borderline rep's truth lies within this x the band of the threshold
 
 ThresholdSource = Literal["default", "personal"]
 WinkGrade = Literal["clear", "borderline", "none"]
@@ -94,7 +106,12 @@ class WinkThreshold:
     threshold_deg: float
     source: ThresholdSource
     baseline_reps: int  # reps behind the personal baseline (0 without one)
-    borderline_deg: float  # half-width of the `borderline` band around the threshold
+    borderline_deg: float  # the rep's measurement uncertainty: half-width of `borderline`
+
+    @property
+    def truth_band_deg(self) -> float:
+        """How far from the threshold a `borderline` rep's true reversal can lie, deg."""
+        return TRUTH_BAND_FACTOR * self.borderline_deg
 
 
 def personal_baseline(non_winking_wink_deg: Iterable[float]) -> PersonalBaseline:
@@ -124,10 +141,17 @@ def wink_threshold(
     personal_deg = baseline.centre_deg + k_spread * float(
         np.hypot(baseline.spread_deg, spread_floor_deg)
     )
-    band_deg = min(baseline.spread_deg, BORDERLINE_MAX_DEG)
+    band_deg = borderline_band_deg(baseline)
     if personal_deg > default_deg:
         return WinkThreshold(personal_deg, "personal", baseline.reps, band_deg)
     return WinkThreshold(default_deg, "default", baseline.reps, band_deg)
+
+
+def borderline_band_deg(baseline: PersonalBaseline) -> float:
+    """A usable baseline's rep-to-rep noise of the measured reversal, deg (module docstring)."""
+    return float(
+        np.hypot(SMALL_SAMPLE_SPREAD_FACTOR * baseline.spread_deg, WINK_MEASUREMENT_SD_DEG)
+    )
 
 
 def grade_wink(wink_deg: float, threshold: WinkThreshold) -> WinkGrade:

@@ -117,6 +117,9 @@ class BaselineScore:
     personal_thresholds: int  # lifters whose threshold came from their baseline
     # ... from the threshold on the truth's scale (`truth_scale_threshold_deg`)
     borderline_far_on_truth_scale: int = 0
+    # ... outside the band the grade claims (`WinkThreshold.truth_band_deg`), on the truth's scale
+    borderline_outside_stated_band: int = 0
+    borderline_band_median_deg: float = float("nan")  # median claimed band of borderline reps
 
 
 def truth_scale_threshold_deg(record: LifterRecord, threshold_deg: float) -> float:
@@ -147,6 +150,7 @@ def score_lifters(
     how the baseline is estimated from those reps (another estimator can be compared).
     """
     clear, none, borderline, far, far_truth_scale, personal = [], [], 0, 0, 0, 0
+    outside_band, bands = 0, []
     for record in records:
         base = (
             record.baseline_wink_deg[:baseline_reps] if baseline_reps else record.baseline_wink_deg
@@ -167,6 +171,8 @@ def score_lifters(
                 far_truth_scale += not (
                     abs(truth - truth_scale_deg) <= BORDERLINE_TRUTH_TOLERANCE_DEG
                 )
+                outside_band += not (abs(truth - truth_scale_deg) <= threshold.truth_band_deg)
+                bands.append(threshold.truth_band_deg)
     sensitivity = float(np.mean(clear)) if clear else float("nan")
     false_flags = float(np.mean(none)) if none else float("nan")
     return BaselineScore(
@@ -179,4 +185,6 @@ def score_lifters(
         borderline_far_from_truth=far,
         personal_thresholds=personal,
         borderline_far_on_truth_scale=far_truth_scale,
+        borderline_outside_stated_band=outside_band,
+        borderline_band_median_deg=float(np.median(bands)) if bands else float("nan"),
     )

@@ -11,7 +11,10 @@ from fusion.baseline import (
     K_SPREAD,
     MIN_BASELINE_REPS,
     MIN_SPREAD_DEG,
+    SMALL_SAMPLE_SPREAD_FACTOR,
     SPREAD_FLOOR_DEG,
+    TRUTH_BAND_FACTOR,
+    WINK_MEASUREMENT_SD_DEG,
     BaselineError,
     PersonalBaseline,
     grade_wink,
@@ -54,7 +57,24 @@ def test_threshold_is_the_default_until_enough_reps_then_max_of_both() -> None:
         "default",
         12,
     )
-    assert threshold.borderline_deg == 0.3  # the personal noise, not the default band
+    # the personal noise (spread, scaled for few reps, and the measurement's), not the default
+    assert threshold.borderline_deg == pytest.approx(
+        np.hypot(SMALL_SAMPLE_SPREAD_FACTOR * 0.3, WINK_MEASUREMENT_SD_DEG)
+    )
+
+
+def test_a_noisy_lifters_borderline_band_is_as_wide_as_their_noise() -> None:
+    """A lifter whose non-winking reps vary by 2 deg cannot have a rep called clear 0.8 deg
+    past the bar (the band was capped at 0.75 deg before): the band follows the noise, and the
+    stated band for the truth is TRUTH_BAND_FACTOR times it."""
+    threshold = wink_threshold(5.0, PersonalBaseline(4.0, 2.0, 8))
+    assert threshold.borderline_deg == pytest.approx(
+        np.hypot(SMALL_SAMPLE_SPREAD_FACTOR * 2.0, WINK_MEASUREMENT_SD_DEG)
+    )
+    assert threshold.truth_band_deg == pytest.approx(TRUTH_BAND_FACTOR * threshold.borderline_deg)
+    assert grade_wink(threshold.threshold_deg + 0.8, threshold) == "borderline"
+    assert grade_wink(threshold.threshold_deg + 2.5, threshold) == "clear"
+    assert grade_wink(threshold.threshold_deg - 2.5, threshold) == "none"
 
 
 def test_a_tight_baseline_still_leaves_room_for_the_next_sets_reps() -> None:
