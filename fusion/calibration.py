@@ -63,8 +63,7 @@ def find_still_window(gyr_radps: np.ndarray, rate_hz: float) -> StillWindow:
     stretch of `STILL_MIN_S` is still, the quietest `SHORT_STILL_MIN_S` is used and marked
     untrustworthy so the caller can say so.
     """
-    speed = np.linalg.norm(gyr_radps, axis=1)
-    search = speed[: max(int(STILL_SEARCH_S * rate_hz), 2)]
+    search = np.linalg.norm(gyr_radps[: max(int(STILL_SEARCH_S * rate_hz), 2)], axis=1)
     still = search < STILL_GYR_RADPS
     min_len = max(int(STILL_MIN_S * rate_hz), 1)
     # Run lengths of consecutive still samples.
@@ -101,21 +100,44 @@ def calibrate_from_vertical(
     z_axis: np.ndarray, gyr_radps: np.ndarray, still: StillWindow
 ) -> SegmentCalibration:
     """Segment axes from a known standing vertical `z_axis` (unit, sensor frame) and the
-    principal horizontal rotation axis of `gyr_radps` (N,3) rad/s while moving."""
-    moving = np.linalg.norm(gyr_radps, axis=1) > MOVING_GYR_RADPS
-    if np.count_nonzero(moving) < MIN_MOVING_SAMPLES:
+    principal horizontal rotation axis of `gyr_radps` (N,3) rad/s while moving.
+
+    The principal axis is the top eigenvector of the 3 x 3 second-moment matrix of the
+    moving rates projected off `z_axis` (the right singular vector of those rates, without
+    holding an (N, 3) copy of them); its sign is made canonical (largest component
+    positive): either direction is right, the angles' signs are fixed from the motion.
+    """
+    gram, moving = _moving_rate_gram(gyr_radps)
+    if moving < MIN_MOVING_SAMPLES:
         raise AnalysisError(
             "the sensor hardly rotates: no squat motion found to find the flexion axis; "
             "record at least one rep"
         )
-    rates = gyr_radps[moving]
-    horizontal = rates - np.outer(rates @ z_axis, z_axis)
-    _, singular, vt = np.linalg.svd(horizontal, full_matrices=False)
-    y_axis = _unit(vt[0] - (vt[0] @ z_axis) * z_axis)
+    off_vertical = np.eye(3) - np.outer(z_axis, z_axis)
+    energy, vectors = np.linalg.eigh(off_vertical @ gram @ off_vertical)  # ascending
+    energy = np.clip(energy, 0.0, None)
+    top = vectors[:, -1]
+    y_axis = _unit(top - (top @ z_axis) * z_axis)
+    if y_axis[np.argmax(np.abs(y_axis))] < 0:
+        y_axis = -y_axis
     x_axis = np.cross(y_axis, z_axis)
-    energy = singular**2
-    planar_share = float(energy[0] / energy.sum()) if energy.sum() > 0 else 0.0
+    planar_share = float(energy[-1] / energy.sum()) if energy.sum() > 0 else 0.0
     return SegmentCalibration(x_axis, y_axis, z_axis, still, planar_share)
+
+
+GRAM_BLOCK_SAMPLES = 1 << 16  # bounds the temporary copies for a long recording
+
+
+def _moving_rate_gram(gyr_radps: np.ndarray) -> tuple[np.ndarray, int]:
+    """(sum of r r^T over the samples rotating faster than MOVING_GYR_RADPS, their count)."""
+    gram = np.zeros((3, 3))
+    moving = 0
+    for start in range(0, gyr_radps.shape[0], GRAM_BLOCK_SAMPLES):
+        block = np.asarray(gyr_radps[start : start + GRAM_BLOCK_SAMPLES], dtype=float)
+        rates = block[np.einsum("ij,ij->i", block, block) > MOVING_GYR_RADPS**2]
+        gram += rates.T @ rates
+        moving += rates.shape[0]
+    return gram, moving
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

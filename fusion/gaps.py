@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 LONG_GAP_S = 0.25  # shorter gaps: rate interpolation is harmless (<= ~0.5 deg)
 MIN_STRETCH_SAMPLES = 10  # a stretch shorter than this is treated as part of the gap
@@ -37,10 +38,14 @@ def stretches_between_gaps(
 
 
 def up_across_gaps(
-    stretches: list[slice], size: int, up_of: Callable[[slice], np.ndarray]
+    stretches: list[slice],
+    size: int,
+    up_of: Callable[[slice], np.ndarray],
+    dtype: DTypeLike = np.float64,
 ) -> np.ndarray:
-    """Earth-up (size, 3) from `up_of(stretch)` per stretch, interpolated in between and at the ends."""
-    up = np.full((size, 3), np.nan)
+    """Earth-up (size, 3) of `dtype` from `up_of(stretch)` per stretch, interpolated in
+    between and at the ends."""
+    up = np.full((size, 3), np.nan, dtype=dtype)
     for stretch in stretches:
         up[stretch] = up_of(stretch)
     known = np.flatnonzero(~np.isnan(up[:, 0]))

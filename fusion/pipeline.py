@@ -102,10 +102,15 @@ class AnalysisResult:
 
 @dataclass(frozen=True)
 class FusedSensor:
-    """One sensor on the analysis grid: resampled samples, earth-up in the sensor frame
-    `up` (N, 3), the standing-still window, data-quality findings and `clipped` (N,) bool."""
+    """One sensor on the analysis grid `t_s`: its resampled angular rate `gyr_radps` (N, 3)
+    (the accelerometer is let go once fused), `in_gap` (N,) bool, earth-up in the sensor
+    frame `up` (N, 3), the standing-still window, data-quality findings and `clipped` (N,)
+    bool."""
 
-    samples: UniformSamples
+    t_s: np.ndarray
+    gyr_radps: np.ndarray
+    in_gap: np.ndarray
+    rate_hz: float
     up: np.ndarray
     still: StillWindow
     findings: list[QualityFinding]
@@ -117,10 +122,6 @@ class _SensorStage:
     trace: FusedSensor
     calibration: SegmentCalibration
     findings: list[QualityFinding]
-
-    @property
-    def samples(self) -> UniformSamples:
-        return self.trace.samples
 
     @property
     def up(self) -> np.ndarray:
@@ -166,10 +167,22 @@ def _check_physical_range(rec: ImuRecording, name: str) -> None:
         )
 
 
-def fuse_sensor(
+@dataclass(frozen=True)
+class _Resampled:
+    """One sensor on the grid with all that needs its raw recording, before fusion."""
+
+    name: str
+    samples: UniformSamples
+    stretches: list[slice]
+    still: StillWindow
+    findings: list[QualityFinding]
+    clipped: np.ndarray
+
+
+def _resample_sensor(
     rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
-) -> FusedSensor:
-    """Resample, check and fuse one sensor's recording on `grid`: its earth-up vector per sample."""
+) -> _Resampled:
+    """Resample and check one sensor's recording on `grid` (the recording is not needed after)."""
     samples = resample_to_grid(rec, grid, config.max_gap_s)
     clipped = clipping_mask(rec)
     findings = gap_findings(rec, name, config.max_gap_s) + clipping_findings(clipped, name)
@@ -182,28 +195,52 @@ def fuse_sensor(
             "sensor and that its columns hold specific force in m/s^2"
         )
     findings += rest_gravity_finding(rest_norm, name)
-    acc = samples.acc_mps2
     if abs(rest_norm / STANDARD_GRAVITY_MPS2 - 1) > GRAVITY_RESCALE_TOLERANCE:
-        acc *= STANDARD_GRAVITY_MPS2 / rest_norm  # the resampled copy is ours to scale
+        samples.acc_mps2[...] *= STANDARD_GRAVITY_MPS2 / rest_norm  # the resampled copy is ours
     stretches = stretches_between_gaps(rec.t_s, grid)
     if not stretches:
         raise AnalysisError(f"the {name} recording has no stretch of samples without long gaps")
+    clipped_grid = (
+        np.interp(grid, rec.t_s, clipped.astype(float)) > 0
+        if clipped.any()
+        else np.zeros(grid.size, dtype=bool)
+    )
+    return _Resampled(name, samples, stretches, still, findings, clipped_grid)
+
+
+def _fuse(sensor: _Resampled, config: AnalysisConfig) -> FusedSensor:
+    samples = sensor.samples
 
     def up_of(stretch: slice) -> np.ndarray:
-        return estimate_up(samples.gyr_radps[stretch], acc[stretch], samples.rate_hz, config.engine)
+        return estimate_up(
+            samples.gyr_radps[stretch], samples.acc_mps2[stretch], samples.rate_hz, config.engine
+        )
 
-    up = up_across_gaps(stretches, grid.size, up_of)
-    clipped_grid = np.interp(grid, rec.t_s, clipped.astype(float)) > 0
-    return FusedSensor(samples, up, still, findings, clipped_grid)
+    up = up_across_gaps(sensor.stretches, samples.t_s.size, up_of, samples.gyr_radps.dtype)
+    return FusedSensor(
+        samples.t_s,
+        samples.gyr_radps,
+        samples.in_gap,
+        samples.rate_hz,
+        up,
+        sensor.still,
+        sensor.findings,
+        sensor.clipped,
+    )
 
 
-def _sensor_stage(
+def fuse_sensor(
     rec: ImuRecording, name: str, grid: np.ndarray, config: AnalysisConfig
-) -> _SensorStage:
-    trace = fuse_sensor(rec, name, grid, config)
-    calibration = calibrate_segment(trace.up, trace.samples.gyr_radps, trace.still)
+) -> FusedSensor:
+    """Resample, check and fuse one sensor's recording on `grid`: its earth-up vector per sample."""
+    return _fuse(_resample_sensor(rec, name, grid, config), config)
+
+
+def _sensor_stage(sensor: _Resampled, config: AnalysisConfig) -> _SensorStage:
+    trace = _fuse(sensor, config)
+    calibration = calibrate_segment(trace.up, trace.gyr_radps, trace.still)
     return _SensorStage(
-        trace, calibration, trace.findings + calibration_findings(calibration, name)
+        trace, calibration, trace.findings + calibration_findings(calibration, sensor.name)
     )
 
 
@@ -214,7 +251,7 @@ def _standing_from_rep_tops(stage: _SensorStage, segmentation: Segmentation) -> 
     tops = [w.start for w in complete] + [w.end for w in complete]
     z_axis = stage.up[tops].mean(axis=0)
     z_axis /= np.linalg.norm(z_axis)
-    calibration = calibrate_from_vertical(z_axis, stage.samples.gyr_radps, stage.calibration.still)
+    calibration = calibrate_from_vertical(z_axis, stage.trace.gyr_radps, stage.calibration.still)
     return replace(stage, calibration=calibration)
 
 
@@ -236,8 +273,17 @@ def analyze_recordings(
         raise AnalysisError(f"load_kg must be a non-negative number, got {load_kg!r}")
     threshold = wink_threshold(config.wink_threshold_deg, baseline, config.baseline_k_spread)
     grid = common_grid(sacrum, thigh, config.grid_rate_hz)
-    pelvis = _sensor_stage(sacrum, "sacrum", grid, config)
-    femur = _sensor_stage(thigh, "thigh", grid, config)
+    findings = overlap_findings(sacrum, thigh)
+    # Each recording is dropped once resampled, before its fusion: a caller that keeps no
+    # reference of its own (`winkwatch analyze`) gets that memory back at once.
+    resampled = _resample_sensor(sacrum, "sacrum", grid, config)
+    del sacrum
+    pelvis = _sensor_stage(resampled, config)
+    del resampled  # the accelerometer on the grid: fused now
+    resampled = _resample_sensor(thigh, "thigh", grid, config)
+    del thigh
+    femur = _sensor_stage(resampled, config)
+    del resampled
     angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
     segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds, keep_edges=True)
     if any(w.edge is None for w in segmentation.reps) and not (
@@ -246,11 +292,9 @@ def analyze_recordings(
         pelvis, femur = (_standing_from_rep_tops(stage, segmentation) for stage in (pelvis, femur))
         angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
         segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds, keep_edges=True)
-    fault = placement_check(
-        pelvis.samples.gyr_radps, femur.samples.gyr_radps, pelvis.samples.rate_hz
-    )
+    fault = placement_check(pelvis.trace.gyr_radps, femur.trace.gyr_radps, pelvis.trace.rate_hz)
     bad_samples = {
-        "gap": pelvis.samples.in_gap | femur.samples.in_gap,
+        "gap": pelvis.trace.in_gap | femur.trace.in_gap,
         "clipping": pelvis.clipped | femur.clipped,
     }
     per_rep = _per_rep_codes(segmentation.reps, angles, pelvis, femur, fault)
@@ -258,7 +302,7 @@ def analyze_recordings(
         rep_metrics(k + 1, w, grid, angles, bad_samples, load_kg, threshold, per_rep[k])
         for k, w in enumerate(segmentation.reps)
     )
-    findings = overlap_findings(sacrum, thigh) + pelvis.findings + femur.findings
+    findings += pelvis.findings + femur.findings
     if fault is not None:
         findings.insert(0, QualityFinding(fault.code, fault.message))
     findings += _segmentation_findings(segmentation, bool(reps), config.rep_thresholds)
@@ -304,8 +348,8 @@ def _per_rep_codes(
 ) -> list[tuple[str, ...]]:
     """Per rep: edge marks, the per-rep sensor checks and a placement fault's code."""
     traces = (
-        SensorTrace("sacrum", angles.pelvic_tilt_deg, pelvis.samples.gyr_radps, pelvis.calibration),
-        SensorTrace("thigh", angles.thigh_deg, femur.samples.gyr_radps, femur.calibration),
+        SensorTrace("sacrum", angles.pelvic_tilt_deg, pelvis.trace.gyr_radps, pelvis.calibration),
+        SensorTrace("thigh", angles.thigh_deg, femur.trace.gyr_radps, femur.calibration),
     )
     standing = {
         trace.name: _standing_angle_deg(trace, windows, stage.calibration)
@@ -314,7 +358,7 @@ def _per_rep_codes(
     codes = []
     for window in windows:
         rep_codes: tuple[str, ...] = (f"edge_{window.edge}",) if window.edge else ()
-        rep_codes += rep_sensor_codes(window, traces, standing, pelvis.samples.rate_hz)
+        rep_codes += rep_sensor_codes(window, traces, standing, pelvis.trace.rate_hz)
         codes.append(rep_codes + ((fault.code,) if fault else ()))
     return codes
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from fusion.calibration import SegmentCalibration
-from fusion.percentile import median
 from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
 
 REST_GRAVITY_TOLERANCE_MPS2 = 0.5  # a calibrated accelerometer reads 9.81 +- ~0.2 at rest
@@ -24,7 +23,7 @@ def gap_findings(recording: ImuRecording, sensor: str, max_gap_s: float) -> list
     long = intervals_s[intervals_s > max_gap_s]
     if long.size == 0:
         return []
-    nominal_s = median(intervals_s)
+    nominal_s = recording.median_interval_s
     missing = int(np.sum(np.round(long / nominal_s) - 1))
     return [
         QualityFinding(

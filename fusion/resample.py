@@ -26,11 +26,13 @@ MAX_GRID_SAMPLES = 1_440_000
 MAX_SAMPLE_RATE_HZ = 10_000.0
 # Intervals within this of the median count as uniform (timestamps rounded to the us).
 UNIFORM_TOLERANCE_S = 2e-6
+RESAMPLE_BLOCK_SAMPLES = 1 << 16  # grid instants interpolated at a time
 
 
 @dataclass(frozen=True)
 class UniformSamples:
-    """Samples on a uniform grid: `t_s` (M,), `acc_mps2` (M, 3), `gyr_radps` (M, 3), `in_gap` (M,) bool."""
+    """Samples on a uniform grid: `t_s` (M,), `acc_mps2` (M, 3), `gyr_radps` (M, 3) (of the
+    recording's dtype), `in_gap` (M,) bool."""
 
     t_s: np.ndarray
     acc_mps2: np.ndarray
@@ -70,19 +72,18 @@ def check_sample_rate(recording: ImuRecording, name: str) -> None:
 
 def gap_mask(t_s: np.ndarray, grid_t_s: np.ndarray, max_gap_s: float) -> np.ndarray:
     """True for grid instants that lie strictly inside an interval of `t_s` longer than `max_gap_s`."""
-    intervals_s = np.diff(t_s)
-    long = np.flatnonzero(intervals_s > max_gap_s)
-    mask = np.zeros(grid_t_s.shape, dtype=bool)
+    long = np.flatnonzero(np.diff(t_s) > max_gap_s)
     if long.size == 0:
-        return mask
-    starts = t_s[long]
-    ends = t_s[long + 1]
-    # For each grid instant, the last long gap starting before it.
-    idx = np.searchsorted(starts, grid_t_s, side="right") - 1
-    valid = idx >= 0
-    mask[valid] = grid_t_s[valid] < ends[idx[valid]]
-    mask &= grid_t_s > starts[np.clip(idx, 0, None)]
-    return mask
+        return np.zeros(grid_t_s.shape, dtype=bool)
+    # Each long interval covers the grid instants [first, stop): +1 at first, -1 at stop
+    # (the intervals do not overlap, so the running sum is 0 or 1).
+    first = np.searchsorted(grid_t_s, t_s[long], side="right")
+    stop = np.searchsorted(grid_t_s, t_s[long + 1], side="left")
+    steps = np.zeros(grid_t_s.size + 1, dtype=np.int8)
+    np.add.at(steps, first, 1)
+    np.add.at(steps, stop, -1)
+    inside: np.ndarray = np.cumsum(steps[:-1], dtype=np.int8) > 0
+    return inside
 
 
 def resample_to_grid(
@@ -95,11 +96,20 @@ def resample_to_grid(
             f"grid {grid_t_s[0]:.3f}..{grid_t_s[-1]:.3f} s exceeds the recording "
             f"{t_s[0]:.3f}..{t_s[-1]:.3f} s"
         )
-    acc = np.empty((grid_t_s.size, 3))
-    gyr = np.empty((grid_t_s.size, 3))
-    for axis in range(3):
-        acc[:, axis] = np.interp(grid_t_s, t_s, recording.acc_mps2[:, axis])
-        gyr[:, axis] = np.interp(grid_t_s, t_s, recording.gyr_radps[:, axis])
+    # The recording's precision (float32 from a file, see fusion.types), not a wider copy.
+    acc = np.empty((grid_t_s.size, 3), dtype=recording.acc_mps2.dtype)
+    gyr = np.empty((grid_t_s.size, 3), dtype=recording.gyr_radps.dtype)
+    # In blocks of the grid, each against the stretch of samples that brackets it: the same
+    # values as one call over everything, without float64 copies of whole columns.
+    for first in range(0, grid_t_s.size, RESAMPLE_BLOCK_SAMPLES):
+        grid_block = grid_t_s[first : first + RESAMPLE_BLOCK_SAMPLES]
+        low = max(int(np.searchsorted(t_s, grid_block[0], side="right")) - 1, 0)
+        high = int(np.searchsorted(t_s, grid_block[-1], side="left")) + 1
+        block_t_s = t_s[low:high]
+        rows = slice(first, first + grid_block.size)
+        for axis in range(3):
+            acc[rows, axis] = np.interp(grid_block, block_t_s, recording.acc_mps2[low:high, axis])
+            gyr[rows, axis] = np.interp(grid_block, block_t_s, recording.gyr_radps[low:high, axis])
     rate_hz = 1.0 / float(grid_t_s[1] - grid_t_s[0]) if grid_t_s.size > 1 else float("nan")
     return UniformSamples(grid_t_s, acc, gyr, gap_mask(t_s, grid_t_s, max_gap_s), rate_hz)
 

@@ -57,6 +57,9 @@ class SensorFault:
     ratio: float
 
 
+ROTATION_PATH_BLOCK_SAMPLES = 1 << 16  # rows smoothed at a time (a 60-min set has 720k)
+
+
 def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     """Total rotation of a sensor over a stretch: integral of |angular rate| dt, deg.
 
@@ -64,8 +67,13 @@ def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     (3-10 Hz, fast but tiny) does not count as movement of the segment.
     """
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
-    smooth = _moving_average(gyr_radps, width)
-    return float(np.degrees(np.linalg.norm(smooth, axis=1).sum() / rate_hz))
+    if width <= 1 or gyr_radps.shape[0] < width:
+        return float(np.degrees(np.linalg.norm(gyr_radps, axis=1).sum() / rate_hz))
+    path = 0.0
+    for start in range(0, gyr_radps.shape[0], ROTATION_PATH_BLOCK_SAMPLES):
+        smooth = _moving_average_rows(gyr_radps, width, start, ROTATION_PATH_BLOCK_SAMPLES)
+        path += float(np.linalg.norm(smooth, axis=1).sum())
+    return float(np.degrees(path / rate_hz))
 
 
 def placement_check(
@@ -110,7 +118,19 @@ def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
     padded = np.concatenate(
         (np.repeat(values[:1], before, axis=0), values, np.repeat(values[-1:], after, axis=0))
     )
-    sums = np.cumsum(padded, axis=0)
+    sums = np.cumsum(padded, axis=0, dtype=np.float64)  # float32 rates: sum in float64
+    window_sums = sums[width - 1 :].copy()
+    window_sums[1:] -= sums[:-width]
+    return window_sums / width
+
+
+def _moving_average_rows(values: np.ndarray, width: int, start: int, count: int) -> np.ndarray:
+    """Rows [start, start + count) of `_moving_average(values, width)` (values of at least
+    `width` rows), computed from the rows around them only: bounded memory for long inputs."""
+    before, after = width // 2, width - 1 - width // 2
+    stop = min(start + count, values.shape[0])
+    rows = np.clip(np.arange(start - before, stop + after), 0, values.shape[0] - 1)
+    sums = np.cumsum(values[rows], axis=0, dtype=np.float64)
     window_sums = sums[width - 1 :].copy()
     window_sums[1:] -= sums[:-width]
     return window_sums / width

@@ -4,6 +4,9 @@ Conventions used throughout `fusion`:
 - time `t_s`: seconds, float64, strictly increasing, on a clock shared by both sensors;
 - specific force `acc_mps2`: (N, 3) m/s^2 in the sensor frame (reads +9.81 along "up" at rest);
 - angular rate `gyr_radps`: (N, 3) rad/s in the sensor frame;
+- samples are float64, or float32 where a recording was read from a file (a 24-bit mantissa
+  is far finer than any IMU's 16-bit samples, and halves the memory of a long recording);
+  resampled arrays keep their recording's precision, results are float64;
 - quaternions `quat_wxyz`: (N, 4) scalar-first, sensor-to-earth, earth z up;
 - angles in degrees with the sign conventions of docs/domain.md: thigh angle 0 standing, 90
   parallel; pelvic tilt relative to standing, anterior positive; hip flexion = thigh angle +
@@ -13,6 +16,7 @@ Conventions used throughout `fusion`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -24,7 +28,8 @@ STANDARD_GRAVITY_MPS2 = 9.80665
 
 @dataclass(frozen=True)
 class ImuRecording:
-    """One IMU's samples: `t_s` (N,), `acc_mps2` (N, 3), `gyr_radps` (N, 3), sensor frame."""
+    """One IMU's samples: `t_s` (N,) float64, `acc_mps2` (N, 3), `gyr_radps` (N, 3) in the
+    sensor frame, float32 arrays kept as they are and anything else as float64."""
 
     t_s: np.ndarray
     acc_mps2: np.ndarray
@@ -32,8 +37,8 @@ class ImuRecording:
 
     def __post_init__(self) -> None:
         t_s = np.asarray(self.t_s, dtype=float)
-        acc = np.asarray(self.acc_mps2, dtype=float)
-        gyr = np.asarray(self.gyr_radps, dtype=float)
+        acc = _sample_array(self.acc_mps2)
+        gyr = _sample_array(self.gyr_radps)
         if t_s.ndim != 1:
             raise ValueError(f"t_s must be 1-D, got shape {t_s.shape}")
         n = t_s.shape[0]
@@ -47,12 +52,24 @@ class ImuRecording:
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
 
+    @cached_property
+    def median_interval_s(self) -> float:
+        """The median interval between samples (s), once per recording (NaN below 2 samples)."""
+        if len(self) < 2:
+            return float("nan")
+        return float(median(np.diff(self.t_s)))
+
     @property
     def median_rate_hz(self) -> float:
         """Sampling rate from the median sample interval (robust to gaps and jitter)."""
-        if len(self) < 2:
-            return float("nan")
-        return 1.0 / median(np.diff(self.t_s))
+        return 1.0 / self.median_interval_s
+
+
+def _sample_array(values: object) -> np.ndarray:
+    """`values` as float32 when they are float32 already, else as float64."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float32:
+        return values
+    return np.asarray(values, dtype=float)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ read again by the careful line-by-line reader, which either accepts the file as 
 names the first bad line. So the fast path only ever accepts files the careful reader
 accepts, and every error comes from one place. Small files skip pyarrow: importing it
 costs more than reading a few thousand lines.
+
+Both readers give time as float64 and the sensor values as float32 (`SAMPLE_DTYPE`): ~7
+significant digits, finer than any IMU's 16-bit samples, at half the memory (a 60-minute
+200-Hz recording is 22 MiB instead of 38).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ FAST_READER_BLOCK_BYTES = 1 << 18  # small blocks: ~30 MB in flight, and no slow
 MIN_LINE_BYTES = 14  # "0,0,0,0,0,0,0\n": no line of samples is shorter
 # The standard library's csv field limit: a number never comes near it.
 MAX_FIELD_CHARS = csv.field_size_limit()
+SAMPLE_DTYPE = np.float32  # acceleration and angular rate; t_s stays float64
 
 
 class RecordingFormatError(GatewayError, ValueError):
@@ -86,9 +91,13 @@ def _read_fast(path: Path) -> ImuRecording | None:
 
     capacity = path.stat().st_size // MIN_LINE_BYTES + 1
     t_s = np.empty(capacity)
-    acc = np.empty((capacity, 3))
-    gyr = np.empty((capacity, 3))
+    acc = np.empty((capacity, 3), dtype=SAMPLE_DTYPE)
+    gyr = np.empty((capacity, 3), dtype=SAMPLE_DTYPE)
     count = 0
+    # pyarrow is used only here. Its default pool (mimalloc) keeps ~15 MB more resident
+    # after reading a 60-minute pair than the system allocator does.
+    pa.set_memory_pool(pa.system_memory_pool())
+    pool = pa.default_memory_pool()
     try:
         reader = pa_csv.open_csv(
             path,
@@ -99,20 +108,22 @@ def _read_fast(path: Path) -> ImuRecording | None:
         )
         if tuple(reader.schema.names) != RECORDING_CSV_HEADER:
             return None
-        pool = pa.default_memory_pool()
         for number, batch in enumerate(reader):
             if any(column.null_count for column in batch.columns):
                 return None
             stop = count + batch.num_rows
             t_s[count:stop] = batch.column(0).to_numpy()
-            for axis in range(3):
-                acc[count:stop, axis] = batch.column(1 + axis).to_numpy()
-                gyr[count:stop, axis] = batch.column(4 + axis).to_numpy()
+            with np.errstate(over="ignore"):  # as the careful reader: inf, then it reads again
+                for axis in range(3):
+                    acc[count:stop, axis] = batch.column(1 + axis).to_numpy()
+                    gyr[count:stop, axis] = batch.column(4 + axis).to_numpy()
             count = stop
             if number % 8 == 7:
                 pool.release_unused()  # else the pool keeps the parsed blocks' memory resident
     except pa.ArrowException:
         return None
+    finally:
+        pool.release_unused()
     t_s, acc, gyr = t_s[:count], acc[:count], gyr[:count]
     if not (
         count >= 2
@@ -162,7 +173,12 @@ def _parse(handle: IO[str], path: Path) -> ImuRecording:
     if len(rows) < 2:
         raise RecordingFormatError(path, None, f"has {len(rows)} sample(s); need at least 2")
     data = np.asarray(rows, dtype=float)
-    return ImuRecording(t_s=data[:, 0], acc_mps2=data[:, 1:4], gyr_radps=data[:, 4:7])
+    with np.errstate(over="ignore"):  # beyond float32 (|x| > 3.4e38): inf, refused by the analysis
+        return ImuRecording(
+            t_s=data[:, 0],
+            acc_mps2=data[:, 1:4].astype(SAMPLE_DTYPE),
+            gyr_radps=data[:, 4:7].astype(SAMPLE_DTYPE),
+        )
 
 
 def _row_values(row: list[str], path: Path, line: int) -> list[float]:

@@ -15,6 +15,7 @@ from api.cli.common import fail
 
 if TYPE_CHECKING:
     from fusion.baseline import PersonalBaseline
+    from fusion.types import ImuRecording
 
 EXIT_BAD_INPUT = 2  # a malformed or missing file, or an invalid option
 EXIT_NOT_ANALYSABLE = 3  # well-formed files that cannot be analysed (too short, no motion)
@@ -96,11 +97,6 @@ def analyze(
         config = replace(config, engine=engine)
     if wink_threshold_deg is not None:
         config = replace(config, wink_threshold_deg=wink_threshold_deg)
-    try:
-        sacrum_rec = read_recording_csv(sacrum)
-        thigh_rec = read_recording_csv(thigh)
-    except RecordingFormatError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
     baseline = None
     if athlete_baseline is not None and athlete is not None:
         fail("give --athlete-baseline FILE or --athlete ID, not both", EXIT_BAD_INPUT)
@@ -111,9 +107,18 @@ def analyze(
             fail(str(exc), EXIT_BAD_INPUT)
     if athlete is not None:
         baseline = _database_baseline(athlete)
+
+    def read(path: Path) -> ImuRecording:
+        try:
+            return read_recording_csv(path)
+        except RecordingFormatError as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
+
     try:
+        # The recordings are passed on without a name here, so the analysis can free each
+        # one as soon as it has been fused (a 60-minute pair is ~45 MiB).
         result = analyze_recordings(
-            sacrum_rec, thigh_rec, load_kg=load_kg, config=config, baseline=baseline
+            read(sacrum), read(thigh), load_kg=load_kg, config=config, baseline=baseline
         )
     except FusionError as exc:
         fail(f"cannot analyse {sacrum} + {thigh}: {exc}", EXIT_NOT_ANALYSABLE)

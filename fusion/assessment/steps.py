@@ -136,7 +136,7 @@ def _check_placement(
 ) -> dict[str, PlacementCheck]:
     standing = kind in STANDING_KINDS
     checks = {
-        name: check_placement(cal, trace.up, trace.samples.gyr_radps, trace.still, standing)
+        name: check_placement(cal, trace.up, trace.gyr_radps, trace.still, standing)
         for name, cal, trace in (
             ("sacrum", calibration.sacrum, sacrum),
             ("thigh", calibration.thigh, thigh),
@@ -164,8 +164,8 @@ def _check_placement(
 
 def raw_rest_acc_mps2(recording: ImuRecording, trace: FusedSensor) -> float:
     """Mean accelerometer magnitude (m/s^2) over the still window, from the recording itself:
-    the fused trace's samples may have been rescaled to g."""
-    grid = trace.samples.t_s
+    the fused trace's accelerometer may have been rescaled to g."""
+    grid = trace.t_s
     start_s = float(grid[trace.still.start])
     stop_s = float(grid[max(trace.still.stop - 1, trace.still.start)])
     inside = (recording.t_s >= start_s) & (recording.t_s <= stop_s)
@@ -259,10 +259,10 @@ def analyse_step(
         try:
             calibration = calibrate_baseline(
                 sacrum_trace.up,
-                sacrum_trace.samples.gyr_radps,
+                sacrum_trace.gyr_radps,
                 sacrum_trace.still,
                 thigh_trace.up,
-                thigh_trace.samples.gyr_radps,
+                thigh_trace.gyr_radps,
                 thigh_trace.still,
             )
         except AnalysisError as exc:
@@ -295,7 +295,7 @@ def analyse_step(
             "needed to measure the rep-to-rep spread; record the step again",
         )
     bad_samples = {
-        "gap": sacrum_trace.samples.in_gap | thigh_trace.samples.in_gap,
+        "gap": sacrum_trace.in_gap | thigh_trace.in_gap,
         "clipping": sacrum_trace.clipped | thigh_trace.clipped,
     }
     threshold = wink_threshold(config.wink_threshold_deg)  # the battery's default threshold
