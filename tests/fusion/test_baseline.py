@@ -94,10 +94,10 @@ def test_a_tight_baseline_still_leaves_room_for_the_next_sets_reps() -> None:
 def test_grades_around_the_threshold() -> None:
     threshold = wink_threshold(5.0)
     assert threshold.borderline_deg == DEFAULT_BORDERLINE_DEG
-    assert grade_wink(5.6, threshold) == "clear"
-    assert grade_wink(5.2, threshold) == "borderline"
-    assert grade_wink(4.7, threshold) == "borderline"
-    assert grade_wink(4.4, threshold) == "none"
+    assert grade_wink(6.1, threshold) == "clear"
+    assert grade_wink(5.5, threshold) == "borderline"
+    assert grade_wink(4.2, threshold) == "borderline"
+    assert grade_wink(3.9, threshold) == "none"
 
 
 def test_a_baseline_cannot_be_negative_or_nan() -> None:
