@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,12 +20,11 @@ from fusion.baseline import (
 from fusion.live.calibrator import LiveCalibrator, Phase
 from fusion.live.depth_guard import DepthGuard, DepthGuardTracker
 from fusion.live.events import LiveAngles, LiveEvent, RepCompleted
-from fusion.live.history import PLACEMENTS, GridHistory, SensorBuffer
+from fusion.live.history import PLACEMENTS, GridHistory, RowBuffer, SensorBuffer
 from fusion.live.rep_tracker import RepTracker, Trace
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
 from fusion.reps import RepThresholds, RepWindow
-from fusion.resample import gap_mask
 from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
 
 # A causal filter restarted mid-rep needs a moment to settle, which costs more than short
@@ -107,9 +107,10 @@ class LiveSquatAnalyzer:
             if depth_guard is not None and movement == "squat"
             else None
         )
-        # Derived: angles aligned with the history (from where the axes are known).
-        self._thigh = np.empty(0)
-        self._tilt = np.empty(0)
+        # Derived: angles aligned with the history (from where the axes are known): thigh,
+        # pelvic tilt and the segmented level (thigh, or hip flexion in a rock-back), deg.
+        self._angles = RowBuffer(3, capacity=1024)
+        self._step_s = 1.0 / rate_hz
 
     # Public API -------------------------------------------------------------------------
 
@@ -137,8 +138,13 @@ class LiveSquatAnalyzer:
         gyr = np.asarray(gyr_radps, dtype=float).reshape(-1, 3)
         if not (t_s.size == acc.shape[0] == gyr.shape[0]):
             raise ValueError("t_s, acc_mps2 and gyr_radps must have the same number of samples")
-        finite = np.isfinite(t_s) & np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
-        self._buffers[placement].append(t_s[finite], acc[finite], gyr[finite])
+        block = np.empty((t_s.size, 7))
+        block[:, 0] = t_s
+        block[:, 1:4] = acc
+        block[:, 4:7] = gyr
+        if not math.isfinite(float(block.sum())):  # a sum overflowing to inf re-checks too
+            block = block[np.isfinite(block).all(axis=1)]
+        self._buffers[placement].append_rows(block)
         return self._advance()
 
     # Grid ---------------------------------------------------------------------------------
@@ -148,14 +154,14 @@ class LiveSquatAnalyzer:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
 
     def _advance(self) -> list[LiveEvent]:
-        buffers = self._buffers
-        if any(b.t_s.size < 2 for b in buffers.values()):
+        sacrum, thigh = self._buffers["sacrum"], self._buffers["thigh"]
+        if sacrum.size < 2 or thigh.size < 2:
             return []
-        step_s = 1.0 / self.config.grid_rate_hz
+        step_s = self._step_s
         if self._next_grid_s is None:
-            self._next_grid_s = max(b.t_s[0] for b in buffers.values())
-        until_s = min(b.t_s[-1] for b in buffers.values())
-        count = int(np.floor((until_s - self._next_grid_s) / step_s + 1e-9)) + 1
+            self._next_grid_s = max(sacrum.first_t_s(), thigh.first_t_s())
+        until_s = min(sacrum.last_t_s(), thigh.last_t_s())
+        count = math.floor((until_s - self._next_grid_s) / step_s + 1e-9) + 1
         if count <= 0:
             return []
         grid = self._next_grid_s + np.arange(count) * step_s
@@ -163,19 +169,17 @@ class LiveSquatAnalyzer:
         up, gyr = {}, {}
         in_gap = self._gap_flags(grid)
         for p in PLACEMENTS:
-            acc_g, gyr_g = buffers[p].interpolate(grid)
-            lost = gap_mask(buffers[p].t_s, grid, RESTART_GAP_S)
+            acc_g, gyr_g, lost = self._buffers[p].interpolate(grid, RESTART_GAP_S)
             up[p] = self._fuse(p, gyr_g, acc_g, lost)
-            gyr[p] = np.where(lost[:, None], 0.0, gyr_g)
+            gyr[p] = np.where(lost[:, None], 0.0, gyr_g) if lost.any() else gyr_g
             in_gap |= lost
-            buffers[p].drop_before(float(grid[-1]))
         self._history.extend(grid, up, gyr, in_gap)
         events: list[LiveEvent] = []
         calibrator = self._calibrator
         if not calibrator.has_axes:
             events += calibrator.calibrate(self._history)
             if calibrator.has_axes:  # just locked: angles (and reps) from the history's start
-                self._thigh, self._tilt = np.empty(0), np.empty(0)
+                self._angles.clear()
                 self._reps.restart_at(self._history.offset)
         if calibrator.has_axes:
             events += self._update_angles()
@@ -204,7 +208,7 @@ class LiveSquatAnalyzer:
                 fuser.reset()
             up[start:stop] = up_in_sensor_frame(fuser.update(gyr[start:stop], acc[start:stop]))
         last_up = (
-            self._history.up[placement][-1] if self._history.t_s.size else np.array([0.0, 0.0, 1.0])
+            self._history.last_up(placement) if self._history.size else np.array([0.0, 0.0, 1.0])
         )
         for start, stop in _runs(lost):
             up[start:stop] = up[start - 1] if start > 0 else last_up
@@ -213,8 +217,10 @@ class LiveSquatAnalyzer:
 
     def _gap_flags(self, grid: np.ndarray) -> np.ndarray:
         flags = np.zeros(grid.size, dtype=bool)
+        first_s, last_s = float(grid[0]), float(grid[-1])
         for _, start_s, end_s in self._gaps:
-            flags |= (grid >= start_s) & (grid <= end_s)
+            if end_s >= first_s and start_s <= last_s:
+                flags |= (grid >= start_s) & (grid <= end_s)
         return flags
 
     def _trim(self) -> None:
@@ -229,20 +235,25 @@ class LiveSquatAnalyzer:
             return
         cut = oldest_needed - self._history.offset
         if cut > 0:
-            self._thigh = self._thigh[cut:]
-            self._tilt = self._tilt[cut:]
+            self._angles.drop_front(cut)
             self._history.trim_before(oldest_needed)
-        horizon_s = float(self._history.t_s[0]) if self._history.t_s.size else -np.inf
-        self._gaps = [g for g in self._gaps if g[2] >= horizon_s]
+        if self._gaps:
+            horizon_s = float(self._history.t_s[0]) if self._history.size else -np.inf
+            self._gaps = [g for g in self._gaps if g[2] >= horizon_s]
 
     # Angles and reps ----------------------------------------------------------------------
 
+    @property
+    def _thigh(self) -> np.ndarray:
+        return self._angles.rows[:, 0]
+
+    @property
+    def _tilt(self) -> np.ndarray:
+        return self._angles.rows[:, 1]
+
     def _segment_deg(self) -> np.ndarray:
         """What reps are segmented on: the thigh angle, or hip flexion in the rock-back."""
-        if self.movement == "rock_back":
-            segment: np.ndarray = self._thigh + self._tilt
-            return segment
-        return self._thigh
+        return self._angles.rows[:, 2]
 
     def _trace(self) -> Trace:
         h = self._history
@@ -250,13 +261,17 @@ class LiveSquatAnalyzer:
 
     def _update_angles(self) -> list[LiveEvent]:
         h = self._history
-        done = self._thigh.size
-        if h.t_s.size == done:
+        done = len(self._angles)
+        if h.size == done:
             return []
         thigh, tilt = self._calibrator.angles_deg(h, done)
-        self._thigh = np.concatenate([self._thigh, thigh])
-        self._tilt = np.concatenate([self._tilt, tilt])
-        return [LiveAngles(h.t_s[done:].copy(), thigh, tilt, thigh + tilt)]
+        hip = thigh + tilt
+        block = np.empty((thigh.size, 3))
+        block[:, 0] = thigh
+        block[:, 1] = tilt
+        block[:, 2] = hip if self.movement == "rock_back" else thigh
+        self._angles.append(block)
+        return [LiveAngles(h.t_s[done:].copy(), thigh, tilt, hip)]
 
     def _find_rest(self) -> list[LiveEvent]:
         kind = "rock_back" if self.movement == "rock_back" else "baseline"

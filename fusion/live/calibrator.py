@@ -91,6 +91,9 @@ class LiveCalibrator:
         self.signs = dict.fromkeys(PLACEMENTS, 1.0)
         self.rest: Rest | None = None
         self._vertical: _Vertical | None = None
+        # The run of still samples at the end of the history, kept up to date incrementally.
+        self._still_run = 0
+        self._still_seen = 0  # absolute grid index up to which samples were looked at
         if stored is None:
             self.phase = Phase.VERTICAL
         else:
@@ -128,8 +131,22 @@ class LiveCalibrator:
             events += self._lock_axes(history)
         return events
 
+    def _trailing_still(self, h: GridHistory) -> int:
+        """How many samples at the end of the history both sensors are still (only the
+        samples added since the last call are looked at)."""
+        start = max(self._still_seen - h.offset, 0)
+        quiet = _quiet(h, start)
+        moving_at = np.flatnonzero(~quiet)
+        if moving_at.size:
+            self._still_run = int(quiet.size - (moving_at[-1] + 1))
+        else:
+            self._still_run += int(quiet.size)
+        self._still_run = min(self._still_run, h.size)
+        self._still_seen = h.end
+        return self._still_run
+
     def _find_vertical(self, h: GridHistory) -> list[Calibrated]:
-        run = _trailing_run(_quiet(h))
+        run = self._trailing_still(h)
         if run >= int(STILL_MIN_S * self.rate_hz):
             stop = h.t_s.size
             up = {p: _mean_unit(h.up[p][stop - run : stop]) for p in PLACEMENTS}
@@ -200,7 +217,7 @@ class LiveCalibrator:
         """`Phase.REST`: the set's rest level from its first still moment (or, after
         `STILL_SEARCH_S`, its quietest one), checked against the calibration. `kind` is the
         assessment step kind whose starting posture is expected (fusion.assessment.steps)."""
-        run = _trailing_run(_quiet(h))
+        run = self._trailing_still(h)
         problems = []
         if run >= int(STILL_MIN_S * self.rate_hz):
             window = slice(h.t_s.size - run, h.t_s.size)
@@ -236,18 +253,12 @@ class LiveCalibrator:
         return [Calibrated(True, "calibrated from the assessment's baseline")]
 
 
-def _quiet(h: GridHistory) -> np.ndarray:
-    """Grid samples where both sensors are still."""
-    quiet = np.ones(h.t_s.size, dtype=bool)
-    for p in PLACEMENTS:
-        quiet &= np.linalg.norm(h.gyr[p], axis=1) < STILL_GYR_RADPS
+def _quiet(h: GridHistory, start: int = 0) -> np.ndarray:
+    """Grid samples (from relative index `start` on) where both sensors are still."""
+    gyr = h.gyr
+    quiet: np.ndarray = np.linalg.norm(gyr["sacrum"][start:], axis=1) < STILL_GYR_RADPS
+    quiet &= np.linalg.norm(gyr["thigh"][start:], axis=1) < STILL_GYR_RADPS
     return quiet
-
-
-def _trailing_run(mask: np.ndarray) -> int:
-    """Length of the run of True at the end of `mask`."""
-    false_at = np.flatnonzero(~mask)
-    return int(mask.size - (false_at[-1] + 1)) if false_at.size else int(mask.size)
 
 
 def _mean_unit(vectors: np.ndarray) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Sample buffers of the live analyser: raw samples waiting for the grid, and the grid history."""
+"""Sample buffers of the live analyser: raw samples waiting for the grid, and the grid history.
+
+Both are ring-like buffers over preallocated arrays (`RowBuffer`): appending writes in
+place and dropping from the front moves a start index, so a packet costs no concatenation
+of the whole history. The arrays they hand out are views, valid until the next append.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +12,167 @@ import numpy as np
 PLACEMENTS = ("sacrum", "thigh")
 
 
+class RowBuffer:
+    """Rows of `width` values, appended at the end and dropped from the front.
+
+    Amortized O(rows appended): the live rows are moved to the front (or into an array twice
+    as large) only when the end of the array is reached.
+    """
+
+    def __init__(self, width: int, capacity: int = 256, dtype: type = float) -> None:
+        self._data: np.ndarray = np.empty((capacity, width), dtype=dtype)
+        self._start = 0
+        self._stop = 0
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The live rows, (n, width): a view, valid until the next `append`."""
+        return self._data[self._start : self._stop]
+
+    def append(self, block: np.ndarray) -> None:
+        n = block.shape[0]
+        if self._stop + n > self._data.shape[0]:
+            live = self._stop - self._start
+            if 2 * (live + n) > self._data.shape[0]:
+                grown = np.empty((2 * (live + n), self._data.shape[1]), dtype=self._data.dtype)
+                grown[:live] = self._data[self._start : self._stop]
+                self._data = grown
+            else:
+                self._data[:live] = self._data[self._start : self._stop].copy()
+            self._start, self._stop = 0, live
+        self._data[self._stop : self._stop + n] = block
+        self._stop += n
+
+    def drop_front(self, count: int) -> None:
+        self._start += min(max(count, 0), self._stop - self._start)
+
+    def clear(self) -> None:
+        self._start = self._stop = 0
+
+
+# SensorBuffer columns: time, acc xyz, gyr xyz.
+_T, _ACC, _GYR = 0, slice(1, 4), slice(4, 7)
+
+
 class SensorBuffer:
     """Raw samples of one sensor not yet consumed by the grid (keeps one sample before)."""
 
     def __init__(self) -> None:
-        self.t_s = np.empty(0)
-        self.acc = np.empty((0, 3))
-        self.gyr = np.empty((0, 3))
+        self._rows = RowBuffer(7, capacity=128)
+
+    @property
+    def t_s(self) -> np.ndarray:
+        return self._rows.rows[:, _T]
+
+    @property
+    def acc(self) -> np.ndarray:
+        return self._rows.rows[:, _ACC]
+
+    @property
+    def gyr(self) -> np.ndarray:
+        return self._rows.rows[:, _GYR]
+
+    @property
+    def size(self) -> int:
+        return len(self._rows)
+
+    def first_t_s(self) -> float:
+        return float(self._rows.rows[0, _T])
+
+    def last_t_s(self) -> float:
+        return float(self._rows.rows[-1, _T])
 
     def append(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
-        keep = t_s > (self.t_s[-1] if self.t_s.size else -np.inf)  # drop repeats and reorders
-        self.t_s = np.concatenate([self.t_s, t_s[keep]])
-        self.acc = np.concatenate([self.acc, acc[keep]])
-        self.gyr = np.concatenate([self.gyr, gyr[keep]])
+        block = np.empty((t_s.size, 7))
+        block[:, _T] = t_s
+        block[:, _ACC] = acc
+        block[:, _GYR] = gyr
+        self.append_rows(block)
 
-    def interpolate(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        acc = np.column_stack([np.interp(grid, self.t_s, self.acc[:, k]) for k in range(3)])
-        gyr = np.column_stack([np.interp(grid, self.t_s, self.gyr[:, k]) for k in range(3)])
-        return acc, gyr
+    def append_rows(self, block: np.ndarray) -> None:
+        """Rows (n, 7) of time, acc, gyr; samples not later than every one before them (repeats
+        and reorders) are dropped."""
+        if block.shape[0] == 0:
+            return
+        t_s = block[:, _T]
+        last = self.last_t_s() if len(self._rows) else -np.inf
+        if t_s[0] > last and (t_s.size == 1 or bool(np.all(t_s[1:] > t_s[:-1]))):
+            self._rows.append(block)
+            return
+        before = np.maximum.accumulate(np.concatenate(([last], t_s[:-1])))
+        self._rows.append(block[t_s > before])
+
+    def interpolate(
+        self, grid: np.ndarray, max_gap_s: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Linear interpolation of acc and gyr at `grid` (within the buffered span), and which
+        grid instants lie strictly inside an interval between samples longer than `max_gap_s`
+        (`fusion.resample.gap_mask`). Then drops the samples no longer needed (all but the last
+        one at or before grid[-1])."""
+        rows = self._rows.rows
+        t_s = rows[:, _T]
+        after = np.searchsorted(t_s, grid, side="right")
+        below = np.maximum(np.minimum(after - 1, t_s.size - 2), 0)  # ufuncs: np.clip costs 3x
+        r0, r1 = rows[below], rows[below + 1]
+        t0, t1 = r0[:, _T], r1[:, _T]
+        span = t1 - t0
+        weight = np.minimum(np.maximum((grid - t0) / span, 0.0), 1.0)
+        v0 = r0[:, 1:]
+        values = v0 + weight[:, None] * (r1[:, 1:] - v0)
+        lost = (span > max_gap_s) & (grid > t0) & (grid < t1)
+        self._rows.drop_front(int(after[-1]) - 1)
+        return values[:, 0:3], values[:, 3:6], lost
 
     def drop_before(self, t_s: float) -> None:
-        first = max(int(np.searchsorted(self.t_s, t_s, side="right")) - 1, 0)
-        self.t_s, self.acc, self.gyr = self.t_s[first:], self.acc[first:], self.gyr[first:]
+        times = self._rows.rows[:, _T]
+        self._rows.drop_front(int(np.searchsorted(times, t_s, side="right")) - 1)
+
+
+# GridHistory columns: time, up sacrum, up thigh, gyr sacrum, gyr thigh, gap flag.
+_UP = {"sacrum": slice(1, 4), "thigh": slice(4, 7)}
+_GRID_GYR = {"sacrum": slice(7, 10), "thigh": slice(10, 13)}
+_GAP = 13
+GRID_WIDTH = 14
 
 
 class GridHistory:
-    """Grid history: time, both up-vectors, both gyro rates, gap flags (ring-trimmed)."""
+    """Grid history: time, both up-vectors, both gyro rates, gap flags (ring-trimmed).
+
+    `t_s`, `up[p]`, `gyr[p]` are views of the live rows (valid until the next `extend`).
+    """
 
     def __init__(self) -> None:
-        self.t_s = np.empty(0)
-        self.up = {p: np.empty((0, 3)) for p in PLACEMENTS}
-        self.gyr = {p: np.empty((0, 3)) for p in PLACEMENTS}
-        self.in_gap = np.empty(0, dtype=bool)
+        self._rows = RowBuffer(GRID_WIDTH, capacity=1024)
         self.offset = 0  # absolute index of element 0
+
+    @property
+    def t_s(self) -> np.ndarray:
+        return self._rows.rows[:, 0]
+
+    @property
+    def up(self) -> dict[str, np.ndarray]:
+        rows = self._rows.rows
+        return {p: rows[:, _UP[p]] for p in PLACEMENTS}
+
+    @property
+    def gyr(self) -> dict[str, np.ndarray]:
+        rows = self._rows.rows
+        return {p: rows[:, _GRID_GYR[p]] for p in PLACEMENTS}
+
+    @property
+    def in_gap(self) -> np.ndarray:
+        flags: np.ndarray = self._rows.rows[:, _GAP] != 0.0
+        return flags
+
+    @property
+    def size(self) -> int:
+        return len(self._rows)
+
+    def last_up(self, placement: str) -> np.ndarray:
+        return self._rows.rows[-1, _UP[placement]].copy()
 
     def extend(
         self,
@@ -48,23 +181,21 @@ class GridHistory:
         gyr: dict[str, np.ndarray],
         in_gap: np.ndarray,
     ) -> None:
-        self.t_s = np.concatenate([self.t_s, t_s])
+        block = np.empty((t_s.size, GRID_WIDTH))
+        block[:, 0] = t_s
         for p in PLACEMENTS:
-            self.up[p] = np.concatenate([self.up[p], up[p]])
-            self.gyr[p] = np.concatenate([self.gyr[p], gyr[p]])
-        self.in_gap = np.concatenate([self.in_gap, in_gap])
+            block[:, _UP[p]] = up[p]
+            block[:, _GRID_GYR[p]] = gyr[p]
+        block[:, _GAP] = in_gap
+        self._rows.append(block)
 
     def trim_before(self, absolute_index: int) -> None:
         cut = absolute_index - self.offset
         if cut <= 0:
             return
-        self.t_s = self.t_s[cut:]
-        for p in PLACEMENTS:
-            self.up[p] = self.up[p][cut:]
-            self.gyr[p] = self.gyr[p][cut:]
-        self.in_gap = self.in_gap[cut:]
+        self._rows.drop_front(cut)
         self.offset = absolute_index
 
     @property
     def end(self) -> int:
-        return self.offset + self.t_s.size
+        return self.offset + len(self._rows)
