@@ -193,7 +193,7 @@ class SensorClockMapper:
         self._last_sensor_s = float(sensor_s[-1])
 
         # Strictly increasing even while the fit settles (it may step back by a few ms).
-        t_s = np.maximum(t_s, self._last_t_s + MIN_STEP_S * (1 + np.arange(n)))
+        t_s = np.maximum(t_s, self._last_t_s + _min_steps_s(n))
         self._last_t_s = float(t_s[-1])
         self.samples_mapped += n
         if gap is not None:
@@ -233,7 +233,8 @@ class SensorClockMapper:
         if self._last_sensor_s is not None and sensor_s[0] < self._last_sensor_s - 1e-9:
             reset = True  # sensor clock went backwards: it restarted
         else:
-            residual_s = received_s - float(self._to_gateway(sensor_s[-1:])[0])
+            last_s = float(sensor_s[-1])
+            residual_s = received_s - (last_s + self.offset_s + self.drift * (last_s - self._ref_s))
             if timestamped:
                 reset = abs(residual_s) > CLOCK_RESET_JUMP_S
             else:
@@ -330,3 +331,17 @@ class SensorClockMapper:
         gap_start_s = float(self._to_gateway(np.array([previous_last_s]))[0])
         reason = GapReason.SEQUENCE if missing_by_seq else GapReason.CLOCK
         return Gap(gap_start_s, float(t_s[0]), missing, reason)
+
+
+_MIN_STEPS_S: dict[int, np.ndarray] = {}
+
+
+def _min_steps_s(n: int) -> np.ndarray:
+    """MIN_STEP_S * (1, 2, ..., n): how far past the last mapped time each sample must be."""
+    steps = _MIN_STEPS_S.get(n)
+    if steps is None:
+        steps = MIN_STEP_S * (1 + np.arange(n))
+        if n <= 64:  # packet sizes: a handful of them
+            steps.flags.writeable = False
+            _MIN_STEPS_S[n] = steps
+    return steps

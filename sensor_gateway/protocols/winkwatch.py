@@ -65,11 +65,21 @@ def gyr_scale_radps_per_count(gyr_range_dps: int) -> float:
     return float(np.deg2rad(gyr_range_dps / _FULL_SCALE))
 
 
+# Scales per full-scale setting, computed once (a packet is decoded every few milliseconds).
+_ACC_SCALES = {r: acc_scale_mps2_per_count(r) for r in ACC_RANGES_G}
+_GYR_SCALES = {r: gyr_scale_radps_per_count(r) for r in GYR_RANGES_DPS}
+
+
 def decode_packet(payload: bytes) -> DecodedSamples:
     """Decode one data notification; `seq` and times as sent (not unwrapped).
 
     Raises ProtocolError for any defect (short, wrong version, bad count or range).
     """
+    return _parse(payload)[1]
+
+
+def _parse(payload: bytes) -> tuple[int, DecodedSamples]:
+    """`t0_us` as sent and the decoded packet (`decode_packet`)."""
     if len(payload) < HEADER_SIZE:
         raise ProtocolError(
             "truncated",
@@ -107,10 +117,10 @@ def decode_packet(payload: bytes) -> DecodedSamples:
     if interval_us == 0:
         raise ProtocolError("bad_interval", "sample interval of 0 us")
     raw = np.frombuffer(payload, dtype="<i2", count=count * 6, offset=HEADER_SIZE).reshape(count, 6)
-    acc = raw[:, 0:3] * acc_scale_mps2_per_count(acc_range_g)
-    gyr = raw[:, 3:6] * gyr_scale_radps_per_count(gyr_range_dps)
+    acc = raw[:, 0:3] * _ACC_SCALES[acc_range_g]
+    gyr = raw[:, 3:6] * _GYR_SCALES[gyr_range_dps]
     ticks_us = t0_us + interval_us * np.arange(count, dtype=np.int64)
-    return DecodedSamples(
+    return t0_us, DecodedSamples(
         acc_mps2=acc,
         gyr_radps=gyr,
         sensor_time_s=ticks_us * 1e-6,
@@ -199,14 +209,15 @@ class WinkWatchDecoder(StreamDecoder):
         self._clock = WrapUnwrapper(_TIMESTAMP_MODULUS)
 
     def _decode(self, payload: bytes) -> DecodedSamples:
-        packet = decode_packet(payload)
+        t0_us, packet = _parse(payload)
         assert packet.sensor_time_s is not None and packet.seq is not None
-        t0_us = int(HEADER.unpack_from(payload)[3])
-        offset_s = (self._clock.unwrap(t0_us) - t0_us) * 1e-6
+        offset_us = self._clock.unwrap(t0_us) - t0_us
         return DecodedSamples(
             acc_mps2=packet.acc_mps2,
             gyr_radps=packet.gyr_radps,
-            sensor_time_s=packet.sensor_time_s + offset_s,
+            sensor_time_s=packet.sensor_time_s + offset_us * 1e-6
+            if offset_us
+            else packet.sensor_time_s,
             seq=self._seq.unwrap(packet.seq),
             rate_hz=packet.rate_hz,
         )
