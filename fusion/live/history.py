@@ -55,6 +55,7 @@ class RowBuffer:
 
 # SensorBuffer columns: time, acc xyz, gyr xyz.
 _T, _ACC, _GYR = 0, slice(1, 4), slice(4, 7)
+_PAIR = np.array([0, 1])
 
 
 class SensorBuffer:
@@ -114,16 +115,21 @@ class SensorBuffer:
         one at or before grid[-1])."""
         rows = self._rows.rows
         t_s = rows[:, _T]
-        after = np.searchsorted(t_s, grid, side="right")
-        below = np.maximum(np.minimum(after - 1, t_s.size - 2), 0)  # ufuncs: np.clip costs 3x
-        r0, r1 = rows[below], rows[below + 1]
-        t0, t1 = r0[:, _T], r1[:, _T]
+        if not (t_s.size >= 2 and t_s[0] <= grid[0] and grid[-1] <= t_s[-1]):
+            raise ValueError("grid outside the buffered samples")
+        after = np.searchsorted(t_s, grid, side="right")  # 1..n: t_s[0] <= grid
+        keep_from = int(after[-1]) - 1
+        np.minimum(after, t_s.size - 1, out=after)  # an instant on the last sample: its interval
+        after -= 1
+        pairs = rows[after[:, None] + _PAIR]  # (m, 2, 7): the samples before and after
+        t0, t1 = pairs[:, 0, _T], pairs[:, 1, _T]
         span = t1 - t0
-        weight = np.minimum(np.maximum((grid - t0) / span, 0.0), 1.0)
-        v0 = r0[:, 1:]
-        values = v0 + weight[:, None] * (r1[:, 1:] - v0)
-        lost = (span > max_gap_s) & (grid > t0) & (grid < t1)
-        self._rows.drop_front(int(after[-1]) - 1)
+        v0 = pairs[:, 0, 1:]
+        values = v0 + ((grid - t0) / span)[:, None] * (pairs[:, 1, 1:] - v0)
+        lost = span > max_gap_s
+        if lost.any():
+            lost &= (grid > t0) & (grid < t1)
+        self._rows.drop_front(keep_from)
         return values[:, 0:3], values[:, 3:6], lost
 
     def drop_before(self, t_s: float) -> None:
