@@ -77,7 +77,9 @@ async def scan_sensors(
     results: list[tuple[ScanResult, BLEDevice]] = []
     for device, advertisement in found.values():
         name = advertisement.local_name or device.name
-        kind = recognise_kind(name, advertisement.service_uuids)
+        kind = recognise_kind(
+            name, advertisement.service_uuids, advertisement.manufacturer_data.keys()
+        )
         if kind is None and not include_unknown:
             continue
         battery = battery_from_advertisement(advertisement)

@@ -142,7 +142,9 @@ class BleSource:
                 continue
             advertisement = sighting.advertisement
             name = advertisement.local_name or sighting.device.name
-            kind = recognise_kind(name, advertisement.service_uuids)
+            kind = recognise_kind(
+                name, advertisement.service_uuids, advertisement.manufacturer_data.keys()
+            )
             if kind is not None:
                 battery = battery_from_advertisement(advertisement)
                 found.append(DiscoveredSensor(address, name, kind, advertisement.rssi, battery))

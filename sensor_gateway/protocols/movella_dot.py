@@ -36,6 +36,10 @@ MEDIUM_PAYLOAD_CHAR_UUID = "15172003-4947-11e9-8646-d663bd873d93"
 # Every Movella/Xsens DOT service UUID shares this base: 1517xxxx-4947-11e9-8646-d663bd873d93.
 UUID_PATTERN = re.compile(r"^1517[0-9a-f]{4}-4947-11e9-8646-d663bd873d93$")
 NAME_PREFIXES: tuple[str, ...] = ("Movella DOT", "Xsens DOT")
+# Bluetooth SIG company identifier of Movella Technologies B.V. (formerly Xsens Technologies
+# B.V.), the key of the manufacturer-specific data a DOT advertises (firmware_notes/
+# supported_sensors.md gives the sources). It names the company, not the product.
+COMPANY_ID = 0x0886
 
 # Measuring ranges of the DOT's IMU (Movella DOT user manual, sensor specifications).
 ACC_RANGE_G = 16

@@ -131,13 +131,19 @@ def get_protocol(kind: SensorKind | str) -> ProtocolSpec:
         raise ValueError(f"{kind!r} is not a BLE sensor kind; use one of: {names}") from None
 
 
-def recognise_kind(name: str | None, service_uuids: Iterable[str]) -> SensorKind | None:
-    """Which supported sensor this is, from advertised service UUIDs first, then the name."""
+def recognise_kind(
+    name: str | None, service_uuids: Iterable[str], manufacturer_ids: Iterable[int] = ()
+) -> SensorKind | None:
+    """Which supported sensor this is: from advertised service UUIDs first, then the company
+    identifiers of the advertised manufacturer data (a Movella DOT's, whatever its
+    user-changeable name), then the name."""
     uuids = {u.lower() for u in service_uuids}
     for spec in PROTOCOLS.values():
         if spec.service_uuid in uuids:
             return spec.kind
     if any(movella_dot.UUID_PATTERN.match(u) for u in uuids):
+        return SensorKind.MOVELLA_DOT
+    if movella_dot.COMPANY_ID in set(manufacturer_ids):
         return SensorKind.MOVELLA_DOT
     if name:
         for spec in PROTOCOLS.values():

@@ -51,6 +51,30 @@ def test_scan_without_battery_flag_never_connects(sensors) -> None:
     assert all(not s.connect_attempts for s in sensors)
 
 
+def test_a_renamed_dot_advertising_only_manufacturer_data_is_found(fake_bluez) -> None:
+    from sensor_gateway.protocols import movella_dot
+
+    dot = FakeSensor(
+        SensorKind.MOVELLA_DOT,
+        "D4:22:CD:00:01:27",
+        name="Left thigh",  # renamed in the Movella app
+        advertises_service=False,
+        manufacturer_data={movella_dot.COMPANY_ID: bytes.fromhex("d422cd000127")},
+    )
+    other = FakeSensor(
+        SensorKind.WINKWATCH,
+        "5A:C7:00:00:00:09",
+        name="Right thigh",
+        advertises_service=False,
+        manufacturer_data={0x004C: b"\x02\x15"},  # another company's data: not a sensor
+    )
+    fake_bluez.add(dot, other)
+    found = asyncio.run(scan_sensors(0.4))
+    assert [(r.address, r.name, r.kind) for r in found] == [
+        (dot.address, "Left thigh", SensorKind.MOVELLA_DOT)
+    ]
+
+
 def test_discovery_by_service_uuid(sensors) -> None:
     found = asyncio.run(scan_sensors(0.4, service_uuids=[winkwatch.SERVICE_UUID]))
     assert [r.kind for r in found] == [SensorKind.WINKWATCH]

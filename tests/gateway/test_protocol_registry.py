@@ -30,6 +30,18 @@ def test_recognise_kind(name, uuids, kind) -> None:
     assert recognise_kind(name, uuids) == kind
 
 
+def test_a_renamed_dot_is_recognised_by_its_company_identifier() -> None:
+    assert movella_dot.COMPANY_ID == 0x0886  # Bluetooth SIG: Movella Technologies B.V.
+    assert recognise_kind("Left thigh", [], [movella_dot.COMPANY_ID]) == SensorKind.MOVELLA_DOT
+    assert recognise_kind(None, [], [0x004C, movella_dot.COMPANY_ID]) == SensorKind.MOVELLA_DOT
+    assert recognise_kind("Left thigh", [], [0x004C]) is None  # another company's data
+    # An advertised service UUID still decides first.
+    assert (
+        recognise_kind(None, [winkwatch.SERVICE_UUID], [movella_dot.COMPANY_ID])
+        == SensorKind.WINKWATCH
+    )
+
+
 def test_rates_are_checked_with_a_helpful_message() -> None:
     assert get_protocol("witmotion").check_rate(None) == 200
     assert get_protocol("winkwatch").check_rate(100) == 100

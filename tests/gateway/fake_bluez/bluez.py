@@ -156,7 +156,10 @@ class Device(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def ManufacturerData(self) -> "a{qv}":
-        return {}
+        return {
+            company: Variant("ay", bytes(data))
+            for company, data in self.sensor.manufacturer_data.items()
+        }
 
     @dbus_property(access=PropertyAccess.READ)
     def ServiceData(self) -> "a{sv}":
@@ -363,6 +366,8 @@ class FakeBlueZ:
         raise DBusError("org.bluez.Error.DoesNotExist", "Does Not Exist")
 
     def advertised_uuids(self, sensor: FakeSensor) -> list[str]:
+        if not sensor.advertises_service:
+            return []
         if sensor.kind is SensorKind.MOVELLA_DOT:
             return ["15170000-4947-11e9-8646-d663bd873d93"]
         return [get_protocol(sensor.kind).service_uuid]

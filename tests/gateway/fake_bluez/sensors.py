@@ -60,9 +60,13 @@ class FakeSensor:
         battery_pct: int = 87,
         clock_offset_us: int = 0,
         motion: tuple[np.ndarray, np.ndarray] | None = None,
+        advertises_service: bool = True,
+        manufacturer_data: dict[int, bytes] | None = None,
     ) -> None:
         """`motion`: (acc_mps2 (N, 3), gyr_radps (N, 3)) to play in a loop, e.g. a simulated
-        set from fusion.simulator; default: `squat_signal`."""
+        set from fusion.simulator; default: `squat_signal`. `advertises_service`: whether
+        the advertisement lists the service UUID (some firmware leaves it out);
+        `manufacturer_data`: advertised manufacturer-specific data by company identifier."""
         self.kind = kind
         self.address = address.upper()
         self.rate_hz = rate_hz
@@ -79,6 +83,8 @@ class FakeSensor:
         self.battery_pct = battery_pct
         self.clock_offset_us = clock_offset_us
         self.motion = motion
+        self.advertises_service = advertises_service
+        self.manufacturer_data = dict(manufacturer_data or {})
         self.interval_us = round(1e6 / rate_hz)
         self.advertising = True
         self.refuse_connections = False
