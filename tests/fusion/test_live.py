@@ -109,3 +109,22 @@ def test_link_drop_mid_rep_is_flagged_and_does_not_spoil_later_reps() -> None:
     assert [("gap" in r.quality) for r in reps] == [False, False, True, False]
     for rep in (reps[0], reps[1], reps[3]):
         assert abs(rep.depth_deg - _nearest_truth(sim, rep.bottom_s).depth_deg) < 1.5
+
+
+def test_sensor_buffer_interpolates_like_np_interp_and_tolerates_grid_rounding() -> None:
+    """The grid may end a rounding error past the last sample: the end value, as np.interp."""
+    from fusion.live.history import SensorBuffer
+
+    rng = np.random.default_rng(5)
+    t_s = np.cumsum(rng.uniform(0.004, 0.006, 12))
+    acc, gyr = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    grid = np.linspace(t_s[0], t_s[-1], 7)
+    grid[-1] += 1e-12
+    buffer = SensorBuffer()
+    buffer.append(t_s, acc, gyr)
+    acc_g, gyr_g, lost = buffer.interpolate(grid, 1.0)
+    for k in range(3):
+        assert np.allclose(acc_g[:, k], np.interp(grid, t_s, acc[:, k]), atol=1e-12)
+        assert np.allclose(gyr_g[:, k], np.interp(grid, t_s, gyr[:, k]), atol=1e-12)
+    assert not lost.any()
+    assert buffer.size == 1  # only the last sample at or before the grid's end is kept
