@@ -110,6 +110,7 @@ def _best_ms(call, repeats: int) -> float:
 def in_process(database, url: str, schema: str | None, token: str, repeats: int = 100) -> None:
     """Whole request in process vs the bare fetch of the same page, per query shape."""
     from api.http import create_app
+    from api.http.routes.reps import REP_PAGE_COLUMNS
     from api.settings import Settings
 
     settings = Settings(database_url=url, database_schema=schema, gateway_id="bench")
@@ -120,7 +121,8 @@ def in_process(database, url: str, schema: str | None, token: str, repeats: int 
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for path, (where, cursor) in zip(_queries(), _query_filters()):
-        compiled = rep_page_query(where, cursor, 100).compile(database.engine)
+        statement = rep_page_query(where, cursor, 100, REP_PAGE_COLUMNS)
+        compiled = statement.compile(database.engine)
         values = compiled.construct_params()
         for name, process in compiled._bind_processors.items():  # as SQLAlchemy binds
             values[name] = process(values[name])

@@ -6,9 +6,19 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 import numpy as np
-from sqlalchemy import ColumnElement, RowMapping, Select, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Row,
+    RowMapping,
+    Select,
+    bindparam,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
@@ -31,28 +41,52 @@ class RepFilter:
     since: datetime | None = None  # performed_at >= since
     until: datetime | None = None  # performed_at < until
 
-    def apply(self, query: Select) -> Select:
+    def __post_init__(self) -> None:
         if self.since is not None and self.until is not None and self.since >= self.until:
             raise InvalidInputError("`since` must be before `until`")
-        if self.athlete_id is not None:
-            query = query.where(Rep.athlete_id == self.athlete_id)
-        if self.set_id is not None:
-            query = query.where(Rep.set_id == self.set_id)
-        if self.session_id is not None:
+
+    def apply(self, query: Select) -> Select:
+        """`query` restricted to the matching reps. Every value is a named bind parameter
+        (`bind_values`), so statements of one shape differ only in their parameters."""
+        values = self.bind_values()
+        if "rf_athlete_id" in values:
+            query = query.where(Rep.athlete_id == _bind(values, "rf_athlete_id"))
+        if "rf_set_id" in values:
+            query = query.where(Rep.set_id == _bind(values, "rf_set_id"))
+        if "rf_session_id" in values:
             query = query.where(
                 Rep.set_id.in_(
-                    select(ExerciseSet.id).where(ExerciseSet.session_id == self.session_id)
+                    select(ExerciseSet.id).where(
+                        ExerciseSet.session_id == _bind(values, "rf_session_id")
+                    )
                 )
             )
-        if self.variant is not None:
-            query = query.where(Rep.variant == SetVariant(self.variant).value)
-        if self.butt_wink is not None:
-            query = query.where(Rep.butt_wink.is_(self.butt_wink))
-        if self.since is not None:
-            query = query.where(Rep.performed_at >= self.since)
-        if self.until is not None:
-            query = query.where(Rep.performed_at < self.until)
+        if "rf_variant" in values:
+            query = query.where(Rep.variant == _bind(values, "rf_variant"))
+        if "rf_butt_wink" in values:
+            query = query.where(Rep.butt_wink == _bind(values, "rf_butt_wink"))
+        if "rf_since" in values:
+            query = query.where(Rep.performed_at >= _bind(values, "rf_since"))
+        if "rf_until" in values:
+            query = query.where(Rep.performed_at < _bind(values, "rf_until"))
         return query
+
+    def bind_values(self) -> dict[str, object]:
+        """The filter's values by bind parameter name, only those given."""
+        values: dict[str, object] = {
+            "rf_athlete_id": self.athlete_id,
+            "rf_set_id": self.set_id,
+            "rf_session_id": self.session_id,
+            "rf_variant": None if self.variant is None else SetVariant(self.variant).value,
+            "rf_butt_wink": self.butt_wink,
+            "rf_since": self.since,
+            "rf_until": self.until,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def _bind(values: dict[str, object], name: str) -> BindParameter:
+    return bindparam(name, values[name])
 
 
 def get_rep(db: Session, rep_id: int) -> Rep:
@@ -65,26 +99,66 @@ def list_reps(
     return fetch_page(db, where.apply(select(Rep)), Rep.id, cursor, limit)
 
 
-def rep_page_query(where: RepFilter, cursor: int | None, limit: int) -> Select:
-    """The statement of one rep-list page: `limit` + 1 rows (the extra says there are more)."""
+@lru_cache(maxsize=16)
+def _select_columns(columns: tuple[str, ...] | None) -> Select:
+    """SELECT of these reps columns (all when None), built once: statements are immutable."""
     table = Rep.__table__
-    query = where.apply(select(table))
+    return select(*(table.c[name] for name in columns)) if columns else select(table)
+
+
+def rep_page_query(
+    where: RepFilter,
+    cursor: int | None,
+    limit: int,
+    columns: Sequence[str] | None = None,
+) -> Select:
+    """The statement of one rep-list page: `limit` + 1 rows (the extra says there are more),
+    of the reps columns named in `columns` (default: all of them), in that order."""
+    table = Rep.__table__
+    query = where.apply(_select_columns(tuple(columns) if columns else None))
     if cursor is not None:
-        query = query.where(table.c.id < cursor)
+        query = query.where(table.c.id < bindparam("rp_cursor", cursor))
     return query.order_by(table.c.id.desc()).limit(limit + 1)
 
 
+# Page statements by shape (which filters, a cursor or not, limit, columns). Executing the
+# same statement object again skips building it and computing its cache key (~0.1 ms, as
+# much as fetching a page of SQLite rows); the values go in as parameters.
+_PAGE_STATEMENTS: dict[tuple, Select] = {}
+_MAX_PAGE_STATEMENTS = 512
+
+
+def _page_statement(
+    where: RepFilter, cursor: int | None, limit: int, columns: Sequence[str] | None
+) -> tuple[Select, dict[str, object]]:
+    values = where.bind_values()
+    if cursor is not None:
+        values["rp_cursor"] = cursor
+    key = (tuple(values), limit, tuple(columns) if columns else None)
+    statement = _PAGE_STATEMENTS.get(key)
+    if statement is None:
+        if len(_PAGE_STATEMENTS) >= _MAX_PAGE_STATEMENTS:
+            _PAGE_STATEMENTS.clear()
+        statement = _PAGE_STATEMENTS[key] = rep_page_query(where, cursor, limit, columns)
+    return statement, values
+
+
 def list_rep_rows(
-    db: Session, where: RepFilter, cursor: int | None = None, limit: int = 100
-) -> tuple[list[dict], int | None]:
-    """Like `list_reps`, as plain dicts (column name -> value): no ORM objects to build."""
+    db: Session | Connection,
+    where: RepFilter,
+    cursor: int | None = None,
+    limit: int = 100,
+    columns: Sequence[str] | None = None,
+) -> tuple[list[Row], int | None]:
+    """Like `list_reps`, as Core rows of `columns` (which must include "id"): no ORM objects
+    to build; the rows are tuples, in `columns` order, that also answer `row.id`."""
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
-    result = db.connection().execute(rep_page_query(where, cursor, limit))
-    keys = tuple(result.keys())
-    rows = [dict(zip(keys, row)) for row in result.fetchmany(limit + 1)]
+    statement, values = _page_statement(where, cursor, limit, columns)
+    connection = db if isinstance(db, Connection) else db.connection()
+    rows = list(connection.execute(statement, values).fetchall())
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (rows[-1]["id"] if more and rows else None)
+    return rows, (rows[-1].id if more and rows else None)
 
 
 def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[RowMapping]:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from api.errors import NotFoundError
 from api.export import encode_text, iter_raw_csv, iter_raw_zip, iter_reps_csv
@@ -14,7 +13,6 @@ from api.http.deps import DatabaseDep, Reader
 from api.http.routes.common import IdPath, OptionalId, Since, Until, as_utc
 from api.storage import sets as set_store
 from api.storage.db import Database
-from api.storage.models import Rep
 from api.storage.reps import RepFilter
 from api.vocab import Placement, SetVariant
 
@@ -51,7 +49,7 @@ def export_reps(
     until: Until = None,
 ):
     """Reps of a set, a session or an athlete over a date range, oldest first."""
-    where = RepFilter(
+    where = RepFilter(  # InvalidInputError (422) now, not mid-stream
         athlete_id=athlete_id,
         set_id=set_id,
         session_id=session_id,
@@ -60,7 +58,6 @@ def export_reps(
         since=as_utc(since, "since"),
         until=as_utc(until, "until"),
     )
-    where.apply(select(Rep.id))  # raises InvalidInputError (422) now, not mid-stream
     return StreamingResponse(
         encode_text(_streamed(database, lambda db: iter_reps_csv(db, where))),
         media_type="text/csv",
