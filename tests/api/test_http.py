@@ -153,6 +153,8 @@ def test_start_and_stop_a_set(api) -> None:
         ("get", "/sets/12345", None, 404, "set 12345 does not exist"),
         ("get", "/reps?since=2026-03-02&until=2026-03-01", None, 422, "since"),
         ("get", "/reps?limit=100000", None, 422, "limit"),
+        ("get", "/reps?until=0.5", None, 422, "ISO 8601 date-time"),  # not seconds since 1970
+        ("get", "/export/reps.csv?since=1700000000", None, 422, "not a number"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(api, method, path, body, code, words) -> None:

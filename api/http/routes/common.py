@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import BeforeValidator
 
 from api.errors import InvalidInputError
 from api.http.schemas import MAX_ID
@@ -17,11 +18,25 @@ Cursor = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="`next_cursor` of the previous page")
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
+
+
+def _iso_not_number(value: object) -> object:
+    """pydantic reads a number as seconds since 1970; the schema says ISO 8601 date-time."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("an ISO 8601 date-time such as 2026-03-01T09:00:00Z, not a number")
+    return value
+
+
+_IsoDateTime = Annotated[datetime, BeforeValidator(_iso_not_number)]
 Since = Annotated[
-    datetime | None, Query(description="from this instant (ISO 8601; UTC if no zone)")
+    _IsoDateTime | None, Query(description="from this instant (ISO 8601; UTC if no zone)")
 ]
 Until = Annotated[
-    datetime | None, Query(description="before this instant (ISO 8601; UTC if no zone)")
+    _IsoDateTime | None, Query(description="before this instant (ISO 8601; UTC if no zone)")
 ]
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
