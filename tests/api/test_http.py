@@ -333,3 +333,20 @@ def test_personal_baseline_from_sets_or_values(api) -> None:
     )
     cleared = api.delete(f"/athletes/{athlete}/baseline", headers=api.admin).json()
     assert cleared["baseline_reps"] is None and cleared["baseline_centre_deg"] is None
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"until": "0292-07-21T20:39:04-08:42"},  # a valid date-time long before any rep
+        {"since": "0001-01-01T00:00:00+05:00"},  # before year 1 in UTC
+        {"until": "9999-12-31T23:00:00-05:00"},  # after year 9999 in UTC
+    ],
+)
+def test_any_schema_valid_time_bound_is_accepted(api, bounds) -> None:
+    athlete = _athlete(api)
+    _stored_set(api, athlete, SetVariant.BACK_SQUAT, [metrics(1)])
+    response = api.get("/reps", params=bounds, headers=api.reader)
+    assert response.status_code == 200, response.text
+    expected = 0 if "0292" in bounds.get("until", "") else 1
+    assert len(response.json()["items"]) == expected

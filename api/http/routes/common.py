@@ -39,19 +39,18 @@ Until = Annotated[
     _IsoDateTime | None, Query(description="before this instant (ISO 8601; UTC if no zone)")
 ]
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
 
 def as_utc(value: datetime | None, name: str) -> datetime | None:
+    """`value` in UTC (UTC if it has no zone). Any date-time the schema allows is accepted:
+    one whose conversion leaves Python's years 1-9999 becomes that range's end, the same
+    bound for every stored rep."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     try:
-        value = value.astimezone(UTC)
-    except (OverflowError, ValueError) as exc:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if value.year < 5000 else datetime.max).replace(tzinfo=UTC)
+    except ValueError as exc:
         raise InvalidInputError(f"`{name}` is out of range") from exc
-    if not EARLIEST <= value <= LATEST:
-        raise InvalidInputError(f"`{name}` must be between 1970 and 9000")
-    return value
