@@ -390,16 +390,9 @@ def exit_after_clean_stop(code: int = 0) -> NoReturn:
     closed and the database disposed, so tearing the interpreter down (collecting every object
     of the app, 1.5-5 s on a loaded Pi-class machine, measured in tests/api/test_shutdown.py)
     only delays the exit. Exit handlers and logging are flushed first."""
-    import atexit
-    import os
-    import sys
+    from api.process_exit import exit_at_once
 
-    atexit._run_exitfuncs()
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
+    exit_at_once(code)
 
 
 async def serve(

@@ -67,7 +67,6 @@ def analyze(
     """
     from dataclasses import replace
 
-    from api.baseline_file import BaselineFileError, read_baseline_file
     from fusion.errors import FusionError
     from fusion.orientation import ENGINE_NAMES
     from fusion.pipeline import AnalysisConfig, analyze_recordings
@@ -101,6 +100,8 @@ def analyze(
     if athlete_baseline is not None and athlete is not None:
         fail("give --athlete-baseline FILE or --athlete ID, not both", EXIT_BAD_INPUT)
     if athlete_baseline is not None:
+        from api.baseline_file import BaselineFileError, read_baseline_file  # json, csv
+
         try:
             baseline = read_baseline_file(athlete_baseline)
         except BaselineFileError as exc:
