@@ -66,6 +66,12 @@ class LiveClient:
         self._queue.append(message)
         self._wakeup.set()
 
+    def drain(self) -> list[LiveMessage]:
+        """Every message queued now (without waiting)."""
+        queued = list(self._queue)
+        self._queue.clear()
+        return queued
+
     async def next(self) -> LiveMessage | None:
         """The next message; None once the client is closed (queued messages are dropped
         only when it was closed for falling behind or by the caller)."""

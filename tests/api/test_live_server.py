@@ -435,3 +435,21 @@ def test_each_event_is_serialized_once_whatever_the_client_count(live_server) ->
     # meanwhile for the whole gym, and in flight)
     assert sum(counts) == 400
     assert serialized < 120, serialized
+
+
+def test_batched_websocket_frames_are_arrays_of_messages(live_server) -> None:
+    """What the dashboard asks for: every frame a JSON array, the messages in order."""
+    uri = (
+        f"ws://127.0.0.1:{live_server['port']}/live/ws"
+        f"?athlete_id={live_server['athlete_id']}&batch=true"
+    )
+    headers = {"Authorization": f"Bearer {live_server['reader']}"}
+
+    async def frames(count: int) -> list:
+        async with websockets.connect(uri, additional_headers=headers) as ws:
+            return [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(count)]
+
+    received = asyncio.run(frames(30))
+    assert all(isinstance(frame, list) and frame for frame in received)
+    angles = [m["t_s"] for frame in received for m in frame if m["type"] == "live_angles"]
+    assert len(angles) >= 20 and angles == sorted(angles)

@@ -60,10 +60,14 @@ async function loadRecording() {
 function connect() {
   if (gym.ws || !gym.wanted) return;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/live/ws`);  // no athlete: the whole gym
+  // No athlete: the whole gym; batch=true: each frame an array of the queued messages.
+  const ws = new WebSocket(`${scheme}://${location.host}/live/ws?batch=true`);
   gym.ws = ws;
   ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); gym.retryMs = 1000; };
-  ws.onmessage = (message) => { if (gym.ws === ws) onEvent(JSON.parse(message.data)); };
+  ws.onmessage = (message) => {
+    if (gym.ws !== ws) return;
+    for (const event of JSON.parse(message.data)) onEvent(event);
+  };
   ws.onclose = (close) => {
     if (gym.ws !== ws) return;
     gym.ws = null;

@@ -42,10 +42,14 @@ function connect() {
   state.wsWanted = true;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   // The token goes in the first message, never in the URL (URLs end up in access logs).
-  const ws = new WebSocket(`${scheme}://${location.host}/live/ws?athlete_id=${state.athleteId}`);
+  // batch=true: each frame is an array of the messages queued for this page (one send).
+  const ws = new WebSocket(`${scheme}://${location.host}/live/ws?athlete_id=${state.athleteId}&batch=true`);
   state.ws = ws;
   ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); state.wsRetryMs = 1000; setLink(true); };
-  ws.onmessage = (message) => { if (state.ws === ws) handleEvent(JSON.parse(message.data)); };
+  ws.onmessage = (message) => {
+    if (state.ws !== ws) return;
+    for (const event of JSON.parse(message.data)) handleEvent(event);
+  };
   ws.onclose = (close) => {
     if (state.ws !== ws) return;
     setLink(false, close.reason);

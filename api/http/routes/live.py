@@ -7,6 +7,11 @@ has a bounded queue; a client that falls behind by more than `live_queue_size` m
 disconnected (WebSocket close 1013, SSE stream ends with an `error` event), so it never
 slows the gateway or other clients.
 
+With `batch=true` each WebSocket frame is a JSON array of one or more such messages, in
+order: everything queued for that client when the socket is free (e.g. the few seconds of
+angles a set's calibration releases at once) goes out as one frame, one send instead of one
+per message. The dashboard asks for it; without it, one message per frame.
+
 WebSocket authentication: an `Authorization: Bearer <token>` header, or (browsers, which
 cannot set headers) `{"token": "<token>"}` as the first message, within AUTH_TIMEOUT_S.
 Never in the URL: URLs end up in access logs. The server reads the socket all along, so a
@@ -116,9 +121,13 @@ async def _read_until_closed(websocket: WebSocket) -> None:
             return
 
 
-async def _send_stream(websocket: WebSocket, client: LiveClient) -> None:
+async def _send_stream(websocket: WebSocket, client: LiveClient, batch: bool) -> None:
     while (message := await client.next()) is not None:
-        await websocket.send_text(message.text)
+        if batch:
+            texts = [message.text, *(m.text for m in client.drain())]
+            await websocket.send_text("[" + ",".join(texts) + "]")
+        else:
+            await websocket.send_text(message.text)
     reason = client.closed_reason or "gateway stopped"
     await websocket.close(code=WS_CLOSE_TRY_AGAIN, reason=close_reason(reason))
 
@@ -131,8 +140,10 @@ async def live_websocket(
     database: DatabaseDep,
     limiter: AuthLimiterDep,
     athlete_id: OptionalId = None,
+    batch: bool = False,
 ) -> None:
-    """Everything happening live for one athlete (`athlete_id`) or the whole gym (omit it)."""
+    """Everything happening live for one athlete (`athlete_id`) or the whole gym (omit it);
+    `batch`: each frame a JSON array of the messages queued for this client."""
     if not origin_allowed(
         websocket.headers.get("origin"), websocket.headers.get("host"), settings.allowed_origins
     ):
@@ -148,7 +159,7 @@ async def live_websocket(
         return
     client = fanout.connect(None if athlete_id is None else str(athlete_id))
     reader = asyncio.create_task(_read_until_closed(websocket), name="live-ws-reader")
-    sender = asyncio.create_task(_send_stream(websocket, client), name="live-ws-sender")
+    sender = asyncio.create_task(_send_stream(websocket, client, batch), name="live-ws-sender")
     try:
         await asyncio.wait((reader, sender), return_when=asyncio.FIRST_COMPLETED)
     finally:
