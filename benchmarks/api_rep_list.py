@@ -107,8 +107,9 @@ def _best_ms(call, repeats: int) -> float:
     return best * 1e3
 
 
-def in_process(database, url: str, schema: str | None, token: str, repeats: int = 100) -> None:
-    """Whole request in process vs the bare fetch of the same page, per query shape."""
+def in_process(database, url: str, schema: str | None, token: str, repeats: int = 100) -> float:
+    """Whole request in process vs the bare fetch of the same page, per query shape; returns
+    the bare fetch's CPU time averaged over the shapes (ms)."""
     from api.http import create_app
     from api.http.routes.reps import REP_PAGE_COLUMNS
     from api.settings import Settings
@@ -120,6 +121,7 @@ def in_process(database, url: str, schema: str | None, token: str, repeats: int 
         "| request with httpx client (CPU) | ratio |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    bare_all: list[float] = []
     for path, (where, cursor) in zip(_queries(), _query_filters()):
         statement = rep_page_query(where, cursor, 100, REP_PAGE_COLUMNS)
         compiled = statement.compile(database.engine)
@@ -143,12 +145,20 @@ def in_process(database, url: str, schema: str | None, token: str, repeats: int 
             bare_ms = _best_ms(bare, repeats)
         finally:
             raw.close()
+        bare_all.append(bare_ms)
         request_ms = asyncio.run(_request_ms(app, token, path, repeats))
         app_ms = asyncio.run(_asgi_ms(app, token, path, repeats))
         print(
             f"| `{path}` | {bare_ms:.2f} ms | {app_ms:.2f} ms | {app_ms / bare_ms:.1f} "
             f"| {request_ms:.2f} ms | {request_ms / bare_ms:.1f} |"
         )
+    return sum(bare_all) / len(bare_all)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _asgi_ms(app, token: str, path: str, repeats: int) -> float:
@@ -212,7 +222,7 @@ def run(
     with database.sessions.begin() as db:
         _, token = create_token(db, "bench", TokenRole.READ)
     print(f"\n{label}, {n_reps} reps (bulk-loaded in {fill_s:.1f} s)\n")
-    in_process(database, url, schema, token)
+    bare_ms = in_process(database, url, schema, token)
     database.dispose()
     if in_process_only:
         if schema:
@@ -245,9 +255,14 @@ def run(
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
+        server_cpu_s, client_cpu_s = _cpu_s(server.pid), time.process_time()
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         latencies = np.asarray(asyncio.run(_load(base, token, seconds)))
         elapsed = time.perf_counter() - started
+        server_cpu_s = _cpu_s(server.pid) - server_cpu_s
+        client_cpu_s = time.process_time() - client_cpu_s
+        load_after = os.getloadavg()[0]
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -256,7 +271,11 @@ def run(
     print(
         f"{label:9s} reps={n_reps} (stored in {fill_s:.1f} s)  requests={latencies.size}  "
         f"p50={np.percentile(latencies, 50) * 1e3:.1f} ms  p99={np.percentile(latencies, 99) * 1e3:.1f} ms  "
-        f"throughput={latencies.size / elapsed:.0f} req/s  (concurrency {CONCURRENCY}, page 100)"
+        f"throughput={latencies.size / elapsed:.0f} req/s  (concurrency {CONCURRENCY}, page 100)\n"
+        f"          server CPU per request {server_cpu_s / latencies.size * 1e3:.2f} ms "
+        f"({server_cpu_s / latencies.size * 1e3 / bare_ms:.1f}x the bare fetch's "
+        f"{bare_ms:.2f} ms), load generator {client_cpu_s / latencies.size * 1e3:.2f} ms; "
+        f"load average {load_before:.1f} -> {load_after:.1f}"
     )
 
 
