@@ -151,7 +151,8 @@ def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -
     Uses only the inclination (earth-up in the sensor frame), so it is heading-free; motion
     out of the sagittal plane is projected away.
     """
-    angle_deg: np.ndarray = np.degrees(
-        np.arctan2(up_sensor @ calibration.x_axis, up_sensor @ calibration.z_axis)
-    )
+    # Products in float64 through einsum's buffers: no float64 copy of a float32 `up_sensor`.
+    along_x = np.einsum("ij,j->i", up_sensor, calibration.x_axis, dtype=np.float64)
+    along_z = np.einsum("ij,j->i", up_sensor, calibration.z_axis, dtype=np.float64)
+    angle_deg: np.ndarray = np.degrees(np.arctan2(along_x, along_z))
     return angle_deg

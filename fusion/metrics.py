@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from fusion.angles import SagittalAngles
@@ -28,14 +30,22 @@ def rep_metrics(
     other checks). `butt_wink` = wink amplitude >= `threshold.threshold_deg`.
     """
     rate_hz = (t_s.size - 1) / float(t_s[-1] - t_s[0]) if t_s.size > 1 else 1.0
-    # Smoothed over the rep only (indices unchanged): the live path passes its whole history.
-    tilt = angles.pelvic_tilt_deg.copy()
-    tilt[window.start : window.end + 1] = smoothed_tilt_deg(
-        angles.pelvic_tilt_deg[window.start : window.end + 1], rate_hz
-    )
-    wink = measure_wink(angles.thigh_deg, tilt, window)
-    butt_wink = wink.wink_deg >= threshold.threshold_deg
+    # The wink is measured on the rep's own samples (indices from its start), the tilt
+    # smoothed over the rep only: the traces are a whole set or the live path's history,
+    # and copying them for each rep cost more than the rep's measurement.
     span = slice(window.start, window.end + 1)
+    local = replace(
+        window, start=0, bottom=window.bottom - window.start, end=window.end - window.start
+    )
+    thigh = angles.thigh_deg[span]
+    tilt = smoothed_tilt_deg(angles.pelvic_tilt_deg[span], rate_hz)
+    local_wink = measure_wink(thigh, tilt, local)
+    wink = replace(
+        local_wink,
+        peak_index=local_wink.peak_index + window.start,
+        trough_index=local_wink.trough_index + window.start,
+    )
+    butt_wink = wink.wink_deg >= threshold.threshold_deg
     quality = tuple(code for code, mask in bad_samples.items() if mask[span].any())
     quality += tuple(code for code in extra_quality if code not in quality)
     return RepMetrics(
@@ -60,5 +70,5 @@ def rep_metrics(
         threshold_source=threshold.source,
         baseline_reps=threshold.baseline_reps,
         wink_grade=grade_wink(wink.wink_deg, threshold),
-        rhythm_lag_deg=rhythm_lag_deg(angles.thigh_deg, tilt, window, wink),
+        rhythm_lag_deg=rhythm_lag_deg(thigh, tilt, local, local_wink),
     )

@@ -68,12 +68,18 @@ def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     """
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     if width <= 1 or gyr_radps.shape[0] < width:
-        return float(np.degrees(np.linalg.norm(gyr_radps, axis=1).sum() / rate_hz))
+        return float(np.degrees(_row_norms(gyr_radps).sum() / rate_hz))
     path = 0.0
     for start in range(0, gyr_radps.shape[0], ROTATION_PATH_BLOCK_SAMPLES):
         smooth = _moving_average_rows(gyr_radps, width, start, ROTATION_PATH_BLOCK_SAMPLES)
-        path += float(np.linalg.norm(smooth, axis=1).sum())
+        path += float(_row_norms(smooth).sum())
     return float(np.degrees(path / rate_hz))
+
+
+def _row_norms(values: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of (N, 3) `values` (np.linalg.norm(axis=1) is ~4x slower)."""
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", values, values))
+    return norms
 
 
 def placement_check(
@@ -150,12 +156,13 @@ def axis_share(gyr_radps: np.ndarray, calibration: SegmentCalibration, rate_hz: 
     """
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     smooth = _moving_average(gyr_radps, width)
-    moving = np.linalg.norm(smooth, axis=1) > MOVING_GYR_RADPS
+    energy = np.einsum("ij,ij->i", smooth, smooth)
+    moving = energy > MOVING_GYR_RADPS**2
     if np.count_nonzero(moving) < 5:
         return 1.0
-    rates = smooth[moving]
-    total = float(np.sum(rates**2))
-    return float(np.sum((rates @ calibration.y_axis) ** 2) / total) if total > 0 else 1.0
+    total = float(energy[moving].sum())
+    about_y = smooth[moving] @ calibration.y_axis
+    return float(about_y @ about_y / total) if total > 0 else 1.0
 
 
 @dataclass(frozen=True)

@@ -47,28 +47,14 @@ def up_in_sensor_frame(quat_wxyz: np.ndarray) -> np.ndarray:
     equals the normalised accelerometer reading.
     """
     quat = _as_quat_array(quat_wxyz, "quat_wxyz")
-    # Each component is a quadratic form in q, so normalising q is dividing by |q|^2: one
-    # product of the outer products q q^T with `_UP_FORMS` gives the three forms and |q|^2.
-    outer = (quat[:, :, None] * quat[:, None, :]).reshape(-1, 16)
-    forms = outer @ _UP_FORMS
-    up: np.ndarray = forms[:, :3] / forms[:, 3:4]
+    # Each component is a quadratic form in q, so normalising q is dividing by |q|^2.
+    w, x, y, z = np.ascontiguousarray(quat.T)
+    scale = 1.0 / (w * w + x * x + y * y + z * z)
+    up = np.empty((quat.shape[0], 3))
+    up[:, 0] = (x * z - w * y) * (2.0 * scale)
+    up[:, 1] = (y * z + w * x) * (2.0 * scale)
+    up[:, 2] = (w * w - x * x - y * y + z * z) * scale
     return up
-
-
-def _up_forms() -> np.ndarray:
-    """(16, 4): up x, y, z of R^T e_z = (2(xz - wy), 2(yz + wx), w^2 - x^2 - y^2 + z^2) and
-    |q|^2 as linear maps of the flattened outer product q q^T (q = w, x, y, z)."""
-    forms = np.zeros((4, 4, 4))
-    w, x, y, z = range(4)
-    forms[x, z, 0], forms[w, y, 0] = 2.0, -2.0
-    forms[y, z, 1], forms[w, x, 1] = 2.0, 2.0
-    forms[w, w, 2], forms[x, x, 2], forms[y, y, 2], forms[z, z, 2] = 1.0, -1.0, -1.0, 1.0
-    for i in range(4):
-        forms[i, i, 3] = 1.0
-    return forms.reshape(16, 4)
-
-
-_UP_FORMS = _up_forms()
 
 
 def inclination_error_deg(q_est_wxyz: np.ndarray, q_true_wxyz: np.ndarray) -> np.ndarray:
