@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.vocab import STEP_LABELS, VALUE_WORDS, VERDICT_LABELS
-from fusion.assessment import AssessmentReport
+from fusion.assessment import STEP_KINDS, AssessmentReport
 from fusion.assessment.prescription import SEAT_BELOW_HIP_CM, SHANK_LEAN_RATIO
 
 STEP_COLORS = {
@@ -45,7 +45,7 @@ class HistoryEntry:
     moved: str = ""  # the onset since then: "later", "earlier", "no clear change", ...
 
 
-def _figure(report: AssessmentReport) -> Any:
+def _figure(report: AssessmentReport, skipped: Sequence[str] = ()) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,6 +105,8 @@ def _figure(report: AssessmentReport) -> Any:
             capsize=4,
             gid=f"onset-{kind}",
         )
+    for kind in skipped:  # said, not left out silently
+        names.append(f"{STEP_LABELS.get(kind, kind)} (skipped)")
     ceiling = report.prescription.depth_ceiling_hip_flexion_deg
     if ceiling is not None:
         onsets.axvline(ceiling, color="#d62728", ls="--", lw=1, label="depth ceiling")
@@ -118,13 +120,16 @@ def _figure(report: AssessmentReport) -> Any:
     return fig
 
 
-def render_image(report: AssessmentReport, fmt: str = "png") -> bytes:
-    """The report's figures as PNG or PDF bytes (`fmt` "png" or "pdf")."""
+def render_image(
+    report: AssessmentReport, fmt: str = "png", *, skipped: Sequence[str] = ()
+) -> bytes:
+    """The report's figures as PNG or PDF bytes (`fmt` "png" or "pdf"); the steps `skipped`
+    on purpose are named in the onset panel."""
     if fmt not in ("png", "pdf"):
         raise ValueError(f"format {fmt!r}: use 'png' or 'pdf'")
     import matplotlib.pyplot as plt
 
-    fig = _figure(report)
+    fig = _figure(report, skipped)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=110)
     plt.close(fig)
@@ -146,17 +151,34 @@ def render_html(
     *,
     title: str = "WinkWatch assessment",
     history: Sequence[HistoryEntry] = (),
+    skipped: Sequence[str] = (),
 ) -> str:
-    """A self-contained printable HTML page (figures embedded as PNG)."""
+    """A self-contained printable HTML page (figures embedded as PNG). Every step of the
+    battery has a row: measured, skipped on purpose (`skipped`), not scored (why: below), or
+    not recorded."""
     esc = html.escape
     verdict = report.verdict
-    image = base64.b64encode(render_image(report, "png")).decode("ascii")
+    image = base64.b64encode(render_image(report, "png", skipped=skipped)).decode("ascii")
     rows = "".join(
         f"<tr><td>{esc(STEP_LABELS.get(kind, kind))}</td><td>{s.reps}</td><td>{s.wink_reps}</td>"
         f"<td>{_estimate(s.onset_hip_flexion)}</td>"
         f"<td>{'–' if kind == 'rock_back' else _estimate(s.onset_thigh)}</td>"
         f"<td>{_estimate(s.max_hip_flexion)}</td><td>{_estimate(s.wink)}</td></tr>"
         for kind, s in report.steps.items()
+    )
+    not_scored = {problem.kind for problem in report.problems}
+    rows += "".join(
+        f'<tr class="{state.replace(" ", "-")}" data-step="{kind}">'
+        f'<td>{esc(STEP_LABELS.get(kind, kind))}</td><td colspan="6">{state}</td></tr>'
+        for kind in STEP_KINDS
+        if kind not in report.steps
+        for state in (
+            "skipped"
+            if kind in skipped
+            else "not scored"
+            if kind in not_scored
+            else "not recorded",
+        )
     )
     verdict_rows = "".join(
         f'<tr><td>{esc(label)}</td><td class="v-{getattr(verdict, name)}">'

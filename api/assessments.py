@@ -56,9 +56,12 @@ class ComputedReport:
     assessment_id: int
     athlete_name: str
     created_at: str
+    skipped: tuple[str, ...] = ()  # steps skipped on purpose (not in `report.steps`)
 
     def as_dict(self) -> dict[str, Any]:
-        """The contract's JSON plus the problems, the instructions-free history and ids."""
+        """The contract's JSON plus the problems, the instructions-free history, ids and the
+        steps skipped on purpose (a battery step in none of `steps`, `problems` and `skipped`
+        was not recorded)."""
         return self.report.as_dict() | {
             "assessment_id": self.assessment_id,
             "problems": [
@@ -66,6 +69,7 @@ class ComputedReport:
                 for p in self.report.problems
             ],
             "history": self.history_json,
+            "skipped": list(self.skipped),
         }
 
 
@@ -217,13 +221,16 @@ def _report_inputs(
     calibration_json: str | None,
     athlete: Athlete,
     earlier: list[Assessment],
+    skipped: tuple[str, ...],
 ) -> Hashable:
     """What a report depends on: each step's set (a finished set's samples never change), the
-    stored calibration, the athlete's lengths and name, and the earlier assessments' reports."""
+    stored calibration, the athlete's lengths and name, the earlier assessments' reports and
+    the steps skipped."""
     return (
         assessment_id,
         tuple(sorted((kind, row.id, str(row.ended_at)) for kind, row in steps.items())),
         calibration_json,
+        skipped,
         (athlete.femur_cm, athlete.shank_cm, athlete.name),
         tuple((old.id, old.report_json) for old in earlier),
     )
@@ -264,7 +271,10 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
                 "calibrates the sensors for every other step)"
             )
         earlier = store.earlier_assessments(db, assessment)
-        key = _report_inputs(assessment_id, steps, assessment.calibration_json, athlete, earlier)
+        skipped = store.skipped_steps(assessment)
+        key = _report_inputs(
+            assessment_id, steps, assessment.calibration_json, athlete, earlier, skipped
+        )
         cached = _cached_report(database, key)
         if cached is not None:
             return cached
@@ -300,8 +310,10 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
         store.save_results(db, assessment_id, report.calibration.as_dict(), stored_report)
         # The same inputs from now on: this calibration is stored.
         saved = store.get_assessment(db, assessment_id).calibration_json
-        key_after = _report_inputs(assessment_id, steps, saved, athlete, earlier)
+        key_after = _report_inputs(assessment_id, steps, saved, athlete, earlier, skipped)
     history, history_json = _history(earlier, onsets)
-    computed = ComputedReport(report, history, history_json, assessment_id, name, created_at)
+    computed = ComputedReport(
+        report, history, history_json, assessment_id, name, created_at, skipped
+    )
     _keep_report(database, [key, key_after], computed)
     return computed

@@ -15,6 +15,7 @@ __all__ = [
     "RepSource",
     "SetStatus",
     "SetVariant",
+    "SkippableStepKind",
     "StepKind",
     "TokenRole",
 ]
@@ -56,6 +57,18 @@ class StepKind(str, Enum):
     POST_STRETCH = "post_stretch"
     LOADED = "loaded"
     BOX = "box"
+
+
+class SkippableStepKind(str, Enum):
+    """The steps a coach may skip: every `StepKind` but the baseline (required: it calibrates
+    every other step)."""
+
+    ROCK_BACK = StepKind.ROCK_BACK.value
+    GOBLET = StepKind.GOBLET.value
+    SUPPORTED = StepKind.SUPPORTED.value
+    POST_STRETCH = StepKind.POST_STRETCH.value
+    LOADED = StepKind.LOADED.value
+    BOX = StepKind.BOX.value
 
 
 # How the report and the dashboard name the steps, the verdict's fields and its values.

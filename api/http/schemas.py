@@ -397,6 +397,11 @@ class AssessmentPublic(BaseModel):
     notes: str
     calibrated: bool = Field(description="the baseline's calibration is stored and reused")
     steps: dict[str, int] = Field(description="step kind -> id of its latest finished set")
+    skipped: list[StepKind] = Field(
+        default_factory=list,
+        description="steps the coach skipped on purpose (POST .../steps/{kind}/skip), in the "
+        "battery's order; a step neither recorded nor skipped is not recorded yet",
+    )
     instructions: dict[str, str]
     report: dict[str, Any] | None = Field(
         None,

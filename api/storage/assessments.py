@@ -66,10 +66,61 @@ def attach_step(db: Session, assessment_id: int, set_id: int, kind: str) -> Exer
         )
     row.assessment_id = assessment_id
     row.step_kind = kind
+    _set_skipped(assessment, set(skipped_steps(assessment)) - {kind})  # recorded after all
     if kind == "baseline":
         assessment.calibration_json = None  # a new baseline calibrates the assessment again
     db.flush()
     return row
+
+
+def skipped_steps(assessment: Assessment) -> tuple[str, ...]:
+    """The steps skipped on purpose, in the battery's order."""
+    return tuple(kind for kind in assessment.skipped_steps.split(",") if kind)
+
+
+def _set_skipped(assessment: Assessment, kinds: set[str]) -> None:
+    from fusion.assessment import STEP_KINDS
+
+    joined = ",".join(kind for kind in STEP_KINDS if kind in kinds)
+    if assessment.skipped_steps != joined:
+        assessment.skipped_steps = joined
+
+
+def skip_step(db: Session, assessment_id: int, kind: str) -> Assessment:
+    """Mark step `kind` skipped on purpose. The baseline cannot be skipped (it calibrates
+    every other step); a step with a recording (or recording now) cannot either."""
+    from fusion.assessment import STEP_KINDS
+
+    if kind not in STEP_KINDS:
+        raise InvalidInputError(f"step kind {kind!r}: use one of {', '.join(STEP_KINDS)}")
+    if kind == "baseline":
+        raise InvalidInputError(
+            "the baseline cannot be skipped: it is required and calibrates the sensors for "
+            "every other step"
+        )
+    assessment = get_assessment(db, assessment_id)
+    recorded = db.scalar(
+        select(ExerciseSet.id)
+        .where(ExerciseSet.assessment_id == assessment_id, ExerciseSet.step_kind == kind)
+        .order_by(ExerciseSet.id.desc())
+        .limit(1)
+    )
+    if recorded is not None:
+        raise ConflictError(
+            f"the {kind} step of assessment {assessment_id} is recorded (set {recorded}), so "
+            "the report uses it; record it again instead of skipping it"
+        )
+    _set_skipped(assessment, set(skipped_steps(assessment)) | {kind})
+    db.flush()
+    return assessment
+
+
+def unskip_step(db: Session, assessment_id: int, kind: str) -> Assessment:
+    """Take step `kind` off the skipped steps (nothing to do when it is not skipped)."""
+    assessment = get_assessment(db, assessment_id)
+    _set_skipped(assessment, set(skipped_steps(assessment)) - {kind})
+    db.flush()
+    return assessment
 
 
 def step_sets(db: Session, assessment_id: int) -> dict[str, ExerciseSet]:

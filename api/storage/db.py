@@ -82,8 +82,8 @@ def _sqlite_engine(parsed) -> Engine:
 _UPGRADE_IN_PROCESS = threading.Lock()
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest Alembic revision.
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema to the newest Alembic revision (or to `revision`).
 
     Serialized across processes, so gateways starting at once do not race to create the
     same tables: on PostgreSQL by a transaction-scoped advisory lock (per schema) taken
@@ -108,7 +108,7 @@ def upgrade_schema(engine: Engine) -> None:
             if schema:
                 connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     except SQLAlchemyError as exc:
         raise StorageError(
             f"cannot create or upgrade the database schema at {engine.url!r}: {exc.__class__.__name__}: "

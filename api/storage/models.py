@@ -212,6 +212,10 @@ class Assessment(Base):
     # the baseline), and the last report computed (JSON), shown as history later.
     calibration_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     report_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The steps the coach skipped on purpose, comma-separated in the battery's order
+    # ("goblet,supported"; "" none): apart from steps merely not recorded. Recording a step
+    # takes it off.
+    skipped_steps: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 
 class Rep(Base):

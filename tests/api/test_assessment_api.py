@@ -170,3 +170,93 @@ def test_a_report_is_analysed_once_per_inputs(api, lifter_steps, monkeypatch) ->
     api.patch(f"/athletes/{athlete_id}", json={"femur_cm": 45.0, "shank_cm": 46.0})
     assert api.get(f"/assessments/{assessment}/report").json()["prescription"]["box_height_cm"]
     assert len(analysed) == 3
+
+
+def test_skipped_steps_are_kept_and_reported(api, lifter_steps, database) -> None:
+    """A skip is stored with the assessment (a reload or another phone sees it), refused for
+    the baseline and for a recorded step, undone by DELETE or by recording the step, and the
+    report says "skipped" apart from "not recorded"."""
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Skip"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    steps = f"/assessments/{assessment}/steps"
+    assert api.post(f"{steps}/baseline/skip").status_code == 422  # required
+    assert api.post(f"{steps}/yoga/skip").status_code == 422
+    assert api.post("/assessments/999/steps/goblet/skip").status_code == 404
+    response = api.post(f"{steps}/supported/skip")
+    assert response.status_code == 200, response.text
+    assert response.json()["skipped"] == ["supported"]
+    assert api.post(f"{steps}/goblet/skip").json()["skipped"] == ["goblet", "supported"]
+    assert api.post(f"{steps}/goblet/skip").json()["skipped"] == ["goblet", "supported"]
+    assert api.post(f"{steps}/box/skip").json()["skipped"] == ["goblet", "supported", "box"]
+    assert api.delete(f"{steps}/box/skip").json()["skipped"] == ["goblet", "supported"]
+    assert api.delete(f"{steps}/box/skip").json()["skipped"] == ["goblet", "supported"]
+    # Read-only tokens (dashboards) see skips but cannot change them.
+    with database.sessions.begin() as db:
+        _, reader = create_token(db, "wall", TokenRole.READ)
+    as_reader = {"Authorization": f"Bearer {reader}"}
+    assert api.post(f"{steps}/box/skip", headers=as_reader).status_code == 403
+    assert api.delete(f"{steps}/goblet/skip", headers=as_reader).status_code == 403
+    fetched = api.get(f"/assessments/{assessment}", headers=as_reader).json()
+    assert fetched["skipped"] == ["goblet", "supported"]
+    listed = api.get("/assessments", params={"athlete_id": athlete_id}).json()
+    assert listed[0]["skipped"] == ["goblet", "supported"]
+
+    _run_assessment_steps(api, assessment, texts, ("baseline", "rock_back"))
+    response = api.post(f"{steps}/rock_back/skip")
+    assert response.status_code == 409 and "recorded" in response.json()["detail"]
+    report = api.get(f"/assessments/{assessment}/report").json()
+    assert report["skipped"] == ["goblet", "supported"]
+    assert set(report["steps"]) == {"baseline", "rock_back"}
+    assert report["verdict"]["stability"] == "not_tested"
+    page = api.get(f"/assessments/{assessment}/report.html").text
+    assert '<tr class="skipped" data-step="goblet">' in page
+    assert '<tr class="skipped" data-step="supported">' in page
+    assert '<tr class="not-recorded" data-step="post_stretch">' in page
+    assert api.get(f"/assessments/{assessment}/report.pdf").content[:5] == b"%PDF-"
+
+    # Recording a skipped step after all takes it off (and the report follows).
+    _run_assessment_steps(api, assessment, texts, ("goblet",))
+    assert api.get(f"/assessments/{assessment}").json()["skipped"] == ["supported"]
+    report = api.get(f"/assessments/{assessment}/report").json()
+    assert report["skipped"] == ["supported"] and "goblet" in report["steps"]
+
+
+def _run_assessment_steps(api, assessment: int, texts, kinds) -> None:
+    for kind in kinds:
+        body = {"sacrum_csv": texts[kind, "sacrum"], "thigh_csv": texts[kind, "thigh"]}
+        response = api.post(f"/assessments/{assessment}/steps/{kind}/recording", json=body)
+        assert response.status_code == 201, response.text
+
+
+def test_migration_0014_keeps_assessments_and_adds_no_skips(db_target) -> None:
+    """An assessment stored before skipped steps existed upgrades with none skipped."""
+    from sqlalchemy import text
+
+    from api.storage.db import create_db_engine, open_database, upgrade_schema
+
+    engine = create_db_engine(db_target.url, db_target.schema)
+    upgrade_schema(engine, "0013")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO athletes (name, notes, uid, created_at) "
+                "VALUES ('Old', '', 'uid-old', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assessments (athlete_id, created_at, notes, report_json) "
+                "SELECT id, CURRENT_TIMESTAMP, 'before 0014', '{}' FROM athletes"
+            )
+        )
+    engine.dispose()
+    database = open_database(db_target.url, db_target.schema)
+    try:
+        with database.engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT notes, report_json, skipped_steps FROM assessments")
+            ).all()
+        assert [tuple(row) for row in rows] == [("before 0014", "{}", "")]
+    finally:
+        database.dispose()

@@ -284,6 +284,10 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
         assert abs(_number(cell) - truths[kind]) < ONSET_TOLERANCE_DEG, (kind, cell, truths[kind])
         low, high = (float(v) for v in re.findall(r"(-?[\d.]+)°", cell)[1:3])
         assert low <= _number(cell) <= high, cell
+    # The two skips were stored with the assessment, not only kept in the page: the server's
+    # report says "skipped" for them.
+    for kind in ("goblet", "supported"):
+        assert page.inner_text(f"#assess-onsets tr[data-step={kind}]").endswith("skipped")
     baseline_reps = page.inner_text("#assess-onsets tr[data-step=baseline] td:nth-child(2)")
     assert int(baseline_reps) == recorded[1]  # the repeated baseline is the one analysed
     ceiling = float(page.get_attribute("#assess-prescription .advice", "data-ceiling-thigh"))

@@ -169,7 +169,8 @@ function openAssessment(row) {
   run.assessment = row;
   run.report = null;
   run.boxHint = null;
-  run.steps = terms("step_kinds").map((t) => ({ kind: t.value, status: row.steps[t.value] ? "done" : "pending", setId: row.steps[t.value] || null, reps: [] }));
+  const skipped = new Set(row.skipped || []);  // kept by the API: every phone, after a reload
+  run.steps = terms("step_kinds").map((t) => ({ kind: t.value, status: row.steps[t.value] ? "done" : skipped.has(t.value) ? "skipped" : "pending", setId: row.steps[t.value] || null, reps: [] }));
   run.current = Math.max(0, run.steps.findIndex((s) => s.status === "pending"));
   showPhase("run");
   for (const step of run.steps.filter((s) => s.setId)) {  // an assessment continued: its recorded reps
@@ -212,8 +213,11 @@ function renderRun() {
   if (step.kind === "box") showBoxHeight();
   $("assess-start").disabled = recording || step.status === "done" || Boolean(recordingStep());
   $("assess-stop").disabled = !recording;
-  $("assess-skip").disabled = recording || step.kind === REQUIRED_STEP || step.status === "done";
-  $("assess-skip").title = step.kind === REQUIRED_STEP ? "the baseline calibrates every other step: it cannot be skipped" : "";
+  // A recorded step is in the report: repeat it rather than skip it (the API refuses).
+  $("assess-skip").disabled = recording || step.kind === REQUIRED_STEP || Boolean(step.setId);
+  $("assess-skip").textContent = step.status === "skipped" ? "Undo skip" : "Skip step";
+  $("assess-skip").title = step.kind === REQUIRED_STEP ? "the baseline calibrates every other step: it cannot be skipped"
+    : step.setId ? "recorded: the report uses it (repeat it instead)" : "";
   $("assess-repeat").disabled = step.status !== "done";
   $("assess-next").disabled = recording || nextPending(run.current) < 0;
   $("assess-step-state").classList.toggle("recording", recording);
@@ -282,13 +286,28 @@ async function stopStep() {
   renderRun();
 }
 
-function skipStep() {
+// Skipping (or undoing it) is stored with the assessment, so a reload or another phone
+// shows it and the report says "skipped"; the page moves on at once and goes back if the
+// API refuses.
+async function skipStep() {
   const step = currentStep();
-  if (step.kind === REQUIRED_STEP || step.status === "recording") return;
-  step.status = "skipped";
-  const next = nextPending(run.current);
+  if (step.kind === REQUIRED_STEP || step.status === "recording" || step.setId) return;
+  const undo = step.status === "skipped";
+  const assessment = run.assessment;
+  $("assess-step-error").textContent = "";
+  step.status = undo ? "pending" : "skipped";
+  const next = undo ? -1 : nextPending(run.current);
   if (next >= 0) run.current = next;
   renderRun();
+  try {
+    const row = await api(`/assessments/${assessment.id}/steps/${step.kind}/skip`, { method: undo ? "DELETE" : "POST" });
+    if (run.assessment === assessment) run.assessment = { ...assessment, skipped: row.skipped };
+  } catch (error) {
+    if (run.assessment !== assessment) return;
+    step.status = undo ? "skipped" : "pending";
+    renderRun();
+    $("assess-step-error").textContent = `${stepLabel(step.kind)}: ${permissionMessage(error)}`;
+  }
 }
 
 // The box step: squat to a box at the height the steps so far prescribe.
@@ -373,7 +392,9 @@ function renderReport() {
   $("assess-prescription").innerHTML = prescriptionHtml(r);
   $("assess-onsets").innerHTML = Object.entries(r.steps).map(([kind, s]) => `<tr data-step="${kind}"><td>${escapeHtml(stepLabel(kind))}</td>`
     + `<td>${s.reps}</td><td>${s.wink_reps}</td><td class="onset-hip">${estimateText(s.onset_hip_flexion_deg)}</td>`
-    + `<td>${kind === "rock_back" ? "–" : estimateText(s.onset_thigh_deg)}</td></tr>`).join("");
+    + `<td>${kind === "rock_back" ? "–" : estimateText(s.onset_thigh_deg)}</td></tr>`).join("")
+    + (r.skipped || []).map((kind) => `<tr data-step="${kind}" class="skipped"><td>${escapeHtml(stepLabel(kind))}</td>`
+      + '<td colspan="4" class="muted">skipped</td></tr>').join("");
   $("assess-problems").innerHTML = r.problems.map((p) => `<li>${escapeHtml(p.message)}</li>`).join("");
   $("assess-moved").textContent = r.history.map((h) => `Since #${h.assessment_id} (${new Date(h.created_at).toLocaleDateString()}): `
     + (h.onset_change_since ? `baseline onset ${h.onset_moved} (shift ${deg(h.onset_change_since.shift_deg, 1)}, 95% CI ${deg(h.onset_change_since.ci95[0], 1)}–${deg(h.onset_change_since.ci95[1], 1)})` : h.onset_moved)).join(". ");
@@ -438,13 +459,13 @@ async function renderHistory() {
   if (!rows.length) { target.innerHTML = `<p class="muted">${escapeHtml(athleteName(athleteId))} has no assessments yet.</p>`; return; }
   const columns = rows.slice(0, 6);  // newest first
   const head = columns.map((a) => `<th>${new Date(a.created_at).toLocaleDateString()}<br><small>#${a.id}</small></th>`).join("");
-  const cell = (a, fn) => `<td>${a.report ? fn(a.report) : (Object.keys(a.steps).length ? "not reported" : "no steps")}</td>`;
+  const cell = (a, fn) => `<td>${a.report ? fn(a.report, a) : (Object.keys(a.steps).length ? "not reported" : "no steps")}</td>`;
   const line = (label, fn, key) => `<tr${key ? ` data-row="${key}"` : ""}><th>${escapeHtml(label)}</th>${columns.map((a) => cell(a, fn)).join("")}</tr>`;
   const kinds = terms("step_kinds").map((t) => t.value).filter((k) => columns.some((a) => a.report && a.report.steps[k]));
   const body = [
     line("wink", (r) => (r.verdict.winks ? "yes" : "no"), "winks"),
     ...terms("verdict_fields").map((f) => line(f.label.split(" (")[0], (r) => escapeHtml(termLabel("verdict_values", r.verdict[f.value])), f.value)),
-    ...kinds.map((k) => line(`${stepLabel(k)}: onset, hip flexion`, (r) => (r.steps[k] ? estimateText(r.steps[k].onset_hip_flexion_deg) : "not tested"), `onset-${k}`)),
+    ...kinds.map((k) => line(`${stepLabel(k)}: onset, hip flexion`, (r, a) => (r.steps[k] ? estimateText(r.steps[k].onset_hip_flexion_deg) : (a.skipped || []).includes(k) ? "skipped" : "not tested"), `onset-${k}`)),
     line("stay above (thigh)", (r) => deg(r.prescription.depth_ceiling_thigh_deg), "ceiling"),
     line("box height", (r) => (r.prescription.box_height_cm === null ? "–" : `${r.prescription.box_height_cm.toFixed(0)} cm`), "box"),
   ].join("");

@@ -30,7 +30,7 @@ from api.http.schemas import (
 from api.storage import assessments as store
 from api.storage import catalog
 from api.storage import sets as set_store
-from api.vocab import StepKind
+from api.vocab import SkippableStepKind, StepKind
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
 
@@ -49,6 +49,7 @@ def _public(db, row) -> AssessmentPublic:
         notes=row.notes,
         calibrated=row.calibration_json is not None,
         steps={kind: s.id for kind, s in steps.items()},
+        skipped=list(store.skipped_steps(row)),
         instructions=INSTRUCTIONS,
         report=report,
     )
@@ -111,6 +112,20 @@ async def start_step(
     return await run_in_threadpool(attach)
 
 
+@router.post("/{assessment_id}/steps/{kind}/skip", response_model=AssessmentPublic)
+def skip_step(assessment_id: IdPath, kind: SkippableStepKind, db: DbDep, _: Admin):
+    """Skip step `kind` on purpose: kept with the assessment (every phone, after a reload)
+    and said in the report. Not the baseline (required); 409 for a recorded step.
+    Recording the step later takes it off the skipped steps."""
+    return _public(db, store.skip_step(db, assessment_id, kind.value))
+
+
+@router.delete("/{assessment_id}/steps/{kind}/skip", response_model=AssessmentPublic)
+def unskip_step(assessment_id: IdPath, kind: SkippableStepKind, db: DbDep, _: Admin):
+    """Undo a skip: the step is pending again (nothing changes when it was not skipped)."""
+    return _public(db, store.unskip_step(db, assessment_id, kind.value))
+
+
 @router.post("/{assessment_id}/steps/{kind}/recording", response_model=SetPublic, status_code=201)
 def import_recorded_step(
     assessment_id: IdPath,
@@ -155,7 +170,9 @@ def report_html(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> HTML
     computed = compute_report(database, assessment_id)
     title = f"WinkWatch assessment #{assessment_id}: {computed.athlete_name}"
     return HTMLResponse(
-        render_html(computed.report, title=title, history=computed.history),
+        render_html(
+            computed.report, title=title, history=computed.history, skipped=computed.skipped
+        ),
         headers=_file_name(assessment_id, "html"),
     )
 
@@ -164,8 +181,9 @@ def report_html(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> HTML
 def report_png(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Response:
     from api.assessment_report import render_image
 
+    computed = compute_report(database, assessment_id)
     return Response(
-        render_image(compute_report(database, assessment_id).report, "png"),
+        render_image(computed.report, "png", skipped=computed.skipped),
         media_type="image/png",
         headers=_file_name(assessment_id, "png"),
     )
@@ -175,8 +193,9 @@ def report_png(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Respo
 def report_pdf(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Response:
     from api.assessment_report import render_image
 
+    computed = compute_report(database, assessment_id)
     return Response(
-        render_image(compute_report(database, assessment_id).report, "pdf"),
+        render_image(computed.report, "pdf", skipped=computed.skipped),
         media_type="application/pdf",
         headers=_file_name(assessment_id, "pdf"),
     )
