@@ -100,6 +100,26 @@ def test_whole_assessment_over_the_api(api, lifter_steps) -> None:
     assert disposition == f'inline; filename="winkwatch-assessment-{first}.pdf"'
 
 
+def test_history_says_when_the_baseline_onset_moved(api, lifter_steps) -> None:
+    """The athlete's onset moved since the earlier assessment (here: the stability lifter's
+    goblet squats, whose wink starts clearly later, as the new baseline): "later", with the
+    shift's CI above zero; the earlier one seen from the new is the same test."""
+    lifter, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Moves"}).json()["id"]
+    first = _run_assessment(api, athlete_id, texts, kinds=("baseline",))
+    api.get(f"/assessments/{first}/report")
+    second = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    body = {"sacrum_csv": texts["goblet", "sacrum"], "thigh_csv": texts["goblet", "thigh"]}
+    response = api.post(f"/assessments/{second}/steps/baseline/recording", json=body)
+    assert response.status_code == 201, response.text
+    history = api.get(f"/assessments/{second}/report").json()["history"]
+    assert [h["assessment_id"] for h in history] == [first]
+    assert history[0]["onset_moved"] == "later", history
+    change = history[0]["onset_change_since"]
+    assert change["ci95"][0] > 0 and change["shift_deg"] > lifter.onset_spread_deg
+    assert "later" in api.get(f"/assessments/{second}/report.html").text
+
+
 def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> None:
     _, texts = lifter_steps
     athlete_id = api.post("/athletes", json={"name": "Ben"}).json()["id"]
