@@ -410,26 +410,27 @@ class AthletePipeline:
 
     def _decimate(self, active: _ActiveSet, angles: analysis.LiveAngles) -> list[GatewayEvent]:
         """One LiveAngles event per 1/live_angles_rate_hz of data time (first sample of each bin)."""
-        t_s = np.asarray(angles.t_s)
-        if t_s.size == 0:
+        # A few samples per packet: plain floats cost less than array operations here.
+        times = np.asarray(angles.t_s, dtype=float).tolist()
+        rate_hz = self.live_angles_rate_hz
+        picks: list[int] = []
+        next_bin = active.next_angles_bin
+        for i, t_s in enumerate(times):
+            bin_index = math.floor(t_s * rate_hz)
+            if next_bin is None or bin_index >= next_bin:  # the first sample of a new bin
+                picks.append(i)
+                next_bin = bin_index + 1
+        if not picks:
             return []
-        bins = np.floor(t_s * self.live_angles_rate_hz).astype(np.int64)
-        first_of_bin = np.ones(t_s.size, dtype=bool)
-        first_of_bin[1:] = bins[1:] != bins[:-1]
-        if active.next_angles_bin is not None:
-            first_of_bin &= bins >= active.next_angles_bin
-        picks = np.flatnonzero(first_of_bin)
-        if picks.size == 0:
-            return []
-        active.next_angles_bin = int(bins[picks[-1]]) + 1
+        active.next_angles_bin = next_bin
         key = active.info.set_key
         return [
             LiveAngles(
                 athlete_id=self.athlete_id,
-                t_s=float(t_s[i]),
-                wall_utc=self.clock.to_utc(float(t_s[i])),
+                t_s=times[i],
+                wall_utc=self.clock.to_utc(times[i]),
                 set_key=key,
-                set_t_s=float(t_s[i]) - active.info.started_s,
+                set_t_s=times[i] - active.info.started_s,
                 thigh_deg=float(angles.thigh_deg[i]),
                 pelvic_tilt_deg=float(angles.pelvic_tilt_deg[i]),
                 hip_flexion_deg=float(angles.hip_flexion_deg[i]),

@@ -7,6 +7,8 @@ of the whole history. The arrays they hand out are views, valid until the next a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 PLACEMENTS = ("sacrum", "thigh")
@@ -98,13 +100,14 @@ class SensorBuffer:
         and reorders) are dropped."""
         if block.shape[0] == 0:
             return
-        t_s = block[:, _T]
-        last = self.last_t_s() if len(self._rows) else -np.inf
-        if t_s[0] > last and (t_s.size == 1 or bool(np.all(t_s[1:] > t_s[:-1]))):
-            self._rows.append(block)
-            return
-        before = np.maximum.accumulate(np.concatenate(([last], t_s[:-1])))
-        self._rows.append(block[t_s > before])
+        # A packet holds a few samples: a loop over floats costs less than array operations.
+        previous = self.last_t_s() if len(self._rows) else -math.inf
+        keep: list[int] = []
+        for i, t_s in enumerate(block[:, _T].tolist()):
+            if t_s > previous:
+                keep.append(i)
+                previous = t_s
+        self._rows.append(block if len(keep) == block.shape[0] else block[keep])
 
     def interpolate(
         self, grid: np.ndarray, max_gap_s: float

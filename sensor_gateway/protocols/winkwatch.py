@@ -75,11 +75,19 @@ def decode_packet(payload: bytes) -> DecodedSamples:
 
     Raises ProtocolError for any defect (short, wrong version, bad count or range).
     """
-    return _parse(payload)[1]
+    _, acc, gyr, ticks_us, seq, interval_us = _parse(payload)
+    return DecodedSamples(
+        acc_mps2=acc,
+        gyr_radps=gyr,
+        sensor_time_s=ticks_us * 1e-6,
+        seq=seq,
+        rate_hz=1e6 / interval_us,
+    )
 
 
-def _parse(payload: bytes) -> tuple[int, DecodedSamples]:
-    """`t0_us` as sent and the decoded packet (`decode_packet`)."""
+def _parse(payload: bytes) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """t0_us, acc (m/s^2), gyr (rad/s), sample ticks (us), seq and interval_us, as sent;
+    raises ProtocolError (`decode_packet`)."""
     if len(payload) < HEADER_SIZE:
         raise ProtocolError(
             "truncated",
@@ -120,13 +128,7 @@ def _parse(payload: bytes) -> tuple[int, DecodedSamples]:
     acc = raw[:, 0:3] * _ACC_SCALES[acc_range_g]
     gyr = raw[:, 3:6] * _GYR_SCALES[gyr_range_dps]
     ticks_us = t0_us + interval_us * np.arange(count, dtype=np.int64)
-    return t0_us, DecodedSamples(
-        acc_mps2=acc,
-        gyr_radps=gyr,
-        sensor_time_s=ticks_us * 1e-6,
-        seq=seq,
-        rate_hz=1e6 / interval_us,
-    )
+    return t0_us, acc, gyr, ticks_us, seq, interval_us
 
 
 def encode_packet(
@@ -209,15 +211,12 @@ class WinkWatchDecoder(StreamDecoder):
         self._clock = WrapUnwrapper(_TIMESTAMP_MODULUS)
 
     def _decode(self, payload: bytes) -> DecodedSamples:
-        t0_us, packet = _parse(payload)
-        assert packet.sensor_time_s is not None and packet.seq is not None
+        t0_us, acc, gyr, ticks_us, seq, interval_us = _parse(payload)
         offset_us = self._clock.unwrap(t0_us) - t0_us
         return DecodedSamples(
-            acc_mps2=packet.acc_mps2,
-            gyr_radps=packet.gyr_radps,
-            sensor_time_s=packet.sensor_time_s + offset_us * 1e-6
-            if offset_us
-            else packet.sensor_time_s,
-            seq=self._seq.unwrap(packet.seq),
-            rate_hz=packet.rate_hz,
+            acc_mps2=acc,
+            gyr_radps=gyr,
+            sensor_time_s=(ticks_us + offset_us) * 1e-6,
+            seq=self._seq.unwrap(seq),
+            rate_hz=1e6 / interval_us,
         )
