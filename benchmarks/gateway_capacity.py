@@ -7,7 +7,11 @@ subscriber per athlete reading everything, like a phone), and the in-memory sink
 Two measurements:
 1. cost: simulated athletes streamed as fast as possible (virtual clock, sets prepared
    before timing); process CPU time per sample -> sensors per core = 1 / (cost * 200 Hz).
-   CPU time, not wall time, so other processes on the machine do not inflate it.
+   CPU time, not wall time, so other processes on the machine do not inflate it (they still
+   slow it through shared caches and cores: compare with the floor). The floor, same run,
+   same packets, none of the gateway's code: the bare numpy decode of each packet's int16
+   samples plus the causal VQF filter over each sensor's whole stream in one call (the least
+   any live path does per sample).
 2. sustain: the same in real time for the sensor counts given (default 2, 7 and 50):
    CPU share of one core, and how late packets were handled relative to their arrival
    time (p99 lag; a backlog would show as a growing lag).
@@ -109,6 +113,38 @@ def measure_cost(sensors: int, reps: int, workdir: Path) -> dict[str, float]:
     }
 
 
+def measure_floor(sensors: int, reps: int, workdir: Path) -> float:
+    """CPU us per sample of a bare decode of the same packets and one causal VQF pass per
+    sensor (no gateway code: the floor)."""
+    import vqf
+
+    from sensor_gateway.protocols.winkwatch import HEADER_SIZE
+
+    _, source, _, silent = _setup(sensors, reps, realtime=False, workdir=workdir)
+    source.prepare()
+    packets = [
+        p
+        for sets in source._prepared or []
+        for _, set_packets in sets
+        for p in set_packets
+        if p.address not in silent
+    ]
+    gc.collect()
+    cpu0 = time.process_time()
+    scale = np.array([16 / 32768 * 9.80665] * 3 + [np.deg2rad(2000 / 32768)] * 3)
+    streams: dict[str, list] = {}
+    for p in packets:
+        raw = np.frombuffer(p.payload, dtype="<i2", offset=HEADER_SIZE).reshape(-1, 6)
+        streams.setdefault(p.address, []).append(raw * scale)
+    samples = 0
+    for chunks in streams.values():
+        values = np.concatenate(chunks)
+        gyr, acc = np.ascontiguousarray(values[:, 3:]), np.ascontiguousarray(values[:, :3])
+        vqf.VQF(1.0 / RATE_HZ).updateBatch(gyr, acc)
+        samples += gyr.shape[0]
+    return 1e6 * (time.process_time() - cpu0) / samples
+
+
 def measure_sustain(sensors: int, reps: int, workdir: Path) -> dict[str, float]:
     gateway, source, athletes, silent = _setup(sensors, reps, realtime=True, workdir=workdir)
     source.prepare()
@@ -150,15 +186,18 @@ def main() -> None:
         f"cost, as fast as possible ({RATE_HZ:.0f} Hz sensors, {reps}-rep sets, WinkWatch decode in path)"
     )
     print(
-        f"{'sensors':>8} {'samples':>9} {'cpu_s':>7} {'us/sample':>10} {'sensors/core':>13} {'reps':>5}"
+        f"{'sensors':>8} {'samples':>9} {'cpu_s':>7} {'us/sample':>10} {'sensors/core':>13} "
+        f"{'reps':>5} {'floor us':>9} {'x floor':>8}"
     )
     for n in cost_counts:
         r = measure_cost(n, reps, workdir)
+        floor = measure_floor(n, reps, workdir)
         per_core = 1e6 / (r["us_per_sample"] * RATE_HZ)
         print(
             f"{n:>8} {r['samples']:>9} {r['cpu_s']:>7.2f} {r['us_per_sample']:>10.1f} "
-            f"{per_core:>13.0f} {r['reps']:>5}"
+            f"{per_core:>13.0f} {r['reps']:>5} {floor:>9.2f} {r['us_per_sample'] / floor:>8.1f}"
         )
+    print("(floor: bare numpy decode of the same packets + one causal VQF pass per sensor)")
 
     print("\nsustained in real time (lag = handling time - packet arrival time)")
     print(
