@@ -58,8 +58,8 @@ def segment_angles(
     thigh_cal: SegmentCalibration,
 ) -> SagittalAngles:
     """Angles from each sensor's earth-up vector (N,3, sensor frame) and its calibration."""
-    thigh_raw = sagittal_angle_deg(thigh_up, thigh_cal)
-    thigh_deg = thigh_sign(thigh_raw) * thigh_raw
-    pelvis_raw = sagittal_angle_deg(sacrum_up, sacrum_cal)
-    tilt_deg = pelvis_sign(pelvis_raw, thigh_deg) * pelvis_raw
+    thigh_deg = sagittal_angle_deg(thigh_up, thigh_cal)
+    thigh_deg *= thigh_sign(thigh_deg)  # in place: a long recording's traces are large
+    tilt_deg = sagittal_angle_deg(sacrum_up, sacrum_cal)
+    tilt_deg *= pelvis_sign(tilt_deg, thigh_deg)
     return SagittalAngles(thigh_deg, tilt_deg, thigh_deg + tilt_deg)

@@ -154,5 +154,5 @@ def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -
     # Products in float64 through einsum's buffers: no float64 copy of a float32 `up_sensor`.
     along_x = np.einsum("ij,j->i", up_sensor, calibration.x_axis, dtype=np.float64)
     along_z = np.einsum("ij,j->i", up_sensor, calibration.z_axis, dtype=np.float64)
-    angle_deg: np.ndarray = np.degrees(np.arctan2(along_x, along_z))
+    angle_deg: np.ndarray = np.degrees(np.arctan2(along_x, along_z, out=along_x), out=along_x)
     return angle_deg

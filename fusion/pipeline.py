@@ -274,16 +274,16 @@ def analyze_recordings(
     threshold = wink_threshold(config.wink_threshold_deg, baseline, config.baseline_k_spread)
     grid = common_grid(sacrum, thigh, config.grid_rate_hz)
     findings = overlap_findings(sacrum, thigh)
-    # Each recording is dropped once resampled, before its fusion: a caller that keeps no
-    # reference of its own (`winkwatch analyze`) gets that memory back at once.
-    resampled = _resample_sensor(sacrum, "sacrum", grid, config)
+    # Each recording is dropped once resampled, and both before any fusion: a caller that
+    # keeps no reference of its own (`winkwatch analyze`) gets that memory back at once.
+    resampled_sacrum = _resample_sensor(sacrum, "sacrum", grid, config)
     del sacrum
-    pelvis = _sensor_stage(resampled, config)
-    del resampled  # the accelerometer on the grid: fused now
-    resampled = _resample_sensor(thigh, "thigh", grid, config)
+    resampled_thigh = _resample_sensor(thigh, "thigh", grid, config)
     del thigh
-    femur = _sensor_stage(resampled, config)
-    del resampled
+    pelvis = _sensor_stage(resampled_sacrum, config)
+    del resampled_sacrum  # its accelerometer on the grid: fused now
+    femur = _sensor_stage(resampled_thigh, config)
+    del resampled_thigh
     angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
     segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds, keep_edges=True)
     if any(w.edge is None for w in segmentation.reps) and not (
