@@ -136,6 +136,151 @@ def render_image(
     return buffer.getvalue()
 
 
+def step_state(kind: str, report: AssessmentReport, skipped: Sequence[str]) -> str:
+    """What became of a battery step: "measured", "skipped", "not scored" or "not recorded"."""
+    if kind in report.steps:
+        return "measured"
+    if kind in skipped:
+        return "skipped"
+    if any(problem.kind == kind for problem in report.problems):
+        return "not scored"
+    return "not recorded"
+
+
+def _prescription_lines(report: AssessmentReport) -> list[str]:
+    p = report.prescription
+    if not report.verdict.winks:
+        return ["No wink at any tested depth: no depth limit is needed."]
+    if p.depth_ceiling_thigh_deg is None:
+        return ["No depth limit could be set from these steps."]
+    reference = STEP_LABELS.get(p.reference_step or "", "").lower()
+    lines = [
+        f"Under load, stay above {_fmt(p.depth_ceiling_thigh_deg)} deg of thigh angle (90 = "
+        f"thighs parallel), i.e. {_fmt(p.depth_ceiling_hip_flexion_deg)} deg of hip flexion: "
+        f"the {reference} onset minus a margin of {_fmt(p.margin_thigh_deg)} deg from its "
+        "rep-to-rep spread."
+    ]
+    if p.box_height_cm is None:
+        lines.append("Box height: give the femur and shank lengths to get one.")
+    else:
+        lines.append(
+            f"Box squats to a box {_fmt(p.box_height_cm)} cm high (knee at shank x cos(lean), "
+            f"shank lean {SHANK_LEAN_RATIO} x thigh angle; hip at femur x cos(thigh angle) above "
+            f"the knee; buttocks {SEAT_BELOW_HIP_CM:.0f} cm below the hip joint)."
+        )
+    return lines
+
+
+def _handout_lines(
+    report: AssessmentReport,
+    title: str,
+    history: Sequence[HistoryEntry],
+    skipped: Sequence[str],
+) -> list[tuple[str, str]]:
+    """The handout's text as (style, line): "title", "heading" or "body"."""
+    verdict = report.verdict
+    lines = [("title", title), ("heading", "Verdict"), ("body", verdict.summary)]
+    lines += [
+        ("body", f"{label}: {VALUE_WORDS[getattr(verdict, name)]}")
+        for name, label in VERDICT_LABELS.items()
+    ]
+    lines.append(("heading", "Prescription"))
+    lines += [("body", line) for line in _prescription_lines(report)]
+    lines.append(("heading", "Steps (median over the reps, 95% CI in brackets, deg)"))
+    for kind in STEP_KINDS:
+        label = STEP_LABELS.get(kind, kind)
+        summary = report.steps.get(kind)
+        if summary is None:
+            lines.append(("body", f"{label}: {step_state(kind, report, skipped)}"))
+            continue
+        thigh = "" if kind == "rock_back" else f"; thigh {_estimate(summary.onset_thigh)}"
+        lines.append(
+            (
+                "body",
+                f"{label}: {summary.reps} reps, {summary.wink_reps} winking; onset hip flexion "
+                f"{_estimate(summary.onset_hip_flexion)}{thigh}; deepest hip flexion "
+                f"{_estimate(summary.max_hip_flexion)}",
+            )
+        )
+    lines += [("body", f"Not scored: {problem}") for problem in report.problems]
+    if history:
+        lines.append(("heading", "History (baseline onset, hip flexion)"))
+        for h in history:
+            ci = f" ({h.ci95[0]:.1f}–{h.ci95[1]:.1f})" if h.ci95 else ""
+            lines.append(
+                (
+                    "body",
+                    f"{h.label}: {_fmt(h.onset_hip_flexion_deg)}{ci}; depth ceiling "
+                    f"{_fmt(h.depth_ceiling_thigh_deg)} deg thigh; onset now vs then: {h.moved}",
+                )
+            )
+    return lines
+
+
+HANDOUT_STYLES = {
+    "title": (14, "bold", 1.0),
+    "heading": (11, "bold", 0.6),
+    "body": (9, "normal", 0.0),
+}
+HANDOUT_WRAP_CHARS = 100
+A4_PORTRAIT_IN = (8.27, 11.69)
+
+
+def handout_pages(
+    report: AssessmentReport,
+    *,
+    title: str = "WinkWatch assessment",
+    history: Sequence[HistoryEntry] = (),
+    skipped: Sequence[str] = (),
+) -> list[Any]:
+    """The PDF's pages as matplotlib figures: the text (verdict in plain words, prescription,
+    every step, history) on A4 pages, then the figures."""
+    import textwrap
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pages = [plt.figure(figsize=A4_PORTRAIT_IN)]
+    line_in = 0.19  # a 9-pt line with its leading
+    top_in, bottom_in, left = A4_PORTRAIT_IN[1] - 0.8, 0.8, 0.09
+    y_in = top_in
+    for style, text in _handout_lines(report, title, history, skipped):
+        size, weight, space_before = HANDOUT_STYLES[style]
+        wrapped = textwrap.wrap(text, HANDOUT_WRAP_CHARS if style == "body" else 80) or [""]
+        for index, part in enumerate(wrapped):
+            step_in = line_in * size / 9 + (space_before * line_in if index == 0 else 0.0)
+            if y_in - step_in < bottom_in:
+                pages.append(plt.figure(figsize=A4_PORTRAIT_IN))
+                y_in = top_in
+            y_in -= step_in
+            pages[-1].text(
+                left, y_in / A4_PORTRAIT_IN[1], part, fontsize=size, fontweight=weight, va="bottom"
+            )
+    return [*pages, _figure(report, skipped)]
+
+
+def render_pdf(
+    report: AssessmentReport,
+    *,
+    title: str = "WinkWatch assessment",
+    history: Sequence[HistoryEntry] = (),
+    skipped: Sequence[str] = (),
+) -> bytes:
+    """The handout a physio can give: `handout_pages` as one PDF."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    buffer = io.BytesIO()
+    pages = handout_pages(report, title=title, history=history, skipped=skipped)
+    with PdfPages(buffer, metadata={"Title": title, "Creator": "WinkWatch"}) as pdf:
+        for page in pages:
+            pdf.savefig(page)
+            plt.close(page)
+    return buffer.getvalue()
+
+
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -166,19 +311,12 @@ def render_html(
         f"<td>{_estimate(s.max_hip_flexion)}</td><td>{_estimate(s.wink)}</td></tr>"
         for kind, s in report.steps.items()
     )
-    not_scored = {problem.kind for problem in report.problems}
     rows += "".join(
         f'<tr class="{state.replace(" ", "-")}" data-step="{kind}">'
         f'<td>{esc(STEP_LABELS.get(kind, kind))}</td><td colspan="6">{state}</td></tr>'
         for kind in STEP_KINDS
         if kind not in report.steps
-        for state in (
-            "skipped"
-            if kind in skipped
-            else "not scored"
-            if kind in not_scored
-            else "not recorded",
-        )
+        for state in (step_state(kind, report, skipped),)
     )
     verdict_rows = "".join(
         f'<tr><td>{esc(label)}</td><td class="v-{getattr(verdict, name)}">'

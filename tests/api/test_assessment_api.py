@@ -280,3 +280,49 @@ def test_migration_0014_keeps_assessments_and_adds_no_skips(db_target) -> None:
         assert [tuple(row) for row in rows] == [("before 0014", "{}", "")]
     finally:
         database.dispose()
+
+
+def test_the_pdf_handout_says_verdict_prescription_steps_and_history(lifter_steps) -> None:
+    """The PDF a physio hands over is not only the figures: its first page has the verdict in
+    plain words, the prescription, every step (onset with CI, or skipped / not recorded) and
+    the history, all on the page."""
+    from api.assessment_report import HistoryEntry, handout_pages, render_pdf
+    from api.assessments import parse_step_csv
+    from fusion.assessment import assess
+
+    _, texts = lifter_steps
+    recordings = {
+        kind: (
+            parse_step_csv(texts[kind, "sacrum"], "s"),
+            parse_step_csv(texts[kind, "thigh"], "t"),
+        )
+        for kind in ("baseline", "goblet")
+    }
+    report = assess(recordings, femur_cm=44.0, shank_cm=47.0)
+    history = [HistoryEntry("#1, 2026-11-01", 80.5, (79.0, 82.0), 70.0, "later")]
+    pages = handout_pages(report, title="T", history=history, skipped=("supported",))
+    import matplotlib.pyplot as plt
+
+    try:
+        text_pages, figures = pages[:-1], pages[-1]
+        lines = [t.get_text() for page in text_pages for t in page.texts]
+        assert all(0 <= t.get_position()[1] <= 1 for page in text_pages for t in page.texts)
+        joined = " ".join(lines)
+        assert report.verdict.summary[:60] in joined.replace("\n", " ")
+        assert "Stability (better with a weight in front or a support): Yes" in lines
+        ceiling = report.prescription.depth_ceiling_thigh_deg
+        assert f"stay above {ceiling:.1f} deg of thigh angle" in joined
+        assert f"box {report.prescription.box_height_cm:.1f} cm high" in joined
+        assert "Supported squat: skipped" in lines and "Loaded squat: not recorded" in lines
+        onset = report.steps["goblet"].onset_hip_flexion
+        assert any(
+            line.startswith("Goblet squat:") and f"{onset.median:.1f} ({onset.low:.1f}" in line
+            for line in lines
+        )
+        assert any("#1, 2026-11-01" in line and "later" in line for line in lines)
+        assert len(figures.axes) == 2  # the overlay and the onsets with their CIs
+    finally:
+        for page in pages:
+            plt.close(page)
+    pdf = render_pdf(report, title="T", history=history)
+    assert pdf[:5] == b"%PDF-" and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 2

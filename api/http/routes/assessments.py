@@ -151,6 +151,10 @@ def import_recorded_step(
         return set_public(set_store.get_set(db, set_id))
 
 
+def _title(assessment_id: int, athlete_name: str) -> str:
+    return f"WinkWatch assessment #{assessment_id}: {athlete_name}"
+
+
 def _file_name(assessment_id: int, extension: str) -> dict[str, str]:
     """Shown inline, saved (download, share) under a name that says what it is."""
     name = f"winkwatch-assessment-{assessment_id}.{extension}"
@@ -168,7 +172,7 @@ def report_html(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> HTML
     from api.assessment_report import render_html
 
     computed = compute_report(database, assessment_id)
-    title = f"WinkWatch assessment #{assessment_id}: {computed.athlete_name}"
+    title = _title(assessment_id, computed.athlete_name)
     return HTMLResponse(
         render_html(
             computed.report, title=title, history=computed.history, skipped=computed.skipped
@@ -191,11 +195,14 @@ def report_png(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Respo
 
 @router.get("/{assessment_id}/report.pdf", response_class=Response)
 def report_pdf(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Response:
-    from api.assessment_report import render_image
+    from api.assessment_report import render_pdf
 
     computed = compute_report(database, assessment_id)
+    title = _title(assessment_id, computed.athlete_name)
     return Response(
-        render_image(computed.report, "pdf", skipped=computed.skipped),
+        render_pdf(
+            computed.report, title=title, history=computed.history, skipped=computed.skipped
+        ),
         media_type="application/pdf",
         headers=_file_name(assessment_id, "pdf"),
     )
