@@ -142,3 +142,15 @@ def serve_in_thread(server: Any, port: int | None = None) -> ServedInThread:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
     return ServedInThread(port, loop, http, thread)
+
+
+def athlete_ids(database: Any) -> dict[str, int]:
+    """The stored athletes' ids by name (a built server's `database`)."""
+    from sqlalchemy import select
+
+    from api.storage.models import Athlete
+
+    with database.sessions() as db:
+        return {
+            name: athlete_id for athlete_id, name in db.execute(select(Athlete.id, Athlete.name))
+        }

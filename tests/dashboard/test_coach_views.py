@@ -33,18 +33,10 @@ from fusion.simulator.assessment import (
 )
 from sensor_gateway.recording_csv import write_recording_csv
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
-from tests.api.helpers import free_port, serve_in_thread
-from tests.dashboard.test_dashboard_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    _painted,
-    _sim_athletes,
-    playwright_api,
-    pytestmark,  # noqa: F401  (slow; needs Debian chromium)
-)
+from tests.api.helpers import athlete_ids, free_port, serve_in_thread
+from tests.browser import BROWSER_MARKS, DESKTOP, open_page, painted
 
-DESKTOP = {"width": 1280, "height": 800}
+pytestmark = BROWSER_MARKS
 SEED = 33
 # Dee's battery as performed: the baseline twice (the coach repeats it), then the rock-back
 # and the squats after stretching; goblet and supported squats are skipped.
@@ -102,7 +94,7 @@ def coach_server(tmp_path_factory):
     register_simulated_sensors(server.gateway, server.database, athlete, dee_id, "assess")
     paced = CoachPaced(athlete)
     server.gateway.add_source(paced)
-    athletes = {a.name: a.athlete_id for a in _sim_athletes(server)}
+    athletes = athlete_ids(server.database)
     served = serve_in_thread(server, port)
     yield dict(
         url=f"http://127.0.0.1:{port}",
@@ -116,31 +108,10 @@ def coach_server(tmp_path_factory):
     served.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture()
 def page(browser):
-    context = browser.new_context(
-        viewport=PHONE,
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        accept_downloads=True,
-        bypass_csp=True,
-    )
-    page = context.new_page()
-    page.set_default_timeout(60_000)  # two cores shared with other runs
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, errors
+    with open_page(browser, "phone", accept_downloads=True) as page:
+        yield page
 
 
 def _sign_in(page, server, athlete: str) -> None:
@@ -217,7 +188,7 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
                 timeout=60_000,
             )
             assert page.get_attribute("#assess-chart", "data-empty") == ""
-            assert _painted(page, "assess-chart")
+            assert painted(page, "assess-chart")
             shown = len(page.locator("#assess-reps .flag").all())
             so_far = int(
                 re.search(r"(\d+) reps? so far", page.inner_text("#assess-step-state")).group(1)
@@ -484,7 +455,7 @@ def test_numbers_explained_previous_set_empty_charts_and_two_sets_compared(
     winks = sum(r["butt_wink"] for r in back_reps)
     assert page.locator("#compare tr[data-row=winks] td").all_inner_texts() == [str(winks), "0"]
     assert "none in the second" in page.inner_text("#compare .compare-diff")
-    assert _painted(page, "compare-onset") and _painted(page, "compare-wink")
+    assert painted(page, "compare-onset") and painted(page, "compare-wink")
     page.screenshot(path=str(tmp_path / "compare_phone.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
     page.wait_for_timeout(300)

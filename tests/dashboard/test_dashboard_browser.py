@@ -12,37 +12,17 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from api.auth import create_token
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
 from api.vocab import TokenRole
-from tests.api.helpers import free_port, serve_in_thread
+from tests.api.helpers import athlete_ids, free_port, serve_in_thread
+from tests.browser import BROWSER_MARKS, PHONE, open_page, painted, poll, screenshot
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
-    ),
-]
-PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = BROWSER_MARKS
 WAIT_MS = 45_000
 
 
@@ -55,7 +35,7 @@ def demo_server(tmp_path_factory):
     with server.database.sessions.begin() as db:
         _, reader = create_token(db, "browser test", TokenRole.READ)
         _, admin = create_token(db, "browser admin", TokenRole.ADMIN)
-    athletes = {a.name: a.athlete_id for a in _sim_athletes(server)}
+    athletes = athlete_ids(server.database)
     served = serve_in_thread(server, port)
     yield dict(
         url=f"http://127.0.0.1:{port}", reader=reader, admin=admin, athletes=athletes, root=root
@@ -63,44 +43,10 @@ def demo_server(tmp_path_factory):
     served.stop()
 
 
-def _sim_athletes(server):
-    from sqlalchemy import select
-
-    from api.storage.models import Athlete
-
-    class Named:
-        def __init__(self, name, athlete_id):
-            self.name, self.athlete_id = name, athlete_id
-
-    with server.database.sessions() as db:
-        return [
-            Named(name, athlete_id)
-            for athlete_id, name in db.execute(select(Athlete.id, Athlete.name))
-        ]
-
-
 @pytest.fixture()
-def page(demo_server, tmp_path):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport=PHONE,
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            accept_downloads=True,
-            # Playwright's wait_for_function evaluates strings in the page, which the CSP
-            # forbids; test_dashboard_runs_under_its_content_security_policy keeps it on.
-            bypass_csp=True,
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.errors = errors
+def page(browser):
+    with open_page(browser, "phone", accept_downloads=True) as page:
         yield page
-        context.close()
-        browser.close()
-    assert not errors, errors
 
 
 def _open(page, demo_server, athlete: str, token: str | None = None) -> None:
@@ -163,7 +109,7 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
     assert "vs threshold 5.0° (default), clear" in facts, facts
     page.wait_for_function("document.getElementById('rep-note').textContent.length > 0")
     assert "live stream" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
-    assert _painted(page, "rep-loop") and _painted(page, "rep-time")
+    assert painted(page, "rep-loop") and painted(page, "rep-time")
     page.screenshot(path=str(tmp_path / "rep_detail.png"))
     # Scrolled to its end, the sheet still shows its Close button (it used to scroll away).
     page.evaluate("document.getElementById('rep-detail').scrollTop = 100000")
@@ -267,14 +213,14 @@ def test_sets_exports_history_and_sensors(page, demo_server, tmp_path) -> None:
         "document.getElementById('rep-note').textContent.length > 0", timeout=30_000
     )
     assert "stored raw samples" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
-    assert _painted(page, "rep-loop")
+    assert painted(page, "rep-loop")
     page.screenshot(path=str(tmp_path / "stored_rep.png"))
     page.click("#rep-close")
 
     page.click("button[data-tab=history]")
     page.wait_for_selector("#history-variants tr")
     assert "Back squat" in page.inner_text("#history-variants")
-    assert _painted(page, "history-onset") and _painted(page, "history-amplitude")
+    assert painted(page, "history-onset") and painted(page, "history-amplitude")
     page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
 
     page.click("button[data-tab=sensors]")
@@ -295,40 +241,11 @@ def test_unknown_token_is_refused_with_advice(page, demo_server) -> None:
     assert page.is_hidden("#app")
 
 
-def _painted(page, canvas_id: str) -> bool:
-    """True when the canvas has coloured (series) pixels, not just the dark background and grid."""
-    return page.evaluate(
-        """(id) => {
-        const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let coloured = 0;
-        for (let i = 0; i < d.length; i += 4) {
-            const spread = Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]);
-            if (d[i+3] > 0 && spread > 80) coloured++;
-        }
-        return coloured > 50;
-    }""",
-        canvas_id,
-    )
-
-
-def _poll(page, expression: str, timeout_ms: int = WAIT_MS) -> None:
-    """Wait until `expression` is truthy, evaluated from outside the page (not subject to
-    the page's CSP, unlike wait_for_function)."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-        time.sleep(0.1)
-
-
-def test_dashboard_runs_under_its_content_security_policy(demo_server, tmp_path) -> None:
+def test_dashboard_runs_under_its_content_security_policy(browser, demo_server, tmp_path) -> None:
     """With the CSP enforced (no inline script or style), every view works and nothing is
     blocked: live stream (token sent in the first WebSocket message), sets, history, sensors."""
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-        page = context.new_page()
-        blocked: list[str] = []
-        page.on("pageerror", lambda exc: blocked.append(str(exc)))
+    blocked: list[str] = []
+    with open_page(browser, "phone", enforce_csp=True) as page:
         page.on(
             "console",
             lambda message: (
@@ -340,18 +257,16 @@ def test_dashboard_runs_under_its_content_security_policy(demo_server, tmp_path)
         page.goto(f"{demo_server['url']}/#token={demo_server['reader']}")
         page.wait_for_selector("#app:not([hidden])", timeout=15_000)
         page.select_option("#athlete", str(demo_server["athletes"]["Sam (winks under load)"]))
-        _poll(page, "window.winkwatch.state.buffer.t.length > 20")
+        poll(page, "window.winkwatch.state.buffer.t.length > 20")
         for tab in ("sets", "history", "sensors", "live"):
             page.click(f"button[data-tab={tab}]")
             page.wait_for_timeout(700)
         page.click("button[data-tab=history]")
-        _poll(page, "document.querySelectorAll('#history-legend .swatch').length > 0")
+        poll(page, "document.querySelectorAll('#history-legend .swatch').length > 0")
         colour = page.evaluate(
             "getComputedStyle(document.querySelector('#history-legend .swatch')).backgroundColor"
         )
-        page.screenshot(path=str(tmp_path / "csp-history.png"))
-        context.close()
-        browser.close()
+        screenshot(page, tmp_path, "csp-history", full_page=False)
     assert not blocked, blocked
     assert requests and all("token" not in url for url in requests), requests
     assert colour not in ("", "rgba(0, 0, 0, 0)"), colour  # the legend swatch got its colour

@@ -7,39 +7,31 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import shutil
 import threading
-from pathlib import Path
 
 import pytest
 
 from api.dashboard import STATIC_DIR
+from tests.browser import BROWSER_MARKS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
-)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+pytestmark = BROWSER_MARKS[1:]  # needs Debian chromium; quick (not slow)
 
 
 @pytest.fixture(scope="module")
-def modules():
+def modules(browser):
     """A page at the static folder's origin; `call(module, js)` runs `js` with `m` imported."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(STATIC_DIR))
     handler.log_message = lambda *args: None  # type: ignore[assignment]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        page.goto(f"http://127.0.0.1:{server.server_address[1]}/favicon.svg")
+    page = browser.new_page()
+    page.goto(f"http://127.0.0.1:{server.server_address[1]}/favicon.svg")
 
-        def call(module: str, body: str):
-            return page.evaluate(f"async () => {{ const m = await import('/{module}'); {body} }}")
+    def call(module: str, body: str):
+        return page.evaluate(f"async () => {{ const m = await import('/{module}'); {body} }}")
 
-        yield call
-        browser.close()
+    yield call
+    page.close()
     server.shutdown()
 
 

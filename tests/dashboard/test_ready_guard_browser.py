@@ -14,9 +14,6 @@ Screenshots go to the test's temp dir (and to $WINKWATCH_SCREENSHOTS when set).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -26,16 +23,9 @@ from api.storage import catalog
 from api.vocab import TokenRole
 from fusion.simulator import SquatSetSpec
 from tests.api.helpers import free_port, serve_in_thread
-from tests.dashboard.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _poll
+from tests.browser import BROWSER_MARKS, VIEWPORTS, open_page, poll, screenshot
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
-    ),
-]
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+pytestmark = BROWSER_MARKS
 SAM_CEILING_DEG = SAM_ONSET_DEPTH_DEG - 5.0  # as an assessment of Sam would prescribe
 WAIT_S = 60.0
 SQUATS = SquatSetSpec(reps=3, depth_deg=100.0, standing_s=3.0, standing_end_s=4.0)
@@ -75,41 +65,17 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def page(request, server):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        phone = request.param == "phone"
-        context = browser.new_context(
-            viewport=VIEWPORTS[request.param],
-            device_scale_factor=2 if phone else 1,
-            is_mobile=phone,
-            has_touch=phone,
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.viewport_name = request.param
+def page(request, browser):
+    with open_page(browser, request.param) as page:
         yield page
-        context.close()
-        browser.close()
-    assert not errors, errors
-
-
-def _shot(page, tmp_path: Path, name: str) -> None:
-    file = f"{name}_{page.viewport_name}.png"
-    page.screenshot(path=str(tmp_path / file), full_page=True)
-    extra = os.environ.get("WINKWATCH_SCREENSHOTS")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(tmp_path / file, Path(extra) / file)
 
 
 def _open(page, server, athlete_id: int) -> None:
     page.goto(f"{server['url']}/#token={server['admin']}")
-    _poll(page, "!document.getElementById('app').hidden", 15_000)
+    poll(page, "!document.getElementById('app').hidden", 15_000)
     page.select_option("#athlete", str(athlete_id))
     page.click("h1")  # a first tap: sound is allowed from now on
-    _poll(
+    poll(
         page,
         f"window.winkwatch.ready && window.winkwatch.ready.athlete_id === {athlete_id}",
         15_000,
@@ -118,42 +84,42 @@ def _open(page, server, athlete_id: int) -> None:
 
 def test_swapped_pair_is_called_out_before_the_set(page, server, tmp_path) -> None:
     _open(page, server, server["ids"]["swapped"])
-    _poll(page, "window.winkwatch.ready.placement_code === 'sensors_swapped'", WAIT_S * 1000)
+    poll(page, "window.winkwatch.ready.placement_code === 'sensors_swapped'", WAIT_S * 1000)
     warning = page.inner_text("#ready-list .ready-warning")
     assert "swapped" in warning, warning
     sensors = page.evaluate("window.winkwatch.ready.sensors")
     assert [s["streaming"] for s in sensors] == [True, True], sensors
     badges = page.locator("#ready-list .ready-sensor .health").all_inner_texts()
     assert len(badges) == 2 and set(badges) <= {"GOOD", "CHECK"}, badges  # simulated loss: check
-    _shot(page, tmp_path, "ready_swapped")
+    screenshot(page, tmp_path, "ready_swapped")
 
 
 def test_missing_sensor_needs_the_override_and_the_set_is_marked(page, server, tmp_path) -> None:
     _open(page, server, server["ids"]["missing"])
-    _poll(page, "window.winkwatch.ready.missing.includes('thigh')")
+    poll(page, "window.winkwatch.ready.missing.includes('thigh')")
     assert "no sensor assigned" in page.inner_text("#ready-list li[data-placement='thigh']")
     assert page.is_visible("#ready-override-row")
     assert page.is_disabled("#start-set")  # not without the explicit override
-    _shot(page, tmp_path, "ready_missing")
+    screenshot(page, tmp_path, "ready_missing")
     page.check("#ready-override")
     assert page.is_enabled("#start-set")
     page.click("#start-set")
-    _poll(page, "document.getElementById('set-state').textContent.includes('started without')")
+    poll(page, "document.getElementById('set-state').textContent.includes('started without')")
     assert "started without the thigh sensor" in page.inner_text("#set-state")
-    _shot(page, tmp_path, "ready_missing_override")
+    screenshot(page, tmp_path, "ready_missing_override")
     page.click("#stop-set")
-    _poll(page, "document.getElementById('set-state').textContent.startsWith('Finished')")
+    poll(page, "document.getElementById('set-state').textContent.startsWith('Finished')")
     page.click("button[data-tab=sets]")
-    _poll(page, "document.querySelector('#set-list li') !== null")
+    poll(page, "document.querySelector('#set-list li') !== null")
     assert "started without the thigh sensor" in page.inner_text("#set-list li")
 
 
 def test_depth_guard_cues_before_the_wink(page, server, tmp_path) -> None:
     _open(page, server, server["ids"]["Sam (winks under load)"])
-    _poll(page, "!document.getElementById('guard').hidden")
+    poll(page, "!document.getElementById('guard').hidden")
     assert "80°" in page.inner_text("#guard-text")  # cue level = 80 - 3 = 77, ceiling 80
     # A wink cue whose rep had a depth cue: the depth cue came first.
-    _poll(
+    poll(
         page,
         """(() => { const w = window.winkwatch;
             return w.cues.some((c) => w.depthCues.some((d) => d.rep === c.rep && d.at_ms < c.at_ms)); })()""",
@@ -162,4 +128,4 @@ def test_depth_guard_cues_before_the_wink(page, server, tmp_path) -> None:
     depth = page.evaluate("window.winkwatch.depthCues[window.winkwatch.depthCues.length - 1]")
     assert depth["ceiling_thigh_deg"] == SAM_CEILING_DEG and depth["thigh_deg"] < SAM_CEILING_DEG
     assert depth["sound"] is True and depth["shown"] is True
-    _shot(page, tmp_path, "depth_guard")
+    screenshot(page, tmp_path, "depth_guard")

@@ -8,8 +8,6 @@ and a read-only token sees no control it cannot use. Screenshots go to the test'
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -19,16 +17,9 @@ from api.settings import Settings
 from api.storage import sets as set_store
 from api.vocab import SetStatus, SetVariant, TokenRole
 from tests.api.helpers import free_port, serve_in_thread
-from tests.dashboard.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import BROWSER_MARKS, VIEWPORTS, open_page, screenshot
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
-    ),
-]
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+pytestmark = BROWSER_MARKS
 WAIT_MS = 60_000
 
 
@@ -46,25 +37,9 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(params=list(VIEWPORTS))
-def browser_page(request):
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        phone = request.param == "phone"
-        context = browser.new_context(
-            viewport=VIEWPORTS[request.param],
-            device_scale_factor=2 if phone else 1,
-            is_mobile=phone,
-            has_touch=phone,
-            bypass_csp=True,  # wait_for_function evaluates strings (see test_dashboard_browser)
-        )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.viewport_name = request.param
+def browser_page(request, browser):
+    with open_page(browser, request.param) as page:
         yield page
-        context.close()
-        browser.close()
-    assert not errors, errors
 
 
 def _sign_in(page, url: str, token: str) -> None:
@@ -133,7 +108,7 @@ def test_a_coach_sets_up_an_athlete_and_pairs_two_sensors_from_the_phone(
         f"[...document.querySelectorAll('#setup-athletes li')].some((li) =>"
         f" li.textContent.includes('{name}') && !li.textContent.includes('none'))"
     )
-    page.screenshot(path=str(tmp_path / f"setup_{page.viewport_name}.png"), full_page=True)
+    screenshot(page, tmp_path, "setup")
     sensors = _api(server, "GET", f"/sensors?athlete_id={jo}")["items"]
     assert sorted((s["address"], s["placement"]) for s in sensors) == [
         (f"SIM-{donor_id}-SACRUM", "sacrum"),
@@ -152,7 +127,7 @@ def test_a_coach_sets_up_an_athlete_and_pairs_two_sensors_from_the_phone(
         "document.querySelectorAll('#live-reps tr.rep').length >= 1", timeout=WAIT_MS
     )
     assert page.inner_text("#thigh-now") != "–"
-    page.screenshot(path=str(tmp_path / f"setup_live_{page.viewport_name}.png"), full_page=True)
+    screenshot(page, tmp_path, "setup_live")
     page.click("#stop-set")
     page.wait_for_function(
         "document.getElementById('set-state').textContent.startsWith('Finished')", timeout=15_000
@@ -177,7 +152,7 @@ def test_archiving_and_deleting_ask_first_and_keep_stored_sets(browser_page, ser
     asked = page.locator("dialog.ask", has_text="has stored sets")
     asked.wait_for()
     assert "1 stored set" in asked.inner_text()
-    page.screenshot(path=str(tmp_path / f"delete_asks_{page.viewport_name}.png"))
+    screenshot(page, tmp_path, "delete_asks", full_page=False)
     asked.locator("button", has_text="Archive instead").click()
     page.wait_for_function(
         f"![...document.querySelectorAll('#setup-athletes ul.athletes:not(.archived) li')]"
@@ -217,7 +192,7 @@ def test_a_sign_in_code_opens_the_dashboard_signed_in_read_only_without_controls
     page.wait_for_selector("#signin-code .qr svg")
     box = page.locator("#signin-code .qr svg").bounding_box()
     assert box["width"] >= 150 and abs(box["width"] - box["height"]) < 2  # square, scannable
-    page.screenshot(path=str(tmp_path / f"signin_code_{page.viewport_name}.png"), full_page=True)
+    screenshot(page, tmp_path, "signin_code")
     link = page.get_attribute("#signin-code a.signin-link", "href")
     assert "#token=ww_" in link
     page.evaluate("localStorage.clear()")
@@ -230,4 +205,4 @@ def test_a_sign_in_code_opens_the_dashboard_signed_in_read_only_without_controls
     for control in ("#start-set", "#stop-set", "#variant", "#load", "button[data-tab=setup]"):
         assert not page.is_visible(control), control
     assert page.is_visible("#set-state") and page.is_visible("button[data-tab=sensors]")
-    page.screenshot(path=str(tmp_path / f"read_only_{page.viewport_name}.png"), full_page=True)
+    screenshot(page, tmp_path, "read_only")

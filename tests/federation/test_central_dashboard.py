@@ -7,27 +7,17 @@ Screenshots go to the test's temp dir."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 
 import httpx
-import pytest
 
 from api.auth import create_token
 from api.storage.db import open_database
 from api.vocab import TokenRole
-from tests.dashboard.test_dashboard_browser import CHROMIUM_ARGS, PHONE
+from tests.browser import BROWSER_MARKS, open_page, screenshot
 from tests.federation.procs import central, edge
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.sync_api")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="needs Debian chromium (.ci/install-system-packages)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 WAIT_MS = 60_000
 
 
@@ -42,7 +32,7 @@ def _wait(condition, timeout_s: float, what: str):
 
 
 def test_central_dashboard_shows_both_platforms_and_live_angles(
-    tmp_path, broker, central_target
+    tmp_path, broker, central_target, browser
 ) -> None:
     hub = central(tmp_path, central_target.url, central_target.schema, broker.env("central"))
     hub.start()
@@ -66,14 +56,7 @@ def test_central_dashboard_shows_both_platforms_and_live_angles(
         assert athletes["gw-a"] != athletes["gw-b"]  # one simulated athlete per platform
         a_id = athletes["gw-a"]
 
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = browser.new_context(
-                viewport=PHONE, device_scale_factor=2, is_mobile=True, bypass_csp=True
-            )
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+        with open_page(browser, "phone") as page:
             page.goto(f"{hub.url}/#token={token}")
             page.wait_for_selector("#app:not([hidden])", timeout=15_000)
             options = page.eval_on_selector_all(
@@ -92,16 +75,13 @@ def test_central_dashboard_shows_both_platforms_and_live_angles(
             assert len(readings) > 3, readings
             assert page.inner_text("#link") == "live"
             page.wait_for_selector("#live-reps tr.rep", timeout=WAIT_MS)
-            page.screenshot(path=str(tmp_path / "central_live.png"), full_page=True)
+            screenshot(page, tmp_path, "central_live")
             # The athlete's sensors, as platform A reported them (stored centrally).
             page.click("button[data-tab=sensors]")
             page.wait_for_selector("#sensor-list li[data-address]", timeout=30_000)
             sensors = page.inner_text("#sensor-list")
             assert "streaming" in sensors.lower(), sensors
-            page.screenshot(path=str(tmp_path / "central_sensors.png"), full_page=True)
-            context.close()
-            browser.close()
-        assert not errors, errors
+            screenshot(page, tmp_path, "central_sensors")
     finally:
         for served in edges:
             served.ensure_stopped()
