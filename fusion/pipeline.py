@@ -53,8 +53,8 @@ from fusion.sensor_checks import (
     SensorFault,
     SensorTrace,
     placement_check,
-    rep_sensor_codes,
     rep_sensor_message,
+    reps_sensor_codes,
 )
 from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding, RepMetrics
 
@@ -355,11 +355,11 @@ def _per_rep_codes(
         trace.name: _standing_angle_deg(trace, windows, stage.calibration)
         for trace, stage in zip(traces, (pelvis, femur))
     }
+    sensor_codes = reps_sensor_codes(windows, traces, standing, pelvis.trace.rate_hz)
     codes = []
-    for window in windows:
+    for window, rep_sensor in zip(windows, sensor_codes):
         rep_codes: tuple[str, ...] = (f"edge_{window.edge}",) if window.edge else ()
-        rep_codes += rep_sensor_codes(window, traces, standing, pelvis.trace.rate_hz)
-        codes.append(rep_codes + ((fault.code,) if fault else ()))
+        codes.append(rep_codes + rep_sensor + ((fault.code,) if fault else ()))
     return codes
 
 

@@ -75,3 +75,52 @@ def test_the_live_analyser_marks_reps_of_swapped_sensors() -> None:
             reps += [e.metrics for e in events if isinstance(e, RepCompleted)]
     assert reps, "the swapped pelvis still crosses the rep threshold"
     assert all("sensors_swapped" in rep.quality for rep in reps)
+
+
+def test_the_batched_per_rep_checks_give_the_per_rep_codes_and_values() -> None:
+    import fusion.pipeline as pipeline
+    from fusion.sensor_checks import (
+        _wobble_and_share,
+        axis_share,
+        rep_sensor_codes,
+        reps_sensor_codes,
+        wobble_rms_deg,
+    )
+    from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
+
+    calls = []
+
+    def spy(windows, traces, standing, rate_hz):  # type: ignore[no-untyped-def]
+        calls.append((windows, traces, standing, rate_hz))
+        return reps_sensor_codes(windows, traces, standing, rate_hz)
+
+    seen: set[str] = set()
+    original = pipeline.reps_sensor_codes
+    pipeline.reps_sensor_codes = spy
+    try:
+        for seed, (sacrum_hz, wobble_deg) in enumerate([(50.0, 0.0), (200.0, 6.0), (80.0, 8.0)]):
+            spec = SquatSetSpec(
+                reps=5,
+                sacrum=SensorSpec(rate_hz=sacrum_hz, soft_tissue_deg=wobble_deg),
+                thigh=SensorSpec(rate_hz=100.0, soft_tissue_deg=wobble_deg),
+            )
+            sim = simulate_set(spec, seed=seed)
+            pipeline.analyze_recordings(sim.sacrum, sim.thigh)
+    finally:
+        pipeline.reps_sensor_codes = original
+    for windows, traces, standing, rate_hz in calls:
+        batched = reps_sensor_codes(windows, traces, standing, rate_hz)
+        assert batched == [rep_sensor_codes(w, traces, standing, rate_hz) for w in windows]
+        seen.update(code for codes in batched for code in codes)
+        width = max(int(round(0.2 * rate_hz)), 1)
+        starts = np.array([w.start for w in windows])
+        ends = np.array([w.end for w in windows])
+        for trace in traces:
+            wobble, share = _wobble_and_share(trace, starts, ends, width)
+            for k, w in enumerate(windows):
+                span = slice(w.start, w.end + 1)
+                assert wobble[k] == pytest.approx(wobble_rms_deg(trace.angle_deg[span], rate_hz))
+                assert share[k] == pytest.approx(
+                    axis_share(trace.gyr_radps[span], trace.calibration, rate_hz)
+                )
+    assert {"sacrum_wobble", "thigh_wobble"} <= seen  # the checks fired, not only passed
