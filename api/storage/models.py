@@ -227,6 +227,9 @@ class Rep(Base):
         # Rep lists are one athlete's reps newest first (ORDER BY id DESC): walking this
         # index backwards needs no sort, however many reps the athlete has.
         Index("ix_reps_athlete_id", "athlete_id", "id"),
+        # An athlete's flagged reps of one variant, newest first: without it PostgreSQL walks
+        # the primary key and filters ~23,000 rows a page at 1M reps (migration 0015).
+        Index("ix_reps_athlete_variant_flag_id", "athlete_id", "variant", "butt_wink", "id"),
         Index("ix_reps_set_rep", "set_id", "rep"),
     )
 
