@@ -218,9 +218,10 @@ def reps_sensor_codes(
     for trace in traces:
         wobble = np.zeros(len(reps))
         share = np.ones(len(reps))
-        if batched.size:
-            wobble[batched], share[batched] = _wobble_and_share(
-                trace, starts[batched], ends[batched], width
+        for group in _rep_groups(starts[batched], ends[batched]):
+            reps_in = batched[group]
+            wobble[reps_in], share[reps_in] = _wobble_and_share(
+                trace, starts[reps_in], ends[reps_in], width
             )
         for k in np.setdiff1d(np.arange(len(reps)), batched):
             span = slice(reps[k].start, reps[k].end + 1)
@@ -242,6 +243,24 @@ def reps_sensor_codes(
                 rep_codes.append(f"{trace.name}_axis")
         codes.append(tuple(rep_codes))
     return codes
+
+
+REP_BATCH_SAMPLES = 1 << 16  # reps checked together: bounded temporaries on a long recording
+
+
+def _rep_groups(starts: np.ndarray, ends: np.ndarray) -> list[slice]:
+    """Consecutive runs of reps with at most ~REP_BATCH_SAMPLES samples in all (one rep
+    longer than that makes a group of its own)."""
+    groups = []
+    first, total = 0, 0
+    for k, count in enumerate(ends - starts + 1):
+        if k > first and total + count > REP_BATCH_SAMPLES:
+            groups.append(slice(first, k))
+            first, total = k, 0
+        total += int(count)
+    if starts.size:
+        groups.append(slice(first, starts.size))
+    return groups
 
 
 def _wobble_and_share(
