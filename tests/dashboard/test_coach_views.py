@@ -304,12 +304,13 @@ def test_gym_view_shows_every_athlete_recording(page, coach_server, tmp_path) ->
     sam.wait_for(timeout=30_000)
     assert "Back squat" in alex.inner_text() or "Goblet squat" in alex.inner_text()
     # Both athletes' angles move on their own cards (one stream for the whole gym).
+    # Up to 30 s: between sets an athlete stands (and recalibrates) for ~7 s, and a loaded
+    # machine lags the simulated athletes further (9 s was once too short in CI).
     seen = {"alex": set(), "sam": set()}
-    for _ in range(60):
+    deadline = time.monotonic() + 30.0
+    while min(len(v) for v in seen.values()) <= 3 and time.monotonic() < deadline:
         seen["alex"].add(alex.locator("[data-angle=thigh]").inner_text())
         seen["sam"].add(sam.locator("[data-angle=thigh]").inner_text())
-        if min(len(v) for v in seen.values()) > 3:
-            break
         page.wait_for_timeout(150)
     assert min(len(v) for v in seen.values()) > 3, seen
     # Sam winks under load from about the demo's known onset; Alex never winks.
