@@ -28,7 +28,7 @@ from fusion.calibration import (
 )
 from fusion.errors import AnalysisError
 from fusion.gaps import stretches_between_gaps, up_across_gaps
-from fusion.metrics import rep_metrics
+from fusion.metrics import reps_metrics
 from fusion.orientation import DEFAULT_OFFLINE_ENGINE
 from fusion.orientation.windowed import estimate_up
 from fusion.percentile import median
@@ -299,8 +299,7 @@ def analyze_recordings(
     }
     per_rep = _per_rep_codes(segmentation.reps, angles, pelvis, femur, fault)
     reps = tuple(
-        rep_metrics(k + 1, w, grid, angles, bad_samples, load_kg, threshold, per_rep[k])
-        for k, w in enumerate(segmentation.reps)
+        reps_metrics(segmentation.reps, grid, angles, bad_samples, load_kg, threshold, per_rep)
     )
     findings += pelvis.findings + femur.findings
     if fault is not None:

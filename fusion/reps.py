@@ -29,6 +29,11 @@ LEAVE_MIN_DEG = 2.0
 EDGE_MIN_DEPTH_SHARE = 0.5  # an edge excursion this deep (vs complete reps) is a rep
 
 
+# Reps measured or checked together at most: bounded temporaries on a long recording (a
+# 60-minute set has ~960 reps, 720k samples).
+REP_BATCH_SAMPLES = 1 << 16
+
+
 @dataclass(frozen=True)
 class RepThresholds:
     enter_deg: float = ENTER_DEG
@@ -165,3 +170,20 @@ def _complete_window(
     start = before_from + descent_start(thigh_deg[before_from : first + 1], margin)
     end = last + ascent_end(thigh_deg[last:after_to], margin)
     return RepWindow(start, bottom, end)
+
+
+def rep_batches(
+    starts: np.ndarray, ends: np.ndarray, max_samples: int = REP_BATCH_SAMPLES
+) -> list[slice]:
+    """Consecutive runs of reps [starts, ends] (inclusive) with at most ~`max_samples`
+    samples in all (one rep longer than that makes a batch of its own)."""
+    batches = []
+    first, total = 0, 0
+    for k, count in enumerate((ends - starts + 1).tolist()):
+        if k > first and total + count > max_samples:
+            batches.append(slice(first, k))
+            first, total = k, 0
+        total += count
+    if starts.size:
+        batches.append(slice(first, starts.size))
+    return batches

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.calibration import MOVING_GYR_RADPS, SegmentCalibration
-from fusion.reps import RepWindow
+from fusion.reps import RepWindow, rep_batches
 
 SWAPPED_RATIO = 1.5  # pelvis moving 1.5x the thigh: the two are swapped
 MISPLACED_RATIO = 0.7  # pelvis moving 0.7-1.5x the thigh: one sensor on the wrong segment
@@ -218,7 +218,7 @@ def reps_sensor_codes(
     for trace in traces:
         wobble = np.zeros(len(reps))
         share = np.ones(len(reps))
-        for group in _rep_groups(starts[batched], ends[batched]):
+        for group in rep_batches(starts[batched], ends[batched]):
             reps_in = batched[group]
             wobble[reps_in], share[reps_in] = _wobble_and_share(
                 trace, starts[reps_in], ends[reps_in], width
@@ -243,24 +243,6 @@ def reps_sensor_codes(
                 rep_codes.append(f"{trace.name}_axis")
         codes.append(tuple(rep_codes))
     return codes
-
-
-REP_BATCH_SAMPLES = 1 << 16  # reps checked together: bounded temporaries on a long recording
-
-
-def _rep_groups(starts: np.ndarray, ends: np.ndarray) -> list[slice]:
-    """Consecutive runs of reps with at most ~REP_BATCH_SAMPLES samples in all (one rep
-    longer than that makes a group of its own)."""
-    groups = []
-    first, total = 0, 0
-    for k, count in enumerate(ends - starts + 1):
-        if k > first and total + count > REP_BATCH_SAMPLES:
-            groups.append(slice(first, k))
-            first, total = k, 0
-        total += int(count)
-    if starts.size:
-        groups.append(slice(first, starts.size))
-    return groups
 
 
 def _wobble_and_share(

@@ -100,7 +100,7 @@ class RepMetrics:
     baseline_reps: int = 0
     wink_grade: str = "none"
     # Tilt expected from the lifter's own early-descent rhythm minus the tilt measured,
-    # largest near the bottom (fusion.wink.rhythm_lag_deg); None when the descent is too short.
+    # largest near the bottom (fusion.wink.RepWink); None when the descent is too short.
     rhythm_lag_deg: float | None = None
 
     def shifted(self, dt_s: float) -> RepMetrics:

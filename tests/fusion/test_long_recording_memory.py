@@ -124,3 +124,32 @@ def test_the_per_rep_checks_of_a_long_set_work_in_bounded_groups() -> None:
     assert len(codes) == len(reps)
     # 8 MB in groups of 65,536 samples; all 660 reps in one batch took 41 MB.
     assert peak < 20e6, f"{peak / 1e6:.0f} MB"
+
+
+def test_the_rep_metrics_of_a_long_set_work_in_bounded_batches() -> None:
+    from fusion.angles import SagittalAngles
+    from fusion.baseline import wink_threshold
+    from fusion.metrics import rep_metrics, reps_metrics
+    from fusion.reps import RepWindow
+
+    count = 400_000  # ~33 minutes at 200 Hz, 660 reps of 2.5 s
+    rng = np.random.default_rng(2)
+    thigh = 50.0 + 40.0 * np.sin(np.arange(count) * (2 * np.pi / 600)) + rng.normal(size=count)
+    tilt = 0.3 * thigh + rng.normal(size=count)
+    angles = SagittalAngles(thigh, tilt, thigh + tilt)
+    t_s = np.arange(count) / 200.0
+    gap = {"gap": np.zeros(count, dtype=bool)}
+    threshold = wink_threshold(5.0)
+    reps = [RepWindow(start, start + 250, start + 500) for start in range(0, count - 600, 600)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        metrics = reps_metrics(reps, t_s, angles, gap, None, threshold)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [m.rep for m in metrics] == list(range(1, len(reps) + 1))
+    for k in (0, 130, 131, 400, len(reps) - 1):  # on and around batch boundaries
+        assert metrics[k] == rep_metrics(k + 1, reps[k], t_s, angles, gap, None, threshold)
+    # 6.4 MB traced in batches of 65,536 samples; all 660 reps in one batch took 31 MB.
+    assert peak < 15e6, f"{peak / 1e6:.0f} MB"
