@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -154,3 +155,65 @@ def athlete_ids(database: Any) -> dict[str, int]:
         return {
             name: athlete_id for athlete_id, name in db.execute(select(Athlete.id, Athlete.name))
         }
+
+
+def store_awkward_reps(
+    database: Any,
+    *,
+    variant: SetVariant,
+    set_load_kg: float | None,
+    started: datetime,
+    n_reps: int,
+    performed_at: Callable[[int], datetime],
+    depth_deg: Callable[[int], float],
+    qualities: Sequence[str],
+) -> int:
+    """One athlete's set of `n_reps` stored reps (raw Core inserts) with the values that are
+    awkward to write: None, -0.0, floats without a short form, quality codes with the CSV's
+    and the list's separators, times with and without microseconds. Returns the athlete's id.
+    Rep r (0-based) is performed at `performed_at(r)`, to `depth_deg(r)`, with quality
+    `qualities[r % len(qualities)]`."""
+    from api.storage import catalog
+    from api.storage import sets as set_store
+    from api.storage.models import Rep
+
+    with database.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Ada").id
+        exercise_set = set_store.start_set(
+            db, athlete, variant, load_kg=set_load_kg, started_at=started
+        )
+        rows = []
+        for r in range(n_reps):
+            winked = r % 3 == 0
+            rows.append(
+                dict(
+                    set_id=exercise_set.id,
+                    athlete_id=athlete,
+                    variant=variant.value,
+                    performed_at=performed_at(r),
+                    rep=r + 1,
+                    start_s=0.1 + 0.2 * r,
+                    bottom_s=1 / 3 + r,
+                    end_s=2.0 + r,
+                    depth_deg=depth_deg(r),
+                    hip_flexion_max_deg=1e-7 * (r + 1),
+                    pelvic_tilt_peak_deg=-0.0 if r == 0 else 12.5,
+                    pelvic_tilt_bottom_deg=123456789.125,
+                    wink_deg=5.0 * (r % 4),
+                    wink_onset_depth_deg=88.8 if winked else None,
+                    butt_wink=winked,
+                    load_kg=None if r % 2 else 62.5,
+                    loaded_wink=winked and r % 2 == 0,
+                    wink_onset_s=0.7 if winked else None,
+                    descent_s=1.0,
+                    ascent_s=1.25,
+                    quality=qualities[r % len(qualities)],
+                    wink_threshold_deg=4.2,
+                    threshold_source="personal" if r % 2 else "default",
+                    baseline_reps=r,
+                    wink_grade="borderline" if winked else "none",
+                    rhythm_lag_deg=None if r % 5 else -3.75,
+                )
+            )
+        db.execute(Rep.__table__.insert(), rows)
+    return athlete
