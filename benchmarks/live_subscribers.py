@@ -9,8 +9,15 @@ simulated athlete, and for every `live_angles` message measures
 i.e. analysis + fan-out + delivery, what a phone sees. Clients ask for `batch=true` as the
 dashboard does (each frame a JSON array of what was queued for that client; `--no-batch`:
 one message per frame); messages are counted inside frames. The same is measured first with one
-subscriber (the floor, same run, same server), so the report gives p50/p90/p99 for both and
-the ratio. Then the server is stopped with SIGTERM while the N clients are connected, and the
+subscriber (the floor, same run), so the report gives p50/p90/p99 for both and the ratio. Each
+of the two gets a fresh server and measures the same window after its start (`--window-at`):
+the simulated athlete's sets are seeded, so both windows hold the same samples, with the same
+packet cadence (4-10 samples a packet at 50-200 Hz: a packet's first sample is up to 180 ms old
+when it arrives) and the same radio gaps. Measured one after the other on one server, the two
+windows held different sets, and the difference in their cadence and gaps was reported as the
+cost of the subscribers. Also reported: the fan-out spread (a client's latency minus the
+earliest client's for the same sample) and this process's own loop lag, which bounds how late
+it timestamps a frame. Then the server is stopped with SIGTERM while the N clients are connected, and the
 time to exit is reported. Every loop is bounded (`--seconds`, connect timeouts).
 
     python benchmarks/live_subscribers.py                  # 500 subscribers, 15 s
@@ -46,6 +53,8 @@ CONNECT_BATCH = 50  # handshakes in flight at once
 CONNECT_TIMEOUT_S = 20.0
 START_TIMEOUT_S = 60.0
 GOAL_P99_S = 0.150
+LAG_PROBE_S = 0.005
+WINDOW_AT_S = 8.0  # the athlete is calibrated and squatting; 500 handshakes are done
 QUIET_PATH = "/live/ws?athlete_id=999999"
 WALL_UTC = re.compile(rb'"wall_utc": "([^"]+)"')
 SET_KEY = re.compile(rb'"set_key": "([^"]+)"')
@@ -84,6 +93,15 @@ class _Received:
             in_gap.append(any(start <= wall_s <= end for start, end in self.gaps))
         return np.array(live), np.array(catch_up), np.array(in_gap, dtype=bool)
 
+    def spread_s(self) -> np.ndarray:
+        """For every live angle received: its latency minus the earliest client's for the same
+        sample, i.e. what delivering to many clients adds (fan-out + this process's loop)."""
+        first: dict[tuple[bytes, float], float] = {}
+        for set_key, wall_s, latency_s in self.angles:
+            key = (set_key, wall_s)
+            first[key] = min(first.get(key, latency_s), latency_s)
+        return np.array([lat - first[(k, w)] for k, w, lat in self.angles])
+
 
 def _free_port() -> int:
     with socket.socket() as probe:
@@ -91,7 +109,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start_server(root: Path) -> tuple[subprocess.Popen, int, str]:
+def _start_server(root: Path) -> tuple[subprocess.Popen, int, str, float]:
+    """A fresh server: (process, port, read token, monotonic time it first answered)."""
+    root.mkdir()
     url = f"sqlite:///{root / 'ww.db'}"
     database = open_database(url)
     with database.sessions.begin() as db:
@@ -115,11 +135,17 @@ def _start_server(root: Path) -> tuple[subprocess.Popen, int, str]:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return process, port, token
+                return process, port, token, time.monotonic()
         except httpx.TransportError:
             time.sleep(0.3)
     process.kill()
     raise SystemExit("the server did not start")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def _athlete_id(port: int, token: str) -> int:
@@ -246,17 +272,42 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def _loop_lag(lags_s: list[float]) -> None:
+    """How late this process's loop runs a 5 ms timer: how late it may timestamp a frame."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(LAG_PROBE_S)
+        lags_s.append(time.perf_counter() - started - LAG_PROBE_S)
+
+
 async def _measure(
-    server_pid: int, port: int, path: str, token: str, subscribers: int, seconds: float
+    server_pid: int,
+    port: int,
+    path: str,
+    token: str,
+    subscribers: int,
+    seconds: float,
+    window_at_s: float,
 ) -> dict:
+    """Connect `subscribers` clients and measure from `window_at_s` (monotonic) on, so that
+    runs against servers started the same way see the same simulated samples."""
     seen = _Received()
     clients, handshakes_s = await _connect(port, path, token, subscribers, seen)
-    await asyncio.sleep(1.0)  # let the handshakes' own backlog drain
+    wait_s = window_at_s - time.monotonic()
+    if wait_s < 1.0:
+        raise SystemExit(
+            f"connecting took too long: the window would start {-wait_s:.1f} s late; "
+            "raise --window-at"
+        )
+    await asyncio.sleep(wait_s)
     seen.clear()
+    lags_s: list[float] = []
+    lag_probe = asyncio.create_task(_loop_lag(lags_s))
     received_before = [c.received for c in clients]
     frames_before = sum(c.frames for c in clients)
     server_cpu_before_s, client_cpu_before_s = _cpu_s(server_pid), time.process_time()
     await asyncio.sleep(seconds)
+    lag_probe.cancel()
     server_cpu_s = _cpu_s(server_pid) - server_cpu_before_s
     client_cpu_s = time.process_time() - client_cpu_before_s
     received = [c.received - before for c, before in zip(clients, received_before)]
@@ -266,6 +317,7 @@ async def _measure(
         client.close()
     lat, catch_up, in_gap = seen.latencies_s()
     outside = lat[~in_gap] if lat.size else lat
+    spread = seen.spread_s()
     return dict(
         subscribers=subscribers,
         messages_per_s=sum(received) / seconds,
@@ -281,6 +333,9 @@ async def _measure(
         dropped=dropped,
         catch_up=catch_up.size,
         catch_up_p99_ms=float(np.percentile(catch_up, 99) * 1e3) if catch_up.size else float("nan"),
+        spread_p50_ms=float(np.percentile(spread, 50) * 1e3) if spread.size else float("nan"),
+        spread_p99_ms=float(np.percentile(spread, 99) * 1e3) if spread.size else float("nan"),
+        loop_lag_p99_ms=float(np.percentile(lags_s, 99) * 1e3) if lags_s else float("nan"),
         server_cpu_share=server_cpu_s / seconds,
         client_cpu_share=client_cpu_s / seconds,
     )
@@ -322,29 +377,51 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--cycles", type=int, default=2000, help="quiet connect-close cycles")
     parser.add_argument(
+        "--window-at",
+        type=float,
+        default=WINDOW_AT_S,
+        help="s after the server answers at which both measurement windows start",
+    )
+    parser.add_argument(
         "--no-batch", action="store_true", help="one message per frame (no batch=true)"
     )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="ww-bench-live-") as folder:
-        process, port, token = _start_server(Path(folder))
+        # The floor and the loaded run each get a fresh server and measure the same window
+        # after its start: the simulated athlete performs the same seeded sets, so both see
+        # the same samples (packet cadence, radio gaps), and only the subscriber count differs.
+        process, port, token, started_s = _start_server(Path(folder) / "floor")
         try:
             path = f"/live/ws?athlete_id={_athlete_id(port, token)}"
             if not args.no_batch:
                 path += "&batch=true"
-            time.sleep(3.0)  # the simulated athlete is calibrated and squatting
+            floor = asyncio.run(
+                _measure(
+                    process.pid, port, path, token, 1, args.seconds, started_s + args.window_at
+                )
+            )
             rss_before_mb = _rss_mb(process.pid)
             asyncio.run(_connect_close_cycles(port, token, args.cycles))
             rss_after_mb = _rss_mb(process.pid)
-            floor = asyncio.run(_measure(process.pid, port, path, token, 1, args.seconds))
+        finally:
+            _stop(process)
+        process, port, token, started_s = _start_server(Path(folder) / "loaded")
+        try:
             loaded = asyncio.run(
-                _measure(process.pid, port, path, token, args.subscribers, args.seconds)
+                _measure(
+                    process.pid,
+                    port,
+                    path,
+                    token,
+                    args.subscribers,
+                    args.seconds,
+                    started_s + args.window_at,
+                )
             )
             stop_s = asyncio.run(_stop_with_clients(process, port, path, token, args.subscribers))
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            _stop(process)
     print(f"frames: {'one message each' if args.no_batch else 'batch=true (arrays)'}")
     print(
         f"{'subscribers':>11} {'msg/s':>8} {'frames/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
@@ -366,7 +443,18 @@ def main() -> None:
         "angles of samples inside a sensor's radio gap, which wait for its data to resume; "
         "in gap: how many those are)"
     )
-    print(f"p99 ratio to the 1-subscriber floor: {loaded['p99_ms'] / floor['p99_ms']:.2f}")
+    print(
+        f"same samples in both windows (fresh server each, window from {args.window_at:.0f} s "
+        f"after start): p50 ratio {loaded['p50_ms'] / floor['p50_ms']:.2f}, "
+        f"p99 ratio to the 1-subscriber floor: {loaded['p99_ms'] / floor['p99_ms']:.2f}"
+    )
+    print(
+        f"fan-out spread with {args.subscribers} (a client's latency minus the earliest client's "
+        f"for the same sample): p50 {loaded['spread_p50_ms']:.1f} ms, "
+        f"p99 {loaded['spread_p99_ms']:.1f} ms; this process's loop lag (5 ms timer) p99: "
+        f"{loaded['loop_lag_p99_ms']:.1f} ms with {args.subscribers}, "
+        f"{floor['loop_lag_p99_ms']:.1f} ms with 1"
+    )
     extra_cpu = loaded["server_cpu_share"] - floor["server_cpu_share"]
     extra_messages = loaded["messages_per_s"] - floor["messages_per_s"]
     print(
