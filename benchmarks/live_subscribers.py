@@ -155,7 +155,7 @@ def _athlete_id(port: int, token: str) -> int:
 
 
 class _Subscriber(asyncio.Protocol):
-    """A minimal WebSocket client (handshake + unmasked server frames), so that 500 of them
+    """A minimal WebSocket client (handshake, unmasked server frames, pongs), so that 500 of them
     in one process cost little CPU and the measurement shows the server, not this client.
     Latency is taken from each `live_angles` message's `wall_utc`."""
 
@@ -167,6 +167,7 @@ class _Subscriber(asyncio.Protocol):
         self.received = 0  # messages
         self.frames = 0
         self.closed = False
+        self.close_reason = ""  # the server's close frame (code and reason), if it sent one
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport) -> None:
@@ -208,13 +209,27 @@ class _Subscriber(asyncio.Protocol):
                 return
             payload = bytes(buffer[offset : offset + length])
             del buffer[: offset + length]
-            if opcode == 0x8:  # close
+            if opcode == 0x9:  # ping: answer (uvicorn closes a client silent for 20 s, 1011)
+                self._pong(payload)
+                continue
+            if opcode == 0x8:  # close: a 2-byte code, then the reason
                 self.closed = True
+                self.close_reason = (
+                    f"{int.from_bytes(payload[:2], 'big')} {payload[2:].decode(errors='replace')}"
+                )
                 return
             self.frames += 1
             # A batched frame is a JSON array of messages, each starting with its type.
             for message in payload.split(b'{"type": ')[1:] if payload[:1] == b"[" else [payload]:
                 self._message(message)
+
+    def _pong(self, payload: bytes) -> None:
+        """A pong frame with the ping's payload (<= 125 bytes), masked as a client's must be."""
+        if self.transport is None:
+            return
+        mask = os.urandom(4)
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + mask + masked)
 
     def _message(self, payload: bytes) -> None:
         self.received += 1
@@ -313,6 +328,7 @@ async def _measure(
     received = [c.received - before for c, before in zip(clients, received_before)]
     frames = sum(c.frames for c in clients) - frames_before
     dropped = sum(1 for c in clients if c.closed)
+    reasons = sorted({c.close_reason or "connection lost" for c in clients if c.closed})
     for client in clients:
         client.close()
     lat, catch_up, in_gap = seen.latencies_s()
@@ -331,6 +347,7 @@ async def _measure(
         in_gap=int(in_gap.sum()),
         handshake_p99_ms=float(np.percentile(handshakes_s, 99) * 1e3),
         dropped=dropped,
+        dropped_reasons=reasons,
         catch_up=catch_up.size,
         catch_up_p99_ms=float(np.percentile(catch_up, 99) * 1e3) if catch_up.size else float("nan"),
         spread_p50_ms=float(np.percentile(spread, 50) * 1e3) if spread.size else float("nan"),
@@ -443,6 +460,10 @@ def main() -> None:
         "angles of samples inside a sensor's radio gap, which wait for its data to resume; "
         "in gap: how many those are)"
     )
+    for row in (floor, loaded):
+        if row["dropped"]:
+            reasons = "; ".join(row["dropped_reasons"])
+            print(f"closed by the server ({row['subscribers']} subscribers): {reasons}")
     print(
         f"same samples in both windows (fresh server each, window from {args.window_at:.0f} s "
         f"after start): p50 ratio {loaded['p50_ms'] / floor['p50_ms']:.2f}, "
