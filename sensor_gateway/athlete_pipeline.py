@@ -409,7 +409,8 @@ class AthletePipeline:
         return events
 
     def _decimate(self, active: _ActiveSet, angles: analysis.LiveAngles) -> list[GatewayEvent]:
-        """One LiveAngles event per 1/live_angles_rate_hz of data time (first sample of each bin)."""
+        """One LiveAngles event per 1/live_angles_rate_hz of data time: of each bin not sent
+        yet, its newest sample in this batch (the first one would be up to a bin older)."""
         # A few samples per packet: plain floats cost less than array operations here.
         times = np.asarray(angles.t_s, dtype=float).tolist()
         rate_hz = self.live_angles_rate_hz
@@ -417,9 +418,11 @@ class AthletePipeline:
         next_bin = active.next_angles_bin
         for i, t_s in enumerate(times):
             bin_index = math.floor(t_s * rate_hz)
-            if next_bin is None or bin_index >= next_bin:  # the first sample of a new bin
-                picks.append(i)
-                next_bin = bin_index + 1
+            if next_bin is None or bin_index >= next_bin:  # a bin not sent yet
+                last_of_bin = i + 1 == len(times) or math.floor(times[i + 1] * rate_hz) != bin_index
+                if last_of_bin:
+                    picks.append(i)
+                    next_bin = bin_index + 1
         if not picks:
             return []
         active.next_angles_bin = next_bin

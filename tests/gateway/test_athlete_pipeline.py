@@ -84,3 +84,31 @@ def test_idle_time_counts_from_the_last_rep_and_replacing_a_set(simulated):
     replaced = pipeline.start_set(SetVariant.BOX_SQUAT, 40.0, now_s=100.0)
     assert isinstance(replaced[0], SetStopped) and replaced[0].reason is StopReason.REPLACED
     assert replaced[0].set.set_key == first_key and pipeline.current_set.set_key != first_key
+
+
+def test_live_angles_send_the_newest_sample_of_each_bin(simulated):
+    """Of each 0.1 s bin the newest analysed sample goes out, not the bin's first one (which
+    is up to a bin older when a packet brings several samples: 8 samples of 100 Hz here)."""
+    pipeline = AthletePipeline("ann", GatewayClock(), live_angles_rate_hz=10.0)
+    pipeline.start_set(SetVariant.BACK_SQUAT, None, now_s=0.0)
+    period_s = float(np.median(np.diff(simulated.sacrum.t_s)))
+    streams = [(Placement.SACRUM, simulated.sacrum), (Placement.THIGH, simulated.thigh)]
+    newest = {}
+    lags_s = []  # both sensors' data so far - the newest angle sent for it
+    for a in range(0, len(simulated.sacrum), 8):
+        for placement, rec in streams:
+            b = min(a + 8, len(rec))
+            if a >= b:
+                continue
+            newest[placement] = rec.t_s[b - 1]
+            sent = [
+                e.t_s
+                for e in pipeline.push(
+                    placement, rec.t_s[a:b], rec.acc_mps2[a:b], rec.gyr_radps[a:b]
+                )
+                if isinstance(e, LiveAngles)
+            ]
+            if sent and len(newest) == 2:
+                lags_s.append(min(newest.values()) - max(sent))
+    assert len(lags_s) > 100
+    assert max(lags_s) <= 1.5 * period_s  # the first sample of each bin: up to 7 periods
