@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -62,3 +63,27 @@ def database(db_target: DbTarget) -> Iterator[Database]:
         yield database
     finally:
         database.dispose()
+
+
+@pytest.fixture
+def api(database: Database, db_target: DbTarget) -> Iterator[Any]:
+    """The HTTP API on `database` through Starlette's TestClient, with `admin` and `reader`
+    (Authorization headers of an admin and a read-only token) and `database` attached."""
+    from fastapi.testclient import TestClient
+
+    from api.auth import create_token
+    from api.http import create_app
+    from api.settings import Settings
+    from api.vocab import TokenRole
+
+    settings = Settings(
+        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
+    )
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+        _, reader = create_token(db, "dashboard", TokenRole.READ)
+    with TestClient(create_app(settings, database=database)) as client:
+        client.admin = {"Authorization": f"Bearer {admin}"}
+        client.reader = {"Authorization": f"Bearer {reader}"}
+        client.database = database
+        yield client

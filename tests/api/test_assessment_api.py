@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from api.auth import create_token
-from api.http import create_app
-from api.settings import Settings
 from api.vocab import TokenRole
 from fusion.simulator.assessment import clear_lifter, simulate_assessment
 from sensor_gateway.recording_csv import write_recording_csv
@@ -19,15 +16,10 @@ STEPS = ("baseline", "rock_back", "goblet", "post_stretch")
 
 
 @pytest.fixture
-def api(database, db_target):
-    settings = Settings(
-        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
-    )
-    with database.sessions.begin() as db:
-        _, admin = create_token(db, "coach", TokenRole.ADMIN)
-    with TestClient(create_app(settings, database=database)) as client:
-        client.headers.update({"Authorization": f"Bearer {admin}"})
-        yield client
+def api(api):
+    """Every request as the coach (an admin token)."""
+    api.headers.update(api.admin)
+    return api
 
 
 @pytest.fixture(scope="module")

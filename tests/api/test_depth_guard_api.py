@@ -7,29 +7,11 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.auth import create_token
 from api.gateway_port import LiveService
-from api.http import create_app
-from api.settings import Settings
 from api.storage import catalog
-from api.vocab import SetVariant, TokenRole
+from api.vocab import SetVariant
 from fusion.live.depth_guard import DEFAULT_MARGIN_DEG, DepthGuard
-
-
-@pytest.fixture
-def api(database, db_target):
-    settings = Settings(
-        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
-    )
-    with database.sessions.begin() as db:
-        _, admin = create_token(db, "coach", TokenRole.ADMIN)
-        _, reader = create_token(db, "dashboard", TokenRole.READ)
-    with TestClient(create_app(settings, database=database)) as client:
-        client.admin = {"Authorization": f"Bearer {admin}"}
-        client.reader = {"Authorization": f"Bearer {reader}"}
-        yield client
 
 
 def _prescribe(database, athlete_id: int, ceiling_deg: float | None) -> None:

@@ -3,26 +3,7 @@ an admin's own text or an explanation hidden, back to the default; read-only tok
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
-
-from api.auth import create_token
 from api.explanations import EXPLANATION_KEYS
-from api.http import create_app
-from api.settings import Settings
-from api.vocab import TokenRole
-
-
-@pytest.fixture
-def api(database, db_target):
-    settings = Settings(database_url=db_target.url, database_schema=db_target.schema)
-    with database.sessions.begin() as db:
-        _, admin = create_token(db, "coach", TokenRole.ADMIN)
-        _, reader = create_token(db, "phone", TokenRole.READ)
-    with TestClient(create_app(settings, database=database)) as client:
-        client.admin = {"Authorization": f"Bearer {admin}"}
-        client.reader = {"Authorization": f"Bearer {reader}"}
-        yield client
 
 
 def _items(body):

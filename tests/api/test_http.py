@@ -9,33 +9,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
 from api.auth import create_token, revoke_token
 from api.export import REP_EXPORT_COLUMNS
-from api.http import create_app
-from api.settings import Settings
 from api.storage import sets as set_store
 from api.vocab import Placement, SetVariant, TokenRole
 from fusion.types import REP_CSV_COLUMNS, REP_CSV_EXTRA_COLUMNS
 from sensor_gateway.recording_csv import read_recording_csv
 from tests.api.helpers import metrics
-
-
-@pytest.fixture
-def api(database, db_target):
-    settings = Settings(
-        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
-    )
-    with database.sessions.begin() as db:
-        _, admin = create_token(db, "coach", TokenRole.ADMIN)
-        _, reader = create_token(db, "dashboard", TokenRole.READ)
-    app = create_app(settings, database=database)
-    with TestClient(app) as client:
-        client.admin = {"Authorization": f"Bearer {admin}"}
-        client.reader = {"Authorization": f"Bearer {reader}"}
-        client.database = database
-        yield client
 
 
 def _athlete(api, name="Ana") -> int:
