@@ -18,6 +18,16 @@ from sensor_gateway.sink import MemorySink
 from sensor_gateway.sources.replay import ReplayedSensor, ReplaySource
 from sensor_gateway.sources.simulated import LatencyModel, SimulatedAthlete, SimulatedSource
 
+# One quick rep straight from standing (about a second of samples).
+QUICK_SET = SquatSetSpec(
+    reps=1,
+    standing_s=0.0,
+    standing_end_s=0.0,
+    descent_peak_speed_degps=400,
+    ascent_peak_speed_degps=400,
+    depth_deg=30.0,
+)
+
 
 def _collect(source):
     batches, statuses = [], []
@@ -79,14 +89,7 @@ def test_winkwatch_encoding_round_trips_through_the_decoder():
 
 
 def test_realtime_pacing_follows_the_monotonic_clock():
-    spec = SquatSetSpec(
-        reps=1,
-        standing_s=0.0,
-        standing_end_s=0.0,
-        descent_peak_speed_degps=400,
-        ascent_peak_speed_degps=400,
-        depth_deg=30.0,
-    )
+    spec = QUICK_SET
     athlete = SimulatedAthlete("a", sets=[spec], seed=3)
     source = SimulatedSource([athlete], realtime=True)
     lateness = []
@@ -115,14 +118,7 @@ def test_realtime_sets_are_simulated_off_the_event_loop(monkeypatch):
         return simulate_set(spec, seed=seed)
 
     monkeypatch.setattr(simulated, "simulate_set", recording_simulate_set)
-    quick = SquatSetSpec(
-        reps=1,
-        standing_s=0.0,
-        standing_end_s=0.0,
-        descent_peak_speed_degps=400,
-        ascent_peak_speed_degps=400,
-        depth_deg=30.0,
-    )
+    quick = QUICK_SET
     athlete = SimulatedAthlete("a", sets=[quick, quick], seed=3)
     realtime = SimulatedSource([athlete], realtime=True)
     batches, _ = _collect(realtime)
