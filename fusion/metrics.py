@@ -135,6 +135,7 @@ def _batch_metrics(
                 threshold_source=threshold.source,
                 baseline_reps=threshold.baseline_reps,
                 wink_grade=grade_wink(wink.wink_deg, threshold),
+                wink_uncertainty_deg=threshold.borderline_deg,  # the u the grade is taken with
                 rhythm_lag_deg=wink.rhythm_lag_deg,
             )
         )

@@ -99,6 +99,11 @@ class RepMetrics:
     threshold_source: str = "default"
     baseline_reps: int = 0
     wink_grade: str = "none"
+    # The rep's measurement uncertainty u of `wink_deg` that the grade used, deg: `borderline`
+    # = within u of the threshold, and the claim is the true reversal within 2.5 u of it
+    # (fusion.baseline.WinkThreshold). None only where it is not known (a rep stored before
+    # it was recorded whose baseline cannot be told from the stored columns).
+    wink_uncertainty_deg: float | None = None
     # Tilt expected from the lifter's own early-descent rhythm minus the tilt measured,
     # largest near the bottom (fusion.wink.RepWink); None when the descent is too short.
     rhythm_lag_deg: float | None = None

@@ -159,11 +159,15 @@ def test_athlete_baseline_from_json_or_a_rep_csv(recording, tmp_path) -> None:
         for r in rows
     )
     assert all(r["wink_grade"] in ("clear", "borderline") for r in rows)
+    assert all(r["wink_uncertainty_deg"] == "1.24" for r in rows)  # hypot(1.2 x 1, 0.32)
     warmup = tmp_path / "warmup.csv"
     warmup.write_text("rep,wink_deg\n1,0.9\n2,1.1\n3,1.0\n4,0.8\n5,1.2\n")
     code, stderr, rows = _baseline_run(recording, warmup)
     assert code == 0 and "from 5 rep(s)" in stderr
     assert all(r["threshold_source"] == "default" and r["baseline_reps"] == "5" for r in rows)
+    # spread 0.15 deg floored at 0.3: u = hypot(1.2 x 0.3, 0.32) = 0.48 deg, though the
+    # threshold is the default's
+    assert all(r["wink_uncertainty_deg"] == "0.48" for r in rows)
 
 
 @pytest.mark.parametrize(

@@ -261,6 +261,8 @@ class Rep(Base):
     threshold_source: Mapped[str] = mapped_column(String(16), default="default")
     baseline_reps: Mapped[int] = mapped_column(Integer, default=0)
     wink_grade: Mapped[str] = mapped_column(String(16), default="none")
+    # The u the grade was taken with (RepMetrics); NULL where an old rep's is not known (0016).
+    wink_uncertainty_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
     rhythm_lag_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 

@@ -212,6 +212,8 @@ def store_awkward_reps(
                     threshold_source="personal" if r % 2 else "default",
                     baseline_reps=r,
                     wink_grade="borderline" if winked else "none",
+                    # not known for some stored before 0016; else no short form
+                    wink_uncertainty_deg=None if r % 4 == 1 else (0.1 * r + 0.32) / 3,
                     rhythm_lag_deg=None if r % 5 else -3.75,
                 )
             )

@@ -38,6 +38,64 @@ def test_upgrade_twice_is_harmless(db_target) -> None:
     open_database(db_target.url, db_target.schema).dispose()
 
 
+def test_migration_0016_gives_old_reps_their_uncertainty_where_the_columns_tell_it(
+    db_target,
+) -> None:
+    """Reps stored before 0016 get u where the stored columns pin it down and their grade
+    agrees with it (1 deg without a usable baseline; the athlete's current baseline where it
+    reproduces the stored personal threshold), NULL otherwise."""
+    from dataclasses import replace
+
+    from sqlalchemy import select, text
+
+    from api.storage.db import create_db_engine, upgrade_schema
+    from api.storage.models import Rep
+
+    engine = create_db_engine(db_target.url, db_target.schema)
+    upgrade_schema(engine, "0015")
+    old = open_database(db_target.url, db_target.schema, upgrade=False)
+    centre_deg, spread_deg = 2.0, 0.5
+    personal_deg = centre_deg + 1.5 * np.hypot(spread_deg, 2.0)
+    cases = {  # rep number: (threshold_deg, source, baseline_reps, wink_deg, stored grade, u)
+        1: (5.0, "default", 0, 5.6, "borderline", 1.0),
+        2: (5.0, "default", 3, 2.0, "none", 1.0),
+        3: (5.0, "default", 0, 5.7, "clear", None),  # graded with the 0.5-deg band before
+        4: (personal_deg, "personal", 6, 6.0, "clear", np.hypot(1.2 * spread_deg, 0.32)),
+        5: (personal_deg + 0.4, "personal", 6, 6.0, "clear", None),  # an earlier baseline
+        6: (personal_deg, "personal", 8, 6.0, "clear", None),  # another rep count
+        7: (5.0, "default", 6, 9.0, "clear", None),  # the spread is not on the rep
+    }
+    with old.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Old")
+        athlete.baseline_centre_deg, athlete.baseline_spread_deg = centre_deg, spread_deg
+        athlete.baseline_reps = 6
+        exercise_set = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT)
+        rows = []
+        for rep, (threshold_deg, source, baseline_reps, wink_deg, grade, _) in cases.items():
+            row = set_store.rep_row(
+                exercise_set,
+                replace(
+                    metrics(rep, wink_deg=wink_deg),
+                    wink_threshold_deg=float(threshold_deg),
+                    threshold_source=source,
+                    baseline_reps=baseline_reps,
+                    wink_grade=grade,
+                ),
+            )
+            del row["wink_uncertainty_deg"]  # not a column before 0016
+            rows.append(row)
+        db.execute(Rep.__table__.insert(), rows)
+    old.dispose()
+    upgrade_schema(engine)
+    with engine.connect() as connection:
+        got = dict(connection.execute(select(Rep.rep, Rep.wink_uncertainty_deg)).all())
+        assert connection.execute(text("SELECT count(*) FROM reps")).scalar() == len(cases)
+    engine.dispose()
+    for rep, case in cases.items():
+        expected = case[-1]
+        assert got[rep] == (None if expected is None else pytest.approx(expected)), rep
+
+
 def test_raw_codec_round_trip_is_float32_exact_and_compact() -> None:
     rng = np.random.default_rng(3)
     n = 2000

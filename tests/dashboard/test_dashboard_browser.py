@@ -106,7 +106,8 @@ def test_live_view_reps_and_wink_cue_for_the_winking_athlete(page, demo_server, 
     first.click()
     page.wait_for_selector("#rep-detail:not([hidden])")
     facts = page.inner_text("#rep-facts")
-    assert "vs threshold 5.0° (default), clear" in facts, facts
+    # u of a rep without a baseline, from the live analyser through the live stream
+    assert "vs threshold 5.0° (default), clear, measured to ±1.0°" in facts, facts
     page.wait_for_function("document.getElementById('rep-note').textContent.length > 0")
     assert "live stream" in page.inner_text("#rep-note"), page.inner_text("#rep-note")
     assert painted(page, "rep-loop") and painted(page, "rep-time")

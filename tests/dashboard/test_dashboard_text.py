@@ -1,6 +1,7 @@
 """What the dashboard writes, checked in headless Chromium on its own modules (served as static
-files): the set summary's onsets agree with its stop-above advice, repeated findings are shown
-once with a count, sensors name their athlete, counts are singular or plural."""
+files): the set summary's onsets agree with its stop-above advice, a rep's flag and detail say
+its measurement uncertainty, repeated findings are shown once with a count, sensors name their
+athlete, counts are singular or plural."""
 
 from __future__ import annotations
 
@@ -60,6 +61,32 @@ def test_summary_onsets_agree_with_the_stop_above_advice(modules) -> None:
         f"d.innerHTML = m.summaryHtml({json.dumps([_rep(1, 88.2), _rep(2, 88.4)])}); return d.textContent;",
     )
     assert "starting at 88° " in same and "88°–88°" not in same and "Stop above 88°" in same
+
+
+def test_a_reps_flag_and_detail_say_how_close_to_the_bar_borderline_is(modules) -> None:
+    borderline = dict(
+        _rep(1, 88.0),
+        wink_deg=9.6,
+        wink_threshold_deg=9.35,
+        threshold_source="personal",
+        baseline_reps=8,
+        wink_grade="borderline",
+        wink_uncertainty_deg=1.2419,
+    )
+    clear = dict(borderline, wink_deg=12.0, wink_grade="clear")
+    unknown = dict(borderline, wink_uncertainty_deg=None)  # stored before it was recorded
+    texts = modules(
+        "reps.js",
+        "const d = document.createElement('div'); "
+        f"return {json.dumps([borderline, clear, unknown])}.map((r) => {{ "
+        "d.innerHTML = m.flagHtml(r); return [d.firstChild.getAttribute('title'), m.thresholdText(r)]; });",
+    )
+    title, detail = texts[0]
+    assert title == "threshold 9.3° (personal, 8 reps); borderline: within ±1.2° of your bar"
+    assert detail.endswith("(personal baseline, 8 reps), borderline: within ±1.2° of your bar")
+    assert texts[1][0].endswith("; clear, measured to ±1.2°")
+    assert texts[2] == ["threshold 9.3° (personal, 8 reps)", texts[2][1]]
+    assert texts[2][1].endswith("8 reps), borderline") and "±" not in texts[2][1]
 
 
 def test_repeated_findings_are_shown_once_with_a_count(modules) -> None:

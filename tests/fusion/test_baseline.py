@@ -121,9 +121,16 @@ def test_pipeline_flags_against_the_personal_threshold() -> None:
         assert all(r.wink_threshold_deg == DEFAULT_WINK_THRESHOLD_DEG for r in plain.reps)
         personal_deg = 4.4 + K_SPREAD * np.hypot(1.0, SPREAD_FLOOR_DEG)
         assert personal.threshold.threshold_deg == pytest.approx(personal_deg)
+        # u: 1 deg without a baseline, hypot(1.2 x spread, 0.32 deg) with one (README)
+        assert all(r.wink_uncertainty_deg == 1.0 for r in plain.reps)
         for rep in personal.reps:
             assert (rep.threshold_source, rep.baseline_reps) == ("personal", 8)
             assert rep.butt_wink == (wink_deg > personal_deg)
             assert rep.wink_grade == personal_grade
+            assert rep.wink_uncertainty_deg == pytest.approx(np.hypot(1.2 * 1.0, 0.32))
+        for rep in plain.reps + personal.reps:  # the grade is taken with the u it reports
+            u_deg = rep.wink_uncertainty_deg
+            borderline = abs(rep.wink_deg - rep.wink_threshold_deg) < u_deg
+            assert (rep.wink_grade == "borderline") == borderline
         # The amplitude does not depend on the threshold.
         assert np.allclose([r.wink_deg for r in plain.reps], [r.wink_deg for r in personal.reps])

@@ -304,6 +304,7 @@ def test_the_athletes_baseline_sets_the_live_threshold(tmp_path):
     for rep in reps:  # 12-deg winks: under this lifter's 14.35-deg threshold
         assert (rep.threshold_source, rep.baseline_reps) == ("personal", 9)
         assert rep.wink_threshold_deg == pytest.approx(11.0 + 1.5 * 5**0.5)
+        assert rep.wink_uncertainty_deg == pytest.approx((1.2**2 + 0.32**2) ** 0.5)
         assert not rep.butt_wink and 10.0 < rep.wink_deg < 14.0
     assert not any(isinstance(e, WinkOnset) for e in events)
 

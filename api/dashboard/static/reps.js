@@ -3,10 +3,21 @@
 import { deg, median } from "./format.js";
 import { openRep } from "./rep-detail.js";
 
+// The rep's measurement uncertainty u (`wink_uncertainty_deg`, fusion.baseline): `borderline`
+// = measured within ±u of the bar. Empty where u is not known (some reps stored before it was).
+const knownUncertainty = (m) => m.wink_uncertainty_deg !== undefined && m.wink_uncertainty_deg !== null;
+
+export function uncertaintyText(m) {
+  if (!knownUncertainty(m)) return "";
+  const u = deg(m.wink_uncertainty_deg, 1);
+  return m.wink_grade === "borderline" ? `borderline: within ±${u} of your bar` : `${m.wink_grade}, measured to ±${u}`;
+}
+
 // The flag with its grade: `borderline` is within the athlete's own noise of the threshold.
 export function flagHtml(m) {
   const source = m.threshold_source === "personal" ? `personal, ${m.baseline_reps} reps` : "default";
-  const title = `threshold ${deg(m.wink_threshold_deg, 1)} (${source})`;
+  const uncertainty = uncertaintyText(m);
+  const title = `threshold ${deg(m.wink_threshold_deg, 1)} (${source})${uncertainty ? `; ${uncertainty}` : ""}`;
   if (m.wink_grade === "borderline") {
     return `<span class="flag borderline" title="${title}">${m.butt_wink ? "wink?" : "ok?"}</span>`;
   }
@@ -16,7 +27,7 @@ export function flagHtml(m) {
 export function thresholdText(m) {
   if (m.wink_threshold_deg === undefined || m.wink_threshold_deg === null) return "";
   const source = m.threshold_source === "personal" ? `personal baseline, ${m.baseline_reps} reps` : (m.baseline_reps ? `default; baseline of ${m.baseline_reps} reps is lower` : "default");
-  return ` vs threshold ${deg(m.wink_threshold_deg, 1)} (${source}), ${m.wink_grade}`;
+  return ` vs threshold ${deg(m.wink_threshold_deg, 1)} (${source}), ${uncertaintyText(m) || m.wink_grade}`;
 }
 
 function repRow(rep, isNew) {
