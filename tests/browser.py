@@ -30,8 +30,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
+NARROW_PHONE = {"width": 360, "height": 740}  # the narrowest common Android phones
 DESKTOP = {"width": 1280, "height": 800}
-VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
+VIEWPORTS = {"phone": PHONE, "narrow_phone": NARROW_PHONE, "desktop": DESKTOP}
+PHONE_VIEWPORTS = ("phone", "narrow_phone")
 BROWSER_MARKS = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -56,14 +58,14 @@ def launched() -> Iterator[Any]:
 def open_page(
     browser: Any, viewport: str = "phone", *, enforce_csp: bool = False, **options: Any
 ) -> Iterator[Any]:
-    """A page in a fresh context at `viewport` ("phone": 390x844 at 2x with touch, or
-    "desktop": 1280x800). The page carries `errors` (uncaught page errors, asserted empty at
+    """A page in a fresh context at `viewport` ("phone": 390x844 at 2x with touch,
+    "narrow_phone": the same at 360x740, or "desktop": 1280x800). The page carries `errors` (uncaught page errors, asserted empty at
     the end) and `viewport_name`.
 
     The dashboard's CSP is bypassed unless `enforce_csp`: Playwright's `wait_for_function`
     evaluates strings in the page, which the CSP forbids (the CSP test enforces it and polls
     from outside with `poll`)."""
-    phone = viewport == "phone"
+    phone = viewport in PHONE_VIEWPORTS
     context = browser.new_context(
         viewport=VIEWPORTS[viewport],
         device_scale_factor=2 if phone else 1,

@@ -233,6 +233,42 @@ def test_sets_exports_history_and_sensors(page, demo_server, tmp_path) -> None:
     page.screenshot(path=str(tmp_path / "sensors.png"), full_page=True)
 
 
+# Every view an admin has (a reader has the same minus Setup).
+VIEWS = ("live", "sets", "history", "sensors", "assess", "gym", "setup")
+
+
+def test_narrow_phone_shows_every_tab_without_sideways_scrolling(
+    browser, demo_server, tmp_path
+) -> None:
+    """At 360 px no view scrolls the page sideways and every tab is on screen whole (the
+    tab bar used to scroll sideways, hiding Gym and Setup off its right edge)."""
+    too_wide = []
+    with open_page(browser, "narrow_phone") as page:
+        _open(page, demo_server, "Sam (winks under load)", token=demo_server["admin"])
+        page.wait_for_function(
+            "document.querySelectorAll('#live-reps tr.rep').length >= 1", timeout=WAIT_MS
+        )
+        for view in VIEWS:
+            page.click(f"button[data-tab={view}]")
+            page.wait_for_selector(f"#tab-{view}:not([hidden])")
+            page.wait_for_timeout(700)  # the view fills in
+            screenshot(page, tmp_path, f"narrow-{view}", full_page=False)
+            widths = page.evaluate(
+                """() => ({ page: document.scrollingElement.scrollWidth, inner: innerWidth,
+                    tabs: document.querySelector('.tabs').scrollWidth,
+                    tabsShown: document.querySelector('.tabs').clientWidth,
+                    offScreen: [...document.querySelectorAll('.tabs button')]
+                      .filter((b) => b.offsetParent !== null)
+                      .filter((b) => { const r = b.getBoundingClientRect();
+                        return r.left < 0 || r.right > innerWidth; })
+                      .map((b) => b.dataset.tab) })"""
+            )
+            fits = widths["page"] <= widths["inner"] and widths["tabs"] <= widths["tabsShown"]
+            if not fits or widths["offScreen"]:
+                too_wide.append((view, widths))
+    assert too_wide == [], too_wide
+
+
 def test_unknown_token_is_refused_with_advice(page, demo_server) -> None:
     page.goto(f"{demo_server['url']}/#token=ww_not-a-real-token")
     page.wait_for_function(
