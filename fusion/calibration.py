@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.errors import AnalysisError
+from fusion.rows import row_dot, row_energy, row_norms
 
 STILL_GYR_RADPS = 0.15  # below this the sensor is nearly still (human sway ~0.05)
 STILL_MIN_S = 0.5  # a still window this long gives a trustworthy vertical
@@ -63,7 +64,7 @@ def find_still_window(gyr_radps: np.ndarray, rate_hz: float) -> StillWindow:
     stretch of `STILL_MIN_S` is still, the quietest `SHORT_STILL_MIN_S` is used and marked
     untrustworthy so the caller can say so.
     """
-    search = np.linalg.norm(gyr_radps[: max(int(STILL_SEARCH_S * rate_hz), 2)], axis=1)
+    search = row_norms(gyr_radps[: max(int(STILL_SEARCH_S * rate_hz), 2)])
     still = search < STILL_GYR_RADPS
     min_len = max(int(STILL_MIN_S * rate_hz), 1)
     # Run lengths of consecutive still samples.
@@ -135,9 +136,7 @@ def _moving_rate_gram(gyr_radps: np.ndarray) -> tuple[np.ndarray, int]:
     for start in range(0, gyr_radps.shape[0], GRAM_BLOCK_SAMPLES):
         block = np.asarray(gyr_radps[start : start + GRAM_BLOCK_SAMPLES], dtype=float)
         # np.compress: ~3x faster than boolean indexing of an (N, 3) array, the same rows
-        rates = np.compress(
-            np.einsum("ij,ij->i", block, block) > MOVING_GYR_RADPS**2, block, axis=0
-        )
+        rates = np.compress(row_energy(block) > MOVING_GYR_RADPS**2, block, axis=0)
         gram += rates.T @ rates
         moving += rates.shape[0]
     return gram, moving
@@ -154,8 +153,7 @@ def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -
     Uses only the inclination (earth-up in the sensor frame), so it is heading-free; motion
     out of the sagittal plane is projected away.
     """
-    # Products in float64 through einsum's buffers: no float64 copy of a float32 `up_sensor`.
-    along_x = np.einsum("ij,j->i", up_sensor, calibration.x_axis, dtype=np.float64)
-    along_z = np.einsum("ij,j->i", up_sensor, calibration.z_axis, dtype=np.float64)
+    along_x = row_dot(up_sensor, calibration.x_axis)
+    along_z = row_dot(up_sensor, calibration.z_axis)
     angle_deg: np.ndarray = np.degrees(np.arctan2(along_x, along_z, out=along_x), out=along_x)
     return angle_deg

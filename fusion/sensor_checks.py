@@ -34,6 +34,7 @@ import numpy as np
 
 from fusion.calibration import MOVING_GYR_RADPS, SegmentCalibration
 from fusion.reps import RepWindow, rep_batches
+from fusion.rows import row_energy, row_norms
 
 SWAPPED_RATIO = 1.5  # pelvis moving 1.5x the thigh: the two are swapped
 MISPLACED_RATIO = 0.7  # pelvis moving 0.7-1.5x the thigh: one sensor on the wrong segment
@@ -68,18 +69,12 @@ def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     """
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     if width <= 1 or gyr_radps.shape[0] < width:
-        return float(np.degrees(_row_norms(gyr_radps).sum() / rate_hz))
+        return float(np.degrees(row_norms(gyr_radps).sum() / rate_hz))
     path = 0.0
     for start in range(0, gyr_radps.shape[0], ROTATION_PATH_BLOCK_SAMPLES):
         smooth = _moving_average_rows(gyr_radps, width, start, ROTATION_PATH_BLOCK_SAMPLES)
-        path += float(_row_norms(smooth).sum())
+        path += float(row_norms(smooth).sum())
     return float(np.degrees(path / rate_hz))
-
-
-def _row_norms(values: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each row of (N, 3) `values` (np.linalg.norm(axis=1) is ~4x slower)."""
-    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", values, values))
-    return norms
 
 
 def placement_check(
@@ -157,7 +152,7 @@ def axis_share(gyr_radps: np.ndarray, calibration: SegmentCalibration, rate_hz: 
     """
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     smooth = _moving_average(gyr_radps, width)
-    energy = np.einsum("ij,ij->i", smooth, smooth)
+    energy = row_energy(smooth)
     moving = energy > MOVING_GYR_RADPS**2
     if np.count_nonzero(moving) < 5:
         return 1.0
@@ -273,7 +268,7 @@ def _wobble_and_share(
     residual = trace.angle_deg[samples] - smoothed(trace.angle_deg)
     wobble = np.sqrt(np.add.reduceat(residual**2, rep_first) / counts)
     smooth = smoothed(trace.gyr_radps)
-    energy = np.einsum("ij,ij->i", smooth, smooth)
+    energy = row_energy(smooth)
     moving = energy > MOVING_GYR_RADPS**2
     about_y = smooth @ trace.calibration.y_axis
     moving_count = np.add.reduceat(moving.astype(np.int64), rep_first)
