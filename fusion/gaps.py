@@ -45,6 +45,8 @@ def up_across_gaps(
 ) -> np.ndarray:
     """Earth-up (size, 3) of `dtype` from `up_of(stretch)` per stretch, interpolated in
     between and at the ends."""
+    if len(stretches) == 1 and stretches[0].indices(size) == (0, size, 1):
+        return np.asarray(up_of(stretches[0]), dtype=dtype)  # no gap: nothing to fill
     up = np.full((size, 3), np.nan, dtype=dtype)
     for stretch in stretches:
         up[stretch] = up_of(stretch)
