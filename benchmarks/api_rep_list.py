@@ -27,7 +27,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -107,7 +107,7 @@ async def _load(base: str, token: str, seconds: float) -> list[float]:
     queries = _queries()
     deadline = time.perf_counter() + seconds
 
-    async def worker(index: int, client: httpx.AsyncClient) -> None:
+    async def worker(index: int, client: httpx2.AsyncClient) -> None:
         k = index
         while time.perf_counter() < deadline:
             path = queries[k % len(queries)]
@@ -118,8 +118,8 @@ async def _load(base: str, token: str, seconds: float) -> list[float]:
             if response.status_code != 200:
                 raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
 
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(
+    limits = httpx2.Limits(max_connections=CONCURRENCY)
+    async with httpx2.AsyncClient(
         base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30
     ) as client:
         await client.get("/reps?limit=1")  # warm up
@@ -248,9 +248,9 @@ async def _asgi_ms(app, token: str, path: str, repeats: int) -> float:
 
 
 async def _request_ms(app, token: str, path: str, repeats: int) -> float:
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx2.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=transport, base_url="http://app", headers=headers
     ) as client:
         best = float("inf")
@@ -299,9 +299,9 @@ def run(
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                httpx.get(base + "/health", timeout=1)
+                httpx2.get(base + "/health", timeout=1)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.1)
         server_cpu_s, client_cpu_s = _cpu_s(server.pid), time.process_time()
         load_before = os.getloadavg()[0]

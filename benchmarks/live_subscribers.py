@@ -40,7 +40,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -134,9 +134,9 @@ def _start_server(root: Path) -> tuple[subprocess.Popen, int, str, float]:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return process, port, token, time.monotonic()
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.3)
     process.kill()
     raise SystemExit("the server did not start")
@@ -150,7 +150,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _athlete_id(port: int, token: str) -> int:
     headers = {"Authorization": f"Bearer {token}"}
-    athletes = httpx.get(f"http://127.0.0.1:{port}/athletes", headers=headers).json()["items"]
+    athletes = httpx2.get(f"http://127.0.0.1:{port}/athletes", headers=headers).json()["items"]
     return athletes[0]["id"]
 
 

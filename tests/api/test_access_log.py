@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
+import httpx2
 import pytest
 import websockets
 
@@ -60,7 +60,7 @@ def logged_server(tmp_path: Path):
 
 def test_tokens_in_urls_and_headers_never_reach_the_access_log(logged_server) -> None:
     address, secret, capture = logged_server
-    with httpx.Client(base_url=f"http://{address}") as client:
+    with httpx2.Client(base_url=f"http://{address}") as client:
         assert client.get("/athletes", headers={"Authorization": f"Bearer {secret}"}).is_success
         client.get("/athletes", params={"token": secret})
         client.get(f"/reps?athlete_id=1&token={secret}&limit=5")

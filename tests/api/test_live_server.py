@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import websockets
 
@@ -90,7 +90,7 @@ def test_websocket_streams_angles_at_about_20_hz_and_reps(live_server) -> None:
     rep = next(m for m in messages if m["type"] == "rep_completed")
     assert rep["athlete_id"] == str(live_server["athlete_id"])
     # The stored set's id rides along: the page links the rep without asking for it.
-    stored = httpx.get(
+    stored = httpx2.get(
         f"http://127.0.0.1:{live_server['port']}/sets/{rep['set_id']}",
         headers=headers,
         timeout=10,
@@ -106,7 +106,7 @@ def test_websocket_streams_angles_at_about_20_hz_and_reps(live_server) -> None:
 
 def test_sse_stream_and_token_rules(live_server) -> None:
     base = f"http://127.0.0.1:{live_server['port']}"
-    with httpx.Client(base_url=base, timeout=10) as client:
+    with httpx2.Client(base_url=base, timeout=10) as client:
         headers = {"Authorization": f"Bearer {live_server['reader']}"}
         with client.stream("GET", "/live/events", headers=headers) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
@@ -218,16 +218,16 @@ def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
             time.sleep(0.5)
             try:
                 reps_seen = len(
-                    httpx.get(f"http://127.0.0.1:{port}/reps", headers=headers).json()["items"]
+                    httpx2.get(f"http://127.0.0.1:{port}/reps", headers=headers).json()["items"]
                 )
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert process.poll() is None, process.stderr.read().decode()
                 continue
             if reps_seen >= 2:
                 break
         assert reps_seen >= 2, "no reps were recorded"
         time.sleep(0.7)  # kill at an arbitrary point between two commits
-        recording = httpx.get(
+        recording = httpx2.get(
             f"http://127.0.0.1:{port}/sets", params={"status": "recording"}, headers=headers
         ).json()["items"]
         assert len(recording) == 1
@@ -284,7 +284,7 @@ def test_kill_9_right_after_a_rep_is_shown_keeps_that_rep(tmp_path: Path) -> Non
         deadline = time.monotonic() + FIRST_REP_TIMEOUT_S + 20
         while shown is None and time.monotonic() < deadline:
             try:
-                with httpx.stream(
+                with httpx2.stream(
                     "GET",
                     f"http://127.0.0.1:{port}/live/events",
                     headers={"Authorization": f"Bearer {reader}"},
@@ -298,7 +298,7 @@ def test_kill_9_right_after_a_rep_is_shown_keeps_that_rep(tmp_path: Path) -> Non
                             process.send_signal(signal.SIGKILL)  # at once: nothing else runs
                             shown = json.loads(line[6:])
                             break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert process.poll() is None, process.stderr.read().decode()
                 time.sleep(0.3)
         process.wait(timeout=10)
@@ -321,7 +321,7 @@ def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) ->
     athlete = live_server["athlete_id"]
     gateway = live_server["server"].gateway
     admin = {"Authorization": f"Bearer {live_server['admin']}"}
-    with httpx.Client(base_url=base, headers=admin, timeout=10) as client:
+    with httpx2.Client(base_url=base, headers=admin, timeout=10) as client:
         started = client.post(
             "/sets", json={"athlete_id": athlete, "variant": "goblet_squat", "load_kg": 24}
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from api.runtime import build_server
@@ -24,7 +24,7 @@ def server(tmp_path_factory):
     )
     port = free_port()
     served = serve_in_thread(built, port)
-    client = httpx.Client(
+    client = httpx2.Client(
         base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {admin}"},
         timeout=10,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from api import sensor_assignments
@@ -53,7 +53,7 @@ def _running(settings: Settings, config_dir: Path) -> Iterator[tuple[str, object
 
 
 def _status(base: str, headers: dict[str, str], address: str) -> dict | None:
-    sensors = httpx.get(f"{base}/sensors/status", headers=headers, timeout=5).json()
+    sensors = httpx2.get(f"{base}/sensors/status", headers=headers, timeout=5).json()
     return next((s for s in sensors if s["address"] == address), None)
 
 
@@ -78,7 +78,7 @@ def test_a_ble_sensor_paired_through_the_api_streams_at_once_without_a_restart(
         # Nothing assigned yet: the server says an assignment needs no restart.
         assert "takes effect at once, no restart needed" in caplog.text
         assert _status(base, headers, sensor.address) is None
-        put = httpx.put(
+        put = httpx2.put(
             f"{base}/sensors/{sensor_id}/assignment",
             json={"athlete_id": athlete_id, "placement": "thigh"},
             headers=headers,
@@ -95,7 +95,7 @@ def test_a_ble_sensor_paired_through_the_api_streams_at_once_without_a_restart(
         assert _wait_for(
             lambda: _status(base, headers, sensor.address)["samples"] > 50, 10.0, "samples"
         )
-        off = httpx.put(f"{base}/sensors/{sensor_id}/assignment", json={}, headers=headers)
+        off = httpx2.put(f"{base}/sensors/{sensor_id}/assignment", json={}, headers=headers)
         assert off.status_code == 200 and off.json()["athlete_id"] is None
         gone = _wait_for(
             lambda: (

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import websockets
 
@@ -70,9 +70,9 @@ def _serve(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None):
         assert process.poll() is None, process.stderr.read().decode()
         assert time.monotonic() < deadline, "the server did not start"
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 break
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.2)
     return process, port, url, headers
 
@@ -80,7 +80,7 @@ def _serve(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None):
 def _recording_set(port: int, headers: dict[str, str]) -> int:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        items = httpx.get(
+        items = httpx2.get(
             f"http://127.0.0.1:{port}/sets", params={"status": "recording"}, headers=headers
         ).json()["items"]
         if items:
@@ -187,7 +187,7 @@ def _dashboard_visit(port: int, token: str) -> None:
     status, and the live stream (token in the first message), then it goes away."""
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, timeout=10) as client:
+    with httpx2.Client(base_url=base, timeout=10) as client:
         assert client.get("/").status_code == 200
         for module in ("app.js", "live.js", "ready.js", "guard.js", "health.js", "style.css"):
             assert client.get(f"/dashboard/static/{module}").status_code == 200

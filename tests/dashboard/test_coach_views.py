@@ -122,11 +122,11 @@ def _sign_in(page, server, athlete: str) -> None:
 
 def _import_earlier_assessment(server) -> int:
     """An earlier assessment of Dee, recorded elsewhere and imported over the API (same lifter)."""
-    import httpx
+    import httpx2
 
     sim = simulate_assessment(server["lifter"], SEED + 1)
     headers = {"Authorization": f"Bearer {server['admin']}"}
-    with httpx.Client(base_url=server["url"], headers=headers, timeout=120) as client:
+    with httpx2.Client(base_url=server["url"], headers=headers, timeout=120) as client:
         assessment = client.post("/assessments", json={"athlete_id": server["dee"]}).json()["id"]
         for kind, step in sim.steps.items():
             texts = {}
@@ -349,9 +349,9 @@ def test_gym_view_shows_every_athlete_recording(page, coach_server, tmp_path) ->
 
 
 def _api(server):
-    import httpx
+    import httpx2
 
-    return httpx.Client(
+    return httpx2.Client(
         base_url=server["url"], headers={"Authorization": f"Bearer {server['admin']}"}, timeout=60
     )
 

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG
@@ -70,7 +70,7 @@ def test_demo_serves_two_simulated_athletes_until_ctrl_c(tmp_path) -> None:
         assert banner["url_token"] == banner["token"]
         assert int(banner["qr_lines"]) >= 15 and "," not in banner["qr_widths"], banner
         headers = {"Authorization": f"Bearer {banner['token']}"}
-        with httpx.Client(base_url=banner["url"], timeout=10.0) as client:
+        with httpx2.Client(base_url=banner["url"], timeout=10.0) as client:
             _wait_until_up(client)
             athletes = {
                 a["name"]: a["id"] for a in client.get("/athletes", headers=headers).json()["items"]
@@ -106,20 +106,20 @@ def test_demo_serves_two_simulated_athletes_until_ctrl_c(tmp_path) -> None:
         assert abs(rep["wink_onset_depth_deg"] - SAM_ONSET_DEPTH_DEG) < 10.0, rep
 
 
-def _wait_until_up(client: httpx.Client, timeout_s: float = 30.0) -> None:
+def _wait_until_up(client: httpx2.Client, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if client.get("/health").status_code == 200:
                 return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         time.sleep(0.2)
     pytest.fail("the demo server did not answer /health")
 
 
 def _wait_for_reps(
-    client: httpx.Client, headers: dict, athlete_ids, per_athlete: int
+    client: httpx2.Client, headers: dict, athlete_ids, per_athlete: int
 ) -> list[dict]:
     deadline = time.monotonic() + REPS_TIMEOUT_S
     while True:
@@ -163,7 +163,7 @@ def test_demo_removes_its_temporary_folder_at_exit(tmp_path) -> None:
     )
     try:
         banner = _read_banner(process)
-        with httpx.Client(base_url=banner["url"], timeout=10.0) as client:
+        with httpx2.Client(base_url=banner["url"], timeout=10.0) as client:
             _wait_until_up(client)
         made = list(scratch.glob("winkwatch-demo-*"))
         assert len(made) == 1 and (made[0] / "winkwatch-demo.db").exists()

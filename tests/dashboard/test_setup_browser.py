@@ -8,7 +8,7 @@ and a read-only token sees no control it cannot use. Screenshots go to the test'
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from api.auth import create_token
@@ -49,7 +49,7 @@ def _sign_in(page, url: str, token: str) -> None:
 
 def _api(server, method: str, path: str, **kw):
     headers = {"Authorization": f"Bearer {server['admin']}"}
-    response = httpx.request(method, f"{server['url']}{path}", headers=headers, timeout=10, **kw)
+    response = httpx2.request(method, f"{server['url']}{path}", headers=headers, timeout=10, **kw)
     response.raise_for_status()
     return response.json() if response.content else None
 
@@ -173,7 +173,7 @@ def test_archiving_and_deleting_ask_first_and_keep_stored_sets(browser_page, ser
         f"![...document.querySelectorAll('#setup-athletes li')]"
         f".some((li) => li.textContent.includes('{name}'))"
     )
-    missing = httpx.get(
+    missing = httpx2.get(
         f"{server['url']}/sets/{set_id}",
         headers={"Authorization": f"Bearer {server['admin']}"},
         timeout=10,

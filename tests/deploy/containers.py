@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,10 +204,10 @@ def wait_healthy(name: str, port: int, timeout_s: float = START_TIMEOUT_S) -> di
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=3)
+            response = httpx2.get(f"http://127.0.0.1:{port}/health", timeout=3)
             if response.status_code == 200:
                 return response.json()
-        except httpx.TransportError:
+        except httpx2.TransportError:
             pass
         running = podman("inspect", "--format", "{{.State.Running}}", name, check=False)
         if running.stdout.strip() != "true" or time.monotonic() > deadline:

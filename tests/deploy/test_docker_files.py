@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import yaml
 
@@ -206,16 +206,16 @@ def test_install_script_builds_a_venv_that_serves_the_dashboard(tmp_path) -> Non
         deadline = time.monotonic() + 30
         while True:
             try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                page = httpx2.get(f"http://127.0.0.1:{port}/", timeout=2)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert time.monotonic() < deadline and demo.poll() is None, demo.stderr.read()[
                     -2000:
                 ]
                 time.sleep(0.3)
         assert page.status_code == 200 and "WinkWatch" in page.text
-        assert httpx.get(f"http://127.0.0.1:{port}/dashboard/static/app.js").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/health").json()["gateway"] is True
+        assert httpx2.get(f"http://127.0.0.1:{port}/dashboard/static/app.js").status_code == 200
+        assert httpx2.get(f"http://127.0.0.1:{port}/health").json()["gateway"] is True
     finally:
         demo.send_signal(signal.SIGINT)
         demo.communicate(timeout=40)

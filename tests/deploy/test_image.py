@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 import vqf
@@ -144,10 +144,10 @@ def test_amd64_image_runs_as_compose_runs_it(
         assert health == {"status": "ok", "database": "ok", "gateway": True}
         assert _process_uids(name) == {uid}
 
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        page = httpx2.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "WinkWatch" in page.text
         assert (
-            httpx.get(f"http://127.0.0.1:{port}/dashboard/static/app.js", timeout=5).status_code
+            httpx2.get(f"http://127.0.0.1:{port}/dashboard/static/app.js", timeout=5).status_code
             == 200
         )
 
@@ -168,7 +168,7 @@ def test_amd64_image_runs_as_compose_runs_it(
             "exec", name, "winkwatch", "token", "create", "coach", "--role", "admin"
         ).stdout.strip()
         auth = {"Authorization": f"Bearer {secret}"}
-        created = httpx.post(
+        created = httpx2.post(
             f"http://127.0.0.1:{port}/athletes",
             json={"name": "Volume Vic"},
             headers=auth,
@@ -187,14 +187,18 @@ def test_amd64_image_runs_as_compose_runs_it(
         assert podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip() == "0"
         podman("start", name)
         wait_healthy(name, port)
-        again = httpx.get(f"http://127.0.0.1:{port}/athletes/{athlete_id}", headers=auth, timeout=5)
+        again = httpx2.get(
+            f"http://127.0.0.1:{port}/athletes/{athlete_id}", headers=auth, timeout=5
+        )
         assert again.status_code == 200 and again.json()["name"] == "Volume Vic"
 
         # A new container on the same volume (an image update) keeps it too.
         remove_container(name)
         run_container(amd64_image, name, volume, system_bus, port, "winkwatch", "serve")
         wait_healthy(name, port)
-        again = httpx.get(f"http://127.0.0.1:{port}/athletes/{athlete_id}", headers=auth, timeout=5)
+        again = httpx2.get(
+            f"http://127.0.0.1:{port}/athletes/{athlete_id}", headers=auth, timeout=5
+        )
         assert again.status_code == 200 and again.json()["name"] == "Volume Vic"
     finally:
         remove_container(name)

@@ -9,7 +9,7 @@ import asyncio
 import json
 import time
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 
@@ -84,7 +84,7 @@ async def _scenario(tmp_path, broker, db_target, monkeypatch) -> None:
     headers = {"Authorization": f"Bearer {admin}"}
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        async with httpx2.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
             await _wait(lambda: _ok(client, "/health"), 20, "the central server")
             athlete = (await client.post("/athletes", json={"name": "Mover"})).json()
             nobody = (await client.post("/athletes", json={"name": "No sensors"})).json()
@@ -228,7 +228,7 @@ def _placement(name: str):
 async def _ok(client, path) -> bool:
     try:
         return (await client.get(path)).status_code == 200
-    except httpx.TransportError:
+    except httpx2.TransportError:
         return False
 
 

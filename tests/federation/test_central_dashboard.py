@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-import httpx
+import httpx2
 
 from api.auth import create_token
 from api.storage.db import open_database
@@ -48,7 +48,7 @@ def test_central_dashboard_shows_both_platforms_and_live_angles(
         headers = {"Authorization": f"Bearer {token}"}
 
         def athletes_by_gateway() -> dict[str, int] | None:
-            sets = httpx.get(f"{hub.url}/sets", headers=headers, timeout=5).json()["items"]
+            sets = httpx2.get(f"{hub.url}/sets", headers=headers, timeout=5).json()["items"]
             found = {s["gateway_id"]: s["athlete_id"] for s in sets}
             return found if {"gw-a", "gw-b"} <= set(found) else None
 
