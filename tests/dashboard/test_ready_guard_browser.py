@@ -128,4 +128,6 @@ def test_depth_guard_cues_before_the_wink(page, server, tmp_path) -> None:
     depth = page.evaluate("window.winkwatch.depthCues[window.winkwatch.depthCues.length - 1]")
     assert depth["ceiling_thigh_deg"] == SAM_CEILING_DEG and depth["thigh_deg"] < SAM_CEILING_DEG
     assert depth["sound"] is True and depth["shown"] is True
+    calibrated = page.inner_text("#ready-list .calibrated")  # said once, with how
+    assert calibrated.startswith("✓ calibrated from") and calibrated.count("calibrated") == 1
     screenshot(page, tmp_path, "depth_guard")

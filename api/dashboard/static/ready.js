@@ -82,7 +82,7 @@ function renderCalibration() {
   $("ready").classList.toggle("is-ready", c.ok === true);
   let line;
   if (without && c.ok === null) line = `<li class="ready-warning">⚠ ${escapeHtml(without)}: no angles or reps in this set</li>`;
-  else if (c.ok === true) line = `<li class="ready-ok calibrated">✓ calibrated <span class="muted">${escapeHtml(c.message)}</span></li>`;
+  else if (c.ok === true) line = `<li class="ready-ok calibrated">✓ ${escapeHtml(c.message)}</li>`;  // "calibrated from ..."
   else if (c.ok === false) line = `<li class="ready-warning">⚠ ${escapeHtml(c.message)}</li>`;
   else if (elapsed < c.stillS) line = `<li class="ready-still">Stand still: <b class="countdown">${(c.stillS - elapsed).toFixed(1)} s</b></li>`;
   else if (elapsed < CALIBRATION_TIMEOUT_S) line = `<li class="ready-still">Stand still… waiting for calibration</li>`;
