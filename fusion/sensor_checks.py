@@ -70,11 +70,11 @@ def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     if width <= 1 or gyr_radps.shape[0] < width:
         return float(np.degrees(row_norms(gyr_radps).sum() / rate_hz))
-    path = 0.0
+    path = 0.0  # |window sum| / width = |moving average|: one division at the end
     for start in range(0, gyr_radps.shape[0], ROTATION_PATH_BLOCK_SAMPLES):
-        smooth = _moving_average_rows(gyr_radps, width, start, ROTATION_PATH_BLOCK_SAMPLES)
-        path += float(row_norms(smooth).sum())
-    return float(np.degrees(path / rate_hz))
+        window_sums = _moving_sum_rows(gyr_radps, width, start, ROTATION_PATH_BLOCK_SAMPLES)
+        path += float(row_norms(window_sums).sum())
+    return float(np.degrees(path / width / rate_hz))
 
 
 def placement_check(
@@ -125,17 +125,18 @@ def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
     return window_sums / width
 
 
-def _moving_average_rows(values: np.ndarray, width: int, start: int, count: int) -> np.ndarray:
-    """Rows [start, start + count) of `_moving_average(values, width)` (values of at least
-    `width` rows), computed from the rows around them only: bounded memory for long inputs."""
+def _moving_sum_rows(values: np.ndarray, width: int, start: int, count: int) -> np.ndarray:
+    """Rows [start, start + count) of `_moving_average(values, width)` times `width` (values
+    of at least `width` rows), computed from the rows around them only: bounded memory for
+    long inputs."""
     before, after = width // 2, width - 1 - width // 2
     stop = min(start + count, values.shape[0])
     rows = np.clip(np.arange(start - before, stop + after), 0, values.shape[0] - 1)
+    sums = np.zeros((rows.size + 1, values.shape[1]))  # a leading 0: one subtraction, no copy
     # np.take: a row gather of an (N, 3) array is ~4x faster than values[rows]
-    sums = np.cumsum(np.take(values, rows, axis=0), axis=0, dtype=np.float64)
-    window_sums = sums[width - 1 :].copy()
-    window_sums[1:] -= sums[:-width]
-    return window_sums / width
+    np.cumsum(np.take(values, rows, axis=0), axis=0, dtype=np.float64, out=sums[1:])
+    window_sums: np.ndarray = sums[width:] - sums[:-width]
+    return window_sums
 
 
 def wobble_rms_deg(angle_deg: np.ndarray, rate_hz: float) -> float:
