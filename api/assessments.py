@@ -290,7 +290,13 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
         femur_cm, shank_cm, name = athlete.femur_cm, athlete.shank_cm, athlete.name
         created_at = assessment.created_at.isoformat()
     try:
-        report = assess(recordings, femur_cm=femur_cm, shank_cm=shank_cm, calibration=calibration)
+        report = assess(
+            recordings,
+            femur_cm=femur_cm,
+            shank_cm=shank_cm,
+            calibration=calibration,
+            skipped=skipped,
+        )
     except StepError as exc:
         raise ConflictError(
             f"the {exc.kind} step cannot be analysed ({exc.reason}): {exc}"

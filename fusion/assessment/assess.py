@@ -10,7 +10,7 @@ of the onset hip flexion, deepest hip flexion, wink amplitude and onset thigh an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,8 +125,12 @@ def assess(
     shank_cm: float | None = None,
     calibration: AssessmentCalibration | None = None,
     config: AnalysisConfig | None = None,
+    skipped: Sequence[str] = (),
 ) -> AssessmentReport:
-    """Analyse an assessment. Raises `StepError` when the baseline itself cannot be used."""
+    """Analyse an assessment. Raises `StepError` when the baseline itself cannot be used.
+
+    `skipped`: the steps the coach skipped on purpose; the verdict's summary names them and
+    what they leave open (`fusion.assessment.verdict.decide`)."""
     unknown = [kind for kind in recordings if kind not in STEP_KINDS]
     if unknown:
         raise StepError(unknown[0], "not_analysable", f"unknown step kind; use {STEP_KINDS}")
@@ -145,7 +149,7 @@ def assess(
         except StepError as exc:
             problems.append(exc)
     summaries = {kind: summarise(analysis) for kind, analysis in analyses.items()}
-    verdict = decide({kind: evidence(analyses[kind], s) for kind, s in summaries.items()})
+    verdict = decide({kind: evidence(analyses[kind], s) for kind, s in summaries.items()}, skipped)
     prescription = NO_PRESCRIPTION
     if verdict.winks:
         prescription = prescribe(

@@ -30,10 +30,15 @@ The rules (the contract, in this order):
 4. motor_control: yes when the range exists (rock-back LATER) and neither stability (no) nor
    stretching (not LATER) explains the wink; no when another cause is yes or the range is
    missing; not_tested without a rock-back; else inconclusive.
+
+Steps the coach skipped on purpose (`decide(..., skipped=...)`) count as not recorded in the
+rules; the summary names them and what that leaves open (`_skipped_words`), so a verdict
+drawn from part of the battery does not read as if it were complete.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -150,20 +155,21 @@ _WORD = {
 }
 
 
-def decide(steps: dict[str, StepEvidence]) -> Verdict:
-    """Apply the rules to the analysed steps (kind -> evidence; `baseline` required)."""
+def decide(steps: dict[str, StepEvidence], skipped: Sequence[str] = ()) -> Verdict:
+    """Apply the rules to the analysed steps (kind -> evidence; `baseline` required).
+
+    `skipped`: the step kinds the coach skipped on purpose (none of them in `steps`); the
+    rules treat them as not recorded, the summary says so and what it leaves open."""
+    skipped = tuple(kind for kind in skipped if kind not in steps)
     winking = [kind for kind, step in steps.items() if step.winks]
     if not winking:
         deepest = max(float(np.max(s.max_hip_flexion_deg, initial=0.0)) for s in steps.values())
-        return Verdict(
-            "no",
-            "no",
-            "no",
-            "no",
-            False,
+        summary = (
             f"No wink at any tested depth (up to {deepest:.0f} deg of hip flexion): nothing to "
-            "explain, and no depth limit is needed.",
-            (),
+            "explain, and no depth limit is needed."
+        )
+        return Verdict(
+            "no", "no", "no", "no", False, _with_skipped(summary, skipped, {}, winks=False), ()
         )
     baseline = steps["baseline"]
     rock, stretch, goblet, supported = (
@@ -194,6 +200,13 @@ def decide(steps: dict[str, StepEvidence]) -> Verdict:
         motor = "inconclusive"
     comparisons = (rock, stretch, goblet, supported)
     summary = _summary(structural, soft, stability_word, motor, baseline, comparisons)
+    words = {
+        "structural": structural,
+        "soft_tissue": soft,
+        "stability": stability_word,
+        "motor_control": motor,
+    }
+    summary = _with_skipped(summary, skipped, words, winks=True)
     return Verdict(structural, soft, stability_word, motor, True, summary, comparisons)
 
 
@@ -209,6 +222,21 @@ _STEP_WORDS = {
     "post_stretch": "the squat after stretching",
     "goblet": "the goblet squat",
     "supported": "the supported squat",
+    "loaded": "the loaded squat",
+    "box": "the box squat",
+}
+# The verdict fields each compared step bears on (the rules in the module docstring).
+_STEP_FIELDS = {
+    "rock_back": ("structural", "motor_control"),
+    "post_stretch": ("soft_tissue", "structural"),
+    "goblet": ("stability", "motor_control"),
+    "supported": ("stability", "motor_control"),
+}
+_FIELD_WORDS = {
+    "structural": "hip structure",
+    "soft_tissue": "soft tissue",
+    "stability": "stability",
+    "motor_control": "motor control",
 }
 
 
@@ -284,3 +312,64 @@ def _summary(
             + " (more reps or the missing steps would settle it)."
         )
     return " ".join(parts)
+
+
+def _with_skipped(
+    summary: str, skipped: Sequence[str], words: dict[str, str], *, winks: bool
+) -> str:
+    """`summary` followed by what the steps skipped on purpose leave open (nothing skipped:
+    `summary` as it is)."""
+    if not skipped:
+        return summary
+    return f"{summary} {_skipped_words(skipped, words, winks=winks)}"
+
+
+def _skipped_words(skipped: Sequence[str], words: dict[str, str], *, winks: bool) -> str:
+    """Which steps were skipped on purpose and what that means for the verdict's confidence."""
+    parts = [f"Skipped on purpose: {_joined([_STEP_WORDS.get(k, k) for k in skipped])}."]
+    compared = [kind for kind in skipped if kind in _STEP_FIELDS]
+    names = _joined([_STEP_WORDS[kind] for kind in compared])
+    steps, it = ("step", "it") if len(compared) == 1 else ("steps", "them")
+    open_fields = dict.fromkeys(
+        field
+        for kind in compared
+        for field in _STEP_FIELDS[kind]
+        if words.get(field) in ("inconclusive", "not_tested")
+    )
+    open_words = _joined([_FIELD_WORDS[field] for field in open_fields])
+    if compared and not winks:
+        parts.append(f"With no wink to explain, the verdict does not need {names}.")
+    elif open_words and "yes" in words.values():
+        parts.append(
+            f"Without {names}, {open_words} stayed untested or undecided: the cause named is "
+            f"the most likely of those tested, not checked against what the skipped {steps} "
+            "would have shown."
+        )
+    elif open_words:
+        parts.append(
+            f"Without {names}, {open_words} stayed untested or undecided, so the verdict is "
+            f"less certain than a full battery's: the skipped {steps} could have named the cause."
+        )
+    elif compared:
+        tested = dict.fromkeys(field for kind in compared for field in _STEP_FIELDS[kind])
+        fields = _joined([_FIELD_WORDS[field] for field in tested])
+        parts.append(f"What {names} would test ({fields}) the steps recorded settle without {it}.")
+    elif winks:
+        these = "this step" if len(skipped) == 1 else "these steps"
+        parts.append(f"The verdict's cause comparisons do not use {these}.")
+    if "loaded" in skipped:
+        parts.append(
+            "Without the loaded squat the depth limit comes from the baseline alone."
+            if winks
+            else "A wink that shows only under load is not ruled out."
+        )
+    if "box" in skipped and winks:
+        parts.append("Without the box squat the box height is not confirmed on a box.")
+    return " ".join(parts)
+
+
+def _joined(items: Sequence[str]) -> str:
+    """ "", "a", "a and b", "a, b and c"."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

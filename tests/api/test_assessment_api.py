@@ -4,6 +4,8 @@ first as history."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pytest
 
@@ -221,7 +223,13 @@ def test_skipped_steps_are_kept_and_reported(api, lifter_steps, database) -> Non
     assert report["skipped"] == ["goblet", "supported"]
     assert set(report["steps"]) == {"baseline", "rock_back"}
     assert report["verdict"]["stability"] == "not_tested"
+    # The verdict in plain words says what was skipped and what that leaves open, the same
+    # text on the page and in the handout (one summary: fusion.assessment.verdict).
+    summary = report["verdict"]["summary"]
+    assert "Skipped on purpose: the goblet squat and the supported squat." in summary
+    assert "Without the goblet squat and the supported squat, stability" in summary
     page = api.get(f"/assessments/{assessment}/report.html").text
+    assert html.escape(summary) in page
     assert '<tr class="skipped" data-step="goblet">' in page
     assert '<tr class="skipped" data-step="supported">' in page
     assert '<tr class="not-recorded" data-step="post_stretch">' in page
@@ -232,6 +240,9 @@ def test_skipped_steps_are_kept_and_reported(api, lifter_steps, database) -> Non
     assert api.get(f"/assessments/{assessment}").json()["skipped"] == ["supported"]
     report = api.get(f"/assessments/{assessment}/report").json()
     assert report["skipped"] == ["supported"] and "goblet" in report["steps"]
+    summary = report["verdict"]["summary"]
+    assert "Skipped on purpose: the supported squat." in summary
+    assert "the goblet squat and" not in summary
 
 
 def _run_assessment_steps(api, assessment: int, texts, kinds) -> None:
@@ -290,7 +301,7 @@ def test_the_pdf_handout_says_verdict_prescription_steps_and_history(lifter_step
         )
         for kind in ("baseline", "goblet")
     }
-    report = assess(recordings, femur_cm=44.0, shank_cm=47.0)
+    report = assess(recordings, femur_cm=44.0, shank_cm=47.0, skipped=("supported",))
     history = [HistoryEntry("#1, 2026-11-01", 80.5, (79.0, 82.0), 70.0, "later")]
     pages = handout_pages(report, title="T", history=history, skipped=("supported",))
     import matplotlib.pyplot as plt
@@ -301,6 +312,13 @@ def test_the_pdf_handout_says_verdict_prescription_steps_and_history(lifter_step
         assert all(0 <= t.get_position()[1] <= 1 for page in text_pages for t in page.texts)
         joined = " ".join(lines)
         assert report.verdict.summary[:60] in joined.replace("\n", " ")
+        # goblet clearly later: stability yes, the skipped supported squat leaves nothing open
+        skip_words = (
+            "Skipped on purpose: the supported squat. What the supported squat would test "
+            "(stability and motor control) the steps recorded settle without it."
+        )
+        assert skip_words in report.verdict.summary
+        assert skip_words in joined.replace("\n", " ")
         assert "Stability (better with a weight in front or a support): Yes" in lines
         ceiling = report.prescription.depth_ceiling_thigh_deg
         assert f"stay above {ceiling:.1f} deg of thigh angle" in joined

@@ -11,12 +11,16 @@ RNG = np.random.default_rng(3)
 
 
 def _step(
-    onset_deg: float | None, spread_deg: float = 1.0, reps: int = 7, depth_deg: float = 130.0
+    onset_deg: float | None,
+    spread_deg: float = 1.0,
+    reps: int = 7,
+    depth_deg: float = 130.0,
+    rng: np.random.Generator = RNG,
 ):
     if onset_deg is None:
-        return StepEvidence(np.zeros(0), depth_deg + RNG.normal(0, 1, reps), winks=False)
+        return StepEvidence(np.zeros(0), depth_deg + rng.normal(0, 1, reps), winks=False)
     return StepEvidence(
-        onset_deg + RNG.normal(0, spread_deg, reps), depth_deg + RNG.normal(0, 1, reps), True
+        onset_deg + rng.normal(0, spread_deg, reps), depth_deg + rng.normal(0, 1, reps), True
     )
 
 
@@ -106,3 +110,45 @@ def test_ceiling_sits_below_the_onset_by_the_spread() -> None:
     assert p.depth_ceiling_hip_flexion_deg < np.median(hip) - 3.0
     assert p.box_height_cm is not None and p.box_height_cm > 0
     assert prescribe({"baseline": (hip, thigh)}, None, None).box_height_cm is None
+
+
+def test_the_summary_says_which_steps_were_skipped_and_what_that_leaves_open() -> None:
+    rng = np.random.default_rng(5)  # its own draws: the tests above keep theirs
+
+    def step(onset_deg: float | None) -> StepEvidence:
+        return _step(onset_deg, rng=rng)
+
+    steps = {"rock_back": step(100.0), "post_stretch": step(118.0)}
+    complete = decide({"baseline": step(100.0), **steps})
+    assert "Skipped" not in complete.summary
+    # Soft tissue named, stability untested because both of its steps were skipped.
+    v = decide({"baseline": step(100.0), **steps}, skipped=("goblet", "supported"))
+    assert (v.soft_tissue, v.stability) == ("yes", "not_tested")  # the rules are unchanged
+    assert "Skipped on purpose: the goblet squat and the supported squat." in v.summary
+    assert "Without the goblet squat and the supported squat, stability stayed untested" in (
+        v.summary
+    )
+    assert "the cause named is the most likely of those tested" in v.summary
+    # No cause named: the skipped steps could have named it.
+    v = decide({"baseline": step(100.0), "rock_back": step(120.0)}, skipped=("goblet",))
+    assert "Skipped on purpose: the goblet squat." in v.summary
+    assert "less certain than a full battery's" in v.summary
+    # The range exists (rock-back), so stretching would test nothing still open.
+    v = decide({"baseline": step(100.0), "rock_back": step(120.0)}, skipped=("post_stretch",))
+    assert (v.structural, v.soft_tissue) == ("no", "no")
+    assert "What the squat after stretching would test (soft tissue and hip structure) the " in (
+        v.summary
+    )
+    # Steps the cause comparisons do not use: said, and what they change.
+    v = decide({"baseline": step(100.0), **steps}, skipped=("loaded", "box"))
+    assert "Skipped on purpose: the loaded squat and the box squat." in v.summary
+    assert "The verdict's cause comparisons do not use these steps." in v.summary
+    assert "depth limit comes from the baseline alone" in v.summary
+    # A skipped step that was recorded after all is not said to be skipped.
+    v = decide({"baseline": step(100.0), **steps}, skipped=("rock_back",))
+    assert "Skipped" not in v.summary
+    # No wink anywhere: the compared steps are not needed; a wink under load is not ruled out.
+    v = decide({"baseline": step(None)}, skipped=("rock_back", "loaded"))
+    assert "Skipped on purpose: the rock-back and the loaded squat." in v.summary
+    assert "the verdict does not need the rock-back" in v.summary
+    assert "A wink that shows only under load is not ruled out." in v.summary
