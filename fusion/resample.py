@@ -75,14 +75,13 @@ def gap_mask(t_s: np.ndarray, grid_t_s: np.ndarray, max_gap_s: float) -> np.ndar
     long = np.flatnonzero(np.diff(t_s) > max_gap_s)
     if long.size == 0:
         return np.zeros(grid_t_s.shape, dtype=bool)
-    # Each long interval covers the grid instants [first, stop): +1 at first, -1 at stop
-    # (the intervals do not overlap, so the running sum is 0 or 1).
+    # Each long interval covers the grid instants [first, stop); the intervals are sorted and
+    # do not overlap, so the mask is runs of outside, inside, outside, ... (an int8 running
+    # sum of +1/-1 steps was ~7 ns a grid instant).
     first = np.searchsorted(grid_t_s, t_s[long], side="right")
     stop = np.searchsorted(grid_t_s, t_s[long + 1], side="left")
-    steps = np.zeros(grid_t_s.size + 1, dtype=np.int8)
-    np.add.at(steps, first, 1)
-    np.add.at(steps, stop, -1)
-    inside: np.ndarray = np.cumsum(steps[:-1], dtype=np.int8) > 0
+    edges = np.concatenate(([0], np.column_stack((first, stop)).ravel(), [grid_t_s.size]))
+    inside: np.ndarray = np.repeat(np.arange(edges.size - 1) % 2 == 1, np.diff(edges))
     return inside
 
 
