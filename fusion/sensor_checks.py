@@ -211,20 +211,19 @@ def reps_sensor_codes(
     starts = np.array([rep.start for rep in reps])
     ends = np.array([rep.end for rep in reps])
     batched = np.flatnonzero(ends - starts + 1 >= width) if width > 1 else np.empty(0, int)
-    checks = {}
-    for trace in traces:
-        wobble = np.zeros(len(reps))
-        share = np.ones(len(reps))
-        for group in rep_batches(starts[batched], ends[batched]):
-            reps_in = batched[group]
-            wobble[reps_in], share[reps_in] = _wobble_and_share(
-                trace, starts[reps_in], ends[reps_in], width
-            )
-        for k in np.setdiff1d(np.arange(len(reps)), batched):
-            span = slice(reps[k].start, reps[k].end + 1)
-            wobble[k] = wobble_rms_deg(trace.angle_deg[span], rate_hz)
-            share[k] = axis_share(trace.gyr_radps[span], trace.calibration, rate_hz)
-        checks[trace.name] = (wobble, share)
+    checks = {trace.name: (np.zeros(len(reps)), np.ones(len(reps))) for trace in traces}
+    for group in rep_batches(starts[batched], ends[batched]):
+        reps_in = batched[group]
+        for trace, (wobble, share) in zip(
+            traces, _wobble_and_share(traces, starts[reps_in], ends[reps_in], width)
+        ):
+            checks[trace.name][0][reps_in] = wobble
+            checks[trace.name][1][reps_in] = share
+    for k in np.setdiff1d(np.arange(len(reps)), batched):
+        span = slice(reps[k].start, reps[k].end + 1)
+        for trace in traces:
+            checks[trace.name][0][k] = wobble_rms_deg(trace.angle_deg[span], rate_hz)
+            checks[trace.name][1][k] = axis_share(trace.gyr_radps[span], trace.calibration, rate_hz)
     codes = []
     for k, rep in enumerate(reps):
         rep_codes: list[str] = []
@@ -243,9 +242,10 @@ def reps_sensor_codes(
 
 
 def _wobble_and_share(
-    trace: SensorTrace, starts: np.ndarray, ends: np.ndarray, width: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """`wobble_rms_deg` and `axis_share` of reps [starts, ends] (each >= `width` samples)."""
+    traces: tuple[SensorTrace, ...], starts: np.ndarray, ends: np.ndarray, width: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`wobble_rms_deg` and `axis_share` of reps [starts, ends] (each >= `width` samples),
+    per trace; the gather of the reps' padded samples is built once for all traces."""
     before = width // 2  # and width - 1 - before after each rep
     counts = ends - starts + 1
     padded_counts = counts + width - 1
@@ -257,27 +257,31 @@ def _wobble_and_share(
     np.clip(rows, np.repeat(starts, padded_counts), np.repeat(ends, padded_counts), out=rows)
     inside = np.arange(int(counts.sum())) - np.repeat(rep_first, counts)
     at = np.repeat(padded_first, counts) + inside  # window start of each output sample
+    at_end = at + width
 
     def smoothed(values: np.ndarray) -> np.ndarray:
         sums = np.zeros((rows.size + 1, *values.shape[1:]))
         # np.take: row gathers of (N, 3) arrays are ~4x faster than indexing with [rows]
         np.cumsum(np.take(values, rows, axis=0), axis=0, dtype=np.float64, out=sums[1:])
-        mean: np.ndarray = (np.take(sums, at + width, axis=0) - np.take(sums, at, axis=0)) / width
+        mean: np.ndarray = (np.take(sums, at_end, axis=0) - np.take(sums, at, axis=0)) / width
         return mean
 
     samples = np.repeat(starts, counts) + inside
-    residual = trace.angle_deg[samples] - smoothed(trace.angle_deg)
-    wobble = np.sqrt(np.add.reduceat(residual**2, rep_first) / counts)
-    smooth = smoothed(trace.gyr_radps)
-    energy = row_energy(smooth)
-    moving = energy > MOVING_GYR_RADPS**2
-    about_y = smooth @ trace.calibration.y_axis
-    moving_count = np.add.reduceat(moving.astype(np.int64), rep_first)
-    total = np.add.reduceat(np.where(moving, energy, 0.0), rep_first)
-    along = np.add.reduceat(np.where(moving, about_y * about_y, 0.0), rep_first)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where((moving_count >= 5) & (total > 0), along / total, 1.0)
-    return wobble, share
+    results = []
+    for trace in traces:
+        residual = trace.angle_deg[samples] - smoothed(trace.angle_deg)
+        wobble = np.sqrt(np.add.reduceat(residual**2, rep_first) / counts)
+        smooth = smoothed(trace.gyr_radps)
+        energy = row_energy(smooth)
+        moving = energy > MOVING_GYR_RADPS**2
+        about_y = smooth @ trace.calibration.y_axis
+        moving_count = np.add.reduceat(moving.astype(np.int64), rep_first)
+        total = np.add.reduceat(np.where(moving, energy, 0.0), rep_first)
+        along = np.add.reduceat(np.where(moving, about_y * about_y, 0.0), rep_first)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where((moving_count >= 5) & (total > 0), along / total, 1.0)
+        results.append((wobble, share))
+    return results
 
 
 REP_SENSOR_MESSAGES = {

@@ -115,8 +115,7 @@ def test_the_batched_per_rep_checks_give_the_per_rep_codes_and_values() -> None:
         width = max(int(round(0.2 * rate_hz)), 1)
         starts = np.array([w.start for w in windows])
         ends = np.array([w.end for w in windows])
-        for trace in traces:
-            wobble, share = _wobble_and_share(trace, starts, ends, width)
+        for trace, (wobble, share) in zip(traces, _wobble_and_share(traces, starts, ends, width)):
             for k, w in enumerate(windows):
                 span = slice(w.start, w.end + 1)
                 assert wobble[k] == pytest.approx(wobble_rms_deg(trace.angle_deg[span], rate_hz))
