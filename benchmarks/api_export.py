@@ -1,12 +1,13 @@
 """CSV export of 100k reps: rows/s and peak Python memory, SQLite and PostgreSQL.
 
-Streams `api.export.iter_reps_csv` (what GET /export/reps.csv and `winkwatch export` send)
-into a byte counter. Rate from an untraced pass; peak memory from a second pass under
+Streams `api.rep_export.iter_reps_csv` (what GET /export/reps.csv and `winkwatch export`
+send) into a byte counter. Rate from an untraced pass; peak memory from a second pass under
 tracemalloc (allocations made while exporting, so independent of what the fill left).
-Floor, same run: the export's SQL on the driver's own connection, every row fetched in one
-go and written by `csv.writer` (no keyset batches). Wall time and this process's CPU time
-(best of 3; on PostgreSQL the server's share is in its own process). Goal: >= 100k rows/s;
-on a shared machine read the CPU rate and the ratio to the floor.
+Floor, same run: the export's own method on every rep at once (one COPY of the whole query on
+PostgreSQL, one fetch + format of every row on SQLite; no keyset batches), so the ratio is
+what batching costs. Reference: the earlier method (the same rows fetched by the driver and
+written by `csv.writer`). Wall time and this process's CPU time, best of 3 (on PostgreSQL the
+server's share is in its own process). Goal: >= 100k rows/s.
 
     python benchmarks/api_export.py [--db sqlite|postgres|both] [--reps 100000]
 """
@@ -14,6 +15,8 @@ on a shared machine read the CPU rate and the ratio to the floor.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import os
 import sys
 import tempfile
@@ -25,7 +28,9 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.export import iter_reps_csv
+from api.rep_export import batch_writer, iter_reps_csv
+from api.rep_export_sql import csv_float, export_columns
+from api.storage.models import Rep
 from api.storage.reps import RepFilter
 from benchmarks.api_data import drop_schema, fill_reps, fresh_database, targets
 
@@ -41,29 +46,43 @@ def _export(database) -> tuple[int, int]:
     return rows - 1, size
 
 
-def _floor(database) -> tuple[float, float]:
-    """(wall, CPU) seconds for the bare driver fetch + csv.writer of the same rows."""
-    import csv
-    import io
+def _timed(work) -> tuple[float, float]:
+    """(wall, CPU) seconds of `work()`, best of REPEATS."""
+    wall = cpu = float("inf")
+    for _ in range(REPEATS):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        work()
+        wall = min(wall, time.perf_counter() - started)
+        cpu = min(cpu, time.process_time() - started_cpu)
+    return wall, cpu
 
-    from api.export import _export_columns
-    from api.storage.models import ExerciseSet, Rep
 
-    query = (
-        select(*_export_columns())
-        .join(ExerciseSet, ExerciseSet.id == Rep.__table__.c.set_id)
-        .order_by(Rep.__table__.c.id)
-    )
-    sql = str(query.compile(database.engine))
+def _whole_query(floats_as_text: bool = True):
+    table = Rep.__table__
+    columns = [
+        c if floats_as_text or not isinstance(c, csv_float) else next(iter(c.clauses))
+        for c in export_columns()
+    ]
+    return select(*columns).order_by(table.c.id)
+
+
+def _floor(database) -> None:
+    """The export's batch writer on the whole query at once."""
+    with database.sessions() as db:
+        write = batch_writer(db)
+        write.prepare(db)
+        write(db, _whole_query())
+
+
+def _csv_writer_reference(database) -> None:
+    """The earlier method: the same rows (floats as floats) by the driver, csv.writer."""
     raw = database.engine.raw_connection()
     try:
-        started, started_cpu = time.perf_counter(), time.process_time()
         cursor = raw.cursor()
-        cursor.execute(sql)
+        cursor.execute(str(_whole_query(floats_as_text=False).compile(database.engine)))
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerows(cursor.fetchall())
         cursor.close()
-        return time.perf_counter() - started, time.process_time() - started_cpu
     finally:
         raw.close()
 
@@ -72,15 +91,11 @@ def run(label: str, url: str, schema: str | None, n_reps: int) -> None:
     database = fresh_database(url, schema)
     fill_reps(database, n_reps)
     try:
-        floors = [_floor(database) for _ in range(REPEATS)]
-        floor_s, floor_cpu_s = min(f[0] for f in floors), min(f[1] for f in floors)
-        elapsed = cpu_s = float("inf")
-        for _ in range(REPEATS):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            rows, size = _export(database)
-            elapsed = min(elapsed, time.perf_counter() - started)
-            cpu_s = min(cpu_s, time.process_time() - started_cpu)
+        rows, size = _export(database)
         assert rows == n_reps, (rows, n_reps)
+        floor_s, floor_cpu_s = _timed(lambda: _floor(database))
+        elapsed, cpu_s = _timed(lambda: _export(database))
+        reference_s, reference_cpu_s = _timed(lambda: _csv_writer_reference(database))
         tracemalloc.start()
         _export(database)
         _, peak = tracemalloc.get_traced_memory()
@@ -93,7 +108,9 @@ def run(label: str, url: str, schema: str | None, n_reps: int) -> None:
         f"{label:9s} rows={rows}  wall {elapsed:.2f} s = {rows / elapsed:,.0f} rows/s, "
         f"floor {rows / floor_s:,.0f} rows/s (export / floor time {elapsed / floor_s:.2f}); "
         f"this process's CPU {cpu_s:.2f} s = {rows / cpu_s:,.0f} rows/s, floor "
-        f"{rows / floor_cpu_s:,.0f} rows/s (ratio {cpu_s / floor_cpu_s:.2f});  "
+        f"{rows / floor_cpu_s:,.0f} rows/s (ratio {cpu_s / floor_cpu_s:.2f}); csv.writer "
+        f"reference wall {rows / reference_s:,.0f} rows/s, CPU {rows / reference_cpu_s:,.0f} "
+        f"rows/s;  "
         f"csv={size / 1e6:.1f} MB  peak traced memory={peak / 1e6:.1f} MB"
     )
 

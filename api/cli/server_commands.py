@@ -181,7 +181,8 @@ def export(
     """Export reps as CSV (the `winkwatch analyze` columns + ids), or a set's raw samples."""
 
     from api.errors import WinkWatchError
-    from api.export import iter_raw_csv, iter_raw_zip, iter_reps_csv
+    from api.export import iter_raw_csv, iter_raw_zip
+    from api.rep_export import iter_reps_csv
     from api.storage import catalog
     from api.storage import sets as set_store
     from api.storage.reps import RepFilter

@@ -11,12 +11,12 @@ from functools import lru_cache
 import numpy as np
 from sqlalchemy import (
     BindParameter,
-    ColumnElement,
     Connection,
     Row,
     RowMapping,
     Select,
     bindparam,
+    func,
     select,
 )
 from sqlalchemy.orm import Session
@@ -188,30 +188,29 @@ def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[RowMapping]:
             return
 
 
-def iter_rep_tuples(
-    db: Session, where: RepFilter, columns: Sequence[ColumnElement], id_position: int
-) -> Iterator[Sequence]:
-    """`columns` (of reps, or of the rep's set) of every matching rep, oldest first, as
-    plain tuples in batches of EXPORT_BATCH_ROWS; `columns[id_position]` must be reps.id.
-
-    The keyset walk of `iter_rep_rows` without building a mapping per row.
-    """
+def iter_rep_id_ranges(
+    db: Session, where: RepFilter, batch_rows: int = EXPORT_BATCH_ROWS
+) -> Iterator[tuple[int, int]]:
+    """Keyset ranges (after_id, upto_id] holding `batch_rows` matching reps each (the last
+    one fewer), oldest first: one small index query per range, so every batch is its own
+    statement and a slow reader never pins a transaction snapshot or a cursor."""
     table = Rep.__table__
-    last_id = 0
+    after_id = 0
     while True:
-        query = (
-            where.apply(select(*columns).join(ExerciseSet, ExerciseSet.id == table.c.set_id))
-            .where(table.c.id > last_id)
+        ids = (
+            where.apply(select(table.c.id))
+            .where(table.c.id > after_id)
             .order_by(table.c.id)
-            .limit(EXPORT_BATCH_ROWS)
+            .limit(batch_rows)
+            .subquery()
         )
-        rows = db.connection().execute(query).all()  # Core rows: no ORM loading step
-        if not rows:
+        upto_id, count = db.connection().execute(select(func.max(ids.c.id), func.count())).one()
+        if not count:
             return
-        yield from rows
-        last_id = rows[-1][id_position]
-        if len(rows) < EXPORT_BATCH_ROWS:
+        yield after_id, upto_id
+        if count < batch_rows:
             return
+        after_id = upto_id
 
 
 @dataclass(frozen=True)

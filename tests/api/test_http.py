@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from api.auth import create_token, revoke_token
-from api.export import REP_EXPORT_COLUMNS
+from api.rep_export_sql import REP_EXPORT_COLUMNS
 from api.storage import sets as set_store
 from api.vocab import Placement, SetVariant, TokenRole
 from fusion.types import REP_CSV_COLUMNS, REP_CSV_EXTRA_COLUMNS

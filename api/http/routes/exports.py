@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.errors import NotFoundError
-from api.export import encode_text, iter_raw_csv, iter_raw_zip, iter_reps_csv
+from api.export import encode_text, iter_raw_csv, iter_raw_zip
 from api.http.deps import DatabaseDep, Reader
 from api.http.routes.common import IdPath, OptionalId, Since, Until, as_utc
+from api.rep_export import iter_reps_csv
 from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.reps import RepFilter

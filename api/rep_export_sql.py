@@ -1,0 +1,134 @@
+"""The rep export's columns as SQL expressions, each compiled for the database that runs it.
+
+PostgreSQL writes the whole CSV (COPY ... WITH (FORMAT csv)), so every column is rendered as
+its final text there: floats as Python's `repr` (float8 output is the same shortest
+round-trip digits; integral values get ".0", NaN/infinities Python's spelling), booleans 0/1,
+empty text as NULL (COPY would quote "" to tell it from NULL; csv.writer writes nothing).
+SQLite hands floats to Python as they are (api.rep_export formats them) and renders the
+rest: text already quoted the CSV way. Both write `performed_at` as `isoformat()` does.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, ColumnElement, Float, Integer, String, Text, cast, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from api.storage.models import ExerciseSet, Rep
+from fusion.types import REP_CSV_COLUMNS, REP_CSV_EXTRA_COLUMNS
+
+REP_EXPORT_ID_COLUMNS: tuple[str, ...] = (
+    "rep_id",
+    "set_id",
+    "session_id",
+    "athlete_id",
+    "variant",
+    "performed_at",
+)
+REP_EXPORT_COLUMNS: tuple[str, ...] = (
+    REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS + REP_EXPORT_ID_COLUMNS
+)
+
+
+class utc_isoformat(FunctionElement[str]):
+    """A UTC timestamp column as `datetime.isoformat()` writes it, from the database itself
+    ("2026-03-01T09:30:15+00:00", microseconds only when not zero)."""
+
+    type = String()
+    inherit_cache = True
+
+
+class csv_float(FunctionElement[float]):
+    """A float column as the CSV writes it (`repr`; NULL written empty)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+class csv_text(FunctionElement[str]):
+    """A text column as the CSV writes it: quoted when it holds a comma, a double quote, CR
+    or LF (quotes doubled); empty when empty or NULL."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_isoformat, "sqlite")
+def _utc_isoformat_sqlite(element: utc_isoformat, compiler, **kw) -> str:
+    # Stored naive in UTC as "YYYY-MM-DD HH:MM:SS.ffffff" (SQLAlchemy's SQLite DateTime).
+    column = compiler.process(element.clauses, **kw)
+    return f"replace(replace({column}, ' ', 'T'), '.000000', '') || '+00:00'"
+
+
+@compiles(utc_isoformat, "postgresql")
+def _utc_isoformat_postgresql(element: utc_isoformat, compiler, **kw) -> str:
+    utc = f"(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC')"
+    return f"replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || '+00:00'"
+
+
+@compiles(csv_float, "sqlite")
+def _csv_float_sqlite(element: csv_float, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)  # formatted in Python
+
+
+@compiles(csv_float, "postgresql")
+def _csv_float_postgresql(element: csv_float, compiler, **kw) -> str:
+    # float8 text is the shortest round-trip digits (extra_float_digits = 1, set by the
+    # export), as repr; repr adds ".0" to integral values below 1e16 and writes 1e15..1e16
+    # in full, and spells NaN and the infinities nan, inf, -inf.
+    x = compiler.process(element.clauses, **kw)
+    return (
+        f"CASE WHEN {x} <> trunc({x}) THEN {x}::text"
+        f" WHEN abs({x}) < 1e15 THEN {x}::text || '.0'"
+        f" WHEN abs({x}) < 1e16 THEN {x}::bigint::text || '.0'"
+        f" WHEN {x} = 'NaN' THEN 'nan' WHEN {x} = 'Infinity' THEN 'inf'"
+        f" WHEN {x} = '-Infinity' THEN '-inf' ELSE {x}::text END"
+    )
+
+
+@compiles(csv_text, "sqlite")
+def _csv_text_sqlite(element: csv_text, compiler, **kw) -> str:
+    x = compiler.process(element.clauses, **kw)
+    return (
+        f"CASE WHEN {x} GLOB '*[,\"' || char(10, 13) || ']*'"
+        f" THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
+    )
+
+
+@compiles(csv_text, "postgresql")
+def _csv_text_postgresql(element: csv_text, compiler, **kw) -> str:
+    return f"NULLIF({compiler.process(element.clauses, **kw)}, '')"  # COPY does the quoting
+
+
+def export_columns() -> list[ColumnElement]:
+    """The export's columns in file order (REP_EXPORT_COLUMNS), each as the CSV writes it."""
+    table = Rep.__table__
+    columns: list[ColumnElement] = []
+    for name in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS:
+        column = table.c[name]
+        if isinstance(column.type, Float):
+            columns.append(csv_float(column))
+        elif isinstance(column.type, (String, Text)):
+            columns.append(csv_text(column))
+        elif isinstance(column.type, Boolean):
+            columns.append(cast(column, Integer))  # 0/1
+        else:
+            columns.append(column)
+    columns += [
+        table.c.id,
+        table.c.set_id,
+        # a lookup per row: a join is planned per batch, and PostgreSQL would hash every set
+        select(ExerciseSet.session_id)
+        .where(ExerciseSet.id == table.c.set_id)
+        .scalar_subquery()
+        .label("session_id"),
+        table.c.athlete_id,
+        csv_text(table.c.variant),
+        utc_isoformat(table.c.performed_at),
+    ]
+    return columns
+
+
+def float_positions() -> list[int]:
+    """Where the float columns are in a row of `export_columns()`."""
+    return [i for i, column in enumerate(export_columns()) if isinstance(column, csv_float)]
