@@ -2,7 +2,8 @@
 
 PostgreSQL writes the whole CSV (COPY ... WITH (FORMAT csv)), so every column is rendered as
 its final text there: floats as Python's `repr` (float8 output is the same shortest
-round-trip digits; integral values get ".0", NaN/infinities Python's spelling), booleans 0/1,
+round-trip digits; integral values get ".0", NaN/infinities Python's spelling; below 1e15
+exactly, see csv_float), booleans 0/1,
 empty text as NULL (COPY would quote "" to tell it from NULL; csv.writer writes nothing).
 SQLite hands floats to Python as they are (api.rep_export formats them) and renders the
 rest: text already quoted the CSV way. Both write `performed_at` as `isoformat()` does.
@@ -75,7 +76,10 @@ def _csv_float_sqlite(element: csv_float, compiler, **kw) -> str:
 def _csv_float_postgresql(element: csv_float, compiler, **kw) -> str:
     # float8 text is the shortest round-trip digits (extra_float_digits = 1, set by the
     # export), as repr; repr adds ".0" to integral values below 1e16 and writes 1e15..1e16
-    # in full, and spells NaN and the infinities nan, inf, -inf.
+    # in full, and spells NaN and the infinities nan, inf, -inf. Not matched (no rep holds
+    # such values; each still reads back as the same float): a fraction in 1e15..1e16,
+    # which PostgreSQL writes with an exponent, and some integers above ~1.8e16, for which
+    # it writes 17 digits where repr needs 16.
     x = compiler.process(element.clauses, **kw)
     return (
         f"CASE WHEN {x} <> trunc({x}) THEN {x}::text"

@@ -21,7 +21,8 @@ from tests.api.helpers import store_awkward_reps
 STARTED = datetime(2026, 3, 1, 9, 30, 15, tzinfo=UTC)
 BATCH_ROWS = 400  # several batches in the tests; the export's own is larger
 # Floats whose repr is awkward to reach another way: exponents, 1e15..1e16 written in full,
-# the smallest subnormal, infinities (and NaN, which SQLite stores as NULL).
+# the smallest subnormal, infinities (and NaN, which SQLite stores as NULL). Not a fraction
+# in 1e15..1e16: PostgreSQL writes those with an exponent (api.rep_export_sql.csv_float).
 AWKWARD_FLOATS = [1e-05, 1.5e-07, 1e15, 9007199254740993.0, 1e16, 1.25e300, 5e-324, -2.5e-310]
 AWKWARD_FLOATS += [float("inf"), -float("inf"), float("nan")]
 AWKWARD_TEXTS = ['say "hi"', "two\nlines", "cr\ronly", "a,b", ""]
