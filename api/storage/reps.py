@@ -11,7 +11,9 @@ from functools import lru_cache
 import numpy as np
 from sqlalchemy import (
     BindParameter,
+    Compiled,
     Connection,
+    Engine,
     Row,
     RowMapping,
     Select,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
@@ -152,13 +155,98 @@ def list_rep_rows(
 ) -> tuple[list[Row], int | None]:
     """Like `list_reps`, as Core rows of `columns` (which must include "id"): no ORM objects
     to build; the rows are tuples, in `columns` order, that also answer `row.id`."""
-    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    limit = _page_size(limit)
     statement, values = _page_statement(where, cursor, limit, columns)
     connection = db if isinstance(db, Connection) else db.connection()
     rows = list(connection.execute(statement, values).fetchall())
+    return _split_page(rows, limit, 0 if columns is None else list(columns).index("id"))
+
+
+def fetch_rep_page(
+    engine: Engine,
+    where: RepFilter,
+    cursor: int | None,
+    limit: int,
+    columns: Sequence[str],
+) -> tuple[Sequence[Sequence], int | None]:
+    """One rep-list page of `columns` (which must include "id") as plain tuples, without a
+    transaction (one SELECT is its own snapshot).
+
+    On PostgreSQL the page's compiled SQL runs on the pooled psycopg connection itself:
+    psycopg's loaders already give the Python values SQLAlchemy's types would (UTC sessions:
+    aware datetimes in UTC; tested against `list_rep_rows`), and skipping SQLAlchemy's
+    execution and row processing is most of the request's cost above the bare fetch. A
+    connection the server has closed since its check (`db._drop_if_disconnected`) is
+    replaced and the page read again once. Elsewhere (SQLite's driver returns text times
+    and 0/1 flags) it is `list_rep_rows` on a Core connection."""
+    limit = _page_size(limit)
+    id_position = list(columns).index("id")
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as connection:
+            return list_rep_rows(connection, where, cursor, limit, columns)
+    statement, values = _page_statement(where, cursor, limit, columns)
+    compiled, sql, bind_processors = _compiled_page(engine, statement)
+    params = dict(compiled.construct_params(values) or {})
+    for name, process in bind_processors:
+        params[name] = process(params[name])
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    for attempt in (1, 2):
+        pooled = engine.raw_connection()
+        try:
+            rows = _fetch_autocommit(pooled.dbapi_connection, sql, params)
+            break
+        except dbapi_error as exc:
+            disconnected = engine.dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+            if disconnected:
+                pooled.invalidate(exc)  # the pool opens a new connection in its place
+            if attempt == 2 or not disconnected:
+                raise DBAPIError.instance(sql, params, exc, dbapi_error) from exc
+        finally:
+            pooled.close()
+    return _split_page(rows, limit, id_position)
+
+
+def _fetch_autocommit(dbapi_connection, sql: str, params: dict[str, object]) -> list:
+    dbapi_connection.autocommit = True  # no BEGIN and ROLLBACK round trips
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.autocommit = False  # as the pool hands connections out
+
+
+# Page statements compiled for a dialect: SQL text, and the bind processors of its values.
+_COMPILED_PAGES: dict[tuple[Select, str], tuple[Compiled, str, list]] = {}
+
+
+def _compiled_page(engine: Engine, statement: Select) -> tuple[Compiled, str, list]:
+    dialect = engine.dialect
+    cached = _COMPILED_PAGES.get((statement, dialect.name))
+    if cached is None:
+        if len(_COMPILED_PAGES) >= _MAX_PAGE_STATEMENTS:
+            _COMPILED_PAGES.clear()
+        compiled = statement.compile(dialect=dialect)
+        bind_processors = []
+        for name, parameter in compiled.binds.items():
+            process = parameter.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                bind_processors.append((name, process))
+        cached = (compiled, str(compiled), bind_processors)
+        _COMPILED_PAGES[(statement, dialect.name)] = cached
+    return cached
+
+
+def _page_size(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE_SIZE))
+
+
+def _split_page(rows: list, limit: int, id_position: int) -> tuple[list, int | None]:
+    """The first `limit` of `limit` + 1 rows, and the cursor of the next page if there is one."""
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
+    return rows, (rows[-1][id_position] if more and rows else None)
 
 
 def iter_rep_rows(db: Session, where: RepFilter) -> Iterator[RowMapping]:

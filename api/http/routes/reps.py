@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import make_dataclass
 
 import orjson
 from anyio import CapacityLimiter, to_thread
@@ -12,14 +13,17 @@ from api.http.deps import DatabaseDep, DbDep, Reader
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId, Since, Until, as_utc
 from api.http.schemas import Page, RepPublic
 from api.storage.db import Database
-from api.storage.reps import RepFilter, get_rep, list_rep_rows
+from api.storage.reps import RepFilter, fetch_rep_page, get_rep
 from api.vocab import SetVariant
 
 router = APIRouter(prefix="/reps", tags=["reps"])
 
 # The columns a rep-list page selects: RepPublic's fields, in its (the JSON's) order.
 REP_PAGE_COLUMNS: tuple[str, ...] = tuple(RepPublic.model_fields)
-_QUALITY = REP_PAGE_COLUMNS.index("quality")
+# orjson writes a dataclass instance as an object of its fields in order, from the
+# instance's own (key-sharing) dict: building one per rep costs ~0.5 us where
+# `dict(zip(columns, row))` costs ~2.4 us, and it is written faster than a dict.
+_RepJson = make_dataclass("_RepJson", REP_PAGE_COLUMNS)
 # Times as RFC 3339 in UTC with "Z", the form pydantic writes for an aware UTC datetime.
 _JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
@@ -75,31 +79,22 @@ _PAGE_THREADS = CapacityLimiter(PAGE_THREADS)
 
 
 def _rep_page_json(database: Database, where: RepFilter, cursor: int | None, limit: int) -> bytes:
-    """The hottest route in one worker-thread hop: a read-only transaction, then the page
-    written straight from the Core rows (returning a Response skips FastAPI's validation
-    against `response_model`, which is kept for the schema)."""
-    # No ORM session (nothing to track). One SELECT is its own snapshot: on PostgreSQL it runs
-    # without a transaction (a BEGIN and a ROLLBACK are two round trips more than the query);
-    # pysqlite begins none for a SELECT anyway, and switching its mode costs ~35 us.
-    connection = database.engine.connect()
-    if connection.dialect.name == "postgresql":
-        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-    with connection:
-        rows, next_cursor = list_rep_rows(connection, where, cursor, limit, REP_PAGE_COLUMNS)
-    return rep_page_json(rows, next_cursor)
+    """The hottest route in one worker-thread hop: the page's rows as plain tuples
+    (`fetch_rep_page`: no ORM session, no transaction), then written straight as JSON
+    (returning a Response skips FastAPI's validation against `response_model`, which is
+    kept for the schema)."""
+    return rep_page_json(*fetch_rep_page(database.engine, where, cursor, limit, REP_PAGE_COLUMNS))
 
 
 def rep_page_json(rows: Sequence[Sequence], next_cursor: int | None) -> bytes:
     """`Page[RepPublic]` as JSON from rows of REP_PAGE_COLUMNS, without building a model
-    per rep: the columns are already typed by the database (SQLAlchemy's column types);
-    only `quality` ("code;code") becomes the list RepPublic declares. Byte for byte what
-    pydantic writes for the same reps (tests/api/test_rep_page_json.py)."""
-    items = []
-    for row in rows:
-        item = dict(zip(REP_PAGE_COLUMNS, row))
-        quality = row[_QUALITY]
-        item["quality"] = [code for code in quality.split(";") if code] if quality else []
-        items.append(item)
+    per rep: the columns are already typed by the database (its driver's or SQLAlchemy's
+    types); only `quality` ("code;code") becomes the list RepPublic declares. Byte for byte
+    what pydantic writes for the same reps (tests/api/test_rep_page_json.py)."""
+    items = [_RepJson(*row) for row in rows]
+    for item in items:
+        quality = item.quality
+        item.quality = [code for code in quality.split(";") if code] if quality else []
     return orjson.dumps({"items": items, "next_cursor": next_cursor}, option=_JSON_OPTIONS)
 
 
