@@ -211,12 +211,11 @@ def _resample_sensor(
 def _fuse(sensor: _Resampled, config: AnalysisConfig) -> FusedSensor:
     samples = sensor.samples
 
-    def up_of(stretch: slice) -> np.ndarray:
-        return estimate_up(
-            samples.gyr_radps[stretch], samples.acc_mps2[stretch], samples.rate_hz, config.engine
-        )
+    def fill_up(stretch: slice, rows: np.ndarray) -> None:
+        gyr, acc = samples.gyr_radps[stretch], samples.acc_mps2[stretch]
+        estimate_up(gyr, acc, samples.rate_hz, config.engine, out=rows)
 
-    up = up_across_gaps(sensor.stretches, samples.t_s.size, up_of, samples.gyr_radps.dtype)
+    up = up_across_gaps(sensor.stretches, samples.t_s.size, fill_up, samples.gyr_radps.dtype)
     return FusedSensor(
         samples.t_s,
         samples.gyr_radps,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.errors import AnalysisError
+from fusion.gaps import long_interval_starts
 from fusion.types import ImuRecording
 
 DEFAULT_MAX_GAP_S = 0.05  # longer than a few lost 200-Hz packets: worth reporting
@@ -72,7 +73,7 @@ def check_sample_rate(recording: ImuRecording, name: str) -> None:
 
 def gap_mask(t_s: np.ndarray, grid_t_s: np.ndarray, max_gap_s: float) -> np.ndarray:
     """True for grid instants that lie strictly inside an interval of `t_s` longer than `max_gap_s`."""
-    long = np.flatnonzero(np.diff(t_s) > max_gap_s)
+    long = long_interval_starts(t_s, max_gap_s)
     if long.size == 0:
         return np.zeros(grid_t_s.shape, dtype=bool)
     # Each long interval covers the grid instants [first, stop); the intervals are sorted and

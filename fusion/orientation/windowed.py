@@ -30,17 +30,28 @@ MARGIN_S = 10.0  # longer than the filter's start-up transient (a few seconds)
 
 
 def estimate_up(
-    gyr_radps: np.ndarray, acc_mps2: np.ndarray, rate_hz: float, engine: str
+    gyr_radps: np.ndarray,
+    acc_mps2: np.ndarray,
+    rate_hz: float,
+    engine: str,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Earth up (N, 3) in the sensor frame from gyroscope (N, 3) rad/s and accelerometer
-    (N, 3) m/s^2 uniformly sampled at `rate_hz`, with `engine` as `estimate_orientation`."""
+    (N, 3) m/s^2 uniformly sampled at `rate_hz`, with `engine` as `estimate_orientation`.
+
+    Written window by window into `out` (N, 3) when given (float32 holds a unit vector to
+    ~1e-7, far finer than any filter's accuracy), so no float64 copy of the whole recording
+    is built; a new float64 array otherwise."""
     spec = check_engine_name(engine)
     rate = check_rate_hz(rate_hz)
     count = len(gyr_radps)
+    up = np.empty((count, 3)) if out is None else out
+    if up.shape != (count, 3):
+        raise ValueError(f"out must have shape ({count}, 3), got {up.shape}")
     window = int(WINDOW_S * rate)
     if count <= window + 2 * int(MARGIN_S * rate):
-        return up_in_sensor_frame(estimate_orientation(gyr_radps, acc_mps2, rate, spec.name))
-    up = np.empty((count, 3))
+        up[...] = up_in_sensor_frame(estimate_orientation(gyr_radps, acc_mps2, rate, spec.name))
+        return up
     causal = CausalOrientation(rate, spec.name) if spec.causal else None
     margin = 0 if causal else int(MARGIN_S * rate)
     for start in range(0, count, window):

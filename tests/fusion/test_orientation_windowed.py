@@ -48,3 +48,15 @@ def test_windowed_causal_engine_equals_one_call(sacrum_set, monkeypatch) -> None
         estimate_orientation(samples.gyr_radps, samples.acc_mps2, 100.0, "vqf")
     )
     np.testing.assert_allclose(up, one_call, atol=1e-12)
+
+
+def test_windowed_up_written_into_a_float32_array(sacrum_set, monkeypatch) -> None:
+    monkeypatch.setattr(windowed, "WINDOW_S", 7.0)
+    samples = resample_uniform(sacrum_set.sacrum, 100.0)
+    out = np.full((samples.t_s.size, 3), np.nan, dtype=np.float32)
+    up = windowed.estimate_up(samples.gyr_radps, samples.acc_mps2, 100.0, "vqf-offline", out=out)
+    assert up is out
+    float64 = windowed.estimate_up(samples.gyr_radps, samples.acc_mps2, 100.0, "vqf-offline")
+    np.testing.assert_allclose(out, float64, atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        windowed.estimate_up(samples.gyr_radps, samples.acc_mps2, 100.0, "vqf", out=out[1:])

@@ -34,3 +34,15 @@ def test_grid_outside_the_recording_is_refused() -> None:
     rec = _linear_recording(np.linspace(0, 1, 11))
     with pytest.raises(ValueError, match="exceeds the recording"):
         resample_to_grid(rec, np.array([0.5, 1.5]))
+
+
+def test_long_interval_starts_across_blocks(monkeypatch) -> None:
+    from fusion import gaps
+
+    monkeypatch.setattr(gaps, "INTERVAL_BLOCK_SAMPLES", 7)  # gaps on and between block edges
+    t_s = np.arange(100) * 0.01
+    for start in (6, 7, 13, 50, 98):
+        t_s[start + 1 :] += 0.2
+    expected = np.flatnonzero(np.diff(t_s) > 0.1)
+    np.testing.assert_array_equal(gaps.long_interval_starts(t_s, 0.1), expected)
+    assert gaps.long_interval_starts(t_s[:1], 0.1).size == 0
