@@ -210,7 +210,9 @@ def reps_sensor_codes(
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     starts = np.array([rep.start for rep in reps])
     ends = np.array([rep.end for rep in reps])
-    batched = np.flatnonzero(ends - starts + 1 >= width) if width > 1 else np.empty(0, int)
+    # Reps too short for the running sum (or no smoothing at all) are checked one by one.
+    long_enough = (ends - starts + 1 >= width) if width > 1 else np.zeros(len(reps), dtype=bool)
+    batched = np.flatnonzero(long_enough)
     checks = {trace.name: (np.zeros(len(reps)), np.ones(len(reps))) for trace in traces}
     for group in rep_batches(starts[batched], ends[batched]):
         reps_in = batched[group]
@@ -219,7 +221,8 @@ def reps_sensor_codes(
         ):
             checks[trace.name][0][reps_in] = wobble
             checks[trace.name][1][reps_in] = share
-    for k in np.setdiff1d(np.arange(len(reps)), batched):
+    # Not np.setdiff1d: its np.unique imports numpy.ma on first use (~12 ms of start-up).
+    for k in np.flatnonzero(~long_enough).tolist():
         span = slice(reps[k].start, reps[k].end + 1)
         for trace in traces:
             checks[trace.name][0][k] = wobble_rms_deg(trace.angle_deg[span], rate_hz)
