@@ -11,6 +11,17 @@ import numpy as np
 _CONJUGATE_SIGNS = np.array([1.0, -1.0, -1.0, -1.0])
 
 
+# Coefficients of q_i q_j (row-major index 4 i + j, order w, x, y, z) in the unnormalised
+# up vector (2 (xz - wy), 2 (yz + wx), w^2 - x^2 - y^2 + z^2) and in |q|^2.
+FEW_ROWS = 32  # up to here the pairwise-product form is the faster one
+_UP_FROM_PAIRS = np.zeros((16, 3))
+_UP_FROM_PAIRS[[4 * 1 + 3, 4 * 0 + 2], 0] = [2.0, -2.0]
+_UP_FROM_PAIRS[[4 * 2 + 3, 4 * 0 + 1], 1] = [2.0, 2.0]
+_UP_FROM_PAIRS[[0, 5, 10, 15], 2] = [1.0, -1.0, -1.0, 1.0]
+_NORM_FROM_PAIRS = np.zeros((16, 1))
+_NORM_FROM_PAIRS[[0, 5, 10, 15], 0] = 1.0
+
+
 def _as_quat_array(quat_wxyz: np.ndarray, name: str) -> np.ndarray:
     quat = np.asarray(quat_wxyz, dtype=float)
     if quat.ndim != 2 or quat.shape[1] != 4:
@@ -48,6 +59,14 @@ def up_in_sensor_frame(quat_wxyz: np.ndarray) -> np.ndarray:
     """
     quat = _as_quat_array(quat_wxyz, "quat_wxyz")
     # Each component is a quadratic form in q, so normalising q is dividing by |q|^2.
+    if quat.shape[0] <= FEW_ROWS:
+        # A live packet's few rows: the pairwise products times fixed coefficients, 4 numpy
+        # calls instead of 14 (each ~1 us whatever the size; 29 -> 11 us per call here).
+        pairs = (quat[:, :, None] * quat[:, None, :]).reshape(-1, 16)
+        few: np.ndarray = pairs @ _UP_FROM_PAIRS
+        few /= pairs @ _NORM_FROM_PAIRS
+        return few
+    # Long arrays: column arithmetic (the product above is ~25x slower on 44,000 rows).
     w, x, y, z = np.ascontiguousarray(quat.T)
     scale = 1.0 / (w * w + x * x + y * y + z * z)
     up = np.empty((quat.shape[0], 3))

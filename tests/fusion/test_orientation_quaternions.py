@@ -51,3 +51,13 @@ def test_up_in_sensor_frame_is_earth_up_rotated_into_the_sensor() -> None:
     assert up_in_sensor_frame(np.empty((0, 4))).shape == (0, 3)  # empty live chunks pass through
     with pytest.raises(ValueError, match=r"shape \(N, 4\)"):
         up_in_sensor_frame(np.zeros((3, 3)))
+
+
+def test_up_in_sensor_frame_same_for_few_and_many_rows() -> None:
+    from fusion.orientation import quaternions
+
+    quat = np.random.default_rng(3).normal(size=(quaternions.FEW_ROWS + 5, 4))
+    many = up_in_sensor_frame(quat)
+    few = np.concatenate([up_in_sensor_frame(quat[i : i + 4]) for i in range(0, len(quat), 4)])
+    np.testing.assert_allclose(few, many, atol=1e-15)
+    np.testing.assert_allclose(np.linalg.norm(few, axis=1), 1.0, atol=1e-15)
