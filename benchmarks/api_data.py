@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from api.storage import catalog
 from api.storage.db import Database, open_database
@@ -32,8 +34,14 @@ def targets(tmp_dir: str, which: str) -> list[tuple[str, str, str | None]]:
 
 
 def fresh_database(url: str, schema: str | None) -> Database:
+    """An empty database at `url`: PostgreSQL's benchmark schema dropped, SQLite's file (and
+    its WAL) removed, so a run over several sizes starts each one empty."""
     if schema:
         drop_schema(url, schema)
+    path = make_url(url).database
+    if make_url(url).get_backend_name() == "sqlite" and path and path != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
     return open_database(url, schema)
 
 
