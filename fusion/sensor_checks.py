@@ -59,14 +59,27 @@ class SensorFault:
 
 
 ROTATION_PATH_BLOCK_SAMPLES = 1 << 16  # rows smoothed at a time (a 60-min set has 720k)
+# The checks look at the motion at this rate or a little above (every `check_stride`-th
+# sample): the segments' rotation (< 2 Hz) and the soft-tissue wobble (3-10 Hz) are far below
+# its 25-Hz Nyquist frequency, and a 200-Hz set costs a quarter of the running sums. The
+# live placement check (sensor_gateway.readiness) has always run on a 50-Hz grid.
+CHECK_RATE_HZ = 50.0
+
+
+def check_stride(rate_hz: float) -> int:
+    """Every how many samples of a `rate_hz` trace the checks look at (>= 1)."""
+    return max(int(rate_hz // CHECK_RATE_HZ), 1)
 
 
 def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     """Total rotation of a sensor over a stretch: integral of |angular rate| dt, deg.
 
     The rate is first averaged over `WOBBLE_SMOOTHING_S` per axis, so soft-tissue wobble
-    (3-10 Hz, fast but tiny) does not count as movement of the segment.
+    (3-10 Hz, fast but tiny) does not count as movement of the segment; every
+    `check_stride(rate_hz)`-th sample is used.
     """
+    stride = check_stride(rate_hz)
+    gyr_radps, rate_hz = gyr_radps[::stride], rate_hz / stride
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     if width <= 1 or gyr_radps.shape[0] < width:
         return float(np.degrees(row_norms(gyr_radps).sum() / rate_hz))
@@ -140,7 +153,10 @@ def _moving_sum_rows(values: np.ndarray, width: int, start: int, count: int) -> 
 
 
 def wobble_rms_deg(angle_deg: np.ndarray, rate_hz: float) -> float:
-    """RMS of the angle about its own `WOBBLE_SMOOTHING_S` moving average (deg)."""
+    """RMS of the angle about its own `WOBBLE_SMOOTHING_S` moving average (deg).
+
+    On every sample: a slower sensor's samples interpolated on a faster grid are smoother
+    between its own instants, so a strided view would see more or less of its noise."""
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     residual = angle_deg - _moving_average(angle_deg, width)
     return float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
@@ -149,9 +165,12 @@ def wobble_rms_deg(angle_deg: np.ndarray, rate_hz: float) -> float:
 def axis_share(gyr_radps: np.ndarray, calibration: SegmentCalibration, rate_hz: float) -> float:
     """Share of the rotation energy about the calibrated flexion axis while moving (1 = all).
 
-    Rates averaged over `WOBBLE_SMOOTHING_S` first: wobble is reported on its own.
+    Rates averaged over `WOBBLE_SMOOTHING_S` first: wobble is reported on its own. On every
+    `check_stride(rate_hz)`-th sample.
     """
-    width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
+    stride = check_stride(rate_hz)
+    gyr_radps = gyr_radps[::stride]
+    width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz / stride)), 1)
     smooth = _moving_average(gyr_radps, width)
     energy = row_energy(smooth)
     moving = energy > MOVING_GYR_RADPS**2
@@ -207,17 +226,25 @@ def reps_sensor_codes(
     """
     if not reps:
         return []
-    width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
+    stride = check_stride(rate_hz)
+    widths = (
+        max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1),  # the angle's, every sample
+        max(int(round(WOBBLE_SMOOTHING_S * rate_hz / stride)), 1),  # the rates', strided
+    )
     starts = np.array([rep.start for rep in reps])
     ends = np.array([rep.end for rep in reps])
-    # Reps too short for the running sum (or no smoothing at all) are checked one by one.
-    long_enough = (ends - starts + 1 >= width) if width > 1 else np.zeros(len(reps), dtype=bool)
+    # Reps too short for the running sums (or no smoothing at all) are checked one by one.
+    long_enough = (
+        (ends - starts + 1 >= widths[0]) & ((ends - starts) // stride + 1 >= widths[1])
+        if min(widths) > 1
+        else np.zeros(len(reps), dtype=bool)
+    )
     batched = np.flatnonzero(long_enough)
     checks = {trace.name: (np.zeros(len(reps)), np.ones(len(reps))) for trace in traces}
     for group in rep_batches(starts[batched], ends[batched]):
         reps_in = batched[group]
         for trace, (wobble, share) in zip(
-            traces, _wobble_and_share(traces, starts[reps_in], ends[reps_in], width)
+            traces, _wobble_and_share(traces, starts[reps_in], ends[reps_in], widths, stride)
         ):
             checks[trace.name][0][reps_in] = wobble
             checks[trace.name][1][reps_in] = share
@@ -245,46 +272,68 @@ def reps_sensor_codes(
 
 
 def _wobble_and_share(
-    traces: tuple[SensorTrace, ...], starts: np.ndarray, ends: np.ndarray, width: int
+    traces: tuple[SensorTrace, ...],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    widths: tuple[int, int],
+    stride: int,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`wobble_rms_deg` and `axis_share` of reps [starts, ends] (each >= `width` samples),
-    per trace; the gather of the reps' padded samples is built once for all traces."""
-    before = width // 2  # and width - 1 - before after each rep
-    counts = ends - starts + 1
-    padded_counts = counts + width - 1
-    padded_first = np.cumsum(padded_counts) - padded_counts  # each rep's start in the gather
-    rep_first = np.cumsum(counts) - counts  # each rep's start in the output
-    # Rows of every rep padded by its own edge samples: start - before .. end + after, clipped.
-    offsets = np.arange(int(padded_counts.sum())) - np.repeat(padded_first, padded_counts)
-    rows = np.repeat(starts - before, padded_counts) + offsets
-    np.clip(rows, np.repeat(starts, padded_counts), np.repeat(ends, padded_counts), out=rows)
-    inside = np.arange(int(counts.sum())) - np.repeat(rep_first, counts)
-    at = np.repeat(padded_first, counts) + inside  # window start of each output sample
-    at_end = at + width
-
-    def smoothed(values: np.ndarray) -> np.ndarray:
-        sums = np.zeros((rows.size + 1, *values.shape[1:]))
-        # np.take: row gathers of (N, 3) arrays are ~4x faster than indexing with [rows]
-        np.cumsum(np.take(values, rows, axis=0), axis=0, dtype=np.float64, out=sums[1:])
-        mean: np.ndarray = (np.take(sums, at_end, axis=0) - np.take(sums, at, axis=0)) / width
-        return mean
-
-    samples = np.repeat(starts, counts) + inside
+    """`wobble_rms_deg` (every sample, moving average of `widths[0]`) and `axis_share`
+    (every `stride`-th sample from each rep's start, `widths[1]`) of reps [starts, ends]
+    (long enough for both), per trace; each gather of the reps' padded samples is built
+    once for all traces."""
+    every = _RepGather(starts, ends, widths[0], 1)
+    strided = _RepGather(starts, ends, widths[1], stride)
     results = []
     for trace in traces:
-        residual = trace.angle_deg[samples] - smoothed(trace.angle_deg)
-        wobble = np.sqrt(np.add.reduceat(residual**2, rep_first) / counts)
-        smooth = smoothed(trace.gyr_radps)
+        residual = trace.angle_deg[every.samples] - every.smoothed(trace.angle_deg)
+        wobble = np.sqrt(np.add.reduceat(residual**2, every.rep_first) / every.counts)
+        smooth = strided.smoothed(trace.gyr_radps)
         energy = row_energy(smooth)
         moving = energy > MOVING_GYR_RADPS**2
         about_y = smooth @ trace.calibration.y_axis
-        moving_count = np.add.reduceat(moving.astype(np.int64), rep_first)
-        total = np.add.reduceat(np.where(moving, energy, 0.0), rep_first)
-        along = np.add.reduceat(np.where(moving, about_y * about_y, 0.0), rep_first)
+        first = strided.rep_first
+        moving_count = np.add.reduceat(moving.astype(np.int64), first)
+        total = np.add.reduceat(np.where(moving, energy, 0.0), first)
+        along = np.add.reduceat(np.where(moving, about_y * about_y, 0.0), first)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where((moving_count >= 5) & (total > 0), along / total, 1.0)
         results.append((wobble, share))
     return results
+
+
+class _RepGather:
+    """The samples start, start + stride, ... <= end of reps [starts, ends] back to back
+    (`samples`, each rep from `rep_first`, `counts` of them), and their centred moving
+    averages of `width` samples, each rep padded by its own first and last samples."""
+
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, width: int, stride: int) -> None:
+        before = width // 2  # and width - 1 - before after each rep
+        counts = (ends - starts) // stride + 1
+        lasts = starts + stride * (counts - 1)
+        padded_counts = counts + width - 1
+        padded_first = np.cumsum(padded_counts) - padded_counts  # each rep's start, gathered
+        self.rep_first = np.cumsum(counts) - counts  # each rep's start in the output
+        self.counts = counts
+        # Rows start - before .. end + after (steps of `stride`), clipped to the rep.
+        offsets = np.arange(int(padded_counts.sum())) - np.repeat(padded_first, padded_counts)
+        rows = np.repeat(starts - before * stride, padded_counts) + offsets * stride
+        np.clip(rows, np.repeat(starts, padded_counts), np.repeat(lasts, padded_counts), out=rows)
+        self._rows = rows
+        inside = np.arange(int(counts.sum())) - np.repeat(self.rep_first, counts)
+        self._at = np.repeat(padded_first, counts) + inside  # window start of each output
+        self._width = width
+        self.samples = np.repeat(starts, counts) + inside * stride
+
+    def smoothed(self, values: np.ndarray) -> np.ndarray:
+        """Moving averages of `values` (N,) or (N, k) at `samples`, float64."""
+        sums = np.zeros((self._rows.size + 1, *values.shape[1:]))
+        # np.take: row gathers of (N, 3) arrays are ~4x faster than indexing with [rows]
+        np.cumsum(np.take(values, self._rows, axis=0), axis=0, dtype=np.float64, out=sums[1:])
+        at = self._at
+        mean: np.ndarray = np.take(sums, at + self._width, axis=0) - np.take(sums, at, axis=0)
+        mean /= self._width
+        return mean
 
 
 REP_SENSOR_MESSAGES = {

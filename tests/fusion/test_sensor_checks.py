@@ -82,6 +82,7 @@ def test_the_batched_per_rep_checks_give_the_per_rep_codes_and_values() -> None:
     from fusion.sensor_checks import (
         _wobble_and_share,
         axis_share,
+        check_stride,
         rep_sensor_codes,
         reps_sensor_codes,
         wobble_rms_deg,
@@ -112,10 +113,12 @@ def test_the_batched_per_rep_checks_give_the_per_rep_codes_and_values() -> None:
         batched = reps_sensor_codes(windows, traces, standing, rate_hz)
         assert batched == [rep_sensor_codes(w, traces, standing, rate_hz) for w in windows]
         seen.update(code for codes in batched for code in codes)
-        width = max(int(round(0.2 * rate_hz)), 1)
+        stride = check_stride(rate_hz)
+        widths = (max(int(round(0.2 * rate_hz)), 1), max(int(round(0.2 * rate_hz / stride)), 1))
         starts = np.array([w.start for w in windows])
         ends = np.array([w.end for w in windows])
-        for trace, (wobble, share) in zip(traces, _wobble_and_share(traces, starts, ends, width)):
+        checks = _wobble_and_share(traces, starts, ends, widths, stride)
+        for trace, (wobble, share) in zip(traces, checks):
             for k, w in enumerate(windows):
                 span = slice(w.start, w.end + 1)
                 assert wobble[k] == pytest.approx(wobble_rms_deg(trace.angle_deg[span], rate_hz))
