@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.calibration import SegmentCalibration, sagittal_angle_deg
-from fusion.percentile import percentile
+from fusion.percentile import percentile, percentiles
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,7 @@ class SagittalAngles:
 
 def thigh_sign(thigh_raw_deg: np.ndarray) -> float:
     """+1 or -1 so that the thigh's larger excursion from standing is positive."""
-    upper = percentile(thigh_raw_deg, 99)
-    lower = percentile(thigh_raw_deg, 1)
+    lower, upper = percentiles(thigh_raw_deg, (1, 99))
     return 1.0 if upper >= -lower else -1.0
 
 
@@ -42,13 +41,26 @@ def pelvis_sign(pelvis_raw_deg: np.ndarray, thigh_deg: np.ndarray) -> float:
     near the bottom a butt wink turns the pelvis the other way on purpose.
     """
     deep = percentile(thigh_deg, 98)
-    dthigh = np.gradient(thigh_deg)
+    dthigh = _gradient(thigh_deg)
     early_descent = (dthigh > 0) & (thigh_deg > 0.1 * deep) & (thigh_deg < 0.6 * deep)
     if np.count_nonzero(early_descent) < 5:
         early_descent = dthigh > 0
-    dpelvis = np.gradient(pelvis_raw_deg)
+    dpelvis = _gradient(pelvis_raw_deg)
     agreement = float(np.sum(dpelvis[early_descent] * dthigh[early_descent]))
     return 1.0 if agreement >= 0 else -1.0
+
+
+def _gradient(values: np.ndarray) -> np.ndarray:
+    """`np.gradient(values)` of a 1-D trace of >= 2 samples (central differences inside,
+    one-sided at the ends), without its generic-axis set-up (~half its cost here)."""
+    if values.size < 2:
+        return np.gradient(values)
+    out = np.empty(values.shape, dtype=np.result_type(values, np.float64))
+    np.subtract(values[2:], values[:-2], out=out[1:-1])
+    out[1:-1] /= 2.0
+    out[0] = values[1] - values[0]
+    out[-1] = values[-1] - values[-2]
+    return out
 
 
 def segment_angles(

@@ -25,6 +25,24 @@ def percentile(values: np.ndarray, q: float) -> float:
     return float(ranked[low] + (ranked[high] - ranked[low]) * (position - low))
 
 
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
+    """`percentile(values, q)` for each q in `qs`, from one `np.partition`."""
+    data = np.asarray(values, dtype=float).ravel()
+    if data.size == 0:
+        return tuple(math.nan for _ in qs)
+    positions = [q / 100.0 * (data.size - 1) for q in qs]
+    ranks = sorted(
+        {r for p in positions for r in (math.floor(p), min(math.floor(p) + 1, data.size - 1))}
+    )
+    ranked = np.partition(data, ranks)
+    out = []
+    for position in positions:
+        low = math.floor(position)
+        high = min(low + 1, data.size - 1)
+        out.append(float(ranked[low] + (ranked[high] - ranked[low]) * (position - low)))
+    return tuple(out)
+
+
 def median(values: np.ndarray) -> float:
     """The median of finite `values` (the mean of the middle two for an even count)."""
     return percentile(values, 50.0)

@@ -50,7 +50,7 @@ def estimate_up(
         raise ValueError(f"out must have shape ({count}, 3), got {up.shape}")
     window = int(WINDOW_S * rate)
     if count <= window + 2 * int(MARGIN_S * rate):
-        up[...] = up_in_sensor_frame(estimate_orientation(gyr_radps, acc_mps2, rate, spec.name))
+        up_in_sensor_frame(estimate_orientation(gyr_radps, acc_mps2, rate, spec.name), out=up)
         return up
     causal = CausalOrientation(rate, spec.name) if spec.causal else None
     margin = 0 if causal else int(MARGIN_S * rate)
@@ -63,5 +63,5 @@ def estimate_up(
             quat = estimate_orientation(
                 gyr_radps[first:last], acc_mps2[first:last], rate, spec.name
             )
-        up[start:stop] = up_in_sensor_frame(quat[start - first : stop - first])
+        up_in_sensor_frame(quat[start - first : stop - first], out=up[start:stop])
     return up
