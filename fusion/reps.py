@@ -16,6 +16,7 @@ in `incomplete`.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,22 +87,34 @@ def standing_level_deg(thigh_deg: np.ndarray) -> float:
 
 
 def _hysteresis_runs(values: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
-    """[first, last] index pairs of stretches that rise above `high` and last until below `low`."""
-    state = np.full(values.shape, -1, dtype=np.int8)
-    state[values > high] = 1
-    state[values < low] = 0
-    decided = state >= 0
-    if not decided.any():
+    """[first, last] index pairs of stretches that rise above `high` and last until below `low`.
+
+    A stretch starts at a sample above `high` when no stretch is under way (before the first
+    sample below `low` none is) and lasts until the sample before the next one below `low`
+    (the end of the trace if none): found from the starts of the runs above `high` and
+    below `low` (a few dozen), not by forward-filling a per-sample state."""
+    above = values > high if high >= low else (values > high) & (values >= low)
+    rises = _run_starts(above)  # (below `low` wins when the thresholds cross, as it did)
+    if not rises:
         return []
-    first_known = int(np.argmax(decided))
-    # Forward-fill the undecided samples (between the thresholds) with the last decided state
-    # (int32 indices: a 60-minute set's int64 index arrays were 4 x 5.5 MiB).
-    index = np.arange(values.size, dtype=np.int32 if values.size < 2**31 else np.int64)
-    fill_from = np.maximum.accumulate(np.where(decided, index, 0), out=index)
-    filled = state[fill_from]
-    filled[:first_known] = state[first_known] if state[first_known] == 0 else 0
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], (filled == 1).astype(np.int8), [0]))))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+    falls = _run_starts(values < low)
+    runs = []
+    k = 0
+    while k < len(rises):
+        first = rises[k]
+        below = bisect.bisect_right(falls, first)  # the first sample below `low` after it
+        if below == len(falls):
+            runs.append((first, values.size - 1))
+            break
+        runs.append((first, falls[below] - 1))
+        k = bisect.bisect_right(rises, falls[below])
+    return runs
+
+
+def _run_starts(mask: np.ndarray) -> list[int]:
+    """Indices where runs of True in `mask` (1-D bool) begin, ascending."""
+    starts = np.flatnonzero(mask[1:] > mask[:-1]) + 1
+    return ([0] if mask.size and mask[0] else []) + starts.tolist()
 
 
 def segment_reps(

@@ -88,3 +88,29 @@ def test_edges_need_a_complete_rep_and_enough_depth() -> None:
     found = segment_reps(shallow_tail, keep_edges=True)
     assert [w.edge for w in found.reps] == [None]
     assert found.incomplete == 1
+
+
+def _forward_filled_runs(values: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
+    """The per-sample definition of the hysteresis: the last decided state, filled forward."""
+    state = np.full(values.shape, -1, dtype=np.int8)
+    state[values > high] = 1
+    state[values < low] = 0
+    filled = np.zeros(values.shape, dtype=np.int8)
+    current = 0
+    for i, s in enumerate(state.tolist()):
+        current = s if s >= 0 else current
+        filled[i] = current
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], filled, [0]))))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def test_hysteresis_runs_from_run_starts_match_the_forward_filled_state() -> None:
+    from fusion.reps import _hysteresis_runs
+
+    rng = np.random.default_rng(4)
+    for trial in range(3000):
+        values = np.cumsum(rng.normal(size=int(rng.integers(0, 60))))
+        if trial % 3 == 0:
+            values = np.round(values)  # samples exactly at a threshold
+        low, high = sorted(rng.normal(size=2) * 3)[:: (1 if trial % 4 else -1)]
+        assert _hysteresis_runs(values, high, low) == _forward_filled_runs(values, high, low)
