@@ -54,7 +54,7 @@ def _gradient(values: np.ndarray) -> np.ndarray:
     """`np.gradient(values)` of a 1-D trace of >= 2 samples (central differences inside,
     one-sided at the ends), without its generic-axis set-up (~half its cost here)."""
     if values.size < 2:
-        return np.gradient(values)
+        raise ValueError("a gradient needs at least 2 samples")
     out = np.empty(values.shape, dtype=np.result_type(values, np.float64))
     np.subtract(values[2:], values[:-2], out=out[1:-1])
     out[1:-1] /= 2.0
