@@ -11,6 +11,7 @@ rotation from standing. The sign is fixed later from the motion itself (see `ang
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,3 +165,16 @@ def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -
     along_z = row_dot(up_sensor, calibration.z_axis)
     angle_deg: np.ndarray = np.degrees(np.arctan2(along_x, along_z, out=along_x), out=along_x)
     return angle_deg
+
+
+def sagittal_angle_deg_rows(
+    up_rows: list[list[float]], calibration: SegmentCalibration
+) -> list[float]:
+    """`sagittal_angle_deg` of a few up-vector rows as plain floats (a live packet's rows:
+    no numpy call)."""
+    x0, x1, x2 = calibration.x_axis.tolist()
+    z0, z1, z2 = calibration.z_axis.tolist()
+    return [
+        math.degrees(math.atan2(u0 * x0 + u1 * x1 + u2 * x2, u0 * z0 + u1 * z1 + u2 * z2))
+        for u0, u1, u2 in up_rows
+    ]

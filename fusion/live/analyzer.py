@@ -20,10 +20,11 @@ from fusion.baseline import (
 from fusion.live.calibrator import LiveCalibrator, Phase
 from fusion.live.depth_guard import DepthGuard, DepthGuardTracker
 from fusion.live.events import LiveAngles, LiveEvent, RepCompleted
-from fusion.live.history import PLACEMENTS, GridHistory, RowBuffer, SensorBuffer
+from fusion.live.history import FEW_ROWS, PLACEMENTS, GridHistory, RowBuffer, SensorBuffer
 from fusion.live.rep_tracker import RepTracker, Trace
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
+from fusion.orientation.quaternions import up_rows_in_sensor_frame
 from fusion.reps import RepThresholds, RepWindow
 from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
 
@@ -111,6 +112,7 @@ class LiveSquatAnalyzer:
         # pelvic tilt and the segmented level (thigh, or hip flexion in a rock-back), deg.
         self._angles = RowBuffer(3, capacity=1024)
         self._step_s = 1.0 / rate_hz
+        self._new_rows: _NewRows | None = None  # what the last grid step added, few rows
 
     # Public API -------------------------------------------------------------------------
 
@@ -164,16 +166,11 @@ class LiveSquatAnalyzer:
         count = math.floor((until_s - self._next_grid_s) / step_s + 1e-9) + 1
         if count <= 0:
             return []
-        grid = self._next_grid_s + np.arange(count) * step_s
-        self._next_grid_s = float(grid[-1] + step_s)
-        up, gyr = {}, {}
-        in_gap = self._gap_flags(grid)
-        for p in PLACEMENTS:
-            acc_g, gyr_g, lost = self._buffers[p].interpolate(grid, RESTART_GAP_S)
-            up[p] = self._fuse(p, gyr_g, acc_g, lost)
-            gyr[p] = np.where(lost[:, None], 0.0, gyr_g) if lost.any() else gyr_g
-            in_gap |= lost
-        self._history.extend(grid, up, gyr, in_gap)
+        if count <= FEW_ROWS and sacrum.size <= FEW_ROWS and thigh.size <= FEW_ROWS:
+            self._new_rows = self._grid_step_rows(count)
+        else:
+            self._new_rows = None
+            self._grid_step(count)
         events: list[LiveEvent] = []
         calibrator = self._calibrator
         if not calibrator.has_axes:
@@ -193,6 +190,55 @@ class LiveSquatAnalyzer:
                 events += self._guard_cues(trace)
         self._trim()
         return events
+
+    def _grid_step(self, count: int) -> None:
+        """The next `count` grid instants into the history: interpolated, fused (arrays)."""
+        step_s = self._step_s
+        assert self._next_grid_s is not None
+        grid = self._next_grid_s + np.arange(count) * step_s
+        self._next_grid_s = float(grid[-1] + step_s)
+        up, gyr = {}, {}
+        in_gap = self._gap_flags(grid)
+        for p in PLACEMENTS:
+            acc_g, gyr_g, lost = self._buffers[p].interpolate(grid, RESTART_GAP_S)
+            up[p] = self._fuse(p, gyr_g, acc_g, lost)
+            gyr[p] = np.where(lost[:, None], 0.0, gyr_g) if lost.any() else gyr_g
+            in_gap |= lost
+        self._history.extend(grid, up, gyr, in_gap)
+
+    def _grid_step_rows(self, count: int) -> _NewRows:
+        """`_grid_step` for a packet's few instants on plain floats (the same arithmetic; the
+        filters get one batch per sensor as before). Returns the new rows' times and up
+        vectors, for the angles."""
+        step_s = self._step_s
+        start_s = self._next_grid_s
+        assert start_s is not None
+        grid = [start_s + k * step_s for k in range(count)]
+        self._next_grid_s = grid[-1] + step_s
+        in_gap = self._gap_flags(np.array(grid)).tolist() if self._gaps else [False] * count
+        up: dict[str, list[list[float]]] = {}
+        gyr: dict[str, list[list[float]]] = {}
+        for p in PLACEMENTS:
+            values, lost = self._buffers[p].interpolate_rows(grid, RESTART_GAP_S)
+            acc_p = [v[0:3] for v in values]
+            gyr_p = [v[3:6] for v in values]
+            if self._restart[p] or any(lost):
+                up_p = self._fuse(p, np.array(gyr_p), np.array(acc_p), np.array(lost))
+                up[p] = up_p.tolist()
+                gyr[p] = [[0.0, 0.0, 0.0] if gone else g for g, gone in zip(gyr_p, lost)]
+                in_gap = [a or b for a, b in zip(in_gap, lost)]
+            else:
+                quat = self._fusers[p].update(np.array(gyr_p), np.array(acc_p))
+                up[p] = up_rows_in_sensor_frame(quat.tolist())
+                gyr[p] = gyr_p
+        up_s, up_t, gyr_s, gyr_t = up["sacrum"], up["thigh"], gyr["sacrum"], gyr["thigh"]
+        self._history.extend_rows(
+            [
+                [grid[i], *up_s[i], *up_t[i], *gyr_s[i], *gyr_t[i], 1.0 if in_gap[i] else 0.0]
+                for i in range(count)
+            ]
+        )
+        return _NewRows(grid, up_s, up_t)
 
     def _fuse(
         self, placement: str, gyr: np.ndarray, acc: np.ndarray, lost: np.ndarray
@@ -264,6 +310,9 @@ class LiveSquatAnalyzer:
         done = len(self._angles)
         if h.size == done:
             return []
+        new = self._new_rows
+        if new is not None and h.size - done == len(new.t_s):
+            return self._update_angles_rows(new)
         thigh, tilt = self._calibrator.angles_deg(h, done)
         hip = thigh + tilt
         block = np.empty((thigh.size, 3))
@@ -272,6 +321,16 @@ class LiveSquatAnalyzer:
         block[:, 2] = hip if self.movement == "rock_back" else thigh
         self._angles.append(block)
         return [LiveAngles(h.t_s[done:].copy(), thigh, tilt, hip)]
+
+    def _update_angles_rows(self, new: _NewRows) -> list[LiveEvent]:
+        """`_update_angles` of a packet's few new rows, on plain floats: one array for all."""
+        thigh, tilt = self._calibrator.angles_deg_rows(new.up_sacrum, new.up_thigh)
+        hip = [a + b for a, b in zip(thigh, tilt)]
+        level = hip if self.movement == "rock_back" else thigh
+        # Rows: time, hip, thigh, tilt, level; the angle buffer takes the last three.
+        table = np.array([new.t_s, hip, thigh, tilt, level])
+        self._angles.append(table[2:5].T)
+        return [LiveAngles(table[0], table[2], table[3], table[1])]
 
     def _find_rest(self) -> list[LiveEvent]:
         kind = "rock_back" if self.movement == "rock_back" else "baseline"
@@ -329,6 +388,15 @@ class LiveSquatAnalyzer:
             h.gyr["sacrum"][span], h.gyr["thigh"][span], self.config.grid_rate_hz
         )
         return codes + ((fault.code,) if fault else ())
+
+
+@dataclass(frozen=True)
+class _NewRows:
+    """What a few-row grid step added: the grid times and both up vectors, plain floats."""
+
+    t_s: list[float]
+    up_sacrum: list[list[float]]
+    up_thigh: list[list[float]]
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

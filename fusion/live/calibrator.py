@@ -39,6 +39,7 @@ from fusion.calibration import (
     calibrate_from_vertical,
     find_still_window,
     sagittal_angle_deg,
+    sagittal_angle_deg_rows,
 )
 from fusion.live.events import Calibrated
 from fusion.live.history import PLACEMENTS, GridHistory
@@ -119,6 +120,16 @@ class LiveCalibrator:
             history.up["sacrum"][start:], self.segments["sacrum"]
         )
         return thigh, tilt
+
+    def angles_deg_rows(
+        self, up_sacrum: list[list[float]], up_thigh: list[list[float]]
+    ) -> tuple[list[float], list[float]]:
+        """`angles_deg` of a few new up-vector rows given as plain floats (a live packet's)."""
+        assert self.segments is not None, "angles are computed once the axes are known"
+        thigh_sign, sacrum_sign = self.signs["thigh"], self.signs["sacrum"]
+        thigh = sagittal_angle_deg_rows(up_thigh, self.segments["thigh"])
+        tilt = sagittal_angle_deg_rows(up_sacrum, self.segments["sacrum"])
+        return [thigh_sign * a for a in thigh], [sacrum_sign * a for a in tilt]
 
     # On the fly -------------------------------------------------------------------------
 

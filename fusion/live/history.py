@@ -8,10 +8,14 @@ of the whole history. The arrays they hand out are views, valid until the next a
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 import numpy as np
 
 PLACEMENTS = ("sacrum", "thigh")
+# Up to this many buffered rows a grid step runs on plain floats (`SensorBuffer.interpolate_rows`):
+# each numpy call costs ~1 us whatever the size, a live packet has a handful of rows.
+FEW_ROWS = 32
 
 
 class RowBuffer:
@@ -135,6 +139,30 @@ class SensorBuffer:
         self._rows.drop_front(keep_from)
         return values[:, 0:3], values[:, 3:6], lost
 
+    def interpolate_rows(
+        self, grid: list[float], max_gap_s: float
+    ) -> tuple[list[list[float]], list[bool]]:
+        """`interpolate` on plain floats, for a few grid instants over a few buffered rows
+        (`FEW_ROWS`): per instant [ax, ay, az, gx, gy, gz], and its gap flag. The same
+        arithmetic as `interpolate`, operation for operation."""
+        rows = self._rows.rows.tolist()
+        times = [row[0] for row in rows]
+        last = len(rows) - 1
+        values: list[list[float]] = []
+        lost: list[bool] = []
+        after = 0
+        for t_s in grid:
+            after = bisect_right(times, t_s)
+            below = max(min(after, last) - 1, 0)
+            r0, r1 = rows[below], rows[below + 1]
+            t0, t1 = r0[0], r1[0]
+            span = t1 - t0
+            weight = min(max((t_s - t0) / span, 0.0), 1.0)
+            values.append([r0[k] + weight * (r1[k] - r0[k]) for k in range(1, 7)])
+            lost.append(span > max_gap_s and t0 < t_s < t1)
+        self._rows.drop_front(after - 1)
+        return values, lost
+
     def drop_before(self, t_s: float) -> None:
         times = self._rows.rows[:, _T]
         self._rows.drop_front(int(np.searchsorted(times, t_s, side="right")) - 1)
@@ -197,6 +225,10 @@ class GridHistory:
             block[:, _GRID_GYR[p]] = gyr[p]
         block[:, _GAP] = in_gap
         self._rows.append(block)
+
+    def extend_rows(self, rows: list[list[float]]) -> None:
+        """`extend` with the rows already laid out as plain floats (`GRID_WIDTH` each)."""
+        self._rows.append(np.array(rows))
 
     def trim_before(self, absolute_index: int) -> None:
         cut = absolute_index - self.offset

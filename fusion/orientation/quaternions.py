@@ -11,15 +11,7 @@ import numpy as np
 _CONJUGATE_SIGNS = np.array([1.0, -1.0, -1.0, -1.0])
 
 
-# Coefficients of q_i q_j (row-major index 4 i + j, order w, x, y, z) in the unnormalised
-# up vector (2 (xz - wy), 2 (yz + wx), w^2 - x^2 - y^2 + z^2) and in |q|^2.
-FEW_ROWS = 32  # up to here the pairwise-product form is the faster one
-_UP_FROM_PAIRS = np.zeros((16, 3))
-_UP_FROM_PAIRS[[4 * 1 + 3, 4 * 0 + 2], 0] = [2.0, -2.0]
-_UP_FROM_PAIRS[[4 * 2 + 3, 4 * 0 + 1], 1] = [2.0, 2.0]
-_UP_FROM_PAIRS[[0, 5, 10, 15], 2] = [1.0, -1.0, -1.0, 1.0]
-_NORM_FROM_PAIRS = np.zeros((16, 1))
-_NORM_FROM_PAIRS[[0, 5, 10, 15], 0] = 1.0
+FEW_ROWS = 32  # up to here plain floats are the faster form
 
 
 def _as_quat_array(quat_wxyz: np.ndarray, name: str) -> np.ndarray:
@@ -61,19 +53,16 @@ def up_in_sensor_frame(quat_wxyz: np.ndarray, out: np.ndarray | None = None) -> 
     quat = _as_quat_array(quat_wxyz, "quat_wxyz")
     if out is not None and out.shape != (quat.shape[0], 3):
         raise ValueError(f"out must have shape ({quat.shape[0]}, 3), got {out.shape}")
-    # Each component is a quadratic form in q, so normalising q is dividing by |q|^2.
     if quat.shape[0] <= FEW_ROWS:
-        # A live packet's few rows: the pairwise products times fixed coefficients, 4 numpy
-        # calls instead of 14 (each ~1 us whatever the size; 29 -> 11 us per call here).
-        pairs = (quat[:, :, None] * quat[:, None, :]).reshape(-1, 16)
-        few: np.ndarray = pairs @ _UP_FROM_PAIRS
-        few /= pairs @ _NORM_FROM_PAIRS
+        # A live packet's few rows: plain floats (each numpy call costs ~1 us whatever the
+        # size), the same operations as the column form below.
+        few = np.array(up_rows_in_sensor_frame(quat.tolist())).reshape(-1, 3)
         if out is None:
             return few
         out[...] = few
         return out
-    # Long arrays: column arithmetic (the product above is ~25x slower on 44,000 rows),
-    # each component written straight into its column.
+    # Each component is a quadratic form in q, so normalising q is dividing by |q|^2.
+    # Long arrays: column arithmetic, each component written straight into its column.
     w, x, y, z = np.ascontiguousarray(quat.T)
     scale = 2.0 / (w * w + x * x + y * y + z * z)
     up = np.empty((quat.shape[0], 3)) if out is None else out
@@ -82,6 +71,22 @@ def up_in_sensor_frame(quat_wxyz: np.ndarray, out: np.ndarray | None = None) -> 
     scale *= 0.5
     np.multiply(w * w - x * x - y * y + z * z, scale, out=up[:, 2], casting="same_kind")
     return up
+
+
+def up_rows_in_sensor_frame(quat_rows: list[list[float]]) -> list[list[float]]:
+    """`up_in_sensor_frame` of a few quaternion rows [w, x, y, z] as plain floats (the live
+    path's packets: no numpy call), the same arithmetic as its column form."""
+    out = []
+    for w, x, y, z in quat_rows:
+        scale = 2.0 / (w * w + x * x + y * y + z * z)
+        out.append(
+            [
+                (x * z - w * y) * scale,
+                (y * z + w * x) * scale,
+                (w * w - x * x - y * y + z * z) * (scale * 0.5),
+            ]
+        )
+    return out
 
 
 def inclination_error_deg(q_est_wxyz: np.ndarray, q_true_wxyz: np.ndarray) -> np.ndarray:
