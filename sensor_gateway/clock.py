@@ -174,27 +174,33 @@ class SensorClockMapper:
             self._count += missing_by_seq * n
             sensor_s = (self._count + np.arange(n)) / self.nominal_rate_hz
             self._count += n
+        # A packet's few samples: plain floats where they save numpy calls, the same arithmetic.
+        sensor_list: list[float] = sensor_s.tolist()
+        first_s, last_s = sensor_list[0], sensor_list[-1]
         if n > 1:
-            self._interval_s = float(sensor_s[-1] - sensor_s[0]) / (n - 1)
+            self._interval_s = (last_s - first_s) / (n - 1)
 
-        reset = self._check_reset(sensor_s, batch.received_s, timestamped)
+        reset = self._check_reset(first_s, last_s, batch.received_s, timestamped)
         previous_last_s = self._last_sensor_s
-        self._add_point(float(sensor_s[-1]), batch.received_s)
-        t_s = self._to_gateway(sensor_s)
+        self._add_point(last_s, batch.received_s)
+        offset_s, drift, ref_s = self.offset_s, self.drift, self._ref_s
+        mapped = [s + offset_s + drift * (s - ref_s) for s in sensor_list]
 
         gap = None
         if reset:
             if self._last_t_s > -math.inf:
-                missing = max(0, int(round((t_s[0] - self._last_t_s) / self._interval_s)) - 1)
+                missing = max(0, int(round((mapped[0] - self._last_t_s) / self._interval_s)) - 1)
                 reason = GapReason.CLOCK if timestamped else GapReason.LATE
-                gap = Gap(self._last_t_s, float(t_s[0]), missing, reason)
+                gap = Gap(self._last_t_s, mapped[0], missing, reason)
         elif previous_last_s is not None:
-            gap = self._gap(previous_last_s, sensor_s, t_s, missing_by_seq, timestamped)
-        self._last_sensor_s = float(sensor_s[-1])
+            gap = self._gap(previous_last_s, first_s, n, mapped[0], missing_by_seq, timestamped)
+        self._last_sensor_s = last_s
 
         # Strictly increasing even while the fit settles (it may step back by a few ms).
-        t_s = np.maximum(t_s, self._last_t_s + _min_steps_s(n))
-        self._last_t_s = float(t_s[-1])
+        floor_s = self._last_t_s
+        mapped = [max(t, floor_s + step) for t, step in zip(mapped, _min_steps_s(n))]
+        t_s = np.array(mapped)
+        self._last_t_s = mapped[-1]
         self.samples_mapped += n
         if gap is not None:
             self.gaps += 1
@@ -225,15 +231,17 @@ class SensorClockMapper:
             return 0  # first packet, or the sensor restarted its counter
         return seq - last - 1
 
-    def _check_reset(self, sensor_s: np.ndarray, received_s: float, timestamped: bool) -> bool:
-        """Start a new mapping epoch when the sensor clock (or sample count) is discontinuous."""
+    def _check_reset(
+        self, first_s: float, last_s: float, received_s: float, timestamped: bool
+    ) -> bool:
+        """Start a new mapping epoch when the sensor clock (or sample count) is discontinuous;
+        `first_s` / `last_s` the batch's first and last sensor times."""
         if math.isnan(self.offset_s):
-            self._reset_points(anchor_s=float(sensor_s[0]))
+            self._reset_points(anchor_s=first_s)
             return False
-        if self._last_sensor_s is not None and sensor_s[0] < self._last_sensor_s - 1e-9:
+        if self._last_sensor_s is not None and first_s < self._last_sensor_s - 1e-9:
             reset = True  # sensor clock went backwards: it restarted
         else:
-            last_s = float(sensor_s[-1])
             residual_s = received_s - (last_s + self.offset_s + self.drift * (last_s - self._ref_s))
             if timestamped:
                 reset = abs(residual_s) > CLOCK_RESET_JUMP_S
@@ -241,7 +249,7 @@ class SensorClockMapper:
                 reset = self._count_timing_lost(residual_s, received_s)
         if reset:
             self.clock_resets += 1
-            self._reset_points(anchor_s=float(sensor_s[0]))
+            self._reset_points(anchor_s=first_s)
         return reset
 
     def _count_timing_lost(self, residual_s: float, received_s: float) -> bool:
@@ -314,34 +322,34 @@ class SensorClockMapper:
     def _gap(
         self,
         previous_last_s: float,
-        sensor_s: np.ndarray,
-        t_s: np.ndarray,
+        first_s: float,
+        n: int,
+        first_t_s: float,
         missing_by_seq: int,
         timestamped: bool,
     ) -> Gap | None:
         if timestamped:
-            step_s = float(sensor_s[0]) - previous_last_s
+            step_s = first_s - previous_last_s
             missing = int(round(step_s / self._interval_s)) - 1
             if missing <= 0:
                 return None
         elif missing_by_seq:
-            missing = missing_by_seq * sensor_s.shape[0]
+            missing = missing_by_seq * n
         else:
             return None
         gap_start_s = float(self._to_gateway(np.array([previous_last_s]))[0])
         reason = GapReason.SEQUENCE if missing_by_seq else GapReason.CLOCK
-        return Gap(gap_start_s, float(t_s[0]), missing, reason)
+        return Gap(gap_start_s, first_t_s, missing, reason)
 
 
-_MIN_STEPS_S: dict[int, np.ndarray] = {}
+_MIN_STEPS_S: dict[int, list[float]] = {}
 
 
-def _min_steps_s(n: int) -> np.ndarray:
+def _min_steps_s(n: int) -> list[float]:
     """MIN_STEP_S * (1, 2, ..., n): how far past the last mapped time each sample must be."""
     steps = _MIN_STEPS_S.get(n)
     if steps is None:
-        steps = MIN_STEP_S * (1 + np.arange(n))
+        steps = (MIN_STEP_S * (1 + np.arange(n))).tolist()
         if n <= 64:  # packet sizes: a handful of them
-            steps.flags.writeable = False
             _MIN_STEPS_S[n] = steps
     return steps

@@ -75,7 +75,8 @@ def decode_packet(payload: bytes) -> DecodedSamples:
 
     Raises ProtocolError for any defect (short, wrong version, bad count or range).
     """
-    _, acc, gyr, ticks_us, seq, interval_us = _parse(payload)
+    t0_us, acc, gyr, count, seq, interval_us = _parse(payload)
+    ticks_us = t0_us + interval_us * np.arange(count, dtype=np.int64)
     return DecodedSamples(
         acc_mps2=acc,
         gyr_radps=gyr,
@@ -85,8 +86,8 @@ def decode_packet(payload: bytes) -> DecodedSamples:
     )
 
 
-def _parse(payload: bytes) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """t0_us, acc (m/s^2), gyr (rad/s), sample ticks (us), seq and interval_us, as sent;
+def _parse(payload: bytes) -> tuple[int, np.ndarray, np.ndarray, int, int, int]:
+    """t0_us, acc (m/s^2), gyr (rad/s), sample count, seq and interval_us, as sent;
     raises ProtocolError (`decode_packet`)."""
     if len(payload) < HEADER_SIZE:
         raise ProtocolError(
@@ -125,10 +126,22 @@ def _parse(payload: bytes) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int
     if interval_us == 0:
         raise ProtocolError("bad_interval", "sample interval of 0 us")
     raw = np.frombuffer(payload, dtype="<i2", count=count * 6, offset=HEADER_SIZE).reshape(count, 6)
-    acc = raw[:, 0:3] * _ACC_SCALES[acc_range_g]
-    gyr = raw[:, 3:6] * _GYR_SCALES[gyr_range_dps]
-    ticks_us = t0_us + interval_us * np.arange(count, dtype=np.int64)
-    return t0_us, acc, gyr, ticks_us, seq, interval_us
+    # One product for both sensors (the same per-column factors as two), then column views.
+    values = raw * _scales(acc_range_g, gyr_range_dps)
+    return t0_us, values[:, 0:3], values[:, 3:6], count, seq, interval_us
+
+
+_SCALE_ROWS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _scales(acc_range_g: int, gyr_range_dps: int) -> np.ndarray:
+    """Per-column factors (6,) from counts to m/s^2 and rad/s for a pair of ranges."""
+    row = _SCALE_ROWS.get((acc_range_g, gyr_range_dps))
+    if row is None:
+        row = np.array([_ACC_SCALES[acc_range_g]] * 3 + [_GYR_SCALES[gyr_range_dps]] * 3)
+        row.flags.writeable = False
+        _SCALE_ROWS[(acc_range_g, gyr_range_dps)] = row
+    return row
 
 
 def encode_packet(
@@ -211,12 +224,20 @@ class WinkWatchDecoder(StreamDecoder):
         self._clock = WrapUnwrapper(_TIMESTAMP_MODULUS)
 
     def _decode(self, payload: bytes) -> DecodedSamples:
-        t0_us, acc, gyr, ticks_us, seq, interval_us = _parse(payload)
-        offset_us = self._clock.unwrap(t0_us) - t0_us
+        t0_us, acc, gyr, count, seq, interval_us = _parse(payload)
+        first_us = self._clock.unwrap(t0_us)
         return DecodedSamples(
             acc_mps2=acc,
             gyr_radps=gyr,
-            sensor_time_s=(ticks_us + offset_us) * 1e-6,
+            # Integer microseconds to seconds, as (ticks_us + offset) * 1e-6 in numpy: exact
+            # integers, one rounding; plain ints for a packet's few samples.
+            sensor_time_s=np.array([(first_us + i * interval_us) * 1e-6 for i in range(count)]),
             seq=self._seq.unwrap(seq),
             rate_hz=1e6 / interval_us,
         )
+
+    def _physically_possible(self, decoded: DecodedSamples) -> bool:
+        """Always: int16 counts times the scale of an accepted range (checked by `_parse`)
+        are within that full scale, at most the largest range's, below the limits
+        (`max_acc_mps2`, `max_gyr_radps`: the largest range + 10 %), and finite."""
+        return True
