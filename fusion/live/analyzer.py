@@ -140,13 +140,19 @@ class LiveSquatAnalyzer:
         gyr = np.asarray(gyr_radps, dtype=float).reshape(-1, 3)
         if not (t_s.size == acc.shape[0] == gyr.shape[0]):
             raise ValueError("t_s, acc_mps2 and gyr_radps must have the same number of samples")
-        block = np.empty((t_s.size, 7))
-        block[:, 0] = t_s
-        block[:, 1:4] = acc
-        block[:, 4:7] = gyr
-        if not math.isfinite(float(block.sum())):  # a sum overflowing to inf re-checks too
-            block = block[np.isfinite(block).all(axis=1)]
-        self._buffers[placement].append_rows(block)
+        # A packet's few samples: plain floats cost less than numpy calls on them.
+        times, acc_rows, gyr_rows = t_s.tolist(), acc.tolist(), gyr.tolist()
+        total = sum(times) + sum(map(sum, acc_rows)) + sum(map(sum, gyr_rows))
+        if not math.isfinite(total):  # a sum overflowing to inf re-checks too
+            keep = [
+                i
+                for i, (t, a, g) in enumerate(zip(times, acc_rows, gyr_rows))
+                if math.isfinite(t) and all(map(math.isfinite, a)) and all(map(math.isfinite, g))
+            ]
+            times = [times[i] for i in keep]
+            acc_rows = [acc_rows[i] for i in keep]
+            gyr_rows = [gyr_rows[i] for i in keep]
+        self._buffers[placement].append_values(times, acc_rows, gyr_rows)
         return self._advance()
 
     # Grid ---------------------------------------------------------------------------------
@@ -166,7 +172,7 @@ class LiveSquatAnalyzer:
         count = math.floor((until_s - self._next_grid_s) / step_s + 1e-9) + 1
         if count <= 0:
             return []
-        if count <= FEW_ROWS and sacrum.size <= FEW_ROWS and thigh.size <= FEW_ROWS:
+        if count <= FEW_ROWS:
             self._new_rows = self._grid_step_rows(count)
         else:
             self._new_rows = None
@@ -228,8 +234,8 @@ class LiveSquatAnalyzer:
                 gyr[p] = [[0.0, 0.0, 0.0] if gone else g for g, gone in zip(gyr_p, lost)]
                 in_gap = [a or b for a, b in zip(in_gap, lost)]
             else:
-                quat = self._fusers[p].update(np.array(gyr_p), np.array(acc_p))
-                up[p] = up_rows_in_sensor_frame(quat.tolist())
+                quat = self._fusers[p].update_rows(gyr_p, acc_p)
+                up[p] = up_rows_in_sensor_frame(quat)
                 gyr[p] = gyr_p
         up_s, up_t, gyr_s, gyr_t = up["sacrum"], up["thigh"], gyr["sacrum"], gyr["thigh"]
         self._history.extend_rows(

@@ -13,7 +13,7 @@ from bisect import bisect_right
 import numpy as np
 
 PLACEMENTS = ("sacrum", "thigh")
-# Up to this many buffered rows a grid step runs on plain floats (`SensorBuffer.interpolate_rows`):
+# Up to this many grid instants a grid step runs on plain floats (`SensorBuffer.interpolate_rows`):
 # each numpy call costs ~1 us whatever the size, a live packet has a handful of rows.
 FEW_ROWS = 32
 
@@ -62,56 +62,79 @@ class RowBuffer:
 # SensorBuffer columns: time, acc xyz, gyr xyz.
 _T, _ACC, _GYR = 0, slice(1, 4), slice(4, 7)
 _PAIR = np.array([0, 1])
+_COMPACT_ROWS = 256  # consumed rows dropped from the lists once this many have gathered
 
 
 class SensorBuffer:
-    """Raw samples of one sensor not yet consumed by the grid (keeps one sample before)."""
+    """Raw samples of one sensor not yet consumed by the grid (keeps one sample before).
+
+    Plain-float rows [t, ax, ay, az, gx, gy, gz] (a packet's few samples cost more as numpy
+    calls than as floats) and their times, with a start index: consumed rows are dropped by
+    moving it, and removed from the lists in bulk now and then.
+    """
 
     def __init__(self) -> None:
-        self._rows = RowBuffer(7, capacity=128)
+        self._rows: list[list[float]] = []
+        self._times: list[float] = []
+        self._start = 0
+
+    def _live(self) -> np.ndarray:
+        return np.array(self._rows[self._start :], dtype=float).reshape(-1, 7)
 
     @property
     def t_s(self) -> np.ndarray:
-        return self._rows.rows[:, _T]
+        return np.array(self._times[self._start :], dtype=float)
 
     @property
     def acc(self) -> np.ndarray:
-        return self._rows.rows[:, _ACC]
+        return self._live()[:, _ACC]
 
     @property
     def gyr(self) -> np.ndarray:
-        return self._rows.rows[:, _GYR]
+        return self._live()[:, _GYR]
 
     @property
     def size(self) -> int:
-        return len(self._rows)
+        return len(self._times) - self._start
 
     def first_t_s(self) -> float:
-        return float(self._rows.rows[0, _T])
+        return self._times[self._start]
 
     def last_t_s(self) -> float:
-        return float(self._rows.rows[-1, _T])
+        return self._times[-1]
 
     def append(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
-        block = np.empty((t_s.size, 7))
-        block[:, _T] = t_s
-        block[:, _ACC] = acc
-        block[:, _GYR] = gyr
-        self.append_rows(block)
+        """Samples (n,), (n, 3), (n, 3); those not later than every one before them (repeats
+        and reorders) are dropped."""
+        self.append_values(
+            np.asarray(t_s, dtype=float).reshape(-1).tolist(),
+            np.asarray(acc, dtype=float).reshape(-1, 3).tolist(),
+            np.asarray(gyr, dtype=float).reshape(-1, 3).tolist(),
+        )
 
     def append_rows(self, block: np.ndarray) -> None:
-        """Rows (n, 7) of time, acc, gyr; samples not later than every one before them (repeats
-        and reorders) are dropped."""
-        if block.shape[0] == 0:
-            return
-        # A packet holds a few samples: a loop over floats costs less than array operations.
-        previous = self.last_t_s() if len(self._rows) else -math.inf
-        keep: list[int] = []
-        for i, t_s in enumerate(block[:, _T].tolist()):
-            if t_s > previous:
-                keep.append(i)
-                previous = t_s
-        self._rows.append(block if len(keep) == block.shape[0] else block[keep])
+        """Rows (n, 7) of time, acc, gyr (see `append`)."""
+        rows = np.asarray(block, dtype=float).reshape(-1, 7)
+        self.append(rows[:, _T], rows[:, _ACC], rows[:, _GYR])
+
+    def append_values(
+        self, t_s: list[float], acc: list[list[float]], gyr: list[list[float]]
+    ) -> None:
+        """`append` of plain floats (the caller has checked the lengths match)."""
+        times, rows = self._times, self._rows
+        previous = times[-1] if len(times) > self._start else -math.inf
+        for t, a, g in zip(t_s, acc, gyr):
+            if t > previous:
+                times.append(t)
+                rows.append([t, *a, *g])
+                previous = t
+
+    def _drop_front(self, count: int) -> None:
+        self._start += min(max(count, 0), self.size)
+        if self._start >= _COMPACT_ROWS:
+            del self._rows[: self._start]
+            del self._times[: self._start]
+            self._start = 0
 
     def interpolate(
         self, grid: np.ndarray, max_gap_s: float
@@ -120,7 +143,7 @@ class SensorBuffer:
         grid instants lie strictly inside an interval between samples longer than `max_gap_s`
         (`fusion.resample.gap_mask`). Then drops the samples no longer needed (all but the last
         one at or before grid[-1])."""
-        rows = self._rows.rows
+        rows = self._live()
         t_s = rows[:, _T]
         after = np.searchsorted(t_s, grid, side="right")
         keep_from = int(after[-1]) - 1
@@ -136,36 +159,34 @@ class SensorBuffer:
         lost = span > max_gap_s
         if lost.any():
             lost &= (grid > t0) & (grid < t1)
-        self._rows.drop_front(keep_from)
+        self._drop_front(keep_from)
         return values[:, 0:3], values[:, 3:6], lost
 
     def interpolate_rows(
         self, grid: list[float], max_gap_s: float
     ) -> tuple[list[list[float]], list[bool]]:
-        """`interpolate` on plain floats, for a few grid instants over a few buffered rows
-        (`FEW_ROWS`): per instant [ax, ay, az, gx, gy, gz], and its gap flag. The same
-        arithmetic as `interpolate`, operation for operation."""
-        rows = self._rows.rows.tolist()
-        times = [row[0] for row in rows]
-        last = len(rows) - 1
+        """`interpolate` on plain floats, for a few grid instants: per instant
+        [ax, ay, az, gx, gy, gz], and its gap flag. The same arithmetic as `interpolate`,
+        operation for operation, whatever the number of rows buffered."""
+        rows, times, start = self._rows, self._times, self._start
+        last = len(times) - 1
         values: list[list[float]] = []
         lost: list[bool] = []
-        after = 0
+        after = start
         for t_s in grid:
-            after = bisect_right(times, t_s)
-            below = max(min(after, last) - 1, 0)
+            after = bisect_right(times, t_s, start)
+            below = max(min(after, last) - 1, start)
             r0, r1 = rows[below], rows[below + 1]
             t0, t1 = r0[0], r1[0]
             span = t1 - t0
             weight = min(max((t_s - t0) / span, 0.0), 1.0)
             values.append([r0[k] + weight * (r1[k] - r0[k]) for k in range(1, 7)])
             lost.append(span > max_gap_s and t0 < t_s < t1)
-        self._rows.drop_front(after - 1)
+        self._drop_front(after - start - 1)
         return values, lost
 
     def drop_before(self, t_s: float) -> None:
-        times = self._rows.rows[:, _T]
-        self._rows.drop_front(int(np.searchsorted(times, t_s, side="right")) - 1)
+        self._drop_front(bisect_right(self._times, t_s, self._start) - self._start - 1)
 
 
 # GridHistory columns: time, up sacrum, up thigh, gyr sacrum, gyr thigh, gap flag.

@@ -18,6 +18,7 @@ earth z axis is up: their accelerometer model is R^T e_z = a / |a|, the same rel
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -109,6 +110,10 @@ class _Stepper(Protocol):
 
     def update(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> np.ndarray: ...
 
+    def update_rows(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> list[list[float]]:
+        """`update` as plain-float rows [w, x, y, z]."""
+        ...
+
 
 class _VqfStepper:
     def __init__(self, rate_hz: float) -> None:
@@ -119,6 +124,16 @@ class _VqfStepper:
     def update(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> np.ndarray:
         quat_wxyz: np.ndarray = self._filter.updateBatch(gyr_radps, acc_mps2)["quat6D"]
         return quat_wxyz
+
+    def update_rows(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> list[list[float]]:
+        # A packet's few samples: one compiled step each (what updateBatch loops over)
+        # costs less than the batch call, which also builds every other output array.
+        step, quat = self._filter.update, self._filter.getQuat6D
+        out = []
+        for gyr, acc in zip(gyr_radps, acc_mps2):
+            step(gyr, acc)
+            out.append(quat().tolist())
+        return out
 
 
 class _AhrsStepper:
@@ -143,6 +158,10 @@ class _AhrsStepper:
             out[i] = quat
         self._quat_wxyz = quat
         return out
+
+    def update_rows(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> list[list[float]]:
+        rows: list[list[float]] = self.update(gyr_radps, acc_mps2).tolist()
+        return rows
 
 
 def _new_stepper(engine: str, rate_hz: float) -> _Stepper:
@@ -182,6 +201,22 @@ class CausalOrientation:
         quat = np.asarray(self._stepper.update(gyr, acc), dtype=float)
         assert quat.shape == (gyr.shape[0], 4)
         return quat
+
+    def update_rows(
+        self, gyr_radps: list[list[float]], acc_mps2: list[list[float]]
+    ) -> list[list[float]]:
+        """`update` of a few samples given and returned as plain-float rows (a live packet's:
+        the checks of `update` without its numpy calls, the same quaternions)."""
+        if not gyr_radps and not acc_mps2:
+            return []
+        gyr = np.array(gyr_radps, dtype=np.float64)
+        acc = np.array(acc_mps2, dtype=np.float64)
+        total = sum(map(sum, gyr_radps)) + sum(map(sum, acc_mps2))
+        if gyr.shape != (len(gyr_radps), 3) or acc.shape != gyr.shape or not math.isfinite(total):
+            # the array checks say what is wrong (a sum of huge finite values passes them)
+            rows: list[list[float]] = self.update(gyr, acc).tolist()
+            return rows
+        return self._stepper.update_rows(gyr, acc)
 
     def reset(self) -> None:
         """Forget all state, as if newly constructed (e.g. after a sensor reconnects)."""

@@ -60,3 +60,32 @@ def test_sagittal_angle_rows_match_the_array_form() -> None:
     )
     # standing (up along z) is 0 deg, leaning forward 90 deg onto x is +90
     assert sagittal_angle_deg_rows([z.tolist(), x.tolist()], cal) == pytest.approx([0.0, 90.0])
+
+
+@pytest.mark.parametrize("engine", ["vqf", "madgwick"])
+def test_causal_update_rows_gives_the_batch_quaternions(engine: str) -> None:
+    from fusion.orientation import CausalOrientation
+
+    rng = np.random.default_rng(8)
+    gyr = rng.normal(scale=0.5, size=(40, 3))
+    acc = rng.normal(scale=0.5, size=(40, 3)) + [0.0, 0.0, 9.81]
+    batch = CausalOrientation(100.0, engine).update(gyr, acc)
+    rows_filter = CausalOrientation(100.0, engine)
+    rows = []
+    for start in range(0, 40, 3):
+        rows += rows_filter.update_rows(
+            gyr[start : start + 3].tolist(), acc[start : start + 3].tolist()
+        )
+    np.testing.assert_array_equal(np.array(rows), batch)
+
+
+def test_causal_update_rows_rejects_what_update_rejects() -> None:
+    from fusion.orientation import CausalOrientation
+    from fusion.orientation.engines import OrientationInputError
+
+    fuser = CausalOrientation(100.0)
+    with pytest.raises(OrientationInputError, match="non-finite"):
+        fuser.update_rows([[0.0, 0.0, float("nan")]], [[0.0, 0.0, 9.8]])
+    with pytest.raises(OrientationInputError, match="shape"):
+        fuser.update_rows([[0.0, 0.0]], [[0.0, 0.0, 9.8]])
+    assert fuser.update_rows([], []) == []
