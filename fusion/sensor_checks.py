@@ -254,19 +254,32 @@ def reps_sensor_codes(
         for trace in traces:
             checks[trace.name][0][k] = wobble_rms_deg(trace.angle_deg[span], rate_hz)
             checks[trace.name][1][k] = axis_share(trace.gyr_radps[span], trace.calibration, rate_hz)
+    # Per trace and rep, as Python lists: one array operation per check instead of numpy
+    # scalars per rep.
+    complete = np.array([rep.edge is None for rep in reps])
+    flags = []
+    for trace in traces:
+        around = 0.5 * (trace.angle_deg[starts] + trace.angle_deg[ends])
+        drift = np.abs(around - standing_deg[trace.name])
+        wobble, share = checks[trace.name]
+        flags.append(
+            (
+                trace.name,
+                (complete & (drift > POSTURE_DRIFT_DEG[trace.name])).tolist(),
+                (wobble > WOBBLE_RMS_DEG).tolist(),
+                (share < AXIS_MIN_SHARE).tolist(),
+            )
+        )
     codes = []
-    for k, rep in enumerate(reps):
+    for k in range(len(reps)):
         rep_codes: list[str] = []
-        for trace in traces:
-            around = 0.5 * (trace.angle_deg[rep.start] + trace.angle_deg[rep.end])
-            drift = abs(around - standing_deg[trace.name])
-            if rep.edge is None and drift > POSTURE_DRIFT_DEG[trace.name]:
-                rep_codes.append(f"{trace.name}_drift")
-            wobble, share = checks[trace.name]
-            if wobble[k] > WOBBLE_RMS_DEG:
-                rep_codes.append(f"{trace.name}_wobble")
-            if share[k] < AXIS_MIN_SHARE:
-                rep_codes.append(f"{trace.name}_axis")
+        for name, drifted, wobbly, off_axis in flags:
+            if drifted[k]:
+                rep_codes.append(f"{name}_drift")
+            if wobbly[k]:
+                rep_codes.append(f"{name}_wobble")
+            if off_axis[k]:
+                rep_codes.append(f"{name}_axis")
         codes.append(tuple(rep_codes))
     return codes
 
