@@ -20,6 +20,7 @@ class _Recent:
     chunks: collections.deque[tuple[np.ndarray, np.ndarray]] = field(
         default_factory=collections.deque
     )
+    ends_s: collections.deque[float] = field(default_factory=collections.deque)  # last t_s each
 
 
 class RecentMotion:
@@ -31,10 +32,14 @@ class RecentMotion:
 
     def add(self, address: str, t_s: np.ndarray, gyr_radps: np.ndarray) -> None:
         recent = self._sensors.setdefault(address, _Recent())
-        recent.chunks.append((np.asarray(t_s, float), np.asarray(gyr_radps, float)))
+        t_s = np.asarray(t_s, float)
+        recent.chunks.append((t_s, np.asarray(gyr_radps, float)))
         newest = float(t_s[-1])
-        while recent.chunks and float(recent.chunks[0][0][-1]) < newest - self.window_s:
+        recent.ends_s.append(newest)
+        ends, horizon_s = recent.ends_s, newest - self.window_s
+        while ends and ends[0] < horizon_s:
             recent.chunks.popleft()
+            ends.popleft()
 
     def forget(self, address: str) -> None:
         self._sensors.pop(address, None)

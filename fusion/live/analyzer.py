@@ -135,9 +135,9 @@ class LiveSquatAnalyzer:
     ) -> list[LiveEvent]:
         """Add samples of one sensor (gateway clock, sensor frame); return the events they cause."""
         self._check_placement(placement)
-        t_s = np.asarray(t_s, dtype=float).reshape(-1)
-        acc = np.asarray(acc_mps2, dtype=float).reshape(-1, 3)
-        gyr = np.asarray(gyr_radps, dtype=float).reshape(-1, 3)
+        t_s = _rows_of(t_s, None)
+        acc = _rows_of(acc_mps2, 3)
+        gyr = _rows_of(gyr_radps, 3)
         if not (t_s.size == acc.shape[0] == gyr.shape[0]):
             raise ValueError("t_s, acc_mps2 and gyr_radps must have the same number of samples")
         # A packet's few samples: plain floats cost less than numpy calls on them.
@@ -221,7 +221,7 @@ class LiveSquatAnalyzer:
         assert start_s is not None
         grid = [start_s + k * step_s for k in range(count)]
         self._next_grid_s = grid[-1] + step_s
-        in_gap = self._gap_flags(np.array(grid)).tolist() if self._gaps else [False] * count
+        in_gap = self._gap_flags_rows(grid)
         up: dict[str, list[list[float]]] = {}
         gyr: dict[str, list[list[float]]] = {}
         for p in PLACEMENTS:
@@ -275,6 +275,15 @@ class LiveSquatAnalyzer:
                 flags |= (grid >= start_s) & (grid <= end_s)
         return flags
 
+    def _gap_flags_rows(self, grid: list[float]) -> list[bool]:
+        """`_gap_flags` of a few grid instants, plain floats."""
+        flags = [False] * len(grid)
+        first_s, last_s = grid[0], grid[-1]
+        for _, start_s, end_s in self._gaps:
+            if end_s >= first_s and start_s <= last_s:
+                flags = [f or start_s <= t <= end_s for f, t in zip(flags, grid)]
+        return flags
+
     def _trim(self) -> None:
         if self._calibrator.keeps_history():
             return  # the axes are locked on the samples since the vertical
@@ -290,8 +299,9 @@ class LiveSquatAnalyzer:
             self._angles.drop_front(cut)
             self._history.trim_before(oldest_needed)
         if self._gaps:
-            horizon_s = float(self._history.t_s[0]) if self._history.size else -np.inf
-            self._gaps = [g for g in self._gaps if g[2] >= horizon_s]
+            horizon_s = self._history.first_t_s() if self._history.size else -math.inf
+            if any(g[2] < horizon_s for g in self._gaps):
+                self._gaps = [g for g in self._gaps if g[2] >= horizon_s]
 
     # Angles and reps ----------------------------------------------------------------------
 
@@ -394,6 +404,14 @@ class LiveSquatAnalyzer:
             h.gyr["sacrum"][span], h.gyr["thigh"][span], self.config.grid_rate_hz
         )
         return codes + ((fault.code,) if fault else ())
+
+
+def _rows_of(values: np.ndarray, width: int | None) -> np.ndarray:
+    """`values` as float (n,) (`width` None) or (n, width), reshaped only when not already."""
+    array = np.asarray(values, dtype=float)
+    if width is None:
+        return array if array.ndim == 1 else array.reshape(-1)
+    return array if array.ndim == 2 and array.shape[1] == width else array.reshape(-1, width)
 
 
 @dataclass(frozen=True)

@@ -229,6 +229,9 @@ class GridHistory:
     def size(self) -> int:
         return len(self._rows)
 
+    def first_t_s(self) -> float:
+        return float(self._rows.rows[0, 0])
+
     def last_up(self, placement: str) -> np.ndarray:
         return self._rows.rows[-1, _UP[placement]].copy()
 
