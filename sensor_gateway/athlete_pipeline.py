@@ -104,6 +104,15 @@ def _sensor_messages(codes: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
+def load_default_analyzer() -> None:
+    """Import the default analyser (the whole analysis core and its filter, ~0.1 s) now:
+    done at the first set start, it holds up the event loop, and every other sensor's
+    packets, that long."""
+    import vqf  # noqa: F401  (the live engine's compiled filter, imported by its first use)
+
+    import fusion.live.analyzer  # noqa: F401
+
+
 def default_analyzer_factory(setup: LiveSetup) -> LiveAnalyzer:
     """A fresh `fusion.live.LiveSquatAnalyzer` (imported here: it pulls in the whole core)."""
     from fusion.live import LiveSquatAnalyzer

@@ -38,6 +38,7 @@ from sensor_gateway.athlete_pipeline import (
     AnalyzerFactory,
     AthletePipeline,
     default_analyzer_factory,
+    load_default_analyzer,
 )
 from sensor_gateway.config import Assignments, GatewaySettings, SensorAssignment
 from sensor_gateway.discovery import DiscoveredSensor, DiscoveringSource
@@ -127,6 +128,8 @@ class Gateway:
         self.bus = bus or EventBus(default_max_queued=settings.max_queued_events)
         self.clock = clock or GatewayClock()
         self.analyzer_factory = analyzer_factory
+        if analyzer_factory is default_analyzer_factory:
+            load_default_analyzer()  # not at the first set start, in the middle of streaming
         self.stats = GatewayStats()
         self.motion = RecentMotion()  # assigned sensors' last seconds, for the ready check
         self._sources: list[SampleSource] = []

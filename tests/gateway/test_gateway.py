@@ -322,3 +322,26 @@ def test_a_set_with_one_sensor_assigned_warns_in_words_the_coach_reads(tmp_path)
     assert warning.code == "sensor_unassigned"
     assert warning.message.startswith("no thigh sensor assigned to this athlete:")
     assert "7" not in warning.message
+
+
+def test_the_analysis_core_is_loaded_with_the_gateway_not_at_the_first_set(tmp_path):
+    """A first set start importing the core (~0.1 s) would stall every sensor's packets."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sensor_gateway.config import Assignments, GatewaySettings\n"
+        "from sensor_gateway.gateway import Gateway\n"
+        "store = Assignments()\n"
+        "store.assign('AA:00', 'winkwatch', 'alice', 'sacrum')\n"
+        "store.assign('AA:01', 'winkwatch', 'alice', 'thigh')\n"
+        f"gateway = Gateway(GatewaySettings(config_file={str(tmp_path / 'g.json')!r}), store)\n"
+        "loaded = set(sys.modules)\n"
+        "gateway.start_set('alice', 'back_squat', 60.0, now_s=0.0)\n"
+        "print(sorted(set(sys.modules) - loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stdout
