@@ -8,21 +8,25 @@ Reps go out in keyset batches of EXPORT_BATCH_ROWS (api.storage.reps.iter_rep_id
 each read whole before it is yielded: a slow or vanished client holds no statement open on
 the server, and closing the generator (a disconnect) ends the export between batches.
 PostgreSQL writes each batch itself (COPY ... TO STDOUT WITH (FORMAT csv), the columns
-rendered as text by api.rep_export_sql); SQLite returns the batch's rows with the floats as
-floats, which orjson formats (the same shortest round-trip digits as repr, at a fraction of
-its cost; the few spellings that differ are redone with repr).
+rendered as text by api.rep_export_sql). SQLite renders every column but the floats as its
+CSV text and returns the batch's rows with the floats as floats; orjson writes the whole
+batch as JSON in one call (floats in repr's shortest round-trip digits), and the JSON
+becomes CSV by dropping its brackets and quotes (rows_csv). That is exact when no text
+needed a JSON escape (so none holds a comma, a quote, CR or LF) and every `null` is a NULL;
+the float spellings where orjson and repr differ (exponents, and below 1e-4 written out)
+are respelled with repr. A batch that fails the check (a quoted text, an infinity) is
+written value by value with repr instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from itertools import chain
+from collections.abc import Callable, Iterator, Sequence
 
 import orjson
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from api.rep_export_sql import REP_EXPORT_COLUMNS, export_columns, float_positions
+from api.rep_export_sql import REP_EXPORT_COLUMNS, export_columns
 from api.storage.models import Rep
 from api.storage.reps import EXPORT_BATCH_ROWS, RepFilter, iter_rep_id_ranges
 
@@ -34,17 +38,22 @@ def iter_reps_csv(
     batch of `batch_rows` reps."""
     write_batch = batch_writer(db)
     yield ",".join(REP_EXPORT_COLUMNS) + "\n"
-    write_batch.prepare(db)
     for after_id, upto_id in iter_rep_id_ranges(db, where, batch_rows):
-        yield write_batch(db, _batch_query(where, after_id, upto_id))
+        yield write_batch(db, batch_query(where, after_id, upto_id))
 
 
-def batch_writer(db: Session) -> _PostgresBatches | _SqliteBatches:
-    """How this database writes a batch of the export (`writer.prepare(db)` first)."""
-    return _POSTGRES if db.get_bind().dialect.name == "postgresql" else _SQLITE
+def batch_writer(db: Session) -> Callable[[Session, Select], str]:
+    """How this database writes a batch of the export, as CSV text."""
+    if db.get_bind().dialect.name == "postgresql":
+        # Shortest round-trip float text (the default since PostgreSQL 12; a server set to
+        # 0 would write 15 digits), for this export's transaction only.
+        db.connection().exec_driver_sql("SET LOCAL extra_float_digits = 1")
+        return _postgres_copy
+    return _sqlite_rows_csv
 
 
-def _batch_query(where: RepFilter, after_id: int, upto_id: int) -> Select:
+def batch_query(where: RepFilter, after_id: int, upto_id: int) -> Select:
+    """The export's rows for the reps in (after_id, upto_id] that match `where`."""
     table = Rep.__table__
     return (
         where.apply(select(*export_columns()))
@@ -53,64 +62,68 @@ def _batch_query(where: RepFilter, after_id: int, upto_id: int) -> Select:
     )
 
 
-class _PostgresBatches:
+def _postgres_copy(db: Session, query: Select) -> str:
     """PostgreSQL: the batch's CSV straight from COPY, through psycopg's copy API."""
-
-    @staticmethod
-    def prepare(db: Session) -> None:
-        # Shortest round-trip float text (the default since PostgreSQL 12; a server set to
-        # 0 would write 15 digits), for this export's transaction only.
-        db.connection().exec_driver_sql("SET LOCAL extra_float_digits = 1")
-
-    def __call__(self, db: Session, query: Select) -> str:
-        connection = db.connection()
-        compiled = query.compile(connection)
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-            with cursor.copy(statement, compiled.params) as copy:
-                return b"".join(copy).decode("utf-8")
+    connection = db.connection()
+    compiled = query.compile(connection)
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor:  # type: ignore[union-attr]
+        statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
+        with cursor.copy(statement, compiled.params) as copy:
+            return b"".join(copy).decode("utf-8")
 
 
-class _SqliteBatches:
-    """SQLite: the batch's rows (text already quoted, booleans 0/1, the time as text), the
-    floats formatted by orjson all at once, each row then filled into one format string."""
-
-    def __init__(self) -> None:
-        self._floats = float_positions()
-        self._line = ",".join(["%s"] * len(export_columns())) + "\n"
-
-    @staticmethod
-    def prepare(db: Session) -> None:
-        pass
-
-    def __call__(self, db: Session, query: Select) -> str:
-        # The driver's own tuples: no column here needs SQLAlchemy's result processing.
-        result = db.connection().execute(query)
-        rows = result.cursor.fetchall()
-        result.close()
-        if not rows:
-            return ""
-        columns: list[Sequence[object]] = list(zip(*rows))
-        texts = _float_texts(list(chain.from_iterable(columns[i] for i in self._floats)))
-        n = len(rows)
-        for k, i in enumerate(self._floats):
-            columns[i] = texts[k * n : (k + 1) * n]
-        return "".join(map(self._line.__mod__, zip(*columns)))
+def _sqlite_rows_csv(db: Session, query: Select) -> str:
+    """SQLite: the batch's rows as the driver's own tuples (no column here needs
+    SQLAlchemy's result processing), written by rows_csv."""
+    result = db.connection().execute(query)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows_csv(rows)
 
 
-def _float_texts(values: list) -> list[str]:
-    """`values` (floats or None) as the CSV writes them: repr, or empty for None."""
-    text = orjson.dumps(values).decode("ascii")[1:-1]
-    # orjson writes NaN and the infinities as null and anything not a float or int quoted:
-    # those batches go through repr.
-    if '"' in text or text.count("null") != values.count(None):
-        return ["" if v is None else repr(v) for v in values]
-    texts = text.replace("null", "").split(",")
-    if "e" in text or "0.0000" in text:  # where orjson's notation differs from repr's
-        texts = [repr(float(t)) if "e" in t or "0.0000" in t else t for t in texts]
-    return texts
+def rows_csv(rows: Sequence[tuple]) -> str:
+    """`rows` (text already CSV-quoted, floats as floats, None for NULL) as CSV lines."""
+    if not rows:
+        return ""
+    text = orjson.dumps(rows)
+    # A backslash: a text needed a JSON escape (it is quoted, or holds a control character).
+    # More nulls than NULLs: NaN or an infinity, which orjson writes as null.
+    if b"\\" in text or text.count(b"null") != sum(row.count(None) for row in rows):
+        return "".join(",".join(map(_csv_field, row)) + "\n" for row in rows)
+    if b"e-" in text or b"e+" in text or b"0.0000" in text:
+        text = _respelled(text)
+    # Only numbers, nulls and unquoted text without commas are left: every comma, bracket
+    # pair, quote and null is the JSON's own.
+    text = text[2:-2].replace(b"],[", b"\n").replace(b"null", b"").replace(b'"', b"")
+    return text.decode("utf-8") + "\n"
 
 
-_POSTGRES = _PostgresBatches()
-_SQLITE = _SqliteBatches()
+def _csv_field(value: object) -> str:
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _respelled(text: bytes) -> bytes:
+    """orjson's JSON with each float it spells unlike repr (an exponent, or written out below
+    1e-4) respelled as repr. Every text here is quoted in the JSON and holds no comma, so a
+    field starting with a digit or "-" is a number."""
+    spans: dict[int, int] = {}
+    for marker in (b"e-", b"e+", b"0.0000"):
+        found = text.find(marker)
+        while found >= 0:
+            start = max(text.rfind(b",", 0, found), text.rfind(b"[", 0, found)) + 1
+            end = min(i for i in (text.find(b",", found), text.find(b"]", found)) if i >= 0)
+            if text[start] in _NUMBER_STARTS:
+                spans[start] = end
+            found = text.find(marker, end)
+    pieces, done = [], 0
+    for start in sorted(spans):
+        pieces += [text[done:start], repr(float(text[start : spans[start]])).encode("ascii")]
+        done = spans[start]
+    pieces.append(text[done:])
+    return b"".join(pieces)
+
+
+_NUMBER_STARTS = frozenset(b"-0123456789")

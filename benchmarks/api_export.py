@@ -69,9 +69,7 @@ def _whole_query(floats_as_text: bool = True):
 def _floor(database) -> None:
     """The export's batch writer on the whole query at once."""
     with database.sessions() as db:
-        write = batch_writer(db)
-        write.prepare(db)
-        write(db, _whole_query())
+        batch_writer(db)(db, _whole_query())
 
 
 def _csv_writer_reference(database) -> None:

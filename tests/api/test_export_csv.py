@@ -1,7 +1,8 @@
 """The rep CSV export, byte for byte: what `csv.writer` writes for the stored reps taken
 through the ORM (RepMetrics' columns with flags as 0/1 and the quality codes joined, the ids,
 `performed_at.isoformat()`; a field with a CR quoted too), on SQLite and PostgreSQL, though
-PostgreSQL writes it with COPY and SQLite's floats go through orjson (api.rep_export)."""
+PostgreSQL writes it with COPY and SQLite's batches go through orjson as JSON
+(api.rep_export.rows_csv)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import update
 
-from api.rep_export import iter_reps_csv
+from api.rep_export import iter_reps_csv, rows_csv
 from api.rep_export_sql import REP_EXPORT_COLUMNS
 from api.storage.models import ExerciseSet, Rep
 from api.storage.reps import RepFilter
@@ -120,3 +122,68 @@ def test_an_export_closed_midway_leaves_no_statement_running(database) -> None:
             )
             assert running.scalar_one() == 0
         assert db.query(Rep).count() == 3 * BATCH_ROWS
+
+
+def _random_doubles(rng: np.random.Generator, n: int, below: float | None = None) -> list[float]:
+    """`n` finite doubles: random bit patterns (every exponent, subnormals), values written
+    out and with an exponent on either side of repr's switches (1e-4, 1e16), integral values
+    and numbers with few digits; `below` keeps |x| under it."""
+    bits = rng.integers(0, 2**64, size=n, dtype=np.uint64).view(np.float64)
+    near = rng.choice([1e-5, 1e-4, 1e15, 1e16, 1.0], size=n) * rng.uniform(0.5, 20, size=n)
+    values = np.concatenate(
+        [bits, near, np.round(near), np.round(rng.uniform(-200, 200, size=n), 2)]
+    )
+    values = values[np.isfinite(values)]
+    if below is not None:
+        values = values[np.abs(values) < below]
+    rng.shuffle(values)
+    return [float(v) for v in values]
+
+
+def test_rows_csv_is_what_csv_writer_writes() -> None:
+    """Floats as repr (400k random doubles), None empty, ints as str; batches whose JSON is
+    not plain (a quoted text, an infinity, NaN, a control character) are still exact."""
+    rng = np.random.default_rng(13)
+    floats = _random_doubles(rng, 100_000)
+    assert len(floats) > 350_000
+    texts = ["front_squat", "", "null", "ünïcode", "1e-05", "[a]", '"a,b"', '"x""y"', "\t"]
+    nasty = [float("inf"), -float("inf"), float("nan"), "tab\there", "back\\slash"]
+    for extra in [None, *nasty]:
+        rows = []
+        for k in range(0, len(floats) - 8, 9):
+            row: list[object] = [k, *floats[k : k + 4], None if k % 5 else floats[k + 4]]
+            row += [k % 2, texts[k % len(texts)], *floats[k + 5 : k + 9]]
+            rows.append(tuple(row))
+        if extra is not None:
+            rows[len(rows) // 2] = (*rows[len(rows) // 2][:-1], extra)
+        expected = "".join(_csv_line(["" if v is None else v for v in row]) for row in rows)
+        # csv.writer would quote the pre-quoted texts again: the export's SQL quotes them
+        expected = expected.replace('"""a,b"""', '"a,b"').replace('"""x""""y"""', '"x""y"')
+        assert rows_csv(rows) == expected
+    assert rows_csv([]) == ""
+
+
+def test_rows_csv_respells_only_whole_numbers() -> None:
+    """orjson's "1e-5" and "0.00001" become repr's "1e-05"; text that looks alike does not."""
+    rows = [(1, 1e-05, 1.5e-07, 1e16, 0.00012, "1e-5", "x0.00001", 2.5e-310, -0.0)]
+    assert rows_csv(rows) == "1,1e-05,1.5e-07,1e+16,0.00012,1e-5,x0.00001,2.5e-310,-0.0\n"
+    assert rows_csv([(5e-324, None)]) == "5e-324,\n"
+
+
+def test_random_doubles_export_as_repr(database) -> None:
+    """Stored random doubles come out as csv.writer writes them: SQLite any finite double,
+    PostgreSQL below 1e15 (api.rep_export_sql.csv_float). Texts without quotes, so SQLite's
+    batches take rows_csv's JSON path."""
+    n_reps = BATCH_ROWS + 50
+    _store(database, n_reps)
+    below = 1e15 if database.engine.dialect.name == "postgresql" else None
+    floats = iter(_random_doubles(np.random.default_rng(7), 1_000, below))
+    table = Rep.__table__
+    columns = ["start_s", "depth_deg", "wink_onset_depth_deg", "load_kg", "rhythm_lag_deg"]
+    with database.sessions.begin() as db:
+        for rep_id in range(1, n_reps + 1):
+            values = {name: next(floats) for name in columns} | {"quality": "low_confidence"}
+            db.execute(update(table).where(table.c.id == rep_id).values(**values))
+    with database.sessions() as db:
+        text = "".join(iter_reps_csv(db, RepFilter(), batch_rows=BATCH_ROWS))
+    assert text == _expected(database, RepFilter())
