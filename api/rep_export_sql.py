@@ -11,7 +11,7 @@ rest: text already quoted the CSV way. Both write `performed_at` as `isoformat()
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ColumnElement, Float, Integer, String, Text, cast, select
+from sqlalchemy import Boolean, ColumnElement, Float, Integer, Select, String, Text, cast, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -104,6 +104,15 @@ def _csv_text_postgresql(element: csv_text, compiler, **kw) -> str:
     return f"NULLIF({compiler.process(element.clauses, **kw)}, '')"  # COPY does the quoting
 
 
+def export_select() -> Select:
+    """The export's columns for every rep, unordered: each rep joined to its set for the
+    session id (api.rep_export runs it as a nested loop over the batch's reps, each set's
+    row looked up once)."""
+    sets = ExerciseSet.__table__
+    reps = Rep.__table__
+    return select(*export_columns()).select_from(reps.join(sets, sets.c.id == reps.c.set_id))
+
+
 def export_columns() -> list[ColumnElement]:
     """The export's columns in file order (REP_EXPORT_COLUMNS), each as the CSV writes it."""
     table = Rep.__table__
@@ -121,11 +130,7 @@ def export_columns() -> list[ColumnElement]:
     columns += [
         table.c.id,
         table.c.set_id,
-        # a lookup per row: a join is planned per batch, and PostgreSQL would hash every set
-        select(ExerciseSet.session_id)
-        .where(ExerciseSet.id == table.c.set_id)
-        .scalar_subquery()
-        .label("session_id"),
+        ExerciseSet.__table__.c.session_id,
         table.c.athlete_id,
         csv_text(table.c.variant),
         utc_isoformat(table.c.performed_at),

@@ -24,12 +24,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from sqlalchemy import select
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.rep_export import batch_writer, iter_reps_csv
-from api.rep_export_sql import csv_float, export_columns
+from api.rep_export_sql import csv_float, export_columns, export_select
 from api.storage.models import Rep
 from api.storage.reps import RepFilter
 from benchmarks.api_data import drop_schema, fill_reps, fresh_database, targets
@@ -63,7 +61,7 @@ def _whole_query(floats_as_text: bool = True):
         c if floats_as_text or not isinstance(c, csv_float) else next(iter(c.clauses))
         for c in export_columns()
     ]
-    return select(*columns).order_by(table.c.id)
+    return export_select().with_only_columns(*columns).order_by(table.c.id)
 
 
 def _floor(database) -> None:
