@@ -62,7 +62,7 @@ class RowBuffer:
 # SensorBuffer columns: time, acc xyz, gyr xyz.
 _T, _ACC, _GYR = 0, slice(1, 4), slice(4, 7)
 _PAIR = np.array([0, 1])
-_COMPACT_ROWS = 256  # consumed rows dropped from the lists once this many have gathered
+_COMPACT_ROWS = 16  # consumed rows dropped from the lists once this many have gathered
 
 
 class SensorBuffer:
