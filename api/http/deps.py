@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from api.auth import Principal, authenticate, hash_secret
 from api.gateway_port import LiveService
 from api.http.guard import FailedAuthLimiter, too_many_attempts_detail
+from api.http.lean_route import Decline, fast_resolver
 from api.settings import Settings
 from api.storage.db import Database
 
@@ -116,10 +117,15 @@ TOKEN_CACHE_TTL_S = 2.0
 TOKEN_CACHE_MAX_ENTRIES = 1000
 
 
-async def _principal_cached(app: FastAPI, database: Database, secret: str) -> Principal | None:
+def _token_cache(app: FastAPI) -> dict[str, tuple[Principal, float]]:
     cache: dict[str, tuple[Principal, float]] | None = getattr(app.state, "token_cache", None)
     if cache is None:
         cache = app.state.token_cache = {}
+    return cache
+
+
+async def _principal_cached(app: FastAPI, database: Database, secret: str) -> Principal | None:
+    cache = _token_cache(app)
     digest = hash_secret(secret)
     hit = cache.get(digest)
     now_s = time.monotonic()
@@ -133,6 +139,33 @@ async def _principal_cached(app: FastAPI, database: Database, secret: str) -> Pr
         cache.clear()
     cache[digest] = (principal, now_s + TOKEN_CACHE_TTL_S)
     return principal
+
+
+# The routes' lean path (`api.http.lean_route`): the same values without FastAPI solving
+# the dependency tree, or `Decline` and FastAPI solves it as above.
+
+
+@fast_resolver(get_database)
+async def _database_fast(connection: HTTPConnection) -> Database:
+    return await get_database(connection)
+
+
+@fast_resolver(require_reader)
+async def _reader_fast(connection: HTTPConnection) -> Principal:
+    """`require_reader`'s principal for a token remembered in the token cache and a client
+    that is not blocked; anything else (no or another scheme, unknown, expired, blocked)
+    declines, and `require_reader` answers it (401, 429, a database look-up)."""
+    credentials = await _bearer(connection)
+    if credentials is None:
+        raise Decline
+    app = connection.app
+    limiter: FailedAuthLimiter = app.state.auth_limiter
+    if limiter.retry_after_s(client_address(connection)) > 0:
+        raise Decline
+    hit = _token_cache(app).get(hash_secret(credentials.credentials))
+    if hit is None or hit[1] <= time.monotonic():
+        raise Decline
+    return hit[0]
 
 
 def require_admin(principal: Annotated[Principal, Depends(require_reader)]) -> Principal:

@@ -10,13 +10,16 @@ from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Query, Response
 
 from api.http.deps import DatabaseDep, DbDep, Reader
+from api.http.lean_route import LeanRoute
 from api.http.routes.common import Cursor, IdPath, Limit, OptionalId, Since, Until, as_utc
 from api.http.schemas import Page, RepPublic
 from api.storage.db import Database
 from api.storage.reps import RepFilter, fetch_rep_page, get_rep
 from api.vocab import SetVariant
 
-router = APIRouter(prefix="/reps", tags=["reps"])
+# The list answers its common requests (a remembered token, valid parameters) without
+# FastAPI's per-request dependency solving (`LeanRoute`); the rep by id is an ordinary route.
+router = APIRouter(prefix="/reps", tags=["reps"], route_class=LeanRoute)
 
 # The columns a rep-list page selects: RepPublic's fields, in its (the JSON's) order.
 REP_PAGE_COLUMNS: tuple[str, ...] = tuple(RepPublic.model_fields)
