@@ -40,6 +40,8 @@ from fastapi.routing import APIRoute
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from api.errors import WinkWatchError
+
 try:  # FastAPI >= 0.130: per-request telemetry data (None unless telemetry is on)
     from fastapi.telemetry import get_telemetry_data
 except ImportError:  # pragma: no cover - older FastAPI has no telemetry
@@ -48,7 +50,7 @@ except ImportError:  # pragma: no cover - older FastAPI has no telemetry
         return None
 
 
-class Decline(Exception):
+class Decline(WinkWatchError):
     """A fast resolver cannot give the dependency's value: FastAPI's handler will."""
 
 
@@ -198,8 +200,11 @@ class LeanRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         generic = super().get_route_handler()
-        dependant = _route_dependant(self)
-        plan = lean_plan(dependant) if dependant is not None else None
+        try:
+            dependant = _route_dependant(self)
+            plan = lean_plan(dependant) if dependant is not None else None
+        except (AttributeError, TypeError):  # a FastAPI whose internals moved: the plain route
+            plan = None
         if plan is None:
             return generic
         self.lean_plan = plan  # for tests: this route answers its common requests lean
