@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
@@ -172,42 +173,44 @@ def fetch_rep_page(
     """One rep-list page of `columns` (which must include "id") as plain tuples, without a
     transaction (one SELECT is its own snapshot).
 
-    On PostgreSQL the page's compiled SQL runs on the pooled psycopg connection itself:
-    psycopg's loaders already give the Python values SQLAlchemy's types would (UTC sessions:
-    aware datetimes in UTC; tested against `list_rep_rows`), and skipping SQLAlchemy's
-    execution and row processing is most of the request's cost above the bare fetch. A
-    connection the server has closed since its check (`db._drop_if_disconnected`) is
-    replaced and the page read again once. Elsewhere (SQLite's driver returns text times
-    and 0/1 flags) it is `list_rep_rows` on a Core connection."""
+    The page's compiled SQL runs on the pooled driver connection itself: skipping
+    SQLAlchemy's execution and row processing is most of the request's cost above the bare
+    fetch. PostgreSQL: psycopg's loaders already give the Python values SQLAlchemy's types
+    would (UTC sessions: aware datetimes in UTC); SQLite's driver returns text times and
+    0/1 flags, so those columns go through their types' own result processors (the same
+    values as `list_rep_rows`, tested). A connection the server has closed since its check
+    (`db._drop_if_disconnected`) is replaced and the page read again once."""
     limit = _page_size(limit)
     id_position = list(columns).index("id")
-    if engine.dialect.name != "postgresql":
-        with engine.connect() as connection:
-            return list_rep_rows(connection, where, cursor, limit, columns)
     statement, values = _page_statement(where, cursor, limit, columns)
-    compiled, sql, bind_processors = _compiled_page(engine, statement)
-    params = dict(compiled.construct_params(values) or {})
-    for name, process in bind_processors:
+    page = _compiled_page(engine, statement)
+    params = dict(page.compiled.construct_params(values) or {})
+    for name, process in page.bind_processors:
         params[name] = process(params[name])
+    bound = tuple(params[name] for name in page.positions) if page.positions else params
+    fetch = _fetch_autocommit if engine.dialect.name == "postgresql" else _fetch_plain
     dbapi_error = engine.dialect.loaded_dbapi.Error
     for attempt in (1, 2):
         pooled = engine.raw_connection()
         try:
-            rows = _fetch_autocommit(pooled.dbapi_connection, sql, params)
+            rows = fetch(pooled.dbapi_connection, page.sql, bound)
             break
         except dbapi_error as exc:
             disconnected = engine.dialect.is_disconnect(exc, pooled.dbapi_connection, None)
             if disconnected:
                 pooled.invalidate(exc)  # the pool opens a new connection in its place
             if attempt == 2 or not disconnected:
-                raise DBAPIError.instance(sql, params, exc, dbapi_error) from exc
+                raise DBAPIError.instance(page.sql, params, exc, dbapi_error) from exc
         finally:
             pooled.close()
+    if page.result_processors:
+        rows = _processed(rows, page.result_processors)
     return _split_page(rows, limit, id_position)
 
 
-def _fetch_autocommit(dbapi_connection, sql: str, params: dict[str, object]) -> list:
-    dbapi_connection.autocommit = True  # no BEGIN and ROLLBACK round trips
+def _fetch_autocommit(dbapi_connection, sql: str, params: Sequence | dict[str, object]) -> list:
+    """psycopg: the rows of one SELECT in autocommit (no BEGIN and ROLLBACK round trips)."""
+    dbapi_connection.autocommit = True
     try:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -217,11 +220,45 @@ def _fetch_autocommit(dbapi_connection, sql: str, params: dict[str, object]) -> 
             dbapi_connection.autocommit = False  # as the pool hands connections out
 
 
-# Page statements compiled for a dialect: SQL text, and the bind processors of its values.
-_COMPILED_PAGES: dict[tuple[Select, str], tuple[Compiled, str, list]] = {}
+def _fetch_plain(dbapi_connection, sql: str, params: Sequence | dict[str, object]) -> list:
+    """SQLite: the rows of one SELECT (its driver begins no transaction for a SELECT)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
-def _compiled_page(engine: Engine, statement: Select) -> tuple[Compiled, str, list]:
+def _processed(rows: list, processors: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list:
+    """`rows` with the columns at the given positions converted by their processors (by
+    column: a transpose and a `map` each, no Python loop over the rows' cells)."""
+    if not rows:
+        return rows
+    columns: list[Sequence[Any]] = list(zip(*rows))
+    for position, process in processors:
+        columns[position] = list(map(process, columns[position]))
+    return list(zip(*columns))
+
+
+@dataclass(frozen=True)
+class _CompiledPage:
+    """A page statement compiled for one dialect: SQL text, bind processors of its values,
+    the parameters' order for a positional driver (empty: by name), and the result
+    processors of the columns the driver does not already give as SQLAlchemy would."""
+
+    compiled: Compiled
+    sql: str
+    bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    positions: tuple[str, ...]
+    result_processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+# Page statements compiled for a dialect.
+_COMPILED_PAGES: dict[tuple[Select, str], _CompiledPage] = {}
+
+
+def _compiled_page(engine: Engine, statement: Select) -> _CompiledPage:
     dialect = engine.dialect
     cached = _COMPILED_PAGES.get((statement, dialect.name))
     if cached is None:
@@ -233,7 +270,19 @@ def _compiled_page(engine: Engine, statement: Select) -> tuple[Compiled, str, li
             process = parameter.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 bind_processors.append((name, process))
-        cached = (compiled, str(compiled), bind_processors)
+        result_processors = []
+        if dialect.name != "postgresql":  # psycopg's own loaders suffice (see fetch_rep_page)
+            for position, column in enumerate(statement.selected_columns):
+                process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+                if process is not None:
+                    result_processors.append((position, process))
+        cached = _CompiledPage(
+            compiled=compiled,
+            sql=str(compiled),
+            bind_processors=tuple(bind_processors),
+            positions=tuple(compiled.positiontup or ()) if compiled.positional else (),
+            result_processors=tuple(result_processors),
+        )
         _COMPILED_PAGES[(statement, dialect.name)] = cached
     return cached
 
