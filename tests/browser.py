@@ -112,6 +112,20 @@ def poll(page: Any, expression: str, timeout_ms: int = 45_000) -> None:
         time.sleep(0.1)
 
 
+def signed_in(page: Any, timeout_ms: int = 30_000) -> None:
+    """Wait for the dashboard's app to show after a sign-in; if it does not, fail with what
+    the sign-in card says (an unknown token, the gateway unreachable) instead of a bare
+    timeout. 30 s: the suite shares two cores with the emulated arm64 image build."""
+    try:
+        page.wait_for_selector("#app:not([hidden])", timeout=timeout_ms)
+    except Exception as exc:  # playwright's TimeoutError
+        said = page.evaluate(
+            "() => { const e = document.getElementById('signin-error');"
+            " return e ? e.textContent : '(no sign-in card)'; }"
+        )
+        pytest.fail(f"the dashboard did not sign in within {timeout_ms} ms: {said!r} ({exc})")
+
+
 def screenshot(page: Any, folder: Path, name: str, *, full_page: bool = True) -> Path:
     """A screenshot named after the test's step and the page's viewport, in `folder` (the
     test's temp dir) and copied to $WINKWATCH_SCREENSHOTS when that is set (to look at)."""

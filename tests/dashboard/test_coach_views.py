@@ -34,7 +34,7 @@ from fusion.simulator.assessment import (
 from sensor_gateway.recording_csv import write_recording_csv
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 from tests.api.helpers import athlete_ids, free_port, serve_in_thread
-from tests.browser import BROWSER_MARKS, DESKTOP, open_page, painted
+from tests.browser import BROWSER_MARKS, DESKTOP, open_page, painted, signed_in
 
 pytestmark = BROWSER_MARKS
 SEED = 33
@@ -116,7 +116,7 @@ def page(browser):
 
 def _sign_in(page, server, athlete: str) -> None:
     page.goto(f"{server['url']}/#token={server['admin']}")
-    page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+    signed_in(page)
     page.select_option("#athlete", str(server["athletes"][athlete]))
 
 

@@ -20,7 +20,7 @@ from api.auth import create_token
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
 from api.vocab import TokenRole
 from tests.api.helpers import athlete_ids, free_port, serve_in_thread
-from tests.browser import BROWSER_MARKS, PHONE, open_page, painted, poll, screenshot
+from tests.browser import BROWSER_MARKS, PHONE, open_page, painted, poll, screenshot, signed_in
 
 pytestmark = BROWSER_MARKS
 WAIT_MS = 45_000
@@ -51,7 +51,7 @@ def page(browser):
 
 def _open(page, demo_server, athlete: str, token: str | None = None) -> None:
     page.goto(f"{demo_server['url']}/#token={token or demo_server['reader']}")
-    page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+    signed_in(page)
     assert "token=" not in page.url  # the secret is taken off the address bar
     page.select_option("#athlete", str(demo_server["athletes"][athlete]))
 
@@ -292,7 +292,7 @@ def test_dashboard_runs_under_its_content_security_policy(browser, demo_server, 
         requests: list[str] = []
         page.on("websocket", lambda ws: requests.append(ws.url))
         page.goto(f"{demo_server['url']}/#token={demo_server['reader']}")
-        page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+        signed_in(page)
         page.select_option("#athlete", str(demo_server["athletes"]["Sam (winks under load)"]))
         poll(page, "window.winkwatch.state.buffer.t.length > 20")
         for tab in ("sets", "history", "sensors", "live"):

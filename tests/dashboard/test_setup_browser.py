@@ -17,7 +17,7 @@ from api.settings import Settings
 from api.storage import sets as set_store
 from api.vocab import SetStatus, SetVariant, TokenRole
 from tests.api.helpers import free_port, serve_in_thread
-from tests.browser import BROWSER_MARKS, VIEWPORTS, open_page, screenshot
+from tests.browser import BROWSER_MARKS, VIEWPORTS, open_page, screenshot, signed_in
 
 pytestmark = BROWSER_MARKS
 WAIT_MS = 60_000
@@ -44,7 +44,7 @@ def browser_page(request, browser):
 
 def _sign_in(page, url: str, token: str) -> None:
     page.goto(f"{url}/#token={token}")
-    page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+    signed_in(page)
 
 
 def _api(server, method: str, path: str, **kw):
@@ -199,7 +199,7 @@ def test_a_sign_in_code_opens_the_dashboard_signed_in_read_only_without_controls
     page = page.context.new_page()  # what the phone's camera opens: a fresh page
     page.viewport_name = browser_page.viewport_name
     page.goto(link)
-    page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+    signed_in(page)
     assert "token=" not in page.url
     page.wait_for_function("window.winkwatch.state.currentSet !== undefined")
     for control in ("#start-set", "#stop-set", "#variant", "#load", "button[data-tab=setup]"):

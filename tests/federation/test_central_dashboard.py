@@ -14,7 +14,7 @@ import httpx2
 from api.auth import create_token
 from api.storage.db import open_database
 from api.vocab import TokenRole
-from tests.browser import BROWSER_MARKS, open_page, screenshot
+from tests.browser import BROWSER_MARKS, open_page, screenshot, signed_in
 from tests.federation.procs import central, edge
 
 pytestmark = BROWSER_MARKS
@@ -58,7 +58,7 @@ def test_central_dashboard_shows_both_platforms_and_live_angles(
 
         with open_page(browser, "phone") as page:
             page.goto(f"{hub.url}/#token={token}")
-            page.wait_for_selector("#app:not([hidden])", timeout=15_000)
+            signed_in(page)
             options = page.eval_on_selector_all(
                 "#athlete option", "(os) => os.map((o) => Number(o.value))"
             )
