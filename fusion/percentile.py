@@ -15,18 +15,12 @@ import numpy as np
 def percentile(values: np.ndarray, q: float) -> float:
     """The `q`-th percentile (0..100) of finite `values`, interpolated linearly between ranks;
     NaN for no values (as numpy, without its warning)."""
-    data = np.asarray(values, dtype=float).ravel()
-    if data.size == 0:
-        return math.nan
-    position = q / 100.0 * (data.size - 1)
-    low = math.floor(position)
-    high = min(low + 1, data.size - 1)
-    ranked = np.partition(data, (low, high))
-    return float(ranked[low] + (ranked[high] - ranked[low]) * (position - low))
+    return percentiles(values, (q,))[0]
 
 
 def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
-    """`percentile(values, q)` for each q in `qs`, from one `np.partition`."""
+    """`percentile(values, q)` for each q in `qs`, from one `np.partition` of the ranks
+    they fall between."""
     data = np.asarray(values, dtype=float).ravel()
     if data.size == 0:
         return tuple(math.nan for _ in qs)

@@ -20,11 +20,11 @@ from fusion.baseline import (
 from fusion.live.calibrator import LiveCalibrator, Phase
 from fusion.live.depth_guard import DepthGuard, DepthGuardTracker
 from fusion.live.events import LiveAngles, LiveEvent, RepCompleted
-from fusion.live.history import FEW_ROWS, PLACEMENTS, GridHistory, RowBuffer, SensorBuffer
+from fusion.live.history import PLACEMENTS, GridHistory, RowBuffer, SensorBuffer
 from fusion.live.rep_tracker import RepTracker, Trace
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
-from fusion.orientation.quaternions import up_rows_in_sensor_frame
+from fusion.orientation.quaternions import FEW_ROWS, up_rows_in_sensor_frame
 from fusion.reps import RepThresholds, RepWindow
 from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
 
@@ -172,7 +172,7 @@ class LiveSquatAnalyzer:
         count = math.floor((until_s - self._next_grid_s) / step_s + 1e-9) + 1
         if count <= 0:
             return []
-        if count <= FEW_ROWS:
+        if count <= FEW_ROWS:  # a packet's few instants: plain floats (numpy calls ~1 us each)
             self._new_rows = self._grid_step_rows(count)
         else:
             self._new_rows = None

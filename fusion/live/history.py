@@ -13,9 +13,6 @@ from bisect import bisect_right
 import numpy as np
 
 PLACEMENTS = ("sacrum", "thigh")
-# Up to this many grid instants a grid step runs on plain floats (`SensorBuffer.interpolate_rows`):
-# each numpy call costs ~1 us whatever the size, a live packet has a handful of rows.
-FEW_ROWS = 32
 
 
 class RowBuffer:
