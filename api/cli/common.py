@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, NoReturn
-
-import typer
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -15,8 +14,17 @@ EXIT_BAD_INPUT = 2
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print `error: message` on stderr and exit with `code` (no traceback)."""
+    import typer  # here, not at the top: a plain `winkwatch analyze` runs without typer
+
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=code)
+
+
+def say(message: str) -> None:
+    """`message` as one line on stderr, flushed: what `typer.echo(message, err=True)` writes
+    for a message without terminal escapes, without importing typer (`winkwatch analyze`)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def cli_settings() -> Settings:
@@ -35,6 +43,8 @@ def say_database(settings: Settings) -> None:
     from sqlalchemy.engine import make_url
 
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    import typer
+
     typer.echo(f"database: {shown} (choose another with WINKWATCH_DATABASE_URL)", err=True)
 
 
