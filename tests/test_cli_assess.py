@@ -196,3 +196,25 @@ def test_simulate_assessment_rejects_bad_options(tmp_path) -> None:
         ],
     )
     assert result.exit_code == 2 and "yoga" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--seed", "-1"),
+        ("--spread-deg", "-1"),
+        ("--spread-deg", "nan"),
+        ("--effect-deg", "nan"),
+        ("--effect-deg", "1e9"),
+        ("--effect-deg", "-inf"),
+    ],
+)
+def test_simulate_assessment_names_the_bad_option(tmp_path, option, value) -> None:
+    result = runner.invoke(
+        app,
+        ["simulate-assessment", "--out", str(tmp_path), "--profile", "soft_tissue", option, value],
+    )
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert option in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "truth.json").exists()

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 EXIT_BAD_INPUT = 2
 EXIT_NOT_ANALYSABLE = 3
 SEGMENT_RANGE_CM = (15.0, 80.0)
+# --spread-deg / --effect-deg: wide around what the simulator draws (0.8-5 / 8-25 deg of hip
+# flexion), within what it can simulate as asked
+MAX_SPREAD_DEG = 10.0
+MAX_EFFECT_DEG = 40.0
 
 
 def read_assessment_folder(folder: Path) -> dict[str, tuple[ImuRecording, ImuRecording]]:
@@ -131,7 +135,9 @@ def simulate_assessment(
         str,
         typer.Option(help="Cause: structural, soft_tissue, stability, motor_control or none."),
     ],
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed, the same folder.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed; the same seed, the same folder.")
+    ] = 0,
     steps: Annotated[
         str | None,
         typer.Option(help="Comma-separated steps (default: all; baseline always first)."),
@@ -158,6 +164,12 @@ def simulate_assessment(
 
     if profile not in CAUSES:
         fail(f"--profile {profile!r}: choose one of {', '.join(CAUSES)}", EXIT_BAD_INPUT)
+    # Checked here, in the options' own names: past them the simulator would name its
+    # derived fields (or clip the onset silently and write a truth.json it did not simulate).
+    if spread_deg is not None and not 0.0 <= spread_deg <= MAX_SPREAD_DEG:
+        fail(f"--spread-deg {spread_deg}: choose a value from 0 to {MAX_SPREAD_DEG:.0f} deg")
+    if effect_deg is not None and not 0.0 <= effect_deg <= MAX_EFFECT_DEG:
+        fail(f"--effect-deg {effect_deg}: choose a value from 0 to {MAX_EFFECT_DEG:.0f} deg")
     kinds = STEP_KINDS if steps is None else tuple(s.strip() for s in steps.split(",") if s.strip())
     if kinds and kinds[0] != "baseline":
         kinds = ("baseline",) + tuple(k for k in kinds if k != "baseline")

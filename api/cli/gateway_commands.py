@@ -76,7 +76,7 @@ def gateway_command(
         min=0.1,
         help="Stop a set after this long without a rep (default 120 s).",
     ),
-    seed: int = typer.Option(0, "--seed", help="Simulation seed."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Simulation seed."),
     quiet: bool = typer.Option(False, "--quiet", help="No live status line; log events only."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
 ) -> None:

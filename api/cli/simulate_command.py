@@ -79,7 +79,9 @@ def simulate(
         float | None,
         typer.Option(help=_with_default("Sampling rate of both sensors, Hz.", "rate_hz")),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed; the same seed gives the same files.")
+    ] = 0,
     thigh_rate_hz: Annotated[
         float | None,
         typer.Option(

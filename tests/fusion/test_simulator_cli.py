@@ -128,6 +128,15 @@ def test_invalid_options_exit_2_with_a_message(tmp_path) -> None:
     assert not (tmp_path / "sacrum.csv").exists()
 
 
+def test_a_negative_seed_is_a_bad_option_not_a_traceback(tmp_path) -> None:
+    for extra in ([], ["--random"]):
+        result = runner.invoke(app, ["simulate", "--out", str(tmp_path), "--seed", "-1", *extra])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "--seed" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "sacrum.csv").exists()
+
+
 def test_unwritable_destination_exits_1(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -131,3 +131,5 @@ def test_errors_are_clear_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "not a BLE address" in _said(result)
     result = runner.invoke(app, ["gateway", "--replay", str(tmp_path / "missing"), "--fast"])
     assert result.exit_code == 2 and "file not found" in _said(result)
+    result = runner.invoke(app, ["gateway", "--simulate", "1", "--seed", "-1", "--fast"])
+    assert result.exit_code == 2 and "--seed" in _said(result), result.output
