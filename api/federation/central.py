@@ -8,6 +8,8 @@
   athlete id (found by the athlete's uid) and published on `bus`, so `/live/ws`, `/live/events`
   and the dashboard work unchanged across all gateways.
 - **Status** (`+/up/status`, retained, last will): `gateways` shows who is online.
+- **Deleted athletes** (`tombstones`): retained on `G/down/profile/U` until edge G's delete
+  of her is stored, then cleared.
 - **Commands**: `command(G, action, ...)` publishes `G/down/cmd` (expires after
   `COMMAND_TIMEOUT_S`) and waits for the edge's `up/reply`.
 """
@@ -31,7 +33,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, WinkWatchError
-from api.federation import topics
+from api.federation import tombstones, topics
 from api.federation.errors import CommandFailed, FederationError
 from api.federation.inbox import apply_batch
 from api.federation.mqtt import MqttSettings, connect, expiring, make_client, reason_failed
@@ -95,6 +97,8 @@ class CentralHub:
         self.gaps = 0
         self.live_relayed = 0
         self.profiles_published = 0
+        self.tombstones_published = 0
+        self.profiles_cleared = 0
         self._profiles_sent: dict[tuple[str, str], bytes] = {}  # (gateway, uid) -> payload
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -251,8 +255,11 @@ class CentralHub:
                     store_gateway_status(self._db, gateway_id, json.loads(payload))
                 elif kind == "sensors":
                     store_sensor_status(self._db, gateway_id, json.loads(payload))
+                elif kind == "tombstones":
+                    self.publish_tombstones()
                 else:
                     self.publish_profiles()
+                    self.publish_tombstones()
                     next_sweep_s = time.monotonic() + PROFILE_SWEEP_S
             except (ValueError, TypeError, KeyError, WinkWatchError) as exc:
                 log.error("%s from gateway %s refused: %s", kind, gateway_id, exc)
@@ -283,6 +290,10 @@ class CentralHub:
         )
         if result.athlete_ids:
             self.publish_profiles(result.athlete_ids)
+        for cleared_gateway, uid in sorted(result.tombstones_cleared):
+            self.clear_profile(cleared_gateway, uid)
+        if result.tombstones_added:
+            self.publish_tombstones()
 
     # -- athlete profiles down to the edges (worker thread) ---------------------------------------
     def publish_profiles(self, athlete_ids: Iterable[int] | None = None) -> int:
@@ -313,6 +324,38 @@ class CentralHub:
             self._profiles_sent[key] = payload
             self.profiles_published += 1
         return True
+
+    # -- athletes deleted centrally (worker thread; api.federation.tombstones) ------------------
+    def send_tombstones(self) -> None:
+        """Publish pending tombstones soon (from any thread: the worker thread publishes)."""
+        self._data.put(("", "tombstones", b""))
+
+    def publish_tombstones(self) -> int:
+        """Publish, retained on `G/down/profile/<uid>` in place of her profile, the tombstone of
+        every deleted athlete that gateway still has; returns messages sent."""
+        with self._db.sessions() as db:
+            targets = tombstones.pending(db)
+        sent = 0
+        for gateway_id, uid, delete_sets in targets:
+            key = (gateway_id, uid)
+            payload = tombstones.tombstone_payload(uid, delete_sets)
+            if self._profiles_sent.get(key) == payload:
+                continue
+            info = self._client.publish(
+                topics.profile(gateway_id, uid), payload, qos=1, retain=True
+            )
+            if info.rc == mqtt.MQTT_ERR_SUCCESS:  # else sent again at the next sweep
+                self._profiles_sent[key] = payload
+                self.tombstones_published += 1
+                sent += 1
+        return sent
+
+    def clear_profile(self, gateway_id: str, uid: str) -> None:
+        """The gateway deleted the athlete: no retained message for her is left on the broker."""
+        info = self._client.publish(topics.profile(gateway_id, uid), b"", qos=1, retain=True)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self._profiles_sent[(gateway_id, uid)] = b""
+            self.profiles_cleared += 1
 
     # -- commands (event loop) -------------------------------------------------------------------
     async def command(self, gateway_id: str, action: str, **fields: Any) -> dict[str, Any]:

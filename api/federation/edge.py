@@ -12,8 +12,10 @@ SQLite sink are unchanged and do not know about it.
 - **Status**: retained `up/status` {"online": true, ...}; the last will sets it false.
 - **Live**: every gateway event except those the outbox carries anyway is published QoS 0 on
   `up/live` with the athlete's `uid` (lossy by design: a live view wants the newest).
-- **Commands** (`down/cmd`): start_set / stop_set / assign_sensor, run through the same
-  `LiveService` the local API uses; the answer goes to `up/reply`.
+- **Deleted athletes** (a tombstone, retained on `down/profile/U`): the athlete is deleted
+  here with her data through the service (api.federation.tombstones).
+- **Commands** (`down/cmd`): start_set / stop_set / assign_sensor / unassign_sensor, run
+  through the same `LiveService` the local API uses; the answer goes to `up/reply`.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.models import Athlete, ExerciseSet
-from api.vocab import Placement, SetVariant
+from api.vocab import Placement, SetStatus, SetVariant
 from sensor_gateway.events import GatewayEvent, SensorStatusChanged, event_to_dict
 from sensor_gateway.pubsub import EventBus, SubscriptionClosed
 
@@ -100,6 +102,8 @@ class EdgeForwarder:
         self.resends = 0
         self.live_sent = 0
         self.profiles_applied = 0
+        self.athletes_deleted = 0
+        self._deleting = asyncio.Lock()
         self.sensor_reports = 0
         self._sensor_task: asyncio.Task[None] | None = None
 
@@ -203,6 +207,8 @@ class EdgeForwarder:
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         parsed = topics.parse(message.topic)
+        if not message.payload:
+            return  # a retained message cleared (an athlete's, once this edge deleted her)
         try:
             data = json.loads(message.payload)
         except ValueError:
@@ -214,8 +220,74 @@ class EdgeForwarder:
             self._on_ack(data)
         elif parsed[2] == "cmd" and self._loop is not None:
             asyncio.run_coroutine_threadsafe(self._run_command(data), self._loop)
+        elif parsed[2].startswith("profile/") and data.get("deleted") is True:
+            self._on_tombstone(data)
         elif parsed[2].startswith("profile/"):
             self._on_profile(data)
+
+    def _on_tombstone(self, tombstone: dict[str, Any]) -> None:
+        """The athlete was deleted on the central server: delete her here too (with her sets,
+        reps and raw samples), through the service, so her sensors are freed on the running
+        gateway and the outbox carries the deletes up (which clears the tombstone)."""
+        uid = tombstone.get("uid")
+        if not isinstance(uid, str):
+            return
+        if self._loop is not None and self._service is not None:
+            future = asyncio.run_coroutine_threadsafe(self._delete_athlete(uid), self._loop)
+            future.add_done_callback(_log_failure)
+            return
+        try:
+            self._delete_without_service(uid)
+        except (WinkWatchError, SQLAlchemyError) as exc:
+            log.error("could not delete athlete %s as the central server asked: %s", uid, exc)
+
+    async def _delete_athlete(self, uid: str) -> None:
+        # The tombstone can come twice (queued in the session and retained): one at a time.
+        async with self._deleting:
+            await self._delete_locked(uid)
+
+    async def _delete_locked(self, uid: str) -> None:
+        service = self._service
+        assert service is not None
+        while True:  # a set started here before the delete reached this platform: stop it
+            local_id, recording = await asyncio.to_thread(self._athlete_by_uid, uid)
+            if local_id is None:
+                return
+            if recording is None:
+                break
+            await service.stop_set(recording)
+        # Her sets go too, whatever the central request said: the central server refused the
+        # delete if it had sets of hers, so any here were never stored there, and will not be
+        # (she is tombstoned); keeping them would keep her on this platform.
+        await service.delete_athlete(local_id, delete_sets=True)
+        self._athlete_uids.clear()  # SQLite may give her local id to the next athlete
+        self.athletes_deleted += 1
+        log.info("deleted athlete %s as the central server asked", uid)
+
+    def _athlete_by_uid(self, uid: str) -> tuple[int | None, int | None]:
+        """(local id, her recording set) of the athlete with this uid."""
+        with self._db.sessions() as db:
+            local_id = db.scalar(select(Athlete.id).where(Athlete.uid == uid))
+            if local_id is None:
+                return None, None
+            running = set_store.recording_set_of(db, local_id)
+            return local_id, None if running is None else running.id
+
+    def _delete_without_service(self, uid: str) -> None:
+        with self._db.sessions.begin() as db:
+            local_id = db.scalar(select(Athlete.id).where(Athlete.uid == uid))
+            if local_id is None:
+                return
+            for running in db.scalars(
+                select(ExerciseSet).where(
+                    ExerciseSet.athlete_id == local_id,
+                    ExerciseSet.status == SetStatus.RECORDING.value,
+                )
+            ):
+                set_store.finish_set(db, running.id, SetStatus.INTERRUPTED)
+            catalog.delete_athlete(db, local_id, delete_sets=True)
+        self._athlete_uids.clear()
+        self.athletes_deleted += 1
 
     def _on_profile(self, profile: dict[str, Any]) -> None:
         try:
@@ -416,6 +488,7 @@ class EdgeForwarder:
             "start_set": self._start_set,
             "stop_set": self._stop_set,
             "assign_sensor": self._assign_sensor,
+            "unassign_sensor": self._unassign_sensor,
         }
 
     def _local_athlete(self, command: dict[str, Any]) -> int:
@@ -483,3 +556,24 @@ class EdgeForwarder:
         sensor_id = await asyncio.to_thread(register)
         await self._service.assign_sensor(sensor_id, athlete_id, placement)
         return {"address": address}
+
+    async def _unassign_sensor(self, command: dict[str, Any]) -> dict[str, Any]:
+        """The coach took the sensor off its athlete on the central server."""
+        assert self._service is not None
+        address = str(command["address"])
+
+        def local_id() -> int | None:
+            with self._db.sessions() as db:
+                sensor = catalog.sensor_by_address(db, address)
+                return None if sensor is None else sensor.id
+
+        sensor_id = await asyncio.to_thread(local_id)
+        if sensor_id is not None:
+            await self._service.assign_sensor(sensor_id, None, None)
+        return {"address": address, "unassigned": sensor_id is not None}
+
+
+def _log_failure(future: Any) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("could not delete an athlete as the central server asked: %s", exc)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from api.federation import tombstones
 from api.federation.errors import FederationError
 from api.federation.tables import Replicated, replicated, row_from_json
 from api.storage.db import Database
@@ -31,6 +32,9 @@ class ApplyResult:
     applied: int  # changes applied by this call
     status: str  # "applied", "duplicate" or "gap"
     athlete_ids: frozenset[int] = frozenset()  # central athletes whose row this batch changed
+    # (gateway, uid) of athletes deleted centrally whose delete on that edge this batch stored
+    tombstones_cleared: frozenset[tuple[str, str]] = frozenset()
+    tombstones_added: bool = False  # an edge sent a deleted athlete it was not known to have
 
 
 def apply_batch(database: Database, gateway_id: str, message: dict[str, Any]) -> ApplyResult:
@@ -60,7 +64,7 @@ def apply_batch(database: Database, gateway_id: str, message: dict[str, Any]) ->
             return ApplyResult(last, 0, "duplicate")
         if prev_seq > last:
             return ApplyResult(last, 0, "gap")
-        mapper = _IdMap(db, origin)
+        mapper = _IdMap(db, origin, gateway_id)
         applied = 0
         athletes: set[int] = set()
         for change in changes:
@@ -72,16 +76,29 @@ def apply_batch(database: Database, gateway_id: str, message: dict[str, Any]) ->
             applied += 1
         inbox.last_seq = seq
         inbox.updated_at = utc_now()
-        return ApplyResult(seq, applied, "applied", frozenset(athletes))
+        return ApplyResult(
+            seq,
+            applied,
+            "applied",
+            frozenset(athletes),
+            frozenset(mapper.cleared),
+            mapper.tombstones_added,
+        )
 
 
 class _IdMap:
     """(table, edge id) -> central id for one origin, cached for the transaction."""
 
-    def __init__(self, db: Session, origin: str) -> None:
+    def __init__(self, db: Session, origin: str, gateway_id: str = "") -> None:
         self._db = db
         self.origin = origin
+        self.gateway_id = gateway_id
         self._cache: dict[tuple[str, int], int | None] = {}
+        # Local ids of athletes deleted centrally that this edge has not deleted yet.
+        self.dead_athletes = tombstones.dead_local_athletes(db, origin)
+        self.dead_sets: set[int] = set()  # her sets skipped in this batch
+        self.cleared: set[tuple[str, str]] = set()
+        self.tombstones_added = False
 
     def get(self, table: str, local_id: int) -> int | None:
         key = (table, local_id)
@@ -115,13 +132,28 @@ def _apply_change(db: Session, ids: _IdMap, change: dict[str, Any]) -> int | Non
     local_id = int(change["id"])
     central_id = ids.get(spec.table_name, local_id)
     row = change.get("row")
+    if spec.table_name == "athletes":
+        if row is None and local_id in ids.dead_athletes:  # the edge applied the tombstone
+            ids.dead_athletes.discard(local_id)
+            cleared = tombstones.copy_deleted(db, ids.origin, local_id)
+            if cleared is not None:
+                ids.cleared.add(cleared)
+        elif row is not None and tombstones.is_tombstoned(db, row.get("uid")):
+            # Deleted centrally: never stored again; her rows from this edge are dropped too.
+            if local_id not in ids.dead_athletes:
+                tombstones.add_copy(db, ids.origin, ids.gateway_id, local_id, str(row["uid"]))
+                ids.dead_athletes.add(local_id)
+                ids.tombstones_added = True
+            if central_id is not None:
+                ids.forget(spec.table_name, local_id)
+            return None
     if row is None:  # deleted on the edge (now, or since this change was queued)
         if central_id is not None:
             if not spec.keep_on_delete:
                 db.execute(delete(spec.model).where(spec.id_column == central_id))
             ids.forget(spec.table_name, local_id)
         return None
-    values = _translated(spec, ids, row_from_json(spec, row))
+    values = _translated(spec, ids, row_from_json(spec, row), local_id)
     if values is None:
         return None
     model, id_column = spec.model, spec.id_column
@@ -137,8 +169,28 @@ def _apply_change(db: Session, ids: _IdMap, change: dict[str, Any]) -> int | Non
     return int(central_id)
 
 
-def _translated(spec: Replicated, ids: _IdMap, values: dict[str, Any]) -> dict[str, Any] | None:
-    """Edge foreign keys replaced by central ids; None (change skipped) if one is unknown."""
+def _of_deleted_athlete(ids: _IdMap, target: str, local: int) -> bool:
+    if target == "athletes":
+        return local in ids.dead_athletes
+    return target == "sets" and local in ids.dead_sets
+
+
+def _translated(
+    spec: Replicated, ids: _IdMap, values: dict[str, Any], local_id: int | None = None
+) -> dict[str, Any] | None:
+    """Edge foreign keys replaced by central ids; None (change skipped) if one is unknown or
+    the row belongs to an athlete deleted centrally."""
+    for column, target in spec.foreign_keys.items():
+        local = values.get(column)
+        if local is None or not _of_deleted_athlete(ids, target, int(local)):
+            continue
+        if spec.table_name == "sensors":  # the sensor stays, without her
+            values[column] = None
+            values["placement"] = None
+            continue
+        if spec.table_name == "sets" and local_id is not None:
+            ids.dead_sets.add(local_id)  # her raw chunks in this batch go quietly too
+        return None  # a row of an athlete deleted on the central server: not stored
     for column, target in spec.foreign_keys.items():
         local = values.get(column)
         if local is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ConflictError
-from api.federation import status
+from api.federation import status, tombstones
 from api.federation.central import COMMAND_TIMEOUT_S, CentralHub
 from api.federation.errors import CommandFailed
 from api.federation.profiles import athlete_profile
@@ -141,6 +141,18 @@ class CentralService(LiveService):
         )
         return sensor
 
+    async def delete_athlete(self, athlete_id: int, delete_sets: bool) -> None:
+        """DELETE /athletes/{id}: deleted here and, through a retained tombstone, on every
+        platform that has her, even one offline now; she is never stored again
+        (api.federation.tombstones)."""
+        await run_in_threadpool(self._delete_everywhere, athlete_id, delete_sets)
+        if self.hub is not None:
+            self.hub.send_tombstones()
+
+    def _delete_everywhere(self, athlete_id: int, delete_sets: bool) -> tombstones.Deleted:
+        with self.database.sessions.begin() as db:
+            return tombstones.delete_centrally(db, athlete_id, delete_sets=delete_sets)
+
     def tell_gateway(self, address: str, assignment: object) -> None:
         """The central server has no gateway: a platform learns of changes by command."""
 
@@ -153,9 +165,13 @@ class CentralService(LiveService):
     def assign_on_gateway(
         self, address: str, kind: str, athlete_id: int | None, placement: Placement | None
     ) -> None:
-        """Tell the gateway that last saw the sensor (blocking; call from a worker thread)."""
+        """Tell the gateway that last saw the sensor (blocking; call from a worker thread);
+        both None: take the sensor off its athlete there."""
         gateway_id = self.gateway_of_sensor(address)
-        if gateway_id is None or athlete_id is None or placement is None or self.hub is None:
+        if gateway_id is None or self.hub is None:
+            return
+        if athlete_id is None or placement is None:
+            self._run(self.hub.command(gateway_id, "unassign_sensor", address=address))
             return
         self.assign_on(gateway_id, address, kind, athlete_id, placement)
 
@@ -164,11 +180,8 @@ class CentralService(LiveService):
     ) -> None:
         """Pair a sensor with an athlete on `gateway_id` (blocking; call from a worker thread)."""
         profile = self._athlete_profile(athlete_id)
-        hub = self._hub()
-        loop = hub._loop
-        assert loop is not None
-        future = asyncio.run_coroutine_threadsafe(
-            hub.command(
+        self._run(
+            self._hub().command(
                 gateway_id,
                 "assign_sensor",
                 address=address,
@@ -177,10 +190,15 @@ class CentralService(LiveService):
                 athlete_uid=profile["uid"],
                 athlete_name=profile["name"],
                 profile=profile,
-            ),
-            loop,
+            )
         )
-        future.result(timeout=COMMAND_TIMEOUT_S + 1.0)
+
+    def _run(self, command: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """A hub command run on its event loop, from a worker thread (blocking)."""
+        loop = self._hub()._loop
+        assert loop is not None
+        future = asyncio.run_coroutine_threadsafe(command, loop)
+        return future.result(timeout=COMMAND_TIMEOUT_S + 1.0)
 
     # -- helpers -----------------------------------------------------------------------------------
     def _hub(self) -> CentralHub:

@@ -376,6 +376,32 @@ class FederationRow(Base):
     central_id: Mapped[int] = mapped_column(Integer)
 
 
+class AthleteTombstone(Base):
+    """Central: an athlete deleted on the central server, by uid (a random id, no personal
+    data), kept for good: a late change from an edge never brings her back
+    (api.federation.tombstones)."""
+
+    __tablename__ = "federation_tombstones"
+
+    uid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    delete_sets: Mapped[bool] = mapped_column(Boolean)
+    deleted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class TombstoneCopy(Base):
+    """Central: an edge copy of a deleted athlete (that edge database's local id) that has not
+    been deleted there yet; removed when the edge's own delete of it is stored."""
+
+    __tablename__ = "federation_tombstone_copies"
+
+    origin: Mapped[str] = mapped_column(String(32), primary_key=True)
+    local_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    uid: Mapped[str] = mapped_column(
+        ForeignKey("federation_tombstones.uid", ondelete="CASCADE"), index=True
+    )
+    gateway_id: Mapped[str] = mapped_column(String(200))
+
+
 class GatewayStatus(Base):
     """Central: each gateway's last retained status (`up/status`, last will when it vanished)."""
 
