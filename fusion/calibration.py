@@ -11,6 +11,7 @@ rotation from standing. The sign is fixed later from the motion itself (see `ang
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -51,6 +52,13 @@ class SegmentCalibration:
     @property
     def trustworthy(self) -> bool:
         return self.still.trustworthy and self.planar_share >= PLANAR_MOTION_MIN_SHARE
+
+    @functools.cached_property
+    def sagittal_axes_floats(self) -> tuple[float, float, float, float, float, float]:
+        """x and z axes as plain floats (x0, x1, x2, z0, z1, z2), for the live path's rows."""
+        x0, x1, x2 = self.x_axis.tolist()
+        z0, z1, z2 = self.z_axis.tolist()
+        return x0, x1, x2, z0, z1, z2
 
 
 def _moving_average(values: np.ndarray, width: int) -> np.ndarray:
@@ -168,13 +176,12 @@ def sagittal_angle_deg(up_sensor: np.ndarray, calibration: SegmentCalibration) -
 
 
 def sagittal_angle_deg_rows(
-    up_rows: list[list[float]], calibration: SegmentCalibration
+    up_rows: list[list[float]], calibration: SegmentCalibration, sign: float = 1.0
 ) -> list[float]:
-    """`sagittal_angle_deg` of a few up-vector rows as plain floats (a live packet's rows:
-    no numpy call)."""
-    x0, x1, x2 = calibration.x_axis.tolist()
-    z0, z1, z2 = calibration.z_axis.tolist()
+    """`sign *` `sagittal_angle_deg` of a few up-vector rows as plain floats (a live packet's
+    rows: no numpy call)."""
+    x0, x1, x2, z0, z1, z2 = calibration.sagittal_axes_floats
     return [
-        math.degrees(math.atan2(u0 * x0 + u1 * x1 + u2 * x2, u0 * z0 + u1 * z1 + u2 * z2))
+        sign * math.degrees(math.atan2(u0 * x0 + u1 * x1 + u2 * x2, u0 * z0 + u1 * z1 + u2 * z2))
         for u0, u1, u2 in up_rows
     ]

@@ -389,12 +389,13 @@ class Gateway:
         acc = np.asarray(batch.acc_mps2, dtype=float)
         gyr = np.asarray(batch.gyr_radps, dtype=float)
         n = acc.shape[0] if acc.ndim == 2 else -1
+        sensor_s = None if batch.sensor_time_s is None else np.asarray(batch.sensor_time_s, float)
         if (
             n < 1
             or acc.shape != (n, 3)
             or gyr.shape != (n, 3)
             or not math.isfinite(batch.received_s)
-            or (batch.sensor_time_s is not None and np.shape(batch.sensor_time_s) != (n,))
+            or (sensor_s is not None and sensor_s.shape != (n,))
         ):
             raise ValueError(f"malformed batch: acc {acc.shape}, gyr {gyr.shape}")
         seen = self.registry.batch(batch, n)
@@ -422,10 +423,8 @@ class Gateway:
                 t_s=mapped.t_s,
                 acc_mps2=acc,
                 gyr_radps=gyr,
-                received_s=np.full(n, batch.received_s),
-                sensor_time_s=None
-                if batch.sensor_time_s is None
-                else np.asarray(batch.sensor_time_s, float),
+                received_s=_repeated(batch.received_s, n),
+                sensor_time_s=sensor_s,
                 seq=batch.seq,
             )
         )
@@ -546,3 +545,10 @@ class Gateway:
                     return
                 event = self._unpublished.popleft().event
             self.bus.publish(event)
+
+
+def _repeated(value: float, n: int) -> np.ndarray:
+    """`np.full(n, value)` without its Python-level overhead (one per packet)."""
+    out = np.empty(n)
+    out.fill(value)
+    return out

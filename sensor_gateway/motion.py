@@ -32,8 +32,7 @@ class RecentMotion:
 
     def add(self, address: str, t_s: np.ndarray, gyr_radps: np.ndarray) -> None:
         recent = self._sensors.setdefault(address, _Recent())
-        t_s = np.asarray(t_s, float)
-        recent.chunks.append((t_s, np.asarray(gyr_radps, float)))
+        recent.chunks.append((t_s, gyr_radps))
         newest = float(t_s[-1])
         recent.ends_s.append(newest)
         ends, horizon_s = recent.ends_s, newest - self.window_s

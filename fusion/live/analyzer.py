@@ -225,9 +225,7 @@ class LiveSquatAnalyzer:
         up: dict[str, list[list[float]]] = {}
         gyr: dict[str, list[list[float]]] = {}
         for p in PLACEMENTS:
-            values, lost = self._buffers[p].interpolate_rows(grid, RESTART_GAP_S)
-            acc_p = [v[0:3] for v in values]
-            gyr_p = [v[3:6] for v in values]
+            acc_p, gyr_p, lost = self._buffers[p].interpolate_rows(grid, RESTART_GAP_S)
             if self._restart[p] or any(lost):
                 up_p = self._fuse(p, np.array(gyr_p), np.array(acc_p), np.array(lost))
                 up[p] = up_p.tolist()
@@ -278,6 +276,8 @@ class LiveSquatAnalyzer:
     def _gap_flags_rows(self, grid: list[float]) -> list[bool]:
         """`_gap_flags` of a few grid instants, plain floats."""
         flags = [False] * len(grid)
+        if not self._gaps:
+            return flags
         first_s, last_s = grid[0], grid[-1]
         for _, start_s, end_s in self._gaps:
             if end_s >= first_s and start_s <= last_s:
@@ -343,10 +343,9 @@ class LiveSquatAnalyzer:
         thigh, tilt = self._calibrator.angles_deg_rows(new.up_sacrum, new.up_thigh)
         hip = [a + b for a, b in zip(thigh, tilt)]
         level = hip if self.movement == "rock_back" else thigh
-        # Rows: time, hip, thigh, tilt, level; the angle buffer takes the last three.
-        table = np.array([new.t_s, hip, thigh, tilt, level])
-        self._angles.append(table[2:5].T)
-        return [LiveAngles(table[0], table[2], table[3], table[1])]
+        self._angles.append(list(zip(thigh, tilt, level)))
+        t_s, thigh_deg, tilt_deg, hip_deg = np.array([new.t_s, thigh, tilt, hip])
+        return [LiveAngles(t_s, thigh_deg, tilt_deg, hip_deg)]
 
     def _find_rest(self) -> list[LiveEvent]:
         kind = "rock_back" if self.movement == "rock_back" else "baseline"

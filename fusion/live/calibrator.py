@@ -126,10 +126,9 @@ class LiveCalibrator:
     ) -> tuple[list[float], list[float]]:
         """`angles_deg` of a few new up-vector rows given as plain floats (a live packet's)."""
         assert self.segments is not None, "angles are computed once the axes are known"
-        thigh_sign, sacrum_sign = self.signs["thigh"], self.signs["sacrum"]
-        thigh = sagittal_angle_deg_rows(up_thigh, self.segments["thigh"])
-        tilt = sagittal_angle_deg_rows(up_sacrum, self.segments["sacrum"])
-        return [thigh_sign * a for a in thigh], [sacrum_sign * a for a in tilt]
+        thigh = sagittal_angle_deg_rows(up_thigh, self.segments["thigh"], self.signs["thigh"])
+        tilt = sagittal_angle_deg_rows(up_sacrum, self.segments["sacrum"], self.signs["sacrum"])
+        return thigh, tilt
 
     # On the fly -------------------------------------------------------------------------
 

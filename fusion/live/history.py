@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,8 +36,10 @@ class RowBuffer:
         """The live rows, (n, width): a view, valid until the next `append`."""
         return self._data[self._start : self._stop]
 
-    def append(self, block: np.ndarray) -> None:
-        n = block.shape[0]
+    def append(self, block: np.ndarray | Sequence[Sequence[float]]) -> None:
+        """Rows (n, width): an array, or plain-float rows (written in place, no temporary
+        array: a packet's few rows)."""
+        n = len(block)
         if self._stop + n > self._data.shape[0]:
             live = self._stop - self._start
             if 2 * (live + n) > self._data.shape[0]:
@@ -161,26 +164,28 @@ class SensorBuffer:
 
     def interpolate_rows(
         self, grid: list[float], max_gap_s: float
-    ) -> tuple[list[list[float]], list[bool]]:
-        """`interpolate` on plain floats, for a few grid instants: per instant
-        [ax, ay, az, gx, gy, gz], and its gap flag. The same arithmetic as `interpolate`,
-        operation for operation, whatever the number of rows buffered."""
+    ) -> tuple[list[list[float]], list[list[float]], list[bool]]:
+        """`interpolate` on plain floats, for a few grid instants: per instant [ax, ay, az]
+        and [gx, gy, gz], and its gap flag. The same arithmetic as `interpolate`, operation
+        for operation, whatever the number of rows buffered."""
         rows, times, start = self._rows, self._times, self._start
         last = len(times) - 1
-        values: list[list[float]] = []
+        acc: list[list[float]] = []
+        gyr: list[list[float]] = []
         lost: list[bool] = []
         after = start
         for t_s in grid:
             after = bisect_right(times, t_s, start)
             below = max(min(after, last) - 1, start)
-            r0, r1 = rows[below], rows[below + 1]
-            t0, t1 = r0[0], r1[0]
+            t0, ax0, ay0, az0, gx0, gy0, gz0 = rows[below]
+            t1, ax1, ay1, az1, gx1, gy1, gz1 = rows[below + 1]
             span = t1 - t0
-            weight = min(max((t_s - t0) / span, 0.0), 1.0)
-            values.append([r0[k] + weight * (r1[k] - r0[k]) for k in range(1, 7)])
+            w = min(max((t_s - t0) / span, 0.0), 1.0)
+            acc.append([ax0 + w * (ax1 - ax0), ay0 + w * (ay1 - ay0), az0 + w * (az1 - az0)])
+            gyr.append([gx0 + w * (gx1 - gx0), gy0 + w * (gy1 - gy0), gz0 + w * (gz1 - gz0)])
             lost.append(span > max_gap_s and t0 < t_s < t1)
         self._drop_front(after - start - 1)
-        return values, lost
+        return acc, gyr, lost
 
     def drop_before(self, t_s: float) -> None:
         self._drop_front(bisect_right(self._times, t_s, self._start) - self._start - 1)
@@ -249,7 +254,7 @@ class GridHistory:
 
     def extend_rows(self, rows: list[list[float]]) -> None:
         """`extend` with the rows already laid out as plain floats (`GRID_WIDTH` each)."""
-        self._rows.append(np.array(rows))
+        self._rows.append(rows)
 
     def trim_before(self, absolute_index: int) -> None:
         cut = absolute_index - self.offset

@@ -110,8 +110,10 @@ class _Stepper(Protocol):
 
     def update(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> np.ndarray: ...
 
-    def update_rows(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> list[list[float]]:
-        """`update` as plain-float rows [w, x, y, z]."""
+    def update_rows(
+        self, gyr_radps: list[list[float]], acc_mps2: list[list[float]]
+    ) -> list[list[float]]:
+        """`update` of rows of 3 finite floats, as plain-float rows [w, x, y, z]."""
         ...
 
 
@@ -125,13 +127,15 @@ class _VqfStepper:
         quat_wxyz: np.ndarray = self._filter.updateBatch(gyr_radps, acc_mps2)["quat6D"]
         return quat_wxyz
 
-    def update_rows(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> list[list[float]]:
+    def update_rows(
+        self, gyr_radps: list[list[float]], acc_mps2: list[list[float]]
+    ) -> list[list[float]]:
         # A packet's few samples: one compiled step each (what updateBatch loops over)
         # costs less than the batch call, which also builds every other output array.
-        step, quat = self._filter.update, self._filter.getQuat6D
+        step, quat, array = self._filter.update, self._filter.getQuat6D, np.array
         out = []
         for gyr, acc in zip(gyr_radps, acc_mps2):
-            step(gyr, acc)
+            step(array(gyr), array(acc))  # a row of 3 floats each: contiguous float64 (3,)
             out.append(quat().tolist())
         return out
 
@@ -159,8 +163,10 @@ class _AhrsStepper:
         self._quat_wxyz = quat
         return out
 
-    def update_rows(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> list[list[float]]:
-        rows: list[list[float]] = self.update(gyr_radps, acc_mps2).tolist()
+    def update_rows(
+        self, gyr_radps: list[list[float]], acc_mps2: list[list[float]]
+    ) -> list[list[float]]:
+        rows: list[list[float]] = self.update(np.array(gyr_radps), np.array(acc_mps2)).tolist()
         return rows
 
 
@@ -209,14 +215,14 @@ class CausalOrientation:
         the checks of `update` without its numpy calls, the same quaternions)."""
         if not gyr_radps and not acc_mps2:
             return []
-        gyr = np.array(gyr_radps, dtype=np.float64)
-        acc = np.array(acc_mps2, dtype=np.float64)
-        total = sum(map(sum, gyr_radps)) + sum(map(sum, acc_mps2))
-        if gyr.shape != (len(gyr_radps), 3) or acc.shape != gyr.shape or not math.isfinite(total):
+        widths = {*map(len, gyr_radps), *map(len, acc_mps2)}
+        total = sum(map(sum, gyr_radps)) + sum(map(sum, acc_mps2)) if widths == {3} else 0.0
+        if widths != {3} or len(gyr_radps) != len(acc_mps2) or not math.isfinite(total):
             # the array checks say what is wrong (a sum of huge finite values passes them)
+            gyr, acc = np.array(gyr_radps, dtype=np.float64), np.array(acc_mps2, dtype=np.float64)
             rows: list[list[float]] = self.update(gyr, acc).tolist()
             return rows
-        return self._stepper.update_rows(gyr, acc)
+        return self._stepper.update_rows(gyr_radps, acc_mps2)
 
     def reset(self) -> None:
         """Forget all state, as if newly constructed (e.g. after a sensor reconnects)."""

@@ -109,7 +109,7 @@ class StreamDecoder(ABC):
         (see `stats`). Never raises for bad bytes.
         """
         try:
-            decoded = self._decode(bytes(payload))
+            decoded = self._decode(payload if type(payload) is bytes else bytes(payload))
         except ProtocolError as exc:
             self.stats.count_drop(exc.reason)
             return None
