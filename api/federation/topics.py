@@ -11,7 +11,7 @@ id as MQTT username, so one gateway cannot publish as another.
 | `.../G/up/reply` | edge -> central | 1 | no | `{"id", "ok", "detail", ...}`, the answer to a command |
 | `.../G/down/ack` | central -> edge | 1 | yes | `{"origin", "seq"}`: every change up to `seq` is stored centrally |
 | `.../G/down/cmd` | central -> edge | 1 | no | `{"id", "action", "expires_utc", ...}` (expires after 10 s) |
-| `.../G/down/profile/U` | central -> edge | 1 | yes | athlete `U`'s profile: baseline, segment lengths, prescription |
+| `.../G/down/profile/U` | central -> edge | 1 | yes | athlete `U`'s profile: baseline, segment lengths, prescription; once she is deleted centrally `{"uid", "deleted": true, "delete_sets"}` until G deleted her, then cleared (empty) |
 """
 
 from __future__ import annotations

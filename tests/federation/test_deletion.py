@@ -275,3 +275,50 @@ def test_late_changes_of_a_deleted_athlete_do_not_bring_her_back(tmp_path, datab
         assert {c.gateway_id for c in db.scalars(select(TombstoneCopy))} == {"gw-b"}
     edge.dispose()
     other.dispose()
+
+
+@pytest.mark.parametrize("with_service", [True, False])
+def test_the_edge_stops_her_running_set_and_deletes_her_on_the_tombstone(
+    tmp_path, with_service
+) -> None:
+    """The tombstone as the forwarder receives it (no broker): a set of hers still recording
+    here is ended first, her data goes, another athlete's stays, and the outbox has the
+    deletes to carry up; an unknown uid or a second delivery changes nothing."""
+    from api.federation.mqtt import MqttSettings
+    from api.federation.tombstones import tombstone_message
+    from api.storage import sets as set_store
+    from api.vocab import SetVariant
+
+    edge = open_database(f"sqlite:///{tmp_path / 'edge.db'}")
+    outbox = Outbox(edge)
+    with edge.sessions.begin() as db:
+        ana, bea = catalog.create_athlete(db, "Ana"), catalog.create_athlete(db, "Bea")
+        db.flush()
+        ana_id, uid, bea_id = ana.id, ana.uid, bea.id
+    _record_set(edge, ana_id, reps=2, chunks=1)
+    _record_set(edge, bea_id, reps=2, chunks=1)
+    with edge.sessions.begin() as db:  # started here, still recording
+        set_store.start_set(db, ana_id, SetVariant.BACK_SQUAT, gateway_id="gw-a")
+    outbox.acknowledge(outbox.read_batch(0, max_changes=10_000).seq)
+    loop = LoopThread()
+    service = LiveService(database=edge, gateway_id="gw-a") if with_service else None
+    forwarder = EdgeForwarder(edge, "gw-a", MqttSettings(host="127.0.0.1"), service=service)
+    forwarder._loop = loop.loop if with_service else None
+    try:
+        forwarder._on_tombstone(tombstone_message("f" * 32, True))  # not here: nothing
+        forwarder._on_tombstone(tombstone_message(uid, False))
+        forwarder._on_tombstone(tombstone_message(uid, False))  # delivered twice
+        wait_until(lambda: _by_uid(edge, uid) is None, 10, "Ana to be deleted")
+        time.sleep(0.3)
+        assert forwarder.athletes_deleted == 1
+        assert _counts(edge) == {"athletes": 1, "sets": 1, "reps": 2, "raw_chunks": 2}
+        with edge.sessions() as db:
+            deletes = {
+                (c.table_name, c.op)
+                for c in db.scalars(select(FederationChange).where(FederationChange.op == "delete"))
+            }
+        assert {("athletes", "delete"), ("sets", "delete"), ("reps", "delete")} <= deletes
+        assert ("raw_chunks", "delete") in deletes
+    finally:
+        loop.close()
+        edge.dispose()
