@@ -25,6 +25,9 @@ MAX_GRID_SAMPLES = 1_440_000
 # No IMU in this field samples faster (the simulator goes to 2 kHz): a higher median rate
 # means t_s is not in seconds.
 MAX_SAMPLE_RATE_HZ = 10_000.0
+# Nor slower than the simulator's slowest rate (squats need far more): a lower median rate
+# means t_s is not in seconds, most often milliseconds.
+MIN_SAMPLE_RATE_HZ = 10.0
 # Intervals within this of the median count as uniform (timestamps rounded to the us).
 UNIFORM_TOLERANCE_S = 2e-6
 RESAMPLE_BLOCK_SAMPLES = 1 << 16  # grid instants interpolated at a time
@@ -63,6 +66,12 @@ def uniform_grid(start_s: float, end_s: float, rate_hz: float) -> np.ndarray:
 def check_sample_rate(recording: ImuRecording, name: str) -> None:
     """Refuse a recording whose median rate no IMU has (t_s not in seconds)."""
     rate_hz = recording.median_rate_hz
+    if not rate_hz >= MIN_SAMPLE_RATE_HZ:
+        raise AnalysisError(
+            f"the {name} samples are {1.0 / rate_hz:.3g} s apart (median), i.e. "
+            f"{rate_hz:.3g} Hz, slower than any IMU streams (>= {MIN_SAMPLE_RATE_HZ:.0f} Hz): "
+            "t_s must be in seconds, not milliseconds"
+        )
     if not rate_hz <= MAX_SAMPLE_RATE_HZ:
         raise AnalysisError(
             f"the {name} samples are {1.0 / rate_hz:.3g} s apart (median), i.e. "

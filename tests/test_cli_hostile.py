@@ -98,6 +98,22 @@ def test_timestamps_that_would_need_a_huge_grid_are_refused(tmp_path, t_s) -> No
         assert "t_s" in result.stderr, result.stderr
 
 
+def test_timestamps_in_milliseconds_are_named_as_such(tmp_path, good_set) -> None:
+    # 100 Hz written in ms: every interval a 10-s "gap", which the analysis used to report as
+    # a recording without a stretch free of long gaps (true, but no hint of the units)
+    sim = simulate_set(SquatSetSpec(reps=2), seed=5)
+    sacrum = _write(
+        tmp_path / "s.csv", sim.sacrum.t_s * 1000.0, sim.sacrum.acc_mps2, sim.sacrum.gyr_radps
+    )
+    thigh = _write(
+        tmp_path / "t.csv", sim.thigh.t_s * 1000.0, sim.thigh.acc_mps2, sim.thigh.gyr_radps
+    )
+    for result in (_analyze(sacrum, thigh), runner.invoke(app, ["orient", str(sacrum)])):
+        _assert_clean(result)
+        assert result.exit_code != 0
+        assert "t_s must be in seconds" in result.stderr and "milliseconds" in result.stderr
+
+
 def test_orient_refuses_a_grid_too_large_and_says_why(tmp_path) -> None:
     t_s = np.r_[np.arange(1000) / 100.0, 3e9]
     path = _write(tmp_path / "x.csv", t_s, [0.0, 0.0, 9.81], [0.0, 0.0, 0.0])
