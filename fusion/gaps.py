@@ -12,9 +12,12 @@ mask and the gap findings use it too).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:  # numpy.typing costs ~1 ms of `winkwatch analyze`'s start
+    from numpy.typing import DTypeLike
 
 LONG_GAP_S = 0.25  # shorter gaps: rate interpolation is harmless (<= ~0.5 deg)
 MIN_STRETCH_SAMPLES = 10  # a stretch shorter than this is treated as part of the gap
