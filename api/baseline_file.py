@@ -16,7 +16,13 @@ import math
 from pathlib import Path
 
 from api.errors import WinkWatchError
-from fusion.baseline import BaselineError, PersonalBaseline, personal_baseline
+from fusion.baseline import (
+    MAX_BASELINE_DEG,
+    MAX_BASELINE_REPS,
+    BaselineError,
+    PersonalBaseline,
+    personal_baseline,
+)
 
 
 class BaselineFileError(WinkWatchError, ValueError):
@@ -28,17 +34,31 @@ def read_baseline_file(path: Path) -> PersonalBaseline:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BaselineFileError(f"cannot read the baseline file {path}: {exc.strerror}") from exc
-    if text.lstrip().startswith("{"):
-        return _from_json(path, text)
-    return _from_rep_csv(path, text)
+    except UnicodeDecodeError as exc:
+        raise BaselineFileError(
+            f"{path}: not a text (UTF-8) file; pass a JSON baseline or a rep CSV"
+        ) from exc
+    baseline = (
+        _from_json(path, text) if text.lstrip().startswith("{") else _from_rep_csv(path, text)
+    )
+    for name, value in (("centre_deg", baseline.centre_deg), ("spread_deg", baseline.spread_deg)):
+        if not 0.0 <= value <= MAX_BASELINE_DEG:
+            raise BaselineFileError(
+                f"{path}: the baseline's {name} {value:.3g} is outside 0-{MAX_BASELINE_DEG:.0f} "
+                "deg, not the wink of reps that do not wink; pass a baseline of such reps"
+            )
+    return baseline
 
 
 def _from_json(path: Path, text: str) -> PersonalBaseline:
     try:
         data = json.loads(text)
-        return PersonalBaseline(
-            float(data["centre_deg"]), float(data["spread_deg"]), int(data["reps"])
-        )
+        reps = data["reps"]
+        if isinstance(reps, bool) or not isinstance(reps, int):
+            raise TypeError(f'"reps" must be an integer, not {reps!r}')
+        if reps > MAX_BASELINE_REPS:
+            raise ValueError(f'"reps" {reps} is more than {MAX_BASELINE_REPS}')
+        return PersonalBaseline(float(data["centre_deg"]), float(data["spread_deg"]), reps)
     except json.JSONDecodeError as exc:
         raise BaselineFileError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     except (KeyError, TypeError, ValueError, BaselineError) as exc:
@@ -65,6 +85,10 @@ def _from_rep_csv(path: Path, text: str) -> PersonalBaseline:
             ) from exc
         if not math.isfinite(value):
             raise BaselineFileError(f"{path}, line {line}: wink_deg must be finite")
+        if not abs(value) <= 180.0:
+            raise BaselineFileError(
+                f"{path}, line {line}: wink_deg {value:.3g} is not an angle in degrees"
+            )
         values.append(value)
     if not values:
         raise BaselineFileError(f"{path}: the rep CSV has no reps")

@@ -56,6 +56,10 @@ DEFAULT_WINK_THRESHOLD_DEG = 5.0
 K_SPREAD = 1.5  # threshold = centre + K_SPREAD x sqrt(spread^2 + floor^2) (module docstring)
 SPREAD_FLOOR_DEG = 2.0  # the spread a baseline set cannot show (module docstring)
 MIN_BASELINE_REPS = 5  # fewer non-winking reps than this: the default threshold is used
+# What a stored or supplied baseline may hold (the API's and a baseline file's bounds): a
+# non-winking rep's pelvis reversal is a few deg; 45 deg would be a gross wink.
+MAX_BASELINE_DEG = 45.0
+MAX_BASELINE_REPS = 100_000
 MAD_TO_SD = 1.4826  # median absolute deviation -> standard deviation for normal data
 MIN_SPREAD_DEG = 0.3  # a few quiet reps can agree to 0.05 deg: do not trust that
 # Borderline band (module docstring; chosen on simulated development lifters, seeds 101-160):

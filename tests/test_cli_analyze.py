@@ -177,11 +177,20 @@ def test_athlete_baseline_from_json_or_a_rep_csv(recording, tmp_path) -> None:
         ("{not json", "not valid JSON"),
         ("rep,depth_deg\n1,90\n", "wink_deg column"),
         ("rep,wink_deg\n1,abc\n", "line 2"),
+        # found by probing: accepted (a threshold of inf deg), or a traceback
+        ('{"centre_deg": 1e308, "spread_deg": 1, "reps": 5}', "outside 0-45 deg"),
+        ('{"centre_deg": 2, "spread_deg": 1e308, "reps": 5}', "outside 0-45 deg"),
+        ('{"centre_deg": 2, "spread_deg": 1, "reps": 5.5}', '"reps" must be an integer'),
+        ('{"centre_deg": 2, "spread_deg": 1, "reps": true}', '"reps" must be an integer'),
+        ('{"centre_deg": 2, "spread_deg": 1, "reps": 10000000000}', '"reps" 10000000000'),
+        ("rep,wink_deg\n1,1e308\n2,-1e308\n", "line 2"),
+        ("rep,wink_deg\n1,50\n2,60\n", "outside 0-45 deg"),
+        (b"\x8d\xff\x00\x01 not text", "UTF-8"),
     ],
 )
 def test_a_bad_baseline_file_is_exit_2(recording, tmp_path, text, words) -> None:
     bad = tmp_path / "baseline"
-    bad.write_text(text)
+    bad.write_bytes(text if isinstance(text, bytes) else text.encode())
     code, stderr, _ = _baseline_run(recording, bad)
     assert code == 2 and words in stderr and str(bad) in stderr
 

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from api.vocab import Placement, SetStatus, SetVariant, StepKind, TokenRole
+from fusion.baseline import MAX_BASELINE_DEG, MAX_BASELINE_REPS
 from fusion.types import RepMetrics
 from sensor_gateway.config import ble_address_problem
 from sensor_gateway.samples import SensorKind
@@ -97,9 +98,9 @@ class BaselineUpdate(BaseModel):
     computed from their reps) or the three values themselves."""
 
     set_ids: list[int] | None = Field(default=None, max_length=1000)
-    centre_deg: float | None = Field(default=None, ge=0.0, le=45.0)
-    spread_deg: float | None = Field(default=None, ge=0.0, le=45.0)
-    reps: int | None = Field(default=None, ge=0, le=100000)
+    centre_deg: float | None = Field(default=None, ge=0.0, le=MAX_BASELINE_DEG)
+    spread_deg: float | None = Field(default=None, ge=0.0, le=MAX_BASELINE_DEG)
+    reps: int | None = Field(default=None, ge=0, le=MAX_BASELINE_REPS)
 
 
 class SensorCreate(BaseModel):
