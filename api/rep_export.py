@@ -8,27 +8,34 @@ Reps go out in keyset batches of EXPORT_BATCH_ROWS (api.storage.reps.iter_rep_id
 each read whole before it is yielded: a slow or vanished client holds no statement open on
 the server, and closing the generator (a disconnect) ends the export between batches.
 PostgreSQL writes each batch itself (COPY ... TO STDOUT WITH (FORMAT csv), the columns
-rendered as text by api.rep_export_sql). SQLite renders every column but the floats as its
-CSV text and returns the batch's rows with the floats as floats; orjson writes the whole
-batch as JSON in one call (floats in repr's shortest round-trip digits), and the JSON
-becomes CSV by dropping its brackets and quotes (rows_csv). That is exact when no text
-needed a JSON escape (so none holds a comma, a quote, CR or LF) and every `null` is a NULL;
-the float spellings where orjson and repr differ (exponents, and below 1e-4 written out)
-are respelled with repr. A batch that fails the check (a quoted text, an infinity) is
-written value by value with repr instead.
+rendered as text by api.rep_export_sql), COPIES_IN_FLIGHT batches at a time on connections
+of their own, so the server writes the next batch while this process reads one. SQLite
+renders every column but the floats as its CSV text (each run of them between two floats as
+one text) and returns the batch's rows with the floats as floats; orjson writes the whole
+batch as JSON in one call (floats in repr's shortest round-trip digits), and the JSON becomes
+CSV by dropping its brackets and quotes (rows_csv). That is exact when no text needed a JSON
+escape (so none holds a quote, CR or LF, and every comma inside a text is a joined run's) and
+there is no `null` (an infinity, or a text holding the word); the float spellings where
+orjson and repr differ (exponents, and below 1e-4 written out) are respelled with repr. A
+batch that fails the check is written value by value with repr instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 
 import orjson
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Compiled, Connection, Engine, Select, bindparam
 from sqlalchemy.orm import Session
 
-from api.rep_export_sql import REP_EXPORT_COLUMNS, export_select
+from api.rep_export_sql import REP_EXPORT_COLUMNS, export_select, sqlite_export_columns
 from api.storage.models import Rep
 from api.storage.reps import EXPORT_BATCH_ROWS, RepFilter, iter_rep_id_ranges
+
+COPIES_IN_FLIGHT = 2  # PostgreSQL batches read at once, one connection each (2 cores: 2)
 
 
 def iter_reps_csv(
@@ -36,71 +43,98 @@ def iter_reps_csv(
 ) -> Iterator[str]:
     """The reps matching `where` as CSV text, oldest first: the header, then one chunk per
     batch of `batch_rows` reps."""
-    write_batch = batch_writer(db)
     yield ",".join(REP_EXPORT_COLUMNS) + "\n"
-    for after_id, upto_id in iter_rep_id_ranges(db, where, batch_rows):
-        yield write_batch(db, batch_query(where, after_id, upto_id))
-
-
-def batch_writer(db: Session) -> Callable[[Session, Select], str]:
-    """How this database writes a batch of the export, as CSV text."""
+    ranges = iter_rep_id_ranges(db, where, batch_rows)
     if db.get_bind().dialect.name == "postgresql":
-        # For this export's transaction only: shortest round-trip float text (the default
-        # since PostgreSQL 12; a server set to 0 would write 15 digits), and each batch's
-        # join to its sets as a nested loop, which memoizes the set lookups (8 reps a set);
-        # a hash join would hash every set, for 23 % more server time than a subquery a rep.
-        db.connection().exec_driver_sql(
-            "SET LOCAL extra_float_digits = 1; SET LOCAL enable_hashjoin = off;"
-            " SET LOCAL enable_mergejoin = off"
-        )
-        return _postgres_copy
-    return _sqlite_rows_csv
+        yield from _postgres_batches(db.get_bind().engine, batch_query(where), ranges)
+    else:
+        yield from _sqlite_batches(db, batch_query(where, sqlite_export_columns()), ranges)
 
 
-def batch_query(where: RepFilter, after_id: int, upto_id: int) -> Select:
-    """The export's rows for the reps in (after_id, upto_id] that match `where`."""
+def batch_query(where: RepFilter, columns: Sequence[ColumnElement] | None = None) -> Select:
+    """The export's rows (or `columns`) for the reps in (:after_id, :upto_id] that match
+    `where`, oldest first."""
     table = Rep.__table__
     return (
-        where.apply(export_select())
-        .where(table.c.id > after_id, table.c.id <= upto_id)
+        where.apply(export_select(columns))
+        .where(table.c.id > bindparam("after_id"), table.c.id <= bindparam("upto_id"))
         .order_by(table.c.id)
     )
 
 
-def _postgres_copy(db: Session, query: Select) -> str:
-    """PostgreSQL: the batch's CSV straight from COPY, through psycopg's copy API."""
-    connection = db.connection()
-    compiled = query.compile(connection)
+def _postgres_batches(
+    engine: Engine, query: Select, ranges: Iterator[tuple[int, int]]
+) -> Iterator[str]:
+    """PostgreSQL: each batch's COPY on the next of COPIES_IN_FLIGHT connections, run in a
+    thread (psycopg waits for the server without the GIL); yielded in order. Closing the
+    generator waits for the batches in flight, so no statement outlives it."""
+    with ExitStack() as stack:
+        connections = [
+            stack.enter_context(copy_connection(engine)) for _ in range(COPIES_IN_FLIGHT)
+        ]
+        threads = stack.enter_context(ThreadPoolExecutor(COPIES_IN_FLIGHT, "rep-export"))
+        compiled = query.compile(connections[0])
+        reading: deque[Future[str]] = deque()
+        for k, (after_id, upto_id) in enumerate(ranges):
+            if len(reading) == COPIES_IN_FLIGHT:  # frees the connection batch k will use
+                yield reading.popleft().result()
+            params = {**compiled.params, "after_id": after_id, "upto_id": upto_id}
+            connection = connections[k % COPIES_IN_FLIGHT]
+            reading.append(threads.submit(copy_csv, connection, compiled, params))
+        while reading:
+            yield reading.popleft().result()
+
+
+@contextmanager
+def copy_connection(engine: Engine) -> Iterator[Connection]:
+    """A PostgreSQL connection set up for the export's COPY, in a transaction of its own that
+    ends (and with it the settings) when the connection goes back to the pool."""
+    with engine.connect() as connection:
+        # Shortest round-trip float text (the default since PostgreSQL 12; a server set to 0
+        # would write 15 digits), and each batch's join to its sets as a nested loop, which
+        # memoizes the set lookups (8 reps a set); a hash join would hash every set, for 23 %
+        # more server time than a subquery a rep.
+        connection.exec_driver_sql(
+            "SET LOCAL extra_float_digits = 1; SET LOCAL enable_hashjoin = off;"
+            " SET LOCAL enable_mergejoin = off"
+        )
+        yield connection
+
+
+def copy_csv(connection: Connection, compiled: Compiled, params: Mapping[str, object]) -> str:
+    """PostgreSQL: the compiled query's CSV straight from COPY, through psycopg's copy API."""
     driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-        with cursor.copy(statement, compiled.params) as copy:
-            return b"".join(copy).decode("utf-8")
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
+    with driver.cursor() as cursor, cursor.copy(statement, params) as copy:  # type: ignore[union-attr]
+        return b"".join(copy).decode("utf-8")
 
 
-def _sqlite_rows_csv(db: Session, query: Select) -> str:
-    """SQLite: the batch's rows as the driver's own tuples (no column here needs
+def _sqlite_batches(db: Session, query: Select, ranges: Iterator[tuple[int, int]]) -> Iterator[str]:
+    """SQLite: each batch's rows as the driver's own tuples (no column here needs
     SQLAlchemy's result processing), written by rows_csv."""
-    result = db.connection().execute(query)
-    rows = result.cursor.fetchall()
-    result.close()
-    return rows_csv(rows)
+    connection = db.connection()
+    for after_id, upto_id in ranges:
+        result = connection.execute(query, {"after_id": after_id, "upto_id": upto_id})
+        rows = result.cursor.fetchall()
+        result.close()
+        yield rows_csv(rows)
 
 
 def rows_csv(rows: Sequence[tuple]) -> str:
-    """`rows` (text already CSV-quoted, floats as floats, None for NULL) as CSV lines."""
+    """`rows` (text already CSV fields, floats as floats, '' or None for NULL) as CSV lines."""
     if not rows:
         return ""
     text = orjson.dumps(rows)
     # A backslash: a text needed a JSON escape (it is quoted, or holds a control character).
-    # More nulls than NULLs: NaN or an infinity, which orjson writes as null.
-    if b"\\" in text or text.count(b"null") != sum(row.count(None) for row in rows):
+    # A null: an infinity (or NaN), which orjson writes as null, a None, or a text holding
+    # the word; written value by value.
+    if b"\\" in text or b"null" in text:
         return "".join(",".join(map(_csv_field, row)) + "\n" for row in rows)
     if b"e-" in text or b"e+" in text or b"0.0000" in text:
         text = _respelled(text)
-    # Only numbers, nulls and unquoted text without commas are left: every comma, bracket
-    # pair, quote and null is the JSON's own.
-    text = text[2:-2].replace(b"],[", b"\n").replace(b"null", b"").replace(b'"', b"")
+    # Only numbers and unquoted CSV fields are left: every bracket pair and quote is the
+    # JSON's own, and so is every comma outside the texts.
+    text = text[2:-2].replace(b"],[", b"\n").replace(b'"', b"")
     return text.decode("utf-8") + "\n"
 
 
@@ -112,15 +146,18 @@ def _csv_field(value: object) -> str:
 
 def _respelled(text: bytes) -> bytes:
     """orjson's JSON with each float it spells unlike repr (an exponent, or written out below
-    1e-4) respelled as repr. Every text here is quoted in the JSON and holds no comma, so a
-    field starting with a digit or "-" is a number."""
+    1e-4) respelled as repr. No text here holds a quote (none needed an escape), so a marker
+    after an even number of quotes is outside the texts, and there a field starting with a
+    digit or "-" is a number."""
     spans: dict[int, int] = {}
     for marker in (b"e-", b"e+", b"0.0000"):
-        found = text.find(marker)
+        found, counted, quotes = text.find(marker), 0, 0
         while found >= 0:
+            quotes += text.count(b'"', counted, found)
+            counted = found
             start = max(text.rfind(b",", 0, found), text.rfind(b"[", 0, found)) + 1
             end = min(i for i in (text.find(b",", found), text.find(b"]", found)) if i >= 0)
-            if text[start] in _NUMBER_STARTS:
+            if quotes % 2 == 0 and text[start] in _NUMBER_STARTS:
                 spans[start] = end
             found = text.find(marker, end)
     pieces, done = [], 0

@@ -5,11 +5,14 @@ its final text there: floats as Python's `repr` (float8 output is the same short
 round-trip digits; integral values get ".0", NaN/infinities Python's spelling; below 1e15
 exactly, see csv_float), booleans 0/1,
 empty text as NULL (COPY would quote "" to tell it from NULL; csv.writer writes nothing).
-SQLite hands floats to Python as they are (api.rep_export formats them) and renders the
-rest: text already quoted the CSV way. Both write `performed_at` as `isoformat()` does.
+SQLite hands floats to Python as they are (api.rep_export formats them; NULL as '') and
+renders the rest: text already quoted the CSV way, and each run of columns between two floats
+joined into one text (sqlite_export_columns). Both write `performed_at` as `isoformat()` does.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import Boolean, ColumnElement, Float, Integer, Select, String, Text, cast, select
 from sqlalchemy.ext.compiler import compiles
@@ -46,6 +49,13 @@ class csv_float(FunctionElement[float]):
     inherit_cache = True
 
 
+class csv_fields(FunctionElement[str]):
+    """Columns already written as CSV fields, joined by commas into one text (NULL empty)."""
+
+    type = String()
+    inherit_cache = True
+
+
 class csv_text(FunctionElement[str]):
     """A text column as the CSV writes it: quoted when it holds a comma, a double quote, CR
     or LF (quotes doubled); empty when empty or NULL."""
@@ -69,7 +79,16 @@ def _utc_isoformat_postgresql(element: utc_isoformat, compiler, **kw) -> str:
 
 @compiles(csv_float, "sqlite")
 def _csv_float_sqlite(element: csv_float, compiler, **kw) -> str:
-    return compiler.process(element.clauses, **kw)  # formatted in Python
+    # Formatted in Python; NULL as '', which api.rep_export.rows_csv writes as nothing (orjson
+    # would write null, which an infinity also becomes).
+    x = compiler.process(element.clauses, **kw)
+    return f"ifnull({x}, '')" if next(iter(element.clauses)).nullable else x
+
+
+@compiles(csv_fields, "sqlite")
+def _csv_fields_sqlite(element: csv_fields, compiler, **kw) -> str:
+    fields = [f"ifnull({compiler.process(c, **kw)}, '')" for c in element.clauses]
+    return " || ',' || ".join(fields)
 
 
 @compiles(csv_float, "postgresql")
@@ -104,13 +123,14 @@ def _csv_text_postgresql(element: csv_text, compiler, **kw) -> str:
     return f"NULLIF({compiler.process(element.clauses, **kw)}, '')"  # COPY does the quoting
 
 
-def export_select() -> Select:
-    """The export's columns for every rep, unordered: each rep joined to its set for the
-    session id (api.rep_export runs it as a nested loop over the batch's reps, each set's
-    row looked up once)."""
+def export_select(columns: Sequence[ColumnElement] | None = None) -> Select:
+    """The export's columns (or `columns`) for every rep, unordered: each rep joined to its
+    set for the session id (api.rep_export runs it as a nested loop over the batch's reps on
+    PostgreSQL, each set's row looked up once)."""
     sets = ExerciseSet.__table__
     reps = Rep.__table__
-    return select(*export_columns()).select_from(reps.join(sets, sets.c.id == reps.c.set_id))
+    chosen = export_columns() if columns is None else columns
+    return select(*chosen).select_from(reps.join(sets, sets.c.id == reps.c.set_id))
 
 
 def export_columns() -> list[ColumnElement]:
@@ -138,6 +158,18 @@ def export_columns() -> list[ColumnElement]:
     return columns
 
 
-def float_positions() -> list[int]:
-    """Where the float columns are in a row of `export_columns()`."""
-    return [i for i, column in enumerate(export_columns()) if isinstance(column, csv_float)]
+def sqlite_export_columns() -> list[ColumnElement]:
+    """`export_columns()` with each run of two or more columns between floats joined into one
+    text of CSV fields (csv_fields): SQLite's driver takes ~0.2 us to hand over a value
+    whatever its type, so a row of 22 values instead of 29 is a quarter less of its time."""
+    columns: list[ColumnElement] = []
+    run: list[ColumnElement] = []
+    for column in [*export_columns(), None]:
+        if column is not None and not isinstance(column, csv_float):
+            run.append(column)
+            continue
+        columns += [csv_fields(*run)] if len(run) > 1 else run
+        run = []
+        if column is not None:
+            columns.append(column)
+    return columns

@@ -1,8 +1,8 @@
 """The rep CSV export, byte for byte: what `csv.writer` writes for the stored reps taken
 through the ORM (RepMetrics' columns with flags as 0/1 and the quality codes joined, the ids,
 `performed_at.isoformat()`; a field with a CR quoted too), on SQLite and PostgreSQL, though
-PostgreSQL writes it with COPY and SQLite's batches go through orjson as JSON
-(api.rep_export.rows_csv)."""
+PostgreSQL writes it with COPY (two batches at a time) and SQLite's batches go through
+orjson as JSON (api.rep_export.rows_csv)."""
 
 from __future__ import annotations
 
@@ -140,34 +140,45 @@ def _random_doubles(rng: np.random.Generator, n: int, below: float | None = None
     return [float(v) for v in values]
 
 
-def test_rows_csv_is_what_csv_writer_writes() -> None:
-    """Floats as repr (400k random doubles), None empty, ints as str; batches whose JSON is
-    not plain (a quoted text, an infinity, NaN, a control character) are still exact."""
+def test_rows_csv_is_what_csv_writer_writes(monkeypatch) -> None:
+    """Floats as repr (400k random doubles), '' and None empty, ints as str, a text of joined
+    fields as it is: through the JSON (the value-by-value fallback made to fail), and still
+    exact where the JSON is not plain (a quoted text, an infinity, NaN, a None, a control
+    character, a text holding "null"), which falls back."""
     rng = np.random.default_rng(13)
     floats = _random_doubles(rng, 100_000)
     assert len(floats) > 350_000
-    texts = ["front_squat", "", "null", "ünïcode", "1e-05", "[a]", '"a,b"', '"x""y"', "\t"]
-    nasty = [float("inf"), -float("inf"), float("nan"), "tab\there", "back\\slash"]
-    for extra in [None, *nasty]:
-        rows = []
-        for k in range(0, len(floats) - 8, 9):
-            row: list[object] = [k, *floats[k : k + 4], None if k % 5 else floats[k + 4]]
-            row += [k % 2, texts[k % len(texts)], *floats[k + 5 : k + 9]]
-            rows.append(tuple(row))
-        if extra is not None:
-            rows[len(rows) // 2] = (*rows[len(rows) // 2][:-1], extra)
-        expected = "".join(_csv_line(["" if v is None else v for v in row]) for row in rows)
+    texts = ["front_squat", "", "ünïcode", "1e-05", "[a]", "x,1e-5,0.00001,2", "a;b"]
+    nasty = [float("inf"), -float("inf"), float("nan"), None, '"a,b"', '"x""y"', "\t"]
+    nasty += ["tab\there", "back\\slash", "null"]
+    rows = []
+    for k in range(0, len(floats) - 8, 9):
+        row: list[object] = [k, *floats[k : k + 4], "" if k % 5 else floats[k + 4]]
+        row += [k % 2, texts[k % len(texts)], *floats[k + 5 : k + 9]]
+        rows.append(tuple(row))
+    expected = "".join(_csv_line(["" if v is None else v for v in row]) for row in rows)
+    expected = expected.replace('"x,1e-5,0.00001,2"', "x,1e-5,0.00001,2")  # joined, not quoted
+    with monkeypatch.context() as patched:
+        patched.setattr("api.rep_export._csv_field", None)  # the fallback would fail
+        assert rows_csv(rows) == expected
+    for extra in nasty:
+        rows_with = rows.copy()
+        rows_with[len(rows) // 2] = (*rows[len(rows) // 2][:-1], extra)
+        expected = "".join(_csv_line(["" if v is None else v for v in row]) for row in rows_with)
         # csv.writer would quote the pre-quoted texts again: the export's SQL quotes them
         expected = expected.replace('"""a,b"""', '"a,b"').replace('"""x""""y"""', '"x""y"')
-        assert rows_csv(rows) == expected
+        expected = expected.replace('"x,1e-5,0.00001,2"', "x,1e-5,0.00001,2")
+        assert rows_csv(rows_with) == expected
     assert rows_csv([]) == ""
 
 
 def test_rows_csv_respells_only_whole_numbers() -> None:
-    """orjson's "1e-5" and "0.00001" become repr's "1e-05"; text that looks alike does not."""
-    rows = [(1, 1e-05, 1.5e-07, 1e16, 0.00012, "1e-5", "x0.00001", 2.5e-310, -0.0)]
-    assert rows_csv(rows) == "1,1e-05,1.5e-07,1e+16,0.00012,1e-5,x0.00001,2.5e-310,-0.0\n"
-    assert rows_csv([(5e-324, None)]) == "5e-324,\n"
+    """orjson's "1e-5" and "0.00001" become repr's "1e-05"; text that looks alike does not,
+    nor a field of a joined text (between commas inside the JSON's string)."""
+    rows = [(1, 1e-05, 1.5e-07, 1e16, 0.00012, "1e-5", "x0.00001", 2.5e-310, -0.0, "a,1e-5,b")]
+    expected = "1,1e-05,1.5e-07,1e+16,0.00012,1e-5,x0.00001,2.5e-310,-0.0,a,1e-5,b\n"
+    assert rows_csv(rows) == expected
+    assert rows_csv([(5e-324, "")]) == "5e-324,\n"
 
 
 def test_random_doubles_export_as_repr(database) -> None:
