@@ -156,8 +156,11 @@ def common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | None
 
 
 def _check_physical_range(rec: ImuRecording, name: str) -> None:
-    acc_max = float(np.max(np.abs(rec.acc_mps2))) if len(rec) else 0.0
-    gyr_max = float(np.max(np.abs(rec.gyr_radps))) if len(rec) else 0.0
+    if len(rec):
+        lowest, highest = rec.sample_bounds
+        acc_max, gyr_max = np.maximum(-lowest, highest).max(axis=1).tolist()  # largest |value|
+    else:
+        acc_max = gyr_max = 0.0
     if acc_max > MAX_ABS_ACC_MPS2 or gyr_max > MAX_ABS_GYR_RADPS:
         raise AnalysisError(
             f"the {name} recording holds values beyond any IMU's physical range (largest "

@@ -36,15 +36,26 @@ def gap_findings(recording: ImuRecording, sensor: str, max_gap_s: float) -> list
     ]
 
 
-def _plateau_at_extreme(values: np.ndarray, floor: float) -> np.ndarray:
-    """Samples that sit at the axis' extreme absolute value for 2+ consecutive samples."""
+def _plateau_at_extreme(
+    values: np.ndarray, lowest: np.ndarray, highest: np.ndarray, floor: float
+) -> np.ndarray:
+    """Samples that sit at the axis' extreme absolute value for 2+ consecutive samples.
+
+    `lowest`, `highest` (3,): each column's extremes (`ImuRecording.sample_bounds`). |v| >= t
+    is v >= t or v <= -t, and only a side that reaches t is compared: no |values| copy."""
     clipped = np.zeros(values.shape[0], dtype=bool)
     for axis in range(values.shape[1]):
-        magnitude = np.abs(values[:, axis])
-        extreme = magnitude.max()
+        extreme = max(-lowest[axis], highest[axis])
         if extreme < floor:
             continue
-        at_extreme = magnitude >= extreme * (1 - 1e-6)
+        level = extreme * (1 - 1e-6)
+        column = values[:, axis]
+        at_extreme = column >= level if highest[axis] >= level else None
+        if -lowest[axis] >= level:
+            below = column <= -level
+            at_extreme = below if at_extreme is None else at_extreme | below
+        if at_extreme is None:  # a NaN extreme: nothing compares as clipped
+            continue
         repeated = at_extreme[1:] & at_extreme[:-1]
         clipped[1:] |= repeated
         clipped[:-1] |= repeated
@@ -53,9 +64,12 @@ def _plateau_at_extreme(values: np.ndarray, floor: float) -> np.ndarray:
 
 def clipping_mask(recording: ImuRecording) -> np.ndarray:
     """Per-sample flag: accelerometer or gyroscope stuck at its range limit."""
+    if len(recording) == 0:
+        return np.zeros(0, dtype=bool)
+    lowest, highest = recording.sample_bounds
     clipped: np.ndarray = _plateau_at_extreme(
-        recording.acc_mps2, CLIP_MIN_ACC_MPS2
-    ) | _plateau_at_extreme(recording.gyr_radps, CLIP_MIN_GYR_RADPS)
+        recording.acc_mps2, lowest[0], highest[0], CLIP_MIN_ACC_MPS2
+    ) | _plateau_at_extreme(recording.gyr_radps, lowest[1], highest[1], CLIP_MIN_GYR_RADPS)
     return clipped
 
 

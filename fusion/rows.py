@@ -26,6 +26,17 @@ def row_dot(values: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return out
 
 
+def row_dots(values: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """The dot products of each row of `values` (N, 3) with each of `vectors` (k, 3) ->
+    (k, N) float64, one contiguous row per vector: one matrix product for all of them (two
+    matrix-vector products cost ~1.3x one (k, 3) @ (3, N) product here)."""
+    out = np.empty((vectors.shape[0], values.shape[0]))
+    for start in range(0, values.shape[0], ROW_BLOCK_SAMPLES):
+        block = np.asarray(values[start : start + ROW_BLOCK_SAMPLES], dtype=np.float64)
+        np.matmul(vectors, block.T, out=out[:, start : start + block.shape[0]])
+    return out
+
+
 def row_energy(values: np.ndarray) -> np.ndarray:
     """Squared Euclidean norm of each row of (N, 3) `values` -> (N,) float64."""
     out = np.empty(values.shape[0])

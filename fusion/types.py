@@ -59,6 +59,19 @@ class ImuRecording:
             return float("nan")
         return float(median(np.diff(self.t_s)))
 
+    @cached_property
+    def sample_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (lowest, highest) sample of each column, each (2, 3): row 0 `acc_mps2` (m/s^2),
+        row 1 `gyr_radps` (rad/s); NaN in a column with a NaN. Once per recording: the range
+        check and the clipping check both read them (N >= 1)."""
+        lowest = np.array([[values[:, k].min() for k in range(3)] for values in self._samples])
+        highest = np.array([[values[:, k].max() for k in range(3)] for values in self._samples])
+        return lowest, highest
+
+    @property
+    def _samples(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.acc_mps2, self.gyr_radps
+
     @property
     def median_rate_hz(self) -> float:
         """Sampling rate from the median sample interval (robust to gaps and jitter)."""

@@ -5,6 +5,7 @@ import pytest
 
 from fusion.errors import AnalysisError
 from fusion.pipeline import analyze_recordings
+from fusion.quality import clipping_mask
 from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
 from fusion.types import ImuRecording
 
@@ -66,6 +67,26 @@ def test_clipping_is_reported() -> None:
     result = analyze_recordings(sim.sacrum, sim.thigh)
     assert "clipping" in codes(result, "thigh")
     assert any("clipping" in r.quality for r in result.reps)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_clipping_mask_marks_plateaus_at_either_end_of_the_range(dtype) -> None:
+    rng = np.random.default_rng(5)
+    t_s = np.arange(400) / 100.0
+    acc = rng.normal(0.0, 3.0, (400, 3))
+    gyr = rng.normal(0.0, 1.0, (400, 3))
+    gyr[50:54, 0] = 4.0  # stuck at the top of a +-4 rad/s range
+    gyr[200:203, 2] = -4.0  # and at the bottom, on another axis
+    gyr[300, 1] = -4.0  # a single sample at the limit is not a plateau
+    acc[100:102, 1] = -40.0  # the accelerometer at -40 m/s^2 (above the 2 g floor)
+    acc[120:122, 1] = 40.0
+    rec = ImuRecording(t_s, acc.astype(dtype), gyr.astype(dtype))
+    expected = np.zeros(400, dtype=bool)
+    for span in (slice(50, 54), slice(200, 203), slice(100, 102), slice(120, 122)):
+        expected[span] = True
+    np.testing.assert_array_equal(clipping_mask(rec), expected)
+    quiet = ImuRecording(t_s, (acc / 10.0).astype(dtype), gyr.astype(dtype) / 10.0)
+    assert not clipping_mask(quiet).any()  # below the floors nothing is clipping
 
 
 def test_recordings_that_do_not_overlap_are_refused() -> None:
