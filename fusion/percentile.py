@@ -24,17 +24,41 @@ def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> tuple[float, ...]:
     data = np.asarray(values, dtype=float).ravel()
     if data.size == 0:
         return tuple(math.nan for _ in qs)
-    positions = [q / 100.0 * (data.size - 1) for q in qs]
-    ranks = sorted(
-        {r for p in positions for r in (math.floor(p), min(math.floor(p) + 1, data.size - 1))}
+    bounds = [_rank_bounds(q, data.size) for q in qs]
+    ranked = np.partition(data, sorted({k for low, high, _ in bounds for k in (low, high)}))
+    return tuple(
+        float(ranked[low] + (ranked[high] - ranked[low]) * fraction)
+        for low, high, fraction in bounds
     )
+
+
+def percentiles_both_signs(
+    values: np.ndarray, qs: tuple[float, ...]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(`percentiles(values, qs)`, `percentiles(-values, qs)`) from one `np.partition`, bit
+    for bit: the k-th smallest of -values is minus the (n - 1 - k)-th smallest of values, and
+    negation is exact."""
+    data = np.asarray(values, dtype=float).ravel()
+    if data.size == 0:
+        return tuple(math.nan for _ in qs), tuple(math.nan for _ in qs)
+    last = data.size - 1
+    bounds = [_rank_bounds(q, data.size) for q in qs]
+    ranks = sorted({r for low, high, _ in bounds for k in (low, high) for r in (k, last - k)})
     ranked = np.partition(data, ranks)
-    out = []
-    for position in positions:
-        low = math.floor(position)
-        high = min(low + 1, data.size - 1)
-        out.append(float(ranked[low] + (ranked[high] - ranked[low]) * (position - low)))
-    return tuple(out)
+    kth = dict(zip(ranks, ranked[ranks].tolist()))
+    plus, minus = [], []
+    for low, high, fraction in bounds:
+        plus.append(kth[low] + (kth[high] - kth[low]) * fraction)
+        below, above = -kth[last - low], -kth[last - high]
+        minus.append(below + (above - below) * fraction)
+    return tuple(plus), tuple(minus)
+
+
+def _rank_bounds(q: float, size: int) -> tuple[int, int, float]:
+    """The ranks the `q`-th percentile of `size` values lies between, and how far along."""
+    position = q / 100.0 * (size - 1)
+    low = math.floor(position)
+    return low, min(low + 1, size - 1), position - low
 
 
 def median(values: np.ndarray) -> float:

@@ -287,13 +287,23 @@ def analyze_recordings(
     femur = _sensor_stage(resampled_thigh, config)
     del resampled_thigh
     angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
-    segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds, keep_edges=True)
+    segmentation = segment_reps(
+        angles.thigh_deg,
+        config.rep_thresholds,
+        keep_edges=True,
+        standing_deg=angles.standing_thigh_deg,
+    )
     if any(w.edge is None for w in segmentation.reps) and not (
         pelvis.calibration.still.trustworthy and femur.calibration.still.trustworthy
     ):
         pelvis, femur = (_standing_from_rep_tops(stage, segmentation) for stage in (pelvis, femur))
         angles = segment_angles(pelvis.up, femur.up, pelvis.calibration, femur.calibration)
-        segmentation = segment_reps(angles.thigh_deg, config.rep_thresholds, keep_edges=True)
+        segmentation = segment_reps(
+            angles.thigh_deg,
+            config.rep_thresholds,
+            keep_edges=True,
+            standing_deg=angles.standing_thigh_deg,
+        )
     fault = placement_check(pelvis.trace.gyr_radps, femur.trace.gyr_radps, pelvis.trace.rate_hz)
     bad_samples = {
         "gap": pelvis.trace.in_gap | femur.trace.in_gap,

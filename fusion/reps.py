@@ -81,9 +81,12 @@ def ascent_end(after_deg: np.ndarray, margin_deg: float) -> int:
     return int(np.flatnonzero(after_deg <= after_deg.min() + margin_deg)[0])
 
 
+STANDING_PERCENTILE = 5
+
+
 def standing_level_deg(thigh_deg: np.ndarray) -> float:
     """The set's standing thigh angle: a low percentile, robust to a few odd samples."""
-    return percentile(thigh_deg, 5)
+    return percentile(thigh_deg, STANDING_PERCENTILE)
 
 
 def _hysteresis_runs(values: np.ndarray, high: float, low: float) -> list[tuple[int, int]]:
@@ -118,18 +121,22 @@ def _run_starts(mask: np.ndarray) -> list[int]:
 
 
 def segment_reps(
-    thigh_deg: np.ndarray, thresholds: RepThresholds = RepThresholds(), *, keep_edges: bool = False
+    thigh_deg: np.ndarray,
+    thresholds: RepThresholds = RepThresholds(),
+    *,
+    keep_edges: bool = False,
+    standing_deg: float | None = None,
 ) -> Segmentation:
     """Reps in a thigh-angle trace (deg, uniform grid), in time order.
 
     An excursion that is already under way at the first sample, or not back at standing by
     the last one, misses its descent or ascent: without `keep_edges` it is counted in
     `incomplete` (as the live gateway never reports it either); with it, see the module
-    docstring.
+    docstring. `standing_deg`: `standing_level_deg(thigh_deg)` when the caller has it.
     """
     if thigh_deg.size == 0:
         return Segmentation([], 0)
-    base = standing_level_deg(thigh_deg)
+    base = standing_level_deg(thigh_deg) if standing_deg is None else standing_deg
     exit_level = base + thresholds.exit_deg
     runs = _hysteresis_runs(thigh_deg, base + thresholds.enter_deg, exit_level)
     reps: list[RepWindow] = []

@@ -145,7 +145,8 @@ def _moving_sum_rows(values: np.ndarray, width: int, start: int, count: int) -> 
     before, after = width // 2, width - 1 - width // 2
     stop = min(start + count, values.shape[0])
     rows = np.clip(np.arange(start - before, stop + after), 0, values.shape[0] - 1)
-    sums = np.zeros((rows.size + 1, values.shape[1]))  # a leading 0: one subtraction, no copy
+    sums = np.empty((rows.size + 1, values.shape[1]))  # a leading 0: one subtraction, no copy
+    sums[0] = 0.0
     # np.take: a row gather of an (N, 3) array is ~4x faster than values[rows]
     np.cumsum(np.take(values, rows, axis=0), axis=0, dtype=np.float64, out=sums[1:])
     window_sums: np.ndarray = sums[width:] - sums[:-width]
@@ -340,7 +341,8 @@ class _RepGather:
 
     def smoothed(self, values: np.ndarray) -> np.ndarray:
         """Moving averages of `values` (N,) or (N, k) at `samples`, float64."""
-        sums = np.zeros((self._rows.size + 1, *values.shape[1:]))
+        sums = np.empty((self._rows.size + 1, *values.shape[1:]))
+        sums[0] = 0.0  # the rest is written by the running sum
         # np.take: row gathers of (N, 3) arrays are ~4x faster than indexing with [rows]
         np.cumsum(np.take(values, self._rows, axis=0), axis=0, dtype=np.float64, out=sums[1:])
         at = self._at
