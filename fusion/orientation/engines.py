@@ -90,7 +90,12 @@ def check_imu_arrays(gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> tuple[np.nd
             raise OrientationInputError(f"{name} must be a numeric (N, 3) array") from exc
         if array.ndim != 2 or array.shape[1] != 3:
             raise OrientationInputError(f"{name} must have shape (N, 3), got {array.shape}")
-        if not np.isfinite(array).all():
+        # A sum of finite values is finite unless it overflows, and one NaN or infinity makes
+        # it non-finite: the sum (~a third of an elementwise check) decides unless it is not
+        # finite, then the elementwise check does.
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(array, axis=None)
+        if not np.isfinite(total) and not np.isfinite(array).all():
             bad = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
             raise OrientationInputError(
                 f"{name} has a non-finite value at sample {bad}; drop or interpolate "

@@ -64,12 +64,13 @@ def up_in_sensor_frame(quat_wxyz: np.ndarray, out: np.ndarray | None = None) -> 
     # Each component is a quadratic form in q, so normalising q is dividing by |q|^2.
     # Long arrays: column arithmetic, each component written straight into its column.
     w, x, y, z = np.ascontiguousarray(quat.T)
-    scale = 2.0 / (w * w + x * x + y * y + z * z)
+    ww, xx, yy, zz = w * w, x * x, y * y, z * z  # each square once, for |q|^2 and up_z
+    scale = 2.0 / (ww + xx + yy + zz)
     up = np.empty((quat.shape[0], 3)) if out is None else out
     np.multiply(x * z - w * y, scale, out=up[:, 0], casting="same_kind")
     np.multiply(y * z + w * x, scale, out=up[:, 1], casting="same_kind")
     scale *= 0.5
-    np.multiply(w * w - x * x - y * y + z * z, scale, out=up[:, 2], casting="same_kind")
+    np.multiply(ww - xx - yy + zz, scale, out=up[:, 2], casting="same_kind")
     return up
 
 

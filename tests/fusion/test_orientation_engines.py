@@ -146,6 +146,18 @@ def test_bad_input_raises_a_clear_value_error(gyr, acc, rate_hz, engine, words) 
     assert words in str(info.value)
 
 
+def test_non_finite_samples_are_found_whatever_their_sum() -> None:
+    gyr = np.zeros((6, 3))
+    acc = np.array([[0.0, 0.0, 9.8]] * 6)
+    opposite = acc.copy()
+    opposite[3, 0], opposite[4, 1] = np.inf, -np.inf  # the infinities' sum is NaN
+    with pytest.raises(OrientationInputError, match="non-finite value at sample 3"):
+        estimate_orientation(gyr, opposite, RATE_HZ, "vqf")
+    huge = acc.copy()
+    huge[:, 0] = 1e308  # every value finite, their sum not: still accepted
+    assert np.isfinite(estimate_orientation(gyr, huge, RATE_HZ, "vqf")).all()
+
+
 def test_causal_rejects_offline_engine_and_bad_chunks() -> None:
     with pytest.raises(
         OrientationInputError, match="unknown causal engine 'vqf-offline'.*vqf, madgwick"
