@@ -40,9 +40,13 @@ def cli_settings() -> Settings:
 
 def say_database(settings: Settings) -> None:
     """Say on stderr which database a command uses, so nobody reads the wrong one."""
-    from sqlalchemy.engine import make_url
+    from api.errors import StorageError
+    from api.storage.db import parse_database_url
 
-    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        shown = parse_database_url(settings.database_url).render_as_string(hide_password=True)
+    except StorageError as exc:
+        fail(str(exc))
     import typer
 
     typer.echo(f"database: {shown} (choose another with WINKWATCH_DATABASE_URL)", err=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import NotFoundError, StorageError
@@ -37,17 +37,29 @@ class Database:
         self.engine.dispose()
 
 
+def parse_database_url(url: str) -> URL:
+    """`url` parsed; `StorageError` saying what a valid one looks like."""
+    try:
+        return make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError and ValueError variants
+        raise _invalid_url(url) from exc
+
+
+def _invalid_url(url: str) -> StorageError:
+    return StorageError(
+        f"database URL {url!r} is not valid; use sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST:PORT/DB in WINKWATCH_DATABASE_URL"
+    )
+
+
 def create_db_engine(url: str, schema: str | None = None) -> Engine:
     """Engine for `url`; for PostgreSQL, `schema` becomes the search_path of every connection."""
-    try:
-        parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError and ValueError variants
-        raise StorageError(
-            f"database URL {url!r} is not valid; use sqlite:///PATH or "
-            "postgresql+psycopg://USER@HOST:PORT/DB in WINKWATCH_DATABASE_URL"
-        ) from exc
+    parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        try:
+            return _sqlite_engine(parsed)
+        except ArgumentError as exc:  # e.g. a user or host, which a SQLite URL cannot have
+            raise _invalid_url(url) from exc
     if parsed.get_backend_name() == "postgresql":
         if schema is not None and not schema.replace("_", "").isalnum():
             raise StorageError(f"schema name {schema!r} must be letters, digits and underscores")

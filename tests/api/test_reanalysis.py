@@ -195,3 +195,13 @@ def test_cli_says_which_database_and_refuses_what_does_not_exist(
     columns = rows[0].split("\t")
     assert columns[2] == "Ana" and columns[4] == "100" and columns[6] == "1"  # the one live rep
     assert runner.invoke(app, ["sets", "--athlete", "999999"]).exit_code == 2
+
+
+@pytest.mark.parametrize("url", ["garbage", "sqlite://:x@/", "://"])
+def test_cli_refuses_a_database_url_it_cannot_parse_without_a_traceback(url, monkeypatch) -> None:
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", url)
+    for command in (["sets"], ["token", "list"], ["export", "--set", "1"], ["reanalyze", "1"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "is not valid" in result.stderr and "WINKWATCH_DATABASE_URL" in result.stderr
