@@ -120,6 +120,12 @@ def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> N
     assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
     response = api.get(f"/assessments/{assessment}/report")
     assert response.status_code == 409 and "baseline" in str(response.json()["detail"])
+    # ... and the schema says so (schemathesis against a running server: undocumented 409)
+    paths = api.get("/openapi.json").json()["paths"]
+    for suffix in ("", ".html", ".png", ".pdf"):
+        responses = paths["/assessments/{assessment_id}/report" + suffix]["get"]["responses"]
+        assert "409" in responses, suffix
+        assert api.get(f"/assessments/{assessment}/report{suffix}").status_code == 409
     broken = texts["baseline", "thigh"].splitlines()
     broken[3] = "x,y"
     response = api.post(

@@ -4,6 +4,7 @@ and fetch the report as JSON, a printable HTML page, PNG or PDF."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from api.assessments import (
     parse_step_csv,
 )
 from api.http.deps import Admin, DatabaseDep, DbDep, Reader, ServiceDep
+from api.http.errors import ErrorPublic
 from api.http.routes.common import IdPath, OptionalId
 from api.http.routes.sets import set_public
 from api.http.schemas import (
@@ -33,6 +35,10 @@ from api.storage import sets as set_store
 from api.vocab import SkippableStepKind, StepKind
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
+# A read that can conflict, so not documented by `document_error_responses` (changes only)
+REPORT_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorPublic, "description": "the baseline is missing or cannot be analysed"}
+}
 
 
 def _public(db, row) -> AssessmentPublic:
@@ -161,13 +167,13 @@ def _file_name(assessment_id: int, extension: str) -> dict[str, str]:
     return {"Content-Disposition": f'inline; filename="{name}"'}
 
 
-@router.get("/{assessment_id}/report")
+@router.get("/{assessment_id}/report", responses=REPORT_CONFLICT)
 def report_json(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> dict:
     """The report: the `winkwatch assess` JSON plus problems and history."""
     return compute_report(database, assessment_id).as_dict()
 
 
-@router.get("/{assessment_id}/report.html", response_class=HTMLResponse)
+@router.get("/{assessment_id}/report.html", response_class=HTMLResponse, responses=REPORT_CONFLICT)
 def report_html(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> HTMLResponse:
     from api.assessment_report import render_html
 
@@ -181,7 +187,7 @@ def report_html(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> HTML
     )
 
 
-@router.get("/{assessment_id}/report.png", response_class=Response)
+@router.get("/{assessment_id}/report.png", response_class=Response, responses=REPORT_CONFLICT)
 def report_png(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Response:
     from api.assessment_report import render_image
 
@@ -193,7 +199,7 @@ def report_png(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Respo
     )
 
 
-@router.get("/{assessment_id}/report.pdf", response_class=Response)
+@router.get("/{assessment_id}/report.pdf", response_class=Response, responses=REPORT_CONFLICT)
 def report_pdf(assessment_id: IdPath, database: DatabaseDep, _: Reader) -> Response:
     from api.assessment_report import render_pdf
 
