@@ -38,10 +38,15 @@ def long_interval_starts(t_s: np.ndarray, longer_than_s: float) -> np.ndarray:
 
 
 def stretches_between_gaps(
-    t_s: np.ndarray, grid_t_s: np.ndarray, long_gap_s: float = LONG_GAP_S
+    t_s: np.ndarray,
+    grid_t_s: np.ndarray,
+    long_gap_s: float = LONG_GAP_S,
+    gap_idx: np.ndarray | None = None,
 ) -> list[slice]:
-    """Slices of the grid that lie between gaps of `t_s` longer than `long_gap_s`."""
-    gap_idx = long_interval_starts(t_s, long_gap_s)
+    """Slices of the grid that lie between gaps of `t_s` longer than `long_gap_s` (`gap_idx`:
+    their `long_interval_starts`, when known)."""
+    if gap_idx is None:
+        gap_idx = long_interval_starts(t_s, long_gap_s)
     bounds = (
         [(grid_t_s[0] - 1.0, t_s[0])]
         + [(t_s[i], t_s[i + 1]) for i in gap_idx]

@@ -27,7 +27,7 @@ from fusion.calibration import (
     find_still_window,
 )
 from fusion.errors import AnalysisError
-from fusion.gaps import stretches_between_gaps, up_across_gaps
+from fusion.gaps import LONG_GAP_S, stretches_between_gaps, up_across_gaps
 from fusion.metrics import reps_metrics
 from fusion.orientation import DEFAULT_OFFLINE_ENGINE
 from fusion.orientation.windowed import estimate_up
@@ -200,7 +200,9 @@ def _resample_sensor(
     findings += rest_gravity_finding(rest_norm, name)
     if abs(rest_norm / STANDARD_GRAVITY_MPS2 - 1) > GRAVITY_RESCALE_TOLERANCE:
         samples.acc_mps2[...] *= STANDARD_GRAVITY_MPS2 / rest_norm  # the resampled copy is ours
-    stretches = stretches_between_gaps(rec.t_s, grid)
+    stretches = stretches_between_gaps(
+        rec.t_s, grid, LONG_GAP_S, rec.long_interval_starts(LONG_GAP_S)
+    )
     if not stretches:
         raise AnalysisError(f"the {name} recording has no stretch of samples without long gaps")
     clipped_grid = (

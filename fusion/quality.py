@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from fusion.calibration import SegmentCalibration
-from fusion.gaps import long_interval_starts
 from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
 
 REST_GRAVITY_TOLERANCE_MPS2 = 0.5  # a calibrated accelerometer reads 9.81 +- ~0.2 at rest
@@ -20,7 +19,7 @@ MIN_RECORDING_S = 2.0
 
 def gap_findings(recording: ImuRecording, sensor: str, max_gap_s: float) -> list[QualityFinding]:
     """Intervals between samples longer than `max_gap_s` (lost packets, dropped link)."""
-    starts = long_interval_starts(recording.t_s, max_gap_s)
+    starts = recording.long_interval_starts(max_gap_s)
     long = recording.t_s[starts + 1] - recording.t_s[starts]
     if long.size == 0:
         return []

@@ -80,9 +80,13 @@ def check_sample_rate(recording: ImuRecording, name: str) -> None:
         )
 
 
-def gap_mask(t_s: np.ndarray, grid_t_s: np.ndarray, max_gap_s: float) -> np.ndarray:
-    """True for grid instants that lie strictly inside an interval of `t_s` longer than `max_gap_s`."""
-    long = long_interval_starts(t_s, max_gap_s)
+def gap_mask(
+    t_s: np.ndarray, grid_t_s: np.ndarray, max_gap_s: float, long: np.ndarray | None = None
+) -> np.ndarray:
+    """True for grid instants that lie strictly inside an interval of `t_s` longer than
+    `max_gap_s` (`long`: those intervals' `long_interval_starts`, when known)."""
+    if long is None:
+        long = long_interval_starts(t_s, max_gap_s)
     if long.size == 0:
         return np.zeros(grid_t_s.shape, dtype=bool)
     # Each long interval covers the grid instants [first, stop); the intervals are sorted and
@@ -120,7 +124,8 @@ def resample_to_grid(
             acc[rows, axis] = np.interp(grid_block, block_t_s, recording.acc_mps2[low:high, axis])
             gyr[rows, axis] = np.interp(grid_block, block_t_s, recording.gyr_radps[low:high, axis])
     rate_hz = 1.0 / float(grid_t_s[1] - grid_t_s[0]) if grid_t_s.size > 1 else float("nan")
-    return UniformSamples(grid_t_s, acc, gyr, gap_mask(t_s, grid_t_s, max_gap_s), rate_hz)
+    in_gap = gap_mask(t_s, grid_t_s, max_gap_s, recording.long_interval_starts(max_gap_s))
+    return UniformSamples(grid_t_s, acc, gyr, in_gap, rate_hz)
 
 
 def resample_uniform(

@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 
 from fusion.baseline import DEFAULT_WINK_THRESHOLD_DEG
+from fusion.gaps import long_interval_starts
 from fusion.percentile import median
 
 STANDARD_GRAVITY_MPS2 = 9.80665
@@ -67,6 +68,25 @@ class ImuRecording:
         lowest = np.array([[values[:, k].min() for k in range(3)] for values in self._samples])
         highest = np.array([[values[:, k].max() for k in range(3)] for values in self._samples])
         return lowest, highest
+
+    def long_interval_starts(self, longer_than_s: float) -> np.ndarray:
+        """`fusion.gaps.long_interval_starts(self.t_s, longer_than_s)`, differenced once per
+        recording: a threshold's from the intervals found for a shorter one before (the gap
+        mask and findings at `max_gap_s`, then the fusion stretches at `LONG_GAP_S`)."""
+        found = self._long_intervals
+        if longer_than_s not in found:
+            shorter = [s for s in found if s <= longer_than_s]
+            if shorter:
+                starts = found[max(shorter)]
+                t_s = self.t_s
+                found[longer_than_s] = starts[t_s[starts + 1] - t_s[starts] > longer_than_s]
+            else:
+                found[longer_than_s] = long_interval_starts(self.t_s, longer_than_s)
+        return found[longer_than_s]
+
+    @cached_property
+    def _long_intervals(self) -> dict[float, np.ndarray]:
+        return {}
 
     @property
     def _samples(self) -> tuple[np.ndarray, np.ndarray]:

@@ -46,3 +46,18 @@ def test_long_interval_starts_across_blocks(monkeypatch) -> None:
     expected = np.flatnonzero(np.diff(t_s) > 0.1)
     np.testing.assert_array_equal(gaps.long_interval_starts(t_s, 0.1), expected)
     assert gaps.long_interval_starts(t_s[:1], 0.1).size == 0
+
+
+@pytest.mark.parametrize("order", [(0.05, 0.25), (0.25, 0.05)])
+def test_a_recordings_long_intervals_at_each_threshold_whatever_the_order(order) -> None:
+    t_s = np.arange(200) * 0.005
+    t_s[20:] += 0.1  # a 0.105-s gap after sample 19
+    t_s[90:] += 0.5  # a 0.505-s gap after sample 89
+    t_s[150:] += 0.3  # a 0.305-s gap after sample 149
+    rec = _linear_recording(t_s)
+    expected = {0.05: [19, 89, 149], 0.25: [89, 149]}
+    for longer_than_s in order:
+        np.testing.assert_array_equal(
+            rec.long_interval_starts(longer_than_s), expected[longer_than_s]
+        )
+    assert rec.long_interval_starts(0.6).size == 0
