@@ -184,21 +184,25 @@ class SensorClockMapper:
         previous_last_s = self._last_sensor_s
         self._add_point(last_s, batch.received_s)
         offset_s, drift, ref_s = self.offset_s, self.drift, self._ref_s
-        mapped = [s + offset_s + drift * (s - ref_s) for s in sensor_list]
+        first_t_s = first_s + offset_s + drift * (first_s - ref_s)
 
         gap = None
         if reset:
             if self._last_t_s > -math.inf:
-                missing = max(0, int(round((mapped[0] - self._last_t_s) / self._interval_s)) - 1)
+                missing = max(0, int(round((first_t_s - self._last_t_s) / self._interval_s)) - 1)
                 reason = GapReason.CLOCK if timestamped else GapReason.LATE
-                gap = Gap(self._last_t_s, mapped[0], missing, reason)
+                gap = Gap(self._last_t_s, first_t_s, missing, reason)
         elif previous_last_s is not None:
-            gap = self._gap(previous_last_s, first_s, n, mapped[0], missing_by_seq, timestamped)
+            gap = self._gap(previous_last_s, first_s, n, first_t_s, missing_by_seq, timestamped)
         self._last_sensor_s = last_s
 
         # Strictly increasing even while the fit settles (it may step back by a few ms).
         floor_s = self._last_t_s
-        mapped = [max(t, floor_s + step) for t, step in zip(mapped, _min_steps_s(n))]
+        mapped: list[float] = []
+        for s, step in zip(sensor_list, _min_steps_s(n)):
+            t = s + offset_s + drift * (s - ref_s)
+            lowest = floor_s + step
+            mapped.append(lowest if lowest > t else t)  # max(t, lowest), NaN included
         t_s = np.array(mapped)
         self._last_t_s = mapped[-1]
         self.samples_mapped += n

@@ -138,6 +138,9 @@ class EventBus:
     def __init__(self, *, default_max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         self.default_max_queued = default_max_queued
         self._subscriptions: list[Subscription] = []
+        # The same subscriptions by the athlete they follow (None: every athlete), so that an
+        # event is offered to its athlete's subscribers only, not to every phone of the gym.
+        self._by_athlete: dict[str | None, list[Subscription]] = {}
         self.published = 0
         self.dropped = 0  # events dropped across all subscribers (incl. disconnected ones)
 
@@ -158,6 +161,7 @@ class EventBus:
             overflow=overflow,
         )
         self._subscriptions.append(sub)
+        self._by_athlete.setdefault(athlete_id, []).append(sub)
         return sub
 
     @property
@@ -167,7 +171,13 @@ class EventBus:
     def publish(self, event: GatewayEvent) -> None:
         """Hand `event` to every interested subscriber. O(subscribers), never waits."""
         self.published += 1
-        for sub in tuple(self._subscriptions):
+        athlete_id = event.athlete_id
+        if athlete_id is not None:
+            self._offer(self._by_athlete.get(athlete_id), event)
+        self._offer(self._by_athlete.get(None), event)
+
+    def _offer(self, subscriptions: list[Subscription] | None, event: GatewayEvent) -> None:
+        for sub in tuple(subscriptions or ()):
             if sub.wants(event):
                 before = sub.dropped
                 sub._offer(event)
@@ -182,4 +192,8 @@ class EventBus:
         try:
             self._subscriptions.remove(sub)
         except ValueError:
-            pass
+            return
+        group = self._by_athlete[sub.athlete_id]
+        group.remove(sub)
+        if not group:
+            del self._by_athlete[sub.athlete_id]
