@@ -112,6 +112,7 @@ class LiveSquatAnalyzer:
         # pelvic tilt and the segmented level (thigh, or hip flexion in a rock-back), deg.
         self._angles = RowBuffer(3, capacity=1024)
         self._step_s = 1.0 / rate_hz
+        self._history_rows = int(HISTORY_S * rate_hz)  # grid rows kept (and a rep's own)
         self._new_rows: _NewRows | None = None  # what the last grid step added, few rows
 
     # Public API -------------------------------------------------------------------------
@@ -268,9 +269,14 @@ class LiveSquatAnalyzer:
     def _gap_flags(self, grid: np.ndarray) -> np.ndarray:
         flags = np.zeros(grid.size, dtype=bool)
         first_s, last_s = float(grid[0]), float(grid[-1])
+        ended = False
         for _, start_s, end_s in self._gaps:
-            if end_s >= first_s and start_s <= last_s:
+            if end_s < first_s:
+                ended = True
+            elif start_s <= last_s:
                 flags |= (grid >= start_s) & (grid <= end_s)
+        if ended:
+            self._drop_gaps_before(first_s)
         return flags
 
     def _gap_flags_rows(self, grid: list[float]) -> list[bool]:
@@ -279,18 +285,28 @@ class LiveSquatAnalyzer:
         if not self._gaps:
             return flags
         first_s, last_s = grid[0], grid[-1]
+        ended = False
         for _, start_s, end_s in self._gaps:
-            if end_s >= first_s and start_s <= last_s:
+            if end_s < first_s:
+                ended = True
+            elif start_s <= last_s:
                 flags = [f or start_s <= t <= end_s for f, t in zip(flags, grid)]
+        if ended:
+            self._drop_gaps_before(first_s)
         return flags
+
+    def _drop_gaps_before(self, grid_s: float) -> None:
+        """Forget the gaps that ended before grid instant `grid_s`: the grid only moves on, so
+        they flag no instant any more (kept, every step would look at each of them again)."""
+        self._gaps = [g for g in self._gaps if g[2] >= grid_s]
 
     def _trim(self) -> None:
         if self._calibrator.keeps_history():
             return  # the axes are locked on the samples since the vertical
-        keep = int(HISTORY_S * self.config.grid_rate_hz)
-        oldest_needed = self._history.end - keep
-        if self._reps.rep_start is not None:
-            oldest_needed = min(oldest_needed, self._reps.rep_start)
+        oldest_needed = self._history.end - self._history_rows
+        rep_start = self._reps.rep_start
+        if rep_start is not None and rep_start < oldest_needed:
+            oldest_needed = rep_start
         if not self._calibrator.has_axes:
             self._history.trim_before(oldest_needed)
             return
@@ -298,10 +314,6 @@ class LiveSquatAnalyzer:
         if cut > 0:
             self._angles.drop_front(cut)
             self._history.trim_before(oldest_needed)
-        if self._gaps:
-            horizon_s = self._history.first_t_s() if self._history.size else -math.inf
-            if any(g[2] < horizon_s for g in self._gaps):
-                self._gaps = [g for g in self._gaps if g[2] >= horizon_s]
 
     # Angles and reps ----------------------------------------------------------------------
 
@@ -318,8 +330,8 @@ class LiveSquatAnalyzer:
         return self._angles.rows[:, 2]
 
     def _trace(self) -> Trace:
-        h = self._history
-        return Trace(h.t_s, self._thigh, self._tilt, self._segment_deg(), h.offset)
+        h, angles = self._history, self._angles.rows  # thigh, tilt, segmented level
+        return Trace(h.t_s, angles[:, 0], angles[:, 1], angles[:, 2], h.offset)
 
     def _update_angles(self) -> list[LiveEvent]:
         h = self._history
