@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.gateway_port import GatewayPort, LiveService
+from api.http.body_limit import BodyLimitMiddleware
 from api.http.errors import document_error_responses, install_error_handlers
 from api.http.guard import FailedAuthLimiter
 from api.http.security_headers import install_security_headers
@@ -85,6 +86,7 @@ def create_app(
         settings.auth_failures_per_minute, AUTH_FAILURE_WINDOW_S
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)  # inside the security headers: its 413 gets them
     install_security_headers(app)
 
     from api.http.routes import (

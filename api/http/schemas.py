@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.http.body_limit import MAX_CSV_CHARS
 from api.vocab import Placement, SetStatus, SetVariant, StepKind, TokenRole
 from fusion.baseline import MAX_BASELINE_DEG, MAX_BASELINE_REPS
 from fusion.types import RepMetrics
@@ -420,8 +421,8 @@ class StepStart(BaseModel):
 
 
 class StepImport(BaseModel):
-    sacrum_csv: Annotated[str, StringConstraints(max_length=50_000_000)]
-    thigh_csv: Annotated[str, StringConstraints(max_length=50_000_000)]
+    sacrum_csv: Annotated[str, StringConstraints(max_length=MAX_CSV_CHARS)]
+    thigh_csv: Annotated[str, StringConstraints(max_length=MAX_CSV_CHARS)]
     load_kg: LoadKg | None = None
 
 

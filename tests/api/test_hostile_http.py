@@ -181,3 +181,25 @@ def test_websocket_token_guessing_is_limited_too(api) -> None:
     code, reason = _ws_close(api, "ww_guess")
     assert code == 4429 and "too many rejected tokens" in reason
     assert api.get("/athletes", headers={"Authorization": "Bearer ww_guess"}).status_code == 429
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(api) -> None:
+    # Found by probing a running server: a 250 MB body with no token was read whole (peak
+    # memory +370 MB) before its 401; a few at once would exhaust a Raspberry Pi's memory.
+    oversized = '{"name": "' + "a" * (2 << 20) + '"}'
+    for headers in ({"Content-Type": "application/json"}, api.admin):
+        response = api.post("/athletes", content=oversized, headers=headers)
+        assert response.status_code == 413, response.text[:200]
+        assert "1 MiB" in response.json()["detail"]
+
+    def streamed():  # a generator body: refused too, whether counted or declared
+        for _ in range(64):
+            yield b" " * (1 << 20)
+
+    assert api.post("/athletes", content=streamed(), headers=api.admin).status_code == 413
+    # A recording import may be large (two CSVs of up to 50 MB): 3 MB is not refused
+    recording = '{"sacrum_csv": "' + "0" * (3 << 20) + '", "thigh_csv": ""}'
+    response = api.post(
+        "/assessments/999/steps/baseline/recording", content=recording, headers=api.admin
+    )
+    assert response.status_code == 422 and "sacrum_csv, line 1" in response.text  # read whole
