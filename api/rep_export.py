@@ -35,7 +35,7 @@ from api.rep_export_sql import REP_EXPORT_COLUMNS, export_select, sqlite_export_
 from api.storage.models import Rep
 from api.storage.reps import EXPORT_BATCH_ROWS, RepFilter, iter_rep_id_ranges
 
-COPIES_IN_FLIGHT = 2  # PostgreSQL batches read at once, one connection each (2 cores: 2)
+COPIES_IN_FLIGHT = 2  # PostgreSQL batches read at once, each on its own connection and backend
 
 
 def iter_reps_csv(
