@@ -159,6 +159,12 @@ _ERROR_DESCRIPTIONS: dict[int, str] = {
 }
 
 
+def documented_conflict(description: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a read that can answer 409 (`document_error_responses` gives 409 to
+    changes only)."""
+    return {409: {"model": ErrorPublic, "description": description}}
+
+
 def document_error_responses(app: FastAPI) -> None:
     """Declare in the OpenAPI schema the error answers each operation can give: 401/429/503
     for every operation that needs a token, 403/404/409 for changes (they need an admin

@@ -4,7 +4,6 @@ and fetch the report as JSON, a printable HTML page, PNG or PDF."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +18,7 @@ from api.assessments import (
     parse_step_csv,
 )
 from api.http.deps import Admin, DatabaseDep, DbDep, Reader, ServiceDep
-from api.http.errors import ErrorPublic
+from api.http.errors import documented_conflict
 from api.http.routes.common import IdPath, OptionalId
 from api.http.routes.sets import set_public
 from api.http.schemas import (
@@ -35,10 +34,7 @@ from api.storage import sets as set_store
 from api.vocab import SkippableStepKind, StepKind
 
 router = APIRouter(prefix="/assessments", tags=["assessments"])
-# A read that can conflict, so not documented by `document_error_responses` (changes only)
-REPORT_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorPublic, "description": "the baseline is missing or cannot be analysed"}
-}
+REPORT_CONFLICT = documented_conflict("the baseline is missing or cannot be analysed")
 
 
 def _public(db, row) -> AssessmentPublic:

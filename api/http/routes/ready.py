@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import ConflictError
 from api.http.deps import DatabaseDep, Reader, ServiceDep
+from api.http.errors import documented_conflict
 from api.http.routes.common import IdPath
 from api.http.schemas import ReadyPublic, SensorReadyPublic
 from api.storage import catalog
@@ -21,7 +22,11 @@ def _check_athlete(database: Database, athlete_id: int) -> None:
         catalog.get_athlete(db, athlete_id)  # 404 for an unknown athlete
 
 
-@router.get("/{athlete_id}/ready", response_model=ReadyPublic)
+@router.get(
+    "/{athlete_id}/ready",
+    response_model=ReadyPublic,
+    responses=documented_conflict("no gateway runs in this server (no live sensors)"),
+)
 async def get_ready(athlete_id: IdPath, service: ServiceDep, database: DatabaseDep, _: Reader):
     """Both sensors streaming with their health in words, how long the athlete has stood
     still, and whether the last squat showed the sensors in place (swapped / misplaced)."""
