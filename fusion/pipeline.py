@@ -68,7 +68,9 @@ MIN_REST_GRAVITY_MPS2 = 0.5
 # Beyond any IMU's physical range (+-16 g, +-2000 dps on typical hardware, with a wide
 # margin): such values are corrupt data or the wrong units, never motion.
 MAX_ABS_ACC_MPS2 = 10_000.0
-MAX_ABS_GYR_RADPS = 1_000.0
+# +-4000 dps, the widest full scale of common IMUs: above it a rate is not rad/s. A squat in
+# deg/s reads ~130 (its ~2.3 rad/s), which the analysis would take for wild rotations.
+MAX_ABS_GYR_RADPS = 70.0
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def _check_physical_range(rec: ImuRecording, name: str) -> None:
             f"the {name} recording holds values beyond any IMU's physical range (largest "
             f"|acceleration| {acc_max:.3g} m/s^2, limit {MAX_ABS_ACC_MPS2:.0f}; largest "
             f"|angular rate| {gyr_max:.3g} rad/s, limit {MAX_ABS_GYR_RADPS:.0f}): the file is "
-            "corrupt or not in m/s^2 and rad/s"
+            "corrupt or not in m/s^2 and rad/s (a gyroscope in deg/s: divide by 57.3)"
         )
 
 

@@ -80,6 +80,19 @@ def test_absurdly_large_values_cannot_be_analysed(tmp_path) -> None:
     _assert_clean(result, 3, says="physical range")
 
 
+def test_a_gyroscope_in_degrees_per_second_is_refused_not_analysed(tmp_path) -> None:
+    # Found by probing: both files' gyroscope columns in deg/s gave 61 "reps", 30 of them
+    # winking, with exit 0 (a squat's 2 rad/s reads 130 "rad/s", under the old 1000 limit)
+    sim = simulate_set(SquatSetSpec(reps=2), seed=5)
+    sacrum = _write(
+        tmp_path / "s.csv", sim.sacrum.t_s, sim.sacrum.acc_mps2, np.degrees(sim.sacrum.gyr_radps)
+    )
+    thigh = _write(
+        tmp_path / "t.csv", sim.thigh.t_s, sim.thigh.acc_mps2, np.degrees(sim.thigh.gyr_radps)
+    )
+    _assert_clean(_analyze(sacrum, thigh), 3, says="rad/s")
+
+
 @pytest.mark.parametrize(
     "t_s",
     [
