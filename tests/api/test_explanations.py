@@ -72,3 +72,15 @@ def test_refusals_are_clear(api) -> None:
         api.put(f"/athletes/{ana}/explanations/thigh", json=too_long, headers=api.admin).status_code
         == 422
     )
+
+
+def test_the_schema_lists_the_keys(api) -> None:
+    # schemathesis: any string was a schema-valid key, and a 422 for '0' "rejected valid data"
+    paths = api.get("/openapi.json").json()["paths"]
+    for method in ("put", "delete"):
+        (key,) = [
+            p
+            for p in paths["/athletes/{athlete_id}/explanations/{key}"][method]["parameters"]
+            if p["name"] == "key"
+        ]
+        assert key["schema"]["enum"] == list(EXPLANATION_KEYS), method

@@ -3,10 +3,12 @@ by an admin (the athlete's own words, or an explanation hidden)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from sqlalchemy.orm import Session
 
-from api.explanations import EXPLANATIONS, default_text
+from api.explanations import EXPLANATION_KEYS, EXPLANATIONS, default_text
 from api.http.deps import Admin, DbDep, Reader
 from api.http.routes.common import IdPath
 from api.http.schemas import ExplanationPublic, ExplanationsPublic, ExplanationUpdate
@@ -15,6 +17,8 @@ from api.storage.baselines import athlete_baseline
 from fusion.baseline import DEFAULT_WINK_THRESHOLD_DEG, wink_threshold
 
 router = APIRouter(prefix="/athletes", tags=["athletes"])
+# Listed in the schema; an unknown key stays the storage's own 422 naming the keys.
+KeyPath = Annotated[str, Path(json_schema_extra={"enum": list(EXPLANATION_KEYS)})]
 
 
 def _explanations(db: Session, athlete_id: int) -> ExplanationsPublic:
@@ -50,7 +54,7 @@ def get_explanations(athlete_id: IdPath, db: DbDep, _: Reader):
 
 
 @router.put("/{athlete_id}/explanations/{key}", response_model=ExplanationsPublic)
-def put_explanation(athlete_id: IdPath, key: str, body: ExplanationUpdate, db: DbDep, _: Admin):
+def put_explanation(athlete_id: IdPath, key: KeyPath, body: ExplanationUpdate, db: DbDep, _: Admin):
     """The athlete's own text for explanation `key` (empty: the default), shown or hidden."""
     text = (body.text or "").strip() or None
     store.set_override(db, athlete_id, key, text, body.shown)
@@ -58,7 +62,7 @@ def put_explanation(athlete_id: IdPath, key: str, body: ExplanationUpdate, db: D
 
 
 @router.delete("/{athlete_id}/explanations/{key}", response_model=ExplanationsPublic)
-def delete_explanation(athlete_id: IdPath, key: str, db: DbDep, _: Admin):
+def delete_explanation(athlete_id: IdPath, key: KeyPath, db: DbDep, _: Admin):
     """Back to the default text, shown."""
     store.clear_override(db, athlete_id, key)
     return _explanations(db, athlete_id)
