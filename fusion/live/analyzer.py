@@ -233,7 +233,9 @@ class LiveSquatAnalyzer:
                 gyr[p] = [[0.0, 0.0, 0.0] if gone else g for g, gone in zip(gyr_p, lost)]
                 in_gap = [a or b for a, b in zip(in_gap, lost)]
             else:
-                quat = self._fusers[p].update_rows(gyr_p, acc_p)
+                # Rows of 3 floats interpolated between finite samples (`push`): finite unless
+                # two neighbours differ by more than the float range (~1.8e308), no sensor's.
+                quat = self._fusers[p].update_rows(gyr_p, acc_p, checked=True)
                 up[p] = up_rows_in_sensor_frame(quat)
                 gyr[p] = gyr_p
         up_s, up_t, gyr_s, gyr_t = up["sacrum"], up["thigh"], gyr["sacrum"], gyr["thigh"]

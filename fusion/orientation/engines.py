@@ -214,10 +214,18 @@ class CausalOrientation:
         return quat
 
     def update_rows(
-        self, gyr_radps: list[list[float]], acc_mps2: list[list[float]]
+        self,
+        gyr_radps: list[list[float]],
+        acc_mps2: list[list[float]],
+        *,
+        checked: bool = False,
     ) -> list[list[float]]:
         """`update` of a few samples given and returned as plain-float rows (a live packet's:
-        the checks of `update` without its numpy calls, the same quaternions)."""
+        the checks of `update` without its numpy calls, the same quaternions). `checked`: the
+        caller vouches for as many rows of 3 finite floats each (the live analyser's grid
+        rows, interpolated between samples it checked), so the checks are skipped."""
+        if checked:
+            return self._stepper.update_rows(gyr_radps, acc_mps2)
         if not gyr_radps and not acc_mps2:
             return []
         widths = {*map(len, gyr_radps), *map(len, acc_mps2)}

@@ -78,6 +78,9 @@ def test_causal_update_rows_gives_the_batch_quaternions(engine: str) -> None:
             gyr[start : start + 3].tolist(), acc[start : start + 3].tolist()
         )
     np.testing.assert_array_equal(np.array(rows), batch)
+    checked_filter = CausalOrientation(100.0, engine)
+    checked = checked_filter.update_rows(gyr.tolist(), acc.tolist(), checked=True)
+    np.testing.assert_array_equal(np.array(checked), batch)
 
 
 def test_causal_update_rows_rejects_what_update_rejects() -> None:
