@@ -50,13 +50,18 @@ def plot(
         else:
             assert sacrum is not None and thigh is not None  # checked above
             angles, rep_rows, title = _from_files(sacrum, thigh, reps, load_kg)
-        render(
-            angles if isinstance(angles, Angles) else Angles.of(angles),
-            rep_rows,
-            out,
-            title=title,
-            rep=rep,
-        )
+        try:
+            render(
+                angles if isinstance(angles, Angles) else Angles.of(angles),
+                rep_rows,
+                out,
+                title=title,
+                rep=rep,
+            )
+        except OSError as exc:
+            raise PlotError(
+                f"cannot write {out}: {exc.strerror or exc}; choose a writable folder"
+            ) from exc
     except (PlotError, WinkWatchError) as exc:
         fail(str(exc))
     except FusionError as exc:
@@ -104,6 +109,10 @@ def _from_files(sacrum: Path, thigh: Path, reps: Path | None, load_kg: float | N
                 rep_rows = list(csv.DictReader(handle))
         except OSError as exc:
             raise PlotError(f"cannot read {reps}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise PlotError(
+                f"{reps}: not a text (UTF-8) CSV file; pass the rep CSV `winkwatch analyze` wrote"
+            ) from exc
     return result, rep_rows, f"{sacrum.name} + {thigh.name}"
 
 

@@ -199,8 +199,17 @@ def test_cli_refuses_bad_options_with_advice(simulated, tmp_path) -> None:
             "nope.csv",
         ),
     ]
+    # found by probing: a binary --reps file and an --out that cannot be written were tracebacks
+    binary = tmp_path / "reps.csv"
+    binary.write_bytes(b"\x8d\xff\x00 not text")
+    files = ["--sacrum", str(root / "sacrum.csv"), "--thigh", str(root / "thigh.csv")]
+    cases += [
+        ([*files, "--reps", str(binary), "--out", str(tmp_path / "a.png")], "not a text"),
+        ([*files, "--out", "/proc/a.png"], "cannot write /proc/a.png"),
+    ]
     for args, message in cases:
         outcome = runner.invoke(app, ["plot", *args])
+        assert outcome.exception is None or isinstance(outcome.exception, SystemExit), args
         assert outcome.exit_code == 2, (args, outcome.output)
         assert message in outcome.output, (args, outcome.output)
     short = tmp_path / "short.csv"
