@@ -79,7 +79,16 @@ def demo(
     temporary = data_dir is None
     if data_dir is None:
         data_dir = default_data_dir()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        typer.secho(
+            f"error: cannot use --data-dir {data_dir}: {exc.strerror or exc}; "
+            "choose a writable folder",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(code=2) from exc
     settings = demo_settings(data_dir, host, port)
     try:
         server = build_demo_server(settings, data_dir)

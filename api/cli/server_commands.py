@@ -31,7 +31,7 @@ class PlacementChoice(str, Enum):
 
 def serve(
     host: str = typer.Option(None, help="interface to listen on (default 127.0.0.1)"),
-    port: int = typer.Option(None, help="TCP port (default 8000)"),
+    port: int = typer.Option(None, min=1, max=65535, help="TCP port (default 8000)"),
     simulate: int = typer.Option(
         0, min=0, max=50, help="run N simulated athletes (no hardware needed)"
     ),
@@ -221,6 +221,8 @@ def export(
             _write_chunks(chunks, out)
     except WinkWatchError as exc:
         fail(str(exc))
+    except OSError as exc:  # --out: a missing folder, a folder, no permission, a full disk
+        fail(f"cannot write {out}: {exc.strerror or exc}; choose a writable file")
     if out is not None:
         typer.echo(f"wrote {out}", err=True)
 

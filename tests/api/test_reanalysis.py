@@ -205,3 +205,19 @@ def test_cli_refuses_a_database_url_it_cannot_parse_without_a_traceback(url, mon
         assert result.exit_code == 2, (command, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "is not valid" in result.stderr and "WINKWATCH_DATABASE_URL" in result.stderr
+
+
+def test_export_to_a_file_it_cannot_write_and_serve_on_a_port_that_is_none(
+    tmp_path, monkeypatch
+) -> None:
+    # found by probing: FileNotFoundError's and OverflowError's tracebacks
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'ww.db'}")
+    runner = CliRunner()
+    for out in (tmp_path / "missing" / "reps.csv", tmp_path):
+        result = runner.invoke(app, ["export", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert f"cannot write {out}" in result.stderr
+    for port in ("99999", "-1"):
+        result = runner.invoke(app, ["serve", "--port", port])
+        assert result.exit_code == 2 and "--port" in result.output, result.output

@@ -147,6 +147,22 @@ def test_demo_refuses_a_port_in_use_with_advice(tmp_path) -> None:
     assert "Dashboard:" not in outcome.stdout
 
 
+def test_demo_refuses_a_data_dir_it_cannot_use_with_advice(tmp_path) -> None:
+    # found by probing: FileExistsError's / FileNotFoundError's traceback
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    for data_dir in (a_file, a_file / "below"):
+        outcome = subprocess.run(
+            [*_winkwatch(), "demo", "--port", str(free_port()), "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert outcome.returncode == 2, outcome.stderr
+        assert "Traceback" not in outcome.stderr
+        assert f"cannot use --data-dir {data_dir}" in outcome.stderr
+
+
 def test_demo_removes_its_temporary_folder_at_exit(tmp_path) -> None:
     port = free_port()
     scratch = tmp_path / "tmp"
