@@ -49,13 +49,15 @@ def test_a_failed_commit_is_a_503_with_advice_not_a_201(database, db_target, mon
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path):
-    """A 400 kB tmpfs (needs root and mount; skipped elsewhere)."""
+    """A 1 MiB tmpfs: the schema alone is ~230 kB and its migration journal as much again
+    (400 kB filled up inside the migration once 0017 came). Needs root and mount; skipped
+    elsewhere."""
     mount_point = tmp_path / f"tiny-{uuid.uuid4().hex[:6]}"
     mount_point.mkdir()
     if shutil.which("mount") is None:
         pytest.skip("no mount command")
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount_point)],
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
         capture_output=True,
         check=False,
     )
