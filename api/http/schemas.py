@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict, JsonValue
 
 from api.http.body_limit import MAX_CSV_CHARS
 from api.vocab import Placement, SetStatus, SetVariant, StepKind, TokenRole
@@ -94,11 +95,30 @@ class AthletePublic(_FromRow):
     archived_at: datetime | None = None
 
 
+def _given(name: str, json_type: str) -> JsonDict:
+    return {"required": [name], "properties": {name: {"type": json_type}}}  # present, not null
+
+
+_BASELINE_VALUES: list[JsonValue] = [
+    _given(name, "number") for name in ("centre_deg", "spread_deg", "reps")
+]
+
+
 class BaselineUpdate(BaseModel):
     """Either `set_ids` (sets of this athlete whose reps do not wink: the baseline is
     computed from their reps) or the three values themselves."""
 
-    set_ids: list[int] | None = Field(default=None, max_length=1000)
+    # The either/or in the schema too (the route checks it): without it `{}` is schema-valid
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {**_given("set_ids", "array"), "not": {"anyOf": _BASELINE_VALUES}},
+                {"allOf": _BASELINE_VALUES, "not": _given("set_ids", "array")},
+            ]
+        }
+    )
+
+    set_ids: list[int] | None = Field(default=None, min_length=1, max_length=1000)
     centre_deg: float | None = Field(default=None, ge=0.0, le=MAX_BASELINE_DEG)
     spread_deg: float | None = Field(default=None, ge=0.0, le=MAX_BASELINE_DEG)
     reps: int | None = Field(default=None, ge=0, le=MAX_BASELINE_REPS)
