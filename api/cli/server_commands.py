@@ -69,6 +69,15 @@ def serve(
     settings = cli_settings()
     host = host or settings.host
     port = settings.port if port is None else port
+    from api.cli.demo_command import _port_free
+
+    # Before the start-up, whose recovery marks this gateway's recording sets interrupted:
+    # those of a server already running here
+    if not _port_free(host, port):
+        fail(
+            f"port {port} on {host} is in use (another `winkwatch serve` or `demo`?); "
+            "stop it or choose another with --port"
+        )
     try:
         server = build_server(settings, simulate=simulate)
     except StorageError as exc:

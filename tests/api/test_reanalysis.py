@@ -221,3 +221,22 @@ def test_export_to_a_file_it_cannot_write_and_serve_on_a_port_that_is_none(
     for port in ("99999", "-1"):
         result = runner.invoke(app, ["serve", "--port", port])
         assert result.exit_code == 2 and "--port" in result.output, result.output
+
+
+def test_serve_on_a_port_in_use_says_so_before_it_touches_the_database(
+    tmp_path, monkeypatch
+) -> None:
+    # found by probing: uvicorn's bind error, exit 3, after the start-up had already marked
+    # this gateway's recording sets interrupted (those of the server holding the port)
+    import socket
+
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'ww.db'}")
+    monkeypatch.setenv("WINKWATCH_GATEWAY_CONFIG_FILE", str(tmp_path / "gateway.json"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert f"port {port}" in result.stderr and "--port" in result.stderr
+    assert not (tmp_path / "ww.db").exists()
