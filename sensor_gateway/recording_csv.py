@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -49,6 +50,9 @@ FAST_READER_RELEASE_BLOCKS = 32
 MIN_LINE_BYTES = 14  # "0,0,0,0,0,0,0\n": no line of samples is shorter
 # The standard library's csv field limit: a number never comes near it.
 MAX_FIELD_CHARS = csv.field_size_limit()
+# No line of a recording is longer than its seven fields at that limit; past this a "line" is
+# not CSV text (a device such as /dev/zero, a binary file without newlines).
+MAX_LINE_CHARS = len(RECORDING_CSV_HEADER) * (MAX_FIELD_CHARS + 1)
 SAMPLE_DTYPE = np.float32  # acceleration and angular rate; t_s stays float64
 
 
@@ -139,8 +143,24 @@ def _read_fast(path: Path) -> ImuRecording | None:
     return ImuRecording(t_s=t_s, acc_mps2=acc, gyr_radps=gyr)
 
 
+def _lines(handle: IO[str], path: Path) -> Iterator[str]:
+    """The lines of `handle`, each read with a bound: a file iterator would read an endless
+    line (/dev/zero) into memory until the process dies."""
+    number = 0
+    while line := handle.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise RecordingFormatError(
+                path,
+                number,
+                f"line is longer than {MAX_LINE_CHARS:,} characters: not a recording CSV "
+                "(expected lines of 7 numbers)",
+            )
+        yield line
+
+
 def _parse(handle: IO[str], path: Path) -> ImuRecording:
-    reader = csv.reader(handle, strict=True)
+    reader = csv.reader(_lines(handle, path), strict=True)
     rows: list[list[float]] = []
     previous_t_s = -math.inf
     line = 0

@@ -75,6 +75,15 @@ def test_hostile_files_are_clean_errors(tmp_path: Path, body: str, line: int, wo
     assert len(str(info.value)) < 400  # a 100k-character cell is not echoed whole
 
 
+def test_an_endless_line_is_refused_not_read_into_memory() -> None:
+    """/dev/zero has no newline: a file iterator would read it until memory ran out."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(RecordingFormatError, match="longer than") as info:
+        read_recording_csv("/dev/zero")
+    assert info.value.line == 1
+
+
 def test_utf8_byte_order_mark_before_the_header_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,3,4,5,6\n").encode())
