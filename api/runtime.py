@@ -26,11 +26,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from api import sensor_assignments
+from api.errors import StorageError
 from api.http.app import create_app
 from api.sensor_assignments import import_legacy_file
 from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import Database, open_database
+from api.storage.gateway_lease import take_gateway_lease
 from api.storage.models import Athlete
 from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import Placement
@@ -91,8 +93,8 @@ def build_runtime(
     gateway_settings: GatewaySettings | None = None,
 ) -> Server:
     """The one way the runtime is put together (`serve`, `demo`, `gateway`): the database
-    (upgraded, and this gateway's sets left recording by a previous run marked interrupted
-    before anything new is written), the sink, the gateway writing into it, and the app
+    (upgraded, this gateway id's lease taken so no second process runs as it, and its sets
+    left recording by a previous run marked interrupted before anything new is written), the sink, the gateway writing into it, and the app
     serving both. Sensor assignments are the database's (api.sensor_assignments); an old
     `gateway.json` at `legacy_assignments` is imported into it once. The caller adds sources
     (`add_ble_source`, `add_simulation`, ...), which hand the gateway the assignments they
@@ -101,6 +103,11 @@ def build_runtime(
     from sensor_gateway.gateway import Gateway
 
     database = open_database(settings.database_url, settings.database_schema)
+    try:
+        take_gateway_lease(database, settings.gateway_id)  # before the recovery below
+    except StorageError:
+        database.dispose()
+        raise
     interrupted = recover_after_restart(database, settings.gateway_id)
     if legacy_assignments is not None:
         import_legacy_file(database, legacy_assignments, settings.gateway_id)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import fcntl
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,8 +32,13 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000  # several writers (server + CLI) wait rather th
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
+    # Called (newest first) by `dispose` before the engine goes: what was held on this
+    # database for the process's lifetime, e.g. the gateway's lease (api.storage.gateway_lease).
+    on_dispose: list[Callable[[], None]] = field(default_factory=list)
 
     def dispose(self) -> None:
+        while self.on_dispose:
+            self.on_dispose.pop()()
         self.engine.dispose()
 
 
@@ -133,7 +138,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     )
     try:
         with _UPGRADE_IN_PROCESS, _sqlite_file_lock(engine), engine.begin() as connection:
-            schema = _search_path_schema(engine)
+            schema = search_path_schema(engine)
             if connection.dialect.name == "postgresql":
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
@@ -166,7 +171,8 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _search_path_schema(engine: Engine) -> str | None:
+def search_path_schema(engine: Engine) -> str | None:
+    """The schema `create_db_engine` put on the search path (PostgreSQL), or None."""
     return getattr(engine, "winkwatch_schema", None)
 
 
