@@ -3,6 +3,8 @@ sensor addresses. Every answer is a documented 4xx with a body in the documented
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import tempfile
 from pathlib import Path
@@ -203,3 +205,62 @@ def test_an_oversized_body_is_refused_before_it_is_read(api) -> None:
         "/assessments/999/steps/baseline/recording", content=recording, headers=api.admin
     )
     assert response.status_code == 422 and "sacrum_csv, line 1" in response.text  # read whole
+
+
+def _post_with_a_body_never_sent_fully(api, path: str, token: str | None) -> tuple[int, int]:
+    """POST `path` at the ASGI level: a few MiB of body arrive, then the client stalls. The
+    status answered (0: none within 5 s) and how many body chunks the server asked for."""
+    chunks_read = 0
+
+    async def receive() -> dict:
+        nonlocal chunks_read
+        chunks_read += 1
+        if chunks_read > 4:
+            await asyncio.Event().wait()  # the rest of the body never comes
+        return {"type": "http.request", "body": b" " * (1 << 20), "more_body": True}
+
+    statuses: list[int] = []
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    headers = [(b"content-type", b"application/json"), (b"host", b"testserver")]
+    if token is not None:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    async def call() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(api.app(scope, receive, send), 5)
+
+    asyncio.run(call())
+    return (statuses[0] if statuses else 0), chunks_read
+
+
+def test_a_recording_import_is_refused_before_its_body_is_read_without_an_admin_token(
+    api,
+) -> None:
+    # Found by probing: the recording import takes bodies up to 101 MB, and FastAPI read the
+    # whole body before it checked the token, so anyone who could reach the port made the
+    # server read (and hold) 101 MB per request. A client that never finishes its body got
+    # no answer at all.
+    path = "/assessments/1/steps/baseline/recording"
+    reader = api.reader["Authorization"].removeprefix("Bearer ")
+    for token, expected in ((None, 401), ("ww_wrong", 401), (reader, 403)):
+        status, chunks_read = _post_with_a_body_never_sent_fully(api, path, token)
+        assert (status, chunks_read) == (expected, 0), token

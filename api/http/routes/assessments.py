@@ -4,10 +4,13 @@ and fetch the report as JSON, a printable HTML page, PNG or PDF."""
 from __future__ import annotations
 
 import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from api.assessments import (
     BASELINE_ONSETS_KEY,
@@ -128,11 +131,55 @@ def unskip_step(assessment_id: IdPath, kind: SkippableStepKind, db: DbDep, _: Ad
     return _public(db, store.unskip_step(db, assessment_id, kind.value))
 
 
-@router.post("/{assessment_id}/steps/{kind}/recording", response_model=SetPublic, status_code=201)
+async def step_import_body(request: Request, _: Admin) -> StepImport:
+    """The import's body, read only after the caller is known to hold an admin token.
+
+    A body declared as a parameter is read whole before any dependency runs, so the token
+    would be checked only after up to `MAX_RECORDING_BODY_BYTES` (101 MB) had been read from
+    whoever sent it. The 422s are FastAPI's own (same types, `loc` starting with "body")."""
+    raw = await request.body()
+    if not raw:
+        problem: dict[str, Any] = {"type": "missing", "loc": ("body",), "msg": "Field required"}
+        problem["input"] = None
+        raise RequestValidationError([problem])
+    try:
+        data: Any = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        pos = exc.pos if isinstance(exc, json.JSONDecodeError) else exc.start
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else exc.reason
+        problem = {
+            "type": "json_invalid",
+            "loc": ("body", pos),
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": reason},
+        }
+        raise RequestValidationError([problem]) from None
+    try:
+        return StepImport.model_validate(data)
+    except ValidationError as exc:
+        problems = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(problems) from None
+
+
+STEP_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": StepImport.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/{assessment_id}/steps/{kind}/recording",
+    response_model=SetPublic,
+    status_code=201,
+    openapi_extra=STEP_IMPORT_BODY,
+)
 def import_recorded_step(
     assessment_id: IdPath,
     kind: StepKind,
-    body: StepImport,
+    body: Annotated[StepImport, Depends(step_import_body)],
     database: DatabaseDep,
     service: ServiceDep,
     _: Admin,
