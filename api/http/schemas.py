@@ -10,6 +10,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     create_model,
     field_validator,
@@ -38,10 +40,17 @@ Address = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]*$"),
 ]
+# Numbers and booleans of a request body are taken as JSON gives them (`strict=True`, or the
+# Strict types): pydantic's lax mode stored `"load_kg": false` as 0 kg, `"archived": 0` as
+# false and `"athlete_id": "1"` as athlete 1. A float still takes a JSON integer.
 LoadKg = Annotated[
     float,
     Field(
-        ge=0.0, le=1000.0, allow_inf_nan=False, description="external load in kg (0 = bodyweight)"
+        strict=True,
+        ge=0.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description="external load in kg (0 = bodyweight)",
     ),
 ]
 
@@ -57,7 +66,7 @@ class _FromRow(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-SegmentCm = Annotated[float, Field(ge=15.0, le=80.0, allow_inf_nan=False)]
+SegmentCm = Annotated[float, Field(strict=True, ge=15.0, le=80.0, allow_inf_nan=False)]
 
 
 class AthleteCreate(BaseModel):
@@ -118,10 +127,10 @@ class BaselineUpdate(BaseModel):
         }
     )
 
-    set_ids: list[int] | None = Field(default=None, min_length=1, max_length=1000)
-    centre_deg: float | None = Field(default=None, ge=0.0, le=MAX_BASELINE_DEG)
-    spread_deg: float | None = Field(default=None, ge=0.0, le=MAX_BASELINE_DEG)
-    reps: int | None = Field(default=None, ge=0, le=MAX_BASELINE_REPS)
+    set_ids: list[StrictInt] | None = Field(default=None, min_length=1, max_length=1000)
+    centre_deg: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_BASELINE_DEG)
+    spread_deg: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_BASELINE_DEG)
+    reps: int | None = Field(default=None, strict=True, ge=0, le=MAX_BASELINE_REPS)
 
 
 class SensorCreate(BaseModel):
@@ -143,7 +152,7 @@ class SensorCreate(BaseModel):
 class SensorAssign(BaseModel):
     """Put the sensor on an athlete's sacrum or thigh; both null to unassign it."""
 
-    athlete_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    athlete_id: int | None = Field(default=None, strict=True, ge=1, le=MAX_ID)
     placement: Placement | None = None
 
 
@@ -154,7 +163,9 @@ class SensorUpdate(BaseModel):
 
 
 class SensorScan(BaseModel):
-    timeout_s: float = Field(default=5.0, ge=0.5, le=30.0, description="how long to listen, s")
+    timeout_s: float = Field(
+        default=5.0, strict=True, ge=0.5, le=30.0, description="how long to listen, s"
+    )
 
 
 class SensorFound(BaseModel):
@@ -171,11 +182,11 @@ class SensorFound(BaseModel):
 
 
 class SensorSwap(BaseModel):
-    athlete_id: int = Field(ge=1, le=MAX_ID)
+    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
 
 
 class ArchiveUpdate(BaseModel):
-    archived: bool
+    archived: StrictBool
 
 
 class Me(BaseModel):
@@ -228,7 +239,7 @@ class SensorLive(BaseModel):
 
 
 class SessionCreate(BaseModel):
-    athlete_id: int = Field(ge=1, le=MAX_ID)
+    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
     notes: Notes = ""
 
 
@@ -242,18 +253,20 @@ class SessionPublic(_FromRow):
 
 
 class SetStart(BaseModel):
-    athlete_id: int = Field(ge=1, le=MAX_ID)
+    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
     variant: SetVariant
     load_kg: LoadKg | None = None
     notes: Notes = ""
     session_id: int | None = Field(
         default=None,
+        strict=True,
         ge=1,
         le=MAX_ID,
         description="default: the athlete's open session (or a new one)",
     )
     override_missing_sensors: bool = Field(
         default=False,
+        strict=True,
         description="start although a sensor is not streaming (409 otherwise); the set is "
         "marked with the sensors it was started without",
     )
@@ -401,7 +414,7 @@ class ErrorBody(BaseModel):
 
 
 class AssessmentCreate(BaseModel):
-    athlete_id: int = Field(ge=1, le=MAX_ID)
+    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
     notes: Notes = ""
     femur_cm: SegmentCm | None = Field(
         default=None,
@@ -436,7 +449,9 @@ class StepStart(BaseModel):
     kind: StepKind
     load_kg: LoadKg | None = None
     override_missing_sensors: bool = Field(
-        default=False, description="start although a sensor is not streaming (as POST /sets)"
+        default=False,
+        strict=True,
+        description="start although a sensor is not streaming (as POST /sets)",
     )
 
 
@@ -468,7 +483,7 @@ class ExplanationUpdate(BaseModel):
     text: str | None = Field(
         None, max_length=1000, description="the athlete's own text; null or empty: the default"
     )
-    shown: bool = True
+    shown: StrictBool = True
 
 
 class DepthGuardPublic(BaseModel):
@@ -486,8 +501,10 @@ class DepthGuardPublic(BaseModel):
 
 
 class DepthGuardUpdate(BaseModel):
-    on: bool | None = None
-    margin_deg: float | None = Field(default=None, ge=0.0, le=30.0, allow_inf_nan=False)
+    on: StrictBool | None = None
+    margin_deg: float | None = Field(
+        default=None, strict=True, ge=0.0, le=30.0, allow_inf_nan=False
+    )
 
 
 class SensorReadyPublic(BaseModel):

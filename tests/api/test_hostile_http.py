@@ -264,3 +264,70 @@ def test_a_recording_import_is_refused_before_its_body_is_read_without_an_admin_
     for token, expected in ((None, 401), ("ww_wrong", 401), (reader, 403)):
         status, chunks_read = _post_with_a_body_never_sent_fully(api, path, token)
         assert (status, chunks_read) == (expected, 0), token
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("PATCH", "/sets/1", {"load_kg": False}, "load_kg"),
+        ("PATCH", "/sets/1", {"load_kg": "20"}, "load_kg"),
+        ("POST", "/sets", {"athlete_id": True, "variant": "bodyweight"}, "athlete_id"),
+        ("POST", "/sets", {"athlete_id": 1, "variant": "bodyweight", "load_kg": True}, "load_kg"),
+        ("POST", "/sets", {"athlete_id": "1", "variant": "bodyweight"}, "athlete_id"),
+        ("POST", "/sets", {"athlete_id": 1.0, "variant": "bodyweight"}, "athlete_id"),
+        (
+            "POST",
+            "/sets",
+            {"athlete_id": 1, "variant": "bodyweight", "session_id": True},
+            "session_id",
+        ),
+        (
+            "POST",
+            "/sets",
+            {"athlete_id": 1, "variant": "bodyweight", "override_missing_sensors": 1},
+            "override_missing_sensors",
+        ),
+        ("PUT", "/athletes/1/depth-guard", {"margin_deg": False}, "margin_deg"),
+        ("PUT", "/athletes/1/depth-guard", {"on": 1}, "on"),
+        ("PUT", "/athletes/1/archive", {"archived": 0}, "archived"),
+        ("PUT", "/athletes/1/archive", {"archived": "true"}, "archived"),
+        ("PUT", "/athletes/1/baseline", {"set_ids": [True]}, "set_ids"),
+        (
+            "PUT",
+            "/athletes/1/baseline",
+            {"centre_deg": True, "spread_deg": 1, "reps": 5},
+            "centre_deg",
+        ),
+        ("PUT", "/athletes/1/baseline", {"centre_deg": 5, "spread_deg": 1, "reps": True}, "reps"),
+        ("POST", "/athletes", {"name": "Ana", "femur_cm": "40"}, "femur_cm"),
+        ("PATCH", "/athletes/1", {"shank_cm": "40"}, "shank_cm"),
+        ("POST", "/assessments", {"athlete_id": True}, "athlete_id"),
+        ("POST", "/assessments/1/steps", {"kind": "baseline", "load_kg": False}, "load_kg"),
+        ("POST", "/sessions", {"athlete_id": True}, "athlete_id"),
+        ("POST", "/sensors/scan", {"timeout_s": True}, "timeout_s"),
+        ("POST", "/sensors/swap", {"athlete_id": True}, "athlete_id"),
+        ("PUT", "/sensors/1/assignment", {"athlete_id": True, "placement": "sacrum"}, "athlete_id"),
+        ("PUT", "/athletes/1/explanations/wink", {"shown": 0}, "shown"),
+    ],
+)
+def test_numbers_and_booleans_in_a_body_are_taken_strictly(
+    api, method: str, path: str, body: dict, field: str
+) -> None:
+    # Found by probing: pydantic's lax mode stored `"load_kg": false` as 0 kg, took
+    # `"archived": 0` as false and `"athlete_id": true` as athlete 1
+    response = api.request(method, path, json=body, headers=api.admin)
+    assert response.status_code == 422, response.text
+    assert [field] in [problem["loc"][1:2] for problem in response.json()["detail"]]
+
+
+def test_an_int_is_still_a_number_where_a_float_is_taken(api) -> None:
+    made = api.post("/athletes", json={"name": "Ana", "femur_cm": 40}, headers=api.admin)
+    assert made.status_code == 201 and made.json()["femur_cm"] == 40.0
+    athlete_id = made.json()["id"]
+    guard = api.put(
+        f"/athletes/{athlete_id}/depth-guard", json={"margin_deg": 5}, headers=api.admin
+    )
+    assert guard.status_code == 200 and guard.json()["margin_deg"] == 5.0
+    baseline = {"centre_deg": 12, "spread_deg": 2, "reps": 20}
+    stored = api.put(f"/athletes/{athlete_id}/baseline", json=baseline, headers=api.admin)
+    assert stored.status_code == 200 and stored.json()["baseline_centre_deg"] == 12.0
