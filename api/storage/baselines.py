@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.errors import InvalidInputError
+from api.errors import InvalidInputError, NotFoundError
 from api.storage.catalog import get_athlete
 from api.storage.models import ExerciseSet, Rep
 from fusion.baseline import PersonalBaseline, personal_baseline
@@ -50,8 +50,9 @@ def baseline_from_sets(db: Session, athlete_id: int, set_ids: Sequence[int]) -> 
         ).all()
     )
     missing = sorted(set(set_ids) - set(owners))
-    if missing:
-        raise InvalidInputError(f"no set(s) {missing}")
+    if missing:  # 404, as an unknown athlete_id in a body is
+        others = f" (and {', '.join(map(str, missing[1:]))})" if len(missing) > 1 else ""
+        raise NotFoundError("set", f"{missing[0]}{others}")
     foreign = sorted(i for i, owner in owners.items() if owner != athlete_id)
     if foreign:
         raise InvalidInputError(f"set(s) {foreign} belong to another athlete")

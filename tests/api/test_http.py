@@ -291,14 +291,16 @@ def test_personal_baseline_from_sets_or_values(api) -> None:
     assert body["baseline_reps"] == 6
     assert body["baseline_centre_deg"] == pytest.approx(2.25)
     assert body["baseline_spread_deg"] == pytest.approx(1.4826 * 0.75)
-    for payload, words in (
-        ({"set_ids": [foreign]}, "another athlete"),
-        ({"set_ids": [424242]}, "no set"),
-        ({"centre_deg": 2.0}, "all of"),
-        ({"set_ids": [warmup], "reps": 3}, "not both"),
+    for payload, code, words in (
+        ({"set_ids": [foreign]}, 422, "another athlete"),
+        # an unknown id in a body is 404 naming it, as for POST /sets' athlete_id
+        ({"set_ids": [warmup, 424242]}, 404, "set 424242 does not exist"),
+        ({"set_ids": [424243, warmup, 424242]}, 404, "set 424242 (and 424243) does not exist"),
+        ({"centre_deg": 2.0}, 422, "all of"),
+        ({"set_ids": [warmup], "reps": 3}, 422, "not both"),
     ):
         response = api.put(f"/athletes/{athlete}/baseline", json=payload, headers=api.admin)
-        assert response.status_code == 422 and words in response.text, response.text
+        assert response.status_code == code and words in response.text, response.text
     assert (
         api.put(
             f"/athletes/{athlete}/baseline", json={"set_ids": [warmup]}, headers=api.reader
