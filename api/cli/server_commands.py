@@ -123,6 +123,9 @@ def _print_sign_in_qr(server, host: str, port: int, role: RoleChoice) -> None:
     typer.echo(qr_terminal(url), nl=False)
 
 
+MAX_TOKEN_NAME_CHARS = 200  # the api_tokens.name column
+
+
 @token_app.command("create")
 def token_create(
     name: str = typer.Argument(..., help="who or what uses it, e.g. 'gym tablet'"),
@@ -132,6 +135,18 @@ def token_create(
     from api.auth import create_token
     from api.vocab import TokenRole
 
+    name = name.strip()  # the HTTP API's names are checked the same way (schemas.Name)
+    problem = (
+        "is empty"
+        if not name
+        else "contains a NUL character"
+        if "\x00" in name
+        else f"is {len(name)} characters long (at most {MAX_TOKEN_NAME_CHARS})"
+        if len(name) > MAX_TOKEN_NAME_CHARS
+        else None
+    )
+    if problem is not None:
+        fail(f"the token name {problem}: give who or what uses it, e.g. 'gym tablet'")
     database = open_cli_database()
     with database.sessions.begin() as db:
         token, secret = create_token(db, name, TokenRole(role.value))

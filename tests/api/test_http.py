@@ -113,6 +113,9 @@ def test_start_and_stop_a_set(api) -> None:
     ("method", "path", "body", "code", "words"),
     [
         ("post", "/athletes", {"name": ""}, 422, "name"),
+        ("post", "/athletes", {"name": " \t "}, 422, "at least 1 character"),
+        ("patch", "/athletes/1", {"name": "  "}, 422, "at least 1 character"),
+        ("post", "/sign-in-codes", {"name": "  "}, 422, "at least 1 character"),
         ("post", "/athletes", {"name": "a\x00b"}, 422, "name"),
         ("post", "/sets", {"athlete_id": 1, "variant": "leg_press"}, 422, "variant"),
         (

@@ -197,6 +197,23 @@ def test_cli_says_which_database_and_refuses_what_does_not_exist(
     assert runner.invoke(app, ["sets", "--athlete", "999999"]).exit_code == 2
 
 
+@pytest.mark.parametrize("name", ["", "   ", "a\x00b", "x" * 201])
+def test_token_create_refuses_a_name_the_api_would_refuse(db_target, name, monkeypatch) -> None:
+    # Found by probing: `token create ''` made a token named ''; a 201-character name was a
+    # traceback on PostgreSQL (the column holds 200)
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", db_target.url)
+    if db_target.schema:
+        monkeypatch.setenv("WINKWATCH_DATABASE_SCHEMA", db_target.schema)
+    runner = CliRunner()
+    result = runner.invoke(app, ["token", "create", name])
+    assert result.exit_code == 2, result.output
+    assert "token name" in result.stderr and "ww_" not in result.stdout
+    assert "no tokens yet" in runner.invoke(app, ["token", "list"]).stderr
+    made = runner.invoke(app, ["token", "create", "  gym tablet "])
+    assert made.exit_code == 0 and "'gym tablet'" in made.stderr
+    assert runner.invoke(app, ["token", "list"]).stdout.splitlines()[1].endswith("\tgym tablet")
+
+
 @pytest.mark.parametrize("url", ["garbage", "sqlite://:x@/", "://"])
 def test_cli_refuses_a_database_url_it_cannot_parse_without_a_traceback(url, monkeypatch) -> None:
     monkeypatch.setenv("WINKWATCH_DATABASE_URL", url)
