@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
@@ -18,6 +19,13 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code=code)
+
+
+def check_load_kg_option(load_kg: float | None) -> None:
+    """Refuse a `--load-kg` that is no load (NaN, infinite, negative) as a bad option (exit
+    2), with `analyze`'s message, before anything is read or started."""
+    if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
+        fail(f"--load-kg must be a finite number >= 0 (0 = bodyweight), got {load_kg!r}")
 
 
 def say(message: str) -> None:

@@ -88,11 +88,12 @@ def gateway_command(
     from rich.console import Console
     from rich.logging import RichHandler
 
-    from api.cli.common import cli_settings, say_database
+    from api.cli.common import check_load_kg_option, cli_settings, say_database
     from api.errors import WinkWatchError
     from sensor_gateway.config import GatewaySettings
     from sensor_gateway.errors import GatewayError
 
+    check_load_kg_option(load_kg)  # NaN passes `min=0`: the gateway logged a traceback
     console = Console(stderr=True)
     logging.basicConfig(
         level=log_level.upper(),

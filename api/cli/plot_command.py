@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import check_load_kg_option, fail
 
 EXIT_NOT_ANALYSABLE = 3
 
@@ -42,6 +42,7 @@ def plot(
         fail("--sacrum and --thigh go together: give both raw-recording CSV files")
     if set_id is not None and (reps is not None or load_kg is not None):
         fail("--reps and --load-kg are for files; with --set the stored reps and load are used")
+    check_load_kg_option(load_kg)
     if out.suffix.lower() != ".png":
         fail(f"--out must be a .png file, got {out}")
     try:

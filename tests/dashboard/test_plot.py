@@ -207,6 +207,11 @@ def test_cli_refuses_bad_options_with_advice(simulated, tmp_path) -> None:
         ([*files, "--reps", str(binary), "--out", str(tmp_path / "a.png")], "not a text"),
         ([*files, "--out", "/proc/a.png"], "cannot write /proc/a.png"),
     ]
+    # found by probing: a load that is no load was exit 3 ("cannot analyse"), not a bad option
+    cases += [
+        ([*files, "--load-kg", load, "--out", str(tmp_path / "a.png")], "--load-kg must be")
+        for load in ("nan", "inf", "-1")
+    ]
     for args, message in cases:
         outcome = runner.invoke(app, ["plot", *args])
         assert outcome.exception is None or isinstance(outcome.exception, SystemExit), args

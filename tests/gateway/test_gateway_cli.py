@@ -133,3 +133,13 @@ def test_errors_are_clear_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "file not found" in _said(result)
     result = runner.invoke(app, ["gateway", "--simulate", "1", "--seed", "-1", "--fast"])
     assert result.exit_code == 2 and "--seed" in _said(result), result.output
+
+
+def test_a_load_that_is_no_load_is_a_bad_option():
+    # found by probing: NaN passes `min=0`; the set could not start (a traceback in the log)
+    # and the command exited 0
+    for load in ("nan", "inf"):
+        result = runner.invoke(
+            app, ["gateway", "--simulate", "1", "--sets", "1", "--fast", "--load-kg", load]
+        )
+        assert result.exit_code == 2 and "--load-kg must be" in _said(result), result.output
