@@ -96,11 +96,22 @@ def import_step(
     load_kg: float | None,
     gateway_id: str,
 ) -> int:
-    """Store a step recorded elsewhere as a completed set of the assessment; its id."""
+    """Store a step recorded elsewhere as a completed set of the assessment; its id.
+
+    Recordings the step's analysis cannot take at all (shorter than `MIN_RECORDING_S`, not
+    overlapping, beyond any IMU's range) are refused here: stored, they would block every
+    report read (409) until the step was recorded again."""
+    from fusion.errors import AnalysisError
+    from fusion.pipeline import AnalysisConfig, common_grid
+
     with database.sessions.begin() as db:
         assessment = store.get_assessment(db, assessment_id)
         if kind not in STEP_VARIANTS:
             raise InvalidInputError(f"step kind {kind!r}: use one of {', '.join(STEP_VARIANTS)}")
+        try:
+            common_grid(sacrum, thigh, AnalysisConfig().grid_rate_hz)  # the step's own check
+        except AnalysisError as exc:
+            raise InvalidInputError(f"the {kind} step cannot be analysed: {exc}") from exc
         row = set_store.start_set(
             db,
             assessment.athlete_id,

@@ -133,6 +133,20 @@ def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> N
         json={"sacrum_csv": texts["baseline", "sacrum"], "thigh_csv": "\n".join(broken)},
     )
     assert response.status_code == 422 and "thigh_csv, line 4" in str(response.json()["detail"])
+    # Found by probing: a 7-sample step was stored (201), then every report read was 409
+    # until the step was recorded again. Refused at upload, saying how long it must be.
+    short = "\n".join(texts["baseline", "sacrum"].splitlines()[:8])
+    response = api.post(
+        f"/assessments/{assessment}/steps/baseline/recording",
+        json={"sacrum_csv": short, "thigh_csv": texts["baseline", "thigh"]},
+    )
+    assert response.status_code == 422, response.text
+    detail = str(response.json()["detail"])
+    assert "sacrum recording is too short (7 samples)" in detail and "at least 2 s" in detail
+    assert api.get(f"/assessments/{assessment}").json()["steps"] == {}  # nothing stored
+    assert all(
+        f"assessment {assessment}:" not in s["notes"] for s in api.get("/sets").json()["items"]
+    )
     response = api.post(
         f"/assessments/{assessment}/steps/yoga/recording",
         json={"sacrum_csv": texts["baseline", "sacrum"], "thigh_csv": texts["baseline", "thigh"]},
