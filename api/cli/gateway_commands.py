@@ -119,8 +119,13 @@ def gateway_command(
             legacy_assignments=gateway_settings.config_file,
             gateway_settings=gateway_settings,
         )
-        for spec in assign:
-            _assign_from_option(server, spec, console)
+        try:
+            for spec in assign:
+                _assign_from_option(server, spec, console)
+        except BaseException:  # release the gateway id's lease: the next command may take it
+            server.sink.close()
+            server.database.dispose()
+            raise
         if list_sensors:
             _print_assignments(server, console)
             server.sink.close()
