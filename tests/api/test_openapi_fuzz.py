@@ -11,7 +11,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.core.parameters import ParameterLocation
 
 from api.auth import create_token
 from api.http import create_app
@@ -89,7 +90,13 @@ def _check(case) -> None:
     # design and tested in test_http.py): an order between two parameters, which a JSON schema
     # cannot state either.
     both_bounds = {"since", "until"} <= set(case.query or {})
-    excluded = (
-        [positive_data_acceptance] if case.path.endswith("/recording") or both_bounds else None
-    )
-    case.validate_response(response, excluded_checks=excluded)  # every check schemathesis has
+    excluded = [positive_data_acceptance] if case.path.endswith("/recording") or both_bounds else []
+    # A case generated without its required Authorization header is sent with the token
+    # above, so that part of it is no longer invalid; what else it negated may be an unknown
+    # query parameter, which FastAPI ignores as any server may (failed ST201 on a few seeds
+    # of GET /athletes). Unauthenticated requests are checked by schemathesis' auth checks.
+    if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
+        excluded.append(negative_data_rejection)
+    case.validate_response(
+        response, excluded_checks=excluded or None
+    )  # every check schemathesis has
