@@ -21,15 +21,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from api.cli.common import fail, say
+from api.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_ANALYSABLE,
+    EXIT_SENSOR_FAULT,
+    check_load_kg_option,
+    fail,
+    say,
+)
 
 if TYPE_CHECKING:
     from fusion.baseline import PersonalBaseline
     from fusion.types import ImuRecording
 
-EXIT_BAD_INPUT = 2  # a malformed or missing file, or an invalid option
-EXIT_NOT_ANALYSABLE = 3  # well-formed files that cannot be analysed (too short, no motion)
-EXIT_SENSOR_FAULT = 4  # sensors swapped or on the wrong segment: no reps are written
 MAX_WINK_THRESHOLD_DEG = 90.0  # a posterior pelvic rotation beyond this is not a squat
 
 # `analyze`'s options with a value: option -> (parameter, conversion), as typer declares them
@@ -151,11 +155,7 @@ def analyze_set(
     from fusion.report import REP_CSV_HEADER, rep_csv_rows
     from sensor_gateway.recording_csv import RecordingFormatError, read_recording_csv
 
-    if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
-        fail(
-            f"--load-kg must be a finite number >= 0 (0 = bodyweight), got {load_kg!r}",
-            EXIT_BAD_INPUT,
-        )
+    check_load_kg_option(load_kg)
     if wink_threshold_deg is not None and not (
         math.isfinite(wink_threshold_deg) and 0 < wink_threshold_deg <= MAX_WINK_THRESHOLD_DEG
     ):

@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import EXIT_BAD_INPUT, EXIT_NOT_ANALYSABLE, fail
 
 if TYPE_CHECKING:
     from fusion.types import ImuRecording
 
-EXIT_BAD_INPUT = 2
-EXIT_NOT_ANALYSABLE = 3
+
 SEGMENT_RANGE_CM = (15.0, 80.0)
 # --spread-deg / --effect-deg: wide around what the simulator draws (0.8-5 / 8-25 deg of hip
 # flexion), within what it can simulate as asked

@@ -10,7 +10,12 @@ if TYPE_CHECKING:
     from api.settings import Settings
     from api.storage.db import Database
 
+# Exit codes of every command (README, `analyze`): 1 cannot write, 2 a bad option or input
+# file, 3 well-formed input that cannot be analysed (too short, no motion), 4 sensors swapped
+# or on the wrong segment (analyze writes no reps).
 EXIT_BAD_INPUT = 2
+EXIT_NOT_ANALYSABLE = 3
+EXIT_SENSOR_FAULT = 4
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

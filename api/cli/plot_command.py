@@ -13,9 +13,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.common import check_load_kg_option, fail
-
-EXIT_NOT_ANALYSABLE = 3
+from api.cli.common import EXIT_NOT_ANALYSABLE, check_load_kg_option, fail
 
 
 def plot(
