@@ -71,8 +71,8 @@ def serve(
     port = settings.port if port is None else port
     from api.cli.demo_command import _port_free
 
-    # Before the start-up, whose recovery marks this gateway's recording sets interrupted:
-    # those of a server already running here
+    # Before the start-up, so a port in use is said as such (a server already running with
+    # this gateway id is refused by its lease either way: api.storage.gateway_lease)
     if not _port_free(host, port):
         fail(
             f"port {port} on {host} is in use (another `winkwatch serve` or `demo`?); "
