@@ -234,7 +234,7 @@ class EdgeForwarder:
             return
         if self._loop is not None and self._service is not None:
             future = asyncio.run_coroutine_threadsafe(self._delete_athlete(uid), self._loop)
-            future.add_done_callback(_log_failure)
+            future.add_done_callback(_log_failure("delete an athlete"))
             return
         try:
             self._delete_without_service(uid)
@@ -290,13 +290,40 @@ class EdgeForwarder:
         self.athletes_deleted += 1
 
     def _on_profile(self, profile: dict[str, Any]) -> None:
+        if self._loop is not None and self._service is not None:
+            future = asyncio.run_coroutine_threadsafe(self._apply_with_service(profile), self._loop)
+            future.add_done_callback(_log_failure("apply an athlete profile"))
+            return
+        self._apply_profile(profile)
+
+    async def _apply_with_service(self, profile: dict[str, Any]) -> None:
+        """Apply a profile on the running gateway: archived centrally, the athlete's set
+        recording here is stopped first (as the central server's own archive refuses one it
+        knows of), and the sensors the archive frees are let go at once."""
+        service = self._service
+        assert service is not None
+        uid = profile.get("uid")
+        if profile.get("archived_at") is not None and isinstance(uid, str):
+            _, recording = await asyncio.to_thread(self._athlete_by_uid, uid)
+            if recording is not None:  # (an archived athlete cannot start one)
+                await service.stop_set(recording)
+                log.info(
+                    "stopped set %s here: the central server archived athlete %s", recording, uid
+                )
+        for address in await asyncio.to_thread(self._apply_profile, profile):
+            service.tell_gateway(address, None)
+
+    def _apply_profile(self, profile: dict[str, Any]) -> list[str]:
+        """Apply a profile to the local athlete; the addresses of the sensors it freed."""
         try:
-            local_id = apply_profile(self._db, profile, create=False)
+            applied = apply_profile(self._db, profile, create=False)
         except (WinkWatchError, SQLAlchemyError, TypeError, ValueError) as exc:
             log.error("could not apply the athlete profile from the central server: %s", exc)
-            return
-        if local_id is not None:
-            self.profiles_applied += 1
+            return []
+        if applied is None:
+            return []
+        self.profiles_applied += 1
+        return applied.freed
 
     def _on_ack(self, data: dict[str, Any]) -> None:
         if data.get("origin") != self.outbox.origin:
@@ -496,10 +523,10 @@ class EdgeForwarder:
         uid = str(command["athlete_uid"])
         profile = command.get("profile")
         if isinstance(profile, dict) and profile.get("uid") == uid:
-            local_id = apply_profile(self._db, profile, create=True)
-            assert local_id is not None
+            applied = apply_profile(self._db, profile, create=True)
+            assert applied is not None
             self.profiles_applied += 1
-            return local_id
+            return applied.athlete_id
         with self._db.sessions.begin() as db:
             found = db.scalar(select(Athlete.id).where(Athlete.uid == uid))
             if found is not None:
@@ -573,7 +600,12 @@ class EdgeForwarder:
         return {"address": address, "unassigned": sensor_id is not None}
 
 
-def _log_failure(future: Any) -> None:
-    exc = future.exception()
-    if exc is not None:
-        log.error("could not delete an athlete as the central server asked: %s", exc)
+def _log_failure(doing: str) -> Callable[[Any], None]:
+    """A done callback logging the future's exception: could not `doing` as the central asked."""
+
+    def done(future: Any) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.error("could not %s as the central server asked: %s", doing, exc)
+
+    return done

@@ -3,7 +3,9 @@
 An athlete is one central athlete across platforms (same `uid`); what the edges record flows
 up. What an edge needs to coach the athlete flows down: the personal baseline (its wink
 threshold), the segment lengths and the newest assessment's prescription, learned from the
-athlete's history wherever it was recorded. The central server publishes it retained on
+athlete's history wherever it was recorded, and whether the coach archived the athlete (an
+edge archives her too: out of its lists, her sensors freed; a set she is recording there is
+stopped first, by the edge forwarder). The central server publishes it retained on
 `G/down/profile/<uid>` to every gateway that knows the athlete (after each batch that changed
 an athlete, and every `PROFILE_SWEEP_S` for edits made on the central server itself), and
 sends it inside every command about the athlete (pair a sensor, start a set), so a platform
@@ -21,12 +23,15 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from api.federation.errors import FederationError
+from api.storage import catalog
 from api.storage.db import Database
 from api.storage.models import Athlete, FederationChange
 
@@ -39,14 +44,24 @@ PROFILE_FIELDS = (
     "femur_cm",
     "shank_cm",
     "prescription_json",
+    "archived_at",
 )
 PROFILE_SWEEP_S = 5.0  # how often the central server looks for profiles edited on itself
 _FLOAT_FIELDS = ("baseline_centre_deg", "baseline_spread_deg", "femur_cm", "shank_cm")
 
 
+@dataclass(frozen=True)
+class AppliedProfile:
+    athlete_id: int  # the local athlete
+    freed: list[str]  # addresses of the sensors taken off her (archived): tell the gateway
+
+
 def athlete_profile(athlete: Athlete) -> dict[str, Any]:
-    """The profile of a (central) athlete, JSON-ready."""
-    return {"uid": athlete.uid, **{name: getattr(athlete, name) for name in PROFILE_FIELDS}}
+    """The profile of a (central) athlete, JSON-ready (`archived_at` ISO 8601 or None)."""
+    profile = {"uid": athlete.uid, **{name: getattr(athlete, name) for name in PROFILE_FIELDS}}
+    if athlete.archived_at is not None:
+        profile["archived_at"] = athlete.archived_at.isoformat()
+    return profile
 
 
 def profile_payload(profile: dict[str, Any]) -> bytes:
@@ -70,18 +85,33 @@ def _checked(profile: dict[str, Any]) -> dict[str, Any]:
             value = int(value)
         elif name in ("name", "prescription_json") and value is not None:
             value = str(value)
+        elif name == "archived_at" and value is not None:
+            value = _utc_instant(uid, value)
         values[name] = value
     if values.get("name") is None:
         values.pop("name", None)
     return {"uid": uid, **values}
 
 
-def apply_profile(database: Database, profile: dict[str, Any], *, create: bool) -> int | None:
-    """Give the local athlete with the profile's uid its baseline, lengths and prescription.
+def _utc_instant(uid: str, value: Any) -> datetime:
+    try:
+        instant = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise FederationError(
+            f"athlete profile {uid}: archived_at {value!r} is not a time"
+        ) from None
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
-    With `create`, an athlete not yet known here is created; else such a profile is ignored.
-    Returns the local athlete id (None when ignored). The update is not queued for the
-    central server (it came from there)."""
+
+def apply_profile(
+    database: Database, profile: dict[str, Any], *, create: bool
+) -> AppliedProfile | None:
+    """Give the local athlete with the profile's uid its baseline, lengths, prescription and
+    archived state (archiving frees her sensors; refused with `ConflictError` while she records
+    a set here: stop it first).
+
+    With `create`, an athlete not yet known here is created; else such a profile is ignored
+    (None). The update is not queued for the central server (it came from there)."""
     values = _checked(profile)
     uid = values.pop("uid")
     with database.sessions.begin() as db:
@@ -94,15 +124,19 @@ def apply_profile(database: Database, profile: dict[str, Any], *, create: bool) 
                 setattr(athlete, name, value)
             db.add(athlete)
             db.flush()
-            return athlete.id
+            return AppliedProfile(athlete.id, [])
         changed = {k: v for k, v in values.items() if getattr(athlete, k) != v}
         if not changed or _changed_here(db, athlete.id):
-            return athlete.id
+            return AppliedProfile(athlete.id, [])
+        archiving = changed.get("archived_at") is not None
+        if archiving:
+            catalog.refuse_while_recording(db, athlete, "archiving")
         for name, value in changed.items():
             setattr(athlete, name, value)
         db.flush()  # one UPDATE: its trigger queued the newest change, under our write lock
         _forget_echo(db, athlete.id)
-        return athlete.id
+        freed = catalog.unassign_sensors_of(db, athlete.id) if archiving else []
+        return AppliedProfile(athlete.id, [sensor.address for sensor in freed])
 
 
 def _changed_here(db: Session, athlete_id: int) -> bool:

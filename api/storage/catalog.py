@@ -62,7 +62,7 @@ def stored_sets_of(db: Session, athlete_id: int) -> int:
     return db.scalar(select(func.count()).where(ExerciseSet.athlete_id == athlete_id)) or 0
 
 
-def _refuse_while_recording(db: Session, athlete: Athlete, doing: str) -> None:
+def refuse_while_recording(db: Session, athlete: Athlete, doing: str) -> None:
     recording = db.scalar(
         select(ExerciseSet.id).where(
             ExerciseSet.athlete_id == athlete.id,
@@ -91,7 +91,7 @@ def archive_athlete(db: Session, athlete_id: int, archived: bool) -> tuple[Athle
     athlete = get_athlete(db, athlete_id)
     freed: list[Sensor] = []
     if archived:
-        _refuse_while_recording(db, athlete, "archiving")
+        refuse_while_recording(db, athlete, "archiving")
         if athlete.archived_at is None:
             athlete.archived_at = utc_now()
         freed = unassign_sensors_of(db, athlete_id)
@@ -112,7 +112,7 @@ def delete_athlete(db: Session, athlete_id: int, *, delete_sets: bool) -> list[S
             f"{athlete.name} has {stored} stored set{'s' if stored != 1 else ''}: archive the "
             "athlete to keep them, or delete with delete_sets=true to delete them too"
         )
-    _refuse_while_recording(db, athlete, "deleting")
+    refuse_while_recording(db, athlete, "deleting")
     freed = unassign_sensors_of(db, athlete_id)
     set_ids = select(ExerciseSet.id).where(ExerciseSet.athlete_id == athlete_id)
     for model, column in (

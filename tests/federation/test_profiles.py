@@ -138,7 +138,7 @@ def test_a_profile_for_an_unknown_athlete_is_ignored_and_a_bad_one_refused(tmp_p
     profile = {"uid": "a" * 32, "name": "Zoe", "baseline_reps": 5, "baseline_centre_deg": 2.0}
     assert apply_profile(edge, profile, create=False) is None
     created = apply_profile(edge, profile, create=True)
-    assert _local(edge, "a" * 32).id == created
+    assert created is not None and _local(edge, "a" * 32).id == created.athlete_id
     with pytest.raises(FederationError, match="not a number"):
         apply_profile(edge, {**profile, "femur_cm": float("nan")}, create=False)
     with pytest.raises(FederationError, match="uid"):
