@@ -178,6 +178,7 @@ class LiveService:
         session_id: int | None,
     ) -> int:
         with self.database.sessions.begin() as db:
+            catalog.refuse_if_archived(db, athlete_id, "starting a set")
             return set_store.start_set(
                 db,
                 athlete_id,
@@ -197,6 +198,7 @@ class LiveService:
     def _check_can_start(self, athlete_id: int, session_id: int | None) -> PersonalBaseline | None:
         """Raises if the set cannot start; returns the athlete's personal baseline."""
         with self.database.sessions() as db:
+            catalog.refuse_if_archived(db, athlete_id, "starting a set")
             baseline = baselines.athlete_baseline(db, athlete_id)
             running = set_store.recording_set_of(db, athlete_id)
             if running is not None and running.gateway_id != self.gateway_id:

@@ -75,6 +75,17 @@ def refuse_while_recording(db: Session, athlete: Athlete, doing: str) -> None:
         )
 
 
+def refuse_if_archived(db: Session, athlete_id: int, doing: str) -> Athlete:
+    """The athlete, unless archived (an archived athlete records nothing and wears nothing)."""
+    athlete = get_athlete(db, athlete_id)
+    if athlete.archived_at is not None:
+        raise ConflictError(
+            f"{athlete.name} is archived: restore them first (PUT /athletes/{athlete_id}/archive "
+            f'with {{"archived": false}}) before {doing}'
+        )
+    return athlete
+
+
 def unassign_sensors_of(db: Session, athlete_id: int) -> list[Sensor]:
     """Take every sensor off the athlete; returns them (to tell the gateway)."""
     sensors = list(db.scalars(select(Sensor).where(Sensor.athlete_id == athlete_id)))
@@ -171,7 +182,7 @@ def assign_sensor(
     if (athlete_id is None) != (placement is None):
         raise ConflictError("give both athlete_id and placement to assign, or neither to unassign")
     if athlete_id is not None and placement is not None:
-        get_athlete(db, athlete_id)
+        refuse_if_archived(db, athlete_id, "pairing a sensor")
         for previous in db.scalars(
             select(Sensor).where(
                 Sensor.athlete_id == athlete_id,

@@ -71,6 +71,18 @@ def test_archiving_keeps_every_stored_set_and_frees_the_sensors(setup) -> None:
     assert len(setup.get(f"/reps?set_id={set_id}").json()["items"]) == 2
     assert gateway.assignments.for_athlete(str(athlete_id)) == {}  # the gateway knows at once
     assert setup.get(f"/sensors?athlete_id={athlete_id}").json()["items"] == []
+    # Archived, she records nothing and wears nothing until restored: said, not a traceback.
+    started = setup.post("/sets", json={"athlete_id": athlete_id, "variant": "back_squat"})
+    assert started.status_code == 409
+    assert "is archived: restore them first" in started.json()["detail"]
+    assert "before starting a set" in started.json()["detail"]
+    sensor_id = setup.get("/sensors").json()["items"][0]["id"]
+    paired = setup.put(
+        f"/sensors/{sensor_id}/assignment", json={"athlete_id": athlete_id, "placement": "sacrum"}
+    )
+    assert paired.status_code == 409 and "before pairing a sensor" in paired.json()["detail"]
+    with database.sessions() as db:
+        assert db.query(ExerciseSet).filter(ExerciseSet.athlete_id == athlete_id).count() == 1
     restored = setup.put(f"/athletes/{athlete_id}/archive", json={"archived": False})
     assert restored.json()["archived_at"] is None
     assert athlete_id in [a["id"] for a in setup.get("/athletes").json()["items"]]
