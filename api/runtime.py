@@ -65,13 +65,17 @@ class Server:
 
 
 def athletes_named(database: Database, people: Sequence[tuple[str, str]]) -> list[int]:
-    """Database ids of the athletes of these (name, notes): found by name, created if none
-    has it (simulated and demo athletes, reused when the database is kept)."""
+    """Database ids of the athletes of these (name, notes): found by name among the active
+    ones, created if none has it (simulated and demo athletes, reused when the database is
+    kept; one the coach archived stays archived, and records nothing)."""
     ids: list[int] = []
     with database.sessions.begin() as db:
         for name, notes in people:
             found = db.scalar(
-                select(Athlete.id).where(Athlete.name == name).order_by(Athlete.id).limit(1)
+                select(Athlete.id)
+                .where(Athlete.name == name, Athlete.archived_at.is_(None))
+                .order_by(Athlete.id)
+                .limit(1)
             )
             ids.append(found if found is not None else catalog.create_athlete(db, name, notes).id)
     return ids

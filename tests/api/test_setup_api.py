@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.auth import create_token
 from api.runtime import build_server
 from api.settings import Settings
+from api.storage import catalog
 from api.storage import sets as set_store
-from api.storage.models import Athlete, ExerciseSet, Rep
+from api.storage.models import Athlete, ExerciseSet, Rep, Sensor
 from api.vocab import SetStatus, SetVariant, TokenRole
 from tests.api.helpers import metrics
 
@@ -171,3 +173,31 @@ def test_a_sign_in_code_opens_the_dashboard_signed_in(setup) -> None:
     secret = code["url"].split("#token=")[1]
     me = setup.get("/me", headers={"Authorization": f"Bearer {secret}"})
     assert me.json() == {"name": "Jo's phone", "role": "read"}
+
+
+def test_serve_simulate_after_its_athlete_was_archived_starts_with_a_new_one(
+    db_target, tmp_path
+) -> None:
+    """`winkwatch serve --simulate 1` again on a database whose simulated athlete the coach
+    archived: a new active athlete gets the sensors (the archived one stays archived, with
+    nothing paired), instead of a refused pairing stopping the server."""
+    settings = Settings(
+        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-setup"
+    )
+    first = build_server(settings, simulate=1, config_dir=tmp_path)
+    archived_id = int(first.gateway.assignments.athletes()[0])
+    with first.database.sessions.begin() as db:
+        catalog.archive_athlete(db, archived_id, True)
+    first.sink.close()
+    first.database.dispose()
+    again = build_server(settings, simulate=1, config_dir=tmp_path)
+    try:
+        (active,) = again.gateway.assignments.athletes()
+        assert int(active) != archived_id
+        with again.database.sessions() as db:
+            assert db.get(Athlete, archived_id).archived_at is not None
+            assert db.scalar(select(Sensor.id).where(Sensor.athlete_id == archived_id)) is None
+            assert db.get(Athlete, int(active)).name == db.get(Athlete, archived_id).name
+    finally:
+        again.sink.close()
+        again.database.dispose()
