@@ -26,7 +26,9 @@ from api.cli.common import (
     EXIT_NOT_ANALYSABLE,
     EXIT_SENSOR_FAULT,
     check_load_kg_option,
+    database_files,
     fail,
+    refuse_overwriting,
     say,
 )
 
@@ -177,6 +179,15 @@ def analyze_set(
     baseline = None
     if athlete_baseline is not None and athlete is not None:
         fail("give --athlete-baseline FILE or --athlete ID, not both", EXIT_BAD_INPUT)
+    if out is not None:
+        kept = [(sacrum, "the --sacrum recording"), (thigh, "the --thigh recording")]
+        if athlete_baseline is not None:
+            kept.append((athlete_baseline, "the --athlete-baseline file"))
+        if athlete is not None:
+            from api.settings import Settings
+
+            kept += database_files(Settings().database_url)
+        refuse_overwriting(out, "--out", kept)
     if athlete_baseline is not None:
         from api.baseline_file import BaselineFileError, read_baseline_file  # json, csv
 

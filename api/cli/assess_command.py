@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.cli.common import EXIT_BAD_INPUT, EXIT_NOT_ANALYSABLE, fail
+from api.cli.common import EXIT_BAD_INPUT, EXIT_NOT_ANALYSABLE, fail, refuse_overwriting
 
 if TYPE_CHECKING:
     from fusion.types import ImuRecording
@@ -97,6 +97,9 @@ def assess(
     _check_length("--femur-cm", femur_cm)
     _check_length("--shank-cm", shank_cm)
     recordings = read_assessment_folder(folder)
+    recorded = [(path, "a recording of the assessment") for path in folder.glob("*/*.csv")]
+    refuse_overwriting(out, "--out", recorded)
+    refuse_overwriting(html, "--html", recorded)
     try:
         report = run_assessment(recordings, femur_cm=femur_cm, shank_cm=shank_cm)
     except StepError as exc:

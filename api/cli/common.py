@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -31,6 +34,40 @@ def check_load_kg_option(load_kg: float | None) -> None:
     2), with `analyze`'s message, before anything is read or started."""
     if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
         fail(f"--load-kg must be a finite number >= 0 (0 = bodyweight), got {load_kg!r}")
+
+
+def refuse_overwriting(out: Path | None, option: str, kept: Iterable[tuple[Path, str]]) -> None:
+    """Refuse (exit 2, before anything is read or written) an output path that is one of the
+    files the command reads or the database: opening it for writing would empty it first
+    (`analyze --out sacrum.csv`, `export -o winkwatch.db`), and the recording or every stored
+    set would be gone. Any spelling of the same file counts (a link, `./`, `..`)."""
+    if out is None:
+        return
+    for path, what in kept:
+        try:
+            same = os.path.samefile(out, path)
+        except OSError:  # either does not exist (yet): nothing there to destroy
+            continue
+        if same:
+            fail(f"{option} {out} is {what}: writing it would destroy it; choose another file")
+
+
+def database_files(database_url: str) -> list[tuple[Path, str]]:
+    """The files of a SQLite database (the database, its WAL, shared-memory and rollback
+    journal), each named for `refuse_overwriting`; [] for PostgreSQL or an unusable URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(database_url)
+    except Exception:  # the database's own opening says what is wrong with the URL
+        return []
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return []
+    what = f"the WinkWatch database ({database_url})"
+    return [(Path(name), what)] + [
+        (Path(name + suffix), f"a file of {what}") for suffix in ("-wal", "-shm", "-journal")
+    ]
 
 
 def say(message: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import fail, refuse_overwriting
 
 ORIENT_CSV_HEADER = "t_s,qw,qx,qy,qz"
 
@@ -48,6 +48,7 @@ def orient(
     engine = engine or DEFAULT_OFFLINE_ENGINE
     if engine not in ENGINE_NAMES:
         fail(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINE_NAMES)}", code=2)
+    refuse_overwriting(out, "--out", [(in_csv, "the input recording IN.csv")])
     try:
         recording = read_recording_csv(in_csv)
     except RecordingFormatError as exc:

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import typer
 
-from api.cli.common import cli_settings, fail, open_cli_database
+from api.cli.common import (
+    cli_settings,
+    database_files,
+    fail,
+    open_cli_database,
+    refuse_overwriting,
+)
 
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -216,6 +222,7 @@ def export(
         fail("--raw and --raw-zip need --set SET_ID")
     if raw_zip and out is None:
         fail("--raw-zip writes a zip file: give --out FILE.zip")
+    refuse_overwriting(out, "--out", database_files(cli_settings().database_url))
     database = open_cli_database()
     utc = lambda value: value.replace(tzinfo=UTC) if value and value.tzinfo is None else value  # noqa: E731
     try:
