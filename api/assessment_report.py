@@ -256,7 +256,13 @@ def handout_pages(
                 y_in = top_in
             y_in -= step_in
             pages[-1].text(
-                left, y_in / A4_PORTRAIT_IN[1], part, fontsize=size, fontweight=weight, va="bottom"
+                left,
+                y_in / A4_PORTRAIT_IN[1],
+                part,
+                fontsize=size,
+                fontweight=weight,
+                va="bottom",
+                parse_math=False,  # names and notes are text: 'Kim $5$' is not mathtext
             )
     return [*pages, _figure(report, skipped)]
 

@@ -143,7 +143,8 @@ def render(
     _loops(loop_axes, angles, plot_reps, single=rep is not None)
     flagged = sum(r.butt_wink for r in plot_reps)
     figure.suptitle(
-        f"{title}{' - ' if title else ''}{len(plot_reps)} rep(s), {flagged} with a butt wink"
+        f"{title}{' - ' if title else ''}{len(plot_reps)} rep(s), {flagged} with a butt wink",
+        parse_math=False,  # file names are text: 'a$b$.csv' is not mathtext
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
