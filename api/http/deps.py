@@ -97,7 +97,7 @@ async def require_reader(
             too_many_attempts_detail(retry_after_s),
             headers={"Retry-After": str(max(1, math.ceil(retry_after_s)))},
         )
-    principal = await _principal_cached(connection.app, database, secret) if secret else None
+    principal = await principal_cached(connection.app, database, secret) if secret else None
     if principal is None:
         if secret:
             limiter.record_failure(client)
@@ -124,7 +124,9 @@ def _token_cache(app: FastAPI) -> dict[str, tuple[Principal, float]]:
     return cache
 
 
-async def _principal_cached(app: FastAPI, database: Database, secret: str) -> Principal | None:
+async def principal_cached(app: FastAPI, database: Database, secret: str) -> Principal | None:
+    """The principal of `secret` (None: unknown or revoked), looked up in the database at
+    most once per TOKEN_CACHE_TTL_S: by requests, and by live streams checking their token."""
     cache = _token_cache(app)
     digest = hash_secret(secret)
     hit = cache.get(digest)

@@ -16,15 +16,20 @@ WebSocket authentication: an `Authorization: Bearer <token>` header, or (browser
 cannot set headers) `{"token": "<token>"}` as the first message, within AUTH_TIMEOUT_S.
 Never in the URL: URLs end up in access logs. The server reads the socket all along, so a
 client that goes away is noticed at once even on a quiet stream.
+
+A stream checks its token again every TOKEN_RECHECK_S (through the token cache, so one
+database look-up per token however many streams use it): once the token is revoked the
+stream ends (WebSocket close 1008, SSE an `error` event), as its requests get 401.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, WebSocket, status
+from fastapi import APIRouter, FastAPI, Request, WebSocket, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -35,6 +40,7 @@ from api.http.deps import (
     ServiceDep,
     SettingsDep,
     client_address,
+    principal_cached,
     principal_for,
 )
 from api.http.guard import FailedAuthLimiter, origin_allowed, too_many_attempts_detail
@@ -50,6 +56,10 @@ AUTH_TIMEOUT_S = 10.0  # a browser client must send its token message this soon
 MAX_CLIENT_MESSAGE_BYTES = 4096  # clients only ever send the token message
 TOKEN_MESSAGE_HELP = 'send {"token": "<token>"} as the first message'
 MAX_CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes
+TOKEN_RECHECK_S = 2.0  # an open stream's token is checked again this often
+TOKEN_REVOKED = "the token was revoked; sign in again with a valid token"
+
+logger = logging.getLogger(__name__)
 
 
 def close_reason(text: str) -> str:
@@ -57,9 +67,26 @@ def close_reason(text: str) -> str:
     return text.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
 
 
-def _bearer(websocket: WebSocket) -> str | None:
-    header = websocket.headers.get("authorization", "")
+def _bearer(connection: WebSocket | Request) -> str | None:
+    header = connection.headers.get("authorization", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+async def _end_when_revoked(
+    app: FastAPI, database: Database, secret: str, client: LiveClient
+) -> None:
+    """Close `client` (its stream ends) once `secret` no longer names a valid token. A
+    database that cannot be asked keeps the stream: requests say 503 meanwhile."""
+    while not client.closed:
+        await asyncio.sleep(TOKEN_RECHECK_S)
+        try:
+            principal = await principal_cached(app, database, secret)
+        except Exception:
+            logger.warning("cannot check a live stream's token; checking again later")
+            continue
+        if principal is None:
+            client.close(TOKEN_REVOKED)
+            return
 
 
 async def _token_message(websocket: WebSocket) -> str | None:
@@ -80,8 +107,9 @@ async def _token_message(websocket: WebSocket) -> str | None:
 
 async def _authenticate(
     websocket: WebSocket, database: Database, limiter: FailedAuthLimiter
-) -> bool:
-    """Accept the socket and check its token; closes it with a readable reason when refused."""
+) -> str | None:
+    """Accept the socket and check its token: the token, or None after closing the socket
+    with a readable reason."""
     client = client_address(websocket)
     await websocket.accept()  # then close with a reason a browser client can read
     if "token" in websocket.query_params:
@@ -89,28 +117,28 @@ async def _authenticate(
             code=status.WS_1008_POLICY_VIOLATION,
             reason="never put a token in the URL (logs keep it); " + TOKEN_MESSAGE_HELP,
         )
-        return False
+        return None
     retry_after_s = limiter.retry_after_s(client)
     if retry_after_s > 0:
         await websocket.close(
             code=WS_CLOSE_TOO_MANY_ATTEMPTS,
             reason=close_reason(too_many_attempts_detail(retry_after_s)),
         )
-        return False
+        return None
     secret = _bearer(websocket)
     if secret is None:
         secret = await _token_message(websocket)
         if secret is None:
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=TOKEN_MESSAGE_HELP)
-            return False
+            return None
     principal = await run_in_threadpool(principal_for, database, secret)
     if principal is None:
         limiter.record_failure(client)
         await websocket.close(
             code=status.WS_1008_POLICY_VIOLATION, reason="unknown or revoked token"
         )
-        return False
-    return True
+        return None
+    return secret
 
 
 async def _read_until_closed(websocket: WebSocket) -> None:
@@ -129,7 +157,8 @@ async def _send_stream(websocket: WebSocket, client: LiveClient, batch: bool) ->
         else:
             await websocket.send_text(message.text)
     reason = client.closed_reason or "gateway stopped"
-    await websocket.close(code=WS_CLOSE_TRY_AGAIN, reason=close_reason(reason))
+    code = status.WS_1008_POLICY_VIOLATION if reason == TOKEN_REVOKED else WS_CLOSE_TRY_AGAIN
+    await websocket.close(code=code, reason=close_reason(reason))
 
 
 @router.websocket("/ws")
@@ -149,7 +178,8 @@ async def live_websocket(
     ):
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION)  # handshake answered 403
         return
-    if not await _authenticate(websocket, database, limiter):
+    secret = await _authenticate(websocket, database, limiter)
+    if secret is None:
         return
     fanout = service.live_fanout
     if fanout is None:
@@ -160,14 +190,17 @@ async def live_websocket(
     client = fanout.connect(None if athlete_id is None else str(athlete_id))
     reader = asyncio.create_task(_read_until_closed(websocket), name="live-ws-reader")
     sender = asyncio.create_task(_send_stream(websocket, client, batch), name="live-ws-sender")
+    watcher = asyncio.create_task(
+        _end_when_revoked(websocket.app, database, secret, client), name="live-ws-token"
+    )
     try:
         await asyncio.wait((reader, sender), return_when=asyncio.FIRST_COMPLETED)
     finally:
         client.close("client went away")
-        for task in (reader, sender):
+        for task in (reader, sender, watcher):
             task.cancel()
         # the client's disconnect, or a send to a closed socket, ends a task with an error
-        await asyncio.gather(reader, sender, return_exceptions=True)
+        await asyncio.gather(reader, sender, watcher, return_exceptions=True)
 
 
 @router.get(
@@ -175,8 +208,15 @@ async def live_websocket(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def live_events(service: ServiceDep, _: Reader, athlete_id: OptionalId = None):
+async def live_events(
+    request: Request,
+    service: ServiceDep,
+    database: DatabaseDep,
+    _: Reader,
+    athlete_id: OptionalId = None,
+):
     """The same stream as `/live/ws` as Server-Sent Events (`event: <type>`, `data: <json>`)."""
+    secret = _bearer(request) or ""  # Reader has checked it
     fanout = service.live_fanout
     client = (
         None if fanout is None else fanout.connect(None if athlete_id is None else str(athlete_id))
@@ -186,6 +226,9 @@ async def live_events(service: ServiceDep, _: Reader, athlete_id: OptionalId = N
         if client is None:
             yield 'event: error\ndata: {"detail": "no gateway is running in this server"}\n\n'
             return
+        watcher = asyncio.create_task(
+            _end_when_revoked(request.app, database, secret, client), name="live-sse-token"
+        )
         try:
             yield ": connected\n\n"
             while (message := await client.next()) is not None:
@@ -194,6 +237,7 @@ async def live_events(service: ServiceDep, _: Reader, athlete_id: OptionalId = N
             yield f"event: error\ndata: {detail}\n\n"
         finally:
             client.close("client went away")
+            watcher.cancel()
 
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
