@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar, get_type_hints
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -43,6 +44,18 @@ Address = Annotated[
 # Numbers and booleans of a request body are taken as JSON gives them (`strict=True`, or the
 # Strict types): pydantic's lax mode stored `"load_kg": false` as 0 kg, `"archived": 0` as
 # false and `"athlete_id": "1"` as athlete 1. A float still takes a JSON integer.
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON number without a fractional part is an integer (JSON Schema's `integer`: `3.0`
+    is 3); anything else goes on to the strict check (`1.5`, `true`, `"1"` refused)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer of a request body, strict as above.
+JsonInt = Annotated[StrictInt, BeforeValidator(_json_integer)]
 LoadKg = Annotated[
     float,
     Field(
@@ -127,10 +140,10 @@ class BaselineUpdate(BaseModel):
         }
     )
 
-    set_ids: list[StrictInt] | None = Field(default=None, min_length=1, max_length=1000)
+    set_ids: list[JsonInt] | None = Field(default=None, min_length=1, max_length=1000)
     centre_deg: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_BASELINE_DEG)
     spread_deg: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_BASELINE_DEG)
-    reps: int | None = Field(default=None, strict=True, ge=0, le=MAX_BASELINE_REPS)
+    reps: JsonInt | None = Field(default=None, strict=True, ge=0, le=MAX_BASELINE_REPS)
 
 
 class SensorCreate(BaseModel):
@@ -152,7 +165,7 @@ class SensorCreate(BaseModel):
 class SensorAssign(BaseModel):
     """Put the sensor on an athlete's sacrum or thigh; both null to unassign it."""
 
-    athlete_id: int | None = Field(default=None, strict=True, ge=1, le=MAX_ID)
+    athlete_id: JsonInt | None = Field(default=None, strict=True, ge=1, le=MAX_ID)
     placement: Placement | None = None
 
 
@@ -182,7 +195,7 @@ class SensorFound(BaseModel):
 
 
 class SensorSwap(BaseModel):
-    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
+    athlete_id: JsonInt = Field(strict=True, ge=1, le=MAX_ID)
 
 
 class ArchiveUpdate(BaseModel):
@@ -239,7 +252,7 @@ class SensorLive(BaseModel):
 
 
 class SessionCreate(BaseModel):
-    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
+    athlete_id: JsonInt = Field(strict=True, ge=1, le=MAX_ID)
     notes: Notes = ""
 
 
@@ -253,11 +266,11 @@ class SessionPublic(_FromRow):
 
 
 class SetStart(BaseModel):
-    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
+    athlete_id: JsonInt = Field(strict=True, ge=1, le=MAX_ID)
     variant: SetVariant
     load_kg: LoadKg | None = None
     notes: Notes = ""
-    session_id: int | None = Field(
+    session_id: JsonInt | None = Field(
         default=None,
         strict=True,
         ge=1,
@@ -414,7 +427,7 @@ class ErrorBody(BaseModel):
 
 
 class AssessmentCreate(BaseModel):
-    athlete_id: int = Field(strict=True, ge=1, le=MAX_ID)
+    athlete_id: JsonInt = Field(strict=True, ge=1, le=MAX_ID)
     notes: Notes = ""
     femur_cm: SegmentCm | None = Field(
         default=None,

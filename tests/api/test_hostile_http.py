@@ -274,7 +274,7 @@ def test_a_recording_import_is_refused_before_its_body_is_read_without_an_admin_
         ("POST", "/sets", {"athlete_id": True, "variant": "bodyweight"}, "athlete_id"),
         ("POST", "/sets", {"athlete_id": 1, "variant": "bodyweight", "load_kg": True}, "load_kg"),
         ("POST", "/sets", {"athlete_id": "1", "variant": "bodyweight"}, "athlete_id"),
-        ("POST", "/sets", {"athlete_id": 1.0, "variant": "bodyweight"}, "athlete_id"),
+        ("POST", "/sets", {"athlete_id": 1.5, "variant": "bodyweight"}, "athlete_id"),
         (
             "POST",
             "/sets",
@@ -308,6 +308,8 @@ def test_a_recording_import_is_refused_before_its_body_is_read_without_an_admin_
         ("POST", "/sensors/swap", {"athlete_id": True}, "athlete_id"),
         ("PUT", "/sensors/1/assignment", {"athlete_id": True, "placement": "sacrum"}, "athlete_id"),
         ("PUT", "/athletes/1/explanations/wink", {"shown": 0}, "shown"),
+        ("POST", "/sessions", {"athlete_id": 1.5}, "athlete_id"),
+        ("PUT", "/athletes/1/baseline", {"set_ids": [1.5]}, "set_ids"),
     ],
 )
 def test_numbers_and_booleans_in_a_body_are_taken_strictly(
@@ -318,6 +320,18 @@ def test_numbers_and_booleans_in_a_body_are_taken_strictly(
     response = api.request(method, path, json=body, headers=api.admin)
     assert response.status_code == 422, response.text
     assert [field] in [problem["loc"][1:2] for problem in response.json()["detail"]]
+
+
+def test_a_json_integer_written_with_a_point_zero_is_an_integer(api) -> None:
+    # JSON Schema's `integer` takes 3.0 (schemathesis sent `"athlete_id": 2710991.0` to POST
+    # /sensors/swap and got 422 for a schema-valid body); 1.5 stays refused (above).
+    made = api.post("/athletes", json={"name": "Ana"}, headers=api.admin).json()
+    session = api.post("/sessions", json={"athlete_id": float(made["id"])}, headers=api.admin)
+    assert session.status_code == 201, session.text
+    assert session.json()["athlete_id"] == made["id"]
+    baseline = {"centre_deg": 12, "spread_deg": 2, "reps": 20.0}
+    stored = api.put(f"/athletes/{made['id']}/baseline", json=baseline, headers=api.admin)
+    assert stored.status_code == 200 and stored.json()["baseline_reps"] == 20
 
 
 def test_an_int_is_still_a_number_where_a_float_is_taken(api) -> None:
