@@ -145,8 +145,10 @@ class LiveService:
             if missing:
                 await run_in_threadpool(self._mark_missing, set_id, missing)
             return set_id
-        except ConflictError:
-            # Another gateway won the race for this athlete: do not record here after all.
+        except Exception:
+            # The set is not stored as asked: another gateway won the race for this athlete,
+            # or the athlete (or the new set) was deleted meanwhile, or the database failed.
+            # The caller gets the error: do not go on recording a set it was told failed.
             running = self.gateway.active_sets().get(str(athlete_id))
             if running is not None and running.set_key == info.set_key:
                 self.gateway.stop_set(str(athlete_id))

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 from api.storage.raw_codec import RawCodecError
@@ -43,6 +44,14 @@ def install_error_handlers(app: FastAPI) -> None:
         IntegrityError,
         _database_handler(
             status.HTTP_409_CONFLICT, "conflicts with stored data (duplicate or referenced record)"
+        ),
+    )
+    app.add_exception_handler(
+        StaleDataError,  # an UPDATE or DELETE found the row gone: a request deleted it
+        _database_handler(
+            status.HTTP_409_CONFLICT,
+            "changed or deleted by another request at the same time: nothing of this request "
+            "was stored; reload and try again",
         ),
     )
     app.add_exception_handler(DataError, _unstorable_value)
