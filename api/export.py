@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from sqlalchemy import select
@@ -78,8 +78,3 @@ def iter_raw_zip(db: Session, set_id: int) -> Iterator[bytes]:
                     member.write(text.encode("utf-8"))
                     yield pipe.take()
     yield pipe.take()
-
-
-def encode_text(chunks: Iterable[str]) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield chunk.encode("utf-8")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
+import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from api.errors import NotFoundError
-from api.export import encode_text, iter_raw_csv, iter_raw_zip
+from api.export import iter_raw_csv, iter_raw_zip
 from api.http.deps import DatabaseDep, Reader
 from api.http.routes.common import IdPath, OptionalId, Since, Until, as_utc
 from api.rep_export import iter_reps_csv
@@ -20,10 +22,42 @@ from api.vocab import Placement, SetVariant
 router = APIRouter(tags=["export"])
 
 
-def _streamed(database: Database, produce) -> Iterator:
+def _streamed(database: Database, produce) -> Generator:
     """Run `produce(db)` in its own session, open for as long as the client reads."""
     with database.sessions() as db:
         yield from produce(db)
+
+
+def _next_bytes(chunks: Iterator[str | bytes]) -> bytes | None:
+    """The next chunk as UTF-8 bytes (in the worker thread, not on the event loop), or None."""
+    chunk = next(chunks, None)
+    return chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A StreamingResponse of a generator read in worker threads, as Starlette reads any
+    synchronous iterator, that closes the generator (in a worker thread too, as its clean-up
+    waits for the database) whenever the response ends: sent in full, failed, or the client
+    gone. Starlette's own reading leaves a generator it was cut off from to the garbage
+    collector, so an export whose client disconnected held its session (and on PostgreSQL
+    its COPY connections) until then, and its clean-up could run on the event loop. Once the
+    disconnect is seen no further chunk is read: the one being read (one batch) is waited
+    for, then the generator is closed."""
+
+    def __init__(self, chunks: Generator[str | bytes, None, None], **kwargs) -> None:
+        self._chunks = chunks
+        super().__init__(self._read(), **kwargs)
+
+    async def _read(self) -> AsyncIterator[bytes]:
+        while (chunk := await anyio.to_thread.run_sync(_next_bytes, self._chunks)) is not None:
+            yield chunk
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._chunks.close)
 
 
 def _check_set(database: Database, set_id: int, placement: Placement | None = None) -> None:
@@ -59,8 +93,8 @@ def export_reps(
         since=as_utc(since, "since"),
         until=as_utc(until, "until"),
     )
-    return StreamingResponse(
-        encode_text(_streamed(database, lambda db: iter_reps_csv(db, where))),
+    return ClosingStreamingResponse(
+        _streamed(database, lambda db: iter_reps_csv(db, where)),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="reps.csv"'},
     )
@@ -74,7 +108,7 @@ def export_reps(
 def export_raw_zip(set_id: IdPath, database: DatabaseDep, _: Reader):
     """Raw samples of every sensor of the set, one raw-recording CSV per sensor, zipped."""
     _check_set(database, set_id)
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         _streamed(database, lambda db: iter_raw_zip(db, set_id)),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="set{set_id}_raw.zip"'},
@@ -89,8 +123,8 @@ def export_raw_zip(set_id: IdPath, database: DatabaseDep, _: Reader):
 def export_raw_csv(set_id: IdPath, placement: Placement, database: DatabaseDep, _: Reader):
     """Raw samples of one sensor of the set in the raw-recording CSV format (`winkwatch analyze` input)."""
     _check_set(database, set_id, placement)
-    return StreamingResponse(
-        encode_text(_streamed(database, lambda db: iter_raw_csv(db, set_id, placement))),
+    return ClosingStreamingResponse(
+        _streamed(database, lambda db: iter_raw_csv(db, set_id, placement)),
         media_type="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="set{set_id}_{placement.value}.csv"'
