@@ -93,8 +93,12 @@ def _batch_metrics(
     raw_tilt = angles.pelvic_tilt_deg[samples]
     descent = samples <= np.repeat(bottoms, lengths)
     tilt_peak = np.maximum.reduceat(np.where(descent, raw_tilt, -np.inf), offsets)
+    # A mask with no flagged sample (no clipping, most often) touches no rep: no gather.
     touched = {
-        code: np.logical_or.reduceat(mask[samples], offsets) for code, mask in bad_samples.items()
+        code: np.logical_or.reduceat(mask[samples], offsets)
+        if mask.any()
+        else np.zeros(len(windows), dtype=bool)
+        for code, mask in bad_samples.items()
     }
     winks = rep_winks(
         angles.thigh_deg[samples], raw_tilt, offsets, lengths, bottoms - starts, rate_hz
