@@ -190,8 +190,15 @@ def open_database(url: str, schema: str | None = None, *, upgrade: bool = True) 
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 
+MAX_ROW_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL's bigint store
+
+
 def get_or_not_found(db: Session, model: type[RowT], row_id: int, what: str) -> RowT:
-    """The row of `model` with primary key `row_id`; NotFoundError naming `what` when absent."""
+    """The row of `model` with primary key `row_id`; NotFoundError naming `what` when absent
+    (an id beyond a 64-bit integer, which no database row has, too: SQLite's driver raised
+    OverflowError for it, e.g. `winkwatch export --set 99999999999999999999`)."""
+    if not -MAX_ROW_ID <= row_id <= MAX_ROW_ID:
+        raise NotFoundError(what, row_id)
     row = db.get(model, row_id)
     if row is None:
         raise NotFoundError(what, row_id)
