@@ -10,14 +10,17 @@ the server, and closing the generator (a disconnect) ends the export between bat
 PostgreSQL writes each batch itself (COPY ... TO STDOUT WITH (FORMAT csv), the columns
 rendered as text by api.rep_export_sql), COPIES_IN_FLIGHT batches at a time on connections
 of their own, so the server writes the next batch while this process reads one. SQLite
-renders every column but the floats as its CSV text (each run of them between two floats as
-one text) and returns the batch's rows with the floats as floats; orjson writes the whole
-batch as JSON in one call (floats in repr's shortest round-trip digits), and the JSON becomes
-CSV by dropping its brackets and quotes (rows_csv). That is exact when no text needed a JSON
-escape (so none holds a quote, CR or LF, and every comma inside a text is a joined run's) and
-there is no `null` (an infinity, or a text holding the word); the float spellings where
-orjson and repr differ (exponents, and below 1e-4 written out) are respelled with repr. A
-batch that fails the check is written value by value with repr instead.
+returns each batch's rows with the floats as floats and each run of other columns between two
+floats as one text, its fields joined by commas (22 values a row: the driver's cost is per
+value); orjson writes the whole batch as JSON in one call (floats in repr's shortest
+round-trip digits), and the JSON becomes CSV by dropping its brackets and quotes. First with
+the columns as stored (plain_rows_csv: nothing quoted, `performed_at`'s '+00:00' added at each
+row's end), which is exact when no text needed a JSON escape (none holds a quote, CR or LF),
+the JSON's commas are just the fields' separators (no text holds one) and it has no `null`
+(an infinity, or a text holding the word); a batch failing that is read again with each text
+quoted in SQL the CSV way (rows_csv, which falls back to value by value with repr). The float
+spellings where orjson and repr differ (exponents, and below 1e-4 written out) are respelled
+with repr.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ import orjson
 from sqlalchemy import ColumnElement, Compiled, Connection, Engine, Select, bindparam
 from sqlalchemy.orm import Session
 
-from api.rep_export_sql import REP_EXPORT_COLUMNS, export_select, sqlite_export_columns
+from api.rep_export_sql import (
+    REP_EXPORT_COLUMNS,
+    export_select,
+    sqlite_export_columns,
+    sqlite_plain_columns,
+)
 from api.storage.models import Rep
 from api.storage.reps import EXPORT_BATCH_ROWS, RepFilter, iter_rep_id_ranges
 
@@ -48,7 +56,10 @@ def iter_reps_csv(
     if db.get_bind().dialect.name == "postgresql":
         yield from _postgres_batches(db.get_bind().engine, batch_query(where), ranges)
     else:
-        yield from _sqlite_batches(db, batch_query(where, sqlite_export_columns()), ranges)
+        plain, quoting = (
+            batch_query(where, c()) for c in (sqlite_plain_columns, sqlite_export_columns)
+        )
+        yield from _sqlite_batches(db, plain, quoting, ranges)
 
 
 def batch_query(where: RepFilter, columns: Sequence[ColumnElement] | None = None) -> Select:
@@ -109,15 +120,53 @@ def copy_csv(connection: Connection, compiled: Compiled, params: Mapping[str, ob
         return b"".join(copy).decode("utf-8")
 
 
-def _sqlite_batches(db: Session, query: Select, ranges: Iterator[tuple[int, int]]) -> Iterator[str]:
+def _sqlite_batches(
+    db: Session, plain: Select, quoting: Select, ranges: Iterator[tuple[int, int]]
+) -> Iterator[str]:
     """SQLite: each batch's rows as the driver's own tuples (no column here needs
-    SQLAlchemy's result processing), written by rows_csv."""
+    SQLAlchemy's result processing): the plain columns written by plain_rows_csv, or when a
+    text of the batch needs quoting (or any other check fails) the batch again with the
+    quoting columns, written by rows_csv."""
     connection = db.connection()
     for after_id, upto_id in ranges:
-        result = connection.execute(query, {"after_id": after_id, "upto_id": upto_id})
-        rows = result.cursor.fetchall()
-        result.close()
-        yield rows_csv(rows)
+        params = {"after_id": after_id, "upto_id": upto_id}
+        text = plain_rows_csv(_fetch(connection, plain, params))
+        yield text if text is not None else rows_csv(_fetch(connection, quoting, params))
+
+
+def _fetch(connection: Connection, query: Select, params: Mapping[str, object]) -> Sequence[tuple]:
+    result = connection.execute(query, params)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
+
+
+PLAIN_FIELDS = len(REP_EXPORT_COLUMNS)
+_ISO_END, _ISO_WHOLE_SECONDS = b"+00:00\n", b".000000+00:00\n"
+
+
+def plain_rows_csv(rows: Sequence[tuple]) -> str | None:
+    """`rows` of `sqlite_plain_columns` as CSV lines, or None when a text would need quoting
+    (or another check fails). orjson writes the batch as JSON as in rows_csv; no text
+    needed a JSON escape (no quote, CR, LF or control character), the JSON holds no null
+    (infinity, NULL, the word) and its commas are exactly the fields' separators (no text
+    holds one), so every quote and bracket pair is the JSON's own and each row ends with its
+    `performed_at`, which gets '+00:00' there, without '.000000' (as utc_isoformat)."""
+    if not rows:
+        return ""
+    text = orjson.dumps(rows)
+    if (
+        b"\\" in text
+        or b"null" in text
+        or text.count(b",") != PLAIN_FIELDS * len(rows) - 1
+        or not text.endswith(b'"]]')
+    ):
+        return None
+    if b"e-" in text or b"e+" in text or b"0.0000" in text:
+        text = _respelled(text)
+    text = text[2:-3].replace(b'"],[', _ISO_END) + _ISO_END
+    text = text.replace(_ISO_WHOLE_SECONDS, _ISO_END).replace(b'"', b"")
+    return text.decode("utf-8")
 
 
 def rows_csv(rows: Sequence[tuple]) -> str:

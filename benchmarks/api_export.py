@@ -5,7 +5,7 @@ In process: streams `api.rep_export.iter_reps_csv` (what GET /export/reps.csv an
 second pass under tracemalloc (allocations made while exporting, so independent of what the
 fill left) and the growth of this process's peak RSS over the export. Floor, same run: the
 export's own method on every rep at once (one COPY of the whole query on PostgreSQL, one
-fetch + rows_csv of every row on SQLite; no keyset batches), so the ratio is what batching
+fetch + plain_rows_csv of every row on SQLite; no keyset batches), so the ratio is what batching
 costs. Reference: the earlier method (the same rows fetched by the driver and written by
 `csv.writer`). Wall time and this process's CPU time, best of 3 (on PostgreSQL the server's
 share is in its own process). Served: the whole path, GET /export/reps.csv from the API in
@@ -33,8 +33,8 @@ import httpx2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.auth import create_token
-from api.rep_export import copy_connection, copy_csv, iter_reps_csv, rows_csv
-from api.rep_export_sql import csv_float, export_columns, export_select, sqlite_export_columns
+from api.rep_export import copy_connection, copy_csv, iter_reps_csv, plain_rows_csv
+from api.rep_export_sql import csv_float, export_columns, export_select, sqlite_plain_columns
 from api.storage.models import Rep
 from api.storage.reps import RepFilter
 from api.vocab import TokenRole
@@ -76,8 +76,8 @@ def _floor(database) -> None:
             copy_csv(connection, compiled, compiled.params)
         return
     with engine.connect() as connection:
-        result = connection.execute(_whole_query(sqlite_export_columns()))
-        rows_csv(result.cursor.fetchall())
+        result = connection.execute(_whole_query(sqlite_plain_columns()))
+        assert plain_rows_csv(result.cursor.fetchall()) is not None
         result.close()
 
 

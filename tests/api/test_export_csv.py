@@ -198,3 +198,52 @@ def test_random_doubles_export_as_repr(database) -> None:
     with database.sessions() as db:
         text = "".join(iter_reps_csv(db, RepFilter(), batch_rows=BATCH_ROWS))
     assert text == _expected(database, RepFilter())
+
+
+def test_sqlite_plain_batches_and_their_fallback_write_the_same_bytes(
+    database, monkeypatch
+) -> None:
+    """SQLite writes a batch from its plain (unquoted) columns unless a text needs quoting or
+    another check fails, and then that batch alone again with the quoting columns: each
+    batch below holds one awkward value, and the file is still csv.writer's, batch by batch."""
+    n_reps = 6 * BATCH_ROWS
+    athlete = _store_clean(database, n_reps)
+    table = Rep.__table__
+    awkward = {  # first rep of batch k -> its awkward values
+        0: {"start_s": 1e-05, "depth_deg": 1e16, "load_kg": 5e-324},  # respelled, plain
+        1: {"threshold_source": "a,b"},  # a comma in a joined text
+        2: {"variant": 'x"y', "quality": "null"},
+        3: {"quality": "two words, one comma"},
+        4: {"wink_grade": "cr\ronly", "start_s": float("inf")},
+    }
+    with database.sessions.begin() as db:
+        for k, values in awkward.items():
+            db.execute(update(table).where(table.c.id == k * BATCH_ROWS + 1).values(**values))
+    quoted = []
+    monkeypatch.setattr(
+        "api.rep_export.rows_csv", lambda rows: quoted.append(rows[0][0]) or rows_csv(rows)
+    )
+    if database.engine.dialect.name == "sqlite":
+        with database.sessions() as db:
+            text = "".join(iter_reps_csv(db, RepFilter(athlete_id=athlete), batch_rows=BATCH_ROWS))
+        assert text == _expected(database, RepFilter())
+        assert quoted == [k * BATCH_ROWS + 1 for k in (1, 2, 3, 4)]  # their first reps
+        assert ",1e-05," in text and ",1e+16," in text and ",5e-324," in text
+    else:  # COPY quotes by itself
+        with database.sessions() as db:
+            text = "".join(iter_reps_csv(db, RepFilter(), batch_rows=BATCH_ROWS))
+        assert text == _expected(database, RepFilter())
+
+
+def _store_clean(database, n_reps: int) -> int:
+    """Reps whose texts need no quoting, performed at whole seconds and with microseconds."""
+    return store_awkward_reps(
+        database,
+        variant=SetVariant.BOX_SQUAT,
+        set_load_kg=None,
+        started=STARTED,
+        n_reps=n_reps,
+        performed_at=lambda r: STARTED + timedelta(seconds=2 * r, microseconds=(r % 3) * 7),
+        depth_deg=lambda r: 90.0 + r / 7,
+        qualities=["", "low_confidence", "gap;low_confidence"],
+    )
