@@ -98,20 +98,26 @@ def import_step(
 ) -> int:
     """Store a step recorded elsewhere as a completed set of the assessment; its id.
 
-    Recordings the step's analysis cannot take at all (shorter than `MIN_RECORDING_S`, not
-    overlapping, beyond any IMU's range) are refused here: stored, they would block every
-    report read (409) until the step was recorded again."""
+    A step its analysis refuses is refused here (InvalidInputError, 422) and nothing is stored:
+    stored, a baseline that cannot be analysed (shorter than `MIN_RECORDING_S`, not overlapping,
+    beyond any IMU's range, too few reps, no still start) would block every report read (409),
+    and a later step would be left out of it, until the step was recorded again; the coach is
+    told while the athlete is still there. The step is analysed as the report analyses it
+    (`check_step`); a later step uploaded before any baseline is checked by the report."""
     from fusion.errors import AnalysisError
     from fusion.pipeline import AnalysisConfig, common_grid
 
+    with database.sessions() as db:
+        store.get_assessment(db, assessment_id)  # 404 first
+    if kind not in STEP_VARIANTS:
+        raise InvalidInputError(f"step kind {kind!r}: use one of {', '.join(STEP_VARIANTS)}")
+    try:
+        common_grid(sacrum, thigh, AnalysisConfig().grid_rate_hz)  # the quick part, first
+    except AnalysisError as exc:
+        raise InvalidInputError(f"the {kind} step cannot be analysed: {exc}") from exc
+    check_step(database, assessment_id, kind, sacrum, thigh)
     with database.sessions.begin() as db:
         assessment = store.get_assessment(db, assessment_id)
-        if kind not in STEP_VARIANTS:
-            raise InvalidInputError(f"step kind {kind!r}: use one of {', '.join(STEP_VARIANTS)}")
-        try:
-            common_grid(sacrum, thigh, AnalysisConfig().grid_rate_hz)  # the step's own check
-        except AnalysisError as exc:
-            raise InvalidInputError(f"the {kind} step cannot be analysed: {exc}") from exc
         row = set_store.start_set(
             db,
             assessment.athlete_id,
@@ -136,6 +142,33 @@ def import_step(
         set_store.finish_set(db, row.id, SetStatus.COMPLETED)
         store.attach_step(db, assessment_id, row.id, kind)
         return row.id
+
+
+def check_step(
+    database: Database, assessment_id: int, kind: str, sacrum: ImuRecording, thigh: ImuRecording
+) -> None:
+    """InvalidInputError when the report could not use this recording as step `kind`: its
+    analysis (`fusion.assessment.analyse_step`, one step's: ~0.05 s of CPU for a 40-s step)
+    with the calibration the report uses: none for the baseline (it calibrates), the
+    assessment's for a later step. Without a usable baseline yet a later step is not checked
+    (nothing to calibrate it with; the report says what is wrong with it)."""
+    from fusion.assessment import StepError, analyse_step
+    from fusion.errors import FusionError
+
+    calibration = None
+    if kind != "baseline":
+        try:
+            calibration = assessment_calibration(database, assessment_id)
+        except ConflictError:
+            return
+    try:
+        analyse_step(kind, sacrum, thigh, calibration)
+    except StepError as exc:
+        raise InvalidInputError(f"{exc} (nothing was stored)") from exc
+    except FusionError as exc:
+        raise InvalidInputError(
+            f"the {kind} step cannot be analysed: {exc} (nothing was stored)"
+        ) from exc
 
 
 def assessment_calibration(database: Database, assessment_id: int) -> AssessmentCalibration:

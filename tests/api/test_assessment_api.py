@@ -155,6 +155,50 @@ def test_report_needs_a_baseline_and_bad_files_are_named(api, lifter_steps) -> N
     assert api.get("/assessments/999").status_code == 404
 
 
+def _first_seconds(text: str, seconds: float) -> str:
+    """A raw-recording CSV's header and its samples up to `seconds` after its first."""
+    lines = text.splitlines()
+    first = float(lines[1].split(",")[0])
+    return "\n".join(
+        [lines[0]] + [ln for ln in lines[1:] if float(ln.split(",")[0]) - first <= seconds]
+    )
+
+
+def test_a_step_with_too_few_reps_is_refused_at_upload(api, lifter_steps) -> None:
+    """Found by the previous session: a baseline of 2 squats was stored (201), then every read
+    of the report was 409 until the step was recorded again. The upload analyses the step (as
+    the report will, with the assessment's calibration) and refuses it with 422 saying how many
+    reps were found and how many are needed; nothing is stored, the step stays pending. A later
+    step too short of reps is refused the same way."""
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Few"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    sets_before = api.get("/sets").json()["items"]
+    two_squats = {  # the simulated baseline's 2nd squat ends 10.1 s in, the 3rd 14.9 s
+        "sacrum_csv": _first_seconds(texts["baseline", "sacrum"], 11.0),
+        "thigh_csv": _first_seconds(texts["baseline", "thigh"], 11.0),
+    }
+    response = api.post(f"/assessments/{assessment}/steps/baseline/recording", json=two_squats)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    detail = problem["msg"]
+    assert detail.startswith("step 'baseline': too few reps: 2 complete squats found, at least 5")
+    assert "record the step again" in detail and "nothing was stored" in detail
+    assert api.get(f"/assessments/{assessment}").json()["steps"] == {}
+    assert api.get("/sets").json()["items"] == sets_before
+    _run_assessment_steps(api, assessment, texts, ("baseline",))
+    one_goblet = {
+        "sacrum_csv": _first_seconds(texts["goblet", "sacrum"], 7.0),
+        "thigh_csv": _first_seconds(texts["goblet", "thigh"], 7.0),
+    }
+    response = api.post(f"/assessments/{assessment}/steps/goblet/recording", json=one_goblet)
+    assert response.status_code == 422, response.text
+    assert "squats found, at least 3 needed" in str(response.json()["detail"])
+    assert set(api.get(f"/assessments/{assessment}").json()["steps"]) == {"baseline"}
+    report = api.get(f"/assessments/{assessment}/report")
+    assert report.status_code == 200 and set(report.json()["steps"]) == {"baseline"}
+
+
 def test_a_live_step_is_started_and_stopped_as_a_set_of_the_assessment(api, lifter_steps) -> None:
     _, texts = lifter_steps
     athlete_id = api.post("/athletes", json={"name": "Cy"}).json()["id"]
