@@ -76,6 +76,7 @@ def apply_batch(database: Database, gateway_id: str, message: dict[str, Any]) ->
             applied += 1
         inbox.last_seq = seq
         inbox.updated_at = utc_now()
+        mapper.log_dropped()
         return ApplyResult(
             seq,
             applied,
@@ -96,9 +97,34 @@ class _IdMap:
         self._cache: dict[tuple[str, int], int | None] = {}
         # Local ids of athletes deleted centrally that this edge has not deleted yet.
         self.dead_athletes = tombstones.dead_local_athletes(db, origin)
-        self.dead_sets: set[int] = set()  # her sets skipped in this batch
+        # Their sets (set -> athlete, local ids): those deleted centrally, those skipped here.
+        self.dead_sets = tombstones.dead_local_sets(db, origin)
+        # (table, set or athlete, her local id) -> rows of hers dropped in this batch
+        self.dropped: dict[tuple[str, str, int], int] = {}
         self.cleared: set[tuple[str, str]] = set()
         self.tombstones_added = False
+
+    def log_dropped(self) -> None:
+        """One line per kind of row of athletes deleted centrally that this batch dropped."""
+        for (table, owner, local), count in sorted(self.dropped.items()):
+            whose = (
+                f"set {local} (athlete {self.dead_sets[local]} there)"
+                if owner == "sets" and local in self.dead_sets
+                else f"athlete {local} there"
+            )
+            log.info(
+                "gateway %s: dropped %d %s row%s of %s, deleted centrally: not stored (the "
+                "platform deletes her data when it applies the tombstone)",
+                self.gateway_id,
+                count,
+                table,
+                "" if count == 1 else "s",
+                whose,
+            )
+
+    def mark_dead_set(self, set_id: int, athlete_id: int) -> None:
+        self.dead_sets[set_id] = athlete_id
+        tombstones.add_dead_set(self._db, self.origin, set_id, athlete_id)
 
     def get(self, table: str, local_id: int) -> int | None:
         key = (table, local_id)
@@ -146,6 +172,8 @@ def _apply_change(db: Session, ids: _IdMap, change: dict[str, Any]) -> int | Non
                 ids.tombstones_added = True
             if central_id is not None:
                 ids.forget(spec.table_name, local_id)
+            key = ("athletes", "athletes", local_id)
+            ids.dropped[key] = ids.dropped.get(key, 0) + 1
             return None
     if row is None:  # deleted on the edge (now, or since this change was queued)
         if central_id is not None:
@@ -188,8 +216,11 @@ def _translated(
             values[column] = None
             values["placement"] = None
             continue
-        if spec.table_name == "sets" and local_id is not None:
-            ids.dead_sets.add(local_id)  # her raw chunks in this batch go quietly too
+        if spec.table_name == "sets" and local_id is not None and local_id not in ids.dead_sets:
+            # her raw chunks (which name only the set) go too, in this batch and later ones
+            ids.mark_dead_set(local_id, int(local))
+        key = (spec.table_name, target, int(local))
+        ids.dropped[key] = ids.dropped.get(key, 0) + 1
         return None  # a row of an athlete deleted on the central server: not stored
     for column, target in spec.foreign_keys.items():
         local = values.get(column)

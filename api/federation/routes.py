@@ -1,4 +1,5 @@
-"""Central-only routes: the gateways (platforms) and acting on one of them."""
+"""Central-only routes: the gateways (platforms), acting on one of them, and the deletions
+they have still to apply."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.federation import status as gateway_status
+from api.federation import tombstones
 from api.federation.errors import CommandFailed
 from api.federation.service import CentralService
 from api.http.deps import Admin, Reader, app_service
@@ -31,6 +33,13 @@ class GatewayPublic(BaseModel):
     since_utc: str | None = None
     last_change: int = 0  # the last outbox change of this gateway stored centrally
     last_change_at: str | None = None
+
+
+class PendingDeletion(BaseModel):
+    gateway_id: str
+    athlete_uid: str  # the deleted athlete's random id (no central row of her is left)
+    delete_sets: bool  # her sets are deleted with her on that platform (else kept, unlinked)
+    deleted_at: str  # when she was deleted centrally (UTC, ISO 8601)
 
 
 class SensorPairing(BaseModel):
@@ -78,6 +87,25 @@ def list_gateways(request: Request, _: Reader) -> list[GatewayPublic]:
             )
         )
     return out
+
+
+@router.get("/deletions", response_model=list[PendingDeletion])
+def list_pending_deletions(request: Request, _: Reader) -> list[PendingDeletion]:
+    """Athletes deleted centrally that a gateway has not deleted yet (its delete has not reached
+    the central store): one item per gateway and athlete, oldest first. The tombstone waits
+    for it, retained on the broker (api.federation.tombstones); an item that stays names a
+    platform that has been offline since."""
+    with _service(request).database.sessions() as db:
+        pending = tombstones.pending_deletions(db)
+    return [
+        PendingDeletion(
+            gateway_id=gateway_id,
+            athlete_uid=uid,
+            delete_sets=delete_sets,
+            deleted_at=deleted_at.isoformat(),
+        )
+        for gateway_id, uid, delete_sets, deleted_at in pending
+    ]
 
 
 @router.post("/{gateway_id}/sets", response_model=SetPublic, status_code=201)

@@ -16,6 +16,12 @@ everywhere. In the transaction that deletes her central rows, `delete_centrally`
   was offline for days gets it when it reconnects; re-published from PostgreSQL every
   `PROFILE_SWEEP_S`, so a broker that lost it (killed before it saved) sends it again.
 
+Her sets' local ids on each such edge are remembered too (`federation_rows` rows of the
+pseudo-table `DEAD_SETS`: local id of the set -> that edge's local id of her): a raw chunk
+carries only its set, and a set of hers still recording there keeps sending chunks until the
+edge applies the tombstone. They are dropped on arrival like her other rows (one log line per
+batch, `api.federation.inbox`), and forgotten with her copy.
+
 The edge deletes her (with her sets, reps and raw samples) through its own service, so its
 outbox carries those deletes up like any other change, and her sensors are freed on its
 running gateway. Its mappings of her rows were already removed centrally (`federation_rows`,
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -48,6 +55,10 @@ from api.storage.models import (
     TrainingSession,
 )
 
+# `FederationRow.table_name` of a set of an athlete deleted centrally, from that edge: local_id
+# the edge's set id, central_id the edge's local id of the athlete (no central row is left).
+DEAD_SETS = "sets_of_deleted_athletes"
+
 
 @dataclass(frozen=True)
 class Deleted:
@@ -67,6 +78,12 @@ def delete_centrally(db: Session, athlete_id: int, *, delete_sets: bool) -> Dele
         .where(FederationRow.table_name == "athletes", FederationRow.central_id == athlete_id)
     ).all()
     set_ids = select(ExerciseSet.id).where(ExerciseSet.athlete_id == athlete_id)
+    local_athletes = {origin: local_id for origin, local_id, _ in copies}
+    her_sets = db.execute(
+        select(FederationRow.origin, FederationRow.local_id).where(
+            FederationRow.table_name == "sets", FederationRow.central_id.in_(set_ids)
+        )
+    ).all()
     owned = {
         "athletes": select(Athlete.id).where(Athlete.id == athlete_id),
         "sets": set_ids,
@@ -87,6 +104,9 @@ def delete_centrally(db: Session, athlete_id: int, *, delete_sets: bool) -> Dele
     db.flush()
     for origin, local_id, gateway_id in copies:
         db.merge(TombstoneCopy(origin=origin, local_id=local_id, uid=uid, gateway_id=gateway_id))
+    for origin, set_id in her_sets:
+        if origin in local_athletes:
+            add_dead_set(db, origin, set_id, local_athletes[origin])
     db.flush()
     return Deleted(uid, freed, frozenset(g for _, _, g in copies))
 
@@ -105,11 +125,35 @@ def add_copy(db: Session, origin: str, gateway_id: str, local_id: int, uid: str)
     db.merge(TombstoneCopy(origin=origin, local_id=local_id, uid=uid, gateway_id=gateway_id))
 
 
+def dead_local_sets(db: Session, origin: str) -> dict[int, int]:
+    """This edge database's sets of athletes deleted centrally: set id -> athlete id (local)."""
+    rows = db.execute(
+        select(FederationRow.local_id, FederationRow.central_id).where(
+            FederationRow.origin == origin, FederationRow.table_name == DEAD_SETS
+        )
+    )
+    return {int(set_id): int(athlete_id) for set_id, athlete_id in rows}
+
+
+def add_dead_set(db: Session, origin: str, set_id: int, athlete_id: int) -> None:
+    """Set `set_id` of that edge belongs to its athlete `athlete_id`, deleted centrally."""
+    db.merge(
+        FederationRow(origin=origin, table_name=DEAD_SETS, local_id=set_id, central_id=athlete_id)
+    )
+
+
 def copy_deleted(db: Session, origin: str, local_id: int) -> tuple[str, str] | None:
     """The edge deleted its copy (its delete is being stored): (gateway, uid) to clear."""
     copy = db.get(TombstoneCopy, (origin, local_id))
     if copy is None:
         return None
+    db.execute(
+        delete(FederationRow).where(
+            FederationRow.origin == origin,
+            FederationRow.table_name == DEAD_SETS,
+            FederationRow.central_id == local_id,
+        )
+    )
     db.delete(copy)
     return copy.gateway_id, copy.uid
 
@@ -123,6 +167,23 @@ def pending(db: Session) -> list[tuple[str, str, bool]]:
         .order_by(TombstoneCopy.gateway_id, TombstoneCopy.uid)
     )
     return [(g, u, bool(d)) for g, u, d in rows]
+
+
+def pending_deletions(db: Session) -> list[tuple[str, str, bool, datetime]]:
+    """(gateway, uid, delete_sets, deleted_at) of every athlete deleted centrally that a
+    gateway has not deleted yet (its delete not stored here), oldest first."""
+    rows = db.execute(
+        select(
+            TombstoneCopy.gateway_id,
+            TombstoneCopy.uid,
+            AthleteTombstone.delete_sets,
+            AthleteTombstone.deleted_at,
+        )
+        .join(AthleteTombstone, AthleteTombstone.uid == TombstoneCopy.uid)
+        .distinct()
+        .order_by(AthleteTombstone.deleted_at, TombstoneCopy.gateway_id, TombstoneCopy.uid)
+    )
+    return [(g, u, bool(d), at) for g, u, d, at in rows]
 
 
 def tombstone_message(uid: str, delete_sets: bool) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import json
 import time
 
 import httpx2
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -20,6 +21,7 @@ from api.federation.outbox import Outbox
 from api.federation.service import CentralService
 from api.gateway_port import LiveService
 from api.storage import catalog
+from api.storage import sets as set_store
 from api.storage.db import open_database
 from api.storage.models import (
     Athlete,
@@ -237,7 +239,13 @@ def test_late_changes_of_a_deleted_athlete_do_not_bring_her_back(tmp_path, datab
     asyncio.run(CentralService(database=database, gateway_id="central").delete_athlete(ana_c, True))
     assert _counts(database) == {"athletes": 1, "sets": 0, "reps": 0, "raw_chunks": 0}
     with database.sessions() as db:  # her rows' id mappings are gone with her rows
-        assert db.scalar(select(func.count()).select_from(FederationRow)) == 2  # Bea, sensor
+        mapped = dict(
+            db.execute(
+                select(FederationRow.table_name, func.count()).group_by(FederationRow.table_name)
+            ).all()
+        )
+    # Bea and the sensor; her set only as a set of hers (its late raw chunks are dropped)
+    assert mapped == {"athletes": 1, "sensors": 1, "sets_of_deleted_athletes": 1}
 
     with edge.sessions.begin() as db:  # late: renamed, re-paired, a new set; Bea trains too
         db.get(Athlete, ana_id).name = "Ana late"
@@ -266,6 +274,20 @@ def test_late_changes_of_a_deleted_athlete_do_not_bring_her_back(tmp_path, datab
     with database.sessions() as db:  # gw-b will be told to delete its copy
         copies = {(c.gateway_id, c.local_id) for c in db.scalars(select(TombstoneCopy))}
     assert copies == {("gw-a", ana_id), ("gw-b", copy_id)}
+    # ... and the central API lists what each platform has still to delete (readers too)
+    from fastapi.testclient import TestClient
+
+    app, coach = _central_app(database, None)
+    with TestClient(app) as client:
+        assert client.get("/gateways/deletions").status_code == 401
+        response = client.get("/gateways/deletions", headers=coach)
+        assert response.status_code == 200, response.text
+        pending = response.json()
+        assert [(p["gateway_id"], p["athlete_uid"], p["delete_sets"]) for p in pending] == [
+            ("gw-a", uid, True),
+            ("gw-b", uid, True),
+        ]
+        assert pending[0]["deleted_at"] == pending[1]["deleted_at"]
 
     # The edge deletes her (as its forwarder does on the tombstone): its copy is cleared.
     with edge.sessions.begin() as db:
@@ -273,8 +295,89 @@ def test_late_changes_of_a_deleted_athlete_do_not_bring_her_back(tmp_path, datab
     _drain(outbox, database)
     with database.sessions() as db:
         assert {c.gateway_id for c in db.scalars(select(TombstoneCopy))} == {"gw-b"}
+    with TestClient(app) as client:
+        pending = client.get("/gateways/deletions", headers=coach).json()
+        assert [(p["gateway_id"], p["athlete_uid"]) for p in pending] == [("gw-b", uid)]
     edge.dispose()
     other.dispose()
+
+
+def test_late_raw_chunks_of_a_deleted_athletes_set_are_dropped_saying_so(
+    tmp_path, database, caplog
+) -> None:
+    """Found by the previous session: a set of hers still recording on the edge when she was
+    deleted centrally sends its next raw chunks after the tombstone; the central server
+    logged "raw_chunks row refers to sets N that never reached the central server", which is
+    wrong (it reached it, and was deleted with her). They are dropped with one line per batch
+    saying whose they are and why; nothing of hers comes back, the other athlete's set still
+    arrives; after the edge's own delete of her the markers go with her copy."""
+    import logging
+
+    from api.federation.service import CentralService
+
+    edge = open_database(f"sqlite:///{tmp_path / 'edge.db'}")
+    outbox = Outbox(edge)
+    with edge.sessions.begin() as db:
+        ana, bea = catalog.create_athlete(db, "Ana"), catalog.create_athlete(db, "Bea")
+        db.flush()
+        ana_id, uid, bea_id = ana.id, ana.uid, bea.id
+    _record_set(edge, ana_id, reps=2, chunks=1)
+    _drain(outbox, database)
+    with edge.sessions() as db:
+        (her_set,) = db.scalars(select(ExerciseSet.id).where(ExerciseSet.athlete_id == ana_id))
+    ana_c = _by_uid(database, uid).id
+    asyncio.run(CentralService(database=database, gateway_id="central").delete_athlete(ana_c, True))
+    assert _counts(database) == {"athletes": 1, "sets": 0, "reps": 0, "raw_chunks": 0}
+
+    rng = np.random.default_rng(3)
+    with edge.sessions.begin() as db:  # her set goes on recording on the edge
+        for index in (1, 2):
+            set_store.add_raw_chunk(
+                db,
+                her_set,
+                Placement.THIGH,
+                "AA:thigh",
+                index,
+                index + np.arange(200) / 200.0,
+                rng.normal(size=(200, 3)),
+                rng.normal(size=(200, 3)),
+            )
+    _record_set(edge, bea_id, reps=2, chunks=1)
+    caplog.set_level(logging.INFO, logger="api.federation.inbox")
+    _drain(outbox, database, max_changes=1)  # each chunk in a batch of its own
+    assert outbox.backlog() == 0
+    assert _by_uid(database, uid) is None
+    assert _counts(database) == {"athletes": 1, "sets": 1, "reps": 2, "raw_chunks": 2}  # Bea's
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "never reached" in m], messages
+    dropped = [m for m in messages if "deleted centrally" in m]
+    assert len(dropped) == 2, messages
+    assert all(
+        f"gateway gw-a: dropped 1 raw_chunks row of set {her_set} (athlete {ana_id} there)" in m
+        and "not stored" in m
+        for m in dropped
+    ), dropped
+    assert all(
+        r.levelno < logging.WARNING for r in caplog.records if "deleted centrally" in r.getMessage()
+    )
+
+    with edge.sessions.begin() as db:  # the edge applies the tombstone
+        catalog.delete_athlete(db, ana_id, delete_sets=True)
+    _drain(outbox, database)
+    with database.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(TombstoneCopy)) == 0
+        left = db.scalars(select(FederationRow.table_name)).all()
+    # Bea's rows only: her set's marker went with the edge's copy of her
+    assert sorted(left) == [
+        "athletes",
+        "raw_chunks",
+        "raw_chunks",
+        "reps",
+        "reps",
+        "sessions",
+        "sets",
+    ]
+    edge.dispose()
 
 
 @pytest.mark.parametrize("with_service", [True, False])
