@@ -19,6 +19,15 @@ wait (a phone beeps on them; a database outage must not freeze the live view).
 `start_set` / `stop_set` / `assign_sensor` are what the HTTP API calls (from the same loop).
 A failing sink, analyser or malformed batch is logged and counted, never raised into a
 source: one bad sensor or set never stops the others.
+
+Samples beyond any IMU's physical range (`fusion.pipeline.MAX_ABS_ACC_MPS2`,
+`MAX_ABS_GYR_RADPS`: corrupt data or the wrong units, never motion) or not finite are dropped
+at this edge, before the sink and the live analysis, which takes rows as they come (its
+filters would turn one 1e30 into wrong angles for the rest of the set); the first of a sensor
+in each set is said in a `sensor_out_of_range` warning and a log line, the rest are counted
+(`GatewayStats.rejected_samples`). A protocol decoder already drops packets beyond its
+sensor's narrower range (`SampleBatch.range_checked`, the BLE path); a replayed CSV, a
+simulation or another source is checked here.
 """
 
 from __future__ import annotations
@@ -99,6 +108,7 @@ class GatewayStats:
     batches: int = 0
     samples: int = 0
     bad_batches: int = 0
+    rejected_samples: int = 0  # beyond any IMU's range or not finite: dropped at the edge
     unassigned_samples: int = 0
     sink_errors: int = 0
     processing_s: float = 0.0  # time spent inside on_batch
@@ -130,6 +140,11 @@ class Gateway:
         self.analyzer_factory = analyzer_factory
         if analyzer_factory is default_analyzer_factory:
             load_default_analyzer()  # not at the first set start, in the middle of streaming
+        from fusion.pipeline import MAX_ABS_ACC_MPS2, MAX_ABS_GYR_RADPS  # loaded with the core
+
+        self._max_sq = (MAX_ABS_ACC_MPS2 * MAX_ABS_ACC_MPS2, MAX_ABS_GYR_RADPS * MAX_ABS_GYR_RADPS)
+        # address -> the set (key, or None outside sets) its out-of-range samples were said in
+        self._range_said: dict[str, str | None] = {}
         self.stats = GatewayStats()
         self.motion = RecentMotion()  # assigned sensors' last seconds, for the ready check
         self._sources: list[SampleSource] = []
@@ -408,7 +423,22 @@ class Gateway:
         if a is None:
             self.stats.unassigned_samples += n
             return
-        self.motion.add(st.address, mapped.t_s, gyr)
+        t_s = mapped.t_s
+        # A decoded packet was checked against its sensor's narrower range (the BLE path: no
+        # second check). Else a sum of squares within the limit's square bounds every value,
+        # and is not finite (or NaN, which fails the comparison) when one value is not.
+        acc_sq, gyr_sq = self._max_sq
+        if not batch.range_checked and not (
+            np.vdot(acc, acc) <= acc_sq and np.vdot(gyr, gyr) <= gyr_sq
+        ):
+            keep = self._in_range(st, batch, acc, gyr, t_s)
+            if keep is not None:
+                acc, gyr, t_s = acc[keep], gyr[keep], t_s[keep]
+                sensor_s = None if sensor_s is None else sensor_s[keep]
+                n = t_s.size
+                if n == 0:
+                    return
+        self.motion.add(st.address, t_s, gyr)
         pipeline = self._pipelines.get(a.athlete_id)
         info = pipeline.current_set if pipeline else None
         if pipeline is None or info is None:
@@ -420,7 +450,7 @@ class Gateway:
                 placement=a.placement,
                 address=st.address,
                 kind=st.kind,
-                t_s=mapped.t_s,
+                t_s=t_s,
                 acc_mps2=acc,
                 gyr_radps=gyr,
                 received_s=_repeated(batch.received_s, n),
@@ -428,9 +458,73 @@ class Gateway:
                 seq=batch.seq,
             )
         )
-        self._dispatch(pipeline.push(a.placement, mapped.t_s, acc, gyr))
+        self._dispatch(pipeline.push(a.placement, t_s, acc, gyr))
         if pipeline.should_auto_stop():
             self._dispatch(pipeline.stop_set(StopReason.IDLE, float(mapped.t_s[-1])))
+
+    def _in_range(
+        self, st: SensorState, batch: SampleBatch, acc: np.ndarray, gyr: np.ndarray, t_s: np.ndarray
+    ) -> np.ndarray | None:
+        """The rows of a batch to keep (None: all of them) when the quick check failed; the
+        first such samples of a sensor in a set are said (warning and log line)."""
+        from fusion.pipeline import MAX_ABS_ACC_MPS2, MAX_ABS_GYR_RADPS
+
+        with np.errstate(invalid="ignore"):
+            keep: np.ndarray = (np.abs(acc) <= MAX_ABS_ACC_MPS2).all(axis=1) & (
+                np.abs(gyr) <= MAX_ABS_GYR_RADPS
+            ).all(axis=1)
+        dropped = int(keep.size - np.count_nonzero(keep))
+        if not dropped:
+            return None  # many values near the limit: within it after all
+        self.stats.rejected_samples += dropped
+        a = st.assignment
+        assert a is not None
+        pipeline = self._pipelines.get(a.athlete_id)
+        info = pipeline.current_set if pipeline else None
+        set_key = info.set_key if info else None
+        if st.address in self._range_said and self._range_said[st.address] == set_key:
+            return keep
+        self._range_said[st.address] = set_key
+        bad = ~keep
+        found = [
+            _worst(values[bad], name, unit, limit)
+            for values, name, unit, limit in (
+                (acc, "acceleration", "m/s^2", MAX_ABS_ACC_MPS2),
+                (gyr, "angular rate", "rad/s", MAX_ABS_GYR_RADPS),
+            )
+        ]
+        message = (
+            f"{a.placement.value} sensor sent samples beyond any IMU's physical range or not "
+            f"finite ({'; '.join(f for f in found if f)}): they are dropped and the set goes on "
+            "without them. Such values are corrupt data or not in m/s^2 and rad/s: check the "
+            "sensor's units, or the recording replayed"
+        )
+        log.warning(
+            "sensor %s (%s of athlete %s): %d of %d samples dropped: %s",
+            st.address,
+            a.placement.value,
+            a.athlete_id,
+            dropped,
+            keep.size,
+            message,
+        )
+        if info is not None:
+            first = int(np.flatnonzero(bad)[0])
+            at_s = float(t_s[first]) if math.isfinite(t_s[first]) else batch.received_s
+            self._dispatch(
+                [
+                    QualityWarning(
+                        athlete_id=a.athlete_id,
+                        t_s=at_s,
+                        wall_utc=self.clock.to_utc(at_s),
+                        code="sensor_out_of_range",
+                        set_key=set_key,
+                        placement=a.placement,
+                        message=message,
+                    )
+                ]
+            )
+        return keep
 
     def _handle_status(self, status: SensorStatus) -> None:
         st, gap = self.registry.status(status)
@@ -545,6 +639,19 @@ class Gateway:
                     return
                 event = self._unpublished.popleft().event
             self.bus.publish(event)
+
+
+def _worst(values: np.ndarray, name: str, unit: str, limit: float) -> str:
+    """What of `values` is beyond `limit` or not finite, in words ('' when nothing is)."""
+    with np.errstate(invalid="ignore"):
+        beyond = values[~(np.abs(values) <= limit)]
+    finite = beyond[np.isfinite(beyond)]
+    words = (
+        [f"|{name}| {np.abs(finite).max():.3g} {unit}, limit {limit:.0f}"] if finite.size else []
+    )
+    if finite.size < beyond.size:
+        words.append(f"an {name} of {beyond[~np.isfinite(beyond)][0]}")
+    return "; ".join(words)
 
 
 def _repeated(value: float, n: int) -> np.ndarray:

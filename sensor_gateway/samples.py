@@ -33,6 +33,9 @@ class SampleBatch:
     else None. `seq` the packet sequence number when the protocol carries one, else None.
     `received_s` gateway clock when the batch arrived. `nominal_rate_hz` the rate the sensor
     was configured to (None when unknown); protocols without timestamps need it.
+    `range_checked`: a protocol decoder found every value finite and within the sensor's
+    measuring range (`protocols.base.StreamDecoder`); the gateway checks the other batches
+    (replayed files, simulated, any other source) against any IMU's range itself.
     """
 
     address: str
@@ -43,6 +46,7 @@ class SampleBatch:
     sensor_time_s: np.ndarray | None = None
     seq: int | None = None
     nominal_rate_hz: float | None = None
+    range_checked: bool = False
 
 
 class LinkState(str, Enum):

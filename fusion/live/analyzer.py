@@ -134,7 +134,10 @@ class LiveSquatAnalyzer:
     def push(
         self, placement: str, t_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray
     ) -> list[LiveEvent]:
-        """Add samples of one sensor (gateway clock, sensor frame); return the events they cause."""
+        """Add samples of one sensor (gateway clock, sensor frame); return the events they cause.
+
+        Samples with a non-finite value are dropped; values must be within an IMU's range (m/s^2,
+        rad/s; the gateway drops the others before they get here)."""
         self._check_placement(placement)
         t_s = _rows_of(t_s, None)
         acc = _rows_of(acc_mps2, 3)
@@ -233,8 +236,10 @@ class LiveSquatAnalyzer:
                 gyr[p] = [[0.0, 0.0, 0.0] if gone else g for g, gone in zip(gyr_p, lost)]
                 in_gap = [a or b for a, b in zip(in_gap, lost)]
             else:
-                # Rows of 3 floats interpolated between finite samples (`push`): finite unless
-                # two neighbours differ by more than the float range (~1.8e308), no sensor's.
+                # Rows of 3 floats interpolated between finite samples (`push` drops the
+                # others). Their range is the caller's: a 1e30 would pass here and wreck the
+                # filter's state, so the gateway drops samples beyond any IMU's range
+                # (fusion.pipeline's limits) at its input edge (sensor_gateway.gateway).
                 quat = self._fusers[p].update_rows(gyr_p, acc_p, checked=True)
                 up[p] = up_rows_in_sensor_frame(quat)
                 gyr[p] = gyr_p

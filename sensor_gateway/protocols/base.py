@@ -131,6 +131,7 @@ class StreamDecoder(ABC):
             nominal_rate_hz=decoded.rate_hz
             if decoded.rate_hz is not None
             else self.nominal_rate_hz,
+            range_checked=True,  # `_physically_possible` above
         )
 
     def _physically_possible(self, decoded: DecodedSamples) -> bool:

@@ -248,6 +248,79 @@ def test_disconnect_gap_and_malformed_batches_never_crash(tmp_path):
     assert snapshot[athlete.sacrum_address].state is LinkState.SCANNING  # assigned, never seen
 
 
+def test_samples_beyond_any_imus_range_are_dropped_at_the_edge_and_said_once(
+    tmp_path, caplog
+) -> None:
+    """Non-finite values and finite ones beyond `fusion.pipeline`'s limits (1e308, 100 rad/s)
+    are dropped before the sink and the analyser, the rest of each batch kept; one warning per
+    sensor and set, one log line per sensor and set (or outside sets), the rest counted.
+    Values near the limits (a sum of squares above its square) are kept."""
+    import logging
+
+    from fusion.pipeline import MAX_ABS_ACC_MPS2, MAX_ABS_GYR_RADPS
+
+    athlete = SimulatedAthlete("ida", sets=[CLEAN_SPEC])
+    gateway, _ = _gateway(tmp_path, [athlete])
+    address = athlete.thigh_address
+    clock = iter(range(1000))
+
+    def batch(acc, gyr):
+        n = len(acc)
+        k = next(clock)
+        return SampleBatch(
+            address=address,
+            kind=SensorKind.SIMULATED,
+            received_s=10.0 + 0.02 * k,
+            acc_mps2=np.asarray(acc, dtype=float),
+            gyr_radps=np.asarray(gyr, dtype=float),
+            sensor_time_s=(4 * k + np.arange(n)) * 0.005,
+            seq=k,
+        )
+
+    still = [[0.0, 0.0, 9.81]] * 4
+    quiet = [[0.0, 0.0, 0.0]] * 4
+    caplog.set_level(logging.WARNING, logger="sensor_gateway.gateway")
+    gateway.on_batch(batch([[np.nan, 0, 9.81]] + still[1:], quiet))  # no set running
+    info = gateway.start_set("ida", now_s=10.0)
+    gateway.on_batch(batch(still, quiet))
+    gateway.on_batch(batch([[0, 1e308, 9.81], *still[1:3], [0, 0, np.inf]], quiet))
+    gateway.on_batch(batch(still, [[0, 0, 0], [0, 100.0, 0], [0, 0, 0], [0, 0, 0]]))
+    gateway.on_batch(batch(still, [[np.inf, 0, 0]] * 4))  # nothing left of this one
+    near = [[0.9 * MAX_ABS_ACC_MPS2] * 3] * 4  # sum of squares 9.7e8 > limit^2 1e8
+    gateway.on_batch(batch(near, [[0.9 * MAX_ABS_GYR_RADPS] * 3] * 4))
+    assert gateway.stats.rejected_samples == 1 + 2 + 1 + 4
+    assert gateway.stats.bad_batches == 0 and gateway.stats.samples == 6 * 4
+    # stored: the good samples of the set's batches only (4 + 2 + 3 + 0 + 4)
+    assert gateway.sink.sample_count(info.set_key) == 13
+    stored = np.concatenate([s.acc_mps2 for s in gateway.sink.samples])
+    assert np.isfinite(stored).all() and np.abs(stored).max() <= MAX_ABS_ACC_MPS2
+    (warning,) = [e for e in gateway.sink.events if isinstance(e, QualityWarning)]
+    assert warning.code == "sensor_out_of_range" and warning.set_key == info.set_key
+    assert warning.placement is Placement.THIGH
+    assert "(|acceleration| 1e+308 m/s^2, limit 10000; an acceleration of inf)" in warning.message
+    lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(lines) == 2  # outside the set, then in it
+    assert "(an acceleration of nan)" in lines[0] and "1 of 4 samples" in lines[0]
+    assert "2 of 4 samples" in lines[1] and address in lines[1]
+    # A decoded packet comes checked against its sensor's own (narrower) range: the gateway
+    # does not check it again (the BLE path's cost); the widest full scales are within limits.
+    from sensor_gateway.protocols.winkwatch import WinkWatchDecoder, encode_packet
+
+    extreme = np.full((4, 3), -32768)
+    decoded = WinkWatchDecoder("AA:00").feed(encode_packet(0, 0, 5000, extreme, extreme), 1.0)
+    assert decoded is not None and decoded.range_checked
+    assert np.abs(decoded.acc_mps2).max() <= MAX_ABS_ACC_MPS2
+    assert np.abs(decoded.gyr_radps).max() <= MAX_ABS_GYR_RADPS
+    assert not batch(still, quiet).range_checked  # any other source's batch is checked here
+    gateway.stop_set("ida", now_s=11.0)
+    second = gateway.start_set("ida", now_s=12.0)
+    gateway.on_batch(batch(still, [[0, 0, 0], [0, 0, 100.0], [0, 0, 0], [0, 0, 0]]))
+    again = [e for e in gateway.sink.events if isinstance(e, QualityWarning)][-1]
+    assert again.set_key == second.set_key and "|angular rate| 100 rad/s, limit 70" in (
+        again.message
+    )
+
+
 def test_failing_sink_and_analyser_do_not_stop_the_gateway(tmp_path):
     from fusion.live import LiveSquatAnalyzer
 

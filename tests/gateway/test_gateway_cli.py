@@ -66,6 +66,26 @@ def test_replay_directory_and_assignment_listing(tmp_path):
     assert len(re.findall(r"lifter: rep \d+ .*BUTT WINK", result.output)) == 2
 
 
+def test_a_replayed_file_beyond_any_imus_range_is_said_and_the_set_goes_on(tmp_path):
+    """`winkwatch gateway --replay` of a file holding 1e308 (the path the live check skipped):
+    the samples are dropped with a warning in the log, both reps still come, exit 0."""
+    import dataclasses
+
+    sim = simulate_set(SquatSetSpec(reps=2, wink_deg=12.0), seed=5)
+    directory = tmp_path / "lifter"
+    directory.mkdir()
+    acc = sim.thigh.acc_mps2.copy()
+    acc[300] = [1e308, 0.0, 9.8]
+    write_recording_csv(directory / "sacrum.csv", sim.sacrum)
+    write_recording_csv(directory / "thigh.csv", dataclasses.replace(sim.thigh, acc_mps2=acc))
+    result = runner.invoke(app, ["gateway", "--replay", str(directory), "--fast", "--quiet"])
+    assert result.exit_code == 0, result.output
+    said = _said(result)
+    assert "lifter: thigh sensor sent samples beyond any IMU's physical range" in said
+    assert "dropped and the set goes on" in said and "Traceback" not in said
+    assert len(re.findall(r"lifter: rep \d+ .*BUTT WINK", result.output)) == 2
+
+
 def test_assign_persists_and_lists(tmp_path, own_database):
     result = runner.invoke(
         app, ["gateway", "--assign", "c4:7f:51:00:00:01,winkwatch,alice,sacrum", "--list"]

@@ -177,3 +177,73 @@ def test_replay_reports_bad_files_clearly(tmp_path):
         ReplayedSensor.from_csv("x", tmp_path / "bad.csv")
     with pytest.raises(ValueError, match="nothing to replay"):
         ReplaySource([])
+
+
+def test_a_replayed_csv_with_values_beyond_any_imus_range_loses_only_those_samples(tmp_path):
+    """Found by the previous session: a replayed CSV holding 1e308 or 1e30 went into the live
+    filters (finite, so unchecked) and wrecked the set's angles and reps. The gateway drops such
+    samples at its input edge, says so once per sensor and set, and the set goes on: the same
+    reps as the clean file, the rest of the samples stored."""
+    import dataclasses
+
+    from sensor_gateway.events import LiveAngles, QualityWarning
+
+    sim = simulate_set(SquatSetSpec(reps=3, wink_deg=10.0), seed=21)
+    acc, gyr = sim.thigh.acc_mps2.copy(), sim.thigh.gyr_radps.copy()
+    acc[500] = [1e30, 1e30, 1e30]  # finite, far beyond any accelerometer
+    gyr[900] = [1e308, 0.0, 0.0]  # finite in the file (float32 inf once read)
+    gyr[1200] = [0.0, 500.0, 0.0]  # rad/s: beyond any gyroscope's +-4000 dps
+    write_recording_csv(tmp_path / "sacrum.csv", sim.sacrum)
+    write_recording_csv(
+        tmp_path / "thigh.csv", dataclasses.replace(sim.thigh, acc_mps2=acc, gyr_radps=gyr)
+    )
+    settings = GatewaySettings(config_file=tmp_path / "g.json")
+    store = Assignments()
+    store.assign("REC-SACRUM", "replay", "gus", "sacrum")
+    store.assign("REC-THIGH", "replay", "gus", "thigh")
+    sink = MemorySink()
+    gateway = Gateway(settings, store, sink=sink)
+    sensors = [
+        ReplayedSensor.from_csv("rec-sacrum", tmp_path / "sacrum.csv"),
+        ReplayedSensor.from_csv("rec-thigh", tmp_path / "thigh.csv"),
+    ]
+    source = ReplaySource(
+        sensors,
+        realtime=False,
+        start_s=gateway.clock.now_s(),
+        on_start=lambda t: gateway.start_set("gus", now_s=t),
+        on_end=lambda t: gateway.stop_set("gus", now_s=t),
+    )
+    gateway.add_source(source)
+
+    async def main():
+        sub = gateway.bus.subscribe(max_queued=100_000)
+        await gateway.run(stop_when_sources_end=True)
+        events = []
+        while (event := sub.get_nowait()) is not None:
+            events.append(event)
+        return events
+
+    events = asyncio.run(main())
+    reps = [e.metrics for e in sink.events if isinstance(e, RepCompleted)]
+    assert len(reps) == len(sim.reps) == 3
+    for metrics, true in zip(reps, sim.reps):
+        assert metrics.depth_deg == pytest.approx(true.depth_deg, abs=3.0)
+        assert metrics.wink_deg == pytest.approx(true.wink_deg, abs=2.0)
+    angles = [e for e in events if isinstance(e, LiveAngles)]
+    assert angles and all(
+        np.isfinite([a.thigh_deg, a.pelvic_tilt_deg, a.hip_flexion_deg]).all() for a in angles
+    )
+    # said once for the set (the first: 1e30 m/s^2), not once per bad sample
+    (warning,) = [
+        e for e in sink.events if isinstance(e, QualityWarning) and e.code == "sensor_out_of_range"
+    ]
+    assert warning.placement is Placement.THIGH and warning.set_key == sink.sets()[0].set_key
+    assert warning.message.startswith("thigh sensor sent samples beyond any IMU's physical range")
+    assert "(|acceleration| 1e+30 m/s^2, limit 10000)" in warning.message
+    assert "dropped and the set goes on" in warning.message and "rad/s" in warning.message
+    assert gateway.stats.rejected_samples == 3 and gateway.stats.bad_batches == 0
+    key = sink.sets()[0].set_key
+    assert sink.sample_count(key) == len(sim.sacrum) + len(sim.thigh) - 3
+    stored = sink.recording(key, Placement.THIGH)
+    assert np.abs(stored.acc_mps2).max() < 1e3 and np.abs(stored.gyr_radps).max() < 70
