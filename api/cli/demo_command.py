@@ -26,8 +26,11 @@ def _lan_address() -> str:
             return "127.0.0.1"
 
 
-def _port_free(host: str, port: int) -> bool:
-    """True when `host:port` can be bound now (checked before the banner, to fail with advice)."""
+def port_problem(host: str, port: int, command: str) -> str | None:
+    """Why `host:port` cannot be listened on now (None: it can), said with advice; checked
+    before the banner. Only a port in use is said to be in use: `--host 999.1.1.1` (not an
+    address) or an address of another machine was "port ... is in use" too."""
+    import errno
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -35,9 +38,23 @@ def _port_free(host: str, port: int) -> bool:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
             probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                other = "serve" if command == "demo" else "demo"
+                return (
+                    f"port {port} on {host} is in use (another `winkwatch {command}` or "
+                    f"`{other}`?); stop it or choose another with --port"
+                )
+            if exc.errno == errno.EACCES:
+                return (
+                    f"port {port} on {host} needs more rights than this user has (ports "
+                    "below 1024); choose a port from 1024 up with --port"
+                )
+            return (
+                f"cannot listen on {host} port {port}: {exc.strerror or exc}; --host must be "
+                "an address of this machine (127.0.0.1, or 0.0.0.0 to open it from a phone)"
+            )
+    return None
 
 
 def demo(
@@ -68,13 +85,9 @@ def demo(
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not _port_free(host, port):
-        typer.secho(
-            f"error: port {port} on {host} is in use (another `winkwatch demo` or `serve`?); "
-            "stop it or choose another with --port",
-            err=True,
-            fg=typer.colors.RED,
-        )
+    problem = port_problem(host, port, "demo")
+    if problem is not None:
+        typer.secho(f"error: {problem}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2)
     temporary = data_dir is None
     if data_dir is None:

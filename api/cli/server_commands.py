@@ -75,15 +75,13 @@ def serve(
     settings = cli_settings()
     host = host or settings.host
     port = settings.port if port is None else port
-    from api.cli.demo_command import _port_free
+    from api.cli.demo_command import port_problem
 
     # Before the start-up, so a port in use is said as such (a server already running with
     # this gateway id is refused by its lease either way: api.storage.gateway_lease)
-    if not _port_free(host, port):
-        fail(
-            f"port {port} on {host} is in use (another `winkwatch serve` or `demo`?); "
-            "stop it or choose another with --port"
-        )
+    problem = port_problem(host, port, "serve")
+    if problem is not None:
+        fail(problem)
     try:
         server = build_server(settings, simulate=simulate)
     except StorageError as exc:
