@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import InvalidInputError
 from api.storage import catalog
-from api.storage.db import get_or_not_found
+from api.storage.db import get_or_not_found, give_back_read_connection, take_read_connection
 from api.storage.models import ExerciseSet, Rep
 from api.storage.paging import MAX_PAGE_SIZE, Page, fetch_page
 from api.vocab import SetVariant
@@ -171,15 +171,34 @@ def fetch_rep_page(
     columns: Sequence[str],
 ) -> tuple[Sequence[Sequence], int | None]:
     """One rep-list page of `columns` (which must include "id") as plain tuples, without a
-    transaction (one SELECT is its own snapshot).
+    transaction (one SELECT is its own snapshot), with the values and types SQLAlchemy's
+    Core rows would have: `fetch_rep_page_raw`'s rows through its result processors."""
+    rows, next_cursor, processors = fetch_rep_page_raw(engine, where, cursor, limit, columns)
+    return (processed(rows, processors) if processors else rows), next_cursor
 
-    The page's compiled SQL runs on the pooled driver connection itself: skipping
-    SQLAlchemy's execution and row processing is most of the request's cost above the bare
-    fetch. PostgreSQL: psycopg's loaders already give the Python values SQLAlchemy's types
-    would (UTC sessions: aware datetimes in UTC); SQLite's driver returns text times and
-    0/1 flags, so those columns go through their types' own result processors (the same
-    values as `list_rep_rows`, tested). A connection the server has closed since its check
-    (`db._drop_if_disconnected`) is replaced and the page read again once."""
+
+PageProcessors = tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+def fetch_rep_page_raw(
+    engine: Engine,
+    where: RepFilter,
+    cursor: int | None,
+    limit: int,
+    columns: Sequence[str],
+) -> tuple[list, int | None, PageProcessors]:
+    """One rep-list page of `columns` (which must include "id") as the driver returns its
+    rows, the next page's cursor, and the result processors (column position, function)
+    that turn those rows into SQLAlchemy's values (`processed`; none on PostgreSQL).
+
+    The page's compiled SQL runs on the pooled driver connection itself, without a
+    transaction: skipping SQLAlchemy's execution and row processing is most of the
+    request's cost above the bare fetch. PostgreSQL: psycopg's loaders already give the
+    Python values SQLAlchemy's types would (UTC sessions: aware datetimes in UTC); SQLite's
+    driver returns text times and 0/1 flags, which the processors of those columns' types
+    convert (the same values as `list_rep_rows`, tested). A connection the server has
+    closed since its check (`db._drop_if_disconnected`) is replaced and the page read
+    again once."""
     limit = _page_size(limit)
     id_position = list(columns).index("id")
     statement, values = _page_statement(where, cursor, limit, columns)
@@ -191,7 +210,7 @@ def fetch_rep_page(
     fetch = _fetch_autocommit if engine.dialect.name == "postgresql" else _fetch_plain
     dbapi_error = engine.dialect.loaded_dbapi.Error
     for attempt in (1, 2):
-        pooled = engine.raw_connection()
+        pooled = take_read_connection(engine)
         try:
             rows = fetch(pooled.dbapi_connection, page.sql, bound)
             break
@@ -202,10 +221,9 @@ def fetch_rep_page(
             if attempt == 2 or not disconnected:
                 raise DBAPIError.instance(page.sql, params, exc, dbapi_error) from exc
         finally:
-            pooled.close()
-    if page.result_processors:
-        rows = _processed(rows, page.result_processors)
-    return _split_page(rows, limit, id_position)
+            give_back_read_connection(engine, pooled)
+    rows, next_cursor = _split_page(rows, limit, id_position)
+    return rows, next_cursor, page.result_processors
 
 
 def _fetch_autocommit(dbapi_connection, sql: str, params: Sequence | dict[str, object]) -> list:
@@ -230,11 +248,11 @@ def _fetch_plain(dbapi_connection, sql: str, params: Sequence | dict[str, object
         cursor.close()
 
 
-def _processed(rows: list, processors: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list:
+def processed(rows: Sequence[Sequence], processors: PageProcessors) -> list:
     """`rows` with the columns at the given positions converted by their processors (by
     column: a transpose and a `map` each, no Python loop over the rows' cells)."""
     if not rows:
-        return rows
+        return []
     columns: list[Sequence[Any]] = list(zip(*rows))
     for position, process in processors:
         columns[position] = list(map(process, columns[position]))
@@ -251,7 +269,7 @@ class _CompiledPage:
     sql: str
     bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
     positions: tuple[str, ...]
-    result_processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    result_processors: PageProcessors
 
 
 # Page statements compiled for a dialect.

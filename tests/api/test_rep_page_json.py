@@ -4,9 +4,12 @@ PostgreSQL, for the awkward values (None, codes, microseconds, floats without a 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pydantic import TypeAdapter
+from sqlalchemy import text
 
 from api.http.routes.reps import _rep_page_json
 from api.http.schemas import Page, RepPublic
@@ -83,3 +86,86 @@ def test_page_rows_from_the_driver_are_what_sqlalchemy_gives(database) -> None:
             performed_at = row[REP_PAGE_COLUMNS.index("performed_at")]
             assert isinstance(performed_at, datetime) and performed_at.tzinfo is not None
             assert isinstance(row[REP_PAGE_COLUMNS.index("butt_wink")], bool)
+
+
+def _expected_body(database, where: RepFilter, cursor, limit) -> bytes:
+    with database.sessions() as db:
+        page = list_reps(db, where, cursor, limit)
+        return PAGE.dump_json(
+            Page[RepPublic](
+                items=[RepPublic.model_validate(rep) for rep in page.items],
+                next_cursor=page.next_cursor,
+            )
+        )
+
+
+def test_sqlite_times_not_as_the_app_stores_them_are_written_as_sqlalchemy_reads_them(
+    database,
+) -> None:
+    """SQLite's page is built straight from the driver's text times (parsed naive, written
+    as UTC) only where every time is the naive text the app stores: one written by hand with
+    an offset (which `fromisoformat` would keep) goes through the column's own processor,
+    as the ORM reads it, and the page is still what pydantic writes."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's stored text times")
+    athlete = _store(database)
+    with database.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE reps SET performed_at = :t WHERE id = (SELECT max(id) FROM reps)"),
+            {"t": "2026-03-01 09:30:15.250000+02:00"},
+        )
+    where = RepFilter(athlete_id=athlete)
+    body = _rep_page_json(database, where, None, 100)
+    assert body == _expected_body(database, where, None, 100)
+    assert b"+02:00" not in body
+    # The other pages of the same athlete are not affected.
+    body = _rep_page_json(database, where, 5, 100)
+    assert body == _expected_body(database, where, 5, 100)
+
+
+def test_kept_read_connections_see_commits_and_are_closed_on_dispose(db_target) -> None:
+    """The rep pages' connections stay checked out between pages (SQLite): the next page
+    still sees every commit made since (new reps, a deleted one), at most
+    KEPT_READ_CONNECTIONS are kept, none inside a transaction, and disposing of the
+    database closes them."""
+    from sqlalchemy import delete
+
+    from api.storage.db import (
+        KEPT_READ_CONNECTIONS,
+        give_back_read_connection,
+        open_database,
+        take_read_connection,
+    )
+    from api.storage.models import Rep
+
+    database = open_database(db_target.url, db_target.schema)
+    try:
+        athlete = _store(database)
+        where = RepFilter(athlete_id=athlete)
+        first = PAGE.validate_json(_rep_page_json(database, where, None, 100))
+        kept = getattr(database.engine, "winkwatch_read_connections", None)
+        if database.engine.dialect.name == "sqlite":
+            assert kept and len(kept) == 1
+        with database.sessions.begin() as db:
+            db.execute(delete(Rep).where(Rep.id == first.items[0].id))
+        _store(database)  # another athlete's set: more reps, committed
+        second = PAGE.validate_json(_rep_page_json(database, where, None, 100))
+        assert [rep.id for rep in second.items] == [rep.id for rep in first.items[1:]]
+        assert _rep_page_json(database, RepFilter(), None, 100) == _expected_body(
+            database, RepFilter(), None, 100
+        )
+        if kept is None:
+            return
+        taken = [take_read_connection(database.engine) for _ in range(KEPT_READ_CONNECTIONS + 2)]
+        taken[0].dbapi_connection.execute("BEGIN")
+        for connection in taken:
+            give_back_read_connection(database.engine, connection)
+        assert len(kept) == KEPT_READ_CONNECTIONS
+        assert taken[0] not in kept  # it was inside a transaction: back to the pool
+        drivers = [connection.dbapi_connection for connection in kept]
+    finally:
+        database.dispose()
+    assert not kept
+    for driver in drivers:
+        with pytest.raises(sqlite3.ProgrammingError):
+            driver.execute("SELECT 1")
