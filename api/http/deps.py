@@ -156,15 +156,26 @@ async def _database_fast(connection: HTTPConnection) -> Database:
 async def _reader_fast(connection: HTTPConnection) -> Principal:
     """`require_reader`'s principal for a token remembered in the token cache and a client
     that is not blocked; anything else (no or another scheme, unknown, expired, blocked)
-    declines, and `require_reader` answers it (401, 429, a database look-up)."""
-    credentials = await _bearer(connection)
-    if credentials is None:
+    declines, and `require_reader` answers it (401, 429, a database look-up). The token is
+    read from the ASGI scope as `HTTPBearer` reads it (the first Authorization header,
+    "<scheme> <credentials>", the scheme "bearer" in any case, the credentials stripped),
+    without building its Headers, Address and credentials objects (~0.03 ms)."""
+    scope = connection.scope
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, param = value.decode("latin-1").partition(" ")
+            secret = param.strip()
+            break
+    else:
+        raise Decline
+    if not (scheme and secret) or scheme.lower() != "bearer":
         raise Decline
     app = connection.app
     limiter: FailedAuthLimiter = app.state.auth_limiter
-    if limiter.retry_after_s(client_address(connection)) > 0:
+    peer = scope.get("client")
+    if limiter.retry_after_s(peer[0] if peer else "unknown") > 0:
         raise Decline
-    hit = _token_cache(app).get(hash_secret(credentials.credentials))
+    hit = _token_cache(app).get(hash_secret(secret))
     if hit is None or hit[1] <= time.monotonic():
         raise Decline
     return hit[0]

@@ -47,6 +47,15 @@ QUERIES = [
     "?since=yesterday",
     "?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z",
     "?limit=abc&athlete_id=x&since=1",
+    # the query string's forms: escapes, empty pairs, names without a value
+    "?limit=2&&cursor=3&",
+    "?limit=%32&variant=back%5Fsquat",
+    "?limit=2&unknown=a+b",
+    "?flagged=true&flagged=false",
+    "?=1&limit=2",
+    "?limit",
+    "?limit=2&athlete_id",
+    "?limit==2",
 ]
 
 
@@ -86,6 +95,7 @@ def test_lean_and_fastapi_answer_every_query_alike(api, monkeypatch) -> None:
     app: FastAPI = api.app
     api.get("/reps", headers=api.reader)  # the token is now remembered
     for query in QUERIES:
+        api.get("/reps?limit=1", headers=api.reader)  # remembered again if its 2 s ran out
         calls[0] = 0
         lean = _answer(api, "/reps" + query, api.reader)
         lean_solved = calls[0]
@@ -117,6 +127,52 @@ def test_bad_tokens_get_fastapis_answer(api, monkeypatch, headers) -> None:
     status, body, _ = _answer(api, "/reps?limit=abc", headers)  # auth before parameters
     assert status == 401 and b"winkwatch token create" in body
     assert calls[0] == 1
+
+
+def test_query_values_are_what_starlette_parses() -> None:
+    from starlette.datastructures import QueryParams
+    from starlette.requests import Request
+
+    from api.http.lean_route import query_values
+
+    for raw in [
+        b"",
+        b"limit=100&cursor=60000&athlete_id=7",
+        b"a",
+        b"a=",
+        b"=b",
+        b"a=1&a=2",
+        b"a=1&&b=2&",
+        b"&&",
+        b"a==b",
+        b"a=1;b=2",
+        b"a=%20x&b=%zz&c=%C3%A9",
+        b"a+b=c+d",
+        b"a=\xe9\xff",  # raw bytes, not escaped
+        b"since=2026-01-01T00:00:00%2B02:00",
+    ]:
+        parsed = QueryParams(raw)
+        assert query_values(Request({"type": "http", "query_string": raw})) == {
+            name: parsed[name] for name in parsed
+        }, raw
+
+
+@pytest.mark.parametrize("form", ["Bearer {}", "bearer {}", "BEARER  {} ", "Bearer {}\t"])
+def test_bearer_forms_are_read_as_fastapi_reads_them(api, monkeypatch, form) -> None:
+    """The lean path reads the token from the scope as HTTPBearer does: the scheme in any
+    case, the credentials stripped; the answer is FastAPI's."""
+    calls = _solve_counter(monkeypatch)
+    token = api.reader["Authorization"].removeprefix("Bearer ")
+    headers = {"Authorization": form.format(token)}
+    api.get("/reps", headers=api.reader)  # the token is now remembered
+    calls[0] = 0
+    lean = _answer(api, "/reps?limit=2", headers)
+    assert lean[0] == 200 and calls[0] == 0
+    api.app.dependency_overrides[deps.get_service] = deps.get_service  # FastAPI's path
+    try:
+        assert _answer(api, "/reps?limit=2", headers) == lean
+    finally:
+        api.app.dependency_overrides.clear()
 
 
 def test_a_blocked_client_is_refused_even_with_a_remembered_token(api) -> None:
