@@ -12,7 +12,7 @@ joined into one text (sqlite_export_columns). Both write `performed_at` as `isof
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Boolean, ColumnElement, Float, Integer, Select, String, Text, cast, select
 from sqlalchemy.ext.compiler import compiles
@@ -189,6 +189,20 @@ def sqlite_plain_columns() -> list[ColumnElement]:
     """The SQLite fast path's columns: floats as `sqlite_export_columns` has them, every run
     of other columns between them as one `sqlite_plain` (22 values a row). The last column is
     the run ending with `performed_at`, whose '.000000' and '+00:00' the batch's text gets."""
+    return _runs_between_floats(lambda run: [sqlite_plain(*run)])
+
+
+def sqlite_export_columns() -> list[ColumnElement]:
+    """`export_columns()` with each run of two or more columns between floats joined into one
+    text of CSV fields (csv_fields): SQLite's driver takes ~0.2 us to hand over a value
+    whatever its type, so a row of 22 values instead of 29 is a quarter less of its time."""
+    return _runs_between_floats(lambda run: [csv_fields(*run)] if len(run) > 1 else run)
+
+
+def _runs_between_floats(
+    join: Callable[[list[ColumnElement]], list[ColumnElement]],
+) -> list[ColumnElement]:
+    """`export_columns()` with each (non-empty) run of columns between floats as `join` has it."""
     columns: list[ColumnElement] = []
     run: list[ColumnElement] = []
     for column in [*export_columns(), None]:
@@ -196,24 +210,7 @@ def sqlite_plain_columns() -> list[ColumnElement]:
             run.append(column)
             continue
         if run:
-            columns.append(sqlite_plain(*run))
-        run = []
-        if column is not None:
-            columns.append(column)
-    return columns
-
-
-def sqlite_export_columns() -> list[ColumnElement]:
-    """`export_columns()` with each run of two or more columns between floats joined into one
-    text of CSV fields (csv_fields): SQLite's driver takes ~0.2 us to hand over a value
-    whatever its type, so a row of 22 values instead of 29 is a quarter less of its time."""
-    columns: list[ColumnElement] = []
-    run: list[ColumnElement] = []
-    for column in [*export_columns(), None]:
-        if column is not None and not isinstance(column, csv_float):
-            run.append(column)
-            continue
-        columns += [csv_fields(*run)] if len(run) > 1 else run
+            columns += join(run)
         run = []
         if column is not None:
             columns.append(column)
