@@ -137,8 +137,8 @@ def _write_set(tmp_path, seed=21):
     return sim
 
 
-def test_replay_of_recorded_csvs_gives_the_reps(tmp_path):
-    sim = _write_set(tmp_path)
+def _replay_gateway(tmp_path) -> tuple[Gateway, MemorySink, ReplaySource]:
+    """A gateway replaying tmp_path's sacrum.csv and thigh.csv as athlete "gus", not run yet."""
     settings = GatewaySettings(config_file=tmp_path / "g.json")
     store = Assignments()
     store.assign("REC-SACRUM", "replay", "gus", "sacrum")
@@ -158,6 +158,12 @@ def test_replay_of_recorded_csvs_gives_the_reps(tmp_path):
         on_end=lambda t: gateway.stop_set("gus", now_s=t),
     )
     gateway.add_source(source)
+    return gateway, sink, source
+
+
+def test_replay_of_recorded_csvs_gives_the_reps(tmp_path):
+    sim = _write_set(tmp_path)
+    gateway, sink, source = _replay_gateway(tmp_path)
     asyncio.run(gateway.run(stop_when_sources_end=True))
     reps = [e.metrics for e in sink.events if isinstance(e, RepCompleted)]
     assert len(reps) == len(sim.reps) == 3
@@ -197,24 +203,7 @@ def test_a_replayed_csv_with_values_beyond_any_imus_range_loses_only_those_sampl
     write_recording_csv(
         tmp_path / "thigh.csv", dataclasses.replace(sim.thigh, acc_mps2=acc, gyr_radps=gyr)
     )
-    settings = GatewaySettings(config_file=tmp_path / "g.json")
-    store = Assignments()
-    store.assign("REC-SACRUM", "replay", "gus", "sacrum")
-    store.assign("REC-THIGH", "replay", "gus", "thigh")
-    sink = MemorySink()
-    gateway = Gateway(settings, store, sink=sink)
-    sensors = [
-        ReplayedSensor.from_csv("rec-sacrum", tmp_path / "sacrum.csv"),
-        ReplayedSensor.from_csv("rec-thigh", tmp_path / "thigh.csv"),
-    ]
-    source = ReplaySource(
-        sensors,
-        realtime=False,
-        start_s=gateway.clock.now_s(),
-        on_start=lambda t: gateway.start_set("gus", now_s=t),
-        on_end=lambda t: gateway.stop_set("gus", now_s=t),
-    )
-    gateway.add_source(source)
+    gateway, sink, _ = _replay_gateway(tmp_path)
 
     async def main():
         sub = gateway.bus.subscribe(max_queued=100_000)
