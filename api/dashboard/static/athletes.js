@@ -14,17 +14,50 @@ export function athletesChanged() {
   window.dispatchEvent(new CustomEvent("winkwatch:athletes-changed"));
 }
 
+let drawn = 0;  // the newest redraw: an older one answered late does not overwrite it
+
+// Redraws the list. A form the coach is filling (the add form, an athlete being edited) keeps
+// what is typed in it: a redraw can come at any time (the athlete menu loading after sign-in,
+// a sensor paired), and used to wipe a half-typed athlete.
 export async function renderAthletes() {
   const box = $("setup-athletes");
+  const turn = ++drawn;
   try {
     const [active, archived, sensors] = await Promise.all([
       allPages("/athletes"), showArchived ? allPages("/athletes?archived=true") : [], allPages("/sensors")]);
+    if (turn !== drawn) return;
+    const typed = typedForms(box);
     box.innerHTML = formHtml(null) + `<ul class="list athletes">${active.map((a) => athleteHtml(a, sensors)).join("")
       || '<li class="muted">No athletes yet: add the first one above.</li>'}</ul>`
       + `<label class="muted"><input type="checkbox" id="show-archived" ${showArchived ? "checked" : ""}> Show archived athletes</label>`
       + (showArchived ? `<ul class="list athletes archived">${archived.map((a) => archivedHtml(a)).join("") || '<li class="muted">None archived.</li>'}</ul>` : "");
+    restoreTyped(box, typed);
   } catch (error) {
-    box.innerHTML = `<p class="error">${escapeHtml(error.message)}</p>`;
+    if (turn === drawn) box.innerHTML = `<p class="error">${escapeHtml(error.message)}</p>`;
+  }
+}
+
+// The open forms and what is typed in them, by athlete id ("new": the add form); a form saved
+// or cancelled is marked closed and not kept.
+function typedForms(box) {
+  return [...box.querySelectorAll("form.athlete-form:not([data-closed])")].map((form) => ({
+    id: form.dataset.id,
+    fields: [...form.elements].filter((field) => field.name).map((field) => [field.name, field.value]),
+    focused: form.contains(document.activeElement) ? document.activeElement.name : "",
+  }));
+}
+
+function restoreTyped(box, typed) {
+  for (const { id, fields, focused } of typed) {
+    let form = box.querySelector(`form.athlete-form[data-id="${id}"]`);
+    if (!form) {
+      const item = box.querySelector(`ul.athletes:not(.archived) li[data-athlete="${id}"]`);
+      if (!item) continue;  // archived or deleted meanwhile
+      item.innerHTML = formHtml({ id: Number(id) });
+      form = item.querySelector("form");
+    }
+    for (const [name, typedValue] of fields) form.elements[name].value = typedValue;
+    if (focused) form.elements[focused].focus();
   }
 }
 
@@ -93,6 +126,7 @@ async function submit(form) {
     error.textContent = problem.message;
     return;
   }
+  if (form.dataset.id === "new") form.reset(); else form.dataset.closed = "";
   athletesChanged();  // the Setup view redraws the list on this event
 }
 
@@ -139,7 +173,7 @@ export function wireAthletes() {
     const id = item ? Number(item.dataset.athlete) : null;
     const name = item ? item.querySelector("b").textContent : "";
     const act_ = button.dataset.act;
-    if (act_ === "cancel") { renderAthletes(); return; }
+    if (act_ === "cancel") { button.closest("form").dataset.closed = ""; renderAthletes(); return; }
     if (act_ === "edit") {
       const athlete = await api(`/athletes/${id}`);
       item.innerHTML = formHtml(athlete);
