@@ -135,7 +135,11 @@ def test_a_coach_sets_up_an_athlete_and_pairs_two_sensors_from_the_phone(
     page.select_option("#athlete", str(jo))
     page.click("button[data-tab=live]")
     page.fill("#load", "60")
-    page.click("#start-set")
+    # An impatient coach taps Start a dozen times before the first answer: one set starts.
+    page.evaluate(
+        "() => { const b = document.getElementById('start-set');"
+        " for (let i = 0; i < 12; i++) b.click(); }"
+    )
     page.wait_for_function(
         "document.getElementById('set-state').textContent.includes('60 kg')", timeout=15_000
     )
@@ -143,6 +147,7 @@ def test_a_coach_sets_up_an_athlete_and_pairs_two_sensors_from_the_phone(
         "document.querySelectorAll('#live-reps tr.rep').length >= 1", timeout=WAIT_MS
     )
     assert page.inner_text("#thigh-now") != "–"
+    assert len(_api(server, "GET", f"/sets?athlete_id={jo}")["items"]) == 1
     screenshot(page, tmp_path, "setup_live")
     page.click("#stop-set")
     page.wait_for_function(

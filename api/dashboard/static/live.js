@@ -18,6 +18,8 @@ const LIVE_WINDOW_S = 10;           // the live chart shows this much
 const BUFFER_S = 300;               // live angles kept for rep detail
 const BREAK_S = 0.5;                // no angles for longer (a sensor gap): the lines break
 const RECONNECT_MAX_MS = 15000;
+// A start request in flight: taps meanwhile (an impatient coach, a slow Pi) start nothing more.
+let starting = false;
 
 // Forget the previous athlete's stream and follow `state.athleteId`.
 export async function followAthlete() {
@@ -170,7 +172,7 @@ export function renderSetState() {
   element.textContent = !set ? "No set recording"
     : `${set.recording ? "Recording" : "Finished"}: ${variantLabel(set.variant)}, ${kg(set.load_kg)}`
       + (startedWithoutText(set) ? ` (${startedWithoutText(set)})` : "");
-  $("start-set").disabled = Boolean(set && set.recording);
+  $("start-set").disabled = starting || Boolean(set && set.recording);
   $("stop-set").disabled = !(set && set.recording);
   renderReady();
 }
@@ -213,6 +215,9 @@ function renderLiveReps(newRep) {
 
 // ---------------------------------------------------------------- start / stop
 async function startSet() {
+  if (starting) return;
+  starting = true;
+  $("start-set").disabled = true;
   $("set-error").textContent = "";
   const load = $("load").value === "" ? null : Number($("load").value);
   try {
@@ -220,9 +225,11 @@ async function startSet() {
     const known = state.currentSet && state.currentSet.set_key === row.set_key;  // set_started came first
     state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
     if (!known) onSetStartedReady(row.set_key);
-    renderSetState();
   } catch (error) {
     $("set-error").textContent = permissionMessage(error);
+  } finally {
+    starting = false;
+    renderSetState();
   }
 }
 
