@@ -187,29 +187,7 @@ def test_kill_9_mid_set_loses_at_most_the_last_second(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ww.db'}"
     admin, _ = _tokens(url)
     port = free_port()
-    env = dict(
-        os.environ,
-        WINKWATCH_DATABASE_URL=url,
-        WINKWATCH_GATEWAY_ID="crash-test",
-        WINKWATCH_GATEWAY_CONFIG_FILE=str(tmp_path / "gateway.json"),
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api.cli.main",
-            "serve",
-            "--simulate",
-            "1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = _serve_subprocess(tmp_path, url, port, "crash-test")
     try:
         headers = {"Authorization": f"Bearer {admin}"}
         deadline = time.monotonic() + FIRST_REP_TIMEOUT_S
