@@ -409,6 +409,10 @@ class Term(BaseModel):
     label: str = Field(description="what to show a person")
 
 
+class StepTerm(Term):
+    min_reps: int = Field(description="complete reps the step needs to be analysed")
+
+
 class Vocabulary(BaseModel):
     """Every closed vocabulary of the API, in its canonical order."""
 
@@ -417,7 +421,7 @@ class Vocabulary(BaseModel):
     set_statuses: list[Term]
     sensor_kinds: list[Term]
     link_states: list[Term]
-    step_kinds: list[Term] = Field(description="assessment steps, in the battery's order")
+    step_kinds: list[StepTerm] = Field(description="assessment steps, in the battery's order")
     verdict_fields: list[Term] = Field(description="possible causes an assessment weighs")
     verdict_values: list[Term]
 

@@ -4,7 +4,8 @@ load) and a third simulated athlete, Dee, who runs the assessment battery when t
 tells them to (soft-tissue cause: the rock-back tucks where the squat winks, stretching
 moves the onset later). Every number checked comes from the simulator's known answers.
 
-- the guided assessment, step by step to its report (one step repeated, two skipped),
+- the guided assessment, step by step to its report (the baseline stopped too early, said so
+  and repeated; two steps skipped),
   the report's verdict and onsets, PDF/HTML export, history side by side;
 Screenshots go to the test's temp dir.
 """
@@ -197,7 +198,24 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
                 so_far,
                 shown,
             )  # redrawn 4 times a second
+            assert "(it needs at least 5)" in page.inner_text("#assess-step-state")
             page.screenshot(path=str(tmp_path / "assess_phone_recording.png"), full_page=True)
+            # The coach stops the first baseline early: the page says it is too short to
+            # analyse and cannot make the report from it, so the baseline is repeated.
+            page.click("#assess-stop")
+            page.wait_for_function(
+                "document.getElementById('assess-step-state').textContent.startsWith('Recorded')"
+            )
+            state = page.inner_text("#assess-step-state")
+            assert "too few to analyse, this step needs at least 5 complete reps" in state, state
+            assert "(too few)" in page.inner_text("#assess-steps li[data-step='0']")
+            assert page.is_disabled("#assess-finish")
+            assert "Repeat the baseline" in page.inner_text("#assess-finish-note")
+            page.screenshot(path=str(tmp_path / "assess_phone_short_baseline.png"), full_page=True)
+            _wait(paced.ended[index], f"ended {kind}")
+            page.click("#assess-repeat")
+            assert not page.is_disabled("#assess-start")
+            continue
         _wait(paced.ended[index], f"ended {kind}")
         reps = len(paced.source.played[index].simulated.reps)
         # The coach stops once the last rep is on screen (the analysis may lag on a busy machine).
@@ -211,10 +229,8 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
         state = page.inner_text("#assess-step-state")
         assert f"{reps} reps" in state, state
         recorded[index] = reps
-        if index == 0:
-            page.click("#assess-repeat")  # the coach wants the baseline again
-            assert not page.is_disabled("#assess-start")
-        elif kind == "rock_back":
+        assert not page.is_disabled("#assess-finish")
+        if kind == "rock_back":
             page.click("#assess-next")
             assert "Goblet squat" in page.inner_text("#assess-step-title")
             page.click("#assess-skip")  # goblet

@@ -13,6 +13,7 @@ from api.http import create_app
 from api.settings import Settings
 from api.vocab import SET_VARIANT_LABELS, Placement, SetVariant, TokenRole
 from fusion.assessment import VERDICT_FIELDS, VERDICT_VALUES
+from fusion.assessment.kinds import MIN_REPS
 from sensor_gateway.samples import LinkState
 
 
@@ -37,6 +38,9 @@ def test_every_variant_is_served_with_its_label_in_order(client) -> None:
     assert body["set_variants"][-1]["label"] == "Quadruped rock-back"
     # The assessment's steps in the battery's order (the guided assessment walks them so).
     assert [t["value"] for t in body["step_kinds"]][:2] == ["baseline", "rock_back"]
+    # ... each with the reps its analysis needs, so the page says when a step is too short.
+    assert {t["value"]: t["min_reps"] for t in body["step_kinds"]} == MIN_REPS
+    assert MIN_REPS["baseline"] == 5
     assert {t["value"] for t in body["verdict_fields"]} == set(VERDICT_FIELDS)
     assert [t["value"] for t in body["verdict_values"]] == list(VERDICT_VALUES)
 

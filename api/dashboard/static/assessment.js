@@ -170,12 +170,13 @@ function openAssessment(row) {
   run.report = null;
   run.boxHint = null;
   const skipped = new Set(row.skipped || []);  // kept by the API: every phone, after a reload
-  run.steps = terms("step_kinds").map((t) => ({ kind: t.value, status: row.steps[t.value] ? "done" : skipped.has(t.value) ? "skipped" : "pending", setId: row.steps[t.value] || null, reps: [] }));
+  run.steps = terms("step_kinds").map((t) => ({ kind: t.value, minReps: t.min_reps, status: row.steps[t.value] ? "done" : skipped.has(t.value) ? "skipped" : "pending", setId: row.steps[t.value] || null, reps: [], repsKnown: !row.steps[t.value] }));
   run.current = Math.max(0, run.steps.findIndex((s) => s.status === "pending"));
   showPhase("run");
   for (const step of run.steps.filter((s) => s.setId)) {  // an assessment continued: its recorded reps
     api(`/reps?set_id=${step.setId}&limit=500`).then((page) => {
       step.reps = page.items.sort((x, y) => x.rep - y.rep);
+      step.repsKnown = true;
       if (run.assessment === row && !recordingStep()) renderRun();
     }).catch(() => {});
   }
@@ -223,9 +224,11 @@ function renderRun() {
   $("assess-step-state").classList.toggle("recording", recording);
   $("assess-step-state").textContent = recording ? `Recording ${stepLabel(step.kind).toLowerCase()}…`
     : step.status === "done" ? `Recorded: ${resultText(step)}` : step.status === "skipped" ? "Skipped." : "Not recorded yet.";
-  const baselineDone = run.steps.some((s) => s.kind === REQUIRED_STEP && s.status === "done");
+  const baseline = run.steps.find((s) => s.kind === REQUIRED_STEP);
+  const baselineDone = baseline.status === "done" && !tooFewReps(baseline);
   $("assess-finish").disabled = !baselineDone || Boolean(recordingStep());
   $("assess-finish-note").textContent = baselineDone ? `${plural(run.steps.filter((s) => s.status === "done").length, "step")} recorded; the report weighs those.`
+    : baseline.status === "done" ? "Repeat the baseline: it has too few reps to calibrate the sensors for every other step."
     : "Record the baseline first: it calibrates the sensors for every other step.";
   renderStepReps(step);
   drawStep();
@@ -233,13 +236,17 @@ function renderRun() {
 
 function stepStatusText(s) {
   if (s.status === "recording") return "recording";
-  if (s.status === "done") return `done, ${plural(s.reps.length, "rep")}`;
+  if (s.status === "done") return `done, ${plural(s.reps.length, "rep")}${tooFewReps(s) ? " (too few)" : ""}`;
   return s.status === "skipped" ? "skipped" : s.kind === REQUIRED_STEP ? "required" : "";
 }
 
 function resultText(step) {
   const reps = step.reps;
   if (!reps.length) return "no reps found (repeat the step?)";
+  if (tooFewReps(step)) {
+    return `${plural(reps.length, "rep")}: too few to analyse, this step needs at least ${step.minReps} complete reps. Repeat it`
+      + (step.kind === REQUIRED_STEP ? " (the report needs the baseline)." : ", or the report leaves it out.");
+  }
   const winks = reps.filter((m) => m.butt_wink);
   const deepest = Math.max(...reps.map((m) => m.hip_flexion_max_deg));
   return `${plural(reps.length, "rep")}, ${winks.length} with a wink; deepest hip flexion ${deg(deepest)}.`;
@@ -251,7 +258,7 @@ async function startStep() {
   const load = LOAD_STEPS.has(step.kind) && $("assess-load").value !== "" ? Number($("assess-load").value) : null;
   try {
     const row = await api(`/assessments/${run.assessment.id}/steps`, { method: "POST", json: { kind: step.kind, load_kg: load } });
-    Object.assign(step, { status: "recording", setId: row.id, setKey: row.set_key, reps: [] });
+    Object.assign(step, { status: "recording", setId: row.id, setKey: row.set_key, reps: [], repsKnown: true });
     renderRun();
     startRedraw();
   } catch (error) {
@@ -269,7 +276,7 @@ async function stopStep() {
     if (error.status !== 409) { $("assess-step-error").textContent = permissionMessage(error); return; }  // 409: already stopped
   }
   stopRedraw();
-  step.status = "done";
+  Object.assign(step, { status: "done", repsKnown: false });
   // The stored reps, with any the stream showed that are not stored yet (the last rep of a
   // step may reach the database a moment after the stop).
   const live = stepLiveReps(step);
@@ -282,6 +289,7 @@ async function stopStep() {
     step.reps = live;
     $("assess-step-error").textContent = error.message;
   }
+  step.repsKnown = true;
   if (step.kind === REQUIRED_STEP) run.boxHint = null;  // a new baseline changes the prescription
   renderRun();
 }
@@ -345,8 +353,14 @@ function renderStepReps(step) {
     + `<td>${deg(m.wink_deg, 1)}</td><td>${flagHtml(m)}</td></tr>`).join("")
     || `<tr><td colspan="5" class="muted">${step.status === "recording" ? "Reps appear here as they are completed." : "No reps recorded for this step."}</td></tr>`;
   if (body.dataset.html !== html) { body.innerHTML = html; body.dataset.html = html; }
-  if (step.status === "recording") $("assess-step-state").textContent = `Recording ${stepLabel(step.kind).toLowerCase()}: ${plural(reps.length, "rep")} so far`;
+  if (step.status === "recording") $("assess-step-state").textContent = `Recording ${stepLabel(step.kind).toLowerCase()}: ${plural(reps.length, "rep")} so far`
+    + (reps.length < step.minReps ? ` (it needs at least ${step.minReps})` : "");
 }
+
+// A recorded step with fewer reps than its analysis needs (the API's step_kinds say how many):
+// stopped early, the report could not use it (a baseline: the report could not be made at all).
+// Until a continued assessment's reps have loaded, nothing is said.
+const tooFewReps = (step) => step.status === "done" && step.repsKnown && step.reps.length < step.minReps;
 
 function drawStep() {
   const step = currentStep();
