@@ -87,6 +87,20 @@ def open_page(
     assert not errors, errors
 
 
+def requests_made(page: Any, method: str, path_suffix: str) -> list[str]:
+    """A list that fills with the URL of every `method` request the page makes from now on
+    whose path ends with `path_suffix` (to count the requests a tap sent)."""
+    made: list[str] = []
+
+    def seen(request: Any) -> None:
+        path = request.url.split("?", 1)[0]
+        if request.method == method and path.endswith(path_suffix):
+            made.append(request.url)
+
+    page.on("request", seen)
+    return made
+
+
 def painted(page: Any, canvas_id: str) -> bool:
     """True when the canvas has coloured (series) pixels, not just the dark background and grid."""
     return page.evaluate(

@@ -35,7 +35,7 @@ from fusion.simulator.assessment import (
 from sensor_gateway.recording_csv import write_recording_csv
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 from tests.api.helpers import athlete_ids, free_port, serve_in_thread
-from tests.browser import BROWSER_MARKS, DESKTOP, open_page, painted, signed_in
+from tests.browser import BROWSER_MARKS, DESKTOP, open_page, painted, requests_made, signed_in
 
 pytestmark = BROWSER_MARKS
 SEED = 33
@@ -167,8 +167,12 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
     page.select_option("#assess-athlete", str(server["dee"]))
     page.wait_for_selector(f"#assess-history button[data-open='{earlier}']")
     assert page.locator("#athlete").input_value() == str(server["dee"])  # live follows Dee
-    page.click("#assess-begin")
+    begun = requests_made(page, "POST", "/assessments")
+    started = requests_made(page, "POST", "/steps")
+    # Impatient taps on Begin (and on Start step below) send one request, not one a tap.
+    page.locator("#assess-begin").evaluate("(b) => { b.click(); b.click(); b.click(); }")
     page.wait_for_selector("#assess-run:not([hidden])")
+    assert len(begun) == 1, begun
     assert page.inner_text("#assess-step-title") == "Step 1 of 7: Baseline squat"
     assert "at least 5 bodyweight squats" in page.inner_text("#assess-instructions")
     assert page.is_disabled("#assess-skip") and page.is_disabled("#assess-finish")
@@ -179,7 +183,7 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
     recorded: dict[int, int] = {}
     for index, kind in enumerate(PERFORMED):
         _wait(paced.began[index], f"began {kind}")
-        page.click("#assess-start")
+        page.locator("#assess-start").evaluate("(b) => { b.click(); b.click(); }")
         page.wait_for_function(
             "document.getElementById('assess-step-state').classList.contains('recording')"
         )
@@ -239,6 +243,7 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
             assert "Squat after stretching" in page.inner_text("#assess-step-title")
         elif index == 1:
             page.click("#assess-next")
+    assert len(started) == len(PERFORMED), started
     steps_text = page.inner_text("#assess-steps")
     assert "Goblet squat skipped" in steps_text and "Supported squat skipped" in steps_text, (
         steps_text

@@ -17,7 +17,14 @@ from api.settings import Settings
 from api.storage import sets as set_store
 from api.vocab import SetStatus, SetVariant, TokenRole
 from tests.api.helpers import free_port, serve_in_thread
-from tests.browser import BROWSER_MARKS, VIEWPORTS, open_page, screenshot, signed_in
+from tests.browser import (
+    BROWSER_MARKS,
+    VIEWPORTS,
+    open_page,
+    requests_made,
+    screenshot,
+    signed_in,
+)
 
 pytestmark = BROWSER_MARKS
 WAIT_MS = 60_000
@@ -88,9 +95,12 @@ def test_a_coach_sets_up_an_athlete_and_pairs_two_sensors_from_the_phone(
     _redraw_athletes(page)  # a redraw meanwhile (the menu loading, a sensor paired) keeps it
     assert form.locator("input[name=name]").input_value() == name
     assert form.locator("textarea[name=notes]").input_value() == "left knee: warm up longer"
-    form.locator("button[type=submit]").click()
+    # A double tap on Add (a phone's, or an impatient coach's) adds one athlete.
+    form.locator("button[type=submit]").evaluate("(b) => { b.click(); b.click(); b.click(); }")
     row = page.locator("#setup-athletes li[data-athlete]", has_text=name)
     row.wait_for()
+    named = [a for a in _api(server, "GET", "/athletes")["items"] if a["name"] == name]
+    assert len(named) == 1, named
     assert "femur 44.5 cm, shank 41 cm" in row.inner_text()
     assert "left knee" in row.inner_text() and "Sacrum: none" in row.inner_text()
     jo = _athlete_id(server, name)
@@ -125,11 +135,21 @@ def test_a_coach_sets_up_an_athlete_and_pairs_two_sensors_from_the_phone(
         f" li.textContent.includes('{name}') && !li.textContent.includes('none'))"
     )
     screenshot(page, tmp_path, "setup")
+    placed = [(f"SIM-{donor_id}-SACRUM", "sacrum"), (f"SIM-{donor_id}-THIGH", "thigh")]
+    sensors = _api(server, "GET", f"/sensors?athlete_id={jo}")["items"]
+    assert sorted((s["address"], s["placement"]) for s in sensors) == placed
+    # Two quick taps on Swap swap once: the second, while the first is in flight, does
+    # nothing (before, the two swapped the sensors back).
+    swaps = requests_made(page, "POST", "/sensors/swap")
+    with page.expect_response("**/sensors/swap"):
+        row.locator("button[data-act=swap]").evaluate("(b) => { b.click(); b.click(); }")
+    assert len(swaps) == 1, swaps
     sensors = _api(server, "GET", f"/sensors?athlete_id={jo}")["items"]
     assert sorted((s["address"], s["placement"]) for s in sensors) == [
-        (f"SIM-{donor_id}-SACRUM", "sacrum"),
-        (f"SIM-{donor_id}-THIGH", "thigh"),
+        (f"SIM-{donor_id}-SACRUM", "thigh"),
+        (f"SIM-{donor_id}-THIGH", "sacrum"),
     ]
+    _api(server, "POST", "/sensors/swap", json={"athlete_id": jo})  # back as worn
 
     # The pairing is live on the running gateway: a set for the new athlete records at once.
     page.select_option("#athlete", str(jo))

@@ -4,6 +4,7 @@
 // API's figure of tilt against hip flexion per step), as PDF/HTML to print or share, and the
 // athlete's assessments side by side. The API does the analysis (api/assessments.py); the
 // live stream of the athlete followed (live.js) feeds the step's chart and reps.
+import { busy, once } from "./busy.js";
 import { lineChart } from "./charts.js";
 import { deg, escapeHtml, plural } from "./format.js";
 import { api, fetchFile, permissionMessage, saveFile } from "./http.js";
@@ -119,9 +120,9 @@ export function leaveAssessment() { stopRedraw(); }
 
 function wire() {
   $("assess-athlete").addEventListener("change", (event) => followAthlete(Number(event.target.value)));
-  $("assess-begin").addEventListener("click", begin);
-  $("assess-start").addEventListener("click", startStep);
-  $("assess-stop").addEventListener("click", stopStep);
+  $("assess-begin").addEventListener("click", () => once($("assess-begin"), begin));
+  $("assess-start").addEventListener("click", () => once($("assess-start"), startStep, renderRun));
+  $("assess-stop").addEventListener("click", () => once($("assess-stop"), stopStep, renderRun));
   $("assess-skip").addEventListener("click", skipStep);
   $("assess-repeat").addEventListener("click", () => { currentStep().status = "pending"; renderRun(); });
   $("assess-next").addEventListener("click", () => goTo(nextPending(run.current)));
@@ -212,7 +213,7 @@ function renderRun() {
   $("assess-load").hidden = !LOAD_STEPS.has(step.kind);
   $("assess-box").hidden = step.kind !== "box";
   if (step.kind === "box") showBoxHeight();
-  $("assess-start").disabled = recording || step.status === "done" || Boolean(recordingStep());
+  $("assess-start").disabled = busy($("assess-start")) || recording || step.status === "done" || Boolean(recordingStep());
   $("assess-stop").disabled = !recording;
   // A recorded step is in the report: repeat it rather than skip it (the API refuses).
   $("assess-skip").disabled = recording || step.kind === REQUIRED_STEP || Boolean(step.setId);

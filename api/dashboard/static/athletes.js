@@ -1,6 +1,7 @@
 // Setup, athletes: create, rename, lengths (femur, shank: for an assessment's box height) and
 // a note; archive (every stored set kept) or delete (asked first; stored sets are kept unless
 // the coach says to delete them too); swap a pair of sensors put on the wrong way round.
+import { once } from "./busy.js";
 import { ask } from "./confirm.js";
 import { escapeHtml } from "./format.js";
 import { allPages, api } from "./http.js";
@@ -162,7 +163,10 @@ async function act(request) {
 
 export function wireAthletes() {
   const box = $("setup-athletes");
-  box.addEventListener("submit", (event) => { event.preventDefault(); submit(event.target); });
+  box.addEventListener("submit", (event) => {
+    event.preventDefault();
+    once(event.submitter || event.target.querySelector("button[type=submit]"), () => submit(event.target));
+  });
   box.addEventListener("change", (event) => {
     if (event.target.id === "show-archived") { showArchived = event.target.checked; renderAthletes(); }
   });
@@ -179,7 +183,7 @@ export function wireAthletes() {
       item.innerHTML = formHtml(athlete);
       item.querySelector("input[name=name]").focus();
     }
-    if (act_ === "swap") await act(() => api("/sensors/swap", { method: "POST", json: { athlete_id: id } }));
+    if (act_ === "swap") await once(button, () => act(() => api("/sensors/swap", { method: "POST", json: { athlete_id: id } })));
     if (act_ === "archive") await archive(id, name);
     if (act_ === "restore") await act(() => api(`/athletes/${id}/archive`, { method: "PUT", json: { archived: false } }));
     if (act_ === "delete") await remove(id, name);

@@ -6,6 +6,7 @@ import { keepFinishedSet, renderLastSet } from "./lastset.js";
 import { deg, kg } from "./format.js";
 import { loadGuard, onDepthCeilingNear } from "./guard.js";
 import { clearSensorAlerts, onSensorAlert } from "./health.js";
+import { busy, once } from "./busy.js";
 import { allPages, api, permissionMessage } from "./http.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
 import { onCalibrated, onSetStartedReady, onSetStoppedReady, render as renderReady, startedWithoutText, startOptions, startReadyChecks } from "./ready.js";
@@ -18,8 +19,6 @@ const LIVE_WINDOW_S = 10;           // the live chart shows this much
 const BUFFER_S = 300;               // live angles kept for rep detail
 const BREAK_S = 0.5;                // no angles for longer (a sensor gap): the lines break
 const RECONNECT_MAX_MS = 15000;
-// A start request in flight: taps meanwhile (an impatient coach, a slow Pi) start nothing more.
-let starting = false;
 
 // Forget the previous athlete's stream and follow `state.athleteId`.
 export async function followAthlete() {
@@ -172,7 +171,7 @@ export function renderSetState() {
   element.textContent = !set ? "No set recording"
     : `${set.recording ? "Recording" : "Finished"}: ${variantLabel(set.variant)}, ${kg(set.load_kg)}`
       + (startedWithoutText(set) ? ` (${startedWithoutText(set)})` : "");
-  $("start-set").disabled = starting || Boolean(set && set.recording);
+  $("start-set").disabled = busy($("start-set")) || Boolean(set && set.recording);
   $("stop-set").disabled = !(set && set.recording);
   renderReady();
 }
@@ -215,9 +214,6 @@ function renderLiveReps(newRep) {
 
 // ---------------------------------------------------------------- start / stop
 async function startSet() {
-  if (starting) return;
-  starting = true;
-  $("start-set").disabled = true;
   $("set-error").textContent = "";
   const load = $("load").value === "" ? null : Number($("load").value);
   try {
@@ -227,9 +223,6 @@ async function startSet() {
     if (!known) onSetStartedReady(row.set_key);
   } catch (error) {
     $("set-error").textContent = permissionMessage(error);
-  } finally {
-    starting = false;
-    renderSetState();
   }
 }
 
@@ -247,7 +240,7 @@ async function stopSet() {
 }
 
 export function wireLive() {
-  $("start-set").addEventListener("click", startSet);
-  $("stop-set").addEventListener("click", stopSet);
+  $("start-set").addEventListener("click", () => once($("start-set"), startSet, renderSetState));
+  $("stop-set").addEventListener("click", () => once($("stop-set"), stopSet, renderSetState));
   window.addEventListener("resize", () => drawLive());
 }
