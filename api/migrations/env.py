@@ -17,11 +17,11 @@ def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
         from api.settings import Settings
-        from api.storage.db import create_db_engine
+        from api.storage.db import create_db_engine, migration_transaction
 
         settings = Settings()
         engine = create_db_engine(settings.database_url, settings.database_schema)
-        with engine.begin() as connection:
+        with migration_transaction(engine) as connection:  # SQLite: foreign keys off
             _run(connection)
         engine.dispose()
         return

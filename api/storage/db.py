@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -175,13 +175,20 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """
     from alembic import command
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option(
         "script_location", str(Path(__file__).resolve().parent.parent / "migrations")
     )
+    script = ScriptDirectory.from_config(config)
+    target = script.get_current_head() if revision == "head" else revision
     try:
-        with _UPGRADE_IN_PROCESS, _sqlite_file_lock(engine), engine.begin() as connection:
+        with (
+            _UPGRADE_IN_PROCESS,
+            _sqlite_file_lock(engine),
+            migration_transaction(engine, target) as connection,
+        ):
             schema = search_path_schema(engine)
             if connection.dialect.name == "postgresql":
                 connection.execute(
@@ -197,6 +204,61 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
             f"cannot create or upgrade the database schema at {engine.url!r}: {exc.__class__.__name__}: "
             f"{exc}. Check WINKWATCH_DATABASE_URL and that the database server is running"
         ) from exc
+
+
+@contextmanager
+def migration_transaction(engine: Engine, target: str | None = None) -> Iterator[Connection]:
+    """A connection in a transaction for the migrations to `target` (committed when the
+    block ends).
+
+    On SQLite, foreign keys are off inside it: a migration that rebuilds a table (Alembic's
+    batch mode: a new table, the rows copied, the old one dropped, the new one renamed) would
+    otherwise have the DROP delete or null every reference to the old table's rows (ON DELETE
+    CASCADE / SET NULL), or fail on them. When the schema is not at `target` yet, what the
+    migrations did must break no foreign key that held before (`PRAGMA foreign_key_check`),
+    else nothing is committed. The pragma only changes outside a transaction: it is set
+    first, and restored before the connection goes back to the pool.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name != "sqlite":
+            with connection.begin():
+                yield connection
+            return
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+        try:
+            with connection.begin():
+                if connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
+                    raise StorageError("SQLite foreign keys could not be turned off to migrate")
+                current = _alembic_revision(connection)
+                check = current != target
+                broken_before = _foreign_key_violations(connection) if check and current else set()
+                yield connection
+                if check and _alembic_revision(connection) != current:
+                    broken = _foreign_key_violations(connection) - broken_before
+                    if broken:
+                        raise StorageError(
+                            "the schema upgrade would break foreign keys (table, rowid, "
+                            f"parent): {sorted(broken, key=str)[:10]}; nothing was changed"
+                        )
+        finally:
+            try:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+            except SQLAlchemyError:  # never back to the pool without its foreign keys
+                connection.invalidate()
+
+
+def _alembic_revision(connection: Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _foreign_key_violations(connection: Connection) -> set[tuple[str, int | None, str]]:
+    """SQLite: the rows whose foreign keys point at no row (none while they are enforced)."""
+    rows = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    return {(table, rowid, parent) for table, rowid, parent, _ in rows}
 
 
 @contextmanager

@@ -95,6 +95,7 @@ def new_uid() -> str:
 
 class Athlete(Base):
     __tablename__ = "athletes"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse an id (migration 0018)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The athlete's identity across gateways: an athlete recorded on several platforms is one
@@ -128,6 +129,7 @@ class Athlete(Base):
 
 class Sensor(Base):
     __tablename__ = "sensors"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse an id (migration 0018)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     address: Mapped[str] = mapped_column(String(64), unique=True)
@@ -145,6 +147,7 @@ class Sensor(Base):
 
 class TrainingSession(Base):
     __tablename__ = "sessions"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse an id (migration 0018)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"), index=True)
@@ -170,6 +173,7 @@ class ExerciseSet(Base):
             sqlite_where=_RECORDING,
             postgresql_where=_RECORDING,
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -203,6 +207,7 @@ class Assessment(Base):
     """A test battery of one athlete: its steps are sets with a step kind."""
 
     __tablename__ = "assessments"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse an id (migration 0018)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"), index=True)
@@ -231,6 +236,7 @@ class Rep(Base):
         # the primary key and filters ~23,000 rows a page at 1M reps (migration 0015).
         Index("ix_reps_athlete_variant_flag_id", "athlete_id", "variant", "butt_wink", "id"),
         Index("ix_reps_set_rep", "set_id", "rep"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -268,6 +274,7 @@ class Rep(Base):
 
 class Calibration(Base):
     __tablename__ = "calibrations"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse an id (migration 0018)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     athlete_id: Mapped[int] = mapped_column(ForeignKey("athletes.id"), index=True)
@@ -283,7 +290,10 @@ class RawChunk(Base):
     """A compressed block of one sensor's raw samples of one set."""
 
     __tablename__ = "raw_chunks"
-    __table_args__ = (Index("ix_raw_chunks_set_placement", "set_id", "placement", "chunk_index"),)
+    __table_args__ = (
+        Index("ix_raw_chunks_set_placement", "set_id", "placement", "chunk_index"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("sets.id", ondelete="CASCADE"))
@@ -320,6 +330,7 @@ class ApiToken(Base):
     """A bearer token; only the SHA-256 of the secret is stored."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # never reuse an id (migration 0018)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

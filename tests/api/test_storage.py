@@ -38,6 +38,213 @@ def test_upgrade_twice_is_harmless(db_target) -> None:
     open_database(db_target.url, db_target.schema).dispose()
 
 
+def test_deleting_the_newest_row_never_hands_its_id_to_the_next(database) -> None:
+    """A deleted row's id is not reused (SQLite picks max(rowid) + 1 without AUTOINCREMENT):
+    a bookmark, an export or an edge's federation reference to the deleted athlete, set or
+    rep must not point at someone else's data afterwards."""
+    from sqlalchemy import delete, select
+
+    from api.storage.models import Calibration, Rep
+
+    with database.sessions.begin() as db:
+        catalog.create_athlete(db, "Ana")
+        newest = catalog.create_athlete(db, "Ben")
+        ben_id = newest.id
+    with database.sessions.begin() as db:
+        catalog.delete_athlete(db, ben_id, delete_sets=False)
+    with database.sessions.begin() as db:
+        athlete = catalog.create_athlete(db, "Cleo")
+        assert athlete.id > ben_id
+        first = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT)
+        set_store.finish_set(db, first.id)
+        second = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT)
+        set_store.add_reps(db, second, [metrics(1), metrics(2)])
+        calibration = set_store.add_calibration(db, athlete.id, second.id, True, "ok")
+        set_id, calibration_id = second.id, calibration.id
+        rep_id = db.scalar(select(Rep.id).where(Rep.set_id == set_id).order_by(Rep.id.desc()))
+    with database.sessions.begin() as db:
+        db.execute(delete(Rep).where(Rep.id == rep_id))
+        db.execute(delete(Calibration).where(Calibration.id == calibration_id))
+        db.execute(delete(Rep).where(Rep.set_id == set_id))
+        db.delete(set_store.get_set(db, set_id))
+    with database.sessions.begin() as db:
+        again = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT)
+        set_store.add_reps(db, again, [metrics(1)])
+        assert again.id > set_id
+        assert db.scalar(select(Rep.id).where(Rep.set_id == again.id)) > rep_id
+        assert set_store.add_calibration(db, athlete.id, again.id, True, "ok").id > calibration_id
+
+
+def _autoincrement_tables_of_models() -> set[str]:
+    return {
+        table.name
+        for table in Base.metadata.sorted_tables
+        if table.dialect_options["sqlite"]["autoincrement"]
+    }
+
+
+def test_every_integer_surrogate_key_is_autoincrement_in_the_models_and_the_migrations(
+    tmp_path,
+) -> None:
+    """compare_metadata does not compare AUTOINCREMENT: the models declare it on every table
+    keyed by one integer the database assigns, and the migrations build exactly those."""
+    assigned_ids = {
+        table.name
+        for table in Base.metadata.sorted_tables
+        if table.autoincrement_column is not None
+    }
+    assert _autoincrement_tables_of_models() == assigned_ids
+    assert {"athletes", "sets", "reps", "raw_chunks", "federation_changes"} <= assigned_ids
+    database = open_database(f"sqlite:///{tmp_path / 'w.db'}")
+    with database.engine.connect() as connection:
+        built = {
+            name
+            for name, sql in connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+            )
+            if "AUTOINCREMENT" in sql
+        }
+    database.dispose()
+    assert built == assigned_ids
+
+
+def _sqlite_schema(connection) -> dict[str, object]:
+    """Every table's columns, foreign keys (in any order), indexes and triggers."""
+    schema: dict[str, object] = {}
+    tables = connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).scalars()
+    for table in list(tables):
+        schema[table] = (
+            connection.exec_driver_sql(f"PRAGMA table_xinfo({table})").all(),
+            sorted(
+                tuple(fk[2:])
+                for fk in connection.exec_driver_sql(f"PRAGMA foreign_key_list({table})")
+            ),
+            sorted(
+                connection.exec_driver_sql(
+                    "SELECT type, name, sql FROM sqlite_master "
+                    "WHERE type IN ('index', 'trigger') AND tbl_name = ?",
+                    (table,),
+                ).all(),
+                key=str,
+            ),
+        )
+    return schema
+
+
+def test_migration_0018_rebuilds_the_sqlite_tables_keeping_every_row(tmp_path) -> None:
+    """0017 -> 0018 on a file holding rows (and an edge outbox's triggers): every row, column,
+    foreign key, index and trigger is kept (parent tables are dropped and rebuilt: with
+    foreign keys on, the DROP failed on the sessions' references, and would have deleted the
+    reps or nulled the sensors' athlete), nothing is queued for federation, and ids continue
+    above the largest one instead of reusing it."""
+    from sqlalchemy import func, select
+
+    from api.auth import create_token
+    from api.federation.outbox import Outbox
+    from api.storage import assessments
+    from api.storage.db import create_db_engine, upgrade_schema
+    from api.storage.models import Athlete, FederationChange, RawChunk, Rep, Sensor
+    from api.vocab import TokenRole
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_db_engine(url)
+    upgrade_schema(engine, "0017")
+    old = open_database(url, upgrade=False)
+    Outbox(old)  # the edge's triggers on every replicated table
+    t_s = np.arange(50) / 50.0
+    with old.sessions.begin() as db:
+        ana = catalog.create_athlete(db, "Ana")
+        ben = catalog.create_athlete(db, "Ben")
+        sensor = catalog.register_sensor(db, "AA:00", "witmotion")
+        catalog.assign_sensor(db, sensor.id, ben.id, Placement.SACRUM)
+        assessments.create_assessment(db, ben.id)
+        create_token(db, "coach", TokenRole.ADMIN)
+        for athlete in (ana, ben):
+            exercise_set = set_store.start_set(db, athlete.id, SetVariant.BACK_SQUAT)
+            set_store.add_reps(db, exercise_set, [metrics(1), metrics(2, wink_deg=7.5)])
+            set_store.add_calibration(db, athlete.id, exercise_set.id, True, "ok")
+            for chunk in range(3):
+                set_store.add_raw_chunk(
+                    db,
+                    exercise_set.id,
+                    Placement.SACRUM,
+                    "AA:00",
+                    chunk,
+                    t_s + chunk,
+                    np.ones((50, 3)),
+                    np.zeros((50, 3)),
+                )
+        set_store.finish_set(db, exercise_set.id)
+        ben_id, ben_set = ben.id, exercise_set.id
+    with old.engine.connect() as connection:
+        schema_before = _sqlite_schema(connection)
+        rows_before = {
+            table: connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY rowid").all()
+            for table in schema_before
+            if table != "alembic_version"
+        }
+    old.dispose()
+    upgrade_schema(engine)
+    engine.dispose()
+
+    database = open_database(url)
+    with database.engine.connect() as connection:
+        schema_after = _sqlite_schema(connection)
+        assert schema_after == schema_before
+        for table, rows in rows_before.items():
+            assert (
+                connection.exec_driver_sql(f"SELECT * FROM {table} ORDER BY rowid").all() == rows
+            ), table
+        assert dict(connection.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all()) == {
+            "federation_changes": len(rows_before["federation_changes"]),
+            "athletes": 2, "sensors": 1, "sessions": 2, "assessments": 1, "sets": 2,
+            "reps": 4, "calibrations": 2, "raw_chunks": 6, "api_tokens": 1,
+        }  # fmt: skip
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with database.sessions() as db:
+        assert db.scalar(select(Sensor.athlete_id).where(Sensor.id == sensor.id)) == ben_id
+        assert [r.wink_deg for r in db.scalars(select(Rep).order_by(Rep.id))] == [2.0, 7.5] * 2
+        assert set_store.load_raw(db, ben_set, Placement.SACRUM).t_s.size == 150
+        assert db.scalar(select(func.count()).select_from(RawChunk)) == 6
+    with database.sessions.begin() as db:  # delete the newest athlete with her sets
+        catalog.delete_athlete(db, ben_id, delete_sets=True)
+    with database.sessions.begin() as db:
+        queued = db.scalar(select(func.count()).select_from(FederationChange))
+        cleo = catalog.create_athlete(db, "Cleo")
+        assert cleo.id > ben_id
+        exercise_set = set_store.start_set(db, cleo.id, SetVariant.BACK_SQUAT)
+        assert exercise_set.id > ben_set
+        # the rebuilt tables' triggers still queue every change for the central server
+        assert db.scalar(select(func.count()).select_from(FederationChange)) > queued
+        assert db.get(Athlete, ben_id) is None
+    database.dispose()
+
+
+def test_a_sqlite_migration_that_breaks_a_foreign_key_commits_nothing(tmp_path) -> None:
+    """Migrations run with SQLite's foreign keys off (a table rebuild drops the parent
+    table); one that leaves a row pointing at nothing is refused and rolled back, and the
+    pooled connection has its foreign keys on again afterwards."""
+    from api.errors import StorageError
+    from api.storage.db import create_db_engine, migration_transaction, upgrade_schema
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade_schema(engine)
+    broken = "would break foreign keys.*'sessions', 1, 'athletes'"
+    with pytest.raises(StorageError, match=broken), migration_transaction(engine) as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+        connection.exec_driver_sql(
+            "INSERT INTO sessions (athlete_id, gateway_id, started_at, notes) "
+            "VALUES (99, '', '2026-01-01', '')"
+        )
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'next'")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM sessions").scalar() == 0
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
 def test_migration_0016_gives_old_reps_their_uncertainty_where_the_columns_tell_it(
     db_target,
 ) -> None:
