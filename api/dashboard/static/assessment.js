@@ -126,7 +126,7 @@ function wire() {
   $("assess-skip").addEventListener("click", skipStep);
   $("assess-repeat").addEventListener("click", () => { currentStep().status = "pending"; renderRun(); });
   $("assess-next").addEventListener("click", () => goTo(nextPending(run.current)));
-  $("assess-finish").addEventListener("click", showReport);
+  $("assess-finish").addEventListener("click", () => once($("assess-finish"), showReport));
   $("assess-back").addEventListener("click", () => { run.report = null; showPhase("run"); });
   $("assess-new").addEventListener("click", () => { Object.assign(run, { assessment: null, steps: [], current: 0, report: null }); showPhase("pick"); });
   $("assess-pdf").addEventListener("click", () => exportReport("pdf"));
@@ -385,12 +385,10 @@ function drawStep() {
 // ---------------------------------------------------------------- the report
 async function showReport() {
   $("assess-finish-note").textContent = "Analysing every step…";
-  $("assess-finish").disabled = true;
   try {
     run.report = await api(`/assessments/${run.assessment.id}/report`);
   } catch (error) {
     $("assess-finish-note").textContent = `No report: ${error.message}`;
-    $("assess-finish").disabled = false;
     return;
   }
   showPhase("report");

@@ -2,6 +2,7 @@
 // athlete as sacrum or thigh, unassign it, rename it. Each change is stored and in effect on
 // the running gateway at once (no restart).
 import { athletesChanged } from "./athletes.js";
+import { once } from "./busy.js";
 import { escapeHtml } from "./format.js";
 import { allPages, api } from "./http.js";
 import { $, athleteName, state } from "./state.js";
@@ -17,9 +18,7 @@ function signalWords(rssi) {
   return `signal ${words} (${rssi} dBm)`;
 }
 
-export async function scan() {
-  const button = $("scan-sensors");
-  button.disabled = true;
+async function scan() {
   $("scan-state").textContent = `Listening for ${SCAN_S} s…`;
   try {
     found = await api("/sensors/scan", { method: "POST", json: { timeout_s: SCAN_S } });
@@ -29,8 +28,6 @@ export async function scan() {
   } catch (error) {
     $("scan-state").textContent = error.message;
     found = [];
-  } finally {
-    button.disabled = false;
   }
   await drawFound();
 }
@@ -78,28 +75,32 @@ async function assign(sensor, athleteId, placement) {
 }
 
 export function wirePairing() {
-  $("scan-sensors").addEventListener("click", scan);
-  $("found-sensors").addEventListener("click", async (event) => {
+  $("scan-sensors").addEventListener("click", () => once($("scan-sensors"), scan));
+  $("found-sensors").addEventListener("click", (event) => {
     const button = event.target.closest("button");
     const item = event.target.closest("li[data-address]");
-    if (!button || !item) return;
-    const sensor = found.find((s) => s.address === item.dataset.address);
-    const error = item.querySelector(".error");
-    error.textContent = "";
-    try {
-      if (button.dataset.pair) await assign(sensor, Number(item.querySelector("select").value), button.dataset.pair);
-      if (button.dataset.act === "unassign") await assign(sensor, null, null);
-      if (button.dataset.act === "rename") {
-        const name = prompt("Name this sensor (e.g. the colour of its strap)", sensor.name || "");
-        if (name === null) return;
-        const stored = await api(`/sensors/${await sensorId(sensor)}`, { method: "PATCH", json: { name } });
-        sensor.name = stored.name;
-      }
-    } catch (problem) {
-      error.textContent = problem.message;
-      return;
-    }
-    await drawFound();
-    athletesChanged();
+    if (button && item) once(button, () => onSensorButton(button, item));
   });
+}
+
+// Pair, unassign or rename the scanned sensor of list item `item`.
+async function onSensorButton(button, item) {
+  const sensor = found.find((s) => s.address === item.dataset.address);
+  const error = item.querySelector(".error");
+  error.textContent = "";
+  try {
+    if (button.dataset.pair) await assign(sensor, Number(item.querySelector("select").value), button.dataset.pair);
+    if (button.dataset.act === "unassign") await assign(sensor, null, null);
+    if (button.dataset.act === "rename") {
+      const name = prompt("Name this sensor (e.g. the colour of its strap)", sensor.name || "");
+      if (name === null) return;
+      const stored = await api(`/sensors/${await sensorId(sensor)}`, { method: "PATCH", json: { name } });
+      sensor.name = stored.name;
+    }
+  } catch (problem) {
+    error.textContent = problem.message;
+    return;
+  }
+  await drawFound();
+  athletesChanged();
 }
