@@ -215,6 +215,7 @@ def test_guided_assessment_to_its_report(page, coach_server, tmp_path) -> None:
             assert "(too few)" in page.inner_text("#assess-steps li[data-step='0']")
             assert page.is_disabled("#assess-finish")
             assert "Repeat the baseline" in page.inner_text("#assess-finish-note")
+            assert page.evaluate("document.getElementById('assess-progress').value") == 0
             page.screenshot(path=str(tmp_path / "assess_phone_short_baseline.png"), full_page=True)
             _wait(paced.ended[index], f"ended {kind}")
             page.click("#assess-repeat")

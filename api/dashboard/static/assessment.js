@@ -199,7 +199,7 @@ function goTo(index) {
 function renderRun() {
   const a = run.assessment;
   $("assess-title").textContent = `Assessment of ${athleteName(a.athlete_id)}, ${new Date(a.created_at).toLocaleDateString()}`;
-  const settled = run.steps.filter((s) => s.status === "done" || s.status === "skipped").length;
+  const settled = run.steps.filter((s) => (s.status === "done" && !tooFewReps(s)) || s.status === "skipped").length;
   $("assess-progress").max = run.steps.length;
   $("assess-progress").value = settled;
   const list = $("assess-steps");
