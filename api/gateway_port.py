@@ -110,12 +110,15 @@ class LiveService:
         calibration: AssessmentCalibration | None = None,
         *,
         override_missing_sensors: bool = False,
+        replace_recording: bool = True,
     ) -> int:
         """Start recording a set; with a gateway, it starts analysing the athlete's sensors
         (with `calibration`, an assessment's, instead of calibrating on the fly).
 
         ConflictError (409) with advice when an assigned sensor is not streaming, unless
-        `override_missing_sensors`: the set is then marked with the sensors it lacks."""
+        `override_missing_sensors`: the set is then marked with the sensors it lacks. A set
+        the athlete records on this gateway is stopped first if `replace_recording`, else
+        ConflictError says which (on another gateway: always ConflictError)."""
         if self.gateway is None or self.sink is None:
             return await run_in_threadpool(
                 self._start_without_gateway, athlete_id, variant, load_kg, notes, session_id
@@ -128,6 +131,10 @@ class LiveService:
                 "(override_missing_sensors: true)"
             )
         depth_guard = await run_in_threadpool(self._depth_guard, athlete_id)
+        # Checked and started with no await between: two requests at once cannot both pass.
+        recording = None if replace_recording else self.gateway.active_sets().get(str(athlete_id))
+        if recording is not None:
+            raise ConflictError(await run_in_threadpool(self._recording_message, recording))
         try:
             info = self.gateway.start_set(
                 str(athlete_id),
@@ -153,6 +160,24 @@ class LiveService:
             if running is not None and running.set_key == info.set_key:
                 self.gateway.stop_set(str(athlete_id))
             raise
+
+    def _recording_message(self, recording: SetInfo) -> str:
+        """Why a start is refused while `recording` runs here, and what to do."""
+        with self.database.sessions() as db:
+            row = set_store.set_by_key(db, recording.set_key)
+        which = f"set {row.id}" if row is not None else "a set (being stored)"
+        stop = (
+            f"POST /sets/{row.id}/stop"
+            if row is not None
+            else f"POST /sets/ID/stop, ID from GET /sets?athlete_id={recording.athlete_id}"
+            "&status=recording"
+        )
+        return (
+            f"athlete {recording.athlete_id} is already recording {which} "
+            f"({recording.variant.value}, started {recording.started_utc:%H:%M:%S} UTC, perhaps "
+            f"from another phone): stop it first ({stop}), or start with replace_recording: "
+            "true to stop it and start this one"
+        )
 
     def _missing_sensors(self, athlete_id: int) -> list[Placement]:
         """Placements of the athlete's assigned sensors that do not stream now ([] when none
@@ -205,6 +230,7 @@ class LiveService:
             running = set_store.recording_set_of(db, athlete_id)
             if running is not None and running.gateway_id != self.gateway_id:
                 raise ConflictError(set_store.already_recording_message(running))
+
             if session_id is not None:
                 session = catalog.get_session(db, session_id)
                 if session.athlete_id != athlete_id or session.ended_at is not None:

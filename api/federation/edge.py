@@ -545,6 +545,8 @@ class EdgeForwarder:
             command.get("load_kg"),
             str(command.get("notes") or ""),
             None,
+            # A central server from before the option asked to replace, as starts did then.
+            replace_recording=command.get("replace_recording", True) is not False,
         )
         return {"set_key": await asyncio.to_thread(self._set_key, set_id)}
 

@@ -115,7 +115,13 @@ async def start_set_on(
     """Start a set for an athlete on this platform (the edge answers over MQTT)."""
     service = _service(request)
     set_id = await service.start_on(
-        gateway_id, body.athlete_id, body.variant, body.load_kg, body.notes, body.session_id
+        gateway_id,
+        body.athlete_id,
+        body.variant,
+        body.load_kg,
+        body.notes,
+        body.session_id,
+        replace_recording=body.replace_recording,
     )
 
     def read() -> SetPublic:

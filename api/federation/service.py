@@ -88,6 +88,7 @@ class CentralService(LiveService):
         calibration: AssessmentCalibration | None = None,
         *,
         override_missing_sensors: bool = False,
+        replace_recording: bool = True,
     ) -> int:
         # The edge checks its own sensors: a central start asks for the set on the platform.
         if calibration is not None:
@@ -96,7 +97,15 @@ class CentralService(LiveService):
                 "gateway's own API or dashboard (it reaches the central server from there)"
             )
         gateway_id = await run_in_threadpool(self.gateway_of_athlete, athlete_id)
-        return await self.start_on(gateway_id, athlete_id, variant, load_kg, notes, session_id)
+        return await self.start_on(
+            gateway_id,
+            athlete_id,
+            variant,
+            load_kg,
+            notes,
+            session_id,
+            replace_recording=replace_recording,
+        )
 
     async def start_on(
         self,
@@ -106,8 +115,11 @@ class CentralService(LiveService):
         load_kg: float | None,
         notes: str = "",
         session_id: int | None = None,
+        *,
+        replace_recording: bool = True,
     ) -> int:
-        """Start a set on the platform `gateway_id`; returns its central id once replicated."""
+        """Start a set on the platform `gateway_id`; returns its central id once replicated
+        (the platform refuses while the athlete records there, unless `replace_recording`)."""
         if session_id is not None:
             raise ConflictError("sessions belong to a gateway; start the set without session_id")
         profile = await run_in_threadpool(self._athlete_profile, athlete_id)
@@ -120,6 +132,7 @@ class CentralService(LiveService):
             variant=SetVariant(variant).value,
             load_kg=load_kg,
             notes=notes,
+            replace_recording=replace_recording,
         )
         return await self._replicated_set(str(reply["set_key"]), lambda row: True)
 

@@ -283,6 +283,12 @@ class SetStart(BaseModel):
         description="start although a sensor is not streaming (409 otherwise); the set is "
         "marked with the sensors it was started without",
     )
+    replace_recording: bool = Field(
+        default=False,
+        strict=True,
+        description="stop the set the athlete is recording on this gateway and start this one "
+        "(409 otherwise: a second phone or a retried request does not end a set unasked)",
+    )
 
 
 class SetUpdate(BaseModel):

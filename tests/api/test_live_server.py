@@ -300,9 +300,16 @@ def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) ->
     gateway = live_server["server"].gateway
     admin = {"Authorization": f"Bearer {live_server['admin']}"}
     with httpx2.Client(base_url=base, headers=admin, timeout=10) as client:
-        started = client.post(
-            "/sets", json={"athlete_id": athlete, "variant": "goblet_squat", "load_kg": 24}
-        )
+        # The simulator's script records a set all along: a start does not end it unasked
+        # (a second phone, a retried request), it says which set records and what to do.
+        scripted = _wait_for_active_set(gateway, athlete)
+        start = {"athlete_id": athlete, "variant": "goblet_squat", "load_kg": 24}
+        refused = client.post("/sets", json=start)
+        assert refused.status_code == 409, refused.text
+        assert "is already recording" in refused.json()["detail"]
+        assert "replace_recording: true" in refused.json()["detail"]
+        assert gateway.active_sets()[str(athlete)].set_key == scripted.set_key
+        started = client.post("/sets", json={**start, "replace_recording": True})
         assert started.status_code == 201, started.text
         body = started.json()
         assert (body["status"], body["variant"], body["load_kg"]) == (
@@ -327,6 +334,15 @@ def test_start_and_stop_a_set_through_the_api_drives_the_gateway(live_server) ->
         bare = client.post("/athletes", json={"name": "No sensors"}).json()["id"]
         refused = client.post("/sets", json={"athlete_id": bare, "variant": "back_squat"})
         assert refused.status_code == 409 and "no sensors assigned" in refused.json()["detail"]
+
+
+def _wait_for_active_set(gateway, athlete: int, timeout_s: float = 30.0):
+    """The set the gateway records for `athlete` (the simulator's script starts one)."""
+    deadline = time.monotonic() + timeout_s
+    while (running := gateway.active_sets().get(str(athlete))) is None:
+        assert time.monotonic() < deadline, "the simulator started no set"
+        time.sleep(0.1)
+    return running
 
 
 def _fanout(live_server):

@@ -117,6 +117,13 @@ async def _scenario(tmp_path, broker, db_target, monkeypatch) -> None:
                     json={"athlete_id": athlete["id"], "variant": "back_squat", "load_kg": 70},
                 )
                 assert started.status_code == 201, started.text
+                # A second start (another phone, a retry) does not end that set unasked: the
+                # platform refuses it and the central says why.
+                again = await client.post(
+                    f"/gateways/{name}/sets",
+                    json={"athlete_id": athlete["id"], "variant": "goblet_squat"},
+                )
+                assert again.status_code == 409 and "is already recording" in again.text, again.text
                 row = started.json()
                 assert (row["gateway_id"], row["athlete_id"], row["status"]) == (
                     name,

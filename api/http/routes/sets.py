@@ -34,7 +34,9 @@ async def start_set(body: SetStart, service: ServiceDep, database: DatabaseDep, 
     """Start recording a set for an athlete: the gateway starts analysing their sensors.
 
     409 with advice when one of the athlete's sensors is not streaming, unless
-    `override_missing_sensors` (the set then says which ones it was started without)."""
+    `override_missing_sensors` (the set then says which ones it was started without), and
+    when the athlete is recording a set already, unless `replace_recording` (that set is
+    then stopped first)."""
     set_id = await service.start_set(
         body.athlete_id,
         body.variant,
@@ -42,6 +44,7 @@ async def start_set(body: SetStart, service: ServiceDep, database: DatabaseDep, 
         body.notes,
         body.session_id,
         override_missing_sensors=body.override_missing_sensors,
+        replace_recording=body.replace_recording,
     )
     return _read_set(database, set_id)
 
