@@ -230,7 +230,6 @@ class LiveService:
             running = set_store.recording_set_of(db, athlete_id)
             if running is not None and running.gateway_id != self.gateway_id:
                 raise ConflictError(set_store.already_recording_message(running))
-
             if session_id is not None:
                 session = catalog.get_session(db, session_id)
                 if session.athlete_id != athlete_id or session.ended_at is not None:
