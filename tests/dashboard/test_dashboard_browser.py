@@ -20,7 +20,16 @@ from api.auth import create_token
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
 from api.vocab import TokenRole
 from tests.api.helpers import athlete_ids, free_port, serve_in_thread
-from tests.browser import BROWSER_MARKS, PHONE, open_page, painted, poll, screenshot, signed_in
+from tests.browser import (
+    BROWSER_MARKS,
+    PHONE,
+    open_page,
+    painted,
+    poll,
+    requests_made,
+    screenshot,
+    signed_in,
+)
 
 pytestmark = BROWSER_MARKS
 WAIT_MS = 45_000
@@ -173,6 +182,58 @@ def test_admin_starts_and_stops_a_set(page, demo_server) -> None:
     )
     assert "60 kg" in page.inner_text("#set-state")
     assert page.inner_text("#set-error") == ""
+    page.click("#stop-set")
+    page.wait_for_function(
+        "document.getElementById('set-state').textContent.startsWith('Finished')", timeout=15_000
+    )
+
+
+def test_start_while_another_phone_records_asks_before_replacing(page, demo_server) -> None:
+    """A Start a moment after another phone's (before this page heard of that set) is refused
+    with 409; the page then shows the set that records and asks: Cancel keeps it, "Stop it
+    and start this one" replaces it (the server no longer does so unasked, stop 24)."""
+    _open(page, demo_server, "Alex (clean)", token=demo_server["admin"])
+    page.wait_for_function(
+        "window.winkwatch.state.currentSet?.recording && window.winkwatch.state.currentSet.id",
+        timeout=WAIT_MS,
+    )
+    other = page.evaluate("window.winkwatch.state.currentSet.id")  # the demo's: "the other phone"
+    starts = requests_made(page, "POST", "/sets")
+    starts_bodies: list[str | None] = []
+    page.on(
+        "request",
+        lambda r: starts_bodies.append(r.post_data) if r.url.endswith("/sets") else None,
+    )
+    page.select_option("#variant", "box_squat")
+
+    def tap_start_as_if_unaware() -> None:  # the page has not heard of the set yet
+        page.evaluate("window.winkwatch.state.currentSet = null")
+        page.evaluate("document.getElementById('start-set').disabled = false")
+        page.click("#start-set")
+
+    tap_start_as_if_unaware()
+    asked = page.locator("dialog.ask", has_text="already recording")
+    asked.wait_for(timeout=15_000)
+    screenshot(page, demo_server["root"], "start_while_recording_asked")
+    asked.locator("button", has_text="Cancel").click()
+    page.wait_for_function(
+        "document.getElementById('set-error').textContent.includes('Kept the set')",
+        timeout=15_000,
+    )
+    assert len(starts) == 1
+    assert page.evaluate("window.winkwatch.state.currentSet.recording")
+    assert not page.is_enabled("#start-set") and page.is_enabled("#stop-set")
+
+    tap_start_as_if_unaware()
+    asked.wait_for(timeout=15_000)
+    asked.locator("button.danger", has_text="Stop it and start this one").click()
+    page.wait_for_function(
+        "document.getElementById('set-state').textContent.includes('Box squat')", timeout=15_000
+    )
+    assert page.inner_text("#set-error") == ""
+    assert len(starts) == 3  # the refused one, then one with replace_recording
+    assert '"replace_recording":true' in (starts_bodies[-1] or "")
+    assert page.evaluate("window.winkwatch.state.currentSet.id") != other
     page.click("#stop-set")
     page.wait_for_function(
         "document.getElementById('set-state').textContent.startsWith('Finished')", timeout=15_000

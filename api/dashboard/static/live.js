@@ -1,15 +1,16 @@
 // The Live view: one athlete's stream (WebSocket /live/ws), the angles now and over the last
 // 10 s, the set being recorded (start/stop), its reps as they complete, and the wink cue.
+import { busy, once } from "./busy.js";
 import { lineChart } from "./charts.js";
+import { ask } from "./confirm.js";
 import { hideCue, onWinkOnset } from "./cue.js";
-import { keepFinishedSet, renderLastSet } from "./lastset.js";
 import { deg, kg } from "./format.js";
 import { loadGuard, onDepthCeilingNear } from "./guard.js";
 import { clearSensorAlerts, onSensorAlert } from "./health.js";
-import { busy, once } from "./busy.js";
 import { allPages, api, permissionMessage } from "./http.js";
-import { renderRepTable, summaryHtml } from "./reps.js";
+import { keepFinishedSet, renderLastSet } from "./lastset.js";
 import { onCalibrated, onSetStartedReady, onSetStoppedReady, render as renderReady, startedWithoutText, startOptions, startReadyChecks } from "./ready.js";
+import { renderRepTable, summaryHtml } from "./reps.js";
 import { onSensorStatus } from "./sensors.js";
 import { $, emptyBuffer, state } from "./state.js";
 import { COLORS } from "./theme.js";
@@ -216,14 +217,39 @@ function renderLiveReps(newRep) {
 async function startSet() {
   $("set-error").textContent = "";
   const load = $("load").value === "" ? null : Number($("load").value);
+  const body = { athlete_id: state.athleteId, variant: $("variant").value, load_kg: load, ...startOptions() };
   try {
-    const row = await api("/sets", { method: "POST", json: { athlete_id: state.athleteId, variant: $("variant").value, load_kg: load, ...startOptions() } });
-    const known = state.currentSet && state.currentSet.set_key === row.set_key;  // set_started came first
-    state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
-    if (!known) onSetStartedReady(row.set_key);
+    try {
+      await postSet(body);
+    } catch (error) {
+      if (error.status !== 409 || !await replaceRecordingSet()) throw error;
+      await postSet({ ...body, replace_recording: true });
+    }
   } catch (error) {
     $("set-error").textContent = permissionMessage(error);
   }
+}
+
+async function postSet(body) {
+  const row = await api("/sets", { method: "POST", json: body });
+  const known = state.currentSet && state.currentSet.set_key === row.set_key;  // set_started came first
+  state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
+  if (!known) onSetStartedReady(row.set_key);
+}
+
+// A start refused with 409: if it was because the athlete records a set this page had not
+// heard of yet (started from another phone a moment before), show that set and ask whether
+// to stop it for this one. True: replace it; false: the refusal stands (a missing sensor...);
+// Cancel keeps that set (an error saying so).
+async function replaceRecordingSet() {
+  await refreshCurrentSet(false);
+  const set = state.currentSet;
+  if (!set || !set.recording) return false;
+  const answer = await ask("A set is already recording",
+    `This athlete is already recording ${variantLabel(set.variant)}, ${kg(set.load_kg)}, perhaps started from another phone.`,
+    [{ label: "Stop it and start this one", value: "replace", danger: true }]);
+  if (answer === "replace") return true;
+  throw new Error("Kept the set that was recording: stop it here when it is done.");
 }
 
 async function stopSet() {
