@@ -140,7 +140,10 @@ class BaselineUpdate(BaseModel):
         }
     )
 
-    set_ids: list[JsonInt] | None = Field(default=None, min_length=1, max_length=1000)
+    # Ids as every other id of a body: SQLite cannot bind an integer past 64 bits (a 500)
+    set_ids: list[Annotated[JsonInt, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, min_length=1, max_length=1000
+    )
     centre_deg: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_BASELINE_DEG)
     spread_deg: float | None = Field(default=None, strict=True, ge=0.0, le=MAX_BASELINE_DEG)
     reps: JsonInt | None = Field(default=None, strict=True, ge=0, le=MAX_BASELINE_REPS)

@@ -322,6 +322,19 @@ def test_numbers_and_booleans_in_a_body_are_taken_strictly(
     assert [field] in [problem["loc"][1:2] for problem in response.json()["detail"]]
 
 
+@pytest.mark.parametrize("set_id", [2**64, 10**23, 2**31, 0, -5])
+def test_a_baseline_from_set_ids_no_set_can_have_is_a_422(api, set_id: int) -> None:
+    # Found by probing: `{"set_ids": [2**64]}` reached SQLite, which cannot bind it
+    # (OverflowError, a 500); every other id of a body is 1..2**31-1 already
+    made = api.post("/athletes", json={"name": "Ana"}, headers=api.admin).json()
+    response = api.put(
+        f"/athletes/{made['id']}/baseline", json={"set_ids": [set_id]}, headers=api.admin
+    )
+    assert response.status_code == 422, response.text
+    assert [problem["loc"][1:3] for problem in response.json()["detail"]] == [["set_ids", 0]]
+    assert api.get(f"/athletes/{made['id']}", headers=api.admin).json()["baseline_reps"] is None
+
+
 def test_a_json_integer_written_with_a_point_zero_is_an_integer(api) -> None:
     # JSON Schema's `integer` takes 3.0 (schemathesis sent `"athlete_id": 2710991.0` to POST
     # /sensors/swap and got 422 for a schema-valid body); 1.5 stays refused (above).
