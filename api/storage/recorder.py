@@ -20,7 +20,9 @@ import json
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -47,6 +49,7 @@ from sensor_gateway.events import (
 from sensor_gateway.sink import OnStored, RawSamples
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # ~70 s of 7 sensors at 200 Hz: what is kept while the database is unreachable before the
 # oldest raw samples are dropped (with an error logged) to bound memory.
@@ -145,11 +148,11 @@ class DatabaseSink:
         Writes what is pending first, so the stop of a set the new one replaced lands before.
         """
         if session_id is not None:
-            with self._flush_lock, self._db.sessions.begin() as db:
-                self._open_set(db, info, session_id)
+            with self._flush_lock:
+                self._transaction(lambda db: self._open_set(db, info, session_id))
         self.flush()
-        with self._flush_lock, self._db.sessions.begin() as db:
-            return self._open_set(db, info).set_id
+        with self._flush_lock:
+            return self._transaction(lambda db: self._open_set(db, info)).set_id
 
     # -- writer ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -219,15 +222,20 @@ class DatabaseSink:
                     log.exception("on_stored callback failed")
 
     def _write_transaction(self, batch: list[GatewayEvent | RawSamples]) -> None:
+        self._transaction(lambda db: self._write(db, batch))
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        """`work(db)` in one transaction; if it fails, the open sets are as before it (an id
+        of a row that was rolled back is no set's: SQLite hands it to the next one)."""
         open_sets_before = {
             k: replace(v, chunk_index=defaultdict(int, v.chunk_index))
             for k, v in self._open_sets.items()
         }
         try:
             with self._db.sessions.begin() as db:
-                self._write(db, batch)
+                return work(db)
         except BaseException:
-            self._open_sets = open_sets_before  # nothing of this batch was committed
+            self._open_sets = open_sets_before  # nothing of it was committed
             raise
 
     def _drop_oldest_samples(self) -> None:

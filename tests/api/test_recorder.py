@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from api.storage import reps as rep_store
 from api.storage import sets as set_store
@@ -85,3 +87,37 @@ def test_failed_flush_keeps_data_for_the_next_try(database, monkeypatch) -> None
     with database.sessions() as db:
         row = set_store.set_by_key(db, info.set_key)
         assert len(set_store.load_raw(db, row.id, Placement.THIGH)) == 50
+
+
+def test_a_set_whose_start_was_not_committed_is_not_remembered_by_its_id(database) -> None:
+    # Found by probing `serve --simulate 3` on a full tmpfs: POST /sets got its 503, but the
+    # sink kept the rolled-back row's id for the set; SQLite then gave that id to the next
+    # set (another athlete's), and the first set's raw samples and reps went into it (on
+    # PostgreSQL the id never exists: they were dropped as unstorable)
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    ana = set_info(athlete_key(database, "Ana"), key="ana-set")
+    bo = set_info(athlete_key(database, "Bo"), key="bo-set")
+    full = [True]
+
+    def disk_full(_connection) -> None:
+        if full[0]:
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+    event.listen(database.engine, "commit", disk_full)
+    with pytest.raises(OperationalError):
+        sink.ensure_set(ana)
+    full[0] = False
+    bo_id = sink.ensure_set(bo)  # the next set stored: SQLite reuses the rolled-back id
+    sink.record_event(SetStarted(set=ana, **_common(ana)))
+    sink.write_samples(raw_samples(ana, Placement.THIGH, 1000.0 + np.arange(50) / 100.0))
+    sink.record_event(RepCompleted(set_key=ana.set_key, metrics=metrics(1), **_common(ana)))
+    assert sink.flush()
+
+    with database.sessions() as db:
+        stored = set_store.set_by_key(db, ana.set_key)
+        assert stored is not None and stored.id != bo_id
+        assert str(stored.athlete_id) == ana.athlete_id
+        assert len(set_store.load_raw(db, stored.id, Placement.THIGH)) == 50
+        assert len(rep_store.list_reps(db, rep_store.RepFilter(set_id=stored.id)).items) == 1
+        assert set_store.raw_placements(db, bo_id) == []
+        assert rep_store.list_reps(db, rep_store.RepFilter(set_id=bo_id)).items == []
