@@ -176,20 +176,7 @@ class DatabaseSink:
                 self._report_stored(batch)
             except OperationalError as exc:  # database unreachable or locked: retry later
                 self.failed_flushes += 1
-                self.last_error = f"{exc.__class__.__name__}: {exc}"
-                log.error(
-                    "could not store gateway data (will retry in %.1f s): %s",
-                    self.commit_interval_s,
-                    self.last_error,
-                )
-                with self._lock:
-                    self._pending = batch + self._pending
-                    self._pending_samples = sum(
-                        len(i) for i in self._pending if isinstance(i, RawSamples)
-                    )
-                    if self._pending_samples > MAX_PENDING_SAMPLES:
-                        self._drop_oldest_samples()
-                return False
+                return self._keep_for_retry(batch, exc)
             except (SQLAlchemyError, WinkWatchError) as exc:
                 # Retrying the same batch would fail again: store item by item, skip the bad one.
                 self.failed_flushes += 1
@@ -198,9 +185,11 @@ class DatabaseSink:
                     "gateway data rejected by the database (%s); storing item by item",
                     self.last_error,
                 )
-                for item in batch:
+                for index, item in enumerate(batch):
                     try:
                         self._write_transaction([item])
+                    except OperationalError as item_exc:  # unreachable now: not the item's fault
+                        return self._keep_for_retry(batch[index:], item_exc)
                     except (SQLAlchemyError, WinkWatchError) as item_exc:
                         log.error(
                             "dropped one %s that cannot be stored: %s",
@@ -210,6 +199,21 @@ class DatabaseSink:
                     self._report_stored([item])  # stored, or never will be
             self.flushes += 1
             return True
+
+    def _keep_for_retry(self, batch: list[GatewayEvent | RawSamples], exc: Exception) -> bool:
+        """Put `batch` back before what is pending, for the next try (a failed flush: False)."""
+        self.last_error = f"{exc.__class__.__name__}: {exc}"
+        log.error(
+            "could not store gateway data (will retry in %.1f s): %s",
+            self.commit_interval_s,
+            self.last_error,
+        )
+        with self._lock:
+            self._pending = batch + self._pending
+            self._pending_samples = sum(len(i) for i in self._pending if isinstance(i, RawSamples))
+            if self._pending_samples > MAX_PENDING_SAMPLES:
+                self._drop_oldest_samples()
+        return False
 
     def _report_stored(self, batch: list[GatewayEvent | RawSamples]) -> None:
         with self._lock:

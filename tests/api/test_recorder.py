@@ -121,3 +121,39 @@ def test_a_set_whose_start_was_not_committed_is_not_remembered_by_its_id(databas
         assert len(rep_store.list_reps(db, rep_store.RepFilter(set_id=stored.id)).items) == 1
         assert set_store.raw_placements(db, bo_id) == []
         assert rep_store.list_reps(db, rep_store.RepFilter(set_id=bo_id)).items == []
+
+
+def test_data_is_kept_when_the_database_fails_while_a_bad_item_is_skipped(database) -> None:
+    # Found by probing on a full tmpfs: one item the database rejected sent the writer item
+    # by item, each of those commits failed for the full disk, and every item was dropped as
+    # unstorable (771 on that run, reps already published among them) where a failed commit
+    # keeps the data for the next try
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    info = set_info(athlete_key(database, "Ana"))
+    stray = set_info("424242", key="stray")  # no such athlete: rejected (NotFoundError)
+    published: list[int] = []
+    sink.record_event(SetStarted(set=info, **_common(info)))
+    sink.write_samples(raw_samples(info, Placement.THIGH, 1000.0 + np.arange(50) / 100.0))
+    rep = RepCompleted(set_key=info.set_key, metrics=metrics(1), **_common(info))
+    sink.record_event(rep, on_stored=lambda: published.append(1))
+    sink.record_event(
+        SetStopped(set=stray, reason=StopReason.REQUESTED, rep_count=0, **_common(stray))
+    )
+    full = [True]
+
+    def disk_full(_connection) -> None:
+        if full[0]:
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+    event.listen(database.engine, "commit", disk_full)
+    assert not sink.flush()
+    assert published == []  # not stored: not published
+    full[0] = False
+    assert sink.flush()
+    assert published == [1]
+    with database.sessions() as db:
+        row = set_store.set_by_key(db, info.set_key)
+        assert row is not None
+        assert len(set_store.load_raw(db, row.id, Placement.THIGH)) == 50
+        assert len(rep_store.list_reps(db, rep_store.RepFilter(set_id=row.id)).items) == 1
+        assert set_store.set_by_key(db, stray.set_key) is None
