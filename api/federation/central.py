@@ -192,6 +192,14 @@ class CentralHub:
         log.warning("central server lost the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # An exception here would end paho's network thread, and with it every gateway's data:
+        # whatever a gateway sends, a message that cannot be handled is dropped alone.
+        try:
+            self._handle_message(message)
+        except Exception as exc:
+            log.error("ignored a message on %s that could not be handled: %r", message.topic, exc)
+
+    def _handle_message(self, message: mqtt.MQTTMessage) -> None:
         parsed = topics.parse(message.topic)
         if parsed is None or parsed[1] != "up":
             return

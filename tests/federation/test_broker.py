@@ -8,6 +8,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 
@@ -147,3 +148,60 @@ def test_wrong_password_is_refused(broker) -> None:
         assert reasons[0].is_failure and "authori" in str(reasons[0]).lower(), reasons
     finally:
         client.loop_stop()
+
+
+def _live_angles(**fields: object) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    from sensor_gateway.events import LiveAngles, event_to_dict
+
+    event = LiveAngles(
+        athlete_id="1",
+        t_s=1.0,
+        wall_utc=datetime.now(UTC),
+        set_key="k",
+        set_t_s=1.0,
+        thigh_deg=40.0,
+        pelvic_tilt_deg=10.0,
+        hip_flexion_deg=50.0,
+    )
+    return {**event_to_dict(event), "athlete_uid": None, **fields}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        json.dumps(_live_angles(athlete_uid=["not", "a", "uid"])).encode(),
+        json.dumps(_live_angles(thigh_deg=10**400)).encode(),  # JSON integers have no limit
+        b"[" * 100_000,  # json.loads raises RecursionError, not ValueError
+    ],
+    ids=["unhashable-uid", "huge-number", "deep-nesting"],
+)
+def test_a_malformed_live_message_does_not_stop_the_central_server(
+    tmp_path, broker, database, payload
+) -> None:
+    # Found by probing: each of these raised in paho's network thread, which ended it: the
+    # central server still said it was connected but stored nothing more from any gateway.
+    loop = LoopThread()
+    hub = CentralHub(database, mqtt_settings(broker, "central")).start(loop.loop)
+    wait_until(lambda: hub.connected, 5, "the central to connect")
+    sender = _client(broker, "gw-a")
+    edge_db = open_database(f"sqlite:///{tmp_path / 'edge.db'}")
+    forwarder = EdgeForwarder(edge_db, "gw-b", mqtt_settings(broker, "gw-b"))
+    try:
+        sender.publish(topics.up("gw-a", "live"), payload, qos=1).wait_for_publish(5)
+        sender.publish(topics.up("gw-a", "live"), json.dumps(_live_angles()), qos=1)
+        wait_until(lambda: hub.live_relayed == 1, 5, "the good live event after the bad one")
+        forwarder.start()
+        with edge_db.sessions.begin() as db:
+            catalog.create_athlete(db, "after the bad message")
+        wait_until(lambda: forwarder.outbox.backlog() == 0, 15, "the other gateway's data")
+        with database.sessions() as db:
+            assert db.scalar(select(Athlete.name)) == "after the bad message"
+    finally:
+        forwarder.stop(drain_s=0)
+        sender.loop_stop()
+        sender.disconnect()
+        hub.stop()
+        loop.close()
+        edge_db.dispose()
