@@ -159,6 +159,8 @@ class LiveService:
             running = self.gateway.active_sets().get(str(athlete_id))
             if running is not None and running.set_key == info.set_key:
                 self.gateway.stop_set(str(athlete_id))
+            # Nor store it once the database can take what is pending of it (its start, stop).
+            await run_in_threadpool(self.sink.discard_set, info.set_key)
             raise
 
     def _recording_message(self, recording: SetInfo) -> str:

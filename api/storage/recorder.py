@@ -154,6 +154,21 @@ class DatabaseSink:
         with self._flush_lock:
             return self._transaction(lambda db: self._open_set(db, info)).set_id
 
+    def discard_set(self, set_key: str) -> None:
+        """Forget a set whose start failed (the caller was told nothing of it was stored):
+        what is pending of it is dropped, so that it is not stored once the database can
+        take it again. A set stored already is kept, and its stop stored as usual."""
+        with self._flush_lock:
+            if set_key in self._open_sets:
+                return
+            with self._lock:
+                dropped = [i for i in self._pending if _set_key_of(i) == set_key]
+                self._pending = [i for i in self._pending if _set_key_of(i) != set_key]
+                self._pending_samples = sum(
+                    len(i) for i in self._pending if isinstance(i, RawSamples)
+                )
+        self._report_stored(dropped)  # it never will be: nothing waits behind it
+
     # -- writer ---------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -378,6 +393,12 @@ class DatabaseSink:
             )
             row = db.get_one(ExerciseSet, opened.set_id)
             row.recorded_s = max(row.recorded_s, float(t_s[-1]))
+
+
+def _set_key_of(item: GatewayEvent | RawSamples) -> str | None:
+    if isinstance(item, (SetStarted, SetStopped)):
+        return item.set.set_key
+    return getattr(item, "set_key", None)
 
 
 def _sensor_clock(chunks: list[RawSamples], started_s: float) -> SensorClock:

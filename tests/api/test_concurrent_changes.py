@@ -73,7 +73,10 @@ def test_a_set_start_that_cannot_be_stored_stops_the_gateways_set(database) -> N
 
     gateway = _Gateway()
     service = LiveService(
-        database, "gw", gateway=gateway, sink=SimpleNamespace(ensure_set=ensure_set)
+        database,
+        "gw",
+        gateway=gateway,
+        sink=SimpleNamespace(ensure_set=ensure_set, discard_set=lambda set_key: None),
     )
     with pytest.raises(NotFoundError):
         asyncio.run(service.start_set(athlete_id, SetVariant.BACK_SQUAT, 80.0, "", None))

@@ -292,3 +292,51 @@ def test_raw_chunks_of_the_first_codec_stay_readable(database) -> None:
         assert set_store.load_sensor_clock(db, set_id, Placement.SACRUM) is None
     np.testing.assert_array_equal(recording.t_s, t_s)
     np.testing.assert_allclose(recording.acc_mps2[:, 2], 9.81, rtol=1e-6)
+
+
+def test_a_set_start_answered_503_is_not_stored_once_the_disk_has_room(
+    database, db_target, tmp_path: Path
+) -> None:
+    # Found by probing `serve --simulate 3` on a full tmpfs: each POST /sets got 503 "nothing
+    # of this request was stored", and once space was freed the sink stored every one of them
+    # all the same (the gateway's start and stop of the set were pending): three retries left
+    # three 0.1 s sets in the athlete's history
+    from sqlalchemy import event
+
+    from api.storage import sets as set_store
+    from api.storage.recorder import DatabaseSink
+    from sensor_gateway.config import Assignments, GatewaySettings
+    from sensor_gateway.gateway import Gateway
+    from tests.api.helpers import athlete_key
+
+    ana = athlete_key(database, "Ana")
+    store = Assignments()
+    store.assign("C4:7F:51:00:00:01", "simulated", ana, "sacrum")
+    store.assign("C4:7F:51:00:00:02", "simulated", ana, "thigh")
+    sink = DatabaseSink(database, gateway_id="gw-test", start_thread=False)
+    gateway = Gateway(GatewaySettings(config_file=tmp_path / "gateway.json"), store, sink=sink)
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+    settings = Settings(
+        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
+    )
+    full = [False]
+
+    def disk_full(_connection) -> None:
+        if full[0]:
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+    event.listen(database.engine, "commit", disk_full)
+    app = create_app(settings, gateway, database=database, sink=sink)
+    body = {"athlete_id": int(ana), "variant": "back_squat", "override_missing_sensors": True}
+    with TestClient(app) as client:
+        full[0] = True
+        response = client.post("/sets", json=body, headers={"Authorization": f"Bearer {admin}"})
+        assert response.status_code == 503, response.text
+        assert "nothing of this request was stored" in response.json()["detail"]
+        full[0] = False
+        assert sink.flush()  # the writer's next second, the disk has room again
+        assert gateway.active_sets() == {}
+        with database.sessions() as db:
+            assert set_store.recording_set_of(db, int(ana)) is None
+            assert set_store.list_sets(db, athlete_id=int(ana)).items == []
