@@ -182,16 +182,21 @@ class Gateway:
         ]
         ticker = asyncio.create_task(self._tick(), name="gateway-ticker")
         stopper = asyncio.create_task(self._stop.wait(), name="gateway-stop")
+        # Collected on the way out with the rest: a stop before the sources' end leaves it
+        # holding their CancelledError, which asyncio would log as never retrieved.
+        sources_end: list[asyncio.Future[Any]] = []
         try:
             if stop_when_sources_end and source_tasks:
-                waiters: list[asyncio.Future[Any]] = [stopper, asyncio.gather(*source_tasks)]
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                sources_end.append(asyncio.gather(*source_tasks))
+                await asyncio.wait([stopper, *sources_end], return_when=asyncio.FIRST_COMPLETED)
             else:
                 await stopper
         finally:
             for task in (*source_tasks, ticker, stopper):
                 task.cancel()
-            await asyncio.gather(*source_tasks, ticker, stopper, return_exceptions=True)
+            await asyncio.gather(
+                *source_tasks, ticker, stopper, *sources_end, return_exceptions=True
+            )
             self.shutdown()
 
     def shutdown(self) -> None:

@@ -418,3 +418,28 @@ def test_the_analysis_core_is_loaded_with_the_gateway_not_at_the_first_set(tmp_p
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_a_stop_before_the_sources_end_leaves_no_unretrieved_error(tmp_path) -> None:
+    # Found by probing: `winkwatch gateway --replay DIR --duration-s 3` (a replay stopped before
+    # its end) logged "ERROR _GatheringFuture exception was never retrieved" with a
+    # CancelledError traceback: the wait for the sources' end was never collected.
+    import gc
+
+    class Endless:
+        async def run(self, on_batch, on_status) -> None:
+            await asyncio.Event().wait()
+
+    gateway = Gateway(GatewaySettings(config_file=tmp_path / "g.json"), Assignments())
+    gateway.add_source(Endless())
+
+    async def main() -> list[dict]:
+        reported: list[dict] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: reported.append(ctx))
+        asyncio.get_running_loop().call_later(0.1, gateway.request_stop)
+        await gateway.run(stop_when_sources_end=True)
+        gc.collect()
+        await asyncio.sleep(0)
+        return reported
+
+    assert asyncio.run(main()) == []
