@@ -358,3 +358,15 @@ def test_an_int_is_still_a_number_where_a_float_is_taken(api) -> None:
     baseline = {"centre_deg": 12, "spread_deg": 2, "reps": 20}
     stored = api.put(f"/athletes/{athlete_id}/baseline", json=baseline, headers=api.admin)
     assert stored.status_code == 200 and stored.json()["baseline_centre_deg"] == 12.0
+
+
+def test_a_websocket_that_goes_away_before_its_token_message_is_no_server_error(
+    api, caplog
+) -> None:
+    # Found by probing a running server: a phone that closed the page before the dashboard
+    # had sent its token left "Exception in ASGI application" and a traceback in the log
+    # (WebSocketDisconnect out of the wait for the token message)
+    for _ in range(3):
+        with api.websocket_connect("/live/ws"):
+            pass  # closes (1000) without a message
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

@@ -29,7 +29,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, FastAPI, Request, WebSocket, status
+from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -127,7 +127,10 @@ async def _authenticate(
         return None
     secret = _bearer(websocket)
     if secret is None:
-        secret = await _token_message(websocket)
+        try:
+            secret = await _token_message(websocket)
+        except WebSocketDisconnect:  # gone before its token message (the page was closed)
+            return None
         if secret is None:
             await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=TOKEN_MESSAGE_HELP)
             return None
