@@ -153,7 +153,11 @@ def update_set(
         db.execute(update(Rep).where(Rep.set_id == set_id).values(variant=exercise_set.variant))
     if load_kg is not None:
         exercise_set.load_kg = load_kg
-        db.execute(update(Rep).where(Rep.set_id == set_id).values(load_kg=load_kg))
+        # a wink under load as fusion.metrics has it: a wink with load_kg > 0
+        loaded_wink = Rep.butt_wink if load_kg > 0 else False
+        db.execute(
+            update(Rep).where(Rep.set_id == set_id).values(load_kg=load_kg, loaded_wink=loaded_wink)
+        )
     if notes is not None:
         exercise_set.notes = notes
     db.flush()

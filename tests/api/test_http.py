@@ -202,6 +202,33 @@ def test_summary_endpoint(api) -> None:
     assert summary["over_time"][0]["day"] == "2026-03-01"
 
 
+@pytest.mark.parametrize(("load_kg", "loaded_winks"), [(0, 0), (100, 2)])
+def test_a_corrected_load_corrects_the_reps_loaded_wink_too(api, load_kg, loaded_winks) -> None:
+    # Found by probing: PATCH /sets/{id} gave the reps the new load but left loaded_wink as
+    # the old load made it, so a set corrected from bodyweight to 100 kg counted 0 winks under
+    # load (and the other way round 2) while its onsets counted as under load
+    athlete = _athlete(api)
+    start_load = 60 if load_kg == 0 else 0
+    reps = [
+        metrics(1, onset_deg=85.0, load_kg=start_load),
+        metrics(2, onset_deg=95.0, load_kg=start_load),
+        metrics(3, load_kg=start_load),
+    ]
+    with api.database.sessions.begin() as db:
+        row = set_store.start_set(db, athlete, SetVariant.BACK_SQUAT, load_kg=start_load)
+        set_store.add_reps(db, row, reps)
+        set_store.finish_set(db, row.id)
+        set_id = row.id
+    patched = api.patch(f"/sets/{set_id}", json={"load_kg": load_kg}, headers=api.admin)
+    assert patched.status_code == 200, patched.text
+    stored = api.get("/reps", params={"set_id": set_id}, headers=api.reader).json()["items"]
+    assert sorted((r["load_kg"], r["loaded_wink"]) for r in stored) == sorted(
+        (load_kg, r.butt_wink and load_kg > 0) for r in reps
+    )
+    summary = api.get(f"/athletes/{athlete}/summary", headers=api.reader).json()
+    assert summary["variants"][0]["loaded_wink_reps"] == loaded_winks
+
+
 def test_rep_csv_export_has_analyze_columns_then_ids(api) -> None:
     athlete = _athlete(api)
     reps = [
