@@ -188,7 +188,8 @@ def assessment_calibration(database: Database, assessment_id: int) -> Assessment
                 f"assessment {assessment_id} has no baseline step yet; record it first (its "
                 "standing still period and squats calibrate the sensors for every other step)"
             )
-        stored = set_store.load_set_recordings(db, baseline.id)
+        baseline_id = baseline.id
+        stored = set_store.load_set_recordings(db, baseline_id)
     try:
         _, calibration = analyse_step("baseline", stored.sacrum, stored.thigh, None)
     except FusionError as exc:
@@ -196,8 +197,11 @@ def assessment_calibration(database: Database, assessment_id: int) -> Assessment
             f"the baseline of assessment {assessment_id} cannot calibrate the sensors: {exc}; "
             "record the baseline again"
         ) from exc
-    with database.sessions.begin() as db:
-        store.save_calibration(db, assessment_id, calibration.as_dict())
+    try:
+        with database.sessions.begin() as db:
+            store.save_calibration(db, assessment_id, baseline_id, calibration.as_dict())
+    except store.StepsChangedError:  # the baseline was recorded again meanwhile: use that one
+        return assessment_calibration(database, assessment_id)
     return calibration
 
 
@@ -356,14 +360,21 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
         dtype=float,
     )
     stored_report = report.as_dict() | {BASELINE_ONSETS_KEY: onsets.tolist()}
-    with database.sessions.begin() as db:
-        store.save_results(db, assessment_id, report.calibration.as_dict(), stored_report)
-        # The same inputs from now on: this calibration is stored.
-        saved = store.get_assessment(db, assessment_id).calibration_json
-        key_after = _report_inputs(assessment_id, steps, saved, athlete, earlier, skipped)
+    step_ids = {kind: row.id for kind, row in steps.items()}
+    keys = [key]
+    try:
+        with database.sessions.begin() as db:
+            store.save_results(
+                db, assessment_id, step_ids, report.calibration.as_dict(), stored_report
+            )
+            # The same inputs from now on: this calibration is stored.
+            saved = store.get_assessment(db, assessment_id).calibration_json
+            keys.append(_report_inputs(assessment_id, steps, saved, athlete, earlier, skipped))
+    except store.StepsChangedError:
+        pass  # a step was recorded again meanwhile: this report of the replaced one is not stored
     history, history_json = _history(earlier, onsets)
     computed = ComputedReport(
         report, history, history_json, assessment_id, name, created_at, skipped
     )
-    _keep_report(database, [key, key_after], computed)
+    _keep_report(database, keys, computed)
     return computed

@@ -136,11 +136,39 @@ def step_sets(db: Session, assessment_id: int) -> dict[str, ExerciseSet]:
     return {row.step_kind: row for row in rows if row.step_kind}
 
 
+class StepsChangedError(ConflictError):
+    """The assessment's steps changed while they were analysed (a step recorded again
+    meanwhile): what was computed from the replaced ones is not stored."""
+
+
+def step_set_ids(db: Session, assessment_id: int) -> dict[str, int]:
+    """The set id of each step kind (`step_sets`)."""
+    return {kind: row.id for kind, row in step_sets(db, assessment_id).items()}
+
+
+def _refuse_if_changed(db: Session, assessment_id: int, step_ids: dict[str, int]) -> None:
+    """StepsChangedError unless `step_ids` are still the assessment's steps. Called after this
+    transaction's writes to the assessment: from then on, a baseline recorded again (whose
+    attach writes the same row) waits for this transaction (SQLite: any step does)."""
+    current = step_set_ids(db, assessment_id)
+    if current != step_ids:
+        raise StepsChangedError(
+            f"the steps of assessment {assessment_id} changed while they were analysed "
+            f"(sets {step_ids}, now {current}); ask again for the report of the new steps"
+        )
+
+
 def save_results(
-    db: Session, assessment_id: int, calibration: dict[str, object], report: dict[str, object]
+    db: Session,
+    assessment_id: int,
+    step_ids: dict[str, int],
+    calibration: dict[str, object],
+    report: dict[str, object],
 ) -> None:
-    """Store the report; the newest assessment's prescription is also kept on the athlete (it
-    follows them to other platforms, see api.federation)."""
+    """Store the report computed from the steps `step_ids`; the newest assessment's
+    prescription is also kept on the athlete (it follows them to other platforms, see
+    api.federation). StepsChangedError when those are no longer its steps: a calibration
+    from a replaced baseline would be used for every later report."""
     assessment = get_assessment(db, assessment_id)
     assessment.calibration_json = json.dumps(calibration)
     assessment.report_json = json.dumps(report)
@@ -155,9 +183,19 @@ def save_results(
         if athlete.prescription_json != prescription:
             athlete.prescription_json = prescription
     db.flush()
+    _refuse_if_changed(db, assessment_id, step_ids)
 
 
-def save_calibration(db: Session, assessment_id: int, calibration: dict[str, object]) -> None:
-    """Store the calibration the assessment's later steps use (taken from its baseline)."""
+def save_calibration(
+    db: Session, assessment_id: int, baseline_set_id: int, calibration: dict[str, object]
+) -> None:
+    """Store the calibration the assessment's later steps use, taken from its baseline set
+    `baseline_set_id`; StepsChangedError when that is no longer its baseline."""
     get_assessment(db, assessment_id).calibration_json = json.dumps(calibration)
     db.flush()
+    baseline = step_set_ids(db, assessment_id).get("baseline")
+    if baseline != baseline_set_id:
+        raise StepsChangedError(
+            f"the baseline of assessment {assessment_id} was recorded again (set {baseline}) "
+            f"while set {baseline_set_id} calibrated the sensors"
+        )

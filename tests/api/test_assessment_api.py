@@ -5,6 +5,7 @@ first as history."""
 from __future__ import annotations
 
 import html
+import json
 
 import numpy as np
 import pytest
@@ -314,6 +315,92 @@ def _run_assessment_steps(api, assessment: int, texts, kinds) -> None:
         body = {"sacrum_csv": texts[kind, "sacrum"], "thigh_csv": texts[kind, "thigh"]}
         response = api.post(f"/assessments/{assessment}/steps/{kind}/recording", json=body)
         assert response.status_code == 201, response.text
+
+
+@pytest.fixture(scope="module")
+def restrapped_baseline(tmp_path_factory):
+    """A baseline step of another simulated lifter: the sensors strapped on differently, as
+    when the coach re-straps them and records the baseline again."""
+    lifter = clear_lifter(np.random.default_rng(22), "stability", steps=("baseline",))
+    step = simulate_assessment(lifter, 22).steps["baseline"]
+    folder = tmp_path_factory.mktemp("restrapped")
+    texts = {}
+    for placement in ("sacrum", "thigh"):
+        path = folder / f"baseline_{placement}.csv"
+        write_recording_csv(path, getattr(step.simulated, placement))
+        texts["baseline", placement] = path.read_text()
+    return texts
+
+
+def test_a_baseline_recorded_again_while_the_report_is_analysed_is_not_overruled(
+    api, lifter_steps, restrapped_baseline, monkeypatch
+) -> None:
+    """Found by probing: the baseline was recorded again (sensors re-strapped) while a phone's
+    report read was analysing the first one. The new baseline took the stored calibration off
+    (attach_step), then the report stored the first baseline's calibration, and every report
+    after it analysed the new baseline with it: 409 "wrong movement ... recorded on all fours?"
+    (with a similar strapping: wrong numbers, no warning). What was computed from replaced steps
+    is not stored: the next report is the new baseline's own."""
+    import fusion.assessment
+
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Restrapped"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    _run_assessment_steps(api, assessment, texts, ("baseline",))
+    real_assess = fusion.assessment.assess
+
+    def recorded_again_meanwhile(*args, **kwargs):
+        report = real_assess(*args, **kwargs)
+        monkeypatch.setattr(fusion.assessment, "assess", real_assess)
+        _run_assessment_steps(api, assessment, restrapped_baseline, ("baseline",))
+        return report
+
+    monkeypatch.setattr(fusion.assessment, "assess", recorded_again_meanwhile)
+    first = api.get(f"/assessments/{assessment}/report")
+    assert first.status_code == 200, first.text  # what was asked for: the first baseline's
+    assert api.get(f"/assessments/{assessment}").json()["calibrated"] is False
+    after = api.get(f"/assessments/{assessment}/report")
+    assert after.status_code == 200, after.text
+    alone = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    _run_assessment_steps(api, alone, restrapped_baseline, ("baseline",))
+    expected = api.get(f"/assessments/{alone}/report").json()
+    assert after.json()["steps"] == expected["steps"]
+    assert after.json()["prescription"] == expected["prescription"]
+
+
+def test_a_baseline_recorded_again_while_a_later_step_is_calibrated_is_not_overruled(
+    api, lifter_steps, restrapped_baseline, monkeypatch
+) -> None:
+    """The same race where a later step takes the calibration from the baseline (a live step
+    starting, a later step's upload checked): the calibration of the baseline recorded again
+    meanwhile is the one stored and used, not the replaced baseline's."""
+    import fusion.assessment
+    from api.assessments import assessment_calibration
+    from api.storage.models import Assessment
+
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Restrapped too"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    _run_assessment_steps(api, assessment, texts, ("baseline",))
+    real_analyse = fusion.assessment.analyse_step
+
+    def recorded_again_meanwhile(*args, **kwargs):
+        result = real_analyse(*args, **kwargs)
+        monkeypatch.setattr(fusion.assessment, "analyse_step", real_analyse)
+        _run_assessment_steps(api, assessment, restrapped_baseline, ("baseline",))
+        return result
+
+    monkeypatch.setattr(fusion.assessment, "analyse_step", recorded_again_meanwhile)
+    calibration = assessment_calibration(api.database, assessment)
+    alone = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    _run_assessment_steps(api, alone, restrapped_baseline, ("baseline",))
+    expected = assessment_calibration(api.database, alone)
+    assert calibration.as_dict() == expected.as_dict()
+    with api.database.sessions() as db:
+        stored = db.get(Assessment, assessment).calibration_json
+    assert json.loads(stored) == expected.as_dict()
+    report = api.get(f"/assessments/{assessment}/report")  # with the stored calibration
+    assert report.status_code == 200, report.text
 
 
 def test_migration_0014_keeps_assessments_and_adds_no_skips(db_target) -> None:
