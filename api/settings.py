@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from sensor_gateway.config import EnvSettings
 
 
 def default_gateway_id() -> str:
@@ -23,7 +25,7 @@ def default_database_url() -> str:
     return f"sqlite:///{Path(user_data_dir('winkwatch', appauthor=False)) / 'winkwatch.db'}"
 
 
-class Settings(BaseSettings):
+class Settings(EnvSettings):
     """Everything configurable; each field reads WINKWATCH_<FIELD NAME> from the environment."""
 
     model_config = SettingsConfigDict(env_prefix="WINKWATCH_", extra="ignore")

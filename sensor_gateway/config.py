@@ -1,6 +1,8 @@
 """Gateway settings and the sensor -> (athlete, placement) assignments.
 
 - `GatewaySettings`: tuning from the environment (`WINKWATCH_GATEWAY_*`), units in names.
+- `EnvSettings`: the base of every WinkWatch settings class (here, `api.settings`,
+  `api.federation.mqtt`): an environment variable it cannot use is a ConfigError naming it.
 - `Assignments`: which sensor sits where on whom, in memory. The gateway does not own them:
   the API keeps them in its database (the one source of truth) and pushes them in at start
   and on every change, so a change takes effect at once on a running gateway.
@@ -21,6 +23,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from pydantic import (
@@ -30,7 +33,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from sensor_gateway.errors import ConfigError
 from sensor_gateway.events import Placement
@@ -45,7 +48,35 @@ def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir("winkwatch")) / CONFIG_FILE_NAME
 
 
-class GatewaySettings(BaseSettings):
+class EnvSettings(BaseSettings):
+    """Settings read from environment variables (each class's `env_prefix`). A variable whose
+    value cannot be used (WINKWATCH_PORT=abc) raises ConfigError naming the variable, its
+    value and what is wrong, where pydantic's errors reached the user as a traceback."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = str(err["loc"][0]) if err.get("loc") else ""
+            raise ConfigError(
+                f"{self._variable(field)}={err.get('input')!r} cannot be used: {err['msg']}; "
+                "fix it or unset it"
+            ) from exc
+        except SettingsError as exc:  # a list variable that is not JSON
+            found = re.search(r'field "(\w+)"', str(exc))
+            name = self._variable(found[1]) if found else "a WINKWATCH_* variable"
+            raise ConfigError(
+                f"{name}={os.environ.get(name)!r} cannot be used: not JSON; write a list as "
+                '["https://gym.example"], or unset it'
+            ) from exc
+
+    @classmethod
+    def _variable(cls, field: str) -> str:
+        return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
+
+
+class GatewaySettings(EnvSettings):
     """Gateway tuning; each field can be set with WINKWATCH_GATEWAY_<NAME> (e.g. ..._IDLE_STOP_S)."""
 
     model_config = SettingsConfigDict(env_prefix="WINKWATCH_GATEWAY_", extra="ignore")

@@ -144,6 +144,33 @@ def test_analyze_out_that_cannot_be_written(tmp_path, good_set, out) -> None:
     _assert_clean(result, 2, says="cannot write")
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "command"),
+    [
+        ("WINKWATCH_PORT", "abc", ["sets"]),
+        ("WINKWATCH_COMMIT_INTERVAL_S", "5", ["export"]),
+        ("WINKWATCH_ALLOWED_ORIGINS", "https://gym.example", ["token", "list"]),
+        ("WINKWATCH_GATEWAY_IDLE_STOP_S", "abc", ["gateway", "--list"]),
+        ("WINKWATCH_MQTT_PORT", "abc", ["serve", "--edge"]),
+        ("WINKWATCH_PORT", "abc", ["analyze", "--athlete", "1"]),
+    ],
+)
+def test_an_environment_variable_that_cannot_be_used_is_named(
+    tmp_path, monkeypatch, good_set, variable, value, command
+) -> None:
+    # Found by probing: every command reading the settings showed pydantic's traceback
+    # (ValidationError / SettingsError) for one mistyped WINKWATCH_* variable.
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    monkeypatch.setenv("WINKWATCH_GATEWAY_ID", "test-gateway")
+    monkeypatch.setenv("WINKWATCH_GATEWAY_CONFIG_FILE", str(tmp_path / "gateway.json"))
+    monkeypatch.setenv(variable, value)
+    if command[0] == "analyze":
+        command = [*command, "--sacrum", str(good_set[0]), "--thigh", str(good_set[1])]
+    result = runner.invoke(app, command)
+    _assert_clean(result, 2, says=f"error: {variable}={value!r} cannot be used")
+    assert "unset it" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize("load", ["-5", "nan", "inf", "-inf"])
 def test_a_bad_load_is_a_bad_option(good_set, load) -> None:
     _assert_clean(_analyze(*good_set, "--load-kg", load), 2, says="--load-kg")

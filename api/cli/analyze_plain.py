@@ -26,6 +26,7 @@ from api.cli.common import (
     EXIT_NOT_ANALYSABLE,
     EXIT_SENSOR_FAULT,
     check_load_kg_option,
+    cli_settings,
     database_files,
     fail,
     refuse_overwriting,
@@ -184,9 +185,7 @@ def analyze_set(
         if athlete_baseline is not None:
             kept.append((athlete_baseline, "the --athlete-baseline file"))
         if athlete is not None:
-            from api.settings import Settings
-
-            kept += database_files(Settings().database_url)
+            kept += database_files(cli_settings().database_url)
         refuse_overwriting(out, "--out", kept)
     if athlete_baseline is not None:
         from api.baseline_file import BaselineFileError, read_baseline_file  # json, csv
@@ -243,11 +242,10 @@ def analyze_set(
 
 def _database_baseline(athlete_id: int) -> PersonalBaseline | None:
     from api.errors import WinkWatchError
-    from api.settings import Settings
     from api.storage.baselines import athlete_baseline
     from api.storage.db import open_database
 
-    settings = Settings()
+    settings = cli_settings()
     try:
         database = open_database(settings.database_url, settings.database_schema)
         with database.sessions() as db:

@@ -81,6 +81,7 @@ def demo(
     from api.errors import WinkWatchError
     from api.runtime import serve
     from api.vocab import TokenRole
+    from sensor_gateway.errors import ConfigError
 
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -102,13 +103,13 @@ def demo(
             fg=typer.colors.RED,
         )
         raise typer.Exit(code=2) from exc
-    settings = demo_settings(data_dir, host, port)
     try:
+        settings = demo_settings(data_dir, host, port)
         server = build_demo_server(settings, data_dir)
         with server.database.sessions.begin() as db:
             _, reader = create_token(db, "demo dashboard", TokenRole.READ)
             admin = create_token(db, "demo admin", TokenRole.ADMIN)[1] if admin_token else None
-    except WinkWatchError as exc:
+    except (WinkWatchError, ConfigError) as exc:  # ConfigError: a WINKWATCH_* variable
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=2) from exc
 

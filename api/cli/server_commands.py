@@ -67,6 +67,7 @@ def serve(
     from api.errors import StorageError
     from api.runtime import build_server, exit_after_clean_stop
     from api.runtime import serve as run_server
+    from sensor_gateway.errors import ConfigError
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -84,7 +85,7 @@ def serve(
         fail(problem)
     try:
         server = build_server(settings, simulate=simulate)
-    except StorageError as exc:
+    except (StorageError, ConfigError) as exc:  # ConfigError: a WINKWATCH_GATEWAY_* variable
         fail(str(exc))
     interrupted = server.interrupted_set_ids
     if interrupted:

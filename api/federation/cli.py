@@ -15,9 +15,10 @@ from api.errors import WinkWatchError
 def serve_federated(
     host: str | None, port: int | None, simulate: int, log_level: str, *, central: bool, edge: bool
 ) -> None:
+    from api.cli.common import cli_settings
     from api.federation.mqtt import MqttSettings
     from api.federation.runtime import build_central, build_edge, serve_central, serve_edge
-    from api.settings import Settings
+    from sensor_gateway.errors import ConfigError
 
     if central and edge:
         fail("choose --edge or --central, not both")
@@ -27,7 +28,7 @@ def serve_federated(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    settings = Settings()
+    settings = cli_settings()
     host = host or settings.host
     port = settings.port if port is None else port
     try:
@@ -44,7 +45,7 @@ def serve_federated(
                 pass
             return
         server, forwarder = build_edge(settings, mqtt, simulate=simulate)
-    except WinkWatchError as exc:
+    except (WinkWatchError, ConfigError) as exc:
         fail(str(exc))
         return
     typer.echo(

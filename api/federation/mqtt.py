@@ -28,16 +28,17 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from api.federation.errors import FederationError
+from sensor_gateway.config import EnvSettings
 
 KEEPALIVE_S = 15  # the broker publishes a gateway's last will ~1.5 keepalives after it vanished
 RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 5  # a broker back after an outage is used again within 5 s
 
 
-class MqttSettings(BaseSettings):
+class MqttSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="WINKWATCH_MQTT_", extra="ignore")
 
     host: str = "127.0.0.1"
