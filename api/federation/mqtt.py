@@ -81,12 +81,27 @@ def make_client(
     )
     client.username_pw_set(settings.username or username, settings.secret())
     if settings.tls_ca_file is not None or settings.tls_cert_file is not None:
-        client.tls_set(
-            ca_certs=str(settings.tls_ca_file) if settings.tls_ca_file else None,
-            certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
-            keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
+        try:
+            client.tls_set(
+                ca_certs=str(settings.tls_ca_file) if settings.tls_ca_file else None,
+                certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
+                keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        except OSError as exc:  # ssl.SSLError too: a file that is not a PEM certificate or key
+            files = (
+                f"WINKWATCH_MQTT_TLS_{name}_FILE={path}"
+                for name, path in (
+                    ("CA", settings.tls_ca_file),
+                    ("CERT", settings.tls_cert_file),
+                    ("KEY", settings.tls_key_file),
+                )
+                if path is not None
+            )
+            raise FederationError(
+                f"cannot use the TLS files ({', '.join(files)}): {exc.strerror or exc}; "
+                "check the paths and that they hold PEM certificates and the matching key"
+            ) from exc
     if will is not None:
         client.will_set(will[0], will[1], qos=1, retain=True)
     client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)

@@ -168,3 +168,25 @@ def _raw_client(client_id: str) -> mqtt.Client:
     return mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
     )
+
+
+@pytest.mark.parametrize("problem", ["missing", "not-pem"])
+def test_tls_files_that_cannot_be_used_are_named(tmp_path, monkeypatch, problem) -> None:
+    # Found by probing: a mistyped WINKWATCH_MQTT_TLS_CA_FILE ended `serve --central` and
+    # `serve --edge` with paho's FileNotFoundError (or ssl.SSLError) traceback.
+    from typer.testing import CliRunner
+
+    from api.cli.main import app
+
+    ca_file = tmp_path / "ca.pem"
+    if problem == "not-pem":
+        ca_file.write_text("t_s,ax_mps2\n")
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'central.db'}")
+    monkeypatch.setenv("WINKWATCH_GATEWAY_CONFIG_FILE", str(tmp_path / "gateway.json"))
+    monkeypatch.setenv("WINKWATCH_MQTT_TLS_CA_FILE", str(ca_file))
+    result = CliRunner().invoke(app, ["serve", "--central"])
+    assert result.exit_code == 2, (result.exception, result.output)
+    assert f"error: cannot use the TLS files (WINKWATCH_MQTT_TLS_CA_FILE={ca_file})" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.output
