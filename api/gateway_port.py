@@ -61,6 +61,8 @@ class GatewayPort(Protocol):
 
     def stop_set(self, athlete_id: str) -> SetInfo | None: ...
 
+    def set_load(self, athlete_id: str, load_kg: float | None) -> None: ...
+
     def sensors(self) -> list[SensorSnapshot]: ...
 
     def sensor_health(self, snapshot: SensorSnapshot) -> SensorHealth: ...
@@ -251,6 +253,34 @@ class LiveService:
                 self.gateway.stop_set(str(row.athlete_id))
             await run_in_threadpool(self.sink.flush)
         await run_in_threadpool(self._finish_if_recording, set_id)
+
+    async def update_set(
+        self,
+        set_id: int,
+        variant: SetVariant | None,
+        load_kg: float | None,
+        notes: str | None,
+    ) -> None:
+        """Correct a set's variant, load or notes; its stored reps follow. A set this gateway
+        records takes a new load at once: the reps it completes from now on carry it, and
+        those it completed before are stored first, then corrected with the others."""
+        if load_kg is not None and self.gateway is not None and self.sink is not None:
+            row = await run_in_threadpool(self._get_set, set_id)
+            running = self.gateway.active_sets().get(str(row.athlete_id))
+            if running is not None and running.set_key == row.set_key:
+                self.gateway.set_load(str(row.athlete_id), load_kg)
+                await run_in_threadpool(self.sink.flush)
+        await run_in_threadpool(self._update_set, set_id, variant, load_kg, notes)
+
+    def _update_set(
+        self,
+        set_id: int,
+        variant: SetVariant | None,
+        load_kg: float | None,
+        notes: str | None,
+    ) -> None:
+        with self.database.sessions.begin() as db:
+            set_store.update_set(db, set_id, variant=variant, load_kg=load_kg, notes=notes)
 
     def _get_set(self, set_id: int) -> ExerciseSet:
         with self.database.sessions() as db:

@@ -153,6 +153,9 @@ class CentralHub:
     def stop_set(self, athlete_id: str) -> SetInfo | None:
         raise _NOT_A_GATEWAY
 
+    def set_load(self, athlete_id: str, load_kg: float | None) -> None:
+        raise _NOT_A_GATEWAY
+
     def assign_sensor(
         self, address: str, kind: SensorKind, athlete_id: str, placement: Placement
     ) -> SensorAssignment:

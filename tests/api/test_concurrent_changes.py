@@ -81,3 +81,60 @@ def test_a_set_start_that_cannot_be_stored_stops_the_gateways_set(database) -> N
     with pytest.raises(NotFoundError):
         asyncio.run(service.start_set(athlete_id, SetVariant.BACK_SQUAT, 80.0, "", None))
     assert gateway.active == {}  # not left recording a set nobody stored
+
+
+def test_a_load_corrected_while_the_set_records_is_the_load_of_all_its_reps(
+    database, db_target, tmp_path
+) -> None:
+    # Found by probing `serve --simulate 1`: PATCH /sets/{id} {"load_kg": 123} on the set
+    # being recorded changed the set and its stored reps, but the gateway went on analysing
+    # with 80 kg: reps 1-4 said 123 kg, reps 5-9 of the same set 80 kg. A rep completed just
+    # before the change, still waiting in the sink, kept the old load too.
+    from fastapi.testclient import TestClient
+
+    from api.auth import create_token
+    from api.http import create_app
+    from api.settings import Settings
+    from api.storage.recorder import DatabaseSink
+    from api.vocab import TokenRole
+    from sensor_gateway.config import Assignments, GatewaySettings
+    from sensor_gateway.events import RepCompleted
+    from sensor_gateway.gateway import Gateway
+    from tests.api.helpers import athlete_key, metrics
+
+    ana = athlete_key(database, "Ana")
+    store = Assignments()
+    store.assign("C4:7F:51:00:00:01", "simulated", ana, "sacrum")
+    store.assign("C4:7F:51:00:00:02", "simulated", ana, "thigh")
+    sink = DatabaseSink(database, gateway_id="gw-test", start_thread=False)
+    gateway = Gateway(GatewaySettings(config_file=tmp_path / "gateway.json"), store, sink=sink)
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+    settings = Settings(
+        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
+    )
+    app = create_app(settings, gateway, database=database, sink=sink)
+    headers = {"Authorization": f"Bearer {admin}"}
+    with TestClient(app) as client:
+        body = {"athlete_id": int(ana), "variant": "back_squat", "load_kg": 80}
+        started = client.post(
+            "/sets", json={**body, "override_missing_sensors": True}, headers=headers
+        )
+        assert started.status_code == 201, started.text
+        set_id, info = started.json()["id"], gateway.active_sets()[ana]
+        done = metrics(1, onset_deg=85.0, load_kg=80.0)  # completed, not yet committed
+        sink.record_event(
+            RepCompleted(
+                set_key=info.set_key,
+                metrics=done,
+                athlete_id=ana,
+                t_s=0.0,
+                wall_utc=info.started_utc,
+            )
+        )
+        patched = client.patch(f"/sets/{set_id}", json={"load_kg": 100}, headers=headers)
+        assert patched.status_code == 200 and patched.json()["load_kg"] == 100.0
+        assert gateway.active_sets()[ana].load_kg == 100.0  # the reps from now on carry it
+        assert client.post(f"/sets/{set_id}/stop", headers=headers).status_code == 200
+        reps = client.get("/reps", params={"set_id": set_id}, headers=headers).json()["items"]
+    assert [(r["load_kg"], r["loaded_wink"]) for r in reps] == [(100.0, True)]

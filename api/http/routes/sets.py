@@ -56,12 +56,13 @@ async def stop_set(set_id: IdPath, service: ServiceDep, database: DatabaseDep, _
 
 
 @router.patch("/{set_id}", response_model=SetPublic)
-def update_set(set_id: IdPath, body: SetUpdate, db: DbDep, _: Admin):
-    return set_public(
-        set_store.update_set(
-            db, set_id, variant=body.variant, load_kg=body.load_kg, notes=body.notes
-        )
-    )
+async def update_set(
+    set_id: IdPath, body: SetUpdate, service: ServiceDep, database: DatabaseDep, _: Admin
+):
+    """Correct the set's variant, load or notes (its reps follow; a set recording here
+    takes the new load at once)."""
+    await service.update_set(set_id, body.variant, body.load_kg, body.notes)
+    return _read_set(database, set_id)
 
 
 @router.get("", response_model=Page[SetPublic])
