@@ -85,6 +85,12 @@ def read_recording_csv(path: str | Path) -> ImuRecording:
         raise RecordingFormatError(path, None, "is a directory, expected a CSV file") from exc
     except PermissionError as exc:
         raise RecordingFormatError(path, None, "cannot be read (permission denied)") from exc
+    except NotADirectoryError as exc:  # `--replay set/sacrum.csv`: a file where a folder goes
+        raise RecordingFormatError(
+            path, None, "a part of the path is a file, not a folder; check the path"
+        ) from exc
+    except OSError as exc:  # a name too long, a loop of links, an I/O error
+        raise RecordingFormatError(path, None, f"cannot be read ({exc.strerror or exc})") from exc
 
 
 def _read_fast(path: Path) -> ImuRecording | None:

@@ -54,6 +54,23 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         read_recording_csv(tmp_path / "nope.csv")
 
 
+@pytest.mark.parametrize("where", ["file-as-folder", "name-too-long", "link-loop"])
+def test_a_path_that_cannot_be_opened_is_a_clear_error(tmp_path: Path, where: str) -> None:
+    # Found by probing: `winkwatch gateway --replay set/sacrum.csv` (a file given for the
+    # folder) and `analyze --sacrum` with such a path ended with NotADirectoryError / OSError.
+    (tmp_path / "sacrum.csv").write_text(HEADER + "\n0,1,2,3,4,5,6\n")
+    (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
+    path = {
+        "file-as-folder": tmp_path / "sacrum.csv" / "sacrum.csv",
+        "name-too-long": tmp_path / ("x" * 300 + ".csv"),
+        "link-loop": tmp_path / "loop.csv",
+    }[where]
+    with pytest.raises(RecordingFormatError) as info:
+        read_recording_csv(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert info.value.line is None
+
+
 # Hostile files: each must give a clean RecordingFormatError (or be accepted), never a
 # traceback from the csv module or pyarrow.
 @pytest.mark.parametrize(
