@@ -171,6 +171,24 @@ def test_an_environment_variable_that_cannot_be_used_is_named(
     assert "unset it" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["serve", "--edge"], ["serve", "--central"], ["demo"], ["gateway", "--list"]],
+)  # refused before anything listens: WINKWATCH_PORT / --port only keep the old code's ports
+def test_a_log_level_that_does_not_exist_is_a_bad_option(tmp_path, monkeypatch, command) -> None:
+    # Found by probing: `--log-level loud` ended serve and demo with uvicorn's KeyError (after
+    # the server was built) and gateway with logging's ValueError.
+    monkeypatch.setenv("WINKWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    monkeypatch.setenv("WINKWATCH_GATEWAY_ID", "test-gateway")
+    monkeypatch.setenv("WINKWATCH_GATEWAY_CONFIG_FILE", str(tmp_path / "gateway.json"))
+    monkeypatch.setenv("WINKWATCH_PORT", "18240")
+    if command == ["demo"]:
+        command = ["demo", "--port", "18241", "--data-dir", str(tmp_path / "demo")]
+    result = runner.invoke(app, [*command, "--log-level", "loud"])
+    _assert_clean(result, 2, says="Invalid value for '--log-level'")
+    assert runner.invoke(app, ["gateway", "--list", "--log-level", "WARNING"]).exit_code == 0
+
+
 @pytest.mark.parametrize("load", ["-5", "nan", "inf", "-inf"])
 def test_a_bad_load_is_a_bad_option(good_set, load) -> None:
     _assert_clean(_analyze(*good_set, "--load-kg", load), 2, says="--load-kg")

@@ -6,6 +6,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -19,6 +20,17 @@ if TYPE_CHECKING:
 EXIT_BAD_INPUT = 2
 EXIT_NOT_ANALYSABLE = 3
 EXIT_SENSOR_FAULT = 4
+
+
+class LogLevel(str, Enum):
+    """`--log-level` of `serve`, `demo` and `gateway`: the levels uvicorn and logging share (any
+    other word ended the command with uvicorn's KeyError or logging's ValueError)."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from api.cli.common import LogLevel
+
 DEMO_PORT = 8000
 
 
@@ -70,7 +72,9 @@ def demo(
         "--admin-token",
         help="also print an admin token (to start/stop sets from the dashboard)",
     ),
-    log_level: str = typer.Option("warning", help="uvicorn log level"),
+    log_level: LogLevel = typer.Option(
+        LogLevel.warning, case_sensitive=False, help="uvicorn log level"
+    ),
 ) -> None:
     """Run the dashboard and API with two simulated athletes (one clean, one winking under load)."""
     import asyncio
@@ -141,7 +145,7 @@ def demo(
         typer.echo("Open it from a phone on the same network with --host 0.0.0.0.")
     typer.echo("Press Ctrl-C to stop.", nl=True)
     try:
-        asyncio.run(serve(server, host, port, log_level))
+        asyncio.run(serve(server, host, port, log_level.value))
     except KeyboardInterrupt:
         pass
     finally:

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from api.cli.common import LogLevel
+
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to `app`."""
@@ -78,7 +80,7 @@ def gateway_command(
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Simulation seed."),
     quiet: bool = typer.Option(False, "--quiet", help="No live status line; log events only."),
-    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+    log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", case_sensitive=False),
 ) -> None:
     """Run the live gateway without the HTTP API: sensors in, reps and butt-wink events out,
     stored in the database like `winkwatch serve` stores them (Ctrl-C stops it)."""
@@ -96,7 +98,7 @@ def gateway_command(
     check_load_kg_option(load_kg)  # NaN passes `min=0`: the gateway logged a traceback
     console = Console(stderr=True)
     logging.basicConfig(
-        level=log_level.upper(),
+        level=log_level.value.upper(),
         format="%(message)s",
         datefmt="[%X]",
         handlers=[RichHandler(console=console, show_path=False)],

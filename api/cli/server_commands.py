@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from api.cli.common import (
+    LogLevel,
     cli_settings,
     database_files,
     fail,
@@ -41,7 +42,9 @@ def serve(
     simulate: int = typer.Option(
         0, min=0, max=50, help="run N simulated athletes (no hardware needed)"
     ),
-    log_level: str = typer.Option("info", help="uvicorn log level"),
+    log_level: LogLevel = typer.Option(
+        LogLevel.info, case_sensitive=False, help="uvicorn log level"
+    ),
     edge: bool = typer.Option(
         False, "--edge", help="also forward everything to a central server over MQTT"
     ),
@@ -59,7 +62,7 @@ def serve(
     if edge or central:
         from api.federation.cli import serve_federated
 
-        serve_federated(host, port, simulate, log_level, central=central, edge=edge)
+        serve_federated(host, port, simulate, log_level.value, central=central, edge=edge)
         return
     import asyncio
     import logging
@@ -106,7 +109,7 @@ def serve(
             "`winkwatch token create NAME` to call the API"
         )
     try:
-        asyncio.run(run_server(server, host, port, log_level))
+        asyncio.run(run_server(server, host, port, log_level.value))
     except KeyboardInterrupt:
         pass
     exit_after_clean_stop(0)
