@@ -200,8 +200,11 @@ def assessment_calibration(database: Database, assessment_id: int) -> Assessment
     try:
         with database.sessions.begin() as db:
             store.save_calibration(db, assessment_id, baseline_id, calibration.as_dict())
-    except store.StepsChangedError:  # the baseline was recorded again meanwhile: use that one
-        return assessment_calibration(database, assessment_id)
+    except store.StepsChangedError:  # the baseline was recorded again: not stored
+        with database.sessions() as db:
+            newer = store.step_sets(db, assessment_id).get("baseline")
+        if newer is not None and newer.id != baseline_id:  # recorded meanwhile: it calibrates
+            return assessment_calibration(database, assessment_id)
     return calibration
 
 
@@ -371,7 +374,7 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
             saved = store.get_assessment(db, assessment_id).calibration_json
             keys.append(_report_inputs(assessment_id, steps, saved, athlete, earlier, skipped))
     except store.StepsChangedError:
-        pass  # a step was recorded again meanwhile: this report of the replaced one is not stored
+        pass  # a step was (or is being) recorded again: this report of the old one is not stored
     history, history_json = _history(earlier, onsets)
     computed = ComputedReport(
         report, history, history_json, assessment_id, name, created_at, skipped

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.errors import ConflictError, InvalidInputError
@@ -67,9 +67,13 @@ def attach_step(db: Session, assessment_id: int, set_id: int, kind: str) -> Exer
     row.assessment_id = assessment_id
     row.step_kind = kind
     _set_skipped(assessment, set(skipped_steps(assessment)) - {kind})  # recorded after all
-    if kind == "baseline":
-        assessment.calibration_json = None  # a new baseline calibrates the assessment again
     db.flush()
+    if kind == "baseline":  # a new baseline calibrates the assessment again
+        # One UPDATE even when there is no calibration yet: it waits for a report or a
+        # calibration being stored (save_results, save_calibration), which then sees this step.
+        db.execute(
+            update(Assessment).where(Assessment.id == assessment_id).values(calibration_json=None)
+        )
     return row
 
 
@@ -141,16 +145,23 @@ class StepsChangedError(ConflictError):
     meanwhile): what was computed from the replaced ones is not stored."""
 
 
-def step_set_ids(db: Session, assessment_id: int) -> dict[str, int]:
-    """The set id of each step kind (`step_sets`)."""
-    return {kind: row.id for kind, row in step_sets(db, assessment_id).items()}
+def attached_step_ids(db: Session, assessment_id: int) -> dict[str, int]:
+    """The newest set attached as each step kind, finished or still recording (a step being
+    recorded again replaces what `step_sets` gives once it stops)."""
+    rows = db.execute(
+        select(ExerciseSet.step_kind, ExerciseSet.id)
+        .where(ExerciseSet.assessment_id == assessment_id)
+        .order_by(ExerciseSet.id)
+    )
+    return {kind: set_id for kind, set_id in rows if kind}
 
 
 def _refuse_if_changed(db: Session, assessment_id: int, step_ids: dict[str, int]) -> None:
-    """StepsChangedError unless `step_ids` are still the assessment's steps. Called after this
-    transaction's writes to the assessment: from then on, a baseline recorded again (whose
-    attach writes the same row) waits for this transaction (SQLite: any step does)."""
-    current = step_set_ids(db, assessment_id)
+    """StepsChangedError unless `step_ids` (sets of `step_sets`) are still the assessment's
+    newest steps: none recorded again since, or being recorded again. Called after this
+    transaction's writes to the assessment: from then on, a baseline attached (which writes
+    the same row) waits for this transaction to end (SQLite: every writer does)."""
+    current = attached_step_ids(db, assessment_id)
     if current != step_ids:
         raise StepsChangedError(
             f"the steps of assessment {assessment_id} changed while they were analysed "
@@ -190,10 +201,11 @@ def save_calibration(
     db: Session, assessment_id: int, baseline_set_id: int, calibration: dict[str, object]
 ) -> None:
     """Store the calibration the assessment's later steps use, taken from its baseline set
-    `baseline_set_id`; StepsChangedError when that is no longer its baseline."""
+    `baseline_set_id`; StepsChangedError when that is no longer its baseline (another is
+    recorded, or being recorded)."""
     get_assessment(db, assessment_id).calibration_json = json.dumps(calibration)
     db.flush()
-    baseline = step_set_ids(db, assessment_id).get("baseline")
+    baseline = attached_step_ids(db, assessment_id).get("baseline")
     if baseline != baseline_set_id:
         raise StepsChangedError(
             f"the baseline of assessment {assessment_id} was recorded again (set {baseline}) "

@@ -403,6 +403,52 @@ def test_a_baseline_recorded_again_while_a_later_step_is_calibrated_is_not_overr
     assert report.status_code == 200, report.text
 
 
+def test_a_report_read_while_the_baseline_is_recorded_again_does_not_calibrate_the_new_one(
+    api, lifter_steps, restrapped_baseline, tmp_path
+) -> None:
+    """Found by probing: the baseline was being recorded again live (its start takes the
+    stored calibration off) when another phone read the report. That report, of the old
+    baseline (the new one still recording), stored the old baseline's calibration, and once
+    the new baseline stopped every report analysed it with that: 409 "wrong movement" after
+    re-strapping. A report of steps that are being recorded again is not stored."""
+    from api.storage import sets as set_store
+    from api.vocab import Placement
+    from sensor_gateway.recording_csv import read_recording_csv
+
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Again"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    _run_assessment_steps(api, assessment, texts, ("baseline",))
+    again = api.post(f"/assessments/{assessment}/steps", json={"kind": "baseline"})
+    assert again.status_code == 201, again.text
+    assert api.get(f"/assessments/{assessment}/report").status_code == 200  # the old one's
+    recordings = {}
+    for placement in Placement:
+        path = tmp_path / f"{placement.value}.csv"
+        path.write_text(restrapped_baseline["baseline", placement.value])
+        recordings[placement] = read_recording_csv(path)
+    start = min(recording.t_s[0] for recording in recordings.values())
+    with api.database.sessions.begin() as db:  # what the gateway's sink stores meanwhile
+        for placement, recording in recordings.items():
+            set_store.add_raw_chunk(
+                db,
+                again.json()["id"],
+                placement,
+                "",
+                0,
+                recording.t_s - start,
+                recording.acc_mps2,
+                recording.gyr_radps,
+            )
+    assert api.post(f"/sets/{again.json()['id']}/stop").status_code == 200
+    after = api.get(f"/assessments/{assessment}/report")
+    assert after.status_code == 200, after.text
+    alone = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    _run_assessment_steps(api, alone, restrapped_baseline, ("baseline",))
+    expected = api.get(f"/assessments/{alone}/report").json()
+    assert after.json()["steps"] == expected["steps"]
+
+
 def test_migration_0014_keeps_assessments_and_adds_no_skips(db_target) -> None:
     """An assessment stored before skipped steps existed upgrades with none skipped."""
     from sqlalchemy import text

@@ -180,7 +180,7 @@ def _assessment_on_edge(edge, athlete_id: int) -> tuple[int, dict[str, str]]:
         for kind, key in keys.items():
             assessment_store.attach_step(db, assessment.id, set_store.set_by_key(db, key).id, kind)
         report = {"prescription": {"depth_ceiling_thigh_deg": 86.7, "box_height_cm": 33.2}}
-        steps = assessment_store.step_set_ids(db, assessment.id)
+        steps = assessment_store.attached_step_ids(db, assessment.id)
         assessment_store.save_results(db, assessment.id, steps, {"sacrum": [1.0, 0.0]}, report)
         return assessment.id, keys
 
