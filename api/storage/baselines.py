@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.errors import InvalidInputError, NotFoundError
+from api.errors import ConflictError, InvalidInputError, NotFoundError
 from api.storage.catalog import get_athlete
 from api.storage.models import ExerciseSet, Rep
+from api.vocab import SetStatus
 from fusion.baseline import PersonalBaseline, personal_baseline
 
 
@@ -40,15 +41,17 @@ def set_baseline(db: Session, athlete_id: int, baseline: PersonalBaseline | None
 
 
 def baseline_from_sets(db: Session, athlete_id: int, set_ids: Sequence[int]) -> PersonalBaseline:
-    """The baseline of every stored rep of `set_ids` (sets of this athlete that do not wink)."""
+    """The baseline of every stored rep of `set_ids` (finished sets of this athlete that do
+    not wink)."""
     get_athlete(db, athlete_id)
     if not set_ids:
         raise InvalidInputError("give at least one set whose reps do not wink")
-    owners = dict(
-        db.execute(
-            select(ExerciseSet.id, ExerciseSet.athlete_id).where(ExerciseSet.id.in_(set_ids))
-        ).all()
-    )
+    rows = db.execute(
+        select(ExerciseSet.id, ExerciseSet.athlete_id, ExerciseSet.status).where(
+            ExerciseSet.id.in_(set_ids)
+        )
+    ).all()
+    owners = {row.id: row.athlete_id for row in rows}
     missing = sorted(set(set_ids) - set(owners))
     if missing:  # 404, as an unknown athlete_id in a body is
         others = f" (and {', '.join(map(str, missing[1:]))})" if len(missing) > 1 else ""
@@ -56,6 +59,11 @@ def baseline_from_sets(db: Session, athlete_id: int, set_ids: Sequence[int]) -> 
     foreign = sorted(i for i, owner in owners.items() if owner != athlete_id)
     if foreign:
         raise InvalidInputError(f"set(s) {foreign} belong to another athlete")
+    recording = sorted(row.id for row in rows if row.status == SetStatus.RECORDING.value)
+    if recording:  # its reps so far only: the baseline would miss the rest
+        raise ConflictError(
+            f"set {recording[0]} is still recording; stop it before taking the baseline from it"
+        )
     winks = db.scalars(select(Rep.wink_deg).where(Rep.set_id.in_(set_ids))).all()
     if not winks:
         raise InvalidInputError(f"set(s) {sorted(set_ids)} have no reps")

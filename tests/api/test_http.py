@@ -348,6 +348,33 @@ def test_personal_baseline_from_sets_or_values(api) -> None:
     assert cleared["baseline_reps"] is None and cleared["baseline_centre_deg"] is None
 
 
+def test_a_baseline_is_not_taken_from_a_set_still_recording(api) -> None:
+    """Found by probing: PUT /athletes/{id}/baseline with a set still recording took the
+    reps it had so far (here 3 of a warm-up set) as the athlete's baseline, 200 and no word
+    of it; the reps that came after were never in it. 409 naming the set, nothing changed."""
+    athlete = _athlete(api)
+    warmup = _stored_set(
+        api, athlete, SetVariant.GOBLET_SQUAT, [metrics(i, wink_deg=2.0) for i in range(1, 7)]
+    )
+    assert (
+        api.put(
+            f"/athletes/{athlete}/baseline", json={"set_ids": [warmup]}, headers=api.admin
+        ).json()["baseline_reps"]
+        == 6
+    )
+    with api.database.sessions.begin() as db:
+        row = set_store.start_set(db, athlete, SetVariant.BODYWEIGHT_SQUAT)
+        set_store.add_reps(db, row, [metrics(i, wink_deg=1.0) for i in range(1, 4)])
+        running = row.id
+    response = api.put(
+        f"/athletes/{athlete}/baseline", json={"set_ids": [warmup, running]}, headers=api.admin
+    )
+    assert response.status_code == 409, response.text
+    assert f"set {running} is still recording" in response.json()["detail"]
+    body = api.get(f"/athletes/{athlete}", headers=api.reader).json()
+    assert (body["baseline_reps"], body["baseline_centre_deg"]) == (6, pytest.approx(2.0))
+
+
 @pytest.mark.parametrize(
     "bounds",
     [
