@@ -59,10 +59,17 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
 
     result = analyse_stored_set(database, set_id)  # raises fusion AnalysisError
     with database.sessions.begin() as db:
+        # The set as it is now, locked (PostgreSQL) so that a correction waits for the new reps:
+        # a load corrected (PATCH /sets/{id}) while the samples were analysed, the reps follow.
+        exercise_set = set_store.get_set(db, set_id)
+        db.refresh(exercise_set, with_for_update=True)
         before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id)) or 0
         after = set_store.replace_reps(
             db, set_id, result.reps, result.findings, RepSource.REANALYSIS
         )
+        load_kg = exercise_set.load_kg
+        if load_kg is not None and any(rep.load_kg != load_kg for rep in result.reps):
+            set_store.update_set(db, set_id, load_kg=load_kg)
     with database.sessions() as db:  # rep detail shows what this analysis saw
         keep_angle_series(db, set_id, raw_sample_count(db, set_id), AngleSeries.of(result))
     return ReanalysisOutcome(

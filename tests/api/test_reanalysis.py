@@ -126,6 +126,32 @@ def test_reanalysis_maps_the_clock_again_from_what_the_sensors_sent(database) ->
         assert rep.bottom_s == pytest.approx(truth.bottom_s, abs=0.3)
 
 
+def test_a_load_corrected_while_the_set_is_reanalysed_is_kept(database, monkeypatch) -> None:
+    """Found by probing: the coach corrected the set's load (PATCH /sets/{id}) while
+    `winkwatch reanalyze` analysed it; the reps it stored carried the load read before the
+    analysis (100 kg), so the set said 0 kg and its reps 100 kg, loaded winks included. The
+    reps stored carry the set's load as it is when they are stored."""
+    import api.reanalysis
+
+    _, set_id = _record_simulated_set(database, 1)
+    real_analyse = api.reanalysis.analyse_stored_set
+
+    def corrected_meanwhile(database, set_id):
+        result = real_analyse(database, set_id)
+        with database.sessions.begin() as db:  # what PATCH /sets/{id} {"load_kg": 0} does
+            set_store.update_set(db, set_id, load_kg=0.0)
+        return result
+
+    monkeypatch.setattr(api.reanalysis, "analyse_stored_set", corrected_meanwhile)
+    outcome = reanalyze_set(database, set_id)
+    assert outcome.wink_reps > 0  # so a loaded wink would show
+    with database.sessions() as db:
+        stored = rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id), limit=100).items
+        assert set_store.get_set(db, set_id).load_kg == 0.0
+    assert {rep.load_kg for rep in stored} == {0.0}
+    assert not any(rep.loaded_wink for rep in stored)
+
+
 def test_reanalysis_refuses_sets_without_samples_or_still_recording(database) -> None:
     with database.sessions.begin() as db:
         athlete = catalog.create_athlete(db, "Ana")
