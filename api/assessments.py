@@ -16,13 +16,13 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from api.errors import ConflictError, InvalidInputError
+from api.errors import ConflictError, InvalidInputError, NotFoundError
 from api.storage import assessments as store
 from api.storage import catalog
 from api.storage import sets as set_store
@@ -171,11 +171,32 @@ def check_step(
         ) from exc
 
 
+def _step_recordings(db, kind: str, set_id: int) -> tuple[ImuRecording, ImuRecording]:
+    """The step's stored (sacrum, thigh) samples. StepError when a sensor stored none (a step
+    started without it, or stopped or replaced before its first samples): for the baseline the
+    callers make it a ConflictError, a later step is one of the report's problems."""
+    from fusion.assessment import StepError
+
+    try:
+        stored = set_store.load_set_recordings(db, set_id)
+    except NotFoundError as exc:
+        have = set_store.raw_placements(db, set_id)
+        missing = " and ".join(p.value for p in Placement if p not in have)
+        again = "record the baseline again" if kind == "baseline" else "record the step again"
+        raise StepError(
+            kind,
+            "not_analysable",
+            f"no {missing} samples were stored (set {set_id}: started without that sensor, or "
+            f"stopped before it streamed); {again}",
+        ) from exc
+    return stored.sacrum, stored.thigh
+
+
 def assessment_calibration(database: Database, assessment_id: int) -> AssessmentCalibration:
     """The calibration the assessment's later steps use: the stored one, else taken now from
     its recorded baseline (and stored). ConflictError without a usable baseline: on all fours
     a standing calibration is impossible, and the sensors are not re-strapped between steps."""
-    from fusion.assessment import AssessmentCalibration, analyse_step
+    from fusion.assessment import AssessmentCalibration, StepError, analyse_step
     from fusion.errors import FusionError
 
     with database.sessions() as db:
@@ -189,9 +210,14 @@ def assessment_calibration(database: Database, assessment_id: int) -> Assessment
                 "standing still period and squats calibrate the sensors for every other step)"
             )
         baseline_id = baseline.id
-        stored = set_store.load_set_recordings(db, baseline_id)
+        try:
+            sacrum, thigh = _step_recordings(db, "baseline", baseline_id)
+        except StepError as exc:
+            raise ConflictError(
+                f"the baseline of assessment {assessment_id} cannot calibrate the sensors: {exc}"
+            ) from exc
     try:
-        _, calibration = analyse_step("baseline", stored.sacrum, stored.thigh, None)
+        _, calibration = analyse_step("baseline", sacrum, thigh, None)
     except FusionError as exc:
         raise ConflictError(
             f"the baseline of assessment {assessment_id} cannot calibrate the sensors: {exc}; "
@@ -309,7 +335,7 @@ def _keep_report(database: Database, keys: list[Hashable], computed: ComputedRep
 def compute_report(database: Database, assessment_id: int) -> ComputedReport:
     """Analyse the assessment's steps (or return the report computed from the same inputs
     lately); ConflictError when the baseline is missing or unusable."""
-    from fusion.assessment import AssessmentCalibration, StepError, assess
+    from fusion.assessment import STEP_KINDS, AssessmentCalibration, StepError, assess
     from fusion.errors import FusionError
 
     with database.sessions() as db:
@@ -330,9 +356,16 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
         if cached is not None:
             return cached
         recordings = {}
+        unstored: list[StepError] = []  # later steps without a sensor's samples
         for kind, row in steps.items():
-            stored = set_store.load_set_recordings(db, row.id)
-            recordings[kind] = (stored.sacrum, stored.thigh)
+            try:
+                recordings[kind] = _step_recordings(db, kind, row.id)
+            except StepError as exc:
+                if kind == "baseline":
+                    raise ConflictError(
+                        f"the baseline step cannot be analysed ({exc.reason}): {exc}"
+                    ) from exc
+                unstored.append(exc)
         calibration = (
             AssessmentCalibration.from_dict(json.loads(assessment.calibration_json))
             if assessment.calibration_json
@@ -354,6 +387,9 @@ def compute_report(database: Database, assessment_id: int) -> ComputedReport:
         ) from exc
     except FusionError as exc:
         raise ConflictError(f"the assessment cannot be analysed: {exc}") from exc
+    if unstored:  # not scored, as a step its analysis refuses
+        problems = sorted((*report.problems, *unstored), key=lambda p: STEP_KINDS.index(p.kind))
+        report = replace(report, problems=tuple(problems))
     onsets = np.array(
         [
             r.onset_hip_flexion_deg

@@ -449,6 +449,61 @@ def test_a_report_read_while_the_baseline_is_recorded_again_does_not_calibrate_t
     assert after.json()["steps"] == expected["steps"]
 
 
+def test_a_step_stored_without_a_sensors_samples_is_a_problem_not_a_404(
+    api, lifter_steps, tmp_path
+) -> None:
+    """Found by probing `serve --simulate`: a live step that stored no samples of a sensor (started
+    with override_missing_sensors while the thigh sensor was off, or stopped, or replaced by a
+    second Start, before any sample came) made every report read 404 "raw thigh samples of
+    set N does not exist; list them to find a valid id", and the step could not be skipped
+    (it is recorded). Such a later step is now one of the report's problems, the others are
+    reported; such a baseline is a 409 saying to record it again, for the report as for a
+    later step's start."""
+    from api.storage import sets as set_store
+    from api.vocab import Placement
+    from sensor_gateway.recording_csv import read_recording_csv
+
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Off"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    empty = api.post(f"/assessments/{assessment}/steps", json={"kind": "baseline"}).json()["id"]
+    assert api.post(f"/sets/{empty}/stop").status_code == 200
+    for response in (
+        api.get(f"/assessments/{assessment}/report"),
+        api.post(f"/assessments/{assessment}/steps", json={"kind": "goblet"}),
+    ):
+        assert response.status_code == 409, response.text
+        detail = response.json()["detail"]
+        assert f"set {empty}" in detail and "record the baseline again" in detail, detail
+
+    _run_assessment_steps(api, assessment, texts, ("baseline",))
+    goblet = api.post(f"/assessments/{assessment}/steps", json={"kind": "goblet"}).json()["id"]
+    path = tmp_path / "sacrum.csv"
+    path.write_text(texts["goblet", "sacrum"])
+    sacrum = read_recording_csv(path)
+    with api.database.sessions.begin() as db:  # the sacrum's samples only
+        set_store.add_raw_chunk(
+            db,
+            goblet,
+            Placement.SACRUM,
+            "",
+            0,
+            sacrum.t_s - sacrum.t_s[0],
+            sacrum.acc_mps2,
+            sacrum.gyr_radps,
+        )
+    assert api.post(f"/sets/{goblet}/stop").status_code == 200
+    report = api.get(f"/assessments/{assessment}/report")
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert set(body["steps"]) == {"baseline"}
+    (problem,) = body["problems"]
+    assert (problem["step"], problem["reason"]) == ("goblet", "not_analysable")
+    assert f"no thigh samples were stored (set {goblet}" in problem["message"]
+    for suffix in (".html", ".pdf"):
+        assert api.get(f"/assessments/{assessment}/report{suffix}").status_code == 200
+
+
 def test_migration_0014_keeps_assessments_and_adds_no_skips(db_target) -> None:
     """An assessment stored before skipped steps existed upgrades with none skipped."""
     from sqlalchemy import text
