@@ -122,3 +122,58 @@ def test_export_refuses_an_out_that_is_the_database(tmp_path, monkeypatch) -> No
         app, ["export", "--athlete", str(athlete_id), "-o", str(tmp_path / "reps.csv.new")]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_simulate_refuses_an_out_holding_a_recording_it_did_not_write(recording) -> None:
+    """A real set's folder (as `gateway --replay` and `analyze` read it) is not replaced by a
+    simulated one; the simulator's own folder (simulation.json beside) is written again."""
+    sacrum, thigh = recording
+    before = sacrum.read_bytes(), thigh.read_bytes()
+    result = runner.invoke(app, ["simulate", "--out", str(sacrum.parent), "--reps", "2"])
+    _refused(result, "--out", "not written by the simulator (no simulation.json")
+    assert (sacrum.read_bytes(), thigh.read_bytes()) == before
+    assert not (sacrum.parent / "simulation.json").exists()
+
+
+def test_simulate_writes_its_own_folder_again(tmp_path) -> None:
+    out = tmp_path / "sim"
+    for seed in ("1", "2"):
+        result = runner.invoke(app, ["simulate", "--out", str(out), "--reps", "2", "--seed", seed])
+        assert result.exit_code == 0, result.output
+    assert '"seed": 2' in (out / "simulation.json").read_text()
+
+
+def test_simulate_assessment_refuses_a_folder_holding_a_recorded_step(recording, tmp_path) -> None:
+    lifter = tmp_path / "lifter"
+    (lifter / "baseline").mkdir(parents=True)
+    (lifter / "baseline" / "thigh.csv").write_bytes(recording[1].read_bytes())
+    before = (lifter / "baseline" / "thigh.csv").read_bytes()
+    result = runner.invoke(
+        app,
+        [
+            "simulate-assessment",
+            "--out",
+            str(lifter),
+            "--profile",
+            "soft_tissue",
+            "--steps",
+            "baseline,goblet",
+        ],
+    )
+    _refused(result, "--out", "baseline/thigh.csv, not written by the simulator (no truth.json")
+    assert (lifter / "baseline" / "thigh.csv").read_bytes() == before
+    again = tmp_path / "simulated"
+    for _ in range(2):  # its own folder is written again
+        result = runner.invoke(
+            app,
+            [
+                "simulate-assessment",
+                "--out",
+                str(again),
+                "--profile",
+                "soft_tissue",
+                "--steps",
+                "baseline",
+            ],
+        )
+        assert result.exit_code == 0, result.output

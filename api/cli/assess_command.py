@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.cli.common import EXIT_BAD_INPUT, EXIT_NOT_ANALYSABLE, fail, refuse_overwriting
+from api.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_ANALYSABLE,
+    fail,
+    refuse_overwriting,
+    refuse_replacing_recordings,
+)
 
 if TYPE_CHECKING:
     from fusion.types import ImuRecording
@@ -175,6 +181,11 @@ def simulate_assessment(
     kinds = STEP_KINDS if steps is None else tuple(s.strip() for s in steps.split(",") if s.strip())
     if kinds and kinds[0] != "baseline":
         kinds = ("baseline",) + tuple(k for k in kinds if k != "baseline")
+    refuse_replacing_recordings(
+        out,
+        (out / kind / name for kind in kinds for name in ("sacrum.csv", "thigh.csv")),
+        written_by=out / "truth.json",
+    )
     try:
         lifter = clear_lifter(np.random.default_rng(seed), profile, steps=kinds)
         if spread_deg is not None:

@@ -64,6 +64,22 @@ def refuse_overwriting(out: Path | None, option: str, kept: Iterable[tuple[Path,
             fail(f"{option} {out} is {what}: writing it would destroy it; choose another file")
 
 
+def refuse_replacing_recordings(out: Path, recordings: Iterable[Path], written_by: Path) -> None:
+    """Refuse (exit 2, before anything is simulated or written) a `--out` folder that holds a
+    raw recording the simulator did not write there (no `written_by`, its own record, beside
+    it): a real set saved for `gateway --replay` or `analyze` would be overwritten by a
+    simulated one without a word. A folder of an earlier simulation is simply written again."""
+    if written_by.exists():
+        return
+    found = [path for path in recordings if path.exists()]
+    if found:
+        fail(
+            f"--out {out} holds {', '.join(str(p) for p in found)}, not written by the "
+            f"simulator (no {written_by.name} beside it): writing would replace that "
+            "recording; choose another folder"
+        )
+
+
 def database_files(database_url: str) -> list[tuple[Path, str]]:
     """The files of a SQLite database (the database, its WAL, shared-memory and rollback
     journal), each named for `refuse_overwriting`; [] for PostgreSQL or an unusable URL."""

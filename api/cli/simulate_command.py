@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import fail, refuse_replacing_recordings
 
 if TYPE_CHECKING:  # the simulator (numpy) is imported only when the command runs
     from fusion.simulator import SimulatedSet, SquatSetSpec
 
 EXIT_CANNOT_WRITE = 1
 EXIT_BAD_OPTION = 2
+SIMULATION_FILE = "simulation.json"  # the simulator's own record in --out (seed, spec, truth)
 
 # What --help shows as each option's default: the simulator's own defaults (SquatSetSpec,
 # SensorSpec), which apply when an option is not given. Spelled out so that --help need not
@@ -162,6 +163,9 @@ def simulate(
     if load_kg is not None and not 0 <= load_kg <= 1000:
         fail(f"invalid option: --load-kg {load_kg} must be between 0 and 1000", EXIT_BAD_OPTION)
 
+    refuse_replacing_recordings(
+        out, (out / "sacrum.csv", out / "thigh.csv"), written_by=out / SIMULATION_FILE
+    )
     from fusion.simulator import simulate_set
 
     simulated = simulate_set(spec, seed)
@@ -278,7 +282,7 @@ def _write_outputs(out: Path, simulated: SimulatedSet, load_kg: float | None) ->
         },
         "spec": dataclasses.asdict(simulated.spec),
     }
-    (out / "simulation.json").write_text(
+    (out / SIMULATION_FILE).write_text(
         json.dumps(meta, indent=2, default=float) + "\n", encoding="utf-8"
     )
 
