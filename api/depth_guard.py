@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from api.storage import catalog
 from api.storage.db import Database
 from api.storage.models import Athlete
-from fusion.live.depth_guard import DEFAULT_MARGIN_DEG, DepthGuard
+from fusion.live.depth_guard import DEFAULT_MARGIN_DEG, DepthGuard, is_usable_ceiling
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,11 @@ class DepthGuardSettings:
 
     @property
     def guard(self) -> DepthGuard | None:
-        """What the analyser gets: None when off or without a prescribed ceiling."""
+        """What the analyser gets: None when off, without a prescribed ceiling, or with one
+        no guard can cue before (at or above standing)."""
         if not self.on or self.ceiling_thigh_deg is None:
+            return None
+        if not is_usable_ceiling(self.ceiling_thigh_deg):
             return None
         return DepthGuard(self.ceiling_thigh_deg, self.margin_deg)
 
@@ -35,6 +38,12 @@ class DepthGuardSettings:
             return (
                 "no depth ceiling yet: run an assessment whose squats wink; its prescription "
                 "sets the ceiling the guard cues at"
+            )
+        if not is_usable_ceiling(self.ceiling_thigh_deg):
+            return (
+                f"the prescribed ceiling ({self.ceiling_thigh_deg:.1f} deg thigh angle) is at or "
+                "above standing: this lifter winked within the prescription's margin of the top, "
+                "so no depth can be guarded; check the sensors and repeat the assessment"
             )
         if not self.on:
             return "the depth guard is off for this athlete"

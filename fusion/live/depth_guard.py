@@ -39,6 +39,14 @@ REACTION_S = 0.25  # a lifter's time to react to a beep and brake the descent (~
 DATA_AGE_S = 0.1
 SPEED_WINDOW_S = 0.05  # the descent speed is the slope over this much of the thigh angle
 REARM_DEG = 15.0  # the thigh must rise this far above where it cued before the next cue
+MAX_CEILING_DEG = 150.0  # a ceiling is a thigh angle in (0, MAX_CEILING_DEG] deg
+
+
+def is_usable_ceiling(ceiling_thigh_deg: float) -> bool:
+    """Whether a prescribed ceiling can be guarded: a thigh angle past standing, in (0, 150]
+    deg (a prescription's ceiling can come out at or above standing for a lifter who winked
+    within its margin of the top)."""
+    return math.isfinite(ceiling_thigh_deg) and 0.0 < ceiling_thigh_deg <= MAX_CEILING_DEG
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class DepthGuard:
     lookahead_s: float = REACTION_S + DATA_AGE_S
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.ceiling_thigh_deg) and 0.0 < self.ceiling_thigh_deg <= 150.0):
+        if not is_usable_ceiling(self.ceiling_thigh_deg):
             raise ValueError(
                 f"ceiling_thigh_deg = {self.ceiling_thigh_deg!r}: a depth ceiling is a thigh "
                 "angle in (0, 150] deg (from an assessment's prescription)"

@@ -44,6 +44,27 @@ def test_guard_needs_a_ceiling_and_follows_the_coachs_settings(api, database) ->
     assert api.get("/athletes/9999/depth-guard", headers=api.reader).status_code == 404
 
 
+@pytest.mark.parametrize("ceiling_deg", [-1.2, 0.0])
+def test_a_ceiling_at_or_above_standing_is_explained_not_a_500(api, database, ceiling_deg) -> None:
+    """A prescription can put the ceiling at or above standing (median onset within its
+    margin of the top): the guard is inactive and says why; GET and PUT answered 500."""
+    athlete = api.post("/athletes", json={"name": "Top"}, headers=api.admin).json()["id"]
+    _prescribe(database, athlete, ceiling_deg)
+    got = api.get(f"/athletes/{athlete}/depth-guard", headers=api.reader)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["ceiling_thigh_deg"] == ceiling_deg and body["cue_level_deg"] is None
+    assert not body["active"] and "at or above standing" in body["explanation"]
+    put = api.put(f"/athletes/{athlete}/depth-guard", json={"margin_deg": 5}, headers=api.admin)
+    assert put.status_code == 200 and not put.json()["active"], put.text
+    gateway = _RecordingGateway()
+    service = LiveService(
+        database, "gw", gateway=gateway, sink=SimpleNamespace(ensure_set=lambda info, s: 1)
+    )
+    asyncio.run(service.start_set(athlete, SetVariant.BACK_SQUAT, 80.0, "", None))
+    assert gateway.kwargs["depth_guard"] is None  # the set starts, unguarded
+
+
 class _RecordingGateway:
     def __init__(self) -> None:
         self.kwargs: dict = {}
