@@ -206,6 +206,14 @@ class EdgeForwarder:
             )
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # An exception here would end paho's network thread, and with it every ack, command
+        # and profile this edge gets (as on the central server): one bad message is dropped.
+        try:
+            self._handle_message(message)
+        except Exception as exc:
+            log.error("ignored a message on %s that could not be handled: %r", message.topic, exc)
+
+    def _handle_message(self, message: mqtt.MQTTMessage) -> None:
         parsed = topics.parse(message.topic)
         if not message.payload:
             return  # a retained message cleared (an athlete's, once this edge deleted her)

@@ -205,3 +205,38 @@ def test_a_malformed_live_message_does_not_stop_the_central_server(
         hub.stop()
         loop.close()
         edge_db.dispose()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * 100_000,  # json.loads raises RecursionError, not ValueError
+        json.dumps({"origin": None, "seq": [1]}).encode(),
+    ],
+    ids=["deep-nesting", "seq-a-list"],
+)
+def test_a_malformed_down_message_does_not_stop_the_edge(tmp_path, broker, database, payload):
+    # Each raised in the edge's paho network thread, which ended it: the edge said it was
+    # connected but took no acknowledgement (its outbox only grew), command or profile again.
+    loop = LoopThread()
+    hub = CentralHub(database, mqtt_settings(broker, "central")).start(loop.loop)
+    central = _client(broker, "central")
+    edge_db = open_database(f"sqlite:///{tmp_path / 'edge.db'}")
+    forwarder = EdgeForwarder(edge_db, "gw-a", mqtt_settings(broker, "gw-a"))
+    try:
+        forwarder.start()
+        wait_until(lambda: hub.connected, 5, "the central to connect")
+        if b'"seq"' in payload:  # this edge's own origin, so that it is read as its ack
+            payload = payload.replace(b"null", json.dumps(forwarder.outbox.origin).encode())
+        time.sleep(0.5)  # the edge subscribed
+        central.publish(topics.down("gw-a", "ack"), payload, qos=1).wait_for_publish(5)
+        with edge_db.sessions.begin() as db:
+            catalog.create_athlete(db, "after the bad message")
+        wait_until(lambda: forwarder.outbox.backlog() == 0, 15, "the acknowledgement")
+    finally:
+        forwarder.stop(drain_s=0)
+        central.loop_stop()
+        central.disconnect()
+        hub.stop()
+        loop.close()
+        edge_db.dispose()
