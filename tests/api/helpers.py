@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -219,3 +219,36 @@ def store_awkward_reps(
             )
         db.execute(Rep.__table__.insert(), rows)
     return athlete
+
+
+class GatewayWithSink(NamedTuple):
+    """A real gateway whose sink is a real DatabaseSink (no writer thread: the test flushes),
+    Ana's two sensors assigned, an admin token, and Settings for `create_app`."""
+
+    ana: str
+    gateway: Any
+    sink: Any
+    admin: str
+    settings: Any
+
+
+def gateway_with_sink(database: Any, db_target: Any, config_dir: Any) -> GatewayWithSink:
+    from api.auth import create_token
+    from api.settings import Settings
+    from api.storage.recorder import DatabaseSink
+    from api.vocab import TokenRole
+    from sensor_gateway.config import Assignments, GatewaySettings
+    from sensor_gateway.gateway import Gateway
+
+    ana = athlete_key(database, "Ana")
+    store = Assignments()
+    store.assign("C4:7F:51:00:00:01", "simulated", ana, "sacrum")
+    store.assign("C4:7F:51:00:00:02", "simulated", ana, "thigh")
+    sink = DatabaseSink(database, gateway_id="gw-test", start_thread=False)
+    gateway = Gateway(GatewaySettings(config_file=config_dir / "gateway.json"), store, sink=sink)
+    with database.sessions.begin() as db:
+        _, admin = create_token(db, "coach", TokenRole.ADMIN)
+    settings = Settings(
+        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
+    )
+    return GatewayWithSink(ana, gateway, sink, admin, settings)

@@ -92,27 +92,11 @@ def test_a_load_corrected_while_the_set_records_is_the_load_of_all_its_reps(
     # before the change, still waiting in the sink, kept the old load too.
     from fastapi.testclient import TestClient
 
-    from api.auth import create_token
     from api.http import create_app
-    from api.settings import Settings
-    from api.storage.recorder import DatabaseSink
-    from api.vocab import TokenRole
-    from sensor_gateway.config import Assignments, GatewaySettings
     from sensor_gateway.events import RepCompleted
-    from sensor_gateway.gateway import Gateway
-    from tests.api.helpers import athlete_key, metrics
+    from tests.api.helpers import gateway_with_sink, metrics
 
-    ana = athlete_key(database, "Ana")
-    store = Assignments()
-    store.assign("C4:7F:51:00:00:01", "simulated", ana, "sacrum")
-    store.assign("C4:7F:51:00:00:02", "simulated", ana, "thigh")
-    sink = DatabaseSink(database, gateway_id="gw-test", start_thread=False)
-    gateway = Gateway(GatewaySettings(config_file=tmp_path / "gateway.json"), store, sink=sink)
-    with database.sessions.begin() as db:
-        _, admin = create_token(db, "coach", TokenRole.ADMIN)
-    settings = Settings(
-        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
-    )
+    ana, gateway, sink, admin, settings = gateway_with_sink(database, db_target, tmp_path)
     app = create_app(settings, gateway, database=database, sink=sink)
     headers = {"Authorization": f"Bearer {admin}"}
     with TestClient(app) as client:

@@ -304,22 +304,9 @@ def test_a_set_start_answered_503_is_not_stored_once_the_disk_has_room(
     from sqlalchemy import event
 
     from api.storage import sets as set_store
-    from api.storage.recorder import DatabaseSink
-    from sensor_gateway.config import Assignments, GatewaySettings
-    from sensor_gateway.gateway import Gateway
-    from tests.api.helpers import athlete_key
+    from tests.api.helpers import gateway_with_sink
 
-    ana = athlete_key(database, "Ana")
-    store = Assignments()
-    store.assign("C4:7F:51:00:00:01", "simulated", ana, "sacrum")
-    store.assign("C4:7F:51:00:00:02", "simulated", ana, "thigh")
-    sink = DatabaseSink(database, gateway_id="gw-test", start_thread=False)
-    gateway = Gateway(GatewaySettings(config_file=tmp_path / "gateway.json"), store, sink=sink)
-    with database.sessions.begin() as db:
-        _, admin = create_token(db, "coach", TokenRole.ADMIN)
-    settings = Settings(
-        database_url=db_target.url, database_schema=db_target.schema, gateway_id="gw-test"
-    )
+    ana, gateway, sink, admin, settings = gateway_with_sink(database, db_target, tmp_path)
     full = [False]
 
     def disk_full(_connection) -> None:
