@@ -71,20 +71,25 @@ class DecodeStats:
 class WrapUnwrapper:
     """Turns a wrapping unsigned counter (sequence, timestamp ticks) into a growing int.
 
-    A step backwards by more than half the range is taken as one wrap-around; smaller steps
-    backwards are passed through unchanged (the clock mapper downstream judges them).
+    Each value is unwrapped to the one nearest the previous value: a step backwards by more
+    than half the range is one wrap-around forwards, and a step forwards by more than half
+    the range (a late value from before a wrap) is a step backwards across it. Smaller
+    steps backwards are passed through unchanged (the decoder or clock mapper judges them).
     """
 
     def __init__(self, modulus: int) -> None:
         self._modulus = modulus
-        self._offset = 0
-        self._last: int | None = None
+        self._last: int | None = None  # the previous value, unwrapped
 
     def unwrap(self, raw: int) -> int:
-        if self._last is not None and self._last - raw > self._modulus // 2:
-            self._offset += self._modulus
-        self._last = raw
-        return self._offset + raw
+        if self._last is None:
+            self._last = raw
+            return raw
+        step = (raw - self._last) % self._modulus
+        if step > self._modulus // 2:
+            step -= self._modulus
+        self._last += step
+        return self._last
 
 
 class StreamDecoder(ABC):

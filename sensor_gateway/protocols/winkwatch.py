@@ -47,6 +47,9 @@ GYR_RANGES_DPS: tuple[int, ...] = (125, 250, 500, 1000, 2000)
 GYR_RANGE_UNIT_DPS = 125
 SUPPORTED_RATES_HZ: tuple[int, ...] = (50, 100, 200)
 DEFAULT_SAMPLES_PER_PACKET = 4
+# A packet at most this many behind the last one delivered, on both seq and clock, was
+# delivered already (a duplicate) or comes after a later one (late): it is dropped.
+STALE_PACKETS = 8
 
 CMD_START = 0x01
 CMD_STOP = 0x02
@@ -222,17 +225,33 @@ class WinkWatchDecoder(StreamDecoder):
         super().__init__(address, nominal_rate_hz)
         self._seq = WrapUnwrapper(_SEQ_MODULUS)
         self._clock = WrapUnwrapper(_TIMESTAMP_MODULUS)
+        self._last: tuple[int, int] | None = None  # unwrapped seq and t0_us last delivered
 
     def _decode(self, payload: bytes) -> DecodedSamples:
-        t0_us, acc, gyr, count, seq, interval_us = _parse(payload)
+        t0_us, acc, gyr, count, raw_seq, interval_us = _parse(payload)
         first_us = self._clock.unwrap(t0_us)
+        seq = self._seq.unwrap(raw_seq)
+        if self._last is not None:
+            # Behind on seq and, consistently, on the clock: samples already passed. A
+            # counter or clock restart moves one of them only, or the clock by far more.
+            behind = self._last[0] - seq
+            if (
+                0 <= behind <= STALE_PACKETS
+                and 0 <= self._last[1] - first_us <= (behind * count + 1) * interval_us
+            ):
+                raise ProtocolError(
+                    "stale",
+                    f"packet seq {raw_seq} comes after seq {self._last[0] % _SEQ_MODULUS}: "
+                    "a duplicate or late notification",
+                )
+        self._last = (seq, first_us)
         return DecodedSamples(
             acc_mps2=acc,
             gyr_radps=gyr,
             # Integer microseconds to seconds, as (ticks_us + offset) * 1e-6 in numpy: exact
             # integers, one rounding; plain ints for a packet's few samples.
             sensor_time_s=np.array([(first_us + i * interval_us) * 1e-6 for i in range(count)]),
-            seq=self._seq.unwrap(seq),
+            seq=seq,
             rate_hz=1e6 / interval_us,
         )
 
