@@ -33,7 +33,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensor_gateway.gaps import CLOCK_RESET_JUMP_S, LATE_CONFIRM_S, MAX_LATENCY_S, Gap, GapReason
+from sensor_gateway.gaps import (
+    CLOCK_DISAGREEMENT_TOLERANCE_S,
+    CLOCK_RESET_JUMP_S,
+    LATE_CONFIRM_S,
+    MAX_LATENCY_S,
+    SENSOR_CLOCK_WRAP_S,
+    Gap,
+    GapReason,
+)
 from sensor_gateway.samples import SampleBatch
 
 DEFAULT_BUCKET_S = 1.0  # one envelope point per second of sensor time
@@ -46,11 +54,17 @@ MIN_STEP_S = 1e-6  # mapped times are kept strictly increasing by at least this
 
 @dataclass(frozen=True)
 class MappedBatch:
-    """Gateway-clock times `t_s` (N,) of one batch's samples, and a gap before it if any."""
+    """Gateway-clock times `t_s` (N,) of one batch's samples, and a gap before it if any.
+
+    `sensor_time_s` (N,) the batch's sensor times as one growing clock across the sensor's
+    connections (a decoder unwraps its clock within one connection only), None when it has
+    no clock.
+    """
 
     t_s: np.ndarray
     gap: Gap | None = None
     clock_reset: bool = False
+    sensor_time_s: np.ndarray | None = None
 
 
 def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -153,6 +167,8 @@ class SensorClockMapper:
         self._bucket_best: tuple[float, float] | None = None
         self._interval_s = 1.0 / self.nominal_rate_hz
         self._last_sensor_s: float | None = None
+        self._last_received_s = -math.inf
+        self._clock_wraps_s = 0.0  # added to sensor times: wraps before this connection
         self._last_t_s = -math.inf
         self._last_seq: int | None = None
         self._count = 0  # samples counted, for count-timed sensors
@@ -169,7 +185,7 @@ class SensorClockMapper:
         missing_by_seq = self._missing_packets(batch.seq)
         timestamped = batch.sensor_time_s is not None
         if timestamped:
-            sensor_s = np.asarray(batch.sensor_time_s, dtype=float)
+            sensor_s = self._unwrapped(np.asarray(batch.sensor_time_s, dtype=float), batch)
         else:
             self._count += missing_by_seq * n
             sensor_s = (self._count + np.arange(n)) / self.nominal_rate_hz
@@ -195,6 +211,7 @@ class SensorClockMapper:
         elif previous_last_s is not None:
             gap = self._gap(previous_last_s, first_s, n, first_t_s, missing_by_seq, timestamped)
         self._last_sensor_s = last_s
+        self._last_received_s = batch.received_s
 
         # Strictly increasing even while the fit settles (it may step back by a few ms).
         floor_s = self._last_t_s
@@ -209,7 +226,9 @@ class SensorClockMapper:
         if gap is not None:
             self.gaps += 1
             self.samples_missing += gap.missing_samples or 0
-        return MappedBatch(t_s=t_s, gap=gap, clock_reset=reset)
+        return MappedBatch(
+            t_s=t_s, gap=gap, clock_reset=reset, sensor_time_s=sensor_s if timestamped else None
+        )
 
     def adopt_nominal_rate(self, rate_hz: float) -> bool:
         """Use the sensor's configured rate if nothing was timed since the (re)start."""
@@ -227,6 +246,22 @@ class SensorClockMapper:
         self._reset_points()
 
     # -- internals --------------------------------------------------------------------------
+    def _unwrapped(self, sensor_s: np.ndarray, batch: SampleBatch) -> np.ndarray:
+        """`sensor_s` on one clock across connections: a clock behind the last sample that,
+        measured modulo the wrap, went on no faster than the gateway clock wrapped before
+        this connection (`gaps.missing_samples` sizes such a reconnect gap the same way)."""
+        out: np.ndarray = sensor_s + self._clock_wraps_s
+        first_s, last_s = float(out[0]), self._last_sensor_s
+        if last_s is None or not first_s < last_s:
+            return out
+        step_s = (first_s - last_s) % SENSOR_CLOCK_WRAP_S
+        wall_s = batch.received_s - self._last_received_s
+        if step_s > wall_s + CLOCK_DISAGREEMENT_TOLERANCE_S:
+            return out  # the clock restarted (or a stale packet): `_check_reset` judges
+        wraps_s = SENSOR_CLOCK_WRAP_S * round((last_s + step_s - first_s) / SENSOR_CLOCK_WRAP_S)
+        self._clock_wraps_s += wraps_s
+        return out + wraps_s
+
     def _missing_packets(self, seq: int | None) -> int:
         if seq is None:
             return 0

@@ -420,6 +420,7 @@ class Gateway:
             raise ValueError(f"malformed batch: acc {acc.shape}, gyr {gyr.shape}")
         seen = self.registry.batch(batch, n)
         st, mapped, gap = seen.sensor, seen.mapped, seen.gap
+        sensor_s = mapped.sensor_time_s  # one clock across the sensor's connections
         self.stats.batches += 1
         self.stats.samples += n
         a = st.assignment

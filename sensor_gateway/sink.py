@@ -50,7 +50,8 @@ class RawSamples:
 
     `t_s` (N,) gateway clock after clock mapping (what the analysis used; increasing),
     `acc_mps2` (N, 3), `gyr_radps` (N, 3) sensor frame, as decoded.
-    `sensor_time_s` (N,) the sensor's own clock when its protocol has one, else None.
+    `sensor_time_s` (N,) the sensor's own clock when its protocol has one (unwrapped: one
+    growing clock across its connections), else None.
     `received_s` (N,) gateway clock when each sample's packet arrived.
     `seq` packet sequence number of the chunk when the protocol has one, else None.
     """

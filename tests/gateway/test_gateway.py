@@ -443,3 +443,37 @@ def test_a_stop_before_the_sources_end_leaves_no_unretrieved_error(tmp_path) -> 
         return reported
 
     assert asyncio.run(main()) == []
+
+
+def test_a_reconnect_after_the_sensor_clock_wrapped_keeps_one_clock(tmp_path) -> None:
+    """The sensor's 32-bit microsecond clock wrapped during one connection; each connection
+    has its own decoder, so the next one starts from the raw clock again, 71.6 min lower.
+    That is the same clock going on: no clock reset live, and the stored sensor times stay
+    one growing clock, so the set's clock can be mapped again from them (re-analysis)."""
+    from sensor_gateway.clock import map_clock_offline
+    from sensor_gateway.protocols import winkwatch
+
+    settings = GatewaySettings(config_file=tmp_path / "gateway.json")
+    store = Assignments()
+    store.assign("AA:00", "winkwatch", "ann", "thigh")
+    sink = MemorySink()
+    gateway = Gateway(settings, store, sink=sink)
+    gateway.start_set("ann", now_s=99.0)
+    acc, gyr = np.zeros((4, 3), np.int16), np.zeros((4, 3), np.int16)
+    acc[:, 2] = 2048  # 1 g
+    t0_us = (1 << 32) - 2_000_000  # 2 s before the clock wraps
+    for first, last in ((0, 300), (400, 700)):  # a 2 s drop-out after the wrap
+        decoder = winkwatch.WinkWatchDecoder("AA:00")
+        for seq, k in enumerate(range(first, last)):
+            payload = winkwatch.encode_packet(seq, t0_us + k * 20_000, 5_000, acc, gyr)
+            batch = decoder.feed(payload, 100.0 + k * 0.02 + 0.019)
+            assert batch is not None
+            gateway.on_batch(batch)
+        gateway.on_status(SensorStatus("AA:00", LinkState.DISCONNECTED, 100.0 + last * 0.02))
+    mapper = gateway.registry.sensor("AA:00", None).mapper
+    assert mapper.clock_resets == 0
+    sensor_s = np.concatenate([s.sensor_time_s for s in sink.samples])
+    received_s = np.concatenate([s.received_s for s in sink.samples])
+    assert sensor_s.size == 600 * 4 and np.all(np.diff(sensor_s) > 0)
+    np.testing.assert_allclose(sensor_s[-1] - sensor_s[0], 699 * 0.02 + 0.015, atol=1e-9)
+    assert map_clock_offline(sensor_s, received_s) is not None
