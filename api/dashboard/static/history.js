@@ -2,17 +2,21 @@
 // labelled with the load, sessions shaded) and the athlete summary by variant and by load.
 import { lineChart } from "./charts.js";
 import { deg, median, plural } from "./format.js";
-import { allPages, api } from "./http.js";
+import { allPages, api, pages } from "./http.js";
 import { $, athleteName, state } from "./state.js";
 import { VARIANT_COLORS } from "./theme.js";
 import { variantLabel } from "./vocabulary.js";
 
 export async function renderHistory() {
   const athleteId = state.athleteId;
-  const [summary, sets, reps] = await Promise.all([
-    api(`/athletes/${athleteId}/summary`), allPages(`/sets?athlete_id=${athleteId}`), allPages(`/reps?athlete_id=${athleteId}`),
+  const [summary, sets, loaded] = await Promise.all([
+    api(`/athletes/${athleteId}/summary`), allPages(`/sets?athlete_id=${athleteId}`), pages(`/reps?athlete_id=${athleteId}`),
   ]);
   if (athleteId !== state.athleteId) return;
+  // A long history is drawn from its newest reps: the set of the oldest rep loaded may have more
+  // reps past them, so it is left out as well, and the note under the charts says so.
+  const cut = loaded.more ? loaded.items[loaded.items.length - 1].set_id : null;
+  const reps = loaded.items.filter((r) => r.set_id !== cut);
   // One point per set (oldest first): median over its reps, coloured by variant, labelled with the load;
   // shaded bands group the sets of one session.
   const ordered = sets.filter((s) => reps.some((r) => r.set_id === s.id)).sort((a, b) => a.id - b.id);
@@ -48,6 +52,9 @@ export async function renderHistory() {
   lineChart($("history-amplitude"), { x: [], series: amplitude, xRange, yRange: [0, top], spans, integerX: true,
     xLabel: "set (label: kg)", yLabel: "wink (deg)", emptyText: noReps });
   drawLegend(variants);
+  $("history-cut").hidden = !loaded.more;
+  $("history-cut").textContent = loaded.more
+    ? `Drawn: the newest ${plural(ordered.length, "set")} (${plural(reps.length, "rep")}); older sets are not. The tables below count every rep.` : "";
   $("history-variants").innerHTML = summary.variants.map((v) => `<tr><td>${variantLabel(v.variant)}</td><td>${v.reps}</td>`
     + `<td>${v.wink_reps}</td><td>${deg(v.median_wink_onset_depth_deg)}</td><td>${deg(v.median_loaded_onset_depth_deg)}</td></tr>`).join("");
   $("history-loads").innerHTML = summary.by_load.map((p) => `<tr><td>${variantLabel(p.variant)}</td><td>${p.load_kg}</td>`

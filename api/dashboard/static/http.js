@@ -19,17 +19,23 @@ export async function api(path, options = {}) {
   return options.raw ? response : response.json();
 }
 
-export async function allPages(path, maxPages = 10) {
+// A list's first `maxPages` pages of 500 (newest first): its items, and `more` when the list
+// goes on past them (a view drawing them says so).
+export async function pages(path, maxPages = 10) {
   const items = [];
   let cursor = null;
   for (let page = 0; page < maxPages; page++) {
     const sep = path.includes("?") ? "&" : "?";
     const body = await api(`${path}${sep}limit=500${cursor ? `&cursor=${cursor}` : ""}`);
     items.push(...body.items);
-    if (!body.next_cursor) break;
     cursor = body.next_cursor;
+    if (!cursor) break;
   }
-  return items;
+  return { items, more: Boolean(cursor) };
+}
+
+export async function allPages(path, maxPages = 10) {
+  return (await pages(path, maxPages)).items;
 }
 
 export function permissionMessage(error) {
