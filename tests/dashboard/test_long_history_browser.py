@@ -1,7 +1,8 @@
-"""A long history on the History view: the page loads an athlete's newest 5,000 reps (10
-pages of 500), and an athlete with more reps than that had the older sets silently left out of
-the charts, the oldest loaded set drawn from part of its reps, and "No wink in any of 5000
-reps: no onset to plot." under tables counting 5,600 reps and 560 winks."""
+"""A long history: the History view loads an athlete's newest 5,000 reps (10 pages of 500), and
+an athlete with more reps than that had the older sets silently left out of the charts, the
+oldest loaded set drawn from part of its reps, and "No wink in any of 5000 reps: no onset to
+plot." under tables counting 5,600 reps and 560 winks. The Sets view lists the newest 1,000
+sets (2 pages) and left the older ones out without a word."""
 
 from __future__ import annotations
 
@@ -22,15 +23,17 @@ from tests.browser import BROWSER_MARKS, open_page, screenshot, signed_in
 pytestmark = BROWSER_MARKS
 SETS, REPS_PER_SET, WINKING_SETS = 800, 7, 80  # the oldest 80 sets wink
 LOADED_REPS = 5_000  # what the History view loads
+LISTED_SETS = 1_000  # what the Sets view lists
 
 
-def _store_history(database) -> int:
-    """An athlete with SETS completed sets of REPS_PER_SET reps, one a day (raw Core inserts)."""
+def _store_history(database, name: str, sets: int, reps_per_set: int) -> int:
+    """An athlete with `sets` completed sets of `reps_per_set` reps, one a day (raw Core
+    inserts); the oldest WINKING_SETS wink."""
     first = datetime(2025, 1, 1, tzinfo=UTC)
     with database.sessions.begin() as db:
-        athlete = catalog.create_athlete(db, "Long history").id
+        athlete = catalog.create_athlete(db, name).id
         rows = []
-        for s in range(SETS):
+        for s in range(sets):
             started = first + timedelta(days=s)
             exercise_set = set_store.start_set(
                 db, athlete, SetVariant.BACK_SQUAT, load_kg=60.0, started_at=started
@@ -67,9 +70,10 @@ def _store_history(database) -> int:
                     wink_uncertainty_deg=1.0,
                     rhythm_lag_deg=None,
                 )
-                for r in range(REPS_PER_SET)
+                for r in range(reps_per_set)
             ]
-        db.execute(Rep.__table__.insert(), rows)
+        if rows:
+            db.execute(Rep.__table__.insert(), rows)
     return athlete
 
 
@@ -78,11 +82,12 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("long-history")
     settings = Settings(database_url=f"sqlite:///{root / 'ww.db'}", gateway_id="long-history")
     built = build_server(settings, simulate=1, config_dir=root)
-    athlete = _store_history(built.database)
+    athlete = _store_history(built.database, "Long history", SETS, REPS_PER_SET)
+    many_sets = _store_history(built.database, "Many sets", LISTED_SETS + 1, 0)
     with built.database.sessions.begin() as db:
         _, reader = create_token(db, "browser reader", TokenRole.READ)
     served = serve_in_thread(built)
-    yield dict(url=served.url, reader=reader, athlete_id=athlete)
+    yield dict(url=served.url, reader=reader, athlete_id=athlete, many_sets=many_sets)
     served.stop()
 
 
@@ -106,4 +111,19 @@ def test_a_history_longer_than_the_page_loads_says_what_is_drawn(browser, server
         assert f"{SETS * REPS_PER_SET}" in page.inner_text("#history-variants")
         assert page.get_attribute("#history-onset", "data-empty") == (
             f"No wink in any of {drawn_reps} reps: no onset to plot."
+        )
+
+
+def test_a_sets_list_longer_than_the_page_lists_says_so(browser, server, tmp_path):
+    with open_page(browser) as page:
+        page.goto(f"{server['url']}/#token={server['reader']}")
+        signed_in(page)
+        page.select_option("#athlete", str(server["many_sets"]))
+        page.click("button[data-tab=sets]")
+        page.wait_for_selector("#set-list li[data-set]")
+        page.wait_for_selector("#set-list li[data-more]")
+        screenshot(page, tmp_path, "many-sets", full_page=False)
+        assert page.locator("#set-list li[data-set]").count() == LISTED_SETS
+        assert page.inner_text("#set-list li[data-more]") == (
+            f"Only the newest {LISTED_SETS} sets are listed."
         )

@@ -1,6 +1,6 @@
 // The Sets view: the athlete's sets, one set's reps, summary, findings and exports.
 import { escapeHtml, findingsHtml, kg } from "./format.js";
-import { allPages, saveFile } from "./http.js";
+import { allPages, pages, saveFile } from "./http.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
 import { $, state } from "./state.js";
 import { variantLabel } from "./vocabulary.js";
@@ -8,11 +8,13 @@ import { variantLabel } from "./vocabulary.js";
 export async function renderSets() {
   const list = $("set-list");
   try {
-    const sets = (await allPages(`/sets?athlete_id=${state.athleteId}`, 2)).sort((a, b) => b.id - a.id);
-    list.innerHTML = sets.map((s) => `<li data-set="${s.id}">${variantLabel(s.variant)}, ${kg(s.load_kg)}`
+    const listed = await pages(`/sets?athlete_id=${state.athleteId}`, 2);
+    const sets = listed.items.sort((a, b) => b.id - a.id);
+    list.innerHTML = (sets.map((s) => `<li data-set="${s.id}">${variantLabel(s.variant)}, ${kg(s.load_kg)}`
       + `<small>${new Date(s.started_at).toLocaleString()} · ${s.status} · ${Math.round(s.recorded_s)} s recorded`
       + `${s.started_without && s.started_without.length ? ` · <span class="warning">started without the ${s.started_without.join(" and ")} sensor</span>` : ""}</small></li>`).join("")
-      || '<li class="muted">No sets yet.</li>';
+      || '<li class="muted">No sets yet.</li>')
+      + (listed.more ? `<li class="muted" data-more>Only the newest ${sets.length} sets are listed.</li>` : "");
     list.querySelectorAll("li[data-set]").forEach((item) => item.addEventListener("click", () =>
       openSet(sets.find((s) => s.id === Number(item.dataset.set)))));
   } catch (error) {
