@@ -16,8 +16,9 @@ import zipfile
 
 import pytest
 
-from api.auth import create_token
+from api.auth import create_token, revoke_token
 from api.demo_scenario import SAM_ONSET_DEPTH_DEG, build_demo_server, demo_settings
+from api.http.routes import live
 from api.vocab import TokenRole
 from tests.api.helpers import athlete_ids, free_port, serve_in_thread
 from tests.browser import (
@@ -47,7 +48,12 @@ def demo_server(tmp_path_factory):
     athletes = athlete_ids(server.database)
     served = serve_in_thread(server, port)
     yield dict(
-        url=f"http://127.0.0.1:{port}", reader=reader, admin=admin, athletes=athletes, root=root
+        url=f"http://127.0.0.1:{port}",
+        reader=reader,
+        admin=admin,
+        athletes=athletes,
+        root=root,
+        database=server.database,
     )
     served.stop()
 
@@ -337,6 +343,32 @@ def test_unknown_token_is_refused_with_advice(page, demo_server) -> None:
     )
     assert "winkwatch token create" in page.inner_text("#signin-error")
     assert page.is_hidden("#app")
+
+
+def test_a_token_revoked_on_the_gym_view_signs_out_and_ends_its_streams(
+    page, demo_server, monkeypatch
+) -> None:
+    """The Gym view's stream reconnected every second after its token was revoked (and after
+    any sign-out), with the empty token, behind the sign-in view: within a minute every request
+    from the phone's address got 429, a valid token's sign-in included."""
+    monkeypatch.setattr(live, "TOKEN_RECHECK_S", 0.2)
+    with demo_server["database"].sessions.begin() as db:
+        token, secret = create_token(db, "gym tablet", TokenRole.READ)
+        token_id = token.id
+    _open(page, demo_server, "Alex (clean)", secret)
+    opened: list[str] = []
+    page.on("websocket", lambda ws: opened.append(ws.url))
+    page.click("button[data-tab=gym]")
+    page.wait_for_function("() => document.getElementById('gym-count')", timeout=WAIT_MS)
+    page.wait_for_timeout(1000)
+    assert any("batch=true" in url and "athlete_id" not in url for url in opened), opened
+    with demo_server["database"].sessions.begin() as db:
+        revoke_token(db, token_id)
+    page.wait_for_selector("#signin:not([hidden])", timeout=WAIT_MS)
+    assert "revoked" in page.inner_text("#signin-error")
+    opened.clear()
+    page.wait_for_timeout(5000)  # the Gym view retried after 1 s, then kept retrying
+    assert opened == []
 
 
 def test_dashboard_runs_under_its_content_security_policy(browser, demo_server, tmp_path) -> None:

@@ -84,6 +84,7 @@ function signOut() {
   delete document.body.dataset.role;
   state.token = "";
   disconnect();
+  if (VIEWS[state.tab]) VIEWS[state.tab].leave();  // its own streams end too (Gym); signing in shows it again
   showSignIn();
 }
 

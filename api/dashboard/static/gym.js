@@ -72,6 +72,10 @@ function connect() {
     if (gym.ws !== ws) return;
     gym.ws = null;
     if (!gym.wanted) return;
+    if (close.code === 1008) {  // the token was refused: the sign-in view takes over
+      window.dispatchEvent(new CustomEvent("winkwatch:refused", { detail: close.reason }));
+      return;
+    }
     $("gym-error").textContent = close.reason ? `Live stream closed: ${close.reason}; reconnecting…` : "Live stream lost; reconnecting…";
     setTimeout(() => { connect(); loadRecording(); }, gym.retryMs);
     gym.retryMs = Math.min(gym.retryMs * 2, RECONNECT_MAX_MS);
