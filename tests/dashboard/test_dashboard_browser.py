@@ -371,6 +371,38 @@ def test_a_token_revoked_on_the_gym_view_signs_out_and_ends_its_streams(
     assert opened == []
 
 
+class _LockedOut:
+    """The auth limiter of an address that has had too many rejected tokens: 12 s to wait."""
+
+    def retry_after_s(self, client: str) -> float:
+        return 12.0
+
+    def record_failure(self, client: str) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("tab", "socket"), [("live", "state.ws"), ("gym", "gym.ws")])
+def test_a_view_waits_out_a_lockout_before_reconnecting_its_stream(
+    page, demo_server, monkeypatch, tab, socket
+) -> None:
+    """While the phone's address was locked out for rejected tokens, the Live and Gym views
+    reconnected every second: the server opens each socket and closes it at once with 4429
+    "wait N s", and the views reset their backoff on every open. Now they wait what the server
+    says (and the backoff resets only after a socket that stayed open)."""
+    _open(page, demo_server, "Alex (clean)")
+    page.click(f"button[data-tab={tab}]")
+    poll(page, f"window.winkwatch.{socket} && window.winkwatch.{socket}.readyState === 1")
+    authenticate = live._authenticate
+    monkeypatch.setattr(
+        live, "_authenticate", lambda ws, db, _limiter: authenticate(ws, db, _LockedOut())
+    )
+    opened: list[str] = []
+    page.on("websocket", lambda ws: opened.append(ws.url))
+    page.evaluate(f"window.winkwatch.{socket}.close()")  # the stream drops
+    page.wait_for_timeout(7000)
+    assert len(opened) == 1, opened  # one reconnect after 1 s, told to wait 12 s: no more
+
+
 def test_dashboard_runs_under_its_content_security_policy(browser, demo_server, tmp_path) -> None:
     """With the CSP enforced (no inline script or style), every view works and nothing is
     blocked: live stream (token sent in the first WebSocket message), sets, history, sensors."""

@@ -5,15 +5,16 @@
 // athlete's Live view.
 import { deg, escapeHtml, kg, plural } from "./format.js";
 import { allPages, api } from "./http.js";
+import { newBackoff, nextDelayMs, opened } from "./reconnect.js";
 import { $, athleteName, state } from "./state.js";
 import { variantLabel } from "./vocabulary.js";
 
 const ALERT_S = 6;             // a wink alert stays this long on the card
 const FINISHED_KEEP_S = 20;    // a set that stopped stays, marked finished, this long
-const RECONNECT_MAX_MS = 15000;
 const CLOCK_MS = 1000;
 
-const gym = { ws: null, wanted: false, retryMs: 1000, cards: new Map(), clock: null, pending: new Set(), drawQueued: false };
+const gym = { ws: null, wanted: false, backoff: newBackoff(), cards: new Map(), clock: null, pending: new Set(), drawQueued: false };
+window.winkwatch.gym = gym;  // read by the browser tests, as `state` is
 
 export async function showGym() {
   const section = $("tab-gym");
@@ -63,7 +64,7 @@ function connect() {
   // No athlete: the whole gym; batch=true: each frame an array of the queued messages.
   const ws = new WebSocket(`${scheme}://${location.host}/live/ws?batch=true`);
   gym.ws = ws;
-  ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); gym.retryMs = 1000; };
+  ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); opened(gym.backoff); };
   ws.onmessage = (message) => {
     if (gym.ws !== ws) return;
     for (const event of JSON.parse(message.data)) onEvent(event);
@@ -77,8 +78,7 @@ function connect() {
       return;
     }
     $("gym-error").textContent = close.reason ? `Live stream closed: ${close.reason}; reconnecting…` : "Live stream lost; reconnecting…";
-    setTimeout(() => { connect(); loadRecording(); }, gym.retryMs);
-    gym.retryMs = Math.min(gym.retryMs * 2, RECONNECT_MAX_MS);
+    setTimeout(() => { connect(); loadRecording(); }, nextDelayMs(gym.backoff, close));
   };
 }
 

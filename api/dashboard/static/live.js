@@ -11,6 +11,7 @@ import { allPages, api, permissionMessage } from "./http.js";
 import { keepFinishedSet, renderLastSet } from "./lastset.js";
 import { onCalibrated, onSetStartedReady, onSetStoppedReady, render as renderReady, startedWithoutText, startOptions, startReadyChecks } from "./ready.js";
 import { renderRepTable, summaryHtml } from "./reps.js";
+import { nextDelayMs, opened } from "./reconnect.js";
 import { onSensorStatus } from "./sensors.js";
 import { $, emptyBuffer, state } from "./state.js";
 import { COLORS } from "./theme.js";
@@ -19,7 +20,6 @@ import { variantLabel } from "./vocabulary.js";
 const LIVE_WINDOW_S = 10;           // the live chart shows this much
 const BUFFER_S = 300;               // live angles kept for rep detail
 const BREAK_S = 0.5;                // no angles for longer (a sensor gap): the lines break
-const RECONNECT_MAX_MS = 15000;
 
 // Forget the previous athlete's stream and follow `state.athleteId`.
 export async function followAthlete() {
@@ -47,7 +47,7 @@ function connect() {
   // batch=true: each frame is an array of the messages queued for this page (one send).
   const ws = new WebSocket(`${scheme}://${location.host}/live/ws?athlete_id=${state.athleteId}&batch=true`);
   state.ws = ws;
-  ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); state.wsRetryMs = 1000; setLink(true); };
+  ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); opened(state.wsBackoff); setLink(true); };
   ws.onmessage = (message) => {
     if (state.ws !== ws) return;
     for (const event of JSON.parse(message.data)) handleEvent(event);
@@ -60,8 +60,7 @@ function connect() {
       return;
     }
     if (state.wsWanted) {
-      setTimeout(() => { if (state.ws === ws) connect(); }, state.wsRetryMs);
-      state.wsRetryMs = Math.min(state.wsRetryMs * 2, RECONNECT_MAX_MS);
+      setTimeout(() => { if (state.ws === ws) connect(); }, nextDelayMs(state.wsBackoff, close));
     }
   };
 }

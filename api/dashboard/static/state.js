@@ -1,6 +1,7 @@
 // What the views share: the signed-in token, the athlete followed, the live buffer, the set
 // being recorded and its reps. One object, owned here; views read and update it.
 // Angles in degrees; times, live and stored alike, in s since the set started.
+import { newBackoff } from "./reconnect.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -9,7 +10,7 @@ export const state = {
   athleteId: Number(localStorage.getItem("winkwatch.athlete")) || null,
   athletes: [],
   me: null,                  // {name, role} of the signed-in token (GET /me)
-  ws: null, wsRetryMs: 1000, wsWanted: false,
+  ws: null, wsBackoff: newBackoff(), wsWanted: false,
   buffer: emptyBuffer(),     // live angles of one set: t (s since it started), thigh, tilt, hip (deg)
   currentSet: null,          // {id, set_key, variant, load_kg, recording}
   liveReps: [],              // {source: "live"|"stored", set_id, set_key, metrics}
