@@ -14,15 +14,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 
 from api.errors import NotFoundError, StorageError
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 RowT = TypeVar("RowT")
 
@@ -197,6 +200,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
                 )
             if schema:
                 connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            _refuse_unknown_database(connection, script, schema, engine)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
@@ -204,6 +208,49 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
             f"cannot create or upgrade the database schema at {engine.url!r}: {exc.__class__.__name__}: "
             f"{exc}. Check WINKWATCH_DATABASE_URL and that the database server is running"
         ) from exc
+
+
+def _refuse_unknown_database(
+    connection: Connection, script: ScriptDirectory, schema: str | None, engine: Engine
+) -> None:
+    """StorageError, before any migration runs, for a database this WinkWatch cannot upgrade:
+    one at a schema revision it does not know (made by a newer WinkWatch: downgrading is not
+    supported; or by another program's Alembic), or one with tables but no WinkWatch schema
+    revision (another application's database, whose tables WinkWatch would add its own to
+    or clash with)."""
+    from alembic.migration import MigrationContext
+
+    shown = engine.url.render_as_string(hide_password=True)
+    where = f"{shown} (schema {schema})" if schema else shown
+    known = {revision.revision for revision in script.walk_revisions()}
+    current = MigrationContext.configure(connection).get_current_heads()
+    unknown = sorted(set(current) - known)
+    if unknown:
+        raise StorageError(
+            f"the database at {where} is at schema revision {', '.join(unknown)}, which this "
+            f"WinkWatch does not know (its newest is {script.get_current_head()}): it was "
+            "written by a newer WinkWatch, or by another program. Run the newest WinkWatch "
+            "on it (going back to an older version is not supported), or point "
+            "WINKWATCH_DATABASE_URL at another database. Nothing was changed"
+        )
+    if current:
+        return
+    tables = sorted(
+        name for name in inspect(connection).get_table_names() if name != "alembic_version"
+    )
+    if tables:
+        listed = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        own_schema = (
+            " or set WINKWATCH_DATABASE_SCHEMA to a schema of WinkWatch's own"
+            if connection.dialect.name == "postgresql" and not schema
+            else ""
+        )
+        raise StorageError(
+            f"the database at {where} holds tables that are not WinkWatch's ({listed}) and no "
+            "WinkWatch schema: it looks like another application's database. Point "
+            f"WINKWATCH_DATABASE_URL at an empty database or a WinkWatch one{own_schema}. "
+            "Nothing was changed"
+        )
 
 
 @contextmanager
