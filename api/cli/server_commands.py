@@ -217,6 +217,7 @@ def export(
     from api.rep_export import iter_reps_csv
     from api.storage import catalog
     from api.storage import sets as set_store
+    from api.storage.db import read_one_snapshot
     from api.storage.reps import RepFilter
     from api.vocab import Placement
 
@@ -229,6 +230,8 @@ def export(
     utc = lambda value: value.replace(tzinfo=UTC) if value and value.tzinfo is None else value  # noqa: E731
     try:
         with database.sessions() as db:
+            if raw or raw_zip:  # a deletion meanwhile must not cut the file short
+                read_one_snapshot(db)
             # A set, session or athlete that does not exist is an error, not an empty file.
             if set_id is not None:
                 set_store.get_set(db, set_id)

@@ -168,6 +168,19 @@ def give_back_read_connection(engine: Engine, connection: PoolProxiedConnection)
 _UPGRADE_IN_PROCESS = threading.Lock()
 
 
+def read_one_snapshot(db: Session) -> None:
+    """Make every statement of `db`'s transaction, from this call until it ends, read the
+    database as it was at the first one: an export reads a set in many statements, and a
+    deletion committed meanwhile must not cut it short. Call it before `db` has run anything.
+    PostgreSQL: a REPEATABLE READ transaction. SQLite: an explicit BEGIN (pysqlite begins no
+    transaction for reads, so each SELECT would take a new snapshot); WAL lets writers commit
+    meanwhile."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.connection().exec_driver_sql("BEGIN")
+    else:
+        db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to the newest Alembic revision (or to `revision`).
 

@@ -15,16 +15,19 @@ from api.http.deps import DatabaseDep, Reader
 from api.http.routes.common import IdPath, OptionalId, Since, Until, as_utc
 from api.rep_export import iter_reps_csv
 from api.storage import sets as set_store
-from api.storage.db import Database
+from api.storage.db import Database, read_one_snapshot
 from api.storage.reps import RepFilter
 from api.vocab import Placement, SetVariant
 
 router = APIRouter(tags=["export"])
 
 
-def _streamed(database: Database, produce) -> Generator:
-    """Run `produce(db)` in its own session, open for as long as the client reads."""
+def _streamed(database: Database, produce, *, snapshot: bool = False) -> Generator:
+    """Run `produce(db)` in its own session, open for as long as the client reads;
+    `snapshot`: every read of it sees the database as at its first (`read_one_snapshot`)."""
     with database.sessions() as db:
+        if snapshot:
+            read_one_snapshot(db)
         yield from produce(db)
 
 
@@ -109,7 +112,7 @@ def export_raw_zip(set_id: IdPath, database: DatabaseDep, _: Reader):
     """Raw samples of every sensor of the set, one raw-recording CSV per sensor, zipped."""
     _check_set(database, set_id)
     return ClosingStreamingResponse(
-        _streamed(database, lambda db: iter_raw_zip(db, set_id)),
+        _streamed(database, lambda db: iter_raw_zip(db, set_id), snapshot=True),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="set{set_id}_raw.zip"'},
     )
@@ -124,7 +127,7 @@ def export_raw_csv(set_id: IdPath, placement: Placement, database: DatabaseDep, 
     """Raw samples of one sensor of the set in the raw-recording CSV format (`winkwatch analyze` input)."""
     _check_set(database, set_id, placement)
     return ClosingStreamingResponse(
-        _streamed(database, lambda db: iter_raw_csv(db, set_id, placement)),
+        _streamed(database, lambda db: iter_raw_csv(db, set_id, placement), snapshot=True),
         media_type="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="set{set_id}_{placement.value}.csv"'
