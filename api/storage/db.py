@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import select
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -278,6 +279,13 @@ def migration_transaction(engine: Engine, target: str | None = None) -> Iterator
     migrations did must break no foreign key that held before (`PRAGMA foreign_key_check`),
     else nothing is committed. The pragma only changes outside a transaction: it is set
     first, and restored before the connection goes back to the pool.
+
+    On SQLite the whole block is one `BEGIN IMMEDIATE` transaction, DDL included: Python's
+    sqlite3 driver begins a transaction only before INSERT, UPDATE or DELETE, so a
+    migration's CREATE, ALTER or DROP ran on its own, committed at once, and a migration
+    failing (or the process killed) half-way left a half-upgraded schema that the next start
+    could not upgrade ("table ... already exists"). The driver's own transaction handling is
+    switched off for the block and restored after it.
     """
     with engine.connect() as connection:
         if connection.dialect.name != "sqlite":
@@ -286,8 +294,12 @@ def migration_transaction(engine: Engine, target: str | None = None) -> Iterator
             return
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         connection.commit()
+        driver_connection: sqlite3.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+        isolation_level = driver_connection.isolation_level
+        driver_connection.isolation_level = None  # no implicit BEGIN / COMMIT by the driver
         try:
             with connection.begin():
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
                 if connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
                     raise StorageError("SQLite foreign keys could not be turned off to migrate")
                 current = _alembic_revision(connection)
@@ -303,9 +315,10 @@ def migration_transaction(engine: Engine, target: str | None = None) -> Iterator
                         )
         finally:
             try:
+                driver_connection.isolation_level = isolation_level
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
-            except SQLAlchemyError:  # never back to the pool without its foreign keys
+            except (SQLAlchemyError, sqlite3.Error):  # never pooled without its foreign keys
                 connection.invalidate()
 
 

@@ -245,6 +245,48 @@ def test_a_sqlite_migration_that_breaks_a_foreign_key_commits_nothing(tmp_path) 
     engine.dispose()
 
 
+def test_a_sqlite_migration_failing_half_way_leaves_the_schema_as_it_was(tmp_path) -> None:
+    """SQLite DDL is part of the migrations' transaction: the sqlite3 driver begins one only
+    before INSERT/UPDATE/DELETE, so the CREATE TABLEs of a fresh database's first migration
+    were committed one by one, and an upgrade failing later (here 0010's CREATE TABLE is
+    refused) left 0001's tables with an empty alembic_version: every later start then failed
+    on "table athletes already exists". Now nothing is left, and the next start upgrades."""
+    import sqlite3
+
+    from sqlalchemy import event, inspect
+
+    from api.errors import StorageError
+    from api.storage.db import create_db_engine, migration_transaction, upgrade_schema
+
+    path = tmp_path / "w.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+
+    def refuse_explanations_table(action, arg1, *_):
+        refused = action == sqlite3.SQLITE_CREATE_TABLE and arg1 == "athlete_explanations"
+        return sqlite3.SQLITE_DENY if refused else sqlite3.SQLITE_OK
+
+    @event.listens_for(engine, "connect")
+    def _authorizer(dbapi_connection, _record) -> None:
+        dbapi_connection.set_authorizer(refuse_explanations_table)
+
+    with pytest.raises(StorageError, match="not authorized"):
+        upgrade_schema(engine)
+    engine.dispose()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master").fetchall() == []
+    with pytest.raises(RuntimeError, match="half-way"), migration_transaction(engine) as connection:
+        connection.exec_driver_sql("CREATE TABLE half_way (id INTEGER)")
+        raise RuntimeError("half-way")
+    assert "half_way" not in inspect(engine).get_table_names()
+    engine.dispose()
+    database = open_database(f"sqlite:///{path}")
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert diff == []
+    database.dispose()
+
+
 def test_migration_0016_gives_old_reps_their_uncertainty_where_the_columns_tell_it(
     db_target,
 ) -> None:
