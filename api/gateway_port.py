@@ -8,8 +8,9 @@ started and stopped in the database, so the API and its tests work with no senso
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +58,11 @@ class GatewayPort(Protocol):
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
         depth_guard: DepthGuard | None = None,
+        planned: SetInfo | None = None,
+    ) -> SetInfo: ...
+
+    def plan_set(
+        self, athlete_id: str, variant: SetVariant, load_kg: float | None = None, notes: str = ""
     ) -> SetInfo: ...
 
     def stop_set(self, athlete_id: str) -> SetInfo | None: ...
@@ -87,6 +93,7 @@ class LiveService:
     gateway: GatewayPort | None = None
     sink: DatabaseSink | None = None
     live_fanout: LiveFanout | None = None  # the gateway's events for stream clients
+    _starting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     # -- sensors seen by the gateway -------------------------------------------------------------
     def sensor_snapshots(self) -> list[SensorSnapshot]:
@@ -133,37 +140,34 @@ class LiveService:
                 "(override_missing_sensors: true)"
             )
         depth_guard = await run_in_threadpool(self._depth_guard, athlete_id)
-        # Checked and started with no await between: two requests at once cannot both pass.
-        recording = None if replace_recording else self.gateway.active_sets().get(str(athlete_id))
-        if recording is not None:
-            raise ConflictError(await run_in_threadpool(self._recording_message, recording))
-        try:
-            info = self.gateway.start_set(
+        async with self._starting:  # one start at a time: checked, stored, started in turn
+            recording = self.gateway.active_sets().get(str(athlete_id))
+            if recording is not None and not replace_recording:
+                raise ConflictError(await run_in_threadpool(self._recording_message, recording))
+            try:
+                planned = self.gateway.plan_set(
+                    str(athlete_id), SetVariant(variant), load_kg, notes
+                )
+            except GatewayError as exc:
+                raise ConflictError(str(exc)) from exc
+            # Stored before the gateway starts it: a set the database cannot take (503, 404 for
+            # an athlete deleted meanwhile, 409 for another gateway's set) is refused with
+            # nothing changed, the set it would replace still recording. The replaced set's row
+            # is completed in the same transaction (set_store.start_set's close_running).
+            set_id = await run_in_threadpool(
+                self.sink.ensure_set, planned, session_id, missing_sensors=missing
+            )
+            self.gateway.start_set(
                 str(athlete_id),
-                SetVariant(variant),
+                planned.variant,
                 load_kg,
                 notes,
                 baseline=baseline,
                 calibration=calibration,
                 depth_guard=depth_guard,
+                planned=planned,
             )
-        except GatewayError as exc:
-            raise ConflictError(str(exc)) from exc
-        try:
-            set_id = await run_in_threadpool(self.sink.ensure_set, info, session_id)
-            if missing:
-                await run_in_threadpool(self._mark_missing, set_id, missing)
             return set_id
-        except Exception:
-            # The set is not stored as asked: another gateway won the race for this athlete,
-            # or the athlete (or the new set) was deleted meanwhile, or the database failed.
-            # The caller gets the error: do not go on recording a set it was told failed.
-            running = self.gateway.active_sets().get(str(athlete_id))
-            if running is not None and running.set_key == info.set_key:
-                self.gateway.stop_set(str(athlete_id))
-            # Nor store it once the database can take what is pending of it (its start, stop).
-            await run_in_threadpool(self.sink.discard_set, info.set_key)
-            raise
 
     def _recording_message(self, recording: SetInfo) -> str:
         """Why a start is refused while `recording` runs here, and what to do."""
@@ -191,10 +195,6 @@ class LiveService:
         if all(s.address is None for s in readiness.sensors):
             return []
         return [Placement(p.value) for p in readiness.missing]
-
-    def _mark_missing(self, set_id: int, missing: list[Placement]) -> None:
-        with self.database.sessions.begin() as db:
-            set_store.get_set(db, set_id).missing_sensors = ",".join(p.value for p in missing)
 
     def readiness(self, athlete_id: int) -> Readiness | None:
         """The ready check of the athlete's sensors; None without a gateway."""

@@ -175,24 +175,27 @@ class AthletePipeline:
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
         depth_guard: DepthGuard | None = None,
+        info: SetInfo | None = None,
     ) -> list[GatewayEvent]:
         """Start a set (stopping a running one first, reason REPLACED); `baseline` is the
         athlete's personal noise floor the analyser flags against (fusion.baseline);
         `calibration` a stored one (an assessment's) the analyser uses instead of calibrating
         on the fly. A quadruped rock-back without one is recorded but not analysed live.
-        `depth_guard`: the prescribed ceiling the analyser cues at in loaded squats."""
+        `depth_guard`: the prescribed ceiling the analyser cues at in loaded squats.
+        `info`: the new set's key and start as planned (Gateway.plan_set); a new one if None."""
         events: list[GatewayEvent] = []
         if self._set is not None:
             events += self.stop_set(StopReason.REPLACED, now_s)
-        info = SetInfo(
-            set_key=uuid.uuid4().hex,
-            athlete_id=self.athlete_id,
-            variant=SetVariant(variant),
-            load_kg=load_kg,
-            started_s=now_s,
-            started_utc=self.clock.to_utc(now_s),
-            notes=notes,
-        )
+        if info is None:
+            info = SetInfo(
+                set_key=uuid.uuid4().hex,
+                athlete_id=self.athlete_id,
+                variant=SetVariant(variant),
+                load_kg=load_kg,
+                started_s=now_s,
+                started_utc=self.clock.to_utc(now_s),
+                notes=notes,
+            )
         movement = movement_of(info.variant)
         analyzer: LiveAnalyzer | None = None
         if movement == "squat" or calibration is not None:

@@ -38,6 +38,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -242,8 +243,13 @@ class Gateway:
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
         depth_guard: DepthGuard | None = None,
+        planned: SetInfo | None = None,
     ) -> SetInfo:
         """Start a set for `athlete_id` (a running one is stopped first). Raises SetError.
+
+        `planned`: the set as `plan_set` made it (its key and start time), which the caller
+        has stored already: it is started as it is, the checks `plan_set` made not repeated,
+        so that nothing can refuse it once the set it replaces is stopped.
 
         `baseline`: the athlete's personal noise floor (fusion.baseline), for the flag threshold.
         `calibration`: a stored sensor-to-segment calibration (an assessment's, from its
@@ -252,29 +258,22 @@ class Gateway:
         `depth_guard`: the athlete's prescribed depth ceiling and cue margin; loaded squat sets
         then emit `DepthCeilingNear` before the thigh reaches it.
         """
+        if planned is None:
+            planned = self.plan_set(athlete_id, variant, load_kg, notes, now_s=now_s)
+        elif planned.athlete_id != athlete_id:
+            raise SetError(f"set {planned.set_key} was planned for athlete {planned.athlete_id!r}")
         placements = self.assignments.for_athlete(athlete_id)
-        if not placements:
-            raise SetError(
-                f"athlete {athlete_id!r} has no sensors assigned: assign a sacrum and "
-                "a thigh sensor first"
-            )
-        try:
-            variant = SetVariant(variant)
-        except ValueError:
-            names = ", ".join(v.value for v in SetVariant)
-            raise SetError(f"unknown set variant {variant!r}; use one of: {names}") from None
-        if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
-            raise SetError(f"load_kg must be a non-negative number, got {load_kg!r}")
-        now_s = self.clock.now_s() if now_s is None else now_s
+        now_s = planned.started_s
         pipeline = self._pipeline(athlete_id)
         events = pipeline.start_set(
-            variant,
-            load_kg,
+            planned.variant,
+            planned.load_kg,
             now_s,
-            notes,
+            planned.notes,
             baseline=baseline,
             calibration=calibration,
             depth_guard=depth_guard,
+            info=planned,
         )
         info = pipeline.current_set
         assert info is not None
@@ -293,6 +292,42 @@ class Gateway:
             )
         self._dispatch(events)
         return info
+
+    def plan_set(
+        self,
+        athlete_id: str,
+        variant: SetVariant | str = SetVariant.BACK_SQUAT,
+        load_kg: float | None = None,
+        notes: str = "",
+        *,
+        now_s: float | None = None,
+    ) -> SetInfo:
+        """The set `start_set` would start now (a new key, this instant as its start), checked
+        as `start_set` checks it, but nothing started or stopped: the API stores it first and
+        then starts it (`start_set(..., planned=...)`), so that a set that cannot be stored
+        leaves the running one recording. Raises SetError."""
+        if not self.assignments.for_athlete(athlete_id):
+            raise SetError(
+                f"athlete {athlete_id!r} has no sensors assigned: assign a sacrum and "
+                "a thigh sensor first"
+            )
+        try:
+            variant = SetVariant(variant)
+        except ValueError:
+            names = ", ".join(v.value for v in SetVariant)
+            raise SetError(f"unknown set variant {variant!r}; use one of: {names}") from None
+        if load_kg is not None and not (math.isfinite(load_kg) and load_kg >= 0):
+            raise SetError(f"load_kg must be a non-negative number, got {load_kg!r}")
+        now_s = self.clock.now_s() if now_s is None else now_s
+        return SetInfo(
+            set_key=uuid.uuid4().hex,
+            athlete_id=athlete_id,
+            variant=variant,
+            load_kg=load_kg,
+            started_s=now_s,
+            started_utc=self.clock.to_utc(now_s),
+            notes=notes,
+        )
 
     def stop_set(
         self,

@@ -147,6 +147,12 @@ class CentralHub:
         baseline: PersonalBaseline | None = None,
         calibration: AssessmentCalibration | None = None,
         depth_guard: DepthGuard | None = None,
+        planned: SetInfo | None = None,
+    ) -> SetInfo:
+        raise _NOT_A_GATEWAY
+
+    def plan_set(
+        self, athlete_id: str, variant: SetVariant, load_kg: float | None = None, notes: str = ""
     ) -> SetInfo:
         raise _NOT_A_GATEWAY
 

@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -34,7 +34,7 @@ from api.storage import sets as set_store
 from api.storage.db import Database
 from api.storage.models import Athlete, ExerciseSet
 from api.storage.raw_codec import NO_SEQ, SensorClock
-from api.vocab import SetStatus
+from api.vocab import Placement, SetStatus
 from sensor_gateway.events import (
     Calibrated,
     GatewayEvent,
@@ -142,32 +142,31 @@ class DatabaseSink:
         self.flush()
 
     # -- synchronous helpers for the HTTP layer -----------------------------------------------
-    def ensure_set(self, info: SetInfo, session_id: int | None = None) -> int:
-        """Database id of the gateway's set, creating its row now if the writer has not yet.
+    def ensure_set(
+        self,
+        info: SetInfo,
+        session_id: int | None = None,
+        *,
+        missing_sensors: Sequence[Placement] = (),
+    ) -> int:
+        """Database id of the gateway's set, creating its row now if the writer has not yet
+        (in `session_id`, marked as started without `missing_sensors`), in one transaction: a
+        failure stores nothing of it. A set of this gateway the athlete still records is
+        completed in the same transaction (the set the new one replaces).
 
-        Writes what is pending first, so the stop of a set the new one replaced lands before.
+        Writes what is pending first, so the reps of a set the new one replaces land before.
         """
-        if session_id is not None:
-            with self._flush_lock:
-                self._transaction(lambda db: self._open_set(db, info, session_id))
         self.flush()
-        with self._flush_lock:
-            return self._transaction(lambda db: self._open_set(db, info)).set_id
 
-    def discard_set(self, set_key: str) -> None:
-        """Forget a set whose start failed (the caller was told nothing of it was stored):
-        what is pending of it is dropped, so that it is not stored once the database can
-        take it again. A set stored already is kept, and its stop stored as usual."""
+        def open_it(db: Session) -> int:
+            opened = self._open_set(db, info, session_id)
+            if missing_sensors:
+                row = set_store.get_set(db, opened.set_id)
+                row.missing_sensors = ",".join(p.value for p in missing_sensors)
+            return opened.set_id
+
         with self._flush_lock:
-            if set_key in self._open_sets:
-                return
-            with self._lock:
-                dropped = [i for i in self._pending if _set_key_of(i) == set_key]
-                self._pending = [i for i in self._pending if _set_key_of(i) != set_key]
-                self._pending_samples = sum(
-                    len(i) for i in self._pending if isinstance(i, RawSamples)
-                )
-        self._report_stored(dropped)  # it never will be: nothing waits behind it
+            return self._transaction(open_it)
 
     # -- writer ---------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -393,12 +392,6 @@ class DatabaseSink:
             )
             row = db.get_one(ExerciseSet, opened.set_id)
             row.recorded_s = max(row.recorded_s, float(t_s[-1]))
-
-
-def _set_key_of(item: GatewayEvent | RawSamples) -> str | None:
-    if isinstance(item, (SetStarted, SetStopped)):
-        return item.set.set_key
-    return getattr(item, "set_key", None)
 
 
 def _sensor_clock(chunks: list[RawSamples], started_s: float) -> SensorClock:

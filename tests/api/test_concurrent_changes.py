@@ -53,9 +53,12 @@ class _Gateway:
         streaming = SimpleNamespace(address="A", health=SimpleNamespace(streaming=True))
         return SimpleNamespace(sensors=(streaming, streaming), missing=())
 
-    def start_set(self, athlete_id, variant, load_kg=None, notes="", **kwargs):
-        self.active[athlete_id] = SimpleNamespace(set_key=f"key-{athlete_id}")
-        return self.active[athlete_id]
+    def plan_set(self, athlete_id, variant, load_kg=None, notes=""):
+        return SimpleNamespace(set_key=f"key-{athlete_id}", variant=variant)
+
+    def start_set(self, athlete_id, variant, load_kg=None, notes="", *, planned, **kwargs):
+        self.active[athlete_id] = planned
+        return planned
 
     def active_sets(self):
         return dict(self.active)
@@ -64,11 +67,11 @@ class _Gateway:
         return self.active.pop(athlete_id, None)
 
 
-def test_a_set_start_that_cannot_be_stored_stops_the_gateways_set(database) -> None:
+def test_a_set_start_that_cannot_be_stored_is_not_started_on_the_gateway(database) -> None:
     with database.sessions.begin() as db:
         athlete_id = catalog.create_athlete(db, "Ben").id
 
-    def ensure_set(info, session_id):  # she was deleted after the gateway started the set
+    def ensure_set(info, session_id, missing_sensors):  # she was deleted meanwhile
         raise NotFoundError("athlete", athlete_id)
 
     gateway = _Gateway()
@@ -76,7 +79,7 @@ def test_a_set_start_that_cannot_be_stored_stops_the_gateways_set(database) -> N
         database,
         "gw",
         gateway=gateway,
-        sink=SimpleNamespace(ensure_set=ensure_set, discard_set=lambda set_key: None),
+        sink=SimpleNamespace(ensure_set=ensure_set),
     )
     with pytest.raises(NotFoundError):
         asyncio.run(service.start_set(athlete_id, SetVariant.BACK_SQUAT, 80.0, "", None))

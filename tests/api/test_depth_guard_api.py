@@ -59,7 +59,10 @@ def test_a_ceiling_at_or_above_standing_is_explained_not_a_500(api, database, ce
     assert put.status_code == 200 and not put.json()["active"], put.text
     gateway = _RecordingGateway()
     service = LiveService(
-        database, "gw", gateway=gateway, sink=SimpleNamespace(ensure_set=lambda info, s: 1)
+        database,
+        "gw",
+        gateway=gateway,
+        sink=SimpleNamespace(ensure_set=lambda info, s, missing_sensors: 1),
     )
     asyncio.run(service.start_set(athlete, SetVariant.BACK_SQUAT, 80.0, "", None))
     assert gateway.kwargs["depth_guard"] is None  # the set starts, unguarded
@@ -73,9 +76,15 @@ class _RecordingGateway:
         streaming = SimpleNamespace(address="A", health=SimpleNamespace(streaming=True))
         return SimpleNamespace(sensors=(streaming, streaming), missing=())
 
+    def active_sets(self):
+        return {}
+
+    def plan_set(self, athlete_id, variant, load_kg=None, notes=""):
+        return SimpleNamespace(set_key="k", variant=variant)
+
     def start_set(self, athlete_id, variant, load_kg=None, notes="", **kwargs):
         self.kwargs = kwargs
-        return SimpleNamespace(set_key="k")
+        return kwargs["planned"]
 
 
 def test_a_set_start_gives_the_gateway_the_athletes_guard(database) -> None:
@@ -83,7 +92,10 @@ def test_a_set_start_gives_the_gateway_the_athletes_guard(database) -> None:
         athlete = catalog.create_athlete(db, "Ben", "").id
     gateway = _RecordingGateway()
     service = LiveService(
-        database, "gw", gateway=gateway, sink=SimpleNamespace(ensure_set=lambda info, s: 1)
+        database,
+        "gw",
+        gateway=gateway,
+        sink=SimpleNamespace(ensure_set=lambda info, s, missing_sensors: 1),
     )
 
     def start() -> object:

@@ -327,3 +327,45 @@ def test_a_set_start_answered_503_is_not_stored_once_the_disk_has_room(
         with database.sessions() as db:
             assert set_store.recording_set_of(db, int(ana)) is None
             assert set_store.list_sets(db, athlete_id=int(ana)).items == []
+
+
+def test_a_replacing_start_answered_503_leaves_the_old_set_recording(
+    database, db_target, tmp_path: Path
+) -> None:
+    # A start with replace_recording: true refused with 503 (the disk full) stopped the set it
+    # was to replace all the same: the gateway ended it, the sink stored its stop once the disk
+    # had room, and the coach, told "nothing of this request was stored", had no set running.
+    from sqlalchemy import event
+
+    from api.storage import sets as set_store
+    from tests.api.helpers import gateway_with_sink
+
+    ana, gateway, sink, admin, settings = gateway_with_sink(database, db_target, tmp_path)
+    full = [False]
+
+    def disk_full(_connection) -> None:
+        if full[0]:
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+    event.listen(database.engine, "commit", disk_full)
+    app = create_app(settings, gateway, database=database, sink=sink)
+    headers = {"Authorization": f"Bearer {admin}"}
+    body = {"athlete_id": int(ana), "variant": "back_squat", "override_missing_sensors": True}
+    with TestClient(app) as client:
+        first = client.post("/sets", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        old_key = gateway.active_sets()[ana].set_key
+        full[0] = True
+        response = client.post("/sets", json={**body, "replace_recording": True}, headers=headers)
+        assert response.status_code == 503, response.text
+        assert "nothing of this request was stored" in response.json()["detail"]
+        full[0] = False
+        assert sink.flush()  # the writer's next second, the disk has room again
+        assert gateway.active_sets()[ana].set_key == old_key  # the old set goes on
+        with database.sessions() as db:
+            assert [s.id for s in set_store.list_sets(db, athlete_id=int(ana)).items] == [
+                first.json()["id"]
+            ]
+            assert set_store.get_set(db, first.json()["id"]).status == "recording"
+        stopped = client.post(f"/sets/{first.json()['id']}/stop", headers=headers)
+        assert stopped.status_code == 200, stopped.text
