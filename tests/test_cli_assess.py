@@ -165,6 +165,18 @@ def test_moved_sensor_exits_3_naming_the_step(tmp_path) -> None:
     assert "goblet" not in json.loads(out.read_text())["steps"]  # the rest is still reported
 
 
+def test_rock_back_in_the_baseline_folder_exits_3(structural, tmp_path) -> None:
+    # It was taken as the baseline: exit 0 and a depth ceiling of 17-25 deg (a quarter squat).
+    folder = tmp_path / "rock"
+    shutil.copytree(structural[0] / "rock_back", folder / "baseline")
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["assess", str(folder), "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "baseline" in result.output and "wrong_movement" in result.output
+    assert "all fours" in result.output
+    assert not out.exists()
+
+
 def test_too_few_reps_exits_3(structural, tmp_path) -> None:
     folder = tmp_path / "few"
     shutil.copytree(structural[0] / "baseline", folder / "baseline")

@@ -22,6 +22,7 @@ from fusion.assessment.calibration import (
     check_placement,
 )
 from fusion.assessment.kinds import MIN_REPS, STANDING_KINDS, STEP_KINDS
+from fusion.assessment.movement import MIN_SQUAT_VERTICAL_SHARE, vertical_share
 from fusion.baseline import wink_threshold
 from fusion.errors import AnalysisError
 from fusion.gaps import LONG_GAP_S
@@ -85,6 +86,9 @@ class StepAnalysis:
     placement: dict[str, PlacementCheck]
     # False: the angles in this posture are biased by an uncalibrated accelerometer's gains
     posture_reliable: bool = True
+    # baseline: the sacrum's vertical over horizontal linear acceleration in the reps
+    # (`fusion.assessment.movement`); None for other steps or when not measurable
+    vertical_share: float | None = None
 
     @property
     def wink_reps(self) -> int:
@@ -200,6 +204,25 @@ def _posture_findings(
     ]
 
 
+def _check_squat_movement(
+    kind: str, sacrum: ImuRecording, trace: FusedSensor, windows: list[RepWindow]
+) -> float | None:
+    """The baseline's squats must move the pelvis up and down, not back and forth as a
+    rock-back does (its own start defines "standing", so no posture check can tell)."""
+    share = vertical_share(sacrum, trace, windows, raw_rest_acc_mps2(sacrum, trace))
+    if share is not None and share < MIN_SQUAT_VERTICAL_SHARE:
+        raise StepError(
+            kind,
+            "wrong_movement",
+            "wrong movement for the kind: the pelvis moved more forward and back than up and "
+            f"down (vertical over horizontal acceleration {share:.2f}; a squat moves it mostly "
+            f"up and down, at least {MIN_SQUAT_VERTICAL_SHARE}): was it recorded on all fours "
+            "(a rock-back)? The baseline is squats from standing: stand still 2 s, then squat "
+            "to your deepest comfortable depth at least 5 times, and record it again",
+        )
+    return share
+
+
 def _long_gaps(sacrum: ImuRecording, thigh: ImuRecording, grid: np.ndarray) -> np.ndarray:
     """Grid samples inside a gap longer than `LONG_GAP_S` of either sensor: there the angles
     are interpolated between the stretches around it (`fusion.gaps`)."""
@@ -286,6 +309,9 @@ def analyse_step(
         windows, incomplete = segmentation.reps, segmentation.incomplete
     else:
         windows, incomplete = _rock_windows(angles.hip_flexion_deg, angles.thigh_deg)
+    share = (
+        _check_squat_movement(kind, sacrum, sacrum_trace, windows) if kind == "baseline" else None
+    )
     if len(windows) < MIN_REPS[kind]:
         movement = "rocks" if kind == "rock_back" else "squats"
         raise StepError(
@@ -353,5 +379,6 @@ def analyse_step(
         findings=tuple(findings),
         placement=placement,
         posture_reliable=not posture,
+        vertical_share=share,
     )
     return analysis, calibration

@@ -12,6 +12,7 @@ import pytest
 
 from fusion.assessment import assess
 from fusion.assessment.evaluation import score_lifter, summarise
+from fusion.assessment.steps import StepError
 from fusion.orientation.quaternions import quat_conjugate, quat_multiply
 from fusion.simulator import SensorSpec, SquatSetSpec, simulate_set
 from fusion.simulator.assessment import CAUSES, clear_lifter, random_lifter, simulate_assessment
@@ -99,6 +100,20 @@ def test_rock_back_in_a_standing_slot_is_the_wrong_movement() -> None:
     recordings["goblet"] = (rock.sacrum, rock.thigh)
     report = assess(recordings)
     assert [(p.kind, p.reason) for p in report.problems] == [("goblet", "wrong_movement")]
+
+
+@pytest.mark.parametrize("seed", [6, 7002, 7029])
+def test_rock_back_recorded_as_the_baseline_is_the_wrong_movement(seed) -> None:
+    # Its own start defines "standing", so it passed every posture check and its tucks, 20-30
+    # deg of thigh angle into the rock, were prescribed as the depth ceiling.
+    rng = np.random.default_rng(seed)
+    steps = ("baseline", "rock_back")
+    lifter = clear_lifter(rng, "structural") if seed < 1000 else random_lifter(rng, steps=steps)
+    rock = simulate_assessment(lifter, seed).steps["rock_back"].simulated
+    with pytest.raises(StepError) as raised:
+        assess({"baseline": (rock.sacrum, rock.thigh)})
+    assert (raised.value.kind, raised.value.reason) == ("baseline", "wrong_movement")
+    assert "all fours" in str(raised.value)
 
 
 def test_quadruped_truth_matches_the_sensor_orientations() -> None:
