@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
@@ -111,7 +111,17 @@ def _drop_if_disconnected(dbapi_connection, _record, _proxy) -> None:
 def _sqlite_engine(parsed) -> Engine:
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only file system, a file in the way, no permission
+            in_the_way = isinstance(exc, FileExistsError | NotADirectoryError)
+            reason = "a part of the path is a file, not a folder" if in_the_way else exc.strerror
+            raise StorageError(
+                f"cannot create the folder {str(folder)!r} for the SQLite database "
+                f"{database!r}: {reason or exc}. Choose a writable place with "
+                "WINKWATCH_DATABASE_URL=sqlite:///PATH. Nothing was changed"
+            ) from exc
     engine = create_engine(parsed, connect_args={"check_same_thread": False})
     kept: list[PoolProxiedConnection] = []
     engine.winkwatch_read_connections = kept  # type: ignore[attr-defined]
@@ -225,8 +235,18 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     except SQLAlchemyError as exc:
         raise StorageError(
             f"cannot create or upgrade the database schema at {engine.url!r}: {exc.__class__.__name__}: "
-            f"{exc}. Check WINKWATCH_DATABASE_URL and that the database server is running"
+            f"{exc}. {_open_advice(engine)}"
         ) from exc
+
+
+def _open_advice(engine: Engine) -> str:
+    if engine.dialect.name == "sqlite":
+        return (
+            "Check WINKWATCH_DATABASE_URL: it must name a WinkWatch SQLite file (or a new one) "
+            "that this user can read and write, in a folder it can write to; a damaged file "
+            "is left as it is: restore it from a backup or choose another path"
+        )
+    return "Check WINKWATCH_DATABASE_URL and that the database server is running"
 
 
 def _refuse_unknown_database(
@@ -347,12 +367,29 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
-    with lock_path.open("a") as handle:
+    with open_lock_file(lock_path, database) as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def open_lock_file(lock_path: Path, database: str) -> IO[str]:
+    """`lock_path` (beside the SQLite file `database`) opened for a flock; StorageError when
+    it cannot be: SQLite must write beside its file too (the WAL and its index), so a
+    read-only folder or file system is said as such, where OSError's traceback ended every
+    command."""
+    try:
+        return lock_path.open("a")
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write beside the SQLite database {database!r} ({str(lock_path)!r}: "
+            f"{exc.strerror or exc}): WinkWatch needs to write to the database's folder (its "
+            "lock files, and SQLite's write-ahead log). Is the folder or its file system "
+            "read-only? Make it writable for this user, or copy the database to a writable "
+            "place and point WINKWATCH_DATABASE_URL=sqlite:///PATH at it. Nothing was changed"
+        ) from exc
 
 
 def search_path_schema(engine: Engine) -> str | None:

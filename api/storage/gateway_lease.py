@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.errors import StorageError
-from api.storage.db import Database, search_path_schema
+from api.storage.db import Database, open_lock_file, search_path_schema
 
 
 def take_gateway_lease(database: Database, gateway_id: str) -> None:
@@ -51,7 +51,7 @@ def _refused(gateway_id: str, where: str) -> StorageError:
 def _sqlite_lease(database_path: Path, gateway_id: str) -> Callable[[], None]:
     safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", gateway_id)
     lock_path = database_path.with_name(f"{database_path.name}.gateway-{safe_id}.lock")
-    handle = lock_path.open("a")
+    handle = open_lock_file(lock_path, str(database_path))
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

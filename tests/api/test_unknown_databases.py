@@ -71,3 +71,45 @@ def test_another_applications_database_is_refused_unchanged(db_target: DbTarget)
 def test_an_empty_database_and_a_winkwatch_one_are_opened(db_target: DbTarget) -> None:
     open_database(db_target.url, db_target.schema).dispose()
     open_database(db_target.url, db_target.schema).dispose()
+
+
+def test_a_sqlite_path_that_cannot_be_written_is_an_error_saying_so(tmp_path) -> None:
+    """A file in the way of the database's folder, and a folder in the way of its lock file,
+    were OSError tracebacks (FileExistsError from mkdir, IsADirectoryError from open) for
+    every command opening the database."""
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(StorageError, match="a part of the path is a file, not a folder"):
+        open_database(f"sqlite:///{tmp_path / 'a-file' / 'w.db'}")
+    (tmp_path / "w.db.migrate.lock").mkdir()
+    with pytest.raises(StorageError, match=r"cannot write beside the SQLite database .*Is a dir"):
+        open_database(f"sqlite:///{tmp_path / 'w.db'}")
+
+
+def test_a_sqlite_database_on_a_read_only_file_system_is_an_error_saying_so(tmp_path) -> None:
+    """`winkwatch serve`, `sets`, `token list`... on a database whose file system was
+    remounted read-only ended with "OSError: [Errno 30] Read-only file system: '...
+    w.db.migrate.lock'" and a traceback. Needs root and mount; skipped elsewhere."""
+    import shutil
+    import subprocess
+
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command")
+    mount_point = tmp_path / "ro"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        url = f"sqlite:///{mount_point / 'w.db'}"
+        open_database(url).dispose()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+        with pytest.raises(StorageError, match="Read-only file system.*Is the folder or its file"):
+            open_database(url)
+        with pytest.raises(StorageError, match="cannot create the folder .*Read-only file system"):
+            open_database(f"sqlite:///{mount_point / 'sub' / 'w.db'}")
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
