@@ -107,8 +107,9 @@ def import_step(
     from fusion.errors import AnalysisError
     from fusion.pipeline import AnalysisConfig, common_grid
 
-    with database.sessions() as db:
-        store.get_assessment(db, assessment_id)  # 404 first
+    with database.sessions() as db:  # 404, then 409 for an archived athlete, before the analysis
+        athlete_id = store.get_assessment(db, assessment_id).athlete_id
+        catalog.refuse_if_archived(db, athlete_id, "importing a step")
     if kind not in STEP_VARIANTS:
         raise InvalidInputError(f"step kind {kind!r}: use one of {', '.join(STEP_VARIANTS)}")
     try:
@@ -118,6 +119,7 @@ def import_step(
     check_step(database, assessment_id, kind, sacrum, thigh)
     with database.sessions.begin() as db:
         assessment = store.get_assessment(db, assessment_id)
+        catalog.refuse_if_archived(db, assessment.athlete_id, "importing a step")  # meanwhile?
         row = set_store.start_set(
             db,
             assessment.athlete_id,

@@ -20,7 +20,7 @@ from api.vocab import SetStatus
 
 
 def create_assessment(db: Session, athlete_id: int, notes: str = "") -> Assessment:
-    catalog.get_athlete(db, athlete_id)
+    catalog.refuse_if_archived(db, athlete_id, "creating an assessment")
     assessment = Assessment(athlete_id=athlete_id, notes=notes)
     db.add(assessment)
     db.flush()

@@ -588,3 +588,38 @@ def test_the_pdf_handout_says_verdict_prescription_steps_and_history(lifter_step
             plt.close(page)
     pdf = render_pdf(report, title="T", history=history)
     assert pdf[:5] == b"%PDF-" and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= 2
+
+
+def test_an_archived_athlete_gets_no_assessment_step_or_session(api, lifter_steps) -> None:
+    # A set start and a sensor pairing were refused for an archived athlete (409 "restore them
+    # first"), but an assessment, an imported step and a session were stored all the same.
+    _, texts = lifter_steps
+    athlete_id = api.post("/athletes", json={"name": "Away"}).json()["id"]
+    assessment = api.post("/assessments", json={"athlete_id": athlete_id}).json()["id"]
+    archived = api.put(f"/athletes/{athlete_id}/archive", json={"archived": True})
+    assert archived.status_code == 200, archived.text
+    step = {"sacrum_csv": texts["baseline", "sacrum"], "thigh_csv": texts["baseline", "thigh"]}
+    refused = {
+        "creating an assessment": api.post(
+            "/assessments", json={"athlete_id": athlete_id, "femur_cm": 44.0}
+        ),
+        "importing a step": api.post(
+            f"/assessments/{assessment}/steps/baseline/recording", json=step
+        ),
+        "starting a session": api.post("/sessions", json={"athlete_id": athlete_id}),
+    }
+    for doing, response in refused.items():
+        assert response.status_code == 409, (doing, response.text)
+        detail = response.json()["detail"]
+        assert "Away is archived: restore them first" in detail, detail
+        assert f'PUT /athletes/{athlete_id}/archive with {{"archived": false}}' in detail
+        assert f"before {doing}" in detail
+    assert [a["id"] for a in api.get("/assessments", params={"athlete_id": athlete_id}).json()] == [
+        assessment
+    ]
+    assert api.get("/sessions", params={"athlete_id": athlete_id}).json()["items"] == []
+    assert api.get("/sets", params={"athlete_id": athlete_id}).json()["items"] == []
+    assert api.get(f"/athletes/{athlete_id}").json()["femur_cm"] is None
+    api.put(f"/athletes/{athlete_id}/archive", json={"archived": False})
+    imported = api.post(f"/assessments/{assessment}/steps/baseline/recording", json=step)
+    assert imported.status_code == 201, imported.text

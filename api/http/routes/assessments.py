@@ -62,8 +62,9 @@ def _public(db, row) -> AssessmentPublic:
 
 @router.post("", response_model=AssessmentPublic, status_code=status.HTTP_201_CREATED)
 def create_assessment(body: AssessmentCreate, db: DbDep, _: Admin):
-    """A new assessment; femur/shank lengths (cm) given here are stored on the athlete."""
-    athlete = catalog.get_athlete(db, body.athlete_id)
+    """A new assessment; femur/shank lengths (cm) given here are stored on the athlete.
+    409 for an archived athlete (restore them first)."""
+    athlete = catalog.refuse_if_archived(db, body.athlete_id, "creating an assessment")
     if body.femur_cm is not None:
         athlete.femur_cm = body.femur_cm
     if body.shank_cm is not None:
@@ -184,7 +185,8 @@ def import_recorded_step(
     service: ServiceDep,
     _: Admin,
 ):
-    """Import a step recorded elsewhere: both sensors' raw-recording CSV text."""
+    """Import a step recorded elsewhere: both sensors' raw-recording CSV text (409 when the
+    athlete is archived: restore them first)."""
     sacrum = parse_step_csv(body.sacrum_csv, "sacrum_csv")
     thigh = parse_step_csv(body.thigh_csv, "thigh_csv")
     set_id = import_step(

@@ -14,6 +14,8 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 @router.post("", response_model=SessionPublic, status_code=status.HTTP_201_CREATED)
 def create_session(body: SessionCreate, settings: SettingsDep, db: DbDep, _: Admin):
+    """A new session of the athlete on this gateway (409 when archived: restore them first)."""
+    catalog.refuse_if_archived(db, body.athlete_id, "starting a session")
     return catalog.create_session(db, body.athlete_id, settings.gateway_id, body.notes)
 
 
