@@ -30,6 +30,7 @@ from fusion.metrics import rep_metrics
 from fusion.pipeline import AnalysisConfig, FusedSensor, common_grid, fuse_sensor
 from fusion.reps import RepWindow, segment_reps
 from fusion.resample import gap_mask
+from fusion.sensor_checks import placement_check
 from fusion.types import STANDARD_GRAVITY_MPS2, ImuRecording, QualityFinding
 from fusion.wink import measure_wink, smoothed_tilt_deg
 
@@ -47,7 +48,8 @@ UNCALIBRATED_ACC_TOLERANCE = 0.06
 
 class StepError(AnalysisError):
     """A step that cannot be analysed. `kind` names the step, `reason` is a stable code:
-    "too_few_reps", "wrong_movement", "sensor_moved", "no_still_period" or "not_analysable"."""
+    "too_few_reps", "wrong_movement", "sensor_moved", "no_still_period", "not_analysable", or
+    the placement check's "sensors_swapped" / "sensor_misplaced" (`fusion.sensor_checks`)."""
 
     def __init__(self, kind: str, reason: str, message: str) -> None:
         self.kind = kind
@@ -268,6 +270,11 @@ def analyse_step(
         raise StepError(kind, "not_analysable", f"unknown step kind; use one of {STEP_KINDS}")
     config = config or AnalysisConfig()
     grid, sacrum_trace, thigh_trace = _traces(kind, sacrum, thigh, config)
+    # Before anything is read from the angles: with the sensors exchanged every later check
+    # measures the wrong segment and names the wrong cause ("recorded on all fours?").
+    fault = placement_check(sacrum_trace.gyr_radps, thigh_trace.gyr_radps, sacrum_trace.rate_hz)
+    if fault is not None:
+        raise StepError(kind, fault.code, fault.message)
     placement: dict[str, PlacementCheck] = {}
     if calibration is None:
         if kind != "baseline":

@@ -116,6 +116,26 @@ def test_rock_back_recorded_as_the_baseline_is_the_wrong_movement(seed) -> None:
     assert "all fours" in str(raised.value)
 
 
+@pytest.mark.parametrize("kind", ["baseline", "rock_back", "goblet"])
+def test_swapped_sensors_in_a_step_are_said_to_be_swapped(kind) -> None:
+    # They were "wrong movement ... was it recorded on all fours?" (goblet), "wrong movement
+    # ... the thigh -90 deg from vertical" (rock-back) and "too few reps" (baseline).
+    sim = simulate_assessment(clear_lifter(np.random.default_rng(6), "structural"), 6)
+    recordings = {k: (s.simulated.sacrum, s.simulated.thigh) for k, s in sim.steps.items()}
+    sacrum, thigh = recordings[kind]
+    recordings[kind] = (thigh, sacrum)
+    if kind == "baseline":
+        with pytest.raises(StepError) as raised:
+            assess(recordings)
+        problems = [raised.value]
+    else:
+        report = assess(recordings)
+        problems = list(report.problems)
+        assert kind not in report.steps
+    assert [(p.kind, p.reason) for p in problems] == [(kind, "sensors_swapped")]
+    assert "look swapped" in str(problems[0])
+
+
 def test_quadruped_truth_matches_the_sensor_orientations() -> None:
     sim = simulate_set(
         SquatSetSpec(
