@@ -94,6 +94,44 @@ def test_a_gyroscope_in_degrees_per_second_is_refused_not_analysed(tmp_path) -> 
 
 
 @pytest.mark.parametrize(
+    ("sensor", "instrument", "axis", "value"),
+    [
+        ("sacrum", "gyr", 1, 0.0),
+        ("sacrum", "gyr", 0, 0.0123),
+        ("thigh", "gyr", 1, 0.0),
+        ("thigh", "gyr", 2, 0.0),
+        ("thigh", "acc", 0, 0.0),
+    ],
+)
+def test_a_dead_axis_is_refused_not_analysed(tmp_path, sensor, instrument, axis, value) -> None:
+    # Found by probing: one column constant gave exit 0 with a 9.7-deg wink read as 5.9 (sacrum
+    # gyroscope y), a 98-deg depth as 93 (thigh gyroscope y) or 72 (thigh accelerometer x), or
+    # exit 4 "one sensor looks to be on the wrong segment" (thigh gyroscope z)
+    sim = simulate_set(SquatSetSpec(reps=3, depth_deg=100.0, wink_deg=10.0), seed=1)
+    paths = {}
+    for name, rec in (("sacrum", sim.sacrum), ("thigh", sim.thigh)):
+        acc, gyr = rec.acc_mps2.copy(), rec.gyr_radps.copy()
+        if name == sensor:
+            (acc if instrument == "acc" else gyr)[:, axis] = value
+        paths[name] = _write(tmp_path / f"{name}.csv", rec.t_s, acc, gyr)
+    column = ("ax_mps2", "ay_mps2", "az_mps2", "gx_radps", "gy_radps", "gz_radps")[
+        axis + (3 if instrument == "gyr" else 0)
+    ]
+    result = _analyze(paths["sacrum"], paths["thigh"])
+    _assert_clean(result, 3, says=f"{sensor} ")
+    assert f"({column}) reads {value:.6g} in every one" in result.stderr
+    assert "dead or stuck" in result.stderr
+
+
+def test_a_still_recording_is_not_called_a_dead_axis(tmp_path) -> None:
+    t_s = np.arange(500) / 100.0
+    still = _write(tmp_path / "still.csv", t_s, [0.0, 0.0, 9.81], [0.0, 0.0, 0.0])
+    result = _analyze(still, still)
+    _assert_clean(result, 3)
+    assert "dead" not in result.stderr
+
+
+@pytest.mark.parametrize(
     "t_s",
     [
         np.r_[np.arange(1000) / 100.0, 3e9],  # a timestamp ~100 years in the future
