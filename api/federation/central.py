@@ -31,6 +31,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, WinkWatchError
 from api.federation import tombstones, topics
@@ -39,7 +41,7 @@ from api.federation.inbox import apply_batch
 from api.federation.mqtt import MqttSettings, connect, expiring, make_client, reason_failed
 from api.federation.profiles import PROFILE_SWEEP_S, athlete_profile, profile_payload
 from api.federation.status import store_gateway_status, store_sensor_status
-from api.federation.wire import event_from_dict
+from api.federation.wire import decode_payload, event_from_dict
 from api.storage.db import Database
 from api.storage.models import Athlete, FederationInbox, FederationRow
 from api.vocab import Placement, SetVariant
@@ -64,6 +66,11 @@ _NOT_A_GATEWAY = FederationError(
 )
 
 COMMAND_TIMEOUT_S = 10.0
+_STORED_KINDS = ("data", "status", "sensors")  # up/ messages the data worker stores in order
+# The database cannot be reached now (down, restarting, its pool exhausted): not the payload's
+# fault, so the worker waits before the next message. Anything else is the payload's.
+_DATABASE_UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+_MAX_PROBLEM_CHARS = 300
 UNKNOWN_ATHLETE_RETRY_S = 1.0  # an athlete not yet replicated is looked up again after this
 
 
@@ -213,14 +220,15 @@ class CentralHub:
         if parsed is None or parsed[1] != "up":
             return
         gateway_id, _, kind = parsed
-        if kind in ("data", "status", "sensors"):
+        if kind in _STORED_KINDS:
             self._data.put((gateway_id, kind, bytes(message.payload)))
             if kind != "status":
                 return
         try:
-            data = json.loads(message.payload)
-        except ValueError:
-            log.error("ignored a malformed message on %s", message.topic)
+            data = decode_payload(message.payload)
+        except FederationError as exc:
+            if kind != "status":  # the worker says so of a status
+                log.error("ignored a malformed message on %s: %s", message.topic, exc)
             return
         if not isinstance(data, dict):
             return
@@ -269,28 +277,33 @@ class CentralHub:
                 if kind == "data":
                     self._store_batch(gateway_id, payload)
                 elif kind == "status":
-                    store_gateway_status(self._db, gateway_id, json.loads(payload))
+                    store_gateway_status(self._db, gateway_id, decode_payload(payload))
                 elif kind == "sensors":
-                    store_sensor_status(self._db, gateway_id, json.loads(payload))
+                    store_sensor_status(self._db, gateway_id, decode_payload(payload))
                 elif kind == "tombstones":
                     self.publish_tombstones()
                 else:
                     self.publish_profiles()
                     self.publish_tombstones()
                     next_sweep_s = time.monotonic() + PROFILE_SWEEP_S
-            except (ValueError, TypeError, KeyError, WinkWatchError) as exc:
-                log.error("%s from gateway %s refused: %s", kind, gateway_id, exc)
-            except Exception as exc:  # database unreachable: data comes again, status is retained
+            except _DATABASE_UNREACHABLE as exc:  # data comes again, status is retained
                 log.error(
                     "could not store %s from gateway %s (will come again): %s",
                     kind,
                     gateway_id,
-                    exc,
+                    _one_line(exc),
                 )
-                time.sleep(1.0)
+                time.sleep(1.0)  # not to spin while the database is down
+            except Exception as exc:
+                if kind not in _STORED_KINDS:
+                    log.exception("could not publish the athletes' profiles and tombstones")
+                    continue
+                # What the payload holds (not JSON, nested too deep, a value no column takes):
+                # it is refused alone, at once, and the next gateway's message goes on.
+                log.error("%s from gateway %s refused: %s", kind, gateway_id, _one_line(exc))
 
     def _store_batch(self, gateway_id: str, payload: bytes) -> None:
-        message = json.loads(payload)
+        message = decode_payload(payload)
         result = apply_batch(self._db, gateway_id, message)
         if result.status == "applied":
             self.batches_applied += 1
@@ -421,3 +434,11 @@ class _NotFoundOnEdge(NotFoundError):
 def _resolve(future: asyncio.Future[dict[str, Any]], data: dict[str, Any]) -> None:
     if not future.done():
         future.set_result(data)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The problem in one log line: its first line (SQLAlchemy adds the statement and its
+    parameters), cut short; the exception's type when it is not the project's own."""
+    text = str(exc) if isinstance(exc, WinkWatchError) else f"{type(exc).__name__}: {exc}"
+    line = text.splitlines()[0] if text.strip() else type(exc).__name__
+    return line if len(line) <= _MAX_PROBLEM_CHARS else line[: _MAX_PROBLEM_CHARS - 3] + "..."

@@ -1,4 +1,5 @@
-"""Gateway events back from their JSON form (`sensor_gateway.events.event_to_dict`).
+"""Gateway events back from their JSON form (`sensor_gateway.events.event_to_dict`), and
+`decode_payload`: any message's JSON, or a FederationError saying why it is none.
 
 The central server relays live events of the edges onto its own event bus, so its live
 streams and dashboard work exactly as on a single gateway. `event_from_dict` is the inverse
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 import math
 import types
 import typing
@@ -21,6 +23,18 @@ from fusion.types import RepMetrics
 from sensor_gateway.events import _WIRE_NAMES, GatewayEvent
 
 _BY_WIRE_NAME: dict[str, type[GatewayEvent]] = {name: cls for cls, name in _WIRE_NAMES.items()}
+
+
+def decode_payload(payload: bytes | bytearray) -> Any:
+    """The JSON value of a message's payload; FederationError (bad input: refuse the message,
+    nothing to retry) when it is none: not UTF-8, not JSON, or nested too deeply to parse
+    (json.loads raises RecursionError there, not ValueError)."""
+    try:
+        return json.loads(payload)
+    except RecursionError:
+        raise FederationError("not usable JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise FederationError(f"not JSON ({exc})") from None
 
 
 @cache

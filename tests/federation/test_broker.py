@@ -240,3 +240,62 @@ def test_a_malformed_down_message_does_not_stop_the_edge(tmp_path, broker, datab
         hub.stop()
         loop.close()
         edge_db.dispose()
+
+
+def _batch_with_huge_id() -> bytes:
+    row = {"uid": "e" * 32, "name": "huge", "notes": "", "created_at": None}
+    change = {"seq": 1, "table": "athletes", "id": 10**400, "op": "insert", "row": row}
+    return json.dumps({"origin": "f" * 32, "prev_seq": 0, "seq": 1, "changes": [change]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "problem"),
+    [
+        ("data", b"[" * 100_000, "nested too deeply"),  # RecursionError, not ValueError
+        ("sensors", b'{"a": ' * 100_000, "nested too deeply"),
+        ("status", b'{"online": tru', "not JSON"),
+        ("data", _batch_with_huge_id(), "refused"),  # the driver cannot take the number
+    ],
+    ids=["data-deep-nesting", "sensors-deep-nesting", "status-not-json", "data-huge-id"],
+)
+def test_a_payload_that_cannot_be_decoded_is_refused_alone_at_once(
+    tmp_path, broker, database, caplog, kind, payload, problem
+) -> None:
+    # The data worker took a RecursionError (or any error but ValueError/TypeError/KeyError)
+    # for the database being unreachable: "could not store data from gateway gw-a (will come
+    # again)", then slept 1 s, so one gateway's bad payloads held up every other gateway's.
+    import logging
+
+    caplog.set_level(logging.INFO, logger="api.federation.central")
+    loop = LoopThread()
+    hub = CentralHub(database, mqtt_settings(broker, "central")).start(loop.loop)
+    wait_until(lambda: hub.connected, 5, "the central to connect")
+    sender = _client(broker, "gw-a")
+    edge_db = open_database(f"sqlite:///{tmp_path / 'edge.db'}")
+    forwarder = EdgeForwarder(edge_db, "gw-b", mqtt_settings(broker, "gw-b"))
+    bad_payloads = 8
+    try:
+        for _ in range(bad_payloads):
+            sender.publish(topics.up("gw-a", kind), payload, qos=1).wait_for_publish(5)
+        forwarder.start()
+        with edge_db.sessions.begin() as db:
+            catalog.create_athlete(db, "after the bad payloads")
+        started_s = time.monotonic()
+        wait_until(lambda: forwarder.outbox.backlog() == 0, 15, "the other gateway's data")
+        assert time.monotonic() - started_s < bad_payloads / 2  # 1 s each before
+        with database.sessions() as db:
+            assert db.scalar(select(Athlete.name)) == "after the bad payloads"
+        about_a = [r for r in caplog.records if "gw-a" in r.getMessage()]
+        assert len(about_a) == bad_payloads, [r.getMessage() for r in about_a]
+        for record in about_a:
+            line = record.getMessage()
+            assert line.startswith(f"{kind} from gateway gw-a refused: "), line
+            assert problem in line and "will come again" not in line, line
+            assert "\n" not in line and len(line) < 400, line
+    finally:
+        forwarder.stop(drain_s=0)
+        sender.loop_stop()
+        sender.disconnect()
+        hub.stop()
+        loop.close()
+        edge_db.dispose()
