@@ -116,13 +116,19 @@ def cli_settings() -> Settings:
         fail(str(exc))
 
 
+def shown_database_url(database_url: str) -> str:
+    """`database_url` with its password masked (***), for the terminal and the logs."""
+    from api.storage.db import parse_database_url
+
+    return parse_database_url(database_url).render_as_string(hide_password=True)
+
+
 def say_database(settings: Settings) -> None:
     """Say on stderr which database a command uses, so nobody reads the wrong one."""
     from api.errors import StorageError
-    from api.storage.db import parse_database_url
 
     try:
-        shown = parse_database_url(settings.database_url).render_as_string(hide_password=True)
+        shown = shown_database_url(settings.database_url)
     except StorageError as exc:
         fail(str(exc))
     import typer

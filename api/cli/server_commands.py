@@ -21,6 +21,7 @@ from api.cli.common import (
     fail,
     open_cli_database,
     refuse_overwriting,
+    shown_database_url,
 )
 
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
@@ -94,7 +95,8 @@ def serve(
     if interrupted:
         typer.echo(f"sets left recording by the last run, marked interrupted: {interrupted}")
     typer.echo(
-        f"WinkWatch API on http://{host}:{port} (docs: /docs); database {settings.database_url}"
+        f"WinkWatch API on http://{host}:{port} (docs: /docs); "
+        f"database {shown_database_url(settings.database_url)}"
     )
     if sign_in_qr is not None:
         _print_sign_in_qr(server, host, port, sign_in_qr)

@@ -8,7 +8,7 @@ import logging
 
 import typer
 
-from api.cli.common import fail
+from api.cli.common import fail, shown_database_url
 from api.errors import WinkWatchError
 
 
@@ -37,7 +37,7 @@ def serve_federated(
             hub = build_central(settings, mqtt)
             typer.echo(
                 f"WinkWatch central server on http://{host}:{port}; broker "
-                f"{mqtt.host}:{mqtt.port}; database {settings.database_url}"
+                f"{mqtt.host}:{mqtt.port}; database {shown_database_url(settings.database_url)}"
             )
             try:
                 asyncio.run(serve_central(hub, host, port, log_level))
