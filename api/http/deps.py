@@ -75,6 +75,12 @@ def client_address(connection: HTTPConnection) -> str:
     return connection.client.host if connection.client is not None else "unknown"
 
 
+def bearer_secret(connection: HTTPConnection) -> str | None:
+    """The token of the request's `Authorization: Bearer <token>` header, None without one."""
+    header = connection.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
 def principal_for(database: Database, secret: str | None) -> Principal | None:
     if not secret:
         return None

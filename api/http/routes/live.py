@@ -39,6 +39,7 @@ from api.http.deps import (
     Reader,
     ServiceDep,
     SettingsDep,
+    bearer_secret,
     client_address,
     principal_cached,
     principal_for,
@@ -65,11 +66,6 @@ logger = logging.getLogger(__name__)
 def close_reason(text: str) -> str:
     """`text` cut to what a WebSocket close frame can carry."""
     return text.encode("utf-8")[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore")
-
-
-def _bearer(connection: WebSocket | Request) -> str | None:
-    header = connection.headers.get("authorization", "")
-    return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
 async def _end_when_revoked(
@@ -125,7 +121,7 @@ async def _authenticate(
             reason=close_reason(too_many_attempts_detail(retry_after_s)),
         )
         return None
-    secret = _bearer(websocket)
+    secret = bearer_secret(websocket)
     if secret is None:
         try:
             secret = await _token_message(websocket)
@@ -219,7 +215,7 @@ async def live_events(
     athlete_id: OptionalId = None,
 ):
     """The same stream as `/live/ws` as Server-Sent Events (`event: <type>`, `data: <json>`)."""
-    secret = _bearer(request) or ""  # Reader has checked it
+    secret = bearer_secret(request) or ""  # Reader has checked it
     fanout = service.live_fanout
     client = (
         None if fanout is None else fanout.connect(None if athlete_id is None else str(athlete_id))
