@@ -54,7 +54,11 @@ def run() -> None:
     home = COMMAND_HOMES.get(command)
     app = build_app((home,)) if home else build_app()
     if command not in EXIT_AT_ONCE_COMMANDS:
-        app()
+        try:
+            app()
+        except Exception as exc:
+            _fail_on_damaged_database(exc)
+            raise
         return
     from api.process_exit import exit_at_once
 
@@ -65,6 +69,20 @@ def run() -> None:
             exit_at_once(stop.code or 0)
         raise
     exit_at_once(0)
+
+
+def _fail_on_damaged_database(exc: Exception) -> None:
+    """Exit 2 with advice when `exc` says the SQLite database is damaged (a command reading
+    or writing a file whose pages were overwritten), where it was a traceback."""
+    if "sqlite3" not in sys.modules:  # no database was opened
+        return
+    from api.cli.common import cli_settings
+    from api.storage.db import damaged_sqlite_detail
+
+    detail = damaged_sqlite_detail(exc, cli_settings().database_url)
+    if detail is not None:
+        print(f"error: {detail}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def __getattr__(name: str) -> typer.Typer:

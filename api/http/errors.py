@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
@@ -56,6 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
     )
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(OperationalError, _unavailable_handler)
+    app.add_exception_handler(DatabaseError, _damaged_database_handler)
 
 
 def _handler(code: int):
@@ -88,6 +89,23 @@ async def _unavailable_handler(request: Request, exc: Exception) -> JSONResponse
         {"detail": unavailable_detail(exc)},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": "5"},
+    )
+
+
+async def _damaged_database_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A damaged SQLite file (SQLITE_CORRUPT / NOTADB) is a 503 saying so; any other
+    DatabaseError stays the server error it was."""
+    from api.storage.db import damaged_sqlite_detail
+
+    database_url = request.app.state.database.engine.url.render_as_string(hide_password=True)
+    detail = damaged_sqlite_detail(exc, database_url)
+    if detail is None:
+        raise exc
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": detail},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "60"},
     )
 
 

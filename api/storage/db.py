@@ -411,6 +411,33 @@ def open_database(url: str, schema: str | None = None, *, upgrade: bool = True) 
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 
+# SQLite's primary result codes for a file that is damaged or no database at all.
+_SQLITE_DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def damaged_sqlite_detail(exc: BaseException, database_url: str) -> str | None:
+    """What to do about a SQLite file that is damaged ("database disk image is malformed")
+    when `exc` (or what it was raised from) says so; None for any other error."""
+    while exc is not None:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(exc, sqlite3.DatabaseError) and code is not None:
+            if code & 0xFF not in _SQLITE_DAMAGED_CODES:
+                return None
+            try:
+                path = parse_database_url(database_url).database or database_url
+            except StorageError:
+                path = database_url
+            return (
+                f"the SQLite database {path} is damaged ({exc}). Stop every WinkWatch "
+                "process using it and keep a copy of the file "
+                "(with its -wal file), then restore a backup, or rescue what is readable "
+                f"(`sqlite3 {path} .recover | sqlite3 recovered.db`) and point "
+                "WINKWATCH_DATABASE_URL=sqlite:///PATH at the recovered file"
+            )
+        exc = exc.__cause__ or getattr(exc, "orig", None)  # type: ignore[assignment]
+    return None
+
+
 MAX_ROW_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL's bigint store
 
 
