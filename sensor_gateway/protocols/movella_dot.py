@@ -122,7 +122,12 @@ def decode_payload(payload: bytes) -> DecodedSamples:
 
 
 class MovellaDotDecoder(StreamDecoder):
-    """Per-connection decoder: unwraps the 32-bit microsecond clock into growing seconds."""
+    """Per-connection decoder: unwraps the 32-bit microsecond clock into growing seconds.
+
+    A notification whose timestamp is the one last delivered is that sample again (a
+    duplicated notification: two samples of one sensor never share a timestamp, and a DOT
+    packet has no sequence number to tell): it is dropped, drop reason `stale` as in the
+    WinkWatch profile, where the clock mapper stored it a second time 1 us later."""
 
     kind = SensorKind.MOVELLA_DOT
     max_acc_mps2 = acc_limit_mps2(ACC_RANGE_G)
@@ -131,10 +136,17 @@ class MovellaDotDecoder(StreamDecoder):
     def __init__(self, address: str, nominal_rate_hz: float | None = None) -> None:
         super().__init__(address, nominal_rate_hz)
         self._clock = WrapUnwrapper(_TIMESTAMP_MODULUS)
+        self._last_timestamp_us: int | None = None  # as sent, of the sample last delivered
 
     def _decode(self, payload: bytes) -> DecodedSamples:
         sample = decode_payload(payload)
         timestamp_us = PAYLOAD.unpack_from(payload)[0]
+        if timestamp_us == self._last_timestamp_us:
+            raise ProtocolError(
+                "stale",
+                f"sample at sensor time {timestamp_us} us delivered again: a duplicate notification",
+            )
+        self._last_timestamp_us = timestamp_us
         unwrapped_s = self._clock.unwrap(timestamp_us) * 1e-6
         return DecodedSamples(
             acc_mps2=sample.acc_mps2,

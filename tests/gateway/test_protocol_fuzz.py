@@ -68,20 +68,25 @@ def test_witmotion_recovers_every_frame_through_garbage_and_any_split(data, fram
     np.testing.assert_allclose(decoded, np.array(accs) * (16 / 32768 * G), rtol=1e-12)
 
 
-def _dot_packet(acc, gyr_dps=(0.0, 0.0, 0.0)) -> bytes:
+def _dot_packet(acc, gyr_dps=(0.0, 0.0, 0.0), *, t_s: float = 0.0) -> bytes:
+    """One sample at sensor time 1 ms + `t_s` (each sample its own: a repeated timestamp is
+    a duplicated notification, dropped as stale)."""
     from sensor_gateway.protocols import movella_dot
 
-    return movella_dot.encode_payload(1000, np.array(acc), np.array(gyr_dps), padded_to=40)
+    timestamp_us = 1000 + round(t_s * 1e6)
+    return movella_dot.encode_payload(timestamp_us, np.array(acc), np.array(gyr_dps), padded_to=40)
 
 
 def test_values_beyond_the_sensors_range_are_dropped_as_malformed() -> None:
     """A Movella DOT packet of 3e38 m/s^2 (a corrupted float) never reaches the analysis."""
     decoder = get_protocol("movella_dot").new_decoder("AA")
     assert decoder.feed(_dot_packet([0.0, 0.0, 9.81]), 0.0) is not None
-    assert decoder.feed(_dot_packet([3e38, 0.0, 9.81]), 0.01) is None
-    assert decoder.feed(_dot_packet([0.0, -18 * G, 0.0]), 0.02) is None  # past +-16 g (+10%)
-    assert decoder.feed(_dot_packet([0.0, 0.0, 9.81], [0.0, 2300.0, 0.0]), 0.03) is None
-    assert decoder.feed(_dot_packet([15.9 * G, 0.0, 0.0], [1999.0, 0, 0]), 0.04) is not None
+    assert decoder.feed(_dot_packet([3e38, 0.0, 9.81], t_s=0.01), 0.01) is None
+    # past +-16 g (+10%)
+    assert decoder.feed(_dot_packet([0.0, -18 * G, 0.0], t_s=0.02), 0.02) is None
+    assert decoder.feed(_dot_packet([0.0, 0.0, 9.81], [0.0, 2300.0, 0.0], t_s=0.03), 0.03) is None
+    good = _dot_packet([15.9 * G, 0.0, 0.0], [1999.0, 0, 0], t_s=0.04)
+    assert decoder.feed(good, 0.04) is not None
     assert decoder.stats.drop_reasons["out_of_range"] == 3
     assert decoder.stats.packets_decoded == 2
 
