@@ -196,10 +196,12 @@ def _loops(axes, angles: Angles, reps: Sequence[PlotRep], *, single: bool) -> No
 
     colours = matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, max(len(reps), 1)))
     onset_labelled = False
+    drawn = 0
     for rep, colour in zip(reps, colours):
         part = angles.between(rep.start_s, rep.end_s)
         if part.t_s.size < 2:
             continue
+        drawn += 1
         label = f"rep {rep.rep}: depth {rep.depth_deg:.0f}°, wink {rep.wink_deg:.1f}°"
         if single:
             down = part.t_s <= rep.bottom_s
@@ -244,4 +246,9 @@ def _loops(axes, angles: Angles, reps: Sequence[PlotRep], *, single: bool) -> No
         "pelvic tilt against thigh angle: a wink turns the tilt back near the bottom", fontsize=9
     )
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="upper left")
+    if drawn:
+        axes.legend(fontsize=7, loc="upper left")
+        return
+    # An empty chart says why (no legend: matplotlib warns of one with nothing in it).
+    why = "No reps in this set: no loop to draw." if not reps else "No rep has angles to draw."
+    axes.text(0.5, 0.5, why, transform=axes.transAxes, ha="center", va="center", color="0.3")

@@ -228,3 +228,20 @@ def test_cli_refuses_bad_options_with_advice(simulated, tmp_path) -> None:
     )
     assert outcome.exit_code == 3 and "too short" in outcome.output
     assert not np.any([p.exists() for p in (tmp_path / "a.png", tmp_path / "s.png")])
+
+
+def test_a_set_with_no_reps_is_drawn_without_a_warning_and_says_so(simulated, tmp_path) -> None:
+    # The loop chart called legend() with nothing labelled: matplotlib's "No artists with
+    # labels found to put in legend" on stderr for every set without reps.
+    import warnings
+
+    _, sim = simulated
+    result = analyze_recordings(sim.sacrum, sim.thigh, load_kg=100.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = render(Angles.of(result), [], tmp_path / "none.png", title="no reps")
+    assert (tmp_path / "none.png").read_bytes()[:8] == PNG_MAGIC
+    loop_axes = figure.axes[1]
+    assert loop_axes.get_legend() is None
+    said = [t.get_text() for t in loop_axes.texts]
+    assert said == ["No reps in this set: no loop to draw."], said
