@@ -148,3 +148,11 @@ def fill_reps(database: Database, n_reps: int, n_athletes: int = 20, seed: int =
             # after a bulk load they may still describe the empty tables.
             db.execute(text("ANALYZE sessions, sets, reps"))
     return time.perf_counter() - started
+
+
+def bench_athletes(database: Database, count: int) -> list[str]:
+    """`count` new athletes; their keys as the gateway knows them (the id as a string)."""
+    with database.sessions.begin() as db:
+        athletes = [catalog.create_athlete(db, f"Bench athlete {k + 1}") for k in range(count)]
+        db.flush()
+        return [str(athlete.id) for athlete in athletes]

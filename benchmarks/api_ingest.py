@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement
-from benchmarks.api_data import drop_schema, fresh_database, targets
+from benchmarks.api_data import bench_athletes, drop_schema, fresh_database, targets
 from sensor_gateway.events import SetInfo, SetStarted, SetStopped, SetVariant, StopReason
 from sensor_gateway.samples import SensorKind
 from sensor_gateway.sink import RawSamples
@@ -38,10 +38,12 @@ def run(label: str, url: str, schema: str | None, seconds: int) -> None:
     sink = DatabaseSink(database, gateway_id="bench", start_thread=False)
     rng = np.random.default_rng(0)
     # Four athletes (the 7th sensor on its own) so several sets record at once, as in a gym.
+    # The gateway knows athletes by their database id (api.storage.recorder.resolve_athlete_key).
+    athlete_keys = bench_athletes(database, 4)
     infos = [
         SetInfo(
             set_key=f"bench{k}",
-            athlete_id=f"Athlete {k}",
+            athlete_id=athlete_keys[k],
             variant=SetVariant.BACK_SQUAT,
             load_kg=80.0,
             started_s=0.0,

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.storage.recorder import DatabaseSink
 from api.vocab import Placement
-from benchmarks.api_data import drop_schema, fresh_database, targets
+from benchmarks.api_data import bench_athletes, drop_schema, fresh_database, targets
 from fusion.types import RepMetrics
 from sensor_gateway.events import RepCompleted, SetInfo, SetStarted, SetVariant
 from sensor_gateway.samples import SensorKind
@@ -60,17 +60,17 @@ METRICS = RepMetrics(
 def run(label: str, url: str, schema: str | None, reps: int) -> None:
     database = fresh_database(url, schema)
     sink = DatabaseSink(database, gateway_id="bench", commit_interval_s=1.0)
+    # The gateway knows athletes by their database id (api.storage.recorder.resolve_athlete_key).
+    (athlete,) = bench_athletes(database, 1)
     info = SetInfo(
         set_key="bench",
-        athlete_id="Athlete",
+        athlete_id=athlete,
         variant=SetVariant.BACK_SQUAT,
         load_kg=100.0,
         started_s=0.0,
         started_utc=datetime.now(UTC),
     )
-    sink.record_event(
-        SetStarted(set=info, athlete_id="Athlete", t_s=0.0, wall_utc=info.started_utc)
-    )
+    sink.record_event(SetStarted(set=info, athlete_id=athlete, t_s=0.0, wall_utc=info.started_utc))
     rng = np.random.default_rng(0)
     n = int(PENDING_S * RATE_HZ)
     acc = rng.normal(0, 3, (n, 3)) + [0, 0, 9.81]
@@ -85,7 +85,7 @@ def run(label: str, url: str, schema: str | None, reps: int) -> None:
                 sink.write_samples(
                     RawSamples(
                         set_key="bench",
-                        athlete_id="Athlete",
+                        athlete_id=athlete,
                         placement=Placement.SACRUM if sensor % 2 == 0 else Placement.THIGH,
                         address=f"AA:{sensor:02d}",
                         kind=SensorKind.WINKWATCH,
@@ -100,7 +100,7 @@ def run(label: str, url: str, schema: str | None, reps: int) -> None:
         stored = threading.Event()
         metrics = replace(METRICS, rep=rep + 1, start_s=t0, bottom_s=t0 + 1.2, end_s=t0 + 2.5)
         event = RepCompleted(
-            athlete_id="Athlete",
+            athlete_id=athlete,
             t_s=t0 + 2.5,
             wall_utc=datetime.now(UTC),
             set_key="bench",
