@@ -277,6 +277,14 @@ def _refuse_unknown_database(
     tables = sorted(
         name for name in inspect(connection).get_table_names() if name != "alembic_version"
     )
+    if tables and set(tables) <= _winkwatch_table_names():
+        raise StorageError(
+            f"the database at {where} holds WinkWatch tables ({len(tables)}) but no schema "
+            "revision: its first start was cut short by an older WinkWatch, which committed "
+            "the first tables on their own, so which migrations ran is not known. If it holds "
+            "nothing you need, delete it (or point WINKWATCH_DATABASE_URL at a new database) "
+            "and start again; otherwise restore a backup. Nothing was changed"
+        )
     if tables:
         listed = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
         own_schema = (
@@ -290,6 +298,12 @@ def _refuse_unknown_database(
             f"WINKWATCH_DATABASE_URL at an empty database or a WinkWatch one{own_schema}. "
             "Nothing was changed"
         )
+
+
+def _winkwatch_table_names() -> set[str]:
+    from api.storage.models import Base
+
+    return set(Base.metadata.tables) | {"sqlite_sequence"}
 
 
 @contextmanager

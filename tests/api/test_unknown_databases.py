@@ -113,3 +113,20 @@ def test_a_sqlite_database_on_a_read_only_file_system_is_an_error_saying_so(tmp_
             open_database(f"sqlite:///{mount_point / 'sub' / 'w.db'}")
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_winkwatch_tables_without_a_revision_are_said_to_be_a_cut_short_first_start(
+    db_target: DbTarget,
+) -> None:
+    """What an older WinkWatch left when its first start failed half-way (SQLite committed
+    the first migration's tables on their own) is not called another application's."""
+    engine = _raw_engine(db_target)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE athletes (id integer PRIMARY KEY, name text)"))
+        connection.execute(text("CREATE TABLE api_tokens (id integer PRIMARY KEY, name text)"))
+        connection.execute(text("CREATE TABLE alembic_version (version_num varchar(32))"))
+    before = _tables_and_rows(engine)
+    with pytest.raises(StorageError, match=r"WinkWatch tables \(2\) but no schema revision"):
+        open_database(db_target.url, db_target.schema)
+    assert _tables_and_rows(engine) == before
+    engine.dispose()
