@@ -23,6 +23,7 @@ from fusion.baseline import (
     PersonalBaseline,
     personal_baseline,
 )
+from sensor_gateway.recording_csv import plain_number
 
 
 class BaselineFileError(WinkWatchError, ValueError):
@@ -78,7 +79,7 @@ def _from_rep_csv(path: Path, text: str) -> PersonalBaseline:
     values = []
     for line, row in enumerate(reader, start=2):
         try:
-            value = float(row["wink_deg"])
+            value = plain_number(row["wink_deg"])
         except (TypeError, ValueError) as exc:
             raise BaselineFileError(
                 f"{path}, line {line}: wink_deg {row['wink_deg']!r} is not a number"

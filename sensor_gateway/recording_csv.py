@@ -210,6 +210,18 @@ def _parse(handle: IO[str], path: Path) -> ImuRecording:
         )
 
 
+def plain_number(text: str) -> float:
+    """`text` as a number as CSV files (and pyarrow's reader) write them: ASCII digits, sign,
+    point, exponent (and what float() takes besides: spaces around, nan, inf). ValueError
+    otherwise, with what to fix: float() alone also reads Python's digit grouping ("0_5" is
+    5.0) and the digits of any script ("\u0661" is 1.0)."""
+    if "_" in text:
+        raise ValueError("digits cannot be grouped with '_'")
+    if not text.isascii():
+        raise ValueError("only the digits 0-9 are numbers")
+    return float(text)
+
+
 def _row_values(row: list[str], path: Path, line: int) -> list[float]:
     if len(row) != len(RECORDING_CSV_HEADER):
         raise RecordingFormatError(
@@ -218,10 +230,13 @@ def _row_values(row: list[str], path: Path, line: int) -> list[float]:
     values = []
     for name, cell in zip(RECORDING_CSV_HEADER, row):
         try:
-            value = float(cell)
-        except ValueError:
+            value = plain_number(cell)
+        except ValueError as exc:
             shown = cell if len(cell) <= 40 else cell[:40] + f"... ({len(cell)} characters)"
-            raise RecordingFormatError(path, line, f"{name} is {shown!r}, not a number") from None
+            why = "" if str(exc).startswith("could not convert") else f" ({exc})"
+            raise RecordingFormatError(
+                path, line, f"{name} is {shown!r}, not a number{why}"
+            ) from None
         if not math.isfinite(value):
             raise RecordingFormatError(
                 path, line, f"{name} is {cell[:40]!r}; values must be finite"

@@ -177,6 +177,7 @@ def test_athlete_baseline_from_json_or_a_rep_csv(recording, tmp_path) -> None:
         ("{not json", "not valid JSON"),
         ("rep,depth_deg\n1,90\n", "wink_deg column"),
         ("rep,wink_deg\n1,abc\n", "line 2"),
+        ("rep,wink_deg\n1,1\n2,0_5\n", "line 3: wink_deg '0_5' is not a number"),
         # found by probing: accepted (a threshold of inf deg), or a traceback
         ('{"centre_deg": 1e308, "spread_deg": 1, "reps": 5}', "outside 0-45 deg"),
         ('{"centre_deg": 2, "spread_deg": 1e308, "reps": 5}', "outside 0-45 deg"),

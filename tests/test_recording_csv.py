@@ -33,6 +33,10 @@ def test_round_trip_keeps_values(tmp_path: Path) -> None:
         (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,3,4,5\n", 3, "expected 7 values"),
         (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,x,3,4,5,6\n", 3, "ay_mps2 is 'x'"),
         (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,nan,3,4,5,6\n", 3, "finite"),
+        # float() takes Python's digit grouping and any script's digits; a CSV number is neither
+        (HEADER + "\n0,1,2,3,4,5,6\n0.01,0_5,2,3,4,5,6\n", 3, "ax_mps2 is '0_5', not a number"),
+        (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,3,4,5,\u0661\n", 3, "gz_radps is '\u0661'"),
+        (HEADER + "\n0,1,2,3,4,5,6\n1_0,1,2,3,4,5,6\n", 3, "t_s is '1_0', not a number"),
         (HEADER + "\n0.5,1,2,3,4,5,6\n0.2,1,2,3,4,5,6\n", 3, "does not increase"),
         ("", 1, "empty"),
     ],
@@ -145,6 +149,7 @@ def test_fast_path_reads_exactly_what_the_careful_reader_reads(
     ("bad_line", "words"),
     [
         ("{t},1,2,x,4,5,6", "az_mps2 is 'x'"),
+        ("{t},1,2,0_5,4,5,6", "az_mps2 is '0_5', not a number"),
         ("{t},1,2,3,nan,5,6", "finite"),
         ("{t},1,2,3,4,5", "expected 7 values"),
         ("{t},1,,3,4,5,6", "ay_mps2 is ''"),
