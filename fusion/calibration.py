@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion.errors import AnalysisError
+from fusion.errors import AnalysisError, InputError, require_finite, require_rate_hz
 from fusion.rows import row_dots, row_energy, row_norms
 
 STILL_GYR_RADPS = 0.15  # below this the sensor is nearly still (human sway ~0.05)
@@ -74,6 +74,9 @@ def find_still_window(gyr_radps: np.ndarray, rate_hz: float) -> StillWindow:
     stretch of `STILL_MIN_S` is still, the quietest `SHORT_STILL_MIN_S` is used and marked
     untrustworthy so the caller can say so.
     """
+    require_rate_hz(rate_hz)
+    if gyr_radps.ndim != 2 or gyr_radps.shape[0] == 0 or gyr_radps.shape[1] != 3:
+        raise InputError(f"gyr_radps must be (N >= 1, 3) rad/s, got shape {gyr_radps.shape}")
     search = row_norms(gyr_radps[: max(int(STILL_SEARCH_S * rate_hz), 2)])
     still = search < STILL_GYR_RADPS
     min_len = max(int(STILL_MIN_S * rate_hz), 1)
@@ -102,6 +105,8 @@ def calibrate_segment(
 ) -> SegmentCalibration:
     """Segment axes from the standing vertical (`up_sensor` (N,3) earth-up in sensor frame,
     averaged over `still`) and the principal rotation axis of `gyr_radps` (N,3) while moving."""
+    require_finite(up_sensor, "up_sensor")
+    require_finite(gyr_radps, "gyr_radps")
     return calibrate_from_vertical(
         _unit(up_sensor[still.start : still.stop].mean(axis=0)), gyr_radps, still
     )
@@ -124,6 +129,8 @@ def calibrate_from_vertical(
             "the sensor hardly rotates: no squat motion found to find the flexion axis; "
             "record at least one rep"
         )
+    if not np.isfinite(gram).all():  # rates so large their squares overflow: not rad/s
+        raise InputError("gyr_radps is too large to be an angular rate in rad/s")
     off_vertical = np.eye(3) - np.outer(z_axis, z_axis)
     energy, vectors = np.linalg.eigh(off_vertical @ gram @ off_vertical)  # ascending
     energy = np.clip(energy, 0.0, None)

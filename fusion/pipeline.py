@@ -145,6 +145,7 @@ class _SensorStage:
 def common_grid(sacrum: ImuRecording, thigh: ImuRecording, rate_hz: float | None) -> np.ndarray:
     """The uniform analysis grid (s) over both recordings' overlap; `AnalysisError` if too short."""
     for name, rec in (("sacrum", sacrum), ("thigh", thigh)):
+        _check_times(rec, name)
         _check_physical_range(rec, name)
         _check_dead_axes(rec, name)
         if len(rec) >= 2:
@@ -179,6 +180,24 @@ def _check_physical_range(rec: ImuRecording, name: str) -> None:
             f"|angular rate| {gyr_max:.3g} rad/s, limit {MAX_ABS_GYR_RADPS:.0f}): the file is "
             "corrupt or not in m/s^2 and rad/s (a gyroscope in deg/s: divide by 57.3)"
         )
+
+
+def _check_times(rec: ImuRecording, name: str) -> None:
+    """`AnalysisError` unless `t_s` is finite and strictly increasing (the files' reader
+    refuses anything else; arrays handed in directly are checked here)."""
+    t_s = rec.t_s
+    if t_s.size == 0:
+        return
+    increasing = t_s[1:] > t_s[:-1]  # False at a NaN too
+    if np.isfinite(t_s[0]) and np.isfinite(t_s[-1]) and increasing.all():
+        return
+    bad = np.flatnonzero(~np.isfinite(t_s))
+    where = int(bad[0]) if bad.size else int(np.argmin(increasing)) + 1
+    after = f" after {t_s[where - 1]!r}" if where else ""
+    raise AnalysisError(
+        f"the {name} recording's t_s must be finite and strictly increasing: sample {where} is "
+        f"{t_s[where]!r}{after}; put the samples in time order without duplicates"
+    )
 
 
 def _check_dead_axes(rec: ImuRecording, name: str) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fusion.errors import require_finite
 from fusion.percentile import median, percentile
 
 ENTER_DEG = 20.0  # rise above standing that starts a rep (a shallow partial squat is ~40)
@@ -136,6 +137,7 @@ def segment_reps(
     """
     if thigh_deg.size == 0:
         return Segmentation([], 0)
+    require_finite(thigh_deg, "thigh_deg")
     base = standing_level_deg(thigh_deg) if standing_deg is None else standing_deg
     exit_level = base + thresholds.exit_deg
     runs = _hysteresis_runs(thigh_deg, base + thresholds.enter_deg, exit_level)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion.errors import AnalysisError
+from fusion.errors import AnalysisError, InputError, require_rate_hz
 from fusion.gaps import long_interval_starts
 from fusion.types import ImuRecording
 
@@ -47,8 +47,9 @@ class UniformSamples:
 
 def uniform_grid(start_s: float, end_s: float, rate_hz: float) -> np.ndarray:
     """Grid instants from `start_s` up to and including `end_s` (when it falls on the grid)."""
-    if not rate_hz > 0:
-        raise ValueError(f"rate_hz must be positive, got {rate_hz}")
+    require_rate_hz(rate_hz)
+    if not (np.isfinite(start_s) and np.isfinite(end_s)):
+        raise InputError(f"the grid's ends must be finite, got {start_s!r}..{end_s!r} s")
     span_samples = (end_s - start_s) * rate_hz
     if not span_samples < MAX_GRID_SAMPLES:
         raise AnalysisError(

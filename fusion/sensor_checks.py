@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.calibration import MOVING_GYR_RADPS, SegmentCalibration
+from fusion.errors import require_rate_hz
 from fusion.reps import RepWindow, rep_batches
 from fusion.rows import row_energy, row_norms
 
@@ -78,6 +79,7 @@ def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     (3-10 Hz, fast but tiny) does not count as movement of the segment; every
     `check_stride(rate_hz)`-th sample is used.
     """
+    require_rate_hz(rate_hz)
     stride = check_stride(rate_hz)
     gyr_radps, rate_hz = gyr_radps[::stride], rate_hz / stride
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
@@ -158,6 +160,7 @@ def wobble_rms_deg(angle_deg: np.ndarray, rate_hz: float) -> float:
 
     On every sample: a slower sensor's samples interpolated on a faster grid are smoother
     between its own instants, so a strided view would see more or less of its noise."""
+    require_rate_hz(rate_hz)
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
     residual = angle_deg - _moving_average(angle_deg, width)
     return float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0

@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 
 from fusion.baseline import DEFAULT_WINK_THRESHOLD_DEG
+from fusion.errors import InputError
 from fusion.gaps import long_interval_starts
 from fusion.percentile import median
 
@@ -41,11 +42,11 @@ class ImuRecording:
         acc = _sample_array(self.acc_mps2)
         gyr = _sample_array(self.gyr_radps)
         if t_s.ndim != 1:
-            raise ValueError(f"t_s must be 1-D, got shape {t_s.shape}")
+            raise InputError(f"t_s must be 1-D, got shape {t_s.shape}")
         n = t_s.shape[0]
         for name, arr in (("acc_mps2", acc), ("gyr_radps", gyr)):
             if arr.shape != (n, 3):
-                raise ValueError(f"{name} must have shape ({n}, 3), got {arr.shape}")
+                raise InputError(f"{name} must have shape ({n}, 3), got {arr.shape}")
         object.__setattr__(self, "t_s", t_s)
         object.__setattr__(self, "acc_mps2", acc)
         object.__setattr__(self, "gyr_radps", gyr)

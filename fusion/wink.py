@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fusion.errors import require_rate_hz
 from fusion.reps import RepWindow
 
 BOTTOM_EXIT_DEG = 3.0  # the bottom ends once the thigh is this far above its deepest angle
@@ -27,6 +28,7 @@ WINK_SMOOTHING_S = 0.1
 
 def smoothed_tilt_deg(tilt_deg: np.ndarray, rate_hz: float) -> np.ndarray:
     """Centred `WINK_SMOOTHING_S` moving average of a tilt trace (deg), edges held."""
+    require_rate_hz(rate_hz)
     return smoothed_tilts_deg(
         tilt_deg, np.zeros(1, dtype=np.intp), np.array([tilt_deg.size]), rate_hz
     )

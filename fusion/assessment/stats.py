@@ -21,6 +21,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from fusion.errors import InputError
+
 BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20261201
 
@@ -45,11 +47,17 @@ def _bootstrap_medians(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return medians
 
 
+def _require_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise InputError(f"a confidence level must lie strictly between 0 and 1, got {level!r}")
+
+
 def median_ci(values: np.ndarray, level: float = 0.95) -> Estimate:
     """Median of `values` (deg, (n,), n >= 1) and its bootstrap CI at `level`."""
     values = np.asarray(values, dtype=float)
     if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"need a non-empty 1-D array of values, got shape {values.shape}")
+        raise InputError(f"need a non-empty 1-D array of values, got shape {values.shape}")
+    _require_level(level)
     medians = _bootstrap_medians(values, _rng())
     tail = 50.0 * (1.0 - level)
     low, high = np.percentile(medians, [tail, 100.0 - tail])
@@ -92,7 +100,8 @@ def shift_ci(later: np.ndarray, reference: np.ndarray, level: float) -> Estimate
     later = np.asarray(later, dtype=float)
     reference = np.asarray(reference, dtype=float)
     if later.size == 0 or reference.size == 0:
-        raise ValueError("both steps need at least one value to compare")
+        raise InputError("both steps need at least one value to compare")
+    _require_level(level)
     rng = _rng()
     later_picks = later[rng.integers(0, later.size, size=(BOOTSTRAP_RESAMPLES, later.size))]
     reference_picks = reference[
