@@ -17,6 +17,7 @@ from api.storage.db import open_database
 from api.storage.models import Base
 from api.storage.raw_codec import RawCodecError, decode_samples, encode_samples
 from api.vocab import Placement, SetStatus, SetVariant
+from tests.api.conftest import POSTGRES_URL
 from tests.api.helpers import metrics
 
 
@@ -548,3 +549,41 @@ def test_editing_a_set_updates_its_reps(database) -> None:
     with database.sessions() as db:
         stored = rep_store.list_reps(db, rep_store.RepFilter(set_id=exercise_set.id)).items
         assert {(r.variant, r.load_kg) for r in stored} == {("box_squat", 70.0)}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(POSTGRES_URL is None, reason="WINKWATCH_TEST_POSTGRES_URL is not set")
+def test_every_postgres_connection_waits_for_its_commit_to_be_flushed() -> None:
+    """synchronous_commit=off for the role or the database (a common tuning tip) let the
+    server answer a COMMIT before its WAL was flushed: a server crash could lose writes the
+    API had acknowledged. Every connection now sets it on."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    assert POSTGRES_URL is not None
+    url = POSTGRES_URL
+    role = f"ww_test_role_{uuid.uuid4().hex[:8]}"
+    schema = f"ww_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {role} LOGIN SUPERUSER"))
+        connection.execute(text(f"ALTER ROLE {role} SET synchronous_commit = off"))
+    try:
+        role_url = make_url(url).set(username=role).render_as_string(hide_password=False)
+        with create_engine(role_url).connect() as plain:  # the role's default, as set above
+            assert plain.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        database = open_database(role_url, schema)
+        with database.engine.connect() as first, database.sessions() as session:
+            seen = [
+                first.execute(text("SHOW synchronous_commit")).scalar(),
+                session.execute(text("SHOW synchronous_commit")).scalar(),
+            ]
+        database.dispose()
+        assert seen == ["on", "on"]
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
