@@ -28,6 +28,9 @@ MAX_SAMPLE_RATE_HZ = 10_000.0
 # Nor slower than the simulator's slowest rate (squats need far more): a lower median rate
 # means t_s is not in seconds, most often milliseconds.
 MIN_SAMPLE_RATE_HZ = 10.0
+# A sensor's clock runs off its nominal rate by tens to hundreds of ppm (and the gateway's
+# mapping adds its own): a 10-Hz sensor reads 9.999 Hz, which is still its nominal rate.
+SAMPLE_RATE_TOLERANCE = 0.01
 # Intervals within this of the median count as uniform (timestamps rounded to the us).
 UNIFORM_TOLERANCE_S = 2e-6
 RESAMPLE_BLOCK_SAMPLES = 1 << 16  # grid instants interpolated at a time
@@ -67,13 +70,13 @@ def uniform_grid(start_s: float, end_s: float, rate_hz: float) -> np.ndarray:
 def check_sample_rate(recording: ImuRecording, name: str) -> None:
     """Refuse a recording whose median rate no IMU has (t_s not in seconds)."""
     rate_hz = recording.median_rate_hz
-    if not rate_hz >= MIN_SAMPLE_RATE_HZ:
+    if not rate_hz >= MIN_SAMPLE_RATE_HZ * (1 - SAMPLE_RATE_TOLERANCE):
         raise AnalysisError(
             f"the {name} samples are {1.0 / rate_hz:.3g} s apart (median), i.e. "
             f"{rate_hz:.3g} Hz, slower than any IMU streams (>= {MIN_SAMPLE_RATE_HZ:.0f} Hz): "
             "t_s must be in seconds, not milliseconds"
         )
-    if not rate_hz <= MAX_SAMPLE_RATE_HZ:
+    if not rate_hz <= MAX_SAMPLE_RATE_HZ * (1 + SAMPLE_RATE_TOLERANCE):
         raise AnalysisError(
             f"the {name} samples are {1.0 / rate_hz:.3g} s apart (median), i.e. "
             f"{rate_hz:.3g} Hz, faster than any IMU (<= {MAX_SAMPLE_RATE_HZ:.0f} Hz): "

@@ -171,3 +171,19 @@ def test_version_flag() -> None:
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"winkwatch {version('winkwatch')}"
+
+
+def test_the_slowest_simulated_rate_is_analysed(tmp_path) -> None:
+    # Found by probing: `simulate --rate-hz 10` wrote sensors whose drifting clocks read
+    # 9.999 Hz, which analyze refused: "the sacrum samples are 0.1 s apart (median), i.e.
+    # 10 Hz, slower than any IMU streams (>= 10 Hz): t_s must be in seconds, not milliseconds"
+    out = tmp_path / "slow"
+    simulated = runner.invoke(app, ["simulate", "--out", str(out), "--rate-hz", "10"])
+    assert simulated.exit_code == 0, simulated.output
+    assert read_recording_csv(out / "sacrum.csv").median_rate_hz < 10.0
+    result = runner.invoke(
+        app, ["analyze", "--sacrum", str(out / "sacrum.csv"), "--thigh", str(out / "thigh.csv")]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "milliseconds" not in result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1 + 5  # header and the 5 reps
