@@ -187,3 +187,17 @@ def test_the_slowest_simulated_rate_is_analysed(tmp_path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "milliseconds" not in result.stderr
     assert len(result.stdout.strip().splitlines()) == 1 + 5  # header and the 5 reps
+
+
+def test_the_fastest_simulated_rates_can_be_asked_for(tmp_path) -> None:
+    # Found by probing: --rate-hz 1000 and 2000 (README: 10-2000 Hz) were exit 2 "invalid
+    # option: timestamp_jitter_s = 0.0003 is outside [0.0, 0.0002]", an option not given
+    for rate in ("1000", "2000"):
+        out = tmp_path / rate
+        result = runner.invoke(
+            app, ["simulate", "--out", str(out), "--rate-hz", rate, "--thigh-rate-hz", "52"]
+        )
+        assert result.exit_code == 0, result.output
+        sacrum = read_recording_csv(out / "sacrum.csv")
+        assert abs(sacrum.median_rate_hz - float(rate)) < 0.01 * float(rate)
+        assert abs(read_recording_csv(out / "thigh.csv").median_rate_hz - 52.0) < 0.5
