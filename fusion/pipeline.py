@@ -52,6 +52,7 @@ from fusion.resample import (
 from fusion.sensor_checks import (
     SensorFault,
     SensorTrace,
+    lost_rep_codes,
     placement_check,
     rep_sensor_message,
     reps_sensor_codes,
@@ -421,9 +422,11 @@ def _per_rep_codes(
     }
     sensor_codes = reps_sensor_codes(windows, traces, standing, pelvis.trace.rate_hz)
     codes = []
+    in_gap = {"sacrum": pelvis.trace.in_gap, "thigh": femur.trace.in_gap}
     for window, rep_sensor in zip(windows, sensor_codes):
         rep_codes: tuple[str, ...] = (f"edge_{window.edge}",) if window.edge else ()
-        codes.append(rep_codes + rep_sensor + ((fault.code,) if fault else ()))
+        lost = lost_rep_codes(window, in_gap)
+        codes.append(rep_codes + lost + rep_sensor + ((fault.code,) if fault else ()))
     return codes
 
 

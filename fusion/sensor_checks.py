@@ -361,7 +361,26 @@ REP_SENSOR_MESSAGES = {
     "strap); its angles in this rep are noisy",
     "axis": "less than {axis:.0%} of the rotation was about the flexion axis: twisting or "
     "a sensor turning on its strap; the angles of this rep are uncertain",
+    "lost": "sent no samples for more than {lost:.0%} of the rep (a lost link): its angles are "
+    "interpolated across the gap, so what this rep's numbers take from this sensor is not "
+    "measured (the sacrum: the pelvic tilt and the wink, which reads near 0 and unflagged; the "
+    "thigh: the depth); record the set again with the sensor in range",
 }
+# A rep whose samples of one sensor lie mostly in gaps was not seen by it (probed: a sacrum
+# link lost for 2.8 s over a whole rep gave wink 0.00, butt_wink 0, grade 'none', beside 9.7
+# deg in the reps around it).
+LOST_REP_SHARE = 0.5
+
+
+def lost_rep_codes(window: RepWindow, in_gap: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """`<sensor>_lost` for each sensor whose grid samples within `window` lie in its gaps
+    (`in_gap`: sensor name -> (N,) bool) for more than `LOST_REP_SHARE` of the rep."""
+    span = slice(window.start, window.end + 1)
+    return tuple(
+        f"{name}_lost"
+        for name, mask in in_gap.items()
+        if np.count_nonzero(mask[span]) > LOST_REP_SHARE * (window.end + 1 - window.start)
+    )
 
 
 def rep_sensor_message(code: str) -> str | None:
@@ -370,7 +389,10 @@ def rep_sensor_message(code: str) -> str | None:
     if sensor not in SENSORS or kind not in REP_SENSOR_MESSAGES:
         return None
     text = REP_SENSOR_MESSAGES[kind].format(
-        drift=POSTURE_DRIFT_DEG[sensor], wobble=WOBBLE_RMS_DEG, axis=AXIS_MIN_SHARE
+        drift=POSTURE_DRIFT_DEG[sensor],
+        wobble=WOBBLE_RMS_DEG,
+        axis=AXIS_MIN_SHARE,
+        lost=LOST_REP_SHARE,
     )
     return f"{sensor}: {text}"
 

@@ -126,3 +126,38 @@ def test_the_batched_per_rep_checks_give_the_per_rep_codes_and_values() -> None:
                     axis_share(trace.gyr_radps[span], trace.calibration, rate_hz)
                 )
     assert {"sacrum_wobble", "thigh_wobble"} <= seen  # the checks fired, not only passed
+
+
+@pytest.mark.parametrize("sensor", ["sacrum"])  # the thigh's: no rep is found there at all
+def test_a_rep_a_sensor_did_not_see_is_said_per_rep(sensor) -> None:
+    # Found by probing: the sacrum's link lost over rep 3 gave that rep wink 0.00, butt_wink
+    # 0 and grade 'none' with only "gap during the rep", beside ~10 deg in the others
+    sim = simulate_set(SquatSetSpec(reps=5, depth_deg=100.0, wink_deg=10.0), seed=1)
+    rep = sim.reps[2]
+    recordings = {"sacrum": sim.sacrum, "thigh": sim.thigh}
+    rec = recordings[sensor]
+    keep = (rec.t_s < rep.start_s - 0.1) | (rec.t_s > rep.end_s + 0.1)
+    recordings[sensor] = ImuRecording(rec.t_s[keep], rec.acc_mps2[keep], rec.gyr_radps[keep])
+    result = analyze_recordings(recordings["sacrum"], recordings["thigh"])
+    lost = [r.rep for r in result.reps if f"{sensor}_lost" in r.quality]
+    assert lost == [3]
+    finding = [f for f in result.findings if f.code == f"rep_{sensor}_lost"]
+    assert [f.rep for f in finding] == [3]
+    assert "not measured" in finding[0].message
+    assert not any("_lost" in code for code in sum((r.quality for r in sim_reps(result)), ()))
+
+
+def sim_reps(result):
+    return [r for r in result.reps if r.rep != 3]
+
+
+def test_a_short_gap_at_the_bottom_is_not_a_lost_rep() -> None:
+    sim = simulate_set(SquatSetSpec(reps=5, depth_deg=100.0, wink_deg=10.0), seed=1)
+    bottom = sim.reps[2].bottom_s
+    keep = np.abs(sim.sacrum.t_s - bottom) > 0.35
+    sacrum = ImuRecording(
+        sim.sacrum.t_s[keep], sim.sacrum.acc_mps2[keep], sim.sacrum.gyr_radps[keep]
+    )
+    result = analyze_recordings(sacrum, sim.thigh)
+    assert not any("sacrum_lost" in r.quality for r in result.reps)
+    assert result.reps[2].butt_wink  # measured across the 0.7-s gap
