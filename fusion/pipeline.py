@@ -38,6 +38,7 @@ from fusion.quality import (
     clipping_findings,
     clipping_mask,
     gap_findings,
+    hidden_rep_findings,
     overlap_findings,
     rest_gravity_finding,
 )
@@ -241,6 +242,8 @@ def _resample_sensor(
     samples = resample_to_grid(rec, grid, config.max_gap_s)
     clipped = clipping_mask(rec)
     findings = gap_findings(rec, name, config.max_gap_s) + clipping_findings(clipped, name)
+    if name == "thigh":
+        findings += hidden_rep_findings(rec, grid)
     still = find_still_window(samples.gyr_radps, samples.rate_hz)
     rest_norm = float(np.linalg.norm(samples.acc_mps2[still.start : still.stop], axis=1).mean())
     if not rest_norm >= MIN_REST_GRAVITY_MPS2:

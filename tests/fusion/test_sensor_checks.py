@@ -161,3 +161,22 @@ def test_a_short_gap_at_the_bottom_is_not_a_lost_rep() -> None:
     result = analyze_recordings(sacrum, sim.thigh)
     assert not any("sacrum_lost" in r.quality for r in result.reps)
     assert result.reps[2].butt_wink  # measured across the 0.7-s gap
+
+
+def test_a_thigh_gap_that_can_hide_a_rep_is_said_with_when() -> None:
+    # Found by probing: the thigh's link lost for 3.4 s over rep 3 of 5 gave 4 reps, and only
+    # the gap count said anything ("5 gap(s) ... longest 3.389 s")
+    sim = simulate_set(SquatSetSpec(reps=5, depth_deg=100.0, wink_deg=10.0), seed=1)
+    rep = sim.reps[2]
+    rec = sim.thigh
+    keep = (rec.t_s < rep.start_s - 0.1) | (rec.t_s > rep.end_s + 0.1)
+    thigh = ImuRecording(rec.t_s[keep], rec.acc_mps2[keep], rec.gyr_radps[keep])
+    result = analyze_recordings(sim.sacrum, thigh)
+    hidden = [f for f in result.findings if f.code == "thigh_gap_hides_reps"]
+    assert len(hidden) == 1
+    before = thigh.t_s[thigh.t_s < rep.start_s][-1]
+    after = thigh.t_s[thigh.t_s > rep.end_s][0]
+    assert f"no samples over {before:.1f}-{after:.1f} s:" in hidden[0].message
+    assert "not counted" in hidden[0].message
+    clean = analyze_recordings(sim.sacrum, sim.thigh)
+    assert not any(f.code == "thigh_gap_hides_reps" for f in clean.findings)
