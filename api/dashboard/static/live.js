@@ -178,16 +178,30 @@ export function renderSetState() {
 
 function onSetStarted(event) {
   $("live-warning").textContent = "";
-  if (state.currentSet && state.currentSet.set_key !== event.set.set_key) keepFinishedSet(state.currentSet, state.liveReps);
   // The server adds the stored set's id; only a sink that could not store it leaves it null.
-  state.currentSet = { id: event.set_id ?? null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg, recording: true };
+  takeStartedSet({ id: event.set_id ?? null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg });
+  renderSetState();
+  if (state.currentSet.id === null) setTimeout(() => refreshCurrentSet(false), 1500);
+}
+
+// A set of this athlete started: told by its set_started event or by this page's POST /sets,
+// whichever comes first (the set is stored before the gateway starts it, so either may); the
+// second adds what the first did not know (the stored id, the sensors it started without).
+function takeStartedSet(set) {
+  const current = state.currentSet;
+  if (current && current.set_key === set.set_key) {
+    current.id = current.id ?? set.id;
+    current.started_without = current.started_without ?? set.started_without;
+    current.recording = true;
+    return;
+  }
+  if (current) keepFinishedSet(current, state.liveReps);
+  state.currentSet = { ...set, recording: true };
   state.liveReps = [];
   state.cuedReps = new Set();
   hideCue();
   renderLiveReps();
-  onSetStartedReady(event.set.set_key);
-  renderSetState();
-  if (state.currentSet.id === null) setTimeout(() => refreshCurrentSet(false), 1500);
+  onSetStartedReady(set.set_key);
 }
 
 function onSetStopped(event) {
@@ -231,9 +245,7 @@ async function startSet() {
 
 async function postSet(body) {
   const row = await api("/sets", { method: "POST", json: body });
-  const known = state.currentSet && state.currentSet.set_key === row.set_key;  // set_started came first
-  state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
-  if (!known) onSetStartedReady(row.set_key);
+  takeStartedSet({ id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, started_without: row.started_without });
 }
 
 // A start refused with 409: if it was because the athlete records a set this page had not

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.errors import NotFoundError
+from api.errors import NotFoundError, WinkWatchError
 from api.export import iter_raw_csv, iter_raw_zip
 from api.http.deps import DatabaseDep, Reader, bearer_secret, principal_cached
 from api.http.routes.common import IdPath, OptionalId, Since, Until, as_utc
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 StillAllowed = Callable[[], Awaitable[bool]]
 
 
-class _TokenRevoked(Exception):
+class _TokenRevoked(WinkWatchError):
     """The export's token was revoked while it streamed."""
 
 
