@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import zipfile
 
+import httpx2
 import pytest
 
 from api.auth import create_token, revoke_token
@@ -401,6 +403,61 @@ def test_a_view_waits_out_a_lockout_before_reconnecting_its_stream(
     page.evaluate(f"window.winkwatch.{socket}.close()")  # the stream drops
     page.wait_for_timeout(7000)
     assert len(opened) == 1, opened  # one reconnect after 1 s, told to wait 12 s: no more
+
+
+def _recording_now(demo_server, athlete_id: int) -> tuple[str | None, set[int]]:
+    """The athlete's recording set as the API has it: its key and its stored rep numbers."""
+    headers = {"Authorization": f"Bearer {demo_server['reader']}"}
+    url = demo_server["url"]
+    sets = httpx2.get(
+        f"{url}/sets", params={"athlete_id": athlete_id, "status": "recording"}, headers=headers
+    ).json()["items"]
+    if not sets:
+        return None, set()
+    reps = httpx2.get(
+        f"{url}/reps", params={"set_id": sets[-1]["id"], "limit": 500}, headers=headers
+    ).json()["items"]
+    return sets[-1]["set_key"], {r["rep"] for r in reps}
+
+
+def test_a_phone_whose_stream_dropped_shows_what_it_missed_once_back(page, demo_server) -> None:
+    """The Live view's stream came back after a drop (Wi-Fi lost for a few seconds) without
+    what happened meanwhile: the reps completed during the drop were never shown (nor a set's
+    stop, or a new set, whose reps were then added to the old set's list)."""
+    athlete_id = demo_server["athletes"]["Alex (clean)"]
+    _open(page, demo_server, "Alex (clean)")
+    # Right after a set's first rep: its next one comes well before the set ends.
+    page.wait_for_function(
+        """() => { const s = window.winkwatch.state;
+            return s.liveReps.length === 1 && s.currentSet && s.currentSet.recording
+                && document.getElementById('link').textContent === 'live'; }""",
+        timeout=2 * WAIT_MS,
+    )
+    page.context.set_offline(True)  # the reconnects fail until it is back online
+    page.evaluate("window.winkwatch.state.ws.close()")
+    set_key = page.evaluate("window.winkwatch.state.currentSet.set_key")
+    deadline = time.monotonic() + 30
+    while True:  # until a rep the page has not seen is stored
+        key, missed = _recording_now(demo_server, athlete_id)
+        if key == set_key and len(missed) > 1:
+            break
+        assert key == set_key and time.monotonic() < deadline, (set_key, key, missed)
+        time.sleep(0.25)
+    page.context.set_offline(False)
+    page.wait_for_function(
+        "document.getElementById('link').textContent === 'live'", timeout=WAIT_MS
+    )
+    deadline = time.monotonic() + 10
+    while True:  # the reps stored while the page was offline are shown
+        shown = page.evaluate(
+            "window.winkwatch.state.liveReps.map((r) => [r.set_key, r.metrics.rep])"
+        )
+        if {(set_key, rep) for rep in missed} <= {(k, rep) for k, rep in shown}:
+            break
+        assert time.monotonic() < deadline, (set_key, sorted(missed), shown)
+        time.sleep(0.25)
+    keys = page.evaluate("window.winkwatch.state.liveReps.map((r) => r.set_key)")
+    assert set(keys) == {page.evaluate("window.winkwatch.state.currentSet.set_key")}, keys
 
 
 def test_dashboard_runs_under_its_content_security_policy(browser, demo_server, tmp_path) -> None:

@@ -38,7 +38,9 @@ export async function followAthlete() {
   await refreshCurrentSet(true);
 }
 
-function connect() {
+// `again`: a reconnect after the stream dropped: what it missed meanwhile (reps, the set's
+// stop, a new set) is read from the API once the stream is back.
+function connect(again = false) {
   disconnect();
   if (!state.athleteId) return;
   state.wsWanted = true;
@@ -47,7 +49,12 @@ function connect() {
   // batch=true: each frame is an array of the messages queued for this page (one send).
   const ws = new WebSocket(`${scheme}://${location.host}/live/ws?athlete_id=${state.athleteId}&batch=true`);
   state.ws = ws;
-  ws.onopen = () => { ws.send(JSON.stringify({ token: state.token })); opened(state.wsBackoff); setLink(true); };
+  ws.onopen = () => {
+    ws.send(JSON.stringify({ token: state.token }));
+    opened(state.wsBackoff);
+    setLink(true);
+    if (again) refreshCurrentSet(true);
+  };
   ws.onmessage = (message) => {
     if (state.ws !== ws) return;
     for (const event of JSON.parse(message.data)) handleEvent(event);
@@ -60,7 +67,7 @@ function connect() {
       return;
     }
     if (state.wsWanted) {
-      setTimeout(() => { if (state.ws === ws) connect(); }, nextDelayMs(state.wsBackoff, close));
+      setTimeout(() => { if (state.ws === ws) connect(true); }, nextDelayMs(state.wsBackoff, close));
     }
   };
 }
@@ -143,18 +150,26 @@ export async function refreshCurrentSet(loadReps) {
     const sets = await api(`/sets?athlete_id=${athleteId}&status=recording&limit=5`);
     if (athleteId !== state.athleteId) return;
     const row = sets.items[sets.items.length - 1];
+    const shown = state.currentSet;
+    // The set shown as recording has ended unheard (the stream was down): its reps as stored.
+    if (loadReps && shown && shown.recording && shown.id !== null && (!row || row.set_key !== shown.set_key)) {
+      await addStoredReps(shown);
+      if (athleteId !== state.athleteId || state.currentSet !== shown) return;
+      shown.recording = false;
+      onSetStoppedReady();
+    }
     if (row) {
-      state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
-      if (loadReps) {
-        const reps = await allPages(`/reps?set_id=${row.id}`);
-        if (athleteId !== state.athleteId) return;
-        const known = new Set(state.liveReps.map((r) => r.metrics.rep));
-        for (const rep of reps.sort((a, b) => a.rep - b.rep)) {
-          if (!known.has(rep.rep)) state.liveReps.push({ source: "stored", set_id: row.id, set_key: row.set_key, metrics: rep });
-        }
-        state.liveReps.sort((a, b) => a.metrics.rep - b.metrics.rep);
-        renderLiveReps();
+      const changed = Boolean(state.currentSet) && state.currentSet.set_key !== row.set_key;
+      if (changed) {  // a set started unheard: the page shows it as set_started would have
+        keepFinishedSet(state.currentSet, state.liveReps);
+        state.liveReps = [];
+        state.cuedReps = new Set();
+        hideCue();
+        onSetStoppedReady();
       }
+      state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
+      if (loadReps || changed) await addStoredReps(state.currentSet);
+      if (athleteId !== state.athleteId) return;
     } else if (state.currentSet && state.currentSet.recording) {
       state.currentSet.recording = false;
     }
@@ -162,6 +177,19 @@ export async function refreshCurrentSet(loadReps) {
     $("set-error").textContent = error.message;
   }
   renderSetState();
+}
+
+// The stored reps of `set` (this page's current set) that it has not shown yet.
+async function addStoredReps(set) {
+  const athleteId = state.athleteId;
+  const reps = await allPages(`/reps?set_id=${set.id}`);
+  if (athleteId !== state.athleteId || state.currentSet !== set) return;
+  const known = new Set(state.liveReps.filter((r) => r.set_key === set.set_key).map((r) => r.metrics.rep));
+  for (const rep of reps.sort((a, b) => a.rep - b.rep)) {
+    if (!known.has(rep.rep)) state.liveReps.push({ source: "stored", set_id: set.id, set_key: set.set_key, metrics: rep });
+  }
+  state.liveReps.sort((a, b) => a.metrics.rep - b.metrics.rep);
+  renderLiveReps();
 }
 
 export function renderSetState() {
@@ -212,6 +240,9 @@ function onSetStopped(event) {
 
 function onRepCompleted(event) {
   const set = state.currentSet;
+  // A rep of a set this page has not heard start (it was not listening then): show that set
+  // and its stored reps (this one is stored: a rep is streamed once stored).
+  if (set && set.set_key !== event.set_key) { refreshCurrentSet(true); return; }
   const rep = { source: "live", set_id: event.set_id ?? (set && set.set_key === event.set_key ? set.id : null), set_key: event.set_key, metrics: event.metrics };
   state.liveReps = state.liveReps.filter((r) => !(r.set_key === event.set_key && r.metrics.rep === event.metrics.rep));
   state.liveReps.push(rep);
