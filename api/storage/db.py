@@ -1,10 +1,8 @@
 """Open the database: engine with the right pragmas, schema upgraded by Alembic, sessions.
 
-SQLite runs in WAL mode with synchronous=FULL: every commit is on disk (the WAL fsynced)
-before it returns, so a committed transaction, and with it every acknowledged write,
-survives the process being killed and an OS crash or power cut too. (synchronous=NORMAL
-fsyncs only at checkpoints: a power cut could lose the last commits the server had already
-answered 201 for.) PostgreSQL is selected by a postgresql+psycopg:// URL.
+SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives the
+process being killed (kill -9); only an OS crash or power cut may lose the last commits,
+never corrupt the file. PostgreSQL is selected by a postgresql+psycopg:// URL.
 """
 
 from __future__ import annotations
@@ -33,9 +31,6 @@ if TYPE_CHECKING:
 RowT = TypeVar("RowT")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # several writers (server + CLI) wait rather than fail
-# An acknowledged write must survive a power cut: the WAL is fsynced at every commit
-# (~6 ms on this machine's disk, against ~0.5 ms for NORMAL's no fsync).
-SQLITE_SYNCHRONOUS = "FULL"
 
 
 @dataclass(frozen=True)
@@ -141,7 +136,7 @@ def _sqlite_engine(parsed) -> Engine:
         # pysqlite's own transaction handling would defer BEGIN; SQLAlchemy manages it.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()

@@ -34,45 +34,6 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
     database.dispose()
 
 
-def test_every_sqlite_connection_commits_to_disk_before_it_returns(tmp_path) -> None:
-    """An acknowledged write survives a power cut: every connection the engine hands out
-    (pooled sessions, the kept read connections of the rep pages, the migrations', several
-    at once) runs in WAL mode with synchronous=FULL (2), the WAL fsynced at every commit.
-    It was NORMAL (1): committed transactions reach the disk only at a checkpoint, so a power
-    cut could lose writes the API had already answered 201 for."""
-    from api.storage.db import (
-        give_back_read_connection,
-        migration_transaction,
-        take_read_connection,
-    )
-
-    database = open_database(f"sqlite:///{tmp_path / 'w.db'}")
-    engine = database.engine
-
-    def pragmas(run) -> tuple:
-        return tuple(
-            run(f"PRAGMA {name}") for name in ("journal_mode", "synchronous", "foreign_keys")
-        )
-
-    seen = []
-    with engine.connect() as first, engine.connect() as second, database.sessions() as session:
-        for connection in (first, second):
-            seen.append(pragmas(lambda sql, c=connection: c.exec_driver_sql(sql).scalar()))
-        seen.append(pragmas(lambda sql: session.connection().exec_driver_sql(sql).scalar()))
-        raw = take_read_connection(engine)
-        cursor = raw.cursor()
-        seen.append(pragmas(lambda sql: cursor.execute(sql).fetchone()[0]))
-        cursor.close()
-        give_back_read_connection(engine, raw)
-    with migration_transaction(engine) as connection:
-        journal, synchronous, _ = pragmas(lambda sql: connection.exec_driver_sql(sql).scalar())
-        seen.append((journal, synchronous, 1))
-    with engine.connect() as connection:  # the migrations' connection, back in the pool
-        seen.append(pragmas(lambda sql: connection.exec_driver_sql(sql).scalar()))
-    assert seen == [("wal", 2, 1)] * 6
-    database.dispose()
-
-
 def test_upgrade_twice_is_harmless(db_target) -> None:
     open_database(db_target.url, db_target.schema).dispose()
     open_database(db_target.url, db_target.schema).dispose()
