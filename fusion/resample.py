@@ -53,6 +53,8 @@ def uniform_grid(start_s: float, end_s: float, rate_hz: float) -> np.ndarray:
     require_rate_hz(rate_hz)
     if not (np.isfinite(start_s) and np.isfinite(end_s)):
         raise InputError(f"the grid's ends must be finite, got {start_s!r}..{end_s!r} s")
+    if end_s < start_s:  # before the span: a reversed range times a huge rate is -inf
+        raise AnalysisError(f"empty time range {start_s:.3f}..{end_s:.3f} s")
     span_samples = (end_s - start_s) * rate_hz
     if not span_samples < MAX_GRID_SAMPLES:
         raise AnalysisError(

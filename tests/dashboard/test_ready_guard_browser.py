@@ -115,46 +115,47 @@ def test_missing_sensor_needs_the_override_and_the_set_is_marked(page, server, t
 
 
 def test_started_without_stays_when_the_set_started_event_comes_after_the_answer(
-    page, server
+    browser, server
 ) -> None:
     """The set is stored before the gateway starts it, so its set_started event may reach the
     page after the POST /sets answer; it replaced the page's set with one that knew nothing of
     the missing sensor, and "started without the thigh sensor" went from the Live view."""
-    held: list[str] = []
-    answered: list[bool] = []
+    with open_page(browser, "phone") as page:
+        held: list[str] = []
+        answered: list[bool] = []
 
-    def route(ws) -> None:
-        to_server = ws.connect_to_server()
+        def route(ws) -> None:
+            to_server = ws.connect_to_server()
 
-        def from_server(message) -> None:
-            if "set_started" in message and not answered:
-                held.append(message)  # delivered once the POST /sets answer is in
-            else:
-                ws.send(message)
+            def from_server(message) -> None:
+                if "set_started" in message and not answered:
+                    held.append(message)  # delivered once the POST /sets answer is in
+                else:
+                    ws.send(message)
 
-        to_server.on_message(from_server)
-        ws.on_message(lambda message: to_server.send(message))
+            to_server.on_message(from_server)
+            ws.on_message(lambda message: to_server.send(message))
 
-        def release(response) -> None:
-            if response.request.method == "POST" and response.url.endswith("/sets"):
-                response.finished()
-                answered.append(True)
-                while held:
-                    ws.send(held.pop(0))
+            def release(response) -> None:
+                if response.request.method == "POST" and response.url.endswith("/sets"):
+                    response.finished()
+                    answered.append(True)
+                    while held:
+                        ws.send(held.pop(0))
 
-        page.on("response", release)
+            page.on("response", release)
 
-    page.route_web_socket("**/live/ws*", route)
-    _open(page, server, server["ids"]["missing"])
-    poll(page, "window.winkwatch.ready.missing.includes('thigh')")
-    page.check("#ready-override")
-    page.click("#start-set")
-    poll(page, "document.getElementById('set-state').textContent.startsWith('Recording')")
-    page.wait_for_timeout(1500)  # the held event has been delivered
-    assert answered and not held
-    assert "started without the thigh sensor" in page.inner_text("#set-state")
-    page.click("#stop-set")
-    poll(page, "document.getElementById('set-state').textContent.startsWith('Finished')")
+        page.route_web_socket("**/live/ws*", route)
+        _open(page, server, server["ids"]["missing"])
+        poll(page, "window.winkwatch.ready.missing.includes('thigh')")
+        page.check("#ready-override")
+        page.click("#start-set")
+        poll(page, "document.getElementById('set-state').textContent.startsWith('Recording')")
+        page.wait_for_timeout(1500)  # the held event has been delivered
+        assert answered and not held
+        assert "started without the thigh sensor" in page.inner_text("#set-state")
+        page.click("#stop-set")
+        poll(page, "document.getElementById('set-state').textContent.startsWith('Finished')")
 
 
 def test_depth_guard_cues_before_the_wink(page, server, tmp_path) -> None:

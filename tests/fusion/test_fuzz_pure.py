@@ -26,7 +26,11 @@ from fusion.sensor_checks import placement_check, rotation_path_deg, wobble_rms_
 from fusion.types import ImuRecording
 from fusion.wink import smoothed_tilt_deg
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples every run, so CI is not a lottery; a new fault found by a
+# random run (seed printed by hypothesis) is added as an @example when fixed.
+FUZZ = settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 odd_floats = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=64),
     st.sampled_from([0.0, 1.0, -1.0, 1e300, -1e300, 5e-324]),
