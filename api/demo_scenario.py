@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.depth_guard import athlete_depth_guard
-from api.runtime import Server, add_simulation, build_runtime
+from api.runtime import Server, add_simulation, build_runtime, close_unstarted
 from api.settings import Settings
 from api.vocab import SetVariant
 from fusion.simulator import SquatSetSpec
@@ -156,12 +156,16 @@ def build_demo_server(
             depth_guard=athlete_depth_guard(server.database, int(athlete.athlete_id)),
         )
 
-    add_simulation(
-        server,
-        [(demo.name, demo.notes) for demo in DEMO_ATHLETES],
-        realtime=realtime,
-        make_athlete=make_athlete,
-        start=start,
-        label="demo",
-    )
+    try:
+        add_simulation(
+            server,
+            [(demo.name, demo.notes) for demo in DEMO_ATHLETES],
+            realtime=realtime,
+            make_athlete=make_athlete,
+            start=start,
+            label="demo",
+        )
+    except BaseException:  # e.g. the athletes simulated by another process: release the leases
+        close_unstarted(server)
+        raise
     return server

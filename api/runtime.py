@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn, overload
 
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -32,7 +32,7 @@ from api.sensor_assignments import import_legacy_file
 from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import Database, open_database
-from api.storage.gateway_lease import take_gateway_lease
+from api.storage.gateway_lease import take_gateway_lease, take_simulation_lease
 from api.storage.models import Athlete
 from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import Placement
@@ -64,11 +64,26 @@ class Server:
     interrupted_set_ids: list[int] = field(default_factory=list)  # left recording by the last run
 
 
-def athletes_named(database: Database, people: Sequence[tuple[str, str]]) -> list[int]:
+@overload
+def athletes_named(
+    database: Database, people: Sequence[tuple[str, str]], *, create: Literal[True] = True
+) -> list[int]: ...
+
+
+@overload
+def athletes_named(
+    database: Database, people: Sequence[tuple[str, str]], *, create: Literal[False]
+) -> list[int | None]: ...
+
+
+def athletes_named(
+    database: Database, people: Sequence[tuple[str, str]], *, create: bool = True
+) -> list[int] | list[int | None]:
     """Database ids of the athletes of these (name, notes): found by name among the active
     ones, created if none has it (simulated and demo athletes, reused when the database is
-    kept; one the coach archived stays archived, and records nothing)."""
-    ids: list[int] = []
+    kept; one the coach archived stays archived, and records nothing). `create=False`: None
+    for a name no active athlete has, and nothing is written."""
+    ids: list[int | None] = []
     with database.sessions.begin() as db:
         for name, notes in people:
             found = db.scalar(
@@ -77,7 +92,9 @@ def athletes_named(database: Database, people: Sequence[tuple[str, str]]) -> lis
                 .order_by(Athlete.id)
                 .limit(1)
             )
-            ids.append(found if found is not None else catalog.create_athlete(db, name, notes).id)
+            if found is None and create:
+                found = catalog.create_athlete(db, name, notes).id
+            ids.append(found)
     return ids
 
 
@@ -148,11 +165,22 @@ def build_server(
     if config_dir is not None:
         legacy = config_dir / CONFIG_FILE_NAME
     server = build_runtime(settings, legacy_assignments=legacy, gateway_settings=gateway_settings)
-    if simulate:
-        add_simulation(server, simulated_people(simulate), realtime=realtime)
-    else:
-        add_ble_source(server)
+    try:
+        if simulate:
+            add_simulation(server, simulated_people(simulate), realtime=realtime)
+        else:
+            add_ble_source(server)
+    except BaseException:  # e.g. the athletes simulated by another process: release the leases
+        close_unstarted(server)
+        raise
     return server
+
+
+def close_unstarted(server: Server) -> None:
+    """Close a runtime that was built but will not run: its sink, then its database (and
+    with it the leases it holds)."""
+    server.sink.close()
+    server.database.dispose()
 
 
 def add_simulation(
@@ -174,7 +202,17 @@ def add_simulation(
 
     gateway = server.gateway
     athletes: list[SimulatedAthlete] = []
-    for index, athlete_id in enumerate(athletes_named(server.database, people)):
+    # One process per simulated athlete, before anything is created or assigned through this
+    # gateway: the ones that exist first, then the ones created here (nobody simulates them).
+    existing = athletes_named(server.database, people, create=False)
+    lease = [(i, name) for i, (name, _) in zip(existing, people, strict=True) if i is not None]
+    take_simulation_lease(server.database, lease, server.settings.gateway_id)
+    athlete_ids = athletes_named(server.database, people)
+    created = [(i, name) for i, (name, _) in zip(athlete_ids, people, strict=True)]
+    take_simulation_lease(
+        server.database, [pair for pair in created if pair not in lease], server.settings.gateway_id
+    )
+    for index, athlete_id in enumerate(athlete_ids):
         athlete = (
             make_athlete(index, str(athlete_id))
             if make_athlete is not None

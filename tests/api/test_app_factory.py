@@ -89,8 +89,8 @@ def test_a_second_process_of_the_same_gateway_is_refused_before_it_interrupts_a_
         with pytest.raises(StorageError, match="'gw' is already running") as refused:
             build_server(settings, simulate=1, config_dir=tmp_path)
         assert "WINKWATCH_GATEWAY_ID" in str(refused.value)
-        other = build_server(
-            settings.model_copy(update={"gateway_id": "gw-2"}), simulate=1, config_dir=tmp_path
+        other = build_server(  # no simulation: its athlete is the first server's
+            settings.model_copy(update={"gateway_id": "gw-2"}), simulate=0, config_dir=tmp_path
         )
         other.sink.close()
         other.database.dispose()
