@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo_command",
     "plot_command",
     "assess_command",
+    "backup_command",
 )
 
 

@@ -33,6 +33,8 @@ COMMAND_HOMES: dict[str, str] = {
     "plot": "plot_command",
     "assess": "assess_command",
     "simulate-assessment": "assess_command",
+    "backup": "backup_command",
+    "restore": "backup_command",
 }
 
 # Commands that have closed everything they wrote when they return: the process ends at once

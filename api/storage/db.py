@@ -444,7 +444,8 @@ def damaged_sqlite_detail(exc: BaseException, database_url: str) -> str | None:
             return (
                 f"the SQLite database {path} is damaged ({exc}). Stop every WinkWatch "
                 "process using it and keep a copy of the file "
-                "(with its -wal file), then restore a backup, or rescue what is readable "
+                "(with its -wal file), then restore a backup (`winkwatch restore BACKUP`), "
+                "or rescue what is readable "
                 f"(`sqlite3 {path} .recover | sqlite3 recovered.db`) and point "
                 "WINKWATCH_DATABASE_URL=sqlite:///PATH at the recovered file"
             )
