@@ -159,15 +159,10 @@ export async function refreshCurrentSet(loadReps) {
       onSetStoppedReady();
     }
     if (row) {
-      const changed = Boolean(state.currentSet) && state.currentSet.set_key !== row.set_key;
-      if (changed) {  // a set started unheard: the page shows it as set_started would have
-        keepFinishedSet(state.currentSet, state.liveReps);
-        state.liveReps = [];
-        state.cuedReps = new Set();
-        hideCue();
-        onSetStoppedReady();
-      }
-      state.currentSet = { id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, recording: true, started_without: row.started_without };
+      // A set started unheard (changed) is shown as set_started would have, but without
+      // the calibration countdown: its still window is long past.
+      const changed = !state.currentSet || state.currentSet.set_key !== row.set_key;
+      takeStartedSet({ id: row.id, set_key: row.set_key, variant: row.variant, load_kg: row.load_kg, started_without: row.started_without }, false);
       if (loadReps || changed) await addStoredReps(state.currentSet);
       if (athleteId !== state.athleteId) return;
     } else if (state.currentSet && state.currentSet.recording) {
@@ -212,14 +207,18 @@ function onSetStarted(event) {
   if (state.currentSet.id === null) setTimeout(() => refreshCurrentSet(false), 1500);
 }
 
-// A set of this athlete started: told by its set_started event or by this page's POST /sets,
-// whichever comes first (the set is stored before the gateway starts it, so either may); the
-// second adds what the first did not know (the stored id, the sensors it started without).
-function takeStartedSet(set) {
+// A set of this athlete started: told by its set_started event, by this page's POST /sets
+// or by the API (refreshCurrentSet: the page was not listening when it started), whichever
+// comes first (the set is stored before the gateway starts it, so any may); a later one adds
+// what the first did not know (the stored id, the sensors it started without). `justNow`:
+// the set starts now, so the calibration countdown runs (not for one found started earlier).
+function takeStartedSet(set, justNow = true) {
   const current = state.currentSet;
   if (current && current.set_key === set.set_key) {
     current.id = current.id ?? set.id;
     current.started_without = current.started_without ?? set.started_without;
+    current.variant = set.variant;  // the API's row may have been edited since
+    current.load_kg = set.load_kg;
     current.recording = true;
     return;
   }
@@ -229,7 +228,8 @@ function takeStartedSet(set) {
   state.cuedReps = new Set();
   hideCue();
   renderLiveReps();
-  onSetStartedReady(set.set_key);
+  if (justNow) onSetStartedReady(set.set_key);
+  else onSetStoppedReady();
 }
 
 function onSetStopped(event) {
