@@ -390,7 +390,8 @@ def test_a_view_waits_out_a_lockout_before_reconnecting_its_stream(
     """While the phone's address was locked out for rejected tokens, the Live and Gym views
     reconnected every second: the server opens each socket and closes it at once with 4429
     "wait N s", and the views reset their backoff on every open. Now they wait what the server
-    says (and the backoff resets only after a socket that stayed open)."""
+    says (and the backoff resets only after a socket that stayed open), and showing the view
+    again does not connect beside the reconnect that waits."""
     _open(page, demo_server, "Alex (clean)")
     page.click(f"button[data-tab={tab}]")
     poll(page, f"window.winkwatch.{socket} && window.winkwatch.{socket}.readyState === 1")
@@ -401,6 +402,9 @@ def test_a_view_waits_out_a_lockout_before_reconnecting_its_stream(
     opened: list[str] = []
     page.on("websocket", lambda ws: opened.append(ws.url))
     page.evaluate(f"window.winkwatch.{socket}.close()")  # the stream drops
+    # The view is shown again meanwhile (a tap on its tab; a late athlete change does it too):
+    # the Gym view connected at once beside its waiting reconnect.
+    page.click(f"button[data-tab={tab}]")
     page.wait_for_timeout(7000)
     assert len(opened) == 1, opened  # one reconnect after 1 s, told to wait 12 s: no more
 

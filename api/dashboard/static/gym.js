@@ -13,7 +13,8 @@ const ALERT_S = 6;             // a wink alert stays this long on the card
 const FINISHED_KEEP_S = 20;    // a set that stopped stays, marked finished, this long
 const CLOCK_MS = 1000;
 
-const gym = { ws: null, wanted: false, backoff: newBackoff(), cards: new Map(), clock: null, pending: new Set(), drawQueued: false };
+// retryTimer: the reconnect waiting out its backoff (nothing else connects meanwhile).
+const gym = { ws: null, wanted: false, backoff: newBackoff(), retryTimer: null, cards: new Map(), clock: null, pending: new Set(), drawQueued: false };
 window.winkwatch.gym = gym;  // read by the browser tests, as `state` is
 
 export async function showGym() {
@@ -35,6 +36,8 @@ export async function showGym() {
 export function leaveGym() {
   gym.wanted = false;
   clearInterval(gym.clock);
+  clearTimeout(gym.retryTimer);
+  gym.retryTimer = null;
   if (gym.ws) { const ws = gym.ws; gym.ws = null; ws.close(); }
 }
 
@@ -58,8 +61,11 @@ async function loadRecording() {
   render();
 }
 
+// Open the stream, unless it is open or a reconnect is waiting out its backoff (the view
+// shown again meanwhile, as a tap on its tab or a late athlete change does, must not connect
+// beside it: during a lockout that made two sockets, then three).
 function connect() {
-  if (gym.ws || !gym.wanted) return;
+  if (gym.ws || !gym.wanted || gym.retryTimer !== null) return;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   // No athlete: the whole gym; batch=true: each frame an array of the queued messages.
   const ws = new WebSocket(`${scheme}://${location.host}/live/ws?batch=true`);
@@ -78,7 +84,7 @@ function connect() {
       return;
     }
     $("gym-error").textContent = close.reason ? `Live stream closed: ${close.reason}; reconnecting…` : "Live stream lost; reconnecting…";
-    setTimeout(() => { connect(); loadRecording(); }, nextDelayMs(gym.backoff, close));
+    gym.retryTimer = setTimeout(() => { gym.retryTimer = null; connect(); loadRecording(); }, nextDelayMs(gym.backoff, close));
   };
 }
 
