@@ -65,6 +65,8 @@ class LiveAnalyzer(Protocol):
 
     def mark_gap(self, placement: str, start_s: float, end_s: float) -> None: ...
 
+    def finish(self) -> list[analysis.LiveEvent]: ...
+
     def set_load(self, load_kg: float | None) -> None: ...
 
     def set_baseline(self, baseline: PersonalBaseline | None) -> None: ...
@@ -231,12 +233,21 @@ class AthletePipeline:
             self._set.analyzer.set_load(load_kg)
 
     def stop_set(self, reason: StopReason, now_s: float) -> list[GatewayEvent]:
-        """Stop the running set: SetStopped (a rep still in progress is incomplete). [] when none."""
+        """Stop the running set: its last rep when the lifter is about standing again (the
+        analyser's `finish`: the samples of the last tenth of a second are still on their
+        way, and the rep would be lost with them), then SetStopped; a rep still deeper is
+        incomplete. [] when none."""
         active = self._set
         if active is None:
             return []
+        events: list[GatewayEvent] = []
+        if not active.analysis_failed and active.analyzer is not None:
+            try:
+                events += self._convert(active, active.analyzer.finish())
+            except Exception as exc:
+                events.append(self._analysis_failed(active, exc))
         self._set = None
-        return [
+        return events + [
             SetStopped(
                 athlete_id=self.athlete_id,
                 t_s=now_s,
@@ -393,6 +404,9 @@ class AthletePipeline:
                         )
                         for code, message in _sensor_messages(metrics.quality)
                     ]
+                case analysis.RepNotCounted():
+                    active.last_activity_s = max(active.last_activity_s, out.end_s)
+                    events.append(self._not_counted(active, out))
                 case analysis.Calibrated(ok=ok, message=message):
                     at_s = active.last_sample_s
                     events.append(
@@ -419,6 +433,26 @@ class AthletePipeline:
                 case _:
                     log.warning("ignoring unknown analyser output %r", out)
         return events
+
+    def _not_counted(self, active: _ActiveSet, out: analysis.RepNotCounted) -> QualityWarning:
+        """A rep a sensor gap hid the end or start of, in words (set-relative times)."""
+        started_s = active.info.started_s
+        gap_s = (out.gap_start_s - started_s, out.gap_end_s - started_s)
+        span_s = (out.start_s - started_s, out.end_s - started_s)
+        sensor = out.placement
+        return QualityWarning(
+            athlete_id=self.athlete_id,
+            t_s=out.end_s,
+            wall_utc=self.clock.to_utc(out.end_s),
+            code=f"{sensor}_gap_hides_reps",
+            set_key=active.info.set_key,
+            placement=Placement(sensor),
+            message=f"rep {out.rep} not counted: the {sensor} sensor sent nothing over "
+            f"{gap_s[0]:.1f}-{gap_s[1]:.1f} s ({gap_s[1] - gap_s[0]:.1f} s), from the way up "
+            "to back in a squat, so where one rep ended and the next began cannot be told "
+            f"(the {span_s[0]:.1f}-{span_s[1]:.1f} s stretch may hold two reps); keep the "
+            f"{sensor} sensor in range of the gateway. The raw samples are stored",
+        )
 
     def _decimate(self, active: _ActiveSet, angles: analysis.LiveAngles) -> list[GatewayEvent]:
         """One LiveAngles event per 1/live_angles_rate_hz of data time: of each bin not sent

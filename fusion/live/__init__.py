@@ -24,6 +24,7 @@ from fusion.live.events import (
     LiveAngles,
     LiveEvent,
     RepCompleted,
+    RepNotCounted,
     RepStarted,
     WinkOnset,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "LiveEvent",
     "LiveSquatAnalyzer",
     "RepCompleted",
+    "RepNotCounted",
     "RepStarted",
     "WinkOnset",
 ]

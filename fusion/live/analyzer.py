@@ -19,13 +19,14 @@ from fusion.baseline import (
 )
 from fusion.live.calibrator import LiveCalibrator, Phase
 from fusion.live.depth_guard import DepthGuard, DepthGuardTracker
-from fusion.live.events import LiveAngles, LiveEvent, RepCompleted
+from fusion.live.events import LiveAngles, LiveEvent, RepCompleted, RepNotCounted
 from fusion.live.history import PLACEMENTS, GridHistory, RowBuffer, SensorBuffer
 from fusion.live.rep_tracker import RepTracker, Trace
 from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
 from fusion.orientation.quaternions import FEW_ROWS, up_rows_in_sensor_frame
-from fusion.reps import RepThresholds, RepWindow
+from fusion.quality import HIDDEN_REP_GAP_S
+from fusion.reps import RepThresholds, RepWindow, leave_margin_deg
 from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
 
 # A causal filter restarted mid-rep needs a moment to settle, which costs more than short
@@ -101,6 +102,10 @@ class LiveSquatAnalyzer:
         self._history = GridHistory()
         self._next_grid_s: float | None = None
         self._gaps: list[tuple[str, float, float]] = []
+        # Sensors the reps are found on, and their sample gaps longer than HIDDEN_REP_GAP_S
+        # (placement, last sample before, first after) still within the history.
+        self._level_sensors = PLACEMENTS if movement == "rock_back" else ("thigh",)
+        self._long_gaps: list[tuple[str, float, float]] = []
         self._calibrator = LiveCalibrator(rate_hz, calibration, standing=movement == "squat")
         self._reps = RepTracker(self.config.rep_thresholds)
         self._guard = (
@@ -156,8 +161,32 @@ class LiveSquatAnalyzer:
             times = [times[i] for i in keep]
             acc_rows = [acc_rows[i] for i in keep]
             gyr_rows = [gyr_rows[i] for i in keep]
+        if placement in self._level_sensors:
+            self._note_long_gaps(placement, times)
         self._buffers[placement].append_values(times, acc_rows, gyr_rows)
         return self._advance()
+
+    def _note_long_gaps(self, placement: str, times: list[float]) -> None:
+        """Remember where `placement` sent nothing for longer than HIDDEN_REP_GAP_S."""
+        buffer = self._buffers[placement]
+        if not buffer.size or not times or times[-1] - buffer.last_t_s() <= HIDDEN_REP_GAP_S:
+            return
+        previous = buffer.last_t_s()
+        for t_s in times:
+            if t_s > previous:
+                if t_s - previous > HIDDEN_REP_GAP_S:
+                    self._long_gaps.append((placement, previous, t_s))
+                previous = t_s
+
+    def finish(self) -> list[LiveEvent]:
+        """The set stops: its last rep, when on its last stretch up (the level back below the
+        exit level, the lifter about standing), is completed now rather than lost with the
+        samples still on their way (`RepTracker.finish`; the same rep as offline). Call once,
+        after the last `push`."""
+        calibrator = self._calibrator
+        if not (calibrator.has_axes and calibrator.phase == Phase.READY):
+            return []
+        return self._reps.finish(self._trace(), self._complete_rep)
 
     # Grid ---------------------------------------------------------------------------------
 
@@ -389,8 +418,11 @@ class LiveSquatAnalyzer:
         number = reps.reps_done if reps.rep_start is not None else reps.reps_done + 1
         return list(guard.advance(trace, reps.standing_deg, number))
 
-    def _complete_rep(self, number: int, window: RepWindow) -> RepCompleted:
+    def _complete_rep(self, number: int, window: RepWindow) -> RepCompleted | RepNotCounted:
         h = self._history
+        hidden = self._hidden_boundary(number, window)
+        if hidden is not None:
+            return hidden
         angles = SagittalAngles(self._thigh, self._tilt, self._thigh + self._tilt)
         metrics = rep_metrics(
             number,
@@ -403,6 +435,35 @@ class LiveSquatAnalyzer:
             self._sensor_codes(window),
         )
         return RepCompleted(metrics)
+
+    def _hidden_boundary(self, number: int, window: RepWindow) -> RepNotCounted | None:
+        """The rep as not counted when a long gap of a sensor it is found on began on the way
+        up (the level fallen from the rep's deepest by more than the margin a rep ends within)
+        and ended with the level above the exit level again: the lifter may have stood up
+        and gone down again within it, two reps the held angles across the gap make one. A
+        gap over the bottom alone (down before it, up after) keeps the rep (flagged 'gap')."""
+        t_s, level = self._history.t_s, self._segment_deg()
+        first_s = float(t_s[0])
+        self._long_gaps = [g for g in self._long_gaps if g[2] >= first_s]
+        standing = self._reps.standing_deg
+        exit_level = standing + self.config.rep_thresholds.exit_deg
+        for placement, gap_start_s, gap_end_s in self._long_gaps:
+            before = int(np.searchsorted(t_s, gap_start_s, side="right")) - 1
+            after = int(np.searchsorted(t_s, gap_end_s, side="left"))
+            if not (window.start <= before and after <= window.end):
+                continue
+            deepest = float(level[window.start : before + 1].max())
+            on_way_up = deepest - level[before] > leave_margin_deg(deepest - standing)
+            if on_way_up and level[after] > exit_level:
+                return RepNotCounted(
+                    number,
+                    float(t_s[window.start]),
+                    float(t_s[window.end]),
+                    placement,
+                    gap_start_s,
+                    gap_end_s,
+                )
+        return None
 
     def _sensor_codes(self, window: RepWindow) -> tuple[str, ...]:
         """The per-rep sensor checks (fusion.sensor_checks) on this rep's samples."""

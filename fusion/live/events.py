@@ -60,9 +60,33 @@ class RepCompleted:
 
 
 @dataclass(frozen=True)
+class RepNotCounted:
+    """Rep `rep` is not counted: `placement`, a sensor the reps are found on, sent nothing
+    over `gap_start_s`-`gap_end_s` (longer than `fusion.quality.HIDDEN_REP_GAP_S`), from
+    the way up to back in a squat, so the lifter may have stood and gone down again unseen:
+    where one rep ended and the next began cannot be told, and `start_s`-`end_s` may hold
+    two reps (measured as one, it would be one rep of twice the length)."""
+
+    rep: int
+    start_s: float
+    end_s: float
+    placement: str
+    gap_start_s: float
+    gap_end_s: float
+
+
+@dataclass(frozen=True)
 class Calibrated:
     ok: bool
     message: str
 
 
-LiveEvent = LiveAngles | RepStarted | WinkOnset | DepthCeilingNear | RepCompleted | Calibrated
+LiveEvent = (
+    LiveAngles
+    | RepStarted
+    | WinkOnset
+    | DepthCeilingNear
+    | RepCompleted
+    | RepNotCounted
+    | Calibrated
+)

@@ -19,8 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion.live.events import LiveEvent, RepCompleted, RepStarted, WinkOnset
-from fusion.reps import LEAVE_MIN_DEG, RepThresholds, RepWindow, descent_start, leave_margin_deg
+from fusion.live.events import LiveEvent, RepCompleted, RepNotCounted, RepStarted, WinkOnset
+from fusion.reps import (
+    LEAVE_MIN_DEG,
+    RepThresholds,
+    RepWindow,
+    ascent_end,
+    descent_start,
+    leave_margin_deg,
+)
 from fusion.wink import in_bottom
 
 
@@ -50,10 +57,12 @@ class _Rep:
     wink_announced: bool = False
     leaving: bool = False  # the level has fallen below the exit level
     lowest_after: int = 0  # shallowest sample since then
+    left_at: int = 0  # the first sample below the exit level
 
 
-# Measures a finished rep: (number, window in the trace's own indices) -> its event.
-CompleteRep = Callable[[int, RepWindow], RepCompleted]
+# Measures a finished rep: (number, window in the trace's own indices) -> its event (or
+# RepNotCounted: its number is not given again, a phone may have shown it under way).
+CompleteRep = Callable[[int, RepWindow], RepCompleted | RepNotCounted]
 
 
 class RepTracker:
@@ -108,6 +117,7 @@ class RepTracker:
                 if level[i] < exit_level:
                     rep.leaving = True
                     rep.lowest_after = absolute
+                    rep.left_at = absolute
                 continue
             if level[i] <= level[rep.lowest_after - o]:
                 rep.lowest_after = absolute
@@ -124,6 +134,23 @@ class RepTracker:
                 self._rep = None
         self._scan_from = trace.end
         return events
+
+    def finish(self, trace: Trace, complete: CompleteRep) -> list[LiveEvent]:
+        """The set ends here: a rep whose level is back below the exit level (on its last
+        stretch up, not yet within the margin of standing) is complete, its end the first
+        sample within the margin of the lowest since, as `fusion.reps` ends a rep at a
+        recording's end; a rep still deeper is incomplete and not counted (offline alike).
+        `trace` has been through `advance` to its end."""
+        rep = self._rep
+        if rep is None or not rep.leaving:
+            return []
+        o = trace.offset
+        level = trace.level_deg
+        margin = leave_margin_deg(level[rep.bottom - o] - self.standing_deg)
+        after = max(rep.left_at - 1, rep.bottom) - o  # the last sample above, as offline
+        end = after + ascent_end(level[after:], margin)
+        self._rep = None
+        return [complete(rep.number, RepWindow(rep.start - o, rep.bottom - o, end))]
 
     def _start(self, trace: Trace, absolute: int) -> _Rep:
         i = absolute - trace.offset

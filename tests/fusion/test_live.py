@@ -10,6 +10,7 @@ from fusion.live import (
     LiveAngles,
     LiveSquatAnalyzer,
     RepCompleted,
+    RepNotCounted,
     RepStarted,
     WinkOnset,
 )
@@ -128,3 +129,57 @@ def test_sensor_buffer_interpolates_like_np_interp_and_tolerates_grid_rounding()
         assert np.allclose(gyr_g[:, k], np.interp(grid, t_s, gyr[:, k]), atol=1e-12)
     assert not lost.any()
     assert buffer.size == 1  # only the last sample at or before the grid's end is kept
+
+
+def _cut(sim, until_s: float):
+    """The simulated set's samples up to `until_s` only (a set stopped then)."""
+    kept = {}
+    for placement in ("sacrum", "thigh"):
+        rec = getattr(sim, placement)
+        m = rec.t_s <= until_s
+        kept[placement] = ImuRecording(rec.t_s[m], rec.acc_mps2[m], rec.gyr_radps[m])
+    return replace(sim, **kept)
+
+
+@pytest.mark.parametrize("seed", [3, 5, 7])
+def test_finish_completes_the_last_rep_on_its_last_stretch_up(seed) -> None:
+    """A set stopped as its last rep ends: the samples stop a moment before the level is
+    within the margin of standing, so the rep never completed; `finish` completes it, the
+    same rep as with the samples after it, while a rep stopped at its bottom is not counted."""
+    sim = simulate_set(SquatSetSpec(reps=3, depth_deg=100.0), seed=seed)
+    whole = [e.metrics for e in feed(LiveSquatAnalyzer(), sim) if isinstance(e, RepCompleted)]
+    last = whole[-1]
+    analyzer = LiveSquatAnalyzer()
+    cut = [
+        e.metrics
+        for e in feed(analyzer, _cut(sim, last.end_s - 0.02))
+        if isinstance(e, RepCompleted)
+    ]
+    assert len(cut) == 2
+    (finished,) = [e.metrics for e in analyzer.finish() if isinstance(e, RepCompleted)]
+    assert finished.rep == 3 and finished.end_s <= last.end_s
+    assert abs(finished.depth_deg - last.depth_deg) < 0.5
+    assert abs(finished.end_s - last.end_s) < 0.3
+    at_bottom = LiveSquatAnalyzer()
+    feed(at_bottom, _cut(sim, last.bottom_s))
+    assert [e for e in at_bottom.finish() if isinstance(e, RepCompleted)] == []
+
+
+def test_a_thigh_gap_hiding_a_reps_end_and_the_next_start_counts_no_merged_rep() -> None:
+    """3 s without thigh samples from the way up of rep 2 to the way down of rep 3: one rep
+    of 6.5 s before (the held thigh angle never came back to standing); now that stretch is
+    not counted (RepNotCounted saying where the gap was), the reps around it are."""
+    spec = SquatSetSpec(reps=4, depth_deg=100.0, wink_deg=0.0, pause_between_s=(1.0, 1.0))
+    sim = simulate_set(spec, seed=9)
+    middle_s = (sim.reps[1].end_s + sim.reps[2].start_s) / 2
+    keep = np.abs(sim.thigh.t_s - middle_s) > 1.5
+    thigh = ImuRecording(sim.thigh.t_s[keep], sim.thigh.acc_mps2[keep], sim.thigh.gyr_radps[keep])
+    events = feed(LiveSquatAnalyzer(), replace(sim, thigh=thigh))
+    reps = [e.metrics for e in events if isinstance(e, RepCompleted)]
+    assert [r.rep for r in reps] == [1, 3]
+    for rep in reps:
+        assert abs(rep.depth_deg - _nearest_truth(sim, rep.bottom_s).depth_deg) < 1.5
+    (hidden,) = [e for e in events if isinstance(e, RepNotCounted)]
+    assert hidden.rep == 2 and hidden.placement == "thigh"
+    assert hidden.gap_start_s < middle_s - 1.4 and hidden.gap_end_s > middle_s + 1.4
+    assert hidden.start_s < sim.reps[1].bottom_s and hidden.end_s > sim.reps[2].bottom_s
