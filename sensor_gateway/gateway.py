@@ -72,7 +72,13 @@ from sensor_gateway.health import SensorHealth, sensor_health
 from sensor_gateway.motion import RecentMotion
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.readiness import Readiness, assess_readiness
-from sensor_gateway.samples import SampleBatch, SampleSource, SensorKind, SensorStatus
+from sensor_gateway.samples import (
+    LinkState,
+    SampleBatch,
+    SampleSource,
+    SensorKind,
+    SensorStatus,
+)
 from sensor_gateway.sensors import SensorRegistry, SensorSnapshot, SensorState
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
 
@@ -83,7 +89,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TICK_S = 1.0  # how often idle sets are checked when no samples arrive
+TICK_S = 1.0  # how often idle sets and silent sensors are checked
+# An assigned sensor that sends nothing for this long while its athlete records is said
+# (`sensor_silent`): a BLE reconnect takes a second or two, a sensor off or out of range never.
+SILENT_SENSOR_S = 3.0
 
 # Published only once the sink has stored them (see the module docstring).
 STORED_BEFORE_PUBLISHED: tuple[type[GatewayEvent], ...] = (RepCompleted,)
@@ -146,6 +155,8 @@ class Gateway:
         self._max_sq = (MAX_ABS_ACC_MPS2 * MAX_ABS_ACC_MPS2, MAX_ABS_GYR_RADPS * MAX_ABS_GYR_RADPS)
         # address -> the set (key, or None outside sets) its out-of-range samples were said in
         self._range_said: dict[str, str | None] = {}
+        # address -> the set its silence was said in (until it sends again)
+        self._silent_said: dict[str, str] = {}
         self.stats = GatewayStats()
         self.motion = RecentMotion()  # assigned sensors' last seconds, for the ready check
         self._sources: list[SampleSource] = []
@@ -230,6 +241,45 @@ class Gateway:
             for pipeline in list(self._pipelines.values()):
                 if pipeline.should_auto_stop(now_s):
                     self._dispatch(pipeline.stop_set(StopReason.IDLE, now_s))
+            self.warn_silent_sensors(now_s)
+
+    def warn_silent_sensors(self, now_s: float | None = None) -> None:
+        """Say each assigned sensor that has sent nothing for SILENT_SENSOR_S while its
+        athlete records a set (off, flat, out of range, never connected): a `sensor_silent`
+        warning naming it and what to do, once per set until it sends again. Measured on the
+        gateway clock, or the newest of the athlete's samples when a source runs ahead of it
+        (a simulation as fast as possible)."""
+        now_s = self.clock.now_s() if now_s is None else now_s
+        for athlete_id, info in self.active_sets().items():
+            assigned = self.assignments.for_athlete(athlete_id)
+            sensors = {p: self.registry.seen(a.address) for p, a in assigned.items()}
+            heard = {p: st.last_received_s if st else -math.inf for p, st in sensors.items()}
+            at_s = max(now_s, *heard.values())
+            for placement, st in sensors.items():
+                address = assigned[placement].address
+                silent_s = at_s - max(heard[placement], info.started_s)
+                if silent_s <= SILENT_SENSOR_S:
+                    self._silent_said.pop(address, None)
+                    continue
+                if self._silent_said.get(address) == info.set_key:
+                    continue
+                self._silent_said[address] = info.set_key
+                others = [p for p in heard if p is not placement]
+                streaming = [p for p in others if at_s - heard[p] <= SILENT_SENSOR_S]
+                message = _silent_message(placement, address, st, silent_s, streaming, others)
+                self._dispatch(
+                    [
+                        QualityWarning(
+                            athlete_id=athlete_id,
+                            t_s=at_s,
+                            wall_utc=self.clock.to_utc(at_s),
+                            code="sensor_silent",
+                            set_key=info.set_key,
+                            placement=placement,
+                            message=message,
+                        )
+                    ]
+                )
 
     # -- sets (called by the HTTP API / CLI) -----------------------------------------------
     def start_set(
@@ -680,6 +730,42 @@ class Gateway:
                     return
                 event = self._unpublished.popleft().event
             self.bus.publish(event)
+
+
+_LINK_WORDS = {
+    LinkState.STREAMING: "connected, but no samples",
+    LinkState.CONNECTING: "not connected",
+    LinkState.SCANNING: "not connected",
+    LinkState.DISCONNECTED: "link lost, reconnecting",
+    LinkState.GONE: "link given up",
+}
+
+
+def _silent_message(
+    placement: Placement,
+    address: str,
+    st: SensorState | None,
+    silent_s: float,
+    streaming: list[Placement],
+    others: list[Placement],
+) -> str:
+    """What a silent sensor's warning says: which one, since when, and what to do."""
+    link = "never heard from" if st is None else _LINK_WORDS.get(st.state, st.state.value)
+    if st is None or st.samples == 0:
+        since = f"nothing since the set started {silent_s:.0f} s ago ({link})"
+    else:
+        since = f"nothing for {silent_s:.0f} s ({link})"
+    if streaming:
+        besides = f" while the {' and '.join(p.value for p in streaming)} sensor streams"
+    elif others:
+        besides = f", and the {' and '.join(p.value for p in others)} sensor neither"
+    else:
+        besides = ""
+    return (
+        f"{placement.value} sensor ({address}) has sent {since}{besides}: angles and reps need "
+        "both sensors, so no reps are counted until it is back; check that it is switched on, "
+        "charged and within range of the gateway"
+    )
 
 
 def _worst(values: np.ndarray, name: str, unit: str, limit: float) -> str:

@@ -150,6 +150,10 @@ class SensorRegistry:
             st.kind = kind
         return st
 
+    def seen(self, address: str) -> SensorState | None:
+        """The state of the sensor at `address` if it has been heard from (created by none)."""
+        return self._sensors.get(address.strip().upper())
+
     def snapshots(self) -> list[SensorSnapshot]:
         """Every sensor seen or assigned, with its link state and counters."""
         out = [

@@ -447,3 +447,72 @@ def test_batched_websocket_frames_are_arrays_of_messages(live_server) -> None:
     assert all(isinstance(frame, list) and frame for frame in received)
     angles = [m["t_s"] for frame in received for m in frame if m["type"] == "live_angles"]
     assert len(angles) >= 20 and angles == sorted(angles)
+
+
+def test_a_silent_sensor_is_told_on_the_live_stream_and_kept_with_the_set(tmp_path) -> None:
+    """Found by probing `serve --simulate 1`: with the athlete's thigh sensor silent (here:
+    the thigh placement given to a sensor that never streams), a set started with the
+    override recorded with no word on the phone's stream or in the set. Now the stream
+    carries a `sensor_silent` quality_warning naming the sensor and what to check, and the
+    stored set's findings keep it."""
+    url = f"sqlite:///{tmp_path / 'ww.db'}"
+    admin, _reader = _tokens(url)
+    server = build_server(
+        Settings(database_url=url, gateway_id="silent"), simulate=1, config_dir=tmp_path
+    )
+    served = serve_in_thread(server)
+    athlete = int(server.gateway.assignments.athletes()[0])
+    headers = {"Authorization": f"Bearer {admin}"}
+    try:
+        with httpx2.Client(
+            base_url=f"http://127.0.0.1:{served.port}", headers=headers, timeout=10
+        ) as client:
+            sensor = client.post("/sensors", json={"address": "SIM-SILENT", "kind": "simulated"})
+            assert sensor.status_code == 201, sensor.text
+            put = client.put(
+                f"/sensors/{sensor.json()['id']}/assignment",
+                json={"athlete_id": athlete, "placement": "thigh"},
+            )
+            assert put.status_code == 200, put.text
+            uri = f"ws://127.0.0.1:{served.port}/live/ws?athlete_id={athlete}"
+
+            async def warned() -> dict | None:
+                async with websockets.connect(uri, additional_headers=headers) as ws:
+                    started = client.post(
+                        "/sets",
+                        json={
+                            "athlete_id": athlete,
+                            "variant": "back_squat",
+                            "override_missing_sensors": True,
+                            "replace_recording": True,
+                        },
+                    )
+                    assert started.status_code == 201, started.text
+                    deadline = time.monotonic() + 60.0
+                    while time.monotonic() < deadline:
+                        try:
+                            raw = await asyncio.wait_for(ws.recv(), deadline - time.monotonic())
+                        except TimeoutError:
+                            break
+                        message = json.loads(raw)
+                        if message["type"] == "quality_warning" and (
+                            message["code"] == "sensor_silent"
+                        ):
+                            return message
+                return None
+
+            message = asyncio.run(warned())
+            assert message is not None, "no sensor_silent warning within 60 s"
+            assert message["placement"] == "thigh"
+            assert message["message"].startswith("thigh sensor (SIM-SILENT) has sent nothing")
+            assert "check that it is switched on, charged and within range" in message["message"]
+            set_id = client.get(
+                "/sets", params={"athlete_id": athlete, "status": "recording"}
+            ).json()["items"][-1]["id"]
+            assert client.post(f"/sets/{set_id}/stop").status_code == 200
+            findings = client.get(f"/sets/{set_id}").json()["findings"]
+            assert [f["code"] for f in findings if f["sensor"] == "thigh"].count(
+                "sensor_silent"
+            ) == 1, findings
+    finally:
+        served.stop()

@@ -4,6 +4,7 @@ one sensor silent while a set records (simulated sensors, the gateway in process
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -15,9 +16,10 @@ from sensor_gateway.events import (
     QualityWarning,
     RepCompleted,
     SetStopped,
+    event_to_dict,
 )
-from sensor_gateway.gateway import Gateway
-from sensor_gateway.samples import SampleBatch
+from sensor_gateway.gateway import TICK_S, Gateway
+from sensor_gateway.samples import SampleBatch, SensorKind
 from sensor_gateway.sink import MemorySink
 from sensor_gateway.sources.simulated import SimulatedAthlete, SimulatedSource
 
@@ -146,3 +148,89 @@ def test_a_thigh_gap_over_one_reps_end_and_the_next_start_merges_no_reps(tmp_pat
     assert warning in gateway.sink.events  # stored with the set (its findings)
     (stopped,) = [e for e in events if isinstance(e, SetStopped)]
     assert stopped.rep_count == 2
+
+
+class _StillSensors:
+    """Real-time packets (4 samples at 200 Hz, standing still) of the sensors in `streams`:
+    address -> how long it streams after the source starts (None: as long as the source runs).
+    """
+
+    def __init__(self, streams: dict[str, float | None]) -> None:
+        self.streams = streams
+
+    async def run(self, on_batch, on_status) -> None:
+        started = time.monotonic()
+        seq = 0
+        while True:
+            now = time.monotonic()
+            for address, for_s in self.streams.items():
+                if for_s is None or now - started < for_s:
+                    on_batch(
+                        SampleBatch(
+                            address=address,
+                            kind=SensorKind.SIMULATED,
+                            received_s=now,
+                            acc_mps2=np.tile([0.0, 0.0, 9.81], (4, 1)),
+                            gyr_radps=np.zeros((4, 3)),
+                            sensor_time_s=(seq * 4 + np.arange(4)) * 0.005,
+                            seq=seq,
+                        )
+                    )
+            seq += 1
+            await asyncio.sleep(0.02)
+
+
+def test_a_silent_sensor_during_a_set_is_named_with_what_to_do(tmp_path) -> None:
+    """Found by probing: a set recording with one of the two sensors silent (switched off
+    after the start, or never connected) said nothing on the phone or in the set: no
+    status change comes from a sensor that merely stops sending. Now a `sensor_silent`
+    quality warning (the live stream's quality_warning, which the Live view shows, and the
+    set's findings) names the sensor, says how long and what to check; once per set."""
+    store = Assignments()
+    store.assign("AA:01", "simulated", "ann", "sacrum")
+    store.assign("AA:02", "simulated", "ann", "thigh")  # stops sending after 1 s
+    store.assign("BB:01", "simulated", "bo", "sacrum")
+    store.assign("BB:02", "simulated", "bo", "thigh")  # never heard from
+    gateway = Gateway(
+        GatewaySettings(config_file=tmp_path / "gateway.json"), store, sink=MemorySink()
+    )
+    gateway.add_source(_StillSensors({"AA:01": None, "AA:02": 1.0, "BB:01": None}))
+
+    async def main() -> list:
+        sub = gateway.bus.subscribe()
+        running = asyncio.create_task(gateway.run())
+        gateway.start_set("ann")
+        gateway.start_set("bo")
+        said: list = []
+        deadline = time.monotonic() + 60.0
+        while len(said) < 2 and time.monotonic() < deadline:
+            try:
+                event = await asyncio.wait_for(sub.get(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+            if isinstance(event, QualityWarning) and event.code == "sensor_silent":
+                said.append(event)
+        await asyncio.sleep(2 * TICK_S)  # a few checks more: said once, not at each
+        gateway.request_stop()
+        await running
+        return said + [
+            e async for e in sub if isinstance(e, QualityWarning) and e.code == "sensor_silent"
+        ]
+
+    said = asyncio.run(main())
+    assert sorted((w.athlete_id, w.placement) for w in said) == [
+        ("ann", Placement.THIGH),
+        ("bo", Placement.THIGH),
+    ]
+    by_athlete = {w.athlete_id: w for w in said}
+    ann, bo = by_athlete["ann"].message, by_athlete["bo"].message
+    assert ann.startswith("thigh sensor (AA:02) has sent nothing for ")
+    assert "(connected, but no samples) while the sacrum sensor streams" in ann
+    assert bo.startswith("thigh sensor (BB:02) has sent nothing since the set started ")
+    assert "(never heard from) while the sacrum sensor streams" in bo
+    for message in (ann, bo):
+        assert "no reps are counted until it is back" in message
+        assert "check that it is switched on, charged and within range of the gateway" in message
+    assert all(w in gateway.sink.events for w in said)  # stored: the set's findings
+    wire = event_to_dict(by_athlete["ann"])
+    assert wire["type"] == "quality_warning" and wire["placement"] == "thigh"
