@@ -77,7 +77,8 @@ def find_still_window(gyr_radps: np.ndarray, rate_hz: float) -> StillWindow:
     require_rate_hz(rate_hz)
     if gyr_radps.ndim != 2 or gyr_radps.shape[0] == 0 or gyr_radps.shape[1] != 3:
         raise InputError(f"gyr_radps must be (N >= 1, 3) rad/s, got shape {gyr_radps.shape}")
-    search = row_norms(gyr_radps[: max(int(STILL_SEARCH_S * rate_hz), 2)])
+    with np.errstate(over="ignore"):  # a rate whose square overflows is inf: not still
+        search = row_norms(gyr_radps[: max(int(STILL_SEARCH_S * rate_hz), 2)])
     still = search < STILL_GYR_RADPS
     min_len = max(int(STILL_MIN_S * rate_hz), 1)
     # Run lengths of consecutive still samples.
@@ -107,9 +108,23 @@ def calibrate_segment(
     averaged over `still`) and the principal rotation axis of `gyr_radps` (N,3) while moving."""
     require_finite(up_sensor, "up_sensor")
     require_finite(gyr_radps, "gyr_radps")
-    return calibrate_from_vertical(
-        _unit(up_sensor[still.start : still.stop].mean(axis=0)), gyr_radps, still
-    )
+    if up_sensor.ndim != 2 or up_sensor.shape[1] != 3:
+        raise InputError(f"up_sensor must be (N, 3) earth-up vectors, got shape {up_sensor.shape}")
+    if not 0 <= still.start < still.stop <= up_sensor.shape[0]:
+        raise InputError(
+            f"the still window [{still.start}, {still.stop}) is not within up_sensor's "
+            f"{up_sensor.shape[0]} samples: find it on this sensor's samples"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # judged just below
+        vertical = up_sensor[still.start : still.stop].mean(axis=0)
+        length = float(np.linalg.norm(vertical))
+    if not 0 < length < math.inf:
+        raise InputError(
+            f"up_sensor averages to {vertical.tolist()} over the still window "
+            f"[{still.start}, {still.stop}): no direction, so no vertical; it must be the "
+            "earth-up direction in the sensor frame (unit vectors from the orientation filter)"
+        )
+    return calibrate_from_vertical(vertical / length, gyr_radps, still)
 
 
 def calibrate_from_vertical(
@@ -123,7 +138,10 @@ def calibrate_from_vertical(
     holding an (N, 3) copy of them); its sign is made canonical (largest component
     positive): either direction is right, the angles' signs are fixed from the motion.
     """
-    gram, moving = _moving_rate_gram(gyr_radps)
+    if not (z_axis.shape == (3,) and abs(float(z_axis @ z_axis) - 1.0) < 1e-6):  # NaN too
+        raise InputError(f"z_axis must be a unit 3-vector (the standing vertical), got {z_axis!r}")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        gram, moving = _moving_rate_gram(gyr_radps)
     if moving < MIN_MOVING_SAMPLES:
         raise AnalysisError(
             "the sensor hardly rotates: no squat motion found to find the flexion axis; "
@@ -135,7 +153,14 @@ def calibrate_from_vertical(
     energy, vectors = np.linalg.eigh(off_vertical @ gram @ off_vertical)  # ascending
     energy = np.clip(energy, 0.0, None)
     top = vectors[:, -1]
-    y_axis = _unit(top - (top @ z_axis) * z_axis)
+    horizontal = top - (top @ z_axis) * z_axis
+    if not energy[-1] > 1e-12 * float(np.trace(gram)):
+        # every moving rate is about the vertical (to rounding): none shows a flexion axis
+        raise AnalysisError(
+            "the sensor turns only about the standing vertical: no squat motion found to "
+            "find the flexion axis; record at least one rep"
+        )
+    y_axis = _unit(horizontal)
     if y_axis[np.argmax(np.abs(y_axis))] < 0:
         y_axis = -y_axis
     x_axis = _cross(y_axis, z_axis)

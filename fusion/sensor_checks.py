@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion.calibration import MOVING_GYR_RADPS, SegmentCalibration
-from fusion.errors import require_rate_hz
+from fusion.errors import require_finite_result, require_rate_hz
 from fusion.reps import RepWindow, rep_batches
 from fusion.rows import row_energy, row_norms
 
@@ -83,13 +83,16 @@ def rotation_path_deg(gyr_radps: np.ndarray, rate_hz: float) -> float:
     stride = check_stride(rate_hz)
     gyr_radps, rate_hz = gyr_radps[::stride], rate_hz / stride
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
-    if width <= 1 or gyr_radps.shape[0] < width:
-        return float(np.degrees(row_norms(gyr_radps).sum() / rate_hz))
-    path = 0.0  # |window sum| / width = |moving average|: one division at the end
-    for start in range(0, gyr_radps.shape[0], ROTATION_PATH_BLOCK_SAMPLES):
-        window_sums = _moving_sum_rows(gyr_radps, width, start, ROTATION_PATH_BLOCK_SAMPLES)
-        path += float(row_norms(window_sums).sum())
-    return float(np.degrees(path / width / rate_hz))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        if width <= 1 or gyr_radps.shape[0] < width:
+            path_deg = float(np.degrees(row_norms(gyr_radps).sum() / rate_hz))
+        else:
+            path = 0.0  # |window sum| / width = |moving average|: one division at the end
+            for start in range(0, gyr_radps.shape[0], ROTATION_PATH_BLOCK_SAMPLES):
+                window_sums = _moving_sum_rows(gyr_radps, width, start, ROTATION_PATH_BLOCK_SAMPLES)
+                path += float(row_norms(window_sums).sum())
+            path_deg = float(np.degrees(path / width / rate_hz))
+    return require_finite_result(path_deg, gyr_radps, "gyr_radps", "rad/s")
 
 
 def placement_check(
@@ -103,7 +106,9 @@ def placement_check(
     thigh = rotation_path_deg(thigh_gyr_radps, rate_hz)
     if max(pelvis, thigh) < MIN_ROTATION_PATH_DEG:
         return None
-    ratio = pelvis / max(thigh, 1e-6)
+    ratio = require_finite_result(
+        pelvis / max(thigh, 1e-6), sacrum_gyr_radps, "sacrum_gyr_radps", "rad/s"
+    )
     if ratio >= SWAPPED_RATIO:
         return SensorFault(
             "sensors_swapped",
@@ -162,8 +167,12 @@ def wobble_rms_deg(angle_deg: np.ndarray, rate_hz: float) -> float:
     between its own instants, so a strided view would see more or less of its noise."""
     require_rate_hz(rate_hz)
     width = max(int(round(WOBBLE_SMOOTHING_S * rate_hz)), 1)
-    residual = angle_deg - _moving_average(angle_deg, width)
-    return float(np.sqrt(np.mean(residual**2))) if residual.size else 0.0
+    if not angle_deg.size:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        residual = angle_deg - _moving_average(angle_deg, width)
+        wobble_deg = float(np.sqrt(np.mean(residual**2)))
+    return require_finite_result(wobble_deg, angle_deg, "angle_deg", "deg")
 
 
 def axis_share(gyr_radps: np.ndarray, calibration: SegmentCalibration, rate_hz: float) -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion.errors import require_rate_hz
+from fusion.errors import require_finite, require_finite_result, require_rate_hz
 from fusion.reps import RepWindow
 
 BOTTOM_EXIT_DEG = 3.0  # the bottom ends once the thigh is this far above its deepest angle
@@ -29,9 +29,14 @@ WINK_SMOOTHING_S = 0.1
 def smoothed_tilt_deg(tilt_deg: np.ndarray, rate_hz: float) -> np.ndarray:
     """Centred `WINK_SMOOTHING_S` moving average of a tilt trace (deg), edges held."""
     require_rate_hz(rate_hz)
-    return smoothed_tilts_deg(
-        tilt_deg, np.zeros(1, dtype=np.intp), np.array([tilt_deg.size]), rate_hz
-    )
+    require_finite(tilt_deg, "tilt_deg")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        smoothed = smoothed_tilts_deg(
+            tilt_deg, np.zeros(1, dtype=np.intp), np.array([tilt_deg.size]), rate_hz
+        )
+        total = float(np.add.reduce(smoothed))
+    require_finite_result(total, tilt_deg, "tilt_deg", "deg")
+    return smoothed
 
 
 def smoothed_tilts_deg(

@@ -21,7 +21,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from fusion.errors import InputError
+from fusion.errors import InputError, require_finite
 
 BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20261201
@@ -47,6 +47,27 @@ def _bootstrap_medians(values: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return medians
 
 
+def _values(values: np.ndarray, name: str) -> np.ndarray:
+    """`values` as a non-empty 1-D float array of finite numbers, else `InputError`."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise InputError(f"need a non-empty 1-D array of {name}, got shape {values.shape}")
+    require_finite(values, name)
+    return values
+
+
+def _finite(estimate: Estimate, *values: np.ndarray) -> Estimate:
+    """`estimate` when its median and bounds are numbers; `InputError` when the arithmetic on
+    `values` (finite, as checked before) overflowed: no angle in degrees is that large."""
+    if np.isfinite([estimate.median, estimate.low, estimate.high]).all():
+        return estimate
+    largest = max(float(np.max(np.abs(v))) for v in values)
+    raise InputError(
+        f"values up to {largest:.3g} deg are too large to compute with (the arithmetic "
+        "overflows): they cannot be angles in degrees; check the units"
+    )
+
+
 def _require_level(level: float) -> None:
     if not 0 < level < 1:
         raise InputError(f"a confidence level must lie strictly between 0 and 1, got {level!r}")
@@ -54,14 +75,14 @@ def _require_level(level: float) -> None:
 
 def median_ci(values: np.ndarray, level: float = 0.95) -> Estimate:
     """Median of `values` (deg, (n,), n >= 1) and its bootstrap CI at `level`."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim != 1 or values.size == 0:
-        raise InputError(f"need a non-empty 1-D array of values, got shape {values.shape}")
+    values = _values(values, "values")
     _require_level(level)
-    medians = _bootstrap_medians(values, _rng())
-    tail = 50.0 * (1.0 - level)
-    low, high = np.percentile(medians, [tail, 100.0 - tail])
-    return Estimate(float(np.median(values)), float(low), float(high), int(values.size))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        medians = _bootstrap_medians(values, _rng())
+        tail = 50.0 * (1.0 - level)
+        low, high = np.percentile(medians, [tail, 100.0 - tail])
+        estimate = Estimate(float(np.median(values)), float(low), float(high), int(values.size))
+    return _finite(estimate, values)
 
 
 def hodges_lehmann_shift(later: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -92,32 +113,37 @@ def small_sample_expansion(n_later: int, n_reference: int, level: float) -> floa
     probability = 0.5 + level / 2
     df = max(n_later + n_reference - 2, 1)
     z = NormalDist().inv_cdf(probability)
-    return float(np.sqrt(n / (n - 1)) * _student_quantile(probability, df) / z)
+    if z == 0:  # a level too small to tell from 0: t / z at its limit, not 0 / 0
+        ratio = 1 + 1 / (4 * df) + 3 / (96 * df**2) - 15 / (384 * df**3)
+    else:
+        ratio = _student_quantile(probability, df) / z
+    return float(np.sqrt(n / (n - 1)) * ratio)
 
 
 def shift_ci(later: np.ndarray, reference: np.ndarray, level: float) -> Estimate:
     """Shift `later - reference` (deg, Hodges-Lehmann) and its bootstrap CI at `level`."""
-    later = np.asarray(later, dtype=float)
-    reference = np.asarray(reference, dtype=float)
-    if later.size == 0 or reference.size == 0:
+    if np.size(later) == 0 or np.size(reference) == 0:
         raise InputError("both steps need at least one value to compare")
+    later, reference = _values(later, "later values"), _values(reference, "reference values")
     _require_level(level)
     rng = _rng()
     later_picks = later[rng.integers(0, later.size, size=(BOOTSTRAP_RESAMPLES, later.size))]
     reference_picks = reference[
         rng.integers(0, reference.size, size=(BOOTSTRAP_RESAMPLES, reference.size))
     ]
-    shifts = hodges_lehmann_shift(later_picks, reference_picks)
-    tail = 50.0 * (1.0 - level)
-    low, high = np.percentile(shifts, [tail, 100.0 - tail])
-    estimate = float(hodges_lehmann_shift(later, reference))
-    widen = small_sample_expansion(later.size, reference.size, level)
-    return Estimate(
-        estimate,
-        float(estimate - widen * (estimate - low)),
-        float(estimate + widen * (high - estimate)),
-        int(min(later.size, reference.size)),
-    )
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        shifts = hodges_lehmann_shift(later_picks, reference_picks)
+        tail = 50.0 * (1.0 - level)
+        low, high = np.percentile(shifts, [tail, 100.0 - tail])
+        estimate = float(hodges_lehmann_shift(later, reference))
+        widen = small_sample_expansion(later.size, reference.size, level)
+        shift = Estimate(
+            estimate,
+            float(estimate - widen * (estimate - low)),
+            float(estimate + widen * (high - estimate)),
+            int(min(later.size, reference.size)),
+        )
+    return _finite(shift, later, reference)
 
 
 def robust_sd(values: np.ndarray) -> float:
