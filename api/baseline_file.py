@@ -59,7 +59,9 @@ def _from_json(path: Path, text: str) -> PersonalBaseline:
             raise TypeError(f'"reps" must be an integer, not {reps!r}')
         if reps > MAX_BASELINE_REPS:
             raise ValueError(f'"reps" {reps} is more than {MAX_BASELINE_REPS}')
-        return PersonalBaseline(float(data["centre_deg"]), float(data["spread_deg"]), reps)
+        return PersonalBaseline(
+            _json_number(data, "centre_deg"), _json_number(data, "spread_deg"), reps
+        )
     except json.JSONDecodeError as exc:
         raise BaselineFileError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     except (KeyError, TypeError, ValueError, BaselineError) as exc:
@@ -67,6 +69,21 @@ def _from_json(path: Path, text: str) -> PersonalBaseline:
             f'{path}: a JSON baseline needs numbers "centre_deg", "spread_deg" and an integer '
             f'"reps" ({exc})'
         ) from exc
+
+
+def _json_number(data: dict[str, object], name: str) -> float:
+    """`data[name]` as a number: a JSON number, or text read as the rep CSV's cells are
+    (`plain_number`: float() alone reads "0_5" as 5.0); not true/false, null or a list."""
+    value = data[name]
+    if isinstance(value, str):
+        try:
+            return plain_number(value)
+        except ValueError as exc:
+            why = "" if str(exc).startswith("could not convert") else f" ({exc})"
+            raise ValueError(f'"{name}" is {value!r}, not a number{why}') from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f'"{name}" must be a number, not {value!r}')
+    return float(value)
 
 
 def _from_rep_csv(path: Path, text: str) -> PersonalBaseline:

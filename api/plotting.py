@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from api.errors import WinkWatchError
+from sensor_gateway.recording_csv import plain_number
 
 THIGH_COLOR, TILT_COLOR, HIP_COLOR, WINK_COLOR = "#1f6fd1", "#e8890c", "#8e5cc7", "#d62728"
 
@@ -48,12 +49,12 @@ class PlotRep:
         )
         try:
             return cls(
-                rep=int(get("rep")),
-                start_s=float(get("start_s")),
-                bottom_s=float(get("bottom_s")),
-                end_s=float(get("end_s")),
-                depth_deg=float(get("depth_deg")),
-                wink_deg=float(get("wink_deg")),
+                rep=_integer(get("rep")),
+                start_s=_number(get("start_s")),
+                bottom_s=_number(get("bottom_s")),
+                end_s=_number(get("end_s")),
+                depth_deg=_number(get("depth_deg")),
+                wink_deg=_number(get("wink_deg")),
                 butt_wink=_truthy(get("butt_wink")),
                 wink_onset_s=_optional_float(get("wink_onset_s")),
                 wink_onset_depth_deg=_optional_float(get("wink_onset_depth_deg")),
@@ -63,6 +64,24 @@ class PlotRep:
                 f"rep row {dict(rep) if isinstance(rep, Mapping) else rep!r} is incomplete: "
                 f"use the CSV written by `winkwatch analyze` ({exc})"
             ) from exc
+
+
+def _number(value: object) -> float:
+    """A CSV cell as the recording reader takes it (`plain_number`: float() alone reads "0_5"
+    as 5.0), anything else (a stored rep's attribute) by float()."""
+    if isinstance(value, str):
+        return plain_number(value)
+    return float(value)  # type: ignore[arg-type]  # float() raises on anything else
+
+
+def _integer(value: object) -> int:
+    """A rep number: a CSV cell through `plain_number` (int() alone reads "1_0" as 10)."""
+    if not isinstance(value, str):
+        return int(value)  # type: ignore[call-overload]  # int() raises on anything else
+    number = plain_number(value)
+    if not number.is_integer():
+        raise ValueError(f"rep {value!r} is not a whole number")
+    return int(number)
 
 
 def _truthy(value: object) -> bool:
@@ -76,7 +95,7 @@ def _truthy(value: object) -> bool:
 def _optional_float(value: object) -> float | None:
     if value is None or (isinstance(value, str) and value.strip() == ""):
         return None
-    number = float(value)  # type: ignore[arg-type]  # float() raises on anything else
+    number = _number(value)
     return number if np.isfinite(number) else None
 
 

@@ -178,6 +178,13 @@ def test_athlete_baseline_from_json_or_a_rep_csv(recording, tmp_path) -> None:
         ("rep,depth_deg\n1,90\n", "wink_deg column"),
         ("rep,wink_deg\n1,abc\n", "line 2"),
         ("rep,wink_deg\n1,1\n2,0_5\n", "line 3: wink_deg '0_5' is not a number"),
+        # float() read these as 5.0 and 1.0, as the rep CSV's reader did before 4e736ac
+        (
+            '{"centre_deg": "0_5", "spread_deg": 1, "reps": 5}',
+            "\"centre_deg\" is '0_5', not a number (digits cannot be grouped",
+        ),
+        ('{"centre_deg": 2, "spread_deg": "\u0661", "reps": 5}', "only the digits 0-9"),
+        ('{"centre_deg": true, "spread_deg": 1, "reps": 5}', '"centre_deg" must be a number'),
         # found by probing: accepted (a threshold of inf deg), or a traceback
         ('{"centre_deg": 1e308, "spread_deg": 1, "reps": 5}', "outside 0-45 deg"),
         ('{"centre_deg": 2, "spread_deg": 1e308, "reps": 5}', "outside 0-45 deg"),

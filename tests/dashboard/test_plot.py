@@ -245,3 +245,36 @@ def test_a_set_with_no_reps_is_drawn_without_a_warning_and_says_so(simulated, tm
     assert loop_axes.get_legend() is None
     said = [t.get_text() for t in loop_axes.texts]
     assert said == ["No reps in this set: no loop to draw."], said
+
+
+def test_a_rep_csv_with_grouped_or_foreign_digits_is_refused(simulated, tmp_path) -> None:
+    # float() and int() read "0_5" as 5.0 and "1_0" as 10: a rep CSV's cells are read as the
+    # recording CSV's are (plain_number), so such a cell is exit 2 saying why
+    root, _ = simulated
+    header = "rep,start_s,bottom_s,end_s,depth_deg,wink_deg,butt_wink,wink_onset_s\n"
+    cases = [
+        ("1,0_5,2.0,3.0,90,5,0,\n", "digits cannot be grouped"),
+        ("1_0,0.5,2.0,3.0,90,5,0,\n", "digits cannot be grouped"),
+        ("1,0.5,2.0,3.0,90,5,0,1_5\n", "digits cannot be grouped"),
+        ("1,0.5,2.0,3.0,\u0669\u0660,5,0,\n", "only the digits 0-9"),
+        ("1.5,0.5,2.0,3.0,90,5,0,\n", "not a whole number"),
+    ]
+    for row, words in cases:
+        reps = tmp_path / "reps.csv"
+        reps.write_text(header + row, encoding="utf-8")
+        outcome = runner.invoke(
+            app,
+            [
+                "plot",
+                "--sacrum",
+                str(root / "sacrum.csv"),
+                "--thigh",
+                str(root / "thigh.csv"),
+                "--reps",
+                str(reps),
+                "--out",
+                str(tmp_path / "r.png"),
+            ],
+        )
+        assert outcome.exit_code == 2 and words in outcome.output, (row, outcome.output)
+    assert not (tmp_path / "r.png").exists()
