@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sensor_gateway.gaps import (
+    CLOCK_AHEAD_S,
     CLOCK_DISAGREEMENT_TOLERANCE_S,
     CLOCK_RESET_JUMP_S,
     LATE_CONFIRM_S,
@@ -109,7 +110,9 @@ def map_clock_offline(
     The same minimum-delay line as the live mapper, but fitted once over the whole set
     (non-causal), so the first seconds (mapped live before any drift was known) are mapped
     as well as the rest. None when the sensor times cannot be used as one clock (missing,
-    not increasing: a clock reset), in which case the live mapping is all there is.
+    not increasing: a clock reset; or jumping forward, its samples arriving `CLOCK_AHEAD_S`
+    earlier against it from one second to the next), in which case the live mapping, which
+    starts a new epoch there, is all there is.
     """
     sensor_s = np.asarray(sensor_s, dtype=float)
     received_s = np.asarray(received_s, dtype=float)
@@ -127,6 +130,8 @@ def map_clock_offline(
     first = np.ones(order.size, dtype=bool)
     first[1:] = bucket[order][1:] != bucket[order][:-1]
     xs, ys = x[order][first], y[order][first]
+    if np.any(np.diff(ys) < -CLOCK_AHEAD_S):  # one line cannot map both sides of the jump
+        return None
     if xs[-1] - xs[0] >= min_fit_span_s:
         offset_s, drift = lower_envelope_line(xs, ys)
     else:
@@ -173,6 +178,8 @@ class SensorClockMapper:
         self._last_seq: int | None = None
         self._count = 0  # samples counted, for count-timed sensors
         self._late_since_s: float | None = None
+        self._timed_s = 0.0  # sensor (or count) time spanned by sample steps outside gaps
+        self._timed_steps = 0  # those steps
         self.samples_mapped = 0
         self.gaps = 0
         self.samples_missing = 0
@@ -204,12 +211,19 @@ class SensorClockMapper:
 
         gap = None
         if reset:
-            if self._last_t_s > -math.inf:
-                missing = max(0, int(round((first_t_s - self._last_t_s) / self._interval_s)) - 1)
+            # sized from the new epoch, anchored on this batch's arrival: what the arrivals
+            # leave room for (a clock that jumped while they went on: nothing, no gap)
+            missing = max(0, int(round((first_t_s - self._last_t_s) / self._interval_s)) - 1)
+            if missing > 0:  # (none before the first batch: its _last_t_s is -inf)
                 reason = GapReason.CLOCK if timestamped else GapReason.LATE
                 gap = Gap(self._last_t_s, first_t_s, missing, reason)
         elif previous_last_s is not None:
             gap = self._gap(previous_last_s, first_s, n, first_t_s, missing_by_seq, timestamped)
+            if gap is None:  # the step from the last batch is one sample interval
+                self._timed_s += first_s - previous_last_s
+                self._timed_steps += 1
+        self._timed_s += last_s - first_s
+        self._timed_steps += n - 1
         self._last_sensor_s = last_s
         self._last_received_s = batch.received_s
 
@@ -230,12 +244,23 @@ class SensorClockMapper:
             t_s=t_s, gap=gap, clock_reset=reset, sensor_time_s=sensor_s if timestamped else None
         )
 
+    @property
+    def measured_rate_hz(self) -> float:
+        """Samples per gateway second as the sensor streams them: the sample steps seen outside
+        gaps (on its clock, or its count), in gateway seconds through the fitted drift; the
+        nominal rate until a step was seen. What a gap's length in seconds is sized with: a
+        sensor streams at its own rate, not always at the one it was asked for."""
+        if self._timed_steps == 0 or not self._timed_s > 0:
+            return self.nominal_rate_hz
+        return self._timed_steps / (self._timed_s * (1.0 + self.drift))
+
     def adopt_nominal_rate(self, rate_hz: float) -> bool:
         """Use the sensor's configured rate if nothing was timed since the (re)start."""
         if not rate_hz > 0 or self._last_sensor_s is not None or rate_hz == self.nominal_rate_hz:
             return False
         self.nominal_rate_hz = float(rate_hz)
         self._interval_s = 1.0 / self.nominal_rate_hz
+        self._timed_s, self._timed_steps = 0.0, 0  # the steps seen were at another rate
         return True
 
     def restart(self) -> None:
@@ -282,8 +307,8 @@ class SensorClockMapper:
             reset = True  # sensor clock went backwards: it restarted
         else:
             residual_s = received_s - (last_s + self.offset_s + self.drift * (last_s - self._ref_s))
-            if timestamped:
-                reset = abs(residual_s) > CLOCK_RESET_JUMP_S
+            if timestamped:  # arriving before it was taken: the clock jumped forward
+                reset = residual_s > CLOCK_RESET_JUMP_S or residual_s < -CLOCK_AHEAD_S
             else:
                 reset = self._count_timing_lost(residual_s, received_s)
         if reset:

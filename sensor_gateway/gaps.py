@@ -9,7 +9,8 @@ Three places see a gap, each from what only it knows:
 - the BLE link (`sensor_gateway.ble.link`), across a reconnect: from the last batch delivered
   before the drop and the first one after it (`reconnect_gap`, `RECONNECT`);
 - the gateway, for a source that says it reconnected without sizing the gap: from when it said
-  the sensor was disconnected, at the nominal rate.
+  the sensor was disconnected, at the rate the sensor was measured to stream at
+  (`SensorClockMapper.measured_rate_hz`; the nominal rate before any was measured).
 
 `GapTracker` (one per sensor, owned by the gateway) decides which of them is reported, once:
 the reconnect gap when the sensor streams again, and not the mapper's gap in the first batch
@@ -22,8 +23,16 @@ Thresholds, all in one place:
 - `CLOCK_DISAGREEMENT_TOLERANCE_S` (0.5 s): a reconnect gap on the sensor clock longer than the
   gap on the gateway clock by more than this means the sensor's clock restarted (a reboot); the
   gateway clock sizes it instead.
-- `CLOCK_RESET_JUMP_S` (2 s): a timestamped sensor whose mapped time leaves its receive time by
-  this much restarted its clock: the mapper starts a new epoch (a `CLOCK` gap).
+- `CLOCK_RESET_JUMP_S` (2 s): a timestamped sensor whose samples arrive this much later than
+  mapped restarted (or stalled) its clock: the mapper starts a new epoch.
+- `CLOCK_AHEAD_S` (`MAX_LATENCY_S`, 0.25 s): a timestamped sample mapped this much after it
+  arrived: its clock jumped forward, for a sample cannot arrive before it was taken (mapped
+  times are the minimum-latency line, which a fall of the minimum latency, itself below
+  `MAX_LATENCY_S`, is all that can put after an arrival). Samples lost make the arrivals
+  pause as long as the sensor clock does, so they never look like this: the mapper starts a
+  new epoch and counts only what the arrivals leave room for (usually nothing: no gap). A
+  jump forward by less than this is still taken for lost samples (the two cannot be told
+  apart without a sequence number).
 - `MAX_LATENCY_S` (0.25 s) for `LATE_CONFIRM_S` (0.2 s): a count-timed sensor whose samples
   arrive this much later than mapped, for this long, lost samples it cannot number: the mapper
   re-anchors the count (a `LATE` gap). BLE latency stays well below it unless the link fails,
@@ -48,6 +57,7 @@ SENSOR_CLOCK_WRAP_S = 2**32 * 1e-6
 CLOCK_DISAGREEMENT_TOLERANCE_S = 0.5
 CLOCK_RESET_JUMP_S = 2.0
 MAX_LATENCY_S = 0.25
+CLOCK_AHEAD_S = MAX_LATENCY_S
 LATE_CONFIRM_S = 0.2
 
 
@@ -66,7 +76,7 @@ class Gap:
 
     `start_s` is the time of the last sample (or batch) before the gap, `end_s` of the first
     after it. `missing_samples` is None only where a source could not size it (no rate known);
-    the gateway sizes such a gap at the nominal rate before reporting it.
+    the gateway sizes such a gap at the sensor's measured rate before reporting it.
     """
 
     start_s: float
@@ -130,17 +140,17 @@ class GapTracker:
         if self.disconnected_at_s is None:
             self.disconnected_at_s = at_s
 
-    def streaming(self, reported: Gap | None, at_s: float, nominal_rate_hz: float) -> Gap | None:
+    def streaming(self, reported: Gap | None, at_s: float, rate_hz: float) -> Gap | None:
         """The sensor streams (again) at `at_s`: the reconnect gap to report, or None when it
         had not dropped. The source's own account (`reported`) wins; missing parts come from
-        the drop time and the nominal rate."""
+        the drop time and `rate_hz`, the rate the sensor streamed at (as measured)."""
         start_s = reported.start_s if reported is not None else self.disconnected_at_s
         if start_s is None:
             return None
         end_s = reported.end_s if reported is not None else at_s
         missing = reported.missing_samples if reported is not None else None
         if missing is None:
-            missing = max(0, int(round((end_s - start_s) * nominal_rate_hz)))
+            missing = max(0, int(round((end_s - start_s) * rate_hz)))
         self.disconnected_at_s = None
         self._reconnect_reported = True
         return Gap(start_s, end_s, missing, GapReason.RECONNECT)

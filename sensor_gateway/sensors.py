@@ -124,7 +124,7 @@ class SensorRegistry:
         if status.state is LinkState.DISCONNECTED:
             st.gaps.disconnected(status.at_s)
         elif status.state is LinkState.STREAMING:
-            gap = st.gaps.streaming(status.gap, status.at_s, st.mapper.nominal_rate_hz)
+            gap = st.gaps.streaming(status.gap, status.at_s, st.mapper.measured_rate_hz)
             if gap is not None and st.timestamped is False:
                 st.mapper.restart()  # a count-timed sensor starts counting again
         return st, gap

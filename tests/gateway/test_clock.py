@@ -164,3 +164,35 @@ def test_configured_rate_is_adopted_before_the_first_sample_only():
     assert not mapper.adopt_nominal_rate(50.0)  # mid-stream: keep the timing it runs on
     settled = truth > truth[0] + 10.0
     assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[settled]) < 2e-3
+
+
+@pytest.mark.parametrize("jump_s", [0.3, 1.0, 1.9])
+def test_a_sensor_clock_that_jumps_forward_while_samples_arrive_is_no_gap(jump_s):
+    # The sensor's clock jumps ahead by jump_s at 20 s, but its samples go on arriving: a
+    # sample cannot arrive before it was taken, so nothing was lost. Below the 2 s of a
+    # restart this was "a gap of jump_s x 200 samples" and the mapping ran up to half the
+    # jump early until the envelope's window let go of the old points (minutes).
+    rng = np.random.default_rng(11)
+    packets = _stream(rng, duration_s=40.0)
+    packets = [
+        (SampleBatch(**{**b.__dict__, "sensor_time_s": b.sensor_time_s + jump_s}), t)
+        if t[0] >= 70.0
+        else (b, t)
+        for b, t in packets
+    ]
+    mapper = SensorClockMapper(200.0)
+    mapped, truth, gaps = _run(mapper, packets)
+    assert gaps == [] and mapper.clock_resets == 1
+    after = truth > 71.0  # the new epoch's offset settles within a bucket
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[after]) < 0.02
+    assert np.all(np.diff(mapped) > 0)
+
+
+def test_samples_lost_with_the_arrivals_pausing_are_still_a_gap():
+    rng = np.random.default_rng(12)
+    packets = _stream(rng, duration_s=40.0, spikes=0)
+    packets = [(b, t) for b, t in packets if not 70.0 <= t[0] < 71.0]  # 1 s never arrives
+    mapper = SensorClockMapper(200.0)
+    _, _, gaps = _run(mapper, packets)
+    assert len(gaps) == 1 and gaps[0].missing_samples == pytest.approx(200, abs=1)
+    assert mapper.clock_resets == 0

@@ -66,3 +66,14 @@ def test_unusable_sensor_times_are_refused() -> None:
     assert map_clock_offline(np.full(10, np.nan), t) is None
     assert map_clock_offline(np.r_[t[:5], t[:5]], t) is None  # clock reset
     assert map_clock_offline(t[:1], t[:1]) is None
+
+
+def test_a_sensor_clock_that_jumped_forward_is_left_to_the_live_mapping() -> None:
+    # One line cannot map both sides of a jump: fitted across a 1 s jump at 30 s (the
+    # samples arriving all along) it mapped the set up to 0.95 s off its true times.
+    t_true, sensor_s, received_s = _sensor_stream(120.0, 60.0, seed=3)
+    sensor_s = sensor_s + np.where(t_true >= 33.0, 1.0, 0.0)
+    assert map_clock_offline(sensor_s, received_s) is None
+    # a latency spike of the same size is no jump: the bucket's lowest delay stays put
+    received_s = received_s + np.where((t_true >= 33.0) & (t_true < 33.3), 1.0, 0.0)
+    assert map_clock_offline(sensor_s - np.where(t_true >= 33.0, 1.0, 0.0), received_s) is not None

@@ -1,11 +1,15 @@
-"""Which gap is reported, once: the reconnect gap, not the same samples again from the mapper."""
+"""Which gap is reported, once: the reconnect gap, not the same samples again from the mapper;
+and a reconnect the source did not size is sized at the rate the sensor was measured at."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from sensor_gateway.config import Assignments
 from sensor_gateway.gaps import Gap, GapReason, GapTracker, reconnect_gap
-from sensor_gateway.samples import SampleBatch, SensorKind
+from sensor_gateway.samples import LinkState, SampleBatch, SensorKind, SensorStatus
+from sensor_gateway.sensors import SensorRegistry
 
 
 def _batch(received_s: float, n: int, sensor_t0_s: float | None) -> SampleBatch:
@@ -50,3 +54,32 @@ def test_messages_count_samples_in_plain_words() -> None:
     assert Gap(1.0, 1.01, 1, GapReason.SEQUENCE).missing_text == "1 sample"
     assert Gap(1.0, 2.0, 300, GapReason.RECONNECT).missing_text == "300 samples"
     assert Gap(1.0, 2.0, None, GapReason.RECONNECT).missing_text == "samples"
+
+
+@pytest.mark.parametrize(("timestamped", "true_rate_hz"), [(True, 52.0), (False, 104.0)])
+def test_a_reconnect_the_source_did_not_size_is_sized_at_the_measured_rate(
+    timestamped, true_rate_hz
+) -> None:
+    # A sensor assigned no rate is mapped at the gateway's default (100 Hz) until it says
+    # otherwise; it streams at its own rate, which the mapper measures (a timestamped sensor
+    # from its clock's sample steps, a count-timed one from the drift of its count against
+    # the arrivals): a 2 s drop at 52 Hz is 104 samples, not the 200 of the nominal rate.
+    registry = SensorRegistry(Assignments(), default_rate_hz=100.0, max_latency_s=0.25)
+    period_s, per_packet, end_s = 1.0 / true_rate_hz, 4, 0.0
+    for k in range(0, int(20 * true_rate_hz), per_packet):  # 20 s in packets of 4
+        t_s = (k + np.arange(per_packet)) * period_s
+        end_s = float(t_s[-1])
+        registry.batch(
+            SampleBatch(
+                address="AA",
+                kind=SensorKind.SIMULATED,
+                received_s=end_s + 0.004,
+                acc_mps2=np.zeros((per_packet, 3)),
+                gyr_radps=np.zeros((per_packet, 3)),
+                sensor_time_s=7.0 + t_s if timestamped else None,
+            ),
+            per_packet,
+        )
+    registry.status(SensorStatus("AA", LinkState.DISCONNECTED, end_s + 0.004))
+    _, gap = registry.status(SensorStatus("AA", LinkState.STREAMING, end_s + 2.004))
+    assert gap is not None and gap.missing_samples == pytest.approx(2.0 * true_rate_hz, abs=1)
