@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from starlette.concurrency import run_in_threadpool
 
 from api import sensor_assignments
-from api.errors import ConflictError
+from api.errors import ConflictError, StorageError
 from api.live_fanout import LiveFanout
 from api.storage import baselines, catalog
 from api.storage import sets as set_store
@@ -249,9 +249,16 @@ class LiveService:
             raise ConflictError(f"set {set_id} is already {row.status}")
         if self.gateway is not None and self.sink is not None:
             running = self.gateway.active_sets().get(str(row.athlete_id))
-            if running is not None and running.set_key == row.set_key:  # not a newer set
+            stopped_here = running is not None and running.set_key == row.set_key
+            if stopped_here:  # not a newer set
                 self.gateway.stop_set(str(row.athlete_id))
-            await run_in_threadpool(self.sink.flush)
+            stored = await run_in_threadpool(self.sink.flush)
+            problem = self.sink.storage_problem()
+            if not stored and problem is not None and stopped_here:
+                raise StorageError(
+                    f"set {set_id} stopped recording (its live stream says so), but its stop "
+                    f"is not stored yet: {problem}"
+                )
         await run_in_threadpool(self._finish_if_recording, set_id)
 
     async def update_set(

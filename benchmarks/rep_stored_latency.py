@@ -107,7 +107,7 @@ def run(label: str, url: str, schema: str | None, reps: int) -> None:
             metrics=metrics,
         )
         began = time.perf_counter()
-        sink.record_event(event, on_stored=stored.set)
+        sink.record_event(event, on_stored=lambda _stored, done=stored: done.set())
         assert stored.wait(30.0), "rep never stored"
         waits_s.append(time.perf_counter() - began)
     sink.close()

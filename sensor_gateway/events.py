@@ -142,10 +142,15 @@ class DepthCeilingNear(GatewayEvent):
 @dataclass(frozen=True, kw_only=True)
 class RepCompleted(GatewayEvent):
     """A rep ended (`t_s`, gateway clock); `metrics` are the same as a `winkwatch analyze` row
-    and as the stored rep, their times in s since the set started (`set_relative`)."""
+    and as the stored rep, their times in s since the set started (`set_relative`).
+
+    `stored`: as published, whether the sink has stored it. False only while storage fails
+    (the gateway then shows reps at once instead of holding them); the same rep comes again
+    with True once it is stored."""
 
     set_key: str
     metrics: RepMetrics
+    stored: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,13 @@ says it is stored (`on_stored`), and the set/rep events dispatched after it wait
 so clients see them in order. Angles, wink onsets, depth-guard cues and sensor status never
 wait (a phone beeps on them; a database outage must not freeze the live view).
 
+While the sink says it cannot store (`storage_problem()`, checked every TICK_S), reps are
+not held: the ones waiting and every new one are published at once with `stored=False`, and
+again with `stored=True` once the sink has stored them (clients replace a rep by its
+number), so the set's events (its stop included) reach clients. Each running set (and one
+started meanwhile) gets a `storage_failing` QualityWarning saying what fails and what to do,
+and a `storage_resumed` one once storing works again.
+
 `start_set` / `stop_set` / `assign_sensor` are what the HTTP API calls (from the same loop).
 A failing sink, analyser or malformed batch is logged and counted, never raised into a
 source: one bad sensor or set never stops the others.
@@ -39,7 +46,7 @@ import math
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -107,10 +114,12 @@ NEVER_WAIT: tuple[type[GatewayEvent], ...] = (
 
 @dataclass
 class _Unpublished:
-    """An event waiting for the sink (`stored` False) or for one ahead of it to be stored."""
+    """An event waiting for the sink (`stored` False) or for one ahead of it to be stored.
+    `shown`: published already, marked not stored (storage was failing)."""
 
     event: GatewayEvent
     stored: bool
+    shown: bool = False
 
 
 @dataclass
@@ -169,6 +178,7 @@ class Gateway:
         self._unpublished_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._storage_problem: str | None = None  # the sink's, as last checked
 
     # -- running ---------------------------------------------------------------------------
     def add_source(self, source: SampleSource) -> None:
@@ -238,6 +248,7 @@ class Gateway:
         while True:
             await asyncio.sleep(TICK_S)
             now_s = self.clock.now_s()
+            self.check_storage(now_s)
             for pipeline in list(self._pipelines.values()):
                 if pipeline.should_auto_stop(now_s):
                     self._dispatch(pipeline.stop_set(StopReason.IDLE, now_s))
@@ -280,6 +291,64 @@ class Gateway:
                         )
                     ]
                 )
+
+    def check_storage(self, now_s: float | None = None) -> None:
+        """Ask the sink whether it stores; when that changes, tell the running sets' clients
+        (and stop or resume holding reps back). Called every TICK_S while running."""
+        if self.sink is None:
+            return
+        try:
+            problem = self.sink.storage_problem()
+        except Exception:
+            log.exception("could not ask the sink whether it stores")
+            return
+        if problem == self._storage_problem:
+            return
+        was, self._storage_problem = self._storage_problem, problem
+        if problem is not None:
+            self._release_unstored()
+        now_s = self.clock.now_s() if now_s is None else now_s
+        for athlete_id, info in self.active_sets().items():
+            if problem is not None:
+                self._dispatch([self._storage_warning(athlete_id, info, problem, now_s)])
+            elif was is not None:
+                self._dispatch([self._storage_resumed(athlete_id, info, now_s)])
+
+    def _storage_warning(
+        self, athlete_id: str, info: SetInfo, problem: str, now_s: float
+    ) -> QualityWarning:
+        return QualityWarning(
+            athlete_id=athlete_id,
+            t_s=now_s,
+            wall_utc=self.clock.to_utc(now_s),
+            code="storage_failing",
+            set_key=info.set_key,
+            message=f"Not stored: {problem}. Reps are still shown, marked not stored until "
+            "they are",
+        )
+
+    def _storage_resumed(self, athlete_id: str, info: SetInfo, now_s: float) -> QualityWarning:
+        return QualityWarning(
+            athlete_id=athlete_id,
+            t_s=now_s,
+            wall_utc=self.clock.to_utc(now_s),
+            code="storage_resumed",
+            set_key=info.set_key,
+            message="Storing again: the reps and samples kept meanwhile are being stored (GET "
+            "/health counts any raw samples lost while storing failed)",
+        )
+
+    def _release_unstored(self) -> None:
+        """Storage fails: publish every held event now, the reps marked not stored."""
+        with self._unpublished_lock:
+            held = list(self._unpublished)
+            self._unpublished.clear()
+        for entry in held:
+            if entry.stored:
+                self.bus.publish(entry.event)
+            else:
+                entry.shown = True
+                self.bus.publish(_marked(entry.event, stored=False))
 
     # -- sets (called by the HTTP API / CLI) -----------------------------------------------
     def start_set(
@@ -340,6 +409,8 @@ class Gateway:
                     "angles and reps need both; raw samples are still recorded",
                 )
             )
+        if self._storage_problem is not None:
+            events.append(self._storage_warning(athlete_id, info, self._storage_problem, now_s))
         self._dispatch(events)
         return info
 
@@ -684,9 +755,12 @@ class Gateway:
             entry = None
             if self.sink is not None and isinstance(event, STORED_BEFORE_PUBLISHED):
                 entry = _Unpublished(event, stored=False)
+                if self._storage_problem is not None and not self._unpublished:
+                    entry.shown = True  # storage fails: shown now, marked, and again once stored
+                    self.bus.publish(_marked(event, stored=False))
             elif self._unpublished and not isinstance(event, NEVER_WAIT):
                 entry = _Unpublished(event, stored=True)  # keeps its place behind a rep
-            if entry is not None:
+            if entry is not None and not entry.shown:
                 with self._unpublished_lock:
                     self._unpublished.append(entry)
             if self.sink is not None and not isinstance(event, LiveAngles):
@@ -698,27 +772,34 @@ class Gateway:
                 except Exception:
                     self.stats.sink_errors += 1
                     log.exception("the sink refused event %s", name)
-                    if entry is not None:
-                        entry.stored = True  # it never will be: do not hold it back
+                    if entry is not None and not entry.stored:
+                        self._mark_stored(entry, False)  # it never will be: do not hold it
             if entry is None:
                 self.bus.publish(event)
-            else:
+            elif not entry.shown:
                 self._publish_held()
 
     def _stored_callback(self, entry: _Unpublished) -> OnStored:
-        def on_stored() -> None:
+        def on_stored(stored: bool) -> None:
             loop = self._loop
             if loop is None or threading.get_ident() == self._loop_thread:
-                self._mark_stored(entry)
+                self._mark_stored(entry, stored)
                 return
             try:
-                loop.call_soon_threadsafe(self._mark_stored, entry)
+                loop.call_soon_threadsafe(self._mark_stored, entry, stored)
             except RuntimeError:  # the loop has closed: shutdown publishes what is left
                 entry.stored = True
 
         return on_stored
 
-    def _mark_stored(self, entry: _Unpublished) -> None:
+    def _mark_stored(self, entry: _Unpublished, stored: bool) -> None:
+        if entry.shown:  # published marked not stored: now it is (or never will be)
+            entry.stored = True
+            if stored:
+                self.bus.publish(_marked(entry.event, stored=True))
+            return
+        if not stored:
+            entry.event = _marked(entry.event, stored=False)
         entry.stored = True
         self._publish_held()
 
@@ -766,6 +847,11 @@ def _silent_message(
         "both sensors, so no reps are counted until it is back; check that it is switched on, "
         "charged and within range of the gateway"
     )
+
+
+def _marked(event: GatewayEvent, *, stored: bool) -> GatewayEvent:
+    """A rep as published with whether the sink has stored it (other events as they are)."""
+    return replace(event, stored=stored) if isinstance(event, RepCompleted) else event
 
 
 def _worst(values: np.ndarray, name: str, unit: str, limit: float) -> str:

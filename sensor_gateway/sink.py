@@ -8,15 +8,22 @@ the lossy pub/sub), in order, from the event loop thread:
     record_event(RepStarted / WinkOnset / RepCompleted / Calibrated / QualityWarning /
                  SensorStatusChanged ...)       # every event except LiveAngles
     record_event(SetStopped)                    # after the last sample of the set
+    storage_problem()                           # any time: None, or why nothing is stored now
     close()                                     # gateway shutdown: flush and release
 
 Calls must not block the loop for long: buffer and write from a worker (the storage commits
 at least once a second). A sink that raises is logged by the gateway and does not stop it.
 
 What a client has seen must survive a crash: the gateway publishes a RepCompleted only after
-the sink has stored it. It passes `on_stored`, which the sink calls (from any thread) once
-the event is durable, or once it has given up storing it (logged), so an event is never
-withheld for good. The sink should store such an event promptly, not at its next tick.
+the sink has stored it. It passes `on_stored`, which the sink calls (from any thread) with
+True once the event is durable, or with False once it has given up storing it (logged), so
+an event is never withheld for good. The sink should store such an event promptly, not at
+its next tick.
+
+While the sink cannot store anything (a full disk, an unreachable database) it keeps what
+it can and retries, and `storage_problem()` says so in words (what fails and what to do);
+the gateway then tells the athletes' clients, and publishes their reps at once marked
+`stored=False` instead of holding them (again with `stored=True` once they are stored).
 `MemorySink` keeps everything in memory (tests, benchmarks, `winkwatch gateway` without a
 database).
 """
@@ -40,8 +47,9 @@ from sensor_gateway.events import (
 )
 from sensor_gateway.samples import SensorKind
 
-# Called by a sink once an event is durable (or will never be): see the module docstring.
-OnStored = Callable[[], None]
+# Called by a sink once an event is durable (True) or will never be (False): see the module
+# docstring.
+OnStored = Callable[[bool], None]
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class GatewaySink(Protocol):
 
     def record_event(self, event: GatewayEvent, on_stored: OnStored | None = None) -> None: ...
 
+    def storage_problem(self) -> str | None:
+        """None while storing works; else what fails and what to do, in words (any thread)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -97,7 +109,10 @@ class MemorySink:
     def record_event(self, event: GatewayEvent, on_stored: OnStored | None = None) -> None:
         self.events.append(event)
         if on_stored is not None:
-            on_stored()  # in memory: stored as soon as appended
+            on_stored(True)  # in memory: stored as soon as appended
+
+    def storage_problem(self) -> str | None:
+        return None
 
     def close(self) -> None:
         self.closed = True

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DatabaseError, DataError, IntegrityError, Operational
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
+from api.storage.db import is_disk_full
 from api.storage.raw_codec import RawCodecError
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,9 @@ def _handler(code: int):
     return handle
 
 
-# How SQLite and PostgreSQL say that the disk holding the database is full.
-_DISK_FULL_MARKERS = ("disk is full", "no space left", "could not extend file", "disk full")
-
-
 def unavailable_detail(exc: Exception) -> str:
     """Advice for a database failure (outage, lock timeout, full disk) while writing."""
-    if any(marker in str(exc).lower() for marker in _DISK_FULL_MARKERS):
+    if is_disk_full(exc):
         return (
             "the database's disk is full: nothing of this request was stored. Free disk "
             "space on the database server (old exports, logs), then retry"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, TypeVar, get_type_hints
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_type_hints
 
 from pydantic import (
     BaseModel,
@@ -407,10 +407,27 @@ class TokenPublic(_FromRow):
     revoked_at: datetime | None
 
 
+class StorageHealthPublic(BaseModel):
+    """Whether the gateway's data (raw samples, reps, set starts and stops) is being stored."""
+
+    state: Literal["ok", "failing"]
+    detail: str | None = Field(description="while failing: what fails and what to do")
+    error: str | None = Field(description="the database's own words for the last failure")
+    failing_since: datetime | None
+    waiting_samples: int = Field(description="raw samples kept in memory, retried")
+    waiting_reps: int = Field(description="reps kept in memory, retried")
+    lost_samples: int = Field(description="raw samples never stored, since the server started")
+    lost_reps: int = Field(description="reps never stored, since the server started")
+    lost_events: int = Field(description="other events never stored (set starts, stops)")
+
+
 class Health(BaseModel):
-    status: str
-    database: str
+    status: str = Field(description="ok, or degraded (the answer is then a 503)")
+    database: str = Field(description="ok, or unavailable: the database does not answer")
     gateway: bool
+    storage: StorageHealthPublic | None = Field(
+        default=None, description="the live gateway's storage; null without a gateway"
+    )
 
 
 class Term(BaseModel):
@@ -548,7 +565,9 @@ class ReadyPublic(BaseModel):
     """The ready check before a set (sensor_gateway.readiness)."""
 
     athlete_id: int
-    ready: bool = Field(description="both sensors streaming and not found misplaced")
+    ready: bool = Field(
+        description="both sensors streaming and not found misplaced, and storage working"
+    )
     sensors: list[SensorReadyPublic]
     missing: list[Placement] = Field(description="placements without a streaming sensor")
     still_s: float = Field(description="both sensors have been still this long, now")
@@ -556,4 +575,9 @@ class ReadyPublic(BaseModel):
     placement_checked: bool = Field(description="a squat was seen to check the placement on")
     placement_code: str | None = Field(description="sensors_swapped / sensor_misplaced / null")
     placement_message: str
+    storage_problem: str | None = Field(
+        default=None,
+        description="the gateway's data is not being stored now (a full disk...): what fails "
+        "and what to do; the athlete is not ready while it is set",
+    )
     advice: str

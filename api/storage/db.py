@@ -425,6 +425,16 @@ def open_database(url: str, schema: str | None = None, *, upgrade: bool = True) 
     return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
 
+# How SQLite and PostgreSQL say that the disk holding the database is full.
+DISK_FULL_MARKERS = ("disk is full", "no space left", "could not extend file", "disk full")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a database error says the disk holding the database is full (SQLITE_FULL,
+    PostgreSQL's "could not extend file ... No space left on device")."""
+    return any(marker in str(exc).lower() for marker in DISK_FULL_MARKERS)
+
+
 # SQLite's primary result codes for a file that is damaged or no database at all.
 _SQLITE_DAMAGED_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 

@@ -8,6 +8,14 @@ database is never half-written (each flush is one transaction). If the database 
 unreachable, the pending data is kept and retried on the next tick (bounded, see
 MAX_PENDING_SAMPLES).
 
+While flushes fail (a full disk, an unreachable database) `storage_problem()` says so in
+words, what fails and what to do, for the gateway (which tells the live clients) and
+`health()` counts what waits in memory and what was lost (raw samples beyond
+MAX_PENDING_SAMPLES, what was still waiting when the sink closed) for GET /health. The log
+says when storing fails, every SUMMARY_EVERY_S while it does, and when it works again;
+never a line per retry. `close()` is bounded (CLOSE_TIMEOUT_S): a shutdown while storing
+fails makes one last attempt and then logs what was not stored.
+
 An event recorded with `on_stored` (a rep, which the gateway publishes only once stored)
 wakes the writer at once, and `on_stored` is called after the transaction holding it has
 committed (or after the item was given up as unstorable), so what a client saw survives a
@@ -19,9 +27,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import numpy as np
@@ -31,7 +41,7 @@ from sqlalchemy.orm import Session
 from api.errors import NotFoundError, WinkWatchError
 from api.storage import catalog
 from api.storage import sets as set_store
-from api.storage.db import Database
+from api.storage.db import Database, is_disk_full
 from api.storage.models import Athlete, ExerciseSet
 from api.storage.raw_codec import NO_SEQ, SensorClock
 from api.vocab import Placement, SetStatus
@@ -54,6 +64,57 @@ T = TypeVar("T")
 # ~70 s of 7 sensors at 200 Hz: what is kept while the database is unreachable before the
 # oldest raw samples are dropped (with an error logged) to bound memory.
 MAX_PENDING_SAMPLES = 100_000
+# While storing fails, a log line says what waits and what was lost this often.
+SUMMARY_EVERY_S = 30.0
+# A close (shutdown) waits this long for a flush in progress, then makes one last attempt.
+CLOSE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class StorageHealth:
+    """What the sink has not stored, and why (GET /health). Counts are since the sink
+    started; `waiting_*` are kept in memory and retried, `lost_*` will never be stored."""
+
+    problem: str | None  # None while storing works; else what fails and what to do
+    error: str | None  # the database's own words for the last failure (kept after it)
+    failing_since: datetime | None
+    waiting_samples: int
+    waiting_reps: int
+    lost_samples: int
+    lost_reps: int
+    lost_events: int  # other events: set starts and stops, calibrations, warnings
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def storage_failure(exc: BaseException) -> str:
+    """What fails, in a few words, for a failed commit `exc`."""
+    if is_disk_full(exc):
+        return "the database's disk is full"
+    return f"the database cannot be written ({_short_error(exc)})"
+
+
+def storage_problem_text(exc: BaseException, interval_s: float) -> str:
+    """What fails and what to do, in words, for a failed commit `exc`."""
+    what = (
+        "Free disk space on the disk holding the database (old exports, logs)"
+        if is_disk_full(exc)
+        else "Check that the database server is running and reachable"
+    )
+    return (
+        f"{storage_failure(exc)}: reps and raw samples are not being stored. {what}; storing "
+        f"resumes by itself, no restart needed. Meanwhile they wait in memory, retried every "
+        f"{interval_s:g} s (raw samples: the last {MAX_PENDING_SAMPLES:,}, about 70 s of 7 "
+        "sensors), and are lost if the server stops"
+    )
+
+
+def _short_error(exc: BaseException) -> str:
+    """The database's own words (SQLAlchemy's statement and parameters left out)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines() or [exc.__class__.__name__])[0][:300]
 
 
 @dataclass
@@ -99,8 +160,17 @@ class DatabaseSink:
         self._stop = threading.Event()
         self.flushes = 0
         self.failed_flushes = 0
-        self.dropped_samples = 0
+        self.dropped_samples = 0  # raw samples lost: beyond MAX_PENDING_SAMPLES, or at close
+        self.lost_reps = 0
+        self.lost_events = 0
         self.last_error: str | None = None
+        self._problem: str | None = None  # set while flushes fail (see storage_problem)
+        self._failure: str | None = None  # the same in a few words
+        self._failing_since: datetime | None = None
+        self._failing_since_s = 0.0
+        self._next_summary_s = 0.0
+        self._dropped_when_failing = 0  # dropped_samples when the current failure began
+        self._closed = False
         self._thread: threading.Thread | None = None
         if start_thread:
             self.start()
@@ -118,13 +188,13 @@ class DatabaseSink:
         with self._lock:
             self._pending.append(samples)
             self._pending_samples += len(samples)
-            if self._pending_samples > MAX_PENDING_SAMPLES:
-                self._drop_oldest_samples()
+            while self._pending_samples > MAX_PENDING_SAMPLES and self._drop_oldest_samples():
+                pass
 
     def record_event(self, event: GatewayEvent, on_stored: OnStored | None = None) -> None:
         if isinstance(event, LiveAngles):
             if on_stored is not None:
-                on_stored()
+                on_stored(True)
             return  # derived, 20 Hz: re-computable from the raw samples
         with self._lock:
             self._pending.append(event)
@@ -133,13 +203,45 @@ class DatabaseSink:
         if on_stored is not None:
             self._wake.set()
 
+    def storage_problem(self) -> str | None:
+        """None while storing works; else what fails and what to do (any thread)."""
+        return self._problem
+
+    def health(self) -> StorageHealth:
+        """What waits, what was lost and why (any thread)."""
+        with self._lock:
+            waiting_samples = self._pending_samples
+            waiting_reps = sum(isinstance(item, RepCompleted) for item in self._pending)
+        return StorageHealth(
+            problem=self._problem,
+            error=self.last_error,
+            failing_since=self._failing_since,
+            waiting_samples=waiting_samples,
+            waiting_reps=waiting_reps,
+            lost_samples=self.dropped_samples,
+            lost_reps=self.lost_reps,
+            lost_events=self.lost_events,
+        )
+
     def close(self) -> None:
-        """Stop the writer and commit what is left (idempotent)."""
+        """Stop the writer and commit what is left (idempotent), within about
+        CLOSE_TIMEOUT_S: if storing fails, what could not be stored is logged and counted as
+        lost."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=30.0)
-        self.flush()
+            self._thread.join(timeout=CLOSE_TIMEOUT_S)
+        if self._closed:
+            return
+        if not self._flush_lock.acquire(timeout=CLOSE_TIMEOUT_S):
+            self._give_up_pending("a commit still hung when the server stopped")
+            return
+        try:
+            if not self._flush_locked():
+                self._give_up_pending(self._failure or "storing failed")
+            self._closed = True
+        finally:
+            self._flush_lock.release()
 
     # -- synchronous helpers for the HTTP layer -----------------------------------------------
     def ensure_set(
@@ -180,64 +282,152 @@ class DatabaseSink:
     def flush(self) -> bool:
         """Commit everything pending in one transaction; False (data kept) if that failed."""
         with self._flush_lock:
-            with self._lock:
-                batch, self._pending = self._pending, []
-                self._pending_samples = 0
-            if not batch:
-                return True
-            try:
-                self._write_transaction(batch)
-                self._report_stored(batch)
-            except OperationalError as exc:  # database unreachable or locked: retry later
-                self.failed_flushes += 1
-                return self._keep_for_retry(batch, exc)
-            except (SQLAlchemyError, WinkWatchError) as exc:
-                # Retrying the same batch would fail again: store item by item, skip the bad one.
-                self.failed_flushes += 1
-                self.last_error = f"{exc.__class__.__name__}: {exc}"
-                log.error(
-                    "gateway data rejected by the database (%s); storing item by item",
-                    self.last_error,
-                )
-                for index, item in enumerate(batch):
-                    try:
-                        self._write_transaction([item])
-                    except OperationalError as item_exc:  # unreachable now: not the item's fault
-                        return self._keep_for_retry(batch[index:], item_exc)
-                    except (SQLAlchemyError, WinkWatchError) as item_exc:
-                        log.error(
-                            "dropped one %s that cannot be stored: %s",
-                            type(item).__name__,
-                            item_exc,
-                        )
-                    self._report_stored([item])  # stored, or never will be
-            self.flushes += 1
+            return self._flush_locked()
+
+    def _flush_locked(self) -> bool:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._pending_samples = 0
+        if not batch:
             return True
+        try:
+            self._write_transaction(batch)
+            self._report_stored(batch)
+        except OperationalError as exc:  # database unreachable, locked or full: retry later
+            self.failed_flushes += 1
+            return self._keep_for_retry(batch, exc)
+        except (SQLAlchemyError, WinkWatchError) as exc:
+            # Retrying the same batch would fail again: store item by item, skip the bad one.
+            self.failed_flushes += 1
+            self.last_error = f"{exc.__class__.__name__}: {_short_error(exc)}"
+            log.error(
+                "gateway data rejected by the database (%s); storing item by item",
+                self.last_error,
+            )
+            for index, item in enumerate(batch):
+                try:
+                    self._write_transaction([item])
+                except OperationalError as item_exc:  # unreachable now: not the item's fault
+                    return self._keep_for_retry(batch[index:], item_exc)
+                except (SQLAlchemyError, WinkWatchError) as item_exc:
+                    log.error(
+                        "dropped one %s that cannot be stored: %s",
+                        type(item).__name__,
+                        _short_error(item_exc),
+                    )
+                    self._count_lost([item])
+                    self._report_stored([item], stored=False)
+                    continue
+                self._report_stored([item])
+        self.flushes += 1
+        self._storing_again()
+        return True
 
     def _keep_for_retry(self, batch: list[GatewayEvent | RawSamples], exc: Exception) -> bool:
         """Put `batch` back before what is pending, for the next try (a failed flush: False)."""
-        self.last_error = f"{exc.__class__.__name__}: {exc}"
-        log.error(
-            "could not store gateway data (will retry in %.1f s): %s",
-            self.commit_interval_s,
-            self.last_error,
-        )
+        self.last_error = f"{exc.__class__.__name__}: {_short_error(exc)}"
         with self._lock:
             self._pending = batch + self._pending
             self._pending_samples = sum(len(i) for i in self._pending if isinstance(i, RawSamples))
-            if self._pending_samples > MAX_PENDING_SAMPLES:
-                self._drop_oldest_samples()
+            while self._pending_samples > MAX_PENDING_SAMPLES and self._drop_oldest_samples():
+                pass
+        now_s = time.monotonic()
+        if self._problem is None:
+            self._failing_since = datetime.now(UTC)
+            self._failing_since_s = now_s
+            self._dropped_when_failing = self.dropped_samples
+            self._next_summary_s = now_s + SUMMARY_EVERY_S
+            self._problem = storage_problem_text(exc, self.commit_interval_s)
+            self._failure = storage_failure(exc)
+            log.error("storing gateway data failed (%s): %s", self.last_error, self._problem)
+        elif now_s >= self._next_summary_s:
+            self._next_summary_s = now_s + SUMMARY_EVERY_S
+            health = self.health()
+            log.error(
+                "storing gateway data still fails after %.0f s (%s): %s raw samples and %d reps "
+                "wait in memory; %s raw samples lost so far",
+                now_s - self._failing_since_s,
+                self.last_error,
+                f"{health.waiting_samples:,}",
+                health.waiting_reps,
+                f"{health.lost_samples:,}",
+            )
         return False
 
-    def _report_stored(self, batch: list[GatewayEvent | RawSamples]) -> None:
+    def _storing_again(self) -> None:
+        """After a flush that committed: say so once if storing had failed."""
+        if self._problem is None:
+            return
+        lost = self.dropped_samples - self._dropped_when_failing
+        log.warning(
+            "storing gateway data again after %.0f s of failures: what waited is stored%s",
+            time.monotonic() - self._failing_since_s,
+            f"; {lost:,} raw samples were lost meanwhile (beyond {MAX_PENDING_SAMPLES:,} "
+            "kept in memory)"
+            if lost
+            else ", nothing was lost",
+        )
+        self._problem = None
+        self._failing_since = None
+
+    def _report_stored(self, batch: list[GatewayEvent | RawSamples], stored: bool = True) -> None:
         with self._lock:
             callbacks = [self._on_stored.pop(id(item), None) for item in batch]
         for callback in callbacks:
             if callback is not None:
                 try:
-                    callback()
+                    callback(stored)
                 except Exception:
                     log.exception("on_stored callback failed")
+
+    def _count_lost(self, items: Sequence[GatewayEvent | RawSamples]) -> None:
+        for item in items:
+            if isinstance(item, RawSamples):
+                self.dropped_samples += len(item)
+            elif isinstance(item, RepCompleted):
+                self.lost_reps += 1
+            else:
+                self.lost_events += 1
+
+    def _give_up_pending(self, why: str) -> None:
+        """The sink closes with data it could not store: count it as lost and say what."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._pending_samples = 0
+        self._closed = True
+        if not batch:
+            return
+        self._count_lost(batch)
+        samples = [item for item in batch if isinstance(item, RawSamples)]
+        per_sensor: dict[tuple[str, str], float] = defaultdict(float)
+        for chunk in samples:
+            if len(chunk):
+                key = (chunk.athlete_id, chunk.placement.value)
+                per_sensor[key] += float(chunk.t_s[-1] - chunk.t_s[0])
+        reps = [item for item in batch if isinstance(item, RepCompleted)]
+        reps_by_set: dict[tuple[str | None, str], list[int]] = defaultdict(list)
+        for rep in reps:
+            reps_by_set[(rep.athlete_id, rep.set_key)].append(rep.metrics.rep)
+        others = len(batch) - len(samples) - len(reps)
+        log.error(
+            "not stored, the server stopped while %s: %s raw samples (%s), %d reps (%s) and %d "
+            "other events (set starts/stops, warnings); %s raw samples were lost before, in all "
+            "%s",
+            why,
+            f"{sum(map(len, samples)):,}",
+            ", ".join(f"athlete {a} {p} ~{s:.0f} s" for (a, p), s in sorted(per_sensor.items()))
+            or "none",
+            len(reps),
+            "; ".join(
+                f"athlete {athlete} {self._set_name(key)}: rep {', '.join(map(str, numbers))}"
+                for (athlete, key), numbers in reps_by_set.items()
+            )
+            or "none",
+            others,
+            f"{self.dropped_samples - sum(map(len, samples)):,}",
+            f"{self.dropped_samples:,}",
+        )
+        self._report_stored(batch, stored=False)
 
     def _write_transaction(self, batch: list[GatewayEvent | RawSamples]) -> None:
         self._transaction(lambda db: self._write(db, batch))
@@ -256,18 +446,28 @@ class DatabaseSink:
             self._open_sets = open_sets_before  # nothing of it was committed
             raise
 
-    def _drop_oldest_samples(self) -> None:
+    def _set_name(self, set_key: str) -> str:
+        opened = self._open_sets.get(set_key)
+        return f"set {opened.set_id}" if opened is not None else f"set {set_key[:8]} (not stored)"
+
+    def _drop_oldest_samples(self) -> bool:
+        """Drop the oldest pending raw samples (under `_lock`); False when there are none.
+        The first drop of a failure is logged; the rest are counted (summary lines)."""
         for index, item in enumerate(self._pending):
             if isinstance(item, RawSamples):
                 del self._pending[index]
                 self._pending_samples -= len(item)
+                if self.dropped_samples == self._dropped_when_failing:
+                    log.error(
+                        "storing has failed for too long: %s raw samples wait in memory, so the "
+                        "oldest are dropped from now on (counted in GET /health), first %d of %s",
+                        f"{MAX_PENDING_SAMPLES:,}",
+                        len(item),
+                        item.address,
+                    )
                 self.dropped_samples += len(item)
-                log.error(
-                    "database unreachable for too long: dropped %d raw samples of %s",
-                    len(item),
-                    item.address,
-                )
-                return
+                return True
+        return False
 
     def _write(self, db: Session, batch: list[GatewayEvent | RawSamples]) -> None:
         samples: dict[tuple[str, str], list[RawSamples]] = defaultdict(list)
@@ -417,4 +617,10 @@ def recover_after_restart(database: Database, gateway_id: str) -> list[int]:
         return set_store.mark_interrupted(db, gateway_id)
 
 
-__all__ = ["DatabaseSink", "recover_after_restart", "resolve_athlete_key"]
+__all__ = [
+    "DatabaseSink",
+    "StorageHealth",
+    "recover_after_restart",
+    "resolve_athlete_key",
+    "storage_problem_text",
+]

@@ -26,7 +26,12 @@ def _athlete(api, name="Ana") -> int:
 
 
 def test_health_needs_no_token_and_everything_else_does(api) -> None:
-    assert api.get("/health").json() == {"status": "ok", "database": "ok", "gateway": False}
+    assert api.get("/health").json() == {
+        "status": "ok",
+        "database": "ok",
+        "gateway": False,
+        "storage": None,
+    }
     for path in ("/athletes", "/reps", "/sets", "/sessions", "/sensors", "/export/reps.csv"):
         response = api.get(path)
         assert response.status_code == 401, path

@@ -29,14 +29,19 @@ def _check_athlete(database: Database, athlete_id: int) -> None:
 )
 async def get_ready(athlete_id: IdPath, service: ServiceDep, database: DatabaseDep, _: Reader):
     """Both sensors streaming with their health in words, how long the athlete has stood
-    still, and whether the last squat showed the sensors in place (swapped / misplaced)."""
+    still, and whether the last squat showed the sensors in place (swapped / misplaced); not
+    ready while the gateway's data cannot be stored (`storage_problem`)."""
     await run_in_threadpool(_check_athlete, database, athlete_id)
     readiness = service.readiness(athlete_id)
     if readiness is None:
         raise ConflictError("no gateway is running in this server: there are no live sensors")
+    storage_problem = service.sink.storage_problem() if service.sink is not None else None
+    advice = readiness.advice
+    if storage_problem is not None:  # a set now would not be stored (POST /sets: 503)
+        advice = f"Not ready: {storage_problem}. {advice}"
     return ReadyPublic(
         athlete_id=athlete_id,
-        ready=readiness.ready,
+        ready=readiness.ready and storage_problem is None,
         sensors=[
             SensorReadyPublic(
                 placement=s.placement.value,
@@ -56,5 +61,6 @@ async def get_ready(athlete_id: IdPath, service: ServiceDep, database: DatabaseD
         placement_checked=readiness.placement_checked,
         placement_code=readiness.placement_code,
         placement_message=readiness.placement_message,
-        advice=readiness.advice,
+        storage_problem=storage_problem,
+        advice=advice,
     )
