@@ -241,9 +241,10 @@ function onSetStopped(event) {
 function onRepCompleted(event) {
   const set = state.currentSet;
   // A rep of a set this page has not heard start (it was not listening then): show that set
-  // and its stored reps (this one is stored: a rep is streamed once stored).
+  // and its stored reps (this one is stored: a rep is streamed once stored, or marked
+  // `stored: false` while the server cannot store, and streamed again once it is).
   if (set && set.set_key !== event.set_key) { refreshCurrentSet(true); return; }
-  const rep = { source: "live", set_id: event.set_id ?? (set && set.set_key === event.set_key ? set.id : null), set_key: event.set_key, metrics: event.metrics };
+  const rep = { source: "live", stored: event.stored !== false, set_id: event.set_id ?? (set && set.set_key === event.set_key ? set.id : null), set_key: event.set_key, metrics: event.metrics };
   state.liveReps = state.liveReps.filter((r) => !(r.set_key === event.set_key && r.metrics.rep === event.metrics.rep));
   state.liveReps.push(rep);
   state.liveReps.sort((a, b) => a.metrics.rep - b.metrics.rep);

@@ -63,9 +63,13 @@ export function render() {
   const still = last.missing.length || recording() ? ""
     : left > 0 ? `<li class="ready-still">Stand still: <b class="countdown">${left.toFixed(1)} s</b></li>`
       : `<li class="ready-ok ready-still">✓ standing still: start now</li>`;
-  $("ready-list").innerHTML = sensors + placement + still;
+  // The server cannot store (a full disk...): said first, while recording too.
+  const storage = last.storage_problem
+    ? `<li class="ready-warning" data-code="storage_failing">⚠ ${escapeHtml(last.storage_problem)}</li>` : "";
+  $("ready-list").innerHTML = storage + sensors + placement + still;
   $("ready-title").textContent = recording() ? "Sensors" : last.ready ? "Ready"
-    : last.missing.length ? "Not ready: a sensor is missing" : "Check before the set";
+    : last.storage_problem ? "Not ready: nothing can be stored now"
+      : last.missing.length ? "Not ready: a sensor is missing" : "Check before the set";
   panel.classList.toggle("is-ready", last.ready);
   const override = last.missing.length > 0 && !recording();
   $("ready-override-row").hidden = !override;

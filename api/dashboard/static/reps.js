@@ -30,10 +30,15 @@ export function thresholdText(m) {
   return ` vs threshold ${deg(m.wink_threshold_deg, 1)} (${source}), ${uncertaintyText(m) || m.wink_grade}`;
 }
 
+// A live rep the server could not store (`stored: false` on its rep_completed: a full disk...);
+// the same rep comes again with `stored: true` once it is.
+const UNSTORED_HTML = '<span class="flag unstored" title="shown live, not stored: the server cannot '
+  + 'write its database now (the warning above says why); it is stored once it can">not stored</span>';
+
 function repRow(rep, isNew) {
   const m = rep.metrics;
-  const flag = flagHtml(m);
-  return `<tr class="rep${isNew ? " new" : ""}" data-rep="${m.rep}"><td>${m.rep}</td><td>${deg(m.depth_deg)}</td>`
+  const flag = flagHtml(m) + (rep.stored === false ? ` ${UNSTORED_HTML}` : "");
+  return `<tr class="rep${isNew ? " new" : ""}${rep.stored === false ? " unstored" : ""}" data-rep="${m.rep}"><td>${m.rep}</td><td>${deg(m.depth_deg)}</td>`
     + `<td>${deg(m.wink_deg, 1)}</td><td>${m.butt_wink ? deg(m.wink_onset_depth_deg) : "–"}</td><td>${flag}</td></tr>`;
 }
 
