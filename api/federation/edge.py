@@ -14,8 +14,9 @@ SQLite sink are unchanged and do not know about it.
   `up/live` with the athlete's `uid` (lossy by design: a live view wants the newest).
 - **Deleted athletes** (a tombstone, retained on `down/profile/U`): the athlete is deleted
   here with her data through the service (api.federation.tombstones).
-- **Commands** (`down/cmd`): start_set / stop_set / assign_sensor / unassign_sensor, run
-  through the same `LiveService` the local API uses; the answer goes to `up/reply`.
+- **Commands** (`down/cmd`): start_set / stop_set / update_set / assign_sensor /
+  unassign_sensor, run through the same `LiveService` the local API uses; the answer goes
+  to `up/reply`.
 """
 
 from __future__ import annotations
@@ -522,6 +523,7 @@ class EdgeForwarder:
         return {
             "start_set": self._start_set,
             "stop_set": self._stop_set,
+            "update_set": self._update_set,
             "assign_sensor": self._assign_sensor,
             "unassign_sensor": self._unassign_sensor,
         }
@@ -576,6 +578,31 @@ class EdgeForwarder:
 
         await self._service.stop_set(await asyncio.to_thread(local_id))
         return {"set_key": command["set_key"]}
+
+    async def _update_set(self, command: dict[str, Any]) -> dict[str, Any]:
+        """The coach corrected a set of this gateway's on the central server: corrected here
+        (its reps follow; a set recording here takes the load at once), and the outbox carries
+        the set and its reps back up. Setting the same values again changes nothing."""
+        assert self._service is not None
+        set_key = str(command["set_key"])
+
+        def local_id() -> int:
+            with self._db.sessions() as db:
+                found = db.scalar(select(ExerciseSet.id).where(ExerciseSet.set_key == set_key))
+            if found is None:
+                raise NotFoundError("set", set_key)
+            return found
+
+        variant = command.get("variant")
+        load_kg = command.get("load_kg")
+        notes = command.get("notes")
+        await self._service.update_set(
+            await asyncio.to_thread(local_id),
+            None if variant is None else SetVariant(variant),
+            None if load_kg is None else float(load_kg),
+            None if notes is None else str(notes),
+        )
+        return {"set_key": set_key}
 
     async def _assign_sensor(self, command: dict[str, Any]) -> dict[str, Any]:
         assert self._service is not None

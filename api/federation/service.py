@@ -143,6 +143,39 @@ class CentralService(LiveService):
         await self._hub().command(row.gateway_id, "stop_set", set_key=row.set_key)
         await self._replicated_set(row.set_key, lambda r: r.status != SetStatus.RECORDING.value)
 
+    async def update_set(
+        self,
+        set_id: int,
+        variant: SetVariant | None,
+        load_kg: float | None,
+        notes: str | None,
+    ) -> None:
+        """PATCH /sets/{id}: the correction is made on the gateway that recorded the set (its
+        reps follow there, a set recording there takes the new load at once) and comes back
+        through that gateway's outbox, as its sets and reps always do. Stored only here, the
+        gateway would never learn of it and its next change of the set would undo it; so
+        with the gateway unreachable the correction is refused (504) and nothing changes."""
+        row = await run_in_threadpool(self._get_set, set_id)
+        if variant is None and load_kg is None and notes is None:
+            return
+        await self._hub().command(
+            row.gateway_id,
+            "update_set",
+            set_key=row.set_key,
+            variant=None if variant is None else SetVariant(variant).value,
+            load_kg=load_kg,
+            notes=notes,
+        )
+
+        def corrected(stored: ExerciseSet) -> bool:
+            return (
+                (variant is None or stored.variant == SetVariant(variant).value)
+                and (load_kg is None or stored.load_kg == load_kg)
+                and (notes is None or stored.notes == notes)
+            )
+
+        await self._replicated_set(row.set_key, corrected)
+
     async def assign_sensor(
         self, sensor_id: int, athlete_id: int | None, placement: Placement | None
     ) -> Sensor:
