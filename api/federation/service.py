@@ -19,10 +19,18 @@ from api.federation.errors import CommandFailed
 from api.federation.profiles import athlete_profile
 from api.gateway_port import LiveService
 from api.storage import catalog
-from api.storage.models import ExerciseSet, FederationInbox, FederationRow, Sensor
+from api.storage.models import (
+    ExerciseSet,
+    FederationInbox,
+    FederationRow,
+    GatewayStatus,
+    Sensor,
+    SensorStatus,
+)
 from api.vocab import Placement, SetStatus, SetVariant
 from sensor_gateway.health import SensorHealth
 from sensor_gateway.readiness import Readiness
+from sensor_gateway.samples import LinkState
 from sensor_gateway.sensors import SensorSnapshot
 
 if TYPE_CHECKING:
@@ -48,7 +56,11 @@ class CentralService(LiveService):
 
     # -- where is an athlete / a sensor --------------------------------------------------------
     def gateway_of_sensor(self, address: str) -> str | None:
-        """The gateway whose database last sent this sensor's row."""
+        """The online gateway streaming this sensor now (its last sensor report says so), else
+        the gateway whose database last sent a batch with a row for it."""
+        streaming = self.streaming_gateway(address)
+        if streaming is not None:
+            return streaming
         with self.database.sessions() as db:
             return db.scalar(
                 select(FederationInbox.gateway_id)
@@ -58,6 +70,25 @@ class CentralService(LiveService):
                 .order_by(FederationInbox.updated_at.desc())
                 .limit(1)
             )
+
+    def streaming_gateway(self, address: str, *, other_than: str | None = None) -> str | None:
+        """The online gateway (other than `other_than`) whose last sensor report (`up/sensors`)
+        has this sensor streaming; None if none has."""
+        with self.database.sessions() as db:
+            query = (
+                select(SensorStatus.gateway_id)
+                .join(GatewayStatus, GatewayStatus.gateway_id == SensorStatus.gateway_id)
+                .where(
+                    SensorStatus.address == address,
+                    SensorStatus.state == LinkState.STREAMING.value,
+                    GatewayStatus.online.is_(True),
+                )
+                .order_by(SensorStatus.reported_at.desc())
+                .limit(1)
+            )
+            if other_than is not None:
+                query = query.where(SensorStatus.gateway_id != other_than)
+            return db.scalar(query)
 
     def gateway_of_athlete(self, athlete_id: int) -> str:
         with self.database.sessions() as db:
@@ -224,7 +255,16 @@ class CentralService(LiveService):
     def assign_on(
         self, gateway_id: str, address: str, kind: str, athlete_id: int, placement: Placement
     ) -> None:
-        """Pair a sensor with an athlete on `gateway_id` (blocking; call from a worker thread)."""
+        """Pair a sensor with an athlete on `gateway_id` (blocking; call from a worker thread).
+        Refused (409) while another gateway streams the sensor: a sensor streams to one gateway
+        at a time, and that one, not told, would go on recording it for its athlete there."""
+        elsewhere = self.streaming_gateway(address, other_than=gateway_id)
+        if elsewhere is not None:
+            raise ConflictError(
+                f"sensor {address} is streaming on gateway {elsewhere}: unpair it there first "
+                "(PUT /sensors/{id}/assignment with athlete_id and placement null, or on "
+                f"{elsewhere} itself) or switch it off, then pair it on {gateway_id}"
+            )
         profile = self._athlete_profile(athlete_id)
         self._run(
             self._hub().command(
