@@ -67,6 +67,8 @@ class GatewayPort(Protocol):
 
     def stop_set(self, athlete_id: str) -> SetInfo | None: ...
 
+    async def stop_set_after_grace(self, athlete_id: str) -> SetInfo | None: ...
+
     def set_load(self, athlete_id: str, load_kg: float | None) -> None: ...
 
     def sensors(self) -> list[SensorSnapshot]: ...
@@ -251,7 +253,9 @@ class LiveService:
             running = self.gateway.active_sets().get(str(row.athlete_id))
             stopped_here = running is not None and running.set_key == row.set_key
             if stopped_here:  # not a newer set
-                self.gateway.stop_set(str(row.athlete_id))
+                # the samples taken before the stop and still on their way are kept (at
+                # most STOP_GRACE_S), then its last rep and set_stopped
+                await self.gateway.stop_set_after_grace(str(row.athlete_id))
             stored = await run_in_threadpool(self.sink.flush)
             problem = self.sink.storage_problem()
             if not stored and problem is not None and stopped_here:

@@ -23,7 +23,9 @@ number), so the set's events (its stop included) reach clients. Each running set
 started meanwhile) gets a `storage_failing` QualityWarning saying what fails and what to do,
 and a `storage_resumed` one once storing works again.
 
-`start_set` / `stop_set` / `assign_sensor` are what the HTTP API calls (from the same loop).
+`start_set` / `stop_set_after_grace` / `assign_sensor` are what the HTTP API calls (from the
+same loop); a stop with a grace keeps the samples timed before it that are still in transit
+(at most `STOP_GRACE_S`), then finishes the set.
 A failing sink, analyser or malformed batch is logged and counted, never raised into a
 source: one bad sensor or set never stops the others.
 
@@ -100,6 +102,11 @@ TICK_S = 1.0  # how often idle sets and silent sensors are checked
 # An assigned sensor that sends nothing for this long while its athlete records is said
 # (`sensor_silent`): a BLE reconnect takes a second or two, a sensor off or out of range never.
 SILENT_SENSOR_S = 3.0
+# A requested stop waits this long at most (gateway clock) for the samples the sensors took
+# before it and still in BLE transit (a packet or two: the clock mapping allows
+# `max_latency_s`, 0.25 s), or less: until every sensor of the athlete has sent a sample
+# timed after the stop. Then the live analysis finishes and SetStopped goes out.
+STOP_GRACE_S = 0.3
 
 # Published only once the sink has stored them (see the module docstring).
 STORED_BEFORE_PUBLISHED: tuple[type[GatewayEvent], ...] = (RepCompleted,)
@@ -120,6 +127,21 @@ class _Unpublished:
     event: GatewayEvent
     stored: bool
     shown: bool = False
+
+
+@dataclass
+class _Stopping:
+    """A set stopped by request, still taking the samples timed before its stop (`stop_s`)
+    that are on their way, until every placement in `waiting` has sent one timed after it,
+    a packet received after `stop_s + grace_s` or the grace's timer."""
+
+    set_key: str
+    reason: StopReason
+    stop_s: float
+    grace_s: float
+    waiting: set[Placement]
+    done: asyncio.Future[None] | None = None
+    timer: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -170,6 +192,7 @@ class Gateway:
         self.motion = RecentMotion()  # assigned sensors' last seconds, for the ready check
         self._sources: list[SampleSource] = []
         self._pipelines: dict[str, AthletePipeline] = {}
+        self._stopping: dict[str, _Stopping] = {}  # athlete -> her set stopped, in its grace
         self._stop = asyncio.Event()
         self._running = False
         # Events held back until stored, in dispatch order; touched from the loop thread, or
@@ -224,6 +247,8 @@ class Gateway:
     def shutdown(self) -> None:
         """Stop every set, close the sink and the bus (idempotent)."""
         now_s = self.clock.now_s()
+        for athlete_id in list(self._stopping):
+            self._end_grace(athlete_id)
         for athlete_id in list(self._pipelines):
             self._dispatch(self._pipelines[athlete_id].stop_set(StopReason.SHUTDOWN, now_s))
         if self.sink is not None and self._running:
@@ -249,8 +274,8 @@ class Gateway:
             await asyncio.sleep(TICK_S)
             now_s = self.clock.now_s()
             self.check_storage(now_s)
-            for pipeline in list(self._pipelines.values()):
-                if pipeline.should_auto_stop(now_s):
+            for athlete_id, pipeline in list(self._pipelines.items()):
+                if athlete_id not in self._stopping and pipeline.should_auto_stop(now_s):
                     self._dispatch(pipeline.stop_set(StopReason.IDLE, now_s))
             self.warn_silent_sensors(now_s)
 
@@ -383,6 +408,7 @@ class Gateway:
             raise SetError(f"set {planned.set_key} was planned for athlete {planned.athlete_id!r}")
         placements = self.assignments.for_athlete(athlete_id)
         now_s = planned.started_s
+        self._end_grace(athlete_id)  # the set before ends as it was stopped, then this starts
         pipeline = self._pipeline(athlete_id)
         events = pipeline.start_set(
             planned.variant,
@@ -456,14 +482,66 @@ class Gateway:
         reason: StopReason = StopReason.REQUESTED,
         *,
         now_s: float | None = None,
+        grace_s: float = 0.0,
     ) -> SetInfo | None:
-        """Stop `athlete_id`'s running set; returns it, or None when none was running."""
+        """Stop `athlete_id`'s running set; returns it, or None when none was running.
+
+        `grace_s` > 0 (the API's stop, `stop_set_after_grace`): the samples the sensors took
+        before the stop instant (`now_s`) and still on their way are stored and analysed
+        for at most `grace_s` on the gateway clock, or until every sensor of the athlete
+        has sent one timed after the stop; samples timed after it are not the set's. Only
+        then the live analysis finishes (its last rep) and SetStopped goes out. Without a
+        running event loop (nothing could end the grace) the set stops at once."""
         pipeline = self._pipelines.get(athlete_id)
         if pipeline is None or pipeline.current_set is None:
             return None
         info = pipeline.current_set
-        self._dispatch(pipeline.stop_set(reason, self.clock.now_s() if now_s is None else now_s))
+        if athlete_id in self._stopping:
+            return info  # stopped already, in its grace: it ends as first asked
+        now_s = self.clock.now_s() if now_s is None else now_s
+        loop = _running_loop()
+        if grace_s <= 0 or loop is None:
+            self._dispatch(pipeline.stop_set(reason, now_s))
+            return info
+        waiting = set(self.assignments.for_athlete(athlete_id))
+        stopping = _Stopping(info.set_key, reason, now_s, grace_s, waiting, loop.create_future())
+        stopping.timer = loop.call_later(grace_s, self._end_grace, athlete_id, stopping)
+        self._stopping[athlete_id] = stopping
         return info
+
+    async def stop_set_after_grace(
+        self,
+        athlete_id: str,
+        reason: StopReason = StopReason.REQUESTED,
+        *,
+        now_s: float | None = None,
+        grace_s: float = STOP_GRACE_S,
+    ) -> SetInfo | None:
+        """`stop_set` with a grace for the samples in transit, returning once the set has
+        stopped (at most ~`grace_s` later): its last rep and SetStopped dispatched."""
+        info = self.stop_set(athlete_id, reason, now_s=now_s, grace_s=grace_s)
+        stopping = self._stopping.get(athlete_id)
+        if stopping is not None and stopping.done is not None:
+            await asyncio.shield(stopping.done)
+        return info
+
+    def _end_grace(self, athlete_id: str, stopping: _Stopping | None = None) -> None:
+        """End the grace of `athlete_id`'s stopped set (`stopping`: only if it is that one):
+        its live analysis finishes and SetStopped goes out, at the stop's instant."""
+        current = self._stopping.get(athlete_id)
+        if current is None or (stopping is not None and current is not stopping):
+            return
+        del self._stopping[athlete_id]
+        if current.timer is not None:
+            current.timer.cancel()
+        pipeline = self._pipelines.get(athlete_id)
+        try:
+            if pipeline is not None and pipeline.current_set is not None:
+                if pipeline.current_set.set_key == current.set_key:
+                    self._dispatch(pipeline.stop_set(current.reason, current.stop_s))
+        finally:
+            if current.done is not None and not current.done.done():
+                current.done.set_result(None)
 
     def set_load(self, athlete_id: str, load_kg: float | None) -> None:
         pipeline = self._pipelines.get(athlete_id)
@@ -472,7 +550,12 @@ class Gateway:
         pipeline.set_load(load_kg)
 
     def active_sets(self) -> dict[str, SetInfo]:
-        return {a: p.current_set for a, p in self._pipelines.items() if p.current_set is not None}
+        """The sets recording (not those stopped and in their grace)."""
+        return {
+            a: p.current_set
+            for a, p in self._pipelines.items()
+            if p.current_set is not None and a not in self._stopping
+        }
 
     def rep_count(self, athlete_id: str) -> int:
         pipeline = self._pipelines.get(athlete_id)
@@ -605,11 +688,45 @@ class Gateway:
         info = pipeline.current_set if pipeline else None
         if pipeline is None or info is None:
             return
+        stopping = self._stopping.get(a.athlete_id)
+        if stopping is None:
+            self._set_samples(pipeline, info, st, a.placement, batch, acc, gyr, t_s, sensor_s)
+            if pipeline.should_auto_stop():
+                self._dispatch(pipeline.stop_set(StopReason.IDLE, float(mapped.t_s[-1])))
+            return
+        # Stopped, in its grace: the samples timed before the stop are the set's.
+        if batch.received_s > stopping.stop_s + stopping.grace_s:
+            self._end_grace(a.athlete_id, stopping)
+            return
+        if t_s[-1] > stopping.stop_s:  # this sensor's stream has passed the stop
+            stopping.waiting.discard(a.placement)
+            before = t_s <= stopping.stop_s
+            acc, gyr, t_s = acc[before], gyr[before], t_s[before]
+            sensor_s = None if sensor_s is None else sensor_s[before]
+        if t_s.size:
+            self._set_samples(pipeline, info, st, a.placement, batch, acc, gyr, t_s, sensor_s)
+        if not stopping.waiting:
+            self._end_grace(a.athlete_id, stopping)
+
+    def _set_samples(
+        self,
+        pipeline: AthletePipeline,
+        info: SetInfo,
+        st: SensorState,
+        placement: Placement,
+        batch: SampleBatch,
+        acc: np.ndarray,
+        gyr: np.ndarray,
+        t_s: np.ndarray,
+        sensor_s: np.ndarray | None,
+    ) -> None:
+        """Store a set's raw samples and analyse them."""
+        n = t_s.size
         self._write_samples(
             RawSamples(
                 set_key=info.set_key,
-                athlete_id=a.athlete_id,
-                placement=a.placement,
+                athlete_id=info.athlete_id,
+                placement=placement,
                 address=st.address,
                 kind=st.kind,
                 t_s=t_s,
@@ -620,9 +737,7 @@ class Gateway:
                 seq=batch.seq,
             )
         )
-        self._dispatch(pipeline.push(a.placement, t_s, acc, gyr))
-        if pipeline.should_auto_stop():
-            self._dispatch(pipeline.stop_set(StopReason.IDLE, float(mapped.t_s[-1])))
+        self._dispatch(pipeline.push(placement, t_s, acc, gyr))
 
     def _in_range(
         self, st: SensorState, batch: SampleBatch, acc: np.ndarray, gyr: np.ndarray, t_s: np.ndarray
@@ -865,6 +980,13 @@ def _worst(values: np.ndarray, name: str, unit: str, limit: float) -> str:
     if finite.size < beyond.size:
         words.append(f"an {name} of {beyond[~np.isfinite(beyond)][0]}")
     return "; ".join(words)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _repeated(value: float, n: int) -> np.ndarray:

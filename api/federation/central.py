@@ -166,6 +166,9 @@ class CentralHub:
     def stop_set(self, athlete_id: str) -> SetInfo | None:
         raise _NOT_A_GATEWAY
 
+    async def stop_set_after_grace(self, athlete_id: str) -> SetInfo | None:
+        raise _NOT_A_GATEWAY
+
     def set_load(self, athlete_id: str, load_kg: float | None) -> None:
         raise _NOT_A_GATEWAY
 

@@ -66,6 +66,9 @@ class _Gateway:
     def stop_set(self, athlete_id):
         return self.active.pop(athlete_id, None)
 
+    async def stop_set_after_grace(self, athlete_id):
+        return self.stop_set(athlete_id)
+
 
 def test_a_set_start_that_cannot_be_stored_is_not_started_on_the_gateway(database) -> None:
     with database.sessions.begin() as db:
