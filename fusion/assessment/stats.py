@@ -25,6 +25,10 @@ from fusion.errors import InputError, require_finite
 
 BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20261201
+# The shift's bootstrap takes all pairwise differences of each resample (n x m values): at
+# most this many at a time, so memory stays bounded whatever the steps' rep counts (all
+# 4,000 resamples of two 400-rep steps at once were 5 GB; this is ~16 MB a chunk).
+PAIRS_PER_CHUNK = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,19 @@ def hodges_lehmann_shift(later: np.ndarray, reference: np.ndarray) -> np.ndarray
     return shifts
 
 
+def _bootstrap_shifts(later_picks: np.ndarray, reference_picks: np.ndarray) -> np.ndarray:
+    """`hodges_lehmann_shift` of each resample (row), PAIRS_PER_CHUNK differences at a time."""
+    rows = max(1, PAIRS_PER_CHUNK // (later_picks.shape[1] * reference_picks.shape[1]))
+    return np.concatenate(
+        [
+            hodges_lehmann_shift(
+                later_picks[start : start + rows], reference_picks[start : start + rows]
+            )
+            for start in range(0, later_picks.shape[0], rows)
+        ]
+    )
+
+
 def _student_quantile(probability: float, df: int) -> float:
     """Student-t quantile by the Cornish-Fisher expansion (error < 0.01 for df >= 4)."""
     z = NormalDist().inv_cdf(probability)
@@ -132,7 +149,7 @@ def shift_ci(later: np.ndarray, reference: np.ndarray, level: float) -> Estimate
         rng.integers(0, reference.size, size=(BOOTSTRAP_RESAMPLES, reference.size))
     ]
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
-        shifts = hodges_lehmann_shift(later_picks, reference_picks)
+        shifts = _bootstrap_shifts(later_picks, reference_picks)
         tail = 50.0 * (1.0 - level)
         low, high = np.percentile(shifts, [tail, 100.0 - tail])
         estimate = float(hodges_lehmann_shift(later, reference))

@@ -45,6 +45,27 @@ def test_shift_ci_covers_a_known_shift() -> None:
     assert estimate.low > 5
 
 
+def test_shift_ci_of_long_steps_stays_within_bounded_memory(monkeypatch) -> None:
+    """A step can hold many reps (a long uploaded recording): the bootstrap took all pairwise
+    differences of all 4,000 resamples at once, 4,000 x 100 x 100 x 8 bytes = 320 MB for two
+    100-rep steps (5 GB at 400), enough to kill a Pi's gateway. Chunked, the same interval."""
+    import tracemalloc
+
+    from fusion.assessment import stats
+
+    rng = np.random.default_rng(3)
+    later, reference = rng.normal(12.0, 3.0, 100), rng.normal(10.0, 3.0, 100)
+    tracemalloc.start()
+    try:
+        chunked = shift_ci(later, reference, 0.95)
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 100e6, peak_bytes
+    monkeypatch.setattr(stats, "PAIRS_PER_CHUNK", 10**12)  # all resamples in one chunk
+    assert shift_ci(later, reference, 0.95) == chunked
+
+
 def test_compare_later_same_unclear_and_wink_removed() -> None:
     base = _step(100.0)
     assert compare("goblet", _step(115.0), base).shift is Shift.LATER
