@@ -42,6 +42,7 @@ from sensor_gateway.gaps import (
     SENSOR_CLOCK_WRAP_S,
     Gap,
     GapReason,
+    SampleInterval,
 )
 from sensor_gateway.samples import SampleBatch
 
@@ -144,7 +145,9 @@ class SensorClockMapper:
     """Online mapping of one sensor's samples to the gateway clock (see module docstring).
 
     `nominal_rate_hz` times the samples of sensors whose batches carry no `sensor_time_s`,
-    and sizes gaps until the real sample interval has been seen.
+    and sizes gaps until the real sample interval has been seen. `interval` is that measured
+    interval (`gaps.SampleInterval`): a step of the sensor clock is a gap only when it is
+    clearly longer than it.
     """
 
     def __init__(
@@ -170,7 +173,7 @@ class SensorClockMapper:
         self._points_y: list[float] = []
         self._bucket_index: int | None = None
         self._bucket_best: tuple[float, float] | None = None
-        self._interval_s = 1.0 / self.nominal_rate_hz
+        self.interval = SampleInterval(self.nominal_rate_hz)
         self._last_sensor_s: float | None = None
         self._last_received_s = -math.inf
         self._clock_wraps_s = 0.0  # added to sensor times: wraps before this connection
@@ -178,8 +181,6 @@ class SensorClockMapper:
         self._last_seq: int | None = None
         self._count = 0  # samples counted, for count-timed sensors
         self._late_since_s: float | None = None
-        self._timed_s = 0.0  # sensor (or count) time spanned by sample steps outside gaps
-        self._timed_steps = 0  # those steps
         self.samples_mapped = 0
         self.gaps = 0
         self.samples_missing = 0
@@ -200,8 +201,7 @@ class SensorClockMapper:
         # A packet's few samples: plain floats where they save numpy calls, the same arithmetic.
         sensor_list: list[float] = sensor_s.tolist()
         first_s, last_s = sensor_list[0], sensor_list[-1]
-        if n > 1:
-            self._interval_s = (last_s - first_s) / (n - 1)
+        self.interval.add_batch(first_s, last_s, n)
 
         reset = self._check_reset(first_s, last_s, batch.received_s, timestamped)
         previous_last_s = self._last_sensor_s
@@ -213,17 +213,13 @@ class SensorClockMapper:
         if reset:
             # sized from the new epoch, anchored on this batch's arrival: what the arrivals
             # leave room for (a clock that jumped while they went on: nothing, no gap)
-            missing = max(0, int(round((first_t_s - self._last_t_s) / self._interval_s)) - 1)
+            interval_s = self.interval.interval_s or 1.0 / self.nominal_rate_hz
+            missing = max(0, int(round((first_t_s - self._last_t_s) / interval_s)) - 1)
             if missing > 0:  # (none before the first batch: its _last_t_s is -inf)
                 reason = GapReason.CLOCK if timestamped else GapReason.LATE
                 gap = Gap(self._last_t_s, first_t_s, missing, reason)
         elif previous_last_s is not None:
             gap = self._gap(previous_last_s, first_s, n, first_t_s, missing_by_seq, timestamped)
-            if gap is None:  # the step from the last batch is one sample interval
-                self._timed_s += first_s - previous_last_s
-                self._timed_steps += 1
-        self._timed_s += last_s - first_s
-        self._timed_steps += n - 1
         self._last_sensor_s = last_s
         self._last_received_s = batch.received_s
 
@@ -246,21 +242,22 @@ class SensorClockMapper:
 
     @property
     def measured_rate_hz(self) -> float:
-        """Samples per gateway second as the sensor streams them: the sample steps seen outside
-        gaps (on its clock, or its count), in gateway seconds through the fitted drift; the
-        nominal rate until a step was seen. What a gap's length in seconds is sized with: a
-        sensor streams at its own rate, not always at the one it was asked for."""
-        if self._timed_steps == 0 or not self._timed_s > 0:
+        """Samples per gateway second as the sensor streams them: the median of its recent
+        sample steps outside gaps (on its clock, or its count; `interval`), in gateway seconds
+        through the fitted drift; the nominal rate until a step was seen. What a gap's length
+        in seconds is sized with: a sensor streams at its own rate, not always at the one it
+        was asked for."""
+        rate_hz = self.interval.rate_hz
+        if self.interval.steps_seen == 0 or rate_hz is None:
             return self.nominal_rate_hz
-        return self._timed_steps / (self._timed_s * (1.0 + self.drift))
+        return rate_hz / (1.0 + self.drift)
 
     def adopt_nominal_rate(self, rate_hz: float) -> bool:
         """Use the sensor's configured rate if nothing was timed since the (re)start."""
         if not rate_hz > 0 or self._last_sensor_s is not None or rate_hz == self.nominal_rate_hz:
             return False
         self.nominal_rate_hz = float(rate_hz)
-        self._interval_s = 1.0 / self.nominal_rate_hz
-        self._timed_s, self._timed_steps = 0.0, 0  # the steps seen were at another rate
+        self.interval.clear(self.nominal_rate_hz)  # the steps seen were at another rate
         return True
 
     def restart(self) -> None:
@@ -392,14 +389,15 @@ class SensorClockMapper:
         missing_by_seq: int,
         timestamped: bool,
     ) -> Gap | None:
+        step_s = first_s - previous_last_s
         if timestamped:
-            step_s = first_s - previous_last_s
-            missing = int(round(step_s / self._interval_s)) - 1
+            missing = self.interval.step(step_s)  # a step that is no gap is measured
             if missing <= 0:
                 return None
         elif missing_by_seq:
             missing = missing_by_seq * n
         else:
+            self.interval.add_step(step_s)  # the next count: one sample interval
             return None
         gap_start_s = float(self._to_gateway(np.array([previous_last_s]))[0])
         reason = GapReason.SEQUENCE if missing_by_seq else GapReason.CLOCK

@@ -7,7 +7,8 @@ Three places see a gap, each from what only it knows:
   number (`SEQUENCE`), of the sensor clock (`CLOCK`), or, for a count-timed sensor, receive
   times running persistently ahead of the mapped times (`LATE`);
 - the BLE link (`sensor_gateway.ble.link`), across a reconnect: from the last batch delivered
-  before the drop and the first one after it (`reconnect_gap`, `RECONNECT`);
+  before the drop and the first one after it (`reconnect_gap`, `RECONNECT`), at the rate the
+  sensor's timestamps were measured to step at (its own `SampleInterval`);
 - the gateway, for a source that says it reconnected without sizing the gap: from when it said
   the sensor was disconnected, at the rate the sensor was measured to stream at
   (`SensorClockMapper.measured_rate_hz`; the nominal rate before any was measured).
@@ -33,6 +34,11 @@ Thresholds, all in one place:
   new epoch and counts only what the arrivals leave room for (usually nothing: no gap). A
   jump forward by less than this is still taken for lost samples (the two cannot be told
   apart without a sequence number).
+- `GAP_STEP_FACTOR` (1.5): a step of the sensor clock is a gap only when it is more than this
+  many times the sensor's measured sample interval (`SampleInterval`: the median of its recent
+  steps, from `INTERVAL_MIN_STEPS` on; the smallest step seen before). A sensor streams at its
+  own rate, not always at the one it was asked for (52 Hz when asked for 100 Hz): a step of
+  1/52 s is no lost sample. `SampleInterval.rate_hz` is also the rate every gap is sized at.
 - `MAX_LATENCY_S` (0.25 s) for `LATE_CONFIRM_S` (0.2 s): a count-timed sensor whose samples
   arrive this much later than mapped, for this long, lost samples it cannot number: the mapper
   re-anchors the count (a `LATE` gap). BLE latency stays well below it unless the link fails,
@@ -45,8 +51,10 @@ after it instead of integrated across).
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,6 +67,9 @@ CLOCK_RESET_JUMP_S = 2.0
 MAX_LATENCY_S = 0.25
 CLOCK_AHEAD_S = MAX_LATENCY_S
 LATE_CONFIRM_S = 0.2
+GAP_STEP_FACTOR = 1.5
+INTERVAL_WINDOW_STEPS = 64  # recent steps the median is taken over
+INTERVAL_MIN_STEPS = 8  # steps seen before the median is trusted
 
 
 class GapReason(enum.StrEnum):
@@ -93,6 +104,86 @@ class Gap:
         """'1 sample', '300 samples' or 'samples' (not sized), for messages."""
         n = self.missing_samples
         return "samples" if n is None else f"{n} sample" if n == 1 else f"{n} samples"
+
+
+class SampleInterval:
+    """A sensor's real sample interval, measured from the steps of its clock (or count).
+
+    Steps are added as the samples come: `add_batch` the steps within one packet (their mean,
+    counting for all of them), `add_step` one step between packets that was not a gap. The
+    interval is the median of the last `INTERVAL_WINDOW_STEPS` entries, so a few late,
+    early or lost samples do not move it. `nominal_rate_hz` (the rate asked for; None when
+    unknown) stands in until a step was seen.
+    """
+
+    def __init__(self, nominal_rate_hz: float | None = None) -> None:
+        self._recent: deque[float] = deque()
+        self._sorted: list[float] = []
+        self.clear(nominal_rate_hz)
+
+    def clear(self, nominal_rate_hz: float | None = None) -> None:
+        """Forget the steps seen (they were at another rate)."""
+        self.nominal_rate_hz = nominal_rate_hz
+        self.steps_seen = 0
+        self._recent.clear()
+        self._sorted.clear()
+        self._smallest_s = math.inf
+
+    def add_batch(self, first_s: float, last_s: float, n: int) -> None:
+        """A packet of `n` samples from sensor time `first_s` to `last_s`."""
+        if n > 1 and last_s > first_s:
+            self._add((last_s - first_s) / (n - 1), n - 1)
+
+    def add_step(self, step_s: float) -> None:
+        """One step between packets that was not a gap."""
+        if step_s > 0:
+            self._add(step_s, 1)
+
+    def _add(self, step_s: float, count: int) -> None:
+        self.steps_seen += count
+        self._smallest_s = min(self._smallest_s, step_s)
+        self._recent.append(step_s)
+        bisect.insort(self._sorted, step_s)
+        if len(self._recent) > INTERVAL_WINDOW_STEPS:
+            old = self._recent.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+
+    @property
+    def interval_s(self) -> float | None:
+        """The median of the recent steps; 1 / nominal rate before any; None if neither."""
+        k = len(self._sorted)
+        if k:
+            mid = k // 2
+            return self._sorted[mid] if k % 2 else 0.5 * (self._sorted[mid - 1] + self._sorted[mid])
+        return 1.0 / self.nominal_rate_hz if self.nominal_rate_hz else None
+
+    @property
+    def rate_hz(self) -> float | None:
+        """Samples per second of the sensor's clock as it streams (`1 / interval_s`)."""
+        interval_s = self.interval_s
+        return 1.0 / interval_s if interval_s else None
+
+    def step(self, step_s: float) -> int:
+        """Judge one step between packets (`missing_in_step`) and, unless it is a gap, add
+        it: the samples lost in it."""
+        missing = self.missing_in_step(step_s)
+        if missing == 0:
+            self.add_step(step_s)
+        return missing
+
+    def missing_in_step(self, step_s: float) -> int:
+        """Samples lost in a step of `step_s` between two samples: 0 unless the step is more
+        than `GAP_STEP_FACTOR` measured intervals (the smallest step seen, including this
+        one, until `INTERVAL_MIN_STEPS` were seen: a slower sensor's first step is no gap)."""
+        if self.steps_seen >= INTERVAL_MIN_STEPS:
+            reference_s = self.interval_s
+        elif self.steps_seen:
+            reference_s = min(self._smallest_s, step_s)
+        else:
+            return 0  # the first step: nothing to tell a slow sensor from a lost sample
+        if not reference_s or not step_s > GAP_STEP_FACTOR * reference_s:
+            return 0
+        return max(1, int(round(step_s / reference_s)) - 1)
 
 
 def missing_samples(

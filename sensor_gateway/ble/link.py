@@ -25,7 +25,7 @@ from sensor_gateway.ble.backoff import (
 from sensor_gateway.ble.battery import battery_from_advertisement, read_battery_pct
 from sensor_gateway.ble.connection import ConnectionManager
 from sensor_gateway.ble.scanner import AdvertisementTracker, Sighting
-from sensor_gateway.gaps import Gap, reconnect_gap
+from sensor_gateway.gaps import Gap, SampleInterval, reconnect_gap
 from sensor_gateway.protocols import DecodeStats, ProtocolSpec, StreamDecoder
 from sensor_gateway.samples import (
     BatchCallback,
@@ -99,7 +99,8 @@ class SensorLink:
         self.stats = LinkStats()
         self._battery_pct: int | None = None
         self._last_batch: SampleBatch | None = None  # last batch delivered before a gap
-        self._sample_interval_s: float | None = None
+        # the sensor's real sample interval, from its timestamps (as the clock mapper's)
+        self.interval = SampleInterval(self.rate_hz)
         self._awaiting_first_batch = False
         self._rate_checked = False
         self._rate_window: tuple[float, int] | None = None
@@ -276,10 +277,11 @@ class SensorLink:
         batch = decoder.feed(data, time.monotonic())
         if batch is None:
             return
-        if self._awaiting_first_batch:
+        first_of_connection = self._awaiting_first_batch
+        if first_of_connection:
             self._awaiting_first_batch = False
             self._report_streaming(batch)
-        self._track_interval(batch)
+        self._track_interval(batch, after_gap=first_of_connection)
         self._check_rate(batch)
         self._last_batch = batch
         try:
@@ -291,10 +293,9 @@ class SensorLink:
         gap: Gap | None = None
         detail = "streaming"
         if self._gap_pending and self._last_batch is not None:
-            rate_hz = first.nominal_rate_hz or (
-                1 / self._sample_interval_s if self._sample_interval_s else None
-            )
-            gap = reconnect_gap(self._last_batch, first, rate_hz)
+            # the rate it streamed at (it may not be the one asked for), as measured
+            rate_hz = self.interval.rate_hz if self.interval.steps_seen else None
+            gap = reconnect_gap(self._last_batch, first, rate_hz or first.nominal_rate_hz)
             detail = f"streaming again after a {gap.duration_s:.2f} s gap" + (
                 f", {gap.missing_text} missing" if gap.missing_samples is not None else ""
             )
@@ -331,20 +332,17 @@ class SensorLink:
             log.warning("%s: %s", self.address, detail)
             self._status(LinkState.STREAMING, batch.received_s, detail)
 
-    def _track_interval(self, batch: SampleBatch) -> None:
+    def _track_interval(self, batch: SampleBatch, *, after_gap: bool) -> None:
+        """Measure the sample interval from the sensor's timestamps (`interval`): within the
+        batch, and from the last batch unless a reconnect lies between them."""
         times = batch.sensor_time_s
         if times is None:
             return
-        if len(times) >= 2:
-            self._sample_interval_s = float(times[1] - times[0])
-        elif (
-            self._last_batch is not None
-            and self._last_batch.sensor_time_s is not None
-            and not self._gap_pending
-        ):
-            step = float(times[0] - self._last_batch.sensor_time_s[-1])
-            if step > 0:
-                self._sample_interval_s = step
+        first_s, last_s = float(times[0]), float(times[-1])
+        self.interval.add_batch(first_s, last_s, len(times))
+        before = self._last_batch
+        if not after_gap and before is not None and before.sensor_time_s is not None:
+            self.interval.step(first_s - float(before.sensor_time_s[-1]))
 
     def _status(
         self,

@@ -196,3 +196,36 @@ def test_samples_lost_with_the_arrivals_pausing_are_still_a_gap():
     _, _, gaps = _run(mapper, packets)
     assert len(gaps) == 1 and gaps[0].missing_samples == pytest.approx(200, abs=1)
     assert mapper.clock_resets == 0
+
+
+def _one_sample_packets_at_52_hz(rng):
+    """20 s of a timestamped sensor asked for 100 Hz that streams 52 Hz, one sample a packet."""
+    return _stream(rng, duration_s=20.0, rate_hz=100.0, true_rate_hz=52.0, per_packet=1)
+
+
+def test_a_sensor_slower_than_asked_one_sample_a_packet_is_no_gap_every_packet():
+    # Found by the clock-jump work (notes/issue-robust.md): the interval was learnt within a
+    # packet only, so one-sample packets kept 1/100 s and every 1/52 s step was "1 lost".
+    mapper = SensorClockMapper(100.0)
+    mapped, truth, gaps = _run(mapper, _one_sample_packets_at_52_hz(np.random.default_rng(8)))
+    assert gaps == [] and mapper.samples_missing == 0
+    assert mapper.measured_rate_hz == pytest.approx(52.0, rel=1e-3)
+    settled = truth > truth[0] + 10.0
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[settled]) < 0.005
+
+
+def test_samples_really_lost_from_a_slower_sensor_are_one_gap_of_their_count():
+    packets = _one_sample_packets_at_52_hz(np.random.default_rng(9))
+    lost = slice(520, 525)  # 5 samples at 10 s
+    mapper = SensorClockMapper(100.0)
+    _, _, gaps = _run(mapper, packets[: lost.start] + packets[lost.stop :])
+    assert [g.missing_samples for g in gaps] == [5]
+    assert gaps[0].duration_s == pytest.approx(6 / 52.0, abs=1e-3)
+
+
+def test_a_sample_lost_early_is_a_gap_once_one_step_was_measured():
+    # before the median is trusted, a step is judged against the smallest one seen
+    packets = _one_sample_packets_at_52_hz(np.random.default_rng(10))
+    mapper = SensorClockMapper(100.0)
+    _, _, gaps = _run(mapper, packets[:3] + packets[4:])
+    assert [g.missing_samples for g in gaps] == [1]

@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sensor_gateway.ble.connection import ConnectionManager
+from sensor_gateway.ble.link import SensorLink
 from sensor_gateway.config import Assignments
-from sensor_gateway.gaps import Gap, GapReason, GapTracker, reconnect_gap
+from sensor_gateway.gaps import Gap, GapReason, GapTracker, SampleInterval, reconnect_gap
+from sensor_gateway.protocols import get_protocol
 from sensor_gateway.samples import LinkState, SampleBatch, SensorKind, SensorStatus
 from sensor_gateway.sensors import SensorRegistry
 
@@ -83,3 +86,66 @@ def test_a_reconnect_the_source_did_not_size_is_sized_at_the_measured_rate(
     registry.status(SensorStatus("AA", LinkState.DISCONNECTED, end_s + 0.004))
     _, gap = registry.status(SensorStatus("AA", LinkState.STREAMING, end_s + 2.004))
     assert gap is not None and gap.missing_samples == pytest.approx(2.0 * true_rate_hz, abs=1)
+
+
+class _NoSightings:
+    def last_sighting(self, _address: str) -> None:
+        return None
+
+
+class _Passthrough:
+    """A decoder whose 'bytes' are already the batch."""
+
+    def feed(self, batch: SampleBatch, _received_s: float) -> SampleBatch:
+        return batch
+
+
+def test_the_ble_links_own_reconnect_gap_is_sized_at_the_measured_rate() -> None:
+    # Asked for 100 Hz, the sensor streams 52 Hz in one-sample packets; the link dropped and
+    # 104 samples were taken before it streamed again (sensor clock step 105 / 52 s). The
+    # link sized this at the rate asked for (201 samples); now at the measured one, the same
+    # measurement the clock mapper makes (`SampleInterval`).
+    statuses: list[SensorStatus] = []
+    link = SensorLink(
+        "AA",
+        get_protocol(SensorKind.WINKWATCH),
+        100,
+        tracker=_NoSightings(),  # type: ignore[arg-type]
+        connections=ConnectionManager(),
+        on_batch=lambda _batch: None,
+        on_status=statuses.append,
+    )
+    decoder = _Passthrough()
+
+    def sample(k: int) -> SampleBatch:
+        return SampleBatch(
+            address="AA",
+            kind=SensorKind.WINKWATCH,
+            received_s=100.0 + k / 52.0 + 0.005,
+            acc_mps2=np.zeros((1, 3)),
+            gyr_radps=np.zeros((1, 3)),
+            sensor_time_s=np.array([7.0 + k / 52.0]),
+            nominal_rate_hz=100.0,
+        )
+
+    link._link_up = True
+    for k in range(520):  # 10 s
+        link._on_notification(decoder, sample(k))  # type: ignore[arg-type]
+    link._on_disconnected(None)
+    link._link_up, link._awaiting_first_batch = True, True  # reconnected, streaming again
+    link._on_notification(decoder, sample(520 + 104))  # type: ignore[arg-type]
+    gap = statuses[-1].gap
+    assert statuses[-1].state is LinkState.STREAMING and gap is not None
+    assert gap.reason is GapReason.RECONNECT and gap.missing_samples == 104
+    assert link.interval.rate_hz == pytest.approx(52.0)
+
+
+def test_the_sample_interval_is_the_median_of_recent_steps() -> None:
+    interval = SampleInterval(100.0)
+    assert interval.rate_hz == pytest.approx(100.0) and interval.step(0.03) == 0  # first step
+    for _ in range(20):
+        assert interval.step(1 / 52.0) == 0
+    assert interval.rate_hz == pytest.approx(52.0)
+    assert interval.step(1.9 / 52.0) == 1  # clearly over one interval: one lost
+    assert interval.step(1.3 / 52.0) == 0  # a late sample is not a lost one
+    assert interval.step(6 / 52.0) == 5
