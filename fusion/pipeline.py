@@ -33,6 +33,7 @@ from fusion.orientation import DEFAULT_OFFLINE_ENGINE
 from fusion.orientation.windowed import estimate_up
 from fusion.percentile import median
 from fusion.quality import (
+    HIDDEN_REP_GAP_S,
     MIN_RECORDING_S,
     calibration_findings,
     clipping_findings,
@@ -40,9 +41,17 @@ from fusion.quality import (
     gap_findings,
     hidden_rep_findings,
     overlap_findings,
+    rep_not_counted_message,
     rest_gravity_finding,
 )
-from fusion.reps import RepThresholds, RepWindow, Segmentation, segment_reps
+from fusion.reps import (
+    RepThresholds,
+    RepWindow,
+    Segmentation,
+    hidden_boundary,
+    segment_reps,
+    standing_level_deg,
+)
 from fusion.resample import (
     DEFAULT_MAX_GAP_S,
     UniformSamples,
@@ -338,6 +347,10 @@ def analyze_recordings(
     resampled_sacrum = _resample_sensor(sacrum, "sacrum", grid, config)
     del sacrum
     resampled_thigh = _resample_sensor(thigh, "thigh", grid, config)
+    level_gaps = [  # the reps are found on the thigh: its gaps that may hide a rep boundary
+        ("thigh", float(thigh.t_s[k]), float(thigh.t_s[k + 1]))
+        for k in thigh.long_interval_starts(HIDDEN_REP_GAP_S).tolist()
+    ]
     del thigh
     pelvis = _sensor_stage(resampled_sacrum, config)
     del resampled_sacrum  # its accelerometer on the grid: fused now
@@ -367,10 +380,41 @@ def analyze_recordings(
         "clipping": pelvis.clipped | femur.clipped,
     }
     per_rep = _per_rep_codes(segmentation.reps, angles, pelvis, femur, fault)
-    reps = tuple(
-        reps_metrics(segmentation.reps, grid, angles, bad_samples, load_kg, threshold, per_rep)
+    measured = reps_metrics(
+        segmentation.reps, grid, angles, bad_samples, load_kg, threshold, per_rep
     )
+    # A rep whose end and the next one's start a thigh gap hid is not counted, its number not
+    # given again: the live analyser's rule (fusion.reps.hidden_boundary), the same reps.
+    standing_deg = angles.standing_thigh_deg
+    if standing_deg is None:
+        standing_deg = standing_level_deg(angles.thigh_deg)
+    hidden = {}
+    gap_starts_s = np.array([g[1] for g in level_gaps])  # increasing
+    for rep, window in zip(measured, segmentation.reps):
+        first, last = np.searchsorted(gap_starts_s, grid[[window.start, window.end]])
+        if first == last:  # no gap begins within the rep (the usual case: cheap)
+            continue
+        gap = hidden_boundary(
+            grid,
+            angles.thigh_deg,
+            window,
+            level_gaps[first:last],
+            standing_deg,
+            config.rep_thresholds,
+        )
+        if gap is not None:
+            hidden[rep.rep] = (gap, (float(grid[window.start]), float(grid[window.end])))
+    reps = tuple(rep for rep in measured if rep.rep not in hidden)
     findings += pelvis.findings + femur.findings
+    findings += [
+        QualityFinding(
+            "thigh_gap_hides_reps",
+            rep_not_counted_message(number, sensor, (start_s, end_s), span_s),
+            sensor,
+            rep=number,
+        )
+        for number, ((sensor, start_s, end_s), span_s) in hidden.items()
+    ]
     if fault is not None:
         findings.insert(0, QualityFinding(fault.code, fault.message))
     findings += _segmentation_findings(segmentation, bool(reps), config.rep_thresholds)

@@ -65,6 +65,21 @@ def hidden_rep_findings(recording: ImuRecording, grid: np.ndarray) -> list[Quali
     ]
 
 
+def rep_not_counted_message(
+    rep: int, sensor: str, gap_s: tuple[float, float], span_s: tuple[float, float]
+) -> str:
+    """Why rep `rep` is not counted (`fusion.reps.hidden_boundary`): `sensor` sent nothing
+    over `gap_s` within the rep's stretch `span_s` (s from the set's start), live and
+    offline alike (code `thigh_gap_hides_reps`)."""
+    return (
+        f"rep {rep} not counted: the {sensor} sensor sent nothing over "
+        f"{gap_s[0]:.1f}-{gap_s[1]:.1f} s ({gap_s[1] - gap_s[0]:.1f} s), from the way up "
+        "to back in a squat, so where one rep ended and the next began cannot be told "
+        f"(the {span_s[0]:.1f}-{span_s[1]:.1f} s stretch may hold two reps); keep the "
+        f"{sensor} sensor in range of the gateway. The raw samples are stored"
+    )
+
+
 def _plateau_at_extreme(
     values: np.ndarray, lowest: np.ndarray, highest: np.ndarray, floor: float
 ) -> np.ndarray:

@@ -17,6 +17,7 @@ in `incomplete`.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +69,37 @@ def leave_margin_deg(excursion_deg: float) -> float:
     """How close to standing (deg) counts as "left" or "back": `LEAVE_FRACTION` of the rep's
     excursion, at least `LEAVE_MIN_DEG` (offline and live alike)."""
     return max(LEAVE_FRACTION * excursion_deg, LEAVE_MIN_DEG)
+
+
+def hidden_boundary(
+    t_s: np.ndarray,
+    level_deg: np.ndarray,
+    window: RepWindow,
+    gaps: Iterable[tuple[str, float, float]],
+    standing_deg: float,
+    thresholds: RepThresholds,
+) -> tuple[str, float, float] | None:
+    """The first of `gaps` (sensor, its last sample before, its first after; each longer
+    than `fusion.quality.HIDDEN_REP_GAP_S`, of a sensor the reps are found on) that hides
+    where rep `window` (indices into `t_s`, `level_deg`) ended and the next began: it began
+    on the way up (the level fallen from the rep's deepest so far by more than the margin a
+    rep ends within) and ended with the level above the exit level again. The lifter may
+    have stood up and gone down again within it: two reps the angles held or interpolated
+    across the gap make one, which is not to be counted. A gap over the bottom alone (down
+    before it, up after) hides nothing (the rep is kept, flagged 'gap'). The live analyser
+    and the offline pipeline alike."""
+    exit_level = standing_deg + thresholds.exit_deg
+    for gap in gaps:
+        _, gap_start_s, gap_end_s = gap
+        before = int(np.searchsorted(t_s, gap_start_s, side="right")) - 1
+        after = int(np.searchsorted(t_s, gap_end_s, side="left"))
+        if not (window.start <= before and after <= window.end):
+            continue
+        deepest = float(level_deg[window.start : before + 1].max())
+        on_way_up = deepest - level_deg[before] > leave_margin_deg(deepest - standing_deg)
+        if on_way_up and level_deg[after] > exit_level:
+            return gap
+    return None
 
 
 def descent_start(before_deg: np.ndarray, margin_deg: float) -> int:

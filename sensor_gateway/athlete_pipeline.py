@@ -436,6 +436,8 @@ class AthletePipeline:
 
     def _not_counted(self, active: _ActiveSet, out: analysis.RepNotCounted) -> QualityWarning:
         """A rep a sensor gap hid the end or start of, in words (set-relative times)."""
+        from fusion.quality import rep_not_counted_message
+
         started_s = active.info.started_s
         gap_s = (out.gap_start_s - started_s, out.gap_end_s - started_s)
         span_s = (out.start_s - started_s, out.end_s - started_s)
@@ -447,11 +449,7 @@ class AthletePipeline:
             code=f"{sensor}_gap_hides_reps",
             set_key=active.info.set_key,
             placement=Placement(sensor),
-            message=f"rep {out.rep} not counted: the {sensor} sensor sent nothing over "
-            f"{gap_s[0]:.1f}-{gap_s[1]:.1f} s ({gap_s[1] - gap_s[0]:.1f} s), from the way up "
-            "to back in a squat, so where one rep ended and the next began cannot be told "
-            f"(the {span_s[0]:.1f}-{span_s[1]:.1f} s stretch may hold two reps); keep the "
-            f"{sensor} sensor in range of the gateway. The raw samples are stored",
+            message=rep_not_counted_message(out.rep, sensor, gap_s, span_s),
         )
 
     def _decimate(self, active: _ActiveSet, angles: analysis.LiveAngles) -> list[GatewayEvent]:

@@ -26,7 +26,7 @@ from fusion.metrics import rep_metrics
 from fusion.orientation import DEFAULT_LIVE_ENGINE, CausalOrientation, up_in_sensor_frame
 from fusion.orientation.quaternions import FEW_ROWS, up_rows_in_sensor_frame
 from fusion.quality import HIDDEN_REP_GAP_S
-from fusion.reps import RepThresholds, RepWindow, leave_margin_deg
+from fusion.reps import RepThresholds, RepWindow, hidden_boundary
 from fusion.sensor_checks import SensorTrace, placement_check, rep_sensor_codes
 
 # A causal filter restarted mid-rep needs a moment to settle, which costs more than short
@@ -442,28 +442,16 @@ class LiveSquatAnalyzer:
         and ended with the level above the exit level again: the lifter may have stood up
         and gone down again within it, two reps the held angles across the gap make one. A
         gap over the bottom alone (down before it, up after) keeps the rep (flagged 'gap')."""
-        t_s, level = self._history.t_s, self._segment_deg()
+        t_s = self._history.t_s
         first_s = float(t_s[0])
         self._long_gaps = [g for g in self._long_gaps if g[2] >= first_s]
-        standing = self._reps.standing_deg
-        exit_level = standing + self.config.rep_thresholds.exit_deg
-        for placement, gap_start_s, gap_end_s in self._long_gaps:
-            before = int(np.searchsorted(t_s, gap_start_s, side="right")) - 1
-            after = int(np.searchsorted(t_s, gap_end_s, side="left"))
-            if not (window.start <= before and after <= window.end):
-                continue
-            deepest = float(level[window.start : before + 1].max())
-            on_way_up = deepest - level[before] > leave_margin_deg(deepest - standing)
-            if on_way_up and level[after] > exit_level:
-                return RepNotCounted(
-                    number,
-                    float(t_s[window.start]),
-                    float(t_s[window.end]),
-                    placement,
-                    gap_start_s,
-                    gap_end_s,
-                )
-        return None
+        level, standing = self._segment_deg(), self._reps.standing_deg
+        thresholds = self.config.rep_thresholds
+        gap = hidden_boundary(t_s, level, window, self._long_gaps, standing, thresholds)
+        if gap is None:
+            return None
+        start_s, end_s = float(t_s[window.start]), float(t_s[window.end])
+        return RepNotCounted(number, start_s, end_s, *gap)
 
     def _sensor_codes(self, window: RepWindow) -> tuple[str, ...]:
         """The per-rep sensor checks (fusion.sensor_checks) on this rep's samples."""
