@@ -92,6 +92,8 @@ from sensor_gateway.sensors import SensorRegistry, SensorSnapshot, SensorState
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
     from fusion.live.depth_guard import DepthGuard
@@ -295,7 +297,19 @@ class Gateway:
                 address = assigned[placement].address
                 silent_s = at_s - max(heard[placement], info.started_s)
                 if silent_s <= SILENT_SENSOR_S:
-                    self._silent_said.pop(address, None)
+                    if self._silent_said.pop(address, None) == info.set_key:
+                        self._dispatch(
+                            [
+                                _sending_again(
+                                    athlete_id,
+                                    info.set_key,
+                                    placement,
+                                    address,
+                                    at_s,
+                                    self.clock.to_utc(at_s),
+                                )
+                            ]
+                        )
                     continue
                 if self._silent_said.get(address) == info.set_key:
                     continue
@@ -935,6 +949,28 @@ _LINK_WORDS = {
     LinkState.DISCONNECTED: "link lost, reconnecting",
     LinkState.GONE: "link given up",
 }
+
+
+def _sending_again(
+    athlete_id: str,
+    set_key: str,
+    placement: Placement,
+    address: str,
+    at_s: float,
+    wall_utc: datetime,
+) -> QualityWarning:
+    """A sensor whose silence was said in this set sends again: `sensor_sending_again`, on
+    the same channel, so a phone drops that sensor's `sensor_silent` (and the set's findings
+    say where the silence ended)."""
+    return QualityWarning(
+        athlete_id=athlete_id,
+        t_s=at_s,
+        wall_utc=wall_utc,
+        code="sensor_sending_again",
+        set_key=set_key,
+        placement=placement,
+        message=f"{placement.value} sensor ({address}) sends again: angles and reps go on",
+    )
 
 
 def _silent_message(

@@ -269,11 +269,15 @@ def test_a_set_with_such_a_gap_reanalysed_gives_the_reps_live_gave(tmp_path, see
 
 class _StillSensors:
     """Real-time packets (4 samples at 200 Hz, standing still) of the sensors in `streams`:
-    address -> how long it streams after the source starts (None: as long as the source runs).
+    address -> how long it streams after the source starts (None: as long as the source runs);
+    `resumes`: address -> when it streams again (from the source's start).
     """
 
-    def __init__(self, streams: dict[str, float | None]) -> None:
+    def __init__(
+        self, streams: dict[str, float | None], resumes: dict[str, float] | None = None
+    ) -> None:
         self.streams = streams
+        self.resumes = resumes or {}
 
     async def run(self, on_batch, on_status) -> None:
         started = time.monotonic()
@@ -281,7 +285,8 @@ class _StillSensors:
         while True:
             now = time.monotonic()
             for address, for_s in self.streams.items():
-                if for_s is None or now - started < for_s:
+                since_s = now - started
+                if for_s is None or since_s < for_s or since_s >= self.resumes.get(address, 1e9):
                     on_batch(
                         SampleBatch(
                             address=address,
@@ -351,3 +356,47 @@ def test_a_silent_sensor_during_a_set_is_named_with_what_to_do(tmp_path) -> None
     assert all(w in gateway.sink.events for w in said)  # stored: the set's findings
     wire = event_to_dict(by_athlete["ann"])
     assert wire["type"] == "quality_warning" and wire["placement"] == "thigh"
+
+
+def test_a_silent_sensor_that_sends_again_is_said_back_once(tmp_path) -> None:
+    """The phone keeps a `sensor_silent` warning until it hears the sensor sends again; live
+    angles do not tell it while the athlete stands before the first descent (no angles yet)
+    and a sensor never heard from before has no gap to report. So the gateway says it: a
+    `sensor_sending_again` on the same channel, for that sensor, once, in the same set."""
+    store = Assignments()
+    store.assign("AA:01", "simulated", "ann", "sacrum")
+    store.assign("AA:02", "simulated", "ann", "thigh")  # silent from 1 s to 6 s
+    gateway = Gateway(
+        GatewaySettings(config_file=tmp_path / "gateway.json"), store, sink=MemorySink()
+    )
+    gateway.add_source(_StillSensors({"AA:01": None, "AA:02": 1.0}, resumes={"AA:02": 6.0}))
+    codes = ("sensor_silent", "sensor_sending_again")
+
+    async def main() -> list:
+        sub = gateway.bus.subscribe()
+        running = asyncio.create_task(gateway.run())
+        gateway.start_set("ann")
+        said: list = []
+        deadline = time.monotonic() + 60.0
+        while len(said) < 2 and time.monotonic() < deadline:
+            try:
+                event = await asyncio.wait_for(sub.get(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+            if isinstance(event, QualityWarning) and event.code in codes:
+                said.append(event)
+        await asyncio.sleep(2 * TICK_S)  # a few checks more: said once, not at each
+        gateway.request_stop()
+        await running
+        return said + [e async for e in sub if isinstance(e, QualityWarning) and e.code in codes]
+
+    said = asyncio.run(main())
+    assert [(w.code, w.placement) for w in said] == [
+        ("sensor_silent", Placement.THIGH),
+        ("sensor_sending_again", Placement.THIGH),
+    ]
+    back = said[1]
+    assert back.message == "thigh sensor (AA:02) sends again: angles and reps go on"
+    assert back.set_key == said[0].set_key and back.t_s > said[0].t_s
+    assert back in gateway.sink.events  # stored: the set's findings say where silence ended
+    assert event_to_dict(back)["type"] == "quality_warning"

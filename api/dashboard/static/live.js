@@ -4,7 +4,7 @@ import { busy, once } from "./busy.js";
 import { lineChart } from "./charts.js";
 import { ask } from "./confirm.js";
 import { hideCue, onWinkOnset } from "./cue.js";
-import { deg, kg } from "./format.js";
+import { deg, escapeHtml, kg } from "./format.js";
 import { loadGuard, onDepthCeilingNear } from "./guard.js";
 import { clearSensorAlerts, onSensorAlert } from "./health.js";
 import { allPages, api, permissionMessage } from "./http.js";
@@ -27,6 +27,7 @@ export async function followAthlete() {
   state.liveReps = [];
   state.cuedReps = new Set();
   state.currentSet = null;
+  clearLiveWarnings();
   hideCue();
   renderLiveReps();
   renderLastSet();
@@ -96,13 +97,49 @@ function handleEvent(event) {
     case "rep_completed": return onRepCompleted(event);
     case "rep_started": $("calibration").textContent = `rep ${event.rep}…`; return undefined;
     case "calibrated": $("calibration").textContent = event.ok ? "calibrated" : event.message; return onCalibrated(event);
-    case "quality_warning": $("live-warning").textContent = event.message; return undefined;
+    case "quality_warning": return onQualityWarning(event);
     case "sensor_status_changed": onSensorAlert(event); return onSensorStatus(event);
     default: return undefined;
   }
 }
 
+// The set's current warnings, newest first, one per kind and sensor (a newer one of the same
+// kind and sensor replaces it). A sensor's `sensor_silent` goes once it is known to send again:
+// its `sensor_sending_again` (the gateway's word), a `sensor_gap` of it (said when its samples
+// resume), or live angles (they need both sensors). A new set starts with none.
+const SILENT = "sensor_silent";
+const BACK_CODES = new Set(["sensor_sending_again", "sensor_gap"]);
+
+function onQualityWarning(event) {
+  const sensor = event.placement ?? null;
+  let list = state.liveWarnings;
+  if (BACK_CODES.has(event.code)) list = list.filter((w) => !(w.code === SILENT && w.sensor === sensor));
+  if (event.code !== "sensor_sending_again") {
+    list = [{ code: event.code, sensor, setKey: event.set_key ?? null, message: event.message },
+      ...list.filter((w) => !(w.code === event.code && w.sensor === sensor))];
+  }
+  state.liveWarnings = list;
+  renderLiveWarnings();
+}
+
+// `setKey`: the set that starts, whose warnings (heard before its start was) stay.
+export function clearLiveWarnings(setKey = null) {
+  state.liveWarnings = setKey === null ? [] : state.liveWarnings.filter((w) => w.setKey === setKey);
+  renderLiveWarnings();
+}
+
+function renderLiveWarnings() {
+  const box = $("live-warning");
+  box.innerHTML = state.liveWarnings.map((w) => `<li data-code="${escapeHtml(w.code)}"`
+    + ` data-sensor="${escapeHtml(w.sensor ?? "")}">${escapeHtml(w.message)}</li>`).join("");
+  window.winkwatch.liveWarnings = state.liveWarnings.map((w) => w.code + (w.sensor ? `:${w.sensor}` : ""));
+}
+
 function onAngles(event) {
+  if (state.liveWarnings.some((w) => w.code === SILENT)) {  // both sensors send
+    state.liveWarnings = state.liveWarnings.filter((w) => w.code !== SILENT);
+    renderLiveWarnings();
+  }
   if (state.buffer.setKey !== event.set_key) state.buffer = { ...emptyBuffer(), setKey: event.set_key };
   const b = state.buffer;
   if (b.t.length && event.set_t_s - b.t[b.t.length - 1] > BREAK_S) {  // no line across a gap
@@ -200,7 +237,6 @@ export function renderSetState() {
 }
 
 function onSetStarted(event) {
-  $("live-warning").textContent = "";
   // The server adds the stored set's id; only a sink that could not store it leaves it null.
   takeStartedSet({ id: event.set_id ?? null, set_key: event.set.set_key, variant: event.set.variant, load_kg: event.set.load_kg });
   renderSetState();
@@ -224,6 +260,7 @@ function takeStartedSet(set, justNow = true) {
   }
   if (current) keepFinishedSet(current, state.liveReps);
   state.currentSet = { ...set, recording: true };
+  clearLiveWarnings(set.set_key);
   state.liveReps = [];
   state.cuedReps = new Set();
   hideCue();

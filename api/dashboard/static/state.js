@@ -15,6 +15,7 @@ export const state = {
   currentSet: null,          // {id, set_key, variant, load_kg, recording}
   liveReps: [],              // {source: "live"|"stored", set_id, set_key, metrics}
   cuedReps: new Set(),
+  liveWarnings: [],          // {code, sensor, setKey, message}: the Live view's, newest first
   cuedDepth: new Set(),      // depth-guard cues shown (set_key:rep)
   sensors: new Map(),
   setAngles: new Map(),      // set id -> promise of /dashboard/sets/{id}/angles
