@@ -64,6 +64,7 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
         exercise_set = set_store.get_set(db, set_id)
         db.refresh(exercise_set, with_for_update=True)
         before = db.scalar(select(func.count()).select_from(Rep).where(Rep.set_id == set_id)) or 0
+        kept = tuple(set_store.recording_findings(exercise_set))  # e.g. raw samples lost
         after = set_store.replace_reps(
             db, set_id, result.reps, result.findings, RepSource.REANALYSIS
         )
@@ -76,7 +77,7 @@ def reanalyze_set(database: Database, set_id: int) -> ReanalysisOutcome:
         reps_before=before,
         reps_after=after,
         wink_reps=sum(bool(r.butt_wink) for r in result.reps),
-        findings=result.findings,
+        findings=kept + result.findings,
     )
 
 

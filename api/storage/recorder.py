@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import numpy as np
@@ -117,6 +117,25 @@ def _short_error(exc: BaseException) -> str:
     return (text.splitlines() or [exc.__class__.__name__])[0][:300]
 
 
+# Code of the finding a set gets when some of its raw samples were dropped while storing
+# failed (kept by a re-analysis, which cannot see them: api.storage.sets.RECORDING_FINDINGS).
+RAW_SAMPLES_LOST = set_store.RAW_SAMPLES_LOST
+
+
+@dataclass
+class _LostSamples:
+    """Raw samples of one sensor of one set dropped while storing failed (gateway clock)."""
+
+    samples: int
+    first_s: float
+    last_s: float
+
+    def merge(self, other: _LostSamples) -> None:
+        self.samples += other.samples
+        self.first_s = min(self.first_s, other.first_s)
+        self.last_s = max(self.last_s, other.last_s)
+
+
 @dataclass
 class _OpenSet:
     set_id: int
@@ -170,6 +189,10 @@ class DatabaseSink:
         self._failing_since_s = 0.0
         self._next_summary_s = 0.0
         self._dropped_when_failing = 0  # dropped_samples when the current failure began
+        # Dropped raw samples not yet said in their set's findings, by (set_key, placement);
+        # written into the set with the first flush that commits (guarded by _lock).
+        self._lost: dict[tuple[str, str], _LostSamples] = {}
+        self._lost_in_flight: dict[tuple[str, str], _LostSamples] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
         if start_thread:
@@ -444,7 +467,12 @@ class DatabaseSink:
                 return work(db)
         except BaseException:
             self._open_sets = open_sets_before  # nothing of it was committed
+            with self._lock:  # the findings were not written: say them with the next flush
+                for key, lost in self._lost_in_flight.items():
+                    self._add_lost(key, lost)
             raise
+        finally:
+            self._lost_in_flight = {}
 
     def _set_name(self, set_key: str) -> str:
         opened = self._open_sets.get(set_key)
@@ -466,8 +494,54 @@ class DatabaseSink:
                         item.address,
                     )
                 self.dropped_samples += len(item)
+                if len(item):
+                    self._add_lost(
+                        (item.set_key, item.placement.value),
+                        _LostSamples(len(item), float(item.t_s[0]), float(item.t_s[-1])),
+                    )
                 return True
         return False
+
+    def _add_lost(self, key: tuple[str, str], lost: _LostSamples) -> None:
+        """Count `lost` for its set's finding (under `_lock`)."""
+        known = self._lost.get(key)
+        if known is None:
+            self._lost[key] = replace(lost)
+        else:
+            known.merge(lost)
+
+    def _write_lost(self, db: Session, set_key: str | None = None) -> None:
+        """Add a RAW_SAMPLES_LOST finding to each open set (or only `set_key`) whose raw
+        samples were dropped: which sensor, how long, from when, how many."""
+        with self._lock:
+            keys = [
+                k
+                for k in self._lost
+                if k[0] in self._open_sets and (set_key is None or k[0] == set_key)
+            ]
+            taken = {k: self._lost.pop(k) for k in keys}
+        self._lost_in_flight.update(taken)
+        for (key, placement), lost in sorted(taken.items()):
+            opened = self._open_sets[key]
+            row = set_store.get_set(db, opened.set_id)
+            offset_s = lost.first_s - opened.started_s
+            at = row.started_at + timedelta(seconds=offset_s)
+            findings = json.loads(row.findings_json or "[]")
+            findings.append(
+                {
+                    "code": RAW_SAMPLES_LOST,
+                    "message": (
+                        f"raw samples lost while storing failed ({self._failure or 'storing failed'}"
+                        f"): {placement} ~{lost.last_s - lost.first_s:.0f} s from "
+                        f"{at:%H:%M:%S} UTC ({offset_s:.0f} s into the set), "
+                        f"{lost.samples:,} samples; its stored raw data (exports, reanalyze) "
+                        "has a gap there"
+                    ),
+                    "sensor": placement,
+                    "rep": None,
+                }
+            )
+            row.findings_json = json.dumps(findings)
 
     def _write(self, db: Session, batch: list[GatewayEvent | RawSamples]) -> None:
         samples: dict[tuple[str, str], list[RawSamples]] = defaultdict(list)
@@ -480,6 +554,7 @@ class DatabaseSink:
                 self._write_samples(db, samples, only_set=item.set.set_key)
             self._write_event(db, item)
         self._write_samples(db, samples)
+        self._write_lost(db)
 
     def stored_set_id(self, set_key: str) -> int | None:
         """Database id of a set this sink has stored and is still recording (any thread)."""
@@ -524,6 +599,7 @@ class DatabaseSink:
                 set_store.finish_set(
                     db, opened.set_id, SetStatus.COMPLETED, ended_at=event.wall_utc
                 )
+            self._write_lost(db, event.set.set_key)
             self._open_sets.pop(event.set.set_key, None)
         elif isinstance(event, RepCompleted):
             rep_set = self._open_sets.get(event.set_key)

@@ -228,6 +228,21 @@ def add_reps(db: Session, exercise_set: ExerciseSet, reps: Iterable[RepMetrics])
     return len(rows)
 
 
+# Finding codes the recording itself adds to a set (not the analysis): a re-analysis keeps
+# them, since it cannot see what was never stored.
+RAW_SAMPLES_LOST = "raw_samples_lost"
+RECORDING_FINDINGS = frozenset({RAW_SAMPLES_LOST})
+
+
+def recording_findings(exercise_set: ExerciseSet) -> list[QualityFinding]:
+    """The set's findings about its recording (RECORDING_FINDINGS), kept across analyses."""
+    return [
+        QualityFinding(**f)
+        for f in json.loads(exercise_set.findings_json or "[]")
+        if f.get("code") in RECORDING_FINDINGS
+    ]
+
+
 def replace_reps(
     db: Session,
     set_id: int,
@@ -238,7 +253,10 @@ def replace_reps(
     exercise_set = get_set(db, set_id)
     db.execute(delete(Rep).where(Rep.set_id == set_id))
     exercise_set.reps_source = source.value
-    exercise_set.findings_json = findings_to_json(findings)
+    kept = recording_findings(exercise_set)
+    exercise_set.findings_json = findings_to_json(
+        [*kept, *(f for f in findings if f.code not in RECORDING_FINDINGS)]
+    )
     db.flush()
     return add_reps(db, exercise_set, reps)
 

@@ -1,0 +1,103 @@
+"""Raw samples dropped while storing failed are said on the set itself (a finding), once storing
+works again: in the set's detail (API, dashboard Sets view) and kept by a re-analysis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+
+from api.storage import sets as set_store
+from api.storage.recorder import DatabaseSink
+from api.vocab import Placement, RepSource
+from fusion.types import QualityFinding
+from sensor_gateway.events import SetStarted, SetStopped, StopReason
+from tests.api.full_disk import FullDisk
+from tests.api.helpers import athlete_key, raw_samples, set_info
+
+
+def _common(info):
+    return dict(athlete_id=info.athlete_id, t_s=info.started_s, wall_utc=info.started_utc)
+
+
+class _Disk:
+    """A full disk on demand: SQLite's max_page_count (tests.api.full_disk); on PostgreSQL,
+    a commit that fails with the same words."""
+
+    def __init__(self, database) -> None:
+        self.full = False
+        if database.engine.dialect.name == "sqlite":
+            FullDisk(database.engine, lambda: self.full)
+        else:
+            event.listen(database.engine, "commit", self._commit)
+
+    def _commit(self, _connection) -> None:
+        if self.full:
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+
+def _lost_findings(api, set_id: int) -> list[dict]:
+    answer = api.get(f"/sets/{set_id}", headers=api.reader)
+    assert answer.status_code == 200, answer.text
+    return [f for f in answer.json()["findings"] if f["code"] == "raw_samples_lost"]
+
+
+@pytest.mark.parametrize("stop_while_full", [False, True])
+def test_samples_dropped_on_a_full_disk_are_said_on_the_set(
+    api, monkeypatch, stop_while_full
+) -> None:
+    # Found reading the diskfull report: past MAX_PENDING_SAMPLES the sink counted the dropped
+    # samples (GET /health, the log) but the set itself did not say that part of its raw data
+    # was lost, so its detail, the dashboard and a re-analysis showed a silent gap.
+    import api.storage.recorder as recorder
+
+    monkeypatch.setattr(recorder, "MAX_PENDING_SAMPLES", 1200)
+    database = api.database
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    info = set_info(athlete_key(database, "Ana"))
+    sink.record_event(SetStarted(set=info, **_common(info)))
+    sink.write_samples(raw_samples(info, Placement.THIGH, 1000.0 + np.arange(50) / 100.0))
+    assert sink.flush()
+    with database.sessions() as db:
+        set_id = set_store.set_by_key(db, info.set_key).id
+    disk = _Disk(database)
+    disk.full = True
+    for second in range(1, 5):  # 4 x (500 thigh + 100 sacrum) samples: 1,200 past the limit
+        t_s = 1000.0 + second * 10.0 + np.arange(500) / 100.0
+        sink.write_samples(raw_samples(info, Placement.THIGH, t_s, seed=second))
+        sink.write_samples(raw_samples(info, Placement.SACRUM, t_s[:100], seed=second))
+        assert not sink.flush()
+    if stop_while_full:  # the set stopped while the disk was full: said with its stop
+        sink.record_event(
+            SetStopped(set=info, reason=StopReason.REQUESTED, rep_count=0, **_common(info))
+        )
+        assert not sink.flush()
+    # the oldest chunks: thigh 10-15 s, sacrum 10-11 s, thigh 20-25 s, sacrum 20-21 s
+    assert sink.health().lost_samples == 1200
+
+    disk.full = False
+    assert sink.flush()
+    lost = _lost_findings(api, set_id)
+    assert [f["sensor"] for f in lost] == ["sacrum", "thigh"], lost
+    at = f"{info.started_utc + timedelta(seconds=10):%H:%M:%S} UTC (10 s into the set)"
+    for finding, text in zip(lost, ["sacrum ~11 s from", "thigh ~15 s from"], strict=True):
+        assert "raw samples lost" in finding["message"], finding
+        assert "disk is full" in finding["message"] and text in finding["message"]
+        assert at in finding["message"]
+    assert "200 samples" in lost[0]["message"] and "1,000 samples" in lost[1]["message"]
+    # Said once: later flushes add nothing.
+    sink.write_samples(raw_samples(info, Placement.THIGH, 1050.0 + np.arange(50) / 100.0))
+    assert sink.flush()
+    assert len(_lost_findings(api, set_id)) == 2
+    sink.close()
+
+    # A re-analysis replaces the analysis' findings but keeps what the recording said.
+    with database.sessions.begin() as db:
+        analysis = [QualityFinding(code="x", message="from the analysis")]
+        set_store.replace_reps(db, set_id, [], analysis, RepSource.REANALYSIS)
+    assert _lost_findings(api, set_id) == lost
+    codes = [f["code"] for f in api.get(f"/sets/{set_id}", headers=api.reader).json()["findings"]]
+    assert "x" in codes
