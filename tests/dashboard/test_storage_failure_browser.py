@@ -75,3 +75,24 @@ def test_a_full_disk_is_said_and_reps_are_marked_not_stored(browser, server, tmp
         poll(page, "document.querySelector('#live-reps .flag.unstored') === null", WAIT_MS)
         poll(page, "document.querySelector('#ready-list [data-code=storage_failing]') === null")
         screenshot(page, tmp_path, "full_disk_resumed")
+
+
+def test_the_gym_view_marks_reps_not_stored(browser, server, tmp_path) -> None:
+    # The Gym view replaced a rep by its number but showed no mark for `stored: false`
+    # (noted in the diskfull report): its card now counts the reps not stored yet.
+    card = f"#gym-cards [data-athlete='{server['athlete_id']}']"
+    with open_page(browser, "phone") as page:
+        page.goto(f"{server['url']}/#token={server['admin']}")
+        poll(page, "!document.getElementById('app').hidden", 30_000)
+        page.click("button[data-tab=gym]")
+        poll(
+            page, f'Number(document.querySelector("{card} [data-reps]")?.textContent) >= 1', WAIT_MS
+        )
+        server["disk"].fill()
+        try:
+            poll(page, f'document.querySelector("{card} .flag.unstored") !== null', WAIT_MS)
+            assert "not stored" in page.inner_text(f"{card} .flag.unstored")
+            screenshot(page, tmp_path, "full_disk_gym")
+        finally:
+            server["disk"].free()
+        poll(page, f'document.querySelector("{card} .flag.unstored") === null', WAIT_MS)

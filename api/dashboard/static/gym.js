@@ -92,14 +92,17 @@ function cardFor(athleteId, set) {
   let card = gym.cards.get(athleteId);
   if (!card || card.setKey !== set.set_key) {
     card = { athleteId, setKey: set.set_key, setId: null, variant: set.variant, loadKg: set.load_kg, started: set.started || Date.now(),
-      reps: [], angles: null, alert: null, finishedAt: null, sensorNote: "" };
+      reps: [], unstored: new Set(), angles: null, alert: null, finishedAt: null, sensorNote: "" };
     gym.cards.set(athleteId, card);
   }
   return card;
 }
 
-function addRep(card, m) {
+// `stored: false`: a rep shown live that the server could not store (a full disk...); the
+// same rep comes again with `stored: true` once it is (reps loaded from /reps are stored).
+function addRep(card, m, stored = true) {
   card.reps = card.reps.filter((r) => r.rep !== m.rep).concat([m]).sort((a, b) => a.rep - b.rep);
+  if (stored) card.unstored.delete(m.rep); else card.unstored.add(m.rep);
 }
 
 function onEvent(event) {
@@ -118,7 +121,7 @@ function onEvent(event) {
       return redraw(athleteId);
     case "rep_completed":
       if (event.set_key !== card.setKey) return undefined;
-      addRep(card, event.metrics);
+      addRep(card, event.metrics, event.stored !== false);
       return redraw(athleteId, true);
     case "wink_onset":
       if (event.set_key !== card.setKey) return undefined;
@@ -180,14 +183,17 @@ function render() {
 function cardHtml(card) {
   const reps = card.reps, winks = reps.filter((m) => m.butt_wink);
   const last = reps[reps.length - 1];
-  const lastText = last ? `last rep ${last.rep}: ${deg(last.depth_deg)} deep, wink ${deg(last.wink_deg, 1)}${last.butt_wink ? ` from ${deg(last.wink_onset_depth_deg)}` : ""}` : "no rep yet";
+  const unstored = reps.filter((m) => card.unstored.has(m.rep)).length;
+  const lastText = last ? `last rep ${last.rep}: ${deg(last.depth_deg)} deep, wink ${deg(last.wink_deg, 1)}${last.butt_wink ? ` from ${deg(last.wink_onset_depth_deg)}` : ""}${card.unstored.has(last.rep) ? " (not stored)" : ""}` : "no rep yet";
   const alert = card.alert ? `<p class="gym-alert" role="alert">Butt wink: rep ${card.alert.rep}, from ${deg(card.alert.onset)} thigh angle</p>` : "";
   return `<article class="gym-card${card.alert ? " winking" : ""}${card.finishedAt ? " finished" : ""}" data-athlete="${escapeHtml(card.athleteId)}" tabindex="0">`
     + `<header><b class="gym-name">${escapeHtml(athleteName(card.athleteId))}</b>`
     + `<span class="muted">${escapeHtml(variantLabel(card.variant))}, ${kg(card.loadKg)} · <span data-elapsed="${escapeHtml(card.athleteId)}">${elapsed(card)}</span>${card.finishedAt ? " · finished" : ""}</span></header>`
     + `<div class="gym-now"><div>thigh<b data-angle="thigh">–</b></div><div>tilt<b data-angle="tilt">–</b></div><div>hip<b data-angle="hip">–</b></div></div>`
     + `<p class="gym-reps"><b data-reps>${reps.length}</b> ${reps.length === 1 ? "rep" : "reps"} · `
-    + `<span class="${winks.length ? "flag wink" : "flag ok"}" data-winks="${winks.length}">${plural(winks.length, "wink")}</span></p>`
+    + `<span class="${winks.length ? "flag wink" : "flag ok"}" data-winks="${winks.length}">${plural(winks.length, "wink")}</span>`
+    + (unstored ? ` <span class="flag unstored" data-unstored="${unstored}" title="shown live, not stored: the server cannot write its database now; they are stored once it can">${unstored} not stored</span>` : "")
+    + "</p>"
     + `<p class="muted gym-last">${lastText}</p>${alert}`
     + (card.sensorNote ? `<p class="warning">${escapeHtml(card.sensorNote)}</p>` : "")
     + "</article>";
