@@ -39,6 +39,14 @@ Thresholds, all in one place:
   steps, from `INTERVAL_MIN_STEPS` on; the smallest step seen before). A sensor streams at its
   own rate, not always at the one it was asked for (52 Hz when asked for 100 Hz): a step of
   1/52 s is no lost sample. `SampleInterval.rate_hz` is also the rate every gap is sized at.
+- `RATE_CHANGE_STEPS` (4) within `RATE_CHANGE_TOLERANCE` (5 %): a sensor whose rate falls
+  mid-stream (100 -> 50 Hz: a firmware lowering its output rate) makes every later step look
+  like a gap, and a gap step never enters the median. So that many gap steps in a row of
+  about the same size are its new interval: the first is reported (nothing tells it from a
+  loss yet), the rest are not, and the estimate restarts from them. A real loss is one larger
+  step followed by the old interval: still one gap of its size. (Losing every other packet
+  looks the same as half the rate, to the sensor clock alone; two equal losses in a row, then
+  the old interval, report only the first: the stored times still show the second.)
 - `MAX_LATENCY_S` (0.25 s) for `LATE_CONFIRM_S` (0.2 s): a count-timed sensor whose samples
   arrive this much later than mapped, for this long, lost samples it cannot number: the mapper
   re-anchors the count (a `LATE` gap). BLE latency stays well below it unless the link fails,
@@ -70,6 +78,8 @@ LATE_CONFIRM_S = 0.2
 GAP_STEP_FACTOR = 1.5
 INTERVAL_WINDOW_STEPS = 64  # recent steps the median is taken over
 INTERVAL_MIN_STEPS = 8  # steps seen before the median is trusted
+RATE_CHANGE_STEPS = 4  # equal gap steps in a row that are a new interval, not losses
+RATE_CHANGE_TOLERANCE = 0.05  # how equal: relative to the first of them
 
 
 class GapReason(enum.StrEnum):
@@ -113,7 +123,8 @@ class SampleInterval:
     counting for all of them), `add_step` one step between packets that was not a gap. The
     interval is the median of the last `INTERVAL_WINDOW_STEPS` entries, so a few late,
     early or lost samples do not move it. `nominal_rate_hz` (the rate asked for; None when
-    unknown) stands in until a step was seen.
+    unknown) stands in until a step was seen. `step` follows a fall of the rate too: a run
+    of `RATE_CHANGE_STEPS` equal gap steps is adopted as the new interval.
     """
 
     def __init__(self, nominal_rate_hz: float | None = None) -> None:
@@ -128,6 +139,7 @@ class SampleInterval:
         self._recent.clear()
         self._sorted.clear()
         self._smallest_s = math.inf
+        self._gap_run_s: list[float] = []  # gap steps in a row of about the same size
 
     def add_batch(self, first_s: float, last_s: float, n: int) -> None:
         """A packet of `n` samples from sensor time `first_s` to `last_s`."""
@@ -165,10 +177,24 @@ class SampleInterval:
 
     def step(self, step_s: float) -> int:
         """Judge one step between packets (`missing_in_step`) and, unless it is a gap, add
-        it: the samples lost in it."""
+        it: the samples lost in it. A gap step the size of the gap step just before it (within
+        `RATE_CHANGE_TOLERANCE`) is taken for a new, longer interval, not a loss: 0; once
+        `RATE_CHANGE_STEPS` of them are in a row, the estimate restarts from them."""
         missing = self.missing_in_step(step_s)
+        run = self._gap_run_s
         if missing == 0:
+            run.clear()
             self.add_step(step_s)
+            return 0
+        if run and abs(step_s - run[0]) <= RATE_CHANGE_TOLERANCE * run[0]:
+            run.append(step_s)
+            if len(run) >= RATE_CHANGE_STEPS:  # the sensor streams slower now
+                steps_s = list(run)
+                self.clear(self.nominal_rate_hz)
+                for s in steps_s:
+                    self._add(s, 1)
+            return 0
+        self._gap_run_s = [step_s]  # a loss, or the first step at a lower rate: reported
         return missing
 
     def missing_in_step(self, step_s: float) -> int:

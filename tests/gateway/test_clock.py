@@ -229,3 +229,54 @@ def test_a_sample_lost_early_is_a_gap_once_one_step_was_measured():
     mapper = SensorClockMapper(100.0)
     _, _, gaps = _run(mapper, packets[:3] + packets[4:])
     assert [g.missing_samples for g in gaps] == [1]
+
+
+def _one_sample_packets_100_then_50_hz(rng, *, drop=None):
+    """A timestamped sensor asked for 100 Hz: 10 s at 100 Hz, then 10 s at 50 Hz (its firmware
+    lowered its output rate mid-stream), one sample a packet; `drop`: sample indices lost."""
+    t0_s, offset_s, drift = 50.0, 1234.5, 1 + 120e-6
+    t_true = t0_s + np.concatenate([np.arange(1000) / 100.0, 10.0 + np.arange(500) / 50.0])
+    out = []
+    for k, t in enumerate(t_true):
+        if drop is not None and k in drop:
+            continue
+        batch = SampleBatch(
+            address="AA",
+            kind=SensorKind.SIMULATED,
+            received_s=float(t + MIN_LATENCY_S + rng.exponential(0.006)),
+            acc_mps2=np.zeros((1, 3)),
+            gyr_radps=np.zeros((1, 3)),
+            sensor_time_s=np.array([(t - t0_s) * drift + offset_s]),
+            seq=k,
+        )
+        out.append((batch, t_true[k : k + 1]))
+    return out
+
+
+def test_a_sensor_whose_rate_falls_mid_stream_is_followed_not_a_gap_every_packet():
+    # Found in notes/issue-clockgap.md: a step judged a gap never entered the interval, so a
+    # fall below 2/3 of the measured rate (100 -> 50 Hz) made every later packet "1 lost"
+    # (499 gaps here). Now a run of equal gap steps is the new interval.
+    mapper = SensorClockMapper(100.0)
+    _, _, gaps = _run(mapper, _one_sample_packets_100_then_50_hz(np.random.default_rng(13)))
+    assert len(gaps) <= 1 and mapper.samples_missing <= 1
+    assert all(g.start_s == pytest.approx(60.0, abs=0.05) for g in gaps)  # at the switch
+    assert mapper.measured_rate_hz == pytest.approx(50.0, rel=1e-3)
+
+
+def test_samples_lost_after_the_rate_fell_are_one_gap_at_the_new_rate():
+    packets = _one_sample_packets_100_then_50_hz(np.random.default_rng(14), drop=range(1250, 1255))
+    mapper = SensorClockMapper(100.0)
+    _, _, gaps = _run(mapper, packets)
+    assert [g.missing_samples for g in gaps][-1:] == [5] and len(gaps) <= 2
+    assert gaps[-1].duration_s == pytest.approx(6 / 50.0, abs=2e-3)
+
+
+def test_samples_lost_from_a_steady_100_hz_stream_are_still_one_gap_of_their_count():
+    # the old interval comes back after the loss: no new rate, one gap of its size
+    packets = _stream(np.random.default_rng(15), duration_s=20.0, rate_hz=100.0, per_packet=1)
+    mapper = SensorClockMapper(100.0)
+    _, _, gaps = _run(mapper, packets[:1000] + packets[1005:])
+    assert [g.missing_samples for g in gaps] == [5]
+    assert gaps[0].duration_s == pytest.approx(6 / 100.0, abs=1e-3)
+    assert mapper.measured_rate_hz == pytest.approx(100.0, rel=1e-3)

@@ -149,3 +149,16 @@ def test_the_sample_interval_is_the_median_of_recent_steps() -> None:
     assert interval.step(1.9 / 52.0) == 1  # clearly over one interval: one lost
     assert interval.step(1.3 / 52.0) == 0  # a late sample is not a lost one
     assert interval.step(6 / 52.0) == 5
+
+
+def test_a_run_of_equal_gap_steps_is_a_new_interval_and_a_real_loss_is_not() -> None:
+    interval = SampleInterval(100.0)
+    for _ in range(100):
+        assert interval.step(0.01) == 0
+    assert interval.step(0.06) == 5  # 5 lost, then the old interval again
+    assert interval.step(0.01) == 0 and interval.rate_hz == pytest.approx(100.0)
+    # the rate falls to 50 Hz: the first step is reported (nothing tells it from a loss
+    # yet), the ones like it after it are not, and they are the new interval
+    assert [interval.step(0.02 * (1 + 0.01 * (k % 2))) for k in range(200)] == [1] + [0] * 199
+    assert interval.rate_hz == pytest.approx(50.0, rel=0.01)
+    assert interval.step(0.06) == 2  # a loss at the new rate is sized at it
