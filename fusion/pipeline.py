@@ -62,6 +62,7 @@ from fusion.resample import (
 from fusion.sensor_checks import (
     SensorFault,
     SensorTrace,
+    dead_axis,
     lost_rep_codes,
     placement_check,
     rep_sensor_message,
@@ -82,14 +83,6 @@ MAX_ABS_ACC_MPS2 = 10_000.0
 # +-4000 dps, the widest full scale of common IMUs: above it a rate is not rad/s. A squat in
 # deg/s reads ~130 (its ~2.3 rad/s), which the analysis would take for wild rotations.
 MAX_ABS_GYR_RADPS = 70.0
-# A working axis shows at least its noise (a few LSB) in every stretch of samples: one that
-# reads the same value in every sample while the sensor turns is dead or stuck, and the
-# orientation fused from it is wrong without a sign (probed: a dead sacrum gyroscope axis read
-# a 9.7-deg wink as 5.9 deg, a dead thigh axis a 98-deg depth as 93 deg, a dead thigh
-# accelerometer axis as 72 deg; another made the thigh look "on the wrong segment", exit 4).
-# A squat spans rates of several rad/s on some axis; a sensor at rest ~0.01.
-MIN_TURNING_SPAN_RADPS = 0.5
-_COLUMNS = (("ax_mps2", "ay_mps2", "az_mps2"), ("gx_radps", "gy_radps", "gz_radps"))
 
 
 @dataclass(frozen=True)
@@ -213,23 +206,17 @@ def _check_times(rec: ImuRecording, name: str) -> None:
 
 def _check_dead_axes(rec: ImuRecording, name: str) -> None:
     """`AnalysisError` naming an accelerometer or gyroscope column that holds one value in
-    every sample while the sensor turns (a recording at rest is left to the motion checks)."""
+    every sample while the sensor turns (`fusion.sensor_checks.dead_axis`; a recording at rest
+    is left to the motion checks)."""
     if len(rec) < 2:
         return
-    lowest, highest = rec.sample_bounds
-    span = highest - lowest  # (2, 3): accelerometer, gyroscope; NaN compares as not dead
-    if not span[1].max() > MIN_TURNING_SPAN_RADPS:
-        return
-    for row, instrument in enumerate(("accelerometer", "gyroscope")):
-        for axis in range(3):
-            if span[row, axis] == 0:
-                raise AnalysisError(
-                    f"the {name} {instrument}'s {'xyz'[axis]} axis ({_COLUMNS[row][axis]}) reads "
-                    f"{float(lowest[row, axis]):.6g} in every one of its {len(rec)} samples while "
-                    "the sensor turns: that axis is dead or stuck (a working one shows at least "
-                    "its noise), and every angle fused from it would be wrong; check the sensor "
-                    "(or the program that wrote the file) and record the set again"
-                )
+    dead = dead_axis(*rec.sample_bounds, len(rec))
+    if dead is not None:
+        raise AnalysisError(
+            f"the {name} {dead.description} (a working one shows at least its noise), and every "
+            "angle fused from it would be wrong; check the sensor (or the program that wrote "
+            "the file) and record the set again"
+        )
 
 
 @dataclass(frozen=True)

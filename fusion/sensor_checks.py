@@ -20,6 +20,10 @@ Pure functions on the calibrated sagittal angles (deg) and angular rates (rad/s)
   - `<sensor>_axis`: less than `AXIS_MIN_SHARE` of the rep's rotation is about the
     sensor's calibrated flexion axis (the flexion axis is poorly observed: twisting, a
     sensor rotating on its strap, or a mounting the calibration could not resolve).
+- Dead axis (`dead_axis`), on a sensor's raw samples (each column's lowest and highest): an
+  accelerometer or gyroscope axis that reads one value in every sample while the sensor turns
+  is dead or stuck. Offline (`fusion.pipeline`) the recording is refused; live
+  (`sensor_gateway`) a window of a few seconds of each sensor is checked and the phone told.
 
 Thresholds were set on the simulator (sensors in place, random mounting, noise, wobble up
 to 2 deg) and the 20 real labelled sets (all in place), with margin: see
@@ -404,6 +408,64 @@ def rep_sensor_message(code: str) -> str | None:
         lost=LOST_REP_SHARE,
     )
     return f"{sensor}: {text}"
+
+
+# A working axis shows at least its noise (a few LSB) in every stretch of samples: one that
+# reads the same value in every sample while the sensor turns is dead or stuck, and the
+# orientation fused from it is wrong without a sign (probed: a dead sacrum gyroscope axis read
+# a 9.7-deg wink as 5.9 deg, a dead thigh axis a 98-deg depth as 93 deg, a dead thigh
+# accelerometer axis as 72 deg; another made the thigh look "on the wrong segment", exit 4).
+# A squat spans rates of several rad/s on some axis; a sensor at rest ~0.01.
+MIN_TURNING_SPAN_RADPS = 0.5
+IMU_COLUMNS = (("ax_mps2", "ay_mps2", "az_mps2"), ("gx_radps", "gy_radps", "gz_radps"))
+_INSTRUMENTS = ("accelerometer", "gyroscope")
+
+
+@dataclass(frozen=True)
+class DeadAxis:
+    """An axis that read `value` (m/s^2 or rad/s) in every one of `samples` samples while the
+    sensor turned: `instrument` "accelerometer" / "gyroscope", `axis` "x" / "y" / "z",
+    `column` its recording column (`gy_radps`)."""
+
+    instrument: str
+    axis: str
+    column: str
+    value: float
+    samples: int
+
+    @property
+    def description(self) -> str:
+        """ "gyroscope's y axis (gy_radps) reads 0 in every one of its 2059 samples while the
+        sensor turns: that axis is dead or stuck"."""
+        return (
+            f"{self.instrument}'s {self.axis} axis ({self.column}) reads {self.value:.6g} in "
+            f"every one of its {self.samples} samples while the sensor turns: that axis is dead "
+            "or stuck"
+        )
+
+
+def dead_axis(lowest: np.ndarray, highest: np.ndarray, samples: int) -> DeadAxis | None:
+    """The first accelerometer or gyroscope axis that holds one value in all of `samples`
+    samples while the sensor turns (some gyroscope axis spans more than
+    `MIN_TURNING_SPAN_RADPS`), or None. `lowest`, `highest` (2, 3): each column's extremes,
+    row 0 acc (m/s^2), row 1 gyr (rad/s), as `ImuRecording.sample_bounds` gives them; a
+    sensor at rest is not judged (left to the motion checks), a NaN column never dead."""
+    if samples < 2:
+        return None
+    span = np.asarray(highest, dtype=float) - np.asarray(lowest, dtype=float)
+    if not span[1].max() > MIN_TURNING_SPAN_RADPS:
+        return None
+    for row, instrument in enumerate(_INSTRUMENTS):
+        for axis in range(3):
+            if span[row, axis] == 0:
+                return DeadAxis(
+                    instrument=instrument,
+                    axis="xyz"[axis],
+                    column=IMU_COLUMNS[row][axis],
+                    value=float(lowest[row, axis]),
+                    samples=samples,
+                )
+    return None
 
 
 # What a live rep carrying a placement fault's code tells the lifter (the live check looks at

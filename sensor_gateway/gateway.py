@@ -60,6 +60,7 @@ from sensor_gateway.athlete_pipeline import (
     load_default_analyzer,
 )
 from sensor_gateway.config import Assignments, GatewaySettings, SensorAssignment
+from sensor_gateway.dead_axes import DeadAxisWatch
 from sensor_gateway.discovery import DiscoveredSensor, DiscoveringSource
 from sensor_gateway.errors import SetError
 from sensor_gateway.events import (
@@ -97,6 +98,7 @@ if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
     from fusion.live.depth_guard import DepthGuard
+    from fusion.sensor_checks import DeadAxis
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +192,7 @@ class Gateway:
         self._range_said: dict[str, str | None] = {}
         # address -> the set its silence was said in (until it sends again)
         self._silent_said: dict[str, str] = {}
+        self.dead_axes = DeadAxisWatch()  # each sensor's last seconds of its set: a dead axis?
         self.stats = GatewayStats()
         self.motion = RecentMotion()  # assigned sensors' last seconds, for the ready check
         self._sources: list[SampleSource] = []
@@ -596,6 +599,7 @@ class Gateway:
 
     def unassign_sensor(self, address: str) -> bool:
         self.motion.forget(address)
+        self.dead_axes.forget(address)
         return self.registry.unassign(address)
 
     def replace_assignments(self, assignments: list[SensorAssignment]) -> None:
@@ -752,6 +756,24 @@ class Gateway:
             )
         )
         self._dispatch(pipeline.push(placement, t_s, acc, gyr))
+        dead = self.dead_axes.add(st.address, info.set_key, t_s, acc, gyr)
+        if dead is not None:
+            at_s = float(t_s[-1])
+            message = _dead_axis_message(placement, st.address, dead)
+            log.warning("athlete %s: %s", info.athlete_id, message)
+            self._dispatch(
+                [
+                    QualityWarning(
+                        athlete_id=info.athlete_id,
+                        t_s=at_s,
+                        wall_utc=self.clock.to_utc(at_s),
+                        code="sensor_dead_axis",
+                        set_key=info.set_key,
+                        placement=placement,
+                        message=message,
+                    )
+                ]
+            )
 
     def _in_range(
         self, st: SensorState, batch: SampleBatch, acc: np.ndarray, gyr: np.ndarray, t_s: np.ndarray
@@ -970,6 +992,16 @@ def _sending_again(
         set_key=set_key,
         placement=placement,
         message=f"{placement.value} sensor ({address}) sends again: angles and reps go on",
+    )
+
+
+def _dead_axis_message(placement: Placement, address: str, dead: DeadAxis) -> str:
+    """What a dead axis's warning says: which sensor and axis, and what to do."""
+    return (
+        f"{placement.value} sensor ({address}): the {dead.description}, so this sensor's "
+        "angles, and the reps and winks measured from them, are wrong. Power-cycle the sensor "
+        "(switch it off and on again) and record the set again; if the axis stays dead, replace "
+        "the sensor"
     )
 
 

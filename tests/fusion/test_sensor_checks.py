@@ -7,7 +7,7 @@ import pytest
 
 from fusion.live import LiveSquatAnalyzer, RepCompleted
 from fusion.pipeline import analyze_recordings
-from fusion.sensor_checks import placement_check
+from fusion.sensor_checks import dead_axis, placement_check
 from fusion.simulator import SquatSetSpec, simulate_set
 from fusion.simulator.lifters import simulate_faulty_set
 from fusion.simulator.rotations import quat_to_matrix
@@ -180,3 +180,32 @@ def test_a_thigh_gap_that_can_hide_a_rep_is_said_with_when() -> None:
     assert "not counted" in hidden[0].message
     clean = analyze_recordings(sim.sacrum, sim.thigh)
     assert not any(f.code == "thigh_gap_hides_reps" for f in clean.findings)
+
+
+def test_dead_axis_names_a_stuck_axis_only_while_the_sensor_turns() -> None:
+    """The one check behind the offline refusal and the live warning (sensor_gateway)."""
+    rng = np.random.default_rng(3)
+    acc = rng.normal([0.0, 0.0, 9.81], 0.5, (300, 3))
+    gyr = rng.normal(0.0, 1.0, (300, 3))
+
+    def bounds(a, g):
+        return np.stack((a.min(0), g.min(0))), np.stack((a.max(0), g.max(0)))
+
+    assert dead_axis(*bounds(acc, gyr), 300) is None
+    gyr[:, 1] = 0.0
+    dead = dead_axis(*bounds(acc, gyr), 300)
+    assert dead is not None and (dead.instrument, dead.axis, dead.column) == (
+        "gyroscope",
+        "y",
+        "gy_radps",
+    )
+    assert dead.description == (
+        "gyroscope's y axis (gy_radps) reads 0 in every one of its 300 samples while the "
+        "sensor turns: that axis is dead or stuck"
+    )
+    acc[:, 0] = 1.5
+    first = dead_axis(*bounds(acc, gyr), 300)  # the accelerometer's first
+    assert first is not None and first.column == "ax_mps2" and first.value == 1.5
+    still = rng.normal(0.0, 0.01, (300, 3))
+    still[:, 1] = 0.0
+    assert dead_axis(*bounds(acc, still), 300) is None  # at rest: left to the motion checks

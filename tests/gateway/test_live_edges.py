@@ -4,7 +4,9 @@ one sensor silent while a set records (simulated sensors, the gateway in process
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -35,12 +37,16 @@ def _gateway(tmp_path, athlete: SimulatedAthlete) -> Gateway:
 
 
 def _stream(
-    tmp_path, seed: int, stop_at_s: float | None = None, grace_s: float = 0.0
+    tmp_path,
+    seed: int,
+    stop_at_s: float | None = None,
+    grace_s: float = 0.0,
+    alter: Callable[[SampleBatch], SampleBatch] | None = None,
 ) -> tuple[Gateway, list]:
     """One simulated set streamed as fast as possible; stopped by request at gateway time
     `stop_at_s` (the first packet received after it comes after the stop, as in a gym: the
     samples of the last moments before a stop are still on their way), with a grace of
-    `grace_s` for them, else at its end."""
+    `grace_s` for them, else at its end. `alter`: what the sensors send instead of a batch."""
     athlete = SimulatedAthlete("ann", sets=[SPEC], seed=seed)
     gateway = _gateway(tmp_path, athlete)
     source = SimulatedSource(
@@ -54,7 +60,7 @@ def _stream(
     def on_batch(batch: SampleBatch) -> None:
         if stop_at_s is not None and batch.received_s > stop_at_s and gateway.active_sets():
             gateway.stop_set("ann", now_s=stop_at_s, **({"grace_s": grace_s} if grace_s else {}))
-        gateway.on_batch(batch)
+        gateway.on_batch(batch if alter is None else alter(batch))
 
     async def main() -> list:
         sub = gateway.bus.subscribe()
@@ -400,3 +406,53 @@ def test_a_silent_sensor_that_sends_again_is_said_back_once(tmp_path) -> None:
     assert back.set_key == said[0].set_key and back.t_s > said[0].t_s
     assert back in gateway.sink.events  # stored: the set's findings say where silence ended
     assert event_to_dict(back)["type"] == "quality_warning"
+
+
+def _dead_gyr_y(address: str) -> Callable[[SampleBatch], SampleBatch]:
+    """The batches of `address` with the gyroscope's y axis stuck at 0 (the others as sent)."""
+
+    def alter(batch: SampleBatch) -> SampleBatch:
+        if batch.address != address:
+            return batch
+        gyr = np.array(batch.gyr_radps, dtype=float)
+        gyr[:, 1] = 0.0
+        return dataclasses.replace(batch, gyr_radps=gyr)
+
+    return alter
+
+
+@pytest.mark.parametrize("placement", [Placement.SACRUM, Placement.THIGH])
+def test_a_dead_gyroscope_axis_is_said_live_once_with_what_to_do(tmp_path, placement) -> None:
+    """Found by review of the offline dead-axis refusal (`fusion.sensor_checks.dead_axis`):
+    live, a sensor whose gyroscope y axis reads 0 in every sample streamed wrong angles and
+    reps without a word to the phone. Now the gateway checks each sensor's samples of a set a
+    few seconds at a time with the same check, and says a dead axis once per set in a
+    `sensor_dead_axis` quality warning (the live stream's channel, kept in the set's findings)
+    naming the sensor, the axis and what to do."""
+    athlete = SimulatedAthlete("ann", sets=[SPEC], seed=11)
+    address = athlete.address(placement)
+    gateway, events = _stream(tmp_path, 11, alter=_dead_gyr_y(address))
+    said = [e for e in events if isinstance(e, QualityWarning) and e.code == "sensor_dead_axis"]
+    assert len(said) == 1, [w.message for w in said]
+    (warning,) = said
+    assert warning.placement is placement and warning.athlete_id == "ann"
+    (stored_set,) = gateway.sink.sets()
+    assert warning.set_key == stored_set.set_key
+    assert warning.message.startswith(
+        f"{placement.value} sensor ({address}): the gyroscope's y axis (gy_radps) reads 0 in "
+        "every one of its "
+    )
+    assert "that axis is dead or stuck" in warning.message
+    assert "Power-cycle the sensor" in warning.message
+    assert "replace the sensor" in warning.message
+    assert warning in gateway.sink.events  # stored: the set's findings
+    assert event_to_dict(warning)["type"] == "quality_warning"
+    reps = [e for e in events if isinstance(e, RepCompleted)]
+    assert reps and warning.t_s < reps[-1].t_s  # said while the set goes on (data time)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_healthy_sensors_get_no_dead_axis_warning(tmp_path, seed) -> None:
+    _, events = _stream(tmp_path, seed)
+    assert [e for e in events if isinstance(e, RepCompleted)]
+    assert not [e for e in events if isinstance(e, QualityWarning) and e.code == "sensor_dead_axis"]
