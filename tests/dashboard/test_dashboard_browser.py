@@ -338,6 +338,29 @@ def test_narrow_phone_shows_every_tab_without_sideways_scrolling(
     assert too_wide == [], too_wide
 
 
+def test_a_module_or_read_that_fails_to_load_once_is_tried_again(page, demo_server) -> None:
+    """A phone's network change aborts every request in flight (net::ERR_NETWORK_CHANGED, seen
+    in CI): a module of the page that failed left it blank for good, a failed read at sign-in
+    said "Cannot reach the gateway". Now the page reloads once and the read is tried again."""
+    failed: list[str] = []
+
+    def fail_once(route, request) -> None:
+        name = request.url.rsplit("/", 1)[-1]
+        if name not in failed:
+            failed.append(name)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/dashboard/static/state.js", fail_once)
+    page.route("**/me", fail_once)
+    page.goto(f"{demo_server['url']}/#token={demo_server['reader']}")
+    # Not `signed_in`: its own reload of a blank page would hide the page's.
+    page.wait_for_selector("#app:not([hidden])", timeout=30_000)
+    assert failed == ["state.js", "me"], failed
+    assert page.evaluate("sessionStorage.getItem('winkwatch.reloaded')") is None
+
+
 def test_unknown_token_is_refused_with_advice(page, demo_server) -> None:
     page.goto(f"{demo_server['url']}/#token=ww_not-a-real-token")
     page.wait_for_function(

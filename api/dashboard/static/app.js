@@ -138,6 +138,7 @@ function wire() {
   wireReady();
 }
 
+sessionStorage.removeItem("winkwatch.reloaded");  // every module loaded (boot.js)
 wire();
 showSoundHint();
 readTokenFromUrl();

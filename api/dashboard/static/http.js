@@ -8,7 +8,15 @@ export class ApiError extends Error {
 export async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${state.token}`, ...(options.headers || {}) };
   if (options.json !== undefined) { headers["Content-Type"] = "application/json"; options.body = JSON.stringify(options.json); }
-  const response = await fetch(path, { ...options, headers });
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers });
+  } catch (error) {
+    // A network error (a phone's network change aborts every request in flight): a read is
+    // tried once more; a write is not (it may have been done).
+    if ((options.method || "GET").toUpperCase() !== "GET") throw error;
+    response = await fetch(path, { ...options, headers });
+  }
   if (!response.ok) {
     let detail = response.statusText;
     try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
