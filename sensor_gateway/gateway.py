@@ -93,8 +93,6 @@ from sensor_gateway.sensors import SensorRegistry, SensorSnapshot, SensorState
 from sensor_gateway.sink import GatewaySink, OnStored, RawSamples
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
     from fusion.live.depth_guard import DepthGuard
@@ -301,15 +299,21 @@ class Gateway:
                 silent_s = at_s - max(heard[placement], info.started_s)
                 if silent_s <= SILENT_SENSOR_S:
                     if self._silent_said.pop(address, None) == info.set_key:
+                        # on the same channel, so a phone drops that sensor's
+                        # sensor_silent (and the set's findings say where it ended)
+                        message = (
+                            f"{placement.value} sensor ({address}) sends again: angles and "
+                            "reps go on"
+                        )
                         self._dispatch(
                             [
-                                _sending_again(
+                                self._warning(
                                     athlete_id,
                                     info.set_key,
-                                    placement,
-                                    address,
                                     at_s,
-                                    self.clock.to_utc(at_s),
+                                    "sensor_sending_again",
+                                    message,
+                                    placement,
                                 )
                             ]
                         )
@@ -322,14 +326,8 @@ class Gateway:
                 message = _silent_message(placement, address, st, silent_s, streaming, others)
                 self._dispatch(
                     [
-                        QualityWarning(
-                            athlete_id=athlete_id,
-                            t_s=at_s,
-                            wall_utc=self.clock.to_utc(at_s),
-                            code="sensor_silent",
-                            set_key=info.set_key,
-                            placement=placement,
-                            message=message,
+                        self._warning(
+                            athlete_id, info.set_key, at_s, "sensor_silent", message, placement
                         )
                     ]
                 )
@@ -356,29 +354,38 @@ class Gateway:
             elif was is not None:
                 self._dispatch([self._storage_resumed(athlete_id, info, now_s)])
 
+    def _warning(
+        self,
+        athlete_id: str,
+        set_key: str,
+        at_s: float,
+        code: str,
+        message: str,
+        placement: Placement | None = None,
+    ) -> QualityWarning:
+        """A QualityWarning of set `set_key` at `at_s` (gateway clock)."""
+        return QualityWarning(
+            athlete_id=athlete_id,
+            t_s=at_s,
+            wall_utc=self.clock.to_utc(at_s),
+            code=code,
+            set_key=set_key,
+            placement=placement,
+            message=message,
+        )
+
     def _storage_warning(
         self, athlete_id: str, info: SetInfo, problem: str, now_s: float
     ) -> QualityWarning:
-        return QualityWarning(
-            athlete_id=athlete_id,
-            t_s=now_s,
-            wall_utc=self.clock.to_utc(now_s),
-            code="storage_failing",
-            set_key=info.set_key,
-            message=f"Not stored: {problem}. Reps are still shown, marked not stored until "
-            "they are",
-        )
+        message = f"Not stored: {problem}. Reps are still shown, marked not stored until they are"
+        return self._warning(athlete_id, info.set_key, now_s, "storage_failing", message)
 
     def _storage_resumed(self, athlete_id: str, info: SetInfo, now_s: float) -> QualityWarning:
-        return QualityWarning(
-            athlete_id=athlete_id,
-            t_s=now_s,
-            wall_utc=self.clock.to_utc(now_s),
-            code="storage_resumed",
-            set_key=info.set_key,
-            message="Storing again: the reps and samples kept meanwhile are being stored (GET "
-            "/health counts any raw samples lost while storing failed)",
+        message = (
+            "Storing again: the reps and samples kept meanwhile are being stored (GET "
+            "/health counts any raw samples lost while storing failed)"
         )
+        return self._warning(athlete_id, info.set_key, now_s, "storage_resumed", message)
 
     def _release_unstored(self) -> None:
         """Storage fails: publish every held event now, the reps marked not stored."""
@@ -441,16 +448,12 @@ class Gateway:
         assert info is not None
         missing = [p.value for p in Placement if p not in placements]
         if missing:
+            message = (
+                f"no {' or '.join(missing)} sensor assigned to this athlete: "
+                "angles and reps need both; raw samples are still recorded"
+            )
             events.append(
-                QualityWarning(
-                    athlete_id=athlete_id,
-                    t_s=now_s,
-                    wall_utc=self.clock.to_utc(now_s),
-                    code="sensor_unassigned",
-                    set_key=info.set_key,
-                    message=f"no {' or '.join(missing)} sensor assigned to this athlete: "
-                    "angles and reps need both; raw samples are still recorded",
-                )
+                self._warning(athlete_id, info.set_key, now_s, "sensor_unassigned", message)
             )
         if self._storage_problem is not None:
             events.append(self._storage_warning(athlete_id, info, self._storage_problem, now_s))
@@ -761,18 +764,9 @@ class Gateway:
             at_s = float(t_s[-1])
             message = _dead_axis_message(placement, st.address, dead)
             log.warning("athlete %s: %s", info.athlete_id, message)
+            code = "sensor_dead_axis"
             self._dispatch(
-                [
-                    QualityWarning(
-                        athlete_id=info.athlete_id,
-                        t_s=at_s,
-                        wall_utc=self.clock.to_utc(at_s),
-                        code="sensor_dead_axis",
-                        set_key=info.set_key,
-                        placement=placement,
-                        message=message,
-                    )
-                ]
+                [self._warning(info.athlete_id, info.set_key, at_s, code, message, placement)]
             )
 
     def _in_range(
@@ -824,18 +818,9 @@ class Gateway:
         if info is not None:
             first = int(np.flatnonzero(bad)[0])
             at_s = float(t_s[first]) if math.isfinite(t_s[first]) else batch.received_s
+            code = "sensor_out_of_range"
             self._dispatch(
-                [
-                    QualityWarning(
-                        athlete_id=a.athlete_id,
-                        t_s=at_s,
-                        wall_utc=self.clock.to_utc(at_s),
-                        code="sensor_out_of_range",
-                        set_key=set_key,
-                        placement=a.placement,
-                        message=message,
-                    )
-                ]
+                [self._warning(a.athlete_id, info.set_key, at_s, code, message, a.placement)]
             )
         return keep
 
@@ -971,28 +956,6 @@ _LINK_WORDS = {
     LinkState.DISCONNECTED: "link lost, reconnecting",
     LinkState.GONE: "link given up",
 }
-
-
-def _sending_again(
-    athlete_id: str,
-    set_key: str,
-    placement: Placement,
-    address: str,
-    at_s: float,
-    wall_utc: datetime,
-) -> QualityWarning:
-    """A sensor whose silence was said in this set sends again: `sensor_sending_again`, on
-    the same channel, so a phone drops that sensor's `sensor_silent` (and the set's findings
-    say where the silence ended)."""
-    return QualityWarning(
-        athlete_id=athlete_id,
-        t_s=at_s,
-        wall_utc=wall_utc,
-        code="sensor_sending_again",
-        set_key=set_key,
-        placement=placement,
-        message=f"{placement.value} sensor ({address}) sends again: angles and reps go on",
-    )
 
 
 def _dead_axis_message(placement: Placement, address: str, dead: DeadAxis) -> str:
