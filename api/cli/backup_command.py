@@ -11,6 +11,7 @@ import typer
 from api.cli.common import cli_settings, database_files, fail, refuse_overwriting, say_database
 
 if TYPE_CHECKING:
+    from api.settings import Settings
     from api.storage.backup import Contents
 
 
@@ -24,12 +25,7 @@ def backup(
     from api.errors import StorageError
     from api.storage import backup as store
 
-    settings = cli_settings()
-    say_database(settings)
-    url = _parsed(settings.database_url)
-    database = store.sqlite_database_path(url)
-    if database is None:
-        _postgres_advice(url, settings.database_schema, str(target), restore=False)
+    settings, database = _sqlite_database(target, restore=False)
     refuse_overwriting(target, "TARGET", database_files(settings.database_url))
     try:
         store.check_target(target, force=force, database=database)
@@ -55,12 +51,7 @@ def restore(
     from api.errors import StorageError
     from api.storage import backup as store
 
-    settings = cli_settings()
-    say_database(settings)
-    url = _parsed(settings.database_url)
-    database = store.sqlite_database_path(url)
-    if database is None:
-        _postgres_advice(url, settings.database_schema, str(backup_file), restore=True)
+    _, database = _sqlite_database(backup_file, restore=True)
     try:
         restored = store.restore(backup_file, database)
     except StorageError as exc:
@@ -76,6 +67,20 @@ def restore(
             f"  the next `winkwatch serve` upgrades its schema from {contents.revision} to "
             f"{contents.newest_revision}"
         )
+
+
+def _sqlite_database(path: Path, *, restore: bool) -> tuple[Settings, Path]:
+    """The CLI's settings and its SQLite database file (said on stderr first); on
+    PostgreSQL, the pg_dump / pg_restore command for `path` instead, and exit 2."""
+    from api.storage import backup as store
+
+    settings = cli_settings()
+    say_database(settings)
+    url = _parsed(settings.database_url)
+    database = store.sqlite_database_path(url)
+    if database is None:
+        _postgres_advice(url, settings.database_schema, str(path), restore=restore)
+    return settings, database
 
 
 def _parsed(database_url: str):
