@@ -43,6 +43,7 @@ from sensor_gateway.gaps import (
     Gap,
     GapReason,
     SampleInterval,
+    packets_lost_between,
 )
 from sensor_gateway.samples import SampleBatch
 
@@ -195,7 +196,7 @@ class SensorClockMapper:
         if timestamped:
             sensor_s = self._unwrapped(np.asarray(batch.sensor_time_s, dtype=float), batch)
         else:
-            self._count += missing_by_seq * n
+            self._count += (missing_by_seq or 0) * n
             sensor_s = (self._count + np.arange(n)) / self.nominal_rate_hz
             self._count += n
         # A packet's few samples: plain floats where they save numpy calls, the same arithmetic.
@@ -284,13 +285,13 @@ class SensorClockMapper:
         self._clock_wraps_s += wraps_s
         return out + wraps_s
 
-    def _missing_packets(self, seq: int | None) -> int:
-        if seq is None:
-            return 0
-        last, self._last_seq = self._last_seq, seq
-        if last is None or seq <= last:
-            return 0  # first packet, or the sensor restarted its counter
-        return seq - last - 1
+    def _missing_packets(self, seq: int | None) -> int | None:
+        """Packets lost before this one by its sequence number; None when unknown (no
+        sequence number, the first packet, or the sensor restarted its counter)."""
+        last = self._last_seq
+        if seq is not None:
+            self._last_seq = seq
+        return packets_lost_between(last, seq)
 
     def _check_reset(
         self, first_s: float, last_s: float, received_s: float, timestamped: bool
@@ -386,12 +387,12 @@ class SensorClockMapper:
         first_s: float,
         n: int,
         first_t_s: float,
-        missing_by_seq: int,
+        missing_by_seq: int | None,
         timestamped: bool,
     ) -> Gap | None:
         step_s = first_s - previous_last_s
         if timestamped:
-            missing = self.interval.step(step_s)  # a step that is no gap is measured
+            missing = self.interval.step(step_s, missing_by_seq)  # a step no gap is measured
             if missing <= 0:
                 return None
         elif missing_by_seq:

@@ -42,11 +42,20 @@ Thresholds, all in one place:
 - `RATE_CHANGE_STEPS` (4) within `RATE_CHANGE_TOLERANCE` (5 %): a sensor whose rate falls
   mid-stream (100 -> 50 Hz: a firmware lowering its output rate) makes every later step look
   like a gap, and a gap step never enters the median. So that many gap steps in a row of
-  about the same size are its new interval: the first is reported (nothing tells it from a
-  loss yet), the rest are not, and the estimate restarts from them. A real loss is one larger
-  step followed by the old interval: still one gap of its size. (Losing every other packet
-  looks the same as half the rate, to the sensor clock alone; two equal losses in a row, then
-  the old interval, report only the first: the stored times still show the second.)
+  about the same size are its new interval, and the estimate restarts from them. To the
+  sensor clock alone, losing every other packet (a weak link) looks the same as half the
+  rate, so a long step is first judged by what the packets themselves say (`step`):
+  - a sequence number that jumped says packets were lost: a gap, never a new interval;
+  - a packet of several samples steps at the interval the sensor samples at, whatever was
+    lost before it: if the step before it is still longer than `GAP_STEP_FACTOR` of its own
+    steps, samples were lost (a gap); if its own steps are as long, the rate fell (no gap,
+    not even the first);
+  - a one-sample packet with no sequence number jump to tell (or no sequence number): the
+    clock alone cannot tell the two, and the run rule decides: the first step is reported,
+    the rest are not. (A steady "1 lost" every packet from a sensor that really slowed down
+    would be false for ever; a wrong adoption still marks where it began, and the stored
+    sensor times keep the true sample times.) A real loss is one larger step followed by the
+    old interval: still one gap of its size.
 - `MAX_LATENCY_S` (0.25 s) for `LATE_CONFIRM_S` (0.2 s): a count-timed sensor whose samples
   arrive this much later than mapped, for this long, lost samples it cannot number: the mapper
   re-anchors the count (a `LATE` gap). BLE latency stays well below it unless the link fails,
@@ -124,7 +133,9 @@ class SampleInterval:
     interval is the median of the last `INTERVAL_WINDOW_STEPS` entries, so a few late,
     early or lost samples do not move it. `nominal_rate_hz` (the rate asked for; None when
     unknown) stands in until a step was seen. `step` follows a fall of the rate too: a run
-    of `RATE_CHANGE_STEPS` equal gap steps is adopted as the new interval.
+    of `RATE_CHANGE_STEPS` equal gap steps is adopted as the new interval, unless the
+    packets say samples were lost (a sequence number jump, or their own steps still at a
+    shorter interval: the module docstring).
     """
 
     def __init__(self, nominal_rate_hz: float | None = None) -> None:
@@ -140,11 +151,15 @@ class SampleInterval:
         self._sorted.clear()
         self._smallest_s = math.inf
         self._gap_run_s: list[float] = []  # gap steps in a row of about the same size
+        self._packet_step_s: float | None = None  # within the last packet; None: one sample
 
     def add_batch(self, first_s: float, last_s: float, n: int) -> None:
-        """A packet of `n` samples from sensor time `first_s` to `last_s`."""
+        """A packet of `n` samples from sensor time `first_s` to `last_s`: its steps are
+        measured, and the next `step` (the one before this packet) is judged against them."""
+        self._packet_step_s = None
         if n > 1 and last_s > first_s:
-            self._add((last_s - first_s) / (n - 1), n - 1)
+            self._packet_step_s = (last_s - first_s) / (n - 1)
+            self._add(self._packet_step_s, n - 1)
 
     def add_step(self, step_s: float) -> None:
         """One step between packets that was not a gap."""
@@ -175,27 +190,43 @@ class SampleInterval:
         interval_s = self.interval_s
         return 1.0 / interval_s if interval_s else None
 
-    def step(self, step_s: float) -> int:
+    def step(self, step_s: float, packets_lost: int | None = None) -> int:
         """Judge one step between packets (`missing_in_step`) and, unless it is a gap, add
-        it: the samples lost in it. A gap step the size of the gap step just before it (within
-        `RATE_CHANGE_TOLERANCE`) is taken for a new, longer interval, not a loss: 0; once
+        it: the samples lost in it. `step_s` ends at the first sample of the packet given
+        last to `add_batch`; `packets_lost` is what the sequence numbers say of the step (None
+        when the sensor sends none). A gap step is a loss when the packets say so
+        (`packets_lost` > 0, or the packet's own steps still at a shorter interval); else it
+        may be a new, longer interval: when the packet's own steps are as long, or (one-sample
+        packets) when it is the size of the gap step just before it (within
+        `RATE_CHANGE_TOLERANCE`; the first of them is reported), it is not a loss: 0. Once
         `RATE_CHANGE_STEPS` of them are in a row, the estimate restarts from them."""
         missing = self.missing_in_step(step_s)
-        run = self._gap_run_s
         if missing == 0:
-            run.clear()
+            self._gap_run_s.clear()
             self.add_step(step_s)
             return 0
+        packet_step_s = self._packet_step_s
+        if (packets_lost is not None and packets_lost > 0) or (
+            packet_step_s is not None and step_s > GAP_STEP_FACTOR * packet_step_s
+        ):
+            self._gap_run_s.clear()  # samples lost, whatever the steps before it
+            return missing
+        rate_fell = packet_step_s is not None  # its own samples step as long: the sensor said
+        run = self._gap_run_s
         if run and abs(step_s - run[0]) <= RATE_CHANGE_TOLERANCE * run[0]:
             run.append(step_s)
             if len(run) >= RATE_CHANGE_STEPS:  # the sensor streams slower now
-                steps_s = list(run)
-                self.clear(self.nominal_rate_hz)
-                for s in steps_s:
-                    self._add(s, 1)
+                self._restart_from(run)
             return 0
-        self._gap_run_s = [step_s]  # a loss, or the first step at a lower rate: reported
-        return missing
+        self._gap_run_s = [step_s]  # the first step at a lower rate (or, unsaid, a loss)
+        return 0 if rate_fell else missing
+
+    def _restart_from(self, steps_s: list[float]) -> None:
+        """Forget the steps seen (at the old rate) and measure from `steps_s` on."""
+        steps_s = list(steps_s)
+        self.clear(self.nominal_rate_hz)
+        for s in steps_s:
+            self._add(s, 1)
 
     def missing_in_step(self, step_s: float) -> int:
         """Samples lost in a step of `step_s` between two samples: 0 unless the step is more
@@ -210,6 +241,14 @@ class SampleInterval:
         if not reference_s or not step_s > GAP_STEP_FACTOR * reference_s:
             return 0
         return max(1, int(round(step_s / reference_s)) - 1)
+
+
+def packets_lost_between(last_seq: int | None, seq: int | None) -> int | None:
+    """Packets the sequence numbers say were lost between two packets (`seq` unwrapped, as the
+    decoders give it): None when either has none, or the counter went back (it restarted)."""
+    if last_seq is None or seq is None or seq <= last_seq:
+        return None
+    return seq - last_seq - 1
 
 
 def missing_samples(

@@ -25,7 +25,7 @@ from sensor_gateway.ble.backoff import (
 from sensor_gateway.ble.battery import battery_from_advertisement, read_battery_pct
 from sensor_gateway.ble.connection import ConnectionManager
 from sensor_gateway.ble.scanner import AdvertisementTracker, Sighting
-from sensor_gateway.gaps import Gap, SampleInterval, reconnect_gap
+from sensor_gateway.gaps import Gap, SampleInterval, packets_lost_between, reconnect_gap
 from sensor_gateway.protocols import DecodeStats, ProtocolSpec, StreamDecoder
 from sensor_gateway.samples import (
     BatchCallback,
@@ -342,7 +342,8 @@ class SensorLink:
         self.interval.add_batch(first_s, last_s, len(times))
         before = self._last_batch
         if not after_gap and before is not None and before.sensor_time_s is not None:
-            self.interval.step(first_s - float(before.sensor_time_s[-1]))
+            step_s = first_s - float(before.sensor_time_s[-1])
+            self.interval.step(step_s, packets_lost_between(before.seq, batch.seq))
 
     def _status(
         self,

@@ -280,3 +280,119 @@ def test_samples_lost_from_a_steady_100_hz_stream_are_still_one_gap_of_their_cou
     assert [g.missing_samples for g in gaps] == [5]
     assert gaps[0].duration_s == pytest.approx(6 / 100.0, abs=1e-3)
     assert mapper.measured_rate_hz == pytest.approx(100.0, rel=1e-3)
+
+
+def _packets(rng, segments, *, per_packet, lose_every_other_s=None, numbered=True):
+    """A timestamped sensor (120 ppm drift) streaming `segments` [(duration_s, rate_hz)] one
+    after the other in packets of `per_packet` samples: (batch, true times) pairs. Within
+    `lose_every_other_s` (start, end, true time), every odd packet is lost (a weak link);
+    `numbered`: the packets carry their sequence number."""
+    t0_s, drift, times, start_s = 50.0, 1 + 120e-6, [], 50.0
+    for duration_s, rate_hz in segments:
+        n = int(round(duration_s * rate_hz))
+        times.append(start_s + np.arange(n) / rate_hz)
+        start_s += n / rate_hz
+    t_true = np.concatenate(times)
+    out = []
+    for seq, first in enumerate(range(0, t_true.size - per_packet + 1, per_packet)):
+        t = t_true[first : first + per_packet]
+        if lose_every_other_s and lose_every_other_s[0] <= t[0] < lose_every_other_s[1]:
+            if seq % 2:
+                continue
+        batch = SampleBatch(
+            address="AA",
+            kind=SensorKind.SIMULATED,
+            received_s=float(t[-1] + MIN_LATENCY_S + rng.exponential(0.006)),
+            acc_mps2=np.zeros((per_packet, 3)),
+            gyr_radps=np.zeros((per_packet, 3)),
+            sensor_time_s=(t - t0_s) * drift + 1234.5,
+            seq=seq if numbered else None,
+        )
+        out.append((batch, t))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("rate_hz", "per_packet", "numbered"),
+    [(200.0, 4, True), (200.0, 4, False), (100.0, 1, True)],
+    ids=["4-a-packet", "4-a-packet-unnumbered", "1-a-packet-numbered"],
+)
+def test_every_other_packet_lost_is_a_gap_each_time_not_a_halved_rate(
+    rate_hz, per_packet, numbered
+):
+    # A weak link drops alternate packets for 5 s: every step between packets is the same
+    # longer step, which was taken for a fall of the rate after 4 packets (a 4-sample packet
+    # at 200 Hz: 8 gaps of 23 samples for 125 packets lost; 1-sample: 1 gap for 250). The
+    # packets say otherwise: a sequence number that jumped, or their own samples still 1/200 s
+    # apart. Each lost packet is one gap of its samples, and the rate stays measured right.
+    packets = _packets(
+        np.random.default_rng(21),
+        [(20.0, rate_hz)],
+        per_packet=per_packet,
+        lose_every_other_s=(60.0, 65.0),
+        numbered=numbered,
+    )
+    mapper = SensorClockMapper(rate_hz)
+    rates_hz = []
+    gaps = []
+    for batch, _ in packets:
+        gap = mapper.map(batch).gap
+        gaps += [gap] if gap is not None else []
+        rates_hz.append(mapper.measured_rate_hz)
+    lost_packets = int(5.0 * rate_hz / per_packet) // 2
+    assert len(gaps) == lost_packets
+    assert [g.missing_samples for g in gaps] == [per_packet] * lost_packets
+    assert mapper.samples_missing == lost_packets * per_packet
+    assert all(59.99 < g.start_s - MIN_LATENCY_S < 65.0 for g in gaps)
+    assert all(g.duration_s == pytest.approx((per_packet + 1) / rate_hz, abs=2e-3) for g in gaps)
+    settled = np.array(rates_hz[len(rates_hz) // 10 :])
+    assert np.allclose(settled, rate_hz, rtol=1e-3)  # never taken for half the rate
+
+
+@pytest.mark.parametrize("numbered", [True, False], ids=["numbered", "unnumbered"])
+def test_a_rate_fall_in_packets_of_several_samples_is_followed_without_a_false_gap(numbered):
+    # 200 -> 100 Hz mid-stream, 4 samples a packet: the packets' own samples are 1/100 s apart
+    # too, so the longer steps between them are the new rate, from the first one (the run
+    # rule alone reported the first step as "1 lost").
+    packets = _packets(
+        np.random.default_rng(22), [(10.0, 200.0), (10.0, 100.0)], per_packet=4, numbered=numbered
+    )
+    mapper = SensorClockMapper(200.0)
+    mapped, truth, gaps = _run(mapper, packets)
+    assert gaps == [] and mapper.samples_missing == 0
+    assert mapper.measured_rate_hz == pytest.approx(100.0, rel=1e-3)
+    settled = truth > truth[0] + 10.0
+    assert np.max(np.abs(mapped - truth - MIN_LATENCY_S)[settled]) < 2e-3
+
+
+def test_every_other_packet_lost_after_a_rate_fall_is_sized_at_the_new_rate():
+    packets = _packets(
+        np.random.default_rng(23),
+        [(10.0, 200.0), (10.0, 100.0)],
+        per_packet=4,
+        lose_every_other_s=(65.0, 70.0),
+    )
+    mapper = SensorClockMapper(200.0)
+    _, _, gaps = _run(mapper, packets)
+    assert len(gaps) == 62 and {g.missing_samples for g in gaps} == {4}
+    assert all(g.duration_s == pytest.approx(5 / 100.0, abs=2e-3) for g in gaps)
+    assert mapper.measured_rate_hz == pytest.approx(100.0, rel=1e-3)
+
+
+def test_one_sample_packets_without_a_sequence_number_cannot_tell_loss_from_a_rate_fall():
+    # The chosen limit: nothing in an unnumbered one-sample packet (a Movella DOT) tells a
+    # lost alternate packet from half the rate. The clock decides as for a rate fall: the
+    # first long step is a gap (the mark of where it began), the rest are the new interval:
+    # a steady "1 lost" every packet would be false for ever for a sensor that did slow down.
+    packets = _packets(
+        np.random.default_rng(24),
+        [(20.0, 100.0)],
+        per_packet=1,
+        lose_every_other_s=(60.0, 65.0),
+        numbered=False,
+    )
+    mapper = SensorClockMapper(100.0)
+    _, _, gaps = _run(mapper, packets)
+    assert [g.missing_samples for g in gaps] == [1]
+    assert gaps[0].start_s == pytest.approx(60.0 + MIN_LATENCY_S, abs=0.02)
+    assert mapper.measured_rate_hz == pytest.approx(100.0, rel=1e-3)  # back when it is

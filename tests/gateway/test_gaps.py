@@ -162,3 +162,84 @@ def test_a_run_of_equal_gap_steps_is_a_new_interval_and_a_real_loss_is_not() -> 
     assert [interval.step(0.02 * (1 + 0.01 * (k % 2))) for k in range(200)] == [1] + [0] * 199
     assert interval.rate_hz == pytest.approx(50.0, rel=0.01)
     assert interval.step(0.06) == 2  # a loss at the new rate is sized at it
+
+
+def test_a_long_step_the_packets_call_a_loss_is_a_gap_every_time() -> None:
+    # every other packet lost: the same longer step each time, never a new interval when the
+    # sequence numbers jumped or the packet's own samples still step at the old interval
+    numbered, sampled = SampleInterval(100.0), SampleInterval(200.0)
+    for _ in range(100):
+        assert numbered.step(0.01, packets_lost=0) == 0
+        sampled.add_batch(0.0, 0.015, 4)
+        assert sampled.step(0.005) == 0
+    for _ in range(50):
+        assert numbered.step(0.02, packets_lost=1) == 1
+        sampled.add_batch(0.0, 0.015, 4)
+        assert sampled.step(0.025) == 4
+    assert numbered.rate_hz == pytest.approx(100.0) and sampled.rate_hz == pytest.approx(200.0)
+
+
+def test_a_long_step_the_packets_own_samples_share_is_a_fall_of_the_rate() -> None:
+    interval = SampleInterval(200.0)
+    for _ in range(100):
+        interval.add_batch(0.0, 0.015, 4)
+        assert interval.step(0.005) == 0
+    for _ in range(10):  # 100 Hz now: the packet says so, from the first step
+        interval.add_batch(0.0, 0.03, 4)
+        assert interval.step(0.01) == 0
+    assert interval.rate_hz == pytest.approx(100.0)
+    interval.add_batch(0.0, 0.03, 4)
+    assert interval.step(0.05) == 4  # a packet lost at the new rate is sized at it
+
+
+@pytest.mark.parametrize("packets_lost", [0, None], ids=["numbered", "unnumbered"])
+def test_one_sample_packets_that_say_nothing_was_lost_follow_the_run_rule(packets_lost) -> None:
+    interval = SampleInterval(100.0)
+    for _ in range(100):
+        interval.add_batch(0.0, 0.0, 1)
+        assert interval.step(0.01, packets_lost) == 0
+    steps = []
+    for _ in range(10):
+        interval.add_batch(0.0, 0.0, 1)
+        steps.append(interval.step(0.02, packets_lost))
+    assert steps == [1] + [0] * 9 and interval.rate_hz == pytest.approx(50.0)
+
+
+def test_the_ble_link_keeps_the_rate_when_every_other_packet_is_lost() -> None:
+    # The link sizes its reconnect gaps with its own SampleInterval: after 3 s of alternate
+    # packets lost (one sample a packet, 100 Hz, numbered), it took the sensor for a 50 Hz one
+    # and sized a 2 s drop as 100 samples instead of 200.
+    statuses: list[SensorStatus] = []
+    link = SensorLink(
+        "AA",
+        get_protocol(SensorKind.WINKWATCH),
+        100,
+        tracker=_NoSightings(),  # type: ignore[arg-type]
+        connections=ConnectionManager(),
+        on_batch=lambda _batch: None,
+        on_status=statuses.append,
+    )
+    decoder = _Passthrough()
+
+    def sample(k: int, seq: int) -> SampleBatch:
+        return SampleBatch(
+            address="AA",
+            kind=SensorKind.WINKWATCH,
+            received_s=100.0 + k / 100.0 + 0.005,
+            acc_mps2=np.zeros((1, 3)),
+            gyr_radps=np.zeros((1, 3)),
+            sensor_time_s=np.array([7.0 + k / 100.0]),
+            seq=seq,
+            nominal_rate_hz=100.0,
+        )
+
+    link._link_up = True
+    for k in range(1000):  # 10 s, every odd packet lost in the last 3
+        if k < 700 or k % 2 == 0:
+            link._on_notification(decoder, sample(k, seq=k))  # type: ignore[arg-type]
+    assert link.interval.rate_hz == pytest.approx(100.0)
+    link._on_disconnected(None)
+    link._link_up, link._awaiting_first_batch = True, True
+    link._on_notification(decoder, sample(998 + 201, seq=0))  # type: ignore[arg-type]
+    gap = statuses[-1].gap
+    assert gap is not None and gap.reason is GapReason.RECONNECT and gap.missing_samples == 200

@@ -477,3 +477,41 @@ def test_a_reconnect_after_the_sensor_clock_wrapped_keeps_one_clock(tmp_path) ->
     assert sensor_s.size == 600 * 4 and np.all(np.diff(sensor_s) > 0)
     np.testing.assert_allclose(sensor_s[-1] - sensor_s[0], 699 * 0.02 + 0.015, atol=1e-9)
     assert map_clock_offline(sensor_s, received_s) is not None
+
+
+@pytest.mark.parametrize(("interval_us", "per_packet"), [(5_000, 4), (10_000, 1)])
+def test_a_winkwatch_losing_every_other_packet_is_reported_lost_not_slower(
+    tmp_path, interval_us, per_packet
+) -> None:
+    """A weak link drops alternate notifications for 3 s of a set. The gateway took the
+    longer steps for a halved rate after 4 packets: no more gap warnings, no lost samples
+    counted, the analyser not told. The packets' seq numbers (and, 4 a packet, their own
+    interval_us) say samples were lost: every lost packet is a gap, warned and counted."""
+    from sensor_gateway.protocols import winkwatch
+
+    settings = GatewaySettings(config_file=tmp_path / "gateway.json")
+    store = Assignments()
+    store.assign("AA:00", "winkwatch", "ann", "thigh")
+    sink = MemorySink()
+    gateway = Gateway(settings, store, sink=sink)
+    gateway.start_set("ann", now_s=99.0)
+    acc, gyr = np.zeros((per_packet, 3), np.int16), np.zeros((per_packet, 3), np.int16)
+    acc[:, 2] = 2048  # 1 g
+    packet_us = per_packet * interval_us
+    packets = 10_000_000 // packet_us  # 10 s
+    lost = [seq for seq in range(packets) if seq % 2 and 4e6 <= seq * packet_us < 7e6]
+    decoder = winkwatch.WinkWatchDecoder("AA:00")
+    for seq in range(packets):
+        if seq in lost:
+            continue
+        payload = winkwatch.encode_packet(seq, 1_000_000 + seq * packet_us, interval_us, acc, gyr)
+        batch = decoder.feed(payload, 100.0 + (seq + 1) * packet_us * 1e-6 + 0.004)
+        assert batch is not None
+        gateway.on_batch(batch)
+    warned = [e for e in sink.events if isinstance(e, QualityWarning) and e.code == "sensor_gap"]
+    (snapshot,) = [s for s in gateway.sensors() if s.address == "AA:00"]
+    assert len(lost) == 3_000_000 // packet_us // 2
+    assert len(warned) == snapshot.gaps == len(lost)
+    assert snapshot.samples_missing == len(lost) * per_packet
+    mapper = gateway.registry.sensor("AA:00", None).mapper
+    assert mapper.measured_rate_hz == pytest.approx(1e6 / interval_us, rel=1e-3)
