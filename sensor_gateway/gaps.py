@@ -55,7 +55,8 @@ Thresholds, all in one place:
     the rest are not. (A steady "1 lost" every packet from a sensor that really slowed down
     would be false for ever; a wrong adoption still marks where it began, and the stored
     sensor times keep the true sample times.) A real loss is one larger step followed by the
-    old interval: still one gap of its size.
+    old interval: still one gap of its size; two equal losses in a row report only the first
+    (the stored times still show the second).
 - `MAX_LATENCY_S` (0.25 s) for `LATE_CONFIRM_S` (0.2 s): a count-timed sensor whose samples
   arrive this much later than mapped, for this long, lost samples it cannot number: the mapper
   re-anchors the count (a `LATE` gap). BLE latency stays well below it unless the link fails,
