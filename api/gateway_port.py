@@ -69,7 +69,7 @@ class GatewayPort(Protocol):
 
     async def stop_set_after_grace(self, athlete_id: str) -> SetInfo | None: ...
 
-    def set_load(self, athlete_id: str, load_kg: float | None) -> None: ...
+    def set_load(self, set_key: str, load_kg: float | None) -> bool: ...
 
     def sensors(self) -> list[SensorSnapshot]: ...
 
@@ -273,14 +273,13 @@ class LiveService:
         notes: str | None,
     ) -> None:
         """Correct a set's variant, load or notes; its stored reps follow. A set this gateway
-        records takes a new load at once: the reps it completes from now on carry it, and
-        those it completed before are stored first, then corrected with the others."""
+        records, or has stopped and still waits for in its grace, takes a new load at once:
+        the reps it completes from now on carry it. Those it completed before (of a set just
+        stopped too) are stored first, then corrected with the others."""
         if load_kg is not None and self.gateway is not None and self.sink is not None:
             row = await run_in_threadpool(self._get_set, set_id)
-            running = self.gateway.active_sets().get(str(row.athlete_id))
-            if running is not None and running.set_key == row.set_key:
-                self.gateway.set_load(str(row.athlete_id), load_kg)
-                await run_in_threadpool(self.sink.flush)
+            self.gateway.set_load(row.set_key, load_kg)
+            await run_in_threadpool(self.sink.flush)
         await run_in_threadpool(self._update_set, set_id, variant, load_kg, notes)
 
     def _update_set(

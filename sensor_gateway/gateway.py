@@ -563,11 +563,15 @@ class Gateway:
             if current.done is not None and not current.done.done():
                 current.done.set_result(None)
 
-    def set_load(self, athlete_id: str, load_kg: float | None) -> None:
-        pipeline = self._pipelines.get(athlete_id)
-        if pipeline is None or pipeline.current_set is None:
-            raise SetError(f"athlete {athlete_id!r} has no set running")
-        pipeline.set_load(load_kg)
+    def set_load(self, set_key: str, load_kg: float | None) -> bool:
+        """Give set `set_key` the load `load_kg` for the reps it completes from now on (and
+        its SetStopped), while it records or is stopped and in its grace: the reps finished
+        in the grace are still to come. False when it is neither (not here, or finished)."""
+        for pipeline in self._pipelines.values():
+            if pipeline.current_set is not None and pipeline.current_set.set_key == set_key:
+                pipeline.set_load(load_kg)
+                return True
+        return False
 
     def active_sets(self) -> dict[str, SetInfo]:
         """The sets recording (not those stopped and in their grace)."""

@@ -169,7 +169,7 @@ class CentralHub:
     async def stop_set_after_grace(self, athlete_id: str) -> SetInfo | None:
         raise _NOT_A_GATEWAY
 
-    def set_load(self, athlete_id: str, load_kg: float | None) -> None:
+    def set_load(self, set_key: str, load_kg: float | None) -> bool:
         raise _NOT_A_GATEWAY
 
     def assign_sensor(

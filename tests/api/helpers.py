@@ -232,7 +232,13 @@ class GatewayWithSink(NamedTuple):
     settings: Any
 
 
-def gateway_with_sink(database: Any, db_target: Any, config_dir: Any) -> GatewayWithSink:
+SACRUM_ADDRESS, THIGH_ADDRESS = "C4:7F:51:00:00:01", "C4:7F:51:00:00:02"  # Ana's sensors
+
+
+def gateway_with_sink(
+    database: Any, db_target: Any, config_dir: Any, clock: Any = None
+) -> GatewayWithSink:
+    """`clock`: the gateway's (a GatewayClock; default the process's monotonic clock)."""
     from api.auth import create_token
     from api.settings import Settings
     from api.storage.recorder import DatabaseSink
@@ -242,10 +248,11 @@ def gateway_with_sink(database: Any, db_target: Any, config_dir: Any) -> Gateway
 
     ana = athlete_key(database, "Ana")
     store = Assignments()
-    store.assign("C4:7F:51:00:00:01", "simulated", ana, "sacrum")
-    store.assign("C4:7F:51:00:00:02", "simulated", ana, "thigh")
+    store.assign(SACRUM_ADDRESS, "simulated", ana, "sacrum")
+    store.assign(THIGH_ADDRESS, "simulated", ana, "thigh")
     sink = DatabaseSink(database, gateway_id="gw-test", start_thread=False)
-    gateway = Gateway(GatewaySettings(config_file=config_dir / "gateway.json"), store, sink=sink)
+    config = GatewaySettings(config_file=config_dir / "gateway.json")
+    gateway = Gateway(config, store, sink=sink, clock=clock)
     with database.sessions.begin() as db:
         _, admin = create_token(db, "coach", TokenRole.ADMIN)
     settings = Settings(
