@@ -46,6 +46,9 @@ Thresholds, all in one place:
   sensor clock alone, losing every other packet (a weak link) looks the same as half the
   rate, so a long step is first judged by what the packets themselves say (`step`):
   - a sequence number that jumped says packets were lost: a gap, never a new interval;
+    its samples are counted at the interval the packets say (a packet's own step; one
+    sample a packet: the sequence numbers count them), not the one measured before, which
+    a rate changing as they are lost makes wrong (a fall doubled them, a rise hid them);
   - a packet of several samples steps at the interval the sensor samples at, whatever was
     lost before it: if the step before it is still longer than `GAP_STEP_FACTOR` of its own
     steps, samples were lost (a gap); if its own steps are as long, the rate fell (no gap,
@@ -195,23 +198,25 @@ class SampleInterval:
         """Judge one step between packets (`missing_in_step`) and, unless it is a gap, add
         it: the samples lost in it. `step_s` ends at the first sample of the packet given
         last to `add_batch`; `packets_lost` is what the sequence numbers say of the step (None
-        when the sensor sends none). A gap step is a loss when the packets say so
-        (`packets_lost` > 0, or the packet's own steps still at a shorter interval); else it
+        when the sensor sends none). A step is a loss when the packets say so
+        (`packets_lost` > 0, even where the clock alone saw none, or the packet's own steps
+        still at a shorter interval), sized at their interval (`_lost_in_step`); else it
         may be a new, longer interval: when the packet's own steps are as long, or (one-sample
         packets) when it is the size of the gap step just before it (within
         `RATE_CHANGE_TOLERANCE`; the first of them is reported), it is not a loss: 0. Once
         `RATE_CHANGE_STEPS` of them are in a row, the estimate restarts from them."""
+        packet_step_s = self._packet_step_s
+        if packets_lost is not None and packets_lost > 0:
+            self._gap_run_s.clear()  # samples lost, whatever the clock's steps before it
+            return self._lost_in_step(step_s, packets_lost)
         missing = self.missing_in_step(step_s)
         if missing == 0:
             self._gap_run_s.clear()
             self.add_step(step_s)
             return 0
-        packet_step_s = self._packet_step_s
-        if (packets_lost is not None and packets_lost > 0) or (
-            packet_step_s is not None and step_s > GAP_STEP_FACTOR * packet_step_s
-        ):
-            self._gap_run_s.clear()  # samples lost, whatever the steps before it
-            return missing
+        if packet_step_s is not None and step_s > GAP_STEP_FACTOR * packet_step_s:
+            self._gap_run_s.clear()
+            return self._lost_in_step(step_s, packets_lost)
         rate_fell = packet_step_s is not None  # its own samples step as long: the sensor said
         run = self._gap_run_s
         if run and abs(step_s - run[0]) <= RATE_CHANGE_TOLERANCE * run[0]:
@@ -221,6 +226,19 @@ class SampleInterval:
             return 0
         self._gap_run_s = [step_s]  # the first step at a lower rate (or, unsaid, a loss)
         return 0 if rate_fell else missing
+
+    def _lost_in_step(self, step_s: float, packets_lost: int | None) -> int:
+        """Samples lost in a step the packets call a loss, sized at the interval they sample
+        at, not the one measured before (the rate may have changed as they were lost): the
+        packet's own step; for one-sample packets the sequence number counts them (one sample
+        each), and the step measures the interval (`packets_lost` + 1 of them)."""
+        packet_step_s = self._packet_step_s
+        if packet_step_s is not None:
+            return max(1, int(round(step_s / packet_step_s)) - 1)
+        if packets_lost is not None and packets_lost > 0:
+            self.add_step(step_s / (packets_lost + 1))
+            return packets_lost
+        return self.missing_in_step(step_s)
 
     def _restart_from(self, steps_s: list[float]) -> None:
         """Forget the steps seen (at the old rate) and measure from `steps_s` on."""

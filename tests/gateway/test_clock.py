@@ -396,3 +396,30 @@ def test_one_sample_packets_without_a_sequence_number_cannot_tell_loss_from_a_ra
     assert [g.missing_samples for g in gaps] == [1]
     assert gaps[0].start_s == pytest.approx(60.0 + MIN_LATENCY_S, abs=0.02)
     assert mapper.measured_rate_hz == pytest.approx(100.0, rel=1e-3)  # back when it is
+
+
+@pytest.mark.parametrize("per_packet", [4, 1], ids=["4-a-packet", "1-a-packet-numbered"])
+@pytest.mark.parametrize(
+    ("rate_before_hz", "rate_after_hz"), [(200.0, 100.0), (100.0, 200.0)], ids=["fall", "rise"]
+)
+def test_packets_lost_as_the_rate_changes_are_counted_at_the_new_rate(
+    rate_before_hz, rate_after_hz, per_packet
+):
+    # The rate changes and, from the same instant, every other packet is lost: each gap is
+    # one packet's samples. Sized at the interval measured before, a fall doubled them (4 a
+    # packet: 400 samples for 248; 1 a packet: 751 for 250, for ever, since a gap step never
+    # moves the median), and a rise halved them or hid them (1 a packet: the step of two
+    # samples at 200 Hz is one at 100 Hz: 0 gaps for 500 lost, which the seq numbers said).
+    packets = _packets(
+        np.random.default_rng(25),
+        [(10.0, rate_before_hz), (10.0, rate_after_hz)],
+        per_packet=per_packet,
+        lose_every_other_s=(60.0, 65.0),
+    )
+    mapper = SensorClockMapper(rate_before_hz)
+    _, _, gaps = _run(mapper, packets)
+    lost_packets = int(5.0 * rate_after_hz / per_packet) // 2
+    assert len(gaps) == lost_packets
+    assert {g.missing_samples for g in gaps} == {per_packet}
+    assert mapper.samples_missing == lost_packets * per_packet
+    assert mapper.measured_rate_hz == pytest.approx(rate_after_hz, rel=1e-3)
