@@ -6,6 +6,8 @@ incremental reps, wink onset). This module owns what is around it during a set:
 - turning the analyser's outputs into gateway events with athlete, set and wall-clock time,
 - decimating the live angles to ~`live_angles_rate_hz` for clients,
 - sensor gaps (told to the analyser and reported as quality warnings),
+- quality codes found after reps were published (`mark_reps_since`: a dead sensor axis): the
+  set's reps measured since then are published again with the code, the later ones carry it,
 - containment: an analyser failure becomes a QualityWarning and the set keeps recording raw
   samples (the set can be re-analysed from storage later).
 
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
     from fusion.live.depth_guard import DepthGuard
+    from fusion.types import RepMetrics
     from sensor_gateway.gaps import Gap
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,17 @@ def _sensor_messages(codes: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
+def _with_codes_since(
+    metrics: RepMetrics, marked_since_s: dict[str, float], started_s: float
+) -> RepMetrics:
+    """`metrics` (set-relative, s) with each code of `marked_since_s` (code -> gateway clock,
+    s) it does not carry yet whose time the rep ends at or after."""
+    end_s = metrics.end_s + started_s
+    codes = [c for c, since_s in marked_since_s.items() if end_s >= since_s]
+    new = tuple(c for c in codes if c not in metrics.quality)
+    return dataclasses.replace(metrics, quality=metrics.quality + new) if new else metrics
+
+
 def load_default_analyzer() -> None:
     """Import the default analyser (the whole analysis core and its filter, ~0.1 s) now:
     done at the first set start, it holds up the event loop, and every other sensor's
@@ -137,6 +151,10 @@ class _ActiveSet:
     last_activity_s: float = -math.inf  # data time of the last rep event (or the start)
     last_sample_s: float = -math.inf  # latest mapped sample time seen in this set
     next_angles_bin: int | None = None
+    # The reps completed, as published (set-relative), by number: a later finding marks them.
+    reps: dict[int, RepCompleted] = dataclasses.field(default_factory=dict)
+    # Quality code -> since when (gateway clock, s) every rep carries it (a dead axis).
+    marked_since_s: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 class AthletePipeline:
@@ -313,6 +331,25 @@ class AthletePipeline:
             )
         ]
 
+    def mark_reps_since(self, code: str, since_s: float) -> list[GatewayEvent]:
+        """Every rep of the running set measured since `since_s` (gateway clock, s; its end
+        at or after it) carries quality code `code` from now on (a dead axis found late: the
+        reps fused from it are wrong). The reps completed already come again with the code,
+        `correction=True` (clients replace a rep by its number; the sink updates the stored
+        one); the reps completed later carry it as they come. [] when none."""
+        active = self._set
+        if active is None:
+            return []
+        known = active.marked_since_s.get(code, math.inf)
+        active.marked_since_s[code] = min(known, since_s)
+        corrected: list[GatewayEvent] = []
+        for number, rep in active.reps.items():
+            metrics = _with_codes_since(rep.metrics, active.marked_since_s, active.info.started_s)
+            if metrics != rep.metrics:
+                active.reps[number] = dataclasses.replace(rep, metrics=metrics)
+                corrected.append(dataclasses.replace(rep, metrics=metrics, correction=True))
+        return corrected
+
     # -- internals -------------------------------------------------------------------------
     def _analysis_failed(self, active: _ActiveSet, exc: Exception) -> QualityWarning:
         """An analyser failure is logged once and disables analysis for the set."""
@@ -383,15 +420,19 @@ class AthletePipeline:
                     end_s = metrics.end_s
                     active.rep_count += 1
                     active.last_activity_s = max(active.last_activity_s, end_s)
-                    events.append(
-                        RepCompleted(
-                            athlete_id=athlete,
-                            t_s=end_s,
-                            wall_utc=utc(end_s),
-                            set_key=key,
-                            metrics=metrics.shifted(-active.info.started_s),
-                        )
+                    completed = RepCompleted(
+                        athlete_id=athlete,
+                        t_s=end_s,
+                        wall_utc=utc(end_s),
+                        set_key=key,
+                        metrics=_with_codes_since(
+                            metrics.shifted(-active.info.started_s),
+                            active.marked_since_s,
+                            active.info.started_s,
+                        ),
                     )
+                    active.reps[metrics.rep] = completed
+                    events.append(completed)
                     events += [
                         QualityWarning(
                             athlete_id=athlete,

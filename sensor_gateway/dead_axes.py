@@ -10,6 +10,14 @@ starts again. A window at rest (standing between reps) is not judged; the next o
 is. A dead axis is said once per sensor and set (the gateway makes it a `sensor_dead_axis`
 warning); after that the sensor is not checked again in that set.
 
+Since when: the window that shows an axis dead is only the evidence; the axis may have stuck
+earlier (while the sensor rested, or partway through the window before, judged alive). So at
+each window's end the watch also keeps, per column, the value of its last sample and the time
+of the first sample of the run holding that value (carried over from the windows before while
+a window holds the same value throughout). When an axis is found dead, that run's start is
+the first sample from which it read its one value (`DeadAxisFound.since_s`): the reps
+measured from then on were fused from it (the gateway marks them).
+
 Pure and synchronous: the gateway calls it from its event loop.
 """
 
@@ -19,22 +27,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fusion.sensor_checks import DeadAxis, dead_axis
+from fusion.sensor_checks import IMU_COLUMNS, DeadAxis, dead_axis
 
 # A few seconds: in a set of squats a window this long holds some of a rep (the gyroscope
 # spans several rad/s); a working axis shows its noise in far fewer samples.
 WINDOW_S = 3.0
 MIN_WINDOW_SAMPLES = 30  # fewer (a long gap in the window): not judged
 MAX_WINDOW_SAMPLES = 4096  # a window is checked at this size at the latest (bounded memory)
+_COLUMNS = tuple(name for row in IMU_COLUMNS for name in row)  # acc x y z, then gyr x y z
+
+
+@dataclass(frozen=True)
+class DeadAxisFound:
+    """A dead axis (`dead`) and `since_s` (data time, s): its first sample of the run of
+    `dead.value` that the window showing it dead ends; every sample from then on read it."""
+
+    dead: DeadAxis
+    since_s: float
 
 
 @dataclass
 class _Window:
     set_key: str
-    chunks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     samples: int = 0
     start_s: float = 0.0
     said: bool = False
+    # Per column (acc x y z, gyr x y z): the value at the end of the last window, and the
+    # time of the first sample of the run holding it (NaN: no window yet).
+    held_value: np.ndarray = field(default_factory=lambda: np.full(6, np.nan))
+    held_since_s: np.ndarray = field(default_factory=lambda: np.full(6, np.nan))
 
 
 class DeadAxisWatch:
@@ -59,10 +81,10 @@ class DeadAxisWatch:
         t_s: np.ndarray,
         acc_mps2: np.ndarray,
         gyr_radps: np.ndarray,
-    ) -> DeadAxis | None:
-        """Take one batch of `address`'s samples in set `set_key` (times on one clock, s; acc
-        m/s^2 and gyr rad/s, (n, 3)); the dead axis found when this batch completes a window,
-        the first time in this set, else None."""
+    ) -> DeadAxisFound | None:
+        """Take one batch of `address`'s samples in set `set_key` (times on one clock, s,
+        increasing; acc m/s^2 and gyr rad/s, (n, 3)); the dead axis found when this batch
+        completes a window, the first time in this set, and since when, else None."""
         window = self._windows.get(address)
         if window is None or window.set_key != set_key:
             window = self._windows[address] = _Window(set_key)
@@ -70,22 +92,38 @@ class DeadAxisWatch:
             return None
         if not window.chunks:
             window.start_s = float(t_s[0])
-        window.chunks.append((acc_mps2, gyr_radps))
+        window.chunks.append((t_s, acc_mps2, gyr_radps))
         window.samples += t_s.size
         if float(t_s[-1]) - window.start_s < self.window_s and window.samples < self.max_samples:
             return None
         chunks, samples = window.chunks, window.samples
         window.chunks, window.samples = [], 0
+        times = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
+        acc = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
+        gyr = np.concatenate([c[2] for c in chunks]) if len(chunks) > 1 else chunks[0][2]
+        _hold_runs(window, times, np.hstack((acc, gyr)))
         if samples < self.min_samples:
             return None
-        acc = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
-        gyr = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
         lowest = np.stack((acc.min(axis=0), gyr.min(axis=0)))
         highest = np.stack((acc.max(axis=0), gyr.max(axis=0)))
         dead = dead_axis(lowest, highest, samples)
-        if dead is not None:
-            window.said = True
-        return dead
+        if dead is None:
+            return None
+        window.said = True
+        return DeadAxisFound(dead, float(window.held_since_s[_COLUMNS.index(dead.column)]))
 
     def forget(self, address: str) -> None:
         self._windows.pop(address, None)
+
+
+def _hold_runs(window: _Window, t_s: np.ndarray, values: np.ndarray) -> None:
+    """Carry `window`'s per-column runs over one window's samples: `values` (n, 6) at `t_s`."""
+    last = values[-1]
+    differs = values != last
+    changed = differs.any(axis=0)
+    # the first sample after each column's last one that differs from its last value
+    after_change = values.shape[0] - np.argmax(differs[::-1], axis=0)
+    run_start_s = np.where(changed, t_s[np.minimum(after_change, t_s.size - 1)], t_s[0])
+    continued = ~changed & (last == window.held_value)
+    window.held_since_s = np.where(continued, window.held_since_s, run_start_s)
+    window.held_value = last

@@ -146,11 +146,17 @@ class RepCompleted(GatewayEvent):
 
     `stored`: as published, whether the sink has stored it. False only while storage fails
     (the gateway then shows reps at once instead of holding them); the same rep comes again
-    with True once it is stored."""
+    with True once it is stored.
+
+    `correction`: True for a rep published before that comes again with what was found about
+    it later (a dead sensor axis found after the rep: its `<sensor>_dead_axis` quality code);
+    clients replace it by its number as they do every rep, and the sink updates the stored
+    rep's quality instead of adding a rep."""
 
     set_key: str
     metrics: RepMetrics
     stored: bool = True
+    correction: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

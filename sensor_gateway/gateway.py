@@ -60,7 +60,7 @@ from sensor_gateway.athlete_pipeline import (
     load_default_analyzer,
 )
 from sensor_gateway.config import Assignments, GatewaySettings, SensorAssignment
-from sensor_gateway.dead_axes import DeadAxisWatch
+from sensor_gateway.dead_axes import DeadAxisFound, DeadAxisWatch
 from sensor_gateway.discovery import DiscoveredSensor, DiscoveringSource
 from sensor_gateway.errors import SetError
 from sensor_gateway.events import (
@@ -763,15 +763,30 @@ class Gateway:
             )
         )
         self._dispatch(pipeline.push(placement, t_s, acc, gyr))
-        dead = self.dead_axes.add(st.address, info.set_key, t_s, acc, gyr)
-        if dead is not None:
-            at_s = float(t_s[-1])
-            message = _dead_axis_message(placement, st.address, dead)
-            log.warning("athlete %s: %s", info.athlete_id, message)
-            code = "sensor_dead_axis"
-            self._dispatch(
-                [self._warning(info.athlete_id, info.set_key, at_s, code, message, placement)]
-            )
+        found = self.dead_axes.add(st.address, info.set_key, t_s, acc, gyr)
+        if found is not None:
+            self._dead_axis(pipeline, info, st.address, placement, found, float(t_s[-1]))
+
+    def _dead_axis(
+        self,
+        pipeline: AthletePipeline,
+        info: SetInfo,
+        address: str,
+        placement: Placement,
+        found: DeadAxisFound,
+        at_s: float,
+    ) -> None:
+        """Say a dead axis found at `at_s` (a `sensor_dead_axis` warning), and mark the set's
+        reps measured since the axis stuck, those stored already included (corrected reps)."""
+        rep_code = f"{placement.value}_dead_axis"
+        since_set_s = max(found.since_s - info.started_s, 0.0)
+        message = _dead_axis_message(placement, address, found.dead, since_set_s, rep_code)
+        log.warning("athlete %s: %s", info.athlete_id, message)
+        code = "sensor_dead_axis"
+        self._dispatch(
+            [self._warning(info.athlete_id, info.set_key, at_s, code, message, placement)]
+        )
+        self._dispatch(pipeline.mark_reps_since(rep_code, found.since_s))
 
     def _in_range(
         self, st: SensorState, batch: SampleBatch, acc: np.ndarray, gyr: np.ndarray, t_s: np.ndarray
@@ -962,13 +977,17 @@ _LINK_WORDS = {
 }
 
 
-def _dead_axis_message(placement: Placement, address: str, dead: DeadAxis) -> str:
-    """What a dead axis's warning says: which sensor and axis, and what to do."""
+def _dead_axis_message(
+    placement: Placement, address: str, dead: DeadAxis, since_set_s: float, rep_code: str
+) -> str:
+    """What a dead axis's warning says: which sensor and axis, since when (s into the set),
+    how its reps are marked, and what to do."""
     return (
         f"{placement.value} sensor ({address}): the {dead.description}, so this sensor's "
-        "angles, and the reps and winks measured from them, are wrong. Power-cycle the sensor "
-        "(switch it off and on again) and record the set again; if the axis stays dead, replace "
-        "the sensor"
+        "angles, and the reps and winks measured from them, are wrong. It has read that value "
+        f"since {since_set_s:.1f} s into the set: the reps measured since then, and the later "
+        f"ones of this set, are marked {rep_code}. Power-cycle the sensor (switch it off and on "
+        "again) and record the set again; if the axis stays dead, replace the sensor"
     )
 
 

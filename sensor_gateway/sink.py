@@ -18,7 +18,8 @@ What a client has seen must survive a crash: the gateway publishes a RepComplete
 the sink has stored it. It passes `on_stored`, which the sink calls (from any thread) with
 True once the event is durable, or with False once it has given up storing it (logged), so
 an event is never withheld for good. The sink should store such an event promptly, not at
-its next tick.
+its next tick. A RepCompleted with `correction=True` is a rep recorded before, its quality
+codes since changed (a dead axis found later): the sink updates the stored rep.
 
 While the sink cannot store anything (a full disk, an unreachable database) it keeps what
 it can and retries, and `storage_problem()` says so in words (what fails and what to do);
@@ -127,7 +128,12 @@ class MemorySink:
         )
 
     def reps(self, set_key: str) -> list[RepCompleted]:
-        return [e for e in self.events if isinstance(e, RepCompleted) and e.set_key == set_key]
+        """The set's reps as stored: a correction replaces the rep of its number."""
+        reps: dict[int, RepCompleted] = {}
+        for e in self.events:
+            if isinstance(e, RepCompleted) and e.set_key == set_key:
+                reps[e.metrics.rep] = e
+        return list(reps.values())
 
     def sample_count(self, set_key: str | None = None, placement: Placement | None = None) -> int:
         return sum(len(s) for s in self._chunks(set_key, placement))

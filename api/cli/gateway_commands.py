@@ -391,6 +391,9 @@ async def _log_events(gateway, log, names: dict[str, str]) -> None:
             log.info("%s: set started (%s, %s)", who, event.set.variant.value, load)
         elif isinstance(event, SetStopped):
             log.info("%s: set stopped (%s) after %d reps", who, event.reason.value, event.rep_count)
+        elif isinstance(event, RepCompleted) and event.correction:
+            quality = ", ".join(event.metrics.quality)
+            log.info("%s: rep %d corrected, quality now %s", who, event.metrics.rep, quality)
         elif isinstance(event, RepCompleted):
             m = event.metrics
             onset = f", onset at {m.wink_onset_depth_deg:.0f} deg" if m.wink_onset_depth_deg else ""

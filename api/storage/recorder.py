@@ -607,7 +607,10 @@ class DatabaseSink:
                 log.warning("rep of unknown set %s not stored", event.set_key)
                 return
             row = set_store.get_set(db, rep_set.set_id)
-            set_store.add_reps(db, row, [event.metrics])  # set-relative already
+            if event.correction:
+                set_store.correct_live_rep_quality(db, row, event.metrics)
+            else:
+                set_store.add_reps(db, row, [event.metrics])  # set-relative already
         elif isinstance(event, Calibrated):
             calibrated_set = self._open_sets.get(event.set_key)
             if calibrated_set is not None:

@@ -228,6 +228,23 @@ def add_reps(db: Session, exercise_set: ExerciseSet, reps: Iterable[RepMetrics])
     return len(rows)
 
 
+def correct_live_rep_quality(db: Session, exercise_set: ExerciseSet, metrics: RepMetrics) -> None:
+    """The gateway found something about a live rep after storing it (a dead sensor axis):
+    its stored rep of that number takes `metrics.quality`; only the quality (a load corrected
+    meanwhile stays), and only while the set's reps are the live ones (a re-analysis numbers
+    its own). A rep whose first store was lost is added."""
+    if exercise_set.reps_source != RepSource.LIVE.value:
+        return
+    quality = ";".join(metrics.quality)
+    done = db.execute(
+        update(Rep)
+        .where(Rep.set_id == exercise_set.id, Rep.rep == metrics.rep)
+        .values(quality=quality)
+    )
+    if not getattr(done, "rowcount", 0):
+        add_reps(db, exercise_set, [metrics])
+
+
 # Finding codes the recording itself adds to a set (not the analysis): a re-analysis keeps
 # them, since it cannot see what was never stored.
 RAW_SAMPLES_LOST = "raw_samples_lost"

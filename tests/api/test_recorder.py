@@ -276,3 +276,30 @@ def test_closing_while_a_commit_hangs_is_bounded(database, caplog) -> None:
     assert took_s < 2 * recorder.CLOSE_TIMEOUT_S + 5.0  # not the 30 s join it was
     assert any("a commit still hung" in r.getMessage() for r in caplog.records)
     assert sink.health().lost_samples == 50  # the batch not in the hung commit
+
+
+def test_a_corrected_rep_updates_only_the_stored_reps_quality(database) -> None:
+    """A rep recorded again with `correction=True` (the gateway found a dead axis after
+    storing it) takes its new quality codes in its stored row: no second row, and a load
+    corrected meanwhile (PATCH /sets/{id}) stays; a correction of a rep never stored adds it."""
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    info = set_info(athlete_key(database, "Ana"))
+    sink.record_event(SetStarted(set=info, **_common(info)))
+    first, second = replace(metrics(1), load_kg=80.0), replace(metrics(2), load_kg=80.0)
+    sink.record_event(RepCompleted(set_key=info.set_key, metrics=first, **_common(info)))
+    assert sink.flush()
+    with database.sessions.begin() as db:
+        set_id = set_store.set_by_key(db, info.set_key).id
+        set_store.update_set(db, set_id, load_kg=100.0)
+    for rep in (first, second):  # rep 2's first store was lost
+        dead = replace(rep, quality=(*rep.quality, "sacrum_dead_axis"))
+        sink.record_event(
+            RepCompleted(set_key=info.set_key, metrics=dead, correction=True, **_common(info))
+        )
+    assert sink.flush()
+    with database.sessions() as db:
+        reps = rep_store.list_reps(db, rep_store.RepFilter(set_id=set_id)).items
+        assert sorted((r.rep, r.quality, r.load_kg) for r in reps) == [
+            (1, "sacrum_dead_axis", 100.0),
+            (2, "sacrum_dead_axis", 80.0),
+        ]

@@ -42,12 +42,13 @@ def _stream(
     stop_at_s: float | None = None,
     grace_s: float = 0.0,
     alter: Callable[[SampleBatch], SampleBatch] | None = None,
+    spec: SquatSetSpec = SPEC,
 ) -> tuple[Gateway, list]:
     """One simulated set streamed as fast as possible; stopped by request at gateway time
     `stop_at_s` (the first packet received after it comes after the stop, as in a gym: the
     samples of the last moments before a stop are still on their way), with a grace of
     `grace_s` for them, else at its end. `alter`: what the sensors send instead of a batch."""
-    athlete = SimulatedAthlete("ann", sets=[SPEC], seed=seed)
+    athlete = SimulatedAthlete("ann", sets=[spec], seed=seed)
     gateway = _gateway(tmp_path, athlete)
     source = SimulatedSource(
         [athlete],
@@ -456,3 +457,88 @@ def test_healthy_sensors_get_no_dead_axis_warning(tmp_path, seed) -> None:
     _, events = _stream(tmp_path, seed)
     assert [e for e in events if isinstance(e, RepCompleted)]
     assert not [e for e in events if isinstance(e, QualityWarning) and e.code == "sensor_dead_axis"]
+
+
+FIVE_REPS = SquatSetSpec(reps=5, wink_deg=0.0, standing_end_s=3.0)
+
+
+def stuck_gyr_y_from(address: str, from_s: float) -> Callable[[SampleBatch], SampleBatch]:
+    """The batches of `address` received at `from_s` (gateway clock) or later with the
+    gyroscope's y axis stuck at 0: an axis that dies in the middle of a set."""
+
+    def alter(batch: SampleBatch) -> SampleBatch:
+        if batch.address != address or batch.received_s < from_s:
+            return batch
+        gyr = np.array(batch.gyr_radps, dtype=float)
+        gyr[:, 1] = 0.0
+        return dataclasses.replace(batch, gyr_radps=gyr)
+
+    return alter
+
+
+def stuck_since_set_s(
+    recording_t_s: np.ndarray, gyr_y_radps: np.ndarray, started_s: float
+) -> float:
+    """When (s into the set) a stored sensor's gyroscope y axis started to read 0 for good:
+    its first sample after the last one that read anything else."""
+    first_stuck = int(np.flatnonzero(gyr_y_radps != 0.0)[-1]) + 1
+    return float(recording_t_s[first_stuck]) - started_s
+
+
+@pytest.mark.parametrize("placement", [Placement.SACRUM, Placement.THIGH])
+@pytest.mark.parametrize(("dies_at_set_s", "first_dead_rep"), [(4.0, 1), (5.0, 2)])
+def test_the_reps_measured_while_an_axis_was_already_dead_are_marked(
+    tmp_path, placement, dies_at_set_s, first_dead_rep
+) -> None:
+    """Found by review of the live dead-axis warning: it is said once the watch has a window
+    of 3 s showing the axis dead, i.e. up to two windows after the axis died, and the reps
+    measured meanwhile had already been published and stored looking trustworthy (the
+    warning's reps too: no rep carried a word). Now each rep measured since the first sample
+    the axis read its one value from carries `<sensor>_dead_axis` in its quality: those
+    completed before the warning come again (correction=True, the stored rep replaced), the
+    later ones carry it as they come, and a rep done before the axis died does not. Dying at
+    4 s (during rep 1, in a window still judged alive) the start is found back beyond the
+    window that showed the axis dead; at 5 s, between reps 1 and 2."""
+    athlete = SimulatedAthlete("ann", sets=[FIVE_REPS], seed=11)
+    address = athlete.address(placement)
+    started_guess_s = 100.0  # the source's start: the set starts with its first packet
+    alter = stuck_gyr_y_from(address, started_guess_s + dies_at_set_s)
+    gateway, events = _stream(tmp_path, 11, alter=alter, spec=FIVE_REPS)
+    (info,) = gateway.sink.sets()
+    recording = gateway.sink.recording(info.set_key, placement)
+    stuck_s = stuck_since_set_s(recording.t_s, recording.gyr_radps[:, 1], info.started_s)
+    assert abs(stuck_s - dies_at_set_s) < 0.2
+    (warning,) = [
+        e for e in events if isinstance(e, QualityWarning) and e.code == "sensor_dead_axis"
+    ]
+    code = f"{placement.value}_dead_axis"
+
+    published = [e for e in events if isinstance(e, RepCompleted)]
+    first: dict[int, RepCompleted] = {}
+    corrections = []  # a rep published again
+    for e in published:
+        (corrections if e.metrics.rep in first else []).append(e)
+        first.setdefault(e.metrics.rep, e)
+    assert sorted(first) == [1, 2, 3, 4, 5]
+    dead = {n for n, e in first.items() if e.metrics.end_s >= stuck_s}
+    alive = set(first) - dead
+    before_warning = {n for n, e in first.items() if e.t_s < warning.t_s}
+    assert dead == set(range(first_dead_rep, 6)) and alive == set(range(1, first_dead_rep))
+    # the case at hand: reps published before the warning although the axis was dead
+    assert dead & before_warning
+    assert sorted(e.metrics.rep for e in corrections) == sorted(dead & before_warning)
+    for e in corrections:
+        assert e.correction and not first[e.metrics.rep].correction
+        assert e.metrics.quality == (*first[e.metrics.rep].metrics.quality, code)
+        assert dataclasses.replace(e.metrics, quality=()) == dataclasses.replace(
+            first[e.metrics.rep].metrics, quality=()
+        )
+        assert events.index(e) > events.index(warning)
+    for number in dead - before_warning:
+        assert code in first[number].metrics.quality
+    stored = gateway.sink.reps(info.set_key)
+    assert [r.metrics.rep for r in stored] == [1, 2, 3, 4, 5]
+    assert {r.metrics.rep for r in stored if code in r.metrics.quality} == dead
+    assert event_to_dict(corrections[0])["correction"] is True
+    assert f"since {stuck_s:.1f} s into the set" in warning.message
+    assert f"are marked {code}" in warning.message
