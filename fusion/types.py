@@ -152,6 +152,12 @@ class RepMetrics:
             wink_onset_s=None if self.wink_onset_s is None else self.wink_onset_s + dt_s,
         )
 
+    def with_load(self, load_kg: float | None) -> RepMetrics:
+        """The same rep under a corrected load: `loaded_wink` follows (a wink with load_kg > 0,
+        as `fusion.metrics` decides it)."""
+        loaded = bool(self.butt_wink and load_kg is not None and load_kg > 0)
+        return replace(self, load_kg=load_kg, loaded_wink=loaded)
+
     def as_row(self) -> dict[str, object]:
         """Column name -> value, in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS order.
 

@@ -243,10 +243,15 @@ class AthletePipeline:
         return events
 
     def set_load(self, load_kg: float | None) -> None:
-        """Change the load of the running set (reps completed from now on carry it)."""
+        """Change the load of the running set (reps completed from now on carry it, and a rep
+        completed before that comes again, `mark_reps_since`, carries it as its stored row)."""
         if self._set is None:
             return
         self._set.info = dataclasses.replace(self._set.info, load_kg=load_kg)
+        for number, rep in self._set.reps.items():
+            self._set.reps[number] = dataclasses.replace(
+                rep, metrics=rep.metrics.with_load(load_kg)
+            )
         if self._set.analyzer is not None:
             self._set.analyzer.set_load(load_kg)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,36 @@ def test_live_angles_send_the_newest_sample_of_each_bin(simulated):
                 lags_s.append(min(newest.values()) - max(sent))
     assert len(lags_s) > 100
     assert max(lags_s) <= 1.5 * period_s  # the first sample of each bin: up to 7 periods
+
+
+def test_reps_marked_late_come_again_with_the_code_and_the_later_ones_carry_it(simulated):
+    """A quality code found after some reps (a dead axis since `since_s`): the reps completed
+    already and ending after it come again, marked, with the load corrected since (as their
+    stored rows have it); a rep that ended before stays; later reps carry it as they come."""
+    pipeline = AthletePipeline("ann", GatewayClock())
+    pipeline.start_set(SetVariant.BACK_SQUAT, 60.0, now_s=0.0)
+    corrected: list = []
+
+    def after_rep_2(p: AthletePipeline) -> None:
+        if p.rep_count == 2 and not corrected:
+            p.set_load(70.0)
+            corrected.extend(p.mark_reps_since("sacrum_dead_axis", since_s[0]))
+
+    since_s = [np.inf]
+    first_run = [e for e in _feed(pipeline, simulated) if isinstance(e, RepCompleted)]
+    # The same set again, marked since between the ends of reps 1 and 2.
+    since_s[0] = (first_run[0].t_s + first_run[1].t_s) / 2
+    pipeline.start_set(SetVariant.BACK_SQUAT, 60.0, now_s=0.0)
+    reps = [
+        e for e in _feed(pipeline, simulated, on_rep=after_rep_2) if isinstance(e, RepCompleted)
+    ]
+    assert [e.metrics.rep for e in reps] == [1, 2, 3, 4]
+    assert [(e.metrics.rep, e.correction) for e in corrected] == [(2, True)]
+    rep_2 = reps[1].metrics
+    expected = dataclasses.replace(
+        rep_2.with_load(70.0), quality=(*rep_2.quality, "sacrum_dead_axis")
+    )
+    assert corrected[0].metrics == expected and corrected[0].t_s == reps[1].t_s
+    assert "sacrum_dead_axis" not in reps[0].metrics.quality
+    assert all("sacrum_dead_axis" in e.metrics.quality and not e.correction for e in reps[2:])
+    assert pipeline.mark_reps_since("sacrum_dead_axis", since_s[0]) == []  # marked already
