@@ -96,6 +96,8 @@ class LiveService:
     sink: DatabaseSink | None = None
     live_fanout: LiveFanout | None = None  # the gateway's events for stream clients
     _starting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # one correction at a time: the gateway and the database then both end on the last one
+    _correcting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     # -- sensors seen by the gateway -------------------------------------------------------------
     def sensor_snapshots(self) -> list[SensorSnapshot]:
@@ -275,12 +277,15 @@ class LiveService:
         """Correct a set's variant, load or notes; its stored reps follow. A set this gateway
         records, or has stopped and still waits for in its grace, takes a new load at once:
         the reps it completes from now on carry it. Those it completed before (of a set just
-        stopped too) are stored first, then corrected with the others."""
-        if load_kg is not None and self.gateway is not None and self.sink is not None:
-            row = await run_in_threadpool(self._get_set, set_id)
-            self.gateway.set_load(row.set_key, load_kg)
-            await run_in_threadpool(self.sink.flush)
-        await run_in_threadpool(self._update_set, set_id, variant, load_kg, notes)
+        stopped too) are stored first, then corrected with the others. Corrections are applied
+        one at a time, in the order they came: two at once leave the set, its stored reps and
+        its live analysis on the later one."""
+        async with self._correcting:
+            if load_kg is not None and self.gateway is not None and self.sink is not None:
+                row = await run_in_threadpool(self._get_set, set_id)
+                self.gateway.set_load(row.set_key, load_kg)
+                await run_in_threadpool(self.sink.flush)
+            await run_in_threadpool(self._update_set, set_id, variant, load_kg, notes)
 
     def _update_set(
         self,

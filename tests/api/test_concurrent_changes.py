@@ -16,6 +16,7 @@ from sqlalchemy import delete
 from api.errors import NotFoundError
 from api.gateway_port import LiveService
 from api.storage import catalog
+from api.storage import sets as set_store
 from api.storage.models import Athlete
 from api.vocab import SetVariant
 
@@ -128,3 +129,45 @@ def test_a_load_corrected_while_the_set_records_is_the_load_of_all_its_reps(
         assert client.post(f"/sets/{set_id}/stop", headers=headers).status_code == 200
         reps = client.get("/reps", params={"set_id": set_id}, headers=headers).json()["items"]
     assert [(r["load_kg"], r["loaded_wink"]) for r in reps] == [(100.0, True)]
+
+
+def test_two_load_corrections_at_once_leave_the_set_and_its_live_analysis_on_one_load(
+    database, db_target, tmp_path, monkeypatch
+) -> None:
+    # Two PATCH /sets/{id} {"load_kg"} on the recording set, the second arriving while the
+    # first still waits for its database transaction (a busy database, the thread pool): the
+    # second was applied to the gateway and the database, then the first's transaction wrote
+    # its load over it. The set said 100 kg and the reps from then on 120 kg.
+    import threading
+
+    from tests.api.helpers import gateway_with_sink
+
+    ana, gateway, sink, _, _ = gateway_with_sink(database, db_target, tmp_path)
+    service = LiveService(database, "gw-test", gateway=gateway, sink=sink)
+    first_waits, second_done = threading.Event(), threading.Event()
+    real_update = service._update_set
+
+    def update_set(set_id, variant, load_kg, notes) -> None:
+        if load_kg == 100.0:  # the first correction's transaction starts late
+            first_waits.set()
+            second_done.wait(timeout=5.0)
+        real_update(set_id, variant, load_kg, notes)
+
+    monkeypatch.setattr(service, "_update_set", update_set)
+
+    async def correct_twice() -> int:
+        set_id = await service.start_set(
+            int(ana), SetVariant.BACK_SQUAT, 80.0, "", None, override_missing_sensors=True
+        )
+        first = asyncio.create_task(service.update_set(set_id, None, 100.0, None))
+        await asyncio.to_thread(first_waits.wait, 5.0)
+        second = asyncio.create_task(service.update_set(set_id, None, 120.0, None))
+        await asyncio.wait({second}, timeout=0.5)  # done at once unless it waits its turn
+        second_done.set()
+        await asyncio.gather(first, second)
+        return set_id
+
+    set_id = asyncio.run(correct_twice())
+    with database.sessions() as db:
+        stored_kg = set_store.get_set(db, set_id).load_kg
+    assert (stored_kg, gateway.active_sets()[ana].load_kg) == (120.0, 120.0)
