@@ -33,6 +33,7 @@ from api.settings import Settings
 from api.storage import catalog
 from api.storage.db import Database, open_database
 from api.storage.gateway_lease import take_gateway_lease, take_simulation_lease
+from api.storage.lost_samples import unwritten_findings_path, write_saved
 from api.storage.models import Athlete
 from api.storage.recorder import DatabaseSink, recover_after_restart
 from api.vocab import Placement
@@ -114,10 +115,12 @@ def build_runtime(
     gateway_settings: GatewaySettings | None = None,
 ) -> Server:
     """The one way the runtime is put together (`serve`, `demo`, `gateway`): the database
-    (upgraded, this gateway id's lease taken so no second process runs as it, and its sets
-    left recording by a previous run marked interrupted before anything new is written), the sink, the gateway writing into it, and the app
-    serving both. Sensor assignments are the database's (api.sensor_assignments); an old
-    `gateway.json` at `legacy_assignments` is imported into it once. The caller adds sources
+    (upgraded, this gateway id's lease taken so no second process runs as it, its sets
+    left recording by a previous run marked interrupted before anything new is written, and
+    the findings of raw samples it lost but could not store written), the sink, the gateway
+    writing into it, and the app serving both. Sensor assignments are the database's
+    (api.sensor_assignments); an old `gateway.json` at `legacy_assignments` is imported into
+    it once. The caller adds sources
     (`add_ble_source`, `add_simulation`, ...), which hand the gateway the assignments they
     stream."""
     from sensor_gateway.config import GatewaySettings
@@ -130,14 +133,19 @@ def build_runtime(
         database.dispose()
         raise
     interrupted = recover_after_restart(database, settings.gateway_id)
+    gateway_settings = gateway_settings or GatewaySettings()
+    unwritten_findings = unwritten_findings_path(
+        gateway_settings.config_file.parent, settings.gateway_id
+    )
+    write_saved(database, unwritten_findings)  # what the last run could not store
     if legacy_assignments is not None:
         import_legacy_file(database, legacy_assignments, settings.gateway_id)
-    gateway_settings = gateway_settings or GatewaySettings()
     sink = DatabaseSink(
         database,
         gateway_id=settings.gateway_id,
         commit_interval_s=settings.commit_interval_s,
         start_thread=False,
+        unwritten_findings_file=unwritten_findings,
     )
     gateway = Gateway(gateway_settings, sink=sink)
     app = create_app(settings, gateway, database=database, sink=sink)

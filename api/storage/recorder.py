@@ -14,7 +14,9 @@ words, what fails and what to do, for the gateway (which tells the live clients)
 MAX_PENDING_SAMPLES, what was still waiting when the sink closed) for GET /health. The log
 says when storing fails, every SUMMARY_EVERY_S while it does, and when it works again;
 never a line per retry. `close()` is bounded (CLOSE_TIMEOUT_S): a shutdown while storing
-fails makes one last attempt and then logs what was not stored.
+fails makes one last attempt and then logs what was not stored; the findings of the raw
+samples lost are tried alone, and else kept in a file the next start writes into their sets
+(api.storage.lost_samples).
 
 An event recorded with `on_stored` (a rep, which the gateway publishes only once stored)
 wakes the writer at once, and `on_stored` is called after the transaction holding it has
@@ -31,7 +33,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -42,6 +45,7 @@ from api.errors import NotFoundError, WinkWatchError
 from api.storage import catalog
 from api.storage import sets as set_store
 from api.storage.db import Database, is_disk_full
+from api.storage.lost_samples import LostSamples, add_finding, lost_finding, save_unwritten
 from api.storage.models import Athlete, ExerciseSet
 from api.storage.raw_codec import NO_SEQ, SensorClock
 from api.vocab import Placement, SetStatus
@@ -117,30 +121,12 @@ def _short_error(exc: BaseException) -> str:
     return (text.splitlines() or [exc.__class__.__name__])[0][:300]
 
 
-# Code of the finding a set gets when some of its raw samples were dropped while storing
-# failed (kept by a re-analysis, which cannot see them: api.storage.sets.RECORDING_FINDINGS).
-RAW_SAMPLES_LOST = set_store.RAW_SAMPLES_LOST
-
-
-@dataclass
-class _LostSamples:
-    """Raw samples of one sensor of one set dropped while storing failed (gateway clock)."""
-
-    samples: int
-    first_s: float
-    last_s: float
-
-    def merge(self, other: _LostSamples) -> None:
-        self.samples += other.samples
-        self.first_s = min(self.first_s, other.first_s)
-        self.last_s = max(self.last_s, other.last_s)
-
-
 @dataclass
 class _OpenSet:
     set_id: int
     athlete_id: int
     started_s: float  # gateway clock at the set start; stored times are relative to it
+    started_at: datetime  # the same instant in UTC, as stored
     chunk_index: dict[str, int]
 
 
@@ -163,8 +149,11 @@ class DatabaseSink:
         gateway_id: str,
         commit_interval_s: float = 1.0,
         start_thread: bool = True,
+        unwritten_findings_file: Path | None = None,
     ) -> None:
         self._db = database
+        # Where close() keeps the findings of lost samples it could not write (lost_samples).
+        self._unwritten_findings_file = unwritten_findings_file
         self.gateway_id = gateway_id
         self.commit_interval_s = commit_interval_s
         self._lock = threading.Lock()  # guards _pending and _pending_samples
@@ -191,8 +180,8 @@ class DatabaseSink:
         self._dropped_when_failing = 0  # dropped_samples when the current failure began
         # Dropped raw samples not yet said in their set's findings, by (set_key, placement);
         # written into the set with the first flush that commits (guarded by _lock).
-        self._lost: dict[tuple[str, str], _LostSamples] = {}
-        self._lost_in_flight: dict[tuple[str, str], _LostSamples] = {}
+        self._lost: dict[tuple[str, str], LostSamples] = {}
+        self._lost_in_flight: dict[tuple[str, str], LostSamples] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
         if start_thread:
@@ -258,13 +247,65 @@ class DatabaseSink:
             return
         if not self._flush_lock.acquire(timeout=CLOSE_TIMEOUT_S):
             self._give_up_pending("a commit still hung when the server stopped")
+            self._keep_lost_findings()
             return
         try:
             if not self._flush_locked():
                 self._give_up_pending(self._failure or "storing failed")
+                if not self._write_lost_alone():
+                    self._keep_lost_findings()
             self._closed = True
         finally:
             self._flush_lock.release()
+
+    def _write_lost_alone(self) -> bool:
+        """At close, after the last flush failed: the lost samples' findings alone, a few
+        hundred bytes where the flush needed room for raw chunks (a full disk may take them).
+        True if there were none (for a stored set) or they were committed."""
+        with self._lock:
+            if not any(set_key in self._open_sets for set_key, _ in self._lost):
+                return True
+        try:
+            self._transaction(self._write_lost)
+        except (SQLAlchemyError, WinkWatchError) as exc:
+            log.warning(
+                "the findings of the lost raw samples cannot be stored either (%s)",
+                _short_error(exc),
+            )
+            return False
+        log.warning("the findings of the lost raw samples are stored in their sets")
+        return True
+
+    def _keep_lost_findings(self) -> None:
+        """At close, when the database takes nothing: the findings of the lost samples in
+        the unwritten findings file, for the next start (api.storage.lost_samples)."""
+        with self._lock:
+            lost, self._lost = self._lost, {}
+        findings = self._lost_findings(lost)
+        if not findings:
+            return
+        path = self._unwritten_findings_file
+        sets = ", ".join(sorted({self._set_name(key) for key, _ in findings}))
+        if path is None:
+            log.error("the findings of the lost raw samples of %s are not kept anywhere", sets)
+            return
+        try:
+            save_unwritten(path, findings)
+        except OSError as exc:
+            log.error(
+                "the findings of the lost raw samples of %s cannot be kept in %s either (%s): "
+                "only this log says those sets miss raw samples",
+                sets,
+                path,
+                exc,
+            )
+            return
+        log.warning(
+            "the findings of the lost raw samples of %s are kept in %s; the next start writes "
+            "them into their sets",
+            sets,
+            path,
+        )
 
     # -- synchronous helpers for the HTTP layer -----------------------------------------------
     def ensure_set(
@@ -422,6 +463,9 @@ class DatabaseSink:
             return
         self._count_lost(batch)
         samples = [item for item in batch if isinstance(item, RawSamples)]
+        with self._lock:  # their sets' findings say them too (with the samples dropped before)
+            for chunk in samples:
+                self._add_lost_chunk(chunk)
         per_sensor: dict[tuple[str, str], float] = defaultdict(float)
         for chunk in samples:
             if len(chunk):
@@ -494,15 +538,19 @@ class DatabaseSink:
                         item.address,
                     )
                 self.dropped_samples += len(item)
-                if len(item):
-                    self._add_lost(
-                        (item.set_key, item.placement.value),
-                        _LostSamples(len(item), float(item.t_s[0]), float(item.t_s[-1])),
-                    )
+                self._add_lost_chunk(item)
                 return True
         return False
 
-    def _add_lost(self, key: tuple[str, str], lost: _LostSamples) -> None:
+    def _add_lost_chunk(self, chunk: RawSamples) -> None:
+        """Count the samples of `chunk`, not stored, for its set's finding (under `_lock`)."""
+        if len(chunk):
+            self._add_lost(
+                (chunk.set_key, chunk.placement.value),
+                LostSamples(len(chunk), float(chunk.t_s[0]), float(chunk.t_s[-1])),
+            )
+
+    def _add_lost(self, key: tuple[str, str], lost: LostSamples) -> None:
         """Count `lost` for its set's finding (under `_lock`)."""
         known = self._lost.get(key)
         if known is None:
@@ -521,27 +569,19 @@ class DatabaseSink:
             ]
             taken = {k: self._lost.pop(k) for k in keys}
         self._lost_in_flight.update(taken)
-        for (key, placement), lost in sorted(taken.items()):
-            opened = self._open_sets[key]
-            row = set_store.get_set(db, opened.set_id)
-            offset_s = lost.first_s - opened.started_s
-            at = row.started_at + timedelta(seconds=offset_s)
-            findings = json.loads(row.findings_json or "[]")
-            findings.append(
-                {
-                    "code": RAW_SAMPLES_LOST,
-                    "message": (
-                        f"raw samples lost while storing failed ({self._failure or 'storing failed'}"
-                        f"): {placement} ~{lost.last_s - lost.first_s:.0f} s from "
-                        f"{at:%H:%M:%S} UTC ({offset_s:.0f} s into the set), "
-                        f"{lost.samples:,} samples; its stored raw data (exports, reanalyze) "
-                        "has a gap there"
-                    ),
-                    "sensor": placement,
-                    "rep": None,
-                }
-            )
-            row.findings_json = json.dumps(findings)
+        for key, finding in self._lost_findings(taken):
+            add_finding(set_store.get_set(db, self._open_sets[key].set_id), finding)
+
+    def _lost_findings(
+        self, lost: dict[tuple[str, str], LostSamples]
+    ) -> list[tuple[str, dict[str, object]]]:
+        """(set key, RAW_SAMPLES_LOST finding) of each of `lost` whose set is open here."""
+        why = self._failure or "storing failed"
+        return [
+            (key, lost_finding(placement, samples, opened.started_s, opened.started_at, why))
+            for (key, placement), samples in sorted(lost.items())
+            if (opened := self._open_sets.get(key)) is not None
+        ]
 
     def _write(self, db: Session, batch: list[GatewayEvent | RawSamples]) -> None:
         samples: dict[tuple[str, str], list[RawSamples]] = defaultdict(list)
@@ -584,6 +624,7 @@ class DatabaseSink:
             set_id=row.id,
             athlete_id=row.athlete_id,
             started_s=info.started_s,
+            started_at=row.started_at,
             chunk_index=defaultdict(int),
         )
         self._open_sets[info.set_key] = opened
