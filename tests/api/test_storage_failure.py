@@ -252,3 +252,18 @@ def test_sigterm_while_the_disk_is_full_stops_soon_and_says_what_was_not_stored(
     assert "not stored, the server stopped while the database's disk is full" in stderr, stderr
     # One line when storing failed, one when the server stopped: not one per retry.
     assert stderr.count("ERROR") <= 4, stderr[-3000:]
+    # The raw samples waiting at the stop are said on the set, after the next start at least.
+    from api.runtime import build_runtime, close_unstarted
+    from sensor_gateway.config import GatewaySettings
+
+    again = build_runtime(
+        Settings(database_url=url, gateway_id="full-disk-stop"),
+        gateway_settings=GatewaySettings(config_file=tmp_path / "gateway.json"),
+    )
+    try:
+        with again.database.sessions() as db:
+            findings = json.loads(set_store.get_set(db, sets[0]["id"]).findings_json)
+    finally:
+        close_unstarted(again)
+    lost = [f for f in findings if f["code"] == "raw_samples_lost"]
+    assert lost and all("disk is full" in f["message"] for f in lost), (findings, stderr[-3000:])
