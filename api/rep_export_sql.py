@@ -14,11 +14,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Boolean, ColumnElement, Float, Integer, Select, String, Text, cast, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    literal,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from api.storage.models import ExerciseSet, Rep
+from api.storage.sets import RAW_SAMPLES_LOST
 from fusion.types import REP_CSV_COLUMNS, REP_CSV_EXTRA_COLUMNS
 
 REP_EXPORT_ID_COLUMNS: tuple[str, ...] = (
@@ -166,7 +179,9 @@ def export_columns() -> list[ColumnElement]:
     columns: list[ColumnElement] = []
     for name in REP_CSV_COLUMNS + REP_CSV_EXTRA_COLUMNS:
         column = table.c[name]
-        if isinstance(column.type, Float):
+        if name == "quality":
+            columns.append(csv_text(quality_with_recording_codes()))
+        elif isinstance(column.type, Float):
             columns.append(csv_float(column))
         elif isinstance(column.type, (String, Text)):
             columns.append(csv_text(column))
@@ -183,6 +198,21 @@ def export_columns() -> list[ColumnElement]:
         utc_isoformat(table.c.performed_at),
     ]
     return columns
+
+
+def quality_with_recording_codes() -> ColumnElement[str]:
+    """The rep's quality codes, then `raw_samples_lost` when its set's findings hold one (some
+    of the set's raw samples were never stored: api.storage.lost_samples). The CSV has no
+    column for a set's findings; its reps' codes are where a reader of the file looks."""
+    quality = Rep.__table__.c.quality
+    lost = ExerciseSet.__table__.c.findings_json.contains(
+        f'"code": "{RAW_SAMPLES_LOST}"', autoescape=True
+    )
+    return case(
+        (lost & (quality == ""), literal(RAW_SAMPLES_LOST)),
+        (lost, quality + literal(f";{RAW_SAMPLES_LOST}")),
+        else_=quality,
+    )
 
 
 def sqlite_plain_columns() -> list[ColumnElement]:
