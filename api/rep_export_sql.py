@@ -24,7 +24,7 @@ from sqlalchemy import (
     Text,
     case,
     cast,
-    literal,
+    literal_column,
     select,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -205,14 +205,20 @@ def quality_with_recording_codes() -> ColumnElement[str]:
     of the set's raw samples were never stored: api.storage.lost_samples). The CSV has no
     column for a set's findings; its reps' codes are where a reader of the file looks."""
     quality = Rep.__table__.c.quality
-    lost = ExerciseSet.__table__.c.findings_json.contains(
-        f'"code": "{RAW_SAMPLES_LOST}"', autoescape=True
+    # Constants written into the SQL, not bound: the COPY and a compiled query's text need
+    # no parameters. "/" escapes LIKE's "_" (the finding's JSON as json.dumps writes it).
+    pattern = '%"code": "' + RAW_SAMPLES_LOST.replace("_", "/_") + '"%'
+    lost = ExerciseSet.__table__.c.findings_json.like(_sql_text(pattern), escape="/")
+    with_code = case(
+        (quality == _sql_text(""), _sql_text(RAW_SAMPLES_LOST)),
+        else_=quality + _sql_text(f";{RAW_SAMPLES_LOST}"),
     )
-    return case(
-        (lost & (quality == ""), literal(RAW_SAMPLES_LOST)),
-        (lost, quality + literal(f";{RAW_SAMPLES_LOST}")),
-        else_=quality,
-    )
+    return case((lost, with_code), else_=quality)
+
+
+def _sql_text(value: str) -> ColumnElement[str]:
+    """`value` as an SQL string literal (quotes doubled)."""
+    return literal_column("'" + value.replace("'", "''") + "'", Text)
 
 
 def sqlite_plain_columns() -> list[ColumnElement]:
