@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -95,6 +96,9 @@ class LiveService:
     gateway: GatewayPort | None = None
     sink: DatabaseSink | None = None
     live_fanout: LiveFanout | None = None  # the gateway's events for stream clients
+    # Asked before a sensor (by address) is paired here; raises ConflictError to refuse. An
+    # edge of many gateways asks the central server whether another one streams it.
+    pairing_check: Callable[[str], Awaitable[None]] | None = None
     _starting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     # one correction at a time: the gateway and the database then both end on the last one
     _correcting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -311,12 +315,26 @@ class LiveService:
         self, sensor_id: int, athlete_id: int | None, placement: Placement | None
     ) -> Sensor:
         """Store the assignment (both None: unassign), then tell the running gateway: it
-        takes effect at once (a BLE sensor newly assigned is connected without a restart)."""
+        takes effect at once (a BLE sensor newly assigned is connected without a restart).
+        A pairing is first put to `pairing_check`, which may refuse it."""
+        if athlete_id is not None and self.pairing_check is not None:
+            sensor = await run_in_threadpool(self._get_sensor, sensor_id)
+            await self.pairing_check(sensor.address)
+        return await self.apply_assignment(sensor_id, athlete_id, placement)
+
+    async def apply_assignment(
+        self, sensor_id: int, athlete_id: int | None, placement: Placement | None
+    ) -> Sensor:
+        """`assign_sensor` without `pairing_check` (for a pairing already checked)."""
         sensor, assignment = await run_in_threadpool(
             self._store_assignment, sensor_id, athlete_id, placement
         )
         self.tell_gateway(sensor.address, assignment)
         return sensor
+
+    def _get_sensor(self, sensor_id: int) -> Sensor:
+        with self.database.sessions() as db:
+            return catalog.get_sensor(db, sensor_id)
 
     def _store_assignment(
         self, sensor_id: int, athlete_id: int | None, placement: Placement | None

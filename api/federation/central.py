@@ -12,6 +12,9 @@
   of her is stored, then cleared.
 - **Commands**: `command(G, action, ...)` publishes `G/down/cmd` (expires after
   `COMMAND_TIMEOUT_S`) and waits for the edge's `up/reply`.
+- **Questions** (`+/up/query`): an edge about to pair a sensor asks whether another online
+  gateway streams it; answered on `G/down/answer` from a small thread pool (not the data
+  worker, which may be busy with a long upload, nor paho's thread).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,16 +35,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import select
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, WinkWatchError
-from api.federation import tombstones, topics
+from api.federation import status, tombstones, topics
 from api.federation.errors import CommandFailed, FederationError
 from api.federation.inbox import apply_batch
-from api.federation.mqtt import MqttSettings, connect, expiring, make_client, reason_failed
+from api.federation.mqtt import (
+    MqttSettings,
+    connect,
+    expiring,
+    make_client,
+    reason_failed,
+    resolve,
+)
 from api.federation.profiles import PROFILE_SWEEP_S, athlete_profile, profile_payload
-from api.federation.status import store_gateway_status, store_sensor_status
 from api.federation.wire import decode_payload, event_from_dict
 from api.storage.db import Database
 from api.storage.models import Athlete, FederationInbox, FederationRow
@@ -72,6 +82,7 @@ _STORED_KINDS = ("data", "status", "sensors")  # up/ messages the data worker st
 _DATABASE_UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 _MAX_PROBLEM_CHARS = 300
 UNKNOWN_ATHLETE_RETRY_S = 1.0  # an athlete not yet replicated is looked up again after this
+ANSWER_EXPIRY_S = 5  # an edge waits 3 s for an answer (edge.QUESTION_TIMEOUT_S): no use later
 
 
 class CentralHub:
@@ -98,6 +109,8 @@ class CentralHub:
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._athletes: dict[str, tuple[int | None, float]] = {}
         self._connected = threading.Event()
+        self._answering = ThreadPoolExecutor(max_workers=2, thread_name_prefix="winkwatch-answer")
+        self.questions_answered = 0
         self.batches_applied = 0
         self.changes_applied = 0
         self.duplicates = 0
@@ -123,6 +136,7 @@ class CentralHub:
         self._client.disconnect()
         self._client.loop_stop()
         self._data.put(None)
+        self._answering.shutdown(wait=True, cancel_futures=True)
         if self._worker is not None:
             self._worker.join(timeout=30.0)
 
@@ -239,10 +253,12 @@ class CentralHub:
             self._relay(gateway_id, data)
         elif kind == "status":  # also stored by the worker
             self.gateways[gateway_id] = {**data, "gateway_id": gateway_id}
+        elif kind == "query":
+            self._answering.submit(self._answer, gateway_id, data)
         elif kind == "reply":
             future = self._replies.get(str(data.get("id")))
             if future is not None and self._loop is not None:
-                self._loop.call_soon_threadsafe(_resolve, future, data)
+                self._loop.call_soon_threadsafe(resolve, future, data)
 
     def _relay(self, gateway_id: str, data: dict[str, Any]) -> None:
         uid = data.get("athlete_uid")
@@ -265,6 +281,31 @@ class CentralHub:
         self._athletes[uid] = (athlete_id, time.monotonic() + UNKNOWN_ATHLETE_RETRY_S)
         return athlete_id
 
+    # -- questions from the edges (answering threads) ------------------------------------------
+    def _answer(self, gateway_id: str, query: dict[str, Any]) -> None:
+        """Answer an edge's question on `G/down/answer`: `streaming_gateway` (`address`): the
+        online gateway other than the asking one that streams the sensor (`streaming_on`,
+        null if none), the same question as the central server's own pairing asks."""
+        answer: dict[str, Any] = {"id": query.get("id"), "ok": False}
+        address = query.get("address")
+        try:
+            if query.get("question") != "streaming_gateway":
+                raise FederationError(f"unknown question {query.get('question')!r}")
+            if not isinstance(address, str):
+                raise FederationError("a streaming_gateway question names no sensor address")
+            streaming = status.streaming_gateway(self._db, address, other_than=gateway_id)
+            answer.update(ok=True, streaming_on=streaming)
+        except (WinkWatchError, SQLAlchemyError) as exc:
+            log.error("could not answer gateway %s's question: %s", gateway_id, _one_line(exc))
+            answer["detail"] = _one_line(exc)
+        self.questions_answered += 1  # before: the edge may act on the answer at once
+        self._client.publish(
+            topics.down(gateway_id, "answer"),
+            json.dumps(answer).encode(),
+            qos=1,
+            properties=expiring(ANSWER_EXPIRY_S),
+        )
+
     # -- data worker -----------------------------------------------------------------------------
     def _apply_loop(self) -> None:
         next_sweep_s = time.monotonic() + PROFILE_SWEEP_S
@@ -280,9 +321,9 @@ class CentralHub:
                 if kind == "data":
                     self._store_batch(gateway_id, payload)
                 elif kind == "status":
-                    store_gateway_status(self._db, gateway_id, decode_payload(payload))
+                    status.store_gateway_status(self._db, gateway_id, decode_payload(payload))
                 elif kind == "sensors":
-                    store_sensor_status(self._db, gateway_id, decode_payload(payload))
+                    status.store_sensor_status(self._db, gateway_id, decode_payload(payload))
                 elif kind == "tombstones":
                     self.publish_tombstones()
                 else:
@@ -432,11 +473,6 @@ class _NotFoundOnEdge(NotFoundError):
     def __init__(self, detail: str) -> None:
         WinkWatchError.__init__(self, detail)
         self.kind, self.ident = "record", detail
-
-
-def _resolve(future: asyncio.Future[dict[str, Any]], data: dict[str, Any]) -> None:
-    if not future.done():
-        future.set_result(data)
 
 
 def _one_line(exc: BaseException) -> str:

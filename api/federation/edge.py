@@ -17,6 +17,11 @@ SQLite sink are unchanged and do not know about it.
 - **Commands** (`down/cmd`): start_set / stop_set / update_set / assign_sensor /
   unassign_sensor, run through the same `LiveService` the local API uses; the answer goes
   to `up/reply`.
+- **Pairing here** (the local API): before a sensor is paired, the central server is asked
+  (`up/query`, answered on `down/answer`) whether another online gateway streams it; if one
+  does, the pairing is refused (409) as the central server's own would be. With the central
+  server out of reach (no broker, no answer in `QUESTION_TIMEOUT_S`) it is paired here with a
+  warning: a gateway keeps working alone, and the coach at the platform is the one pairing.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -38,9 +44,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.errors import ConflictError, NotFoundError, WinkWatchError
-from api.federation import topics
+from api.federation import status, topics
 from api.federation.errors import FederationError
-from api.federation.mqtt import MqttSettings, connect, make_client, reason_failed
+from api.federation.mqtt import (
+    MqttSettings,
+    connect,
+    expiring,
+    make_client,
+    reason_failed,
+    resolve,
+)
 from api.federation.outbox import Outbox
 from api.federation.profiles import apply_profile
 from api.gateway_port import LiveService
@@ -61,6 +74,9 @@ DRAIN_S = 10.0  # at a clean shutdown, how long to wait for the last changes to 
 LIVE_QUEUE = 2000  # live events buffered for the relay before the oldest are dropped
 SENSOR_REPORT_S = 5.0  # sensor status is published at least this often (and on link changes)
 SENSOR_REPORT_MIN_S = 0.5  # link changes within this are reported together
+# A question to the central server (is this sensor streaming elsewhere?) unanswered for this
+# long: it is out of reach. A broker round trip takes milliseconds; the coach is waiting.
+QUESTION_TIMEOUT_S = 3.0
 
 
 class EdgeForwarder:
@@ -107,6 +123,9 @@ class EdgeForwarder:
         self._deleting = asyncio.Lock()
         self.sensor_reports = 0
         self._sensor_task: asyncio.Task[None] | None = None
+        self._answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        if service is not None:
+            service.pairing_check = self.check_pairing
 
     # -- life cycle -------------------------------------------------------------------------
     def start(
@@ -182,6 +201,7 @@ class EdgeForwarder:
             [
                 (topics.down(self.gateway_id, "ack"), 1),
                 (topics.down(self.gateway_id, "cmd"), 1),
+                (topics.down(self.gateway_id, "answer"), 1),
                 (topics.profile(self.gateway_id, "+"), 1),
             ]
         )
@@ -229,6 +249,10 @@ class EdgeForwarder:
             self._on_ack(data)
         elif parsed[2] == "cmd" and self._loop is not None:
             asyncio.run_coroutine_threadsafe(self._run_command(data), self._loop)
+        elif parsed[2] == "answer":
+            future = self._answers.get(str(data.get("id")))
+            if future is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(resolve, future, data)
         elif parsed[2].startswith("profile/") and data.get("deleted") is True:
             self._on_tombstone(data)
         elif parsed[2].startswith("profile/"):
@@ -497,6 +521,53 @@ class EdgeForwarder:
             self._athlete_uids[key] = uid
         return self._athlete_uids[key]
 
+    # -- questions to the central server (event loop) ----------------------------------------------
+    async def check_pairing(self, address: str) -> None:
+        """Refuse (ConflictError) pairing `address` here while the central server says another
+        online gateway streams it; the central server out of reach: paired, with a warning."""
+        try:
+            answer = await self._ask("streaming_gateway", address=address)
+        except FederationError as exc:
+            log.warning(
+                "sensor %s paired on gateway %s without the central server's word on whether "
+                "another gateway streams it (%s): if one does, the two will fight over it; "
+                "unpair it there",
+                address,
+                self.gateway_id,
+                exc,
+            )
+            return
+        elsewhere = answer.get("streaming_on")
+        if isinstance(elsewhere, str):
+            raise status.streaming_elsewhere(address, elsewhere, self.gateway_id)
+
+    async def _ask(self, question: str, **fields: Any) -> dict[str, Any]:
+        """The central server's answer to `question` (`up/query` -> `down/answer`); raises
+        FederationError when it cannot be had within QUESTION_TIMEOUT_S."""
+        if not self._connected.is_set():
+            raise FederationError("this gateway is not connected to the broker")
+        question_id = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._answers[question_id] = future
+        try:
+            self._client.publish(
+                topics.up(self.gateway_id, "query"),
+                json.dumps({"id": question_id, "question": question, **fields}).encode(),
+                qos=1,
+                properties=expiring(int(QUESTION_TIMEOUT_S)),
+            )
+            try:
+                answer = await asyncio.wait_for(future, QUESTION_TIMEOUT_S)
+            except TimeoutError:
+                raise FederationError(
+                    f"the central server did not answer within {QUESTION_TIMEOUT_S:.0f} s"
+                ) from None
+        finally:
+            self._answers.pop(question_id, None)
+        if not answer.get("ok"):
+            raise FederationError(f"the central server could not answer: {answer.get('detail')}")
+        return answer
+
     # -- commands from the central server (event loop) --------------------------------------------
     async def _run_command(self, command: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": command.get("id"), "ok": False}
@@ -618,7 +689,8 @@ class EdgeForwarder:
                 return sensor.id
 
         sensor_id = await asyncio.to_thread(register)
-        await self._service.assign_sensor(sensor_id, athlete_id, placement)
+        # The central server checked that no other gateway streams it (as `check_pairing` asks).
+        await self._service.apply_assignment(sensor_id, athlete_id, placement)
         return {"address": address}
 
     async def _unassign_sensor(self, command: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ Settings come from WINKWATCH_MQTT_* variables:
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,10 @@ def expiring(seconds: int) -> Properties:
 
 def reason_failed(reason_code: Any) -> bool:
     return bool(getattr(reason_code, "is_failure", False))
+
+
+def resolve(future: asyncio.Future[dict[str, Any]], answer: dict[str, Any]) -> None:
+    """Hand an answer that came over MQTT (a reply, an answer) to the one waiting for it (call
+    on its event loop: `loop.call_soon_threadsafe(resolve, future, answer)`)."""
+    if not future.done():
+        future.set_result(answer)

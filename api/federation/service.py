@@ -23,14 +23,11 @@ from api.storage.models import (
     ExerciseSet,
     FederationInbox,
     FederationRow,
-    GatewayStatus,
     Sensor,
-    SensorStatus,
 )
 from api.vocab import Placement, SetStatus, SetVariant
 from sensor_gateway.health import SensorHealth
 from sensor_gateway.readiness import Readiness
-from sensor_gateway.samples import LinkState
 from sensor_gateway.sensors import SensorSnapshot
 
 if TYPE_CHECKING:
@@ -72,23 +69,9 @@ class CentralService(LiveService):
             )
 
     def streaming_gateway(self, address: str, *, other_than: str | None = None) -> str | None:
-        """The online gateway (other than `other_than`) whose last sensor report (`up/sensors`)
-        has this sensor streaming; None if none has."""
-        with self.database.sessions() as db:
-            query = (
-                select(SensorStatus.gateway_id)
-                .join(GatewayStatus, GatewayStatus.gateway_id == SensorStatus.gateway_id)
-                .where(
-                    SensorStatus.address == address,
-                    SensorStatus.state == LinkState.STREAMING.value,
-                    GatewayStatus.online.is_(True),
-                )
-                .order_by(SensorStatus.reported_at.desc())
-                .limit(1)
-            )
-            if other_than is not None:
-                query = query.where(SensorStatus.gateway_id != other_than)
-            return db.scalar(query)
+        """The online gateway (other than `other_than`) streaming this sensor now, as its last
+        sensor report says; None if none is."""
+        return status.streaming_gateway(self.database, address, other_than=other_than)
 
     def gateway_of_athlete(self, athlete_id: int) -> str:
         with self.database.sessions() as db:
@@ -260,11 +243,7 @@ class CentralService(LiveService):
         at a time, and that one, not told, would go on recording it for its athlete there."""
         elsewhere = self.streaming_gateway(address, other_than=gateway_id)
         if elsewhere is not None:
-            raise ConflictError(
-                f"sensor {address} is streaming on gateway {elsewhere}: unpair it there first "
-                "(PUT /sensors/{id}/assignment with athlete_id and placement null, or on "
-                f"{elsewhere} itself) or switch it off, then pair it on {gateway_id}"
-            )
+            raise status.streaming_elsewhere(address, elsewhere, gateway_id)
         profile = self._athlete_profile(athlete_id)
         self._run(
             self._hub().command(

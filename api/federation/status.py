@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from api.errors import ConflictError
 from api.federation.errors import FederationError
 from api.storage.db import Database
 from api.storage.models import Athlete, GatewayStatus, SensorStatus, utc_now
@@ -111,3 +112,34 @@ def sensor_snapshots(database: Database) -> list[SensorSnapshot]:
 def gateway_statuses(database: Database) -> dict[str, GatewayStatus]:
     with database.sessions() as db:
         return {row.gateway_id: row for row in db.scalars(select(GatewayStatus))}
+
+
+def streaming_gateway(database: Database, address: str, *, other_than: str | None) -> str | None:
+    """The online gateway (other than `other_than`) whose last sensor report (`up/sensors`)
+    has this sensor streaming; None if none has."""
+    with database.sessions() as db:
+        query = (
+            select(SensorStatus.gateway_id)
+            .join(GatewayStatus, GatewayStatus.gateway_id == SensorStatus.gateway_id)
+            .where(
+                SensorStatus.address == address,
+                SensorStatus.state == LinkState.STREAMING.value,
+                GatewayStatus.online.is_(True),
+            )
+            .order_by(SensorStatus.reported_at.desc())
+            .limit(1)
+        )
+        if other_than is not None:
+            query = query.where(SensorStatus.gateway_id != other_than)
+        return db.scalar(query)
+
+
+def streaming_elsewhere(address: str, elsewhere: str, gateway_id: str) -> ConflictError:
+    """The refusal of pairing `address` on `gateway_id` while `elsewhere` streams it: a sensor
+    streams to one gateway at a time, and that one, not told, would go on recording it for its
+    athlete there (the two gateways would fight over it)."""
+    return ConflictError(
+        f"sensor {address} is streaming on gateway {elsewhere}: unpair it there first "
+        "(PUT /sensors/{id}/assignment with athlete_id and placement null, on the central "
+        f"server or on {elsewhere} itself) or switch it off, then pair it on {gateway_id}"
+    )

@@ -9,8 +9,10 @@ id as MQTT username, so one gateway cannot publish as another.
 | `.../G/up/data` | edge -> central | 1 | no | a batch of outbox changes `{"origin", "prev_seq", "seq", "changes"}` |
 | `.../G/up/live` | edge -> central | 0 | no | a live gateway event (`event_to_dict`) plus `athlete_uid` |
 | `.../G/up/reply` | edge -> central | 1 | no | `{"id", "ok", "detail", ...}`, the answer to a command |
+| `.../G/up/query` | edge -> central | 1 | no | `{"id", "question": "streaming_gateway", "address"}` before a pairing on the edge's own API (expires after 3 s) |
 | `.../G/down/ack` | central -> edge | 1 | yes | `{"origin", "seq"}`: every change up to `seq` is stored centrally |
 | `.../G/down/cmd` | central -> edge | 1 | no | `{"id", "action", "expires_utc", ...}` (expires after 10 s) |
+| `.../G/down/answer` | central -> edge | 1 | no | `{"id", "ok", "streaming_on"}`: the online gateway other than G streaming that sensor, or null |
 | `.../G/down/profile/U` | central -> edge | 1 | yes | athlete `U`'s profile: baseline, segment lengths, prescription; once she is deleted centrally `{"uid", "deleted": true, "delete_sets"}` until G deleted her, then cleared (empty) |
 """
 
