@@ -40,7 +40,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.errors import ConflictError, InvalidInputError, NotFoundError, WinkWatchError
 from api.federation import status, tombstones, topics
-from api.federation.errors import CommandFailed, FederationError
+from api.federation.errors import CommandFailed, FederationError, GatewayTooOld
 from api.federation.inbox import apply_batch
 from api.federation.mqtt import (
     MqttSettings,
@@ -461,6 +461,8 @@ class CentralHub:
         if not reply.get("ok"):
             detail = f"gateway {gateway_id}: {reply.get('detail')}"
             code = reply.get("code")
+            if code == 422 and _too_old(str(reply.get("detail"))):
+                raise GatewayTooOld(gateway_id, action, str(reply.get("detail")))
             if code == 404:
                 raise _NotFoundOnEdge(detail)
             if code == 409:
@@ -473,6 +475,16 @@ class _NotFoundOnEdge(NotFoundError):
     def __init__(self, detail: str) -> None:
         WinkWatchError.__init__(self, detail)
         self.kind, self.ident = "record", detail
+
+
+def _too_old(detail: str) -> bool:
+    """Whether an edge's 422 says its WinkWatch is older than this server's: it knows no such
+    action, or not a value of the command (a set variant added since). The command was checked
+    here with the same rules, so either means the versions differ. These are the texts of
+    `EdgeForwarder._run_command` and of a Python enum, in every version that answers 422."""
+    return detail.startswith("FederationError: unknown action") or (
+        detail.startswith("ValueError:") and "is not a valid" in detail
+    )
 
 
 def _one_line(exc: BaseException) -> str:

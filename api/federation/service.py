@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import ConflictError
 from api.federation import status, tombstones
 from api.federation.central import COMMAND_TIMEOUT_S, CentralHub
-from api.federation.errors import CommandFailed
+from api.federation.errors import CommandFailed, GatewayTooOld
 from api.federation.profiles import athlete_profile
 from api.gateway_port import LiveService
 from api.storage import catalog
@@ -168,18 +168,30 @@ class CentralService(LiveService):
         reps follow there, a set recording there takes the new load at once) and comes back
         through that gateway's outbox, as its sets and reps always do. Stored only here, the
         gateway would never learn of it and its next change of the set would undo it; so
-        with the gateway unreachable the correction is refused (504) and nothing changes."""
+        with the gateway unreachable the correction is refused (504) and nothing changes.
+        A gateway too old to take corrections is another matter: trying again will not help
+        until it is updated, so the correction is kept here (409 saying so)."""
         row = await run_in_threadpool(self._get_set, set_id)
         if variant is None and load_kg is None and notes is None:
             return
-        await self._hub().command(
-            row.gateway_id,
-            "update_set",
-            set_key=row.set_key,
-            variant=None if variant is None else SetVariant(variant).value,
-            load_kg=load_kg,
-            notes=notes,
-        )
+        try:
+            await self._hub().command(
+                row.gateway_id,
+                "update_set",
+                set_key=row.set_key,
+                variant=None if variant is None else SetVariant(variant).value,
+                load_kg=load_kg,
+                notes=notes,
+            )
+        except GatewayTooOld as too_old:
+            await run_in_threadpool(self._update_set, set_id, variant, load_kg, notes)
+            raise too_old.with_outcome(
+                f"The correction of set {set_id} is stored on the central server only (its "
+                f"reps follow here; reports and exports here show it); {row.gateway_id} keeps "
+                "its old values, and its next change of this set (a notes edit, a reanalysis "
+                f"there) puts them back here. Once {row.gateway_id} is updated, send the "
+                "correction again to make it there too."
+            ) from too_old
 
         def corrected(stored: ExerciseSet) -> bool:
             return (

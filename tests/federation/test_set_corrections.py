@@ -13,8 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from api.federation.central import CentralHub
+from api.federation.edge import EdgeForwarder
+from api.gateway_port import LiveService
 from api.storage import catalog
 from api.storage import sets as set_store
+from api.storage.db import open_database
 from api.storage.models import ExerciseSet, Rep
 from api.vocab import SetStatus, SetVariant
 from tests.api.helpers import metrics
@@ -130,6 +133,82 @@ def test_a_set_corrected_on_either_side_is_corrected_on_both(tmp_path, broker, d
     finally:
         for running in forwarders:
             running.stop(drain_s=0)
+        hub.stop()
+        loop.close()
+        edge.dispose()
+
+
+class _OlderGateway(EdgeForwarder):
+    """A gateway running WinkWatch from before central corrections (99a1430): its command
+    handler is today's, without `update_set`, so it answers as that version does (422
+    "unknown action 'update_set'"). It keeps the actions it was sent."""
+
+    received: list[str]
+
+    def _handlers(self):
+        handlers = super()._handlers()
+        del handlers["update_set"]
+        return handlers
+
+    async def _run_command(self, command):
+        self.received.append(str(command.get("action")))
+        await super()._run_command(command)
+
+
+def test_a_correction_an_older_gateway_cannot_take_is_kept_centrally_and_says_update_it(
+    tmp_path, broker, database
+) -> None:
+    loop = LoopThread()
+    hub = CentralHub(database, mqtt_settings(broker, "central")).start(loop.loop)
+    edge = open_database(f"sqlite:///{tmp_path / 'gw-a.db'}")
+    service = LiveService(database=edge, gateway_id="gw-a")
+    forwarder = _OlderGateway(edge, "gw-a", mqtt_settings(broker, "gw-a"), service=service)
+    forwarder.received = []
+    forwarder.start(loop.loop)
+    app, headers = _central_app(database, hub)
+
+    def patch(set_id: int, body: dict) -> httpx2.Response:
+        async def call():
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(
+                transport=transport, base_url="http://central", headers=headers, timeout=60
+            ) as client:
+                return await client.patch(f"/sets/{set_id}", json=body)
+
+        return asyncio.run_coroutine_threadsafe(call(), loop.loop).result(90)
+
+    try:
+        with edge.sessions.begin() as db:
+            athlete_id = catalog.create_athlete(db, "Ana").id
+        key = _record(edge, athlete_id)
+        wait_until(lambda: _state(database, key) is not None, 30, "the set at the central")
+        wait_until(lambda: forwarder.outbox.backlog() == 0, 30, "the outbox to drain")
+        wait_until(lambda: forwarder.connected and hub.connected, 15, "both connected")
+        central_id = _state(database, key)[0]
+        before_on_edge = _state(edge, key)[1:]
+
+        body = {"load_kg": 100.0, "notes": "was 100 kg"}
+        refused = patch(central_id, body)
+        # Said plainly: stored here, not on the gateway, which must be updated to take it.
+        assert refused.status_code == 409, refused.text
+        detail = refused.json()["detail"]
+        assert "gateway gw-a" in detail and "update WinkWatch on gw-a" in detail, detail
+        assert "stored on the central server" in detail, detail
+        assert "unknown action 'update_set'" in detail, detail
+        # Nothing lost: the correction is kept centrally (its reps follow there) ...
+        expected = ("back_squat", 100.0, "was 100 kg", _reps("back_squat", 100.0))
+        assert _state(database, key)[1:] == expected
+        # ... the gateway, which could not take it, keeps what it had ...
+        assert _state(edge, key)[1:] == before_on_edge
+        # ... and it was asked once: the command is not sent again.
+        assert forwarder.received == ["update_set"]
+        # The same correction again: the same answer, nothing changes, asked once more.
+        again = patch(central_id, body)
+        assert again.status_code == 409, again.text
+        assert _state(database, key)[1:] == expected
+        assert forwarder.received == ["update_set", "update_set"]
+    finally:
+        forwarder.stop(drain_s=0)
         hub.stop()
         loop.close()
         edge.dispose()
