@@ -174,6 +174,7 @@ class DatabaseSink:
         self.last_error: str | None = None
         self._problem: str | None = None  # set while flushes fail (see storage_problem)
         self._failure: str | None = None  # the same in a few words
+        self._disk_was_full = False  # the last failed flush's cause: a smaller write may fit
         self._failing_since: datetime | None = None
         self._failing_since_s = 0.0
         self._next_summary_s = 0.0
@@ -252,7 +253,8 @@ class DatabaseSink:
         try:
             if not self._flush_locked():
                 self._give_up_pending(self._failure or "storing failed")
-                if not self._write_lost_alone():
+                # Not when the database is unreachable: a second try would only wait again.
+                if not (self._disk_was_full and self._write_lost_alone()):
                     self._keep_lost_findings()
             self._closed = True
         finally:
@@ -390,6 +392,7 @@ class DatabaseSink:
     def _keep_for_retry(self, batch: list[GatewayEvent | RawSamples], exc: Exception) -> bool:
         """Put `batch` back before what is pending, for the next try (a failed flush: False)."""
         self.last_error = f"{exc.__class__.__name__}: {_short_error(exc)}"
+        self._disk_was_full = is_disk_full(exc)
         with self._lock:
             self._pending = batch + self._pending
             self._pending_samples = sum(len(i) for i in self._pending if isinstance(i, RawSamples))

@@ -30,10 +30,14 @@ def _common(info):
 
 class _Disk:
     """A full disk on demand: SQLite's max_page_count (tests.api.full_disk); on PostgreSQL,
-    or with `every_commit`, a commit that fails with the same words."""
+    or with `every_commit`, a commit that fails with the same words (or `error`'s)."""
 
-    def __init__(self, database, every_commit: bool = False) -> None:
+    def __init__(
+        self, database, every_commit: bool = False, error: str = "database or disk is full"
+    ) -> None:
         self.full = False
+        self.error = error
+        self.failed_commits = 0
         if database.engine.dialect.name == "sqlite" and not every_commit:
             FullDisk(database.engine, lambda: self.full)
         else:
@@ -41,7 +45,8 @@ class _Disk:
 
     def _commit(self, _connection) -> None:
         if self.full:
-            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+            self.failed_commits += 1
+            raise OperationalError("COMMIT", {}, Exception(self.error))
 
 
 def _lost_findings(api, set_id: int) -> list[dict]:
@@ -183,9 +188,7 @@ def test_kept_findings_wait_while_the_disk_is_still_full_and_are_written_once(
     lost_samples.save_unwritten(path, [("never-stored", never_stored)])  # added, not replaced
 
     def said() -> list[dict]:
-        with database.sessions() as db:
-            row = set_store.set_by_key(db, info.set_key)
-            return [f for f in json.loads(row.findings_json) if f["code"] == "raw_samples_lost"]
+        return _lost_findings_of(database, info.set_key)
 
     disk = _Disk(database, every_commit=True)
     disk.full = True
@@ -198,3 +201,35 @@ def test_kept_findings_wait_while_the_disk_is_still_full_and_are_written_once(
     lost_samples.save_unwritten(path, [(info.set_key, finding)])
     assert lost_samples.write_saved(database, path) == 1
     assert said() == [finding]
+
+
+@pytest.mark.parametrize(
+    "error, commits_at_close",
+    [("database or disk is full", 2), ("server closed the connection unexpectedly", 1)],
+)
+def test_the_findings_are_tried_alone_only_when_the_disk_is_full(
+    database, tmp_path, error, commits_at_close
+) -> None:
+    # A smaller write may fit on a full disk; an unreachable database would only make the
+    # stop wait once more. Either way the findings end in the file.
+    info = set_info(athlete_key(database, "Ana"))
+    path = tmp_path / "unstored.json"
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False, unwritten_findings_file=path)
+    sink.record_event(SetStarted(set=info, **_common(info)))
+    assert sink.flush()
+    disk = _Disk(database, every_commit=True, error=error)
+    disk.full = True
+    sink.write_samples(raw_samples(info, Placement.THIGH, 1010.0 + np.arange(300) / 100.0))
+    assert not sink.flush()
+    before = disk.failed_commits
+    sink.close()
+    assert disk.failed_commits - before == commits_at_close
+    disk.full = False
+    assert lost_samples.write_saved(database, path) == 1
+    assert "300 samples" in _lost_findings_of(database, info.set_key)[0]["message"]
+
+
+def _lost_findings_of(database, set_key: str) -> list[dict]:
+    with database.sessions() as db:
+        row = set_store.set_by_key(db, set_key)
+        return [f for f in json.loads(row.findings_json) if f["code"] == "raw_samples_lost"]
