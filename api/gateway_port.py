@@ -99,9 +99,10 @@ class LiveService:
     # Asked before a sensor (by address) is paired here; raises ConflictError to refuse. An
     # edge of many gateways asks the central server whether another one streams it.
     pairing_check: Callable[[str], Awaitable[None]] | None = None
-    _starting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-    # one correction at a time: the gateway and the database then both end on the last one
-    _correcting: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    # One start or correction of a set at a time, in the order they came: the gateway and
+    # the database then end on the same set and load (a correction of a set being started
+    # waits until the gateway runs it).
+    _changing_sets: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     # -- sensors seen by the gateway -------------------------------------------------------------
     def sensor_snapshots(self) -> list[SensorSnapshot]:
@@ -148,7 +149,7 @@ class LiveService:
                 "(override_missing_sensors: true)"
             )
         depth_guard = await run_in_threadpool(self._depth_guard, athlete_id)
-        async with self._starting:  # one start at a time: checked, stored, started in turn
+        async with self._changing_sets:  # one at a time: checked, stored, started in turn
             recording = self.gateway.active_sets().get(str(athlete_id))
             if recording is not None and not replace_recording:
                 raise ConflictError(await run_in_threadpool(self._recording_message, recording))
@@ -281,10 +282,11 @@ class LiveService:
         """Correct a set's variant, load or notes; its stored reps follow. A set this gateway
         records, or has stopped and still waits for in its grace, takes a new load at once:
         the reps it completes from now on carry it. Those it completed before (of a set just
-        stopped too) are stored first, then corrected with the others. Corrections are applied
-        one at a time, in the order they came: two at once leave the set, its stored reps and
-        its live analysis on the later one."""
-        async with self._correcting:
+        stopped too) are stored first, then corrected with the others. Corrections and starts
+        are applied one at a time, in the order they came: two corrections at once leave the
+        set, its stored reps and its live analysis on the later one, and a correction of a set
+        being started waits until the gateway runs it."""
+        async with self._changing_sets:
             if load_kg is not None and self.gateway is not None and self.sink is not None:
                 row = await run_in_threadpool(self._get_set, set_id)
                 self.gateway.set_load(row.set_key, load_kg)

@@ -171,3 +171,49 @@ def test_two_load_corrections_at_once_leave_the_set_and_its_live_analysis_on_one
     with database.sessions() as db:
         stored_kg = set_store.get_set(db, set_id).load_kg
     assert (stored_kg, gateway.active_sets()[ana].load_kg) == (120.0, 120.0)
+
+
+def test_a_load_corrected_while_the_set_starts_is_the_load_its_live_analysis_takes(
+    database, db_target, tmp_path, monkeypatch
+) -> None:
+    # A set is stored before the gateway starts it. A PATCH landing in between (a second
+    # phone that lists the recording sets) found no set on the gateway, so it corrected the
+    # row only, and the gateway then started the set with the load of the start: the set
+    # said 100 kg, every rep of it 80 kg.
+    import threading
+
+    from tests.api.helpers import gateway_with_sink
+
+    ana, gateway, sink, _, _ = gateway_with_sink(database, db_target, tmp_path)
+    service = LiveService(database, "gw-test", gateway=gateway, sink=sink)
+    stored, corrected = threading.Event(), threading.Event()
+    real_ensure_set = sink.ensure_set
+
+    def ensure_set(info, session_id, missing_sensors):
+        set_id = real_ensure_set(info, session_id, missing_sensors=missing_sensors)
+        stored.set()
+        corrected.wait(timeout=5.0)  # the gateway starts the set a moment later
+        return set_id
+
+    monkeypatch.setattr(sink, "ensure_set", ensure_set)
+
+    async def correct_while_starting() -> int:
+        start = asyncio.create_task(
+            service.start_set(
+                int(ana), SetVariant.BACK_SQUAT, 80.0, "", None, override_missing_sensors=True
+            )
+        )
+        await asyncio.to_thread(stored.wait, 5.0)
+        with database.sessions() as db:  # what GET /sets?status=recording lists
+            row = set_store.recording_set_of(db, int(ana))
+        assert row is not None
+        patch = asyncio.create_task(service.update_set(row.id, None, 100.0, None))
+        await asyncio.wait({patch}, timeout=0.5)  # done at once unless it waits for the start
+        corrected.set()
+        set_id, _ = await asyncio.gather(start, patch)
+        return set_id
+
+    set_id = asyncio.run(correct_while_starting())
+    with database.sessions() as db:
+        stored_kg = set_store.get_set(db, set_id).load_kg
+    assert (stored_kg, gateway.active_sets()[ana].load_kg) == (100.0, 100.0)
