@@ -145,6 +145,7 @@ class SampleInterval:
     def __init__(self, nominal_rate_hz: float | None = None) -> None:
         self._recent: deque[float] = deque()
         self._sorted: list[float] = []
+        self._packet_samples = (0, 0)  # samples in the packet before the last one, in the last
         self.clear(nominal_rate_hz)
 
     def clear(self, nominal_rate_hz: float | None = None) -> None:
@@ -161,6 +162,7 @@ class SampleInterval:
         """A packet of `n` samples from sensor time `first_s` to `last_s`: its steps are
         measured, and the next `step` (the one before this packet) is judged against them."""
         self._packet_step_s = None
+        self._packet_samples = (self._packet_samples[1], n)
         if n > 1 and last_s > first_s:
             self._packet_step_s = (last_s - first_s) / (n - 1)
             self._add(self._packet_step_s, n - 1)
@@ -230,15 +232,16 @@ class SampleInterval:
     def _lost_in_step(self, step_s: float, packets_lost: int | None) -> int:
         """Samples lost in a step the packets call a loss, sized at the interval they sample
         at, not the one measured before (the rate may have changed as they were lost): the
-        packet's own step; for one-sample packets the sequence number counts them (one sample
-        each), and the step measures the interval (`packets_lost` + 1 of them)."""
+        packet's own step; in a stream of one-sample packets (this one and the one before it)
+        the sequence number counts them, one sample each, and the step measures the interval
+        (`packets_lost` + 1 of them)."""
         packet_step_s = self._packet_step_s
         if packet_step_s is not None:
             return max(1, int(round(step_s / packet_step_s)) - 1)
-        if packets_lost is not None and packets_lost > 0:
+        if packets_lost is not None and packets_lost > 0 and self._packet_samples == (1, 1):
             self.add_step(step_s / (packets_lost + 1))
             return packets_lost
-        return self.missing_in_step(step_s)
+        return self.missing_in_step(step_s)  # (a short last packet of a longer stream too)
 
     def _restart_from(self, steps_s: list[float]) -> None:
         """Forget the steps seen (at the old rate) and measure from `steps_s` on."""

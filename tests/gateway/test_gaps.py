@@ -243,3 +243,14 @@ def test_the_ble_link_keeps_the_rate_when_every_other_packet_is_lost() -> None:
     link._on_notification(decoder, sample(998 + 201, seq=0))  # type: ignore[arg-type]
     gap = statuses[-1].gap
     assert gap is not None and gap.reason is GapReason.RECONNECT and gap.missing_samples == 200
+
+
+def test_packets_lost_before_a_short_packet_are_sized_by_the_clock_not_one_each() -> None:
+    # 4 samples a packet at 200 Hz, 2 packets lost, then a short packet of one sample (a
+    # stream's last): the lost packets held 4 samples each, not one as a one-sample stream's
+    interval = SampleInterval(200.0)
+    for _ in range(50):
+        interval.add_batch(0.0, 0.015, 4)
+        assert interval.step(0.005, packets_lost=0) == 0
+    interval.add_batch(0.0, 0.0, 1)
+    assert interval.step(0.045, packets_lost=2) == 8
