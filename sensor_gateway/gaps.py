@@ -237,7 +237,7 @@ class SampleInterval:
         (`packets_lost` + 1 of them)."""
         packet_step_s = self._packet_step_s
         if packet_step_s is not None:
-            return max(1, int(round(step_s / packet_step_s)) - 1)
+            return _samples_lost_in(step_s, packet_step_s)
         if packets_lost is not None and packets_lost > 0 and self._packet_samples == (1, 1):
             self.add_step(step_s / (packets_lost + 1))
             return packets_lost
@@ -262,7 +262,12 @@ class SampleInterval:
             return 0  # the first step: nothing to tell a slow sensor from a lost sample
         if not reference_s or not step_s > GAP_STEP_FACTOR * reference_s:
             return 0
-        return max(1, int(round(step_s / reference_s)) - 1)
+        return _samples_lost_in(step_s, reference_s)
+
+
+def _samples_lost_in(step_s: float, interval_s: float) -> int:
+    """Samples lost in a gap step of `step_s` at `interval_s` a sample: at least one."""
+    return max(1, int(round(step_s / interval_s)) - 1)
 
 
 def packets_lost_between(last_seq: int | None, seq: int | None) -> int | None:
