@@ -64,6 +64,7 @@ from fusion.sensor_checks import (
     SensorTrace,
     dead_axis,
     lost_rep_codes,
+    mirrored_axis,
     placement_check,
     rep_sensor_message,
     reps_sensor_codes,
@@ -249,6 +250,9 @@ def _resample_sensor(
             "sensor and that its columns hold specific force in m/s^2"
         )
     findings += rest_gravity_finding(rest_norm, name)
+    mirrored = mirrored_axis(samples.acc_mps2, samples.gyr_radps, samples.rate_hz, samples.in_gap)
+    if mirrored is not None:
+        raise AnalysisError(mirrored.message(name))
     if abs(rest_norm / STANDARD_GRAVITY_MPS2 - 1) > GRAVITY_RESCALE_TOLERANCE:
         samples.acc_mps2[...] *= STANDARD_GRAVITY_MPS2 / rest_norm  # the resampled copy is ours
     stretches = stretches_between_gaps(

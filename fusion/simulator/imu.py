@@ -4,7 +4,8 @@ R_sensor = R_segment @ R_mount (R_mount: sensor-to-segment, constant), times the
 soft-tissue wobble W(t) (`wobble`): R_sensor = R_segment @ R_mount @ W. The gyroscope reads
 the angular velocity in the sensor frame, (R_mount W)^T omega_segment + omega_W; the
 accelerometer the specific force R_sensor^T (a - g). Errors then apply in this order:
-per-axis gain, bias, white noise, clipping to the range, quantisation to `adc_bits`.
+per-axis gain, bias, white noise, clipping to the range, quantisation to `adc_bits`, and
+last the sign flip of any axis the spec mirrors (as a faulty firmware or driver would).
 """
 
 from __future__ import annotations
@@ -135,6 +136,14 @@ def measure(
         + errors.acc_bias_mps2
         + rng.normal(0.0, spec.acc_noise_mps2, (count, 3))
     )
-    return _digitise(acc, spec.acc_range_mps2, spec.adc_bits), _digitise(
-        gyr, spec.gyr_range_radps, spec.adc_bits
+    return (
+        _mirrored(_digitise(acc, spec.acc_range_mps2, spec.adc_bits), spec.acc_mirrored_axes),
+        _mirrored(_digitise(gyr, spec.gyr_range_radps, spec.adc_bits), spec.gyr_mirrored_axes),
     )
+
+
+def _mirrored(values: np.ndarray, axes: str) -> np.ndarray:
+    """`values` (N, 3) with the columns of `axes` ("y", "xz") negated (in place)."""
+    for axis in axes:
+        values[:, "xyz".index(axis)] *= -1
+    return values

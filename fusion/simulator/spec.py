@@ -65,6 +65,9 @@ class SensorSpec:
     probability `loss_probability`, in bursts of `loss_burst_packets` packets on average.
     Soft tissue: `soft_tissue_deg` > 0 rocks the sensor on its segment (3-10 Hz, growing
     with the thigh angle); truth sensor orientations include it, segment angles do not.
+    Mirrored axes (a faulty firmware or driver): `acc_mirrored_axes` / `gyr_mirrored_axes`
+    name the accelerometer / gyroscope axes ("y", "xz") whose readings have their sign
+    flipped; "" (the default) for none. The truth orientations stay the sensor's true ones.
     """
 
     rate_hz: float = 100.0
@@ -87,6 +90,8 @@ class SensorSpec:
     loss_burst_packets: float = 1.5
     samples_per_packet: int = 6
     soft_tissue_deg: float = 0.0  # wobble on the segment at a 100-deg thigh angle (see `wobble`)
+    acc_mirrored_axes: str = ""
+    gyr_mirrored_axes: str = ""
 
     def __post_init__(self) -> None:
         _check_range("rate_hz", self.rate_hz, 10.0, 2000.0)
@@ -125,6 +130,13 @@ class SensorSpec:
         _check_range("loss_burst_packets", self.loss_burst_packets, 1.0, 100.0)
         _check_range("samples_per_packet", self.samples_per_packet, 1, 100)
         _check_range("soft_tissue_deg", self.soft_tissue_deg, 0.0, 10.0)
+        for name in ("acc_mirrored_axes", "gyr_mirrored_axes"):
+            axes = getattr(self, name)
+            if not isinstance(axes, str) or set(axes) - set("xyz") or len(set(axes)) != len(axes):
+                raise SimulationSpecError(
+                    f"{name} = {axes!r}: name each mirrored axis once, from 'x', 'y', 'z' "
+                    "(e.g. 'y'), or '' for none"
+                )
 
     @classmethod
     def ideal(cls, rate_hz: float = 100.0, mount: MountSpec = "random") -> SensorSpec:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from fusion.errors import AnalysisError
 from fusion.live import LiveSquatAnalyzer, RepCompleted
 from fusion.pipeline import analyze_recordings
-from fusion.sensor_checks import dead_axis, placement_check
-from fusion.simulator import SquatSetSpec, simulate_set
+from fusion.sensor_checks import (
+    dead_axis,
+    handedness_correlations,
+    mirrored_axis,
+    placement_check,
+)
+from fusion.simulator import SensorSpec, SimulationSpecError, SquatSetSpec, simulate_set
 from fusion.simulator.lifters import simulate_faulty_set
 from fusion.simulator.rotations import quat_to_matrix
 from fusion.types import ImuRecording
@@ -209,3 +217,71 @@ def test_dead_axis_names_a_stuck_axis_only_while_the_sensor_turns() -> None:
     still = rng.normal(0.0, 0.01, (300, 3))
     still[:, 1] = 0.0
     assert dead_axis(*bounds(acc, still), 300) is None  # at rest: left to the motion checks
+
+
+@pytest.mark.parametrize(
+    ("sensor", "seed", "acc_axes", "gyr_axes", "named"),
+    [
+        ("thigh", 1, "y", "", "sign of axis y: one of them is mirrored; the accelerometer's"),
+        ("thigh", 1, "", "y", "on the sign of axis y: one of them is mirrored; the gyroscope's"),
+        ("thigh", 1, "y", "y", "on every axis: one of them is mirrored; the sensor's frame"),
+        ("sacrum", 5, "y", "", "sign of axis y: one of them is mirrored; the accelerometer's"),
+        ("sacrum", 5, "", "y", "on the sign of axis y: one of them is mirrored; the gyroscope's"),
+        ("sacrum", 5, "y", "y", "on every axis: one of them is mirrored; the sensor's frame"),
+        # The pelvis turned about x and y only: which axis is mirrored is not told, but that one is.
+        ("sacrum", 0, "y", "", "about axis x: one of them is mirrored (which axis, this set's"),
+    ],
+)
+def test_a_mirrored_axis_is_refused_naming_the_sensor_and_the_axis(
+    sensor: str, seed: int, acc_axes: str, gyr_axes: str, named: str
+) -> None:
+    # Before, these sets were analysed and their reps only marked `<sensor>_drift`/`_axis`.
+    faulty = replace(getattr(SPEC, sensor), acc_mirrored_axes=acc_axes, gyr_mirrored_axes=gyr_axes)
+    sim = simulate_set(replace(SPEC, **{sensor: faulty}), seed=seed)
+    with pytest.raises(AnalysisError) as error:
+        analyze_recordings(sim.sacrum, sim.thigh)
+    message = str(error.value)
+    assert message.startswith(f"the {sensor} sensor's gyroscope and accelerometer disagree ")
+    assert named in message
+    assert "angles from this sensor are wrong" in message
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_good_sensors_are_not_taken_for_mirrored(seed: int) -> None:
+    sim = simulate_set(replace(SPEC, sacrum=SensorSpec(soft_tissue_deg=2.0)), seed=seed)
+    for rec in (sim.sacrum, sim.thigh):
+        correlations = handedness_correlations(rec.acc_mps2, rec.gyr_radps, 100.0)
+        assert correlations is not None and correlations.min() > -0.02
+        assert mirrored_axis(rec.acc_mps2, rec.gyr_radps, 100.0) is None
+    assert analyze_recordings(sim.sacrum, sim.thigh).reps
+
+
+def test_a_sensor_that_does_not_turn_is_not_judged() -> None:
+    rng = np.random.default_rng(0)
+    acc = np.array([0.0, 0.0, 9.81]) + rng.normal(0.0, 0.03, (600, 3))
+    gyr = rng.normal(0.0, 0.007, (600, 3))
+    assert mirrored_axis(acc, gyr, 100.0) is None
+    assert mirrored_axis(acc[:20], gyr[:20], 100.0) is None  # too short to differentiate
+
+
+def test_samples_in_gaps_are_left_out_of_the_handedness_check() -> None:
+    sim = simulate_set(SPEC, seed=1)
+    rec = sim.thigh
+    flipped = rec.gyr_radps.copy()
+    flipped[:, 1] *= -1
+    in_gap = np.zeros(len(rec), dtype=bool)
+    assert mirrored_axis(rec.acc_mps2, flipped, 100.0, in_gap) is not None
+    in_gap[:] = True  # every sample interpolated: nothing left to judge
+    assert mirrored_axis(rec.acc_mps2, flipped, 100.0, in_gap) is None
+
+
+def test_the_simulator_mirrors_the_named_columns_only() -> None:
+    plain = simulate_set(SPEC, seed=5)
+    spec = replace(SPEC, thigh=replace(SPEC.thigh, acc_mirrored_axes="xz", gyr_mirrored_axes="y"))
+    mirrored = simulate_set(spec, seed=5)
+    np.testing.assert_array_equal(mirrored.thigh.acc_mps2, plain.thigh.acc_mps2 * [-1, 1, -1])
+    np.testing.assert_array_equal(mirrored.thigh.gyr_radps, plain.thigh.gyr_radps * [1, -1, 1])
+    np.testing.assert_array_equal(mirrored.sacrum.acc_mps2, plain.sacrum.acc_mps2)
+    for axes in ("w", "yy", "X"):
+        with pytest.raises(SimulationSpecError, match="acc_mirrored_axes"):
+            SensorSpec(acc_mirrored_axes=axes)
