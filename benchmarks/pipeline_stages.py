@@ -37,6 +37,7 @@ STAGES = (
     "segment_angles",
     "segment_reps",
     "placement_check",
+    "mirrored_axis",
     "_per_rep_codes",
     "reps_metrics",
 )
