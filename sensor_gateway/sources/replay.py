@@ -18,7 +18,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from fusion.types import ImuRecording
+from sensor_gateway.gaps import GAP_STEP_FACTOR
 from sensor_gateway.recording_csv import read_recording_csv
 from sensor_gateway.samples import (
     BatchCallback,
@@ -106,9 +109,7 @@ class ReplaySource:
         self, sensor: ReplayedSensor, start_s: float, t0_s: float
     ) -> Iterator[tuple[float, SampleBatch]]:
         rec = sensor.recording
-        n = len(rec)
-        for seq, a in enumerate(range(0, n, self.samples_per_batch)):
-            b = min(a + self.samples_per_batch, n)
+        for seq, (a, b) in enumerate(_batch_bounds(rec.t_s, self.samples_per_batch)):
             received_s = start_s + float(rec.t_s[b - 1]) - t0_s
             yield (
                 received_s,
@@ -122,3 +123,24 @@ class ReplaySource:
                     seq=seq,
                 ),
             )
+
+
+def _batch_bounds(t_s: np.ndarray, samples_per_batch: int) -> Iterator[tuple[int, int]]:
+    """Index ranges [a, b) of the batches of a recording with sample times `t_s` (N,) s:
+    `samples_per_batch` each, but a batch ends where samples are missing (a step longer than
+    `GAP_STEP_FACTOR` median steps), so the gap lies between batches, where the gateway looks
+    for it (a packet's own samples are taken to step at the sensor's interval), as a sensor
+    sends its packets, not inside one."""
+    n = int(t_s.size)
+    steps_s = np.diff(t_s)
+    median_s = float(np.median(steps_s)) if steps_s.size else 0.0
+    after_gaps = (np.flatnonzero(steps_s > GAP_STEP_FACTOR * median_s) + 1).tolist()
+    a, k = 0, 0
+    while a < n:
+        b = min(a + samples_per_batch, n)
+        while k < len(after_gaps) and after_gaps[k] <= a:
+            k += 1
+        if k < len(after_gaps) and after_gaps[k] < b:
+            b = after_gaps[k]
+        yield a, b
+        a = b
