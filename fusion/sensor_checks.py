@@ -482,6 +482,7 @@ def dead_axis(lowest: np.ndarray, highest: np.ndarray, samples: int) -> DeadAxis
 # rep's own tempo (< 1 Hz) passes, its jerk does not.
 HANDEDNESS_SMOOTHING_S = 0.5
 HANDEDNESS_STEP_S = 0.25  # half the span of the central difference of gravity's direction
+HANDEDNESS_BLOCK_SAMPLES = 1 << 14  # outputs at a time: bounded memory for long recordings
 # Judged when gyroscope and gravity turning correlate (sum of |per-axis correlation|) by at
 # least this much: a sensor that hardly turned, or whose accelerometer sees mostly linear
 # acceleration, is not judged (0 of 80 simulated and 20 real good sensors flagged with these).
@@ -581,28 +582,18 @@ def handedness_correlations(
     count = -(-acc_mps2.shape[0] // stride)
     if count <= reach:
         return None
-    # Moving sums, not averages, over `width` samples: the scale cancels in the direction of
-    # gravity and in the correlation. The ends (standing) are left out rather than padded.
-    # Axes in rows (3, n): every step below works on contiguous rows.
-    force, rates = (
-        _moving_sums_by_axis(values[::stride], width) for values in (acc_mps2, gyr_radps)
-    )
-    with np.errstate(all="ignore"):  # a zero or non-finite sample makes the result non-finite
-        up = force / np.sqrt(np.einsum("ij,ij->j", force, force))
-        change = up[:, 2 * step :] - up[:, : -2 * step]  # gravity's change over 2 steps
-        x, y, z = up[:, step:-step]
-        dx, dy, dz = change
-        turning = np.stack((dy * z - dz * y, dz * x - dx * z, dx * y - dy * x))  # du/dt x u
-        rates = rates[:, step:-step]
-        if in_gap is not None and in_gap.any():
-            gaps = np.concatenate(([0], np.cumsum(in_gap[::stride], dtype=np.int64)))
-            clear = gaps[reach:] == gaps[:-reach]  # no gap sample in the output's span
-            turning *= clear
-            rates = rates * clear
-        energy = np.sqrt(
-            np.einsum("ij,ij->", turning, turning) * np.einsum("ij,ij->", rates, rates)
+    acc, gyr = acc_mps2[::stride], gyr_radps[::stride]
+    gap = in_gap[::stride] if in_gap is not None and in_gap.any() else None
+    totals = np.zeros(5)  # cross-products per axis, turning energy, rate energy
+    outputs = count - reach + 1
+    for first in range(0, outputs, HANDEDNESS_BLOCK_SAMPLES):  # bounded memory
+        rows = slice(first, min(first + HANDEDNESS_BLOCK_SAMPLES, outputs) + reach - 1)
+        totals += _handedness_sums(
+            acc[rows], gyr[rows], None if gap is None else gap[rows], width, step
         )
-        correlations: np.ndarray = np.einsum("ij,ij->i", turning, rates) / energy
+    with np.errstate(all="ignore"):  # a zero or non-finite sample makes the result non-finite
+        energy = float(np.sqrt(totals[3] * totals[4]))
+        correlations: np.ndarray = totals[:3] / energy
     if not (energy > 0 and np.isfinite(correlations).all()):
         return None
     return correlations
@@ -641,6 +632,34 @@ def mirrored_axis(
         agreeing=agreeing,
         correlations=(values[0], values[1], values[2]),
     )
+
+
+def _handedness_sums(
+    acc: np.ndarray, gyr: np.ndarray, gap: np.ndarray | None, width: int, step: int
+) -> np.ndarray:
+    """(5,): per axis the sum of (du/dt x u)_k omega_k, then the sums of |du/dt x u|^2 and of
+    |omega|^2, over the outputs of these rows (each up to a positive factor). Moving sums, not
+    averages, over `width` samples: the scale cancels in gravity's direction and in the
+    correlation; the ends are left out rather than padded. Axes in rows (3, n): every step
+    works on contiguous rows."""
+    force, rates = _moving_sums_by_axis(acc, width), _moving_sums_by_axis(gyr, width)
+    with np.errstate(all="ignore"):  # a zero or non-finite sample makes the result non-finite
+        up = force / np.sqrt(np.einsum("ij,ij->j", force, force))
+        dx, dy, dz = up[:, 2 * step :] - up[:, : -2 * step]  # gravity's change over 2 steps
+        x, y, z = up[:, step:-step]
+        turning = np.stack((dy * z - dz * y, dz * x - dx * z, dx * y - dy * x))  # du/dt x u
+        rates = rates[:, step:-step]
+        if gap is not None:
+            reach = 2 * step + width
+            gaps = np.concatenate(([0], np.cumsum(gap, dtype=np.int64)))
+            clear = gaps[reach:] == gaps[:-reach]  # no gap sample in the output's span
+            turning *= clear
+            rates = rates * clear
+        sums = np.empty(5)
+        sums[:3] = np.einsum("ij,ij->i", turning, rates)
+        sums[3] = np.einsum("ij,ij->", turning, turning)
+        sums[4] = np.einsum("ij,ij->", rates, rates)
+    return sums
 
 
 def _moving_sums_by_axis(values: np.ndarray, width: int) -> np.ndarray:
