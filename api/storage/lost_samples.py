@@ -86,8 +86,9 @@ def unwritten_findings_path(directory: Path, gateway_id: str) -> Path:
 
 def save_unwritten(path: Path, findings: list[tuple[str, Finding]]) -> None:
     """Keep (set key, finding) pairs in `path`, added to those already there (a start that
-    could not write them yet), written whole or not at all. Raises OSError."""
-    kept = _read(path) if path.exists() else []
+    could not write them yet), written whole or not at all. A `path` that cannot be read is
+    set aside (`set_aside`), not added to. Raises OSError."""
+    kept = _read_or_set_aside(path) if path.exists() else []
     kept += [{"set_key": key, "finding": finding} for key, finding in findings]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -109,14 +110,16 @@ def write_saved(database: Database, path: Path) -> int:
     if not path.exists():
         return 0
     try:
-        saved = _read(path)
-    except (OSError, ValueError) as exc:
+        saved = _read_or_set_aside(path)
+    except OSError as exc:
         log.error(
             "%s (findings of raw samples a previous run could not store) cannot be read (%s); "
-            "its sets do not say those samples are missing. Read or delete it by hand",
+            "kept for the next start",
             path,
             exc,
         )
+        return 0
+    if not saved:
         return 0
     written = 0
     try:
@@ -150,10 +153,46 @@ def _write_one(db: Session, set_key: str, finding: Finding) -> int:
     return 1
 
 
+def set_aside(path: Path) -> Path:
+    """Where an unreadable findings file `path` is moved, for a person to read."""
+    return path.with_name(path.name + ".unreadable")
+
+
+def _read_or_set_aside(path: Path) -> list[dict]:
+    """The entries of `path`; [] if it is not a findings file (cut short by a power loss,
+    edited by hand): it is then moved to `set_aside(path)` (logged), so that neither a start
+    nor a stop stumbles on it again, and nothing of it goes into a set. Raises OSError."""
+    try:
+        return _read(path)
+    except ValueError as exc:
+        aside = set_aside(path)
+        os.replace(path, aside)
+        log.error(
+            "%s (findings of raw samples a previous run could not store) cannot be read (%s): "
+            "moved to %s and not written into any set. Its sets may not say that they miss "
+            "raw samples: read it, then delete it",
+            path,
+            exc,
+            aside,
+        )
+        return []
+
+
 def _read(path: Path) -> list[dict]:
-    entries = json.loads(path.read_text(encoding="utf-8"))
+    """Raises ValueError when `path` is not a list of {set_key, finding} with whole findings."""
+    entries = json.loads(path.read_text(encoding="utf-8"))  # UnicodeDecodeError is one
     if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and {"set_key", "finding"} <= e.keys() for e in entries
+        isinstance(e, dict) and isinstance(e.get("set_key"), str) and _is_finding(e.get("finding"))
+        for e in entries
     ):
-        raise ValueError("not a list of {set_key, finding}")
+        raise ValueError("not a list of {set_key, finding: {code, message, sensor, rep}}")
     return entries
+
+
+def _is_finding(finding: object) -> bool:
+    return (
+        isinstance(finding, dict)
+        and finding.keys() == {"code", "message", "sensor", "rep"}
+        and finding["code"] == RAW_SAMPLES_LOST
+        and isinstance(finding["message"], str)
+    )

@@ -233,3 +233,47 @@ def _lost_findings_of(database, set_key: str) -> list[dict]:
     with database.sessions() as db:
         row = set_store.set_by_key(db, set_key)
         return [f for f in json.loads(row.findings_json) if f["code"] == "raw_samples_lost"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'[{"set_key": "k", "finding": {"code": "raw_sa',  # cut short (power lost mid-write)
+        b"\xff\xfe not text",
+        b'[{"set_key": "k", "finding": "raw samples lost"}]',  # a finding that is no finding
+        b'[{"set_key": "k", "finding": {"code": "raw_samples_lost"}}]',  # no message
+    ],
+    ids=["cut-short", "not-utf8", "finding-not-a-dict", "finding-without-message"],
+)
+def test_an_unreadable_findings_file_is_set_aside_and_the_next_stop_keeps_its_own(
+    database, tmp_path, caplog, content
+) -> None:
+    # A start must not die on it nor put what it holds into a set (the set's detail would
+    # fail on a finding without a message); the next stop on a full disk must not die on it
+    # either, nor lose its own findings by adding them to a file it cannot read.
+    info = set_info(athlete_key(database, "Ana"))
+    path = tmp_path / "unstored.json"
+    path.write_bytes(content)
+    caplog.set_level("ERROR")
+    assert lost_samples.write_saved(database, path) == 0
+    aside = path.with_name(path.name + ".unreadable")
+    assert not path.exists() and aside.read_bytes() == content
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert str(aside) in said and "cannot be read" in said
+    # The file comes back (a copy restored by hand, an older start): the stop copes too.
+    path.write_bytes(content)
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False, unwritten_findings_file=path)
+    sink.record_event(SetStarted(set=info, **_common(info)))
+    assert sink.flush()
+    disk = _Disk(database, every_commit=True)
+    disk.full = True
+    sink.write_samples(raw_samples(info, Placement.THIGH, 1010.0 + np.arange(300) / 100.0))
+    assert not sink.flush()
+    sink.close()
+    disk.full = False
+    assert lost_samples.write_saved(database, path) == 1
+    assert not path.exists()
+    (finding,) = _lost_findings_of(database, info.set_key)
+    assert "300 samples" in finding["message"]
+    with database.sessions() as db:
+        assert set_store.recording_findings(set_store.set_by_key(db, info.set_key))
