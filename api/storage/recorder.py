@@ -224,7 +224,7 @@ class DatabaseSink:
         """What waits, what was lost and why (any thread)."""
         with self._lock:
             waiting_samples = self._pending_samples
-            waiting_reps = sum(isinstance(item, RepCompleted) for item in self._pending)
+            waiting_reps = sum(map(_is_new_rep, self._pending))
         return StorageHealth(
             problem=self._problem,
             error=self.last_error,
@@ -451,7 +451,7 @@ class DatabaseSink:
         for item in items:
             if isinstance(item, RawSamples):
                 self.dropped_samples += len(item)
-            elif isinstance(item, RepCompleted):
+            elif _is_new_rep(item):
                 self.lost_reps += 1
             else:
                 self.lost_events += 1
@@ -474,25 +474,24 @@ class DatabaseSink:
             if len(chunk):
                 key = (chunk.athlete_id, chunk.placement.value)
                 per_sensor[key] += float(chunk.t_s[-1] - chunk.t_s[0])
-        reps = [item for item in batch if isinstance(item, RepCompleted)]
-        reps_by_set: dict[tuple[str | None, str], list[int]] = defaultdict(list)
-        for rep in reps:
-            reps_by_set[(rep.athlete_id, rep.set_key)].append(rep.metrics.rep)
-        others = len(batch) - len(samples) - len(reps)
+        reps = [item for item in batch if _is_new_rep(item)]
+        corrections = [item for item in batch if _is_correction(item)]
+        others = len(batch) - len(samples) - len(reps) - len(corrections)
         log.error(
-            "not stored, the server stopped while %s: %s raw samples (%s), %d reps (%s) and %d "
-            "other events (set starts/stops, warnings); %s raw samples were lost before, in all "
-            "%s",
+            "not stored, the server stopped while %s: %s raw samples (%s), %d reps (%s)%s and "
+            "%d other events (set starts/stops, warnings); %s raw samples were lost before, in "
+            "all %s",
             why,
             f"{sum(map(len, samples)):,}",
             ", ".join(f"athlete {a} {p} ~{s:.0f} s" for (a, p), s in sorted(per_sensor.items()))
             or "none",
             len(reps),
-            "; ".join(
-                f"athlete {athlete} {self._set_name(key)}: rep {', '.join(map(str, numbers))}"
-                for (athlete, key), numbers in reps_by_set.items()
-            )
-            or "none",
+            self._reps_named(reps) or "none",
+            # A correction's rep is stored: only its late quality codes (a dead axis) are lost.
+            f", {len(corrections)} corrections of stored reps (the new quality of "
+            f"{self._reps_named(corrections)})"
+            if corrections
+            else "",
             others,
             f"{self.dropped_samples - sum(map(len, samples)):,}",
             f"{self.dropped_samples:,}",
@@ -520,6 +519,17 @@ class DatabaseSink:
             raise
         finally:
             self._lost_in_flight = {}
+
+    def _reps_named(self, reps: Sequence[GatewayEvent | RawSamples]) -> str:
+        """'athlete 1 set 3: rep 2, 3; ...' for `reps` (RepCompleted events)."""
+        reps_by_set: dict[tuple[str | None, str], list[int]] = defaultdict(list)
+        for rep in reps:
+            assert isinstance(rep, RepCompleted)
+            reps_by_set[(rep.athlete_id, rep.set_key)].append(rep.metrics.rep)
+        return "; ".join(
+            f"athlete {athlete} {self._set_name(key)}: rep {', '.join(map(str, numbers))}"
+            for (athlete, key), numbers in reps_by_set.items()
+        )
 
     def _set_name(self, set_key: str) -> str:
         opened = self._open_sets.get(set_key)
@@ -715,6 +725,15 @@ class DatabaseSink:
             )
             row = db.get_one(ExerciseSet, opened.set_id)
             row.recorded_s = max(row.recorded_s, float(t_s[-1]))
+
+
+def _is_new_rep(item: GatewayEvent | RawSamples) -> bool:
+    """A rep to store (not a correction of a stored one: /health's rep counts skip those)."""
+    return isinstance(item, RepCompleted) and not item.correction
+
+
+def _is_correction(item: GatewayEvent | RawSamples) -> bool:
+    return isinstance(item, RepCompleted) and item.correction
 
 
 def _sensor_clock(chunks: list[RawSamples], started_s: float) -> SensorClock:

@@ -303,3 +303,41 @@ def test_a_corrected_rep_updates_only_the_stored_reps_quality(database) -> None:
             (1, "sacrum_dead_axis", 100.0),
             (2, "sacrum_dead_axis", 80.0),
         ]
+
+
+def test_a_correction_waiting_or_lost_is_not_counted_as_a_rep(database, caplog) -> None:
+    """A correction of a stored rep (its dead-axis mark) that waits on a full disk, and is
+    then lost at the stop, is no rep waiting or lost: /health's waiting_reps and lost_reps
+    count reps never stored, and the stop's log does not name a stored rep as not stored."""
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    info = set_info(athlete_key(database, "Ana"))
+    sink.record_event(SetStarted(set=info, **_common(info)))
+    sink.record_event(RepCompleted(set_key=info.set_key, metrics=metrics(1), **_common(info)))
+    assert sink.flush()
+    full = [True]
+
+    def disk_full(_connection) -> None:
+        if full[0]:
+            raise OperationalError("COMMIT", {}, Exception("database or disk is full"))
+
+    event.listen(database.engine, "commit", disk_full)
+    dead = replace(metrics(1), quality=("sacrum_dead_axis",))
+    sink.record_event(
+        RepCompleted(set_key=info.set_key, metrics=dead, correction=True, **_common(info))
+    )
+    sink.record_event(RepCompleted(set_key=info.set_key, metrics=metrics(2), **_common(info)))
+    assert not sink.flush()
+    assert sink.health().waiting_reps == 1  # rep 2; rep 1 is stored
+    caplog.set_level("ERROR")
+    sink.close()
+    health = sink.health()
+    assert (health.lost_reps, health.lost_events) == (1, 1)
+    (line,) = [r.getMessage() for r in caplog.records if "not stored" in r.getMessage()]
+    named = f"athlete {info.athlete_id} set "
+    assert (
+        f"1 reps ({named}" in line
+        and f"1 corrections of stored reps (the new quality of {named}" in line
+    )
+    reps_said, corrections_said = line.split("corrections of stored reps")
+    assert reps_said.endswith(": rep 2), 1 ") and corrections_said.startswith(" (the new quality")
+    assert ": rep 1) and 0 other events" in corrections_said
