@@ -138,7 +138,7 @@ def serve_in_thread(server: Any, port: int | None = None) -> ServedInThread:
         daemon=True,
     )
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # bounds a hang: a loaded CI machine is slow to start it
     while not http.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
