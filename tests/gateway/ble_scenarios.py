@@ -14,6 +14,8 @@ from sensor_gateway.samples import LinkState, SampleBatch, SensorStatus
 from tests.gateway.fake_bluez import FakeBlueZThread, FakeSensor
 
 IN_FLIGHT_SETTLE_S = 0.3
+# Bounds only a hang: on a loaded machine the packets in flight can take seconds to land.
+IN_FLIGHT_DEADLINE_S = 30.0
 
 
 @dataclass
@@ -59,9 +61,11 @@ def run_source(
         try:
             async with asyncio.timeout(timeout_s):
                 await scenario(collected)
-            for address in (s.address for s in source.sensors):
+            addresses = [s.address for s in source.sensors]
+            for address in addresses:
                 await asyncio.to_thread(fake.set_flag, address, "paused", True)
-            await asyncio.sleep(IN_FLIGHT_SETTLE_S)
+            await _wait_for_in_flight(fake, collected, addresses)
+            await asyncio.sleep(IN_FLIGHT_SETTLE_S)  # room for any extra (duplicate) sample
         finally:
             task.cancel()
             try:
@@ -71,6 +75,23 @@ def run_source(
 
     asyncio.run(main())
     return collected
+
+
+async def _wait_for_in_flight(
+    fake: FakeBlueZThread, collected: Collected, addresses: list[str]
+) -> None:
+    """Until every sample the paused sensors sent has arrived (or IN_FLIGHT_DEADLINE_S): the
+    caller's assertions then say what is missing, instead of a fixed settle time guessing."""
+
+    def landed() -> bool:
+        return all(
+            collected.samples(address) >= len(fake.sensor(address).sent_indices)
+            for address in addresses
+        )
+
+    deadline_s = time.monotonic() + IN_FLIGHT_DEADLINE_S
+    while not landed() and time.monotonic() < deadline_s:
+        await asyncio.sleep(0.01)
 
 
 def assert_every_sent_sample_arrived(collected: Collected, sensor: FakeSensor) -> None:
