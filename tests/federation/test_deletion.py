@@ -54,14 +54,28 @@ def _by_uid(database, uid: str) -> Athlete | None:
         return db.scalar(select(Athlete).where(Athlete.uid == uid))
 
 
-def _retained_profiles(broker, gateway_id: str) -> dict[str, bytes]:
-    """What the broker keeps retained on `G/down/profile/+` (read as that gateway)."""
+RETAINED_SETTLE_S = 1.0  # a cleared message never arrives: nothing to wait on but time
+RETAINED_WAIT_S = 30.0  # bounds only a hang: on a loaded machine delivery can take seconds
+
+
+def _retained_profiles(
+    broker, gateway_id: str, *, waiting_for: str | None = None
+) -> dict[str, bytes]:
+    """What the broker keeps retained on `G/down/profile/+` (read as that gateway): what
+    arrives within RETAINED_SETTLE_S, or, `waiting_for` a uid, until its message arrives
+    (within RETAINED_WAIT_S)."""
     client = _client(broker, gateway_id)
     got: dict[str, bytes] = {}
     client.on_message = lambda _c, _u, m: got.__setitem__(m.topic, bytes(m.payload))
+    expected = topics.profile(gateway_id, waiting_for) if waiting_for else None
     try:
         client.subscribe(topics.profile(gateway_id, "+"), qos=1)
-        time.sleep(1.0)
+        if expected is None:
+            time.sleep(RETAINED_SETTLE_S)
+        else:
+            deadline = time.monotonic() + RETAINED_WAIT_S
+            while expected not in got and time.monotonic() < deadline:
+                time.sleep(0.05)
     finally:
         client.loop_stop()
         client.disconnect()
@@ -177,7 +191,7 @@ def test_an_athlete_deleted_centrally_is_deleted_on_every_platform(
         wait_until(lambda: not _pending(database, "gw-a"), 15, "A's copy to be cleared")
         assert uid not in _retained_profiles(broker, "gw-a")  # the retained message is cleared
         # B is still offline: its tombstone waits on the broker, retained.
-        retained_b = _retained_profiles(broker, "gw-b")
+        retained_b = _retained_profiles(broker, "gw-b", waiting_for=uid)
         assert json.loads(retained_b[uid]) == {"uid": uid, "deleted": True, "delete_sets": True}
 
         # B reconnects: its late edits arrive first and are not stored; then it deletes her.
