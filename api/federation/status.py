@@ -15,13 +15,14 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from api.errors import ConflictError
 from api.federation.errors import FederationError
 from api.storage.db import Database
 from api.storage.models import Athlete, GatewayStatus, SensorStatus, utc_now
 from api.vocab import Placement
+from sensor_gateway.config import normalise_address
 from sensor_gateway.samples import LinkState, SensorKind
 from sensor_gateway.sensors import SensorSnapshot
 
@@ -116,13 +117,14 @@ def gateway_statuses(database: Database) -> dict[str, GatewayStatus]:
 
 def streaming_gateway(database: Database, address: str, *, other_than: str | None) -> str | None:
     """The online gateway (other than `other_than`) whose last sensor report (`up/sensors`)
-    has this sensor streaming; None if none has."""
+    has this sensor streaming; None if none has. Addresses compare as gateways hold them
+    (upper case): a catalog keeps an address as it was typed, a report as the radio has it."""
     with database.sessions() as db:
         query = (
             select(SensorStatus.gateway_id)
             .join(GatewayStatus, GatewayStatus.gateway_id == SensorStatus.gateway_id)
             .where(
-                SensorStatus.address == address,
+                func.upper(SensorStatus.address) == normalise_address(address),
                 SensorStatus.state == LinkState.STREAMING.value,
                 GatewayStatus.online.is_(True),
             )
