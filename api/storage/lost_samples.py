@@ -119,7 +119,7 @@ def write_saved(database: Database, path: Path) -> int:
             exc,
         )
         return 0
-    if not saved:
+    if not path.exists():  # set aside: nothing of it to write
         return 0
     written = 0
     try:

@@ -197,6 +197,9 @@ def test_kept_findings_wait_while_the_disk_is_still_full_and_are_written_once(
     disk.full = False
     assert lost_samples.write_saved(database, path) == 1
     assert not path.exists() and said() == [finding]
+    path.write_text("[]")  # a file with nothing in it is deleted too, not set aside
+    assert lost_samples.write_saved(database, path) == 0
+    assert not path.exists() and not lost_samples.set_aside(path).exists()
     # A start that stored them but stopped before deleting the file does not say them twice.
     lost_samples.save_unwritten(path, [(info.set_key, finding)])
     assert lost_samples.write_saved(database, path) == 1
