@@ -106,7 +106,8 @@ def save_unwritten(path: Path, findings: list[tuple[str, Finding]]) -> None:
 def write_saved(database: Database, path: Path) -> int:
     """Write the findings a previous run kept in `path` into their sets and delete the file;
     returns how many were written. A set that was never stored gets nothing (logged). If the
-    database refuses the write, the file stays for the next start (logged)."""
+    database refuses the write, the file stays for the next start (logged); so does a file
+    that cannot be deleted once written (logged: the next start does not say them twice)."""
     if not path.exists():
         return 0
     try:
@@ -134,13 +135,21 @@ def write_saved(database: Database, path: Path) -> int:
             exc.__class__.__name__,
         )
         return 0
-    path.unlink(missing_ok=True)
     log.warning(
         "%d finding(s) of raw samples lost when the previous run stopped while storing failed "
         "written into their sets (from %s)",
         written,
         path,
     )
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:  # written already: a later start finds them there (add_finding)
+        log.error(
+            "%s cannot be deleted (%s): its findings are in their sets, and a later start "
+            "does not add them twice; delete it by hand",
+            path,
+            exc,
+        )
     return written
 
 

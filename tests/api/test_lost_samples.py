@@ -280,3 +280,29 @@ def test_an_unreadable_findings_file_is_set_aside_and_the_next_stop_keeps_its_ow
     assert "300 samples" in finding["message"]
     with database.sessions() as db:
         assert set_store.recording_findings(set_store.set_by_key(db, info.set_key))
+
+
+def test_a_findings_file_that_cannot_be_deleted_does_not_stop_the_start(
+    database, tmp_path, monkeypatch, caplog
+) -> None:
+    info = set_info(athlete_key(database, "Ana"))
+    sink = DatabaseSink(database, gateway_id="gw", start_thread=False)
+    sink.record_event(SetStarted(set=info, **_common(info)))
+    assert sink.flush()
+    sink.close()
+    path = lost_samples.unwritten_findings_path(tmp_path, "gw")
+    finding = {"code": "raw_samples_lost", "message": "m", "sensor": "thigh", "rep": None}
+    lost_samples.save_unwritten(path, [(info.set_key, finding)])
+    real_unlink = type(path).unlink
+
+    def read_only_unlink(self, missing_ok=False):  # type: ignore[no-untyped-def]
+        if self == path:
+            raise PermissionError(30, "Read-only file system", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(type(path), "unlink", read_only_unlink)
+    assert lost_samples.write_saved(database, path) == 1
+    assert "cannot be deleted" in caplog.text and "delete it by hand" in caplog.text
+    assert path.exists() and _lost_findings_of(database, info.set_key) == [finding]
+    assert lost_samples.write_saved(database, path) == 1  # the next start: not said twice
+    assert _lost_findings_of(database, info.set_key) == [finding]
