@@ -79,6 +79,7 @@ from sensor_gateway.events import (
 )
 from sensor_gateway.gaps import Gap
 from sensor_gateway.health import SensorHealth, sensor_health
+from sensor_gateway.mirrored_axes import MirroredAxisWatch
 from sensor_gateway.motion import RecentMotion
 from sensor_gateway.pubsub import EventBus
 from sensor_gateway.readiness import Readiness, assess_readiness
@@ -96,7 +97,7 @@ if TYPE_CHECKING:
     from fusion.assessment import AssessmentCalibration
     from fusion.baseline import PersonalBaseline
     from fusion.live.depth_guard import DepthGuard
-    from fusion.sensor_checks import DeadAxis
+    from fusion.sensor_checks import DeadAxis, MirroredAxis
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class Gateway:
         # address -> the set its silence was said in (until it sends again)
         self._silent_said: dict[str, str] = {}
         self.dead_axes = DeadAxisWatch()  # each sensor's last seconds of its set: a dead axis?
+        self.mirrored_axes = MirroredAxisWatch()  # ... and a mirrored one?
         self.stats = GatewayStats()
         self.motion = RecentMotion()  # assigned sensors' last seconds, for the ready check
         self._sources: list[SampleSource] = []
@@ -607,6 +609,7 @@ class Gateway:
     def unassign_sensor(self, address: str) -> bool:
         self.motion.forget(address)
         self.dead_axes.forget(address)
+        self.mirrored_axes.forget(address)
         return self.registry.unassign(address)
 
     def replace_assignments(self, assignments: list[SensorAssignment]) -> None:
@@ -766,6 +769,9 @@ class Gateway:
         found = self.dead_axes.add(st.address, info.set_key, t_s, acc, gyr)
         if found is not None:
             self._dead_axis(pipeline, info, st.address, placement, found, float(t_s[-1]))
+        mirrored = self.mirrored_axes.add(st.address, info.set_key, t_s, acc, gyr)
+        if mirrored is not None:
+            self._mirrored_axis(pipeline, info, st.address, placement, mirrored, float(t_s[-1]))
 
     def _dead_axis(
         self,
@@ -781,12 +787,44 @@ class Gateway:
         rep_code = f"{placement.value}_dead_axis"
         since_set_s = max(found.since_s - info.started_s, 0.0)
         message = _dead_axis_message(placement, address, found.dead, since_set_s, rep_code)
+        fault = ("sensor_dead_axis", message, rep_code, found.since_s)
+        self._sensor_fault(pipeline, info, placement, fault, at_s)
+
+    def _mirrored_axis(
+        self,
+        pipeline: AthletePipeline,
+        info: SetInfo,
+        address: str,
+        placement: Placement,
+        mirrored: MirroredAxis,
+        at_s: float,
+    ) -> None:
+        """Say a mirrored axis found at `at_s` (a `sensor_mirrored_axis` warning), and mark
+        every rep of the set, those stored already included (corrected reps): a sensor's axis
+        configuration holds from its start."""
+        rep_code = f"{placement.value}_mirrored_axis"
+        message = _mirrored_axis_message(placement, address, mirrored, rep_code)
+        fault = ("sensor_mirrored_axis", message, rep_code, info.started_s)
+        self._sensor_fault(pipeline, info, placement, fault, at_s)
+
+    def _sensor_fault(
+        self,
+        pipeline: AthletePipeline,
+        info: SetInfo,
+        placement: Placement,
+        fault: tuple[str, str, str, float],
+        at_s: float,
+    ) -> None:
+        """Say a sensor fault of the running set found at `at_s`: `fault` (warning code,
+        message, rep quality code, since when on the gateway clock) is logged and published as
+        a warning, and the set's reps measured since then carry the rep code, those published
+        already coming again as corrections (`AthletePipeline.mark_reps_since`)."""
+        code, message, rep_code, since_s = fault
         log.warning("athlete %s: %s", info.athlete_id, message)
-        code = "sensor_dead_axis"
         self._dispatch(
             [self._warning(info.athlete_id, info.set_key, at_s, code, message, placement)]
         )
-        self._dispatch(pipeline.mark_reps_since(rep_code, found.since_s))
+        self._dispatch(pipeline.mark_reps_since(rep_code, since_s))
 
     def _in_range(
         self, st: SensorState, batch: SampleBatch, acc: np.ndarray, gyr: np.ndarray, t_s: np.ndarray
@@ -988,6 +1026,17 @@ def _dead_axis_message(
         f"since {since_set_s:.1f} s into the set: the reps measured since then, and the later "
         f"ones of this set, are marked {rep_code}. Power-cycle the sensor (switch it off and on "
         "again) and record the set again; if the axis stays dead, replace the sensor"
+    )
+
+
+def _mirrored_axis_message(
+    placement: Placement, address: str, mirrored: MirroredAxis, rep_code: str
+) -> str:
+    """What a mirrored axis's warning says: the offline check's message (which sensor, which
+    axis and instrument, what to do), which sensor address, and how the set's reps are marked."""
+    return (
+        f"{mirrored.message(placement.value)} (sensor {address}). The reps of this set, those "
+        f"shown already and the later ones, are marked {rep_code}"
     )
 
 

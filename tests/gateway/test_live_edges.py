@@ -11,7 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from fusion.simulator import SquatSetSpec
+from fusion.pipeline import analyze_recordings
+from fusion.simulator import SensorSpec, SquatSetSpec
 from sensor_gateway.config import Assignments, GatewaySettings
 from sensor_gateway.events import (
     Placement,
@@ -542,3 +543,87 @@ def test_the_reps_measured_while_an_axis_was_already_dead_are_marked(
     assert event_to_dict(corrections[0])["correction"] is True
     assert f"since {stuck_s:.1f} s into the set" in warning.message
     assert f"are marked {code}" in warning.message
+
+
+def _mirrored_set(placement: Placement, acc_axes: str = "", gyr_axes: str = "") -> SquatSetSpec:
+    """FIVE_REPS with the named axes of one sensor's accelerometer / gyroscope mirrored."""
+    sensor = SensorSpec(acc_mirrored_axes=acc_axes, gyr_mirrored_axes=gyr_axes)
+    return dataclasses.replace(FIVE_REPS, **{placement.value: sensor})
+
+
+@pytest.mark.parametrize(
+    ("acc_axes", "gyr_axes", "seed", "named"),
+    [
+        ("y", "", 13, "on the sign of axis y: one of them is mirrored; the accelerometer's y axis"),
+        ("", "z", 12, "on the sign of axis z: one of them is mirrored; the gyroscope's z axis"),
+        ("x", "x", 12, "on every axis: one of them is mirrored; the sensor's frame is left-handed"),
+    ],
+)
+def test_a_sensor_with_a_mirrored_axis_is_said_live_and_its_sets_reps_are_marked(
+    tmp_path, acc_axes, gyr_axes, seed, named
+) -> None:
+    """Found by review: offline, a recording whose gyroscope and accelerometer disagree in sign
+    (an axis mirrored by the firmware) is refused, but live the gateway streamed and stored its
+    reps without a word. Now the gateway says it once (`sensor_mirrored_axis`, the offline
+    message), and every rep of the set carries `thigh_mirrored_axis`: those published before
+    the warning come again as corrections (only the quality changed), the later ones carry it
+    as they come, each rep stored once with it."""
+    gateway, events = _stream(
+        tmp_path, seed, spec=_mirrored_set(Placement.THIGH, acc_axes, gyr_axes)
+    )
+    (info,) = gateway.sink.sets()
+    (warning,) = [
+        e for e in events if isinstance(e, QualityWarning) and e.code == "sensor_mirrored_axis"
+    ]
+    assert warning.placement is Placement.THIGH and warning.set_key == info.set_key
+    # the offline message (fusion.sensor_checks.MirroredAxis.message), then the live marks
+    assert warning.message.startswith("the thigh sensor's gyroscope and accelerometer disagree ")
+    assert named in warning.message
+    assert (
+        "Fix the sensor's axis configuration (or the program that wrote the file) and record "
+        "the set again: angles from this sensor are wrong (sensor SIM-ANN-THIGH)"
+    ) in warning.message
+    code = "thigh_mirrored_axis"
+    assert f"are marked {code}" in warning.message
+
+    published = [e for e in events if isinstance(e, RepCompleted)]
+    first: dict[int, RepCompleted] = {}
+    corrections = []
+    for e in published:
+        (corrections if e.metrics.rep in first else []).append(e)
+        first.setdefault(e.metrics.rep, e)
+    assert first  # reps found with the mirrored thigh (how many, its wrong angles decide)
+    before_warning = {n for n, e in first.items() if e.t_s < warning.t_s}
+    assert before_warning  # the case at hand: reps shown before the mirror was seen
+    assert sorted(e.metrics.rep for e in corrections) == sorted(before_warning)
+    for e in corrections:
+        assert e.correction and code not in first[e.metrics.rep].metrics.quality
+        assert e.metrics.quality == (*first[e.metrics.rep].metrics.quality, code)
+        assert dataclasses.replace(e.metrics, quality=()) == dataclasses.replace(
+            first[e.metrics.rep].metrics, quality=()
+        )
+        assert events.index(e) > events.index(warning)
+    for number in set(first) - before_warning:
+        assert code in first[number].metrics.quality
+    stored = gateway.sink.reps(info.set_key)
+    assert [r.metrics.rep for r in stored] == sorted(first)
+    assert all(code in r.metrics.quality for r in stored)
+    assert not any("sacrum_mirrored_axis" in r.metrics.quality for r in stored)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_good_sensors_are_not_said_mirrored_live(tmp_path, seed) -> None:
+    """The live mirrored-axis check on sensors whose axes are right: no warning, no rep
+    marked, and the offline analysis of the same samples agrees (it does not refuse them)."""
+    gateway, events = _stream(tmp_path, seed, spec=FIVE_REPS)
+    (info,) = gateway.sink.sets()
+    analyze_recordings(
+        gateway.sink.recording(info.set_key, Placement.SACRUM),
+        gateway.sink.recording(info.set_key, Placement.THIGH),
+    )
+    assert not [
+        e for e in events if isinstance(e, QualityWarning) and e.code == "sensor_mirrored_axis"
+    ]
+    stored = gateway.sink.reps(info.set_key)
+    assert len(stored) == 5
+    assert not any(c.endswith("_mirrored_axis") for r in stored for c in r.metrics.quality)
