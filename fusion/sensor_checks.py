@@ -31,7 +31,8 @@ Pure functions on the calibrated sagittal angles (deg) and angular rates (rad/s)
   `HANDEDNESS_SMOOTHING_S`, is positive in a good sensor wherever the sensor turns about k;
   an axis that a firmware or driver mirrors (in the accelerometer, the gyroscope or both)
   makes it negative on one, two or all three axes. Offline the recording is refused: every
-  angle fused from such a sensor is wrong.
+  angle fused from such a sensor is wrong; live (`sensor_gateway.mirrored_axes`) the last
+  seconds of each sensor are checked, the phone told and the set's reps marked.
 
 Thresholds were set on the simulator (sensors in place, random mounting, noise, wobble up
 to 2 deg) and the 20 real labelled sets (all in place), with margin: see

@@ -6,7 +6,7 @@ incremental reps, wink onset). This module owns what is around it during a set:
 - turning the analyser's outputs into gateway events with athlete, set and wall-clock time,
 - decimating the live angles to ~`live_angles_rate_hz` for clients,
 - sensor gaps (told to the analyser and reported as quality warnings),
-- quality codes found after reps were published (`mark_reps_since`: a dead sensor axis): the
+- quality codes found after reps were published (`mark_reps_since`: a dead or mirrored sensor axis): the
   set's reps measured since then are published again with the code, the later ones carry it,
 - containment: an analyser failure becomes a QualityWarning and the set keeps recording raw
   samples (the set can be re-analysed from storage later).

@@ -149,7 +149,8 @@ class RepCompleted(GatewayEvent):
     with True once it is stored.
 
     `correction`: True for a rep published before that comes again with what was found about
-    it later (a dead sensor axis found after the rep: its `<sensor>_dead_axis` quality code);
+    it later (a dead or mirrored sensor axis found after the rep: its `<sensor>_dead_axis` or
+    `<sensor>_mirrored_axis` quality code);
     clients replace it by its number as they do every rep, and the sink updates the stored
     rep's quality instead of adding a rep."""
 
