@@ -787,8 +787,16 @@ class Gateway:
         rep_code = f"{placement.value}_dead_axis"
         since_set_s = max(found.since_s - info.started_s, 0.0)
         message = _dead_axis_message(placement, address, found.dead, since_set_s, rep_code)
-        fault = ("sensor_dead_axis", message, rep_code, found.since_s)
-        self._sensor_fault(pipeline, info, placement, fault, at_s)
+        self._sensor_fault(
+            pipeline,
+            info,
+            placement,
+            at_s,
+            code="sensor_dead_axis",
+            message=message,
+            rep_code=rep_code,
+            since_s=found.since_s,
+        )
 
     def _mirrored_axis(
         self,
@@ -804,22 +812,33 @@ class Gateway:
         configuration holds from its start."""
         rep_code = f"{placement.value}_mirrored_axis"
         message = _mirrored_axis_message(placement, address, mirrored, rep_code)
-        fault = ("sensor_mirrored_axis", message, rep_code, info.started_s)
-        self._sensor_fault(pipeline, info, placement, fault, at_s)
+        self._sensor_fault(
+            pipeline,
+            info,
+            placement,
+            at_s,
+            code="sensor_mirrored_axis",
+            message=message,
+            rep_code=rep_code,
+            since_s=info.started_s,
+        )
 
     def _sensor_fault(
         self,
         pipeline: AthletePipeline,
         info: SetInfo,
         placement: Placement,
-        fault: tuple[str, str, str, float],
         at_s: float,
+        *,
+        code: str,
+        message: str,
+        rep_code: str,
+        since_s: float,
     ) -> None:
-        """Say a sensor fault of the running set found at `at_s`: `fault` (warning code,
-        message, rep quality code, since when on the gateway clock) is logged and published as
-        a warning, and the set's reps measured since then carry the rep code, those published
-        already coming again as corrections (`AthletePipeline.mark_reps_since`)."""
-        code, message, rep_code, since_s = fault
+        """Say a sensor fault of the running set found at `at_s` (gateway clock): a warning
+        `code` with `message`, logged and published, and the set's reps measured since `since_s`
+        (gateway clock) carry `rep_code`, those published already coming again as corrections
+        (`AthletePipeline.mark_reps_since`)."""
         log.warning("athlete %s: %s", info.athlete_id, message)
         self._dispatch(
             [self._warning(info.athlete_id, info.set_key, at_s, code, message, placement)]
