@@ -28,12 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.sensor_checks import IMU_COLUMNS, DeadAxis, dead_axis
+from sensor_gateway.batch_windows import MAX_WINDOW_SAMPLES, WINDOW_S, BatchWindow
 
-# A few seconds: in a set of squats a window this long holds some of a rep (the gyroscope
-# spans several rad/s); a working axis shows its noise in far fewer samples.
-WINDOW_S = 3.0
 MIN_WINDOW_SAMPLES = 30  # fewer (a long gap in the window): not judged
-MAX_WINDOW_SAMPLES = 4096  # a window is checked at this size at the latest (bounded memory)
 _COLUMNS = tuple(name for row in IMU_COLUMNS for name in row)  # acc x y z, then gyr x y z
 
 
@@ -49,9 +46,7 @@ class DeadAxisFound:
 @dataclass
 class _Window:
     set_key: str
-    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-    samples: int = 0
-    start_s: float = 0.0
+    batches: BatchWindow
     said: bool = False
     # Per column (acc x y z, gyr x y z): the value at the end of the last window, and the
     # time of the first sample of the run holding it (NaN: no window yet).
@@ -87,20 +82,15 @@ class DeadAxisWatch:
         completes a window, the first time in this set, and since when, else None."""
         window = self._windows.get(address)
         if window is None or window.set_key != set_key:
-            window = self._windows[address] = _Window(set_key)
+            batches = BatchWindow(self.window_s, self.max_samples)
+            window = self._windows[address] = _Window(set_key, batches)
         if window.said or not t_s.size:
             return None
-        if not window.chunks:
-            window.start_s = float(t_s[0])
-        window.chunks.append((t_s, acc_mps2, gyr_radps))
-        window.samples += t_s.size
-        if float(t_s[-1]) - window.start_s < self.window_s and window.samples < self.max_samples:
+        closed = window.batches.add(t_s, acc_mps2, gyr_radps)
+        if closed is None:
             return None
-        chunks, samples = window.chunks, window.samples
-        window.chunks, window.samples = [], 0
-        times = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
-        acc = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
-        gyr = np.concatenate([c[2] for c in chunks]) if len(chunks) > 1 else chunks[0][2]
+        times, acc, gyr = closed
+        samples = times.size
         _hold_runs(window, times, np.hstack((acc, gyr)))
         if samples < self.min_samples:
             return None

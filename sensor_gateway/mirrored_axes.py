@@ -28,7 +28,13 @@ import numpy as np
 
 from fusion.rows import row_norms
 from fusion.sensor_checks import MirroredAxis, mirrored_axis
-from sensor_gateway.dead_axes import MAX_WINDOW_SAMPLES, WINDOW_S
+from sensor_gateway.batch_windows import (
+    MAX_WINDOW_SAMPLES,
+    WINDOW_S,
+    BatchWindow,
+    Samples,
+    joined,
+)
 
 # Judged over the last 4 windows (12 s: three or four reps). The offline check sees a whole set;
 # a few reps give it the same correlations, and a shorter stretch than a rep (a pelvis that
@@ -41,13 +47,11 @@ GAP_INTERVALS = 1.5  # an interval this many times the median one: samples were 
 @dataclass
 class _Sensor:
     set_key: str
-    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-    samples: int = 0
-    start_s: float = 0.0
+    batches: BatchWindow
     said: bool = False
     suspected: MirroredAxis | None = None  # what the last check found
     # the last closed windows: (t_s (n,), acc (n, 3), gyr (n, 3))
-    windows: collections.deque[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+    windows: collections.deque[Samples] = field(
         default_factory=lambda: collections.deque(maxlen=KEPT_WINDOWS)
     )
 
@@ -80,18 +84,15 @@ class MirroredAxisWatch:
         a window, the first time in this set, else None."""
         sensor = self._sensors.get(address)
         if sensor is None or sensor.set_key != set_key:
-            sensor = self._sensors[address] = _Sensor(set_key)
+            batches = BatchWindow(self.window_s, self.max_samples)
+            sensor = self._sensors[address] = _Sensor(set_key, batches)
         if sensor.said or not t_s.size:
             return None
-        if not sensor.chunks:
-            sensor.start_s = float(t_s[0])
-        sensor.chunks.append((t_s, acc_mps2, gyr_radps))
-        sensor.samples += t_s.size
-        if float(t_s[-1]) - sensor.start_s < self.window_s and sensor.samples < self.max_samples:
+        closed = sensor.batches.add(t_s, acc_mps2, gyr_radps)
+        if closed is None:
             return None
-        sensor.windows.append(_joined(sensor.chunks))
-        sensor.chunks, sensor.samples = [], 0
-        mirrored = self._check(*_joined(sensor.windows))
+        sensor.windows.append(closed)
+        mirrored = self._check(*joined(sensor.windows))
         # said when two checks in a row find it: one stretch of unusual motion (a rep's start
         # seen alone) can fool one check (probed: 1 of 100 good simulated sensors)
         confirmed = mirrored if mirrored is not None and sensor.suspected is not None else None
@@ -115,17 +116,3 @@ class MirroredAxisWatch:
             return None
         in_gap = np.concatenate(([False], intervals_s > GAP_INTERVALS * interval_s))
         return mirrored_axis(acc, gyr, 1.0 / interval_s, in_gap)
-
-
-def _joined(
-    chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
-    | collections.deque[tuple[np.ndarray, np.ndarray, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The chunks' times, accelerations and rates, each joined in order."""
-    if len(chunks) == 1:
-        return chunks[0]
-    return (
-        np.concatenate([c[0] for c in chunks]),
-        np.concatenate([c[1] for c in chunks]),
-        np.concatenate([c[2] for c in chunks]),
-    )
