@@ -28,28 +28,16 @@ sys.path.insert(0, os.path.dirname(__file__))
 from pipeline_speed import _offline_vqf_floor
 from pipeline_stages import STAGES
 
-GROUPS = (  # cumulative, as measured by pipeline_stages.py: largest first
+NEVER_REPLAYED = "up_across_gaps"  # it runs the filter itself
+_LARGEST = (  # cumulative, as measured by pipeline_stages.py: largest first
     (),
     ("resample_to_grid",),
     ("_per_rep_codes", "reps_metrics"),
     ("segment_angles", "calibrate_segment"),
     ("placement_check", "segment_reps"),
-    tuple(
-        name
-        for name in STAGES
-        if name
-        not in {
-            "resample_to_grid",
-            "_per_rep_codes",
-            "reps_metrics",
-            "segment_angles",
-            "calibrate_segment",
-            "up_across_gaps",  # it runs the filter: never replayed
-            "placement_check",
-            "segment_reps",
-        }
-    ),
 )
+_NAMED = {name for group in _LARGEST for name in group} | {NEVER_REPLAYED}
+GROUPS = _LARGEST + (tuple(name for name in STAGES if name not in _NAMED),)  # then the rest
 
 
 def main(argv: list[str]) -> int:
